@@ -1,0 +1,93 @@
+//! Command-line definitions (clap). Running them is `main.rs`'s job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "medic",
+    version,
+    about = "Decides whether services killed by Smith should come back, through sandboxed WebAssembly plugins."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub files: ConfigFiles,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where configuration comes from; each file defaults to the embedded one.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigFiles {
+    /// medic.yaml (spec §5.1).
+    #[arg(long, global = true, env = "MEDIC_CONFIG_PATH")]
+    pub config: Option<PathBuf>,
+    /// constitution.yaml (spec §5.2).
+    #[arg(long, global = true, env = "MEDIC_CONSTITUTION_PATH")]
+    pub constitution: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine.
+    Serve,
+    /// Check configuration files and print every problem.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Inspect, check and try plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (exit 1 with every problem listed).
+    Check,
+    /// Print the effective configuration as YAML.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List built-in and directory plugins: name, kind, version, sha256, source, status.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Check a plugin file: world, exports, imports, and a run on the golden kills.
+    Check {
+        file: PathBuf,
+        /// The kind it must be.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+    },
+    /// Run a plugin on recorded input and print one JSON line per item.
+    Run {
+        file: PathBuf,
+        /// Kills as JSON lines: a kill report, or {"kill", "context", "profile"}
+        /// (for risk scorers and strategies).
+        #[arg(long, required_unless_present = "outcomes")]
+        kills: Option<PathBuf>,
+        /// Outcome samples as JSON lines (for threshold learners).
+        #[arg(long, conflicts_with = "kills")]
+        outcomes: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    RiskScorer,
+    Strategy,
+    ThresholdLearner,
+}

@@ -1,0 +1,18 @@
+//! What each `medic` subcommand does (the CLI edge: errors are `anyhow`).
+
+pub mod config;
+pub mod plugin;
+pub mod serve;
+
+use anyhow::Context;
+
+use crate::cli::ConfigFiles;
+use crate::config::Config;
+
+/// Loads the configuration named on the command line (or the embedded one),
+/// with spec §13.1 environment overrides.
+pub fn load_config(files: &ConfigFiles) -> anyhow::Result<Config> {
+    let env = |name: &str| std::env::var(name).ok();
+    Config::load(files.config.as_deref(), files.constitution.as_deref(), &env)
+        .context("configuration rejected")
+}

@@ -1,0 +1,263 @@
+//! `medic plugin list|check|run`.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::cli::{ConfigFiles, Format, KindArg, PluginCommand};
+use crate::config::Config;
+use crate::model::{KillCase, KillReport, OutcomeSample, PluginKind};
+use crate::plugin::sandbox::{HOST_INTERFACE, Sandbox, TYPES_INTERFACE};
+use crate::plugin::{
+    DecideRequest, LearnRequest, Plugin, PluginSource, Registry, RuntimeSettings, ScoreRequest,
+    golden, learner_settings_from_config,
+};
+
+pub fn run(files: &ConfigFiles, command: &PluginCommand) -> anyhow::Result<()> {
+    let config = super::load_config(files)?;
+    match command {
+        PluginCommand::List { format } => list(&config, *format),
+        PluginCommand::Check { file, kind } => check(&config, file, kind.map(kind_of)),
+        PluginCommand::Run {
+            file,
+            kills,
+            outcomes,
+        } => run_file(&config, file, kills.as_deref(), outcomes.as_deref()),
+    }
+}
+
+fn kind_of(k: KindArg) -> PluginKind {
+    match k {
+        KindArg::RiskScorer => PluginKind::RiskScorer,
+        KindArg::Strategy => PluginKind::Strategy,
+        KindArg::ThresholdLearner => PluginKind::ThresholdLearner,
+    }
+}
+
+fn list(config: &Config, format: Format) -> anyhow::Result<()> {
+    let registry = Registry::new(config)?;
+    let rows = registry.list();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Format::Table => {
+            println!(
+                "{:<16} {:<18} {:<8} {:<14} {:<12} SOURCE",
+                "NAME", "KIND", "VERSION", "SHA256", "STATUS"
+            );
+            for r in rows {
+                println!(
+                    "{:<16} {:<18} {:<8} {:<14} {:<12} {}",
+                    r.name,
+                    r.kind.to_string(),
+                    r.version,
+                    &r.sha256[..12],
+                    r.status,
+                    r.source
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_one(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::Result<Plugin> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let sandbox = Arc::new(Sandbox::new(&config.medic.plugins)?);
+    let settings = RuntimeSettings::from_config(config);
+    Ok(Plugin::load(
+        &sandbox,
+        &settings,
+        &bytes,
+        PluginSource::File(file.to_path_buf()),
+        kind,
+    )?)
+}
+
+fn check(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::Result<()> {
+    let plugin = load_one(config, file, kind)?;
+    let info = plugin.info();
+    println!("file:        {}", file.display());
+    println!("sha256:      {}", plugin.sha256());
+    println!("world:       medic:plugin/{}@0.1.0", plugin.kind());
+    println!("name:        {} {}", info.name, info.version);
+    println!("description: {}", info.description);
+    println!("uses:        {}", info.uses.join(", "));
+    println!("exports:     {}", plugin.exports().join(", "));
+    println!("imports:");
+    for import in plugin.imports() {
+        let note = if import == HOST_INTERFACE || import == TYPES_INTERFACE {
+            "granted"
+        } else {
+            "denied (calls stop the plugin)"
+        };
+        println!("  {import:<40} {note}");
+    }
+    let thresholds = crate::plugin::thresholds_from_config(config);
+    golden::check(&plugin, &thresholds, &learner_settings_from_config(config))
+        .context("golden kills")?;
+    let n = if plugin.kind() == PluginKind::ThresholdLearner {
+        1
+    } else {
+        golden::cases().len()
+    };
+    println!("golden:      {n} case(s) passed");
+    println!("OK");
+    Ok(())
+}
+
+fn run_file(
+    config: &Config,
+    file: &Path,
+    kills: Option<&Path>,
+    outcomes: Option<&Path>,
+) -> anyhow::Result<()> {
+    let plugin = load_one(config, file, None)?;
+    let thresholds = crate::plugin::thresholds_from_config(config);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = 0usize;
+
+    if plugin.kind() == PluginKind::ThresholdLearner {
+        let Some(path) = outcomes else {
+            bail!(
+                "{} is a threshold learner: give --outcomes FILE.jsonl",
+                file.display()
+            )
+        };
+        let mut samples = Vec::new();
+        for (n, line) in lines(path)? {
+            match serde_json::from_str::<OutcomeSample>(&line) {
+                Ok(s) => samples.push(s),
+                Err(e) => {
+                    failed += 1;
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"line": n, "error": format!("not an outcome sample: {e}")})
+                    )?;
+                }
+            }
+        }
+        let settings = learner_settings_from_config(config);
+        let req = LearnRequest {
+            thresholds: &thresholds,
+            samples: &samples,
+            settings: &settings,
+            now: chrono::Utc::now(),
+        };
+        match plugin.learn(&req) {
+            Ok(adjustments) => {
+                for a in adjustments {
+                    writeln!(out, "{}", serde_json::to_string(&a)?)?;
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"error": e.to_string(), "cause": e.cause()})
+                )?;
+            }
+        }
+    } else {
+        let Some(path) = kills else {
+            bail!(
+                "{} is a {}: give --kills FILE.jsonl",
+                file.display(),
+                plugin.kind()
+            )
+        };
+        // Strategies need a risk: the configured scorer gives it.
+        let registry = if plugin.kind() == PluginKind::Strategy {
+            Some(Registry::new(config)?)
+        } else {
+            None
+        };
+        for (n, line) in lines(path)? {
+            let case = match parse_case(&line) {
+                Ok(c) => c,
+                Err(e) => {
+                    failed += 1;
+                    writeln!(out, "{}", json!({"line": n, "error": e}))?;
+                    continue;
+                }
+            };
+            let profile = case.profile_or_default();
+            let req = ScoreRequest {
+                kill: &case.kill,
+                context: case.context.as_ref(),
+                profile: &profile,
+                thresholds: &thresholds,
+            };
+            let kill_id = &case.kill.kill_id;
+            let line = match &registry {
+                None => match plugin.score(&req) {
+                    Ok(risk) => json!({"kill_id": kill_id, "plugin": plugin.name(), "risk": risk}),
+                    Err(e) => {
+                        failed += 1;
+                        json!({"kill_id": kill_id, "plugin": plugin.name(), "error": e.to_string(), "cause": e.cause()})
+                    }
+                },
+                Some(registry) => {
+                    let risk = registry.score(&req);
+                    match risk.value {
+                        Err(e) => {
+                            failed += 1;
+                            json!({"kill_id": kill_id, "scorer": risk.plugin, "error": e.to_string(), "cause": e.cause()})
+                        }
+                        Ok(r) => match plugin.decide(&DecideRequest::new(req, &r)) {
+                            Ok(v) => {
+                                json!({"kill_id": kill_id, "plugin": plugin.name(), "scorer": risk.plugin, "risk": r, "verdict": v})
+                            }
+                            Err(e) => {
+                                failed += 1;
+                                json!({"kill_id": kill_id, "plugin": plugin.name(), "risk": r, "error": e.to_string(), "cause": e.cause()})
+                            }
+                        },
+                    }
+                }
+            };
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        bail!("{failed} item(s) failed (see the lines with \"error\")");
+    }
+    Ok(())
+}
+
+/// Non-empty lines with their 1-based numbers.
+fn lines(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("{}: line {}", path.display(), i + 1))?;
+        if !line.trim().is_empty() {
+            out.push((i + 1, line));
+        }
+    }
+    Ok(out)
+}
+
+/// A line is a kill report, or a case with a kill and optional context.
+fn parse_case(line: &str) -> Result<KillCase, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    if value.get("kill").is_some() {
+        serde_json::from_value(value).map_err(|e| format!("not a kill case: {e}"))
+    } else {
+        let kill: KillReport =
+            serde_json::from_value(value).map_err(|e| format!("not a kill report: {e}"))?;
+        Ok(KillCase {
+            kill,
+            context: None,
+            profile: None,
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Configuration in two steps: the files as written (`raw`), read section by
+//! section (`load`), then checked as a whole (`validate`) into a [`Config`]
+//! that the rest of Medic can trust. Every problem is reported at once.
+
+mod load;
+pub mod phases;
+pub mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use phases::{Feature, Phase};
+pub use raw::{ConstitutionFile, Isolation, MedicFile, Mode};
+pub use validate::{DEFAULT_BINDING, is_safe_name as validate_name};
+
+/// The embedded defaults: what `medic serve` runs with when given no files.
+pub const EMBEDDED_MEDIC: &str = include_str!("../../config/medic.yaml");
+pub const EMBEDDED_CONSTITUTION: &str = include_str!("../../config/constitution.yaml");
+
+/// One thing wrong with the configuration, located by file and key path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(file: &str, path: &str, message: impl Into<String>) -> Self {
+        Problem {
+            file: file.to_string(),
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.path, self.message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration ({} problem(s)):\n{}", .0.len(), list(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A configuration that has passed every check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub medic: MedicFile,
+    pub constitution: ConstitutionFile,
+    /// Where `medic.yaml` came from; relative paths in it are resolved
+    /// against the process's working directory.
+    pub source: String,
+}
+
+impl Config {
+    /// The embedded defaults (observer mode, HTTP ingest, no SIEM).
+    pub fn embedded() -> Result<Config, ConfigError> {
+        Config::from_texts(
+            ("<embedded medic.yaml>", EMBEDDED_MEDIC),
+            ("<embedded constitution.yaml>", EMBEDDED_CONSTITUTION),
+            &|_| None,
+        )
+    }
+
+    /// Reads and checks the two files; a missing path uses the embedded one.
+    /// `env` looks up spec §13.1 overrides (`MEDIC_MODE`, …).
+    pub fn load(
+        medic: Option<&Path>,
+        constitution: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let medic_text = medic.map(read).transpose()?;
+        let constitution_text = constitution.map(read).transpose()?;
+        let medic_name = medic.map_or("<embedded medic.yaml>".to_string(), |p| {
+            p.display().to_string()
+        });
+        let constitution_name = constitution
+            .map_or("<embedded constitution.yaml>".to_string(), |p| {
+                p.display().to_string()
+            });
+        Config::from_texts(
+            (&medic_name, medic_text.as_deref().unwrap_or(EMBEDDED_MEDIC)),
+            (
+                &constitution_name,
+                constitution_text
+                    .as_deref()
+                    .unwrap_or(EMBEDDED_CONSTITUTION),
+            ),
+            env,
+        )
+    }
+
+    /// Parses and checks configuration text: `(file name, text)` pairs.
+    pub fn from_texts(
+        medic: (&str, &str),
+        constitution: (&str, &str),
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let mut medic_file = validate::parse_medic(medic.0, medic.1, &mut problems);
+        validate::apply_env(&mut medic_file, env, &mut problems);
+        let constitution_file =
+            validate::parse_constitution(constitution.0, constitution.1, &mut problems);
+        validate::check_medic(medic.0, &medic_file, &mut problems);
+        validate::check_constitution(constitution.0, &constitution_file, &mut problems);
+        validate::check_together(medic.0, &medic_file, &constitution_file, &mut problems);
+        if problems.is_empty() {
+            Ok(Config {
+                medic: medic_file,
+                constitution: constitution_file,
+                source: medic.0.to_string(),
+            })
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The highest enabled phase of the constitution: the rollout stage Medic
+    /// is in, which picks the plugins that judge.
+    pub fn active_phase(&self) -> Phase {
+        phases::active(&self.constitution)
+    }
+
+    /// Whether a feature is on: its phase is enabled and its toggle is true.
+    pub fn feature(&self, feature: Feature) -> bool {
+        phases::enabled(&self.constitution, feature)
+    }
+}

@@ -1,0 +1,614 @@
+//! The configuration files as written (spec §5): serde structs with the
+//! spec's documented defaults. Unknown keys are caught by the loader (see
+//! `load.rs`), which reports every one of them, not just the first.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::RiskLevel;
+
+/// `config/medic.yaml` (spec §5.1, plus the `plugins` section).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MedicFile {
+    pub version: String,
+    pub mode: ModeSection,
+    pub smith: SmithSection,
+    pub siem: SiemSection,
+    pub decision: DecisionSection,
+    pub risk: RiskSection,
+    pub resurrection: ResurrectionSection,
+    pub interfaces: InterfacesSection,
+    pub learning: LearningSection,
+    pub logging: LoggingSection,
+    pub metrics: MetricsSection,
+    pub plugins: PluginsSection,
+}
+
+impl Default for MedicFile {
+    fn default() -> Self {
+        MedicFile {
+            version: "1.0".into(),
+            mode: ModeSection::default(),
+            smith: SmithSection::default(),
+            siem: SiemSection::default(),
+            decision: DecisionSection::default(),
+            risk: RiskSection::default(),
+            resurrection: ResurrectionSection::default(),
+            interfaces: InterfacesSection::default(),
+            learning: LearningSection::default(),
+            logging: LoggingSection::default(),
+            metrics: MetricsSection::default(),
+            plugins: PluginsSection::default(),
+        }
+    }
+}
+
+/// Operating modes, from only watching to acting alone.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Observer,
+    Manual,
+    SemiAuto,
+    FullAuto,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModeSection {
+    pub current: Mode,
+    pub fallback: Mode,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmithSection {
+    pub event_bus: EventBusSection,
+    pub veto_protocol: VetoSection,
+}
+
+/// Where kills come from: `redis` (Smith's stream) or `http`
+/// (`POST /api/v1/kills`, the embedded default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventBusType {
+    Redis,
+    Http,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventBusSection {
+    #[serde(rename = "type")]
+    pub kind: EventBusType,
+    /// `redis://` or `rediss://` URL; when set it wins over host and port.
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub topic: String,
+    pub response_topic: String,
+}
+
+impl Default for EventBusSection {
+    fn default() -> Self {
+        EventBusSection {
+            kind: EventBusType::Http,
+            url: String::new(),
+            host: "localhost".into(),
+            port: 6379,
+            topic: "smith.events.kill_notifications".into(),
+            response_topic: "medic.responses".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VetoSection {
+    pub enabled: bool,
+    pub timeout_seconds: u64,
+}
+
+impl Default for VetoSection {
+    fn default() -> Self {
+        VetoSection {
+            enabled: false,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+/// Where SIEM context comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiemAdapterType {
+    Rest,
+    File,
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SiemSection {
+    pub adapter: SiemAdapterType,
+    pub endpoint: String,
+    pub auth: SiemAuth,
+    pub timeout_seconds: f64,
+    pub retry: RetrySection,
+}
+
+impl Default for SiemSection {
+    fn default() -> Self {
+        SiemSection {
+            adapter: SiemAdapterType::None,
+            endpoint: "http://localhost:8080/siem".into(),
+            auth: SiemAuth::default(),
+            timeout_seconds: 30.0,
+            retry: RetrySection::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SiemAuth {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub key_env: String,
+}
+
+impl Default for SiemAuth {
+    fn default() -> Self {
+        SiemAuth {
+            kind: "api_key".into(),
+            key_env: "SIEM_API_KEY".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrySection {
+    pub max_attempts: u32,
+    pub backoff_seconds: f64,
+}
+
+impl Default for RetrySection {
+    fn default() -> Self {
+        RetrySection {
+            max_attempts: 3,
+            backoff_seconds: 2.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DecisionSection {
+    pub default_timeout_minutes: u32,
+    pub confidence_threshold: f64,
+    pub auto_approve: AutoApproveSection,
+}
+
+impl Default for DecisionSection {
+    fn default() -> Self {
+        DecisionSection {
+            default_timeout_minutes: 60,
+            confidence_threshold: 0.7,
+            auto_approve: AutoApproveSection::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AutoApproveSection {
+    pub enabled: bool,
+    pub max_risk_level: RiskLevel,
+    pub min_confidence: f64,
+}
+
+impl Default for AutoApproveSection {
+    fn default() -> Self {
+        AutoApproveSection {
+            enabled: false,
+            max_risk_level: RiskLevel::Low,
+            min_confidence: 0.85,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RiskSection {
+    pub thresholds: RiskThresholds,
+    pub weights: RiskWeights,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RiskThresholds {
+    pub minimal: f64,
+    pub low: f64,
+    pub medium: f64,
+    pub high: f64,
+}
+
+impl Default for RiskThresholds {
+    fn default() -> Self {
+        RiskThresholds {
+            minimal: 0.2,
+            low: 0.4,
+            medium: 0.6,
+            high: 0.8,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RiskWeights {
+    pub smith_confidence: f64,
+    pub siem_risk_score: f64,
+    pub false_positive_history: f64,
+    pub module_criticality: f64,
+    pub time_of_day: f64,
+}
+
+impl Default for RiskWeights {
+    fn default() -> Self {
+        RiskWeights {
+            smith_confidence: 0.3,
+            siem_risk_score: 0.25,
+            false_positive_history: 0.2,
+            module_criticality: 0.15,
+            time_of_day: 0.1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResurrectionSection {
+    pub monitoring_duration_minutes: f64,
+    pub health_check_interval_seconds: f64,
+    pub max_retry_attempts: u32,
+    pub rollback: RollbackSection,
+}
+
+impl Default for ResurrectionSection {
+    fn default() -> Self {
+        ResurrectionSection {
+            monitoring_duration_minutes: 30.0,
+            health_check_interval_seconds: 30.0,
+            max_retry_attempts: 2,
+            rollback: RollbackSection::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RollbackSection {
+    pub enabled: bool,
+    pub auto_trigger_on_anomaly: bool,
+    pub anomaly_threshold: f64,
+}
+
+impl Default for RollbackSection {
+    fn default() -> Self {
+        RollbackSection {
+            enabled: true,
+            auto_trigger_on_anomaly: true,
+            anomaly_threshold: 0.7,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InterfacesSection {
+    pub cli: CliSection,
+    pub web: WebSection,
+    pub approval_queue: ApprovalQueueSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CliSection {
+    pub enabled: bool,
+}
+
+impl Default for CliSection {
+    fn default() -> Self {
+        CliSection { enabled: true }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebSection {
+    pub enabled: bool,
+    pub port: u16,
+    pub host: String,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        WebSection {
+            enabled: false,
+            port: 8000,
+            host: "127.0.0.1".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApprovalQueueSection {
+    pub max_pending: u32,
+    pub timeout_hours: f64,
+}
+
+impl Default for ApprovalQueueSection {
+    fn default() -> Self {
+        ApprovalQueueSection {
+            max_pending: 100,
+            timeout_hours: 24.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LearningSection {
+    pub enabled: bool,
+    pub database: LearningDatabase,
+    pub analysis: LearningAnalysis,
+    pub threshold_adjustment: ThresholdAdjustmentSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LearningDatabase {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: String,
+}
+
+impl Default for LearningDatabase {
+    fn default() -> Self {
+        LearningDatabase {
+            kind: "sled".into(),
+            path: "data/medic.db".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Daily,
+    Weekly,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LearningAnalysis {
+    pub schedule: Schedule,
+    pub min_samples: u32,
+}
+
+impl Default for LearningAnalysis {
+    fn default() -> Self {
+        LearningAnalysis {
+            schedule: Schedule::Weekly,
+            min_samples: 50,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThresholdAdjustmentSection {
+    pub enabled: bool,
+    pub max_adjustment_percent: f64,
+}
+
+impl Default for ThresholdAdjustmentSection {
+    fn default() -> Self {
+        ThresholdAdjustmentSection {
+            enabled: false,
+            max_adjustment_percent: 10.0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingSection {
+    pub level: String,
+    pub format: LogFormat,
+    pub outputs: Vec<LogOutput>,
+    pub structured_fields: Vec<String>,
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        LoggingSection {
+            level: "INFO".into(),
+            format: LogFormat::Json,
+            outputs: vec![LogOutput {
+                kind: LogOutputType::Console,
+                path: None,
+                rotation: None,
+                retention_days: None,
+            }],
+            structured_fields: vec!["kill_id".into(), "decision_id".into(), "request_id".into()],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogOutputType {
+    Console,
+    File,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogOutput {
+    #[serde(rename = "type")]
+    pub kind: LogOutputType,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub rotation: Option<String>,
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsSection {
+    pub enabled: bool,
+    pub exporter: String,
+    pub port: u16,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            enabled: true,
+            exporter: "prometheus".into(),
+            port: 9090,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// How plugins run: a fresh instance per call, or warm instances reused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    #[default]
+    Strict,
+    Reuse,
+}
+
+/// The plugin runtime (not in the spec: Medic's judgement runs as plugins).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PluginsSection {
+    /// Extra plugins (`*.wasm`), watched for changes. Empty: none.
+    pub directory: String,
+    /// Where compiled plugins are cached; empty: no cache.
+    pub cache_dir: String,
+    pub isolation: Isolation,
+    /// Wall-clock limit of one plugin call.
+    pub timeout_ms: u64,
+    /// Linear-memory limit of one plugin instance.
+    pub memory_limit_mb: u64,
+    /// Failures in a row after which a plugin is quarantined.
+    pub max_consecutive_failures: u32,
+    /// In `reuse` mode, calls after which an instance is replaced.
+    pub reuse_max_calls: u64,
+    /// Instances that may exist at once across all plugins.
+    pub max_instances: u32,
+    /// Reload plugins when files in `directory` change.
+    pub watch: bool,
+}
+
+impl Default for PluginsSection {
+    fn default() -> Self {
+        PluginsSection {
+            directory: String::new(),
+            cache_dir: String::new(),
+            isolation: Isolation::Strict,
+            timeout_ms: 50,
+            memory_limit_mb: 32,
+            max_consecutive_failures: 3,
+            reuse_max_calls: 10_000,
+            max_instances: 256,
+            watch: true,
+        }
+    }
+}
+
+/// `config/constitution.yaml` (spec §5.2, plus the `plugins` bindings).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConstitutionFile {
+    pub version: String,
+    pub phases: BTreeMap<String, PhaseSection>,
+    pub constraints: ConstraintsSection,
+    /// Phase name → the plugins that judge in that phase.
+    pub plugins: BTreeMap<String, PhasePlugins>,
+}
+
+impl Default for ConstitutionFile {
+    fn default() -> Self {
+        ConstitutionFile {
+            version: "1.0".into(),
+            phases: BTreeMap::new(),
+            constraints: ConstraintsSection::default(),
+            plugins: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhaseSection {
+    pub enabled: bool,
+    pub features: BTreeMap<String, bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConstraintsSection {
+    pub max_auto_resurrections_per_hour: u32,
+    pub require_human_review_for_critical: bool,
+    pub blacklisted_modules: Vec<String>,
+    pub always_require_approval: Vec<String>,
+}
+
+impl Default for ConstraintsSection {
+    fn default() -> Self {
+        ConstraintsSection {
+            max_auto_resurrections_per_hour: 10,
+            require_human_review_for_critical: true,
+            blacklisted_modules: Vec::new(),
+            always_require_approval: Vec::new(),
+        }
+    }
+}
+
+/// The plugin of each kind that judges in one phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhasePlugins {
+    pub risk_scorer: PluginBinding,
+    pub strategy: PluginBinding,
+    pub threshold_learner: PluginBinding,
+}
+
+/// A plugin by name, optionally pinned to the sha256 of its `.wasm`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginBinding {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}

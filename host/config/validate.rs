@@ -1,0 +1,546 @@
+//! The checks that make a [`super::Config`]: ranges, orderings, names, and
+//! what the two files must agree on. Every problem found is recorded.
+
+use super::Problem;
+use super::load::{root, section, unknown_sections};
+use super::phases::Phase;
+use super::raw::*;
+use crate::model::RiskLevel;
+
+const MEDIC_SECTIONS: &[&str] = &[
+    "version",
+    "mode",
+    "smith",
+    "siem",
+    "decision",
+    "risk",
+    "resurrection",
+    "interfaces",
+    "learning",
+    "logging",
+    "metrics",
+    "plugins",
+];
+
+const CONSTITUTION_SECTIONS: &[&str] = &["version", "phases", "constraints", "plugins"];
+
+/// The phase key in `plugins:` that binds every phase without its own entry.
+pub const DEFAULT_BINDING: &str = "default";
+
+pub(super) fn parse_medic(file: &str, text: &str, p: &mut Vec<Problem>) -> MedicFile {
+    let r = root(file, text, p);
+    unknown_sections(file, &r, MEDIC_SECTIONS, p);
+    let d = MedicFile::default();
+    MedicFile {
+        version: section::<Option<String>>(file, &r, "version", p).unwrap_or(d.version),
+        mode: section(file, &r, "mode", p),
+        smith: section(file, &r, "smith", p),
+        siem: section(file, &r, "siem", p),
+        decision: section(file, &r, "decision", p),
+        risk: section(file, &r, "risk", p),
+        resurrection: section(file, &r, "resurrection", p),
+        interfaces: section(file, &r, "interfaces", p),
+        learning: section(file, &r, "learning", p),
+        logging: section(file, &r, "logging", p),
+        metrics: section(file, &r, "metrics", p),
+        plugins: section(file, &r, "plugins", p),
+    }
+}
+
+pub(super) fn parse_constitution(file: &str, text: &str, p: &mut Vec<Problem>) -> ConstitutionFile {
+    let r = root(file, text, p);
+    unknown_sections(file, &r, CONSTITUTION_SECTIONS, p);
+    let d = ConstitutionFile::default();
+    ConstitutionFile {
+        version: section::<Option<String>>(file, &r, "version", p).unwrap_or(d.version),
+        phases: section(file, &r, "phases", p),
+        constraints: section(file, &r, "constraints", p),
+        plugins: section(file, &r, "plugins", p),
+    }
+}
+
+/// Spec §13.1 environment overrides.
+pub(super) fn apply_env(
+    m: &mut MedicFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    p: &mut Vec<Problem>,
+) {
+    let file = "environment";
+    if let Some(v) = env("MEDIC_MODE") {
+        match serde_yaml::from_str::<Mode>(&v) {
+            Ok(mode) => m.mode.current = mode,
+            Err(_) => p.push(Problem::new(
+                file,
+                "MEDIC_MODE",
+                format!("{v:?} is not a mode (observer, manual, semi_auto, full_auto)"),
+            )),
+        }
+    }
+    if let Some(v) = env("MEDIC_LOG_LEVEL") {
+        m.logging.level = v;
+    }
+    if let Some(v) = env("MEDIC_METRICS_PORT") {
+        match v.parse::<u16>() {
+            Ok(port) => m.metrics.port = port,
+            Err(_) => p.push(Problem::new(
+                file,
+                "MEDIC_METRICS_PORT",
+                format!("{v:?} is not a port number"),
+            )),
+        }
+    }
+    if let Some(v) = env("SMITH_EVENT_BUS_URL") {
+        m.smith.event_bus.url = v;
+        m.smith.event_bus.kind = EventBusType::Redis;
+    }
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    p: &'a mut Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn fail(&mut self, path: &str, message: impl Into<String>) {
+        self.p.push(Problem::new(self.file, path, message));
+    }
+
+    fn check(&mut self, ok: bool, path: &str, message: impl Into<String>) {
+        if !ok {
+            self.fail(path, message);
+        }
+    }
+
+    fn unit(&mut self, path: &str, v: f64) {
+        self.check(
+            v.is_finite() && (0.0..=1.0).contains(&v),
+            path,
+            format!("{v} must be between 0 and 1"),
+        );
+    }
+
+    fn positive(&mut self, path: &str, v: f64) {
+        self.check(
+            v.is_finite() && v > 0.0,
+            path,
+            format!("{v} must be greater than 0"),
+        );
+    }
+
+    fn range<T: PartialOrd + std::fmt::Display + Copy>(&mut self, path: &str, v: T, lo: T, hi: T) {
+        self.check(
+            v >= lo && v <= hi,
+            path,
+            format!("{v} must be between {lo} and {hi}"),
+        );
+    }
+
+    fn non_empty(&mut self, path: &str, v: &str) {
+        self.check(!v.trim().is_empty(), path, "must not be empty");
+    }
+
+    fn module_names(&mut self, path: &str, names: &[String]) {
+        for (i, n) in names.iter().enumerate() {
+            self.check(
+                is_safe_name(n),
+                &format!("{path}[{i}]"),
+                format!("{n:?} is not a module name (1-128 of A-Z a-z 0-9 . _ -)"),
+            );
+        }
+    }
+}
+
+/// Module, instance and plugin names: short, and nothing a shell or a path
+/// could misread.
+pub fn is_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !s.starts_with('.')
+        && !s.starts_with('-')
+}
+
+pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
+    let mut c = Checker { file, p };
+    c.check(
+        m.version == "1.0",
+        "version",
+        format!("{:?} is not a supported version (1.0)", m.version),
+    );
+    c.check(
+        m.mode.fallback <= m.mode.current,
+        "mode.fallback",
+        format!(
+            "{:?} must not be more autonomous than mode.current ({:?})",
+            m.mode.fallback, m.mode.current
+        ),
+    );
+
+    let bus = &m.smith.event_bus;
+    if bus.url.is_empty() {
+        c.non_empty("smith.event_bus.host", &bus.host);
+        c.check(bus.port != 0, "smith.event_bus.port", "must not be 0");
+    } else {
+        c.check(
+            bus.url.starts_with("redis://") || bus.url.starts_with("rediss://"),
+            "smith.event_bus.url",
+            format!("{:?} must start with redis:// or rediss://", bus.url),
+        );
+    }
+    c.non_empty("smith.event_bus.topic", &bus.topic);
+    c.non_empty("smith.event_bus.response_topic", &bus.response_topic);
+    c.range(
+        "smith.veto_protocol.timeout_seconds",
+        m.smith.veto_protocol.timeout_seconds,
+        1,
+        600,
+    );
+
+    let s = &m.siem;
+    if s.adapter == SiemAdapterType::Rest {
+        c.check(
+            s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://"),
+            "siem.endpoint",
+            format!("{:?} must be an http:// or https:// URL", s.endpoint),
+        );
+    }
+    c.check(
+        s.auth.kind == "api_key",
+        "siem.auth.type",
+        format!("{:?} is not supported (api_key)", s.auth.kind),
+    );
+    c.check(
+        !s.auth.key_env.is_empty()
+            && s.auth
+                .key_env
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+        "siem.auth.key_env",
+        format!(
+            "{:?} is not an environment variable name (A-Z 0-9 _)",
+            s.auth.key_env
+        ),
+    );
+    c.check(
+        s.timeout_seconds.is_finite() && s.timeout_seconds > 0.0 && s.timeout_seconds <= 30.0,
+        "siem.timeout_seconds",
+        format!(
+            "{} must be above 0 and at most 30 (spec §12)",
+            s.timeout_seconds
+        ),
+    );
+    c.range("siem.retry.max_attempts", s.retry.max_attempts, 1, 10);
+    c.check(
+        s.retry.backoff_seconds.is_finite() && (0.0..=60.0).contains(&s.retry.backoff_seconds),
+        "siem.retry.backoff_seconds",
+        format!("{} must be between 0 and 60", s.retry.backoff_seconds),
+    );
+
+    let d = &m.decision;
+    c.range(
+        "decision.default_timeout_minutes",
+        d.default_timeout_minutes,
+        1,
+        10_080,
+    );
+    c.unit("decision.confidence_threshold", d.confidence_threshold);
+    c.unit(
+        "decision.auto_approve.min_confidence",
+        d.auto_approve.min_confidence,
+    );
+    c.check(
+        d.auto_approve.max_risk_level < RiskLevel::High,
+        "decision.auto_approve.max_risk_level",
+        format!(
+            "{:?} is too high: auto-approval is for minimal, low or medium risk",
+            d.auto_approve.max_risk_level
+        ),
+    );
+
+    let t = &m.risk.thresholds;
+    for (name, v) in [
+        ("minimal", t.minimal),
+        ("low", t.low),
+        ("medium", t.medium),
+        ("high", t.high),
+    ] {
+        c.unit(&format!("risk.thresholds.{name}"), v);
+    }
+    c.check(
+        t.minimal < t.low && t.low < t.medium && t.medium < t.high,
+        "risk.thresholds",
+        format!(
+            "must increase: minimal {} < low {} < medium {} < high {}",
+            t.minimal, t.low, t.medium, t.high
+        ),
+    );
+    let w = &m.risk.weights;
+    let weights = [
+        ("smith_confidence", w.smith_confidence),
+        ("siem_risk_score", w.siem_risk_score),
+        ("false_positive_history", w.false_positive_history),
+        ("module_criticality", w.module_criticality),
+        ("time_of_day", w.time_of_day),
+    ];
+    for (name, v) in weights {
+        c.unit(&format!("risk.weights.{name}"), v);
+    }
+    let sum: f64 = weights.iter().map(|(_, v)| v).sum();
+    c.check(
+        (sum - 1.0).abs() <= 0.01,
+        "risk.weights",
+        format!("must sum to 1 (they sum to {sum:.3})"),
+    );
+
+    let r = &m.resurrection;
+    c.positive(
+        "resurrection.monitoring_duration_minutes",
+        r.monitoring_duration_minutes,
+    );
+    c.positive(
+        "resurrection.health_check_interval_seconds",
+        r.health_check_interval_seconds,
+    );
+    c.check(
+        r.health_check_interval_seconds <= r.monitoring_duration_minutes * 60.0,
+        "resurrection.health_check_interval_seconds",
+        "must not be longer than the monitoring duration",
+    );
+    c.range(
+        "resurrection.max_retry_attempts",
+        r.max_retry_attempts,
+        0,
+        10,
+    );
+    c.unit(
+        "resurrection.rollback.anomaly_threshold",
+        r.rollback.anomaly_threshold,
+    );
+
+    let i = &m.interfaces;
+    c.check(i.web.port != 0, "interfaces.web.port", "must not be 0");
+    c.non_empty("interfaces.web.host", &i.web.host);
+    c.range(
+        "interfaces.approval_queue.max_pending",
+        i.approval_queue.max_pending,
+        1,
+        100_000,
+    );
+    c.positive(
+        "interfaces.approval_queue.timeout_hours",
+        i.approval_queue.timeout_hours,
+    );
+
+    let l = &m.learning;
+    c.check(
+        l.database.kind == "sled",
+        "learning.database.type",
+        format!(
+            "{:?} is not supported: Medic keeps outcomes in its own store (sled)",
+            l.database.kind
+        ),
+    );
+    c.non_empty("learning.database.path", &l.database.path);
+    c.range(
+        "learning.analysis.min_samples",
+        l.analysis.min_samples,
+        1,
+        1_000_000,
+    );
+    c.check(
+        l.threshold_adjustment.max_adjustment_percent > 0.0
+            && l.threshold_adjustment.max_adjustment_percent <= 50.0,
+        "learning.threshold_adjustment.max_adjustment_percent",
+        format!(
+            "{} must be above 0 and at most 50",
+            l.threshold_adjustment.max_adjustment_percent
+        ),
+    );
+
+    let g = &m.logging;
+    c.check(
+        [
+            "TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL",
+        ]
+        .contains(&g.level.to_ascii_uppercase().as_str()),
+        "logging.level",
+        format!(
+            "{:?} is not a level (DEBUG, INFO, WARNING, ERROR, CRITICAL)",
+            g.level
+        ),
+    );
+    c.check(
+        !g.outputs.is_empty(),
+        "logging.outputs",
+        "needs at least one output",
+    );
+    for (n, o) in g.outputs.iter().enumerate() {
+        let at = format!("logging.outputs[{n}]");
+        if o.kind == LogOutputType::File {
+            c.check(
+                o.path.as_deref().is_some_and(|p| !p.is_empty()),
+                &format!("{at}.path"),
+                "a file output needs a path",
+            );
+        }
+        if let Some(rot) = &o.rotation {
+            c.check(
+                rot == "daily" || rot == "never",
+                &format!("{at}.rotation"),
+                format!("{rot:?} is not a rotation (daily, never)"),
+            );
+        }
+        if let Some(days) = o.retention_days {
+            c.range(&format!("{at}.retention_days"), days, 1, 3650);
+        }
+    }
+
+    let x = &m.metrics;
+    c.check(
+        x.exporter == "prometheus",
+        "metrics.exporter",
+        format!("{:?} is not supported (prometheus)", x.exporter),
+    );
+    c.check(x.port != 0, "metrics.port", "must not be 0");
+
+    let pl = &m.plugins;
+    c.range("plugins.timeout_ms", pl.timeout_ms, 1, 10_000);
+    c.range("plugins.memory_limit_mb", pl.memory_limit_mb, 1, 4096);
+    c.range(
+        "plugins.max_consecutive_failures",
+        pl.max_consecutive_failures,
+        1,
+        1000,
+    );
+    c.range("plugins.reuse_max_calls", pl.reuse_max_calls, 1, u64::MAX);
+    c.range("plugins.max_instances", pl.max_instances, 4, 10_000);
+}
+
+pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<Problem>) {
+    let mut c = Checker { file, p };
+    c.check(
+        k.version == "1.0",
+        "version",
+        format!("{:?} is not a supported version (1.0)", k.version),
+    );
+    for (name, phase) in &k.phases {
+        let Some(known) = Phase::from_name(name) else {
+            c.fail(
+                &format!("phases.{name}"),
+                "unknown phase (phase_0_foundation … phase_5_full_auto)",
+            );
+            continue;
+        };
+        for feature in phase.features.keys() {
+            if !known.features().iter().any(|f| f.name() == feature) {
+                let names: Vec<_> = known.features().iter().map(|f| f.name()).collect();
+                c.fail(
+                    &format!("phases.{name}.features.{feature}"),
+                    format!("unknown feature of {name} (known: {})", names.join(", ")),
+                );
+            }
+        }
+    }
+    // Phases build on each other: an enabled phase needs every earlier one.
+    let enabled: Vec<bool> = Phase::ALL
+        .iter()
+        .map(|ph| k.phases.get(ph.name()).is_some_and(|s| s.enabled))
+        .collect();
+    for (n, ph) in Phase::ALL.iter().enumerate().skip(1) {
+        if enabled[n] && !enabled[n - 1] {
+            c.fail(
+                &format!("phases.{}.enabled", ph.name()),
+                format!("needs {} enabled first", Phase::ALL[n - 1].name()),
+            );
+        }
+    }
+    let cons = &k.constraints;
+    c.range(
+        "constraints.max_auto_resurrections_per_hour",
+        cons.max_auto_resurrections_per_hour,
+        0,
+        100_000,
+    );
+    c.module_names("constraints.blacklisted_modules", &cons.blacklisted_modules);
+    c.module_names(
+        "constraints.always_require_approval",
+        &cons.always_require_approval,
+    );
+
+    for (key, bindings) in &k.plugins {
+        if key != DEFAULT_BINDING && Phase::from_name(key).is_none() {
+            c.fail(
+                &format!("plugins.{key}"),
+                "unknown phase (a phase name or `default`)",
+            );
+        }
+        for (kind, b) in [
+            ("risk_scorer", &bindings.risk_scorer),
+            ("strategy", &bindings.strategy),
+            ("threshold_learner", &bindings.threshold_learner),
+        ] {
+            let at = format!("plugins.{key}.{kind}");
+            c.check(
+                is_safe_name(&b.name),
+                &format!("{at}.name"),
+                format!("{:?} is not a plugin name", b.name),
+            );
+            if let Some(sha) = &b.sha256 {
+                c.check(
+                    sha.len() == 64
+                        && sha
+                            .bytes()
+                            .all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase()),
+                    &format!("{at}.sha256"),
+                    "must be 64 lowercase hex digits",
+                );
+            }
+        }
+    }
+    for ph in Phase::ALL {
+        if k.phases.get(ph.name()).is_some_and(|s| s.enabled)
+            && !k.plugins.contains_key(ph.name())
+            && !k.plugins.contains_key(DEFAULT_BINDING)
+        {
+            c.fail(
+                "plugins",
+                format!(
+                    "no plugins bound for enabled phase {} (add it or `default`)",
+                    ph.name()
+                ),
+            );
+        }
+    }
+}
+
+/// What the two files must agree on: the mode needs its phase enabled.
+pub(super) fn check_together(
+    file: &str,
+    m: &MedicFile,
+    k: &ConstitutionFile,
+    p: &mut Vec<Problem>,
+) {
+    let needs = |mode: Mode| match mode {
+        Mode::Observer => Phase::Observer,
+        Mode::Manual => Phase::Manual,
+        Mode::SemiAuto => Phase::SemiAuto,
+        Mode::FullAuto => Phase::FullAuto,
+    };
+    for (path, mode) in [
+        ("mode.current", m.mode.current),
+        ("mode.fallback", m.mode.fallback),
+    ] {
+        let phase = needs(mode);
+        if !k.phases.get(phase.name()).is_some_and(|s| s.enabled) {
+            p.push(Problem::new(
+                file,
+                path,
+                format!(
+                    "{mode:?} mode needs the constitution's {} enabled",
+                    phase.name()
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Medic's data model (spec §2): what Smith sends, what the SIEM adds, what
+//! the plugins judge, and what Medic decides. Wire names are the spec's
+//! snake_case strings.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A JSON object of free-form context (spec `dict`).
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// Why Smith killed the service (spec §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KillReason {
+    ThreatDetected,
+    AnomalyBehavior,
+    PolicyViolation,
+    ResourceExhaustion,
+    DependencyCascade,
+    ManualOverride,
+}
+
+/// Smith's assessment of the threat (spec §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+/// A kill notification from Smith (spec §2.1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KillReport {
+    pub kill_id: String,
+    pub timestamp: DateTime<Utc>,
+    pub target_module: String,
+    pub target_instance_id: String,
+    pub kill_reason: KillReason,
+    pub severity: Severity,
+    pub confidence_score: f64,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    pub source_agent: String,
+    #[serde(default)]
+    pub metadata: JsonMap,
+}
+
+/// One indicator the SIEM holds about a kill (spec §2.2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThreatIndicator {
+    pub indicator_type: String,
+    pub value: String,
+    pub threat_score: f64,
+    pub source: String,
+    pub last_seen: DateTime<Utc>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The SIEM's context for a kill (spec §2.2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SiemContext {
+    pub query_id: String,
+    pub kill_id: String,
+    pub timestamp: DateTime<Utc>,
+    #[serde(default)]
+    pub threat_indicators: Vec<ThreatIndicator>,
+    #[serde(default)]
+    pub historical_behavior: JsonMap,
+    #[serde(default)]
+    pub false_positive_history: u32,
+    #[serde(default)]
+    pub network_context: JsonMap,
+    #[serde(default)]
+    pub user_context: Option<JsonMap>,
+    pub risk_score: f64,
+    #[serde(default)]
+    pub recommendation: String,
+}
+
+/// How much a module matters (from configuration).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Criticality {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+/// What Medic's history says about a module; passed to every plugin call.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModuleProfile {
+    pub module: String,
+    pub criticality: Criticality,
+    pub always_require_approval: bool,
+    pub kills_last_hour: u32,
+    pub kills_last_day: u32,
+    pub kills_last_week: u32,
+    pub resurrections: u32,
+    pub successful_resurrections: u32,
+    pub re_kills: u32,
+    pub rollbacks: u32,
+    pub false_positives: u32,
+    pub last_kill: Option<DateTime<Utc>>,
+}
+
+impl ModuleProfile {
+    /// A profile with no history, for a module seen for the first time.
+    pub fn new(module: &str, criticality: Criticality, always_require_approval: bool) -> Self {
+        ModuleProfile {
+            module: module.to_string(),
+            criticality,
+            always_require_approval,
+            ..ModuleProfile::default()
+        }
+    }
+}
+
+/// Spec §2.3 RiskLevel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    Minimal,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// One factor of a risk score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RiskFactor {
+    pub name: String,
+    pub value: f64,
+    pub weight: f64,
+    pub contribution: f64,
+    pub detail: String,
+}
+
+/// A risk scorer's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RiskAssessment {
+    pub level: RiskLevel,
+    pub score: f64,
+    pub factors: Vec<RiskFactor>,
+}
+
+/// Spec §2.3 DecisionOutcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    ApproveAuto,
+    ApproveManual,
+    PendingReview,
+    Deny,
+    Defer,
+}
+
+/// A strategy's answer, before the host's guardrails.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub outcome: DecisionOutcome,
+    pub confidence: f64,
+    pub reasoning: Vec<String>,
+    pub recommended_action: String,
+    pub constraints: Vec<String>,
+    pub timeout_minutes: u32,
+}
+
+/// Spec §2.5 OutcomeResult.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeResult {
+    Success,
+    #[serde(rename = "partial")]
+    PartialSuccess,
+    Failure,
+    ReKilled,
+    Rollback,
+}
+
+/// One resurrection outcome as a learner sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeSample {
+    pub kill_id: String,
+    pub module: String,
+    pub risk_level: RiskLevel,
+    pub risk_score: f64,
+    pub decision: DecisionOutcome,
+    pub result: OutcomeResult,
+    pub time_to_stable_seconds: Option<u32>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A learner's proposed change to one named threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdAdjustment {
+    pub name: String,
+    pub old_value: f64,
+    pub new_value: f64,
+    pub reason: String,
+}
+
+/// Thresholds, weights and other tunables, by name (`risk.low`,
+/// `weight.smith_confidence`, …).
+pub type NamedValues = BTreeMap<String, f64>;
+
+/// The three kinds of plugin, one WIT world each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginKind {
+    RiskScorer,
+    Strategy,
+    ThresholdLearner,
+}
+
+impl PluginKind {
+    pub const ALL: [PluginKind; 3] = [
+        PluginKind::RiskScorer,
+        PluginKind::Strategy,
+        PluginKind::ThresholdLearner,
+    ];
+
+    /// The WIT world a plugin of this kind implements.
+    pub fn world(self) -> &'static str {
+        match self {
+            PluginKind::RiskScorer => "risk-scorer",
+            PluginKind::Strategy => "strategy",
+            PluginKind::ThresholdLearner => "threshold-learner",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.world())
+    }
+}
+
+/// What a plugin says of itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub kind: PluginKind,
+    pub description: String,
+    pub uses: Vec<String>,
+}
+
+/// A kill with the context a decision needs: what `medic plugin run` reads
+/// and what the golden kills are made of.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KillCase {
+    pub kill: KillReport,
+    #[serde(default)]
+    pub context: Option<SiemContext>,
+    #[serde(default)]
+    pub profile: Option<ModuleProfile>,
+}
+
+impl KillCase {
+    /// The profile to judge with: the case's own, or an empty history.
+    pub fn profile_or_default(&self) -> ModuleProfile {
+        self.profile.clone().unwrap_or_else(|| {
+            ModuleProfile::new(&self.kill.target_module, Criticality::Medium, false)
+        })
+    }
+}

@@ -1,0 +1,490 @@
+//! One loaded plugin: its world, what it says of itself, and calls into it
+//! under the configured isolation, with every failure turned into a
+//! [`PluginError`] and counted towards quarantine.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use wasmtime::Store;
+use wasmtime::component::Component;
+
+use super::bindings::{learner, scorer, strategy, types as w};
+use super::cache::{compile, sha256_hex};
+use super::convert;
+use super::error::{LoadError, PluginError};
+use super::sandbox::{CapabilityDenied, HostState, MemoryLimitExceeded, Sandbox};
+use super::validate;
+use super::{DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest};
+use crate::config::Isolation;
+use crate::model::{PluginInfo, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict};
+
+/// Where a plugin came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "path")]
+pub enum PluginSource {
+    /// Embedded in the `medic` binary.
+    Builtin,
+    /// A `.wasm` file (the plugin directory, an upload, or the command line).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Builtin => f.write_str("builtin"),
+            PluginSource::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+enum Pre {
+    Scorer(scorer::RiskScorerPre<HostState>),
+    Strategy(strategy::StrategyPre<HostState>),
+    Learner(learner::ThresholdLearnerPre<HostState>),
+}
+
+enum Live {
+    Scorer(scorer::RiskScorer),
+    Strategy(strategy::Strategy),
+    Learner(learner::ThresholdLearner),
+}
+
+/// An instance with its store: used once (strict) or many times (reuse).
+struct Warm {
+    store: Store<HostState>,
+    live: Live,
+    calls: u64,
+}
+
+/// Calls, failures and quarantine of one plugin.
+#[derive(Default)]
+struct Health {
+    calls: AtomicU64,
+    failures: AtomicU64,
+    consecutive: AtomicU32,
+    quarantined: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A snapshot of a plugin's health, for listings and the API.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HealthReport {
+    pub calls: u64,
+    pub failures: u64,
+    pub consecutive_failures: u32,
+    pub quarantined: bool,
+    pub last_error: Option<String>,
+}
+
+/// A plugin that has been compiled, checked against its world and has
+/// described itself.
+pub struct Plugin {
+    info: PluginInfo,
+    sha256: String,
+    source: PluginSource,
+    loaded_at: DateTime<Utc>,
+    from_cache: bool,
+    name: Arc<str>,
+    pre: Pre,
+    imports: Vec<String>,
+    exports: Vec<String>,
+    sandbox: Arc<Sandbox>,
+    isolation: Isolation,
+    reuse_max_calls: u64,
+    max_failures: u32,
+    max_adjustment_percent: f64,
+    pool: Mutex<Vec<Warm>>,
+    health: Health,
+}
+
+impl Plugin {
+    /// Compiles (or loads from cache) and checks a plugin. `expected` is the
+    /// kind it must be, when the caller knows.
+    pub fn load(
+        sandbox: &Arc<Sandbox>,
+        settings: &RuntimeSettings,
+        bytes: &[u8],
+        source: PluginSource,
+        expected: Option<PluginKind>,
+    ) -> Result<Plugin, LoadError> {
+        let origin = source.to_string();
+        let sha256 = sha256_hex(bytes);
+        let engine = sandbox.engine();
+        let (component, from_cache) = compile(
+            engine,
+            bytes,
+            &sha256,
+            settings.cache_dir.as_deref(),
+            &origin,
+        )?;
+        let pre = instance_pre(sandbox, &component, &origin)?;
+        let ty = component.component_type();
+        let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+        let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+        let world = match &pre {
+            Pre::Scorer(_) => PluginKind::RiskScorer,
+            Pre::Strategy(_) => PluginKind::Strategy,
+            Pre::Learner(_) => PluginKind::ThresholdLearner,
+        };
+        if let Some(expected) = expected.filter(|k| *k != world) {
+            return Err(LoadError::WrongWorld {
+                origin,
+                expected,
+                found: world,
+            });
+        }
+        let mut plugin = Plugin {
+            info: PluginInfo {
+                name: origin.clone(),
+                version: String::new(),
+                kind: world,
+                description: String::new(),
+                uses: Vec::new(),
+            },
+            sha256,
+            source,
+            loaded_at: Utc::now(),
+            from_cache,
+            name: Arc::from(origin.as_str()),
+            pre,
+            imports,
+            exports,
+            sandbox: sandbox.clone(),
+            isolation: settings.isolation,
+            reuse_max_calls: settings.reuse_max_calls,
+            max_failures: settings.max_consecutive_failures,
+            max_adjustment_percent: settings.max_adjustment_percent,
+            pool: Mutex::new(Vec::new()),
+            health: Health::default(),
+        };
+        let info = plugin.describe().map_err(|source| LoadError::Describe {
+            origin: origin.clone(),
+            source,
+        })?;
+        validate::info(&info).map_err(|(field, problem)| LoadError::BadInfo {
+            origin: origin.clone(),
+            field,
+            problem,
+        })?;
+        if info.kind != world {
+            return Err(LoadError::KindMismatch {
+                origin,
+                declared: info.kind,
+                world,
+            });
+        }
+        plugin.name = Arc::from(info.name.as_str());
+        plugin.info = info;
+        Ok(plugin)
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+    pub fn kind(&self) -> PluginKind {
+        self.info.kind
+    }
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    pub fn source(&self) -> &PluginSource {
+        &self.source
+    }
+    pub fn loaded_at(&self) -> DateTime<Utc> {
+        self.loaded_at
+    }
+    /// Whether the compiled code came from the `.cwasm` cache.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+    /// The interfaces the component imports (all but the host's are denied).
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+    /// The component's exports.
+    pub fn exports(&self) -> &[String] {
+        &self.exports
+    }
+    pub fn is_quarantined(&self) -> bool {
+        self.health.quarantined.load(Ordering::Relaxed)
+    }
+
+    pub fn health(&self) -> HealthReport {
+        HealthReport {
+            calls: self.health.calls.load(Ordering::Relaxed),
+            failures: self.health.failures.load(Ordering::Relaxed),
+            consecutive_failures: self.health.consecutive.load(Ordering::Relaxed),
+            quarantined: self.is_quarantined(),
+            last_error: self
+                .health
+                .last_error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or(None),
+        }
+    }
+
+    /// Calls `describe` (not counted towards health).
+    pub fn describe(&self) -> Result<PluginInfo, PluginError> {
+        self.invoke(|store, live| {
+            let info = match live {
+                Live::Scorer(p) => p.call_describe(store)?,
+                Live::Strategy(p) => p.call_describe(store)?,
+                Live::Learner(p) => p.call_describe(store)?,
+            };
+            Ok(Ok(convert::info(info)))
+        })
+    }
+
+    /// Scores one kill (risk scorers only).
+    pub fn score(&self, req: &ScoreRequest<'_>) -> Result<RiskAssessment, PluginError> {
+        let input = w::ScoreInput {
+            kill: convert::kill(req.kill),
+            context: req.context.map(convert::context),
+            profile: convert::profile(req.profile),
+            thresholds: convert::named(req.thresholds),
+        };
+        let out = self.invoke(|store, live| match live {
+            Live::Scorer(p) => Ok(p.call_score(store, &input)?.map(convert::risk)),
+            _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
+        });
+        let out = out.and_then(|r| {
+            validate::risk(&r, req.thresholds)
+                .map(|()| r)
+                .map_err(|problem| self.invalid("risk assessment", problem))
+        });
+        self.record(out)
+    }
+
+    /// Decides one scored kill (strategies only).
+    pub fn decide(&self, req: &DecideRequest<'_>) -> Result<Verdict, PluginError> {
+        let input = w::DecideInput {
+            kill: convert::kill(req.kill),
+            context: req.context.map(convert::context),
+            profile: convert::profile(req.profile),
+            thresholds: convert::named(req.thresholds),
+            risk: convert::risk_to_wit(req.risk),
+        };
+        let out = self.invoke(|store, live| match live {
+            Live::Strategy(p) => Ok(p.call_decide(store, &input)?.map(convert::verdict)),
+            _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
+        });
+        let out = out.and_then(|v| {
+            validate::verdict(&v)
+                .map(|()| v)
+                .map_err(|p| self.invalid("verdict", p))
+        });
+        self.record(out)
+    }
+
+    /// Proposes threshold adjustments from outcomes (learners only).
+    pub fn learn(&self, req: &LearnRequest<'_>) -> Result<Vec<ThresholdAdjustment>, PluginError> {
+        let input = w::LearnInput {
+            thresholds: convert::named(req.thresholds),
+            samples: req.samples.iter().map(convert::sample).collect(),
+            settings: convert::named(req.settings),
+            now_ms: req.now.timestamp_millis(),
+        };
+        let out = self.invoke(|store, live| match live {
+            Live::Learner(p) => Ok(p
+                .call_learn(store, &input)?
+                .map(|v| v.into_iter().map(convert::adjustment).collect::<Vec<_>>())),
+            _ => Ok(Err(wrong_kind(PluginKind::ThresholdLearner))),
+        });
+        let max_pct = req
+            .settings
+            .get(medic_plugin_logic::values::names::MAX_ADJUSTMENT_PERCENT)
+            .copied()
+            .unwrap_or(self.max_adjustment_percent);
+        let out = out.and_then(|a| {
+            validate::adjustments(&a, req.thresholds, max_pct)
+                .map(|()| a)
+                .map_err(|p| self.invalid("threshold adjustment", p))
+        });
+        self.record(out)
+    }
+
+    fn invalid(&self, what: &'static str, problem: String) -> PluginError {
+        PluginError::InvalidOutput {
+            plugin: self.name.to_string(),
+            what,
+            problem,
+        }
+    }
+
+    /// Counts a call's outcome; quarantines after too many failures in a row.
+    fn record<R>(&self, out: Result<R, PluginError>) -> Result<R, PluginError> {
+        self.health.calls.fetch_add(1, Ordering::Relaxed);
+        match &out {
+            Ok(_) => self.health.consecutive.store(0, Ordering::Relaxed),
+            Err(e) if e.is_plugin_fault() => {
+                self.health.failures.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.health.last_error.lock() {
+                    *last = Some(e.to_string());
+                }
+                let n = self.health.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
+                if n >= self.max_failures && !self.health.quarantined.swap(true, Ordering::Relaxed)
+                {
+                    tracing::error!(plugin = %self.name, sha256 = %self.sha256, failures = n, error = %e,
+                        "Plugin quarantined: its kind falls back to the safe default");
+                }
+            }
+            Err(_) => {}
+        }
+        out
+    }
+
+    /// Runs one call on an instance chosen by the isolation mode.
+    fn invoke<R>(
+        &self,
+        call: impl FnOnce(&mut Store<HostState>, &Live) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, PluginError> {
+        if self.is_quarantined() {
+            return Err(PluginError::Quarantined {
+                plugin: self.name.to_string(),
+                failures: self.health.consecutive.load(Ordering::Relaxed),
+            });
+        }
+        let pooled = match self.isolation {
+            Isolation::Strict => None,
+            Isolation::Reuse => self.pool.lock().ok().and_then(|mut p| p.pop()),
+        };
+        let mut warm = match pooled {
+            Some(w) => w,
+            None => self.instantiate()?,
+        };
+        warm.store.data_mut().reset_call();
+        warm.store.set_epoch_deadline(self.sandbox.deadline_ticks);
+        let out = call(&mut warm.store, &warm.live);
+        warm.calls += 1;
+        let result = match out {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(message)) => Err(PluginError::Refused {
+                plugin: self.name.to_string(),
+                message,
+            }),
+            Err(e) => Err(self.classify(&e, warm.store.data())),
+        };
+        let dropped = warm.store.data().dropped_logs;
+        if dropped > 0 {
+            tracing::warn!(plugin = %self.name, dropped, "Plugin log lines dropped (limit per call)");
+        }
+        // A trapped instance can never be entered again, and one that erred
+        // may hold bad state: only clean instances go back to the pool.
+        if self.isolation == Isolation::Reuse
+            && result.is_ok()
+            && warm.calls < self.reuse_max_calls
+            && let Ok(mut pool) = self.pool.lock()
+        {
+            pool.push(warm);
+        }
+        result
+    }
+
+    fn instantiate(&self) -> Result<Warm, PluginError> {
+        let mut store = Store::new(
+            self.sandbox.engine(),
+            HostState::new(self.name.clone(), self.sandbox.memory_limit),
+        );
+        store.limiter(|s| s);
+        // A fresh store's deadline is 0: set it before instantiating, or
+        // instantiation itself is interrupted.
+        store.set_epoch_deadline(self.sandbox.deadline_ticks);
+        store.epoch_deadline_trap();
+        let live = match &self.pre {
+            Pre::Scorer(p) => p.instantiate(&mut store).map(Live::Scorer),
+            Pre::Strategy(p) => p.instantiate(&mut store).map(Live::Strategy),
+            Pre::Learner(p) => p.instantiate(&mut store).map(Live::Learner),
+        };
+        match live {
+            Ok(live) => Ok(Warm {
+                store,
+                live,
+                calls: 0,
+            }),
+            Err(e)
+                if e.downcast_ref::<wasmtime::Trap>().is_some() || store.data().memory_denied =>
+            {
+                Err(self.classify(&e, store.data()))
+            }
+            Err(e) => Err(PluginError::Host {
+                plugin: self.name.to_string(),
+                message: format!("{e:#}"),
+            }),
+        }
+    }
+
+    fn classify(&self, e: &wasmtime::Error, state: &HostState) -> PluginError {
+        let plugin = self.name.to_string();
+        if state.memory_denied || e.is::<MemoryLimitExceeded>() {
+            return PluginError::OutOfMemory {
+                plugin,
+                limit_mb: self.sandbox.memory_limit_mb,
+            };
+        }
+        if let Some(CapabilityDenied(capability)) = e.downcast_ref::<CapabilityDenied>() {
+            return PluginError::CapabilityDenied {
+                plugin,
+                capability: capability.clone(),
+            };
+        }
+        match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => PluginError::Timeout {
+                plugin,
+                timeout_ms: self.sandbox.timeout_ms,
+            },
+            Some(trap) => PluginError::Trap {
+                plugin,
+                message: trap.to_string(),
+            },
+            None => {
+                let mut message = e.to_string();
+                message.truncate(512);
+                PluginError::Trap { plugin, message }
+            }
+        }
+    }
+}
+
+fn wrong_kind(expected: PluginKind) -> String {
+    format!("this plugin is not a {expected}")
+}
+
+/// Checks the component against each world; the one it implements wins.
+fn instance_pre(sandbox: &Sandbox, component: &Component, origin: &str) -> Result<Pre, LoadError> {
+    let linker = sandbox.linker(component, origin)?;
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| LoadError::Compile {
+            origin: origin.to_string(),
+            message: format!("{e:#}"),
+        })?;
+    if let Ok(p) = scorer::RiskScorerPre::new(pre.clone()) {
+        return Ok(Pre::Scorer(p));
+    }
+    if let Ok(p) = strategy::StrategyPre::new(pre.clone()) {
+        return Ok(Pre::Strategy(p));
+    }
+    if let Ok(p) = learner::ThresholdLearnerPre::new(pre) {
+        return Ok(Pre::Learner(p));
+    }
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(sandbox.engine())
+        .map(|(name, _)| name.to_string())
+        .collect();
+    Err(LoadError::NoWorld {
+        origin: origin.to_string(),
+        exports: if exports.is_empty() {
+            "none".into()
+        } else {
+            exports.join(", ")
+        },
+    })
+}

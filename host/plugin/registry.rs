@@ -1,0 +1,685 @@
+//! Every loaded plugin, which ones judge in the current phase, and atomic
+//! swaps between versions.
+//!
+//! The serving set (one scorer, one strategy, one learner) lives behind an
+//! `ArcSwap`: a call takes the set as it is, so a call in flight during a
+//! swap finishes on the old version and the next call sees the new one. A
+//! plugin is swapped in only after it compiled, matched its world, described
+//! itself and passed the golden kills; otherwise the old one keeps serving.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::error::{LoadError, PluginError};
+use super::loaded::{HealthReport, Plugin, PluginSource};
+use super::sandbox::Sandbox;
+use super::{
+    BUILTIN_PLUGINS, DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest, golden,
+    learner_settings_from_config, thresholds_from_config,
+};
+use crate::config::raw::{PhasePlugins, PluginBinding};
+use crate::config::{Config, Phase};
+use crate::model::{NamedValues, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict};
+
+/// The plugins a kind falls back to when its own is quarantined: the most
+/// cautious built-ins. A quarantined learner proposes nothing.
+const SAFE_SCORER: &str = "weighted";
+const SAFE_STRATEGY: &str = "conservative";
+
+/// How many reload events are kept for listings.
+const EVENT_HISTORY: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("the constitution binds {kind} `{name}` for {phase}, but {problem}")]
+    Binding {
+        phase: String,
+        kind: PluginKind,
+        name: String,
+        problem: String,
+    },
+    #[error("{path}: {problem}")]
+    Conflict { path: PathBuf, problem: String },
+    #[error("cannot read the plugin directory {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A call's result with who served it: the plugin's name, version and
+/// sha256, and why a fallback served instead, if one did.
+#[derive(Clone, Debug)]
+pub struct Served<T> {
+    pub value: Result<T, PluginError>,
+    pub plugin: String,
+    pub version: String,
+    pub sha256: String,
+    pub fallback: Option<String>,
+}
+
+/// One row of `medic plugin list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginStatus {
+    pub name: String,
+    pub kind: PluginKind,
+    pub version: String,
+    pub sha256: String,
+    pub source: PluginSource,
+    pub loaded_at: DateTime<Utc>,
+    /// `active`, `loaded`, `quarantined`, or `overridden` (a built-in
+    /// replaced by a file of the same name).
+    pub status: String,
+    pub description: String,
+    pub health: HealthReport,
+}
+
+/// What happened to one file on a reload.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadEvent {
+    pub at: DateTime<Utc>,
+    pub path: PathBuf,
+    /// `loaded`, `replaced`, `unchanged`, `removed`, or `rejected`.
+    pub outcome: String,
+    pub plugin: Option<String>,
+    pub message: String,
+}
+
+/// The plugins serving now.
+pub struct ActiveSet {
+    pub phase: Phase,
+    pub scorer: Arc<Plugin>,
+    pub strategy: Arc<Plugin>,
+    pub learner: Arc<Plugin>,
+}
+
+struct Entry {
+    plugin: Arc<Plugin>,
+    /// The built-in of the same name, restored when the file goes away.
+    builtin: Option<Arc<Plugin>>,
+}
+
+#[derive(Default)]
+struct Catalog {
+    by_name: BTreeMap<String, Entry>,
+    /// Plugin files and the name each provides.
+    files: BTreeMap<PathBuf, String>,
+}
+
+pub struct Registry {
+    sandbox: Arc<Sandbox>,
+    settings: RuntimeSettings,
+    thresholds: NamedValues,
+    learner_settings: NamedValues,
+    bindings: BTreeMap<String, PhasePlugins>,
+    directory: Option<PathBuf>,
+    catalog: Mutex<Catalog>,
+    active: ArcSwap<ActiveSet>,
+    events: Mutex<VecDeque<ReloadEvent>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves consistent data here (every
+    // update is a single insert or remove), so poisoning is not fatal.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    /// Loads the built-ins and the plugin directory, and binds the plugins
+    /// of the active phase. Any bound plugin missing is an error.
+    pub fn new(config: &Config) -> Result<Registry, RegistryError> {
+        let sandbox = Arc::new(Sandbox::new(&config.medic.plugins)?);
+        let settings = RuntimeSettings::from_config(config);
+        let thresholds = thresholds_from_config(config);
+        let learner_settings = learner_settings_from_config(config);
+        let mut catalog = Catalog::default();
+        for (crate_name, bytes) in BUILTIN_PLUGINS {
+            let plugin = Plugin::load(&sandbox, &settings, bytes, PluginSource::Builtin, None)?;
+            golden::check(&plugin, &thresholds, &learner_settings)?;
+            tracing::debug!(
+                plugin = crate_name,
+                sha256 = plugin.sha256(),
+                "Loaded built-in plugin"
+            );
+            let plugin = Arc::new(plugin);
+            catalog.by_name.insert(
+                plugin.name().to_string(),
+                Entry {
+                    plugin: plugin.clone(),
+                    builtin: Some(plugin),
+                },
+            );
+        }
+        let directory = (!config.medic.plugins.directory.is_empty())
+            .then(|| PathBuf::from(&config.medic.plugins.directory));
+        let phase = config.active_phase();
+        let bindings = config.constitution.plugins.clone();
+        // The safe defaults serve until the directory is loaded and the
+        // constitution's bindings can be resolved.
+        let active = resolve(&catalog, &BTreeMap::new(), phase)?;
+        let registry = Registry {
+            sandbox,
+            settings,
+            thresholds,
+            learner_settings,
+            bindings,
+            directory,
+            catalog: Mutex::new(catalog),
+            active: ArcSwap::from_pointee(active),
+            events: Mutex::new(VecDeque::new()),
+        };
+        if let Some(dir) = registry.directory.clone() {
+            for path in wasm_files(&dir)? {
+                // At start a bad file is an error: better not to start than
+                // to run without the plugin the operator installed.
+                registry.load_file(&path)?;
+            }
+        }
+        let set = resolve(&lock(&registry.catalog), &registry.bindings, phase)?;
+        registry.active.store(Arc::new(set));
+        Ok(registry)
+    }
+
+    pub fn settings(&self) -> &RuntimeSettings {
+        &self.settings
+    }
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+    pub fn thresholds(&self) -> &NamedValues {
+        &self.thresholds
+    }
+    pub fn directory(&self) -> Option<&Path> {
+        self.directory.as_deref()
+    }
+
+    /// The plugins serving now (a snapshot: swaps do not change it).
+    pub fn active(&self) -> Arc<ActiveSet> {
+        self.active.load_full()
+    }
+
+    /// Switches to the plugins bound to another phase.
+    pub fn set_phase(&self, phase: Phase) -> Result<(), RegistryError> {
+        let set = resolve(&lock(&self.catalog), &self.bindings, phase)?;
+        self.active.store(Arc::new(set));
+        tracing::info!(phase = %phase, "Plugins bound for phase");
+        Ok(())
+    }
+
+    /// Loads a plugin file, checks it, and swaps it in (replacing the
+    /// plugin of the same name). A plugin that fails any check is rejected
+    /// and whatever served before keeps serving.
+    pub fn load_file(&self, path: &Path) -> Result<ReloadEvent, RegistryError> {
+        let result = self.try_load_file(path);
+        let event = match &result {
+            Ok(e) => e.clone(),
+            Err(e) => ReloadEvent {
+                at: Utc::now(),
+                path: path.to_path_buf(),
+                outcome: "rejected".into(),
+                plugin: None,
+                message: e.to_string(),
+            },
+        };
+        match &result {
+            Ok(e) => {
+                tracing::info!(path = %path.display(), outcome = %e.outcome, plugin = e.plugin.as_deref().unwrap_or(""), "{}", e.message)
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "Plugin rejected; the previous version keeps serving")
+            }
+        }
+        self.remember(event);
+        result
+    }
+
+    fn try_load_file(&self, path: &Path) -> Result<ReloadEvent, RegistryError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let sha = super::cache::sha256_hex(&bytes);
+        {
+            let catalog = lock(&self.catalog);
+            if let Some(name) = catalog.files.get(path)
+                && catalog
+                    .by_name
+                    .get(name)
+                    .is_some_and(|e| e.plugin.sha256() == sha)
+            {
+                return Ok(self.event(
+                    path,
+                    "unchanged",
+                    Some(name.clone()),
+                    "same sha256 as the serving version".into(),
+                ));
+            }
+        }
+        // The slow part (compile, golden kills) runs without holding the lock.
+        let plugin = Plugin::load(
+            &self.sandbox,
+            &self.settings,
+            &bytes,
+            PluginSource::File(path.to_path_buf()),
+            None,
+        )?;
+        golden::check(&plugin, &self.thresholds, &self.learner_settings)?;
+        let plugin = Arc::new(plugin);
+        let name = plugin.name().to_string();
+
+        let mut catalog = lock(&self.catalog);
+        if let Some((other, _)) = catalog
+            .files
+            .iter()
+            .find(|(p, n)| **n == name && p.as_path() != path)
+        {
+            return Err(RegistryError::Conflict {
+                path: path.to_path_buf(),
+                problem: format!("plugin `{name}` is already provided by {}", other.display()),
+            });
+        }
+        if let Some(existing) = catalog.by_name.get(&name)
+            && existing.plugin.kind() != plugin.kind()
+        {
+            return Err(RegistryError::Conflict {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "plugin `{name}` is a {}; this file implements {}",
+                    existing.plugin.kind(),
+                    plugin.kind()
+                ),
+            });
+        }
+        // The file may have provided another name before (a rename).
+        if let Some(old_name) = catalog.files.get(path).cloned().filter(|n| *n != name) {
+            drop_name(&mut catalog, &old_name);
+        }
+        let builtin = catalog.by_name.get(&name).and_then(|e| e.builtin.clone());
+        let replaced = catalog
+            .by_name
+            .insert(
+                name.clone(),
+                Entry {
+                    plugin: plugin.clone(),
+                    builtin,
+                },
+            )
+            .is_some();
+        catalog.files.insert(path.to_path_buf(), name.clone());
+        self.rebind(&catalog);
+        let message = format!(
+            "{} {} {} (sha256 {})",
+            plugin.kind(),
+            name,
+            plugin.info().version,
+            &plugin.sha256()[..12]
+        );
+        Ok(self.event(
+            path,
+            if replaced { "replaced" } else { "loaded" },
+            Some(name),
+            message,
+        ))
+    }
+
+    /// Forgets the plugin a file provided (a built-in of the same name
+    /// serves again). A phase bound to a plugin that is gone falls back to
+    /// the safe default.
+    pub fn remove_file(&self, path: &Path) -> Option<ReloadEvent> {
+        let mut catalog = lock(&self.catalog);
+        let name = catalog.files.remove(path)?;
+        drop_name(&mut catalog, &name);
+        self.rebind(&catalog);
+        let event = self.event(path, "removed", Some(name), "file removed".into());
+        tracing::warn!(path = %path.display(), plugin = event.plugin.as_deref().unwrap_or(""), "Plugin file removed");
+        drop(catalog);
+        self.remember(event.clone());
+        Some(event)
+    }
+
+    /// Reloads every file of the plugin directory (`medic plugin reload`,
+    /// `POST /plugins/reload`): changed files are swapped, removed ones
+    /// dropped, bad ones rejected while their predecessors keep serving.
+    pub fn reload_directory(&self) -> Result<Vec<ReloadEvent>, RegistryError> {
+        let Some(dir) = self.directory.clone() else {
+            return Ok(Vec::new());
+        };
+        let present = wasm_files(&dir)?;
+        let mut events = Vec::new();
+        let known: Vec<PathBuf> = lock(&self.catalog).files.keys().cloned().collect();
+        for gone in known.iter().filter(|p| !present.contains(p)) {
+            events.extend(self.remove_file(gone));
+        }
+        for path in present {
+            match self.load_file(&path) {
+                Ok(e) => events.push(e),
+                Err(e) => events.push(ReloadEvent {
+                    at: Utc::now(),
+                    path,
+                    outcome: "rejected".into(),
+                    plugin: None,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Ok(events)
+    }
+
+    /// Recomputes the serving set after the catalog changed. A binding that
+    /// can no longer be satisfied keeps the safe default serving its kind.
+    fn rebind(&self, catalog: &Catalog) {
+        let previous = self.active.load_full();
+        let phase = previous.phase;
+        let set = resolve(catalog, &self.bindings, phase).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "Binding not satisfied: the safe default serves instead");
+            resolve_lenient(catalog, &self.bindings, phase, &previous)
+        });
+        self.active.store(Arc::new(set));
+    }
+
+    fn event(
+        &self,
+        path: &Path,
+        outcome: &str,
+        plugin: Option<String>,
+        message: String,
+    ) -> ReloadEvent {
+        ReloadEvent {
+            at: Utc::now(),
+            path: path.to_path_buf(),
+            outcome: outcome.into(),
+            plugin,
+            message,
+        }
+    }
+
+    fn remember(&self, event: ReloadEvent) {
+        let mut events = lock(&self.events);
+        if events.len() == EVENT_HISTORY {
+            events.pop_front();
+        }
+        events.push_back(event);
+    }
+
+    /// The latest reload events, oldest first.
+    pub fn events(&self) -> Vec<ReloadEvent> {
+        lock(&self.events).iter().cloned().collect()
+    }
+
+    /// Every plugin with its status.
+    pub fn list(&self) -> Vec<PluginStatus> {
+        let active = self.active();
+        let catalog = lock(&self.catalog);
+        let mut rows = Vec::new();
+        let serving = |p: &Arc<Plugin>| {
+            Arc::ptr_eq(p, &active.scorer)
+                || Arc::ptr_eq(p, &active.strategy)
+                || Arc::ptr_eq(p, &active.learner)
+        };
+        for entry in catalog.by_name.values() {
+            rows.push(status_row(
+                &entry.plugin,
+                if entry.plugin.is_quarantined() {
+                    "quarantined"
+                } else if serving(&entry.plugin) {
+                    "active"
+                } else {
+                    "loaded"
+                },
+            ));
+            if let Some(b) = entry
+                .builtin
+                .as_ref()
+                .filter(|b| !Arc::ptr_eq(b, &entry.plugin))
+            {
+                rows.push(status_row(b, "overridden"));
+            }
+        }
+        rows
+    }
+
+    /// Scores a kill with the active scorer (or the safe default when it is
+    /// quarantined).
+    pub fn score(&self, req: &ScoreRequest<'_>) -> Served<RiskAssessment> {
+        let set = self.active();
+        let (plugin, fallback) = self.or_safe(&set.scorer, SAFE_SCORER);
+        served(&plugin, fallback, |p| p.score(req))
+    }
+
+    /// Decides a scored kill with the active strategy (or `conservative`
+    /// when it is quarantined).
+    pub fn decide(&self, req: &DecideRequest<'_>) -> Served<Verdict> {
+        let set = self.active();
+        let (plugin, fallback) = self.or_safe(&set.strategy, SAFE_STRATEGY);
+        served(&plugin, fallback, |p| p.decide(req))
+    }
+
+    /// Asks the active learner for adjustments; a quarantined learner's
+    /// safe default is to propose nothing.
+    pub fn learn(&self, req: &LearnRequest<'_>) -> Served<Vec<ThresholdAdjustment>> {
+        let set = self.active();
+        let p = &set.learner;
+        if p.is_quarantined() {
+            return Served {
+                value: Ok(Vec::new()),
+                plugin: p.name().to_string(),
+                version: p.info().version.clone(),
+                sha256: p.sha256().to_string(),
+                fallback: Some(format!(
+                    "learner {} is quarantined: no adjustments proposed",
+                    p.name()
+                )),
+            };
+        }
+        served(p, None, |p| p.learn(req))
+    }
+
+    fn or_safe(&self, plugin: &Arc<Plugin>, safe: &str) -> (Arc<Plugin>, Option<String>) {
+        if !plugin.is_quarantined() {
+            return (plugin.clone(), None);
+        }
+        let catalog = lock(&self.catalog);
+        let fallback = catalog
+            .by_name
+            .get(safe)
+            .and_then(|e| e.builtin.clone())
+            .filter(|b| !b.is_quarantined());
+        match fallback {
+            Some(b) => (
+                b,
+                Some(format!(
+                    "{} {} is quarantined; {safe} served instead",
+                    plugin.kind(),
+                    plugin.name()
+                )),
+            ),
+            None => (plugin.clone(), None),
+        }
+    }
+
+    /// A plugin by name (for tests and the CLI).
+    pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
+        lock(&self.catalog)
+            .by_name
+            .get(name)
+            .map(|e| e.plugin.clone())
+    }
+}
+
+fn served<T>(
+    plugin: &Arc<Plugin>,
+    fallback: Option<String>,
+    call: impl FnOnce(&Plugin) -> Result<T, PluginError>,
+) -> Served<T> {
+    Served {
+        value: call(plugin),
+        plugin: plugin.name().to_string(),
+        version: plugin.info().version.clone(),
+        sha256: plugin.sha256().to_string(),
+        fallback,
+    }
+}
+
+fn status_row(p: &Plugin, status: &str) -> PluginStatus {
+    PluginStatus {
+        name: p.name().to_string(),
+        kind: p.kind(),
+        version: p.info().version.clone(),
+        sha256: p.sha256().to_string(),
+        source: p.source().clone(),
+        loaded_at: p.loaded_at(),
+        status: status.to_string(),
+        description: p.info().description.clone(),
+        health: p.health(),
+    }
+}
+
+/// Removes a name from the catalog, restoring its built-in if it had one.
+fn drop_name(catalog: &mut Catalog, name: &str) {
+    if let Some(entry) = catalog.by_name.remove(name)
+        && let Some(b) = entry.builtin
+    {
+        catalog.by_name.insert(
+            name.to_string(),
+            Entry {
+                plugin: b.clone(),
+                builtin: Some(b),
+            },
+        );
+    }
+}
+
+fn bindings_for(bindings: &BTreeMap<String, PhasePlugins>, phase: Phase) -> Option<&PhasePlugins> {
+    bindings
+        .get(phase.name())
+        .or_else(|| bindings.get(crate::config::DEFAULT_BINDING))
+}
+
+fn pick(
+    catalog: &Catalog,
+    phase: Phase,
+    kind: PluginKind,
+    b: &PluginBinding,
+) -> Result<Arc<Plugin>, RegistryError> {
+    let err = |problem: String| RegistryError::Binding {
+        phase: phase.name().to_string(),
+        kind,
+        name: b.name.clone(),
+        problem,
+    };
+    let entry = catalog
+        .by_name
+        .get(&b.name)
+        .ok_or_else(|| err("no such plugin is built in or in the plugin directory".into()))?;
+    let plugin = &entry.plugin;
+    if plugin.kind() != kind {
+        return Err(err(format!("it is a {}", plugin.kind())));
+    }
+    if let Some(pin) = &b.sha256
+        && plugin.sha256() != pin
+    {
+        return Err(err(format!(
+            "it is pinned to sha256 {pin} and the loaded one is {}",
+            plugin.sha256()
+        )));
+    }
+    Ok(plugin.clone())
+}
+
+fn default_binding(kind: PluginKind) -> PluginBinding {
+    let name = match kind {
+        PluginKind::RiskScorer => SAFE_SCORER,
+        PluginKind::Strategy => SAFE_STRATEGY,
+        PluginKind::ThresholdLearner => "bounded",
+    };
+    PluginBinding {
+        name: name.into(),
+        sha256: None,
+    }
+}
+
+fn resolve(
+    catalog: &Catalog,
+    bindings: &BTreeMap<String, PhasePlugins>,
+    phase: Phase,
+) -> Result<ActiveSet, RegistryError> {
+    let b = bindings_for(bindings, phase);
+    let get = |kind: PluginKind, bound: Option<&PluginBinding>| {
+        let fallback = default_binding(kind);
+        pick(catalog, phase, kind, bound.unwrap_or(&fallback))
+    };
+    Ok(ActiveSet {
+        phase,
+        scorer: get(PluginKind::RiskScorer, b.map(|b| &b.risk_scorer))?,
+        strategy: get(PluginKind::Strategy, b.map(|b| &b.strategy))?,
+        learner: get(
+            PluginKind::ThresholdLearner,
+            b.map(|b| &b.threshold_learner),
+        )?,
+    })
+}
+
+/// Like [`resolve`], but an unsatisfiable binding gets the built-in safe
+/// default for its kind instead of an error (and, should even that be
+/// missing, the plugin that served before).
+fn resolve_lenient(
+    catalog: &Catalog,
+    bindings: &BTreeMap<String, PhasePlugins>,
+    phase: Phase,
+    previous: &ActiveSet,
+) -> ActiveSet {
+    let b = bindings_for(bindings, phase);
+    let get = |kind: PluginKind, bound: Option<&PluginBinding>, before: &Arc<Plugin>| {
+        let safe = default_binding(kind);
+        bound
+            .and_then(|bound| pick(catalog, phase, kind, bound).ok())
+            .or_else(|| {
+                catalog
+                    .by_name
+                    .get(&safe.name)
+                    .and_then(|e| e.builtin.clone())
+            })
+            .unwrap_or_else(|| before.clone())
+    };
+    ActiveSet {
+        phase,
+        scorer: get(
+            PluginKind::RiskScorer,
+            b.map(|b| &b.risk_scorer),
+            &previous.scorer,
+        ),
+        strategy: get(
+            PluginKind::Strategy,
+            b.map(|b| &b.strategy),
+            &previous.strategy,
+        ),
+        learner: get(
+            PluginKind::ThresholdLearner,
+            b.map(|b| &b.threshold_learner),
+            &previous.learner,
+        ),
+    }
+}
+
+/// The `.wasm` files of a directory, sorted.
+pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, RegistryError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| RegistryError::Directory {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,288 @@
+//! The sandbox every plugin runs in: one wasmtime engine with the pooling
+//! allocator and epoch interruption, a per-store memory limit, a bounded
+//! `log` import, and nothing else — every other import (the WASI interfaces
+//! a `wasm32-wasip2` guest's std pulls in, or anything foreign) is linked to
+//! a stub that stops the call with [`CapabilityDenied`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker, Val};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::{host, scorer, types};
+use super::error::LoadError;
+use crate::config::raw::PluginsSection;
+
+/// The epoch ticks once a millisecond; deadlines are counted in ticks.
+pub const TICK: Duration = Duration::from_millis(1);
+
+/// The one import a plugin may use.
+pub const HOST_INTERFACE: &str = "medic:plugin/host@0.1.0";
+/// The contract's types: imported for its type definitions, no functions.
+pub const TYPES_INTERFACE: &str = "medic:plugin/types@0.1.0";
+
+/// Lines one call may log; the rest are dropped (and counted).
+const MAX_LOG_LINES_PER_CALL: u32 = 32;
+/// Characters of one logged line kept.
+const MAX_LOG_LINE: usize = 1024;
+
+/// The error a stubbed import returns: the plugin reached for a capability.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin called `{0}`, which is not granted")]
+pub struct CapabilityDenied(pub String);
+
+/// The error the memory limiter returns when a plugin grows past its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {0} bytes exceeded")]
+pub struct MemoryLimitExceeded(pub usize);
+
+/// What the host keeps per store: the plugin's name for its log lines, and
+/// what its last call did to the limits.
+pub struct HostState {
+    plugin: Arc<str>,
+    memory_limit: usize,
+    pub(crate) memory_denied: bool,
+    logged: u32,
+    pub(crate) dropped_logs: u32,
+}
+
+impl HostState {
+    pub fn new(plugin: Arc<str>, memory_limit: usize) -> Self {
+        HostState {
+            plugin,
+            memory_limit,
+            memory_denied: false,
+            logged: 0,
+            dropped_logs: 0,
+        }
+    }
+
+    /// Clears what one call recorded, before the next call on this store.
+    pub fn reset_call(&mut self) {
+        self.memory_denied = false;
+        self.logged = 0;
+        self.dropped_logs = 0;
+    }
+}
+
+impl wasmtime::ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_denied = true;
+            return Err(wasmtime::Error::new(MemoryLimitExceeded(self.memory_limit)));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The `types` interface has no functions; its trait is empty.
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::LogLevel, message: String) {
+        if self.logged >= MAX_LOG_LINES_PER_CALL {
+            self.dropped_logs += 1;
+            return;
+        }
+        self.logged += 1;
+        let mut message = message;
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let plugin = &*self.plugin;
+        match level {
+            host::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            host::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            host::LogLevel::Info => tracing::info!(plugin, "{message}"),
+            host::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            host::LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}
+
+/// The engine plus the thread that advances its epoch.
+pub struct Sandbox {
+    engine: Engine,
+    pub(crate) memory_limit: usize,
+    pub(crate) deadline_ticks: u64,
+    pub(crate) timeout_ms: u64,
+    pub(crate) memory_limit_mb: u64,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    pub fn new(settings: &PluginsSection) -> Result<Sandbox, LoadError> {
+        let memory_limit =
+            usize::try_from(settings.memory_limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let engine =
+            Engine::new(&engine_config(settings.max_instances, memory_limit)).map_err(|e| {
+                LoadError::Engine {
+                    message: format!("{e:#}"),
+                }
+            })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        // Its own OS thread: as a task on an async runtime it could starve,
+        // and a starved ticker is a deadline that never fires.
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("medic-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| LoadError::Engine {
+                    message: format!("cannot start the epoch thread: {e}"),
+                })?
+        };
+        Ok(Sandbox {
+            engine,
+            memory_limit,
+            // One extra tick: the first may come at once.
+            deadline_ticks: settings.timeout_ms.div_ceil(TICK.as_millis() as u64) + 1,
+            timeout_ms: settings.timeout_ms,
+            memory_limit_mb: settings.memory_limit_mb,
+            stop,
+            ticker: Some(ticker),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A linker for one component: the host `log`, a deterministic seed for
+    /// std's hash maps, and a denying stub for every other import.
+    pub fn linker(
+        &self,
+        component: &Component,
+        origin: &str,
+    ) -> Result<Linker<HostState>, LoadError> {
+        let engine_err = |e: wasmtime::Error| LoadError::Engine {
+            message: format!("{e:#}"),
+        };
+        let mut linker: Linker<HostState> = Linker::new(&self.engine);
+        scorer::RiskScorer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(engine_err)?;
+        let ty = component.component_type();
+        for (name, item) in ty.imports(&self.engine) {
+            if name == HOST_INTERFACE || name == TYPES_INTERFACE {
+                continue;
+            }
+            if name.starts_with("medic:") {
+                return Err(LoadError::ForeignContract {
+                    origin: origin.to_string(),
+                    import: name.to_string(),
+                });
+            }
+            match item.ty {
+                ComponentItem::ComponentInstance(instance) => {
+                    let mut inst = linker.instance(name).map_err(engine_err)?;
+                    for (func, item) in instance.exports(&self.engine) {
+                        if !matches!(item.ty, ComponentItem::ComponentFunc(_)) {
+                            continue;
+                        }
+                        let full = format!("{name}#{func}");
+                        match deterministic_stub(name, func) {
+                            Some(value) => inst.func_new(func, move |_, _, _, results| {
+                                results[0] = value.clone();
+                                Ok(())
+                            }),
+                            None => inst.func_new(func, move |_, _, _, _| {
+                                Err(wasmtime::Error::new(CapabilityDenied(full.clone())))
+                            }),
+                        }
+                        .map_err(engine_err)?;
+                    }
+                }
+                ComponentItem::ComponentFunc(_) => {
+                    let full = name.to_string();
+                    linker
+                        .root()
+                        .func_new(name, move |_, _, _, _| {
+                            Err(wasmtime::Error::new(CapabilityDenied(full.clone())))
+                        })
+                        .map_err(engine_err)?;
+                }
+                _ => {}
+            }
+        }
+        // Resource types and anything left: defined, and trapping if used.
+        linker
+            .define_unknown_imports_as_traps(component)
+            .map_err(engine_err)?;
+        Ok(linker)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Imports answered with a fixed value instead of a denial, because Rust's
+/// std calls them on ordinary paths (hash maps, panics): a fixed hash seed,
+/// an empty environment, no arguments, no working directory. None of them
+/// gives a plugin anything from the host.
+fn deterministic_stub(interface: &str, func: &str) -> Option<Val> {
+    let unversioned = interface.split('@').next().unwrap_or(interface);
+    match (unversioned, func) {
+        ("wasi:random/insecure-seed", "insecure-seed") => Some(Val::Tuple(vec![
+            Val::U64(0x006d_6564_6963),
+            Val::U64(0x706c_7567),
+        ])),
+        ("wasi:cli/environment", "get-environment" | "get-arguments") => {
+            Some(Val::List(Vec::new()))
+        }
+        ("wasi:cli/environment", "initial-cwd") => Some(Val::Option(None)),
+        _ => None,
+    }
+}
+
+fn engine_config(max_instances: u32, memory_limit: usize) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances.saturating_mul(8))
+        .total_memories(max_instances.saturating_mul(2))
+        .total_tables(max_instances.saturating_mul(4))
+        .max_memories_per_component(4)
+        .max_tables_per_component(8)
+        .max_core_instances_per_component(16)
+        .max_memory_size(memory_limit);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}

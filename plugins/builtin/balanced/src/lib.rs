@@ -1,0 +1,25 @@
+//! The built-in `balanced` strategy (logic in `medic-plugin-logic::strategies`).
+
+use medic_plugin_logic::strategies;
+use medic_plugin_sdk::strategy::Guest;
+use medic_plugin_sdk::types::{DecideInput, PluginInfo, PluginKind, Verdict};
+
+struct Balanced;
+
+impl Guest for Balanced {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "balanced".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            kind: PluginKind::Strategy,
+            description: "Auto-approve clear low risk with context, deny critical risk and strong threats, review the rest.".to_string(),
+            uses: vec!["risk".to_string(), "siem_context".to_string(), "module_profile".to_string(), "auto_approve.min_confidence".to_string(), "auto_approve.max_risk_score".to_string()],
+        }
+    }
+
+    fn decide(input: DecideInput) -> Result<Verdict, String> {
+        Ok(strategies::balanced(&input.into()).into())
+    }
+}
+
+medic_plugin_sdk::strategy::export_strategy!(Balanced);

@@ -1,0 +1,31 @@
+//! The built-in `conservative` strategy (logic in `medic-plugin-logic::strategies`).
+
+use medic_plugin_logic::strategies;
+use medic_plugin_sdk::strategy::Guest;
+use medic_plugin_sdk::types::{DecideInput, PluginInfo, PluginKind, Verdict};
+
+struct Conservative;
+
+impl Guest for Conservative {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "conservative".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            kind: PluginKind::Strategy,
+            description: "Always human review.".to_string(),
+            uses: vec![
+                "risk".to_string(),
+                "siem_context".to_string(),
+                "module_profile".to_string(),
+                "auto_approve.min_confidence".to_string(),
+                "auto_approve.max_risk_score".to_string(),
+            ],
+        }
+    }
+
+    fn decide(input: DecideInput) -> Result<Verdict, String> {
+        Ok(strategies::conservative(&input.into()).into())
+    }
+}
+
+medic_plugin_sdk::strategy::export_strategy!(Conservative);

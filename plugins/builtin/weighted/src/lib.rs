@@ -1,0 +1,25 @@
+//! The built-in `weighted` risk scorer (logic in `medic-plugin-logic::scoring`).
+
+use medic_plugin_logic::scoring;
+use medic_plugin_sdk::scorer::Guest;
+use medic_plugin_sdk::types::{PluginInfo, PluginKind, RiskAssessment, ScoreInput};
+
+struct Weighted;
+
+impl Guest for Weighted {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "weighted".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            kind: PluginKind::RiskScorer,
+            description: "Weighted mean of smith confidence, SIEM risk, false-positive history, module criticality and time of day (spec 5.1).".to_string(),
+            uses: scoring::FACTORS.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    fn score(input: ScoreInput) -> Result<RiskAssessment, String> {
+        scoring::score(&input.into()).map(Into::into)
+    }
+}
+
+medic_plugin_sdk::scorer::export_risk_scorer!(Weighted);

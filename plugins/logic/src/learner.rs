@@ -1,0 +1,182 @@
+//! The `bounded` threshold learner: compares, per risk band, how often
+//! resurrections went wrong (re-killed, rolled back, failed) with a target
+//! rate, and proposes moving that band's upper threshold — never by more than
+//! `max_adjustment_percent` in one step, and never from fewer than
+//! `min_samples` outcomes.
+
+use crate::types::{LearnInput, OutcomeResult, RiskLevel, ThresholdAdjustment};
+use crate::values::{Bands, get, names};
+
+const BANDS: [RiskLevel; 4] = [
+    RiskLevel::Minimal,
+    RiskLevel::Low,
+    RiskLevel::Medium,
+    RiskLevel::High,
+];
+
+/// Keeps adjacent thresholds this far apart so the bands never collapse.
+const MIN_GAP: f64 = 0.01;
+
+pub fn learn(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
+    let s = &input.settings;
+    let max_pct = get(s, names::MAX_ADJUSTMENT_PERCENT, 10.0);
+    let min_samples = get(s, names::MIN_SAMPLES, 50.0);
+    let target = get(s, names::TARGET_FAILURE_RATE, 0.10);
+    let relax_below = get(s, names::RELAX_BELOW_FAILURE_RATE, 0.02);
+    if !(0.0..=100.0).contains(&max_pct) {
+        return Err(format!(
+            "max_adjustment_percent {max_pct} is outside [0, 100]"
+        ));
+    }
+    if min_samples < 1.0 {
+        return Err(format!("min_samples {min_samples} must be at least 1"));
+    }
+    if !(0.0..1.0).contains(&target) || !(0.0..=target).contains(&relax_below) {
+        return Err(format!(
+            "target_failure_rate {target} and relax_below_failure_rate {relax_below} must satisfy 0 <= relax <= target < 1"
+        ));
+    }
+    if (input.samples.len() as f64) < min_samples {
+        return Ok(Vec::new());
+    }
+
+    let bands = Bands::from_values(&input.thresholds);
+    let mut current = [bands.minimal, bands.low, bands.medium, bands.high];
+    let mut out = Vec::new();
+    for (i, band) in BANDS.iter().enumerate() {
+        let in_band: Vec<_> = input
+            .samples
+            .iter()
+            .filter(|s| s.risk_level == *band)
+            .collect();
+        let n = in_band.len();
+        if (n as f64) < min_samples {
+            continue;
+        }
+        let bad = in_band
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.outcome,
+                    OutcomeResult::ReKilled | OutcomeResult::Rollback | OutcomeResult::Failure
+                )
+            })
+            .count();
+        let rate = bad as f64 / n as f64;
+        // Too many failures: shrink the band (lower its upper bound) so fewer
+        // kills are judged this safe. Very few: widen it a little.
+        let direction = if rate > target {
+            -((rate - target) / (1.0 - target)).min(1.0)
+        } else if rate < relax_below {
+            0.5 * (relax_below - rate) / relax_below.max(f64::EPSILON)
+        } else {
+            0.0
+        };
+        if direction == 0.0 {
+            continue;
+        }
+        let old = current[i];
+        let step = old * (max_pct / 100.0) * direction;
+        let lower = if i == 0 {
+            MIN_GAP
+        } else {
+            current[i - 1] + MIN_GAP
+        };
+        let upper = if i == BANDS.len() - 1 {
+            1.0 - MIN_GAP
+        } else {
+            current[i + 1] - MIN_GAP
+        };
+        let new = (old + step).clamp(lower.min(old), upper.max(old));
+        if (new - old).abs() < 1e-6 {
+            continue;
+        }
+        current[i] = new;
+        let name = Bands::upper_name(*band).unwrap_or_default().to_string();
+        out.push(ThresholdAdjustment {
+            reason: format!(
+                "{} band: {bad} of {n} resurrections went wrong ({:.1}%, target {:.1}%): {} {name} {old:.3} -> {new:.3} ({:+.1}%, limit {max_pct}%)",
+                band.as_str(),
+                rate * 100.0,
+                target * 100.0,
+                if new < old { "lowering" } else { "raising" },
+                (new - old) / old * 100.0,
+            ),
+            name,
+            old_value: old,
+            new_value: new,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{DecisionOutcome, NamedValue, OutcomeSample};
+
+    fn samples(level: RiskLevel, good: usize, bad: usize) -> Vec<OutcomeSample> {
+        (0..good + bad)
+            .map(|i| OutcomeSample {
+                kill_id: format!("k{i}"),
+                module: "svc".into(),
+                risk_level: level,
+                risk_score: 0.3,
+                decision: DecisionOutcome::ApproveAuto,
+                outcome: if i < bad {
+                    OutcomeResult::ReKilled
+                } else {
+                    OutcomeResult::Success
+                },
+                time_to_stable_seconds: None,
+                recorded_at_ms: 0,
+            })
+            .collect()
+    }
+
+    fn input(samples: Vec<OutcomeSample>, max_pct: f64, min: f64) -> LearnInput {
+        LearnInput {
+            thresholds: vec![],
+            samples,
+            settings: vec![
+                NamedValue {
+                    name: names::MAX_ADJUSTMENT_PERCENT.into(),
+                    value: max_pct,
+                },
+                NamedValue {
+                    name: names::MIN_SAMPLES.into(),
+                    value: min,
+                },
+            ],
+            now_ms: 0,
+        }
+    }
+
+    #[test]
+    fn nothing_below_min_samples() {
+        assert!(
+            learn(&input(samples(RiskLevel::Low, 10, 30), 10.0, 50.0))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn failing_band_is_lowered_within_the_bound() {
+        let adj = learn(&input(samples(RiskLevel::Low, 20, 40), 10.0, 50.0)).unwrap();
+        assert_eq!(adj.len(), 1);
+        let a = &adj[0];
+        assert_eq!(a.name, names::RISK_LOW);
+        assert!(a.new_value < a.old_value);
+        assert!((a.old_value - a.new_value) / a.old_value <= 0.10 + 1e-9);
+        assert!(a.reason.contains("40 of 60"));
+    }
+
+    #[test]
+    fn clean_band_is_raised_a_little() {
+        let adj = learn(&input(samples(RiskLevel::Minimal, 100, 0), 10.0, 50.0)).unwrap();
+        assert_eq!(adj.len(), 1);
+        assert!(adj[0].new_value > adj[0].old_value);
+        assert!((adj[0].new_value - adj[0].old_value) / adj[0].old_value <= 0.10 + 1e-9);
+    }
+}

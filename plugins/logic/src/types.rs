@@ -1,0 +1,201 @@
+//! Plain data types mirroring `wit/types.wit` (one field for one field).
+
+/// Why Smith killed the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillReason {
+    ThreatDetected,
+    AnomalyBehavior,
+    PolicyViolation,
+    ResourceExhaustion,
+    DependencyCascade,
+    ManualOverride,
+}
+
+/// Smith's assessment of the threat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct KillReport {
+    pub kill_id: String,
+    pub timestamp_ms: i64,
+    pub target_module: String,
+    pub target_instance_id: String,
+    pub kill_reason: KillReason,
+    pub severity: Severity,
+    pub confidence_score: f64,
+    pub evidence: Vec<String>,
+    pub dependencies: Vec<String>,
+    pub source_agent: String,
+    pub metadata: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThreatIndicator {
+    pub indicator_type: String,
+    pub value: String,
+    pub threat_score: f64,
+    pub source: String,
+    pub last_seen_ms: i64,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiemContext {
+    pub query_id: String,
+    pub kill_id: String,
+    pub timestamp_ms: i64,
+    pub threat_indicators: Vec<ThreatIndicator>,
+    pub historical_behavior: Vec<(String, String)>,
+    pub false_positive_history: u32,
+    pub network_context: Vec<(String, String)>,
+    pub user_context: Option<Vec<(String, String)>>,
+    pub risk_score: f64,
+    pub recommendation: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Criticality {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModuleProfile {
+    pub module: String,
+    pub criticality: Criticality,
+    pub always_require_approval: bool,
+    pub kills_last_hour: u32,
+    pub kills_last_day: u32,
+    pub kills_last_week: u32,
+    pub resurrections: u32,
+    pub successful_resurrections: u32,
+    pub re_kills: u32,
+    pub rollbacks: u32,
+    pub false_positives: u32,
+    pub last_kill_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedValue {
+    pub name: String,
+    pub value: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RiskLevel {
+    Minimal,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl RiskLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Minimal => "minimal",
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+            RiskLevel::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RiskFactor {
+    pub name: String,
+    pub value: f64,
+    pub weight: f64,
+    pub contribution: f64,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RiskAssessment {
+    pub level: RiskLevel,
+    pub score: f64,
+    pub factors: Vec<RiskFactor>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionOutcome {
+    ApproveAuto,
+    ApproveManual,
+    PendingReview,
+    Deny,
+    Defer,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub outcome: DecisionOutcome,
+    pub confidence: f64,
+    pub reasoning: Vec<String>,
+    pub recommended_action: String,
+    pub constraints: Vec<String>,
+    pub timeout_minutes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoreInput {
+    pub kill: KillReport,
+    pub context: Option<SiemContext>,
+    pub profile: ModuleProfile,
+    pub thresholds: Vec<NamedValue>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecideInput {
+    pub kill: KillReport,
+    pub context: Option<SiemContext>,
+    pub profile: ModuleProfile,
+    pub thresholds: Vec<NamedValue>,
+    pub risk: RiskAssessment,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeResult {
+    Success,
+    Partial,
+    Failure,
+    ReKilled,
+    Rollback,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutcomeSample {
+    pub kill_id: String,
+    pub module: String,
+    pub risk_level: RiskLevel,
+    pub risk_score: f64,
+    pub decision: DecisionOutcome,
+    pub outcome: OutcomeResult,
+    pub time_to_stable_seconds: Option<u32>,
+    pub recorded_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LearnInput {
+    pub thresholds: Vec<NamedValue>,
+    pub samples: Vec<OutcomeSample>,
+    pub settings: Vec<NamedValue>,
+    pub now_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThresholdAdjustment {
+    pub name: String,
+    pub old_value: f64,
+    pub new_value: f64,
+    pub reason: String,
+}

@@ -1,0 +1,88 @@
+//! Reading named numbers (thresholds, weights, settings) with defaults.
+
+use crate::types::{NamedValue, RiskLevel};
+
+/// The names of the tunables the built-in plugins read, with the defaults of
+/// spec §5.1 used when the host passes none.
+pub mod names {
+    pub const RISK_MINIMAL: &str = "risk.minimal";
+    pub const RISK_LOW: &str = "risk.low";
+    pub const RISK_MEDIUM: &str = "risk.medium";
+    pub const RISK_HIGH: &str = "risk.high";
+    pub const WEIGHT_SMITH_CONFIDENCE: &str = "weight.smith_confidence";
+    pub const WEIGHT_SIEM_RISK_SCORE: &str = "weight.siem_risk_score";
+    pub const WEIGHT_FALSE_POSITIVE_HISTORY: &str = "weight.false_positive_history";
+    pub const WEIGHT_MODULE_CRITICALITY: &str = "weight.module_criticality";
+    pub const WEIGHT_TIME_OF_DAY: &str = "weight.time_of_day";
+    pub const AUTO_APPROVE_MIN_CONFIDENCE: &str = "auto_approve.min_confidence";
+    pub const AUTO_APPROVE_MAX_RISK_SCORE: &str = "auto_approve.max_risk_score";
+    pub const CONFIDENCE_THRESHOLD: &str = "decision.confidence_threshold";
+    pub const DEFAULT_TIMEOUT_MINUTES: &str = "decision.default_timeout_minutes";
+    pub const MAX_ADJUSTMENT_PERCENT: &str = "max_adjustment_percent";
+    pub const MIN_SAMPLES: &str = "min_samples";
+    pub const TARGET_FAILURE_RATE: &str = "target_failure_rate";
+    pub const RELAX_BELOW_FAILURE_RATE: &str = "relax_below_failure_rate";
+}
+
+/// Looks a named number up; a missing or non-finite value gives `default`.
+pub fn get(values: &[NamedValue], name: &str, default: f64) -> f64 {
+    values
+        .iter()
+        .find(|v| v.name == name)
+        .map(|v| v.value)
+        .filter(|v| v.is_finite())
+        .unwrap_or(default)
+}
+
+/// The four band boundaries of spec §5.1 `risk.thresholds`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bands {
+    pub minimal: f64,
+    pub low: f64,
+    pub medium: f64,
+    pub high: f64,
+}
+
+impl Bands {
+    pub fn from_values(values: &[NamedValue]) -> Self {
+        Bands::from_lookup(|name| values.iter().find(|v| v.name == name).map(|v| v.value))
+    }
+
+    /// Reads the bands through any lookup (the host keeps its values in a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<f64>) -> Self {
+        let get =
+            |name: &str, default: f64| lookup(name).filter(|v| v.is_finite()).unwrap_or(default);
+        Bands {
+            minimal: get(names::RISK_MINIMAL, 0.2),
+            low: get(names::RISK_LOW, 0.4),
+            medium: get(names::RISK_MEDIUM, 0.6),
+            high: get(names::RISK_HIGH, 0.8),
+        }
+    }
+
+    /// The level a score falls in: below `minimal` is minimal, and so on up.
+    pub fn level(&self, score: f64) -> RiskLevel {
+        if score < self.minimal {
+            RiskLevel::Minimal
+        } else if score < self.low {
+            RiskLevel::Low
+        } else if score < self.medium {
+            RiskLevel::Medium
+        } else if score < self.high {
+            RiskLevel::High
+        } else {
+            RiskLevel::Critical
+        }
+    }
+
+    /// The name of the threshold that bounds a level from above, if any.
+    pub fn upper_name(level: RiskLevel) -> Option<&'static str> {
+        match level {
+            RiskLevel::Minimal => Some(names::RISK_MINIMAL),
+            RiskLevel::Low => Some(names::RISK_LOW),
+            RiskLevel::Medium => Some(names::RISK_MEDIUM),
+            RiskLevel::High => Some(names::RISK_HIGH),
+            RiskLevel::Critical => None,
+        }
+    }
+}

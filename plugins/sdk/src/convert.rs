@@ -1,0 +1,290 @@
+//! Conversions between the contract's types and `medic-plugin-logic`'s plain
+//! types, so the built-in plugins are thin wrappers around that crate.
+
+use crate::types as w;
+use medic_plugin_logic as l;
+
+fn entries(v: Vec<w::Entry>) -> Vec<(String, String)> {
+    v.into_iter().map(|e| (e.key, e.value)).collect()
+}
+
+fn named(v: Vec<w::NamedValue>) -> Vec<l::NamedValue> {
+    v.into_iter()
+        .map(|n| l::NamedValue {
+            name: n.name,
+            value: n.value,
+        })
+        .collect()
+}
+
+impl From<w::KillReason> for l::KillReason {
+    fn from(v: w::KillReason) -> Self {
+        match v {
+            w::KillReason::ThreatDetected => l::KillReason::ThreatDetected,
+            w::KillReason::AnomalyBehavior => l::KillReason::AnomalyBehavior,
+            w::KillReason::PolicyViolation => l::KillReason::PolicyViolation,
+            w::KillReason::ResourceExhaustion => l::KillReason::ResourceExhaustion,
+            w::KillReason::DependencyCascade => l::KillReason::DependencyCascade,
+            w::KillReason::ManualOverride => l::KillReason::ManualOverride,
+        }
+    }
+}
+
+impl From<w::Severity> for l::Severity {
+    fn from(v: w::Severity) -> Self {
+        match v {
+            w::Severity::Critical => l::Severity::Critical,
+            w::Severity::High => l::Severity::High,
+            w::Severity::Medium => l::Severity::Medium,
+            w::Severity::Low => l::Severity::Low,
+            w::Severity::Info => l::Severity::Info,
+        }
+    }
+}
+
+impl From<w::Criticality> for l::Criticality {
+    fn from(v: w::Criticality) -> Self {
+        match v {
+            w::Criticality::Low => l::Criticality::Low,
+            w::Criticality::Medium => l::Criticality::Medium,
+            w::Criticality::High => l::Criticality::High,
+            w::Criticality::Critical => l::Criticality::Critical,
+        }
+    }
+}
+
+impl From<w::RiskLevel> for l::RiskLevel {
+    fn from(v: w::RiskLevel) -> Self {
+        match v {
+            w::RiskLevel::Minimal => l::RiskLevel::Minimal,
+            w::RiskLevel::Low => l::RiskLevel::Low,
+            w::RiskLevel::Medium => l::RiskLevel::Medium,
+            w::RiskLevel::High => l::RiskLevel::High,
+            w::RiskLevel::Critical => l::RiskLevel::Critical,
+        }
+    }
+}
+
+impl From<l::RiskLevel> for w::RiskLevel {
+    fn from(v: l::RiskLevel) -> Self {
+        match v {
+            l::RiskLevel::Minimal => w::RiskLevel::Minimal,
+            l::RiskLevel::Low => w::RiskLevel::Low,
+            l::RiskLevel::Medium => w::RiskLevel::Medium,
+            l::RiskLevel::High => w::RiskLevel::High,
+            l::RiskLevel::Critical => w::RiskLevel::Critical,
+        }
+    }
+}
+
+impl From<w::DecisionOutcome> for l::DecisionOutcome {
+    fn from(v: w::DecisionOutcome) -> Self {
+        match v {
+            w::DecisionOutcome::ApproveAuto => l::DecisionOutcome::ApproveAuto,
+            w::DecisionOutcome::ApproveManual => l::DecisionOutcome::ApproveManual,
+            w::DecisionOutcome::PendingReview => l::DecisionOutcome::PendingReview,
+            w::DecisionOutcome::Deny => l::DecisionOutcome::Deny,
+            w::DecisionOutcome::Defer => l::DecisionOutcome::Defer,
+        }
+    }
+}
+
+impl From<l::DecisionOutcome> for w::DecisionOutcome {
+    fn from(v: l::DecisionOutcome) -> Self {
+        match v {
+            l::DecisionOutcome::ApproveAuto => w::DecisionOutcome::ApproveAuto,
+            l::DecisionOutcome::ApproveManual => w::DecisionOutcome::ApproveManual,
+            l::DecisionOutcome::PendingReview => w::DecisionOutcome::PendingReview,
+            l::DecisionOutcome::Deny => w::DecisionOutcome::Deny,
+            l::DecisionOutcome::Defer => w::DecisionOutcome::Defer,
+        }
+    }
+}
+
+impl From<w::OutcomeResult> for l::OutcomeResult {
+    fn from(v: w::OutcomeResult) -> Self {
+        match v {
+            w::OutcomeResult::Success => l::OutcomeResult::Success,
+            w::OutcomeResult::Partial => l::OutcomeResult::Partial,
+            w::OutcomeResult::Failure => l::OutcomeResult::Failure,
+            w::OutcomeResult::ReKilled => l::OutcomeResult::ReKilled,
+            w::OutcomeResult::Rollback => l::OutcomeResult::Rollback,
+        }
+    }
+}
+
+impl From<w::KillReport> for l::KillReport {
+    fn from(k: w::KillReport) -> Self {
+        l::KillReport {
+            kill_id: k.kill_id,
+            timestamp_ms: k.timestamp_ms,
+            target_module: k.target_module,
+            target_instance_id: k.target_instance_id,
+            kill_reason: k.kill_reason.into(),
+            severity: k.severity.into(),
+            confidence_score: k.confidence_score,
+            evidence: k.evidence,
+            dependencies: k.dependencies,
+            source_agent: k.source_agent,
+            metadata: entries(k.metadata),
+        }
+    }
+}
+
+impl From<w::SiemContext> for l::SiemContext {
+    fn from(c: w::SiemContext) -> Self {
+        l::SiemContext {
+            query_id: c.query_id,
+            kill_id: c.kill_id,
+            timestamp_ms: c.timestamp_ms,
+            threat_indicators: c
+                .threat_indicators
+                .into_iter()
+                .map(|i| l::ThreatIndicator {
+                    indicator_type: i.indicator_type,
+                    value: i.value,
+                    threat_score: i.threat_score,
+                    source: i.source,
+                    last_seen_ms: i.last_seen_ms,
+                    tags: i.tags,
+                })
+                .collect(),
+            historical_behavior: entries(c.historical_behavior),
+            false_positive_history: c.false_positive_history,
+            network_context: entries(c.network_context),
+            user_context: c.user_context.map(entries),
+            risk_score: c.risk_score,
+            recommendation: c.recommendation,
+        }
+    }
+}
+
+impl From<w::ModuleProfile> for l::ModuleProfile {
+    fn from(p: w::ModuleProfile) -> Self {
+        l::ModuleProfile {
+            module: p.module,
+            criticality: p.criticality.into(),
+            always_require_approval: p.always_require_approval,
+            kills_last_hour: p.kills_last_hour,
+            kills_last_day: p.kills_last_day,
+            kills_last_week: p.kills_last_week,
+            resurrections: p.resurrections,
+            successful_resurrections: p.successful_resurrections,
+            re_kills: p.re_kills,
+            rollbacks: p.rollbacks,
+            false_positives: p.false_positives,
+            last_kill_ms: p.last_kill_ms,
+        }
+    }
+}
+
+impl From<w::RiskAssessment> for l::RiskAssessment {
+    fn from(r: w::RiskAssessment) -> Self {
+        l::RiskAssessment {
+            level: r.level.into(),
+            score: r.score,
+            factors: r
+                .factors
+                .into_iter()
+                .map(|f| l::RiskFactor {
+                    name: f.name,
+                    value: f.value,
+                    weight: f.weight,
+                    contribution: f.contribution,
+                    detail: f.detail,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<l::RiskAssessment> for w::RiskAssessment {
+    fn from(r: l::RiskAssessment) -> Self {
+        w::RiskAssessment {
+            level: r.level.into(),
+            score: r.score,
+            factors: r
+                .factors
+                .into_iter()
+                .map(|f| w::RiskFactor {
+                    name: f.name,
+                    value: f.value,
+                    weight: f.weight,
+                    contribution: f.contribution,
+                    detail: f.detail,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<w::ScoreInput> for l::ScoreInput {
+    fn from(i: w::ScoreInput) -> Self {
+        l::ScoreInput {
+            kill: i.kill.into(),
+            context: i.context.map(Into::into),
+            profile: i.profile.into(),
+            thresholds: named(i.thresholds),
+        }
+    }
+}
+
+impl From<w::DecideInput> for l::DecideInput {
+    fn from(i: w::DecideInput) -> Self {
+        l::DecideInput {
+            kill: i.kill.into(),
+            context: i.context.map(Into::into),
+            profile: i.profile.into(),
+            thresholds: named(i.thresholds),
+            risk: i.risk.into(),
+        }
+    }
+}
+
+impl From<l::Verdict> for w::Verdict {
+    fn from(v: l::Verdict) -> Self {
+        w::Verdict {
+            outcome: v.outcome.into(),
+            confidence: v.confidence,
+            reasoning: v.reasoning,
+            recommended_action: v.recommended_action,
+            constraints: v.constraints,
+            timeout_minutes: v.timeout_minutes,
+        }
+    }
+}
+
+impl From<w::LearnInput> for l::LearnInput {
+    fn from(i: w::LearnInput) -> Self {
+        l::LearnInput {
+            thresholds: named(i.thresholds),
+            samples: i
+                .samples
+                .into_iter()
+                .map(|s| l::OutcomeSample {
+                    kill_id: s.kill_id,
+                    module: s.module,
+                    risk_level: s.risk_level.into(),
+                    risk_score: s.risk_score,
+                    decision: s.decision.into(),
+                    outcome: s.outcome.into(),
+                    time_to_stable_seconds: s.time_to_stable_seconds,
+                    recorded_at_ms: s.recorded_at_ms,
+                })
+                .collect(),
+            settings: named(i.settings),
+            now_ms: i.now_ms,
+        }
+    }
+}
+
+impl From<l::ThresholdAdjustment> for w::ThresholdAdjustment {
+    fn from(a: l::ThresholdAdjustment) -> Self {
+        w::ThresholdAdjustment {
+            name: a.name,
+            old_value: a.old_value,
+            new_value: a.new_value,
+            reason: a.reason,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The built-in plugins, loaded from their real `.wasm` files, judged on
+//! fixture kills, and compared with the same logic compiled natively.
+
+use medic::model::{DecisionOutcome, PluginKind, RiskLevel};
+use medic::plugin::{DecideRequest, LearnRequest, golden, native};
+
+use crate::support::*;
+
+#[test]
+fn each_builtin_loads_from_its_wasm_and_describes_itself() {
+    let config = default_config();
+    for (name, kind) in [
+        ("weighted", PluginKind::RiskScorer),
+        ("conservative", PluginKind::Strategy),
+        ("balanced", PluginKind::Strategy),
+        ("aggressive", PluginKind::Strategy),
+        ("bounded", PluginKind::ThresholdLearner),
+    ] {
+        let p = load(&config, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(p.name(), name);
+        assert_eq!(kind_of(&p), kind);
+        assert_eq!(p.sha256().len(), 64);
+        assert!(!p.info().description.is_empty());
+    }
+}
+
+#[test]
+fn weighted_scores_fixture_kills_with_a_factor_breakdown() {
+    let config = default_config();
+    let t = thresholds(&config);
+    let scorer = load(&config, "weighted").unwrap();
+
+    let low = case("low-risk");
+    let profile = low.profile_or_default();
+    let r = scorer.score(&request(&low, &profile, &t)).unwrap();
+    assert!(r.level <= RiskLevel::Low, "{r:?}");
+    let names: Vec<_> = r.factors.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "smith_confidence",
+            "siem_risk_score",
+            "false_positive_history",
+            "module_criticality",
+            "time_of_day"
+        ]
+    );
+    let sum: f64 = r.factors.iter().map(|f| f.contribution).sum();
+    assert!((sum - r.score).abs() < 1e-9);
+
+    let crit = case("critical-threat");
+    let profile = crit.profile_or_default();
+    let r = scorer.score(&request(&crit, &profile, &t)).unwrap();
+    assert_eq!(r.level, RiskLevel::Critical, "{r:?}");
+}
+
+fn verdict_for(strategy: &str, case_name: &str) -> medic::model::Verdict {
+    let config = default_config();
+    let t = thresholds(&config);
+    let scorer = load(&config, "weighted").unwrap();
+    let strat = load(&config, strategy).unwrap();
+    let c = case(case_name);
+    let profile = c.profile_or_default();
+    let req = request(&c, &profile, &t);
+    let risk = scorer.score(&req).unwrap();
+    strat.decide(&DecideRequest::new(req, &risk)).unwrap()
+}
+
+#[test]
+fn conservative_sends_everything_to_a_human() {
+    for c in [
+        "low-risk",
+        "critical-threat",
+        "always-approve-module",
+        "cascade",
+        "no-context",
+    ] {
+        let v = verdict_for("conservative", c);
+        assert_eq!(v.outcome, DecisionOutcome::PendingReview, "{c}");
+        assert!(
+            v.reasoning.iter().any(|r| r.contains("conservative")),
+            "{c}: {:?}",
+            v.reasoning
+        );
+    }
+}
+
+#[test]
+fn balanced_decides_each_fixture_as_documented() {
+    assert_eq!(
+        verdict_for("balanced", "low-risk").outcome,
+        DecisionOutcome::ApproveAuto
+    );
+    let crit = verdict_for("balanced", "critical-threat");
+    assert_eq!(crit.outcome, DecisionOutcome::Deny);
+    assert!(
+        crit.reasoning.iter().any(|r| r.contains("critical risk")),
+        "{:?}",
+        crit.reasoning
+    );
+    let always = verdict_for("balanced", "always-approve-module");
+    assert_eq!(always.outcome, DecisionOutcome::PendingReview);
+    assert!(
+        always
+            .reasoning
+            .iter()
+            .any(|r| r.contains("always requires approval")),
+        "{:?}",
+        always.reasoning
+    );
+    let cascade = verdict_for("balanced", "cascade");
+    assert!(
+        cascade
+            .constraints
+            .iter()
+            .any(|c| c.contains("pdf-renderer") && c.contains("mailer")),
+        "{:?}",
+        cascade.constraints
+    );
+    let none = verdict_for("balanced", "no-context");
+    assert_ne!(
+        none.outcome,
+        DecisionOutcome::ApproveAuto,
+        "never auto-approve without context"
+    );
+}
+
+#[test]
+fn aggressive_approves_more_but_still_denies_critical() {
+    assert_eq!(
+        verdict_for("aggressive", "low-risk").outcome,
+        DecisionOutcome::ApproveAuto
+    );
+    assert_eq!(
+        verdict_for("aggressive", "cascade").outcome,
+        DecisionOutcome::ApproveAuto
+    );
+    assert_eq!(
+        verdict_for("aggressive", "critical-threat").outcome,
+        DecisionOutcome::Deny
+    );
+    assert_eq!(
+        verdict_for("aggressive", "always-approve-module").outcome,
+        DecisionOutcome::PendingReview
+    );
+}
+
+#[test]
+fn bounded_learner_proposes_bounded_adjustments_and_nothing_below_min_samples() {
+    let config = default_config();
+    let t = thresholds(&config);
+    let learner = load(&config, "bounded").unwrap();
+    let settings = medic::plugin::learner_settings_from_config(&config);
+    let samples = golden::learner_samples();
+    let now = chrono::Utc::now();
+    let adj = learner
+        .learn(&LearnRequest {
+            thresholds: &t,
+            samples: &samples,
+            settings: &settings,
+            now,
+        })
+        .unwrap();
+    assert!(!adj.is_empty());
+    for a in &adj {
+        let step = (a.new_value - a.old_value).abs() / a.old_value * 100.0;
+        assert!(step <= 10.0 + 1e-9, "{a:?}");
+        assert!(!a.reason.is_empty());
+    }
+    let low = adj
+        .iter()
+        .find(|a| a.name == "risk.low")
+        .expect("the failing low band is adjusted");
+    assert!(low.new_value < low.old_value);
+
+    let few = &samples[..20];
+    let adj = learner
+        .learn(&LearnRequest {
+            thresholds: &t,
+            samples: few,
+            settings: &settings,
+            now,
+        })
+        .unwrap();
+    assert!(adj.is_empty(), "fewer than min_samples: {adj:?}");
+}
+
+#[test]
+fn wasm_and_native_give_the_same_judgement_on_every_golden_kill() {
+    let config = default_config();
+    let t = thresholds(&config);
+    let scorer = load(&config, "weighted").unwrap();
+    for strategy in ["conservative", "balanced", "aggressive"] {
+        let strat = load(&config, strategy).unwrap();
+        for g in golden::cases() {
+            let profile = g.case.profile_or_default();
+            let req = request(&g.case, &profile, &t);
+            let risk = scorer.score(&req).unwrap();
+            assert_eq!(risk, native::score(&req).unwrap(), "{}", g.name);
+            let v = strat.decide(&DecideRequest::new(req, &risk)).unwrap();
+            assert_eq!(
+                v,
+                native::decide(strategy, &DecideRequest::new(req, &risk)).unwrap(),
+                "{strategy} {}",
+                g.name
+            );
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The `medic` binary's plugin commands, run as a real process.
+
+use std::process::Command;
+
+use crate::support::wasm;
+
+fn medic(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(args)
+        .env_remove("MEDIC_CONFIG_PATH")
+        .output()
+        .expect("medic runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn plugin_list_shows_every_builtin_with_its_status() {
+    let (ok, out, err) = medic(&["plugin", "list"]);
+    assert!(ok, "{err}");
+    for name in [
+        "weighted",
+        "conservative",
+        "balanced",
+        "aggressive",
+        "bounded",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(name) && l.contains("builtin")),
+            "{name} missing:\n{out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("conservative") && l.contains("active")),
+        "{out}"
+    );
+    let (ok, json, _) = medic(&["plugin", "list", "--format", "json"]);
+    assert!(ok);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 5);
+    assert_eq!(rows[0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
+    let (ok, out, err) = medic(&["plugin", "check", wasm("balanced").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("world:       medic:plugin/strategy@0.1.0"),
+        "{out}"
+    );
+    assert!(out.contains("golden:      5 case(s) passed"), "{out}");
+    assert!(
+        out.contains("wasi:cli/environment") && out.contains("denied"),
+        "{out}"
+    );
+
+    let (ok, _, err) = medic(&["plugin", "check", wasm("hostile-spin").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("timed out after 50 ms"), "{err}");
+
+    let (ok, _, err) = medic(&[
+        "plugin",
+        "check",
+        "--kind",
+        "risk-scorer",
+        wasm("balanced").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("implements the strategy world, but a risk-scorer was expected"),
+        "{err}"
+    );
+
+    let (ok, _, err) = medic(&["plugin", "check", "/nonexistent.wasm"]);
+    assert!(!ok);
+    assert!(err.contains("/nonexistent.wasm"), "{err}");
+}
+
+#[test]
+fn plugin_run_prints_one_decision_per_kill_and_reports_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let kills = dir.path().join("kills.jsonl");
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("../../host/plugin/golden_kills.json")).unwrap();
+    let mut text = String::new();
+    for case in golden.as_array().unwrap() {
+        text.push_str(&serde_json::json!({"kill": case["kill"], "context": case["context"], "profile": case["profile"]}).to_string());
+        text.push('\n');
+    }
+    // A bare kill report is accepted too.
+    text.push_str(&golden[0]["kill"].to_string());
+    text.push('\n');
+    std::fs::write(&kills, &text).unwrap();
+
+    let (ok, out, err) = medic(&[
+        "plugin",
+        "run",
+        wasm("balanced").to_str().unwrap(),
+        "--kills",
+        kills.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["kill_id"], "golden-low-risk");
+    assert_eq!(lines[0]["verdict"]["outcome"], "approve_auto");
+    assert_eq!(lines[1]["verdict"]["outcome"], "deny");
+    assert_eq!(lines[0]["scorer"], "weighted");
+
+    text.push_str("{\"kill_id\": \"broken\"}\nnot json\n");
+    std::fs::write(&kills, &text).unwrap();
+    let (ok, out, err) = medic(&[
+        "plugin",
+        "run",
+        wasm("weighted").to_str().unwrap(),
+        "--kills",
+        kills.to_str().unwrap(),
+    ]);
+    assert!(!ok, "bad lines make the run fail");
+    assert!(err.contains("2 item(s) failed"), "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 8, "every line answered: {out}");
+    assert!(
+        lines[6]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing field"),
+        "{}",
+        lines[6]
+    );
+    assert_eq!(lines[7]["line"], 8);
+}

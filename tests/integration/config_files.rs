@@ -1,0 +1,190 @@
+//! Every file under `config/` parses and validates; bad files are rejected
+//! with every problem listed; environment overrides apply.
+
+use std::path::{Path, PathBuf};
+
+use medic::config::{Config, ConfigError, Mode, Phase};
+
+fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+fn problems(medic: &str, constitution: &str) -> Vec<String> {
+    match Config::from_texts(("m.yaml", medic), ("c.yaml", constitution), &|_| None) {
+        Ok(_) => Vec::new(),
+        Err(ConfigError::Invalid(p)) => p.iter().map(|p| p.to_string()).collect(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn every_file_under_config_is_valid() {
+    let dir = config_dir();
+    let constitution = dir.join("constitution.yaml");
+    let mut checked = 0;
+    for entry in walk(&dir) {
+        let name = entry.file_name().unwrap().to_string_lossy().to_string();
+        if entry.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        // Pair each medic file with a constitution, and the reverse.
+        let result = if name.starts_with("constitution") {
+            let medic = if name.contains("manual") {
+                dir.join("examples/production.yaml")
+            } else {
+                dir.join("medic.yaml")
+            };
+            Config::load(Some(&medic), Some(&entry), &|_| None)
+        } else {
+            let c = if name == "production.yaml" {
+                dir.join("examples/constitution-manual.yaml")
+            } else {
+                constitution.clone()
+            };
+            Config::load(Some(&entry), Some(&c), &|_| None)
+        };
+        result.unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+        checked += 1;
+    }
+    assert!(checked >= 4, "checked {checked} files");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+#[test]
+fn embedded_defaults_are_secure() {
+    let c = Config::embedded().unwrap();
+    assert_eq!(c.medic.mode.current, Mode::Observer);
+    assert!(!c.medic.decision.auto_approve.enabled);
+    assert!(c.constitution.constraints.require_human_review_for_critical);
+    assert_eq!(c.active_phase(), Phase::Observer);
+}
+
+#[test]
+fn every_problem_is_listed_at_once() {
+    let medic = r#"
+version: "1.0"
+mode: { current: observer, fallback: observer }
+risk:
+  thresholds: { minimal: 0.5, low: 0.4, medium: 0.6, high: 0.8 }
+  weights: { smith_confidence: 0.3, siem_risk_score: 0.25, false_positive_history: 0.2, module_criticality: 0.15, time_of_day: 0.1, colour: 1 }
+decision:
+  confidence_threshold: 1.5
+  auto_approve: { max_risk_level: critical }
+siem: { timeout_seconds: 90, retyr: {} }
+plugins: { timeout_ms: 0, isolation: sometimes }
+nonsense: true
+"#;
+    let p = problems(medic, medic::config::EMBEDDED_CONSTITUTION);
+    let all = p.join("\n");
+    for expected in [
+        "risk.weights.colour: unknown key",
+        "risk.thresholds: must increase",
+        "decision.confidence_threshold: 1.5 must be between 0 and 1",
+        "decision.auto_approve.max_risk_level",
+        "siem.timeout_seconds",
+        "siem.retyr: unknown key",
+        "plugins.isolation",
+        "nonsense: unknown section",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+    assert!(p.len() >= 8, "{all}");
+}
+
+#[test]
+fn constitution_problems_are_reported_with_their_paths() {
+    let constitution = r#"
+version: "1.0"
+phases:
+  phase_0_foundation: { enabled: true }
+  phase_1_observer: { enabled: true, features: { telepathy: true } }
+  phase_3_semi_auto: { enabled: true }
+  phase_9_singularity: { enabled: false }
+constraints:
+  blacklisted_modules: ["rm -rf /"]
+plugins:
+  default:
+    risk_scorer: { name: weighted }
+    strategy: { name: "bad name!", sha256: "XYZ" }
+    threshold_learner: { name: bounded }
+"#;
+    let all = problems(medic::config::EMBEDDED_MEDIC, constitution).join("\n");
+    for expected in [
+        "phases.phase_1_observer.features.telepathy: unknown feature",
+        "phases.phase_3_semi_auto.enabled: needs phase_2_manual enabled first",
+        "phases.phase_9_singularity: unknown phase",
+        "constraints.blacklisted_modules[0]",
+        "plugins.default.strategy.name",
+        "plugins.default.strategy.sha256",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn a_mode_needs_its_phase() {
+    let medic =
+        medic::config::EMBEDDED_MEDIC.replace("current: \"observer\"", "current: \"semi_auto\"");
+    let all = problems(&medic, medic::config::EMBEDDED_CONSTITUTION).join("\n");
+    assert!(
+        all.contains(
+            "mode.current: SemiAuto mode needs the constitution's phase_3_semi_auto enabled"
+        ),
+        "{all}"
+    );
+}
+
+#[test]
+fn environment_overrides_apply_and_bad_ones_are_reported() {
+    let env = |k: &str| match k {
+        "MEDIC_LOG_LEVEL" => Some("DEBUG".to_string()),
+        "MEDIC_METRICS_PORT" => Some("9191".to_string()),
+        "SMITH_EVENT_BUS_URL" => Some("redis://10.0.0.5:6380".to_string()),
+        _ => None,
+    };
+    let c = Config::from_texts(
+        ("m", medic::config::EMBEDDED_MEDIC),
+        ("c", medic::config::EMBEDDED_CONSTITUTION),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.medic.logging.level, "DEBUG");
+    assert_eq!(c.medic.metrics.port, 9191);
+    assert_eq!(c.medic.smith.event_bus.url, "redis://10.0.0.5:6380");
+
+    let bad = |k: &str| match k {
+        "MEDIC_MODE" => Some("yolo".to_string()),
+        "MEDIC_METRICS_PORT" => Some("ninety".to_string()),
+        _ => None,
+    };
+    let err = Config::from_texts(
+        ("m", medic::config::EMBEDDED_MEDIC),
+        ("c", medic::config::EMBEDDED_CONSTITUTION),
+        &bad,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("MEDIC_MODE") && err.contains("MEDIC_METRICS_PORT"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_names_the_path() {
+    let err =
+        Config::load(Some(Path::new("/nonexistent/medic.yaml")), None, &|_| None).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/medic.yaml"));
+}

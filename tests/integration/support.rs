@@ -1,0 +1,73 @@
+//! Helpers shared by the integration tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use medic::config::Config;
+use medic::config::raw::PluginsSection;
+use medic::model::{KillCase, ModuleProfile, NamedValues, PluginKind};
+use medic::plugin::sandbox::Sandbox;
+use medic::plugin::{
+    BUILT_PLUGINS_DIR, Plugin, PluginSource, RuntimeSettings, ScoreRequest, golden,
+    thresholds_from_config,
+};
+
+/// The `.wasm` the build made for a crate of `plugins/` (`-` becomes `_`).
+pub fn wasm(crate_name: &str) -> PathBuf {
+    PathBuf::from(BUILT_PLUGINS_DIR).join(format!("{}.wasm", crate_name.replace('-', "_")))
+}
+
+pub fn wasm_bytes(crate_name: &str) -> Vec<u8> {
+    std::fs::read(wasm(crate_name)).expect("the build produces every plugin of plugins/")
+}
+
+/// The embedded configuration with its plugin settings changed by `edit`.
+pub fn config_with(edit: impl FnOnce(&mut PluginsSection)) -> Config {
+    let mut config = default_config();
+    edit(&mut config.medic.plugins);
+    config
+}
+
+pub fn default_config() -> Config {
+    Config::embedded().expect("embedded configuration is valid")
+}
+
+/// Loads one plugin file on its own sandbox.
+pub fn load(config: &Config, crate_name: &str) -> Result<Plugin, medic::plugin::LoadError> {
+    let sandbox = Arc::new(Sandbox::new(&config.medic.plugins).expect("sandbox starts"));
+    Plugin::load(
+        &sandbox,
+        &RuntimeSettings::from_config(config),
+        &wasm_bytes(crate_name),
+        PluginSource::File(wasm(crate_name)),
+        None,
+    )
+}
+
+pub fn thresholds(config: &Config) -> NamedValues {
+    thresholds_from_config(config)
+}
+
+/// A golden kill case by name.
+pub fn case(name: &str) -> KillCase {
+    golden::case(name).cloned().expect("golden case exists")
+}
+
+/// A score request over a case (the profile is built by the caller so it
+/// outlives the request).
+pub fn request<'a>(
+    case: &'a KillCase,
+    profile: &'a ModuleProfile,
+    thresholds: &'a NamedValues,
+) -> ScoreRequest<'a> {
+    ScoreRequest {
+        kill: &case.kill,
+        context: case.context.as_ref(),
+        profile,
+        thresholds,
+    }
+}
+
+pub fn kind_of(p: &Plugin) -> PluginKind {
+    p.kind()
+}
