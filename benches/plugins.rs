@@ -1,1 +1,142 @@
-fn main() {}
+//! Plugin host benchmarks: score+decide per kill through the WASM plugins in
+//! each isolation mode against the same logic compiled natively;
+//! instantiation from a pre-instantiated component; and hot-swap time from a
+//! file change to the first call served by the new version, with and
+//! without a compiled-artifact cache.
+//!
+//! Run: `cargo bench --bench plugins`. Results: docs/BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use medic::config::{Config, Isolation};
+use medic::model::KillCase;
+use medic::plugin::sandbox::Sandbox;
+use medic::plugin::{
+    BUILT_PLUGINS_DIR, DecideRequest, Plugin, PluginSource, Registry, RuntimeSettings,
+    ScoreRequest, golden, native, reload, thresholds_from_config,
+};
+
+fn wasm(name: &str) -> PathBuf {
+    PathBuf::from(BUILT_PLUGINS_DIR).join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+fn config(isolation: Isolation) -> Config {
+    let mut c = Config::embedded().expect("embedded config");
+    c.medic.plugins.isolation = isolation;
+    c
+}
+
+fn load(config: &Config, name: &str) -> Plugin {
+    let sandbox = Arc::new(Sandbox::new(&config.medic.plugins).expect("sandbox"));
+    let bytes = std::fs::read(wasm(name)).expect("built plugin");
+    Plugin::load(&sandbox, &RuntimeSettings::from_config(config), &bytes, PluginSource::File(wasm(name)), None)
+        .expect("plugin loads")
+}
+
+fn case() -> KillCase {
+    golden::case("cascade").cloned().expect("golden case")
+}
+
+fn score_decide(c: &mut Criterion) {
+    let kill = case();
+    let profile = kill.profile_or_default();
+    let mut group = c.benchmark_group("score_decide_per_kill");
+    for (label, isolation) in [("wasm_strict", Isolation::Strict), ("wasm_reuse", Isolation::Reuse)] {
+        let cfg = config(isolation);
+        let t = thresholds_from_config(&cfg);
+        let scorer = load(&cfg, "weighted");
+        let strategy = load(&cfg, "balanced");
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let req = ScoreRequest { kill: &kill.kill, context: kill.context.as_ref(), profile: &profile, thresholds: &t };
+                let risk = scorer.score(&req).expect("scores");
+                strategy.decide(&DecideRequest::new(req, &risk)).expect("decides")
+            })
+        });
+    }
+    let t = thresholds_from_config(&config(Isolation::Strict));
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            let req = ScoreRequest { kill: &kill.kill, context: kill.context.as_ref(), profile: &profile, thresholds: &t };
+            let risk = native::score(&req).expect("scores");
+            native::decide("balanced", &DecideRequest::new(req, &risk)).expect("decides")
+        })
+    });
+    group.finish();
+}
+
+fn instantiate(c: &mut Criterion) {
+    let cfg = config(Isolation::Strict);
+    let strategy = load(&cfg, "balanced");
+    c.bench_function("instantiate_from_pre_and_drop", |b| {
+        b.iter(|| strategy.instantiate_once().expect("instantiates"))
+    });
+}
+
+/// Replaces the bound strategy file and measures until a call is served by
+/// the new version.
+fn swap_once(registry: &Registry, dir: &Path, bytes: &[u8], version: &str, t: &medic::model::NamedValues) -> Duration {
+    let kill = case();
+    let profile = kill.profile_or_default();
+    let req = ScoreRequest { kill: &kill.kill, context: kill.context.as_ref(), profile: &profile, thresholds: t };
+    let risk = native::score(&req).expect("scores");
+    let tmp = dir.join(".swap.partial");
+    std::fs::write(&tmp, bytes).expect("write");
+    let started = Instant::now();
+    std::fs::rename(&tmp, dir.join("swap.wasm")).expect("rename");
+    loop {
+        let served = registry.decide(&DecideRequest::new(req, &risk));
+        if served.version == version {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "swap never happened");
+        std::thread::yield_now();
+    }
+}
+
+fn hot_swap(c: &mut Criterion) {
+    let v1 = std::fs::read(wasm("swap-v1")).expect("v1");
+    let v2 = std::fs::read(wasm("swap-v2")).expect("v2");
+    let mut group = c.benchmark_group("hot_swap_file_change_to_first_call");
+    group.sample_size(20);
+    for (label, cached) in [("precompiled", true), ("fresh_compile", false)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("swap.wasm"), &v1).expect("write");
+        let mut cfg = config(Isolation::Strict);
+        cfg.medic.plugins.directory = dir.path().display().to_string();
+        if cached {
+            cfg.medic.plugins.cache_dir = cache.path().display().to_string();
+        }
+        if let Some(b) = cfg.constitution.plugins.get_mut("default") {
+            b.strategy.name = "swap-test".into();
+        }
+        let t = thresholds_from_config(&cfg);
+        let registry = Arc::new(Registry::new(&cfg).expect("registry"));
+        let _watch = reload::watch(&registry).expect("watch");
+        // Both versions compiled once, so the cache (when on) holds them.
+        swap_once(&registry, dir.path(), &v2, "2.0.0", &t);
+        swap_once(&registry, dir.path(), &v1, "1.0.0", &t);
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for i in 0..iters {
+                    let (bytes, version) = if i % 2 == 0 { (&v2, "2.0.0") } else { (&v1, "1.0.0") };
+                    total += swap_once(&registry, dir.path(), bytes, version, &t);
+                }
+                // Leave version 1 serving for the next batch.
+                if iters % 2 == 1 {
+                    swap_once(&registry, dir.path(), &v1, "1.0.0", &t);
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, score_decide, instantiate, hot_swap);
+criterion_main!(benches);

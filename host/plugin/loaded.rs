@@ -230,6 +230,13 @@ impl Plugin {
         }
     }
 
+    /// Instantiates once and drops the instance, calling nothing: shows the
+    /// plugin can still be instantiated, and measures what a fresh instance
+    /// costs (strict isolation pays it on every call).
+    pub fn instantiate_once(&self) -> Result<(), PluginError> {
+        self.instantiate().map(drop)
+    }
+
     /// Calls `describe` (not counted towards health).
     pub fn describe(&self) -> Result<PluginInfo, PluginError> {
         self.invoke(|store, live| {
