@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use medic::config::{Config, Isolation};
 use medic::model::KillCase;
+use medic::plugin::loaded::score_then_decide;
 use medic::plugin::sandbox::Sandbox;
 use medic::plugin::{
     BUILT_PLUGINS_DIR, DecideRequest, Plugin, PluginSource, Registry, RuntimeSettings,
@@ -32,8 +33,14 @@ fn config(isolation: Isolation) -> Config {
 fn load(config: &Config, name: &str) -> Plugin {
     let sandbox = Arc::new(Sandbox::new(&config.medic.plugins).expect("sandbox"));
     let bytes = std::fs::read(wasm(name)).expect("built plugin");
-    Plugin::load(&sandbox, &RuntimeSettings::from_config(config), &bytes, PluginSource::File(wasm(name)), None)
-        .expect("plugin loads")
+    Plugin::load(
+        &sandbox,
+        &RuntimeSettings::from_config(config),
+        &bytes,
+        PluginSource::File(wasm(name)),
+        None,
+    )
+    .expect("plugin loads")
 }
 
 fn case() -> KillCase {
@@ -44,23 +51,37 @@ fn score_decide(c: &mut Criterion) {
     let kill = case();
     let profile = kill.profile_or_default();
     let mut group = c.benchmark_group("score_decide_per_kill");
-    for (label, isolation) in [("wasm_strict", Isolation::Strict), ("wasm_reuse", Isolation::Reuse)] {
+    for (label, isolation) in [
+        ("wasm_strict", Isolation::Strict),
+        ("wasm_reuse", Isolation::Reuse),
+    ] {
         let cfg = config(isolation);
         let t = thresholds_from_config(&cfg);
         let scorer = load(&cfg, "weighted");
         let strategy = load(&cfg, "balanced");
         group.bench_function(label, |b| {
             b.iter(|| {
-                let req = ScoreRequest { kill: &kill.kill, context: kill.context.as_ref(), profile: &profile, thresholds: &t };
-                let risk = scorer.score(&req).expect("scores");
-                strategy.decide(&DecideRequest::new(req, &risk)).expect("decides")
+                let req = ScoreRequest {
+                    kill: &kill.kill,
+                    context: kill.context.as_ref(),
+                    profile: &profile,
+                    thresholds: &t,
+                };
+                let (risk, verdict) = score_then_decide(&scorer, &strategy, &req);
+                risk.expect("scores");
+                verdict.expect("decided").expect("decides")
             })
         });
     }
     let t = thresholds_from_config(&config(Isolation::Strict));
     group.bench_function("native", |b| {
         b.iter(|| {
-            let req = ScoreRequest { kill: &kill.kill, context: kill.context.as_ref(), profile: &profile, thresholds: &t };
+            let req = ScoreRequest {
+                kill: &kill.kill,
+                context: kill.context.as_ref(),
+                profile: &profile,
+                thresholds: &t,
+            };
             let risk = native::score(&req).expect("scores");
             native::decide("balanced", &DecideRequest::new(req, &risk)).expect("decides")
         })
@@ -78,10 +99,21 @@ fn instantiate(c: &mut Criterion) {
 
 /// Replaces the bound strategy file and measures until a call is served by
 /// the new version.
-fn swap_once(registry: &Registry, dir: &Path, bytes: &[u8], version: &str, t: &medic::model::NamedValues) -> Duration {
+fn swap_once(
+    registry: &Registry,
+    dir: &Path,
+    bytes: &[u8],
+    version: &str,
+    t: &medic::model::NamedValues,
+) -> Duration {
     let kill = case();
     let profile = kill.profile_or_default();
-    let req = ScoreRequest { kill: &kill.kill, context: kill.context.as_ref(), profile: &profile, thresholds: t };
+    let req = ScoreRequest {
+        kill: &kill.kill,
+        context: kill.context.as_ref(),
+        profile: &profile,
+        thresholds: t,
+    };
     let risk = native::score(&req).expect("scores");
     let tmp = dir.join(".swap.partial");
     std::fs::write(&tmp, bytes).expect("write");
@@ -92,7 +124,10 @@ fn swap_once(registry: &Registry, dir: &Path, bytes: &[u8], version: &str, t: &m
         if served.version == version {
             return started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "swap never happened");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "swap never happened"
+        );
         std::thread::yield_now();
     }
 }
@@ -124,7 +159,11 @@ fn hot_swap(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for i in 0..iters {
-                    let (bytes, version) = if i % 2 == 0 { (&v2, "2.0.0") } else { (&v1, "1.0.0") };
+                    let (bytes, version) = if i % 2 == 0 {
+                        (&v2, "2.0.0")
+                    } else {
+                        (&v1, "1.0.0")
+                    };
                     total += swap_once(&registry, dir.path(), bytes, version, &t);
                 }
                 // Leave version 1 serving for the next batch.

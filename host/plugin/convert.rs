@@ -28,6 +28,27 @@ pub fn named(values: &NamedValues) -> Vec<w::NamedValue> {
         .collect()
 }
 
+/// A scorer's input; a strategy's is made from it without copying again.
+pub fn score_input(req: &super::ScoreRequest<'_>) -> w::ScoreInput {
+    w::ScoreInput {
+        kill: kill(req.kill),
+        context: req.context.map(context),
+        profile: profile(req.profile),
+        thresholds: named(req.thresholds),
+    }
+}
+
+/// A strategy's input from a scorer's (moved, not copied) and its answer.
+pub fn decide_input(input: w::ScoreInput, risk: &m::RiskAssessment) -> w::DecideInput {
+    w::DecideInput {
+        kill: input.kill,
+        context: input.context,
+        profile: input.profile,
+        thresholds: input.thresholds,
+        risk: risk_to_wit(risk),
+    }
+}
+
 pub fn kill(k: &m::KillReport) -> w::KillReport {
     w::KillReport {
         kill_id: k.kill_id.clone(),

@@ -19,7 +19,9 @@ use super::sandbox::{CapabilityDenied, HostState, MemoryLimitExceeded, Sandbox};
 use super::validate;
 use super::{DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest};
 use crate::config::Isolation;
-use crate::model::{PluginInfo, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict};
+use crate::model::{
+    NamedValues, PluginInfo, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict,
+};
 
 /// Where a plugin came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -251,18 +253,21 @@ impl Plugin {
 
     /// Scores one kill (risk scorers only).
     pub fn score(&self, req: &ScoreRequest<'_>) -> Result<RiskAssessment, PluginError> {
-        let input = w::ScoreInput {
-            kill: convert::kill(req.kill),
-            context: req.context.map(convert::context),
-            profile: convert::profile(req.profile),
-            thresholds: convert::named(req.thresholds),
-        };
+        self.score_wit(&convert::score_input(req), req.thresholds)
+    }
+
+    /// Scores an input already in the contract's types.
+    pub fn score_wit(
+        &self,
+        input: &w::ScoreInput,
+        thresholds: &NamedValues,
+    ) -> Result<RiskAssessment, PluginError> {
         let out = self.invoke(|store, live| match live {
-            Live::Scorer(p) => Ok(p.call_score(store, &input)?.map(convert::risk)),
+            Live::Scorer(p) => Ok(p.call_score(store, input)?.map(convert::risk)),
             _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
         });
         let out = out.and_then(|r| {
-            validate::risk(&r, req.thresholds)
+            validate::risk(&r, thresholds)
                 .map(|()| r)
                 .map_err(|problem| self.invalid("risk assessment", problem))
         });
@@ -271,15 +276,22 @@ impl Plugin {
 
     /// Decides one scored kill (strategies only).
     pub fn decide(&self, req: &DecideRequest<'_>) -> Result<Verdict, PluginError> {
-        let input = w::DecideInput {
-            kill: convert::kill(req.kill),
-            context: req.context.map(convert::context),
-            profile: convert::profile(req.profile),
-            thresholds: convert::named(req.thresholds),
-            risk: convert::risk_to_wit(req.risk),
+        let score = ScoreRequest {
+            kill: req.kill,
+            context: req.context,
+            profile: req.profile,
+            thresholds: req.thresholds,
         };
+        self.decide_wit(&convert::decide_input(
+            convert::score_input(&score),
+            req.risk,
+        ))
+    }
+
+    /// Decides an input already in the contract's types.
+    pub fn decide_wit(&self, input: &w::DecideInput) -> Result<Verdict, PluginError> {
         let out = self.invoke(|store, live| match live {
-            Live::Strategy(p) => Ok(p.call_decide(store, &input)?.map(convert::verdict)),
+            Live::Strategy(p) => Ok(p.call_decide(store, input)?.map(convert::verdict)),
             _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
         });
         let out = out.and_then(|v| {
@@ -494,4 +506,23 @@ fn instance_pre(sandbox: &Sandbox, component: &Component, origin: &str) -> Resul
             exports.join(", ")
         },
     })
+}
+
+/// Scores a kill and, when that succeeds, decides it — converting the
+/// inputs to the contract's types once for both calls.
+pub fn score_then_decide(
+    scorer: &Plugin,
+    strategy: &Plugin,
+    req: &ScoreRequest<'_>,
+) -> (
+    Result<RiskAssessment, PluginError>,
+    Option<Result<Verdict, PluginError>>,
+) {
+    let input = convert::score_input(req);
+    let scored = scorer.score_wit(&input, req.thresholds);
+    let decided = match &scored {
+        Ok(risk) => Some(strategy.decide_wit(&convert::decide_input(input, risk))),
+        Err(_) => None,
+    };
+    (scored, decided)
 }

@@ -454,6 +454,23 @@ impl Registry {
         served(&plugin, fallback, |p| p.score(req))
     }
 
+    /// Scores a kill and decides it with the active plugins (or their safe
+    /// defaults), converting the input once for both. The strategy runs
+    /// only when scoring succeeded.
+    pub fn judge(
+        &self,
+        req: &ScoreRequest<'_>,
+    ) -> (Served<RiskAssessment>, Option<Served<Verdict>>) {
+        let set = self.active();
+        let (scorer, scorer_fallback) = self.or_safe(&set.scorer, SAFE_SCORER);
+        let (strategy, strategy_fallback) = self.or_safe(&set.strategy, SAFE_STRATEGY);
+        let (risk, verdict) = super::loaded::score_then_decide(&scorer, &strategy, req);
+        (
+            served(&scorer, scorer_fallback, |_| risk),
+            verdict.map(|v| served(&strategy, strategy_fallback, |_| v)),
+        )
+    }
+
     /// Decides a scored kill with the active strategy (or `conservative`
     /// when it is quarantined).
     pub fn decide(&self, req: &DecideRequest<'_>) -> Served<Verdict> {
