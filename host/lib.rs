@@ -6,11 +6,28 @@
 //! | [`config`] | configuration files: raw serde structs, loading, validation |
 //! | [`model`] | the spec §2 data model |
 //! | [`plugin`] | the plugin host: bindings, sandboxed runtime, registry, hot swap |
-//! | [`cli`] | command-line definitions |
+//! | [`ingest`] | kills in: Redis stream consumer, wire formats, validation |
+//! | [`enrich`] | SIEM context: rest (retry, breaker, cache), file, none |
+//! | [`decide`] | one kill's story: enrich, profile, score, decide, guardrails, store |
+//! | [`guardrails`] | the host's last word over the strategy |
+//! | [`store`] | sled: kills, decisions, audit log, dead letters |
+//! | [`publish`] | decisions out to Redis |
+//! | [`api`] | HTTP: ingest, reports, health, metrics |
+//! | [`report`] | the daily report |
+//! | [`telemetry`] | logging and counters |
+//! | [`cli`], [`commands`] | the `medic` command |
 
+pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod decide;
+pub mod enrich;
+pub mod guardrails;
+pub mod ingest;
 pub mod model;
 pub mod plugin;
+pub mod publish;
+pub mod report;
+pub mod store;
 pub mod telemetry;

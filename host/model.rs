@@ -279,3 +279,65 @@ impl KillCase {
         })
     }
 }
+
+/// What became of the SIEM enrichment of a kill.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum ContextStatus {
+    /// Context was fetched (or served from the cache).
+    Ok,
+    /// The SIEM failed; the kill was decided without context.
+    Failed(String),
+    /// Enrichment is switched off (`siem.adapter: none` or the feature toggle).
+    Disabled,
+}
+
+/// The plugins that judged a kill: `name@version` and sha256.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginUse {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    /// Why a fallback served, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// A resurrection decision (spec §2.3), with how it was reached.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision_id: String,
+    pub kill_id: String,
+    pub timestamp: DateTime<Utc>,
+    pub outcome: DecisionOutcome,
+    pub risk_level: RiskLevel,
+    pub risk_score: f64,
+    pub confidence: f64,
+    pub reasoning: Vec<String>,
+    pub recommended_action: String,
+    pub requires_human_review: bool,
+    pub auto_approve_eligible: bool,
+    pub constraints: Vec<String>,
+    pub timeout_minutes: u32,
+    // Beyond the spec: what it takes to explain and audit the decision.
+    pub target_module: String,
+    pub target_instance_id: String,
+    pub risk_factors: Vec<RiskFactor>,
+    /// The strategy's outcome before the host's guardrails.
+    pub strategy_outcome: Option<DecisionOutcome>,
+    /// The guardrails that changed or constrained the outcome.
+    pub guardrails: Vec<String>,
+    pub mode: String,
+    pub phase: String,
+    /// Whether Medic acts on it (never in observer mode).
+    pub executed: bool,
+    pub context_status: ContextStatus,
+    pub scorer: PluginUse,
+    pub strategy: PluginUse,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    /// Where the kill came from: `redis`, `http`, `replay`.
+    pub source: String,
+    /// Microseconds from receipt to decision.
+    pub latency_us: u64,
+}

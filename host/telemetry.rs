@@ -1,9 +1,16 @@
-//! Logging setup from the `logging:` section: level, json or text, console.
+//! Logging setup from the `logging:` section, and the engine's counters
+//! (rendered in the Prometheus text format).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
 use crate::config::raw::LogFormat;
+use crate::model::{DecisionOutcome, RiskLevel};
 
 /// Maps the spec's level names (WARNING, CRITICAL) to tracing's.
 fn level(name: &str) -> &'static str {
@@ -30,4 +37,193 @@ pub fn init(config: &Config) -> anyhow::Result<()> {
         LogFormat::Text => builder.try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// A monotonically increasing count.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Latency buckets in microseconds (upper bounds).
+const BUCKETS_US: [u64; 12] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 500_000, 1_000_000,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS_US.len()],
+    count: u64,
+    sum_us: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, us: u64) {
+        for (i, b) in BUCKETS_US.iter().enumerate() {
+            if us <= *b {
+                self.buckets[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum_us += us;
+    }
+
+    fn render(&self, name: &str, out: &mut String) {
+        for (i, b) in BUCKETS_US.iter().enumerate() {
+            out.push_str(&format!(
+                "{name}_bucket{{le=\"{}\"}} {}\n",
+                *b as f64 / 1e6,
+                self.buckets[i]
+            ));
+        }
+        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {}\n", self.count));
+        out.push_str(&format!(
+            "{name}_sum {}\n{name}_count {}\n",
+            self.sum_us as f64 / 1e6,
+            self.count
+        ));
+    }
+}
+
+/// The engine's counters.
+#[derive(Default)]
+pub struct Metrics {
+    pub kills_received: Counter,
+    pub kills_invalid: Counter,
+    pub duplicates: Counter,
+    pub siem_errors: Counter,
+    pub dead_letters: Counter,
+    pub redis_reconnects: Counter,
+    decided: Mutex<BTreeMap<(String, String), u64>>,
+    plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
+    decision_latency: Mutex<Histogram>,
+    siem_latency: Mutex<Histogram>,
+}
+
+fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
+    let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+    *m.entry((a.to_string(), b.to_string())).or_default() += 1;
+}
+
+fn snake<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Metrics {
+    pub fn decided(&self, outcome: DecisionOutcome, risk: RiskLevel, latency_us: u64) {
+        bump(&self.decided, &snake(&outcome), &snake(&risk));
+        self.decision_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(latency_us);
+    }
+
+    pub fn plugin_error(&self, plugin: &str, cause: &str) {
+        bump(&self.plugin_errors, plugin, cause);
+    }
+
+    pub fn siem_latency(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.siem_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(us);
+    }
+
+    /// Decisions counted by outcome (all risk levels).
+    pub fn decided_total(&self) -> u64 {
+        self.decided
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, help, c) in [
+            (
+                "medic_kills_received_total",
+                "Kill reports received and decided",
+                &self.kills_received,
+            ),
+            (
+                "medic_kills_invalid_total",
+                "Kill reports refused by validation",
+                &self.kills_invalid,
+            ),
+            (
+                "medic_kills_duplicate_total",
+                "Kill reports seen before (not decided again)",
+                &self.duplicates,
+            ),
+            (
+                "medic_siem_errors_total",
+                "Failed SIEM enrichments",
+                &self.siem_errors,
+            ),
+            (
+                "medic_dead_letters_total",
+                "Inputs sent to the dead-letter stream",
+                &self.dead_letters,
+            ),
+            (
+                "medic_redis_reconnects_total",
+                "Reconnections to Redis",
+                &self.redis_reconnects,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                c.get()
+            ));
+        }
+        out.push_str("# HELP medic_decisions_total Decisions by outcome and risk level\n# TYPE medic_decisions_total counter\n");
+        for ((outcome, risk), n) in self
+            .decided
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "medic_decisions_total{{outcome=\"{outcome}\",risk_level=\"{risk}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP medic_plugin_errors_total Plugin failures by plugin and cause\n# TYPE medic_plugin_errors_total counter\n");
+        for ((plugin, cause), n) in self
+            .plugin_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "medic_plugin_errors_total{{plugin=\"{plugin}\",cause=\"{cause}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP medic_decision_latency_seconds Receipt to decision\n# TYPE medic_decision_latency_seconds histogram\n");
+        self.decision_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .render("medic_decision_latency_seconds", &mut out);
+        out.push_str("# HELP medic_siem_latency_seconds SIEM query time\n# TYPE medic_siem_latency_seconds histogram\n");
+        self.siem_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .render("medic_siem_latency_seconds", &mut out);
+        out
+    }
 }

@@ -1,27 +1,144 @@
-//! `medic serve`: runs the engine until interrupted.
+//! `medic serve`: runs the engine until SIGINT or SIGTERM, then drains —
+//! kills in flight finish (or stay unacknowledged), never half-done.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
+use rand::Rng;
+use tokio::sync::watch;
+
+use crate::api::{self, ApiKeys, AppState};
 use crate::config::Config;
+use crate::config::raw::{EventBusType, Role};
+use crate::decide::Decider;
+use crate::enrich;
+use crate::ingest::redis::{RedisConsumer, url};
 use crate::plugin::{Registry, reload};
+use crate::publish::Publisher;
+use crate::store::Store;
+use crate::telemetry::Metrics;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let m = &config.medic;
     let registry = Arc::new(Registry::new(&config)?);
-    let _watch = if config.medic.plugins.watch {
+    let _watch = if m.plugins.watch {
         reload::watch(&registry)?
     } else {
         None
     };
+    let store = Store::open(Path::new(&m.learning.database.path))
+        .with_context(|| format!("opening the store at {}", m.learning.database.path))?;
+    let env = |k: &str| std::env::var(k).ok();
+    let siem = enrich::from_config(&config, &env)?;
+    let metrics = Arc::new(Metrics::default());
+    let decider = Arc::new(Decider::new(
+        config.clone(),
+        registry.clone(),
+        store.clone(),
+        siem,
+        metrics,
+    )?);
     let active = registry.active();
     tracing::info!(
-        mode = ?config.medic.mode.current,
-        phase = %active.phase,
-        risk_scorer = active.scorer.name(),
-        strategy = active.strategy.name(),
-        threshold_learner = active.learner.name(),
-        "Medic started"
+        mode = ?decider.mode(), phase = %active.phase, risk_scorer = active.scorer.name(),
+        strategy = active.strategy.name(), threshold_learner = active.learner.name(),
+        siem = decider.siem.kind(), store = %m.learning.database.path, "Medic starting"
     );
-    tokio::signal::ctrl_c().await?;
-    tracing::info!("Medic stopping");
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut publisher = Publisher::none();
+    if m.smith.event_bus.kind == EventBusType::Redis {
+        let consumer = RedisConsumer::new(&m.smith.event_bus, decider.clone())?;
+        tasks.spawn(consumer.run(stopped.clone()));
+        match redis::Client::open(url(&m.smith.event_bus)) {
+            Ok(client) => match redis::aio::ConnectionManager::new(client).await {
+                Ok(conn) => publisher = Publisher::redis(conn, &m.smith.event_bus.response_topic),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Redis not reachable yet: HTTP-ingested decisions will not be published")
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "Bad Redis URL"),
+        }
+    }
+    if m.smith.event_bus.kind == EventBusType::Http || m.interfaces.web.enabled {
+        let env_key = std::env::var("MEDIC_API_KEY").ok();
+        let mut keys = ApiKeys::new(&m.interfaces.web.api_keys, env_key.as_deref())?;
+        if keys.is_empty() {
+            let key: String = rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect();
+            tracing::warn!(key = %key, "No API keys configured: generated a one-time admin key for this run (set MEDIC_API_KEY or interfaces.web.api_keys)");
+            keys = keys.with("generated", Role::Admin, &key);
+        }
+        let state = AppState {
+            decider: decider.clone(),
+            keys: Arc::new(keys),
+            publisher,
+            started: Instant::now(),
+        };
+        let addr: SocketAddr = format!("{}:{}", m.interfaces.web.host, m.interfaces.web.port)
+            .parse()
+            .with_context(|| {
+                format!(
+                    "interfaces.web.host/port {}:{} is not an address",
+                    m.interfaces.web.host, m.interfaces.web.port
+                )
+            })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(address = %addr, "HTTP API listening (POST /api/v1/kills, GET /health)");
+        let mut stopped = stopped.clone();
+        tasks.spawn(async move {
+            let serve =
+                axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+                    let _ = stopped.changed().await;
+                });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+    }
+
+    shutdown_signal().await;
+    tracing::info!("Medic stopping: draining in-flight kills");
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(Duration::from_secs(30), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("Drain timed out; unacknowledged kills will be redelivered");
+    }
+    store.flush().await?;
+    tracing::info!("Medic stopped");
     Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

@@ -24,6 +24,7 @@ pub struct MedicFile {
     pub logging: LoggingSection,
     pub metrics: MetricsSection,
     pub plugins: PluginsSection,
+    pub modules: ModulesSection,
 }
 
 impl Default for MedicFile {
@@ -41,6 +42,7 @@ impl Default for MedicFile {
             logging: LoggingSection::default(),
             metrics: MetricsSection::default(),
             plugins: PluginsSection::default(),
+            modules: ModulesSection::default(),
         }
     }
 }
@@ -92,6 +94,29 @@ pub struct EventBusSection {
     pub port: u16,
     pub topic: String,
     pub response_topic: String,
+    /// Where invalid input goes, with the reason.
+    pub dead_letter_topic: String,
+    pub consumer_group: String,
+    /// Stable across restarts, so this consumer's pending entries are its own.
+    pub consumer_name: String,
+    /// Entries read per XREADGROUP.
+    pub batch_size: u32,
+    /// How long one XREADGROUP waits for entries.
+    pub block_ms: u64,
+    /// Entries pending this long with another consumer are claimed.
+    pub claim_idle_ms: u64,
+    /// Kills being decided at once.
+    pub max_in_flight: u32,
+    /// A new consumer group starts at the stream's beginning or its end.
+    pub start_from: StartFrom,
+}
+
+/// Where a newly created consumer group starts reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFrom {
+    Earliest,
+    Latest,
 }
 
 impl Default for EventBusSection {
@@ -103,6 +128,14 @@ impl Default for EventBusSection {
             port: 6379,
             topic: "smith.events.kill_notifications".into(),
             response_topic: "medic.responses".into(),
+            dead_letter_topic: "smith.events.kill_notifications.dead".into(),
+            consumer_group: "medic".into(),
+            consumer_name: "medic-1".into(),
+            batch_size: 256,
+            block_ms: 1000,
+            claim_idle_ms: 30_000,
+            max_in_flight: 1024,
+            start_from: StartFrom::Earliest,
         }
     }
 }
@@ -140,6 +173,10 @@ pub struct SiemSection {
     pub auth: SiemAuth,
     pub timeout_seconds: f64,
     pub retry: RetrySection,
+    /// The local intel file of the `file` adapter (YAML or JSON).
+    pub intel_file: String,
+    pub circuit_breaker: BreakerSection,
+    pub cache: CacheSection,
 }
 
 impl Default for SiemSection {
@@ -150,6 +187,45 @@ impl Default for SiemSection {
             auth: SiemAuth::default(),
             timeout_seconds: 30.0,
             retry: RetrySection::default(),
+            intel_file: String::new(),
+            circuit_breaker: BreakerSection::default(),
+            cache: CacheSection::default(),
+        }
+    }
+}
+
+/// Spec §6.4 circuit breaker around the SIEM.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BreakerSection {
+    pub failure_threshold: u32,
+    pub recovery_timeout_seconds: f64,
+    pub half_open_max_calls: u32,
+}
+
+impl Default for BreakerSection {
+    fn default() -> Self {
+        BreakerSection {
+            failure_threshold: 5,
+            recovery_timeout_seconds: 60.0,
+            half_open_max_calls: 3,
+        }
+    }
+}
+
+/// Recent SIEM answers kept per module.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheSection {
+    pub ttl_seconds: f64,
+    pub max_entries: u32,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        CacheSection {
+            ttl_seconds: 60.0,
+            max_entries: 1024,
         }
     }
 }
@@ -175,7 +251,11 @@ impl Default for SiemAuth {
 #[serde(default)]
 pub struct RetrySection {
     pub max_attempts: u32,
+    /// The first delay; each retry doubles it, up to `max_backoff_seconds`.
     pub backoff_seconds: f64,
+    pub max_backoff_seconds: f64,
+    /// Randomise each delay (between half and all of it).
+    pub jitter: bool,
 }
 
 impl Default for RetrySection {
@@ -183,6 +263,8 @@ impl Default for RetrySection {
         RetrySection {
             max_attempts: 3,
             backoff_seconds: 2.0,
+            max_backoff_seconds: 30.0,
+            jitter: true,
         }
     }
 }
@@ -336,6 +418,9 @@ pub struct WebSection {
     pub enabled: bool,
     pub port: u16,
     pub host: String,
+    /// API keys, stored as the sha256 of the key; a key can also come from
+    /// the environment variable `MEDIC_API_KEY` (role admin).
+    pub api_keys: Vec<ApiKeySection>,
 }
 
 impl Default for WebSection {
@@ -344,8 +429,27 @@ impl Default for WebSection {
             enabled: false,
             port: 8000,
             host: "127.0.0.1".into(),
+            api_keys: Vec::new(),
         }
     }
+}
+
+/// What an API key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Ingest,
+    Approver,
+    Admin,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeySection {
+    pub name: String,
+    pub role: Role,
+    /// sha256 of the key, lowercase hex.
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -498,6 +602,15 @@ impl Default for MetricsSection {
             labels: BTreeMap::new(),
         }
     }
+}
+
+/// What Medic knows of the modules it guards (not in the spec: the
+/// criticality that module profiles carry).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModulesSection {
+    pub default_criticality: crate::model::Criticality,
+    pub criticality: BTreeMap<String, crate::model::Criticality>,
 }
 
 /// How plugins run: a fresh instance per call, or warm instances reused.

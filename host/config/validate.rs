@@ -20,6 +20,7 @@ const MEDIC_SECTIONS: &[&str] = &[
     "logging",
     "metrics",
     "plugins",
+    "modules",
 ];
 
 const CONSTITUTION_SECTIONS: &[&str] = &["version", "phases", "constraints", "plugins"];
@@ -44,6 +45,7 @@ pub(super) fn parse_medic(file: &str, text: &str, p: &mut Vec<Problem>) -> Medic
         logging: section(file, &r, "logging", p),
         metrics: section(file, &r, "metrics", p),
         plugins: section(file, &r, "plugins", p),
+        modules: section(file, &r, "modules", p),
     }
 }
 
@@ -189,6 +191,31 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
         );
     }
     c.non_empty("smith.event_bus.topic", &bus.topic);
+    c.non_empty("smith.event_bus.dead_letter_topic", &bus.dead_letter_topic);
+    c.check(
+        is_safe_name(&bus.consumer_group),
+        "smith.event_bus.consumer_group",
+        "must be a safe name",
+    );
+    c.check(
+        is_safe_name(&bus.consumer_name),
+        "smith.event_bus.consumer_name",
+        "must be a safe name",
+    );
+    c.range("smith.event_bus.batch_size", bus.batch_size, 1, 10_000);
+    c.range("smith.event_bus.block_ms", bus.block_ms, 1, 60_000);
+    c.range(
+        "smith.event_bus.claim_idle_ms",
+        bus.claim_idle_ms,
+        100,
+        86_400_000,
+    );
+    c.range(
+        "smith.event_bus.max_in_flight",
+        bus.max_in_flight,
+        1,
+        100_000,
+    );
     c.non_empty("smith.event_bus.response_topic", &bus.response_topic);
     c.range(
         "smith.veto_protocol.timeout_seconds",
@@ -230,7 +257,38 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
             s.timeout_seconds
         ),
     );
+    if s.adapter == SiemAdapterType::File {
+        c.non_empty("siem.intel_file", &s.intel_file);
+    }
     c.range("siem.retry.max_attempts", s.retry.max_attempts, 1, 10);
+    c.check(
+        s.retry.max_backoff_seconds.is_finite()
+            && s.retry.max_backoff_seconds >= s.retry.backoff_seconds,
+        "siem.retry.max_backoff_seconds",
+        "must be at least siem.retry.backoff_seconds",
+    );
+    c.range(
+        "siem.circuit_breaker.failure_threshold",
+        s.circuit_breaker.failure_threshold,
+        1,
+        1000,
+    );
+    c.positive(
+        "siem.circuit_breaker.recovery_timeout_seconds",
+        s.circuit_breaker.recovery_timeout_seconds,
+    );
+    c.range(
+        "siem.circuit_breaker.half_open_max_calls",
+        s.circuit_breaker.half_open_max_calls,
+        1,
+        100,
+    );
+    c.check(
+        s.cache.ttl_seconds.is_finite() && s.cache.ttl_seconds >= 0.0,
+        "siem.cache.ttl_seconds",
+        "must be 0 (no cache) or more",
+    );
+    c.range("siem.cache.max_entries", s.cache.max_entries, 1, 1_000_000);
     c.check(
         s.retry.backoff_seconds.is_finite() && (0.0..=60.0).contains(&s.retry.backoff_seconds),
         "siem.retry.backoff_seconds",
@@ -321,6 +379,22 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     let i = &m.interfaces;
     c.check(i.web.port != 0, "interfaces.web.port", "must not be 0");
     c.non_empty("interfaces.web.host", &i.web.host);
+    for (n, k) in i.web.api_keys.iter().enumerate() {
+        let at = format!("interfaces.web.api_keys[{n}]");
+        c.check(
+            is_safe_name(&k.name),
+            &format!("{at}.name"),
+            format!("{:?} is not a safe name", k.name),
+        );
+        c.check(
+            k.sha256.len() == 64
+                && k.sha256
+                    .bytes()
+                    .all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase()),
+            &format!("{at}.sha256"),
+            "must be the sha256 of the key: 64 lowercase hex digits (never the key itself)",
+        );
+    }
     c.range(
         "interfaces.approval_queue.max_pending",
         i.approval_queue.max_pending,
@@ -403,6 +477,14 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
         format!("{:?} is not supported (prometheus)", x.exporter),
     );
     c.check(x.port != 0, "metrics.port", "must not be 0");
+
+    for name in m.modules.criticality.keys() {
+        c.check(
+            is_safe_name(name),
+            &format!("modules.criticality.{name}"),
+            "is not a module name",
+        );
+    }
 
     let pl = &m.plugins;
     c.range("plugins.timeout_ms", pl.timeout_ms, 1, 10_000);

@@ -1,0 +1,112 @@
+//! API keys: kept as sha256 hashes, each with a role. A request presents
+//! its key in `X-API-Key` (or `Authorization: Bearer`).
+
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use super::ApiError;
+use crate::config::raw::{ApiKeySection, Role};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("MEDIC_API_KEY is too short: use at least 16 characters")]
+    TooShort,
+}
+
+struct Key {
+    name: String,
+    role: Role,
+    sha256: [u8; 32],
+}
+
+pub struct ApiKeys {
+    keys: Vec<Key>,
+}
+
+/// A caller that presented a valid key.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl ApiKeys {
+    /// Keys from config, plus `env_key` (from `MEDIC_API_KEY`) as an admin.
+    pub fn new(configured: &[ApiKeySection], env_key: Option<&str>) -> Result<ApiKeys, KeyError> {
+        let mut keys: Vec<Key> = configured
+            .iter()
+            .filter_map(|k| {
+                let bytes = hex::decode(&k.sha256).ok()?;
+                Some(Key {
+                    name: k.name.clone(),
+                    role: k.role,
+                    sha256: bytes.try_into().ok()?,
+                })
+            })
+            .collect();
+        if let Some(k) = env_key {
+            if k.len() < 16 {
+                return Err(KeyError::TooShort);
+            }
+            keys.push(Key {
+                name: "env:MEDIC_API_KEY".into(),
+                role: Role::Admin,
+                sha256: digest(k),
+            });
+        }
+        Ok(ApiKeys { keys })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Adds a key (used for the one-time key generated at start).
+    pub fn with(mut self, name: &str, role: Role, key: &str) -> Self {
+        self.keys.push(Key {
+            name: name.into(),
+            role,
+            sha256: digest(key),
+        });
+        self
+    }
+
+    /// The caller behind the request's key, if it may act as `need`.
+    pub fn check(&self, headers: &HeaderMap, need: Role) -> Result<Caller, ApiError> {
+        let presented = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| {
+                headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+            })
+            .ok_or(ApiError::Unauthorized)?;
+        let d = digest(presented.trim());
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.sha256 == d)
+            .ok_or(ApiError::Unauthorized)?;
+        let allowed = match need {
+            Role::Admin => key.role == Role::Admin,
+            Role::Ingest => matches!(key.role, Role::Ingest | Role::Admin),
+            Role::Approver => matches!(key.role, Role::Approver | Role::Admin),
+            Role::Viewer => matches!(key.role, Role::Viewer | Role::Approver | Role::Admin),
+        };
+        if !allowed {
+            return Err(ApiError::Forbidden(
+                format!("{:?}", key.role).to_lowercase(),
+            ));
+        }
+        Ok(Caller {
+            name: key.name.clone(),
+            role: key.role,
+        })
+    }
+}

@@ -1,0 +1,55 @@
+//! `/health` (no key needed): healthy, degraded or unhealthy, with a check
+//! per dependency; and `/metrics` in the Prometheus text format.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::config::raw::Role;
+
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let d = &state.decider;
+    let store_ok = d.store.healthy();
+    let siem_ok = d.siem.health_check().await;
+    let active = d.registry.active();
+    let plugins_ok = !(active.scorer.is_quarantined() || active.strategy.is_quarantined());
+    let status = if !store_ok {
+        "unhealthy"
+    } else if !siem_ok || !plugins_ok {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    let ok = |b: bool| if b { "ok" } else { "failing" };
+    let body = json!({
+        "status": status,
+        "checks": {
+            "database": ok(store_ok),
+            "siem_connection": ok(siem_ok),
+            "siem_breaker": d.siem.breaker_state().unwrap_or("none"),
+            "plugins": ok(plugins_ok),
+        },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+    });
+    let code = if status == "unhealthy" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(body))
+}
+
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    state.keys.check(&headers, Role::Viewer)?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.decider.metrics.render(),
+    ))
+}

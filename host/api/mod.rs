@@ -1,0 +1,63 @@
+//! The HTTP API (axum): `router(state)` is built apart from serving so tests
+//! drive it with `oneshot`. Every answer uses the spec §9.2 envelope.
+
+mod auth;
+mod error;
+mod health;
+mod kills;
+mod reports;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::json;
+
+pub use auth::{ApiKeys, KeyError};
+pub use error::ApiError;
+
+use crate::decide::Decider;
+use crate::publish::Publisher;
+
+/// The largest request body accepted (a batch of kills).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub decider: Arc<Decider>,
+    pub keys: Arc<ApiKeys>,
+    pub publisher: Publisher,
+    pub started: Instant,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/api/v1/health", get(health::health))
+        .route("/api/v1/kills", post(kills::ingest))
+        .route("/api/v1/reports/daily", get(reports::daily))
+        .route("/metrics", get(health::metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// The spec §9.2 envelope around a successful answer.
+pub fn envelope<T: Serialize>(data: T) -> serde_json::Value {
+    json!({
+        "success": true,
+        "data": data,
+        "meta": meta(),
+        "errors": [],
+    })
+}
+
+fn meta() -> serde_json::Value {
+    json!({
+        "timestamp": chrono::Utc::now().to_rfc3339(),
+        "request_id": uuid::Uuid::new_v4().to_string(),
+        "version": "1.0",
+    })
+}

@@ -1,0 +1,307 @@
+//! One kill's story: enrich → profile → score → decide → guardrails →
+//! store. Callers make the store durable (one flush per batch) before they
+//! acknowledge or answer. Every log line carries the kill_id.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::config::{Config, Feature, Mode};
+use crate::enrich::SiemAdapter;
+use crate::guardrails::{self, Facts, HourlyWindow};
+use crate::model::{
+    ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, PluginUse, RiskAssessment,
+    RiskLevel, SiemContext,
+};
+use crate::plugin::{Registry, ScoreRequest, Served};
+use crate::store::{AuditKind, DecisionRecord, Store, StoreError, Stored};
+use crate::telemetry::Metrics;
+
+/// A kill as it arrives, with where it came from.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub kill: KillReport,
+    pub correlation_id: Option<String>,
+    pub reply_to: Option<String>,
+    /// `redis`, `http`, `replay`.
+    pub source: &'static str,
+    pub received: Instant,
+}
+
+/// What handling a kill produced.
+#[derive(Clone, Debug)]
+pub enum Handled {
+    /// Decided now (and stored, not yet flushed).
+    Decided(Box<DecisionRecord>),
+    /// Decided before: the earlier decision, untouched.
+    Duplicate(Box<Decision>),
+}
+
+impl Handled {
+    pub fn decision(&self) -> &Decision {
+        match self {
+            Handled::Decided(r) => &r.decision,
+            Handled::Duplicate(d) => d,
+        }
+    }
+}
+
+/// Everything a decision needs, shared by every ingest source.
+pub struct Decider {
+    pub config: Arc<Config>,
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    pub siem: Arc<dyn SiemAdapter>,
+    pub metrics: Arc<Metrics>,
+    mode: Mutex<Mode>,
+    window: Mutex<HourlyWindow>,
+}
+
+impl Decider {
+    pub fn new(
+        config: Arc<Config>,
+        registry: Arc<Registry>,
+        store: Store,
+        siem: Arc<dyn SiemAdapter>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Decider, StoreError> {
+        let since = Utc::now() - chrono::Duration::hours(1);
+        let window = HourlyWindow::from_times(store.auto_approvals_since(since)?);
+        Ok(Decider {
+            mode: Mutex::new(config.medic.mode.current),
+            config,
+            registry,
+            store,
+            siem,
+            metrics,
+            window: Mutex::new(window),
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        *self.mode.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decides one kill (or returns its earlier decision) and stores it.
+    pub async fn handle(&self, inc: Incoming) -> Result<Handled, StoreError> {
+        let span = tracing::info_span!("kill", kill_id = %inc.kill.kill_id, module = %inc.kill.target_module, source = inc.source);
+        self.handle_inner(inc).instrument(span).await
+    }
+
+    async fn handle_inner(&self, inc: Incoming) -> Result<Handled, StoreError> {
+        let kill = &inc.kill;
+        if let Some(earlier) = self.store.decision_for_kill(&kill.kill_id)? {
+            self.metrics.duplicates.inc();
+            tracing::info!(kill_id = %kill.kill_id, decision_id = %earlier.decision_id, "Kill already decided; not deciding again");
+            return Ok(Handled::Duplicate(Box::new(earlier)));
+        }
+        self.metrics.kills_received.inc();
+        tracing::info!(kill_id = %kill.kill_id, reason = ?kill.kill_reason, severity = ?kill.severity, confidence = kill.confidence_score, "Kill report received");
+
+        let (context, context_status) = self.enrich(kill).await;
+        let profile = self.profile(kill)?;
+        let thresholds = self.registry.thresholds();
+        let req = ScoreRequest {
+            kill,
+            context: context.as_ref(),
+            profile: &profile,
+            thresholds,
+        };
+
+        let (scored, decided) = self.registry.judge(&req);
+        let mut plugin_error = None;
+        let risk = match &scored.value {
+            Ok(r) => Some(r.clone()),
+            Err(e) => {
+                self.metrics.plugin_error(&scored.plugin, e.cause());
+                tracing::error!(kill_id = %kill.kill_id, plugin = %scored.plugin, error = %e, "Risk scorer failed");
+                plugin_error = Some(e.to_string());
+                None
+            }
+        };
+        let verdict = match decided.as_ref().map(|d| &d.value) {
+            Some(Ok(v)) => Some(v.clone()),
+            Some(Err(e)) => {
+                let plugin = decided
+                    .as_ref()
+                    .map(|d| d.plugin.as_str())
+                    .unwrap_or_default();
+                self.metrics.plugin_error(plugin, e.cause());
+                tracing::error!(kill_id = %kill.kill_id, plugin, error = %e, "Strategy failed");
+                plugin_error = Some(e.to_string());
+                None
+            }
+            None => None,
+        };
+        // Unknown risk is treated as critical.
+        let risk = risk.unwrap_or(RiskAssessment {
+            level: RiskLevel::Critical,
+            score: 1.0,
+            factors: Vec::new(),
+        });
+        let mode = self.mode();
+        let now = Utc::now();
+        let facts = Facts {
+            module: &kill.target_module,
+            criticality: profile.criticality,
+            risk_level: risk.level,
+            confidence: verdict.as_ref().map_or(0.0, |v| v.confidence),
+            has_context: context.is_some(),
+            plugin_error,
+            auto_approvals_last_hour: 0,
+        };
+        let ruling = {
+            let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+            let facts = Facts {
+                auto_approvals_last_hour: window.count(now),
+                ..facts
+            };
+            let ruling = guardrails::apply(
+                &self.config,
+                mode,
+                verdict.as_ref().map(|v| v.outcome),
+                &facts,
+            );
+            if ruling.outcome == DecisionOutcome::ApproveAuto {
+                window.push(now);
+            }
+            ruling
+        };
+
+        let mut reasoning = verdict
+            .as_ref()
+            .map(|v| v.reasoning.clone())
+            .unwrap_or_default();
+        if let ContextStatus::Failed(why) = &context_status {
+            reasoning.push(format!("SIEM context unavailable: {why}"));
+        }
+        reasoning.extend(ruling.reasoning.iter().cloned());
+        if mode == Mode::Observer {
+            reasoning.push("observer mode: recorded, not executed".into());
+        }
+        let rollout_only = ["mode", "auto_resurrection_off", "auto_approve_disabled"];
+        let decision = Decision {
+            decision_id: uuid::Uuid::new_v4().to_string(),
+            kill_id: kill.kill_id.clone(),
+            timestamp: now,
+            outcome: ruling.outcome,
+            risk_level: risk.level,
+            risk_score: risk.score,
+            confidence: verdict.as_ref().map_or(0.0, |v| v.confidence),
+            reasoning,
+            recommended_action: verdict.as_ref().map_or_else(
+                || format!("queue {} for human review", kill.target_module),
+                |v| v.recommended_action.clone(),
+            ),
+            requires_human_review: ruling.outcome == DecisionOutcome::PendingReview,
+            auto_approve_eligible: verdict
+                .as_ref()
+                .is_some_and(|v| v.outcome == DecisionOutcome::ApproveAuto)
+                && ruling.applied.iter().all(|g| rollout_only.contains(g)),
+            constraints: verdict
+                .as_ref()
+                .map(|v| v.constraints.clone())
+                .unwrap_or_default(),
+            timeout_minutes: verdict
+                .as_ref()
+                .map_or(self.config.medic.decision.default_timeout_minutes, |v| {
+                    v.timeout_minutes
+                }),
+            target_module: kill.target_module.clone(),
+            target_instance_id: kill.target_instance_id.clone(),
+            risk_factors: risk.factors.clone(),
+            strategy_outcome: verdict.as_ref().map(|v| v.outcome),
+            guardrails: ruling.applied.iter().map(|s| s.to_string()).collect(),
+            mode: format!("{mode:?}").to_lowercase(),
+            phase: self.registry.active().phase.to_string(),
+            executed: false,
+            context_status,
+            scorer: plugin_use(&scored),
+            strategy: decided.as_ref().map(plugin_use).unwrap_or_default(),
+            correlation_id: inc.correlation_id.clone(),
+            source: inc.source.to_string(),
+            latency_us: u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX),
+        };
+        let record = DecisionRecord {
+            kill: kill.clone(),
+            context,
+            decision,
+        };
+        match self.store.store_decision(&record)? {
+            Stored::Duplicate(earlier) => {
+                self.metrics.duplicates.inc();
+                return Ok(Handled::Duplicate(earlier));
+            }
+            Stored::New => {}
+        }
+        let d = &record.decision;
+        self.store.audit(
+            AuditKind::DecisionMade,
+            Some(&d.kill_id),
+            Some(&d.decision_id),
+            "medic",
+            json!({"outcome": d.outcome, "risk_level": d.risk_level, "risk_score": d.risk_score,
+                   "confidence": d.confidence, "guardrails": d.guardrails, "strategy": d.strategy.name,
+                   "scorer": d.scorer.name, "mode": d.mode, "source": d.source}),
+        )?;
+        self.metrics.decided(d.outcome, d.risk_level, d.latency_us);
+        tracing::info!(kill_id = %d.kill_id, decision_id = %d.decision_id, outcome = ?d.outcome, risk_level = ?d.risk_level,
+            risk_score = d.risk_score, confidence = d.confidence, guardrails = ?d.guardrails, latency_us = d.latency_us,
+            "Resurrection decision made");
+        Ok(Handled::Decided(Box::new(record)))
+    }
+
+    async fn enrich(&self, kill: &KillReport) -> (Option<SiemContext>, ContextStatus) {
+        if self.siem.kind() == "none" || !self.config.feature(Feature::SiemQuery) {
+            return (None, ContextStatus::Disabled);
+        }
+        let started = Instant::now();
+        let result = self.siem.query_context(kill).await;
+        self.metrics.siem_latency(started.elapsed());
+        match result {
+            Ok(ctx) => (Some(ctx), ContextStatus::Ok),
+            Err(e) => {
+                self.metrics.siem_errors.inc();
+                tracing::warn!(kill_id = %kill.kill_id, error = %e, "SIEM enrichment failed; deciding without context");
+                (None, ContextStatus::Failed(e.to_string()))
+            }
+        }
+    }
+
+    fn profile(&self, kill: &KillReport) -> Result<ModuleProfile, StoreError> {
+        let modules = &self.config.medic.modules;
+        let criticality = modules
+            .criticality
+            .get(&kill.target_module)
+            .copied()
+            .unwrap_or(modules.default_criticality);
+        let always = self
+            .config
+            .constitution
+            .constraints
+            .always_require_approval
+            .contains(&kill.target_module);
+        let history = self
+            .store
+            .module_history(&kill.target_module, kill.timestamp)?;
+        Ok(ModuleProfile {
+            kills_last_hour: history.kills_last_hour,
+            kills_last_day: history.kills_last_day,
+            kills_last_week: history.kills_last_week,
+            last_kill: history.last_kill,
+            ..ModuleProfile::new(&kill.target_module, criticality, always)
+        })
+    }
+}
+
+fn plugin_use<T>(s: &Served<T>) -> PluginUse {
+    PluginUse {
+        name: s.plugin.clone(),
+        version: s.version.clone(),
+        sha256: s.sha256.clone(),
+        fallback: s.fallback.clone(),
+    }
+}

@@ -1,0 +1,205 @@
+//! The host's guardrails: applied after the strategy, they have the last
+//! word. Each one that changes or constrains the outcome adds a line to the
+//! reasoning and its name to the decision. They never turn a refusal into an
+//! approval — they only ever move an outcome towards human review or denial.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::raw::ConstraintsSection;
+use crate::config::{Config, Feature, Mode};
+use crate::model::{Criticality, DecisionOutcome, RiskLevel};
+
+/// What the guardrails look at for one kill.
+pub struct Facts<'a> {
+    pub module: &'a str,
+    pub criticality: Criticality,
+    pub risk_level: RiskLevel,
+    pub confidence: f64,
+    pub has_context: bool,
+    /// A plugin failed; its error goes in the reasoning.
+    pub plugin_error: Option<String>,
+    /// Auto-approvals already made in the last hour.
+    pub auto_approvals_last_hour: u32,
+}
+
+/// The outcome after the guardrails, and what they said.
+#[derive(Debug, PartialEq)]
+pub struct Ruling {
+    pub outcome: DecisionOutcome,
+    pub applied: Vec<&'static str>,
+    pub reasoning: Vec<String>,
+}
+
+fn is_approval(o: DecisionOutcome) -> bool {
+    matches!(
+        o,
+        DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual
+    )
+}
+
+fn module_listed(list: &[String], module: &str) -> bool {
+    list.iter().any(|m| m == module)
+}
+
+/// Applies every guardrail to the strategy's outcome (`None` when no
+/// strategy could answer).
+pub fn apply(
+    config: &Config,
+    mode: Mode,
+    strategy: Option<DecisionOutcome>,
+    f: &Facts<'_>,
+) -> Ruling {
+    let c: &ConstraintsSection = &config.constitution.constraints;
+    let auto = &config.medic.decision.auto_approve;
+    let mut r = Ruling {
+        outcome: strategy.unwrap_or(DecisionOutcome::PendingReview),
+        applied: Vec::new(),
+        reasoning: Vec::new(),
+    };
+    let rule = |r: &mut Ruling, name: &'static str, outcome: DecisionOutcome, why: String| {
+        r.outcome = outcome;
+        r.applied.push(name);
+        r.reasoning.push(format!("guardrail {name}: {why}"));
+    };
+
+    if !config.feature(Feature::DecisionLogic) {
+        rule(
+            &mut r,
+            "decision_logic_off",
+            DecisionOutcome::Defer,
+            "phase_1_observer.decision_logic is off: recorded, not decided".into(),
+        );
+        return r;
+    }
+    if let Some(e) = &f.plugin_error {
+        rule(
+            &mut r,
+            "plugin_error",
+            DecisionOutcome::PendingReview,
+            format!("{e}; a human must decide"),
+        );
+    }
+    if module_listed(&c.blacklisted_modules, f.module) {
+        rule(
+            &mut r,
+            "blacklisted",
+            DecisionOutcome::Deny,
+            format!("{} is blacklisted by the constitution", f.module),
+        );
+        return r;
+    }
+    if !is_approval(r.outcome) {
+        return r;
+    }
+    // From here on the strategy wants the module back.
+    let review = DecisionOutcome::PendingReview;
+    if !f.has_context {
+        rule(
+            &mut r,
+            "no_context",
+            review,
+            "no SIEM context: never approved without it".into(),
+        );
+    } else if module_listed(&c.always_require_approval, f.module) {
+        rule(
+            &mut r,
+            "always_require_approval",
+            review,
+            format!("{} always requires approval", f.module),
+        );
+    } else if c.require_human_review_for_critical
+        && (f.risk_level == RiskLevel::Critical || f.criticality == Criticality::Critical)
+    {
+        rule(
+            &mut r,
+            "critical_review",
+            review,
+            "critical risk or a critical module: human review required".into(),
+        );
+    } else if r.outcome == DecisionOutcome::ApproveAuto {
+        if !auto.enabled {
+            rule(
+                &mut r,
+                "auto_approve_disabled",
+                review,
+                "decision.auto_approve.enabled is false".into(),
+            );
+        } else if f.risk_level > auto.max_risk_level {
+            rule(
+                &mut r,
+                "auto_approve_risk",
+                review,
+                format!(
+                    "risk {:?} is above decision.auto_approve.max_risk_level {:?}",
+                    f.risk_level, auto.max_risk_level
+                ),
+            );
+        } else if f.confidence < auto.min_confidence {
+            rule(
+                &mut r,
+                "auto_approve_confidence",
+                review,
+                format!(
+                    "confidence {:.2} is below decision.auto_approve.min_confidence {:.2}",
+                    f.confidence, auto.min_confidence
+                ),
+            );
+        } else if !config.feature(Feature::AutoResurrection) {
+            rule(
+                &mut r,
+                "auto_resurrection_off",
+                review,
+                "phase_3_semi_auto.auto_resurrection is not enabled".into(),
+            );
+        } else if matches!(mode, Mode::Observer | Mode::Manual) {
+            rule(
+                &mut r,
+                "mode",
+                review,
+                format!("{mode:?} mode: every resurrection needs a human"),
+            );
+        } else if f.auto_approvals_last_hour >= c.max_auto_resurrections_per_hour {
+            rule(
+                &mut r,
+                "hourly_cap",
+                review,
+                format!(
+                    "{} auto-approvals in the last hour reach constraints.max_auto_resurrections_per_hour ({})",
+                    f.auto_approvals_last_hour, c.max_auto_resurrections_per_hour
+                ),
+            );
+        }
+    }
+    r
+}
+
+/// A rolling one-hour window of auto-approvals, for the hourly cap.
+#[derive(Default)]
+pub struct HourlyWindow {
+    times: std::collections::VecDeque<DateTime<Utc>>,
+}
+
+impl HourlyWindow {
+    pub fn from_times(mut times: Vec<DateTime<Utc>>) -> Self {
+        times.sort();
+        HourlyWindow {
+            times: times.into(),
+        }
+    }
+
+    /// Approvals in the hour before `now`.
+    pub fn count(&mut self, now: DateTime<Utc>) -> u32 {
+        while self
+            .times
+            .front()
+            .is_some_and(|t| *t <= now - chrono::Duration::hours(1))
+        {
+            self.times.pop_front();
+        }
+        u32::try_from(self.times.len()).unwrap_or(u32::MAX)
+    }
+
+    pub fn push(&mut self, at: DateTime<Utc>) {
+        self.times.push_back(at);
+    }
+}

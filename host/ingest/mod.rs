@@ -1,0 +1,9 @@
+//! Where kills come from: Smith's Redis stream (`redis.rs`) and
+//! `POST /api/v1/kills` (`api/kills.rs`). Both parse with `envelope.rs`,
+//! validate with `validate.rs`, and hand valid kills to the decider.
+
+pub mod envelope;
+pub mod redis;
+pub mod validate;
+
+pub use validate::ValidationError;

@@ -1,0 +1,312 @@
+//! Smith's Redis stream, read with a consumer group (spec §4.1).
+//!
+//! On start the consumer re-reads its own pending entries (kills it read
+//! before a crash but never acknowledged), then claims entries left pending
+//! too long by dead consumers (XAUTOCLAIM), then reads new ones. Each batch
+//! is decided with bounded concurrency, made durable with one flush, and
+//! only then acknowledged — in one atomic pipeline with its dead letters and
+//! published responses. Redis going away is survived with reconnects and
+//! backoff; nothing unacknowledged is lost, because Redis redelivers it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::envelope;
+use crate::config::raw::{EventBusSection, StartFrom};
+use crate::decide::{Decider, Incoming};
+use crate::publish::add_response;
+use crate::store::{AuditKind, DeadLetter};
+
+/// The stream URL from `smith.event_bus` (`url`, or host and port).
+pub fn url(bus: &EventBusSection) -> String {
+    if bus.url.is_empty() {
+        format!("redis://{}:{}", bus.host, bus.port)
+    } else {
+        bus.url.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+pub struct RedisConsumer {
+    bus: EventBusSection,
+    client: redis::Client,
+    decider: Arc<Decider>,
+}
+
+/// The most a reconnect waits.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl RedisConsumer {
+    pub fn new(bus: &EventBusSection, decider: Arc<Decider>) -> Result<Self, ConsumerError> {
+        Ok(RedisConsumer {
+            bus: bus.clone(),
+            client: redis::Client::open(url(bus))?,
+            decider,
+        })
+    }
+
+    /// Consumes until `shutdown` turns true, reconnecting on failure.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let started = Instant::now();
+            match self.session(&mut shutdown).await {
+                Ok(()) => return,
+                Err(e) => {
+                    if started.elapsed() > Duration::from_secs(10) {
+                        backoff = Duration::from_millis(100);
+                    }
+                    self.decider.metrics.redis_reconnects.inc();
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Redis connection lost; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    async fn session(&self, shutdown: &mut watch::Receiver<bool>) -> Result<(), ConsumerError> {
+        // Blocking reads get their own connection so acks never wait on them.
+        let mut reader = self.client.get_multiplexed_async_connection().await?;
+        let mut writer = self.client.get_multiplexed_async_connection().await?;
+        let bus = &self.bus;
+        let start = match bus.start_from {
+            StartFrom::Earliest => "0",
+            StartFrom::Latest => "$",
+        };
+        let created: Result<(), redis::RedisError> = writer
+            .xgroup_create_mkstream(&bus.topic, &bus.consumer_group, start)
+            .await;
+        if let Err(e) = created
+            && e.code() != Some("BUSYGROUP")
+        {
+            return Err(e.into());
+        }
+        tracing::info!(stream = %bus.topic, group = %bus.consumer_group, consumer = %bus.consumer_name, "Consuming kill notifications");
+
+        // 1. Our own pending entries, from before a restart.
+        let mut from = "0".to_string();
+        loop {
+            let opts = StreamReadOptions::default()
+                .group(&bus.consumer_group, &bus.consumer_name)
+                .count(bus.batch_size as usize);
+            let reply: StreamReadReply =
+                reader.xread_options(&[&bus.topic], &[&from], &opts).await?;
+            let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
+            let Some(last) = entries.last() else { break };
+            from = last.id.clone();
+            tracing::info!(
+                count = entries.len(),
+                "Re-processing this consumer's pending entries"
+            );
+            self.process(&mut writer, entries).await?;
+        }
+        // 2. Entries abandoned by dead consumers; then 3. new entries.
+        self.claim(&mut writer).await?;
+        let mut last_claim = Instant::now();
+        let claim_every =
+            Duration::from_millis(self.bus.claim_idle_ms / 2).max(Duration::from_millis(100));
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            if last_claim.elapsed() >= claim_every {
+                self.claim(&mut writer).await?;
+                last_claim = Instant::now();
+            }
+            let opts = StreamReadOptions::default()
+                .group(&bus.consumer_group, &bus.consumer_name)
+                .count(bus.batch_size as usize)
+                .block(bus.block_ms as usize);
+            let keys = [&bus.topic];
+            let reply: StreamReadReply = tokio::select! {
+                r = reader.xread_options(&keys, &[">"], &opts) => r?,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
+            if !entries.is_empty() {
+                self.process(&mut writer, entries).await?;
+            }
+        }
+    }
+
+    async fn claim(&self, conn: &mut MultiplexedConnection) -> Result<(), ConsumerError> {
+        let bus = &self.bus;
+        let mut cursor = "0-0".to_string();
+        loop {
+            let opts = StreamAutoClaimOptions::default().count(bus.batch_size as usize);
+            let reply: StreamAutoClaimReply = conn
+                .xautoclaim_options(
+                    &bus.topic,
+                    &bus.consumer_group,
+                    &bus.consumer_name,
+                    bus.claim_idle_ms,
+                    &cursor,
+                    opts,
+                )
+                .await?;
+            if !reply.claimed.is_empty() {
+                tracing::info!(
+                    count = reply.claimed.len(),
+                    "Claimed entries abandoned by another consumer"
+                );
+                self.process(conn, reply.claimed).await?;
+            }
+            if reply.next_stream_id == "0-0" || reply.next_stream_id == cursor {
+                return Ok(());
+            }
+            cursor = reply.next_stream_id;
+        }
+    }
+
+    /// Decides a batch, flushes the store, then acknowledges.
+    async fn process(
+        &self,
+        conn: &mut MultiplexedConnection,
+        entries: Vec<StreamId>,
+    ) -> Result<(), ConsumerError> {
+        let bus = &self.bus;
+        let now = Utc::now();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let mut ack: Vec<String> = Vec::with_capacity(entries.len());
+        let mut tasks = tokio::task::JoinSet::new();
+        let limit = Arc::new(tokio::sync::Semaphore::new(bus.max_in_flight as usize));
+        for entry in entries {
+            let fields = fields_of(&entry);
+            match envelope::from_stream_fields(&fields, now) {
+                Ok(parsed) => {
+                    let decider = self.decider.clone();
+                    let permit = limit.clone().acquire_owned().await;
+                    let id = entry.id.clone();
+                    tasks.spawn(async move {
+                        let _permit = permit;
+                        let reply_to = parsed.reply_to.clone();
+                        let inc = Incoming {
+                            kill: parsed.kill,
+                            correlation_id: parsed.correlation_id,
+                            reply_to: parsed.reply_to,
+                            source: "redis",
+                            received: Instant::now(),
+                        };
+                        (id, reply_to, decider.handle(inc).await)
+                    });
+                }
+                Err(e) => {
+                    self.decider.metrics.kills_invalid.inc();
+                    self.decider.metrics.dead_letters.inc();
+                    tracing::warn!(entry_id = %entry.id, field = %e.field, problem = %e.problem, "Invalid kill notification dead-lettered");
+                    let raw: String = serde_json::to_string(&fields)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(4096)
+                        .collect();
+                    let dl = DeadLetter {
+                        at: now,
+                        source: "redis".into(),
+                        entry_id: Some(entry.id.clone()),
+                        field: e.field.clone(),
+                        reason: e.to_string(),
+                        raw: raw.clone(),
+                    };
+                    if let Err(err) = self.decider.store.dead_letter(&dl) {
+                        tracing::error!(error = %err, "Could not record dead letter");
+                    }
+                    let _ = self.decider.store.audit(
+                        AuditKind::InputRejected,
+                        None,
+                        None,
+                        "smith",
+                        json!({"entry_id": entry.id, "field": e.field, "reason": e.to_string()}),
+                    );
+                    pipe.cmd("XADD")
+                        .arg(&bus.dead_letter_topic)
+                        .arg("*")
+                        .arg("reason")
+                        .arg(e.to_string())
+                        .arg("field")
+                        .arg(&e.field)
+                        .arg("entry_id")
+                        .arg(&entry.id)
+                        .arg("source_stream")
+                        .arg(&bus.topic)
+                        .arg("raw")
+                        .arg(raw)
+                        .ignore();
+                    ack.push(entry.id);
+                }
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((id, reply_to, result)) = joined else {
+                tracing::error!("A decision task panicked; its entry stays pending");
+                continue;
+            };
+            match result {
+                Ok(handled) => {
+                    add_response(
+                        &mut pipe,
+                        reply_to.as_deref().unwrap_or(&bus.response_topic),
+                        handled.decision(),
+                    );
+                    ack.push(id);
+                }
+                // Not acknowledged: Redis delivers it again.
+                Err(e) => {
+                    tracing::error!(entry_id = %id, error = %e, "Decision not stored; entry left pending")
+                }
+            }
+        }
+        // Durable before acknowledged.
+        if let Err(e) = self.decider.store.flush().await {
+            tracing::error!(error = %e, "Store flush failed; batch left pending");
+            return Ok(());
+        }
+        if !ack.is_empty() {
+            pipe.cmd("XACK")
+                .arg(&bus.topic)
+                .arg(&bus.consumer_group)
+                .arg(&ack)
+                .ignore();
+            pipe.query_async::<()>(conn).await?;
+        }
+        Ok(())
+    }
+}
+
+/// An entry's fields as strings (binary values are invalid input later).
+fn fields_of(entry: &StreamId) -> Vec<(String, String)> {
+    entry
+        .map
+        .iter()
+        .map(|(k, v)| {
+            let s = match v {
+                redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                redis::Value::SimpleString(s) => s.clone(),
+                redis::Value::Int(i) => i.to_string(),
+                other => format!("{other:?}"),
+            };
+            (k.clone(), s)
+        })
+        .collect()
+}

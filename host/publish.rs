@@ -1,0 +1,62 @@
+//! Publishing decisions to Redis: each goes to `medic.responses` (or the
+//! envelope's `reply_to`) with the kill's correlation id.
+
+use redis::aio::ConnectionManager;
+
+use crate::model::Decision;
+
+/// Adds one decision's XADD to a pipeline (so it goes with its ack).
+pub fn add_response(pipe: &mut redis::Pipeline, stream: &str, decision: &Decision) {
+    let data = serde_json::to_string(decision).unwrap_or_default();
+    pipe.cmd("XADD")
+        .arg(stream)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(1_000_000)
+        .arg("*")
+        .arg("data")
+        .arg(data)
+        .arg("kill_id")
+        .arg(&decision.kill_id)
+        .arg("decision_id")
+        .arg(&decision.decision_id)
+        .arg("correlation_id")
+        .arg(decision.correlation_id.as_deref().unwrap_or(""))
+        .ignore();
+}
+
+/// Publishes decisions made outside the stream consumer (HTTP ingest) when
+/// Medic is connected to Redis.
+#[derive(Clone)]
+pub struct Publisher {
+    conn: Option<ConnectionManager>,
+    stream: String,
+}
+
+impl Publisher {
+    pub fn none() -> Self {
+        Publisher {
+            conn: None,
+            stream: String::new(),
+        }
+    }
+
+    pub fn redis(conn: ConnectionManager, stream: &str) -> Self {
+        Publisher {
+            conn: Some(conn),
+            stream: stream.to_string(),
+        }
+    }
+
+    pub async fn publish(&self, decisions: &[&Decision], reply_to: Option<&str>) {
+        let Some(conn) = &self.conn else { return };
+        let mut pipe = redis::pipe();
+        for d in decisions {
+            add_response(&mut pipe, reply_to.unwrap_or(&self.stream), d);
+        }
+        let mut conn = conn.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            tracing::error!(error = %e, "Publishing decisions to Redis failed");
+        }
+    }
+}

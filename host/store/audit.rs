@@ -1,0 +1,69 @@
+//! The append-only audit log of spec §10.3 events.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Result, Store};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    KillReceived,
+    DecisionMade,
+    HumanApproval,
+    HumanDenial,
+    ResurrectionExecuted,
+    RollbackTriggered,
+    ThresholdAdjusted,
+    ConfigurationChanged,
+    PluginChanged,
+    InputRejected,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub kind: AuditKind,
+    pub kill_id: Option<String>,
+    pub decision_id: Option<String>,
+    /// Who did it: `medic`, a key's name, `smith`.
+    pub actor: String,
+    pub details: serde_json::Value,
+}
+
+impl Store {
+    /// Appends an event; `seq` is assigned here and only grows.
+    pub fn audit(
+        &self,
+        kind: AuditKind,
+        kill_id: Option<&str>,
+        decision_id: Option<&str>,
+        actor: &str,
+        details: serde_json::Value,
+    ) -> Result<u64> {
+        let seq = self.next_id()?;
+        let event = AuditEvent {
+            seq,
+            at: Utc::now(),
+            kind,
+            kill_id: kill_id.map(str::to_string),
+            decision_id: decision_id.map(str::to_string),
+            actor: actor.to_string(),
+            details,
+        };
+        self.audit
+            .insert(seq.to_be_bytes(), serde_json::to_vec(&event)?)?;
+        Ok(seq)
+    }
+
+    /// Audit events, oldest first, after `after_seq`, at most `limit`.
+    pub fn audit_events(&self, after_seq: Option<u64>, limit: usize) -> Result<Vec<AuditEvent>> {
+        let start = after_seq.map_or(0, |s| s.saturating_add(1));
+        self.audit
+            .range(start.to_be_bytes()..)
+            .take(limit)
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+}

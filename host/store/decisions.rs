@@ -1,0 +1,171 @@
+//! Kills, their context and their decision: stored once per kill_id, and
+//! queried by kill_id, by module and by time range.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{module_key, module_prefix, time_be, time_key};
+use super::{Result, Store};
+use crate::model::{Decision, DecisionOutcome, KillReport, SiemContext};
+
+/// Everything recorded about one kill.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub kill: KillReport,
+    pub context: Option<SiemContext>,
+    pub decision: Decision,
+}
+
+/// Whether a record was new or the kill had been decided before.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    New,
+    /// The kill was decided before: here is that decision.
+    Duplicate(Box<Decision>),
+}
+
+/// A module's recent kills, for its profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModuleHistory {
+    pub kills_last_hour: u32,
+    pub kills_last_day: u32,
+    pub kills_last_week: u32,
+    pub last_kill: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// The decision already made for a kill, if any.
+    pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
+        let Some(decision_id) = self.by_kill.get(kill_id)? else {
+            return Ok(None);
+        };
+        self.decision(std::str::from_utf8(&decision_id).unwrap_or_default())
+    }
+
+    pub fn decision(&self, decision_id: &str) -> Result<Option<Decision>> {
+        match self.decisions.get(decision_id)? {
+            Some(bytes) => Ok(Some(
+                serde_json::from_slice::<DecisionRecord>(&bytes)?.decision,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    pub fn record(&self, decision_id: &str) -> Result<Option<DecisionRecord>> {
+        match self.decisions.get(decision_id)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a decided kill unless its kill_id was decided before; the
+    /// claim on the kill_id is atomic, so racing deliveries store one.
+    pub fn store_decision(&self, rec: &DecisionRecord) -> Result<Stored> {
+        let d = &rec.decision;
+        let bytes = serde_json::to_vec(rec)?;
+        self.decisions.insert(d.decision_id.as_bytes(), bytes)?;
+        let claimed = self.by_kill.compare_and_swap(
+            d.kill_id.as_bytes(),
+            None as Option<&[u8]>,
+            Some(d.decision_id.as_bytes()),
+        )?;
+        if let Err(current) = claimed {
+            self.decisions.remove(d.decision_id.as_bytes())?;
+            let earlier = current.current.and_then(|id| {
+                self.decision(std::str::from_utf8(&id).unwrap_or_default())
+                    .ok()
+                    .flatten()
+            });
+            return Ok(match earlier {
+                Some(e) => Stored::Duplicate(Box::new(e)),
+                None => Stored::New,
+            });
+        }
+        let outcome = [outcome_byte(d.outcome)];
+        self.by_module.insert(
+            module_key(
+                &rec.kill.target_module,
+                rec.kill.timestamp,
+                &rec.kill.kill_id,
+            ),
+            &outcome,
+        )?;
+        self.by_time.insert(
+            time_key(d.timestamp, &rec.kill.kill_id),
+            d.decision_id.as_bytes(),
+        )?;
+        Ok(Stored::New)
+    }
+
+    /// Counts a module's kills in the hour, day and week before `now`.
+    pub fn module_history(&self, module: &str, now: DateTime<Utc>) -> Result<ModuleHistory> {
+        let prefix = module_prefix(module);
+        let mut from = prefix.clone();
+        from.extend_from_slice(&time_be(now - Duration::weeks(1)));
+        let mut to = prefix.clone();
+        to.extend_from_slice(&time_be(now + Duration::seconds(1)));
+        let mut h = ModuleHistory::default();
+        for item in self.by_module.range(from..to) {
+            let (key, _) = item?;
+            let ms = key
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+                .unwrap_or_default();
+            let t = DateTime::from_timestamp_millis(ms).unwrap_or(now);
+            h.kills_last_week += 1;
+            if t > now - Duration::days(1) {
+                h.kills_last_day += 1;
+            }
+            if t > now - Duration::hours(1) {
+                h.kills_last_hour += 1;
+            }
+            h.last_kill = Some(h.last_kill.map_or(t, |l| l.max(t)));
+        }
+        Ok(h)
+    }
+
+    /// Decisions made in `[from, to)`, oldest first.
+    pub fn records_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRecord>> {
+        let mut out = Vec::new();
+        for item in self
+            .by_time
+            .range(time_be(from).to_vec()..time_be(to).to_vec())
+        {
+            let (_, decision_id) = item?;
+            if let Some(bytes) = self.decisions.get(&decision_id)? {
+                out.push(serde_json::from_slice(&bytes)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Auto-approvals decided since `since` (the hourly cap's count).
+    pub fn auto_approvals_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+        Ok(self
+            .records_between(since, Utc::now() + Duration::minutes(1))?
+            .into_iter()
+            .filter(|r| r.decision.outcome == DecisionOutcome::ApproveAuto)
+            .map(|r| r.decision.timestamp)
+            .collect())
+    }
+
+    /// How many kills have a decision.
+    pub fn decision_count(&self) -> usize {
+        self.by_kill.len()
+    }
+}
+
+fn outcome_byte(o: DecisionOutcome) -> u8 {
+    match o {
+        DecisionOutcome::ApproveAuto => 0,
+        DecisionOutcome::ApproveManual => 1,
+        DecisionOutcome::PendingReview => 2,
+        DecisionOutcome::Deny => 3,
+        DecisionOutcome::Defer => 4,
+    }
+}
