@@ -3,7 +3,14 @@
 mod builtin_plugins;
 mod cli;
 mod config_files;
+mod guardrail_tests;
 mod hostile_plugins;
 mod hot_swap;
+mod http_ingest;
 mod isolation;
+mod pipeline_support;
+mod redis_pipeline;
+mod redis_server;
+mod siem_file;
+mod siem_rest;
 mod support;

@@ -1,0 +1,195 @@
+//! Each constitution constraint and guardrail, on real decisions through the
+//! built-in plugins.
+
+use medic::decide::Handled;
+use medic::model::{ContextStatus, DecisionOutcome};
+
+use crate::pipeline_support::*;
+
+fn intel() -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), LOW_RISK_INTEL).unwrap();
+    f
+}
+
+fn outcome(h: &Handled) -> DecisionOutcome {
+    h.decision().outcome
+}
+
+#[tokio::test]
+async fn a_low_risk_kill_is_auto_approved_when_everything_allows_it() {
+    let intel = intel();
+    let d = decider_with(semi_auto(intel.path(), 10), None);
+    let h = decide(&d, "k-ok", "report-renderer").await;
+    let dec = h.decision();
+    assert_eq!(
+        dec.outcome,
+        DecisionOutcome::ApproveAuto,
+        "{:#?}",
+        dec.reasoning
+    );
+    assert!(dec.guardrails.is_empty());
+    assert!(dec.auto_approve_eligible);
+    assert_eq!(dec.context_status, ContextStatus::Ok);
+    assert_eq!(dec.strategy.name, "balanced");
+    assert!(!dec.executed, "nothing executes before phase 2 work lands");
+}
+
+#[tokio::test]
+async fn blacklisted_modules_are_denied() {
+    let intel = intel();
+    let mut config = semi_auto(intel.path(), 10);
+    config.constitution.constraints.blacklisted_modules = vec!["legacy-ftp".into()];
+    let d = decider_with(config, None);
+    let h = decide(&d, "k-bl", "legacy-ftp").await;
+    assert_eq!(outcome(&h), DecisionOutcome::Deny);
+    assert_eq!(h.decision().guardrails, ["blacklisted"]);
+    assert!(
+        h.decision()
+            .reasoning
+            .iter()
+            .any(|r| r.contains("blacklisted"))
+    );
+}
+
+#[tokio::test]
+async fn always_require_approval_modules_go_to_a_human() {
+    let intel = intel();
+    let mut config = semi_auto(intel.path(), 10);
+    // balanced would already refuse (it sees the flag in the profile); the
+    // aggressive strategy shows the host's own guardrail too.
+    config
+        .constitution
+        .plugins
+        .get_mut("phase_3_semi_auto")
+        .unwrap()
+        .strategy
+        .name = "aggressive".into();
+    config.medic.modules.criticality.remove("payment-processor");
+    let d = decider_with(config, None);
+    let h = decide(&d, "k-pay", "payment-processor").await;
+    assert_eq!(outcome(&h), DecisionOutcome::PendingReview);
+    assert!(h.decision().requires_human_review);
+}
+
+#[tokio::test]
+async fn critical_modules_need_review_when_the_constitution_says_so() {
+    let intel = intel();
+    let mut config = semi_auto(intel.path(), 10);
+    config
+        .constitution
+        .plugins
+        .get_mut("phase_3_semi_auto")
+        .unwrap()
+        .strategy
+        .name = "aggressive".into();
+    config
+        .medic
+        .modules
+        .criticality
+        .insert("ledger".into(), medic::model::Criticality::Critical);
+    let d = decider_with(config.clone(), None);
+    let h = decide(&d, "k-ledger", "ledger").await;
+    assert_eq!(
+        outcome(&h),
+        DecisionOutcome::PendingReview,
+        "{:?}",
+        h.decision().reasoning
+    );
+    assert_eq!(h.decision().guardrails, ["critical_review"]);
+
+    config
+        .constitution
+        .constraints
+        .require_human_review_for_critical = false;
+    let d = decider_with(config, None);
+    let h = decide(&d, "k-ledger-2", "ledger").await;
+    assert_ne!(h.decision().guardrails, ["critical_review"]);
+}
+
+#[tokio::test]
+async fn the_hourly_cap_holds_under_a_burst() {
+    let intel = intel();
+    let d = decider_with(semi_auto(intel.path(), 5), None);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let d = d.clone();
+        tasks.push(tokio::spawn(async move {
+            decide(&d, &format!("burst-{i}"), &format!("svc-{i}")).await
+        }));
+    }
+    let mut approved = 0;
+    let mut capped = 0;
+    for t in tasks {
+        let h = t.await.unwrap();
+        match outcome(&h) {
+            DecisionOutcome::ApproveAuto => approved += 1,
+            DecisionOutcome::PendingReview if h.decision().guardrails == ["hourly_cap"] => {
+                capped += 1
+            }
+            other => panic!("unexpected {other:?}: {:?}", h.decision().reasoning),
+        }
+    }
+    assert_eq!(approved, 5);
+    assert_eq!(capped, 35);
+}
+
+#[tokio::test]
+async fn the_default_configuration_never_auto_approves() {
+    // Observer mode, auto-approval off, phase 3 off: secure by default.
+    let d = decider_with(medic::config::Config::embedded().unwrap(), None);
+    let h = decide(&d, "k-default", "report-renderer").await;
+    assert_ne!(outcome(&h), DecisionOutcome::ApproveAuto);
+    assert!(
+        h.decision()
+            .reasoning
+            .iter()
+            .any(|r| r.contains("observer mode"))
+    );
+    assert_eq!(h.decision().context_status, ContextStatus::Disabled);
+}
+
+#[tokio::test]
+async fn a_kill_is_never_decided_twice() {
+    let intel = intel();
+    let d = decider_with(semi_auto(intel.path(), 10), None);
+    let first = decide(&d, "k-dup", "svc").await;
+    let again = decide(&d, "k-dup", "svc").await;
+    assert!(matches!(again, Handled::Duplicate(_)));
+    assert_eq!(first.decision().decision_id, again.decision().decision_id);
+    assert_eq!(d.store.decision_count(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_plugin_sends_the_kill_to_review_with_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::support::wasm("hostile-wasi"),
+        dir.path().join("wasi.wasm"),
+    )
+    .unwrap();
+    let intel = intel();
+    let mut config = semi_auto(intel.path(), 10);
+    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.watch = false;
+    config
+        .constitution
+        .plugins
+        .get_mut("phase_3_semi_auto")
+        .unwrap()
+        .strategy
+        .name = "hostile-wasi".into();
+    let d = decider_with(config, None);
+    let mut k = kill("k-fail", "svc");
+    k.metadata
+        .insert("attempt".into(), serde_json::json!("file"));
+    let h = d.handle(incoming(k)).await.unwrap();
+    let dec = h.decision();
+    assert_eq!(dec.outcome, DecisionOutcome::PendingReview);
+    assert_eq!(dec.guardrails, ["plugin_error"]);
+    assert!(
+        dec.reasoning.iter().any(|r| r.contains("wasi:filesystem")),
+        "{:?}",
+        dec.reasoning
+    );
+}

@@ -1,0 +1,208 @@
+//! `POST /api/v1/kills` and the daily report through `router(state)`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use medic::api::{ApiKeys, AppState, router};
+use medic::config::raw::{ApiKeySection, Role};
+use medic::publish::Publisher;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+use crate::pipeline_support::*;
+
+const INGEST: &str = "ingest-key-0123456789";
+const VIEWER: &str = "viewer-key-0123456789";
+
+fn state() -> AppState {
+    let key = |name: &str, role, k: &str| ApiKeySection {
+        name: name.into(),
+        role,
+        sha256: hex::encode(Sha256::digest(k)),
+    };
+    let keys = ApiKeys::new(
+        &[
+            key("smith", Role::Ingest, INGEST),
+            key("dash", Role::Viewer, VIEWER),
+        ],
+        None,
+    )
+    .unwrap();
+    AppState {
+        decider: decider_with(medic::config::Config::embedded().unwrap(), None),
+        keys: Arc::new(keys),
+        publisher: Publisher::none(),
+        started: Instant::now(),
+    }
+}
+
+async fn call(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
+    let res = router(state.clone())
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_kill_is_decided_and_answered_in_the_envelope() {
+    let s = state();
+    let (status, body) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        Some(INGEST),
+        Some(kill_json("h-1", "svc")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["data"]["status"], "decided");
+    assert_eq!(body["data"]["decision"]["kill_id"], "h-1");
+    assert!(body["meta"]["request_id"].as_str().is_some());
+    // The same kill again is not decided twice.
+    let (_, again) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        Some(INGEST),
+        Some(kill_json("h-1", "svc")),
+    )
+    .await;
+    assert_eq!(again["data"]["status"], "duplicate");
+    assert_eq!(
+        again["data"]["decision"]["decision_id"],
+        body["data"]["decision"]["decision_id"]
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_kill_is_refused_naming_the_field() {
+    let s = state();
+    let mut k = kill_json("h-2", "svc");
+    k["confidence_score"] = json!(3);
+    let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(k)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["success"], false);
+    assert_eq!(body["errors"][0]["field"], "confidence_score");
+    let (status, body) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        Some(INGEST),
+        Some(json!("nope")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(s.decider.store.decision_count(), 0);
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_kill() {
+    let s = state();
+    let mut bad = kill_json("h-bad", "svc");
+    bad["kill_reason"] = json!("vibes");
+    let envelope = json!({"version": "1.0", "message_type": "KILL_REPORT", "payload": kill_json("h-env", "svc"), "correlation_id": "c-9"});
+    let batch = json!([kill_json("h-a", "svc"), bad, envelope]);
+    let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(batch)).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = body["data"].as_array().unwrap();
+    assert_eq!(items[0]["status"], "decided");
+    assert_eq!(items[1]["status"], "invalid");
+    assert_eq!(items[1]["error"]["field"], "kill_reason");
+    assert_eq!(items[2]["decision"]["correlation_id"], "c-9");
+}
+
+#[tokio::test]
+async fn keys_and_roles_are_enforced() {
+    let s = state();
+    let (status, _) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        None,
+        Some(kill_json("h-3", "svc")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        Some("wrong-key-wrong-key"),
+        Some(kill_json("h-3", "svc")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        Some(VIEWER),
+        Some(kill_json("h-3", "svc")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(&s, "GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "healthy");
+}
+
+#[tokio::test]
+async fn the_daily_report_counts_the_day() {
+    let s = state();
+    for i in 0..3 {
+        call(
+            &s,
+            "POST",
+            "/api/v1/kills",
+            Some(INGEST),
+            Some(kill_json(&format!("r-{i}"), "svc")),
+        )
+        .await;
+    }
+    let mut bad = kill_json("r-bad", "svc");
+    bad["severity"] = json!("extreme");
+    call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(bad)).await;
+    let (status, body) = call(&s, "GET", "/api/v1/reports/daily", Some(VIEWER), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = &body["data"];
+    assert_eq!(r["decisions"], 3);
+    assert_eq!(r["by_module"]["svc"], 3);
+    assert_eq!(r["by_reason"]["anomaly_behavior"], 3);
+    assert_eq!(r["dead_letters"], 1);
+    let (status, body) = call(
+        &s,
+        "GET",
+        "/api/v1/reports/daily?date=yesterday",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "date");
+}

@@ -1,0 +1,111 @@
+//! Building a whole engine in-process for pipeline tests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use medic::config::Config;
+use medic::decide::{Decider, Handled, Incoming};
+use medic::enrich::{self, SiemAdapter};
+use medic::model::KillReport;
+use medic::plugin::Registry;
+use medic::store::Store;
+use medic::telemetry::Metrics;
+use serde_json::{Value, json};
+
+pub fn decider_with(config: Config, siem: Option<Arc<dyn SiemAdapter>>) -> Arc<Decider> {
+    let config = Arc::new(config);
+    let registry = Arc::new(Registry::new(&config).expect("registry"));
+    let siem = siem.unwrap_or_else(|| enrich::from_config(&config, &|_| None).expect("siem"));
+    Arc::new(
+        Decider::new(
+            config,
+            registry,
+            Store::temporary().expect("store"),
+            siem,
+            Arc::new(Metrics::default()),
+        )
+        .expect("decider"),
+    )
+}
+
+/// A valid kill report as JSON.
+pub fn kill_json(kill_id: &str, module: &str) -> Value {
+    json!({
+        "kill_id": kill_id,
+        "timestamp": Utc::now().to_rfc3339(),
+        "target_module": module,
+        "target_instance_id": format!("{module}-1"),
+        "kill_reason": "anomaly_behavior",
+        "severity": "low",
+        "confidence_score": 0.5,
+        "evidence": ["log-1"],
+        "dependencies": [],
+        "source_agent": "smith-01",
+        "metadata": {"region": "eu-west-1"}
+    })
+}
+
+pub fn kill(kill_id: &str, module: &str) -> KillReport {
+    medic::ingest::validate::kill_report(&kill_json(kill_id, module), Utc::now())
+        .expect("valid kill")
+}
+
+pub fn incoming(kill: KillReport) -> Incoming {
+    Incoming {
+        kill,
+        correlation_id: None,
+        reply_to: None,
+        source: "test",
+        received: Instant::now(),
+    }
+}
+
+pub async fn decide(d: &Decider, kill_id: &str, module: &str) -> Handled {
+    d.handle(incoming(kill(kill_id, module)))
+        .await
+        .expect("handled")
+}
+
+/// A configuration allowing automatic approval: semi-auto mode with phases
+/// 0-3 enabled and auto-approval on, with the `file` SIEM's intel.
+pub fn semi_auto(intel_file: &std::path::Path, cap: u32) -> Config {
+    let medic = medic::config::EMBEDDED_MEDIC
+        .replace("current: \"observer\"", "current: \"semi_auto\"")
+        .replace("adapter: \"none\"", "adapter: \"file\"")
+        .replace(
+            "intel_file: \"\"",
+            &format!("intel_file: \"{}\"", intel_file.display()),
+        )
+        .replace(
+            "    enabled: false\n    max_risk_level",
+            "    enabled: true\n    max_risk_level",
+        );
+    let constitution = medic::config::EMBEDDED_CONSTITUTION
+        .replace(
+            "max_auto_resurrections_per_hour: 10",
+            &format!("max_auto_resurrections_per_hour: {cap}"),
+        )
+        .replace(
+            "phase_2_manual:\n    enabled: false",
+            "phase_2_manual:\n    enabled: true",
+        )
+        .replace(
+            "phase_3_semi_auto:\n    enabled: false",
+            "phase_3_semi_auto:\n    enabled: true",
+        );
+    Config::from_texts(
+        ("semi-auto medic.yaml", &medic),
+        ("semi-auto constitution.yaml", &constitution),
+        &|_| None,
+    )
+    .expect("semi-auto test config is valid")
+}
+
+/// Intel marking every module low-risk with a history of false positives.
+pub const LOW_RISK_INTEL: &str = r#"
+default:
+  risk_score: 0.05
+  false_positive_history: 5
+  recommendation: likely_false_positive
+"#;

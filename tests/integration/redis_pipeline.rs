@@ -1,0 +1,246 @@
+//! End to end against a real (private) Redis: valid kills decided exactly
+//! once, invalid ones dead-lettered with their reason, nothing left pending,
+//! responses published with correlation ids; a Redis restart mid-stream is
+//! survived.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use medic::config::Config;
+use medic::config::raw::EventBusType;
+use medic::decide::Decider;
+use medic::ingest::redis::RedisConsumer;
+use redis::Commands;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::pipeline_support::*;
+use crate::redis_server::RedisServer;
+
+const STREAM: &str = "smith.events.kill_notifications";
+
+fn config_for(server: &RedisServer) -> Config {
+    let mut c = Config::embedded().unwrap();
+    let bus = &mut c.medic.smith.event_bus;
+    bus.kind = EventBusType::Redis;
+    bus.url = server.url();
+    bus.block_ms = 100;
+    bus.claim_idle_ms = 1000;
+    c
+}
+
+fn start(
+    decider: Arc<Decider>,
+    config: &Config,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    let consumer = RedisConsumer::new(&config.medic.smith.event_bus, decider).unwrap();
+    (stop, tokio::spawn(consumer.run(stopped)))
+}
+
+fn pending(conn: &mut redis::Connection) -> usize {
+    let reply: redis::Value = redis::cmd("XPENDING")
+        .arg(STREAM)
+        .arg("medic")
+        .query(conn)
+        .unwrap();
+    match reply {
+        redis::Value::Array(items) => match items.first() {
+            Some(redis::Value::Int(n)) => *n as usize,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+async fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn add_envelope(conn: &mut redis::Connection, kill_id: &str) {
+    let env = json!({"version": "1.0", "message_type": "KILL_REPORT", "payload": kill_json(kill_id, "svc"),
+                     "correlation_id": format!("corr-{kill_id}"), "reply_to": "medic.responses"});
+    let _: String = conn
+        .xadd(STREAM, "*", &[("data", env.to_string())])
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_batch_ends_decided_once_dead_lettered_and_acknowledged() {
+    let server = RedisServer::start();
+    let mut conn = server.conn();
+    let config = config_for(&server);
+    let decider = decider_with(config.clone(), None);
+    // Entries written before Medic starts are read too (start_from: earliest).
+    for i in 0..150 {
+        add_envelope(&mut conn, &format!("e-{i}"));
+    }
+    let (stop, task) = start(decider.clone(), &config);
+    // The other accepted shapes: a payload field, and the kill's own fields.
+    for i in 0..25 {
+        let _: String = conn
+            .xadd(
+                STREAM,
+                "*",
+                &[("payload", kill_json(&format!("p-{i}"), "svc").to_string())],
+            )
+            .unwrap();
+        let k = kill_json(&format!("f-{i}"), "svc");
+        let fields: Vec<(String, String)> = k
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, v)| {
+                (
+                    name.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                )
+            })
+            .collect();
+        let _: String = conn.xadd(STREAM, "*", &fields).unwrap();
+    }
+    // Malformed entries, each with a different fault.
+    let mut bad_conf = kill_json("bad-1", "svc");
+    bad_conf["confidence_score"] = json!(7);
+    let mut bad_module = kill_json("bad-2", "svc");
+    bad_module["target_module"] = json!("svc && reboot");
+    let bads: Vec<Vec<(&str, String)>> = vec![
+        vec![("data", "{not json".into())],
+        vec![("payload", bad_conf.to_string())],
+        vec![("payload", bad_module.to_string())],
+        vec![("hello", "world".into())],
+        vec![("data", json!({"message_type": "PING"}).to_string())],
+    ];
+    for fields in &bads {
+        let _: String = conn.xadd(STREAM, "*", fields).unwrap();
+    }
+    // A duplicate delivery of a kill already sent.
+    add_envelope(&mut conn, "e-7");
+
+    let store = decider.store.clone();
+    wait_until("every kill decided", 60, || store.decision_count() == 200).await;
+    wait_until("nothing pending", 30, || pending(&mut server.conn()) == 0).await;
+    let _ = stop.send(true);
+    task.await.unwrap();
+
+    assert_eq!(decider.store.decision_count(), 200);
+    let dead: Vec<redis::streams::StreamId> = {
+        let reply: redis::streams::StreamRangeReply = conn
+            .xrange_all("smith.events.kill_notifications.dead")
+            .unwrap();
+        reply.ids
+    };
+    assert_eq!(dead.len(), bads.len());
+    let reasons: Vec<String> = dead
+        .iter()
+        .map(|e| e.get::<String>("reason").unwrap())
+        .collect();
+    for expected in [
+        "message",
+        "payload.confidence_score",
+        "payload.target_module",
+        "entry",
+        "message_type",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "no dead letter names {expected}: {reasons:?}"
+        );
+    }
+    // One response per delivery (the duplicate's repeats its decision).
+    let responses: redis::streams::StreamRangeReply = conn.xrange_all("medic.responses").unwrap();
+    assert_eq!(responses.ids.len(), 201);
+    let decision_ids: HashSet<String> = responses
+        .ids
+        .iter()
+        .map(|e| e.get::<String>("decision_id").unwrap())
+        .collect();
+    assert_eq!(decision_ids.len(), 200);
+    let e7: Vec<_> = responses
+        .ids
+        .iter()
+        .filter(|e| e.get::<String>("kill_id").as_deref() == Some("e-7"))
+        .collect();
+    assert_eq!(e7.len(), 2);
+    assert_eq!(
+        e7[0].get::<String>("correlation_id").as_deref(),
+        Some("corr-e-7")
+    );
+    assert_eq!(decider.metrics.kills_invalid.get(), bads.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_mid_stream_loses_nothing() {
+    let mut server = RedisServer::start();
+    let config = config_for(&server);
+    let decider = decider_with(config.clone(), None);
+    let (stop, task) = start(decider.clone(), &config);
+    let mut conn = server.conn();
+    for i in 0..300 {
+        add_envelope(&mut conn, &format!("r1-{i}"));
+    }
+    let store = decider.store.clone();
+    wait_until("some kills decided", 30, || store.decision_count() > 0).await;
+    server.restart(Duration::from_millis(300));
+    let mut conn = server.conn();
+    for i in 0..300 {
+        add_envelope(&mut conn, &format!("r2-{i}"));
+    }
+    wait_until("every kill decided after the restart", 60, || {
+        store.decision_count() == 600
+    })
+    .await;
+    wait_until("nothing pending", 30, || pending(&mut server.conn()) == 0).await;
+    let _ = stop.send(true);
+    task.await.unwrap();
+    assert!(
+        decider.metrics.redis_reconnects.get() >= 1,
+        "the consumer noticed the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_abandoned_by_a_dead_consumer_are_claimed() {
+    let server = RedisServer::start();
+    let mut conn = server.conn();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(STREAM)
+        .arg("medic")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut conn)
+        .unwrap();
+    for i in 0..20 {
+        add_envelope(&mut conn, &format!("orphan-{i}"));
+    }
+    // Another consumer reads them and dies without acknowledging.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("medic")
+        .arg("crashed-medic")
+        .arg("COUNT")
+        .arg(100)
+        .arg("STREAMS")
+        .arg(STREAM)
+        .arg(">")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(pending(&mut conn), 20);
+    let config = config_for(&server);
+    let decider = decider_with(config.clone(), None);
+    let (stop, task) = start(decider.clone(), &config);
+    let store = decider.store.clone();
+    wait_until("the orphans claimed and decided", 30, || {
+        store.decision_count() == 20
+    })
+    .await;
+    wait_until("nothing pending", 30, || pending(&mut server.conn()) == 0).await;
+    let _ = stop.send(true);
+    task.await.unwrap();
+}

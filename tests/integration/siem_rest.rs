@@ -1,0 +1,196 @@
+//! The `rest` SIEM adapter against a real HTTP server speaking spec §4.2:
+//! slow, failing, malformed and recovering; the breaker opens and closes;
+//! a kill without context is never auto-approved.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use medic::config::raw::SiemAdapterType;
+use medic::enrich::{SiemAdapter, SiemError, rest::RestSiem};
+use medic::model::{ContextStatus, DecisionOutcome};
+use serde_json::{Value, json};
+
+use crate::pipeline_support::*;
+
+const OK: u8 = 0;
+const SLOW: u8 = 1;
+const FAIL: u8 = 2;
+const MALFORMED: u8 = 3;
+const OUT_OF_RANGE: u8 = 4;
+
+#[derive(Clone, Default)]
+struct Siem {
+    mode: Arc<AtomicU8>,
+    calls: Arc<AtomicU32>,
+}
+
+async fn query(
+    State(s): State<Siem>,
+    headers: HeaderMap,
+    Json(q): Json<Value>,
+) -> (StatusCode, String) {
+    s.calls.fetch_add(1, Ordering::SeqCst);
+    if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some("siem-secret") {
+        return (StatusCode::UNAUTHORIZED, String::new());
+    }
+    let answer = |risk: f64| {
+        json!({"query_id": "q-1", "kill_id": q["kill_id"], "timestamp": chrono::Utc::now().to_rfc3339(),
+               "threat_indicators": [], "historical_behavior": {}, "false_positive_history": 5,
+               "network_context": {}, "user_context": null, "risk_score": risk, "recommendation": "restart"})
+        .to_string()
+    };
+    match s.mode.load(Ordering::SeqCst) {
+        SLOW => {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            (StatusCode::OK, answer(0.05))
+        }
+        FAIL => (StatusCode::INTERNAL_SERVER_ERROR, "boom".into()),
+        MALFORMED => (StatusCode::OK, "{\"query_id\": ".into()),
+        OUT_OF_RANGE => (StatusCode::OK, answer(4.2)),
+        _ => (StatusCode::OK, answer(0.05)),
+    }
+}
+
+async fn serve(siem: Siem) -> String {
+    let app = axum::Router::new()
+        .route("/siem/query", post(query))
+        .with_state(siem);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/siem")
+}
+
+fn section(endpoint: &str) -> medic::config::raw::SiemSection {
+    let mut s = medic::config::Config::embedded().unwrap().medic.siem;
+    s.adapter = SiemAdapterType::Rest;
+    s.endpoint = endpoint.to_string();
+    s.timeout_seconds = 0.3;
+    s.retry.max_attempts = 2;
+    s.retry.backoff_seconds = 0.01;
+    s.retry.max_backoff_seconds = 0.02;
+    s.circuit_breaker.failure_threshold = 3;
+    s.circuit_breaker.recovery_timeout_seconds = 0.3;
+    s.circuit_breaker.half_open_max_calls = 1;
+    s.cache.ttl_seconds = 0.0;
+    s
+}
+
+#[tokio::test]
+async fn slow_failing_malformed_and_recovering() {
+    let siem = Siem::default();
+    let endpoint = serve(siem.clone()).await;
+    let adapter = RestSiem::new(&section(&endpoint), "siem-secret".into()).unwrap();
+    let k = kill("s-1", "svc");
+
+    let ctx = adapter.query_context(&k).await.unwrap();
+    assert_eq!(ctx.kill_id, "s-1");
+    assert_eq!(ctx.false_positive_history, 5);
+
+    siem.mode.store(SLOW, Ordering::SeqCst);
+    let before = siem.calls.load(Ordering::SeqCst);
+    let err = adapter.query_context(&k).await.unwrap_err();
+    assert!(matches!(err, SiemError::Timeout(_)), "{err}");
+    assert_eq!(
+        siem.calls.load(Ordering::SeqCst) - before,
+        2,
+        "a timeout is retried"
+    );
+
+    siem.mode.store(MALFORMED, Ordering::SeqCst);
+    let before = siem.calls.load(Ordering::SeqCst);
+    assert!(matches!(
+        adapter.query_context(&k).await.unwrap_err(),
+        SiemError::Validation(_)
+    ));
+    assert_eq!(
+        siem.calls.load(Ordering::SeqCst) - before,
+        1,
+        "a bad answer is not retried"
+    );
+    siem.mode.store(OUT_OF_RANGE, Ordering::SeqCst);
+    let err = adapter.query_context(&k).await.unwrap_err();
+    assert!(err.to_string().contains("risk_score 4.2"), "{err}");
+
+    siem.mode.store(OK, Ordering::SeqCst);
+    assert!(adapter.query_context(&k).await.is_ok(), "recovers");
+
+    let wrong_key = RestSiem::new(&section(&endpoint), "nope".into()).unwrap();
+    assert!(matches!(
+        wrong_key.query_context(&k).await.unwrap_err(),
+        SiemError::Authorization(401)
+    ));
+}
+
+#[tokio::test]
+async fn the_breaker_opens_on_failures_and_closes_on_recovery() {
+    let siem = Siem::default();
+    let endpoint = serve(siem.clone()).await;
+    let adapter = RestSiem::new(&section(&endpoint), "siem-secret".into()).unwrap();
+    let k = kill("b-1", "svc");
+    siem.mode.store(FAIL, Ordering::SeqCst);
+    for _ in 0..3 {
+        assert!(matches!(
+            adapter.query_context(&k).await.unwrap_err(),
+            SiemError::External(500)
+        ));
+    }
+    assert_eq!(adapter.breaker_state(), Some("open"));
+    let calls = siem.calls.load(Ordering::SeqCst);
+    assert!(matches!(
+        adapter.query_context(&k).await.unwrap_err(),
+        SiemError::CircuitOpen
+    ));
+    assert_eq!(
+        siem.calls.load(Ordering::SeqCst),
+        calls,
+        "an open breaker sends nothing"
+    );
+
+    siem.mode.store(OK, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(
+        adapter.query_context(&k).await.is_ok(),
+        "the half-open probe succeeds"
+    );
+    assert_eq!(adapter.breaker_state(), Some("closed"));
+}
+
+#[tokio::test]
+async fn without_context_nothing_is_auto_approved() {
+    let siem = Siem::default();
+    let endpoint = serve(siem.clone()).await;
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
+    let mut config = semi_auto(intel.path(), 100);
+    config.medic.siem = section(&endpoint);
+    let adapter: Arc<dyn SiemAdapter> =
+        Arc::new(RestSiem::new(&config.medic.siem, "siem-secret".into()).unwrap());
+    let d = decider_with(config, Some(adapter));
+
+    let ok = decide(&d, "c-ok", "svc").await;
+    assert_eq!(
+        ok.decision().outcome,
+        DecisionOutcome::ApproveAuto,
+        "{:?}",
+        ok.decision().reasoning
+    );
+
+    siem.mode.store(FAIL, Ordering::SeqCst);
+    let failed = decide(&d, "c-fail", "svc").await;
+    let dec = failed.decision();
+    assert!(matches!(dec.context_status, ContextStatus::Failed(_)));
+    assert_ne!(dec.outcome, DecisionOutcome::ApproveAuto);
+    assert!(
+        dec.reasoning
+            .iter()
+            .any(|r| r.contains("SIEM context unavailable")),
+        "{:?}",
+        dec.reasoning
+    );
+}
