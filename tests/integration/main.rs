@@ -8,6 +8,7 @@ mod hostile_plugins;
 mod hot_swap;
 mod http_ingest;
 mod isolation;
+mod medic_process;
 mod pipeline_support;
 mod redis_pipeline;
 mod redis_server;
