@@ -42,6 +42,23 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Reports over what was decided.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Counts by outcome, risk level, module and reason, plugin errors and
+    /// dead letters for one day (UTC). Reads the store, or asks the running
+    /// engine (with MEDIC_API_KEY) when it holds the store.
+    Daily {
+        /// The day, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        date: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

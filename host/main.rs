@@ -20,11 +20,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve => {
             let config = commands::load_config(&cli.files)?;
-            medic::telemetry::init(&config)?;
+            let _logs = medic::telemetry::init(&config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(commands::serve::run(config))
         }
         Command::Config { command } => commands::config::run(&cli.files, command),
+        Command::Report { command } => commands::report::run(&cli.files, command),
         Command::Plugin { command } => {
             init_quiet();
             commands::plugin::run(&cli.files, command)

@@ -142,3 +142,47 @@ fn plugin_run_prints_one_decision_per_kill_and_reports_bad_lines() {
     );
     assert_eq!(lines[7]["line"], 8);
 }
+
+#[test]
+fn report_daily_reads_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    {
+        // Decide two kills into a store on disk.
+        let store = medic::store::Store::open(&store_path).unwrap();
+        let d = crate::pipeline_support::decider_on(
+            medic::config::Config::embedded().unwrap(),
+            store.clone(),
+            None,
+        );
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            crate::pipeline_support::decide(&d, "cli-1", "svc").await;
+            crate::pipeline_support::decide(&d, "cli-2", "other").await;
+            store.flush().await.unwrap();
+        });
+    }
+    let config = dir.path().join("medic.yaml");
+    std::fs::write(
+        &config,
+        medic::config::EMBEDDED_MEDIC.replace(
+            "path: \"data/medic.db\"",
+            &format!("path: \"{}\"", store_path.display()),
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = medic(&["report", "daily", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["decisions"], 2);
+    assert_eq!(report["by_module"]["other"], 1);
+    let (ok, _, err) = medic(&[
+        "report",
+        "daily",
+        "--date",
+        "soon",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("--date"), "{err}");
+}

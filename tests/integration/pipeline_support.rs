@@ -14,6 +14,15 @@ use medic::telemetry::Metrics;
 use serde_json::{Value, json};
 
 pub fn decider_with(config: Config, siem: Option<Arc<dyn SiemAdapter>>) -> Arc<Decider> {
+    decider_on(config, Store::temporary().expect("store"), siem)
+}
+
+/// An engine deciding into `store`.
+pub fn decider_on(
+    config: Config,
+    store: Store,
+    siem: Option<Arc<dyn SiemAdapter>>,
+) -> Arc<Decider> {
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config).expect("registry"));
     let siem = siem.unwrap_or_else(|| enrich::from_config(&config, &|_| None).expect("siem"));
@@ -21,7 +30,7 @@ pub fn decider_with(config: Config, siem: Option<Arc<dyn SiemAdapter>>) -> Arc<D
         Decider::new(
             config,
             registry,
-            Store::temporary().expect("store"),
+            store,
             siem,
             Arc::new(Metrics::default()),
         )
