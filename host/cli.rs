@@ -42,6 +42,19 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Measure sustained throughput and latency from Redis to durable
+    /// decision, against the same run's Redis-only ceiling.
+    Loadtest {
+        /// The Redis to use (streams get unique names and are deleted after).
+        #[arg(long, default_value = "redis://127.0.0.1:6379")]
+        redis: String,
+        /// Kills per phase.
+        #[arg(long, default_value_t = 50_000)]
+        kills: usize,
+        /// Arrival rate of the paced phase, kills per second.
+        #[arg(long, default_value_t = 20_000.0)]
+        pace: f64,
+    },
     /// Reports over what was decided.
     Report {
         #[command(subcommand)]

@@ -14,6 +14,7 @@
 //! | [`publish`] | decisions out to Redis |
 //! | [`api`] | HTTP: ingest, reports, health, metrics |
 //! | [`report`] | the daily report |
+//! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | logging and counters |
 //! | [`cli`], [`commands`] | the `medic` command |
 
@@ -25,6 +26,7 @@ pub mod decide;
 pub mod enrich;
 pub mod guardrails;
 pub mod ingest;
+pub mod loadtest;
 pub mod model;
 pub mod plugin;
 pub mod publish;

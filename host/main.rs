@@ -25,6 +25,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(commands::serve::run(config))
         }
         Command::Config { command } => commands::config::run(&cli.files, command),
+        Command::Loadtest { redis, kills, pace } => {
+            let config = commands::load_config(&cli.files)?;
+            let dir = tempfile_dir()?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report =
+                runtime.block_on(medic::loadtest::run(&config, redis, *kills, *pace, &dir))?;
+            let _ = std::fs::remove_dir_all(&dir);
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Report { command } => commands::report::run(&cli.files, command),
         Command::Plugin { command } => {
             init_quiet();
@@ -39,4 +49,11 @@ fn init_quiet() {
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .try_init();
+}
+
+/// A fresh working directory for the load test's store and intel file.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("medic-loadtest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

@@ -41,10 +41,14 @@ pub enum ConsumerError {
     Redis(#[from] redis::RedisError),
 }
 
+/// Called with the ids of entries just acknowledged (for measurements).
+pub type AckHook = Arc<dyn Fn(&[String]) + Send + Sync>;
+
 pub struct RedisConsumer {
     bus: EventBusSection,
     client: redis::Client,
     decider: Arc<Decider>,
+    on_ack: Option<AckHook>,
 }
 
 /// The most a reconnect waits.
@@ -56,7 +60,14 @@ impl RedisConsumer {
             bus: bus.clone(),
             client: redis::Client::open(url(bus))?,
             decider,
+            on_ack: None,
         })
+    }
+
+    /// Calls `hook` with each batch of acknowledged entry ids.
+    pub fn on_ack(mut self, hook: AckHook) -> Self {
+        self.on_ack = Some(hook);
+        self
     }
 
     /// Consumes until `shutdown` turns true, reconnecting on failure.
@@ -289,6 +300,9 @@ impl RedisConsumer {
                 .arg(&ack)
                 .ignore();
             pipe.query_async::<()>(conn).await?;
+            if let Some(hook) = &self.on_ack {
+                hook(&ack);
+            }
         }
         Ok(())
     }

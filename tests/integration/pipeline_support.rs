@@ -27,14 +27,7 @@ pub fn decider_on(
     let registry = Arc::new(Registry::new(&config).expect("registry"));
     let siem = siem.unwrap_or_else(|| enrich::from_config(&config, &|_| None).expect("siem"));
     Arc::new(
-        Decider::new(
-            config,
-            registry,
-            store,
-            siem,
-            Arc::new(Metrics::default()),
-        )
-        .expect("decider"),
+        Decider::new(config, registry, store, siem, Arc::new(Metrics::default())).expect("decider"),
     )
 }
 

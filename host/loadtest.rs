@@ -1,0 +1,239 @@
+//! `medic loadtest`: sustained throughput from a Redis stream to durable
+//! decisions (file SIEM, a store on disk), against the same run's Redis-only
+//! ceiling (XADD, XREADGROUP, XACK with no Medic in between).
+//!
+//! Latency is kill to durable decision: from the time Redis stamped the
+//! entry (its id) to the acknowledgement that follows the store's flush.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use redis::AsyncCommands;
+use redis::streams::{StreamReadOptions, StreamReadReply};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::config::raw::{EventBusType, SiemAdapterType};
+use crate::decide::Decider;
+use crate::enrich;
+use crate::ingest::redis::RedisConsumer;
+use crate::plugin::Registry;
+use crate::store::Store;
+use crate::telemetry::Metrics;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub kills: usize,
+    pub isolation: String,
+    pub redis_only_per_second: f64,
+    pub saturated_per_second: f64,
+    pub saturated_ratio_to_redis_only: f64,
+    pub paced_target_per_second: f64,
+    pub paced_achieved_per_second: f64,
+    pub paced_latency_ms_p50: u64,
+    pub paced_latency_ms_p99: u64,
+    pub paced_latency_ms_max: u64,
+}
+
+fn entry_ms(id: &str) -> u64 {
+    id.split('-')
+        .next()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(0)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
+fn kill(i: usize, run: &str) -> String {
+    json!({"version": "1.0", "message_type": "KILL_REPORT", "correlation_id": format!("lt-{i}"), "payload": {
+        "kill_id": format!("{run}-{i}"), "timestamp": Utc::now().to_rfc3339(), "target_module": format!("svc-{}", i % 50),
+        "target_instance_id": format!("svc-{}-1", i % 50), "kill_reason": "anomaly_behavior", "severity": "low",
+        "confidence_score": 0.5, "evidence": ["load"], "dependencies": [], "source_agent": "loadtest", "metadata": {}
+    }})
+    .to_string()
+}
+
+async fn produce(
+    conn: &mut redis::aio::MultiplexedConnection,
+    stream: &str,
+    from: usize,
+    n: usize,
+    run: &str,
+) -> anyhow::Result<()> {
+    for chunk in (from..from + n).collect::<Vec<_>>().chunks(500) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.xadd(stream, "*", &[("data", kill(*i, run))]).ignore();
+        }
+        pipe.query_async::<()>(conn).await?;
+    }
+    Ok(())
+}
+
+/// XREADGROUP + XACK as fast as Redis allows, with no work in between.
+async fn redis_only(
+    client: &redis::Client,
+    stream: &str,
+    n: usize,
+    run: &str,
+) -> anyhow::Result<f64> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    produce(&mut conn, stream, 0, n, run).await?;
+    let _: () = conn.xgroup_create_mkstream(stream, "g", "0").await?;
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let opts = StreamReadOptions::default().group("g", "c").count(256);
+        let reply: StreamReadReply = conn.xread_options(&[stream], &[">"], &opts).await?;
+        let ids: Vec<String> = reply
+            .keys
+            .into_iter()
+            .flat_map(|k| k.ids)
+            .map(|e| e.id)
+            .collect();
+        done += ids.len();
+        let _: usize = conn.xack(stream, "g", &ids).await?;
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let _: usize = conn.del(stream).await?;
+    Ok(rate)
+}
+
+pub async fn run(
+    base: &Config,
+    redis_url: &str,
+    kills: usize,
+    pace: f64,
+    work_dir: &Path,
+) -> anyhow::Result<Report> {
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let client = redis::Client::open(redis_url)?;
+    let ceiling = redis_only(
+        &client,
+        &format!("medic.loadtest.{run}.ceiling"),
+        kills,
+        &run,
+    )
+    .await?;
+
+    let intel = work_dir.join("intel.yaml");
+    std::fs::write(
+        &intel,
+        "default: {risk_score: 0.1, false_positive_history: 3}\n",
+    )?;
+    let mut config = base.clone();
+    let bus = &mut config.medic.smith.event_bus;
+    bus.kind = EventBusType::Redis;
+    bus.url = redis_url.to_string();
+    bus.topic = format!("medic.loadtest.{run}.kills");
+    bus.response_topic = format!("medic.loadtest.{run}.responses");
+    bus.dead_letter_topic = format!("medic.loadtest.{run}.dead");
+    bus.block_ms = 50;
+    config.medic.siem.adapter = SiemAdapterType::File;
+    config.medic.siem.intel_file = intel.display().to_string();
+    let config = Arc::new(config);
+    let registry = Arc::new(Registry::new(&config)?);
+    let store = Store::open(&work_dir.join("store")).context("store")?;
+    let siem = enrich::from_config(&config, &|_| None)?;
+    let decider = Arc::new(Decider::new(
+        config.clone(),
+        registry,
+        store,
+        siem,
+        Arc::new(Metrics::default()),
+    )?);
+
+    let latencies: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::with_capacity(kills * 2)));
+    let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hook = {
+        let latencies = latencies.clone();
+        let acked = acked.clone();
+        Arc::new(move |ids: &[String]| {
+            let now = now_ms();
+            acked.fetch_add(ids.len(), std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut l) = latencies.lock() {
+                l.extend(ids.iter().map(|id| now.saturating_sub(entry_ms(id))));
+            }
+        })
+    };
+    let (stop, stopped) = watch::channel(false);
+    let consumer = RedisConsumer::new(&config.medic.smith.event_bus, decider.clone())?.on_ack(hook);
+    let mut producer = client.get_multiplexed_async_connection().await?;
+    let topic = config.medic.smith.event_bus.topic.clone();
+
+    // Saturated: a backlog of `kills`, consumed as fast as Medic can.
+    produce(&mut producer, &topic, 0, kills, &run).await?;
+    let started = Instant::now();
+    let task = tokio::spawn(consumer.run(stopped));
+    wait_for(&acked, kills, Duration::from_secs(600)).await?;
+    let saturated = kills as f64 / started.elapsed().as_secs_f64();
+
+    // Paced: kills arrive at `pace` per second; latency is measured here.
+    if let Ok(mut l) = latencies.lock() {
+        l.clear();
+    }
+    let started = Instant::now();
+    let tick = Duration::from_millis(5);
+    let per_tick = ((pace * tick.as_secs_f64()).round() as usize).max(1);
+    let mut sent = 0;
+    let mut next = Instant::now();
+    while sent < kills {
+        let n = per_tick.min(kills - sent);
+        produce(&mut producer, &topic, kills + sent, n, &run).await?;
+        sent += n;
+        next += tick;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    wait_for(&acked, 2 * kills, Duration::from_secs(600)).await?;
+    let paced_elapsed = started.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    let _ = task.await;
+
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_unstable();
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let _: usize = conn
+        .del(&[&topic, &config.medic.smith.event_bus.response_topic])
+        .await?;
+    Ok(Report {
+        kills,
+        isolation: format!("{:?}", config.medic.plugins.isolation).to_lowercase(),
+        redis_only_per_second: ceiling.round(),
+        saturated_per_second: saturated.round(),
+        saturated_ratio_to_redis_only: (saturated / ceiling * 1000.0).round() / 1000.0,
+        paced_target_per_second: pace,
+        paced_achieved_per_second: (kills as f64 / paced_elapsed).round(),
+        paced_latency_ms_p50: pct(0.50),
+        paced_latency_ms_p99: pct(0.99),
+        paced_latency_ms_max: l.last().copied().unwrap_or(0),
+    })
+}
+
+async fn wait_for(
+    acked: &std::sync::atomic::AtomicUsize,
+    n: usize,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while acked.load(std::sync::atomic::Ordering::Relaxed) < n {
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "only {} of {n} kills decided in {limit:?}",
+            acked.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
+}
