@@ -142,7 +142,16 @@ impl Decider {
             score: 1.0,
             factors: Vec::new(),
         });
-        let mode = self.mode();
+        // A dependency the mode relies on is down: run in the fallback mode.
+        let mut mode = self.mode();
+        let fallback = self.config.medic.mode.fallback;
+        let mut mode_note = None;
+        if mode != fallback && self.siem.breaker_state() == Some("open") {
+            mode_note = Some(format!(
+                "SIEM circuit breaker open: {mode:?} mode falls back to {fallback:?}"
+            ));
+            mode = fallback;
+        }
         let now = Utc::now();
         let facts = Facts {
             module: &kill.target_module,
@@ -178,6 +187,7 @@ impl Decider {
         if let ContextStatus::Failed(why) = &context_status {
             reasoning.push(format!("SIEM context unavailable: {why}"));
         }
+        reasoning.extend(mode_note);
         reasoning.extend(ruling.reasoning.iter().cloned());
         if mode == Mode::Observer {
             reasoning.push("observer mode: recorded, not executed".into());

@@ -144,6 +144,34 @@ impl Store {
         Ok(out)
     }
 
+    /// A module's decided kills with kill times in `[from, to)`, oldest first.
+    pub fn records_for_module(
+        &self,
+        module: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DecisionRecord>> {
+        let prefix = module_prefix(module);
+        let key = |t| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&time_be(t));
+            k
+        };
+        let mut out = Vec::new();
+        for item in self.by_module.range(key(from)..key(to)) {
+            let (k, _) = item?;
+            let kill_id = std::str::from_utf8(&k[prefix.len() + 8..]).unwrap_or_default();
+            if let Some(decision) = self.by_kill.get(kill_id)? {
+                if let Some(rec) =
+                    self.record(std::str::from_utf8(&decision).unwrap_or_default())?
+                {
+                    out.push(rec);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Auto-approvals decided since `since` (the hourly cap's count).
     pub fn auto_approvals_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
         Ok(self

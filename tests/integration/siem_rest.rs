@@ -193,4 +193,45 @@ async fn without_context_nothing_is_auto_approved() {
         "{:?}",
         dec.reasoning
     );
+
+    // With the breaker open, semi-auto falls back to the configured mode.
+    for i in 0..3 {
+        decide(&d, &format!("c-fail-{i}"), "svc").await;
+    }
+    assert_eq!(d.siem.breaker_state(), Some("open"));
+    let fallen = decide(&d, "c-open", "svc").await;
+    assert_eq!(fallen.decision().mode, "observer");
+    assert!(
+        fallen
+            .decision()
+            .reasoning
+            .iter()
+            .any(|r| r.contains("falls back to Observer")),
+        "{:?}",
+        fallen.decision().reasoning
+    );
+}
+
+#[tokio::test]
+async fn decisions_are_queried_by_module_and_time() {
+    let d = decider_with(medic::config::Config::embedded().unwrap(), None);
+    for i in 0..3 {
+        decide(&d, &format!("q-a-{i}"), "alpha").await;
+    }
+    decide(&d, "q-b-0", "beta").await;
+    let from = chrono::Utc::now() - chrono::Duration::hours(1);
+    let to = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let alpha = d.store.records_for_module("alpha", from, to).unwrap();
+    assert_eq!(alpha.len(), 3);
+    assert!(alpha.iter().all(|r| r.kill.target_module == "alpha"));
+    assert_eq!(d.store.records_between(from, to).unwrap().len(), 4);
+    let history = d.store.module_history("alpha", chrono::Utc::now()).unwrap();
+    assert_eq!(history.kills_last_hour, 3);
+    let made = d.store.audit_events(None, 100).unwrap();
+    assert_eq!(
+        made.iter()
+            .filter(|e| e.kind == medic::store::AuditKind::DecisionMade)
+            .count(),
+        4
+    );
 }
