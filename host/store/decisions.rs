@@ -161,12 +161,11 @@ impl Store {
         for item in self.by_module.range(key(from)..key(to)) {
             let (k, _) = item?;
             let kill_id = std::str::from_utf8(&k[prefix.len() + 8..]).unwrap_or_default();
-            if let Some(decision) = self.by_kill.get(kill_id)? {
-                if let Some(rec) =
+            if let Some(decision) = self.by_kill.get(kill_id)?
+                && let Some(rec) =
                     self.record(std::str::from_utf8(&decision).unwrap_or_default())?
-                {
-                    out.push(rec);
-                }
+            {
+                out.push(rec);
             }
         }
         Ok(out)
