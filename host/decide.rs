@@ -31,6 +31,19 @@ pub struct Incoming {
     pub received: Instant,
 }
 
+impl Incoming {
+    /// A parsed kill from `source`, received now.
+    pub fn new(parsed: crate::ingest::envelope::Parsed, source: &'static str) -> Self {
+        Incoming {
+            kill: parsed.kill,
+            correlation_id: parsed.correlation_id,
+            reply_to: parsed.reply_to,
+            source,
+            received: Instant::now(),
+        }
+    }
+}
+
 /// What handling a kill produced.
 #[derive(Clone, Debug)]
 pub enum Handled {
@@ -79,6 +92,37 @@ impl Decider {
             metrics,
             window: Mutex::new(window),
         })
+    }
+
+    /// Records input refused by validation: counted, kept as a dead letter
+    /// and audited. `raw` is cut to a bounded size.
+    pub fn reject(
+        &self,
+        source: &str,
+        entry_id: Option<&str>,
+        actor: &str,
+        error: &crate::ingest::ValidationError,
+        raw: &str,
+    ) -> Result<(), StoreError> {
+        self.metrics.kills_invalid.inc();
+        self.metrics.dead_letters.inc();
+        tracing::warn!(source, entry_id, field = %error.field, problem = %error.problem, actor, "Invalid kill rejected");
+        self.store.dead_letter(&crate::store::DeadLetter {
+            at: Utc::now(),
+            source: source.to_string(),
+            entry_id: entry_id.map(str::to_string),
+            field: error.field.clone(),
+            reason: error.to_string(),
+            raw: raw.chars().take(4096).collect(),
+        })?;
+        self.store.audit(
+            AuditKind::InputRejected,
+            None,
+            None,
+            actor,
+            json!({"source": source, "entry_id": entry_id, "field": error.field, "reason": error.to_string()}),
+        )?;
+        Ok(())
     }
 
     pub fn mode(&self) -> Mode {

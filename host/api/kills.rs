@@ -2,8 +2,6 @@
 //! (a JSON array). Each valid kill is decided and stored durably before the
 //! answer; each invalid one is answered with the field and the problem.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -14,7 +12,6 @@ use super::{ApiError, AppState, envelope};
 use crate::config::raw::Role;
 use crate::decide::Incoming;
 use crate::ingest::envelope::from_json;
-use crate::store::{AuditKind, DeadLetter};
 
 /// The most kills one request may carry.
 pub const MAX_BATCH: usize = 1000;
@@ -46,24 +43,7 @@ pub async fn ingest(
     for (n, item) in items.iter().enumerate() {
         match from_json(item, now) {
             Err(e) => {
-                decider.metrics.kills_invalid.inc();
-                tracing::warn!(field = %e.field, problem = %e.problem, caller = %caller.name, "Invalid kill rejected");
-                let raw: String = item.to_string().chars().take(4096).collect();
-                decider.store.dead_letter(&DeadLetter {
-                    at: now,
-                    source: "http".into(),
-                    entry_id: None,
-                    field: e.field.clone(),
-                    reason: e.to_string(),
-                    raw,
-                })?;
-                decider.store.audit(
-                    AuditKind::InputRejected,
-                    None,
-                    None,
-                    &caller.name,
-                    json!({"field": e.field, "reason": e.to_string()}),
-                )?;
+                decider.reject("http", None, &caller.name, &e, &item.to_string())?;
                 if !batch {
                     decider.store.flush().await?;
                     return Err(ApiError::Invalid {
@@ -75,14 +55,7 @@ pub async fn ingest(
             }
             Ok(parsed) => {
                 let reply_to = parsed.reply_to.clone();
-                let inc = Incoming {
-                    kill: parsed.kill,
-                    correlation_id: parsed.correlation_id,
-                    reply_to: parsed.reply_to,
-                    source: "http",
-                    received: Instant::now(),
-                };
-                let handled = decider.handle(inc).await?;
+                let handled = decider.handle(Incoming::new(parsed, "http")).await?;
                 let status = match &handled {
                     crate::decide::Handled::Decided(_) => "decided",
                     crate::decide::Handled::Duplicate(_) => "duplicate",

@@ -17,14 +17,12 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
 };
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::envelope;
 use crate::config::raw::{EventBusSection, StartFrom};
 use crate::decide::{Decider, Incoming};
 use crate::publish::add_response;
-use crate::store::{AuditKind, DeadLetter};
 
 /// The stream URL from `smith.event_bus` (`url`, or host and port).
 pub fn url(bus: &EventBusSection) -> String {
@@ -213,43 +211,25 @@ impl RedisConsumer {
                     tasks.spawn(async move {
                         let _permit = permit;
                         let reply_to = parsed.reply_to.clone();
-                        let inc = Incoming {
-                            kill: parsed.kill,
-                            correlation_id: parsed.correlation_id,
-                            reply_to: parsed.reply_to,
-                            source: "redis",
-                            received: Instant::now(),
-                        };
-                        (id, reply_to, decider.handle(inc).await)
+                        (
+                            id,
+                            reply_to,
+                            decider.handle(Incoming::new(parsed, "redis")).await,
+                        )
                     });
                 }
                 Err(e) => {
-                    self.decider.metrics.kills_invalid.inc();
-                    self.decider.metrics.dead_letters.inc();
-                    tracing::warn!(entry_id = %entry.id, field = %e.field, problem = %e.problem, "Invalid kill notification dead-lettered");
                     let raw: String = serde_json::to_string(&fields)
                         .unwrap_or_default()
                         .chars()
                         .take(4096)
                         .collect();
-                    let dl = DeadLetter {
-                        at: now,
-                        source: "redis".into(),
-                        entry_id: Some(entry.id.clone()),
-                        field: e.field.clone(),
-                        reason: e.to_string(),
-                        raw: raw.clone(),
-                    };
-                    if let Err(err) = self.decider.store.dead_letter(&dl) {
+                    if let Err(err) =
+                        self.decider
+                            .reject("redis", Some(&entry.id), "smith", &e, &raw)
+                    {
                         tracing::error!(error = %err, "Could not record dead letter");
                     }
-                    let _ = self.decider.store.audit(
-                        AuditKind::InputRejected,
-                        None,
-                        None,
-                        "smith",
-                        json!({"entry_id": entry.id, "field": e.field, "reason": e.to_string()}),
-                    );
                     pipe.cmd("XADD")
                         .arg(&bus.dead_letter_topic)
                         .arg("*")
