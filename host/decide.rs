@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use tracing::Instrument;
 
@@ -14,7 +14,7 @@ use crate::enrich::SiemAdapter;
 use crate::guardrails::{self, Facts, HourlyWindow};
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, PluginUse, RiskAssessment,
-    RiskLevel, SiemContext,
+    RiskLevel, SiemContext, Verdict,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
 use crate::store::{AuditKind, DecisionRecord, Store, StoreError, Stored};
@@ -156,36 +156,18 @@ impl Decider {
         };
 
         let (scored, decided) = self.registry.judge(&req);
-        let mut plugin_error = None;
-        let risk = match &scored.value {
-            Ok(r) => Some(r.clone()),
-            Err(e) => {
-                self.metrics.plugin_error(&scored.plugin, e.cause());
-                tracing::error!(kill_id = %kill.kill_id, plugin = %scored.plugin, error = %e, "Risk scorer failed");
-                plugin_error = Some(e.to_string());
-                None
-            }
-        };
-        let verdict = match decided.as_ref().map(|d| &d.value) {
-            Some(Ok(v)) => Some(v.clone()),
-            Some(Err(e)) => {
-                let plugin = decided
-                    .as_ref()
-                    .map(|d| d.plugin.as_str())
-                    .unwrap_or_default();
+        for (plugin, err) in [
+            (scored.plugin.as_str(), scored.value.as_ref().err()),
+            (
+                decided.as_ref().map_or("", |d| d.plugin.as_str()),
+                decided.as_ref().and_then(|d| d.value.as_ref().err()),
+            ),
+        ] {
+            if let Some(e) = err {
                 self.metrics.plugin_error(plugin, e.cause());
-                tracing::error!(kill_id = %kill.kill_id, plugin, error = %e, "Strategy failed");
-                plugin_error = Some(e.to_string());
-                None
+                tracing::error!(kill_id = %kill.kill_id, plugin, error = %e, "Plugin failed");
             }
-            None => None,
-        };
-        // Unknown risk is treated as critical.
-        let risk = risk.unwrap_or(RiskAssessment {
-            level: RiskLevel::Critical,
-            score: 1.0,
-            factors: Vec::new(),
-        });
+        }
         // A dependency the mode relies on is down: run in the fallback mode.
         let mut mode = self.mode();
         let fallback = self.config.medic.mode.fallback;
@@ -196,89 +178,29 @@ impl Decider {
             ));
             mode = fallback;
         }
-        let now = Utc::now();
-        let facts = Facts {
-            module: &kill.target_module,
-            criticality: profile.criticality,
-            risk_level: risk.level,
-            confidence: verdict.as_ref().map_or(0.0, |v| v.confidence),
-            has_context: context.is_some(),
-            plugin_error,
-            auto_approvals_last_hour: 0,
-        };
-        let ruling = {
+        let mut decision = {
             let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-            let facts = Facts {
-                auto_approvals_last_hour: window.count(now),
-                ..facts
-            };
-            let ruling = guardrails::apply(
-                &self.config,
-                mode,
-                verdict.as_ref().map(|v| v.outcome),
-                &facts,
-            );
-            if ruling.outcome == DecisionOutcome::ApproveAuto {
-                window.push(now);
-            }
-            ruling
+            conclude(
+                Judged {
+                    config: &self.config,
+                    kill,
+                    has_context: context.is_some(),
+                    context_status,
+                    profile: &profile,
+                    scored: &scored,
+                    decided: decided.as_ref(),
+                    mode,
+                    mode_note,
+                    phase: self.registry.active().phase.to_string(),
+                    now: Utc::now(),
+                },
+                uuid::Uuid::new_v4().to_string(),
+                &mut window,
+            )
         };
-
-        let mut reasoning = verdict
-            .as_ref()
-            .map(|v| v.reasoning.clone())
-            .unwrap_or_default();
-        if let ContextStatus::Failed(why) = &context_status {
-            reasoning.push(format!("SIEM context unavailable: {why}"));
-        }
-        reasoning.extend(mode_note);
-        reasoning.extend(ruling.reasoning.iter().cloned());
-        if mode == Mode::Observer {
-            reasoning.push("observer mode: recorded, not executed".into());
-        }
-        let rollout_only = ["mode", "auto_resurrection_off", "auto_approve_disabled"];
-        let decision = Decision {
-            decision_id: uuid::Uuid::new_v4().to_string(),
-            kill_id: kill.kill_id.clone(),
-            timestamp: now,
-            outcome: ruling.outcome,
-            risk_level: risk.level,
-            risk_score: risk.score,
-            confidence: verdict.as_ref().map_or(0.0, |v| v.confidence),
-            reasoning,
-            recommended_action: verdict.as_ref().map_or_else(
-                || format!("queue {} for human review", kill.target_module),
-                |v| v.recommended_action.clone(),
-            ),
-            requires_human_review: ruling.outcome == DecisionOutcome::PendingReview,
-            auto_approve_eligible: verdict
-                .as_ref()
-                .is_some_and(|v| v.outcome == DecisionOutcome::ApproveAuto)
-                && ruling.applied.iter().all(|g| rollout_only.contains(g)),
-            constraints: verdict
-                .as_ref()
-                .map(|v| v.constraints.clone())
-                .unwrap_or_default(),
-            timeout_minutes: verdict
-                .as_ref()
-                .map_or(self.config.medic.decision.default_timeout_minutes, |v| {
-                    v.timeout_minutes
-                }),
-            target_module: kill.target_module.clone(),
-            target_instance_id: kill.target_instance_id.clone(),
-            risk_factors: risk.factors.clone(),
-            strategy_outcome: verdict.as_ref().map(|v| v.outcome),
-            guardrails: ruling.applied.iter().map(|s| s.to_string()).collect(),
-            mode: format!("{mode:?}").to_lowercase(),
-            phase: self.registry.active().phase.to_string(),
-            executed: false,
-            context_status,
-            scorer: plugin_use(&scored),
-            strategy: decided.as_ref().map(plugin_use).unwrap_or_default(),
-            correlation_id: inc.correlation_id.clone(),
-            source: inc.source.to_string(),
-            latency_us: u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX),
-        };
+        decision.correlation_id = inc.correlation_id.clone();
+        decision.source = inc.source.to_string();
+        decision.latency_us = u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX);
         let record = DecisionRecord {
             kill: kill.clone(),
             context,
@@ -357,5 +279,102 @@ fn plugin_use<T>(s: &Served<T>) -> PluginUse {
         version: s.version.clone(),
         sha256: s.sha256.clone(),
         fallback: s.fallback.clone(),
+    }
+}
+
+/// What a decision is made from, once the plugins have answered.
+pub struct Judged<'a> {
+    pub config: &'a Config,
+    pub kill: &'a KillReport,
+    pub has_context: bool,
+    pub context_status: ContextStatus,
+    pub profile: &'a ModuleProfile,
+    pub scored: &'a Served<RiskAssessment>,
+    pub decided: Option<&'a Served<Verdict>>,
+    pub mode: Mode,
+    /// Why the mode differs from the configured one, if it does.
+    pub mode_note: Option<String>,
+    pub phase: String,
+    /// The decision's time: now in production, the kill's time in replay.
+    pub now: DateTime<Utc>,
+}
+
+/// Turns plugin answers into a decision through the guardrails. Production
+/// and replay both decide here, so replay judges exactly as production does.
+/// `window` holds the hour's auto-approvals (updated when this is one).
+pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -> Decision {
+    let kill = j.kill;
+    let plugin_error = j
+        .scored
+        .value
+        .as_ref()
+        .err()
+        .or_else(|| j.decided.and_then(|d| d.value.as_ref().err()))
+        .map(|e| e.to_string());
+    let verdict = j.decided.and_then(|d| d.value.as_ref().ok());
+    // Unknown risk is treated as critical.
+    let critical = RiskAssessment {
+        level: RiskLevel::Critical,
+        score: 1.0,
+        factors: Vec::new(),
+    };
+    let risk = j.scored.value.as_ref().unwrap_or(&critical);
+    let facts = Facts {
+        module: &kill.target_module,
+        criticality: j.profile.criticality,
+        risk_level: risk.level,
+        confidence: verdict.map_or(0.0, |v| v.confidence),
+        has_context: j.has_context,
+        plugin_error,
+        auto_approvals_last_hour: window.count(j.now),
+    };
+    let ruling = guardrails::apply(j.config, j.mode, verdict.map(|v| v.outcome), &facts);
+    if ruling.outcome == DecisionOutcome::ApproveAuto {
+        window.push(j.now);
+    }
+    let mut reasoning = verdict.map(|v| v.reasoning.clone()).unwrap_or_default();
+    if let ContextStatus::Failed(why) = &j.context_status {
+        reasoning.push(format!("SIEM context unavailable: {why}"));
+    }
+    reasoning.extend(j.mode_note);
+    reasoning.extend(ruling.reasoning.iter().cloned());
+    if j.mode == Mode::Observer {
+        reasoning.push("observer mode: recorded, not executed".into());
+    }
+    let rollout_only = ["mode", "auto_resurrection_off", "auto_approve_disabled"];
+    Decision {
+        decision_id,
+        kill_id: kill.kill_id.clone(),
+        timestamp: j.now,
+        outcome: ruling.outcome,
+        risk_level: risk.level,
+        risk_score: risk.score,
+        confidence: verdict.map_or(0.0, |v| v.confidence),
+        reasoning,
+        recommended_action: verdict.map_or_else(
+            || format!("queue {} for human review", kill.target_module),
+            |v| v.recommended_action.clone(),
+        ),
+        requires_human_review: ruling.outcome == DecisionOutcome::PendingReview,
+        auto_approve_eligible: verdict.is_some_and(|v| v.outcome == DecisionOutcome::ApproveAuto)
+            && ruling.applied.iter().all(|g| rollout_only.contains(g)),
+        constraints: verdict.map(|v| v.constraints.clone()).unwrap_or_default(),
+        timeout_minutes: verdict.map_or(j.config.medic.decision.default_timeout_minutes, |v| {
+            v.timeout_minutes
+        }),
+        target_module: kill.target_module.clone(),
+        target_instance_id: kill.target_instance_id.clone(),
+        risk_factors: risk.factors.clone(),
+        strategy_outcome: verdict.map(|v| v.outcome),
+        guardrails: ruling.applied.iter().map(|s| s.to_string()).collect(),
+        mode: format!("{:?}", j.mode).to_lowercase(),
+        phase: j.phase,
+        executed: false,
+        context_status: j.context_status,
+        scorer: plugin_use(j.scored),
+        strategy: j.decided.map(plugin_use).unwrap_or_default(),
+        correlation_id: None,
+        source: String::new(),
+        latency_us: 0,
     }
 }
