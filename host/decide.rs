@@ -2,6 +2,7 @@
 //! store. Callers make the store durable (one flush per batch) before they
 //! acknowledge or answer. Every log line carries the kill_id.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use crate::model::{
     RiskLevel, SiemContext, Verdict,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
-use crate::store::{AuditKind, DecisionRecord, Store, StoreError, Stored};
+use crate::store::{AuditKind, DecisionRecord, ModuleHistory, Store, StoreError, Stored};
 use crate::telemetry::Metrics;
 
 /// A kill as it arrives, with where it came from.
@@ -71,7 +72,14 @@ pub struct Decider {
     pub metrics: Arc<Metrics>,
     mode: Mutex<Mode>,
     window: Mutex<HourlyWindow>,
+    /// Each module's kill times over the last week, loaded from the store
+    /// on first sight and kept up to date here, so a profile costs no scan.
+    recent: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
 }
+
+/// Kill times kept per module (a module killed more often than this in a
+/// week counts as this many).
+const MAX_RECENT_KILLS: usize = 100_000;
 
 impl Decider {
     pub fn new(
@@ -91,6 +99,7 @@ impl Decider {
             siem,
             metrics,
             window: Mutex::new(window),
+            recent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -194,7 +203,8 @@ impl Decider {
                     phase: self.registry.active().phase.to_string(),
                     now: Utc::now(),
                 },
-                uuid::Uuid::new_v4().to_string(),
+                // Time-ordered ids keep the store's writes local.
+                uuid::Uuid::now_v7().to_string(),
                 &mut window,
             )
         };
@@ -260,9 +270,33 @@ impl Decider {
             .constraints
             .always_require_approval
             .contains(&kill.target_module);
-        let history = self
-            .store
-            .module_history(&kill.target_module, kill.timestamp)?;
+        let history = {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let times = match recent.entry(kill.target_module.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let now = Utc::now();
+                    let loaded = self.store.module_kill_times(
+                        &kill.target_module,
+                        now - chrono::Duration::weeks(1),
+                        now + chrono::Duration::minutes(5),
+                    )?;
+                    e.insert(loaded.into())
+                }
+            };
+            let week_ago = kill.timestamp - chrono::Duration::weeks(1);
+            while times.front().is_some_and(|t| *t <= week_ago) {
+                times.pop_front();
+            }
+            let history = ModuleHistory::from_sorted(times, kill.timestamp);
+            if times.len() >= MAX_RECENT_KILLS {
+                times.pop_front();
+            }
+            // Kept sorted: kills mostly arrive in order, so this appends.
+            let at = times.partition_point(|t| *t <= kill.timestamp);
+            times.insert(at, kill.timestamp);
+            history
+        };
         Ok(ModuleProfile {
             kills_last_hour: history.kills_last_hour,
             kills_last_day: history.kills_last_day,

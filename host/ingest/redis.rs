@@ -199,25 +199,11 @@ impl RedisConsumer {
         let mut pipe = redis::pipe();
         pipe.atomic();
         let mut ack: Vec<String> = Vec::with_capacity(entries.len());
-        let mut tasks = tokio::task::JoinSet::new();
-        let limit = Arc::new(tokio::sync::Semaphore::new(bus.max_in_flight as usize));
+        let mut valid = Vec::with_capacity(entries.len());
         for entry in entries {
             let fields = fields_of(&entry);
             match envelope::from_stream_fields(&fields, now) {
-                Ok(parsed) => {
-                    let decider = self.decider.clone();
-                    let permit = limit.clone().acquire_owned().await;
-                    let id = entry.id.clone();
-                    tasks.spawn(async move {
-                        let _permit = permit;
-                        let reply_to = parsed.reply_to.clone();
-                        (
-                            id,
-                            reply_to,
-                            decider.handle(Incoming::new(parsed, "redis")).await,
-                        )
-                    });
-                }
+                Ok(parsed) => valid.push((entry.id.clone(), parsed)),
                 Err(e) => {
                     let raw: String = serde_json::to_string(&fields)
                         .unwrap_or_default()
@@ -248,11 +234,37 @@ impl RedisConsumer {
                 }
             }
         }
+        // Decided in a few chunks at once (bounded by max_in_flight): a task
+        // per chunk rather than per kill keeps scheduling cheap.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunks = (cores * 2).min(bus.max_in_flight as usize).max(1);
+        let chunk_len = valid.len().div_ceil(chunks).max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut valid = valid.into_iter().peekable();
+        while valid.peek().is_some() {
+            let chunk: Vec<_> = valid.by_ref().take(chunk_len).collect();
+            let decider = self.decider.clone();
+            tasks.spawn(async move {
+                let mut out = Vec::with_capacity(chunk.len());
+                for (id, parsed) in chunk {
+                    let reply_to = parsed.reply_to.clone();
+                    out.push((
+                        id,
+                        reply_to,
+                        decider.handle(Incoming::new(parsed, "redis")).await,
+                    ));
+                }
+                out
+            });
+        }
+        let mut results = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let Ok((id, reply_to, result)) = joined else {
-                tracing::error!("A decision task panicked; its entry stays pending");
-                continue;
-            };
+            match joined {
+                Ok(chunk) => results.extend(chunk),
+                Err(_) => tracing::error!("A decision task panicked; its entries stay pending"),
+            }
+        }
+        for (id, reply_to, result) in results {
             match result {
                 Ok(handled) => {
                     add_response(

@@ -33,6 +33,43 @@ pub struct ModuleHistory {
     pub last_kill: Option<DateTime<Utc>>,
 }
 
+impl ModuleHistory {
+    /// Counts from kill times sorted oldest first, by binary search.
+    pub fn from_sorted(
+        times: &std::collections::VecDeque<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let upto = times.partition_point(|t| *t <= now + Duration::seconds(1));
+        let after = |cut: DateTime<Utc>| {
+            let from = times.partition_point(|t| *t <= cut);
+            u32::try_from(upto.saturating_sub(from)).unwrap_or(u32::MAX)
+        };
+        ModuleHistory {
+            kills_last_hour: after(now - Duration::hours(1)),
+            kills_last_day: after(now - Duration::days(1)),
+            kills_last_week: after(now - Duration::weeks(1)),
+            last_kill: upto.checked_sub(1).and_then(|i| times.get(i)).copied(),
+        }
+    }
+
+    /// Counts kill times relative to `now`.
+    pub fn from_times(times: impl Iterator<Item = DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+        let mut h = ModuleHistory::default();
+        for t in times.filter(|t| *t > now - Duration::weeks(1) && *t <= now + Duration::seconds(1))
+        {
+            h.kills_last_week += 1;
+            if t > now - Duration::days(1) {
+                h.kills_last_day += 1;
+            }
+            if t > now - Duration::hours(1) {
+                h.kills_last_hour += 1;
+            }
+            h.last_kill = Some(h.last_kill.map_or(t, |l| l.max(t)));
+        }
+        h
+    }
+}
+
 impl Store {
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
@@ -97,32 +134,37 @@ impl Store {
         Ok(Stored::New)
     }
 
-    /// Counts a module's kills in the hour, day and week before `now`.
-    pub fn module_history(&self, module: &str, now: DateTime<Utc>) -> Result<ModuleHistory> {
+    /// The kill times of a module in `[from, to)`, oldest first.
+    pub fn module_kill_times(
+        &self,
+        module: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
         let prefix = module_prefix(module);
-        let mut from = prefix.clone();
-        from.extend_from_slice(&time_be(now - Duration::weeks(1)));
-        let mut to = prefix.clone();
-        to.extend_from_slice(&time_be(now + Duration::seconds(1)));
-        let mut h = ModuleHistory::default();
-        for item in self.by_module.range(from..to) {
-            let (key, _) = item?;
-            let ms = key
+        let key = |t| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&time_be(t));
+            k
+        };
+        let mut out = Vec::new();
+        for item in self.by_module.range(key(from)..key(to)) {
+            let (k, _) = item?;
+            let ms = k
                 .get(prefix.len()..prefix.len() + 8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64)
                 .unwrap_or_default();
-            let t = DateTime::from_timestamp_millis(ms).unwrap_or(now);
-            h.kills_last_week += 1;
-            if t > now - Duration::days(1) {
-                h.kills_last_day += 1;
-            }
-            if t > now - Duration::hours(1) {
-                h.kills_last_hour += 1;
-            }
-            h.last_kill = Some(h.last_kill.map_or(t, |l| l.max(t)));
+            out.extend(DateTime::from_timestamp_millis(ms));
         }
-        Ok(h)
+        Ok(out)
+    }
+
+    /// Counts a module's kills in the hour, day and week before `now`.
+    pub fn module_history(&self, module: &str, now: DateTime<Utc>) -> Result<ModuleHistory> {
+        let times =
+            self.module_kill_times(module, now - Duration::weeks(1), now + Duration::seconds(1))?;
+        Ok(ModuleHistory::from_times(times.iter().copied(), now))
     }
 
     /// Decisions made in `[from, to)`, oldest first.
