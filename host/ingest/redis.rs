@@ -47,7 +47,11 @@ pub struct RedisConsumer {
     client: redis::Client,
     decider: Arc<Decider>,
     on_ack: Option<AckHook>,
+    acks: Arc<tokio::sync::Semaphore>,
 }
+
+/// Batches flushed and acknowledged in the background at once.
+const ACKS_IN_FLIGHT: usize = 2;
 
 /// The most a reconnect waits.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -59,6 +63,7 @@ impl RedisConsumer {
             client: redis::Client::open(url(bus))?,
             decider,
             on_ack: None,
+            acks: Arc::new(tokio::sync::Semaphore::new(ACKS_IN_FLIGHT)),
         })
     }
 
@@ -76,7 +81,9 @@ impl RedisConsumer {
                 return;
             }
             let started = Instant::now();
-            match self.session(&mut shutdown).await {
+            let ended = self.session(&mut shutdown).await;
+            self.drain_acks().await;
+            match ended {
                 Ok(()) => return,
                 Err(e) => {
                     if started.elapsed() > Duration::from_secs(10) {
@@ -280,23 +287,44 @@ impl RedisConsumer {
                 }
             }
         }
-        // Durable before acknowledged.
-        if let Err(e) = self.decider.store.flush().await {
-            tracing::error!(error = %e, "Store flush failed; batch left pending");
+        if ack.is_empty() {
             return Ok(());
         }
-        if !ack.is_empty() {
-            pipe.cmd("XACK")
-                .arg(&bus.topic)
-                .arg(&bus.consumer_group)
-                .arg(&ack)
-                .ignore();
-            pipe.query_async::<()>(conn).await?;
-            if let Some(hook) = &self.on_ack {
-                hook(&ack);
+        pipe.cmd("XACK")
+            .arg(&bus.topic)
+            .arg(&bus.consumer_group)
+            .arg(&ack)
+            .ignore();
+        // Durable before acknowledged: the flush and the ack run while the
+        // next batch is read and decided, at most ACKS_IN_FLIGHT at once.
+        // Entries whose ack fails stay pending and are claimed again.
+        let permit = self.acks.clone().acquire_owned().await;
+        let (decider, hook, mut conn) = (self.decider.clone(), self.on_ack.clone(), conn.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = decider.store.flush().await {
+                tracing::error!(error = %e, "Store flush failed; batch left pending");
+                return;
             }
-        }
+            match pipe.query_async::<()>(&mut conn).await {
+                Ok(()) => {
+                    if let Some(hook) = hook {
+                        hook(&ack);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, count = ack.len(), "Acknowledging failed; the entries will be claimed again")
+                }
+            }
+        });
         Ok(())
+    }
+
+    /// Waits until every flush-and-acknowledge in flight has finished.
+    async fn drain_acks(&self) {
+        if let Ok(all) = self.acks.acquire_many(ACKS_IN_FLIGHT as u32).await {
+            drop(all);
+        }
     }
 }
 
