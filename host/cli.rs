@@ -55,6 +55,46 @@ pub enum Command {
         #[arg(long, default_value_t = 20_000.0)]
         pace: f64,
     },
+    /// Generate a labelled recording from a scenario (same seed, same file).
+    Simulate {
+        /// The scenario (YAML; see config/scenarios/).
+        #[arg(long)]
+        scenario: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 10_000)]
+        kills: usize,
+        /// Where to write the recording.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replay a recording through candidate strategies and compare them.
+    Replay {
+        recording: PathBuf,
+        /// A candidate: a strategy's name or a .wasm path (repeat for more).
+        #[arg(long = "strategy", required = true)]
+        strategies: Vec<String>,
+        /// The risk scorer (name or .wasm); default: the phase's.
+        #[arg(long)]
+        scorer: Option<String>,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// A fresh plugin instance per call instead of warm ones.
+        #[arg(long)]
+        strict: bool,
+        /// Judge as if in this mode (observer, manual, semi_auto, full_auto).
+        #[arg(long)]
+        mode: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also write every decision as a JSON line here.
+        #[arg(long)]
+        decisions: Option<PathBuf>,
+        /// Print plugin latency and throughput (to stderr; they vary by run).
+        #[arg(long)]
+        timing: bool,
+    },
     /// Reports over what was decided.
     Report {
         #[command(subcommand)]

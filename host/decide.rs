@@ -401,7 +401,7 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
         risk_factors: risk.factors.clone(),
         strategy_outcome: verdict.map(|v| v.outcome),
         guardrails: ruling.applied.iter().map(|s| s.to_string()).collect(),
-        mode: format!("{:?}", j.mode).to_lowercase(),
+        mode: j.mode.name().to_string(),
         phase: j.phase,
         executed: false,
         context_status: j.context_status,

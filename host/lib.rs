@@ -13,6 +13,7 @@
 //! | [`store`] | sled: kills, decisions, audit log, dead letters |
 //! | [`publish`] | decisions out to Redis |
 //! | [`api`] | HTTP: ingest, reports, health, metrics |
+//! | [`replay`] | recordings, `simulate`, and replaying strategies against them |
 //! | [`report`] | the daily report |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | logging and counters |
@@ -30,6 +31,7 @@ pub mod loadtest;
 pub mod model;
 pub mod plugin;
 pub mod publish;
+pub mod replay;
 pub mod report;
 pub mod store;
 pub mod telemetry;

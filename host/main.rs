@@ -35,6 +35,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Simulate { .. } | Command::Replay { .. } => {
+            init_quiet();
+            commands::replay::run(&cli.files, &cli.command)
+        }
         Command::Report { command } => commands::report::run(&cli.files, command),
         Command::Plugin { command } => {
             init_quiet();

@@ -60,6 +60,18 @@ pub enum Mode {
     FullAuto,
 }
 
+impl Mode {
+    /// The configuration's name for the mode.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Observer => "observer",
+            Mode::Manual => "manual",
+            Mode::SemiAuto => "semi_auto",
+            Mode::FullAuto => "full_auto",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModeSection {

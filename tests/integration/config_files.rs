@@ -27,6 +27,11 @@ fn every_file_under_config_is_valid() {
         if entry.extension().is_none_or(|x| x != "yaml") {
             continue;
         }
+        if entry.parent().is_some_and(|p| p.ends_with("scenarios")) {
+            medic::replay::simulate::Scenario::load(&entry).unwrap_or_else(|e| panic!("{e}"));
+            checked += 1;
+            continue;
+        }
         // Pair each medic file with a constitution, and the reverse.
         let result = if name.starts_with("constitution") {
             let medic = if name.contains("manual") {

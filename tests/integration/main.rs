@@ -12,6 +12,7 @@ mod medic_process;
 mod pipeline_support;
 mod redis_pipeline;
 mod redis_server;
+mod replay_tests;
 mod siem_file;
 mod siem_rest;
 mod support;

@@ -1,0 +1,77 @@
+//! `medic simulate` and `medic replay`.
+
+use anyhow::{Context, bail};
+
+use crate::cli::{Command, ConfigFiles, Format};
+use crate::config::{Isolation, Mode};
+use crate::replay::{self, Options, simulate};
+
+pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
+    match command {
+        Command::Simulate {
+            scenario,
+            seed,
+            kills,
+            out,
+        } => {
+            let s = simulate::Scenario::load(scenario)?;
+            let file = std::fs::File::create(out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            simulate::simulate(&s, *seed, *kills, file)
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "wrote {kills} kills of scenario {} (seed {seed}) to {}",
+                s.name,
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Replay {
+            recording,
+            strategies,
+            scorer,
+            threads,
+            strict,
+            mode,
+            format,
+            decisions,
+            timing,
+        } => {
+            let config = super::load_config(files)?;
+            let mode = match mode {
+                None => None,
+                Some(m) => match serde_yaml::from_str::<Mode>(m) {
+                    Ok(m) => Some(m),
+                    Err(_) => {
+                        bail!("--mode {m:?} is not one of observer, manual, semi_auto, full_auto")
+                    }
+                },
+            };
+            let opts = Options {
+                recording: recording.clone(),
+                strategies: strategies.clone(),
+                scorer: scorer.clone(),
+                threads: threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+                    .max(1),
+                isolation: if *strict {
+                    Isolation::Strict
+                } else {
+                    Isolation::Reuse
+                },
+                mode,
+                decisions: decisions.clone(),
+            };
+            let (report, measured) = replay::run(&config, &opts)?;
+            match format {
+                Format::Table => print!("{}", report.table()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            if *timing {
+                eprintln!("{}", serde_json::to_string_pretty(&measured)?);
+            }
+            Ok(())
+        }
+        _ => bail!("not a replay command"),
+    }
+}

@@ -1,0 +1,394 @@
+//! The replay engine: streams a recording in batches; per batch, module
+//! profiles are rebuilt in order, the plugins run in parallel across cores
+//! (a kill's risk is scored once and shared by the candidates), and the
+//! guardrails then run in recording order through the very function
+//! production uses ([`crate::decide::conclude`]), with each candidate's own
+//! hourly window. The report depends only on the inputs, never on threads.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::recording::{Reader, Recorded, RecordingError};
+use super::summary::{
+    CandidateReport, Disagreement, Disagreements, PluginTiming, ReplayReport, Timing,
+};
+use crate::config::{Config, Isolation, Mode};
+use crate::decide::{Judged, conclude};
+use crate::guardrails::HourlyWindow;
+use crate::model::{ContextStatus, ModuleProfile, PluginKind, RiskAssessment, Verdict};
+use crate::plugin::registry::RegistryError;
+use crate::plugin::{
+    Plugin, PluginError, PluginSource, Registry, ScoreRequest, Served, convert, golden,
+};
+use crate::store::ModuleHistory;
+
+/// Kills read, profiled, judged and concluded together.
+const BATCH: usize = 4096;
+/// Disagreements listed in the report (all are counted).
+const EXAMPLES: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Load(#[from] crate::plugin::LoadError),
+    #[error("{0}")]
+    Candidate(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub recording: PathBuf,
+    /// Strategy names (built in or in the plugin directory) or `.wasm` paths.
+    pub strategies: Vec<String>,
+    /// The scorer: a name or a `.wasm` path; default, the phase's.
+    pub scorer: Option<String>,
+    pub threads: usize,
+    pub isolation: Isolation,
+    /// Judge as if in this mode (default: the configured one).
+    pub mode: Option<Mode>,
+    /// Where to write every decision as a JSON line, if anywhere.
+    pub decisions: Option<PathBuf>,
+}
+
+struct Candidate {
+    label: String,
+    plugin: Arc<Plugin>,
+}
+
+fn resolve(registry: &Registry, spec: &str, kind: PluginKind) -> Result<Arc<Plugin>, ReplayError> {
+    if spec.ends_with(".wasm") {
+        let path = Path::new(spec);
+        let bytes = std::fs::read(path).map_err(|source| crate::plugin::LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let plugin = Plugin::load(
+            registry.sandbox(),
+            registry.settings(),
+            &bytes,
+            PluginSource::File(path.to_path_buf()),
+            Some(kind),
+        )?;
+        golden::check(&plugin, registry.thresholds(), &BTreeMap::new())?;
+        return Ok(Arc::new(plugin));
+    }
+    let plugin = registry
+        .get(spec)
+        .ok_or_else(|| ReplayError::Candidate(format!("no plugin named {spec:?} (built in or in plugins.directory); give a name or a .wasm path")))?;
+    if plugin.kind() != kind {
+        return Err(ReplayError::Candidate(format!(
+            "{spec} is a {}, not a {kind}",
+            plugin.kind()
+        )));
+    }
+    Ok(plugin)
+}
+
+fn served<T>(plugin: &Plugin, value: Result<T, PluginError>) -> Served<T> {
+    Served {
+        value,
+        plugin: plugin.name().to_string(),
+        version: plugin.info().version.clone(),
+        sha256: plugin.sha256().to_string(),
+        fallback: None,
+    }
+}
+
+/// One kill after the plugins: its risk and each candidate's verdict.
+struct Judgement {
+    risk: Result<RiskAssessment, PluginError>,
+    verdicts: Vec<Result<Verdict, PluginError>>,
+}
+
+/// Runs the plugins on a batch, split across `threads` in contiguous
+/// chunks; results come back in input order.
+fn judge(
+    batch: &[(Recorded, ModuleProfile)],
+    scorer: &Plugin,
+    candidates: &[Candidate],
+    thresholds: &crate::model::NamedValues,
+    threads: usize,
+    timings: &mut [Vec<u32>],
+) -> Vec<Judgement> {
+    let chunk = batch.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut times: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
+                    let out: Vec<Judgement> = part
+                        .iter()
+                        .map(|(rec, profile)| {
+                            let req = ScoreRequest {
+                                kill: &rec.kill,
+                                context: rec.context.as_ref(),
+                                profile,
+                                thresholds,
+                            };
+                            let input = convert::score_input(&req);
+                            let t = Instant::now();
+                            let risk = scorer.score_wit(&input, thresholds);
+                            times[0].push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                            let verdicts = match &risk {
+                                Ok(r) => candidates
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, c)| {
+                                        let t = Instant::now();
+                                        let v = c
+                                            .plugin
+                                            .decide_wit(&convert::decide_input(input.clone(), r));
+                                        times[i + 1].push(
+                                            t.elapsed().as_nanos().min(u32::MAX as u128) as u32,
+                                        );
+                                        v
+                                    })
+                                    .collect(),
+                                Err(_) => Vec::new(),
+                            };
+                            Judgement { risk, verdicts }
+                        })
+                        .collect();
+                    (out, times)
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(batch.len());
+        for h in handles {
+            // A panic in a plugin call is a bug in the host: surface it.
+            let (out, times) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            all.extend(out);
+            for (into, from) in timings.iter_mut().zip(times) {
+                into.extend(from);
+            }
+        }
+        all
+    })
+}
+
+/// Replays a recording and reports what each candidate would have done.
+pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), ReplayError> {
+    let started = Instant::now();
+    let mut config = config.clone();
+    config.medic.plugins.isolation = opts.isolation;
+    config.medic.plugins.watch = false;
+    if let Some(mode) = opts.mode {
+        config.medic.mode.current = mode;
+    }
+    let registry = Registry::new(&config)?;
+    let phase = config.active_phase();
+    let scorer = match &opts.scorer {
+        Some(spec) => resolve(&registry, spec, PluginKind::RiskScorer)?,
+        None => registry.active().scorer.clone(),
+    };
+    if opts.strategies.is_empty() {
+        return Err(ReplayError::Candidate(
+            "give at least one --strategy".into(),
+        ));
+    }
+    let candidates: Vec<Candidate> = opts
+        .strategies
+        .iter()
+        .map(|spec| {
+            Ok(Candidate {
+                label: spec.clone(),
+                plugin: resolve(&registry, spec, PluginKind::Strategy)?,
+            })
+        })
+        .collect::<Result<_, ReplayError>>()?;
+    let thresholds = registry.thresholds().clone();
+    let mode = config.medic.mode.current;
+    let mut reader = Reader::open(&opts.recording)?;
+    let mut decisions_out = match &opts.decisions {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |source| ReplayError::Write {
+                path: p.display().to_string(),
+                source,
+            },
+        )?)),
+        None => None,
+    };
+    let write_err = |source| ReplayError::Write {
+        path: opts
+            .decisions
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        source,
+    };
+
+    let mut reports: Vec<CandidateReport> = candidates
+        .iter()
+        .map(|c| CandidateReport {
+            strategy: c.label.clone(),
+            version: c.plugin.info().version.clone(),
+            sha256: c.plugin.sha256().to_string(),
+            ..CandidateReport::default()
+        })
+        .collect();
+    let mut windows: Vec<HourlyWindow> =
+        candidates.iter().map(|_| HourlyWindow::default()).collect();
+    let mut history: HashMap<String, VecDeque<DateTime<Utc>>> = HashMap::new();
+    let mut disagreements = Disagreements::default();
+    let mut timings: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
+    let mut kills = 0u64;
+    let modules = &config.medic.modules;
+    let always = &config.constitution.constraints.always_require_approval;
+
+    loop {
+        let batch = reader.next_batch(BATCH)?;
+        if batch.is_empty() {
+            break;
+        }
+        // Profiles from the recording's own history, in order.
+        let batch: Vec<(Recorded, ModuleProfile)> = batch
+            .into_iter()
+            .map(|rec| {
+                let k = &rec.kill;
+                let times = history.entry(k.target_module.clone()).or_default();
+                let week_ago = k.timestamp - chrono::Duration::weeks(1);
+                while times.front().is_some_and(|t| *t <= week_ago) {
+                    times.pop_front();
+                }
+                let h = ModuleHistory::from_sorted(times, k.timestamp);
+                let at = times.partition_point(|t| *t <= k.timestamp);
+                times.insert(at, k.timestamp);
+                let criticality = rec
+                    .profile
+                    .as_ref()
+                    .and_then(|p| p.criticality)
+                    .or_else(|| modules.criticality.get(&k.target_module).copied())
+                    .unwrap_or(modules.default_criticality);
+                let profile = ModuleProfile {
+                    kills_last_hour: h.kills_last_hour,
+                    kills_last_day: h.kills_last_day,
+                    kills_last_week: h.kills_last_week,
+                    last_kill: h.last_kill,
+                    ..ModuleProfile::new(
+                        &k.target_module,
+                        criticality,
+                        always.contains(&k.target_module),
+                    )
+                };
+                (rec, profile)
+            })
+            .collect();
+        let judged = judge(
+            &batch,
+            &scorer,
+            &candidates,
+            &thresholds,
+            opts.threads,
+            &mut timings,
+        );
+
+        for ((rec, profile), j) in batch.iter().zip(judged) {
+            kills += 1;
+            let scored = served(&scorer, j.risk);
+            let mut outcomes = BTreeMap::new();
+            for (i, c) in candidates.iter().enumerate() {
+                let decided = j.verdicts.get(i).cloned().map(|v| served(&c.plugin, v));
+                let decision = conclude(
+                    Judged {
+                        config: &config,
+                        kill: &rec.kill,
+                        has_context: rec.context.is_some(),
+                        context_status: if rec.context.is_some() {
+                            ContextStatus::Ok
+                        } else {
+                            ContextStatus::Failed("no SIEM context in the recording".into())
+                        },
+                        profile,
+                        scored: &scored,
+                        decided: decided.as_ref(),
+                        mode,
+                        mode_note: None,
+                        phase: phase.to_string(),
+                        now: rec.kill.timestamp,
+                    },
+                    format!("replay-{i}-{}", rec.kill.kill_id),
+                    &mut windows[i],
+                );
+                reports[i].add(&decision, rec.label.as_ref());
+                outcomes.insert(
+                    c.label.clone(),
+                    serde_json::to_value(decision.outcome)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                );
+                if let Some(out) = decisions_out.as_mut() {
+                    let line = serde_json::json!({"kill_id": decision.kill_id, "strategy": c.label, "outcome": decision.outcome,
+                        "risk_level": decision.risk_level, "risk_score": decision.risk_score, "confidence": decision.confidence,
+                        "guardrails": decision.guardrails, "label": rec.label});
+                    writeln!(out, "{line}").map_err(write_err)?;
+                }
+            }
+            let first = outcomes.values().next().cloned();
+            if outcomes.values().any(|o| Some(o) != first.as_ref()) {
+                disagreements.count += 1;
+                if disagreements.examples.len() < EXAMPLES {
+                    disagreements.examples.push(Disagreement {
+                        kill_id: rec.kill.kill_id.clone(),
+                        outcomes,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(mut out) = decisions_out {
+        out.flush().map_err(write_err)?;
+    }
+    for r in &mut reports {
+        r.finish();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut timing = Timing {
+        elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
+        kills_per_second: (kills as f64 / elapsed).round(),
+        ..Timing::default()
+    };
+    let names = std::iter::once(format!("scorer:{}", scorer.name()))
+        .chain(candidates.iter().map(|c| format!("strategy:{}", c.label)));
+    for (name, mut t) in names.zip(timings) {
+        t.sort_unstable();
+        let pct = |p: f64| {
+            t.get(((t.len() as f64 * p) as usize).min(t.len().saturating_sub(1)))
+                .map_or(0.0, |ns| (*ns as f64 / 100.0).round() / 10.0)
+        };
+        timing.plugins.insert(
+            name,
+            PluginTiming {
+                calls: t.len() as u64,
+                p50_us: pct(0.5),
+                p99_us: pct(0.99),
+            },
+        );
+    }
+    let report = ReplayReport {
+        recording: opts.recording.display().to_string(),
+        scenario: reader.header.scenario.clone(),
+        kills,
+        mode: mode.name().to_string(),
+        phase: phase.to_string(),
+        scorer: scorer.name().to_string(),
+        candidates: reports,
+        disagreements,
+    };
+    Ok((report, timing))
+}

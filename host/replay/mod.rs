@@ -1,0 +1,11 @@
+//! Replaying recorded kills through candidate strategies (`medic replay`),
+//! generating labelled recordings (`medic simulate`), and the recording
+//! format both use.
+
+pub mod engine;
+pub mod recording;
+pub mod simulate;
+pub mod summary;
+
+pub use engine::{Options, ReplayError, run};
+pub use summary::{ReplayReport, Timing};

@@ -1,0 +1,304 @@
+//! Replay: deterministic whatever the threads, judging exactly as
+//! production does, and counting correctly on a hand-labelled recording.
+
+use std::path::{Path, PathBuf};
+
+use medic::config::{Config, Isolation};
+use medic::replay::recording::{Header, Label, Recorded, Truth, Writer};
+use medic::replay::{Options, simulate};
+use serde_json::json;
+
+use crate::pipeline_support::*;
+
+/// A semi-auto configuration with its intel file (kept alive with it).
+fn semi_auto_config() -> (Config, tempfile::NamedTempFile) {
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
+    (semi_auto(intel.path(), 10), intel)
+}
+
+fn options(recording: &Path, strategies: &[&str], threads: usize) -> Options {
+    Options {
+        recording: recording.to_path_buf(),
+        strategies: strategies.iter().map(|s| s.to_string()).collect(),
+        scorer: None,
+        threads,
+        isolation: Isolation::Reuse,
+        mode: None,
+        decisions: None,
+    }
+}
+
+fn scenario() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/scenarios/campaign.yaml")
+}
+
+#[test]
+fn simulate_is_deterministic_for_a_seed() {
+    let s = simulate::Scenario::load(&scenario()).unwrap();
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let mut c = Vec::new();
+    simulate::simulate(&s, 7, 500, &mut a).unwrap();
+    simulate::simulate(&s, 7, 500, &mut b).unwrap();
+    simulate::simulate(&s, 8, 500, &mut c).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_eq!(
+        String::from_utf8(a).unwrap().lines().count(),
+        501,
+        "a header and 500 kills"
+    );
+}
+
+#[test]
+fn replay_output_is_identical_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let s = simulate::Scenario::load(&scenario()).unwrap();
+    simulate::simulate(&s, 11, 3000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let (config, _intel) = semi_auto_config();
+    let mut outputs = Vec::new();
+    for threads in [1, 3] {
+        let mut o = options(&rec, &["conservative", "balanced", "aggressive"], threads);
+        let decisions = dir.path().join(format!("decisions-{threads}.jsonl"));
+        o.decisions = Some(decisions.clone());
+        let (report, _) = medic::replay::run(&config, &o).unwrap();
+        outputs.push((
+            serde_json::to_string(&report).unwrap(),
+            std::fs::read(&decisions).unwrap(),
+        ));
+        assert_eq!(report.kills, 3000);
+    }
+    assert_eq!(
+        outputs[0].0, outputs[1].0,
+        "report differs between 1 and 3 threads"
+    );
+    assert!(
+        outputs[0].1 == outputs[1].1,
+        "decisions differ between 1 and 3 threads"
+    );
+    // A strategy given as a .wasm path is the same as the built-in by name.
+    let by_path = crate::support::wasm("balanced").display().to_string();
+    let (a, _) = medic::replay::run(&config, &options(&rec, &["balanced"], 2)).unwrap();
+    let (b, _) = medic::replay::run(&config, &options(&rec, &[&by_path], 2)).unwrap();
+    assert_eq!(a.candidates[0].outcomes, b.candidates[0].outcomes);
+}
+
+fn line(
+    kill_id: &str,
+    module: &str,
+    reason: &str,
+    severity: &str,
+    confidence: f64,
+    context: Option<(f64, u32, Option<f64>)>,
+    truth: Truth,
+) -> Recorded {
+    let kill = json!({"kill_id": kill_id, "timestamp": "2024-01-15T10:30:00Z", "target_module": module,
+        "target_instance_id": format!("{module}-1"), "kill_reason": reason, "severity": severity,
+        "confidence_score": confidence, "source_agent": "smith-01"});
+    let context = context.map(|(risk, fp, indicator)| json!({"query_id": "q", "kill_id": kill_id, "timestamp": "2024-01-15T10:30:01Z",
+        "risk_score": risk, "false_positive_history": fp,
+        "threat_indicators": indicator.map(|s| vec![json!({"indicator_type": "ip", "value": "203.0.113.1", "threat_score": s, "source": "x", "last_seen": "2024-01-15T10:00:00Z"})]).unwrap_or_default()}));
+    serde_json::from_value(
+        json!({"kill": kill, "context": context, "profile": {"criticality": "low"},
+        "label": Label { truth: Some(truth), outcome: None }}),
+    )
+    .unwrap()
+}
+
+#[test]
+fn metrics_on_a_hand_labelled_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("labelled.jsonl");
+    let mut w = Writer::new(
+        std::fs::File::create(&path).unwrap(),
+        &Header {
+            medic_recording: 1,
+            generator: "test".into(),
+            scenario: None,
+            seed: None,
+        },
+    )
+    .unwrap();
+    let low = Some((0.05, 5, None));
+    for rec in [
+        line(
+            "fp-1",
+            "renderer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            low,
+            Truth::FalsePositive,
+        ),
+        line(
+            "fp-2",
+            "renderer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            low,
+            Truth::FalsePositive,
+        ),
+        line(
+            "sneaky",
+            "renderer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            low,
+            Truth::TrueThreat,
+        ),
+        line(
+            "apt",
+            "billing",
+            "threat_detected",
+            "critical",
+            0.95,
+            Some((0.92, 0, Some(0.97))),
+            Truth::TrueThreat,
+        ),
+        line(
+            "fp-blind",
+            "renderer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            None,
+            Truth::FalsePositive,
+        ),
+    ] {
+        w.write(&rec).unwrap();
+    }
+    w.finish().unwrap();
+    let (report, _) = medic::replay::run(
+        &semi_auto_config().0,
+        &options(&path, &["balanced", "conservative"], 2),
+    )
+    .unwrap();
+    let balanced = &report.candidates[0];
+    assert_eq!(balanced.decisions, 5);
+    assert_eq!(
+        balanced.outcomes.get("approve_auto"),
+        Some(&3),
+        "{balanced:?}"
+    );
+    assert_eq!(balanced.outcomes.get("deny"), Some(&1));
+    assert_eq!(balanced.human_workload, 1);
+    assert_eq!(balanced.recovered_false_positives, 2);
+    assert_eq!(balanced.unsafe_auto_resurrections, 1);
+    assert_eq!(balanced.precision, Some(0.6667));
+    assert_eq!(balanced.recall, Some(0.6667));
+    assert_eq!(
+        balanced.guardrails.get("no_context"),
+        None,
+        "balanced itself refuses without context"
+    );
+    let conservative = &report.candidates[1];
+    assert_eq!(conservative.human_workload, 5);
+    assert_eq!(conservative.recall, Some(0.0));
+    assert_eq!(conservative.precision, None);
+    assert_eq!(report.disagreements.count, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_judges_exactly_as_production() {
+    let (config, _intel) = semi_auto_config();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prod.jsonl");
+    let mut w = Writer::new(
+        std::fs::File::create(&path).unwrap(),
+        &Header {
+            medic_recording: 1,
+            generator: "test".into(),
+            scenario: None,
+            seed: None,
+        },
+    )
+    .unwrap();
+    let d = decider_with(config.clone(), None);
+    let mut production = Vec::new();
+    for i in 0..40 {
+        // Mixed kills: some modules repeat (history), some are critical or blacklisted.
+        let module = [
+            "renderer",
+            "auth-service",
+            "billing",
+            "renderer",
+            "payment-processor",
+        ][i % 5];
+        let mut k = kill(&format!("p-{i}"), module);
+        k.confidence_score = [0.3, 0.5, 0.7, 0.9][i % 4];
+        k.severity = [medic::model::Severity::Low, medic::model::Severity::High][i % 2];
+        let h = d.handle(incoming(k.clone())).await.unwrap();
+        let rec = d
+            .store
+            .decision_for_kill(&k.kill_id)
+            .unwrap()
+            .map(|dec| (dec.outcome, dec.guardrails.clone(), dec.risk_score));
+        production.push(rec.unwrap());
+        let ctx = d
+            .store
+            .record(&h.decision().decision_id)
+            .unwrap()
+            .unwrap()
+            .context;
+        w.write(&Recorded {
+            kill: k,
+            context: ctx,
+            profile: None,
+            label: None,
+        })
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let mut o = options(&path, &["balanced"], 2);
+    let decisions = dir.path().join("replayed.jsonl");
+    o.decisions = Some(decisions.clone());
+    medic::replay::run(&config, &o).unwrap();
+    let replayed: Vec<serde_json::Value> = std::fs::read_to_string(&decisions)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(replayed.len(), production.len());
+    for (i, (r, (outcome, guardrails, score))) in replayed.iter().zip(&production).enumerate() {
+        assert_eq!(
+            r["outcome"],
+            serde_json::to_value(outcome).unwrap(),
+            "kill {i}"
+        );
+        assert_eq!(
+            r["guardrails"],
+            serde_json::to_value(guardrails).unwrap(),
+            "kill {i}"
+        );
+        assert_eq!(r["risk_score"].as_f64().unwrap(), *score, "kill {i}");
+    }
+    let approvals = production
+        .iter()
+        .filter(|p| p.0 == medic::model::DecisionOutcome::ApproveAuto)
+        .count();
+    assert!(
+        approvals > 0 && approvals < production.len(),
+        "a meaningful mix: {approvals} auto-approved"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_recording_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kills.jsonl");
+    std::fs::write(&path, "{\"kill_id\": \"x\"}\n").unwrap();
+    let err =
+        medic::replay::run(&semi_auto_config().0, &options(&path, &["balanced"], 1)).unwrap_err();
+    assert!(err.to_string().contains("not a Medic recording"), "{err}");
+    let err =
+        medic::replay::run(&semi_auto_config().0, &options(&path, &["weighted"], 1)).unwrap_err();
+    assert!(
+        err.to_string().contains("not a strategy")
+            || err.to_string().contains("not a Medic recording"),
+        "{err}"
+    );
+}
