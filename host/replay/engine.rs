@@ -13,14 +13,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::recording::{Reader, Recorded, RecordingError};
+use super::recording::{Reader, Recorded, RecordingError, parse_line};
 use super::summary::{
     CandidateReport, Disagreement, Disagreements, PluginTiming, ReplayReport, Timing,
 };
 use crate::config::{Config, Isolation, Mode};
 use crate::decide::{Judged, conclude};
 use crate::guardrails::HourlyWindow;
-use crate::model::{ContextStatus, ModuleProfile, PluginKind, RiskAssessment, Verdict};
+use crate::model::{
+    ContextStatus, DecisionOutcome, ModuleProfile, PluginKind, RiskAssessment, Verdict,
+};
 use crate::plugin::registry::RegistryError;
 use crate::plugin::{
     Plugin, PluginError, PluginSource, Registry, ScoreRequest, Served, convert, golden,
@@ -112,6 +114,30 @@ fn served<T>(plugin: &Plugin, value: Result<T, PluginError>) -> Served<T> {
 struct Judgement {
     risk: Result<RiskAssessment, PluginError>,
     verdicts: Vec<Result<Verdict, PluginError>>,
+}
+
+fn outcome_name(o: crate::model::DecisionOutcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Maps `f` over `items` on up to `threads` threads, in contiguous chunks;
+/// results come back in input order.
+fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Runs the plugins on a batch, split across `threads` in contiguous
@@ -251,10 +277,16 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     let always = &config.constitution.constraints.always_require_approval;
 
     loop {
-        let batch = reader.next_batch(BATCH)?;
-        if batch.is_empty() {
+        let lines = reader.next_lines(BATCH)?;
+        if lines.is_empty() {
             break;
         }
+        let path = reader.path().to_string();
+        let batch = par_map(&lines, opts.threads, |(line, text)| {
+            parse_line(&path, *line, text)
+        })
+        .into_iter()
+        .collect::<Result<Vec<Recorded>, _>>()?;
         // Profiles from the recording's own history, in order.
         let batch: Vec<(Recorded, ModuleProfile)> = batch
             .into_iter()
@@ -297,52 +329,87 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             &mut timings,
         );
 
-        for ((rec, profile), j) in batch.iter().zip(judged) {
+        // The guardrails in recording order, each candidate on its own
+        // thread (its hourly window is its own state).
+        let scored: Vec<Served<RiskAssessment>> = judged
+            .iter()
+            .map(|j| served(&scorer, j.risk.clone()))
+            .collect();
+        let want_lines = decisions_out.is_some();
+        let per_candidate: Vec<Vec<(DecisionOutcome, Option<String>)>> = std::thread::scope(
+            |scope| {
+                let handles: Vec<_> = candidates
+                .iter()
+                .zip(windows.iter_mut())
+                .zip(reports.iter_mut())
+                .enumerate()
+                .map(|(i, ((c, window), report))| {
+                    let (batch, judged, scored, config, phase) = (&batch, &judged, &scored, &config, phase.to_string());
+                    scope.spawn(move || {
+                        batch
+                            .iter()
+                            .zip(judged)
+                            .zip(scored)
+                            .map(|(((rec, profile), j), scored)| {
+                                let decided = j.verdicts.get(i).cloned().map(|v| served(&c.plugin, v));
+                                let decision = conclude(
+                                    Judged {
+                                        config,
+                                        kill: &rec.kill,
+                                        has_context: rec.context.is_some(),
+                                        context_status: if rec.context.is_some() {
+                                            ContextStatus::Ok
+                                        } else {
+                                            ContextStatus::Failed("no SIEM context in the recording".into())
+                                        },
+                                        profile,
+                                        scored,
+                                        decided: decided.as_ref(),
+                                        mode,
+                                        mode_note: None,
+                                        phase: phase.clone(),
+                                        now: rec.kill.timestamp,
+                                    },
+                                    format!("replay-{i}-{}", rec.kill.kill_id),
+                                    window,
+                                );
+                                report.add(&decision, rec.label.as_ref());
+                                let line = want_lines.then(|| {
+                                    serde_json::json!({"kill_id": decision.kill_id, "strategy": c.label, "outcome": decision.outcome,
+                                        "risk_level": decision.risk_level, "risk_score": decision.risk_score,
+                                        "confidence": decision.confidence, "guardrails": decision.guardrails, "label": rec.label})
+                                    .to_string()
+                                });
+                                (decision.outcome, line)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            },
+        );
+        for (k, (rec, _)) in batch.iter().enumerate() {
             kills += 1;
-            let scored = served(&scorer, j.risk);
-            let mut outcomes = BTreeMap::new();
-            for (i, c) in candidates.iter().enumerate() {
-                let decided = j.verdicts.get(i).cloned().map(|v| served(&c.plugin, v));
-                let decision = conclude(
-                    Judged {
-                        config: &config,
-                        kill: &rec.kill,
-                        has_context: rec.context.is_some(),
-                        context_status: if rec.context.is_some() {
-                            ContextStatus::Ok
-                        } else {
-                            ContextStatus::Failed("no SIEM context in the recording".into())
-                        },
-                        profile,
-                        scored: &scored,
-                        decided: decided.as_ref(),
-                        mode,
-                        mode_note: None,
-                        phase: phase.to_string(),
-                        now: rec.kill.timestamp,
-                    },
-                    format!("replay-{i}-{}", rec.kill.kill_id),
-                    &mut windows[i],
-                );
-                reports[i].add(&decision, rec.label.as_ref());
-                outcomes.insert(
-                    c.label.clone(),
-                    serde_json::to_value(decision.outcome)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                );
-                if let Some(out) = decisions_out.as_mut() {
-                    let line = serde_json::json!({"kill_id": decision.kill_id, "strategy": c.label, "outcome": decision.outcome,
-                        "risk_level": decision.risk_level, "risk_score": decision.risk_score, "confidence": decision.confidence,
-                        "guardrails": decision.guardrails, "label": rec.label});
-                    writeln!(out, "{line}").map_err(write_err)?;
+            if let Some(out) = decisions_out.as_mut() {
+                for ds in &per_candidate {
+                    if let Some(line) = &ds[k].1 {
+                        writeln!(out, "{line}").map_err(write_err)?;
+                    }
                 }
             }
-            let first = outcomes.values().next().cloned();
-            if outcomes.values().any(|o| Some(o) != first.as_ref()) {
+            let first = per_candidate.first().map(|ds| ds[k].0);
+            if per_candidate.iter().any(|ds| Some(ds[k].0) != first) {
                 disagreements.count += 1;
                 if disagreements.examples.len() < EXAMPLES {
+                    let outcomes = candidates
+                        .iter()
+                        .zip(&per_candidate)
+                        .map(|(c, ds)| (c.label.clone(), outcome_name(ds[k].0)))
+                        .collect();
                     disagreements.examples.push(Disagreement {
                         kill_id: rec.kill.kill_id.clone(),
                         outcomes,

@@ -139,6 +139,15 @@ impl Reader {
 
     /// Up to `n` more kills (fewer at the end; none when done).
     pub fn next_batch(&mut self, n: usize) -> Result<Vec<Recorded>, RecordingError> {
+        self.next_lines(n)?
+            .iter()
+            .map(|(line, text)| parse_line(&self.path, *line, text))
+            .collect()
+    }
+
+    /// Up to `n` more non-empty lines with their numbers, unparsed (so
+    /// callers can parse them in parallel with [`parse_line`]).
+    pub fn next_lines(&mut self, n: usize) -> Result<Vec<(usize, String)>, RecordingError> {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let Some(text) = self.lines.next() else { break };
@@ -147,18 +156,26 @@ impl Reader {
                 path: self.path.clone(),
                 source,
             })?;
-            if text.trim().is_empty() {
-                continue;
+            if !text.trim().is_empty() {
+                out.push((self.line, text));
             }
-            let rec = serde_json::from_str(&text).map_err(|e| RecordingError::Line {
-                path: self.path.clone(),
-                line: self.line,
-                problem: e.to_string(),
-            })?;
-            out.push(rec);
         }
         Ok(out)
     }
+
+    /// The recording's path, for messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// Parses one kill line of the recording at `path`.
+pub fn parse_line(path: &str, line: usize, text: &str) -> Result<Recorded, RecordingError> {
+    serde_json::from_str(text).map_err(|e| RecordingError::Line {
+        path: path.to_string(),
+        line,
+        problem: e.to_string(),
+    })
 }
 
 /// Writes a recording: the header, then one line per kill.
