@@ -95,6 +95,22 @@ pub enum Command {
         #[arg(long)]
         timing: bool,
     },
+    /// Capture kills into a recording (for replay): exported from the store
+    /// (with the context Medic saw) or read from a Redis stream without
+    /// consuming it.
+    Record {
+        /// Where to write the recording.
+        #[arg(long)]
+        out: PathBuf,
+        /// Read this Redis stream (XRANGE: nothing is consumed or acknowledged).
+        #[arg(long)]
+        redis: Option<String>,
+        #[arg(long, default_value = "smith.events.kill_notifications")]
+        stream: String,
+        /// From the store: decisions made in the last this many hours.
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
     /// Reports over what was decided.
     Report {
         #[command(subcommand)]
@@ -147,6 +163,24 @@ pub enum PluginCommand {
         #[arg(long, conflicts_with = "kills")]
         outcomes: Option<PathBuf>,
     },
+    /// Measure a plugin: latency percentiles and calls per second, on the
+    /// golden kills or on kills from a file (JSON lines, or a recording).
+    Bench {
+        file: PathBuf,
+        #[arg(long)]
+        kills: Option<PathBuf>,
+        /// Calls to time (cycling through the kills).
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+        #[arg(long, value_enum, default_value_t = Isolating::Reuse)]
+        isolation: Isolating,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Isolating {
+    Strict,
+    Reuse,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -35,7 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Simulate { .. } | Command::Replay { .. } => {
+        Command::Simulate { .. } | Command::Replay { .. } | Command::Record { .. } => {
             init_quiet();
             commands::replay::run(&cli.files, &cli.command)
         }

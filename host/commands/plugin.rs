@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::cli::{ConfigFiles, Format, KindArg, PluginCommand};
+use crate::cli::{ConfigFiles, Format, Isolating, KindArg, PluginCommand};
 use crate::config::Config;
 use crate::model::{KillCase, KillReport, OutcomeSample, PluginKind};
 use crate::plugin::sandbox::{HOST_INTERFACE, Sandbox, TYPES_INTERFACE};
@@ -26,6 +26,12 @@ pub fn run(files: &ConfigFiles, command: &PluginCommand) -> anyhow::Result<()> {
             kills,
             outcomes,
         } => run_file(&config, file, kills.as_deref(), outcomes.as_deref()),
+        PluginCommand::Bench {
+            file,
+            kills,
+            calls,
+            isolation,
+        } => bench(&config, file, kills.as_deref(), *calls, *isolation),
     }
 }
 
@@ -260,4 +266,119 @@ fn parse_case(line: &str) -> Result<KillCase, String> {
             profile: None,
         })
     }
+}
+
+/// Kills to bench on: a recording, JSON lines of kills or cases, or the golden kills.
+fn bench_cases(path: Option<&Path>) -> anyhow::Result<Vec<KillCase>> {
+    let Some(path) = path else {
+        return Ok(golden::cases().iter().map(|g| g.case.clone()).collect());
+    };
+    let mut out = Vec::new();
+    for (n, line) in lines(path)? {
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{n}: not JSON", path.display()))?;
+        if value.get("medic_recording").is_some() {
+            continue;
+        }
+        let case = if value.get("kill").is_some() {
+            let rec: crate::replay::recording::Recorded =
+                serde_json::from_value(value).with_context(|| format!("{}:{n}", path.display()))?;
+            KillCase {
+                kill: rec.kill,
+                context: rec.context,
+                profile: None,
+            }
+        } else {
+            parse_case(&line).map_err(|e| anyhow::anyhow!("{}:{n}: {e}", path.display()))?
+        };
+        out.push(case);
+        if out.len() >= 100_000 {
+            break;
+        }
+    }
+    if out.is_empty() {
+        bail!("{} has no kills", path.display());
+    }
+    Ok(out)
+}
+
+fn bench(
+    config: &Config,
+    file: &Path,
+    kills: Option<&Path>,
+    calls: usize,
+    isolation: Isolating,
+) -> anyhow::Result<()> {
+    let mut config = config.clone();
+    config.medic.plugins.isolation = match isolation {
+        Isolating::Strict => crate::config::Isolation::Strict,
+        Isolating::Reuse => crate::config::Isolation::Reuse,
+    };
+    let plugin = load_one(&config, file, None)?;
+    let thresholds = crate::plugin::thresholds_from_config(&config);
+    let cases = bench_cases(kills)?;
+    let prepared: Vec<_> = cases
+        .iter()
+        .map(|c| {
+            let profile = c.profile_or_default();
+            let req = ScoreRequest {
+                kill: &c.kill,
+                context: c.context.as_ref(),
+                profile: &profile,
+                thresholds: &thresholds,
+            };
+            let risk = crate::plugin::native::score(&req).ok();
+            (profile, risk)
+        })
+        .collect();
+    let samples = golden::learner_samples();
+    let settings = learner_settings_from_config(&config);
+    let mut times = Vec::with_capacity(calls);
+    let mut failures = 0usize;
+    let started = std::time::Instant::now();
+    for i in 0..calls {
+        let k = i % cases.len();
+        let (case, (profile, risk)) = (&cases[k], &prepared[k]);
+        let req = ScoreRequest {
+            kill: &case.kill,
+            context: case.context.as_ref(),
+            profile,
+            thresholds: &thresholds,
+        };
+        let t = std::time::Instant::now();
+        let ok = match plugin.kind() {
+            PluginKind::RiskScorer => plugin.score(&req).is_ok(),
+            PluginKind::Strategy => risk
+                .as_ref()
+                .is_some_and(|r| plugin.decide(&DecideRequest::new(req, r)).is_ok()),
+            PluginKind::ThresholdLearner => plugin
+                .learn(&LearnRequest {
+                    thresholds: &thresholds,
+                    samples: &samples,
+                    settings: &settings,
+                    now: chrono::Utc::now(),
+                })
+                .is_ok(),
+        };
+        times.push(t.elapsed().as_nanos() as u64);
+        failures += usize::from(!ok);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort_unstable();
+    let pct =
+        |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)] as f64 / 1000.0;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "plugin": plugin.name(), "kind": plugin.kind(), "version": plugin.info().version, "sha256": plugin.sha256(),
+            "isolation": format!("{:?}", config.medic.plugins.isolation).to_lowercase(),
+            "calls": calls, "failures": failures, "distinct_kills": cases.len(),
+            "p50_us": pct(0.5), "p99_us": pct(0.99), "max_us": pct(1.0),
+            "calls_per_second": (calls as f64 / elapsed).round(),
+        }))?
+    );
+    if failures > 0 {
+        bail!("{failures} of {calls} calls failed");
+    }
+    Ok(())
 }

@@ -72,6 +72,33 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Record {
+            out,
+            redis,
+            stream,
+            hours,
+        } => {
+            let file = std::fs::File::create(out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let captured = match redis {
+                Some(url) => tokio::runtime::Runtime::new()?
+                    .block_on(replay::record::from_redis(url, stream, file))?,
+                None => {
+                    let config = super::load_config(files)?;
+                    let path = &config.medic.learning.database.path;
+                    let store = crate::store::Store::open(std::path::Path::new(path))
+                        .with_context(|| format!("opening the store at {path} (is a medic running? stop it, or record from Redis)"))?;
+                    replay::record::from_store(&config, &store, *hours, file)?
+                }
+            };
+            eprintln!(
+                "wrote {} kills to {} ({} invalid entries skipped)",
+                captured.written,
+                out.display(),
+                captured.skipped_invalid
+            );
+            Ok(())
+        }
         _ => bail!("not a replay command"),
     }
 }

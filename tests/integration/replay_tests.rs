@@ -302,3 +302,123 @@ fn a_file_that_is_not_a_recording_is_refused_clearly() {
         "{err}"
     );
 }
+
+fn medic(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(args)
+        .env_remove("MEDIC_CONFIG_PATH")
+        .output()
+        .expect("medic runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn record_reads_a_redis_stream_without_consuming_it_and_the_result_replays() {
+    use redis::Commands;
+    let server = crate::redis_server::RedisServer::start();
+    let mut conn = server.conn();
+    for i in 0..30 {
+        let env = json!({"version": "1.0", "message_type": "KILL_REPORT", "payload": kill_json(&format!("rec-{i}"), "svc")});
+        let _: String = conn
+            .xadd(
+                "smith.events.kill_notifications",
+                "*",
+                &[("data", env.to_string())],
+            )
+            .unwrap();
+    }
+    let _: String = conn
+        .xadd("smith.events.kill_notifications", "*", &[("junk", "1")])
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("captured.jsonl");
+    let (ok, _, err) = medic(&[
+        "record",
+        "--redis",
+        &server.url(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("wrote 30 kills") && err.contains("1 invalid"),
+        "{err}"
+    );
+    let groups: redis::Value = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg("smith.events.kill_notifications")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(groups, redis::Value::Array(vec![]), "nothing consumed");
+    let (ok, table, err) = medic(&["replay", out.to_str().unwrap(), "--strategy", "balanced"]);
+    assert!(ok, "{err}");
+    assert!(table.contains("(30 kills)"), "{table}");
+}
+
+#[test]
+fn record_exports_the_store_with_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
+    {
+        let store = medic::store::Store::open(&store_path).unwrap();
+        let d = decider_on(semi_auto(intel.path(), 10), store.clone(), None);
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            for i in 0..5 {
+                decide(&d, &format!("st-{i}"), "svc").await;
+            }
+            store.flush().await.unwrap();
+        });
+    }
+    let config = dir.path().join("medic.yaml");
+    std::fs::write(
+        &config,
+        medic::config::EMBEDDED_MEDIC.replace(
+            "path: \"data/medic.db\"",
+            &format!("path: \"{}\"", store_path.display()),
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("export.jsonl");
+    let (ok, _, err) = medic(&[
+        "record",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let mut reader = medic::replay::recording::Reader::open(&out).unwrap();
+    let kills = reader.next_batch(100).unwrap();
+    assert_eq!(kills.len(), 5);
+    assert!(
+        kills
+            .iter()
+            .all(|k| k.context.as_ref().is_some_and(|c| c.risk_score == 0.05))
+    );
+}
+
+#[test]
+fn plugin_bench_reports_latency_and_rate() {
+    let (ok, out, err) = medic(&[
+        "plugin",
+        "bench",
+        crate::support::wasm("weighted").to_str().unwrap(),
+        "--calls",
+        "300",
+    ]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["calls"], 300);
+    assert_eq!(v["failures"], 0);
+    assert!(
+        v["p50_us"].as_f64().unwrap() > 0.0
+            && v["p99_us"].as_f64().unwrap() >= v["p50_us"].as_f64().unwrap()
+    );
+    assert!(v["calls_per_second"].as_f64().unwrap() > 0.0);
+}
