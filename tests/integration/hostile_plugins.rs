@@ -48,7 +48,7 @@ fn a_plugin_that_spins_forever_times_out_at_the_deadline() {
         "{err:?}"
     );
     assert!(
-        took >= Duration::from_millis(20) && took < Duration::from_millis(500),
+        took >= Duration::from_millis(20) && took < Duration::from_secs(2),
         "took {took:?}"
     );
     host_still_serves(&config);
@@ -56,7 +56,12 @@ fn a_plugin_that_spins_forever_times_out_at_the_deadline() {
 
 #[test]
 fn a_plugin_that_grows_memory_without_bound_hits_the_limit() {
-    let config = config_with(|p| p.memory_limit_mb = 16);
+    // A generous deadline, so the memory limit (not the clock) stops it even
+    // on a loaded machine.
+    let config = config_with(|p| {
+        p.memory_limit_mb = 16;
+        p.timeout_ms = 5_000;
+    });
     let hog = load(&config, "hostile-memory").unwrap();
     let started = Instant::now();
     let err = decide_with(&hog, &[]).unwrap_err();
@@ -64,7 +69,7 @@ fn a_plugin_that_grows_memory_without_bound_hits_the_limit() {
         matches!(err, PluginError::OutOfMemory { limit_mb: 16, .. }),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(5));
     host_still_serves(&config);
 }
 
