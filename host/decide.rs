@@ -316,6 +316,56 @@ fn plugin_use<T>(s: &Served<T>) -> PluginUse {
     }
 }
 
+/// What the guardrails rule on: the plugins' answers and the facts.
+pub struct Rule<'a> {
+    pub config: &'a Config,
+    pub mode: Mode,
+    pub kill: &'a KillReport,
+    pub profile: &'a ModuleProfile,
+    pub has_context: bool,
+    pub risk: Result<&'a RiskAssessment, &'a crate::plugin::PluginError>,
+    /// `None` when no strategy ran (the scorer failed).
+    pub verdict: Option<Result<&'a Verdict, &'a crate::plugin::PluginError>>,
+    pub now: DateTime<Utc>,
+}
+
+/// A risk no scorer could give is treated as critical.
+fn unknown_risk() -> RiskAssessment {
+    RiskAssessment {
+        level: RiskLevel::Critical,
+        score: 1.0,
+        factors: Vec::new(),
+    }
+}
+
+/// The guardrails' ruling on a kill, counting it in the hour's
+/// auto-approvals when it is one. This is the judgement production and
+/// replay share; [`conclude`] adds the record around it.
+pub fn rule(r: &Rule<'_>, window: &mut HourlyWindow) -> guardrails::Ruling {
+    let plugin_error = r
+        .risk
+        .err()
+        .or_else(|| r.verdict.and_then(|v| v.err()))
+        .map(|e| e.to_string());
+    let verdict = r.verdict.and_then(|v| v.ok());
+    let critical = unknown_risk();
+    let risk = r.risk.unwrap_or(&critical);
+    let facts = Facts {
+        module: &r.kill.target_module,
+        criticality: r.profile.criticality,
+        risk_level: risk.level,
+        confidence: verdict.map_or(0.0, |v| v.confidence),
+        has_context: r.has_context,
+        plugin_error,
+        auto_approvals_last_hour: window.count(r.now),
+    };
+    let ruling = guardrails::apply(r.config, r.mode, verdict.map(|v| v.outcome), &facts);
+    if ruling.outcome == DecisionOutcome::ApproveAuto {
+        window.push(r.now);
+    }
+    ruling
+}
+
 /// What a decision is made from, once the plugins have answered.
 pub struct Judged<'a> {
     pub config: &'a Config,
@@ -338,34 +388,22 @@ pub struct Judged<'a> {
 /// `window` holds the hour's auto-approvals (updated when this is one).
 pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -> Decision {
     let kill = j.kill;
-    let plugin_error = j
-        .scored
-        .value
-        .as_ref()
-        .err()
-        .or_else(|| j.decided.and_then(|d| d.value.as_ref().err()))
-        .map(|e| e.to_string());
     let verdict = j.decided.and_then(|d| d.value.as_ref().ok());
-    // Unknown risk is treated as critical.
-    let critical = RiskAssessment {
-        level: RiskLevel::Critical,
-        score: 1.0,
-        factors: Vec::new(),
-    };
+    let critical = unknown_risk();
     let risk = j.scored.value.as_ref().unwrap_or(&critical);
-    let facts = Facts {
-        module: &kill.target_module,
-        criticality: j.profile.criticality,
-        risk_level: risk.level,
-        confidence: verdict.map_or(0.0, |v| v.confidence),
-        has_context: j.has_context,
-        plugin_error,
-        auto_approvals_last_hour: window.count(j.now),
-    };
-    let ruling = guardrails::apply(j.config, j.mode, verdict.map(|v| v.outcome), &facts);
-    if ruling.outcome == DecisionOutcome::ApproveAuto {
-        window.push(j.now);
-    }
+    let ruling = rule(
+        &Rule {
+            config: j.config,
+            mode: j.mode,
+            kill,
+            profile: j.profile,
+            has_context: j.has_context,
+            risk: j.scored.value.as_ref(),
+            verdict: j.decided.map(|d| d.value.as_ref()),
+            now: j.now,
+        },
+        window,
+    );
     let mut reasoning = verdict.map(|v| v.reasoning.clone()).unwrap_or_default();
     if let ContextStatus::Failed(why) = &j.context_status {
         reasoning.push(format!("SIEM context unavailable: {why}"));

@@ -18,15 +18,11 @@ use super::summary::{
     CandidateReport, Disagreement, Disagreements, PluginTiming, ReplayReport, Timing,
 };
 use crate::config::{Config, Isolation, Mode};
-use crate::decide::{Judged, conclude};
+use crate::decide::{Rule, rule};
 use crate::guardrails::HourlyWindow;
-use crate::model::{
-    ContextStatus, DecisionOutcome, ModuleProfile, PluginKind, RiskAssessment, Verdict,
-};
+use crate::model::{DecisionOutcome, ModuleProfile, PluginKind, RiskAssessment, Verdict};
 use crate::plugin::registry::RegistryError;
-use crate::plugin::{
-    Plugin, PluginError, PluginSource, Registry, ScoreRequest, Served, convert, golden,
-};
+use crate::plugin::{Plugin, PluginError, PluginSource, Registry, ScoreRequest, convert, golden};
 use crate::store::ModuleHistory;
 
 /// Kills read, profiled, judged and concluded together.
@@ -100,24 +96,15 @@ fn resolve(registry: &Registry, spec: &str, kind: PluginKind) -> Result<Arc<Plug
     Ok(plugin)
 }
 
-fn served<T>(plugin: &Plugin, value: Result<T, PluginError>) -> Served<T> {
-    Served {
-        value,
-        plugin: plugin.name().to_string(),
-        version: plugin.info().version.clone(),
-        sha256: plugin.sha256().to_string(),
-        fallback: None,
-    }
-}
-
 /// One kill after the plugins: its risk and each candidate's verdict.
 struct Judgement {
     risk: Result<RiskAssessment, PluginError>,
     verdicts: Vec<Result<Verdict, PluginError>>,
 }
 
-fn outcome_name(o: crate::model::DecisionOutcome) -> String {
-    serde_json::to_value(o)
+/// The wire name of an outcome or level (`approve_auto`, `low`, …).
+fn wire_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
@@ -276,12 +263,25 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     let modules = &config.medic.modules;
     let always = &config.constitution.constraints.always_require_approval;
 
-    loop {
-        let lines = reader.next_lines(BATCH)?;
+    // Lines are read on their own thread, a batch ahead of the work.
+    let path = reader.path().to_string();
+    let scenario = reader.header.scenario.clone();
+    let (batches, incoming) =
+        std::sync::mpsc::sync_channel::<Result<Vec<(usize, String)>, RecordingError>>(2);
+    let reading = std::thread::spawn(move || {
+        loop {
+            let next = reader.next_lines(BATCH);
+            let done = next.as_ref().map_or(true, |l| l.is_empty());
+            if batches.send(next).is_err() || done {
+                return;
+            }
+        }
+    });
+    for lines in incoming.iter() {
+        let lines = lines?;
         if lines.is_empty() {
             break;
         }
-        let path = reader.path().to_string();
         let batch = par_map(&lines, opts.threads, |(line, text)| {
             parse_line(&path, *line, text)
         })
@@ -331,10 +331,6 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
 
         // The guardrails in recording order, each candidate on its own
         // thread (its hourly window is its own state).
-        let scored: Vec<Served<RiskAssessment>> = judged
-            .iter()
-            .map(|j| served(&scorer, j.risk.clone()))
-            .collect();
         let want_lines = decisions_out.is_some();
         let per_candidate: Vec<Vec<(DecisionOutcome, Option<String>)>> = std::thread::scope(
             |scope| {
@@ -344,43 +340,36 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                 .zip(reports.iter_mut())
                 .enumerate()
                 .map(|(i, ((c, window), report))| {
-                    let (batch, judged, scored, config, phase) = (&batch, &judged, &scored, &config, phase.to_string());
+                    let (batch, judged, config) = (&batch, &judged, &config);
                     scope.spawn(move || {
                         batch
                             .iter()
                             .zip(judged)
-                            .zip(scored)
-                            .map(|(((rec, profile), j), scored)| {
-                                let decided = j.verdicts.get(i).cloned().map(|v| served(&c.plugin, v));
-                                let decision = conclude(
-                                    Judged {
+                            .map(|((rec, profile), j)| {
+                                let verdict = j.verdicts.get(i).map(|v| v.as_ref());
+                                let ruling = rule(
+                                    &Rule {
                                         config,
-                                        kill: &rec.kill,
-                                        has_context: rec.context.is_some(),
-                                        context_status: if rec.context.is_some() {
-                                            ContextStatus::Ok
-                                        } else {
-                                            ContextStatus::Failed("no SIEM context in the recording".into())
-                                        },
-                                        profile,
-                                        scored,
-                                        decided: decided.as_ref(),
                                         mode,
-                                        mode_note: None,
-                                        phase: phase.clone(),
+                                        kill: &rec.kill,
+                                        profile,
+                                        has_context: rec.context.is_some(),
+                                        risk: j.risk.as_ref(),
+                                        verdict,
                                         now: rec.kill.timestamp,
                                     },
-                                    format!("replay-{i}-{}", rec.kill.kill_id),
                                     window,
                                 );
-                                report.add(&decision, rec.label.as_ref());
+                                report.add(ruling.outcome, &ruling.applied, rec.label.as_ref());
                                 let line = want_lines.then(|| {
-                                    serde_json::json!({"kill_id": decision.kill_id, "strategy": c.label, "outcome": decision.outcome,
-                                        "risk_level": decision.risk_level, "risk_score": decision.risk_score,
-                                        "confidence": decision.confidence, "guardrails": decision.guardrails, "label": rec.label})
+                                    let (level, score) = j.risk.as_ref().map_or(("critical".into(), 1.0), |r| (wire_name(&r.level), r.score));
+                                    serde_json::json!({"kill_id": rec.kill.kill_id, "strategy": c.label, "outcome": ruling.outcome,
+                                        "risk_level": level, "risk_score": score,
+                                        "confidence": verdict.and_then(|v| v.ok()).map_or(0.0, |v| v.confidence),
+                                        "guardrails": ruling.applied, "label": rec.label})
                                     .to_string()
                                 });
-                                (decision.outcome, line)
+                                (ruling.outcome, line)
                             })
                             .collect()
                     })
@@ -408,7 +397,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                     let outcomes = candidates
                         .iter()
                         .zip(&per_candidate)
-                        .map(|(c, ds)| (c.label.clone(), outcome_name(ds[k].0)))
+                        .map(|(c, ds)| (c.label.clone(), wire_name(&ds[k].0)))
                         .collect();
                     disagreements.examples.push(Disagreement {
                         kill_id: rec.kill.kill_id.clone(),
@@ -418,6 +407,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             }
         }
     }
+    let _ = reading.join();
     if let Some(mut out) = decisions_out {
         out.flush().map_err(write_err)?;
     }
@@ -449,7 +439,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     }
     let report = ReplayReport {
         recording: opts.recording.display().to_string(),
-        scenario: reader.header.scenario.clone(),
+        scenario,
         kills,
         mode: mode.name().to_string(),
         phase: phase.to_string(),

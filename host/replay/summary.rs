@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::recording::{Label, Truth};
-use crate::model::{Decision, DecisionOutcome};
+use crate::model::DecisionOutcome;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CandidateReport {
@@ -44,16 +44,17 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 }
 
 impl CandidateReport {
-    pub fn add(&mut self, d: &Decision, label: Option<&Label>) {
+    /// Counts one decision: its outcome and the guardrails that shaped it.
+    pub fn add(&mut self, outcome: DecisionOutcome, guardrails: &[&str], label: Option<&Label>) {
         self.decisions += 1;
-        *self.outcomes.entry(name(&d.outcome)).or_default() += 1;
-        for g in &d.guardrails {
-            *self.guardrails.entry(g.clone()).or_default() += 1;
+        *self.outcomes.entry(name(&outcome)).or_default() += 1;
+        for g in guardrails {
+            *self.guardrails.entry((*g).to_string()).or_default() += 1;
         }
-        if d.outcome == DecisionOutcome::PendingReview {
+        if outcome == DecisionOutcome::PendingReview {
             self.human_workload += 1;
         }
-        let auto = d.outcome == DecisionOutcome::ApproveAuto;
+        let auto = outcome == DecisionOutcome::ApproveAuto;
         match label.and_then(|l| l.truth) {
             Some(Truth::TrueThreat) => {
                 self.labelled += 1;
