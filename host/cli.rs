@@ -91,6 +91,9 @@ pub enum Command {
         /// Also write every decision as a JSON line here.
         #[arg(long)]
         decisions: Option<PathBuf>,
+        /// Also write a self-contained HTML report (charts, no scripts) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Print plugin latency and throughput (to stderr; they vary by run).
         #[arg(long)]
         timing: bool,

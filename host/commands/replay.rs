@@ -35,6 +35,7 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             mode,
             format,
             decisions,
+            html,
             timing,
         } => {
             let config = super::load_config(files)?;
@@ -66,6 +67,10 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             match format {
                 Format::Table => print!("{}", report.table()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            if let Some(path) = html {
+                std::fs::write(path, replay::html::render(&report, &measured))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             if *timing {
                 eprintln!("{}", serde_json::to_string_pretty(&measured)?);

@@ -3,6 +3,7 @@
 //! format both use.
 
 pub mod engine;
+pub mod html;
 pub mod record;
 pub mod recording;
 pub mod simulate;

@@ -354,9 +354,27 @@ fn record_reads_a_redis_stream_without_consuming_it_and_the_result_replays() {
         .query(&mut conn)
         .unwrap();
     assert_eq!(groups, redis::Value::Array(vec![]), "nothing consumed");
-    let (ok, table, err) = medic(&["replay", out.to_str().unwrap(), "--strategy", "balanced"]);
+    let html = dir.path().join("report.html");
+    let (ok, table, err) = medic(&[
+        "replay",
+        out.to_str().unwrap(),
+        "--strategy",
+        "balanced",
+        "--strategy",
+        "aggressive",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(table.contains("(30 kills)"), "{table}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("<svg") && page.contains("aggressive")
+    );
+    assert!(
+        !page.contains("<script") && !page.contains("src=") && !page.contains("<link"),
+        "self-contained"
+    );
 }
 
 #[test]

@@ -1,0 +1,182 @@
+//! The self-contained HTML report of a replay: tables and SVG bar charts,
+//! no scripts, no external resources.
+
+use super::summary::{ReplayReport, Timing};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const COLOURS: [(&str, &str); 5] = [
+    ("approve_auto", "#2e7d32"),
+    ("approve_manual", "#66bb6a"),
+    ("pending_review", "#f9a825"),
+    ("deny", "#c62828"),
+    ("defer", "#78909c"),
+];
+
+/// One horizontal stacked bar per candidate: its outcome distribution.
+fn outcome_chart(r: &ReplayReport) -> String {
+    let (w, row) = (640.0, 34.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"Outcomes per strategy\">",
+        w + 180.0,
+        row * r.candidates.len() as f64 + 40.0
+    );
+    for (i, c) in r.candidates.iter().enumerate() {
+        let y = 10.0 + i as f64 * row;
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"13\">{}</text>",
+            y + 17.0,
+            esc(&c.strategy)
+        ));
+        let mut x = 170.0;
+        for (name, colour) in COLOURS {
+            let n = c.outcomes.get(name).copied().unwrap_or(0);
+            if n == 0 || c.decisions == 0 {
+                continue;
+            }
+            let width = w * n as f64 / c.decisions as f64;
+            svg.push_str(&format!(
+                "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{width:.1}\" height=\"24\" fill=\"{colour}\"><title>{name}: {n}</title></rect>"
+            ));
+            x += width;
+        }
+    }
+    let mut x = 170.0;
+    let y = 14.0 + row * r.candidates.len() as f64;
+    for (name, colour) in COLOURS {
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{name}</text>",
+            x + 16.0,
+            y + 11.0
+        ));
+        x += 130.0;
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Grouped bars: unsafe auto-resurrections, recovered false positives and
+/// human workload per candidate.
+fn safety_chart(r: &ReplayReport) -> String {
+    let max = r
+        .candidates
+        .iter()
+        .flat_map(|c| {
+            [
+                c.unsafe_auto_resurrections,
+                c.recovered_false_positives,
+                c.human_workload,
+            ]
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let (h, group) = (200.0, 150.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"Safety and workload\">",
+        group * r.candidates.len() as f64 + 20.0,
+        h + 60.0
+    );
+    for (i, c) in r.candidates.iter().enumerate() {
+        let x0 = 10.0 + i as f64 * group;
+        for (j, (label, n, colour)) in [
+            ("unsafe", c.unsafe_auto_resurrections, "#c62828"),
+            ("FP back", c.recovered_false_positives, "#2e7d32"),
+            ("workload", c.human_workload, "#f9a825"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let bh = h * n as f64 / max;
+            let x = x0 + j as f64 * 40.0;
+            svg.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{:.1}\" width=\"34\" height=\"{bh:.1}\" fill=\"{colour}\"><title>{label}: {n}</title></rect>",
+                h - bh + 10.0
+            ));
+        }
+        svg.push_str(&format!(
+            "<text x=\"{x0}\" y=\"{}\" font-size=\"13\">{}</text>",
+            h + 30.0,
+            esc(&c.strategy)
+        ));
+    }
+    svg.push_str(&format!(
+        "<text x=\"10\" y=\"{}\" font-size=\"12\">red: unsafe auto-resurrections · green: false positives brought back · amber: human workload</text></svg>",
+        h + 52.0
+    ));
+    svg
+}
+
+pub fn render(r: &ReplayReport, timing: &Timing) -> String {
+    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let mut rows = String::new();
+    for c in &r.candidates {
+        let get = |k: &str| c.outcomes.get(k).copied().unwrap_or(0);
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(&c.strategy),
+            get("approve_auto"),
+            get("pending_review"),
+            get("deny"),
+            c.unsafe_auto_resurrections,
+            c.recovered_false_positives,
+            c.human_workload,
+            pct(c.precision),
+            pct(c.recall),
+            esc(&c.sha256[..12.min(c.sha256.len())])
+        ));
+    }
+    let mut disagreements = String::new();
+    for d in &r.disagreements.examples {
+        let o: Vec<String> = d
+            .outcomes
+            .iter()
+            .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
+            .collect();
+        disagreements.push_str(&format!(
+            "<tr><td><code>{}</code></td><td>{}</td></tr>",
+            esc(&d.kill_id),
+            o.join(" · ")
+        ));
+    }
+    let mut timings = String::new();
+    for (name, t) in &timing.plugins {
+        timings.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+            esc(name),
+            t.calls,
+            t.p50_us,
+            t.p99_us
+        ));
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Medic replay: {rec}</title>\
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}}table{{border-collapse:collapse;margin:1rem 0}}\
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body>\
+<h1>Replay of {rec}</h1><p>{kills} kills{scenario} · mode {mode} · phase {phase} · scorer {scorer}</p>\
+<h2>Outcomes</h2>{outcomes}<h2>Safety and workload</h2>{safety}\
+<table><tr><th>strategy</th><th>auto</th><th>review</th><th>deny</th><th>unsafe auto</th><th>FP brought back</th><th>workload</th><th>precision</th><th>recall</th><th>sha256</th></tr>{rows}</table>\
+<h2>Disagreements: {dcount}</h2><table><tr><th>kill</th><th>outcomes</th></tr>{disagreements}</table>\
+<h2>Plugin latency (this run)</h2><table><tr><th>plugin</th><th>calls</th><th>p50 µs</th><th>p99 µs</th></tr>{timings}</table>\
+<p>{kps} kills/s over {secs} s.</p></body></html>\n",
+        rec = esc(&r.recording),
+        kills = r.kills,
+        scenario = r
+            .scenario
+            .as_ref()
+            .map_or(String::new(), |s| format!(" (scenario {})", esc(s))),
+        mode = esc(&r.mode),
+        phase = esc(&r.phase),
+        scorer = esc(&r.scorer),
+        outcomes = outcome_chart(r),
+        safety = safety_chart(r),
+        dcount = r.disagreements.count,
+        kps = timing.kills_per_second,
+        secs = timing.elapsed_seconds,
+    )
+}
