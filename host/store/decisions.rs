@@ -71,6 +71,16 @@ impl ModuleHistory {
 }
 
 impl Store {
+    /// A module's kill index entries with kill times in `[from, to)`.
+    fn module_range(&self, module: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> sled::Iter {
+        let key = |t| {
+            let mut k = module_prefix(module);
+            k.extend_from_slice(&time_be(t));
+            k
+        };
+        self.by_module.range(key(from)..key(to))
+    }
+
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
         let Some(decision_id) = self.by_kill.get(kill_id)? else {
@@ -142,13 +152,8 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>> {
         let prefix = module_prefix(module);
-        let key = |t| {
-            let mut k = prefix.clone();
-            k.extend_from_slice(&time_be(t));
-            k
-        };
         let mut out = Vec::new();
-        for item in self.by_module.range(key(from)..key(to)) {
+        for item in self.module_range(module, from, to) {
             let (k, _) = item?;
             let ms = k
                 .get(prefix.len()..prefix.len() + 8)
@@ -194,13 +199,8 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<DecisionRecord>> {
         let prefix = module_prefix(module);
-        let key = |t| {
-            let mut k = prefix.clone();
-            k.extend_from_slice(&time_be(t));
-            k
-        };
         let mut out = Vec::new();
-        for item in self.by_module.range(key(from)..key(to)) {
+        for item in self.module_range(module, from, to) {
             let (k, _) = item?;
             let kill_id = std::str::from_utf8(&k[prefix.len() + 8..]).unwrap_or_default();
             if let Some(decision) = self.by_kill.get(kill_id)?

@@ -1,21 +1,6 @@
 //! The `medic` binary's plugin commands, run as a real process.
 
-use std::process::Command;
-
-use crate::support::wasm;
-
-fn medic(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .args(args)
-        .env_remove("MEDIC_CONFIG_PATH")
-        .output()
-        .expect("medic runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
+use crate::support::{medic, wasm};
 
 #[test]
 fn plugin_list_shows_every_builtin_with_its_status() {

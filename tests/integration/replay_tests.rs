@@ -9,6 +9,7 @@ use medic::replay::{Options, simulate};
 use serde_json::json;
 
 use crate::pipeline_support::*;
+use crate::support::medic;
 
 /// A semi-auto configuration with its intel file (kept alive with it).
 fn semi_auto_config() -> (Config, tempfile::NamedTempFile) {
@@ -107,20 +108,22 @@ fn line(
     .unwrap()
 }
 
+/// A recording writer for a test's hand-made kills.
+fn writer(path: &Path) -> Writer<std::fs::File> {
+    let header = Header {
+        medic_recording: 1,
+        generator: "test".into(),
+        scenario: None,
+        seed: None,
+    };
+    Writer::new(std::fs::File::create(path).unwrap(), &header).unwrap()
+}
+
 #[test]
 fn metrics_on_a_hand_labelled_recording() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("labelled.jsonl");
-    let mut w = Writer::new(
-        std::fs::File::create(&path).unwrap(),
-        &Header {
-            medic_recording: 1,
-            generator: "test".into(),
-            scenario: None,
-            seed: None,
-        },
-    )
-    .unwrap();
+    let mut w = writer(&path);
     let low = Some((0.05, 5, None));
     for rec in [
         line(
@@ -207,16 +210,7 @@ async fn replay_judges_exactly_as_production() {
     let (config, _intel) = semi_auto_config();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("prod.jsonl");
-    let mut w = Writer::new(
-        std::fs::File::create(&path).unwrap(),
-        &Header {
-            medic_recording: 1,
-            generator: "test".into(),
-            scenario: None,
-            seed: None,
-        },
-    )
-    .unwrap();
+    let mut w = writer(&path);
     let d = decider_with(config.clone(), None);
     let mut production = Vec::new();
     for i in 0..40 {
@@ -301,19 +295,6 @@ fn a_file_that_is_not_a_recording_is_refused_clearly() {
             || err.to_string().contains("not a Medic recording"),
         "{err}"
     );
-}
-
-fn medic(args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
-        .args(args)
-        .env_remove("MEDIC_CONFIG_PATH")
-        .output()
-        .expect("medic runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 #[test]

@@ -71,3 +71,17 @@ pub fn request<'a>(
 pub fn kind_of(p: &Plugin) -> PluginKind {
     p.kind()
 }
+
+/// Runs the `medic` binary; returns (success, stdout, stderr).
+pub fn medic(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(args)
+        .env_remove("MEDIC_CONFIG_PATH")
+        .output()
+        .expect("medic runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
