@@ -97,6 +97,10 @@ pub enum Command {
         /// Print plugin latency and throughput (to stderr; they vary by run).
         #[arg(long)]
         timing: bool,
+        /// Also replay each strategy with the threshold learner in the loop
+        /// (thresholds adjusted as the recording's outcomes arrive).
+        #[arg(long)]
+        learn: bool,
     },
     /// Capture kills into a recording (for replay): exported from the store
     /// (with the context Medic saw) or read from a Redis stream without

@@ -37,6 +37,7 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             decisions,
             html,
             timing,
+            learn,
         } => {
             let config = super::load_config(files)?;
             let mode = match mode {
@@ -62,6 +63,7 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
                 },
                 mode,
                 decisions: decisions.clone(),
+                learn: *learn,
             };
             let (report, measured) = replay::run(&config, &opts)?;
             match format {

@@ -11,18 +11,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use medic_plugin_logic::values::names::MIN_SAMPLES;
+
 use chrono::{DateTime, Utc};
 
-use super::recording::{Reader, Recorded, RecordingError, parse_line};
+use super::recording::{Label, Reader, Recorded, RecordingError, parse_line};
 use super::summary::{
     CandidateReport, Disagreement, Disagreements, PluginTiming, ReplayReport, Timing,
 };
 use crate::config::{Config, Isolation, Mode};
 use crate::decide::{Rule, rule};
 use crate::guardrails::HourlyWindow;
-use crate::model::{DecisionOutcome, ModuleProfile, PluginKind, RiskAssessment, Verdict};
+use crate::model::{
+    DecisionOutcome, ModuleProfile, NamedValues, OutcomeSample, PluginKind, RiskAssessment, Verdict,
+};
 use crate::plugin::registry::RegistryError;
-use crate::plugin::{Plugin, PluginError, PluginSource, Registry, ScoreRequest, convert, golden};
+use crate::plugin::validate::level_for;
+use crate::plugin::{
+    LearnRequest, Plugin, PluginError, PluginSource, Registry, ScoreRequest, convert, golden,
+    learner_settings_from_config,
+};
 use crate::store::ModuleHistory;
 
 /// Kills read, profiled, judged and concluded together.
@@ -60,11 +68,15 @@ pub struct Options {
     pub mode: Option<Mode>,
     /// Where to write every decision as a JSON line, if anywhere.
     pub decisions: Option<PathBuf>,
+    /// Also replay each strategy with the threshold learner in the loop.
+    pub learn: bool,
 }
 
 struct Candidate {
     label: String,
     plugin: Arc<Plugin>,
+    /// A learning candidate's thresholds, as adjusted so far.
+    learned: Option<NamedValues>,
 }
 
 fn resolve(registry: &Registry, spec: &str, kind: PluginKind) -> Result<Arc<Plugin>, ReplayError> {
@@ -100,6 +112,8 @@ fn resolve(registry: &Registry, spec: &str, kind: PluginKind) -> Result<Arc<Plug
 struct Judgement {
     risk: Result<RiskAssessment, PluginError>,
     verdicts: Vec<Result<Verdict, PluginError>>,
+    /// A learning candidate's risk, banded by its own thresholds.
+    learned_risks: Vec<Option<RiskAssessment>>,
 }
 
 /// The wire name of an outcome or level (`approve_auto`, `low`, …).
@@ -158,23 +172,50 @@ fn judge(
                             let risk = scorer.score_wit(&input, thresholds);
                             times[0].push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
                             let verdicts = match &risk {
-                                Ok(r) => candidates
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, c)| {
-                                        let t = Instant::now();
-                                        let v = c
-                                            .plugin
-                                            .decide_wit(&convert::decide_input(input.clone(), r));
-                                        times[i + 1].push(
-                                            t.elapsed().as_nanos().min(u32::MAX as u128) as u32,
-                                        );
-                                        v
-                                    })
-                                    .collect(),
+                                Ok(r) => {
+                                    // One input for every candidate: they see
+                                    // the same kill and the same risk.
+                                    let input = convert::decide_input(input, r);
+                                    candidates
+                                        .iter()
+                                        .enumerate()
+                                        .map(|(i, c)| {
+                                            // A learning candidate sees its own thresholds.
+                                            let own = c.learned.as_ref().map(|t| {
+                                                let mut own = input.clone();
+                                                own.thresholds = convert::named(t);
+                                                own.risk.level = convert::risk_level_to_wit(
+                                                    level_for(r.score, t),
+                                                );
+                                                own
+                                            });
+                                            let t = Instant::now();
+                                            let v =
+                                                c.plugin.decide_wit(own.as_ref().unwrap_or(&input));
+                                            times[i + 1]
+                                                .push(t.elapsed().as_nanos().min(u32::MAX as u128)
+                                                    as u32);
+                                            v
+                                        })
+                                        .collect()
+                                }
                                 Err(_) => Vec::new(),
                             };
-                            Judgement { risk, verdicts }
+                            let learned_risks = candidates
+                                .iter()
+                                .map(|c| {
+                                    let (t, r) = (c.learned.as_ref()?, risk.as_ref().ok()?);
+                                    Some(RiskAssessment {
+                                        level: level_for(r.score, t),
+                                        ..r.clone()
+                                    })
+                                })
+                                .collect();
+                            Judgement {
+                                risk,
+                                verdicts,
+                                learned_risks,
+                            }
                         })
                         .collect();
                     (out, times)
@@ -214,17 +255,38 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             "give at least one --strategy".into(),
         ));
     }
-    let candidates: Vec<Candidate> = opts
-        .strategies
-        .iter()
-        .map(|spec| {
-            Ok(Candidate {
-                label: spec.clone(),
-                plugin: resolve(&registry, spec, PluginKind::Strategy)?,
-            })
-        })
-        .collect::<Result<_, ReplayError>>()?;
     let thresholds = registry.thresholds().clone();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for spec in &opts.strategies {
+        let plugin = resolve(&registry, spec, PluginKind::Strategy)?;
+        if opts.learn {
+            // The same strategy with the learner in the loop, beside it.
+            candidates.push(Candidate {
+                label: format!("{spec}+learn"),
+                plugin: plugin.clone(),
+                learned: Some(thresholds.clone()),
+            });
+        }
+        candidates.push(Candidate {
+            label: spec.clone(),
+            plugin,
+            learned: None,
+        });
+    }
+    // Static first, then its learning twin.
+    if opts.learn {
+        for pair in candidates.chunks_mut(2) {
+            pair.swap(0, 1);
+        }
+    }
+    let learner = registry.active().learner.clone();
+    let learner_settings = learner_settings_from_config(&config);
+    let min_samples = learner_settings
+        .get(MIN_SAMPLES)
+        .copied()
+        .unwrap_or(50.0)
+        .max(1.0) as usize;
+    let mut pending: Vec<Vec<OutcomeSample>> = candidates.iter().map(|_| Vec::new()).collect();
     let mode = config.medic.mode.current;
     let mut reader = Reader::open(&opts.recording)?;
     let mut decisions_out = match &opts.decisions {
@@ -332,8 +394,8 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         // The guardrails in recording order, each candidate on its own
         // thread (its hourly window is its own state).
         let want_lines = decisions_out.is_some();
-        let per_candidate: Vec<Vec<(DecisionOutcome, Option<String>)>> = std::thread::scope(
-            |scope| {
+        let per_candidate: Vec<Vec<(DecisionOutcome, Option<String>, Option<OutcomeSample>)>> =
+            std::thread::scope(|scope| {
                 let handles: Vec<_> = candidates
                 .iter()
                 .zip(windows.iter_mut())
@@ -347,6 +409,10 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                             .zip(judged)
                             .map(|((rec, profile), j)| {
                                 let verdict = j.verdicts.get(i).map(|v| v.as_ref());
+                                let risk = match j.learned_risks.get(i) {
+                                    Some(Some(own)) => Ok(own),
+                                    _ => j.risk.as_ref(),
+                                };
                                 let ruling = rule(
                                     &Rule {
                                         config,
@@ -354,13 +420,31 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                         kill: &rec.kill,
                                         profile,
                                         has_context: rec.context.is_some(),
-                                        risk: j.risk.as_ref(),
+                                        risk,
                                         verdict,
                                         now: rec.kill.timestamp,
                                     },
                                     window,
                                 );
                                 report.add(ruling.outcome, &ruling.applied, rec.label.as_ref());
+                                // What a learner hears about: resurrections whose outcome is known.
+                                let sample = match (&c.learned, &rec.label, risk) {
+                                    (Some(_), Some(Label { outcome: Some(result), .. }), Ok(r))
+                                        if ruling.outcome == DecisionOutcome::ApproveAuto =>
+                                    {
+                                        Some(OutcomeSample {
+                                            kill_id: rec.kill.kill_id.clone(),
+                                            module: rec.kill.target_module.clone(),
+                                            risk_level: r.level,
+                                            risk_score: r.score,
+                                            decision: ruling.outcome,
+                                            result: *result,
+                                            time_to_stable_seconds: None,
+                                            recorded_at: rec.kill.timestamp,
+                                        })
+                                    }
+                                    _ => None,
+                                };
                                 let line = want_lines.then(|| {
                                     let (level, score) = j.risk.as_ref().map_or(("critical".into(), 1.0), |r| (wire_name(&r.level), r.score));
                                     serde_json::json!({"kill_id": rec.kill.kill_id, "strategy": c.label, "outcome": ruling.outcome,
@@ -369,7 +453,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                         "guardrails": ruling.applied, "label": rec.label})
                                     .to_string()
                                 });
-                                (ruling.outcome, line)
+                                (ruling.outcome, line, sample)
                             })
                             .collect()
                     })
@@ -379,8 +463,46 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                     .into_iter()
                     .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                     .collect()
-            },
-        );
+            });
+        // Learning candidates learn at batch boundaries, in recording order,
+        // so the result does not depend on the number of threads.
+        for (i, ds) in per_candidate.iter().enumerate() {
+            pending[i].extend(ds.iter().filter_map(|d| d.2.clone()));
+            let Some(current) = candidates[i].learned.clone() else {
+                continue;
+            };
+            if pending[i].len() < min_samples {
+                continue;
+            }
+            let now = batch
+                .last()
+                .map_or_else(Utc::now, |(r, _)| r.kill.timestamp);
+            let samples = std::mem::take(&mut pending[i]);
+            let req = LearnRequest {
+                thresholds: &current,
+                samples: &samples,
+                settings: &learner_settings,
+                now,
+            };
+            match learner.learn(&req) {
+                Ok(adjustments) => {
+                    let mut next = current;
+                    for a in &adjustments {
+                        next.insert(a.name.clone(), a.new_value);
+                    }
+                    let summary = reports[i].learning.get_or_insert_with(Default::default);
+                    summary.adjustments += adjustments.len() as u64;
+                    summary.learner_runs += 1;
+                    summary.thresholds = next.clone();
+                    candidates[i].learned = Some(next);
+                }
+                Err(e) => reports[i]
+                    .learning
+                    .get_or_insert_with(Default::default)
+                    .refused
+                    .push(e.to_string()),
+            }
+        }
         for (k, (rec, _)) in batch.iter().enumerate() {
             kills += 1;
             if let Some(out) = decisions_out.as_mut() {

@@ -30,6 +30,20 @@ pub struct CandidateReport {
     pub precision: Option<f64>,
     /// Of the labelled false positives, the share it brought back.
     pub recall: Option<f64>,
+    /// For a candidate replayed with the learner in the loop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learning: Option<LearningSummary>,
+}
+
+/// What the learner did during a replay.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LearningSummary {
+    pub learner_runs: u64,
+    pub adjustments: u64,
+    /// The thresholds at the end of the recording.
+    pub thresholds: BTreeMap<String, f64>,
+    /// Proposals the host refused, with why.
+    pub refused: Vec<String>,
 }
 
 fn name<T: Serialize>(v: &T) -> String {

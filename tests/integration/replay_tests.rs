@@ -27,6 +27,7 @@ fn options(recording: &Path, strategies: &[&str], threads: usize) -> Options {
         isolation: Isolation::Reuse,
         mode: None,
         decisions: None,
+        learn: false,
     }
 }
 
@@ -420,4 +421,55 @@ fn plugin_bench_reports_latency_and_rate() {
             && v["p99_us"].as_f64().unwrap() >= v["p50_us"].as_f64().unwrap()
     );
     assert!(v["calls_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let s = simulate::Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config/scenarios/baseline.yaml"),
+    )
+    .unwrap();
+    simulate::simulate(&s, 5, 12_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let (mut config, _intel) = semi_auto_config();
+    config
+        .constitution
+        .constraints
+        .max_auto_resurrections_per_hour = 100_000;
+    let mut reports = Vec::new();
+    for threads in [1, 2] {
+        let mut o = options(&rec, &["balanced"], threads);
+        o.learn = true;
+        reports.push(medic::replay::run(&config, &o).unwrap().0);
+    }
+    assert_eq!(
+        serde_json::to_string(&reports[0]).unwrap(),
+        serde_json::to_string(&reports[1]).unwrap()
+    );
+    let r = &reports[0];
+    assert_eq!(r.candidates.len(), 2);
+    assert_eq!(r.candidates[0].strategy, "balanced");
+    assert!(r.candidates[0].learning.is_none());
+    let learned = r.candidates[1].learning.as_ref().expect("the twin learned");
+    assert_eq!(r.candidates[1].strategy, "balanced+learn");
+    assert!(
+        learned.learner_runs >= 1 && learned.adjustments >= 1,
+        "{learned:?}"
+    );
+    assert!(learned.refused.is_empty(), "{:?}", learned.refused);
+    // Bounded: no threshold moved more than 10% per run from where it started.
+    let start = medic::plugin::thresholds_from_config(&config);
+    for (name, value) in &learned.thresholds {
+        let from = start[name];
+        let most = from * 1.1f64.powi(learned.learner_runs as i32);
+        let least = from * 0.9f64.powi(learned.learner_runs as i32);
+        assert!(
+            *value <= most + 1e-9 && *value >= least - 1e-9,
+            "{name}: {from} -> {value}"
+        );
+    }
+    // The static candidate is the same as a replay without learning.
+    let (plain, _) = medic::replay::run(&config, &options(&rec, &["balanced"], 2)).unwrap();
+    assert_eq!(plain.candidates[0], r.candidates[0]);
 }
