@@ -116,6 +116,15 @@ struct Judgement {
     learned_risks: Vec<Option<RiskAssessment>>,
 }
 
+/// One candidate's ruling on one kill, as the replay keeps it.
+struct Ruled {
+    outcome: DecisionOutcome,
+    /// The decision as a JSON line, when decisions are written out.
+    line: Option<String>,
+    /// What a learning candidate's learner hears about this kill.
+    sample: Option<OutcomeSample>,
+}
+
 /// The wire name of an outcome or level (`approve_auto`, `low`, …).
 fn wire_name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -394,9 +403,8 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         // The guardrails in recording order, each candidate on its own
         // thread (its hourly window is its own state).
         let want_lines = decisions_out.is_some();
-        let per_candidate: Vec<Vec<(DecisionOutcome, Option<String>, Option<OutcomeSample>)>> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = candidates
+        let per_candidate: Vec<Vec<Ruled>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = candidates
                 .iter()
                 .zip(windows.iter_mut())
                 .zip(reports.iter_mut())
@@ -453,21 +461,21 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                         "guardrails": ruling.applied, "label": rec.label})
                                     .to_string()
                                 });
-                                (ruling.outcome, line, sample)
+                                Ruled { outcome: ruling.outcome, line, sample }
                             })
                             .collect()
                     })
                 })
                 .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            });
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         // Learning candidates learn at batch boundaries, in recording order,
         // so the result does not depend on the number of threads.
         for (i, ds) in per_candidate.iter().enumerate() {
-            pending[i].extend(ds.iter().filter_map(|d| d.2.clone()));
+            pending[i].extend(ds.iter().filter_map(|d| d.sample.clone()));
             let Some(current) = candidates[i].learned.clone() else {
                 continue;
             };
@@ -507,19 +515,19 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             kills += 1;
             if let Some(out) = decisions_out.as_mut() {
                 for ds in &per_candidate {
-                    if let Some(line) = &ds[k].1 {
+                    if let Some(line) = &ds[k].line {
                         writeln!(out, "{line}").map_err(write_err)?;
                     }
                 }
             }
-            let first = per_candidate.first().map(|ds| ds[k].0);
-            if per_candidate.iter().any(|ds| Some(ds[k].0) != first) {
+            let first = per_candidate.first().map(|ds| ds[k].outcome);
+            if per_candidate.iter().any(|ds| Some(ds[k].outcome) != first) {
                 disagreements.count += 1;
                 if disagreements.examples.len() < EXAMPLES {
                     let outcomes = candidates
                         .iter()
                         .zip(&per_candidate)
-                        .map(|(c, ds)| (c.label.clone(), wire_name(&ds[k].0)))
+                        .map(|(c, ds)| (c.label.clone(), wire_name(&ds[k].outcome)))
                         .collect();
                     disagreements.examples.push(Disagreement {
                         kill_id: rec.kill.kill_id.clone(),
