@@ -33,6 +33,9 @@ use crate::plugin::{
 };
 use crate::store::ModuleHistory;
 
+/// The per-call deadline during replay (see `run`).
+const REPLAY_TIMEOUT_MS: u64 = 10_000;
+
 /// Kills read, profiled, judged and concluded together.
 const BATCH: usize = 4096;
 /// Disagreements listed in the report (all are counted).
@@ -250,6 +253,10 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     let mut config = config.clone();
     config.medic.plugins.isolation = opts.isolation;
     config.medic.plugins.watch = false;
+    // A wall-clock deadline tight enough for live traffic could fire on a
+    // loaded machine and change a replay's result; replays stay
+    // deterministic with a deadline only a hung plugin reaches.
+    config.medic.plugins.timeout_ms = config.medic.plugins.timeout_ms.max(REPLAY_TIMEOUT_MS);
     if let Some(mode) = opts.mode {
         config.medic.mode.current = mode;
     }
