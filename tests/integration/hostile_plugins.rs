@@ -215,7 +215,10 @@ fn plugins_failing_their_golden_kills_are_refused_at_start() {
     for hostile in ["hostile-trap", "hostile-spin", "hostile-memory"] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(wasm(hostile), dir.path().join("bad.wasm")).unwrap();
-        let mut config = config_with(|p| p.watch = false);
+        let mut config = config_with(|p| {
+            p.watch = false;
+            p.timeout_ms = 50;
+        });
         config.medic.plugins.directory = dir.path().display().to_string();
         let err = medic::plugin::Registry::new(&config)
             .err()

@@ -23,6 +23,10 @@ pub fn decider_on(
     store: Store,
     siem: Option<Arc<dyn SiemAdapter>>,
 ) -> Arc<Decider> {
+    let mut config = config;
+    // Tests assert outcomes: a 50 ms deadline could fire on a loaded CI
+    // machine and turn a decision into a plugin error.
+    config.medic.plugins.timeout_ms = config.medic.plugins.timeout_ms.max(5_000);
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config).expect("registry"));
     let siem = siem.unwrap_or_else(|| enrich::from_config(&config, &|_| None).expect("siem"));
