@@ -116,16 +116,10 @@ pub fn render(r: &ReplayReport, timing: &Timing) -> String {
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1}%", v * 100.0));
     let mut rows = String::new();
     for c in &r.candidates {
-        let get = |k: &str| c.outcomes.get(k).copied().unwrap_or(0);
+        let cells: String = c.counts().iter().map(|n| format!("<td>{n}</td>")).collect();
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td>{cells}<td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             esc(&c.strategy),
-            get("approve_auto"),
-            get("pending_review"),
-            get("deny"),
-            c.unsafe_auto_resurrections,
-            c.recovered_false_positives,
-            c.human_workload,
             pct(c.precision),
             pct(c.recall),
             esc(&c.sha256[..12.min(c.sha256.len())])

@@ -84,6 +84,20 @@ impl CandidateReport {
         }
     }
 
+    /// The figures a table shows for this candidate, in column order:
+    /// auto, review, deny, unsafe, false positives back, workload.
+    pub fn counts(&self) -> [u64; 6] {
+        let get = |k: &str| self.outcomes.get(k).copied().unwrap_or(0);
+        [
+            get("approve_auto"),
+            get("pending_review"),
+            get("deny"),
+            self.unsafe_auto_resurrections,
+            self.recovered_false_positives,
+            self.human_workload,
+        ]
+    }
+
     pub fn finish(&mut self) {
         let auto_labelled = self.unsafe_auto_resurrections + self.recovered_false_positives;
         self.precision = ratio(self.recovered_false_positives, auto_labelled);
@@ -155,18 +169,18 @@ impl ReplayReport {
             "OTHER"
         ));
         for c in &self.candidates {
-            let get = |k: &str| c.outcomes.get(k).copied().unwrap_or(0);
-            let other = c.decisions - get("approve_auto") - get("pending_review") - get("deny");
+            let [auto, review, deny, unsafe_auto, fp_back, workload] = c.counts();
+            let other = c.decisions - auto - review - deny;
             let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
             out.push_str(&format!(
                 "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9} {:>7}\n",
                 c.strategy,
-                get("approve_auto"),
-                get("pending_review"),
-                get("deny"),
-                c.unsafe_auto_resurrections,
-                c.recovered_false_positives,
-                c.human_workload,
+                auto,
+                review,
+                deny,
+                unsafe_auto,
+                fp_back,
+                workload,
                 pct(c.precision),
                 pct(c.recall),
                 other

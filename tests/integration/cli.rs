@@ -146,15 +146,7 @@ fn report_daily_reads_the_store() {
             store.flush().await.unwrap();
         });
     }
-    let config = dir.path().join("medic.yaml");
-    std::fs::write(
-        &config,
-        medic::config::EMBEDDED_MEDIC.replace(
-            "path: \"data/medic.db\"",
-            &format!("path: \"{}\"", store_path.display()),
-        ),
-    )
-    .unwrap();
+    let config = crate::support::config_file_with_store(dir.path(), &store_path);
     let (ok, out, err) = medic(&["report", "daily", "--config", config.to_str().unwrap()]);
     assert!(ok, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -375,15 +375,7 @@ fn record_exports_the_store_with_context() {
             store.flush().await.unwrap();
         });
     }
-    let config = dir.path().join("medic.yaml");
-    std::fs::write(
-        &config,
-        medic::config::EMBEDDED_MEDIC.replace(
-            "path: \"data/medic.db\"",
-            &format!("path: \"{}\"", store_path.display()),
-        ),
-    )
-    .unwrap();
+    let config = crate::support::config_file_with_store(dir.path(), &store_path);
     let out = dir.path().join("export.jsonl");
     let (ok, _, err) = medic(&[
         "record",

@@ -90,3 +90,14 @@ pub fn medic(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
 }
+
+/// Writes the embedded medic.yaml with the store at `store` into `dir`.
+pub fn config_file_with_store(dir: &std::path::Path, store: &std::path::Path) -> PathBuf {
+    let path = dir.join("medic.yaml");
+    let text = medic::config::EMBEDDED_MEDIC.replace(
+        "path: \"data/medic.db\"",
+        &format!("path: \"{}\"", store.display()),
+    );
+    std::fs::write(&path, text).expect("write the test config");
+    path
+}
