@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::config::raw::{EventBusType, Role};
 use crate::decide::Decider;
 use crate::enrich;
-use crate::ingest::redis::{RedisConsumer, url};
+use crate::ingest::redis::{RedisConsumer, client};
 use crate::plugin::{Registry, reload};
 use crate::publish::Publisher;
 use crate::store::Store;
@@ -55,7 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if m.smith.event_bus.kind == EventBusType::Redis {
         let consumer = RedisConsumer::new(&m.smith.event_bus, decider.clone())?;
         tasks.spawn(consumer.run(stopped.clone()));
-        match redis::Client::open(url(&m.smith.event_bus)) {
+        match client(&m.smith.event_bus) {
             Ok(client) => match redis::aio::ConnectionManager::new(client).await {
                 Ok(conn) => publisher = Publisher::redis(conn, &m.smith.event_bus.response_topic),
                 Err(e) => {

@@ -102,6 +102,8 @@ pub struct EventBusSection {
     pub kind: EventBusType,
     /// `redis://` or `rediss://` URL; when set it wins over host and port.
     pub url: String,
+    /// For `rediss://`: a PEM file of the CA to trust ("" = the public roots).
+    pub tls_ca_file: String,
     pub host: String,
     pub port: u16,
     pub topic: String,
@@ -136,6 +138,7 @@ impl Default for EventBusSection {
         EventBusSection {
             kind: EventBusType::Http,
             url: String::new(),
+            tls_ca_file: String::new(),
             host: "localhost".into(),
             port: 6379,
             topic: "smith.events.kill_notifications".into(),
@@ -187,6 +190,9 @@ pub struct SiemSection {
     pub retry: RetrySection,
     /// The local intel file of the `file` adapter (YAML or JSON).
     pub intel_file: String,
+    /// For an https endpoint: a PEM file of a CA to trust besides the
+    /// public roots ("" = the public roots only).
+    pub tls_ca_file: String,
     pub circuit_breaker: BreakerSection,
     pub cache: CacheSection,
 }
@@ -200,6 +206,7 @@ impl Default for SiemSection {
             timeout_seconds: 30.0,
             retry: RetrySection::default(),
             intel_file: String::new(),
+            tls_ca_file: String::new(),
             circuit_breaker: BreakerSection::default(),
             cache: CacheSection::default(),
         }

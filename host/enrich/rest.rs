@@ -30,9 +30,19 @@ pub struct RestSiem {
 impl RestSiem {
     pub fn new(s: &SiemSection, key: String) -> Result<RestSiem, SiemError> {
         let timeout = Duration::from_secs_f64(s.timeout_seconds);
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout)
+            .connect_timeout(timeout);
+        if !s.tls_ca_file.is_empty() {
+            let pem = std::fs::read(&s.tls_ca_file).map_err(|e| {
+                SiemError::Configuration(format!("siem.tls_ca_file {}: {e}", s.tls_ca_file))
+            })?;
+            let ca = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                SiemError::Configuration(format!("siem.tls_ca_file {}: {e}", s.tls_ca_file))
+            })?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let client = builder
             .build()
             .map_err(|e| SiemError::Configuration(e.to_string()))?;
         let base = s.endpoint.trim_end_matches('/');

@@ -37,6 +37,29 @@ pub fn url(bus: &EventBusSection) -> String {
 pub enum ConsumerError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("smith.event_bus.tls_ca_file {path}: {source}")]
+    TlsCa {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// A client for `smith.event_bus`: for `rediss://`, TLS trusting the CA in
+/// `tls_ca_file` (or the public roots when it is empty).
+pub fn client(bus: &EventBusSection) -> Result<redis::Client, ConsumerError> {
+    let url = url(bus);
+    if url.starts_with("rediss://") && !bus.tls_ca_file.is_empty() {
+        let pem = std::fs::read(&bus.tls_ca_file).map_err(|source| ConsumerError::TlsCa {
+            path: bus.tls_ca_file.clone(),
+            source,
+        })?;
+        let certs = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem),
+        };
+        return Ok(redis::Client::build_with_tls(url, certs)?);
+    }
+    Ok(redis::Client::open(url)?)
 }
 
 /// Called with the ids of entries just acknowledged (for measurements).
@@ -60,7 +83,7 @@ impl RedisConsumer {
     pub fn new(bus: &EventBusSection, decider: Arc<Decider>) -> Result<Self, ConsumerError> {
         Ok(RedisConsumer {
             bus: bus.clone(),
-            client: redis::Client::open(url(bus))?,
+            client: client(bus)?,
             decider,
             on_ack: None,
             acks: Arc::new(tokio::sync::Semaphore::new(ACKS_IN_FLIGHT)),

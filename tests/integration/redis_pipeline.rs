@@ -244,3 +244,29 @@ async fn entries_abandoned_by_a_dead_consumer_are_claimed() {
     let _ = stop.send(true);
     task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_arrive_over_rediss_trusting_the_configured_ca() {
+    let server = RedisServer::start_tls();
+    let mut config = config_for(&server);
+    assert!(config.medic.smith.event_bus.url.starts_with("rediss://"));
+    config.medic.smith.event_bus.tls_ca_file = server.ca_file().unwrap().display().to_string();
+    let decider = decider_with(config.clone(), None);
+    let (stop, task) = start(decider.clone(), &config);
+    let mut conn = server.conn();
+    for i in 0..20 {
+        add_envelope(&mut conn, &format!("tls-{i}"));
+    }
+    let store = decider.store.clone();
+    wait_until("every kill decided over TLS", 30, || {
+        store.decision_count() == 20
+    })
+    .await;
+    let _ = stop.send(true);
+    task.await.unwrap();
+
+    // Without the CA, the server's certificate is not trusted.
+    config.medic.smith.event_bus.tls_ca_file = String::new();
+    let untrusted = medic::ingest::redis::client(&config.medic.smith.event_bus).unwrap();
+    assert!(untrusted.get_multiplexed_async_connection().await.is_err());
+}

@@ -1,7 +1,9 @@
 //! A private `redis-server` per test, on a free port, with its own data
 //! directory (append-only, so a restart keeps the stream), stopped on drop.
+//! It can speak TLS only, with a certificate from a CA made for the test.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,6 +11,8 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// PEM of the CA that signed the server's certificate, when it speaks TLS.
+    tls_ca: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -25,18 +29,94 @@ impl RedisServer {
             port: free_port(),
             dir,
             child: None,
+            tls_ca: None,
         };
         server.spawn();
         server
     }
 
+    /// A server that only speaks TLS, with a certificate for 127.0.0.1
+    /// signed by a CA made for the test (its PEM: [`RedisServer::ca_file`]).
+    pub fn start_tls() -> RedisServer {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca =
+            CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("params")
+            .signed_by(&key, &ca)
+            .expect("server certificate");
+        let write = |name: &str, pem: String| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, pem).expect("write pem");
+            p
+        };
+        let ca_file = write("ca.pem", ca.pem());
+        write("server.pem", cert.pem());
+        write("server.key", key.serialize_pem());
+        let mut server = RedisServer {
+            port: free_port(),
+            dir,
+            child: None,
+            tls_ca: Some(ca_file),
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls_ca.as_deref()
+    }
+
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_ca.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.tls_ca {
+            Some(ca) => redis::Client::build_with_tls(
+                self.url(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(std::fs::read(ca).expect("ca pem")),
+                },
+            ),
+            None => redis::Client::open(self.url()),
+        }
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+        let mut cmd = Command::new("redis-server");
+        // With TLS, `--port 0` leaves only the TLS port open.
+        let plain_port = if self.tls_ca.is_some() { 0 } else { self.port };
+        if self.tls_ca.is_some() {
+            let d = self.dir.path();
+            cmd.args([
+                "--tls-port",
+                &self.port.to_string(),
+                "--tls-auth-clients",
+                "no",
+            ])
+            .arg("--tls-cert-file")
+            .arg(d.join("server.pem"))
+            .arg("--tls-key-file")
+            .arg(d.join("server.key"))
+            .arg("--tls-ca-cert-file")
+            .arg(d.join("ca.pem"));
+        }
+        let child = cmd
+            .args(["--port", &plain_port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -48,7 +128,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(client) = redis::Client::open(self.url())
+            if let Ok(client) = self.client()
                 && let Ok(mut c) = client.get_connection()
                 && redis::cmd("PING").query::<String>(&mut c).is_ok()
             {
@@ -74,7 +154,7 @@ impl RedisServer {
     }
 
     pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(self.url())
+        self.client()
             .and_then(|c| c.get_connection())
             .expect("connect to test redis")
     }
