@@ -16,3 +16,4 @@ mod replay_tests;
 mod siem_file;
 mod siem_rest;
 mod support;
+mod test_pki;

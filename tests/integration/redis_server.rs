@@ -38,28 +38,16 @@ impl RedisServer {
     /// A server that only speaks TLS, with a certificate for 127.0.0.1
     /// signed by a CA made for the test (its PEM: [`RedisServer::ca_file`]).
     pub fn start_tls() -> RedisServer {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose,
-        };
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca =
-            CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
-        let key = KeyPair::generate().expect("key");
-        let cert = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("params")
-            .signed_by(&key, &ca)
-            .expect("server certificate");
-        let write = |name: &str, pem: String| {
+        let pki = crate::test_pki::make();
+        let write = |name: &str, pem: &str| {
             let p = dir.path().join(name);
             std::fs::write(&p, pem).expect("write pem");
             p
         };
-        let ca_file = write("ca.pem", ca.pem());
-        write("server.pem", cert.pem());
-        write("server.key", key.serialize_pem());
+        let ca_file = write("ca.pem", &pki.ca_pem);
+        write("server.pem", &pki.cert_pem);
+        write("server.key", &pki.key_pem);
         let mut server = RedisServer {
             port: free_port(),
             dir,

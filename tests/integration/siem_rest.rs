@@ -56,6 +56,58 @@ async fn query(
     }
 }
 
+/// Accepts TLS connections for axum, with the test PKI's certificate.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            if let Ok((tcp, addr)) = self.tcp.accept().await
+                && let Ok(tls) = self.acceptor.accept(tcp).await
+            {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// The fake SIEM over https; returns its endpoint.
+async fn serve_tls(siem: Siem, pki: &crate::test_pki::TestPki) -> String {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let app = axum::Router::new()
+        .route("/siem/query", post(query))
+        .with_state(siem);
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(pki.cert_der.clone())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone())),
+    )
+    .unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = TlsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("https://127.0.0.1:{}/siem", addr.port())
+}
+
 async fn serve(siem: Siem) -> String {
     let app = axum::Router::new()
         .route("/siem/query", post(query))
@@ -233,5 +285,33 @@ async fn decisions_are_queried_by_module_and_time() {
             .filter(|e| e.kind == medic::store::AuditKind::DecisionMade)
             .count(),
         4
+    );
+}
+
+#[tokio::test]
+async fn an_https_siem_is_trusted_through_the_configured_ca() {
+    let siem = Siem::default();
+    let pki = crate::test_pki::make();
+    let endpoint = serve_tls(siem.clone(), &pki).await;
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &pki.ca_pem).unwrap();
+    let mut s = section(&endpoint);
+    s.timeout_seconds = 5.0;
+    s.tls_ca_file = ca.path().display().to_string();
+    let adapter = RestSiem::new(&s, "siem-secret".into()).unwrap();
+    let ctx = adapter.query_context(&kill("tls-1", "svc")).await.unwrap();
+    assert_eq!(ctx.kill_id, "tls-1");
+    // Without the CA the certificate is not trusted: a connection error.
+    s.tls_ca_file = String::new();
+    let untrusted = RestSiem::new(&s, "siem-secret".into()).unwrap();
+    let err = untrusted
+        .query_context(&kill("tls-2", "svc"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SiemError::Connection(_)), "{err}");
+    assert_eq!(
+        siem.calls.load(Ordering::SeqCst),
+        1,
+        "the untrusted client never reached the handler"
     );
 }
