@@ -40,11 +40,13 @@ pub fn compile(
 ) -> Result<(Component, bool), LoadError> {
     if let Some(dir) = cache_dir {
         let path = cache_path(dir, engine, sha);
-        if path.is_file() {
-            // SAFETY: the file is one this engine wrote into Medic's own cache
-            // directory under this exact key; wasmtime also refuses artifacts
-            // from an incompatible engine.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+        // Read into memory rather than mapped: a cache file changed or cut
+        // short while a plugin from it is loaded must not crash the host.
+        if let Ok(artifact) = std::fs::read(&path) {
+            // SAFETY: the bytes come from Medic's own cache directory, written
+            // by this engine under this exact key; wasmtime also refuses
+            // artifacts from an incompatible engine or wasmtime version.
+            match unsafe { Component::deserialize(engine, &artifact) } {
                 Ok(c) => return Ok((c, true)),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "Ignoring unusable cached plugin")

@@ -90,3 +90,39 @@ fn concurrent_calls_in_both_modes_all_succeed() {
         assert_eq!(scorer.health().failures, 0);
     }
 }
+
+#[test]
+fn compiled_plugins_are_cached_by_sha256_and_engine() {
+    let cache = tempfile::tempdir().unwrap();
+    let config = config_with(|p| p.cache_dir = cache.path().display().to_string());
+    let first = load(&config, "balanced").unwrap();
+    assert!(!first.from_cache(), "the first load compiles");
+    let files: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].starts_with(first.sha256()) && files[0].ends_with(".cwasm"),
+        "{files:?}"
+    );
+    let second = load(&config, "balanced").unwrap();
+    assert!(
+        second.from_cache(),
+        "the second load deserializes the cached artifact"
+    );
+    // A damaged cache entry only costs a compile.
+    std::fs::write(cache.path().join(&files[0]), b"not a cwasm").unwrap();
+    let third = load(&config, "balanced").unwrap();
+    assert!(!third.from_cache());
+    let t = thresholds(&config);
+    let c = case("low-risk");
+    let profile = c.profile_or_default();
+    let risk = medic::plugin::native::score(&request(&c, &profile, &t)).unwrap();
+    assert!(
+        third
+            .decide(&DecideRequest::new(request(&c, &profile, &t), &risk))
+            .is_ok()
+    );
+}
