@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::model::ContextStatus;
+use crate::model::{ContextStatus, wire_name};
 use crate::store::{Result, Store};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -27,13 +27,6 @@ pub struct DailyReport {
     pub mean_latency_us: u64,
 }
 
-fn name<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 pub fn daily(store: &Store, date: NaiveDate) -> Result<DailyReport> {
     let from = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default());
     let to = from + chrono::Duration::days(1);
@@ -46,10 +39,12 @@ pub fn daily(store: &Store, date: NaiveDate) -> Result<DailyReport> {
     let mut latency = 0u64;
     for rec in &records {
         let d = &rec.decision;
-        *r.by_outcome.entry(name(&d.outcome)).or_default() += 1;
-        *r.by_risk_level.entry(name(&d.risk_level)).or_default() += 1;
+        *r.by_outcome.entry(wire_name(&d.outcome)).or_default() += 1;
+        *r.by_risk_level.entry(wire_name(&d.risk_level)).or_default() += 1;
         *r.by_module.entry(d.target_module.clone()).or_default() += 1;
-        *r.by_reason.entry(name(&rec.kill.kill_reason)).or_default() += 1;
+        *r.by_reason
+            .entry(wire_name(&rec.kill.kill_reason))
+            .or_default() += 1;
         for g in &d.guardrails {
             *r.guardrails.entry(g.clone()).or_default() += 1;
         }

@@ -23,7 +23,8 @@ use crate::config::{Config, Isolation, Mode};
 use crate::decide::{Rule, rule};
 use crate::guardrails::HourlyWindow;
 use crate::model::{
-    DecisionOutcome, ModuleProfile, NamedValues, OutcomeSample, PluginKind, RiskAssessment, Verdict,
+    DecisionOutcome, ModuleProfile, NamedValues, OutcomeSample, PluginKind, RiskAssessment,
+    Verdict, wire_name,
 };
 use crate::plugin::registry::RegistryError;
 use crate::plugin::validate::level_for;
@@ -126,14 +127,6 @@ struct Ruled {
     line: Option<String>,
     /// What a learning candidate's learner hears about this kill.
     sample: Option<OutcomeSample>,
-}
-
-/// The wire name of an outcome or level (`approve_auto`, `low`, …).
-fn wire_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Maps `f` over `items` on up to `threads` threads, in contiguous chunks;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::recording::{Label, Truth};
-use crate::model::DecisionOutcome;
+use crate::model::{DecisionOutcome, wire_name};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CandidateReport {
@@ -46,13 +46,6 @@ pub struct LearningSummary {
     pub refused: Vec<String>,
 }
 
-fn name<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| ((a as f64 / b as f64) * 10_000.0).round() / 10_000.0)
 }
@@ -61,7 +54,7 @@ impl CandidateReport {
     /// Counts one decision: its outcome and the guardrails that shaped it.
     pub fn add(&mut self, outcome: DecisionOutcome, guardrails: &[&str], label: Option<&Label>) {
         self.decisions += 1;
-        *self.outcomes.entry(name(&outcome)).or_default() += 1;
+        *self.outcomes.entry(wire_name(&outcome)).or_default() += 1;
         for g in guardrails {
             *self.guardrails.entry((*g).to_string()).or_default() += 1;
         }

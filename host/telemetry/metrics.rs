@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::model::{DecisionOutcome, RiskLevel};
+use crate::model::{DecisionOutcome, RiskLevel, wire_name};
 
 /// A monotonically increasing count.
 #[derive(Default)]
@@ -83,16 +83,9 @@ fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
     *m.entry((a.to_string(), b.to_string())).or_default() += 1;
 }
 
-fn snake<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 impl Metrics {
     pub fn decided(&self, outcome: DecisionOutcome, risk: RiskLevel, latency_us: u64) {
-        bump(&self.decided, &snake(&outcome), &snake(&risk));
+        bump(&self.decided, &wire_name(&outcome), &wire_name(&risk));
         self.decision_latency
             .lock()
             .unwrap_or_else(|p| p.into_inner())

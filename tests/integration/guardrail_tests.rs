@@ -12,6 +12,16 @@ fn intel() -> tempfile::NamedTempFile {
     f
 }
 
+/// Makes `name` the strategy that judges in the semi-auto phase.
+fn bind_semi_auto_strategy(config: &mut medic::config::Config, name: &str) {
+    let phase = config
+        .constitution
+        .plugins
+        .get_mut("phase_3_semi_auto")
+        .expect("semi-auto bindings");
+    phase.strategy.name = name.into();
+}
+
 fn outcome(h: &Handled) -> DecisionOutcome {
     h.decision().outcome
 }
@@ -58,13 +68,7 @@ async fn always_require_approval_modules_go_to_a_human() {
     let mut config = semi_auto(intel.path(), 10);
     // balanced would already refuse (it sees the flag in the profile); the
     // aggressive strategy shows the host's own guardrail too.
-    config
-        .constitution
-        .plugins
-        .get_mut("phase_3_semi_auto")
-        .unwrap()
-        .strategy
-        .name = "aggressive".into();
+    bind_semi_auto_strategy(&mut config, "aggressive");
     config.medic.modules.criticality.remove("payment-processor");
     let d = decider_with(config, None);
     let h = decide(&d, "k-pay", "payment-processor").await;
@@ -76,13 +80,7 @@ async fn always_require_approval_modules_go_to_a_human() {
 async fn critical_modules_need_review_when_the_constitution_says_so() {
     let intel = intel();
     let mut config = semi_auto(intel.path(), 10);
-    config
-        .constitution
-        .plugins
-        .get_mut("phase_3_semi_auto")
-        .unwrap()
-        .strategy
-        .name = "aggressive".into();
+    bind_semi_auto_strategy(&mut config, "aggressive");
     config
         .medic
         .modules
@@ -172,13 +170,7 @@ async fn a_failing_plugin_sends_the_kill_to_review_with_the_error() {
     let mut config = semi_auto(intel.path(), 10);
     config.medic.plugins.directory = dir.path().display().to_string();
     config.medic.plugins.watch = false;
-    config
-        .constitution
-        .plugins
-        .get_mut("phase_3_semi_auto")
-        .unwrap()
-        .strategy
-        .name = "hostile-wasi".into();
+    bind_semi_auto_strategy(&mut config, "hostile-wasi");
     let d = decider_with(config, None);
     let mut k = kill("k-fail", "svc");
     k.metadata
