@@ -123,6 +123,69 @@ pub enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// The approval queue of the running Medic (over its API).
+    Queue {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+    /// The running Medic's mode: show it, or switch it (audited).
+    Mode {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: ModeCommand,
+    },
+}
+
+/// How to reach the running engine.
+#[derive(Debug, Args)]
+pub struct Remote {
+    /// The engine's API (default: interfaces.web.host and port from the config).
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// An API key (approver role to decide, admin to switch modes).
+    #[arg(long, global = true, env = "MEDIC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Items waiting for a human, oldest first, with the queue's stats.
+    List {
+        /// Decided items too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One item, whole: the kill, the decision and its reasoning.
+    Show { id: String },
+    /// Approve: the module is resurrected.
+    Approve {
+        id: String,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Deny: the module stays down.
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModeCommand {
+    /// The mode in force, the configured one and the fallback.
+    Show,
+    /// Switch mode (observer, manual, semi_auto, full_auto).
+    Set {
+        mode: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 //! acknowledge or answer. Every log line carries the kill_id.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -12,6 +12,8 @@ use tracing::Instrument;
 
 use crate::config::{Config, Feature, Mode};
 use crate::enrich::SiemAdapter;
+use crate::execute::Resurrector;
+use crate::execute::resurrector::Action;
 use crate::guardrails::{self, Facts, HourlyWindow};
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, PluginUse, RiskAssessment,
@@ -20,6 +22,15 @@ use crate::model::{
 use crate::plugin::{Registry, ScoreRequest, Served};
 use crate::store::{AuditKind, DecisionRecord, ModuleHistory, Store, StoreError, Stored};
 use crate::telemetry::Metrics;
+
+/// A refused mode change.
+#[derive(Debug, thiserror::Error)]
+pub enum ModeError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// A kill as it arrives, with where it came from.
 #[derive(Clone, Debug)]
@@ -75,6 +86,8 @@ pub struct Decider {
     /// Each module's kill times over the last week, loaded from the store
     /// on first sight and kept up to date here, so a profile costs no scan.
     recent: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    /// What acts on decisions (absent: decisions are only recorded).
+    acting: OnceLock<Arc<Resurrector>>,
 }
 
 /// Kill times kept per module (a module killed more often than this in a
@@ -100,6 +113,7 @@ impl Decider {
             metrics,
             window: Mutex::new(window),
             recent: Mutex::new(HashMap::new()),
+            acting: OnceLock::new(),
         })
     }
 
@@ -138,6 +152,58 @@ impl Decider {
         *self.mode.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Lets decisions be acted on (approval queue, resurrection).
+    pub fn set_acting(&self, acting: Arc<Resurrector>) {
+        let _ = self.acting.set(acting);
+    }
+
+    pub fn acting(&self) -> Option<&Arc<Resurrector>> {
+        self.acting.get()
+    }
+
+    /// Switches the mode at run time, audited. Refused when the
+    /// constitution does not enable the phase the mode needs.
+    pub fn set_mode(&self, mode: Mode, actor: &str, reason: &str) -> Result<Mode, ModeError> {
+        if reason.trim().is_empty() {
+            return Err(ModeError::Invalid(
+                "reason: a mode change needs a reason".into(),
+            ));
+        }
+        let phase = crate::config::phases::needed_by(mode);
+        if !self
+            .config
+            .constitution
+            .phases
+            .get(phase.name())
+            .is_some_and(|p| p.enabled)
+        {
+            return Err(ModeError::Invalid(format!(
+                "mode: {} needs the constitution's {} enabled",
+                mode.name(),
+                phase.name()
+            )));
+        }
+        let before = {
+            let mut m = self.mode.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *m, mode)
+        };
+        self.store.audit(
+            AuditKind::ModeChanged,
+            None,
+            None,
+            actor,
+            json!({"from": before.name(), "to": mode.name(), "reason": reason}),
+        )?;
+        tracing::warn!(
+            from = before.name(),
+            to = mode.name(),
+            actor,
+            reason,
+            "Mode changed"
+        );
+        Ok(before)
+    }
+
     /// Decides one kill (or returns its earlier decision) and stores it.
     pub async fn handle(&self, inc: Incoming) -> Result<Handled, StoreError> {
         let span = tracing::info_span!("kill", kill_id = %inc.kill.kill_id, module = %inc.kill.target_module, source = inc.source);
@@ -152,6 +218,9 @@ impl Decider {
             return Ok(Handled::Duplicate(Box::new(earlier)));
         }
         self.metrics.kills_received.inc();
+        if let Some(a) = self.acting() {
+            a.on_kill(kill);
+        }
         tracing::info!(kill_id = %kill.kill_id, reason = ?kill.kill_reason, severity = ?kill.severity, confidence = kill.confidence_score, "Kill report received");
 
         let (context, context_status) = self.enrich(kill).await;
@@ -181,11 +250,14 @@ impl Decider {
         let mut mode = self.mode();
         let fallback = self.config.medic.mode.fallback;
         let mut mode_note = None;
-        if mode != fallback && self.siem.breaker_state() == Some("open") {
-            mode_note = Some(format!(
-                "SIEM circuit breaker open: {mode:?} mode falls back to {fallback:?}"
-            ));
-            mode = fallback;
+        if mode != fallback {
+            let down = (self.siem.breaker_state() == Some("open"))
+                .then(|| "SIEM circuit breaker open".to_string())
+                .or_else(|| self.acting().and_then(|a| a.degraded()));
+            if let Some(why) = down {
+                mode_note = Some(format!("{why}: {mode:?} mode falls back to {fallback:?}"));
+                mode = fallback;
+            }
         }
         let mut decision = {
             let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
@@ -208,6 +280,13 @@ impl Decider {
                 &mut window,
             )
         };
+        let action = match self.acting() {
+            Some(a) if mode != Mode::Observer => {
+                let at = decision.timestamp;
+                a.on_decision(&mut decision, kill, at)?
+            }
+            _ => Action::None,
+        };
         decision.correlation_id = inc.correlation_id.clone();
         decision.source = inc.source.to_string();
         decision.latency_us = u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -218,10 +297,16 @@ impl Decider {
         };
         match self.store.store_decision(&record)? {
             Stored::Duplicate(earlier) => {
+                if let Some(a) = self.acting() {
+                    a.withdraw(&action)?;
+                }
                 self.metrics.duplicates.inc();
                 return Ok(Handled::Duplicate(earlier));
             }
             Stored::New => {}
+        }
+        if let (Some(a), Action::Execute(r)) = (self.acting(), action) {
+            a.dispatch(*r);
         }
         let d = &record.decision;
         self.store.audit(
@@ -297,7 +382,15 @@ impl Decider {
             times.insert(at, kill.timestamp);
             history
         };
+        let counts = match self.acting() {
+            Some(a) => a.counts(&kill.target_module)?,
+            None => Default::default(),
+        };
         Ok(ModuleProfile {
+            resurrections: counts.resurrections,
+            successful_resurrections: counts.successes,
+            re_kills: counts.re_kills,
+            rollbacks: counts.rollbacks,
             kills_last_hour: history.kills_last_hour,
             kills_last_day: history.kills_last_day,
             kills_last_week: history.kills_last_week,
@@ -358,6 +451,7 @@ pub fn rule(r: &Rule<'_>, window: &mut HourlyWindow) -> guardrails::Ruling {
         has_context: r.has_context,
         plugin_error,
         auto_approvals_last_hour: window.count(r.now),
+        kills_last_hour: r.profile.kills_last_hour,
     };
     let ruling = guardrails::apply(r.config, r.mode, verdict.map(|v| v.outcome), &facts);
     if ruling.outcome == DecisionOutcome::ApproveAuto {

@@ -20,6 +20,8 @@ pub struct Facts<'a> {
     pub plugin_error: Option<String>,
     /// Auto-approvals already made in the last hour.
     pub auto_approvals_last_hour: u32,
+    /// Kills of this module in the hour before this one.
+    pub kills_last_hour: u32,
 }
 
 /// The outcome after the guardrails, and what they said.
@@ -93,7 +95,20 @@ pub fn apply(
     }
     // From here on the strategy wants the module back.
     let review = DecisionOutcome::PendingReview;
-    if !f.has_context {
+    let flapping = &config.medic.resurrection.flapping;
+    if f.kills_last_hour.saturating_add(1) > flapping.max_kills_per_hour {
+        rule(
+            &mut r,
+            "flapping",
+            review,
+            format!(
+                "{} killed {} times in the last hour (resurrection.flapping.max_kills_per_hour {}): a human decides",
+                f.module,
+                f.kills_last_hour + 1,
+                flapping.max_kills_per_hour
+            ),
+        );
+    } else if !f.has_context {
         rule(
             &mut r,
             "no_context",

@@ -10,25 +10,33 @@
 //! | [`enrich`] | SIEM context: rest (retry, breaker, cache), file, none |
 //! | [`decide`] | one kill's story: enrich, profile, score, decide, guardrails, store |
 //! | [`guardrails`] | the host's last word over the strategy |
-//! | [`store`] | sled: kills, decisions, audit log, dead letters |
+//! | [`approve`] | the approval queue: decisions waiting for a human |
+//! | [`execute`] | resurrection: workflow state machine, backends, health checks, Smith veto |
+//! | [`monitor`] | watching a resurrected module; anomaly score and rollback |
+//! | [`store`] | sled: kills, decisions, audit log, dead letters, queue, requests, outcomes |
 //! | [`publish`] | decisions out to Redis |
 //! | [`api`] | HTTP: ingest, reports, health, metrics |
 //! | [`replay`] | recordings, `simulate`, and replaying strategies against them |
 //! | [`report`] | the daily report |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | logging and counters |
+//! | [`http_client`] | outgoing HTTP clients (timeouts, extra CA) |
 //! | [`cli`], [`commands`] | the `medic` command |
 
 pub mod api;
+pub mod approve;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decide;
 pub mod enrich;
+pub mod execute;
 pub mod guardrails;
+pub mod http_client;
 pub mod ingest;
 pub mod loadtest;
 pub mod model;
+pub mod monitor;
 pub mod plugin;
 pub mod publish;
 pub mod replay;

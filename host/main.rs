@@ -40,6 +40,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::replay::run(&cli.files, &cli.command)
         }
         Command::Report { command } => commands::report::run(&cli.files, command),
+        Command::Queue { remote, command } => commands::queue::queue(&cli.files, remote, command),
+        Command::Mode { remote, command } => commands::queue::mode(&cli.files, remote, command),
         Command::Plugin { command } => {
             init_quiet();
             commands::plugin::run(&cli.files, command)

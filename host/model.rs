@@ -350,3 +350,140 @@ pub struct Decision {
     /// Microseconds from receipt to decision.
     pub latency_us: u64,
 }
+
+/// Spec §2.4 ResurrectionStatus: a request's status as Smith and operators
+/// see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResurrectionStatus {
+    Pending,
+    Approved,
+    InProgress,
+    Completed,
+    Failed,
+    RolledBack,
+    Cancelled,
+}
+
+/// Spec §8.5 workflow states (plus `cancelled`, for a request vetoed or
+/// withdrawn before it ran). The legal moves are in `execute::workflow`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowState {
+    Pending,
+    Approved,
+    Executing,
+    Monitoring,
+    Stable,
+    AnomalyDetected,
+    RollingBack,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl WorkflowState {
+    /// Whether the workflow has ended.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            WorkflowState::Completed | WorkflowState::Failed | WorkflowState::Cancelled
+        )
+    }
+}
+
+/// One move of a request's workflow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub from: WorkflowState,
+    pub to: WorkflowState,
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A resurrection request (spec §2.4) with its workflow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResurrectionRequest {
+    pub request_id: String,
+    pub decision_id: String,
+    pub kill_id: String,
+    pub target_module: String,
+    pub target_instance_id: String,
+    pub status: ResurrectionStatus,
+    pub created_at: DateTime<Utc>,
+    pub approved_at: Option<DateTime<Utc>>,
+    /// `auto` or the approver's name.
+    pub approved_by: Option<String>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub rollback_reason: Option<String>,
+    pub monitoring_duration_minutes: f64,
+    pub health_checks: Vec<String>,
+    // Beyond the spec: the workflow and what happened in it.
+    pub state: WorkflowState,
+    pub transitions: Vec<Transition>,
+    /// The backend type that serves the module.
+    pub backend: String,
+    pub attempts: u32,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    /// Modules this one depends on (from the kill): brought back first.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// The approver's notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Spec §2.5: how a resurrection turned out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    pub outcome_id: String,
+    pub request_id: String,
+    pub decision_id: String,
+    pub kill_id: String,
+    pub result: OutcomeResult,
+    pub recorded_at: DateTime<Utc>,
+    /// Seconds from execution to the first passing health check.
+    pub time_to_stable: Option<u32>,
+    pub post_resurrection_metrics: JsonMap,
+    pub smith_feedback: Option<String>,
+    pub human_feedback: Option<String>,
+    pub lessons_learned: Vec<String>,
+    pub should_adjust_threshold: bool,
+    // Beyond the spec: what a learner needs without a join.
+    pub target_module: String,
+    pub risk_level: RiskLevel,
+    pub risk_score: f64,
+    pub decision: DecisionOutcome,
+}
+
+/// Where an approval-queue item stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStatus {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+}
+
+/// A decision waiting for a human (spec §3.3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub item_id: String,
+    pub decision: Decision,
+    pub kill: KillReport,
+    /// Why a human must decide.
+    pub reason: String,
+    pub enqueued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub status: QueueStatus,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Approval notes or the denial's reason.
+    pub note: Option<String>,
+    /// The resurrection request an approval created.
+    pub request_id: Option<String>,
+}

@@ -1,5 +1,6 @@
-//! Publishing decisions to Redis: each goes to `medic.responses` (or the
-//! envelope's `reply_to`) with the kill's correlation id.
+//! Publishing to Redis: each decision goes to `medic.responses` (or the
+//! envelope's `reply_to`) with the kill's correlation id; resurrection
+//! events (spec §4.3) go to `medic.events`.
 
 use redis::aio::ConnectionManager;
 
@@ -57,6 +58,40 @@ impl Publisher {
         let mut conn = conn.clone();
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
             tracing::error!(error = %e, "Publishing decisions to Redis failed");
+        }
+    }
+}
+
+impl Publisher {
+    /// Publishes one event (spec §4.3) to `stream`; a failure is logged,
+    /// never fatal (the store holds every event's facts).
+    pub async fn event(&self, stream: &str, event: &serde_json::Value) {
+        let Some(conn) = &self.conn else { return };
+        let mut conn = conn.clone();
+        let kind = event
+            .get("event_type")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let request_id = event
+            .get("request_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let sent: redis::RedisResult<String> = redis::cmd("XADD")
+            .arg(stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(1_000_000)
+            .arg("*")
+            .arg("data")
+            .arg(event.to_string())
+            .arg("event_type")
+            .arg(kind)
+            .arg("request_id")
+            .arg(request_id)
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, request_id, event_type = kind, "Publishing an event to Redis failed");
         }
     }
 }

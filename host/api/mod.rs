@@ -5,7 +5,10 @@ mod auth;
 mod error;
 mod health;
 mod kills;
+mod mode;
+mod queue;
 mod reports;
+mod resurrections;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,6 +42,25 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/kills", post(kills::ingest))
         .route("/api/v1/reports/daily", get(reports::daily))
+        .route("/api/v1/queue", get(queue::list))
+        .route("/api/v1/queue/{item_id}", get(queue::show))
+        .route("/api/v1/queue/{item_id}/approve", post(queue::approve))
+        .route("/api/v1/queue/{item_id}/deny", post(queue::deny))
+        .route("/api/v1/resurrections", get(resurrections::requests))
+        .route(
+            "/api/v1/resurrections/{request_id}",
+            get(resurrections::request),
+        )
+        .route(
+            "/api/v1/resurrections/{request_id}/status",
+            get(resurrections::request_status),
+        )
+        .route(
+            "/api/v1/resurrections/{request_id}/rollback",
+            post(resurrections::rollback),
+        )
+        .route("/api/v1/outcomes", get(resurrections::outcomes))
+        .route("/api/v1/mode", get(mode::mode).put(mode::set_mode))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

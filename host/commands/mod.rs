@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod plugin;
+pub mod queue;
 pub mod replay;
 pub mod report;
 pub mod serve;

@@ -15,6 +15,8 @@ use crate::config::Config;
 use crate::config::raw::{EventBusType, Role};
 use crate::decide::Decider;
 use crate::enrich;
+use crate::execute::Resurrector;
+use crate::execute::veto::VetoChannel;
 use crate::ingest::redis::{RedisConsumer, client};
 use crate::plugin::{Registry, reload};
 use crate::publish::Publisher;
@@ -42,6 +44,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         siem,
         metrics,
     )?);
+    let resurrector = Resurrector::new(
+        config.clone(),
+        store.clone(),
+        decider.siem.clone(),
+        decider.metrics.clone(),
+        &env,
+    )
+    .context("resurrection.backends")?;
+    decider.set_acting(resurrector.clone());
     let active = registry.active();
     tracing::info!(
         mode = ?decider.mode(), phase = %active.phase, risk_scorer = active.scorer.name(),
@@ -65,7 +76,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "Bad Redis URL"),
         }
     }
-    if m.smith.event_bus.kind == EventBusType::Http || m.interfaces.web.enabled {
+    resurrector.set_events(publisher.clone());
+    if m.smith.veto_protocol.enabled {
+        let channel =
+            VetoChannel::connect(&m.smith.event_bus, &m.smith.veto_protocol, stopped.clone())
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "smith.veto_protocol is enabled but Smith's Redis is not reachable: {e}"
+                    )
+                })?;
+        resurrector.set_veto(channel);
+        tracing::info!(notices = %m.smith.veto_protocol.notice_topic, answers = %m.smith.veto_protocol.response_topic, "Smith veto protocol on");
+    }
+    let resumed = resurrector.resume()?;
+    if resumed > 0 {
+        tracing::info!(
+            resumed,
+            "Resumed resurrections left unfinished by the last run"
+        );
+    }
+    let expiry_every = Duration::from_secs_f64(
+        (m.interfaces.approval_queue.timeout_hours * 3600.0 / 4.0).clamp(1.0, 60.0),
+    );
+    tasks.spawn(
+        resurrector
+            .clone()
+            .expire_queue(expiry_every, stopped.clone()),
+    );
+    // The queue CLI talks to the engine over the API, so acting modes serve it.
+    let cli_needs_api = m.interfaces.cli.enabled && m.mode.current != crate::config::Mode::Observer;
+    if m.smith.event_bus.kind == EventBusType::Http || m.interfaces.web.enabled || cli_needs_api {
         let env_key = std::env::var("MEDIC_API_KEY").ok();
         let mut keys = ApiKeys::new(&m.interfaces.web.api_keys, env_key.as_deref())?;
         if keys.is_empty() {
@@ -94,7 +135,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(address = %addr, "HTTP API listening (POST /api/v1/kills, GET /health)");
+        tracing::info!(address = %addr, "HTTP API listening (POST /api/v1/kills, /api/v1/queue, GET /health)");
         let mut stopped = stopped.clone();
         tasks.spawn(async move {
             let serve =

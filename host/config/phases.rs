@@ -146,3 +146,13 @@ pub fn enabled(c: &ConstitutionFile, feature: Feature) -> bool {
         .get(feature.phase().name())
         .is_some_and(|s| s.enabled && s.features.get(feature.name()).copied().unwrap_or(true))
 }
+
+/// The rollout phase a mode needs enabled.
+pub fn needed_by(mode: super::Mode) -> Phase {
+    match mode {
+        super::Mode::Observer => Phase::Observer,
+        super::Mode::Manual => Phase::Manual,
+        super::Mode::SemiAuto => Phase::SemiAuto,
+        super::Mode::FullAuto => Phase::FullAuto,
+    }
+}

@@ -108,6 +108,8 @@ pub struct EventBusSection {
     pub port: u16,
     pub topic: String,
     pub response_topic: String,
+    /// Where resurrection events (spec §4.3) are published.
+    pub events_topic: String,
     /// Where invalid input goes, with the reason.
     pub dead_letter_topic: String,
     pub consumer_group: String,
@@ -143,6 +145,7 @@ impl Default for EventBusSection {
             port: 6379,
             topic: "smith.events.kill_notifications".into(),
             response_topic: "medic.responses".into(),
+            events_topic: "medic.events".into(),
             dead_letter_topic: "smith.events.kill_notifications.dead".into(),
             consumer_group: "medic".into(),
             consumer_name: "medic-1".into(),
@@ -160,6 +163,12 @@ impl Default for EventBusSection {
 pub struct VetoSection {
     pub enabled: bool,
     pub timeout_seconds: u64,
+    /// The stream PRE_RESURRECTION_NOTICEs are written to.
+    pub notice_topic: String,
+    /// The stream Smith answers on with RESURRECTION_VETO.
+    pub response_topic: String,
+    /// What an unanswered notice means.
+    pub on_timeout: VetoTimeout,
 }
 
 impl Default for VetoSection {
@@ -167,8 +176,24 @@ impl Default for VetoSection {
         VetoSection {
             enabled: false,
             timeout_seconds: 30,
+            notice_topic: "medic.veto.notices".into(),
+            response_topic: "smith.veto.responses".into(),
+            on_timeout: VetoTimeout::Queue,
         }
     }
+}
+
+/// What Medic does when Smith does not answer a notice in time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VetoTimeout {
+    /// A human decides (the safe default).
+    #[default]
+    Queue,
+    /// Silence is consent.
+    Proceed,
+    /// Silence is a veto.
+    Deny,
 }
 
 /// Where SIEM context comes from.
@@ -379,7 +404,19 @@ pub struct ResurrectionSection {
     pub monitoring_duration_minutes: f64,
     pub health_check_interval_seconds: f64,
     pub max_retry_attempts: u32,
+    /// Bound on one whole execution, every attempt included (spec §12:
+    /// target 30 s, critical 2 min).
+    pub execution_timeout_seconds: f64,
+    /// How long a restarted service has to pass its first health check.
+    pub startup_grace_seconds: f64,
+    /// A module resurrected less than this long ago is not resurrected
+    /// again automatically (a human may still approve it).
+    pub cooldown_seconds: f64,
+    pub flapping: FlappingSection,
     pub rollback: RollbackSection,
+    /// How modules are brought back: the first entry whose `modules`
+    /// matches wins. A module no entry matches cannot be resurrected.
+    pub backends: Vec<BackendSection>,
 }
 
 impl Default for ResurrectionSection {
@@ -388,7 +425,135 @@ impl Default for ResurrectionSection {
             monitoring_duration_minutes: 30.0,
             health_check_interval_seconds: 30.0,
             max_retry_attempts: 2,
+            execution_timeout_seconds: 120.0,
+            startup_grace_seconds: 30.0,
+            cooldown_seconds: 600.0,
+            flapping: FlappingSection::default(),
             rollback: RollbackSection::default(),
+            backends: Vec::new(),
+        }
+    }
+}
+
+/// A module killed this often is flapping: its kills go to a human and it
+/// is not resurrected automatically for a while.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FlappingSection {
+    pub max_kills_per_hour: u32,
+    pub cooldown_minutes: f64,
+}
+
+impl Default for FlappingSection {
+    fn default() -> Self {
+        FlappingSection {
+            max_kills_per_hour: 3,
+            cooldown_minutes: 60.0,
+        }
+    }
+}
+
+/// Which resurrection backend serves a module.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendType {
+    /// Medic starts the process itself (command, args, env, working dir).
+    #[default]
+    Process,
+    /// Templated commands (systemctl, docker, kubectl, …), run without a shell.
+    Command,
+    /// POST to an orchestration endpoint.
+    Webhook,
+}
+
+/// One resurrection backend and the modules it serves. Which keys apply
+/// depends on `type`; placeholders `{module}`, `{instance}`, `{kill_id}` and
+/// `{request_id}` are substituted in arguments and URLs, one argument at a
+/// time and never through a shell.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackendSection {
+    /// Module names, or patterns with `*` (`web-*`, `*`).
+    pub modules: Vec<String>,
+    #[serde(rename = "type")]
+    pub kind: BackendType,
+    /// process: the program to start.
+    pub command: String,
+    /// process: its arguments.
+    pub args: Vec<String>,
+    /// process: its environment (added to a cleared one, plus PATH).
+    pub env: BTreeMap<String, String>,
+    /// process: its working directory ("" = Medic's).
+    pub working_dir: String,
+    /// process: where its stdout and stderr go ("" = discarded).
+    pub log_file: String,
+    /// command: the restart command, as argv.
+    pub restart: Vec<String>,
+    /// command: the rollback command, as argv ([] = none).
+    pub rollback: Vec<String>,
+    /// command: the status command, as argv (exit 0 = running; [] = none).
+    pub status: Vec<String>,
+    /// webhook: the endpoint actions are POSTed to.
+    pub url: String,
+    pub auth: WebhookAuth,
+    /// webhook: a PEM file of an extra CA to trust ("" = public roots).
+    pub tls_ca_file: String,
+    /// command and webhook: the limit of one call.
+    pub timeout_seconds: f64,
+    pub health_check: HealthCheckSection,
+}
+
+/// How a webhook authenticates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookAuth {
+    /// `none`, `bearer` (Authorization: Bearer) or `api_key` (X-API-Key).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The environment variable that holds the secret.
+    pub token_env: String,
+}
+
+/// How a resurrected module's health is checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthCheckType {
+    /// The backend's own status (process running, status command, webhook).
+    #[default]
+    Backend,
+    /// An HTTP GET answering `expect_status`.
+    Http,
+    /// A TCP connect to `address`.
+    Tcp,
+    /// A command exiting 0.
+    Command,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthCheckSection {
+    #[serde(rename = "type")]
+    pub kind: HealthCheckType,
+    /// http: the URL to GET.
+    pub url: String,
+    /// http: the status that means healthy.
+    pub expect_status: u16,
+    /// tcp: `host:port`.
+    pub address: String,
+    /// command: argv.
+    pub command: Vec<String>,
+    pub timeout_seconds: f64,
+}
+
+impl Default for HealthCheckSection {
+    fn default() -> Self {
+        HealthCheckSection {
+            kind: HealthCheckType::Backend,
+            url: String::new(),
+            expect_status: 200,
+            address: String::new(),
+            command: Vec::new(),
+            timeout_seconds: 5.0,
         }
     }
 }

@@ -163,6 +163,172 @@ pub fn is_safe_name(s: &str) -> bool {
         && !s.starts_with('-')
 }
 
+/// Whether a backend's `modules` entry is a module name or a `*` pattern.
+fn is_module_pattern(s: &str) -> bool {
+    s == "*" || is_safe_name(&s.replace('*', "x"))
+}
+
+/// The placeholders templates may use.
+const PLACEHOLDERS: &[&str] = &["{module}", "{instance}", "{kill_id}", "{request_id}"];
+
+fn check_template(c: &mut Checker<'_>, path: &str, s: &str) {
+    let mut rest = s;
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        match PLACEHOLDERS.iter().find(|p| tail.starts_with(*p)) {
+            Some(p) => rest = &tail[p.len()..],
+            None => {
+                c.fail(
+                    path,
+                    format!(
+                        "unknown placeholder in {s:?} (known: {})",
+                        PLACEHOLDERS.join(", ")
+                    ),
+                );
+                return;
+            }
+        }
+    }
+}
+
+fn check_argv(c: &mut Checker<'_>, path: &str, argv: &[String], required: bool) {
+    if argv.is_empty() {
+        if required {
+            c.fail(
+                path,
+                "must name a program to run (a list: [program, args…])",
+            );
+        }
+        return;
+    }
+    c.check(
+        !argv[0].contains('{'),
+        &format!("{path}[0]"),
+        "the program itself may not be a placeholder",
+    );
+    // A shell would re-parse substituted values: refuse `sh -c "… {module}"`.
+    let shell = [
+        "sh",
+        "bash",
+        "zsh",
+        "dash",
+        "ksh",
+        "fish",
+        "cmd",
+        "powershell",
+    ];
+    let prog = argv[0].rsplit('/').next().unwrap_or("");
+    if shell.contains(&prog) && argv.iter().any(|a| a.contains('{')) {
+        c.fail(
+            path,
+            "placeholders may not be passed to a shell (they would be re-parsed); run the program directly",
+        );
+    }
+    for (i, a) in argv.iter().enumerate() {
+        check_template(c, &format!("{path}[{i}]"), a);
+    }
+}
+
+fn check_backend(c: &mut Checker<'_>, path: &str, b: &BackendSection) {
+    c.check(
+        !b.modules.is_empty(),
+        &format!("{path}.modules"),
+        "must list the modules (names or patterns with *) this backend serves",
+    );
+    for (i, m) in b.modules.iter().enumerate() {
+        c.check(
+            is_module_pattern(m),
+            &format!("{path}.modules[{i}]"),
+            format!("{m:?} is not a module name or pattern"),
+        );
+    }
+    match b.kind {
+        BackendType::Process => {
+            c.non_empty(&format!("{path}.command"), &b.command);
+            check_template(c, &format!("{path}.command"), &b.command);
+            for (i, a) in b.args.iter().enumerate() {
+                check_template(c, &format!("{path}.args[{i}]"), a);
+            }
+        }
+        BackendType::Command => {
+            check_argv(c, &format!("{path}.restart"), &b.restart, true);
+            check_argv(c, &format!("{path}.rollback"), &b.rollback, false);
+            check_argv(c, &format!("{path}.status"), &b.status, false);
+        }
+        BackendType::Webhook => {
+            c.check(
+                b.url.starts_with("http://") || b.url.starts_with("https://"),
+                &format!("{path}.url"),
+                format!("{:?} must be an http:// or https:// URL", b.url),
+            );
+            check_template(c, &format!("{path}.url"), &b.url);
+            c.check(
+                matches!(b.auth.kind.as_str(), "" | "none" | "bearer" | "api_key"),
+                &format!("{path}.auth.type"),
+                format!("{:?} must be none, bearer or api_key", b.auth.kind),
+            );
+            if matches!(b.auth.kind.as_str(), "bearer" | "api_key") {
+                c.non_empty(&format!("{path}.auth.token_env"), &b.auth.token_env);
+            }
+        }
+    }
+    if b.kind != BackendType::Command {
+        for (key, set) in [
+            ("restart", !b.restart.is_empty()),
+            ("rollback", !b.rollback.is_empty()),
+            ("status", !b.status.is_empty()),
+        ] {
+            c.check(
+                !set,
+                &format!("{path}.{key}"),
+                "only applies to type command",
+            );
+        }
+    }
+    if b.kind != BackendType::Process {
+        c.check(
+            b.command.is_empty() && b.args.is_empty(),
+            &format!("{path}.command"),
+            "command and args only apply to type process",
+        );
+    }
+    if b.kind != BackendType::Webhook {
+        c.check(
+            b.url.is_empty(),
+            &format!("{path}.url"),
+            "only applies to type webhook",
+        );
+    }
+    if b.timeout_seconds != 0.0 {
+        c.positive(&format!("{path}.timeout_seconds"), b.timeout_seconds);
+    }
+    let h = &b.health_check;
+    let hp = format!("{path}.health_check");
+    c.positive(&format!("{hp}.timeout_seconds"), h.timeout_seconds);
+    match h.kind {
+        HealthCheckType::Backend => {}
+        HealthCheckType::Http => {
+            c.check(
+                h.url.starts_with("http://") || h.url.starts_with("https://"),
+                &format!("{hp}.url"),
+                format!("{:?} must be an http:// or https:// URL", h.url),
+            );
+            check_template(c, &format!("{hp}.url"), &h.url);
+            c.range(&format!("{hp}.expect_status"), h.expect_status, 100, 599);
+        }
+        HealthCheckType::Tcp => {
+            c.check(
+                h.address.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)
+                }),
+                &format!("{hp}.address"),
+                format!("{:?} must be host:port", h.address),
+            );
+        }
+        HealthCheckType::Command => check_argv(c, &format!("{hp}.command"), &h.command, true),
+    }
+}
+
 pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     let mut c = Checker { file, p };
     c.check(
@@ -217,6 +383,17 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
         100_000,
     );
     c.non_empty("smith.event_bus.response_topic", &bus.response_topic);
+    c.non_empty("smith.event_bus.events_topic", &bus.events_topic);
+    let veto = &m.smith.veto_protocol;
+    if veto.enabled {
+        c.check(
+            bus.kind == EventBusType::Redis,
+            "smith.veto_protocol.enabled",
+            "the veto protocol talks to Smith over Redis: needs smith.event_bus.type redis",
+        );
+        c.non_empty("smith.veto_protocol.notice_topic", &veto.notice_topic);
+        c.non_empty("smith.veto_protocol.response_topic", &veto.response_topic);
+    }
     c.range(
         "smith.veto_protocol.timeout_seconds",
         m.smith.veto_protocol.timeout_seconds,
@@ -375,6 +552,33 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
         "resurrection.rollback.anomaly_threshold",
         r.rollback.anomaly_threshold,
     );
+    c.positive(
+        "resurrection.execution_timeout_seconds",
+        r.execution_timeout_seconds,
+    );
+    c.positive(
+        "resurrection.startup_grace_seconds",
+        r.startup_grace_seconds,
+    );
+    c.check(
+        r.cooldown_seconds.is_finite() && r.cooldown_seconds >= 0.0,
+        "resurrection.cooldown_seconds",
+        format!("{} must be 0 or more", r.cooldown_seconds),
+    );
+    c.range(
+        "resurrection.flapping.max_kills_per_hour",
+        r.flapping.max_kills_per_hour,
+        1,
+        10_000,
+    );
+    c.check(
+        r.flapping.cooldown_minutes.is_finite() && r.flapping.cooldown_minutes >= 0.0,
+        "resurrection.flapping.cooldown_minutes",
+        format!("{} must be 0 or more", r.flapping.cooldown_minutes),
+    );
+    for (n, b) in r.backends.iter().enumerate() {
+        check_backend(&mut c, &format!("resurrection.backends[{n}]"), b);
+    }
 
     let i = &m.interfaces;
     c.check(i.web.port != 0, "interfaces.web.port", "must not be 0");
@@ -603,12 +807,7 @@ pub(super) fn check_together(
     k: &ConstitutionFile,
     p: &mut Vec<Problem>,
 ) {
-    let needs = |mode: Mode| match mode {
-        Mode::Observer => Phase::Observer,
-        Mode::Manual => Phase::Manual,
-        Mode::SemiAuto => Phase::SemiAuto,
-        Mode::FullAuto => Phase::FullAuto,
-    };
+    let needs = super::phases::needed_by;
     for (path, mode) in [
         ("mode.current", m.mode.current),
         ("mode.fallback", m.mode.fallback),

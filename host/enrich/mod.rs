@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::config::raw::SiemAdapterType;
-use crate::model::{KillReport, SiemContext};
+use crate::model::{KillReport, OutcomeRecord, SiemContext};
 
 /// Futures returned by adapters (boxed: the trait is used as an object).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -62,6 +62,14 @@ pub trait SiemAdapter: Send + Sync {
         &'a self,
         kill: &'a KillReport,
     ) -> BoxFuture<'a, Result<SiemContext, SiemError>>;
+    /// Reports a resurrection's outcome back to the SIEM (spec
+    /// `report_outcome`); `Ok(false)` where there is no SIEM to tell.
+    fn report_outcome<'a>(
+        &'a self,
+        _outcome: &'a OutcomeRecord,
+    ) -> BoxFuture<'a, Result<bool, SiemError>> {
+        Box::pin(async { Ok(false) })
+    }
     /// Whether the SIEM is reachable (for `/health`).
     fn health_check(&self) -> BoxFuture<'_, bool>;
     /// The breaker's state, where there is one: `closed`, `open`, `half_open`.

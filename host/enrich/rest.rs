@@ -12,11 +12,12 @@ use super::breaker::CircuitBreaker;
 use super::retry::RetryPolicy;
 use super::{BoxFuture, SiemAdapter, SiemError, sanitize};
 use crate::config::raw::SiemSection;
-use crate::model::{KillReport, SiemContext};
+use crate::model::{KillReport, OutcomeRecord, SiemContext};
 
 pub struct RestSiem {
     client: reqwest::Client,
     query_url: String,
+    outcomes_url: String,
     health_url: String,
     key: String,
     timeout: Duration,
@@ -30,25 +31,13 @@ pub struct RestSiem {
 impl RestSiem {
     pub fn new(s: &SiemSection, key: String) -> Result<RestSiem, SiemError> {
         let timeout = Duration::from_secs_f64(s.timeout_seconds);
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout);
-        if !s.tls_ca_file.is_empty() {
-            let pem = std::fs::read(&s.tls_ca_file).map_err(|e| {
-                SiemError::Configuration(format!("siem.tls_ca_file {}: {e}", s.tls_ca_file))
-            })?;
-            let ca = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                SiemError::Configuration(format!("siem.tls_ca_file {}: {e}", s.tls_ca_file))
-            })?;
-            builder = builder.add_root_certificate(ca);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| SiemError::Configuration(e.to_string()))?;
+        let client = crate::http_client::build(timeout, &s.tls_ca_file, "siem.tls_ca_file")
+            .map_err(SiemError::Configuration)?;
         let base = s.endpoint.trim_end_matches('/');
         Ok(RestSiem {
             client,
             query_url: format!("{base}/query"),
+            outcomes_url: format!("{base}/outcomes"),
             health_url: format!("{base}/health"),
             key,
             timeout,
@@ -162,6 +151,34 @@ impl SiemAdapter for RestSiem {
                 Err(_) => self.breaker.record_failure(),
             }
             result
+        })
+    }
+
+    /// `POST {endpoint}/outcomes` with the outcome record, retried like
+    /// queries.
+    fn report_outcome<'a>(
+        &'a self,
+        outcome: &'a OutcomeRecord,
+    ) -> BoxFuture<'a, Result<bool, SiemError>> {
+        Box::pin(async move {
+            self.retry
+                .run(|_| async {
+                    let response = self
+                        .client
+                        .post(&self.outcomes_url)
+                        .header("X-API-Key", &self.key)
+                        .json(outcome)
+                        .send()
+                        .await
+                        .map_err(|e| self.transport(e))?;
+                    match response.status().as_u16() {
+                        200..=299 => Ok(true),
+                        429 => Err(SiemError::RateLimit),
+                        code @ (401 | 403) => Err(SiemError::Authorization(code)),
+                        code => Err(SiemError::External(code)),
+                    }
+                })
+                .await
         })
     }
 

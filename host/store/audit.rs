@@ -18,6 +18,13 @@ pub enum AuditKind {
     ConfigurationChanged,
     PluginChanged,
     InputRejected,
+    QueuedForReview,
+    QueueOverflow,
+    QueueExpired,
+    ResurrectionVetoed,
+    ResurrectionFailed,
+    OutcomeRecorded,
+    ModeChanged,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

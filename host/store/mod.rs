@@ -1,5 +1,6 @@
 //! The durable store (sled): kills with their SIEM context and decision, an
-//! append-only audit log, and dead letters, under a schema version.
+//! append-only audit log, dead letters, the approval queue, resurrection
+//! requests and their outcomes, under a schema version.
 //!
 //! Writes go to sled's log at once and are made durable by [`Store::flush`]
 //! — one flush for a whole batch (group commit) — which callers await before
@@ -9,12 +10,15 @@ mod audit;
 mod dead_letters;
 mod decisions;
 mod keys;
+mod queue;
+mod requests;
 
 use std::path::Path;
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
 pub use decisions::{DecisionRecord, ModuleHistory, Stored};
+pub use requests::OutcomeCounts;
 
 /// Bumped when the layout of a tree changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,6 +47,11 @@ pub struct Store {
     pub(crate) by_time: sled::Tree,
     pub(crate) audit: sled::Tree,
     pub(crate) dead: sled::Tree,
+    pub(crate) requests: sled::Tree,
+    pub(crate) queue: sled::Tree,
+    pub(crate) queue_decided: sled::Tree,
+    pub(crate) outcomes: sled::Tree,
+    pub(crate) outcomes_by_module: sled::Tree,
 }
 
 impl Store {
@@ -84,6 +93,11 @@ impl Store {
             by_time: db.open_tree("kills_by_time")?,
             audit: db.open_tree("audit")?,
             dead: db.open_tree("dead_letters")?,
+            requests: db.open_tree("requests")?,
+            queue: db.open_tree("approval_queue")?,
+            queue_decided: db.open_tree("approval_queue_decided")?,
+            outcomes: db.open_tree("outcomes")?,
+            outcomes_by_module: db.open_tree("outcomes_by_module")?,
             db,
         })
     }

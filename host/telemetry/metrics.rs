@@ -72,8 +72,10 @@ pub struct Metrics {
     pub siem_errors: Counter,
     pub dead_letters: Counter,
     pub redis_reconnects: Counter,
+    pub queue_overflow: Counter,
     decided: Mutex<BTreeMap<(String, String), u64>>,
     plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
+    resurrections: Mutex<BTreeMap<(String, String), u64>>,
     decision_latency: Mutex<Histogram>,
     siem_latency: Mutex<Histogram>,
 }
@@ -90,6 +92,11 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .observe(latency_us);
+    }
+
+    /// A resurrection ended with `result` through `backend`.
+    pub fn resurrected(&self, result: &str, backend: &str) {
+        bump(&self.resurrections, result, backend);
     }
 
     pub fn plugin_error(&self, plugin: &str, cause: &str) {
@@ -147,6 +154,11 @@ impl Metrics {
                 "Reconnections to Redis",
                 &self.redis_reconnects,
             ),
+            (
+                "medic_queue_overflow_total",
+                "Decisions denied because the approval queue was full",
+                &self.queue_overflow,
+            ),
         ] {
             out.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
@@ -173,6 +185,17 @@ impl Metrics {
         {
             out.push_str(&format!(
                 "medic_plugin_errors_total{{plugin=\"{plugin}\",cause=\"{cause}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP medic_resurrections_total Resurrection outcomes by result and backend\n# TYPE medic_resurrections_total counter\n");
+        for ((result, backend), n) in self
+            .resurrections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "medic_resurrections_total{{result=\"{result}\",backend=\"{backend}\"}} {n}\n"
             ));
         }
         out.push_str("# HELP medic_decision_latency_seconds Receipt to decision\n# TYPE medic_decision_latency_seconds histogram\n");

@@ -42,7 +42,10 @@ async fn a_low_risk_kill_is_auto_approved_when_everything_allows_it() {
     assert!(dec.auto_approve_eligible);
     assert_eq!(dec.context_status, ContextStatus::Ok);
     assert_eq!(dec.strategy.name, "balanced");
-    assert!(!dec.executed, "nothing executes before phase 2 work lands");
+    assert!(
+        !dec.executed,
+        "a decider with no resurrector attached only records"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! Medic's integration tests: one binary, a module per area.
 
+mod acting_inprocess;
+mod acting_support;
+mod backends;
 mod builtin_plugins;
 mod cli;
 mod config_files;
@@ -13,6 +16,7 @@ mod pipeline_support;
 mod redis_pipeline;
 mod redis_server;
 mod replay_tests;
+mod resurrection_e2e;
 mod siem_file;
 mod siem_rest;
 mod support;

@@ -429,6 +429,9 @@ fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
         .constitution
         .constraints
         .max_auto_resurrections_per_hour = 100_000;
+    // The scenario kills each module many times an hour: without this the
+    // flapping guardrail sends them all to a human and nothing is learned.
+    config.medic.resurrection.flapping.max_kills_per_hour = 100_000;
     let mut reports = Vec::new();
     for threads in [1, 2] {
         let mut o = options(&rec, &["balanced"], threads);

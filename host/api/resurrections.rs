@@ -1,0 +1,101 @@
+//! Resurrection requests and outcomes over HTTP (spec §9.1
+//! `/resurrections`, `/outcomes`): read for viewers; a rollback of one
+//! being monitored for approvers.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::queue::{ListQuery, acting, body};
+use super::{ApiError, AppState, envelope};
+use crate::config::raw::Role;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackBody {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn rollback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = state.keys.check(&headers, Role::Approver)?;
+    let b: RollbackBody = body(&bytes)?;
+    if b.reason.trim().is_empty() {
+        return Err(ApiError::Invalid {
+            field: "reason".into(),
+            problem: "a rollback needs a reason".into(),
+        });
+    }
+    let a = acting(&state)?;
+    if state.decider.store.request(&id)?.is_none() {
+        return Err(ApiError::NotFound(format!("resurrection request {id}")));
+    }
+    a.rollback(&id, &b.reason, &caller.name)
+        .map_err(ApiError::Conflict)?;
+    Ok(Json(envelope(
+        json!({"request_id": id, "rollback": "requested"}),
+    )))
+}
+
+pub async fn requests(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    state.keys.check(&headers, Role::Viewer)?;
+    let limit = q.limit.unwrap_or(50).min(1000);
+    Ok(Json(envelope(state.decider.store.requests(limit)?)))
+}
+
+pub async fn request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.keys.check(&headers, Role::Viewer)?;
+    let r = state
+        .decider
+        .store
+        .request(&id)?
+        .ok_or_else(|| ApiError::NotFound(format!("resurrection request {id}")))?;
+    Ok(Json(envelope(r)))
+}
+
+pub async fn request_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.keys.check(&headers, Role::Viewer)?;
+    let r = state
+        .decider
+        .store
+        .request(&id)?
+        .ok_or_else(|| ApiError::NotFound(format!("resurrection request {id}")))?;
+    Ok(Json(envelope(
+        json!({"request_id": r.request_id, "status": r.status, "state": r.state}),
+    )))
+}
+
+pub async fn outcomes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    state.keys.check(&headers, Role::Viewer)?;
+    let limit = q.limit.unwrap_or(50).min(1000);
+    let now = chrono::Utc::now();
+    let mut all = state.decider.store.outcomes_between(
+        now - chrono::Duration::days(3650),
+        now + chrono::Duration::days(1),
+    )?;
+    let skip = all.len().saturating_sub(limit);
+    Ok(Json(envelope(all.split_off(skip))))
+}

@@ -1,0 +1,17 @@
+//! Acting on decisions (spec §3.2): the resurrection workflow and its
+//! state machine, the backends that bring modules back, health checks,
+//! and the Smith veto protocol.
+
+pub mod backend;
+pub mod command;
+pub mod health;
+pub mod process;
+pub mod resurrector;
+pub mod template;
+pub mod veto;
+pub mod webhook;
+pub mod workflow;
+
+pub use backend::{Backend, BackendError, Backends};
+pub use resurrector::{Refusal, Resurrector};
+pub use template::Target;

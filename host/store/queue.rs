@@ -1,0 +1,62 @@
+//! The approval queue's items, keyed by item_id (time-ordered ids, so the
+//! oldest come first). Pending items live in their own tree, so counting
+//! and listing them costs no scan of history; decided items move to a
+//! second tree and stay, with who decided and when.
+
+use super::{Result, Store};
+use crate::model::{QueueItem, QueueStatus};
+
+fn decode(v: &[u8]) -> Result<QueueItem> {
+    Ok(serde_json::from_slice(v)?)
+}
+
+impl Store {
+    /// Writes an item to the tree its status belongs in.
+    pub fn put_queue_item(&self, item: &QueueItem) -> Result<()> {
+        let key = item.item_id.as_bytes();
+        let bytes = serde_json::to_vec(item)?;
+        if item.status == QueueStatus::Pending {
+            self.queue.insert(key, bytes)?;
+        } else {
+            self.queue_decided.insert(key, bytes)?;
+            self.queue.remove(key)?;
+        }
+        Ok(())
+    }
+
+    pub fn queue_item(&self, item_id: &str) -> Result<Option<QueueItem>> {
+        let key = item_id.as_bytes();
+        match self.queue.get(key)? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => self.queue_decided.get(key)?.map(|v| decode(&v)).transpose(),
+        }
+    }
+
+    /// Removes an item (spec `dequeue`).
+    pub fn remove_queue_item(&self, item_id: &str) -> Result<Option<QueueItem>> {
+        let key = item_id.as_bytes();
+        let pending = self.queue.remove(key)?;
+        let decided = self.queue_decided.remove(key)?;
+        pending.or(decided).map(|v| decode(&v)).transpose()
+    }
+
+    /// Items still waiting, oldest first.
+    pub fn pending_queue_items(&self) -> Result<Vec<QueueItem>> {
+        self.queue.iter().map(|item| decode(&item?.1)).collect()
+    }
+
+    /// How many items wait.
+    pub fn pending_queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Every item, oldest first.
+    pub fn queue_items(&self) -> Result<Vec<QueueItem>> {
+        let mut all = self.pending_queue_items()?;
+        for item in self.queue_decided.iter() {
+            all.push(decode(&item?.1)?);
+        }
+        all.sort_by(|a, b| a.item_id.cmp(&b.item_id));
+        Ok(all)
+    }
+}

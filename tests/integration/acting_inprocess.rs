@@ -1,0 +1,459 @@
+//! Acting on decisions in-process: the hourly cap, cooldowns and flapping
+//! under bursts; the approval queue's capacity, decide-once, expiry and
+//! durability; dependency cascades.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use medic::config::Config;
+use medic::config::raw::{BackendSection, BackendType, HealthCheckSection, HealthCheckType};
+use medic::decide::Decider;
+use medic::execute::{Refusal, Resurrector};
+use medic::model::{DecisionOutcome, QueueStatus, ResurrectionRequest, WorkflowState};
+use medic::store::{AuditKind, Store};
+
+use crate::pipeline_support::{LOW_RISK_INTEL, decide, decider_on, incoming, kill_json, semi_auto};
+
+/// A backend for every module that "restarts" with `restart` and is
+/// healthy when `true` exits 0.
+fn command_backend(modules: &[&str], restart: &[&str]) -> BackendSection {
+    BackendSection {
+        modules: modules.iter().map(|m| m.to_string()).collect(),
+        kind: BackendType::Command,
+        restart: restart.iter().map(|a| a.to_string()).collect(),
+        rollback: vec!["true".into()],
+        health_check: HealthCheckSection {
+            kind: HealthCheckType::Command,
+            command: vec!["true".into()],
+            ..HealthCheckSection::default()
+        },
+        ..BackendSection::default()
+    }
+}
+
+struct Setup {
+    decider: Arc<Decider>,
+    acting: Arc<Resurrector>,
+    _intel: tempfile::NamedTempFile,
+}
+
+fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
+    let mut config = semi_auto(intel.path(), cap);
+    let r = &mut config.medic.resurrection;
+    r.monitoring_duration_minutes = 0.005;
+    r.health_check_interval_seconds = 0.1;
+    r.startup_grace_seconds = 5.0;
+    r.cooldown_seconds = 0.0;
+    r.backends = vec![command_backend(&["*"], &["true"])];
+    edit(&mut config);
+    let decider = decider_on(config, store, None);
+    let acting = Resurrector::new(
+        decider.config.clone(),
+        decider.store.clone(),
+        decider.siem.clone(),
+        decider.metrics.clone(),
+        &|_| None,
+    )
+    .unwrap();
+    decider.set_acting(acting.clone());
+    Setup {
+        decider,
+        acting,
+        _intel: intel,
+    }
+}
+
+async fn wait_final(store: &Store, request_id: &str) -> ResurrectionRequest {
+    for _ in 0..1000 {
+        if let Some(r) = store.request(request_id).unwrap()
+            && r.state.is_final()
+        {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("request {request_id} did not finish");
+}
+
+fn request_of(store: &Store, kill_id: &str) -> Option<ResurrectionRequest> {
+    store
+        .requests(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kill_id == kill_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hourly_cap_holds_under_a_concurrent_burst() {
+    const CAP: u32 = 5;
+    const KILLS: usize = 60;
+    let s = setup(CAP, |_| {}, Store::temporary().unwrap());
+    let handles: Vec<_> = (0..KILLS)
+        .map(|i| {
+            let d = s.decider.clone();
+            tokio::spawn(async move {
+                let kill = medic::ingest::validate::kill_report(
+                    &kill_json(&format!("burst-{i}"), &format!("svc-{i}")),
+                    Utc::now(),
+                )
+                .unwrap();
+                d.handle(incoming(kill)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut auto = 0;
+    let mut capped = 0;
+    for h in handles {
+        let handled = h.await.unwrap();
+        let d = handled.decision();
+        match d.outcome {
+            DecisionOutcome::ApproveAuto => {
+                auto += 1;
+                assert!(d.executed);
+            }
+            DecisionOutcome::PendingReview => {
+                assert!(
+                    d.guardrails.contains(&"hourly_cap".to_string()),
+                    "{:?}",
+                    d.guardrails
+                );
+                assert!(!d.executed);
+                capped += 1;
+            }
+            other => panic!("unexpected {other:?}: {:?}", d.reasoning),
+        }
+    }
+    assert_eq!(auto, CAP as usize, "exactly the cap is auto-approved");
+    assert_eq!(capped, KILLS - CAP as usize);
+    let store = &s.decider.store;
+    assert_eq!(store.requests(usize::MAX).unwrap().len(), CAP as usize);
+    assert_eq!(
+        s.acting.queue.stats(Utc::now()).unwrap().pending,
+        KILLS - CAP as usize,
+        "every capped kill waits for a human, none is dropped"
+    );
+    for r in store.requests(usize::MAX).unwrap() {
+        let r = wait_final(store, &r.request_id).await;
+        assert_eq!(r.state, WorkflowState::Completed, "{:?}", r.transitions);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_back_recently_is_not_brought_back_again_automatically() {
+    let s = setup(
+        100,
+        |c| c.medic.resurrection.cooldown_seconds = 3600.0,
+        Store::temporary().unwrap(),
+    );
+    let first = decide(&s.decider, "cool-1", "ledger").await;
+    assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
+    let r1 = request_of(&s.decider.store, "cool-1").unwrap();
+    wait_final(&s.decider.store, &r1.request_id).await;
+
+    let second = decide(&s.decider, "cool-2", "ledger").await;
+    let d = second.decision();
+    assert_eq!(d.outcome, DecisionOutcome::PendingReview);
+    assert!(
+        d.guardrails.contains(&"cooldown".to_string()),
+        "{:?}",
+        d.guardrails
+    );
+    assert!(
+        d.reasoning.iter().any(|r| r.contains("cooldown_seconds")),
+        "{:?}",
+        d.reasoning
+    );
+    assert!(matches!(
+        s.acting.can_resurrect("ledger", false, Utc::now()),
+        Err(Refusal::Cooldown { .. })
+    ));
+    // A human may still bring it back.
+    let item = s.acting.queue.list_pending(10).unwrap().remove(0);
+    let (_, r2) = s.acting.approve(&item.item_id, "oncall", None).unwrap();
+    let r2 = wait_final(&s.decider.store, &r2.request_id).await;
+    assert_eq!(r2.state, WorkflowState::Completed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_module_goes_to_a_human_and_stays_out_of_automation() {
+    let s = setup(
+        100,
+        |c| {
+            c.medic.resurrection.flapping.max_kills_per_hour = 2;
+            c.medic.resurrection.flapping.cooldown_minutes = 60.0;
+        },
+        Store::temporary().unwrap(),
+    );
+    let mut outcomes = Vec::new();
+    for i in 0..5 {
+        let h = decide(&s.decider, &format!("flap-{i}"), "worker").await;
+        if let Some(r) = request_of(&s.decider.store, &format!("flap-{i}")) {
+            wait_final(&s.decider.store, &r.request_id).await;
+        }
+        outcomes.push((h.decision().outcome, h.decision().guardrails.clone()));
+    }
+    assert_eq!(outcomes[0].0, DecisionOutcome::ApproveAuto);
+    assert_eq!(outcomes[1].0, DecisionOutcome::ApproveAuto);
+    for (o, g) in &outcomes[2..] {
+        assert_eq!(*o, DecisionOutcome::PendingReview);
+        assert!(g.contains(&"flapping".to_string()), "{g:?}");
+    }
+    assert!(matches!(
+        s.acting.can_resurrect("worker", false, Utc::now()),
+        Err(Refusal::Flapping { .. })
+    ));
+    assert!(s.acting.can_resurrect("worker", true, Utc::now()).is_ok());
+    assert_eq!(s.acting.queue.list_pending(10).unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_visibly_and_never_drops() {
+    let s = setup(
+        100,
+        |c| {
+            c.medic.interfaces.approval_queue.max_pending = 3;
+            c.constitution.constraints.always_require_approval =
+                (0..10).map(|i| format!("crit-{i}")).collect();
+        },
+        Store::temporary().unwrap(),
+    );
+    for i in 0..5 {
+        let h = decide(&s.decider, &format!("full-{i}"), &format!("crit-{i}")).await;
+        let d = h.decision();
+        if i < 3 {
+            assert_eq!(d.outcome, DecisionOutcome::PendingReview);
+        } else {
+            assert_eq!(d.outcome, DecisionOutcome::Deny);
+            assert!(d.guardrails.contains(&"queue_full".to_string()));
+            assert!(
+                d.reasoning.iter().any(|r| r.contains("max_pending 3")),
+                "{:?}",
+                d.reasoning
+            );
+        }
+    }
+    assert_eq!(s.decider.metrics.queue_overflow.get(), 2);
+    let overflows = s
+        .decider
+        .store
+        .audit_events(None, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::QueueOverflow)
+        .count();
+    assert_eq!(overflows, 2);
+    assert!(
+        s.decider
+            .metrics
+            .render()
+            .contains("medic_queue_overflow_total 2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_is_decided_once_and_denial_needs_a_reason() {
+    let s = setup(100, |_| {}, Store::temporary().unwrap());
+    decide(&s.decider, "once-1", "auth-service").await;
+    let item = s.acting.queue.list_pending(10).unwrap().remove(0);
+    let e = s.acting.deny(&item.item_id, "alice", "  ").unwrap_err();
+    assert!(e.to_string().contains("reason"), "{e}");
+    s.acting
+        .deny(&item.item_id, "alice", "still compromised")
+        .unwrap();
+    let e = s.acting.approve(&item.item_id, "bob", None).unwrap_err();
+    assert!(
+        e.to_string().contains("already denied") && e.to_string().contains("alice"),
+        "{e}"
+    );
+    let e = s.acting.deny(&item.item_id, "bob", "again").unwrap_err();
+    assert!(e.to_string().contains("already denied"), "{e}");
+    assert!(
+        s.acting
+            .approve("nope", "bob", None)
+            .unwrap_err()
+            .to_string()
+            .contains("no queue item")
+    );
+    assert!(request_of(&s.decider.store, "once-1").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_approvals_of_one_item_run_it_once() {
+    let s = setup(100, |_| {}, Store::temporary().unwrap());
+    decide(&s.decider, "race-1", "auth-service").await;
+    let id = s.acting.queue.list_pending(10).unwrap().remove(0).item_id;
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let a = s.acting.clone();
+            let id = id.clone();
+            tokio::spawn(async move { a.approve(&id, &format!("approver-{n}"), None).is_ok() })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    let requests: Vec<_> = s
+        .decider
+        .store
+        .requests(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kill_id == "race-1")
+        .collect();
+    assert_eq!(requests.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecided_items_expire_and_the_expiry_is_recorded() {
+    // 0.0002 h = 0.72 s.
+    let s = setup(
+        100,
+        |c| c.medic.interfaces.approval_queue.timeout_hours = 0.0002,
+        Store::temporary().unwrap(),
+    );
+    decide(&s.decider, "exp-1", "auth-service").await;
+    decide(&s.decider, "exp-2", "payment-processor").await;
+    let items = s.acting.queue.list_pending(10).unwrap();
+    assert_eq!(items.len(), 2);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // One swept by the expiry task, one found expired when a human tries.
+    let swept = s.acting.queue.expire_due(Utc::now()).unwrap();
+    assert_eq!(swept.len(), 2);
+    let e = s
+        .acting
+        .approve(&items[0].item_id, "late", None)
+        .unwrap_err();
+    assert!(e.to_string().contains("already expired"), "{e}");
+    let item = s.acting.queue.get(&items[1].item_id).unwrap().unwrap();
+    assert_eq!(item.status, QueueStatus::Expired);
+    assert!(item.note.unwrap().contains("timeout_hours"));
+    let stats = s.acting.queue.stats(Utc::now()).unwrap();
+    assert_eq!((stats.pending, stats.expired), (0, 2));
+    let expiries = s
+        .decider
+        .store
+        .audit_events(None, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::QueueExpired)
+        .count();
+    assert_eq!(expiries, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let item_id = {
+        let s = setup(100, |_| {}, Store::open(&path).unwrap());
+        decide(&s.decider, "dur-1", "data-pipeline").await;
+        s.decider.store.flush().await.unwrap();
+        s.acting.queue.list_pending(10).unwrap().remove(0).item_id
+    };
+    // Give sled's background threads a moment to let go of the files.
+    let store = loop {
+        match Store::open(&path) {
+            Ok(s) => break s,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let s = setup(100, |_| {}, store);
+    let pending = s.acting.queue.list_pending(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].item_id, item_id);
+    assert_eq!(pending[0].kill.kill_id, "dur-1");
+    let (_, r) = s
+        .acting
+        .approve(&item_id, "oncall", Some("after restart"))
+        .unwrap();
+    let r = wait_final(&s.decider.store, &r.request_id).await;
+    assert_eq!(r.state, WorkflowState::Completed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_modules_come_back_before_downstream_ones() {
+    let s = setup(
+        100,
+        |c| {
+            c.medic.resurrection.backends = vec![
+                // The database takes a while to start.
+                command_backend(&["orders-db"], &["sleep", "0.5"]),
+                command_backend(&["*"], &["true"]),
+            ];
+        },
+        Store::temporary().unwrap(),
+    );
+    let db = medic::ingest::validate::kill_report(&kill_json("casc-db", "orders-db"), Utc::now())
+        .unwrap();
+    let mut app_json = kill_json("casc-app", "orders-api");
+    app_json["dependencies"] = serde_json::json!(["orders-db"]);
+    let app = medic::ingest::validate::kill_report(&app_json, Utc::now()).unwrap();
+    s.decider.handle(incoming(db)).await.unwrap();
+    s.decider.handle(incoming(app)).await.unwrap();
+    let store = &s.decider.store;
+    let db_r = wait_final(store, &request_of(store, "casc-db").unwrap().request_id).await;
+    let app_r = wait_final(store, &request_of(store, "casc-app").unwrap().request_id).await;
+    assert_eq!(db_r.state, WorkflowState::Completed);
+    assert_eq!(app_r.state, WorkflowState::Completed);
+    let at = |r: &ResurrectionRequest, s: WorkflowState| {
+        r.transitions.iter().find(|t| t.to == s).unwrap().at
+    };
+    assert!(
+        at(&app_r, WorkflowState::Executing) >= at(&db_r, WorkflowState::Monitoring),
+        "the API restarted only after its database was up: {:?} / {:?}",
+        app_r.transitions,
+        db_r.transitions
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downstream_module_fails_when_its_upstream_does_not_come_back() {
+    let s = setup(
+        100,
+        |c| {
+            c.medic.resurrection.max_retry_attempts = 0;
+            c.medic.resurrection.backends = vec![
+                command_backend(&["cache"], &["false"]),
+                command_backend(&["*"], &["true"]),
+            ];
+        },
+        Store::temporary().unwrap(),
+    );
+    let up =
+        medic::ingest::validate::kill_report(&kill_json("dep-up", "cache"), Utc::now()).unwrap();
+    let mut down_json = kill_json("dep-down", "web");
+    down_json["dependencies"] = serde_json::json!(["cache"]);
+    let down = medic::ingest::validate::kill_report(&down_json, Utc::now()).unwrap();
+    s.decider.handle(incoming(up)).await.unwrap();
+    s.decider.handle(incoming(down)).await.unwrap();
+    let store = &s.decider.store;
+    let up_r = wait_final(store, &request_of(store, "dep-up").unwrap().request_id).await;
+    assert_eq!(up_r.state, WorkflowState::Failed);
+    assert!(
+        up_r.error.as_deref().unwrap().contains("exited"),
+        "{:?}",
+        up_r.error
+    );
+    let down_r = wait_final(store, &request_of(store, "dep-down").unwrap().request_id).await;
+    assert_eq!(down_r.state, WorkflowState::Failed);
+    assert!(
+        down_r
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("upstream cache did not come back"),
+        "{:?}",
+        down_r.error
+    );
+    let outcomes = store.module_outcomes("cache").unwrap();
+    assert_eq!(outcomes[0].result, medic::model::OutcomeResult::Failure);
+    // The history shows in the next profile of the module.
+    assert_eq!(s.acting.counts("cache").unwrap().resurrections, 1);
+}

@@ -1,0 +1,330 @@
+//! End to end, with real processes: Smith (the test) kills a real service
+//! and reports it on a real Redis; a real `medic serve` decides, brings it
+//! back (or does not), watches it over HTTP and records the outcome.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::acting_support::{DemoService, Engine, wait_for, yaml, yaml_set};
+use crate::pipeline_support::kill_json;
+
+#[test]
+fn semi_auto_brings_a_killed_service_back_and_records_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = DemoService::new(dir.path(), "web-frontend");
+    let engine = Engine::start(vec![svc.backend()], |_, _| {});
+    let first = svc.start();
+    assert_eq!(svc.kill(), first);
+
+    engine.report_kill(&kill_json("e2e-ok", "web-frontend"));
+    let decision = engine.decision("e2e-ok");
+    assert_eq!(decision["outcome"], "approve_auto", "{decision}");
+    assert_eq!(decision["executed"], true);
+
+    wait_for("the service to be back and healthy", 30, || svc.healthy());
+    let second = svc.pid().unwrap();
+    assert_ne!(first, second, "a new process answers");
+
+    let outcome = engine.wait_outcome("e2e-ok", 60);
+    assert_eq!(outcome["result"], "success", "{outcome}");
+    assert_eq!(outcome["request_id"].as_str().map(str::len), Some(36));
+    assert!(
+        outcome["post_resurrection_metrics"]["checks"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    let requests = engine.requests_for("e2e-ok");
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["approved_by"], "auto");
+    let moves: Vec<&str> = r["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        moves,
+        ["approved", "executing", "monitoring", "stable", "completed"]
+    );
+    assert!(svc.healthy(), "still up after monitoring");
+
+    // Every move was published as a spec §4.3 event.
+    let mut conn = engine.redis.conn();
+    let events: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg("medic.events")
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let kinds: Vec<String> = events
+        .ids
+        .iter()
+        .map(|e| e.get::<String>("event_type").unwrap())
+        .collect();
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("resurrection.requested")
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "resurrection.status_changed")
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn a_service_that_comes_back_unhealthy_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = DemoService::new(dir.path(), "api-gateway");
+    let engine = Engine::start(vec![svc.backend()], |m, _| {
+        yaml_set(m, "resurrection.startup_grace_seconds", yaml(json!(1)));
+    });
+    svc.start();
+    svc.kill();
+    // Whatever comes back will fail its health checks.
+    svc.set_unhealthy(true);
+
+    engine.report_kill(&kill_json("e2e-bad", "api-gateway"));
+    let outcome = engine.wait_outcome("e2e-bad", 60);
+    assert_eq!(outcome["result"], "rollback", "{outcome}");
+    let r = &engine.requests_for("e2e-bad")[0];
+    assert_eq!(r["status"], "rolled_back", "{r}");
+    assert!(
+        r["rollback_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no health check passed"),
+        "{r}"
+    );
+    // Rolled back means stopped: the process Medic started is gone.
+    wait_for("the rolled-back process to stop", 10, || !svc.pid_alive());
+    assert!(!svc.running());
+}
+
+#[test]
+fn a_module_needing_approval_waits_until_approved_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = DemoService::new(dir.path(), "payment-processor");
+    let engine = Engine::start(vec![svc.backend()], |_, _| {});
+    svc.start();
+    svc.kill();
+
+    engine.report_kill(&kill_json("e2e-approve", "payment-processor"));
+    let item = engine.wait_queued("e2e-approve");
+    let id = item["item_id"].as_str().unwrap().to_string();
+    assert_eq!(item["status"], "pending");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("always requires approval"),
+        "{item}"
+    );
+
+    let (ok, out, err) = engine.cli(&["queue", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&id) && out.contains("payment-processor"),
+        "{out}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!svc.running(), "nothing happens before a human approves");
+
+    let (ok, out, err) = engine.cli(&[
+        "queue",
+        "approve",
+        &id,
+        "--notes",
+        "checked with the payments team",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("approved"), "{out}");
+    wait_for("the approved service to be back", 30, || svc.healthy());
+    let outcome = engine.wait_outcome("e2e-approve", 60);
+    assert_eq!(outcome["result"], "success", "{outcome}");
+    assert_eq!(outcome["human_feedback"], "checked with the payments team");
+    let r = &engine.requests_for("e2e-approve")[0];
+    assert_eq!(r["approved_by"], "env:MEDIC_API_KEY");
+
+    // Unknown items are named; bad bodies name the field.
+    let (status, body) = engine.post("/api/v1/queue/no-such-item/approve", json!({}));
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = engine.post(
+        &format!("/api/v1/queue/{id}/deny"),
+        json!({"reasn": "typo"}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reasn"),
+        "{body}"
+    );
+
+    // Decided once: a second decision is a conflict.
+    let (ok, _, err) = engine.cli(&["queue", "deny", &id, "--reason", "too late"]);
+    assert!(!ok);
+    assert!(
+        err.contains("409") && err.contains("already approved"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_denied_module_stays_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = DemoService::new(dir.path(), "auth-service");
+    let engine = Engine::start(vec![svc.backend()], |_, _| {});
+    svc.start();
+    svc.kill();
+
+    engine.report_kill(&kill_json("e2e-deny", "auth-service"));
+    let id = engine.wait_queued("e2e-deny")["item_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, out, err) = engine.cli(&["queue", "deny", &id, "--reason", "confirmed compromise"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("stays down"), "{out}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!svc.running());
+    assert!(engine.requests_for("e2e-deny").is_empty());
+    let (ok, out, _) = engine.cli(&["queue", "show", &id]);
+    assert!(ok);
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["status"], "denied");
+    assert_eq!(shown["note"], "confirmed compromise");
+    assert_eq!(shown["decided_by"], "env:MEDIC_API_KEY");
+}
+
+#[test]
+fn a_vetoed_module_stays_down_with_smiths_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = DemoService::new(dir.path(), "report-builder");
+    let engine = Engine::start(vec![svc.backend()], |m, _| {
+        yaml_set(m, "smith.veto_protocol.enabled", yaml(json!(true)));
+        yaml_set(m, "smith.veto_protocol.timeout_seconds", yaml(json!(30)));
+    });
+    svc.start();
+    svc.kill();
+
+    engine.report_kill(&kill_json("e2e-veto", "report-builder"));
+    // Smith reads the notice and vetoes.
+    let mut conn = engine.redis.conn();
+    let mut notice = serde_json::Value::Null;
+    wait_for("a pre-resurrection notice", 60, || {
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg("medic.veto.notices")
+            .arg("-")
+            .arg("+")
+            .query(&mut conn)
+            .unwrap_or_default();
+        if let Some(e) = reply.ids.first() {
+            notice = serde_json::from_str(&e.get::<String>("data").unwrap()).unwrap();
+        }
+        !notice.is_null()
+    });
+    assert_eq!(notice["message_type"], "PRE_RESURRECTION_NOTICE");
+    assert_eq!(notice["kill_id"], "e2e-veto");
+    assert_eq!(notice["target_module"], "report-builder");
+    assert_eq!(notice["proposed_action"], "resurrect");
+    let answer = json!({"message_type": "RESURRECTION_VETO", "request_id": notice["request_id"],
+                        "decision": "veto", "reason": "C2 beacon still active on the host",
+                        "new_evidence": [], "counter_proposal": {}, "timestamp": chrono::Utc::now().to_rfc3339()});
+    let _: String = redis::cmd("XADD")
+        .arg("smith.veto.responses")
+        .arg("*")
+        .arg("data")
+        .arg(answer.to_string())
+        .query(&mut conn)
+        .unwrap();
+
+    let mut request = serde_json::Value::Null;
+    wait_for("the request to be cancelled", 30, || {
+        request = engine
+            .requests_for("e2e-veto")
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        request["status"] == "cancelled"
+    });
+    assert!(
+        request["error"]
+            .as_str()
+            .unwrap()
+            .contains("C2 beacon still active"),
+        "{request}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!svc.running(), "a vetoed module stays down");
+}
+
+#[test]
+fn the_mode_switches_at_run_time_through_the_cli_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = DemoService::new(dir.path(), "batch-runner");
+    let engine = Engine::start(vec![svc.backend()], |_, _| {});
+    svc.start();
+
+    let (ok, out, err) = engine.cli(&[
+        "mode",
+        "set",
+        "manual",
+        "--reason",
+        "incident 4711: humans decide",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("semi_auto → manual"), "{out}");
+    let (ok, _, err) = engine.cli(&["mode", "set", "full_auto", "--reason", "try"]);
+    assert!(!ok, "phase 5 is not enabled");
+    assert!(err.contains("phase_5_full_auto"), "{err}");
+    let (ok, _, err) = engine.cli(&["mode", "set", "sideways", "--reason", "x"]);
+    assert!(
+        !ok && err.contains("mode: \"sideways\" is not a mode"),
+        "{err}"
+    );
+
+    // In manual mode even a low-risk kill waits for a human.
+    svc.kill();
+    engine.report_kill(&kill_json("e2e-manual", "batch-runner"));
+    let item = engine.wait_queued("e2e-manual");
+    assert!(
+        item["decision"]["guardrails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "mode"),
+        "{item}"
+    );
+    assert_eq!(item["decision"]["mode"], "manual");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!svc.running());
+
+    let (ok, out, _) = engine.cli(&["mode", "show"]);
+    assert!(ok);
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["current"], "manual");
+    assert_eq!(shown["configured"], "semi_auto");
+
+    let mut engine = engine;
+    engine.stop();
+    let store = medic::store::Store::open(&engine.store).unwrap();
+    let changes: Vec<_> = store
+        .audit_events(None, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == medic::store::AuditKind::ModeChanged)
+        .collect();
+    assert_eq!(changes.len(), 1, "refused switches change nothing");
+    assert_eq!(changes[0].actor, "env:MEDIC_API_KEY");
+    assert_eq!(changes[0].details["from"], "semi_auto");
+    assert_eq!(changes[0].details["to"], "manual");
+    assert_eq!(changes[0].details["reason"], "incident 4711: humans decide");
+}
