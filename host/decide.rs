@@ -283,7 +283,17 @@ impl Decider {
         let action = match self.acting() {
             Some(a) if mode != Mode::Observer => {
                 let at = decision.timestamp;
-                a.on_decision(&mut decision, kill, at)?
+                let approved = decision.outcome == DecisionOutcome::ApproveAuto;
+                let action = a.on_decision(&mut decision, kill, at)?;
+                if approved && decision.outcome != DecisionOutcome::ApproveAuto {
+                    // Refused after all (cooldown, no backend…): it does
+                    // not count towards the hourly cap.
+                    self.window
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .forget(at);
+                }
+                action
             }
             _ => Action::None,
         };

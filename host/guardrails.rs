@@ -217,4 +217,11 @@ impl HourlyWindow {
     pub fn push(&mut self, at: DateTime<Utc>) {
         self.times.push_back(at);
     }
+
+    /// Takes back an approval counted at `at` that was not acted on.
+    pub fn forget(&mut self, at: DateTime<Utc>) {
+        if let Some(i) = self.times.iter().rposition(|t| *t == at) {
+            self.times.remove(i);
+        }
+    }
 }

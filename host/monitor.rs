@@ -74,6 +74,8 @@ pub struct Report {
     pub ending: Ending,
     /// From the start of the watch to the first passing check.
     pub first_healthy_ms: Option<u64>,
+    /// When the first check passed.
+    pub first_healthy_at: Option<chrono::DateTime<chrono::Utc>>,
     pub checks: u32,
     pub failures: u32,
     /// The highest score seen.
@@ -142,6 +144,7 @@ where
     let mut report = Report {
         ending: Ending::Stable,
         first_healthy_ms: None,
+        first_healthy_at: None,
         checks: 0,
         failures: 0,
         max_anomaly: 0.0,
@@ -159,6 +162,7 @@ where
         if p.healthy {
             record(&mut total_latency, &p, &mut report);
             report.first_healthy_ms = Some(millis(started.elapsed()));
+            report.first_healthy_at = Some(chrono::Utc::now());
             on_healthy();
             break;
         }

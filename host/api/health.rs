@@ -16,9 +16,26 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let siem_ok = d.siem.health_check().await;
     let active = d.registry.active();
     let plugins_ok = !(active.scorer.is_quarantined() || active.strategy.is_quarantined());
+    // The queue is "full" when it refuses new items; the veto channel is
+    // checked when the protocol is on.
+    let (queue, veto) = match d.acting() {
+        Some(a) => {
+            let pending = d.store.pending_queue_len();
+            let max = d.config.medic.interfaces.approval_queue.max_pending as usize;
+            (
+                if pending >= max { "full" } else { "ok" },
+                if a.degraded().is_some() {
+                    "failing"
+                } else {
+                    "ok"
+                },
+            )
+        }
+        None => ("none", "none"),
+    };
     let status = if !store_ok {
         "unhealthy"
-    } else if !siem_ok || !plugins_ok {
+    } else if !siem_ok || !plugins_ok || queue == "full" || veto == "failing" {
         "degraded"
     } else {
         "healthy"
@@ -31,6 +48,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "siem_connection": ok(siem_ok),
             "siem_breaker": d.siem.breaker_state().unwrap_or("none"),
             "plugins": ok(plugins_ok),
+            "queue": queue,
+            "smith_veto": veto,
         },
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs(),

@@ -83,6 +83,13 @@ enum Interrupt {
     Rollback { reason: String, by: String },
 }
 
+/// The signals of a request being driven.
+struct Handles {
+    up: watch::Sender<Up>,
+    interrupt: Arc<Notify>,
+    why: Arc<Mutex<Option<Interrupt>>>,
+}
+
 /// A request being driven.
 struct Active {
     request_id: String,
@@ -446,27 +453,60 @@ impl Resurrector {
         Ok(())
     }
 
-    /// Runs a request's workflow in the background.
+    /// Runs a request's workflow in the background. The module is marked
+    /// as being resurrected at once, so a dependent dispatched right after
+    /// waits for it.
     pub fn dispatch(self: &Arc<Self>, r: ResurrectionRequest) {
         let me = self.clone();
         let span = tracing::info_span!("resurrection", kill_id = %r.kill_id, request_id = %r.request_id, module = %r.target_module);
+        let claimed = self.claim(&r);
         tokio::spawn(
             async move {
                 let mut r = r;
-                if let Err(e) = me.drive(&mut r).await {
+                let result = match claimed {
+                    Ok(handles) => me.drive(&mut r, handles).await,
+                    Err(msg) => {
+                        r.error = Some(msg.clone());
+                        me.move_to(&mut r, WorkflowState::Failed, msg).await
+                    }
+                };
+                if let Err(e) = result {
                     tracing::error!(kill_id = %r.kill_id, request_id = %r.request_id, error = %e, "Resurrection workflow halted");
                 }
-                let mut st = me.state();
-                if st
-                    .active
-                    .get(&r.target_module)
-                    .is_some_and(|a| a.request_id == r.request_id)
-                {
-                    st.active.remove(&r.target_module);
-                }
+                me.release(&r);
             }
             .instrument(span),
         );
+    }
+
+    /// Marks the module as being resurrected by `r`, unless another
+    /// request already is.
+    fn claim(&self, r: &ResurrectionRequest) -> Result<Handles, String> {
+        let mut st = self.state();
+        if let Some(a) = st.active.get(&r.target_module)
+            && a.request_id != r.request_id
+        {
+            return Err(format!(
+                "{} is already being resurrected (request {})",
+                r.target_module, a.request_id
+            ));
+        }
+        let (up, _) = watch::channel(Up::Starting);
+        let handles = Handles {
+            up,
+            interrupt: Arc::new(Notify::new()),
+            why: Arc::default(),
+        };
+        st.active.insert(
+            r.target_module.clone(),
+            Active {
+                request_id: r.request_id.clone(),
+                up: handles.up.clone(),
+                interrupt: handles.interrupt.clone(),
+                why: handles.why.clone(),
+            },
+        );
+        Ok(handles)
     }
 
     /// After a restart: requests that had not ended go on where that is
@@ -535,6 +575,10 @@ impl Resurrector {
         let from = r.state;
         let before = workflow::advance(r, to, note.clone(), Utc::now())?;
         self.store.put_request(r)?;
+        if to.is_final() {
+            // The module is free for its next resurrection from here on.
+            self.release(r);
+        }
         tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, from = ?from, to = ?to, note = %note, "Resurrection workflow moved");
         self.emit(json!({
             "event_type": "resurrection.status_changed",
@@ -549,6 +593,18 @@ impl Resurrector {
         Ok(())
     }
 
+    /// Forgets a request as the module's active one.
+    fn release(&self, r: &ResurrectionRequest) {
+        let mut st = self.state();
+        if st
+            .active
+            .get(&r.target_module)
+            .is_some_and(|a| a.request_id == r.request_id)
+        {
+            st.active.remove(&r.target_module);
+        }
+    }
+
     fn target(r: &ResurrectionRequest) -> Target {
         Target {
             module: r.target_module.clone(),
@@ -558,38 +614,15 @@ impl Resurrector {
         }
     }
 
-    async fn drive(self: &Arc<Self>, r: &mut ResurrectionRequest) -> Result<(), Halt> {
+    async fn drive(self: &Arc<Self>, r: &mut ResurrectionRequest, h: Handles) -> Result<(), Halt> {
         // The decision must be durable before anything acts on it.
         self.store.flush().await?;
         let record = self.store.record(&r.decision_id)?;
-        let (up_tx, _) = watch::channel(Up::Starting);
-        let interrupt = Arc::new(Notify::new());
-        let why: Arc<Mutex<Option<Interrupt>>> = Arc::default();
-        let busy = {
-            let mut st = self.state();
-            match st.active.get(&r.target_module) {
-                Some(a) if a.request_id != r.request_id => Some(format!(
-                    "{} is already being resurrected (request {})",
-                    r.target_module, a.request_id
-                )),
-                _ => {
-                    st.active.insert(
-                        r.target_module.clone(),
-                        Active {
-                            request_id: r.request_id.clone(),
-                            up: up_tx.clone(),
-                            interrupt: interrupt.clone(),
-                            why: why.clone(),
-                        },
-                    );
-                    None
-                }
-            }
-        };
-        if let Some(msg) = busy {
-            r.error = Some(msg.clone());
-            return self.move_to(r, WorkflowState::Failed, msg).await;
-        }
+        let Handles {
+            up: up_tx,
+            interrupt,
+            why,
+        } = h;
         let result = self
             .run_workflow(r, record.as_ref(), &up_tx, interrupt, &why)
             .await;

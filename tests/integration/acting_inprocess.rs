@@ -17,7 +17,7 @@ use crate::pipeline_support::{LOW_RISK_INTEL, decide, decider_on, incoming, kill
 
 /// A backend for every module that "restarts" with `restart` and is
 /// healthy when `true` exits 0.
-fn command_backend(modules: &[&str], restart: &[&str]) -> BackendSection {
+pub fn command_backend(modules: &[&str], restart: &[&str]) -> BackendSection {
     BackendSection {
         modules: modules.iter().map(|m| m.to_string()).collect(),
         kind: BackendType::Command,
@@ -32,13 +32,13 @@ fn command_backend(modules: &[&str], restart: &[&str]) -> BackendSection {
     }
 }
 
-struct Setup {
-    decider: Arc<Decider>,
-    acting: Arc<Resurrector>,
+pub struct Setup {
+    pub decider: Arc<Decider>,
+    pub acting: Arc<Resurrector>,
     _intel: tempfile::NamedTempFile,
 }
 
-fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
+pub fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
     let intel = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
     let mut config = semi_auto(intel.path(), cap);
@@ -66,7 +66,7 @@ fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
     }
 }
 
-async fn wait_final(store: &Store, request_id: &str) -> ResurrectionRequest {
+pub async fn wait_final(store: &Store, request_id: &str) -> ResurrectionRequest {
     for _ in 0..1000 {
         if let Some(r) = store.request(request_id).unwrap()
             && r.state.is_final()
@@ -78,7 +78,7 @@ async fn wait_final(store: &Store, request_id: &str) -> ResurrectionRequest {
     panic!("request {request_id} did not finish");
 }
 
-fn request_of(store: &Store, kill_id: &str) -> Option<ResurrectionRequest> {
+pub fn request_of(store: &Store, kill_id: &str) -> Option<ResurrectionRequest> {
     store
         .requests(usize::MAX)
         .unwrap()

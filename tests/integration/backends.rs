@@ -268,40 +268,36 @@ async fn webhook_errors_say_what_happened() {
     assert!(matches!(e, BackendError::Unreachable { .. }), "{e}");
 }
 
-#[test]
-fn backend_configuration_is_checked_with_every_problem_named() {
-    let medic = format!(
-        "{}\n",
-        medic::config::EMBEDDED_MEDIC.replace(
-            "  rollback:\n    enabled: true",
-            r#"  backends:
-    - modules: ["web-*"]
-      type: command
-      restart: ["sh", "-c", "systemctl restart {module}"]
-      status: ["systemctl", "is-active", "{service}"]
-    - modules: []
-      type: process
-    - modules: ["a b"]
-      type: webhook
-      url: "ftp://x"
-      auth: {type: "bearer"}
-      health_check: {type: tcp, address: "nohost"}
-    - modules: ["api"]
-      type: process
-      command: "/usr/bin/api"
-      restart: ["x"]
-      health_check: {type: http, url: "http://127.0.0.1:1/{oops}", expect_status: 42}
-  rollback:
-    enabled: true"#
-        )
-    );
-    let err = medic::config::Config::from_texts(
-        ("medic.yaml", &medic),
+/// The embedded medic.yaml with `path` set to `value`, checked.
+fn check_with(path: &str, value: Value) -> String {
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(medic::config::EMBEDDED_MEDIC).unwrap();
+    crate::acting_support::yaml_set(&mut doc, path, crate::acting_support::yaml(value));
+    let text = serde_yaml::to_string(&doc).unwrap();
+    match medic::config::Config::from_texts(
+        ("medic.yaml", &text),
         ("constitution.yaml", medic::config::EMBEDDED_CONSTITUTION),
         &|_| None,
-    )
-    .unwrap_err()
-    .to_string();
+    ) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn backend_configuration_is_checked_with_every_problem_named() {
+    let err = check_with(
+        "resurrection.backends",
+        json!([
+            {"modules": ["web-*"], "type": "command",
+             "restart": ["sh", "-c", "systemctl restart {module}"],
+             "status": ["systemctl", "is-active", "{service}"]},
+            {"modules": [], "type": "process"},
+            {"modules": ["a b"], "type": "webhook", "url": "ftp://x", "auth": {"type": "bearer"},
+             "health_check": {"type": "tcp", "address": "nohost"}},
+            {"modules": ["api"], "type": "process", "command": "/usr/bin/api", "restart": ["x"],
+             "health_check": {"type": "http", "url": "http://127.0.0.1:1/{oops}", "expect_status": 42}}
+        ]),
+    );
     for expected in [
         "resurrection.backends[0].restart: placeholders may not be passed to a shell",
         "resurrection.backends[0].status[2]: unknown placeholder",
@@ -317,23 +313,23 @@ fn backend_configuration_is_checked_with_every_problem_named() {
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
+    let err = check_with(
+        "resurrection.backends",
+        json!([{"modules": ["x"], "type": "teleport"}]),
+    );
+    assert!(
+        err.contains("resurrection.backends[0].type: unknown variant `teleport`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_veto_protocol_needs_redis() {
-    let medic = medic::config::EMBEDDED_MEDIC.replace(
-        "  veto_protocol:\n    enabled: false",
-        "  veto_protocol:\n    enabled: true",
-    );
-    let err = medic::config::Config::from_texts(
-        ("medic.yaml", &medic),
-        ("constitution.yaml", medic::config::EMBEDDED_CONSTITUTION),
-        &|_| None,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = check_with("smith.veto_protocol.enabled", json!(true));
     assert!(
         err.contains("smith.veto_protocol.enabled: the veto protocol talks to Smith over Redis"),
         "{err}"
     );
+    let err = check_with("smith.veto_protocol.on_timeout", json!("shrug"));
+    assert!(err.contains("smith.veto_protocol.on_timeout"), "{err}");
 }

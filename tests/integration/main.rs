@@ -2,6 +2,7 @@
 
 mod acting_inprocess;
 mod acting_support;
+mod acting_workflow;
 mod backends;
 mod builtin_plugins;
 mod cli;

@@ -27,6 +27,7 @@ const OUT_OF_RANGE: u8 = 4;
 struct Siem {
     mode: Arc<AtomicU8>,
     calls: Arc<AtomicU32>,
+    reported: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 async fn query(
@@ -108,9 +109,21 @@ async fn serve_tls(siem: Siem, pki: &crate::test_pki::TestPki) -> String {
     format!("https://127.0.0.1:{}/siem", addr.port())
 }
 
+async fn outcomes(State(s): State<Siem>, headers: HeaderMap, Json(o): Json<Value>) -> StatusCode {
+    if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some("siem-secret") {
+        return StatusCode::UNAUTHORIZED;
+    }
+    if s.mode.load(Ordering::SeqCst) == FAIL {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    s.reported.lock().unwrap().push(o);
+    StatusCode::ACCEPTED
+}
+
 async fn serve(siem: Siem) -> String {
     let app = axum::Router::new()
         .route("/siem/query", post(query))
+        .route("/siem/outcomes", post(outcomes))
         .with_state(siem);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -313,5 +326,36 @@ async fn an_https_siem_is_trusted_through_the_configured_ca() {
         siem.calls.load(Ordering::SeqCst),
         1,
         "the untrusted client never reached the handler"
+    );
+}
+
+#[tokio::test]
+async fn outcomes_are_reported_back_to_the_siem() {
+    let siem = Siem::default();
+    let endpoint = serve(siem.clone()).await;
+    let adapter = RestSiem::new(&section(&endpoint), "siem-secret".into()).unwrap();
+    let outcome: medic::model::OutcomeRecord = serde_json::from_value(json!({
+        "outcome_id": "o-1", "request_id": "r-1", "decision_id": "d-1", "kill_id": "k-1",
+        "result": "rollback", "recorded_at": chrono::Utc::now(), "time_to_stable": null,
+        "post_resurrection_metrics": {"checks": 4, "failures": 4}, "smith_feedback": null,
+        "human_feedback": null, "lessons_learned": ["rolled back: never healthy"],
+        "should_adjust_threshold": true, "target_module": "svc", "risk_level": "low",
+        "risk_score": 0.3, "decision": "approve_auto"
+    }))
+    .unwrap();
+    assert_eq!(adapter.report_outcome(&outcome).await, Ok(true));
+    let got = siem.reported.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["kill_id"], "k-1");
+    assert_eq!(got[0]["result"], "rollback");
+    siem.mode.store(FAIL, Ordering::SeqCst);
+    assert_eq!(
+        adapter.report_outcome(&outcome).await,
+        Err(SiemError::External(500))
+    );
+    // No SIEM configured: nothing is reported, and that is said.
+    assert_eq!(
+        medic::enrich::NoSiem.report_outcome(&outcome).await,
+        Ok(false)
     );
 }
