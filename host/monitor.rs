@@ -19,7 +19,7 @@ use crate::execute::health::Probe;
 pub const WINDOW: usize = 5;
 
 /// How often the module is polled while it starts (then every interval).
-const STARTUP_POLL_MIN: Duration = Duration::from_millis(10);
+const STARTUP_POLL_MIN: Duration = Duration::from_millis(2);
 const STARTUP_POLL_MAX: Duration = Duration::from_millis(250);
 
 /// How a module is watched.
