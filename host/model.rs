@@ -383,6 +383,19 @@ pub enum WorkflowState {
 }
 
 impl WorkflowState {
+    pub const ALL: [WorkflowState; 10] = [
+        WorkflowState::Pending,
+        WorkflowState::Approved,
+        WorkflowState::Executing,
+        WorkflowState::Monitoring,
+        WorkflowState::Stable,
+        WorkflowState::AnomalyDetected,
+        WorkflowState::RollingBack,
+        WorkflowState::Completed,
+        WorkflowState::Failed,
+        WorkflowState::Cancelled,
+    ];
+
     /// Whether the workflow has ended.
     pub fn is_final(self) -> bool {
         matches!(

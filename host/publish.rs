@@ -6,24 +6,30 @@ use redis::aio::ConnectionManager;
 
 use crate::model::Decision;
 
-/// Adds one decision's XADD to a pipeline (so it goes with its ack).
-pub fn add_response(pipe: &mut redis::Pipeline, stream: &str, decision: &Decision) {
-    let data = serde_json::to_string(decision).unwrap_or_default();
-    pipe.cmd("XADD")
-        .arg(stream)
+/// An XADD to `stream`, capped at about a million entries.
+fn capped_xadd(stream: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(stream)
         .arg("MAXLEN")
         .arg("~")
         .arg(1_000_000)
-        .arg("*")
-        .arg("data")
+        .arg("*");
+    cmd
+}
+
+/// Adds one decision's XADD to a pipeline (so it goes with its ack).
+pub fn add_response(pipe: &mut redis::Pipeline, stream: &str, decision: &Decision) {
+    let data = serde_json::to_string(decision).unwrap_or_default();
+    let mut cmd = capped_xadd(stream);
+    cmd.arg("data")
         .arg(data)
         .arg("kill_id")
         .arg(&decision.kill_id)
         .arg("decision_id")
         .arg(&decision.decision_id)
         .arg("correlation_id")
-        .arg(decision.correlation_id.as_deref().unwrap_or(""))
-        .ignore();
+        .arg(decision.correlation_id.as_deref().unwrap_or(""));
+    pipe.add_command(cmd).ignore();
 }
 
 /// Publishes decisions made outside the stream consumer (HTTP ingest) when
@@ -76,12 +82,7 @@ impl Publisher {
             .get("request_id")
             .and_then(|v| v.as_str())
             .unwrap_or_default();
-        let sent: redis::RedisResult<String> = redis::cmd("XADD")
-            .arg(stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(1_000_000)
-            .arg("*")
+        let sent: redis::RedisResult<String> = capped_xadd(stream)
             .arg("data")
             .arg(event.to_string())
             .arg("event_type")

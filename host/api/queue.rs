@@ -43,6 +43,13 @@ pub struct ListQuery {
     pub limit: Option<usize>,
 }
 
+impl ListQuery {
+    /// `limit`: 50 unless asked, never more than 1000.
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or(50).min(1000)
+    }
+}
+
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -50,7 +57,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let a = acting(&state)?;
-    let limit = q.limit.unwrap_or(50).min(1000);
+    let limit = q.limit();
     let items = if q.all {
         a.queue.list_all(limit)?
     } else {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::queue::{ListQuery, acting, body};
 use super::{ApiError, AppState, envelope};
 use crate::config::raw::Role;
+use crate::model::ResurrectionRequest;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,9 +35,7 @@ pub async fn rollback(
         });
     }
     let a = acting(&state)?;
-    if state.decider.store.request(&id)?.is_none() {
-        return Err(ApiError::NotFound(format!("resurrection request {id}")));
-    }
+    find(&state, &id)?;
     a.rollback(&id, &b.reason, &caller.name)
         .map_err(ApiError::Conflict)?;
     Ok(Json(envelope(
@@ -50,8 +49,17 @@ pub async fn requests(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let limit = q.limit.unwrap_or(50).min(1000);
+    let limit = q.limit();
     Ok(Json(envelope(state.decider.store.requests(limit)?)))
+}
+
+/// A stored request, or 404 naming it.
+fn find(state: &AppState, id: &str) -> Result<ResurrectionRequest, ApiError> {
+    state
+        .decider
+        .store
+        .request(id)?
+        .ok_or_else(|| ApiError::NotFound(format!("resurrection request {id}")))
 }
 
 pub async fn request(
@@ -60,12 +68,7 @@ pub async fn request(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let r = state
-        .decider
-        .store
-        .request(&id)?
-        .ok_or_else(|| ApiError::NotFound(format!("resurrection request {id}")))?;
-    Ok(Json(envelope(r)))
+    Ok(Json(envelope(find(&state, &id)?)))
 }
 
 pub async fn request_status(
@@ -74,11 +77,7 @@ pub async fn request_status(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let r = state
-        .decider
-        .store
-        .request(&id)?
-        .ok_or_else(|| ApiError::NotFound(format!("resurrection request {id}")))?;
+    let r = find(&state, &id)?;
     Ok(Json(envelope(
         json!({"request_id": r.request_id, "status": r.status, "state": r.state}),
     )))
@@ -90,7 +89,7 @@ pub async fn outcomes(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let limit = q.limit.unwrap_or(50).min(1000);
+    let limit = q.limit();
     let now = chrono::Utc::now();
     let mut all = state.decider.store.outcomes_between(
         now - chrono::Duration::days(3650),

@@ -737,85 +737,57 @@ impl Resurrector {
             .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX));
         let interrupted = why.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let (should_roll, roll_reason) = report.should_rollback(&plan);
-        match (report.ending, interrupted) {
-            (Ending::Stable, _) => {
+        // How it ends: stable, failed (with why), or rolled back (with why).
+        enum End {
+            Stable(OutcomeResult),
+            Fail(OutcomeResult, String),
+            RollBack(String, Vec<String>),
+        }
+        let end = match (report.ending, interrupted) {
+            (Ending::Stable, _) if report.failures == 0 => End::Stable(OutcomeResult::Success),
+            (Ending::Stable, _) => End::Stable(OutcomeResult::PartialSuccess),
+            (Ending::Interrupted, Some(Interrupt::ReKilled(kill_id))) => End::Fail(
+                OutcomeResult::ReKilled,
+                format!("Smith killed {} again (kill {kill_id})", r.target_module),
+            ),
+            (Ending::Interrupted, Some(Interrupt::Rollback { reason, by })) => {
+                End::RollBack(format!("rollback requested by {by}: {reason}"), vec![])
+            }
+            _ if should_roll => End::RollBack(
+                roll_reason.clone(),
+                vec![format!("rolled back: {roll_reason}")],
+            ),
+            _ => End::Fail(
+                OutcomeResult::Failure,
+                format!(
+                    "anomaly score {:.2} over the threshold at the end of monitoring, and automatic rollback is off",
+                    report.final_anomaly
+                ),
+            ),
+        };
+        let (result, lessons) = match end {
+            End::Stable(result) => {
                 self.move_to(r, WorkflowState::Stable, "monitoring passed")
                     .await?;
                 self.move_to(r, WorkflowState::Completed, "").await?;
-                let result = if report.failures == 0 {
-                    OutcomeResult::Success
-                } else {
-                    OutcomeResult::PartialSuccess
-                };
-                self.finish_with(r, record, result, time_to_stable, metrics, vec![])
-                    .await
+                (result, vec![])
             }
-            (Ending::Interrupted, Some(Interrupt::ReKilled(kill_id))) => {
-                let msg = format!("Smith killed {} again (kill {kill_id})", r.target_module);
+            End::Fail(result, msg) => {
                 self.move_to(r, WorkflowState::AnomalyDetected, msg.clone())
                     .await?;
                 r.error = Some(msg.clone());
                 self.move_to(r, WorkflowState::Failed, msg.clone()).await?;
-                self.finish_with(
-                    r,
-                    record,
-                    OutcomeResult::ReKilled,
-                    time_to_stable,
-                    metrics,
-                    vec![msg],
-                )
-                .await
+                (result, vec![msg])
             }
-            (Ending::Interrupted, Some(Interrupt::Rollback { reason, by })) => {
-                let msg = format!("rollback requested by {by}: {reason}");
+            End::RollBack(msg, lessons) => {
                 self.move_to(r, WorkflowState::AnomalyDetected, msg.clone())
                     .await?;
                 self.roll_back(r, bound, &target, msg).await?;
-                self.finish_with(
-                    r,
-                    record,
-                    OutcomeResult::Rollback,
-                    time_to_stable,
-                    metrics,
-                    vec![],
-                )
-                .await
+                (OutcomeResult::Rollback, lessons)
             }
-            _ if should_roll => {
-                self.move_to(r, WorkflowState::AnomalyDetected, roll_reason.clone())
-                    .await?;
-                self.roll_back(r, bound, &target, roll_reason.clone())
-                    .await?;
-                self.finish_with(
-                    r,
-                    record,
-                    OutcomeResult::Rollback,
-                    time_to_stable,
-                    metrics,
-                    vec![format!("rolled back: {roll_reason}")],
-                )
-                .await
-            }
-            _ => {
-                let msg = format!(
-                    "anomaly score {:.2} over the threshold at the end of monitoring, and automatic rollback is off",
-                    report.final_anomaly
-                );
-                self.move_to(r, WorkflowState::AnomalyDetected, msg.clone())
-                    .await?;
-                r.error = Some(msg.clone());
-                self.move_to(r, WorkflowState::Failed, msg.clone()).await?;
-                self.finish_with(
-                    r,
-                    record,
-                    OutcomeResult::Failure,
-                    time_to_stable,
-                    metrics,
-                    vec![msg],
-                )
-                .await
-            }
-        }
+        };
+        self.finish_with(r, record, result, time_to_stable, metrics, lessons)
+            .await
     }
 
     async fn roll_back(

@@ -124,18 +124,7 @@ mod tests {
     use super::*;
     use WorkflowState::*;
 
-    const ALL: [WorkflowState; 10] = [
-        Pending,
-        Approved,
-        Executing,
-        Monitoring,
-        Stable,
-        AnomalyDetected,
-        RollingBack,
-        Completed,
-        Failed,
-        Cancelled,
-    ];
+    const ALL: [WorkflowState; 10] = WorkflowState::ALL;
 
     fn request() -> ResurrectionRequest {
         let kill: KillReport = serde_json::from_value(serde_json::json!({

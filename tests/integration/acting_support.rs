@@ -54,6 +54,22 @@ pub fn yaml_set(doc: &mut Yaml, path: &str, value: Yaml) {
     }
 }
 
+/// Every entry of a stream: its `data` field parsed as JSON.
+pub fn stream_json(conn: &mut redis::Connection, stream: &str) -> Vec<Value> {
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg("-")
+        .arg("+")
+        .query(conn)
+        .unwrap_or_default();
+    reply
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("data"))
+        .filter_map(|d| serde_json::from_str(&d).ok())
+        .collect()
+}
+
 pub fn yaml(v: Value) -> Yaml {
     serde_yaml::to_value(v).expect("json is yaml")
 }
@@ -401,20 +417,14 @@ impl Engine {
 
     /// The decision for a kill, as published on `medic.responses`.
     pub fn decision(&self, kill_id: &str) -> Value {
+        let mut conn = self.redis.conn();
         let mut found = Value::Null;
         wait_for(&format!("a decision for {kill_id}"), 60, || {
-            let mut conn = self.redis.conn();
-            let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-                .arg("medic.responses")
-                .arg("-")
-                .arg("+")
-                .query(&mut conn)
-                .unwrap_or_default();
-            for e in reply.ids {
-                if e.get::<String>("kill_id").as_deref() == Some(kill_id) {
-                    found = serde_json::from_str(&e.get::<String>("data").unwrap_or_default())
-                        .unwrap_or(Value::Null);
-                }
+            if let Some(d) = stream_json(&mut conn, "medic.responses")
+                .into_iter()
+                .find(|d| d["kill_id"] == kill_id)
+            {
+                found = d;
             }
             !found.is_null()
         });

@@ -14,6 +14,7 @@ use medic::store::Store;
 use serde_json::json;
 
 use crate::acting_inprocess::{command_backend, request_of, setup, wait_final};
+use crate::acting_support::stream_json;
 use crate::pipeline_support::{decide, kill};
 use crate::redis_server::RedisServer;
 
@@ -221,17 +222,9 @@ async fn with_veto(
 async fn answer(redis: &RedisServer, kill_id: &str, decision: &str) -> serde_json::Value {
     let mut conn = redis.conn();
     for _ in 0..500 {
-        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg("medic.veto.notices")
-            .arg("-")
-            .arg("+")
-            .query(&mut conn)
-            .unwrap_or_default();
-        let notice = reply.ids.iter().find_map(|e| {
-            let v: serde_json::Value =
-                serde_json::from_str(&e.get::<String>("data").unwrap()).unwrap();
-            (v["kill_id"] == kill_id).then_some(v)
-        });
+        let notice = stream_json(&mut conn, "medic.veto.notices")
+            .into_iter()
+            .find(|v| v["kill_id"] == kill_id);
         if let Some(n) = notice {
             // An answer that is not a veto message is ignored, not fatal.
             let _: String = redis::cmd("XADD")

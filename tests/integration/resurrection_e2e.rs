@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::acting_support::{DemoService, Engine, wait_for, yaml, yaml_set};
+use crate::acting_support::{DemoService, Engine, stream_json, wait_for, yaml, yaml_set};
 use crate::pipeline_support::kill_json;
 
 #[test]
@@ -220,14 +220,8 @@ fn a_vetoed_module_stays_down_with_smiths_reason() {
     let mut conn = engine.redis.conn();
     let mut notice = serde_json::Value::Null;
     wait_for("a pre-resurrection notice", 60, || {
-        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg("medic.veto.notices")
-            .arg("-")
-            .arg("+")
-            .query(&mut conn)
-            .unwrap_or_default();
-        if let Some(e) = reply.ids.first() {
-            notice = serde_json::from_str(&e.get::<String>("data").unwrap()).unwrap();
+        if let Some(n) = stream_json(&mut conn, "medic.veto.notices").pop() {
+            notice = n;
         }
         !notice.is_null()
     });
