@@ -130,6 +130,21 @@ pub enum Command {
         #[command(subcommand)]
         command: QueueCommand,
     },
+    /// Run the threshold learner now on the outcomes since its last run
+    /// (through the running engine; admin key).
+    Learn {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: LearnCommand,
+    },
+    /// The thresholds in force: show, history, set, revert (admin key to change).
+    Thresholds {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: ThresholdsCommand,
+    },
     /// The running Medic's mode: show it, or switch it (audited).
     Mode {
         #[command(flatten)]
@@ -177,6 +192,31 @@ pub enum QueueCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LearnCommand {
+    /// Run the learner once; its proposal is checked, applied and recorded,
+    /// or refused with the reason.
+    Run,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ThresholdsCommand {
+    /// The values in force.
+    Show,
+    /// Every change: when, who, what, why.
+    History,
+    /// Change values by hand (checked like the learner's), with a reason.
+    Set {
+        /// NAME=VALUE, e.g. risk.low=0.35 (repeat for more).
+        #[arg(required = true)]
+        values: Vec<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Undo a change: its keys go back to their values before it.
+    Revert { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ModeCommand {
     /// The mode in force, the configured one and the fallback.
     Show,
@@ -198,6 +238,22 @@ pub enum ReportCommand {
         #[arg(long)]
         date: Option<String>,
     },
+    /// The week ending on a day (UTC): outcome and success-rate trends,
+    /// threshold changes and their effect, patterns. JSON, or a page with
+    /// charts.
+    Weekly {
+        /// The week's last day, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Html,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ use crate::enrich::SiemAdapter;
 use crate::execute::Resurrector;
 use crate::execute::resurrector::Action;
 use crate::guardrails::{self, Facts, HourlyWindow};
+use crate::learn::ThresholdManager;
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, PluginUse, RiskAssessment,
     RiskLevel, SiemContext, Verdict,
@@ -88,6 +89,8 @@ pub struct Decider {
     recent: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
     /// What acts on decisions (absent: decisions are only recorded).
     acting: OnceLock<Arc<Resurrector>>,
+    /// What adjusts the thresholds (absent: they stay as configured).
+    learning: OnceLock<Arc<ThresholdManager>>,
 }
 
 /// Kill times kept per module (a module killed more often than this in a
@@ -114,6 +117,7 @@ impl Decider {
             window: Mutex::new(window),
             recent: Mutex::new(HashMap::new()),
             acting: OnceLock::new(),
+            learning: OnceLock::new(),
         })
     }
 
@@ -159,6 +163,15 @@ impl Decider {
 
     pub fn acting(&self) -> Option<&Arc<Resurrector>> {
         self.acting.get()
+    }
+
+    /// Lets thresholds be learned and set at run time.
+    pub fn set_learning(&self, learning: Arc<ThresholdManager>) {
+        let _ = self.learning.set(learning);
+    }
+
+    pub fn learning(&self) -> Option<&Arc<ThresholdManager>> {
+        self.learning.get()
     }
 
     /// Switches the mode at run time, audited. Refused when the
@@ -230,7 +243,7 @@ impl Decider {
             kill,
             context: context.as_ref(),
             profile: &profile,
-            thresholds,
+            thresholds: &thresholds,
         };
 
         let (scored, decided) = self.registry.judge(&req);
@@ -399,6 +412,8 @@ impl Decider {
         Ok(ModuleProfile {
             resurrections: counts.resurrections,
             successful_resurrections: counts.successes,
+            // A module that came back and stayed was killed by mistake.
+            false_positives: counts.successes,
             re_kills: counts.re_kills,
             rollbacks: counts.rollbacks,
             kills_last_hour: history.kills_last_hour,

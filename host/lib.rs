@@ -12,6 +12,7 @@
 //! | [`guardrails`] | the host's last word over the strategy |
 //! | [`approve`] | the approval queue: decisions waiting for a human |
 //! | [`execute`] | resurrection: workflow state machine, backends, health checks, Smith veto |
+//! | [`learn`] | thresholds learned from outcomes (bounded, audited, revertible); patterns; the weekly report |
 //! | [`monitor`] | watching a resurrected module; anomaly score and rollback |
 //! | [`store`] | sled: kills, decisions, audit log, dead letters, queue, requests, outcomes |
 //! | [`publish`] | decisions out to Redis |
@@ -20,6 +21,7 @@
 //! | [`report`] | the daily report |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | logging and counters |
+//! | [`html`] | self-contained HTML report pieces (escaping, SVG bars) |
 //! | [`http_client`] | outgoing HTTP clients (timeouts, extra CA) |
 //! | [`cli`], [`commands`] | the `medic` command |
 
@@ -32,8 +34,10 @@ pub mod decide;
 pub mod enrich;
 pub mod execute;
 pub mod guardrails;
+pub mod html;
 pub mod http_client;
 pub mod ingest;
+pub mod learn;
 pub mod loadtest;
 pub mod model;
 pub mod monitor;

@@ -465,11 +465,43 @@ pub struct OutcomeRecord {
     pub human_feedback: Option<String>,
     pub lessons_learned: Vec<String>,
     pub should_adjust_threshold: bool,
-    // Beyond the spec: what a learner needs without a join.
+    // Beyond the spec: what a learner and the reports need without a join.
     pub target_module: String,
     pub risk_level: RiskLevel,
     pub risk_score: f64,
     pub decision: DecisionOutcome,
+    /// The strategy that decided, `name@version`.
+    #[serde(default)]
+    pub strategy: String,
+    #[serde(default)]
+    pub kill_reason: Option<KillReason>,
+    /// Smith's confidence in the kill.
+    #[serde(default)]
+    pub smith_confidence: Option<f64>,
+}
+
+impl OutcomeRecord {
+    /// Whether the module came back and stayed (success or partial).
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self.result,
+            OutcomeResult::Success | OutcomeResult::PartialSuccess
+        )
+    }
+
+    /// What a threshold learner is told about it.
+    pub fn sample(&self) -> OutcomeSample {
+        OutcomeSample {
+            kill_id: self.kill_id.clone(),
+            module: self.target_module.clone(),
+            risk_level: self.risk_level,
+            risk_score: self.risk_score,
+            decision: self.decision,
+            result: self.result,
+            time_to_stable_seconds: self.time_to_stable,
+            recorded_at: self.recorded_at,
+        }
+    }
 }
 
 /// Where an approval-queue item stands.

@@ -6,9 +6,11 @@ mod error;
 mod health;
 mod kills;
 mod mode;
+mod outcomes;
 mod queue;
 mod reports;
 mod resurrections;
+mod thresholds;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,7 +61,18 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/resurrections/{request_id}/rollback",
             post(resurrections::rollback),
         )
-        .route("/api/v1/outcomes", get(resurrections::outcomes))
+        .route("/api/v1/outcomes", get(outcomes::list))
+        .route("/api/v1/outcomes/stats", get(outcomes::stats))
+        .route("/api/v1/reports/weekly", get(reports::weekly))
+        .route(
+            "/api/v1/config/thresholds",
+            get(thresholds::show).put(thresholds::set),
+        )
+        .route("/api/v1/config/thresholds/learn", post(thresholds::learn))
+        .route(
+            "/api/v1/config/thresholds/{id}/revert",
+            post(thresholds::revert),
+        )
         .route("/api/v1/mode", get(mode::mode).put(mode::set_mode))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -1,6 +1,5 @@
-//! Resurrection requests and outcomes over HTTP (spec §9.1
-//! `/resurrections`, `/outcomes`): read for viewers; a rollback of one
-//! being monitored for approvers.
+//! Resurrection requests over HTTP (spec §9.1 `/resurrections`): read for
+//! viewers; a rollback of one being monitored for approvers.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -81,20 +80,4 @@ pub async fn request_status(
     Ok(Json(envelope(
         json!({"request_id": r.request_id, "status": r.status, "state": r.state}),
     )))
-}
-
-pub async fn outcomes(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
-    let limit = q.limit();
-    let now = chrono::Utc::now();
-    let mut all = state.decider.store.outcomes_between(
-        now - chrono::Duration::days(3650),
-        now + chrono::Duration::days(1),
-    )?;
-    let skip = all.len().saturating_sub(limit);
-    Ok(Json(envelope(all.split_off(skip))))
 }

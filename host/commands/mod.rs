@@ -3,9 +3,11 @@
 pub mod config;
 pub mod plugin;
 pub mod queue;
+pub mod remote;
 pub mod replay;
 pub mod report;
 pub mod serve;
+pub mod thresholds;
 
 use anyhow::Context;
 

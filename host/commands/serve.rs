@@ -18,6 +18,7 @@ use crate::enrich;
 use crate::execute::Resurrector;
 use crate::execute::veto::VetoChannel;
 use crate::ingest::redis::{RedisConsumer, client};
+use crate::learn::ThresholdManager;
 use crate::plugin::{Registry, reload};
 use crate::publish::Publisher;
 use crate::store::Store;
@@ -53,6 +54,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .context("resurrection.backends")?;
     decider.set_acting(resurrector.clone());
+    let learning = Arc::new(ThresholdManager::new(
+        config.clone(),
+        registry.clone(),
+        store.clone(),
+    )?);
+    decider.set_learning(learning.clone());
     let active = registry.active();
     tracing::info!(
         mode = ?decider.mode(), phase = %active.phase, risk_scorer = active.scorer.name(),
@@ -104,6 +111,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .clone()
             .expire_queue(expiry_every, stopped.clone()),
     );
+    if m.learning.enabled && m.learning.threshold_adjustment.enabled {
+        tasks.spawn(learning.clone().schedule(stopped.clone()));
+    }
     // The queue CLI talks to the engine over the API, so acting modes serve it.
     let cli_needs_api = m.interfaces.cli.enabled && m.mode.current != crate::config::Mode::Observer;
     if m.smith.event_bus.kind == EventBusType::Http || m.interfaces.web.enabled || cli_needs_api {

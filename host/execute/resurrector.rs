@@ -52,6 +52,8 @@ pub enum Refusal {
     Flapping { module: String, until: String },
     #[error("{module} is already being resurrected (request {request_id})")]
     Busy { module: String, request_id: String },
+    #[error("Smith killed {module} again while request {request_id} was bringing it back")]
+    ReKilled { module: String, request_id: String },
 }
 
 impl Refusal {
@@ -64,6 +66,7 @@ impl Refusal {
             Refusal::Cooldown { .. } => "cooldown",
             Refusal::Flapping { .. } => "flapping_cooldown",
             Refusal::Busy { .. } => "busy",
+            Refusal::ReKilled { .. } => "re_killed",
         }
     }
 }
@@ -104,6 +107,9 @@ struct State {
     flapping_until: HashMap<String, DateTime<Utc>>,
     active: HashMap<String, Active>,
     counts: HashMap<String, OutcomeCounts>,
+    /// Kills that interrupted a resurrection, by kill_id: the module they
+    /// hit, and the request.
+    rekills: HashMap<String, (String, String)>,
 }
 
 /// What a decision led to.
@@ -261,10 +267,18 @@ impl Resurrector {
         Ok(())
     }
 
-    /// A kill arrived: if its module is being watched, that is a re-kill.
+    /// A kill arrived: if its module is being resurrected, that is a
+    /// re-kill — the resurrection ends, and this kill goes to a human.
     pub fn on_kill(&self, kill: &KillReport) {
-        let st = self.state();
-        if let Some(a) = st.active.get(&kill.target_module) {
+        let mut st = self.state();
+        let State {
+            active, rekills, ..
+        } = &mut *st;
+        if let Some(a) = active.get(&kill.target_module) {
+            rekills.insert(
+                kill.kill_id.clone(),
+                (kill.target_module.clone(), a.request_id.clone()),
+            );
             *a.why.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(Interrupt::ReKilled(kill.kill_id.clone()));
             a.interrupt.notify_one();
@@ -327,8 +341,13 @@ impl Resurrector {
                 .flapping_until
                 .insert(kill.target_module.clone(), until);
         }
+        let rekilled = self.state().rekills.remove(&kill.kill_id);
         if d.outcome == DecisionOutcome::ApproveAuto {
-            match self.can_resurrect(&kill.target_module, false, now) {
+            let allowed = match rekilled {
+                Some((module, request_id)) => Err(Refusal::ReKilled { module, request_id }),
+                None => self.can_resurrect(&kill.target_module, false, now),
+            };
+            match allowed {
                 Ok(()) => {
                     d.executed = true;
                     let r = self.new_request(d, kill, now);
@@ -1030,8 +1049,13 @@ impl Resurrector {
             risk_level: d.map_or(crate::model::RiskLevel::Critical, |d| d.risk_level),
             risk_score: d.map_or(1.0, |d| d.risk_score),
             decision: d.map_or(DecisionOutcome::ApproveManual, |d| d.outcome),
+            strategy: d.map_or_else(String::new, |d| {
+                format!("{}@{}", d.strategy.name, d.strategy.version)
+            }),
+            kill_reason: record.map(|rec| rec.kill.kill_reason),
+            smith_confidence: record.map(|rec| rec.kill.confidence_score),
         };
-        self.store.put_outcome(&outcome, &r.target_module)?;
+        self.store.put_outcome(&outcome)?;
         self.store.audit(
             AuditKind::OutcomeRecorded,
             Some(&r.kill_id),

@@ -117,7 +117,9 @@ struct Catalog {
 pub struct Registry {
     sandbox: Arc<Sandbox>,
     settings: RuntimeSettings,
-    thresholds: NamedValues,
+    /// The thresholds plugins are given: from config, then as learned or
+    /// set by an operator (swapped whole, never edited in place).
+    thresholds: ArcSwap<NamedValues>,
     learner_settings: NamedValues,
     bindings: BTreeMap<String, PhasePlugins>,
     directory: Option<PathBuf>,
@@ -168,7 +170,7 @@ impl Registry {
         let registry = Registry {
             sandbox,
             settings,
-            thresholds,
+            thresholds: ArcSwap::from_pointee(thresholds),
             learner_settings,
             bindings,
             directory,
@@ -194,8 +196,14 @@ impl Registry {
     pub fn sandbox(&self) -> &Arc<Sandbox> {
         &self.sandbox
     }
-    pub fn thresholds(&self) -> &NamedValues {
-        &self.thresholds
+    /// The thresholds in force now.
+    pub fn thresholds(&self) -> Arc<NamedValues> {
+        self.thresholds.load_full()
+    }
+
+    /// Replaces the thresholds in force (checked by the caller).
+    pub fn set_thresholds(&self, values: NamedValues) {
+        self.thresholds.store(Arc::new(values));
     }
     pub fn directory(&self) -> Option<&Path> {
         self.directory.as_deref()
@@ -271,7 +279,7 @@ impl Registry {
             PluginSource::File(path.to_path_buf()),
             None,
         )?;
-        golden::check(&plugin, &self.thresholds, &self.learner_settings)?;
+        golden::check(&plugin, &self.thresholds(), &self.learner_settings)?;
         let plugin = Arc::new(plugin);
         let name = plugin.name().to_string();
 

@@ -97,7 +97,7 @@ fn resolve(registry: &Registry, spec: &str, kind: PluginKind) -> Result<Arc<Plug
             PluginSource::File(path.to_path_buf()),
             Some(kind),
         )?;
-        golden::check(&plugin, registry.thresholds(), &BTreeMap::new())?;
+        golden::check(&plugin, &registry.thresholds(), &BTreeMap::new())?;
         return Ok(Arc::new(plugin));
     }
     let plugin = registry
@@ -264,7 +264,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             "give at least one --strategy".into(),
         ));
     }
-    let thresholds = registry.thresholds().clone();
+    let thresholds = (*registry.thresholds()).clone();
     let mut candidates: Vec<Candidate> = Vec::new();
     for spec in &opts.strategies {
         let plugin = resolve(&registry, spec, PluginKind::Strategy)?;

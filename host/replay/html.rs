@@ -3,12 +3,7 @@
 
 use super::summary::{ReplayReport, Timing};
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::html::esc;
 
 const COLOURS: [(&str, &str); 5] = [
     ("approve_auto", "#2e7d32"),

@@ -15,6 +15,7 @@ pub enum AuditKind {
     ResurrectionExecuted,
     RollbackTriggered,
     ThresholdAdjusted,
+    ThresholdRefused,
     ConfigurationChanged,
     PluginChanged,
     InputRejected,

@@ -10,15 +10,18 @@ mod audit;
 mod dead_letters;
 mod decisions;
 mod keys;
+mod outcomes;
 mod queue;
 mod requests;
+mod thresholds;
 
 use std::path::Path;
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
 pub use decisions::{DecisionRecord, ModuleHistory, Stored};
-pub use requests::OutcomeCounts;
+pub use outcomes::{OutcomeCounts, OutcomeFilter};
+pub use thresholds::{ChangeSource, ThresholdChange};
 
 /// Bumped when the layout of a tree changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -52,6 +55,8 @@ pub struct Store {
     pub(crate) queue_decided: sled::Tree,
     pub(crate) outcomes: sled::Tree,
     pub(crate) outcomes_by_module: sled::Tree,
+    pub(crate) thresholds: sled::Tree,
+    pub(crate) threshold_history: sled::Tree,
 }
 
 impl Store {
@@ -98,6 +103,8 @@ impl Store {
             queue_decided: db.open_tree("approval_queue_decided")?,
             outcomes: db.open_tree("outcomes")?,
             outcomes_by_module: db.open_tree("outcomes_by_module")?,
+            thresholds: db.open_tree("thresholds")?,
+            threshold_history: db.open_tree("threshold_history")?,
             db,
         })
     }

@@ -147,7 +147,10 @@ async fn a_rekill_during_monitoring_ends_it_as_re_killed() {
     // The second kill is not resurrected automatically on top of the first.
     assert_eq!(again.decision().outcome, DecisionOutcome::PendingReview);
     assert!(
-        again.decision().guardrails.contains(&"busy".to_string()),
+        again
+            .decision()
+            .guardrails
+            .contains(&"re_killed".to_string()),
         "{:?}",
         again.decision().guardrails
     );

@@ -12,6 +12,7 @@ mod hostile_plugins;
 mod hot_swap;
 mod http_ingest;
 mod isolation;
+mod learning;
 mod medic_process;
 mod pipeline_support;
 mod redis_pipeline;

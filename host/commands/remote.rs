@@ -1,0 +1,93 @@
+//! A client of the running engine's API for the CLI: the URL from the
+//! config (or `--url`), the key from `MEDIC_API_KEY`, and errors that say
+//! what the engine answered.
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::cli::{ConfigFiles, Remote};
+
+/// A client of the running engine's API.
+pub struct Api {
+    base: String,
+    key: String,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Api {
+    pub fn new(files: &ConfigFiles, remote: &Remote) -> anyhow::Result<Api> {
+        let base = match &remote.url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let config = super::load_config(files)?;
+                let web = &config.medic.interfaces.web;
+                format!("http://{}:{}", web.host, web.port)
+            }
+        };
+        let Some(key) = remote.api_key.clone() else {
+            bail!(
+                "no API key: set MEDIC_API_KEY (or pass --api-key) to a key of the running Medic"
+            );
+        };
+        Ok(Api {
+            base,
+            key,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
+            runtime: tokio::runtime::Runtime::new()?,
+        })
+    }
+
+    /// Calls the API; an error answer becomes an error naming what the
+    /// engine said.
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let (status, value) = self
+            .runtime
+            .block_on(async {
+                let mut req = self
+                    .client
+                    .request(method, &url)
+                    .header("X-API-Key", &self.key);
+                if let Some(b) = body {
+                    req = req.json(&b);
+                }
+                let resp = req.send().await?;
+                let status = resp.status();
+                let value: Value = resp.json().await.unwrap_or(Value::Null);
+                Ok::<_, reqwest::Error>((status, value))
+            })
+            .with_context(|| format!("cannot reach the running Medic at {url} (is `medic serve` running, with its API on?)"))?;
+        if !status.is_success() {
+            let errors: Vec<String> = value["errors"]
+                .as_array()
+                .map(|es| {
+                    es.iter()
+                        .map(|e| match e["field"].as_str() {
+                            Some(f) => format!("{f}: {}", e["message"].as_str().unwrap_or("")),
+                            None => e["message"].as_str().unwrap_or("").to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            bail!(
+                "Medic answered HTTP {}: {}",
+                status.as_u16(),
+                errors.join("; ")
+            );
+        }
+        Ok(value["data"].clone())
+    }
+}
+
+pub fn print_json(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}

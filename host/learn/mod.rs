@@ -1,0 +1,10 @@
+//! Learning from outcomes (spec phase 4): thresholds adjusted through the
+//! learner plugin within the host's bounds, with a history that can be
+//! reverted; pattern analysis and the weekly report.
+
+pub mod check;
+pub mod patterns;
+pub mod thresholds;
+pub mod weekly;
+
+pub use thresholds::{LearnError, LearnRun, ThresholdManager};

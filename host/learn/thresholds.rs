@@ -1,0 +1,346 @@
+//! The threshold manager (spec §3.4 `ThresholdManager`): runs the active
+//! learner plugin over the outcomes since its last run, checks what it
+//! proposes (the plugin host's bounds, then [`super::check`]), and puts the
+//! result in force atomically — or refuses it, with the reason, changing
+//! nothing. Operators' changes and reverts go through the same checks and
+//! the same history.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::check;
+use crate::config::Config;
+use crate::model::{NamedValues, PluginUse};
+use crate::plugin::{LearnRequest, Registry, learner_settings_from_config};
+use crate::store::{AuditKind, ChangeSource, Store, StoreError, ThresholdChange};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    #[error("{0}")]
+    Disabled(&'static str),
+    #[error("only {found} outcome(s) since the last run; learning.analysis.min_samples is {min}")]
+    TooFewSamples { found: usize, min: u32 },
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("no threshold change {0}")]
+    NotFound(u64),
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one learner run did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LearnRun {
+    pub samples: usize,
+    /// The change put in force; `None` when the learner proposed none.
+    pub change: Option<ThresholdChange>,
+}
+
+pub struct ThresholdManager {
+    config: Arc<Config>,
+    registry: Arc<Registry>,
+    store: Store,
+    /// One change at a time.
+    lock: Mutex<()>,
+}
+
+impl ThresholdManager {
+    /// Puts the thresholds last in force (if the store has any that still
+    /// pass the checks) back in force.
+    pub fn new(
+        config: Arc<Config>,
+        registry: Arc<Registry>,
+        store: Store,
+    ) -> Result<ThresholdManager, StoreError> {
+        if let Some(stored) = store.current_thresholds()? {
+            let from_config = registry.thresholds();
+            let same_keys = stored.keys().eq(from_config.keys());
+            match check::values(&stored) {
+                Ok(()) if same_keys => {
+                    if *from_config != stored {
+                        tracing::info!(
+                            "Thresholds from the store (as learned or set) are in force, not the configuration's"
+                        );
+                    }
+                    registry.set_thresholds(stored);
+                }
+                Ok(()) => tracing::warn!(
+                    "Stored thresholds have other keys than this Medic's; using the configuration's"
+                ),
+                Err(e) => {
+                    tracing::warn!(problem = %e, "Stored thresholds fail the checks; using the configuration's")
+                }
+            }
+        }
+        Ok(ThresholdManager {
+            config,
+            registry,
+            store,
+            lock: Mutex::new(()),
+        })
+    }
+
+    fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks `next` and puts it in force, recording the change.
+    fn put_in_force(
+        &self,
+        next: NamedValues,
+        mut change: ThresholdChange,
+    ) -> Result<ThresholdChange, LearnError> {
+        let current = self.registry.thresholds();
+        check::values(&next).map_err(LearnError::Refused)?;
+        change.before = next
+            .keys()
+            .filter(|k| current.get(*k) != next.get(*k))
+            .map(|k| (k.clone(), current.get(k).copied().unwrap_or(f64::NAN)))
+            .collect();
+        change.after = change.before.keys().map(|k| (k.clone(), next[k])).collect();
+        let change = self.store.record_threshold_change(change, &next)?;
+        self.store.audit(
+            AuditKind::ThresholdAdjusted,
+            None,
+            None,
+            &change.actor,
+            json!({"change_id": change.id, "source": change.source, "before": change.before,
+                   "after": change.after, "reasons": change.reasons, "samples": change.samples,
+                   "plugin": change.plugin, "reverts": change.reverts}),
+        )?;
+        self.registry.set_thresholds(next);
+        tracing::warn!(change_id = change.id, source = ?change.source, actor = %change.actor, after = ?change.after, "Thresholds changed");
+        Ok(change)
+    }
+
+    fn refused(&self, actor: &str, why: &str) -> Result<(), StoreError> {
+        self.store.audit(
+            AuditKind::ThresholdRefused,
+            None,
+            None,
+            actor,
+            json!({"reason": why}),
+        )?;
+        tracing::warn!(actor, reason = why, "Threshold change refused");
+        Ok(())
+    }
+
+    /// Runs the learner on the outcomes since its last run.
+    pub fn run(&self, actor: &str, now: DateTime<Utc>) -> Result<LearnRun, LearnError> {
+        let l = &self.config.medic.learning;
+        if !l.enabled {
+            return Err(LearnError::Disabled("learning.enabled is false"));
+        }
+        if !l.threshold_adjustment.enabled {
+            return Err(LearnError::Disabled(
+                "learning.threshold_adjustment.enabled is false",
+            ));
+        }
+        let _g = self.guard();
+        let since = self
+            .store
+            .last_learned_at()?
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let outcomes = self
+            .store
+            .outcomes_between(since, now + chrono::Duration::milliseconds(1))?;
+        // Outcomes at exactly `since` were seen by the last run.
+        let outcomes: Vec<_> = outcomes
+            .into_iter()
+            .filter(|o| o.recorded_at > since || since == DateTime::<Utc>::MIN_UTC)
+            .collect();
+        let min = l.analysis.min_samples;
+        if outcomes.len() < min as usize {
+            return Err(LearnError::TooFewSamples {
+                found: outcomes.len(),
+                min,
+            });
+        }
+        let samples: Vec<_> = outcomes.iter().map(|o| o.sample()).collect();
+        let newest = outcomes.iter().map(|o| o.recorded_at).max().unwrap_or(now);
+        let current = self.registry.thresholds();
+        let settings = learner_settings_from_config(&self.config);
+        let served = self.registry.learn(&LearnRequest {
+            thresholds: &current,
+            samples: &samples,
+            settings: &settings,
+            now,
+        });
+        let plugin = PluginUse {
+            name: served.plugin.clone(),
+            version: served.version.clone(),
+            sha256: served.sha256.clone(),
+            fallback: served.fallback.clone(),
+        };
+        let adjustments = match served.value {
+            Ok(a) => a,
+            Err(e) => {
+                let why = format!("learner {}: {e}", plugin.name);
+                self.refused(&plugin.name, &why)?;
+                return Err(LearnError::Refused(why));
+            }
+        };
+        if adjustments.is_empty() {
+            self.store.set_last_learned_at(newest)?;
+            return Ok(LearnRun {
+                samples: samples.len(),
+                change: None,
+            });
+        }
+        let changes: NamedValues = adjustments
+            .iter()
+            .map(|a| (a.name.clone(), a.new_value))
+            .collect();
+        let next =
+            match check::apply(&current, &changes).and_then(|n| check::values(&n).map(|()| n)) {
+                Ok(n) => n,
+                Err(e) => {
+                    let why = format!("learner {}: {e}", plugin.name);
+                    self.refused(&plugin.name, &why)?;
+                    return Err(LearnError::Refused(why));
+                }
+            };
+        let change = self.put_in_force(
+            next,
+            ThresholdChange {
+                id: 0,
+                at: now,
+                source: ChangeSource::Learner,
+                actor: format!("{actor} via {}", plugin.name),
+                before: NamedValues::new(),
+                after: NamedValues::new(),
+                reasons: adjustments
+                    .iter()
+                    .map(|a| format!("{}: {}", a.name, a.reason))
+                    .collect(),
+                samples: u32::try_from(samples.len()).unwrap_or(u32::MAX),
+                plugin: Some(plugin),
+                reverts: None,
+            },
+        )?;
+        self.store.set_last_learned_at(newest)?;
+        Ok(LearnRun {
+            samples: samples.len(),
+            change: Some(change),
+        })
+    }
+
+    /// An operator's change (spec `PUT /config/thresholds`): any known key,
+    /// checked like the learner's, recorded with a reason.
+    pub fn set(
+        &self,
+        changes: &NamedValues,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ThresholdChange, LearnError> {
+        if reason.trim().is_empty() {
+            return Err(LearnError::Invalid {
+                field: "reason".into(),
+                problem: "a threshold change needs a reason".into(),
+            });
+        }
+        if changes.is_empty() {
+            return Err(LearnError::Invalid {
+                field: "values".into(),
+                problem: "no threshold to change".into(),
+            });
+        }
+        let _g = self.guard();
+        let current = self.registry.thresholds();
+        let next = check::apply(&current, changes).map_err(|e| LearnError::Invalid {
+            field: "values".into(),
+            problem: e,
+        })?;
+        check::values(&next).map_err(|e| LearnError::Invalid {
+            field: "values".into(),
+            problem: e,
+        })?;
+        self.put_in_force(
+            next,
+            ThresholdChange {
+                id: 0,
+                at: now,
+                source: ChangeSource::Manual,
+                actor: actor.to_string(),
+                before: NamedValues::new(),
+                after: NamedValues::new(),
+                reasons: vec![reason.to_string()],
+                samples: 0,
+                plugin: None,
+                reverts: None,
+            },
+        )
+    }
+
+    /// Undoes change `id`: its keys go back to their values before it.
+    pub fn revert(
+        &self,
+        id: u64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ThresholdChange, LearnError> {
+        let _g = self.guard();
+        let change = self
+            .store
+            .threshold_change(id)?
+            .ok_or(LearnError::NotFound(id))?;
+        let current = self.registry.thresholds();
+        let next = check::apply(&current, &change.before).map_err(LearnError::Refused)?;
+        if *current == next {
+            return Err(LearnError::Refused(format!(
+                "change {id} is already undone: its keys hold their earlier values"
+            )));
+        }
+        self.put_in_force(
+            next,
+            ThresholdChange {
+                id: 0,
+                at: now,
+                source: ChangeSource::Revert,
+                actor: actor.to_string(),
+                before: NamedValues::new(),
+                after: NamedValues::new(),
+                reasons: vec![format!("revert of change {id}")],
+                samples: 0,
+                plugin: None,
+                reverts: Some(id),
+            },
+        )
+    }
+
+    /// The thresholds in force and every change.
+    pub fn snapshot(&self) -> Result<(Arc<NamedValues>, Vec<ThresholdChange>), StoreError> {
+        Ok((self.registry.thresholds(), self.store.threshold_history()?))
+    }
+
+    /// Runs the learner on `learning.analysis.schedule` until `stop`.
+    pub async fn schedule(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let every = match self.config.medic.learning.analysis.schedule {
+            crate::config::raw::Schedule::Daily => std::time::Duration::from_secs(86_400),
+            crate::config::raw::Schedule::Weekly => std::time::Duration::from_secs(7 * 86_400),
+        };
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let me = self.clone();
+            let ran = tokio::task::spawn_blocking(move || me.run("schedule", Utc::now())).await;
+            match ran {
+                Ok(Ok(run)) => tracing::info!(
+                    samples = run.samples,
+                    changed = run.change.is_some(),
+                    "Scheduled learning ran"
+                ),
+                Ok(Err(e)) => tracing::info!(reason = %e, "Scheduled learning made no change"),
+                Err(e) => tracing::error!(error = %e, "Scheduled learning failed"),
+            }
+        }
+    }
+}

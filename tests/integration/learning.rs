@@ -1,0 +1,489 @@
+//! Learning from outcomes: the outcome database's queries, the threshold
+//! manager (the learner's proposals bounded and checked by the host,
+//! applied atomically, audited, revertible; manual changes and reverts in
+//! the same history), and the weekly report's patterns.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use medic::config::Config;
+use medic::learn::{LearnError, ThresholdManager};
+use medic::model::{
+    DecisionOutcome, KillReason, NamedValues, OutcomeRecord, OutcomeResult, RiskLevel,
+};
+use medic::plugin::Registry;
+use medic::store::{AuditKind, ChangeSource, OutcomeFilter, Store};
+
+use crate::support::{default_config, wasm_bytes};
+
+/// An outcome as the resurrector records it.
+pub fn outcome(
+    n: usize,
+    module: &str,
+    risk_level: RiskLevel,
+    result: OutcomeResult,
+    at: DateTime<Utc>,
+) -> OutcomeRecord {
+    OutcomeRecord {
+        outcome_id: format!("o-{n:07}"),
+        request_id: format!("r-{n}"),
+        decision_id: format!("d-{n}"),
+        kill_id: format!("k-{n}"),
+        result,
+        recorded_at: at,
+        time_to_stable: Some(3),
+        post_resurrection_metrics: Default::default(),
+        smith_feedback: None,
+        human_feedback: None,
+        lessons_learned: vec![],
+        should_adjust_threshold: false,
+        target_module: module.into(),
+        risk_level,
+        risk_score: match risk_level {
+            RiskLevel::Minimal => 0.1,
+            RiskLevel::Low => 0.3,
+            _ => 0.5,
+        },
+        decision: DecisionOutcome::ApproveAuto,
+        strategy: "balanced@0.1.0".into(),
+        kill_reason: Some(KillReason::AnomalyBehavior),
+        smith_confidence: Some(0.6),
+    }
+}
+
+/// Outcomes the `bounded` learner acts on: low-risk resurrections that are
+/// re-killed a third of the time (too often), minimal ones that never fail.
+fn seed_failing_low_band(store: &Store, from: usize, modules: &str) {
+    let at = Utc::now() - Duration::minutes(10);
+    for i in 0..60 {
+        let result = if i % 3 == 0 {
+            OutcomeResult::ReKilled
+        } else {
+            OutcomeResult::Success
+        };
+        store
+            .put_outcome(&outcome(from + 2 * i, modules, RiskLevel::Low, result, at))
+            .unwrap();
+        store
+            .put_outcome(&outcome(
+                from + 2 * i + 1,
+                modules,
+                RiskLevel::Minimal,
+                OutcomeResult::Success,
+                at,
+            ))
+            .unwrap();
+    }
+}
+
+fn learning_config(edit: impl FnOnce(&mut Config)) -> Config {
+    let mut c = default_config();
+    c.medic.plugins.watch = false;
+    c.medic.learning.enabled = true;
+    c.medic.learning.threshold_adjustment.enabled = true;
+    c.medic.learning.analysis.min_samples = 50;
+    edit(&mut c);
+    c
+}
+
+struct Setup {
+    manager: ThresholdManager,
+    registry: Arc<Registry>,
+    store: Store,
+    start: NamedValues,
+    _dir: tempfile::TempDir,
+}
+
+fn setup(store: Store, learner: Option<&str>, edit: impl FnOnce(&mut Config)) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let config = learning_config(|c| {
+        if let Some(l) = learner {
+            std::fs::write(dir.path().join(format!("{l}.wasm")), wasm_bytes(l)).unwrap();
+            c.medic.plugins.directory = dir.path().display().to_string();
+            for b in c.constitution.plugins.values_mut() {
+                b.threshold_learner.name = l.into();
+            }
+        }
+        edit(c);
+    });
+    let config = Arc::new(config);
+    let registry = Arc::new(Registry::new(&config).unwrap());
+    let start = (*registry.thresholds()).clone();
+    let manager = ThresholdManager::new(config, registry.clone(), store.clone()).unwrap();
+    Setup {
+        manager,
+        registry,
+        store,
+        start,
+        _dir: dir,
+    }
+}
+
+fn audits(store: &Store, kind: AuditKind) -> usize {
+    store
+        .audit_events(None, 100_000)
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == kind)
+        .count()
+}
+
+#[test]
+fn a_valid_proposal_applies_atomically_is_audited_and_reverts() {
+    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    seed_failing_low_band(&s.store, 0, "renderer");
+    let run = s.manager.run("test", Utc::now()).unwrap();
+    assert_eq!(run.samples, 120);
+    let change = run.change.expect("the learner moved a threshold");
+    assert_eq!(change.source, ChangeSource::Learner);
+    assert_eq!(change.samples, 120);
+    let plugin = change.plugin.as_ref().unwrap();
+    assert_eq!(plugin.name, "bounded");
+    assert_eq!(plugin.sha256.len(), 64);
+    let low_before = s.start["risk.low"];
+    let low_after = change.after["risk.low"];
+    assert_eq!(change.before["risk.low"], low_before);
+    assert!(
+        low_after < low_before,
+        "too many re-kills shrink the low band"
+    );
+    assert!(
+        (low_before - low_after) / low_before <= 0.10 + 1e-9,
+        "within max_adjustment_percent"
+    );
+    assert_eq!(
+        s.registry.thresholds()["risk.low"],
+        low_after,
+        "in force at once"
+    );
+    assert_eq!(audits(&s.store, AuditKind::ThresholdAdjusted), 1);
+    assert!(!change.reasons.is_empty());
+
+    // The same outcomes are not learned from twice.
+    match s.manager.run("test", Utc::now()) {
+        Err(LearnError::TooFewSamples { found: 0, min: 50 }) => {}
+        other => panic!("{other:?}"),
+    }
+
+    let revert = s.manager.revert(change.id, "alice", Utc::now()).unwrap();
+    assert_eq!(revert.source, ChangeSource::Revert);
+    assert_eq!(revert.reverts, Some(change.id));
+    assert_eq!(*s.registry.thresholds(), s.start);
+    let history = s.store.threshold_history().unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(matches!(
+        s.manager.revert(change.id, "alice", Utc::now()),
+        Err(LearnError::Refused(_))
+    ));
+    assert!(matches!(
+        s.manager.revert(999_999, "alice", Utc::now()),
+        Err(LearnError::NotFound(999_999))
+    ));
+}
+
+#[test]
+fn no_learning_below_min_samples_or_when_switched_off() {
+    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    for i in 0..49 {
+        s.store
+            .put_outcome(&outcome(
+                i,
+                "svc",
+                RiskLevel::Low,
+                OutcomeResult::ReKilled,
+                Utc::now(),
+            ))
+            .unwrap();
+    }
+    match s.manager.run("test", Utc::now()) {
+        Err(LearnError::TooFewSamples { found: 49, min: 50 }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(*s.registry.thresholds(), s.start);
+    assert!(s.store.threshold_history().unwrap().is_empty());
+
+    for (edit, expected) in [
+        (
+            (|c: &mut Config| c.medic.learning.enabled = false) as fn(&mut Config),
+            "learning.enabled is false",
+        ),
+        (
+            |c: &mut Config| c.medic.learning.threshold_adjustment.enabled = false,
+            "learning.threshold_adjustment.enabled is false",
+        ),
+    ] {
+        let s = setup(Store::temporary().unwrap(), None, edit);
+        seed_failing_low_band(&s.store, 0, "svc");
+        let e = s.manager.run("test", Utc::now()).unwrap_err();
+        assert_eq!(e.to_string(), expected);
+        assert_eq!(*s.registry.thresholds(), s.start);
+    }
+}
+
+#[test]
+fn a_learner_beyond_the_bound_unknown_keys_or_nan_is_refused_and_nothing_changes() {
+    for (module, why) in [
+        ("beyond", "more than the 10% allowed"),
+        ("unknown", "\"risk.bogus\", which is not a threshold"),
+        ("nan", "is not a number"),
+    ] {
+        let s = setup(
+            Store::temporary().unwrap(),
+            Some("hostile-greedy-learner"),
+            |_| {},
+        );
+        for i in 0..60 {
+            s.store
+                .put_outcome(&outcome(
+                    i,
+                    module,
+                    RiskLevel::Low,
+                    OutcomeResult::Success,
+                    Utc::now(),
+                ))
+                .unwrap();
+        }
+        let e = s.manager.run("test", Utc::now()).unwrap_err();
+        assert!(matches!(e, LearnError::Refused(_)), "{module}: {e}");
+        assert!(e.to_string().contains(why), "{module}: {e}");
+        assert_eq!(
+            *s.registry.thresholds(),
+            s.start,
+            "{module}: nothing changed"
+        );
+        assert!(s.store.threshold_history().unwrap().is_empty());
+        assert_eq!(audits(&s.store, AuditKind::ThresholdRefused), 1);
+        assert_eq!(audits(&s.store, AuditKind::ThresholdAdjusted), 0);
+    }
+}
+
+#[test]
+fn manual_changes_are_checked_recorded_and_revertible() {
+    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let set = |pairs: &[(&str, f64)]| -> NamedValues {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    let e = s
+        .manager
+        .set(&set(&[("risk.low", 0.95)]), "bob", "tighten", Utc::now())
+        .unwrap_err();
+    assert!(e.to_string().contains("risk bands must increase"), "{e}");
+    let e = s
+        .manager
+        .set(&set(&[("risk.lowish", 0.3)]), "bob", "typo", Utc::now())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("values: \"risk.lowish\" is not a threshold"),
+        "{e}"
+    );
+    let e = s
+        .manager
+        .set(&set(&[("risk.low", 0.35)]), "bob", " ", Utc::now())
+        .unwrap_err();
+    assert!(e.to_string().starts_with("reason:"), "{e}");
+    assert_eq!(*s.registry.thresholds(), s.start);
+
+    let c = s
+        .manager
+        .set(
+            &set(&[("risk.low", 0.35)]),
+            "bob",
+            "incident review 12",
+            Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(c.source, ChangeSource::Manual);
+    assert_eq!(c.actor, "bob");
+    assert_eq!(s.registry.thresholds()["risk.low"], 0.35);
+    s.manager.revert(c.id, "carol", Utc::now()).unwrap();
+    assert_eq!(*s.registry.thresholds(), s.start);
+}
+
+#[test]
+fn thresholds_in_force_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let s = setup(Store::open(&path).unwrap(), None, |_| {});
+        s.manager
+            .set(
+                &[("risk.low".to_string(), 0.37)].into(),
+                "bob",
+                "keep",
+                Utc::now(),
+            )
+            .unwrap();
+    }
+    let store = loop {
+        match Store::open(&path) {
+            Ok(s) => break s,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    };
+    let s = setup(store, None, |_| {});
+    assert_eq!(s.registry.thresholds()["risk.low"], 0.37);
+}
+
+#[test]
+fn outcomes_are_queried_by_filters_history_and_success_rate() {
+    let store = Store::temporary().unwrap();
+    let now = Utc::now();
+    let mut n = 0;
+    for day in 0..120 {
+        for (module, result) in [
+            ("api", OutcomeResult::Success),
+            ("api", OutcomeResult::ReKilled),
+            ("db", OutcomeResult::Success),
+        ] {
+            let mut o = outcome(n, module, RiskLevel::Low, result, now - Duration::days(day));
+            if module == "db" {
+                o.strategy = "conservative@0.1.0".into();
+                o.risk_level = RiskLevel::Minimal;
+            }
+            store.put_outcome(&o).unwrap();
+            n += 1;
+        }
+    }
+    // Days 0 to 90 (inclusive) ago, two each.
+    let history = store.module_outcome_history("api", 90, now).unwrap();
+    assert_eq!(history.len(), 182);
+    assert!(
+        history
+            .windows(2)
+            .all(|w| w[0].recorded_at <= w[1].recorded_at)
+    );
+    let c = store
+        .module_counts_between("api", now - Duration::days(90), now + Duration::seconds(1))
+        .unwrap();
+    assert_eq!((c.resurrections, c.successes, c.re_kills), (182, 91, 91));
+    assert_eq!(c.success_rate(), Some(0.5));
+    assert_eq!(
+        store.module_outcome_counts("db").unwrap().success_rate(),
+        Some(1.0)
+    );
+
+    let q = |f: OutcomeFilter, limit| store.query_outcomes(&f, limit).unwrap();
+    let rekilled = q(
+        OutcomeFilter {
+            result: Some(OutcomeResult::ReKilled),
+            ..Default::default()
+        },
+        usize::MAX,
+    );
+    assert_eq!(rekilled.len(), 120);
+    assert!(rekilled.iter().all(|o| o.target_module == "api"));
+    let conservative = q(
+        OutcomeFilter {
+            strategy: Some("conservative".into()),
+            risk_level: Some(RiskLevel::Minimal),
+            from: Some(now - Duration::days(7)),
+            ..Default::default()
+        },
+        usize::MAX,
+    );
+    assert_eq!(conservative.len(), 8, "days 0 to 7 ago");
+    let newest = q(
+        OutcomeFilter {
+            module: Some("api".into()),
+            ..Default::default()
+        },
+        5,
+    );
+    assert_eq!(newest.len(), 5);
+    assert!(
+        newest
+            .iter()
+            .all(|o| o.recorded_at > now - Duration::days(3))
+    );
+}
+
+#[test]
+fn the_weekly_report_shows_trends_changes_and_patterns() {
+    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let now = Utc::now();
+    let mut n = 0;
+    let mut put = |module: &str, result, reason, confidence: f64, strategy: &str, days_ago: i64| {
+        let mut o = outcome(
+            n,
+            module,
+            RiskLevel::Low,
+            result,
+            now - Duration::hours(days_ago * 24 + 1),
+        );
+        o.kill_reason = Some(reason);
+        o.smith_confidence = Some(confidence);
+        o.strategy = strategy.into();
+        s.store.put_outcome(&o).unwrap();
+        n += 1;
+    };
+    for _ in 0..5 {
+        // Smith keeps killing the report renderer by mistake.
+        put(
+            "report-renderer",
+            OutcomeResult::Success,
+            KillReason::ResourceExhaustion,
+            0.4,
+            "balanced@0.1.0",
+            1,
+        );
+        // Policy violations come back and get killed again.
+        put(
+            "billing",
+            OutcomeResult::ReKilled,
+            KillReason::PolicyViolation,
+            0.9,
+            "aggressive@0.1.0",
+            2,
+        );
+        // Last week, confidence separated less.
+        put(
+            "billing",
+            OutcomeResult::ReKilled,
+            KillReason::PolicyViolation,
+            0.6,
+            "aggressive@0.1.0",
+            9,
+        );
+        put(
+            "report-renderer",
+            OutcomeResult::Success,
+            KillReason::ResourceExhaustion,
+            0.5,
+            "balanced@0.1.0",
+            9,
+        );
+    }
+    s.manager
+        .set(
+            &[("risk.low".to_string(), 0.36)].into(),
+            "bob",
+            "fewer auto-approvals",
+            now - Duration::days(3),
+        )
+        .unwrap();
+    let r = medic::learn::weekly::weekly(&s.store, now.date_naive()).unwrap();
+    assert_eq!(r.outcomes.resurrections, 10);
+    assert_eq!(r.previous_week.resurrections, 10);
+    assert_eq!(r.success_rate, Some(0.5));
+    assert_eq!(r.days.len(), 7);
+    assert_eq!(
+        r.days.iter().map(|d| d.outcomes.resurrections).sum::<u32>(),
+        10
+    );
+    assert_eq!(r.threshold_changes.len(), 1);
+    assert_eq!(r.threshold_changes[0].change.actor, "bob");
+    let p = &r.patterns;
+    assert_eq!(p.false_positive_modules[0].key, "report-renderer");
+    assert_eq!(p.re_killed_reasons[0].key, "policy_violation");
+    assert_eq!(p.failing_strategies[0].key, "aggressive@0.1.0");
+    assert!((p.calibration.separation.unwrap() - 0.5).abs() < 1e-9);
+    assert!((p.calibration_drift.unwrap() - 0.4).abs() < 1e-9);
+    let html = medic::learn::weekly::html(&r);
+    assert!(
+        html.contains("<svg")
+            && html.contains("report-renderer")
+            && html.contains("fewer auto-approvals")
+    );
+    assert!(!html.contains("<script"));
+}
