@@ -31,8 +31,12 @@ fn options(recording: &Path, strategies: &[&str], threads: usize) -> Options {
     }
 }
 
+fn scenario_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("config/scenarios/{name}.yaml"))
+}
+
 fn scenario() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/scenarios/campaign.yaml")
+    scenario_path("campaign")
 }
 
 #[test]
@@ -467,4 +471,72 @@ fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
     // The static candidate is the same as a replay without learning.
     let (plain, _) = medic::replay::run(&config, &options(&rec, &["balanced"], 2)).unwrap();
     assert_eq!(plain.candidates[0], r.candidates[0]);
+}
+
+/// The closed loop: starting from thresholds stricter than the fleet needs,
+/// the learner — hearing how automatic resurrections turned out — widens
+/// the bands step by step, and the learning twin brings back far more false
+/// positives without a single more true threat, while every guardrail
+/// holds.
+#[test]
+fn learning_brings_back_more_false_positives_at_no_more_risk() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
+    simulate::simulate(&s, 5, 40_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let (mut config, _intel) = semi_auto_config();
+    config
+        .constitution
+        .constraints
+        .max_auto_resurrections_per_hour = 100_000;
+    config.medic.resurrection.flapping.max_kills_per_hour = 100_000;
+    // Stricter than needed: only scores under 0.2 count as low risk.
+    config.medic.risk.thresholds.minimal = 0.1;
+    config.medic.risk.thresholds.low = 0.2;
+    let decisions = dir.path().join("decisions.jsonl");
+    let mut o = options(&rec, &["balanced"], 2);
+    o.learn = true;
+    o.decisions = Some(decisions.clone());
+    let r = medic::replay::run(&config, &o).unwrap().0;
+    let (fixed, learned) = (&r.candidates[0], &r.candidates[1]);
+    let l = learned.learning.as_ref().unwrap();
+    assert!(l.learner_runs >= 5 && l.refused.is_empty(), "{l:?}");
+    assert!(l.thresholds["risk.low"] > 0.2, "{l:?}");
+    assert!(
+        learned.recovered_false_positives as f64 >= 1.5 * fixed.recovered_false_positives as f64,
+        "recovered: learning {} vs fixed {}",
+        learned.recovered_false_positives,
+        fixed.recovered_false_positives
+    );
+    assert!(
+        learned.unsafe_auto_resurrections <= fixed.unsafe_auto_resurrections,
+        "unsafe: learning {} vs fixed {}",
+        learned.unsafe_auto_resurrections,
+        fixed.unsafe_auto_resurrections
+    );
+    // Guardrails hold whatever the thresholds: the critical module that
+    // always needs approval is never brought back automatically.
+    let module_of: std::collections::HashMap<String, String> = std::fs::read_to_string(&rec)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["kill"]["kill_id"].as_str().unwrap().to_string(),
+                v["kill"]["target_module"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut auth_kills = 0;
+    for line in std::fs::read_to_string(&decisions).unwrap().lines() {
+        let d: serde_json::Value = serde_json::from_str(line).unwrap();
+        if d["strategy"] == "balanced+learn"
+            && module_of[d["kill_id"].as_str().unwrap()] == "auth-service"
+        {
+            auth_kills += 1;
+            assert_ne!(d["outcome"], "approve_auto", "{d}");
+        }
+    }
+    assert!(auth_kills > 100);
 }

@@ -42,6 +42,14 @@ pub fn learn(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
 
     let bands = Bands::from_values(&input.thresholds);
     let mut current = [bands.minimal, bands.low, bands.medium, bands.high];
+    // The highest score auto-approval accepts is set to a band's upper
+    // bound; it moves with that bound, or moving the band would change
+    // nothing about what is resurrected automatically.
+    let auto_max = input
+        .thresholds
+        .iter()
+        .find(|v| v.name == names::AUTO_APPROVE_MAX_RISK_SCORE)
+        .map(|v| v.value);
     let mut out = Vec::new();
     for (i, band) in BANDS.iter().enumerate() {
         let in_band: Vec<_> = input
@@ -93,6 +101,16 @@ pub fn learn(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
         }
         current[i] = new;
         let name = Bands::upper_name(*band).unwrap_or_default().to_string();
+        if auto_max.is_some_and(|m| (m - old).abs() < 1e-9) {
+            out.push(ThresholdAdjustment {
+                name: names::AUTO_APPROVE_MAX_RISK_SCORE.to_string(),
+                old_value: old,
+                new_value: new,
+                reason: format!(
+                    "follows {name}, the upper bound of the band auto-approval accepts"
+                ),
+            });
+        }
         out.push(ThresholdAdjustment {
             reason: format!(
                 "{} band: {bad} of {n} resurrections went wrong ({:.1}%, target {:.1}%): {} {name} {old:.3} -> {new:.3} ({:+.1}%, limit {max_pct}%)",
@@ -178,5 +196,29 @@ mod tests {
         assert_eq!(adj.len(), 1);
         assert!(adj[0].new_value > adj[0].old_value);
         assert!((adj[0].new_value - adj[0].old_value) / adj[0].old_value <= 0.10 + 1e-9);
+    }
+
+    #[test]
+    fn the_auto_approval_limit_moves_with_its_band() {
+        let mut i = input(samples(RiskLevel::Low, 20, 40), 10.0, 50.0);
+        i.thresholds = vec![
+            NamedValue {
+                name: names::RISK_LOW.into(),
+                value: 0.4,
+            },
+            NamedValue {
+                name: names::AUTO_APPROVE_MAX_RISK_SCORE.into(),
+                value: 0.4,
+            },
+        ];
+        let adj = learn(&i).unwrap();
+        assert_eq!(adj.len(), 2);
+        let limit = adj
+            .iter()
+            .find(|a| a.name == names::AUTO_APPROVE_MAX_RISK_SCORE)
+            .unwrap();
+        let low = adj.iter().find(|a| a.name == names::RISK_LOW).unwrap();
+        assert_eq!(limit.new_value, low.new_value);
+        assert!(low.new_value < 0.4);
     }
 }
