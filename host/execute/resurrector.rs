@@ -904,17 +904,8 @@ impl Resurrector {
             self.move_to(r, WorkflowState::Approved, why).await?;
             return Ok(true);
         }
-        r.error = Some(why.clone());
-        self.move_to(r, WorkflowState::Cancelled, why.clone())
-            .await?;
-        self.store.audit(
-            AuditKind::ResurrectionVetoed,
-            Some(&r.kill_id),
-            Some(&r.decision_id),
-            "smith",
-            json!({"request_id": r.request_id, "module": r.target_module, "reason": why,
-                   "answer": match &answer { Answer::Smith(a) => serde_json::to_value(a).unwrap_or_default(), _ => serde_json::Value::Null }}),
-        )?;
+        // Queued first, so the item is there once the request shows
+        // cancelled.
         if let Some(reason) = queue_reason {
             match self
                 .queue
@@ -926,6 +917,17 @@ impl Resurrector {
                 }
             }
         }
+        self.store.audit(
+            AuditKind::ResurrectionVetoed,
+            Some(&r.kill_id),
+            Some(&r.decision_id),
+            "smith",
+            json!({"request_id": r.request_id, "module": r.target_module, "reason": why,
+                   "answer": match &answer { Answer::Smith(a) => serde_json::to_value(a).unwrap_or_default(), _ => serde_json::Value::Null }}),
+        )?;
+        r.error = Some(why.clone());
+        self.move_to(r, WorkflowState::Cancelled, why.clone())
+            .await?;
         self.store.flush().await?;
         Ok(false)
     }

@@ -66,11 +66,26 @@ pub fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
     }
 }
 
+/// A request once it has ended — and, unless it was cancelled before it
+/// ran, once its outcome is recorded (which follows the final move).
 pub async fn wait_final(store: &Store, request_id: &str) -> ResurrectionRequest {
     for _ in 0..1000 {
         if let Some(r) = store.request(request_id).unwrap()
             && r.state.is_final()
         {
+            let recorded = || {
+                store
+                    .module_outcomes(&r.target_module)
+                    .unwrap()
+                    .iter()
+                    .any(|o| o.request_id == request_id)
+            };
+            for _ in 0..200 {
+                if r.state == WorkflowState::Cancelled || recorded() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             return r;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

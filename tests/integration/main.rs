@@ -13,6 +13,7 @@ mod hot_swap;
 mod http_ingest;
 mod isolation;
 mod learning;
+mod learning_e2e;
 mod medic_process;
 mod pipeline_support;
 mod redis_pipeline;
