@@ -289,6 +289,19 @@ pub enum PluginCommand {
         #[arg(long, conflicts_with = "kills")]
         outcomes: Option<PathBuf>,
     },
+    /// Create a plugin project: the plugin with a working example, its WIT,
+    /// fixtures with expectations, build and test scripts, a README.
+    New {
+        /// The plugin's name (a-z 0-9 -); also the project's directory.
+        name: String,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        #[arg(long, value_enum)]
+        lang: crate::authoring::Lang,
+        /// Where to create it (default: here).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Measure a plugin: latency percentiles and calls per second, on the
     /// golden kills or on kills from a file (JSON lines, or a recording).
     Bench {

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`config`] | configuration files: raw serde structs, loading, validation |
 //! | [`model`] | the spec §2 data model |
+//! | [`authoring`] | `medic plugin new`: plugin projects in Rust, Python and JavaScript |
 //! | [`plugin`] | the plugin host: bindings, sandboxed runtime, registry, hot swap |
 //! | [`ingest`] | kills in: Redis stream consumer, wire formats, validation |
 //! | [`enrich`] | SIEM context: rest (retry, breaker, cache), file, none |
@@ -27,6 +28,7 @@
 
 pub mod api;
 pub mod approve;
+pub mod authoring;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -32,6 +32,24 @@ pub fn run(files: &ConfigFiles, command: &PluginCommand) -> anyhow::Result<()> {
             calls,
             isolation,
         } => bench(&config, file, kills.as_deref(), *calls, *isolation),
+        PluginCommand::New {
+            name,
+            kind,
+            lang,
+            dir,
+        } => {
+            let written = crate::authoring::create(name, kind_of(*kind), *lang, dir)?;
+            let root = dir.join(name);
+            println!("created {} ({} files):", root.display(), written.len());
+            for f in &written {
+                println!("  {}", f.strip_prefix(&root).unwrap_or(f).display());
+            }
+            println!(
+                "next: cd {} && sh test.sh   (see README.md)",
+                root.display()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -184,7 +202,7 @@ fn run_file(
             None
         };
         for (n, line) in lines(path)? {
-            let case = match parse_case(&line) {
+            let case = match parse_case(&line).and_then(|c| Ok((c, parse_expect(&line)?))) {
                 Ok(c) => c,
                 Err(e) => {
                     failed += 1;
@@ -192,6 +210,7 @@ fn run_file(
                     continue;
                 }
             };
+            let (case, expect) = case;
             let profile = case.profile_or_default();
             let req = ScoreRequest {
                 kill: &case.kill,
@@ -200,9 +219,13 @@ fn run_file(
                 thresholds: &thresholds,
             };
             let kill_id = &case.kill.kill_id;
-            let line = match &registry {
+            let mut got = (None, None);
+            let mut line = match &registry {
                 None => match plugin.score(&req) {
-                    Ok(risk) => json!({"kill_id": kill_id, "plugin": plugin.name(), "risk": risk}),
+                    Ok(risk) => {
+                        got.1 = Some(risk.level);
+                        json!({"kill_id": kill_id, "plugin": plugin.name(), "risk": risk})
+                    }
                     Err(e) => {
                         failed += 1;
                         json!({"kill_id": kill_id, "plugin": plugin.name(), "error": e.to_string(), "cause": e.cause()})
@@ -217,6 +240,7 @@ fn run_file(
                         }
                         Ok(r) => match plugin.decide(&DecideRequest::new(req, &r)) {
                             Ok(v) => {
+                                got.0 = Some(v.outcome);
                                 json!({"kill_id": kill_id, "plugin": plugin.name(), "scorer": risk.plugin, "risk": r, "verdict": v})
                             }
                             Err(e) => {
@@ -227,12 +251,18 @@ fn run_file(
                     }
                 }
             };
+            if let Some(miss) = expect.and_then(|e| e.check(got.0, got.1))
+                && line.get("error").is_none()
+            {
+                failed += 1;
+                line["error"] = json!(format!("line {n}: {miss}"));
+            }
             writeln!(out, "{line}")?;
         }
     }
     out.flush()?;
     if failed > 0 {
-        bail!("{failed} item(s) failed (see the lines with \"error\")");
+        bail!("{failed} item(s) failed or missed their expectation (see the lines with \"error\")");
     }
     Ok(())
 }
@@ -251,10 +281,63 @@ fn lines(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
     Ok(out)
 }
 
-/// A line is a kill report, or a case with a kill and optional context.
-fn parse_case(line: &str) -> Result<KillCase, String> {
+/// What a fixture line expects of the plugin: `{"outcome": "deny"}` of a
+/// strategy, `{"risk_level": "low"}` of a risk scorer.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    outcome: Option<crate::model::DecisionOutcome>,
+    risk_level: Option<crate::model::RiskLevel>,
+}
+
+impl Expect {
+    /// Why `got` misses the expectation, if it does.
+    fn check(
+        &self,
+        outcome: Option<crate::model::DecisionOutcome>,
+        risk: Option<crate::model::RiskLevel>,
+    ) -> Option<String> {
+        use crate::model::wire_name;
+        if let Some(want) = self.outcome
+            && Some(want) != outcome
+        {
+            return Some(format!(
+                "expected outcome {}, got {}",
+                wire_name(&want),
+                outcome.map_or("none".into(), |o| wire_name(&o))
+            ));
+        }
+        if let Some(want) = self.risk_level
+            && Some(want) != risk
+        {
+            return Some(format!(
+                "expected risk level {}, got {}",
+                wire_name(&want),
+                risk.map_or("none".into(), |r| wire_name(&r))
+            ));
+        }
+        None
+    }
+}
+
+/// A line's expectation, if it has one.
+fn parse_expect(line: &str) -> Result<Option<Expect>, String> {
     let value: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    value
+        .get("expect")
+        .map(|e| serde_json::from_value(e.clone()).map_err(|e| format!("expect: {e}")))
+        .transpose()
+}
+
+/// A line is a kill report, or a case with a kill and optional context
+/// (and optionally what the plugin should answer, under `expect`).
+fn parse_case(line: &str) -> Result<KillCase, String> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("expect");
+    }
     if value.get("kill").is_some() {
         serde_json::from_value(value).map_err(|e| format!("not a kill case: {e}"))
     } else {

@@ -209,14 +209,17 @@ impl Sandbox {
                             continue;
                         }
                         let full = format!("{name}#{func}");
-                        match deterministic_stub(name, func) {
-                            Some(value) => inst.func_new(func, move |_, _, _, results| {
-                                results[0] = value.clone();
+                        let (iface, f) = (name.to_string(), func.to_string());
+                        if deterministic_stub(&iface, &f, &[]).is_some() {
+                            inst.func_new(func, move |_, _, params, results| {
+                                results[0] = deterministic_stub(&iface, &f, params)
+                                    .unwrap_or(Val::Bool(false));
                                 Ok(())
-                            }),
-                            None => inst.func_new(func, move |_, _, _, _| {
+                            })
+                        } else {
+                            inst.func_new(func, move |_, _, _, _| {
                                 Err(wasmtime::Error::new(CapabilityDenied(full.clone())))
-                            }),
+                            })
                         }
                         .map_err(engine_err)?;
                     }
@@ -250,23 +253,55 @@ impl Drop for Sandbox {
     }
 }
 
-/// Imports answered with a fixed value instead of a denial, because Rust's
-/// std calls them on ordinary paths (hash maps, panics): a fixed hash seed,
-/// an empty environment, no arguments, no working directory. None of them
-/// gives a plugin anything from the host.
-fn deterministic_stub(interface: &str, func: &str) -> Option<Val> {
+/// Imports answered with a fixed value instead of a denial, because guest
+/// runtimes call them on ordinary paths: Rust's std (hash maps, panics) and
+/// the Python and JavaScript interpreters (hash seeds at start-up). A fixed
+/// hash seed, an empty environment, no arguments, no working directory, and
+/// "random" bytes that are the same on every call — so a plugin's answers
+/// stay a pure function of its inputs and replay stays exact. None of them
+/// gives a plugin anything from the host. `params` are the call's
+/// arguments (empty when only asking whether a stub exists).
+fn deterministic_stub(interface: &str, func: &str, params: &[Val]) -> Option<Val> {
     let unversioned = interface.split('@').next().unwrap_or(interface);
     match (unversioned, func) {
         ("wasi:random/insecure-seed", "insecure-seed") => Some(Val::Tuple(vec![
             Val::U64(0x006d_6564_6963),
             Val::U64(0x706c_7567),
         ])),
+        (
+            "wasi:random/random" | "wasi:random/insecure",
+            "get-random-u64" | "get-insecure-random-u64",
+        ) => Some(Val::U64(0x6d65_6469_6370_6c67)),
+        (
+            "wasi:random/random" | "wasi:random/insecure",
+            "get-random-bytes" | "get-insecure-random-bytes",
+        ) => {
+            let len = match params.first() {
+                Some(Val::U64(n)) => (*n).min(FIXED_BYTES_MAX),
+                _ => 0,
+            };
+            Some(Val::List(fixed_bytes(len).map(Val::U8).collect()))
+        }
         ("wasi:cli/environment", "get-environment" | "get-arguments") => {
             Some(Val::List(Vec::new()))
         }
         ("wasi:cli/environment", "initial-cwd") => Some(Val::Option(None)),
         _ => None,
     }
+}
+
+/// The most "random" bytes one call gets.
+const FIXED_BYTES_MAX: u64 = 4096;
+
+/// A fixed byte sequence (xorshift from a constant seed).
+fn fixed_bytes(len: u64) -> impl Iterator<Item = u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len).map(move |_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 24) as u8
+    })
 }
 
 fn engine_config(max_instances: u32, memory_limit: usize) -> Config {

@@ -78,3 +78,67 @@ pub mod log {
         log(LogLevel::Error, message);
     }
 }
+
+/// Small helpers plugins in Rust tend to need.
+pub mod helpers {
+    use crate::types::{NamedValue, RiskLevel, SiemContext};
+
+    /// The named value `name` (a threshold, a weight, a setting), or
+    /// `default` when the host did not pass it.
+    pub fn value(values: &[NamedValue], name: &str, default: f64) -> f64 {
+        values
+            .iter()
+            .find(|v| v.name == name)
+            .map_or(default, |v| v.value)
+    }
+
+    /// The risk level of a score, banded by the host's thresholds
+    /// (`risk.minimal`, `risk.low`, `risk.medium`, `risk.high`: each the
+    /// upper bound of its band).
+    pub fn risk_level(score: f64, thresholds: &[NamedValue]) -> RiskLevel {
+        let t = |n, d| value(thresholds, n, d);
+        if score < t("risk.minimal", 0.2) {
+            RiskLevel::Minimal
+        } else if score < t("risk.low", 0.4) {
+            RiskLevel::Low
+        } else if score < t("risk.medium", 0.6) {
+            RiskLevel::Medium
+        } else if score < t("risk.high", 0.8) {
+            RiskLevel::High
+        } else {
+            RiskLevel::Critical
+        }
+    }
+
+    /// The strongest threat indicator's score (0 with no context).
+    pub fn strongest_indicator(context: Option<&SiemContext>) -> f64 {
+        context
+            .map(|c| {
+                c.threat_indicators
+                    .iter()
+                    .map(|i| i.threat_score)
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Reasoning lines, built up as a plugin judges: what an operator reads
+    /// to understand the decision.
+    #[derive(Clone, Debug, Default)]
+    pub struct Reasons(Vec<String>);
+
+    impl Reasons {
+        pub fn new(first: impl Into<String>) -> Self {
+            Reasons(vec![first.into()])
+        }
+
+        pub fn add(&mut self, line: impl Into<String>) -> &mut Self {
+            self.0.push(line.into());
+            self
+        }
+
+        pub fn into_vec(self) -> Vec<String> {
+            self.0
+        }
+    }
+}

@@ -1,0 +1,30 @@
+// {{name}}: a Medic risk scorer in JavaScript.
+//
+// It gets the kill, the SIEM context, the module's history and the
+// thresholds, and returns a score in [0, 1] with its level and the factors
+// behind it. No clock, no randomness, no I/O.
+import { riskLevel } from "./common.js";
+
+const SEVERITY = { critical: 1.0, high: 0.8, medium: 0.6, low: 0.4, info: 0.2 };
+
+export function describe() {
+  return {
+    name: "{{name}}", version: "0.1.0", kind: "risk-scorer",
+    description: "Half Smith's confidence weighted by severity, half the SIEM's risk.",
+    uses: ["risk.minimal", "risk.low", "risk.medium", "risk.high"],
+  };
+}
+
+export function score(input) {
+  const smith = input.kill.confidenceScore * SEVERITY[input.kill.severity];
+  // Without SIEM context, assume the worst for its half.
+  const siem = input.context == null ? 1.0 : input.context.riskScore;
+  const factors = [
+    { name: "smith", value: smith, weight: 0.5, contribution: 0.5 * smith,
+      detail: `confidence ${input.kill.confidenceScore.toFixed(2)} x severity` },
+    { name: "siem", value: siem, weight: 0.5, contribution: 0.5 * siem,
+      detail: input.context == null ? "no SIEM context" : "SIEM risk" },
+  ];
+  const s = Math.min(Math.max(0.5 * smith + 0.5 * siem, 0), 1);
+  return { level: riskLevel(s, input.thresholds), score: s, factors };
+}
