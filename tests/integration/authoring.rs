@@ -1,0 +1,158 @@
+//! Plugin authoring end to end: `medic plugin new` generates a plugin of
+//! each kind in each language; its own `test.sh` builds it with the real
+//! toolchain (cargo for Rust, componentize-py from PyPI, componentize-js
+//! from npm — installed here, into the target directory, on first use) and
+//! has the host check it against the contract and the golden kills and run
+//! it on its fixtures with expectations.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const KINDS: [&str; 3] = ["strategy", "risk-scorer", "threshold-learner"];
+
+/// Where the authoring toolchains and builds live (kept between runs).
+fn work_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("authoring");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(what: &str, cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}
+
+/// A virtualenv with componentize-py; its bin directory.
+fn python_toolchain() -> PathBuf {
+    let venv = work_dir().join("py-venv");
+    let bin = venv.join("bin");
+    if !bin.join("componentize-py").exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        run(
+            "creating a Python virtualenv (needs python3 with venv: apt-get install python3 python3-venv)",
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        );
+        run(
+            "installing componentize-py from PyPI",
+            Command::new(bin.join("pip")).args(["install", "-q", "componentize-py==0.25.1"]),
+        );
+    }
+    bin
+}
+
+/// componentize-js from npm; its bin directory.
+fn js_toolchain() -> PathBuf {
+    let dir = work_dir().join("js-toolchain");
+    let bin = dir.join("node_modules/.bin");
+    if !bin.join("componentize-js").exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        run(
+            "installing @bytecodealliance/componentize-js from npm (needs Node.js and npm: apt-get install nodejs npm)",
+            Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&dir)
+                .arg("@bytecodealliance/componentize-js@0.23.0"),
+        );
+    }
+    bin
+}
+
+/// Generates each kind in `lang`, and runs each project's own test.sh with
+/// `path_extra` first on PATH.
+fn generate_build_and_run(lang: &str, path_extra: Option<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = match &path_extra {
+        Some(p) => format!(
+            "{}:{}",
+            p.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+        None => std::env::var("PATH").unwrap_or_default(),
+    };
+    for kind in KINDS {
+        let name = format!("my-{lang}-{kind}");
+        let out = run(
+            "medic plugin new",
+            Command::new(env!("CARGO_BIN_EXE_medic"))
+                .args([
+                    "plugin", "new", &name, "--kind", kind, "--lang", lang, "--dir",
+                ])
+                .arg(dir.path()),
+        );
+        assert!(
+            out.contains("README.md") && out.contains("test.sh"),
+            "{out}"
+        );
+        let project = dir.path().join(&name);
+        assert!(project.join("fixtures").is_dir());
+        let out = run(
+            &format!("{name}/test.sh"),
+            Command::new("sh")
+                .arg(project.join("test.sh"))
+                .env("PATH", &path)
+                .env("MEDIC", env!("CARGO_BIN_EXE_medic"))
+                .env("CARGO_TARGET_DIR", work_dir().join("rust-plugins"))
+                .env_remove("MEDIC_CONFIG_PATH"),
+        );
+        assert!(out.contains("golden:") && out.contains("OK"), "{out}");
+        assert!(out.contains(&format!("{name}: all checks passed")), "{out}");
+        // The learner's fixture makes it propose; the others answered
+        // every fixture line as expected (test.sh fails otherwise).
+        if kind == "threshold-learner" {
+            assert!(out.contains("\"name\":\"risk.low\""), "{out}");
+        } else {
+            assert_eq!(out.matches("\"kill_id\":\"golden-").count(), 3, "{out}");
+        }
+    }
+}
+
+#[test]
+fn rust_plugins_are_generated_built_and_run() {
+    generate_build_and_run("rust", None);
+}
+
+#[test]
+fn python_plugins_are_generated_built_and_run() {
+    generate_build_and_run("python", Some(python_toolchain()));
+}
+
+#[test]
+fn javascript_plugins_are_generated_built_and_run() {
+    generate_build_and_run("js", Some(js_toolchain()));
+}
+
+#[test]
+fn bad_names_and_existing_directories_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let medic = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(args)
+            .arg("--dir")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = medic(&[
+        "plugin", "new", "Bad_Name", "--kind", "strategy", "--lang", "rust",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a-z 0-9 and -"));
+    assert!(
+        medic(&["plugin", "new", "ok", "--kind", "strategy", "--lang", "js"])
+            .status
+            .success()
+    );
+    let out = medic(&["plugin", "new", "ok", "--kind", "strategy", "--lang", "js"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}
