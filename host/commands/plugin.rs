@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::cli::{ConfigFiles, Format, Isolating, KindArg, PluginCommand};
 use crate::config::Config;
 use crate::model::{KillCase, KillReport, OutcomeSample, PluginKind};
-use crate::plugin::sandbox::{HOST_INTERFACE, Sandbox, TYPES_INTERFACE};
+use crate::plugin::sandbox::{Sandbox, accepts_contract_import};
 use crate::plugin::{
     DecideRequest, LearnRequest, Plugin, PluginSource, Registry, RuntimeSettings, ScoreRequest,
     golden, learner_settings_from_config,
@@ -91,13 +91,22 @@ fn load_one(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::R
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let sandbox = Arc::new(Sandbox::new(&config.medic.plugins)?);
     let settings = RuntimeSettings::from_config(config);
-    Ok(Plugin::load(
+    Plugin::load(
         &sandbox,
         &settings,
         &bytes,
         PluginSource::File(file.to_path_buf()),
         kind,
-    )?)
+    )
+    .map_err(with_hint)
+}
+
+/// A load error with what the author can do about it.
+fn with_hint(e: crate::plugin::LoadError) -> anyhow::Error {
+    match e.hint() {
+        Some(hint) => anyhow::anyhow!("{e}\nhint: {hint}"),
+        None => anyhow::Error::new(e),
+    }
 }
 
 fn check(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::Result<()> {
@@ -105,14 +114,19 @@ fn check(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::Resu
     let info = plugin.info();
     println!("file:        {}", file.display());
     println!("sha256:      {}", plugin.sha256());
-    println!("world:       medic:plugin/{}@0.1.0", plugin.kind());
+    println!(
+        "world:       medic:plugin/{}@{} (this Medic accepts {})",
+        plugin.kind(),
+        crate::authoring::wit_version(),
+        crate::plugin::sandbox::ACCEPTED_CONTRACT
+    );
     println!("name:        {} {}", info.name, info.version);
     println!("description: {}", info.description);
     println!("uses:        {}", info.uses.join(", "));
     println!("exports:     {}", plugin.exports().join(", "));
     println!("imports:");
     for import in plugin.imports() {
-        let note = if import == HOST_INTERFACE || import == TYPES_INTERFACE {
+        let note = if accepts_contract_import(import) {
             "granted"
         } else {
             "denied (calls stop the plugin)"
@@ -121,7 +135,7 @@ fn check(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::Resu
     }
     let thresholds = crate::plugin::thresholds_from_config(config);
     golden::check(&plugin, &thresholds, &learner_settings_from_config(config))
-        .context("golden kills")?;
+        .map_err(|e| with_hint(e).context("golden kills"))?;
     let n = if plugin.kind() == PluginKind::ThresholdLearner {
         1
     } else {

@@ -69,8 +69,9 @@ pub enum LoadError {
     #[error("{origin}: not a valid WebAssembly component: {message}")]
     Compile { origin: String, message: String },
     #[error(
-        "{origin}: implements none of the worlds risk-scorer, strategy, threshold-learner of medic:plugin@0.1.0 \
-         (exports: {exports})"
+        "{origin}: implements none of the worlds risk-scorer, strategy, threshold-learner of medic:plugin@{} \
+         (exports: {exports})",
+        super::sandbox::ACCEPTED_CONTRACT
     )]
     NoWorld { origin: String, exports: String },
     #[error("{origin}: implements the {found} world, but a {expected} was expected")]
@@ -80,7 +81,8 @@ pub enum LoadError {
         found: PluginKind,
     },
     #[error(
-        "{origin}: imports `{import}`; a plugin may import only medic:plugin/host@0.1.0 (and its types)"
+        "{origin}: imports `{import}`; a plugin may import only medic:plugin/host (and its types) of versions {}",
+        super::sandbox::ACCEPTED_CONTRACT
     )]
     ForeignContract { origin: String, import: String },
     #[error("{origin}: describe() says it is a {declared} but it implements the {world} world")]
@@ -105,4 +107,45 @@ pub enum LoadError {
     },
     #[error("the plugin engine could not start: {message}")]
     Engine { message: String },
+}
+
+impl LoadError {
+    /// What a plugin author can do about it, where that is clear.
+    pub fn hint(&self) -> Option<String> {
+        let slow_or_big = |e: &PluginError| match e {
+            PluginError::Timeout { timeout_ms, .. } => Some(format!(
+                "too slow for plugins.timeout_ms ({timeout_ms} ms): an interpreted plugin (Python, JavaScript) needs `isolation: reuse` and a timeout around 1000 ms; otherwise make it faster (measure with `medic plugin bench`)"
+            )),
+            PluginError::OutOfMemory { limit_mb, .. } => Some(format!(
+                "needs more than plugins.memory_limit_mb ({limit_mb} MiB): an interpreter needs about 64 MiB; otherwise use less memory"
+            )),
+            PluginError::CapabilityDenied { capability, .. } => Some(format!(
+                "`{capability}` is not available to plugins: they get no files, network, environment or clock — pass what you need through the input (for JavaScript, build with `-d http fetch-event stdio random clocks`)"
+            )),
+            _ => None,
+        };
+        match self {
+            LoadError::Compile { .. } => Some(
+                "build a component: `cargo build --target wasm32-wasip2` (Rust), componentize-py (Python), componentize-js (JavaScript); `medic plugin new` makes a project that does".into(),
+            ),
+            LoadError::NoWorld { .. } => Some(
+                "export `describe` and the world's function (`score`, `decide` or `learn`) exactly as in wit/worlds.wit: build against the world of your kind (`-w strategy`, or the SDK's export macro)".into(),
+            ),
+            LoadError::WrongWorld { found, .. } => Some(format!(
+                "this file is a {found}: check it with `--kind {found}`, or rebuild it against the world you meant"
+            )),
+            LoadError::ForeignContract { import, .. } if import.starts_with("medic:plugin/") => Some(format!(
+                "built against another version of the contract; this Medic accepts medic:plugin@{}: rebuild against the WIT this Medic ships (`medic plugin new` copies it)",
+                super::sandbox::ACCEPTED_CONTRACT
+            )),
+            LoadError::ForeignContract { .. } => Some(
+                "a plugin may import only medic:plugin/host (and WASI interfaces it never calls)".into(),
+            ),
+            LoadError::KindMismatch { world, .. } => Some(format!(
+                "make describe() return kind {world}"
+            )),
+            LoadError::Describe { source, .. } | LoadError::Golden { source, .. } => slow_or_big(source),
+            _ => None,
+        }
+    }
 }

@@ -20,10 +20,33 @@ use crate::config::raw::PluginsSection;
 /// The epoch ticks once a millisecond; deadlines are counted in ticks.
 pub const TICK: Duration = Duration::from_millis(1);
 
-/// The one import a plugin may use.
-pub const HOST_INTERFACE: &str = "medic:plugin/host@0.1.0";
-/// The contract's types: imported for its type definitions, no functions.
-pub const TYPES_INTERFACE: &str = "medic:plugin/types@0.1.0";
+/// The contract version this host implements (`wit/`).
+pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 1, 1);
+
+/// The contract versions a plugin may be built against, in words.
+pub const ACCEPTED_CONTRACT: &str = "0.1.0 to 0.1.1";
+
+/// Whether an import of the contract is one this host serves: `host` or
+/// `types` of its own line (same major, and same minor while major is 0),
+/// no newer than its own version. Types never change within a line, so an
+/// older plugin's imports are satisfied by this host's definitions.
+pub fn accepts_contract_import(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("medic:plugin/") else {
+        return false;
+    };
+    let Some((iface, version)) = rest.split_once('@') else {
+        return false;
+    };
+    if iface != "host" && iface != "types" {
+        return false;
+    }
+    let parts: Vec<u64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    let [major, minor, patch] = parts[..] else {
+        return false;
+    };
+    let (hm, hn, hp) = CONTRACT_VERSION;
+    major == hm && (hm > 0 || minor == hn) && (minor, patch) <= (hn, hp)
+}
 
 /// Lines one call may log; the rest are dropped (and counted).
 const MAX_LOG_LINES_PER_CALL: u32 = 32;
@@ -192,7 +215,7 @@ impl Sandbox {
             .map_err(engine_err)?;
         let ty = component.component_type();
         for (name, item) in ty.imports(&self.engine) {
-            if name == HOST_INTERFACE || name == TYPES_INTERFACE {
+            if accepts_contract_import(name) {
                 continue;
             }
             if name.starts_with("medic:") {
@@ -320,4 +343,22 @@ fn engine_config(max_instances: u32, memory_limit: usize) -> Config {
         .max_memory_size(memory_limit);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use super::accepts_contract_import as ok;
+
+    #[test]
+    fn the_own_line_up_to_the_own_version_is_accepted() {
+        assert!(ok("medic:plugin/host@0.1.1"));
+        assert!(ok("medic:plugin/types@0.1.0"));
+        assert!(!ok("medic:plugin/host@0.1.2"), "newer than this host");
+        assert!(!ok("medic:plugin/host@0.2.0"), "another line");
+        assert!(!ok("medic:plugin/host@0.0.9"), "another line");
+        assert!(!ok("medic:plugin/host@1.1.0"));
+        assert!(!ok("medic:plugin/other@0.1.0"));
+        assert!(!ok("medic:plugin/host"));
+        assert!(!ok("wasi:cli/environment@0.2.9"));
+    }
 }

@@ -10,6 +10,9 @@ use std::process::Command;
 
 const KINDS: [&str; 3] = ["strategy", "risk-scorer", "threshold-learner"];
 
+/// One toolchain install at a time (tests run in parallel).
+static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Where the authoring toolchains and builds live (kept between runs).
 fn work_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -35,6 +38,7 @@ fn run(what: &str, cmd: &mut Command) -> String {
 
 /// A virtualenv with componentize-py; its bin directory.
 fn python_toolchain() -> PathBuf {
+    let _g = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let venv = work_dir().join("py-venv");
     let bin = venv.join("bin");
     if !bin.join("componentize-py").exists() {
@@ -53,6 +57,7 @@ fn python_toolchain() -> PathBuf {
 
 /// componentize-js from npm; its bin directory.
 fn js_toolchain() -> PathBuf {
+    let _g = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = work_dir().join("js-toolchain");
     let bin = dir.join("node_modules/.bin");
     if !bin.join("componentize-js").exists() {
@@ -155,4 +160,87 @@ fn bad_names_and_existing_directories_are_refused() {
     );
     let out = medic(&["plugin", "new", "ok", "--kind", "strategy", "--lang", "js"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}
+
+/// The example strategies in `plugins/examples/` (one per language) build
+/// with their toolchains and pass their own tests against this host.
+#[test]
+fn the_example_strategies_build_and_decide() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/examples");
+    let path = format!(
+        "{}:{}:{}",
+        python_toolchain().display(),
+        js_toolchain().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for lang in ["rust", "python", "js"] {
+        let name = format!("example-{lang}-strategy");
+        let out = run(
+            &format!("plugins/examples/{name}/test.sh"),
+            Command::new("sh")
+                .arg(examples.join(&name).join("test.sh"))
+                .env("PATH", &path)
+                .env("MEDIC", env!("CARGO_BIN_EXE_medic"))
+                .env("CARGO_TARGET_DIR", work_dir().join("rust-plugins"))
+                .env_remove("MEDIC_CONFIG_PATH"),
+        );
+        assert!(out.contains(&format!("{name}: all checks passed")), "{out}");
+        let wasm = examples.join(&name).join(format!("{name}.wasm"));
+        let _ = std::fs::remove_file(wasm);
+    }
+}
+
+/// Contract evolution: a plugin built against an older accepted version of
+/// the WIT package loads and decides; `plugin check` says which versions
+/// this Medic accepts, and points an author at the fix when a plugin is
+/// wrong.
+#[test]
+fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
+    let config = crate::support::default_config();
+    let p = crate::support::load(&config, "contract-0-1-0").expect("0.1.0 is accepted");
+    assert_eq!(p.name(), "contract-0-1-0");
+    let case = crate::support::case("low-risk");
+    let profile = case.profile_or_default();
+    let thresholds = crate::support::thresholds(&config);
+    let req = crate::support::request(&case, &profile, &thresholds);
+    let risk = medic::model::RiskAssessment {
+        level: medic::model::RiskLevel::Low,
+        score: 0.3,
+        factors: vec![],
+    };
+    let v = p
+        .decide(&medic::plugin::DecideRequest::new(req, &risk))
+        .unwrap();
+    assert!(v.reasoning[0].contains("built against 0.1.0"));
+
+    let check = |crate_name: &str, kind: &str| {
+        Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["plugin", "check"])
+            .arg(crate::support::wasm(crate_name))
+            .args(["--kind", kind])
+            .env_remove("MEDIC_CONFIG_PATH")
+            .output()
+            .unwrap()
+    };
+    let out = check("contract-0-1-0", "strategy");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("accepts 0.1.0 to 0.1.1"));
+    for (crate_name, kind, hint) in [
+        ("hostile-wrong-world", "strategy", "hint: this file is a"),
+        (
+            "hostile-spin",
+            "strategy",
+            "hint: too slow for plugins.timeout_ms",
+        ),
+        (
+            "hostile-memory",
+            "strategy",
+            "hint: needs more than plugins.memory_limit_mb",
+        ),
+    ] {
+        let out = check(crate_name, kind);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{crate_name}");
+        assert!(err.contains(hint), "{crate_name}: {err}");
+    }
 }

@@ -36,7 +36,9 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
     let (ok, out, err) = medic(&["plugin", "check", wasm("balanced").to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("world:       medic:plugin/strategy@0.1.0"),
+        out.contains(
+            "world:       medic:plugin/strategy@0.1.1 (this Medic accepts 0.1.0 to 0.1.1)"
+        ),
         "{out}"
     );
     assert!(out.contains("golden:      5 case(s) passed"), "{out}");

@@ -30,8 +30,8 @@ pub mod strategy {
         world: "strategy",
         path: "../../wit",
         with: {
-            "medic:plugin/types@0.1.0": crate::scorer::medic::plugin::types,
-            "medic:plugin/host@0.1.0": crate::scorer::medic::plugin::host,
+            "medic:plugin/types@0.1.1": crate::scorer::medic::plugin::types,
+            "medic:plugin/host@0.1.1": crate::scorer::medic::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_strategy",
@@ -45,8 +45,8 @@ pub mod learner {
         world: "threshold-learner",
         path: "../../wit",
         with: {
-            "medic:plugin/types@0.1.0": crate::scorer::medic::plugin::types,
-            "medic:plugin/host@0.1.0": crate::scorer::medic::plugin::host,
+            "medic:plugin/types@0.1.1": crate::scorer::medic::plugin::types,
+            "medic:plugin/host@0.1.1": crate::scorer::medic::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_threshold_learner",

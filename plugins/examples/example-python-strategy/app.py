@@ -1,0 +1,38 @@
+"""example-python-strategy: a Medic strategy in Python.
+
+It gets the kill, the SIEM context, the module's history, the thresholds and
+the risk the scorer gave, and returns a verdict. Everything it may use is in
+its input: no clock, no randomness, no I/O. The host's guardrails still have
+the last word. Raise componentize_py_types.Err("why") to refuse.
+"""
+import wit_world
+from wit_world.imports import types
+
+from common import strongest_indicator, value
+
+
+class WitWorld(wit_world.WitWorld):
+    def describe(self) -> types.PluginInfo:
+        return types.PluginInfo(
+            name="example-python-strategy", version="0.1.0", kind=types.PluginKind.STRATEGY,
+            description="Approves low risk with SIEM context and no strong indicator; denies critical; a human decides the rest.",
+            uses=["risk", "context", "auto_approve.min_confidence"])
+
+    def decide(self, input: types.DecideInput) -> types.Verdict:
+        why = ["example-python-strategy"]
+        level = input.risk.level
+        min_confidence = value(input.thresholds, "auto_approve.min_confidence", 0.85)
+        if level == types.RiskLevel.CRITICAL:
+            why.append("critical risk: do not resurrect")
+            outcome, confidence = types.DecisionOutcome.DENY, input.risk.score
+        elif level in (types.RiskLevel.MINIMAL, types.RiskLevel.LOW) \
+                and input.context is not None and strongest_indicator(input.context) < 0.8:
+            why.append(f"{level.name.lower()} risk with SIEM context and no strong indicator")
+            outcome, confidence = types.DecisionOutcome.APPROVE_AUTO, max(min_confidence, 1.0 - input.risk.score)
+        else:
+            why.append("not clearly safe: a human decides")
+            outcome, confidence = types.DecisionOutcome.PENDING_REVIEW, 0.5
+        return types.Verdict(
+            outcome=outcome, confidence=min(max(confidence, 0.0), 1.0), reasoning=why,
+            recommended_action=f"{outcome.name.lower()} for {input.kill.target_module}",
+            constraints=[], timeout_minutes=60)
