@@ -411,7 +411,10 @@ fn bench(
         Isolating::Strict => crate::config::Isolation::Strict,
         Isolating::Reuse => crate::config::Isolation::Reuse,
     };
+    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let loading = std::time::Instant::now();
     let plugin = load_one(&config, file, None)?;
+    let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
     let thresholds = crate::plugin::thresholds_from_config(&config);
     let cases = bench_cases(kills)?;
     let prepared: Vec<_> = cases
@@ -468,6 +471,7 @@ fn bench(
         "{}",
         serde_json::to_string_pretty(&json!({
             "plugin": plugin.name(), "kind": plugin.kind(), "version": plugin.info().version, "sha256": plugin.sha256(),
+            "bytes": bytes, "load_ms": load_ms,
             "isolation": format!("{:?}", config.medic.plugins.isolation).to_lowercase(),
             "calls": calls, "failures": failures, "distinct_kills": cases.len(),
             "p50_us": pct(0.5), "p99_us": pct(0.99), "max_us": pct(1.0),
