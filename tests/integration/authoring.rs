@@ -173,8 +173,32 @@ fn the_example_strategies_build_and_decide() {
         js_toolchain().display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    let fresh = tempfile::tempdir().unwrap();
     for lang in ["rust", "python", "js"] {
         let name = format!("example-{lang}-strategy");
+        // The examples are what `medic plugin new` makes today (the Rust
+        // one points at the SDK in this repository by a relative path).
+        run(
+            "medic plugin new",
+            Command::new(env!("CARGO_BIN_EXE_medic"))
+                .args([
+                    "plugin", "new", &name, "--kind", "strategy", "--lang", lang, "--dir",
+                ])
+                .arg(fresh.path()),
+        );
+        for entry in walk(&fresh.path().join(&name)) {
+            let rel = entry.strip_prefix(fresh.path().join(&name)).unwrap();
+            let generated = std::fs::read_to_string(&entry).unwrap();
+            let committed = std::fs::read_to_string(examples.join(&name).join(rel))
+                .unwrap_or_else(|e| panic!("plugins/examples/{name}/{}: {e}", rel.display()));
+            let generated = generated.replace(medic::authoring::SDK_DIR, "../../sdk");
+            assert_eq!(
+                committed,
+                generated,
+                "plugins/examples/{name}/{} is out of date: regenerate it with medic plugin new",
+                rel.display()
+            );
+        }
         let out = run(
             &format!("plugins/examples/{name}/test.sh"),
             Command::new("sh")
@@ -243,4 +267,18 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
         assert!(!out.status.success(), "{crate_name}");
         assert!(err.contains(hint), "{crate_name}: {err}");
     }
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

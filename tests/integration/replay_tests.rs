@@ -31,6 +31,19 @@ fn options(recording: &Path, strategies: &[&str], threads: usize) -> Options {
     }
 }
 
+/// Semi-auto with no hourly cap and no flapping limit: the scenarios kill
+/// each module many times an hour, and without this every kill would go to
+/// a human and the learner would hear of no outcome.
+fn learning_config() -> (Config, tempfile::NamedTempFile) {
+    let (mut config, intel) = semi_auto_config();
+    config
+        .constitution
+        .constraints
+        .max_auto_resurrections_per_hour = 100_000;
+    config.medic.resurrection.flapping.max_kills_per_hour = 100_000;
+    (config, intel)
+}
+
 fn scenario_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("config/scenarios/{name}.yaml"))
 }
@@ -423,19 +436,9 @@ fn plugin_bench_reports_latency_and_rate() {
 fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec.jsonl");
-    let s = simulate::Scenario::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config/scenarios/baseline.yaml"),
-    )
-    .unwrap();
+    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
     simulate::simulate(&s, 5, 12_000, std::fs::File::create(&rec).unwrap()).unwrap();
-    let (mut config, _intel) = semi_auto_config();
-    config
-        .constitution
-        .constraints
-        .max_auto_resurrections_per_hour = 100_000;
-    // The scenario kills each module many times an hour: without this the
-    // flapping guardrail sends them all to a human and nothing is learned.
-    config.medic.resurrection.flapping.max_kills_per_hour = 100_000;
+    let (config, _intel) = learning_config();
     let mut reports = Vec::new();
     for threads in [1, 2] {
         let mut o = options(&rec, &["balanced"], threads);
@@ -484,12 +487,7 @@ fn learning_brings_back_more_false_positives_at_no_more_risk() {
     let rec = dir.path().join("rec.jsonl");
     let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
     simulate::simulate(&s, 5, 40_000, std::fs::File::create(&rec).unwrap()).unwrap();
-    let (mut config, _intel) = semi_auto_config();
-    config
-        .constitution
-        .constraints
-        .max_auto_resurrections_per_hour = 100_000;
-    config.medic.resurrection.flapping.max_kills_per_hour = 100_000;
+    let (mut config, _intel) = learning_config();
     // Stricter than needed: only scores under 0.2 count as low risk.
     config.medic.risk.thresholds.minimal = 0.1;
     config.medic.risk.thresholds.low = 0.2;
