@@ -264,7 +264,7 @@ mod tests {
         let r = watch(probes(vec![]), &plan(true), Arc::new(Notify::new()), || {}).await;
         assert_eq!(r.ending, Ending::Stable);
         assert_eq!(r.failures, 0);
-        assert!(r.checks > 5);
+        assert!(r.checks >= 2, "{r:?}");
         assert!(r.first_healthy_ms.is_some());
     }
 
