@@ -1,6 +1,10 @@
 //! API keys: kept as sha256 hashes, each with a role. A request presents
 //! its key in `X-API-Key` (or `Authorization: Bearer`).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
@@ -21,6 +25,10 @@ struct Key {
 
 pub struct ApiKeys {
     keys: Vec<Key>,
+    /// Per key: tokens left and when they were counted (a token bucket).
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    rate: f64,
+    burst: f64,
 }
 
 /// A caller that presented a valid key.
@@ -58,7 +66,41 @@ impl ApiKeys {
                 sha256: digest(k),
             });
         }
-        Ok(ApiKeys { keys })
+        Ok(ApiKeys {
+            keys,
+            buckets: Mutex::new(HashMap::new()),
+            rate: 0.0,
+            burst: 1.0,
+        })
+    }
+
+    /// Limits each key to `per_second` sustained and `burst` at once
+    /// (`per_second` 0: no limit).
+    pub fn with_rate_limit(mut self, per_second: f64, burst: f64) -> Self {
+        self.rate = per_second;
+        self.burst = burst.max(1.0);
+        self
+    }
+
+    /// Takes one request from `name`'s bucket, or says when to retry.
+    fn admit(&self, name: &str) -> Result<(), ApiError> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.entry(name.to_string()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - *tokens) / self.rate;
+            Err(ApiError::RateLimited {
+                retry_after_secs: wait.ceil().max(1.0) as u64,
+            })
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,6 +146,7 @@ impl ApiKeys {
                 format!("{:?}", key.role).to_lowercase(),
             ));
         }
+        self.admit(&key.name)?;
         Ok(Caller {
             name: key.name.clone(),
             role: key.role,

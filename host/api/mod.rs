@@ -2,6 +2,8 @@
 //! drive it with `oneshot`. Every answer uses the spec §9.2 envelope.
 
 mod auth;
+mod config;
+mod decisions;
 mod error;
 mod health;
 mod kills;
@@ -10,6 +12,7 @@ mod outcomes;
 mod queue;
 mod reports;
 mod resurrections;
+mod status;
 mod thresholds;
 
 use std::sync::Arc;
@@ -43,6 +46,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/kills", post(kills::ingest))
+        .route("/api/v1/status", get(status::status))
+        .route("/api/v1/audit", get(status::audit))
+        .route("/api/v1/config", get(config::show))
+        .route("/api/v1/decisions", get(decisions::list))
+        .route("/api/v1/decisions/{decision_id}", get(decisions::show))
         .route("/api/v1/reports/daily", get(reports::daily))
         .route("/api/v1/queue", get(queue::list))
         .route("/api/v1/queue/{item_id}", get(queue::show))

@@ -128,6 +128,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             tracing::warn!(key = %key, "No API keys configured: generated a one-time admin key for this run (set MEDIC_API_KEY or interfaces.web.api_keys)");
             keys = keys.with("generated", Role::Admin, &key);
         }
+        let keys = keys.with_rate_limit(
+            m.interfaces.web.rate_limit_per_second,
+            m.interfaces.web.rate_limit_burst,
+        );
         let state = AppState {
             decider: decider.clone(),
             keys: Arc::new(keys),

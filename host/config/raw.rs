@@ -605,6 +605,10 @@ pub struct WebSection {
     /// API keys, stored as the sha256 of the key; a key can also come from
     /// the environment variable `MEDIC_API_KEY` (role admin).
     pub api_keys: Vec<ApiKeySection>,
+    /// Requests per second one key may make, sustained (0 = no limit).
+    pub rate_limit_per_second: f64,
+    /// Requests one key may make in a burst above the sustained rate.
+    pub rate_limit_burst: f64,
 }
 
 impl Default for WebSection {
@@ -614,6 +618,8 @@ impl Default for WebSection {
             port: 8000,
             host: "127.0.0.1".into(),
             api_keys: Vec::new(),
+            rate_limit_per_second: 100.0,
+            rate_limit_burst: 200.0,
         }
     }
 }

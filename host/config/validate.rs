@@ -582,6 +582,19 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
 
     let i = &m.interfaces;
     c.check(i.web.port != 0, "interfaces.web.port", "must not be 0");
+    c.check(
+        i.web.rate_limit_per_second.is_finite() && i.web.rate_limit_per_second >= 0.0,
+        "interfaces.web.rate_limit_per_second",
+        format!(
+            "{} must be 0 (no limit) or more",
+            i.web.rate_limit_per_second
+        ),
+    );
+    c.check(
+        i.web.rate_limit_burst.is_finite() && i.web.rate_limit_burst >= 1.0,
+        "interfaces.web.rate_limit_burst",
+        format!("{} must be at least 1", i.web.rate_limit_burst),
+    );
     c.non_empty("interfaces.web.host", &i.web.host);
     for (n, k) in i.web.api_keys.iter().enumerate() {
         let at = format!("interfaces.web.api_keys[{n}]");

@@ -191,6 +191,37 @@ impl Store {
         Ok(out)
     }
 
+    /// The newest decisions made in `[from, to)` that `wanted` accepts, at
+    /// most `limit`, newest first. `below`, a cursor from an earlier page
+    /// (a decision's time and kill_id), pages on strictly below it.
+    pub fn records_newest(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        below: Option<(DateTime<Utc>, &str)>,
+        limit: usize,
+        wanted: impl Fn(&DecisionRecord) -> bool,
+    ) -> Result<Vec<DecisionRecord>> {
+        let mut end = time_be(to).to_vec();
+        if let Some((t, kill_id)) = below {
+            end = end.min(time_key(t, kill_id));
+        }
+        let mut out = Vec::new();
+        for item in self.by_time.range(time_be(from).to_vec()..end).rev() {
+            let (_, decision_id) = item?;
+            if let Some(bytes) = self.decisions.get(&decision_id)? {
+                let rec: DecisionRecord = serde_json::from_slice(&bytes)?;
+                if wanted(&rec) {
+                    out.push(rec);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// A module's decided kills with kill times in `[from, to)`, oldest first.
     pub fn records_for_module(
         &self,

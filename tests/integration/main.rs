@@ -3,6 +3,7 @@
 mod acting_inprocess;
 mod acting_support;
 mod acting_workflow;
+mod api_routes;
 mod authoring;
 mod backends;
 mod builtin_plugins;

@@ -1,0 +1,81 @@
+//! `GET /api/v1/status` (viewers): what the engine is doing — mode, phase,
+//! the plugins serving, the queue, resurrections under way, uptime — and
+//! `GET /api/v1/audit` (admins): the audit log, oldest first, paged by
+//! sequence number.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, envelope};
+use crate::config::raw::Role;
+
+pub async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.keys.check(&headers, Role::Viewer)?;
+    let d = &state.decider;
+    let active = d.registry.active();
+    let plugin = |p: &crate::plugin::Plugin| json!({"name": p.name(), "version": p.info().version, "sha256": p.sha256(), "quarantined": p.is_quarantined()});
+    let queue = match d.acting() {
+        Some(a) => serde_json::to_value(a.queue.stats(chrono::Utc::now())?).unwrap_or_default(),
+        None => Value::Null,
+    };
+    let in_progress = d
+        .store
+        .unfinished_requests()?
+        .iter()
+        .map(|r| json!({"request_id": r.request_id, "module": r.target_module, "state": r.state}))
+        .collect::<Vec<_>>();
+    Ok(Json(envelope(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "mode": d.mode().name(),
+        "configured_mode": d.config.medic.mode.current.name(),
+        "phase": active.phase.to_string(),
+        "plugins": {"risk_scorer": plugin(&active.scorer), "strategy": plugin(&active.strategy),
+                    "threshold_learner": plugin(&active.learner)},
+        "decisions": d.store.decision_count(),
+        "queue": queue,
+        "resurrections_in_progress": in_progress,
+        "siem": {"adapter": d.siem.kind(), "breaker": d.siem.breaker_state()},
+    }))))
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    state.keys.check(&headers, Role::Admin)?;
+    let num = |k: &str, lo: u64, hi: u64| -> Result<Option<u64>, ApiError> {
+        q.get(k)
+            .map(|v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (lo..=hi).contains(n))
+                    .ok_or_else(|| ApiError::Invalid {
+                        field: k.into(),
+                        problem: format!("{v:?} must be a number from {lo} to {hi}"),
+                    })
+            })
+            .transpose()
+    };
+    if let Some(k) = q.keys().find(|k| !["after", "limit"].contains(&k.as_str())) {
+        return Err(ApiError::Invalid {
+            field: k.clone(),
+            problem: "unknown parameter (after, limit)".into(),
+        });
+    }
+    let after = num("after", 0, u64::MAX)?;
+    let limit = num("limit", 1, 1000)?.unwrap_or(100) as usize;
+    let events = state.decider.store.audit_events(after, limit)?;
+    let next = events.last().map(|e| e.seq);
+    Ok(Json(envelope(
+        json!({"events": events, "next_after": next}),
+    )))
+}

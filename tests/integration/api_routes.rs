@@ -1,0 +1,181 @@
+//! The read routes operators use — decisions (filtered, paged), status,
+//! audit, configuration (redacted) — and per-key rate limiting, through
+//! `router(state)` with `oneshot`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use medic::api::{ApiKeys, AppState, router};
+use medic::config::raw::{ApiKeySection, Role};
+use medic::publish::Publisher;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+use crate::pipeline_support::{decide, decider_with};
+
+const VIEWER: &str = "viewer-key-0123456789";
+const ADMIN: &str = "admin-key-01234567890";
+
+fn state(rate: f64, burst: f64) -> AppState {
+    let key = |name: &str, role, k: &str| ApiKeySection {
+        name: name.into(),
+        role,
+        sha256: hex::encode(Sha256::digest(k)),
+    };
+    let mut config = medic::config::Config::embedded().unwrap();
+    config.medic.smith.event_bus.url = "redis://:hunter2@127.0.0.1:6379".into();
+    config.medic.interfaces.web.api_keys = vec![key("ops", Role::Admin, ADMIN)];
+    let keys = ApiKeys::new(
+        &[
+            key("dash", Role::Viewer, VIEWER),
+            key("ops", Role::Admin, ADMIN),
+        ],
+        None,
+    )
+    .unwrap()
+    .with_rate_limit(rate, burst);
+    AppState {
+        decider: decider_with(config, None),
+        keys: Arc::new(keys),
+        publisher: Publisher::none(),
+        started: Instant::now(),
+    }
+}
+
+async fn get(state: &AppState, uri: &str, key: &str) -> (StatusCode, Value, Option<String>) {
+    let req = Request::builder()
+        .uri(uri)
+        .header("x-api-key", key)
+        .body(Body::empty())
+        .unwrap();
+    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        retry,
+    )
+}
+
+#[tokio::test]
+async fn decisions_are_listed_newest_first_filtered_and_paged() {
+    let s = state(0.0, 1.0);
+    for i in 0..7 {
+        let module = if i % 2 == 0 { "renderer" } else { "indexer" };
+        decide(&s.decider, &format!("api-{i}"), module).await;
+    }
+    let (status, body, _) = get(&s, "/api/v1/decisions?limit=3", VIEWER).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page = body["data"]["decisions"].as_array().unwrap();
+    assert_eq!(page.len(), 3);
+    assert_eq!(page[0]["kill_id"], "api-6", "newest first");
+    let cursor = body["data"]["next_cursor"].as_str().unwrap().to_string();
+    let (_, body, _) = get(
+        &s,
+        &format!("/api/v1/decisions?limit=10&cursor={cursor}"),
+        VIEWER,
+    )
+    .await;
+    let rest = body["data"]["decisions"].as_array().unwrap();
+    assert_eq!(rest.len(), 4, "{body}");
+    assert_eq!(rest[0]["kill_id"], "api-3");
+    assert!(body["data"]["next_cursor"].is_null());
+
+    let (_, body, _) = get(&s, "/api/v1/decisions?module=indexer", VIEWER).await;
+    let only = body["data"]["decisions"].as_array().unwrap();
+    assert_eq!(only.len(), 3);
+    assert!(only.iter().all(|d| d["target_module"] == "indexer"));
+
+    let id = page[0]["decision_id"].as_str().unwrap();
+    let (status, body, _) = get(&s, &format!("/api/v1/decisions/{id}"), VIEWER).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["kill"]["kill_id"], "api-6");
+    let (status, _, _) = get(&s, "/api/v1/decisions/nope", VIEWER).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (uri, field) in [
+        ("/api/v1/decisions?outcome=maybe", "outcome"),
+        ("/api/v1/decisions?limit=0", "limit"),
+        ("/api/v1/decisions?from=yesterday", "from"),
+        ("/api/v1/decisions?colour=red", "colour"),
+        ("/api/v1/decisions?cursor=zzz", "cursor"),
+    ] {
+        let (status, body, _) = get(&s, uri, VIEWER).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+        assert_eq!(body["errors"][0]["field"], field, "{uri}: {body}");
+    }
+    let (status, _, _) = get(&s, "/api/v1/decisions", "wrong-key-0123456789").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn status_audit_and_a_redacted_configuration() {
+    let s = state(0.0, 1.0);
+    decide(&s.decider, "st-1", "renderer").await;
+    let (status, body, _) = get(&s, "/api/v1/status", VIEWER).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["mode"], "observer");
+    assert_eq!(body["data"]["decisions"], 1);
+    assert_eq!(body["data"]["plugins"]["strategy"]["name"], "conservative");
+
+    let (status, _, _) = get(&s, "/api/v1/audit", VIEWER).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the audit log is for admins");
+    let (status, body, _) = get(&s, "/api/v1/audit?limit=10", ADMIN).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = body["data"]["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "decision_made" && e["kill_id"] == "st-1")
+    );
+    let after = body["data"]["next_after"].as_u64().unwrap();
+    let (_, body, _) = get(&s, &format!("/api/v1/audit?after={after}"), ADMIN).await;
+    assert!(body["data"]["events"].as_array().unwrap().is_empty());
+
+    let (status, _, _) = get(&s, "/api/v1/config", VIEWER).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body, _) = get(&s, "/api/v1/config", ADMIN).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.to_string();
+    assert!(!text.contains("hunter2"), "the Redis password is redacted");
+    assert!(
+        !text.contains(&hex::encode(Sha256::digest(ADMIN))),
+        "key hashes are redacted"
+    );
+    assert_eq!(
+        body["data"]["medic"]["smith"]["event_bus"]["url"],
+        "redis://:<redacted>@127.0.0.1:6379"
+    );
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() {
+    let s = state(1.0, 3.0);
+    for _ in 0..3 {
+        let (status, _, _) = get(&s, "/api/v1/status", VIEWER).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body, retry) = get(&s, "/api/v1/status", VIEWER).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry in")
+    );
+    let (status, _, _) = get(&s, "/api/v1/status", ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "each key has its own budget");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, _) = get(&s, "/api/v1/status", VIEWER).await;
+    assert_eq!(status, StatusCode::OK, "the budget refills");
+}
