@@ -159,14 +159,16 @@ async fn status_audit_and_a_redacted_configuration() {
 
 #[tokio::test]
 async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() {
-    let s = state(1.0, 3.0);
+    // One request every 2 s sustained, 3 at once: the burst below takes
+    // milliseconds, far less than a refill, even on a loaded machine.
+    let s = state(0.5, 3.0);
     for _ in 0..3 {
         let (status, _, _) = get(&s, "/api/v1/status", VIEWER).await;
         assert_eq!(status, StatusCode::OK);
     }
     let (status, body, retry) = get(&s, "/api/v1/status", VIEWER).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(matches!(retry.as_deref(), Some("1" | "2")), "{retry:?}");
     assert!(
         body["errors"][0]["message"]
             .as_str()
@@ -175,7 +177,7 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected
     );
     let (status, _, _) = get(&s, "/api/v1/status", ADMIN).await;
     assert_eq!(status, StatusCode::OK, "each key has its own budget");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (status, _, _) = get(&s, "/api/v1/status", VIEWER).await;
     assert_eq!(status, StatusCode::OK, "the budget refills");
 }
