@@ -9,6 +9,7 @@ mod health;
 mod kills;
 mod mode;
 mod outcomes;
+mod plugins;
 mod queue;
 mod reports;
 mod resurrections;
@@ -47,6 +48,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/kills", post(kills::ingest))
         .route("/api/v1/status", get(status::status))
+        .route(
+            "/api/v1/plugins",
+            get(plugins::list)
+                .post(plugins::upload)
+                .layer(DefaultBodyLimit::max(plugins::MAX_PLUGIN_BYTES)),
+        )
+        .route("/api/v1/plugins/reload", post(plugins::reload))
         .route("/api/v1/audit", get(status::audit))
         .route("/api/v1/config", get(config::show))
         .route("/api/v1/decisions", get(decisions::list))

@@ -181,3 +181,90 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected
     let (status, _, _) = get(&s, "/api/v1/status", VIEWER).await;
     assert_eq!(status, StatusCode::OK, "the budget refills");
 }
+
+async fn post_bytes(state: &AppState, uri: &str, key: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("x-api-key", key)
+        .body(Body::from(body))
+        .unwrap();
+    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = medic::config::Config::embedded().unwrap();
+    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.watch = false;
+    config.medic.plugins.timeout_ms = 5_000;
+    let mut s = state(0.0, 1.0);
+    s.decider = decider_with(config, None);
+
+    let (status, body, _) = get(&s, "/api/v1/plugins", VIEWER).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["active"]["strategy"], "conservative");
+    assert!(body["data"]["plugins"].as_array().unwrap().len() >= 5);
+
+    let wasm = crate::support::wasm_bytes("swap-v1");
+    let (status, _) = post_bytes(&s, "/api/v1/plugins?name=mine", VIEWER, wasm.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "uploading is for admins");
+    let (status, body) = post_bytes(&s, "/api/v1/plugins?name=../evil", ADMIN, wasm.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "name");
+
+    // A hostile plugin is refused, with the reason, and nothing is written.
+    let (status, body) = post_bytes(
+        &s,
+        "/api/v1/plugins?name=spin",
+        ADMIN,
+        crate::support::wasm_bytes("hostile-out-of-range"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("golden"),
+        "{body}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    let (status, body) = post_bytes(&s, "/api/v1/plugins?name=mine", ADMIN, wasm).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["outcome"], "loaded");
+    assert!(dir.path().join("mine.wasm").exists());
+    let (_, body, _) = get(&s, "/api/v1/plugins", VIEWER).await;
+    assert!(
+        body["data"]["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "swap-test")
+    );
+
+    let (status, body) = post_bytes(&s, "/api/v1/plugins/reload", ADMIN, vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let changes = s
+        .decider
+        .store
+        .audit_events(None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == medic::store::AuditKind::PluginChanged && e.actor == "ops")
+        .count();
+    assert_eq!(
+        changes, 2,
+        "the upload and the reload are audited with the key's name"
+    );
+}
