@@ -5,6 +5,8 @@
 pub mod backend;
 pub mod command;
 pub mod health;
+mod negotiate;
+mod outcome;
 pub mod process;
 pub mod resurrector;
 pub mod template;

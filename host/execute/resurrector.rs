@@ -16,15 +16,14 @@ use tracing::Instrument;
 use super::backend::{BackendError, Backends, Bound};
 use super::health::HealthCheck;
 use super::template::Target;
-use super::veto::{Answer, VetoChannel, VetoDecision};
+use super::veto::VetoChannel;
 use super::workflow::{self, IllegalTransition};
 use crate::approve::{ApprovalQueue, QueueError};
-use crate::config::raw::VetoTimeout;
 use crate::config::{Config, Feature};
 use crate::enrich::SiemAdapter;
 use crate::model::{
-    Decision, DecisionOutcome, JsonMap, KillReport, OutcomeRecord, OutcomeResult, QueueItem,
-    ResurrectionRequest, ResurrectionStatus, WorkflowState,
+    Decision, DecisionOutcome, JsonMap, KillReport, OutcomeResult, QueueItem, ResurrectionRequest,
+    ResurrectionStatus, WorkflowState,
 };
 use crate::monitor::{self, Ending, Plan};
 use crate::publish::Publisher;
@@ -102,11 +101,11 @@ struct Active {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     last_resurrected: HashMap<String, DateTime<Utc>>,
     flapping_until: HashMap<String, DateTime<Utc>>,
     active: HashMap<String, Active>,
-    counts: HashMap<String, OutcomeCounts>,
+    pub(super) counts: HashMap<String, OutcomeCounts>,
     /// Kills that interrupted a resurrection, by kill_id: the module they
     /// hit, and the request.
     rekills: HashMap<String, (String, String)>,
@@ -124,21 +123,21 @@ pub enum Action {
 }
 
 pub struct Resurrector {
-    config: Arc<Config>,
-    store: Store,
+    pub(super) config: Arc<Config>,
+    pub(super) store: Store,
     backends: Backends,
     checks: Vec<HealthCheck>,
     pub queue: Arc<ApprovalQueue>,
-    siem: Arc<dyn SiemAdapter>,
-    metrics: Arc<Metrics>,
+    pub(super) siem: Arc<dyn SiemAdapter>,
+    pub(super) metrics: Arc<Metrics>,
     events: OnceLock<Publisher>,
-    veto: OnceLock<Arc<VetoChannel>>,
-    state: Mutex<State>,
+    pub(super) veto: OnceLock<Arc<VetoChannel>>,
+    pub(super) state: Mutex<State>,
 }
 
 /// Why the workflow could not go on.
 #[derive(Debug, thiserror::Error)]
-enum Halt {
+pub(super) enum Halt {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -207,7 +206,7 @@ impl Resurrector {
         (!v.healthy()).then(|| "the Smith veto channel is down".to_string())
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(super) fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -584,7 +583,7 @@ impl Resurrector {
     }
 
     /// One workflow move: checked, stored, published.
-    async fn move_to(
+    pub(super) async fn move_to(
         &self,
         r: &mut ResurrectionRequest,
         to: WorkflowState,
@@ -838,100 +837,6 @@ impl Resurrector {
         self.move_to(r, WorkflowState::Failed, note).await
     }
 
-    /// Smith's veto, when the protocol is on. `Ok(true)`: go on.
-    async fn negotiate(
-        &self,
-        r: &mut ResurrectionRequest,
-        record: Option<&crate::store::DecisionRecord>,
-    ) -> Result<bool, Halt> {
-        let Some(channel) = self.veto.get() else {
-            r.approved_by = Some("auto".into());
-            self.move_to(r, WorkflowState::Approved, "approved automatically")
-                .await?;
-            return Ok(true);
-        };
-        let Some(rec) = record else {
-            r.error = Some("its decision is not in the store".into());
-            self.move_to(r, WorkflowState::Failed, "decision missing")
-                .await?;
-            return Ok(false);
-        };
-        let policy = self.config.medic.smith.veto_protocol.on_timeout;
-        let answer = channel.ask(r, &rec.decision).await;
-        tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, answer = ?answer, "Smith answered the pre-resurrection notice");
-        let (proceed, queue_reason, why) = match &answer {
-            Answer::Smith(a) => match a.decision {
-                VetoDecision::Approve => (true, None, format!("Smith approved: {}", a.reason)),
-                VetoDecision::Veto => (false, None, format!("vetoed by Smith: {}", a.reason)),
-                VetoDecision::Defer => (
-                    false,
-                    Some(format!("Smith deferred to a human: {}", a.reason)),
-                    format!("deferred by Smith: {}", a.reason),
-                ),
-            },
-            Answer::Timeout => {
-                let t = self.config.medic.smith.veto_protocol.timeout_seconds;
-                match policy {
-                    VetoTimeout::Proceed => (
-                        true,
-                        None,
-                        format!(
-                            "Smith did not answer in {t} s; smith.veto_protocol.on_timeout is proceed"
-                        ),
-                    ),
-                    VetoTimeout::Deny => (
-                        false,
-                        None,
-                        format!(
-                            "Smith did not answer in {t} s; smith.veto_protocol.on_timeout is deny"
-                        ),
-                    ),
-                    VetoTimeout::Queue => (
-                        false,
-                        Some(format!("Smith did not answer the notice in {t} s")),
-                        format!("Smith did not answer in {t} s: a human decides"),
-                    ),
-                }
-            }
-            Answer::Unavailable(e) => (
-                false,
-                Some(format!("the veto notice could not be sent: {e}")),
-                format!("veto notice not sent ({e}): a human decides"),
-            ),
-        };
-        if proceed {
-            r.approved_by = Some("auto".into());
-            self.move_to(r, WorkflowState::Approved, why).await?;
-            return Ok(true);
-        }
-        // Queued first, so the item is there once the request shows
-        // cancelled.
-        if let Some(reason) = queue_reason {
-            match self
-                .queue
-                .enqueue(&rec.decision, &rec.kill, &reason, Utc::now())
-            {
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(kill_id = %r.kill_id, error = %e, "Could not queue a deferred resurrection; the module stays down")
-                }
-            }
-        }
-        self.store.audit(
-            AuditKind::ResurrectionVetoed,
-            Some(&r.kill_id),
-            Some(&r.decision_id),
-            "smith",
-            json!({"request_id": r.request_id, "module": r.target_module, "reason": why,
-                   "answer": match &answer { Answer::Smith(a) => serde_json::to_value(a).unwrap_or_default(), _ => serde_json::Value::Null }}),
-        )?;
-        r.error = Some(why.clone());
-        self.move_to(r, WorkflowState::Cancelled, why.clone())
-            .await?;
-        self.store.flush().await?;
-        Ok(false)
-    }
-
     /// Waits for upstream modules being resurrected to come up first.
     async fn wait_upstream(&self, r: &ResurrectionRequest) -> Result<(), String> {
         let limit =
@@ -1004,83 +909,5 @@ impl Resurrector {
             action: "restart",
             seconds: limit.as_secs_f64(),
         }))
-    }
-
-    async fn finish(
-        &self,
-        r: &ResurrectionRequest,
-        record: Option<&crate::store::DecisionRecord>,
-        result: OutcomeResult,
-        time_to_stable: Option<u32>,
-        lessons: Vec<String>,
-    ) -> Result<(), Halt> {
-        self.finish_with(r, record, result, time_to_stable, JsonMap::new(), lessons)
-            .await
-    }
-
-    /// Records the outcome (spec §2.5), counts it, reports it to the SIEM.
-    async fn finish_with(
-        &self,
-        r: &ResurrectionRequest,
-        record: Option<&crate::store::DecisionRecord>,
-        result: OutcomeResult,
-        time_to_stable: Option<u32>,
-        mut metrics: JsonMap,
-        lessons: Vec<String>,
-    ) -> Result<(), Halt> {
-        metrics.insert("attempts".into(), json!(r.attempts));
-        metrics.insert("backend".into(), json!(r.backend));
-        let d = record.map(|rec| &rec.decision);
-        let outcome = OutcomeRecord {
-            outcome_id: uuid::Uuid::now_v7().to_string(),
-            request_id: r.request_id.clone(),
-            decision_id: r.decision_id.clone(),
-            kill_id: r.kill_id.clone(),
-            result,
-            recorded_at: Utc::now(),
-            time_to_stable,
-            post_resurrection_metrics: metrics,
-            smith_feedback: None,
-            human_feedback: r.notes.clone(),
-            lessons_learned: lessons,
-            should_adjust_threshold: !matches!(
-                result,
-                OutcomeResult::Success | OutcomeResult::PartialSuccess
-            ),
-            target_module: r.target_module.clone(),
-            risk_level: d.map_or(crate::model::RiskLevel::Critical, |d| d.risk_level),
-            risk_score: d.map_or(1.0, |d| d.risk_score),
-            decision: d.map_or(DecisionOutcome::ApproveManual, |d| d.outcome),
-            strategy: d.map_or_else(String::new, |d| {
-                format!("{}@{}", d.strategy.name, d.strategy.version)
-            }),
-            kill_reason: record.map(|rec| rec.kill.kill_reason),
-            smith_confidence: record.map(|rec| rec.kill.confidence_score),
-        };
-        self.store.put_outcome(&outcome)?;
-        self.store.audit(
-            AuditKind::OutcomeRecorded,
-            Some(&r.kill_id),
-            Some(&r.decision_id),
-            "medic",
-            json!({"request_id": r.request_id, "outcome_id": outcome.outcome_id, "result": result, "time_to_stable": time_to_stable}),
-        )?;
-        self.store.flush().await?;
-        {
-            let mut st = self.state();
-            if let Some(c) = st.counts.get_mut(&r.target_module) {
-                c.add(result);
-            }
-        }
-        self.metrics
-            .resurrected(&crate::model::wire_name(&result), &r.backend);
-        tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, outcome_id = %outcome.outcome_id, result = ?result, time_to_stable, "Resurrection outcome recorded");
-        match self.siem.report_outcome(&outcome).await {
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(kill_id = %r.kill_id, request_id = %r.request_id, error = %e, "Reporting the outcome to the SIEM failed")
-            }
-        }
-        Ok(())
     }
 }
