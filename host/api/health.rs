@@ -67,8 +67,34 @@ pub async fn metrics(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.decider.metrics.render(),
-    ))
+    let d = &state.decider;
+    let mut out = d.metrics.render();
+    // Gauges read from the store at scrape time.
+    let changes = d.store.threshold_history()?.len();
+    let in_progress = d.store.unfinished_requests()?.len();
+    for (name, kind, help, value) in [
+        (
+            "medic_queue_pending",
+            "gauge",
+            "Decisions waiting in the approval queue",
+            d.store.pending_queue_len(),
+        ),
+        (
+            "medic_resurrections_in_progress",
+            "gauge",
+            "Resurrection requests whose workflow has not ended",
+            in_progress,
+        ),
+        (
+            "medic_threshold_changes_total",
+            "counter",
+            "Threshold changes put in force (learner, manual, revert)",
+            changes,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

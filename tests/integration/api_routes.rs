@@ -141,6 +141,28 @@ async fn status_audit_and_a_redacted_configuration() {
     let (_, body, _) = get(&s, &format!("/api/v1/audit?after={after}"), ADMIN).await;
     assert!(body["data"]["events"].as_array().unwrap().is_empty());
 
+    let req = Request::builder()
+        .uri("/metrics")
+        .header("x-api-key", VIEWER)
+        .body(Body::empty())
+        .unwrap();
+    let res = router(s.clone()).oneshot(req).await.unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    for line in [
+        "medic_queue_pending 0",
+        "medic_resurrections_in_progress 0",
+        "medic_threshold_changes_total 0",
+        "medic_decisions_total{outcome=",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+
     let (status, _, _) = get(&s, "/api/v1/config", VIEWER).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body, _) = get(&s, "/api/v1/config", ADMIN).await;
