@@ -10,27 +10,10 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::params::{invalid, parse_enum, parse_limit, parse_time};
 use super::{ApiError, AppState, envelope};
 use crate::config::raw::Role;
 use crate::model::{DecisionOutcome, RiskLevel};
-
-fn invalid(field: &str, problem: String) -> ApiError {
-    ApiError::Invalid {
-        field: field.into(),
-        problem,
-    }
-}
-
-fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, v: &str) -> Result<T, ApiError> {
-    serde_json::from_value(json!(v))
-        .map_err(|_| invalid(field, format!("{v:?} is not a known value")))
-}
-
-fn parse_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| invalid(field, format!("{v:?} is not an RFC 3339 time")))
-}
 
 pub async fn list(
     State(state): State<AppState>,
@@ -65,13 +48,7 @@ pub async fn list(
                         })?,
                 )
             }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| invalid(k, format!("{v:?} must be 1 to 1000")))?
-            }
+            "limit" => limit = parse_limit(k, v)?,
             other => {
                 return Err(invalid(
                     other,

@@ -9,6 +9,7 @@ mod health;
 mod kills;
 mod mode;
 mod outcomes;
+mod params;
 mod plugins;
 mod queue;
 mod reports;

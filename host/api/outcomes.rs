@@ -6,31 +6,13 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
+use super::params::{invalid, parse_enum, parse_limit, parse_time};
 use super::{ApiError, AppState, envelope};
 use crate::config::raw::Role;
 use crate::store::OutcomeFilter;
-
-fn invalid(field: &str, problem: String) -> ApiError {
-    ApiError::Invalid {
-        field: field.into(),
-        problem,
-    }
-}
-
-/// A wire-named enum value from a query parameter.
-fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, v: &str) -> Result<T, ApiError> {
-    serde_json::from_value(json!(v))
-        .map_err(|_| invalid(field, format!("{v:?} is not a known value")))
-}
-
-fn parse_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| invalid(field, format!("{v:?} is not an RFC 3339 time")))
-}
 
 /// The filter and limit in a query string; unknown parameters are errors.
 fn filter(q: &HashMap<String, String>) -> Result<(OutcomeFilter, usize), ApiError> {
@@ -45,13 +27,7 @@ fn filter(q: &HashMap<String, String>) -> Result<(OutcomeFilter, usize), ApiErro
             "decision" => f.decision = Some(parse_enum(k, v)?),
             "from" => f.from = Some(parse_time(k, v)?),
             "to" => f.to = Some(parse_time(k, v)?),
-            "limit" => {
-                limit = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| invalid(k, format!("{v:?} must be 1 to 1000")))?
-            }
+            "limit" => limit = parse_limit(k, v)?,
             "days" => {}
             other => {
                 return Err(invalid(

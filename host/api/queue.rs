@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::params::body;
 use super::{ApiError, AppState, envelope};
 use crate::approve::QueueError;
 use crate::config::raw::Role;
@@ -92,17 +93,6 @@ pub struct ApproveBody {
 pub struct DenyBody {
     #[serde(default)]
     reason: String,
-}
-
-/// Parses an optional JSON body, naming the problem.
-pub(super) fn body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::Invalid {
-        field: "body".into(),
-        problem: e.to_string(),
-    })
 }
 
 pub async fn approve(

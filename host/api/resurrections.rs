@@ -7,7 +7,8 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::queue::{ListQuery, acting, body};
+use super::params::body;
+use super::queue::{ListQuery, acting};
 use super::{ApiError, AppState, envelope};
 use crate::config::raw::Role;
 use crate::model::ResurrectionRequest;

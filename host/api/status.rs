@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
+use super::params::{invalid, parse_limit};
 use super::{ApiError, AppState, envelope};
 use crate::config::raw::Role;
 
@@ -52,27 +53,20 @@ pub async fn audit(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     state.keys.check(&headers, Role::Admin)?;
-    let num = |k: &str, lo: u64, hi: u64| -> Result<Option<u64>, ApiError> {
-        q.get(k)
-            .map(|v| {
-                v.parse::<u64>()
-                    .ok()
-                    .filter(|n| (lo..=hi).contains(n))
-                    .ok_or_else(|| ApiError::Invalid {
-                        field: k.into(),
-                        problem: format!("{v:?} must be a number from {lo} to {hi}"),
-                    })
-            })
-            .transpose()
-    };
-    if let Some(k) = q.keys().find(|k| !["after", "limit"].contains(&k.as_str())) {
-        return Err(ApiError::Invalid {
-            field: k.clone(),
-            problem: "unknown parameter (after, limit)".into(),
-        });
+    let mut after = None;
+    let mut limit = 100;
+    for (k, v) in &q {
+        match k.as_str() {
+            "after" => {
+                after = Some(
+                    v.parse::<u64>()
+                        .map_err(|_| invalid(k, format!("{v:?} must be a sequence number")))?,
+                )
+            }
+            "limit" => limit = parse_limit(k, v)?,
+            other => return Err(invalid(other, "unknown parameter (after, limit)".into())),
+        }
     }
-    let after = num("after", 0, u64::MAX)?;
-    let limit = num("limit", 1, 1000)?.unwrap_or(100) as usize;
     let events = state.decider.store.audit_events(after, limit)?;
     let next = events.last().map(|e| e.seq);
     Ok(Json(envelope(

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::queue::body;
+use super::params::body;
 use super::{ApiError, AppState, envelope};
 use crate::config::raw::Role;
 use crate::learn::{LearnError, ThresholdManager};
