@@ -70,8 +70,8 @@ pub async fn metrics(
     let d = &state.decider;
     let mut out = d.metrics.render();
     // Gauges read from the store at scrape time.
-    let changes = d.store.threshold_history()?.len();
-    let in_progress = d.store.unfinished_requests()?.len();
+    let changes = d.store.threshold_change_count();
+    let in_progress = d.acting().map_or(0, |a| a.in_progress().len());
     for (name, kind, help, value) in [
         (
             "medic_queue_pending",

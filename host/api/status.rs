@@ -26,12 +26,15 @@ pub async fn status(
         Some(a) => serde_json::to_value(a.queue.stats(chrono::Utc::now())?).unwrap_or_default(),
         None => Value::Null,
     };
-    let in_progress = d
-        .store
-        .unfinished_requests()?
-        .iter()
-        .map(|r| json!({"request_id": r.request_id, "module": r.target_module, "state": r.state}))
-        .collect::<Vec<_>>();
+    // The requests being driven, each read from the store for its state.
+    let mut in_progress = Vec::new();
+    for id in d.acting().map(|a| a.in_progress()).unwrap_or_default() {
+        if let Some(r) = d.store.request(&id)? {
+            in_progress.push(
+                json!({"request_id": r.request_id, "module": r.target_module, "state": r.state}),
+            );
+        }
+    }
     Ok(Json(envelope(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs(),

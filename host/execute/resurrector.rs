@@ -266,6 +266,16 @@ impl Resurrector {
         Ok(())
     }
 
+    /// The requests being driven now (request ids, oldest claim order not
+    /// kept): what is in progress, from memory rather than a store scan.
+    pub fn in_progress(&self) -> Vec<String> {
+        self.state()
+            .active
+            .values()
+            .map(|a| a.request_id.clone())
+            .collect()
+    }
+
     /// A kill arrived: if its module is being resurrected, that is a
     /// re-kill — the resurrection ends, and this kill goes to a human.
     pub fn on_kill(&self, kill: &KillReport) {

@@ -68,6 +68,11 @@ impl Store {
             .transpose()
     }
 
+    /// How many changes there have been (no record is read).
+    pub fn threshold_change_count(&self) -> usize {
+        self.threshold_history.len()
+    }
+
     /// Every change, oldest first.
     pub fn threshold_history(&self) -> Result<Vec<ThresholdChange>> {
         self.threshold_history
