@@ -472,3 +472,34 @@ async fn a_downstream_module_fails_when_its_upstream_does_not_come_back() {
     // The history shows in the next profile of the module.
     assert_eq!(s.acting.counts("cache").unwrap().resurrections, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn can_resurrect_refuses_no_backend_and_blacklisted_and_dequeue_removes() {
+    let s = setup(
+        100,
+        |c| {
+            c.medic.resurrection.backends = vec![command_backend(&["web-*"], &["true"])];
+            c.constitution.constraints.blacklisted_modules = vec!["web-legacy".into()];
+        },
+        Store::temporary().unwrap(),
+    );
+    let now = Utc::now();
+    assert!(matches!(
+        s.acting.can_resurrect("db-1", true, now),
+        Err(Refusal::NoBackend(_))
+    ));
+    assert!(matches!(
+        s.acting.can_resurrect("web-legacy", true, now),
+        Err(Refusal::Blacklisted(_))
+    ));
+    assert!(s.acting.can_resurrect("web-1", false, now).is_ok());
+    // An automatic approval of a module no backend serves goes to a human.
+    let h = decide(&s.decider, "nb-1", "db-1").await;
+    assert_eq!(h.decision().outcome, DecisionOutcome::PendingReview);
+    assert!(h.decision().guardrails.contains(&"no_backend".to_string()));
+    let item = s.acting.queue.list_pending(10).unwrap().remove(0);
+    let removed = s.acting.queue.dequeue(&item.item_id).unwrap().unwrap();
+    assert_eq!(removed.kill.kill_id, "nb-1");
+    assert!(s.acting.queue.get(&item.item_id).unwrap().is_none());
+    assert!(s.acting.queue.dequeue(&item.item_id).unwrap().is_none());
+}
