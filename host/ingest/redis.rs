@@ -15,7 +15,8 @@ use chrono::Utc;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
+    StreamReadOptions, StreamReadReply,
 };
 use tokio::sync::watch;
 
@@ -162,6 +163,7 @@ impl RedisConsumer {
         }
         // 2. Entries abandoned by dead consumers; then 3. new entries.
         self.claim(&mut writer).await?;
+        self.sample_backlog(&mut writer).await;
         let mut last_claim = Instant::now();
         let claim_every =
             Duration::from_millis(self.bus.claim_idle_ms / 2).max(Duration::from_millis(100));
@@ -171,6 +173,7 @@ impl RedisConsumer {
             }
             if last_claim.elapsed() >= claim_every {
                 self.claim(&mut writer).await?;
+                self.sample_backlog(&mut writer).await;
                 last_claim = Instant::now();
             }
             let opts = StreamReadOptions::default()
@@ -186,6 +189,30 @@ impl RedisConsumer {
             if !entries.is_empty() {
                 self.process(&mut writer, entries).await?;
             }
+        }
+    }
+
+    /// Reads the group's lag and pending count (XINFO GROUPS) into the
+    /// metrics. A failure only leaves the last values: it is not a reason
+    /// to stop consuming.
+    async fn sample_backlog(&self, conn: &mut MultiplexedConnection) {
+        let info: Result<StreamInfoGroupsReply, _> = conn.xinfo_groups(&self.bus.topic).await;
+        match info {
+            Ok(info) => {
+                if let Some(g) = info
+                    .groups
+                    .iter()
+                    .find(|g| g.name == self.bus.consumer_group)
+                {
+                    let m = &self.decider.metrics;
+                    m.redis_pending
+                        .set(i64::try_from(g.pending).unwrap_or(i64::MAX));
+                    // Redis reports no lag when it cannot tell (after XDEL).
+                    m.redis_lag
+                        .set(g.lag.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)));
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "Could not read the consumer group's backlog"),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::config::Isolation;
 use crate::model::{
     NamedValues, PluginInfo, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict,
 };
+use crate::telemetry::Histogram;
 
 /// Where a plugin came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -72,7 +73,7 @@ struct Health {
 }
 
 /// A snapshot of a plugin's health, for listings and the API.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     pub calls: u64,
     pub failures: u64,
@@ -100,6 +101,8 @@ pub struct Plugin {
     max_adjustment_percent: f64,
     pool: Mutex<Vec<Warm>>,
     health: Health,
+    /// Time per call, instantiation included (strict isolation pays it).
+    latency: Histogram,
 }
 
 impl Plugin {
@@ -161,6 +164,7 @@ impl Plugin {
             max_adjustment_percent: settings.max_adjustment_percent,
             pool: Mutex::new(Vec::new()),
             health: Health::default(),
+            latency: Histogram::default(),
         };
         let info = plugin.describe().map_err(|source| LoadError::Describe {
             origin: origin.clone(),
@@ -215,6 +219,11 @@ impl Plugin {
     }
     pub fn is_quarantined(&self) -> bool {
         self.health.quarantined.load(Ordering::Relaxed)
+    }
+
+    /// How long its calls take.
+    pub fn latency(&self) -> &Histogram {
+        &self.latency
     }
 
     pub fn health(&self) -> HealthReport {
@@ -370,6 +379,7 @@ impl Plugin {
                 failures: self.health.consecutive.load(Ordering::Relaxed),
             });
         }
+        let started = std::time::Instant::now();
         let pooled = match self.isolation {
             Isolation::Strict => None,
             Isolation::Reuse => self.pool.lock().ok().and_then(|mut p| p.pop()),
@@ -390,6 +400,7 @@ impl Plugin {
             }),
             Err(e) => Err(self.classify(&e, warm.store.data())),
         };
+        self.latency.observe(started.elapsed());
         let dropped = warm.store.data().dropped_logs;
         if dropped > 0 {
             tracing::warn!(plugin = %self.name, dropped, "Plugin log lines dropped (limit per call)");

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::Histogram;
 use crate::model::{DecisionOutcome, RiskLevel, wire_name};
 
 /// A monotonically increasing count.
@@ -23,46 +24,6 @@ impl Counter {
     }
 }
 
-/// Latency buckets in microseconds (upper bounds).
-const BUCKETS_US: [u64; 12] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 500_000, 1_000_000,
-];
-
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS_US.len()],
-    count: u64,
-    sum_us: u64,
-}
-
-impl Histogram {
-    fn observe(&mut self, us: u64) {
-        for (i, b) in BUCKETS_US.iter().enumerate() {
-            if us <= *b {
-                self.buckets[i] += 1;
-            }
-        }
-        self.count += 1;
-        self.sum_us += us;
-    }
-
-    fn render(&self, name: &str, out: &mut String) {
-        for (i, b) in BUCKETS_US.iter().enumerate() {
-            out.push_str(&format!(
-                "{name}_bucket{{le=\"{}\"}} {}\n",
-                *b as f64 / 1e6,
-                self.buckets[i]
-            ));
-        }
-        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {}\n", self.count));
-        out.push_str(&format!(
-            "{name}_sum {}\n{name}_count {}\n",
-            self.sum_us as f64 / 1e6,
-            self.count
-        ));
-    }
-}
-
 /// The engine's counters.
 #[derive(Default)]
 pub struct Metrics {
@@ -76,8 +37,31 @@ pub struct Metrics {
     decided: Mutex<BTreeMap<(String, String), u64>>,
     plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
     resurrections: Mutex<BTreeMap<(String, String), u64>>,
-    decision_latency: Mutex<Histogram>,
-    siem_latency: Mutex<Histogram>,
+    decision_latency: Histogram,
+    siem_latency: Histogram,
+    /// The consumer group's backlog on the kill stream, sampled by the
+    /// consumer: entries not yet delivered (lag) and delivered but not
+    /// acknowledged (pending); -1 until known.
+    pub redis_lag: Gauge,
+    pub redis_pending: Gauge,
+}
+
+/// A value that goes up and down; negative means "not known".
+pub struct Gauge(AtomicI64);
+
+impl Default for Gauge {
+    fn default() -> Self {
+        Gauge(AtomicI64::new(-1))
+    }
+}
+
+impl Gauge {
+    pub fn set(&self, v: i64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|v| *v >= 0)
+    }
 }
 
 fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
@@ -88,10 +72,7 @@ fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
 impl Metrics {
     pub fn decided(&self, outcome: DecisionOutcome, risk: RiskLevel, latency_us: u64) {
         bump(&self.decided, &wire_name(&outcome), &wire_name(&risk));
-        self.decision_latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .observe(latency_us);
+        self.decision_latency.observe_us(latency_us);
     }
 
     /// A resurrection ended with `result` through `backend`.
@@ -104,11 +85,7 @@ impl Metrics {
     }
 
     pub fn siem_latency(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.siem_latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .observe(us);
+        self.siem_latency.observe(d);
     }
 
     /// Decisions counted by outcome (all risk levels).
@@ -200,14 +177,28 @@ impl Metrics {
         }
         out.push_str("# HELP medic_decision_latency_seconds Receipt to decision\n# TYPE medic_decision_latency_seconds histogram\n");
         self.decision_latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .render("medic_decision_latency_seconds", &mut out);
+            .render("medic_decision_latency_seconds", "", &mut out);
         out.push_str("# HELP medic_siem_latency_seconds SIEM query time\n# TYPE medic_siem_latency_seconds histogram\n");
         self.siem_latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .render("medic_siem_latency_seconds", &mut out);
+            .render("medic_siem_latency_seconds", "", &mut out);
+        for (name, help, g) in [
+            (
+                "medic_redis_lag",
+                "Kill-stream entries not yet delivered to the consumer group",
+                &self.redis_lag,
+            ),
+            (
+                "medic_redis_pending",
+                "Kill-stream entries delivered but not yet acknowledged",
+                &self.redis_pending,
+            ),
+        ] {
+            if let Some(v) = g.get() {
+                out.push_str(&format!(
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+                ));
+            }
+        }
         out
     }
 }

@@ -1,7 +1,9 @@
 //! Structured logging (spec §10.2) and the engine's counters.
 
+mod histogram;
 pub mod logging;
 pub mod metrics;
 
+pub use histogram::{Histogram, label_value};
 pub use logging::init;
-pub use metrics::{Counter, Metrics};
+pub use metrics::{Counter, Gauge, Metrics};

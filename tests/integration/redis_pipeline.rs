@@ -270,3 +270,36 @@ async fn kills_arrive_over_rediss_trusting_the_configured_ca() {
     let untrusted = medic::ingest::redis::client(&config.medic.smith.event_bus).unwrap();
     assert!(untrusted.get_multiplexed_async_connection().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_groups_backlog_is_measured_for_metrics() {
+    let server = RedisServer::start();
+    let mut config = config_for(&server);
+    // The backlog is sampled with each claim pass: every second here.
+    config.medic.smith.event_bus.claim_idle_ms = 2000;
+    let mut conn = server.conn();
+    for i in 0..50 {
+        add_envelope(&mut conn, &format!("b-{i}"));
+    }
+    let decider = decider_with(config.clone(), None);
+    assert_eq!(
+        decider.metrics.redis_lag.get(),
+        None,
+        "unknown before a sample"
+    );
+    assert!(!decider.metrics.render().contains("medic_redis_lag"));
+    let (stop, task) = start(decider.clone(), &config);
+    let m = decider.metrics.clone();
+    // Sampled as the consumer starts: all 50 wait to be delivered.
+    wait_until("a lag of 50", 10, || m.redis_lag.get() == Some(50)).await;
+    wait_until("no backlog", 30, || {
+        m.redis_lag.get() == Some(0) && m.redis_pending.get() == Some(0)
+    })
+    .await;
+    assert_eq!(decider.store.decision_count(), 50);
+    let text = m.render();
+    assert!(text.contains("medic_redis_lag 0\n"), "{text}");
+    assert!(text.contains("medic_redis_pending 0\n"), "{text}");
+    let _ = stop.send(true);
+    task.await.unwrap();
+}

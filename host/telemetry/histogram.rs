@@ -1,0 +1,117 @@
+//! A latency histogram for the Prometheus text format: fixed buckets,
+//! counted with atomics so observing on the hot path takes no lock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Bucket upper bounds in microseconds.
+const BUCKETS_US: [u64; 14] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 500_000, 1_000_000,
+];
+
+#[derive(Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative; summed when rendered),
+    /// the last one for those above every bound.
+    buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe_us(&self, us: u64) {
+        let i = BUCKETS_US.partition_point(|b| *b < us);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    pub fn observe(&self, d: Duration) {
+        self.observe_us(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The series of `name` with `labels` (`key="value",…`, may be empty),
+    /// in seconds.
+    pub fn render(&self, name: &str, labels: &str, out: &mut String) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (i, b) in BUCKETS_US.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            out.push_str(&format!(
+                "{name}_bucket{{{labels}{sep}le=\"{}\"}} {cumulative}\n",
+                *b as f64 / 1e6
+            ));
+        }
+        let count = self.count();
+        out.push_str(&format!(
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}\n"
+        ));
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        out.push_str(&format!(
+            "{name}_sum{braces} {}\n{name}_count{braces} {count}\n",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        ));
+    }
+}
+
+/// A label value in the text format: backslash, quote and newline escaped.
+pub fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Histogram, label_value};
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn buckets_are_cumulative_and_bounds_inclusive() {
+        let h = Histogram::default();
+        for us in [5, 10, 11, 300, 2_000_000] {
+            h.observe_us(us);
+        }
+        let mut out = String::new();
+        h.render("x_seconds", "plugin=\"p\"", &mut out);
+        assert!(
+            out.contains("x_seconds_bucket{plugin=\"p\",le=\"0.00001\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{plugin=\"p\",le=\"0.000025\"} 3\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{plugin=\"p\",le=\"0.0005\"} 4\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{plugin=\"p\",le=\"1\"} 4\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_seconds_bucket{plugin=\"p\",le=\"+Inf\"} 5\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_seconds_count{plugin=\"p\"} 5\n"), "{out}");
+        let mut bare = String::new();
+        Histogram::default().render("y", "", &mut bare);
+        assert!(
+            bare.contains("y_bucket{le=\"+Inf\"} 0\ny_sum 0\ny_count 0\n"),
+            "{bare}"
+        );
+    }
+}
