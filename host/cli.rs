@@ -32,6 +32,9 @@ pub struct ConfigFiles {
 pub enum Command {
     /// Run the engine.
     Serve,
+    /// Print the API's OpenAPI 3.1 document (the one served at
+    /// /api/v1/openapi.json), for client generators and gateways.
+    Openapi,
     /// Check configuration files and print every problem.
     Config {
         #[command(subcommand)]

@@ -29,6 +29,9 @@ use crate::telemetry::Metrics;
 pub enum ModeError {
     #[error("{0}")]
     Invalid(String),
+    /// The constitution does not allow it now.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -190,8 +193,8 @@ impl Decider {
             .get(phase.name())
             .is_some_and(|p| p.enabled)
         {
-            return Err(ModeError::Invalid(format!(
-                "mode: {} needs the constitution's {} enabled",
+            return Err(ModeError::Refused(format!(
+                "mode {} needs the constitution's {} enabled",
                 mode.name(),
                 phase.name()
             )));

@@ -25,6 +25,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(commands::serve::run(config))
         }
         Command::Config { command } => commands::config::run(&cli.files, command),
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&medic::api::openapi_document())?
+            );
+            Ok(())
+        }
         Command::Loadtest { redis, kills, pace } => {
             let config = commands::load_config(&cli.files)?;
             let dir = tempfile_dir()?;

@@ -20,7 +20,7 @@ pub fn wire_name<T: Serialize>(v: &T) -> String {
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
 
 /// Why Smith killed the service (spec §2.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KillReason {
     ThreatDetected,
@@ -32,7 +32,7 @@ pub enum KillReason {
 }
 
 /// Smith's assessment of the threat (spec §2.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Critical,
@@ -43,27 +43,41 @@ pub enum Severity {
 }
 
 /// A kill notification from Smith (spec §2.1).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KillReport {
+    #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
     pub kill_id: String,
+    /// When Smith killed it: not in the future, not older than the
+    /// retention window.
     pub timestamp: DateTime<Utc>,
+    #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
     pub target_module: String,
+    #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
     pub target_instance_id: String,
     pub kill_reason: KillReason,
     pub severity: Severity,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence_score: f64,
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub evidence: Vec<String>,
+    /// Module names.
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub dependencies: Vec<String>,
+    #[schema(
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub source_agent: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: JsonMap,
 }
 
 /// One indicator the SIEM holds about a kill (spec §2.2).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ThreatIndicator {
     pub indicator_type: String,
     pub value: String,
@@ -75,7 +89,7 @@ pub struct ThreatIndicator {
 }
 
 /// The SIEM's context for a kill (spec §2.2).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiemContext {
     pub query_id: String,
     pub kill_id: String,
@@ -83,12 +97,15 @@ pub struct SiemContext {
     #[serde(default)]
     pub threat_indicators: Vec<ThreatIndicator>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub historical_behavior: JsonMap,
     #[serde(default)]
     pub false_positive_history: u32,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub network_context: JsonMap,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub user_context: Option<JsonMap>,
     pub risk_score: f64,
     #[serde(default)]
@@ -97,7 +114,18 @@ pub struct SiemContext {
 
 /// How much a module matters (from configuration).
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Criticality {
@@ -109,7 +137,7 @@ pub enum Criticality {
 }
 
 /// What Medic's history says about a module; passed to every plugin call.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ModuleProfile {
     pub module: String,
@@ -139,7 +167,19 @@ impl ModuleProfile {
 }
 
 /// Spec §2.3 RiskLevel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     Minimal,
@@ -150,7 +190,7 @@ pub enum RiskLevel {
 }
 
 /// One factor of a risk score.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RiskFactor {
     pub name: String,
     pub value: f64,
@@ -160,7 +200,7 @@ pub struct RiskFactor {
 }
 
 /// A risk scorer's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RiskAssessment {
     pub level: RiskLevel,
     pub score: f64,
@@ -168,7 +208,7 @@ pub struct RiskAssessment {
 }
 
 /// Spec §2.3 DecisionOutcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionOutcome {
     ApproveAuto,
@@ -179,7 +219,7 @@ pub enum DecisionOutcome {
 }
 
 /// A strategy's answer, before the host's guardrails.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verdict {
     pub outcome: DecisionOutcome,
     pub confidence: f64,
@@ -190,7 +230,7 @@ pub struct Verdict {
 }
 
 /// Spec §2.5 OutcomeResult.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeResult {
     Success,
@@ -202,7 +242,7 @@ pub enum OutcomeResult {
 }
 
 /// One resurrection outcome as a learner sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutcomeSample {
     pub kill_id: String,
     pub module: String,
@@ -215,7 +255,7 @@ pub struct OutcomeSample {
 }
 
 /// A learner's proposed change to one named threshold.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ThresholdAdjustment {
     pub name: String,
     pub old_value: f64,
@@ -228,7 +268,19 @@ pub struct ThresholdAdjustment {
 pub type NamedValues = BTreeMap<String, f64>;
 
 /// The three kinds of plugin, one WIT world each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginKind {
     RiskScorer,
@@ -260,7 +312,7 @@ impl std::fmt::Display for PluginKind {
 }
 
 /// What a plugin says of itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginInfo {
     pub name: String,
     pub version: String,
@@ -271,7 +323,7 @@ pub struct PluginInfo {
 
 /// A kill with the context a decision needs: what `medic plugin run` reads
 /// and what the golden kills are made of.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KillCase {
     pub kill: KillReport,
     #[serde(default)]
@@ -290,7 +342,7 @@ impl KillCase {
 }
 
 /// What became of the SIEM enrichment of a kill.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum ContextStatus {
     /// Context was fetched (or served from the cache).
@@ -302,7 +354,7 @@ pub enum ContextStatus {
 }
 
 /// The plugins that judged a kill: `name@version` and sha256.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginUse {
     pub name: String,
     pub version: String,
@@ -313,7 +365,7 @@ pub struct PluginUse {
 }
 
 /// A resurrection decision (spec §2.3), with how it was reached.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub decision_id: String,
     pub kill_id: String,
@@ -353,7 +405,7 @@ pub struct Decision {
 
 /// Spec §2.4 ResurrectionStatus: a request's status as Smith and operators
 /// see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResurrectionStatus {
     Pending,
@@ -367,7 +419,7 @@ pub enum ResurrectionStatus {
 
 /// Spec §8.5 workflow states (plus `cancelled`, for a request vetoed or
 /// withdrawn before it ran). The legal moves are in `execute::workflow`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkflowState {
     Pending,
@@ -406,7 +458,7 @@ impl WorkflowState {
 }
 
 /// One move of a request's workflow.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transition {
     pub from: WorkflowState,
     pub to: WorkflowState,
@@ -416,7 +468,7 @@ pub struct Transition {
 }
 
 /// A resurrection request (spec §2.4) with its workflow.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResurrectionRequest {
     pub request_id: String,
     pub decision_id: String,
@@ -450,7 +502,7 @@ pub struct ResurrectionRequest {
 }
 
 /// Spec §2.5: how a resurrection turned out.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutcomeRecord {
     pub outcome_id: String,
     pub request_id: String,
@@ -460,6 +512,7 @@ pub struct OutcomeRecord {
     pub recorded_at: DateTime<Utc>,
     /// Seconds from execution to the first passing health check.
     pub time_to_stable: Option<u32>,
+    #[schema(value_type = Object)]
     pub post_resurrection_metrics: JsonMap,
     pub smith_feedback: Option<String>,
     pub human_feedback: Option<String>,
@@ -505,7 +558,7 @@ impl OutcomeRecord {
 }
 
 /// Where an approval-queue item stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueStatus {
     Pending,
@@ -515,7 +568,7 @@ pub enum QueueStatus {
 }
 
 /// A decision waiting for a human (spec §3.3).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueItem {
     pub item_id: String,
     pub decision: Decision,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::model::{ContextStatus, wire_name};
 use crate::store::{Result, Store};
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DailyReport {
     pub date: String,
     pub decisions: usize,

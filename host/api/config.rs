@@ -5,10 +5,24 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::{ApiError, AppState, envelope};
+use super::envelope::Envelope;
+use super::{ApiError, AppState};
 use crate::config::raw::Role;
+
+/// The configuration in force, secrets redacted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigView {
+    /// Where it was read from (files, or the embedded defaults).
+    pub source: String,
+    /// `medic.yaml` (spec §5.1).
+    pub medic: Value,
+    /// `constitution.yaml` (spec §5.2, with the plugin bindings).
+    pub constitution: Value,
+}
 
 const REDACTED: &str = "<redacted>";
 
@@ -30,10 +44,12 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/config", tag = "engine",
+    responses((status = 200, description = "Both configuration files in force, secrets redacted", body = Envelope<ConfigView>)))]
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<ConfigView>>, ApiError> {
     state.keys.check(&headers, Role::Admin)?;
     let c = &state.decider.config;
     let mut medic =
@@ -55,11 +71,13 @@ pub async fn show(
             }
         }
     }
-    Ok(Json(envelope(json!({
-        "source": c.source,
-        "medic": medic,
-        "constitution": c.constitution,
-    }))))
+    let constitution =
+        serde_json::to_value(&c.constitution).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(Envelope::new(ConfigView {
+        source: c.source.clone(),
+        medic,
+        constitution,
+    })))
 }
 
 #[cfg(test)]

@@ -2,71 +2,85 @@
 //! by module, outcome, risk level and time, paged with a cursor; one
 //! decision whole, with its kill and SIEM context. Viewers and up.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::params::{invalid, parse_enum, parse_limit, parse_time};
-use super::{ApiError, AppState, envelope};
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{invalid, limit, query, window};
+use super::{ApiError, AppState};
 use crate::config::raw::Role;
-use crate::model::{DecisionOutcome, RiskLevel};
+use crate::model::{Decision, DecisionOutcome, RiskLevel};
+use crate::store::DecisionRecord;
 
+/// Filters and paging for `GET /decisions`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DecisionQuery {
+    /// Only this module's decisions.
+    module: Option<String>,
+    /// Only decisions with this outcome.
+    outcome: Option<DecisionOutcome>,
+    /// Only decisions at this risk level.
+    risk_level: Option<RiskLevel>,
+    /// Decided at or after this time (RFC 3339).
+    from: Option<DateTime<Utc>>,
+    /// Decided at or before this time (RFC 3339).
+    to: Option<DateTime<Utc>>,
+    /// The previous page's `next_cursor`.
+    #[param(pattern = "^[0-9]+[.].+$")]
+    cursor: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// A page of decisions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionPage {
+    pub decisions: Vec<Decision>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A cursor (`millis.kill_id`) back into a time and a kill.
+fn cursor(v: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    v.split_once('.')
+        .and_then(|(ms, kill)| {
+            let t = DateTime::<Utc>::from_timestamp_millis(ms.parse().ok()?)?;
+            Some((t, kill.to_string()))
+        })
+        .ok_or_else(|| invalid("cursor", format!("{v:?} is not a cursor from this API")))
+}
+
+#[utoipa::path(get, path = "/api/v1/decisions", tag = "decisions",
+    params(DecisionQuery),
+    responses((status = 200, description = "Decisions, newest first", body = Envelope<DecisionPage>),
+              (status = 422, description = "A filter is wrong", body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Envelope<DecisionPage>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let mut module = None;
-    let mut outcome: Option<DecisionOutcome> = None;
-    let mut risk: Option<RiskLevel> = None;
-    let mut from = DateTime::<Utc>::MIN_UTC;
-    let mut to = DateTime::<Utc>::MAX_UTC;
-    let mut limit = 50usize;
-    let mut cursor: Option<(DateTime<Utc>, String)> = None;
-    for (k, v) in &q {
-        match k.as_str() {
-            "module" => module = Some(v.clone()),
-            "outcome" => outcome = Some(parse_enum(k, v)?),
-            "risk_level" => risk = Some(parse_enum(k, v)?),
-            "from" => from = parse_time(k, v)?,
-            "to" => to = parse_time(k, v)?,
-            // The previous page's `next_cursor`.
-            "cursor" => {
-                cursor = Some(
-                    v.split_once('.')
-                        .and_then(|(ms, kill)| {
-                            let t = DateTime::<Utc>::from_timestamp_millis(ms.parse().ok()?)?;
-                            Some((t, kill.to_string()))
-                        })
-                        .ok_or_else(|| {
-                            invalid(k, format!("{v:?} is not a cursor from this API"))
-                        })?,
-                )
-            }
-            "limit" => limit = parse_limit(k, v)?,
-            other => {
-                return Err(invalid(
-                    other,
-                    "unknown filter (module, outcome, risk_level, from, to, cursor, limit)".into(),
-                ));
-            }
-        }
-    }
-    let below = cursor.as_ref().map(|(t, k)| (*t, k.as_str()));
+    let q: DecisionQuery = query(raw.as_deref())?;
+    let (from, to) = window(q.from, q.to);
+    let limit = limit("limit", q.limit, 50)?;
+    let after = q.cursor.as_deref().map(cursor).transpose()?;
+    let below = after.as_ref().map(|(t, k)| (*t, k.as_str()));
     let records = state
         .decider
         .store
         .records_newest(from, to, below, limit, |r| {
-            module.as_ref().is_none_or(|m| r.kill.target_module == *m)
-                && outcome.is_none_or(|o| r.decision.outcome == o)
-                && risk.is_none_or(|l| r.decision.risk_level == l)
+            q.module.as_ref().is_none_or(|m| r.kill.target_module == *m)
+                && q.outcome.is_none_or(|o| r.decision.outcome == o)
+                && q.risk_level.is_none_or(|l| r.decision.risk_level == l)
         })?;
-    let next = (records.len() == limit)
+    let next_cursor = (records.len() == limit)
         .then(|| {
             records.last().map(|r| {
                 format!(
@@ -77,22 +91,27 @@ pub async fn list(
             })
         })
         .flatten();
-    let decisions: Vec<_> = records.into_iter().map(|r| r.decision).collect();
-    Ok(Json(envelope(
-        json!({"decisions": decisions, "next_cursor": next}),
-    )))
+    let decisions = records.into_iter().map(|r| r.decision).collect();
+    Ok(Json(Envelope::new(DecisionPage {
+        decisions,
+        next_cursor,
+    })))
 }
 
+#[utoipa::path(get, path = "/api/v1/decisions/{decision_id}", tag = "decisions",
+    params(("decision_id" = String, Path, description = "A decision id")),
+    responses((status = 200, description = "The decision with its kill and SIEM context", body = Envelope<DecisionRecord>),
+              (status = 404, description = "No such decision", body = ErrorEnvelope)))]
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<DecisionRecord>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let rec = state
         .decider
         .store
         .record(&id)?
         .ok_or_else(|| ApiError::NotFound(format!("decision {id}")))?;
-    Ok(Json(envelope(rec)))
+    Ok(Json(Envelope::new(rec)))
 }

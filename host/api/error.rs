@@ -1,10 +1,13 @@
 //! One mapping from what went wrong to an HTTP status, in the spec §9.2
-//! envelope. Internal errors are logged, never shown.
+//! envelope. Internal errors are logged, never shown. Answers axum makes
+//! itself (an unknown route, a wrong method, a body over the limit) are
+//! rewritten into the same envelope by `envelope_plain_errors`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+
+use super::envelope::{ErrorDetail, ErrorEnvelope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -19,7 +22,11 @@ pub enum ApiError {
     #[error("not found: {0}")]
     NotFound(String),
     #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
     Conflict(String),
+    #[error("the request body is too large (the limit is 2 MiB, 64 MiB for a plugin upload)")]
+    TooLarge,
     #[error("too many requests from this key: retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
@@ -34,9 +41,26 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Invalid { .. } => "validation",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge => "too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Internal(_) => "internal",
         }
     }
 }
@@ -53,24 +77,59 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %detail, "Internal error answering an API request");
         }
         let error = match &self {
-            ApiError::Invalid { field, problem } => {
-                json!({"field": field, "message": problem, "code": "validation"})
-            }
-            other => json!({"message": other.to_string(), "code": other.status().as_u16()}),
+            ApiError::Invalid { field, problem } => ErrorDetail {
+                field: Some(field.clone()),
+                message: problem.clone(),
+                code: self.code().into(),
+            },
+            other => ErrorDetail {
+                field: None,
+                message: other.to_string(),
+                code: other.code().into(),
+            },
         };
-        let body = json!({
-            "success": false,
-            "data": null,
-            "meta": super::meta(),
-            "errors": [error],
-        });
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = (self.status(), Json(ErrorEnvelope::new(error))).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
+                header::RETRY_AFTER,
                 axum::http::HeaderValue::from(retry_after_secs),
             );
         }
         response
     }
+}
+
+/// Rewrites the error answers axum writes as plain text (no route, wrong
+/// method, body over the limit, a path it could not read) into the
+/// envelope, so every answer of the API has one shape.
+pub async fn envelope_plain_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound("no such route".into()),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::MethodNotAllowed("this route does not take that method".into())
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+        s if s.is_server_error() => ApiError::Internal(format!("{s} from the framework")),
+        _ => {
+            // The framework's own words on a request it could not read
+            // (a malformed path parameter, a wrong content type).
+            let (_, body) = response.into_parts();
+            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+            ApiError::BadRequest(String::from_utf8_lossy(&text).trim().to_string())
+        }
+    };
+    let mut out = error.into_response();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        *out.status_mut() = status;
+    }
+    out
 }

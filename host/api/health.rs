@@ -5,12 +5,40 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::config::raw::Role;
+use crate::telemetry::label_value;
 
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// One check per dependency: `ok` or `failing` (the queue: `ok`, `full` or
+/// `none`; the veto channel: `ok`, `failing` or `none`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthChecks {
+    pub database: &'static str,
+    pub siem_connection: &'static str,
+    /// `closed`, `open`, `half_open`, or `none` without a breaker.
+    pub siem_breaker: &'static str,
+    pub plugins: &'static str,
+    pub queue: &'static str,
+    pub smith_veto: &'static str,
+}
+
+/// Spec §13.2: `healthy`, `degraded` (working without something) or
+/// `unhealthy` (answered with 503).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub checks: HealthChecks,
+    pub version: &'static str,
+    pub uptime_seconds: u64,
+}
+
+#[utoipa::path(get, path = "/health", tag = "engine", security(()),
+    responses((status = 200, description = "Healthy or degraded", body = Health),
+              (status = 503, description = "Unhealthy: the store is failing", body = Health)))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let d = &state.decider;
     let store_ok = d.store.healthy();
     let siem_ok = d.siem.health_check().await;
@@ -41,19 +69,19 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "healthy"
     };
     let ok = |b: bool| if b { "ok" } else { "failing" };
-    let body = json!({
-        "status": status,
-        "checks": {
-            "database": ok(store_ok),
-            "siem_connection": ok(siem_ok),
-            "siem_breaker": d.siem.breaker_state().unwrap_or("none"),
-            "plugins": ok(plugins_ok),
-            "queue": queue,
-            "smith_veto": veto,
+    let body = Health {
+        status,
+        checks: HealthChecks {
+            database: ok(store_ok),
+            siem_connection: ok(siem_ok),
+            siem_breaker: d.siem.breaker_state().unwrap_or("none"),
+            plugins: ok(plugins_ok),
+            queue,
+            smith_veto: veto,
         },
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": state.started.elapsed().as_secs(),
-    });
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started.elapsed().as_secs(),
+    };
     let code = if status == "unhealthy" {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -62,6 +90,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     (code, Json(body))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "engine",
+    responses((status = 200, description = "Prometheus text exposition (version 0.0.4)", content_type = "text/plain", body = String)))]
 pub async fn metrics(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -95,6 +125,29 @@ pub async fn metrics(
         out.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
+    }
+    // Per plugin: call latency, with the plugin's kind and source.
+    out.push_str("# HELP medic_plugin_call_seconds Plugin call time (instantiation included)\n# TYPE medic_plugin_call_seconds histogram\n");
+    for p in d.registry.plugins() {
+        let labels = format!(
+            "plugin=\"{}\",kind=\"{}\",version=\"{}\",builtin=\"{}\"",
+            label_value(p.name()),
+            p.kind(),
+            label_value(&p.info().version),
+            matches!(p.source(), crate::plugin::PluginSource::Builtin)
+        );
+        p.latency()
+            .render("medic_plugin_call_seconds", &labels, &mut out);
+    }
+    // The SIEM circuit breaker: 1 for the state it is in.
+    if let Some(state) = d.siem.breaker_state() {
+        out.push_str("# HELP medic_siem_breaker_state The SIEM circuit breaker's state\n# TYPE medic_siem_breaker_state gauge\n");
+        for s in ["closed", "open", "half_open"] {
+            out.push_str(&format!(
+                "medic_siem_breaker_state{{state=\"{s}\"}} {}\n",
+                u8::from(s == state)
+            ));
+        }
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

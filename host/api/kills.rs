@@ -6,21 +6,65 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::{ApiError, AppState, envelope};
+use super::envelope::{Envelope, ErrorDetail, ErrorEnvelope};
+use super::{ApiError, AppState};
 use crate::config::raw::Role;
-use crate::decide::Incoming;
+use crate::decide::{Handled, Incoming};
 use crate::ingest::envelope::from_json;
+use crate::model::{Decision, KillReport};
 
 /// The most kills one request may carry.
 pub const MAX_BATCH: usize = 1000;
 
+/// One kill report, or a batch of up to 1000.
+/// (The handler reads the body as JSON itself, to name each bad field and
+/// accept the event envelope too; this type describes it.)
+#[allow(dead_code)]
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum KillsBody {
+    One(KillReport),
+    /// Up to 1000 items, each checked on its own: an invalid one is answered in its
+    /// place with `status: invalid`, and the others are decided.
+    Batch(Vec<serde_json::Value>),
+}
+
+/// What became of one kill.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KillResult {
+    /// Its place in the request (0 for a single kill).
+    pub index: usize,
+    /// `decided`, `duplicate` (decided before: the earlier decision) or
+    /// `invalid` (in a batch; a single invalid kill is a 422).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// A result for a single kill; a list, in order, for a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum KillsAnswer {
+    One(Box<KillResult>),
+    Batch(Vec<KillResult>),
+}
+
+#[utoipa::path(post, path = "/api/v1/kills", tag = "kills",
+    request_body(content = KillsBody, description = "A kill report (spec §2.1, bare or in its event envelope) or a JSON array of them"),
+    responses((status = 200, description = "Each kill decided and stored before this answer", body = Envelope<KillsAnswer>),
+              (status = 413, description = "The body is over 2 MiB", body = ErrorEnvelope),
+              (status = 422, description = "Not JSON, too many kills, or a single kill that is invalid (the field named)", body = ErrorEnvelope)))]
 pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<KillsAnswer>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Ingest)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
         field: "body".into(),
@@ -40,7 +84,7 @@ pub async fn ingest(
     let decider = &state.decider;
     let mut results = Vec::with_capacity(items.len());
     let mut decided = Vec::new();
-    for (n, item) in items.iter().enumerate() {
+    for (index, item) in items.iter().enumerate() {
         match from_json(item, now) {
             Err(e) => {
                 decider.reject("http", None, &caller.name, &e, &item.to_string())?;
@@ -51,16 +95,30 @@ pub async fn ingest(
                         problem: e.problem,
                     });
                 }
-                results.push(json!({"index": n, "status": "invalid", "error": {"field": e.field, "message": e.problem}}));
+                results.push(KillResult {
+                    index,
+                    status: "invalid",
+                    decision: None,
+                    error: Some(ErrorDetail {
+                        field: Some(e.field),
+                        message: e.problem,
+                        code: "validation".into(),
+                    }),
+                });
             }
             Ok(parsed) => {
                 let reply_to = parsed.reply_to.clone();
                 let handled = decider.handle(Incoming::new(parsed, "http")).await?;
                 let status = match &handled {
-                    crate::decide::Handled::Decided(_) => "decided",
-                    crate::decide::Handled::Duplicate(_) => "duplicate",
+                    Handled::Decided(_) => "decided",
+                    Handled::Duplicate(_) => "duplicate",
                 };
-                results.push(json!({"index": n, "status": status, "decision": handled.decision()}));
+                results.push(KillResult {
+                    index,
+                    status,
+                    decision: Some(handled.decision().clone()),
+                    error: None,
+                });
                 decided.push((handled, reply_to));
             }
         }
@@ -73,9 +131,12 @@ pub async fn ingest(
             .publish(&[handled.decision()], reply_to.as_deref())
             .await;
     }
-    Ok(Json(envelope(if batch {
-        Value::Array(results)
-    } else {
-        results.pop().unwrap_or(Value::Null)
-    })))
+    let answer = match (batch, results.pop()) {
+        (false, Some(one)) => KillsAnswer::One(Box::new(one)),
+        (_, last) => {
+            results.extend(last);
+            KillsAnswer::Batch(results)
+        }
+    };
+    Ok(Json(Envelope::new(answer)))
 }

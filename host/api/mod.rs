@@ -1,13 +1,16 @@
 //! The HTTP API (axum): `router(state)` is built apart from serving so tests
-//! drive it with `oneshot`. Every answer uses the spec §9.2 envelope.
+//! drive it with `oneshot`. Every answer uses the spec §9.2 envelope. The
+//! routes are registered with their OpenAPI descriptions (`openapi.rs`).
 
 mod auth;
 mod config;
 mod decisions;
+mod envelope;
 mod error;
 mod health;
 mod kills;
 mod mode;
+mod openapi;
 mod outcomes;
 mod params;
 mod plugins;
@@ -22,11 +25,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use serde::Serialize;
-use serde_json::json;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{ApiKeys, KeyError};
+pub use envelope::{Envelope, ErrorDetail, ErrorEnvelope, Meta};
 pub use error::ApiError;
 
 use crate::decide::Decider;
@@ -43,73 +48,54 @@ pub struct AppState {
     pub started: Instant,
 }
 
+/// Every route of the API with its documentation: the router and the
+/// OpenAPI document are both made from this.
+fn routes() -> OpenApiRouter<AppState> {
+    // Plugin uploads are large; everything else has the default limit.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(plugins::list, plugins::upload))
+        .layer(DefaultBodyLimit::max(plugins::MAX_PLUGIN_BYTES));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(openapi::document))
+        .routes(routes!(health::metrics))
+        .routes(routes!(kills::ingest))
+        .routes(routes!(status::status))
+        .routes(routes!(status::audit))
+        .routes(routes!(config::show))
+        .merge(uploads)
+        .routes(routes!(plugins::reload))
+        .routes(routes!(plugins::bind_phase))
+        .routes(routes!(decisions::list))
+        .routes(routes!(decisions::show))
+        .routes(routes!(reports::daily))
+        .routes(routes!(reports::weekly))
+        .routes(routes!(queue::list))
+        .routes(routes!(queue::show))
+        .routes(routes!(queue::approve))
+        .routes(routes!(queue::deny))
+        .routes(routes!(resurrections::requests))
+        .routes(routes!(resurrections::request))
+        .routes(routes!(resurrections::request_status))
+        .routes(routes!(resurrections::rollback))
+        .routes(routes!(outcomes::list))
+        .routes(routes!(outcomes::stats))
+        .routes(routes!(thresholds::show, thresholds::set))
+        .routes(routes!(thresholds::learn))
+        .routes(routes!(thresholds::revert))
+        .routes(routes!(mode::mode, mode::set_mode))
+}
+
+/// The OpenAPI document of this API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::finish(routes().split_for_parts().1)
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/api/v1/health", get(health::health))
-        .route("/api/v1/kills", post(kills::ingest))
-        .route("/api/v1/status", get(status::status))
-        .route(
-            "/api/v1/plugins",
-            get(plugins::list)
-                .post(plugins::upload)
-                .layer(DefaultBodyLimit::max(plugins::MAX_PLUGIN_BYTES)),
-        )
-        .route("/api/v1/plugins/reload", post(plugins::reload))
-        .route("/api/v1/audit", get(status::audit))
-        .route("/api/v1/config", get(config::show))
-        .route("/api/v1/decisions", get(decisions::list))
-        .route("/api/v1/decisions/{decision_id}", get(decisions::show))
-        .route("/api/v1/reports/daily", get(reports::daily))
-        .route("/api/v1/queue", get(queue::list))
-        .route("/api/v1/queue/{item_id}", get(queue::show))
-        .route("/api/v1/queue/{item_id}/approve", post(queue::approve))
-        .route("/api/v1/queue/{item_id}/deny", post(queue::deny))
-        .route("/api/v1/resurrections", get(resurrections::requests))
-        .route(
-            "/api/v1/resurrections/{request_id}",
-            get(resurrections::request),
-        )
-        .route(
-            "/api/v1/resurrections/{request_id}/status",
-            get(resurrections::request_status),
-        )
-        .route(
-            "/api/v1/resurrections/{request_id}/rollback",
-            post(resurrections::rollback),
-        )
-        .route("/api/v1/outcomes", get(outcomes::list))
-        .route("/api/v1/outcomes/stats", get(outcomes::stats))
-        .route("/api/v1/reports/weekly", get(reports::weekly))
-        .route(
-            "/api/v1/config/thresholds",
-            get(thresholds::show).put(thresholds::set),
-        )
-        .route("/api/v1/config/thresholds/learn", post(thresholds::learn))
-        .route(
-            "/api/v1/config/thresholds/{id}/revert",
-            post(thresholds::revert),
-        )
-        .route("/api/v1/mode", get(mode::mode).put(mode::set_mode))
-        .route("/metrics", get(health::metrics))
+    let (api, _) = routes().split_for_parts();
+    api.route("/api/v1/health", get(health::health))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::map_response(error::envelope_plain_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
-}
-
-/// The spec §9.2 envelope around a successful answer.
-pub fn envelope<T: Serialize>(data: T) -> serde_json::Value {
-    json!({
-        "success": true,
-        "data": data,
-        "meta": meta(),
-        "errors": [],
-    })
-}
-
-fn meta() -> serde_json::Value {
-    json!({
-        "timestamp": chrono::Utc::now().to_rfc3339(),
-        "request_id": uuid::Uuid::new_v4().to_string(),
-        "version": "1.0",
-    })
 }

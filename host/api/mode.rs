@@ -4,52 +4,81 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{ApiError, AppState, envelope};
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{invalid, required_body, text};
+use super::{ApiError, AppState};
+use crate::config::Mode;
 use crate::config::raw::Role;
 
-#[derive(Debug, Deserialize)]
+/// A switch of mode.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModeBody {
+    /// Read by hand, to name the modes when it is not one.
+    #[schema(value_type = Mode)]
     mode: String,
-    #[serde(default)]
+    /// Why (required: it goes into the audit log; up to 4096 bytes).
+    #[schema(max_length = 4096, pattern = "\\S")]
     reason: String,
 }
 
+/// The mode in force, the configured one and the fallback.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModeView {
+    pub current: Mode,
+    pub configured: Mode,
+    pub fallback: Mode,
+}
+
+#[utoipa::path(get, path = "/api/v1/mode", tag = "mode",
+    responses((status = 200, description = "The mode in force", body = Envelope<ModeView>)))]
 pub async fn mode(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<ModeView>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let m = &state.decider.config.medic.mode;
-    Ok(Json(envelope(json!({
-        "current": state.decider.mode().name(),
-        "configured": m.current.name(),
-        "fallback": m.fallback.name(),
-    }))))
+    Ok(Json(Envelope::new(ModeView {
+        current: state.decider.mode(),
+        configured: m.current,
+        fallback: m.fallback,
+    })))
 }
 
+/// A switch that was made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModeChange {
+    pub previous: Mode,
+    pub current: Mode,
+}
+
+#[utoipa::path(put, path = "/api/v1/mode", tag = "mode",
+    request_body(content = ModeBody, description = "The mode to switch to and why"),
+    responses((status = 200, description = "Switched (audited with the key's name)", body = Envelope<ModeChange>),
+              (status = 409, description = "The constitution does not enable the phase this mode needs", body = ErrorEnvelope),
+              (status = 422, description = "Not a mode, or no reason", body = ErrorEnvelope)))]
 pub async fn set_mode(
     State(state): State<AppState>,
     headers: HeaderMap,
     bytes: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<ModeChange>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Admin)?;
-    let b: ModeBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::Invalid {
-        field: "body".into(),
-        problem: e.to_string(),
-    })?;
-    let mode: crate::config::Mode =
-        serde_json::from_value(json!(b.mode)).map_err(|_| ApiError::Invalid {
-            field: "mode".into(),
-            problem: format!(
-                "{:?} is not a mode (observer, manual, semi_auto, full_auto)",
-                b.mode
-            ),
+    let b: ModeBody = required_body(&bytes)?;
+    text("reason", &b.reason)?;
+    let mode: Mode =
+        serde_json::from_value(serde_json::Value::String(b.mode.clone())).map_err(|_| {
+            invalid(
+                "mode",
+                format!(
+                    "{:?} is not a mode (observer, manual, semi_auto, full_auto)",
+                    b.mode
+                ),
+            )
         })?;
-    let before = state
+    let previous = state
         .decider
         .set_mode(mode, &caller.name, &b.reason)
         .map_err(|e| match e {
@@ -60,10 +89,12 @@ pub async fn set_mode(
                     problem: problem.into(),
                 }
             }
+            crate::decide::ModeError::Refused(msg) => ApiError::Conflict(msg),
             crate::decide::ModeError::Store(s) => s.into(),
         })?;
     state.decider.store.flush().await?;
-    Ok(Json(envelope(
-        json!({"previous": before.name(), "current": mode.name()}),
-    )))
+    Ok(Json(Envelope::new(ModeChange {
+        previous,
+        current: mode,
+    })))
 }

@@ -1,44 +1,90 @@
-//! Plugins over HTTP: the catalogue (viewers); for admins, a reload of the
-//! plugin directory and an upload — validated exactly like a file dropped
-//! into the directory (compiled, world and imports checked, run on the
-//! golden kills) before it is written there and swapped in. Every change is
-//! audited with the key's name.
+//! Plugins over HTTP: the catalogue and the bindings (viewers); for admins,
+//! a reload of the plugin directory, an upload — validated exactly like a
+//! file dropped into the directory (compiled, world and imports checked,
+//! run on the golden kills) before it is written there and swapped in —
+//! and binding a loaded plugin to a phase at run time. Every change is
+//! audited with the key's name; a run-time binding is also stored, so it
+//! holds after a restart.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, AppState, envelope};
-use crate::config::raw::Role;
-use crate::plugin::{Plugin, PluginSource, golden};
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{invalid, query, required_body};
+use super::{ApiError, AppState};
+use crate::config::raw::{PhasePlugins, PluginBinding, Role};
+use crate::model::PluginKind;
+use crate::plugin::{Plugin, PluginSource, PluginStatus, RegistryError, ReloadEvent, golden};
 use crate::store::AuditKind;
 
 /// The largest plugin accepted (an interpreter-based one is tens of MB).
 pub const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
 
+/// The plugin serving for each kind, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActiveNames {
+    pub risk_scorer: String,
+    pub strategy: String,
+    pub threshold_learner: String,
+}
+
+impl ActiveNames {
+    fn of(state: &AppState) -> (String, ActiveNames) {
+        let a = state.decider.registry.active();
+        (
+            a.phase.to_string(),
+            ActiveNames {
+                risk_scorer: a.scorer.name().into(),
+                strategy: a.strategy.name().into(),
+                threshold_learner: a.learner.name().into(),
+            },
+        )
+    }
+}
+
+/// The catalogue: what serves, everything loaded, and recent reloads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginsView {
+    /// The constitution's active phase.
+    pub phase: String,
+    pub active: ActiveNames,
+    /// Plugin bindings by phase (`default`: phases without their own).
+    pub bindings: BTreeMap<String, PhasePlugins>,
+    pub plugins: Vec<PluginStatus>,
+    pub recent_events: Vec<ReloadEvent>,
+}
+
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
+    responses((status = 200, description = "Plugins loaded, serving and bound", body = Envelope<PluginsView>)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<PluginsView>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let r = &state.decider.registry;
-    let active = r.active();
-    Ok(Json(envelope(json!({
-        "phase": active.phase.to_string(),
-        "active": {"risk_scorer": active.scorer.name(), "strategy": active.strategy.name(),
-                   "threshold_learner": active.learner.name()},
-        "plugins": r.list(),
-        "recent_events": r.events(),
-    }))))
+    let (phase, active) = ActiveNames::of(&state);
+    Ok(Json(Envelope::new(PluginsView {
+        phase,
+        active,
+        bindings: r.bindings(),
+        plugins: r.list(),
+        recent_events: r.events(),
+    })))
 }
 
+#[utoipa::path(post, path = "/api/v1/plugins/reload", tag = "plugins",
+    responses((status = 200, description = "What happened to each file", body = Envelope<Vec<ReloadEvent>>),
+              (status = 409, description = "The directory could not be read", body = ErrorEnvelope)))]
 pub async fn reload(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Vec<ReloadEvent>>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Admin)?;
     let registry = state.decider.registry.clone();
     let events = tokio::task::spawn_blocking(move || registry.reload_directory())
@@ -53,29 +99,102 @@ pub async fn reload(
         json!({"action": "reload", "events": events}),
     )?;
     state.decider.store.flush().await?;
-    Ok(Json(envelope(events)))
+    Ok(Json(Envelope::new(events)))
 }
 
-/// `POST /api/v1/plugins?name=NAME` with the `.wasm` as the body.
+/// Where an upload goes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file name to install as, without `.wasm` (1-128 of A-Z a-z 0-9 . _ -).
+    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
+    name: String,
+    /// Also bind it (pinned to its sha256) for this phase, or `default`.
+    phase: Option<String>,
+}
+
+/// What an upload did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    pub event: ReloadEvent,
+    /// The binding made, when a phase was given.
+    pub bound: Option<Bound>,
+}
+
+/// A binding made at run time, and what serves now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Bound {
+    pub phase: String,
+    pub kind: PluginKind,
+    pub binding: PluginBinding,
+    /// The active phase's plugins after the binding.
+    pub active: ActiveNames,
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Binding { .. } => invalid("plugin", e.to_string()),
+            other => ApiError::Conflict(other.to_string()),
+        }
+    }
+}
+
+/// Binds, stores and audits a run-time binding.
+async fn bind(
+    state: &AppState,
+    actor: &str,
+    phase: &str,
+    kind: PluginKind,
+    binding: PluginBinding,
+) -> Result<Bound, ApiError> {
+    state.decider.registry.bind(phase, kind, binding.clone())?;
+    let store = &state.decider.store;
+    store.put_plugin_binding(phase, kind, &binding)?;
+    store.audit(
+        AuditKind::PluginChanged,
+        None,
+        None,
+        actor,
+        json!({"action": "bind", "phase": phase, "kind": kind, "binding": binding}),
+    )?;
+    store.flush().await?;
+    Ok(Bound {
+        phase: phase.to_string(),
+        kind,
+        binding,
+        active: ActiveNames::of(state).1,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The plugin's .wasm component"),
+    responses((status = 200, description = "Checked, installed and swapped in (and bound, with `phase`)", body = Envelope<Uploaded>),
+              (status = 409, description = "plugins.directory is not set", body = ErrorEnvelope),
+              (status = 413, description = "Over 64 MiB", body = ErrorEnvelope),
+              (status = 422, description = "A bad name, or a plugin that fails a check (the problem named)", body = ErrorEnvelope)))]
 pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Uploaded>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Admin)?;
-    let name = q.get("name").cloned().unwrap_or_default();
+    let q: UploadQuery = query(raw.as_deref())?;
+    let name = q.name;
     if !crate::config::validate_name(&name) {
-        return Err(ApiError::Invalid {
-            field: "name".into(),
-            problem: format!("{name:?}: the file name to install as (1-128 of A-Z a-z 0-9 . _ -)"),
-        });
+        return Err(invalid(
+            "name",
+            format!("{name:?}: the file name to install as (1-128 of A-Z a-z 0-9 . _ -)"),
+        ));
     }
     if body.is_empty() {
-        return Err(ApiError::Invalid {
-            field: "body".into(),
-            problem: "send the plugin's .wasm as the request body".into(),
-        });
+        return Err(invalid(
+            "body",
+            "send the plugin's .wasm as the request body".into(),
+        ));
     }
     let registry = state.decider.registry.clone();
     let Some(dir) = registry.directory().map(|d| d.to_path_buf()) else {
@@ -111,14 +230,16 @@ pub async fn upload(
             .map_err(|e| format!("writing {}: {e}", partial.display()))?;
         std::fs::rename(&partial, &target)
             .map_err(|e| format!("installing {}: {e}", target.display()))?;
-        registry.load_file(&target).map_err(|e| e.to_string())
+        let event = registry.load_file(&target).map_err(|e| e.to_string())?;
+        let binding = PluginBinding {
+            name: plugin.name().to_string(),
+            sha256: Some(plugin.sha256().to_string()),
+        };
+        Ok((event, plugin.kind(), binding))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let event = checked.map_err(|problem| ApiError::Invalid {
-        field: "body".into(),
-        problem,
-    })?;
+    let (event, kind, binding) = checked.map_err(|problem| invalid("body", problem))?;
     state.decider.store.audit(
         AuditKind::PluginChanged,
         None,
@@ -126,6 +247,46 @@ pub async fn upload(
         &caller.name,
         json!({"action": "upload", "file": format!("{name}.wasm"), "event": event}),
     )?;
+    let bound = match q.phase {
+        Some(phase) => Some(bind(&state, &caller.name, &phase, kind, binding).await?),
+        None => None,
+    };
     state.decider.store.flush().await?;
-    Ok(Json(envelope(event)))
+    Ok(Json(Envelope::new(Uploaded { event, bound })))
+}
+
+/// A plugin to bind for a phase.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindBody {
+    pub kind: PluginKind,
+    /// A loaded plugin's name (built in or from the directory).
+    #[schema(min_length = 1, max_length = 128)]
+    pub name: String,
+    /// Pin to this sha256 of its `.wasm` (default: no pin).
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+#[utoipa::path(put, path = "/api/v1/plugins/bindings/{phase}", tag = "plugins",
+    params(("phase" = String, Path, description = "A phase's name (`phase_3_semi_auto`) or `default`",
+        pattern = "^(default|phase_0_foundation|phase_1_observer|phase_2_manual|phase_3_semi_auto|phase_4_learning|phase_5_full_auto)$")),
+    request_body(content = BindBody, description = "The kind and the plugin"),
+    responses((status = 200, description = "Bound, stored and audited; serving at once when the phase is active", body = Envelope<Bound>),
+              (status = 422, description = "No such phase or plugin, the wrong kind, or a pin that does not match", body = ErrorEnvelope)))]
+pub async fn bind_phase(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(phase): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Envelope<Bound>>, ApiError> {
+    let caller = state.keys.check(&headers, Role::Admin)?;
+    let b: BindBody = required_body(&bytes)?;
+    let binding = PluginBinding {
+        name: b.name,
+        sha256: b.sha256,
+    };
+    Ok(Json(Envelope::new(
+        bind(&state, &caller.name, &phase, b.kind, binding).await?,
+    )))
 }

@@ -2,16 +2,18 @@
 //! viewers; approve and deny for approvers, recorded under the key's name.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::params::body;
-use super::{ApiError, AppState, envelope};
-use crate::approve::QueueError;
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{body, limit, query, required_body, text};
+use super::{ApiError, AppState};
+use crate::approve::{QueueError, QueueStats};
 use crate::config::raw::Role;
 use crate::execute::Resurrector;
+use crate::model::{QueueItem, ResurrectionRequest};
 
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
@@ -35,89 +37,139 @@ pub fn acting(state: &AppState) -> Result<&std::sync::Arc<Resurrector>, ApiError
         .ok_or_else(|| ApiError::Conflict("this Medic does not act on decisions".into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// Paging for the queue and the resurrection list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Decided items too.
+    /// Decided items too (queue only).
     #[serde(default)]
     pub all: bool,
-    #[serde(default)]
-    pub limit: Option<usize>,
+    /// How many, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
 }
 
 impl ListQuery {
-    /// `limit`: 50 unless asked, never more than 1000.
-    pub fn limit(&self) -> usize {
-        self.limit.unwrap_or(50).min(1000)
+    pub fn read(raw: Option<&str>) -> Result<(ListQuery, usize), ApiError> {
+        let q: ListQuery = query(raw)?;
+        let n = limit("limit", q.limit, 50)?;
+        Ok((q, n))
     }
 }
 
+/// The queue's items and its counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuePage {
+    pub items: Vec<QueueItem>,
+    pub stats: QueueStats,
+}
+
+#[utoipa::path(get, path = "/api/v1/queue", tag = "queue",
+    params(ListQuery),
+    responses((status = 200, description = "Pending items (all with `all=true`), oldest first", body = Envelope<QueuePage>),
+              (status = 409, description = "This Medic does not act on decisions", body = ErrorEnvelope),
+              (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Envelope<QueuePage>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
+    let (q, limit) = ListQuery::read(raw.as_deref())?;
     let a = acting(&state)?;
-    let limit = q.limit();
     let items = if q.all {
         a.queue.list_all(limit)?
     } else {
         a.queue.list_pending(limit)?
     };
     let stats = a.queue.stats(chrono::Utc::now())?;
-    Ok(Json(envelope(json!({"items": items, "stats": stats}))))
+    Ok(Json(Envelope::new(QueuePage { items, stats })))
 }
 
+#[utoipa::path(get, path = "/api/v1/queue/{item_id}", tag = "queue",
+    params(("item_id" = String, Path, description = "A queue item's id")),
+    responses((status = 200, description = "The item, with its decision, reasoning and kill", body = Envelope<QueueItem>),
+              (status = 404, description = "No such item", body = ErrorEnvelope),
+              (status = 409, description = "This Medic does not act on decisions", body = ErrorEnvelope)))]
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<QueueItem>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let item = acting(&state)?
         .queue
         .get(&id)?
         .ok_or_else(|| ApiError::NotFound(format!("queue item {id}")))?;
-    Ok(Json(envelope(item)))
+    Ok(Json(Envelope::new(item)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// An approval; the body may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
+    /// Why, for the record (up to 4096 bytes).
     #[serde(default)]
+    #[schema(max_length = 4096)]
     notes: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A denial: the reason is required.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DenyBody {
-    #[serde(default)]
+    /// Why not (required, up to 4096 bytes).
+    #[schema(max_length = 4096, pattern = "\\S")]
     reason: String,
 }
 
+/// The item as decided and the resurrection request it started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Approved {
+    pub item: QueueItem,
+    pub request: ResurrectionRequest,
+}
+
+#[utoipa::path(post, path = "/api/v1/queue/{item_id}/approve", tag = "queue",
+    params(("item_id" = String, Path, description = "A queue item's id")),
+    request_body(content = Option<ApproveBody>, description = "Optional notes"),
+    responses((status = 200, description = "Approved: the resurrection request runs", body = Envelope<Approved>),
+              (status = 404, description = "No such item", body = ErrorEnvelope),
+              (status = 409, description = "Already decided, or the module cannot be resurrected now", body = ErrorEnvelope),
+              (status = 422, description = "The body is wrong", body = ErrorEnvelope)))]
 pub async fn approve(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     bytes: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<Approved>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Approver)?;
     let b: ApproveBody = body(&bytes)?;
+    text("notes", b.notes.as_deref().unwrap_or(""))?;
     let a = acting(&state)?;
     let (item, request) = a.approve(&id, &caller.name, b.notes.as_deref())?;
     state.decider.store.flush().await?;
-    Ok(Json(envelope(json!({"item": item, "request": request}))))
+    Ok(Json(Envelope::new(Approved { item, request })))
 }
 
+#[utoipa::path(post, path = "/api/v1/queue/{item_id}/deny", tag = "queue",
+    params(("item_id" = String, Path, description = "A queue item's id")),
+    request_body(content = DenyBody, description = "The reason"),
+    responses((status = 200, description = "Denied: the module stays down", body = Envelope<QueueItem>),
+              (status = 404, description = "No such item", body = ErrorEnvelope),
+              (status = 409, description = "Already decided", body = ErrorEnvelope),
+              (status = 422, description = "No reason, or the body is wrong", body = ErrorEnvelope)))]
 pub async fn deny(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     bytes: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<QueueItem>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Approver)?;
-    let b: DenyBody = body(&bytes)?;
+    let b: DenyBody = required_body(&bytes)?;
+    text("reason", &b.reason)?;
     let item = acting(&state)?.deny(&id, &caller.name, &b.reason)?;
     state.decider.store.flush().await?;
-    Ok(Json(envelope(item)))
+    Ok(Json(Envelope::new(item)))
 }

@@ -2,18 +2,27 @@
 //! `GET /api/v1/reports/weekly?date=&format=html` (the week ending that day).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::IntoParams;
 
-use super::{ApiError, AppState, envelope};
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{invalid, query};
+use super::{ApiError, AppState};
 use crate::config::raw::Role;
-use crate::report;
+use crate::learn::weekly::WeeklyReport;
+use crate::report::{self, DailyReport};
 
-#[derive(Deserialize)]
+/// The day a daily report is for.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DailyQuery {
+    /// YYYY-MM-DD (default: today, UTC).
+    #[param(format = Date)]
     date: Option<String>,
 }
 
@@ -21,45 +30,64 @@ pub struct DailyQuery {
 fn day(date: Option<&str>) -> Result<NaiveDate, ApiError> {
     match date {
         None => Ok(Utc::now().date_naive()),
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| ApiError::Invalid {
-            field: "date".into(),
-            problem: format!("{d:?} is not a date (YYYY-MM-DD)"),
-        }),
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| invalid("date", format!("{d:?} is not a date (YYYY-MM-DD)"))),
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/reports/daily", tag = "reports",
+    params(DailyQuery),
+    responses((status = 200, description = "One day's decisions in counts", body = Envelope<DailyReport>),
+              (status = 422, description = "Not a date", body = ErrorEnvelope)))]
 pub async fn daily(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<DailyQuery>,
-) -> Result<Json<Value>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Envelope<DailyReport>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
+    let q: DailyQuery = query(raw.as_deref())?;
     let report = report::daily(&state.decider.store, day(q.date.as_deref())?)?;
-    Ok(Json(envelope(report)))
+    Ok(Json(Envelope::new(report)))
 }
 
-#[derive(Deserialize)]
+/// How a weekly report is written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    Html,
+}
+
+/// The week a weekly report is for, and its form.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WeeklyQuery {
+    /// The week's last day, YYYY-MM-DD (default: today, UTC).
+    #[param(format = Date)]
     date: Option<String>,
-    format: Option<String>,
+    /// `json` (default) or `html` (a self-contained page).
+    #[param(inline)]
+    format: Option<ReportFormat>,
 }
 
+#[utoipa::path(get, path = "/api/v1/reports/weekly", tag = "reports",
+    params(WeeklyQuery),
+    responses((status = 200, description = "The week's outcomes, modules, threshold changes and patterns", content(
+                  (Envelope<WeeklyReport> = "application/json"),
+                  (String = "text/html"))),
+              (status = 422, description = "Not a date, or an unknown format", body = ErrorEnvelope)))]
 pub async fn weekly(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<WeeklyQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
+    let q: WeeklyQuery = query(raw.as_deref())?;
     let report = crate::learn::weekly::weekly(&state.decider.store, day(q.date.as_deref())?)?;
-    match q.format.as_deref() {
-        None | Some("json") => Ok(Json(envelope(report)).into_response()),
-        Some("html") => {
-            Ok(axum::response::Html(crate::learn::weekly::html(&report)).into_response())
-        }
-        Some(other) => Err(ApiError::Invalid {
-            field: "format".into(),
-            problem: format!("{other:?} is not json or html"),
-        }),
-    }
+    Ok(match q.format.unwrap_or_default() {
+        ReportFormat::Json => Json(Envelope::new(report)).into_response(),
+        ReportFormat::Html => Html(crate::learn::weekly::html(&report)).into_response(),
+    })
 }

@@ -2,55 +2,76 @@
 //! viewers; a rollback of one being monitored for approvers.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::params::body;
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{invalid, required_body, text};
 use super::queue::{ListQuery, acting};
-use super::{ApiError, AppState, envelope};
+use super::{ApiError, AppState};
 use crate::config::raw::Role;
-use crate::model::ResurrectionRequest;
+use crate::model::{ResurrectionRequest, ResurrectionStatus, WorkflowState};
 
-#[derive(Debug, Default, Deserialize)]
+/// An operator's rollback: the reason is required.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackBody {
-    #[serde(default)]
+    /// Why (required, up to 4096 bytes).
+    #[schema(max_length = 4096, pattern = "\\S")]
     reason: String,
 }
 
+/// A rollback was asked of the workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RollbackRequested {
+    pub request_id: String,
+    /// Always `requested`: the workflow rolls back and records the outcome.
+    pub rollback: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/resurrections/{request_id}/rollback", tag = "resurrections",
+    params(("request_id" = String, Path, description = "A resurrection request's id")),
+    request_body(content = RollbackBody, description = "The reason"),
+    responses((status = 200, description = "The rollback was asked for", body = Envelope<RollbackRequested>),
+              (status = 404, description = "No such request", body = ErrorEnvelope),
+              (status = 409, description = "Not being monitored, or this Medic does not act", body = ErrorEnvelope),
+              (status = 422, description = "No reason, or the body is wrong", body = ErrorEnvelope)))]
 pub async fn rollback(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     bytes: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<RollbackRequested>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Approver)?;
-    let b: RollbackBody = body(&bytes)?;
+    let b: RollbackBody = required_body(&bytes)?;
     if b.reason.trim().is_empty() {
-        return Err(ApiError::Invalid {
-            field: "reason".into(),
-            problem: "a rollback needs a reason".into(),
-        });
+        return Err(invalid("reason", "a rollback needs a reason".into()));
     }
+    text("reason", &b.reason)?;
     let a = acting(&state)?;
     find(&state, &id)?;
     a.rollback(&id, &b.reason, &caller.name)
         .map_err(ApiError::Conflict)?;
-    Ok(Json(envelope(
-        json!({"request_id": id, "rollback": "requested"}),
-    )))
+    Ok(Json(Envelope::new(RollbackRequested {
+        request_id: id,
+        rollback: "requested".into(),
+    })))
 }
 
+#[utoipa::path(get, path = "/api/v1/resurrections", tag = "resurrections",
+    params(ListQuery),
+    responses((status = 200, description = "Resurrection requests, newest first", body = Envelope<Vec<ResurrectionRequest>>),
+              (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn requests(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Envelope<Vec<ResurrectionRequest>>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let limit = q.limit();
-    Ok(Json(envelope(state.decider.store.requests(limit)?)))
+    let (_, limit) = ListQuery::read(raw.as_deref())?;
+    Ok(Json(Envelope::new(state.decider.store.requests(limit)?)))
 }
 
 /// A stored request, or 404 naming it.
@@ -62,23 +83,41 @@ fn find(state: &AppState, id: &str) -> Result<ResurrectionRequest, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("resurrection request {id}")))
 }
 
+#[utoipa::path(get, path = "/api/v1/resurrections/{request_id}", tag = "resurrections",
+    params(("request_id" = String, Path, description = "A resurrection request's id")),
+    responses((status = 200, description = "The request with every state it went through", body = Envelope<ResurrectionRequest>),
+              (status = 404, description = "No such request", body = ErrorEnvelope)))]
 pub async fn request(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<ResurrectionRequest>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    Ok(Json(envelope(find(&state, &id)?)))
+    Ok(Json(Envelope::new(find(&state, &id)?)))
 }
 
+/// Where a request stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestStatus {
+    pub request_id: String,
+    pub status: ResurrectionStatus,
+    pub state: WorkflowState,
+}
+
+#[utoipa::path(get, path = "/api/v1/resurrections/{request_id}/status", tag = "resurrections",
+    params(("request_id" = String, Path, description = "A resurrection request's id")),
+    responses((status = 200, description = "Its status and workflow state", body = Envelope<RequestStatus>),
+              (status = 404, description = "No such request", body = ErrorEnvelope)))]
 pub async fn request_status(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<RequestStatus>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let r = find(&state, &id)?;
-    Ok(Json(envelope(
-        json!({"request_id": r.request_id, "status": r.status, "state": r.state}),
-    )))
+    Ok(Json(Envelope::new(RequestStatus {
+        request_id: r.request_id,
+        status: r.status,
+        state: r.state,
+    })))
 }

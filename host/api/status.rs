@@ -3,76 +3,166 @@
 //! `GET /api/v1/audit` (admins): the audit log, oldest first, paged by
 //! sequence number.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::params::{invalid, parse_limit};
-use super::{ApiError, AppState, envelope};
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{invalid, limit, query};
+use super::{ApiError, AppState};
+use crate::approve::QueueStats;
+use crate::config::Mode;
 use crate::config::raw::Role;
+use crate::model::WorkflowState;
+use crate::store::AuditEvent;
 
+/// A plugin serving now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServingPlugin {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    /// Quarantined plugins are replaced by a safe default.
+    pub quarantined: bool,
+}
+
+impl ServingPlugin {
+    fn of(p: &crate::plugin::Plugin) -> ServingPlugin {
+        ServingPlugin {
+            name: p.name().to_string(),
+            version: p.info().version.clone(),
+            sha256: p.sha256().to_string(),
+            quarantined: p.is_quarantined(),
+        }
+    }
+}
+
+/// The plugin serving for each kind.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServingPlugins {
+    pub risk_scorer: ServingPlugin,
+    pub strategy: ServingPlugin,
+    pub threshold_learner: ServingPlugin,
+}
+
+/// A resurrection whose workflow has not ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InProgress {
+    pub request_id: String,
+    pub module: String,
+    pub state: WorkflowState,
+}
+
+/// The SIEM adapter and its circuit breaker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiemView {
+    pub adapter: String,
+    /// `closed`, `open` or `half_open`; null without a breaker.
+    pub breaker: Option<String>,
+}
+
+/// What the engine is doing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusView {
+    pub version: String,
+    pub uptime_seconds: u64,
+    pub mode: Mode,
+    pub configured_mode: Mode,
+    pub phase: String,
+    pub plugins: ServingPlugins,
+    /// Kills decided, all time.
+    pub decisions: usize,
+    /// Null when this Medic does not act on decisions.
+    pub queue: Option<QueueStats>,
+    pub resurrections_in_progress: Vec<InProgress>,
+    pub siem: SiemView,
+}
+
+#[utoipa::path(get, path = "/api/v1/status", tag = "engine",
+    responses((status = 200, description = "Mode, phase, plugins, queue, resurrections", body = Envelope<StatusView>)))]
 pub async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<StatusView>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let d = &state.decider;
     let active = d.registry.active();
-    let plugin = |p: &crate::plugin::Plugin| json!({"name": p.name(), "version": p.info().version, "sha256": p.sha256(), "quarantined": p.is_quarantined()});
-    let queue = match d.acting() {
-        Some(a) => serde_json::to_value(a.queue.stats(chrono::Utc::now())?).unwrap_or_default(),
-        None => Value::Null,
-    };
+    let queue = d
+        .acting()
+        .map(|a| a.queue.stats(chrono::Utc::now()))
+        .transpose()?;
     // The requests being driven, each read from the store for its state.
     let mut in_progress = Vec::new();
     for id in d.acting().map(|a| a.in_progress()).unwrap_or_default() {
         if let Some(r) = d.store.request(&id)? {
-            in_progress.push(
-                json!({"request_id": r.request_id, "module": r.target_module, "state": r.state}),
-            );
+            in_progress.push(InProgress {
+                request_id: r.request_id,
+                module: r.target_module,
+                state: r.state,
+            });
         }
     }
-    Ok(Json(envelope(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": state.started.elapsed().as_secs(),
-        "mode": d.mode().name(),
-        "configured_mode": d.config.medic.mode.current.name(),
-        "phase": active.phase.to_string(),
-        "plugins": {"risk_scorer": plugin(&active.scorer), "strategy": plugin(&active.strategy),
-                    "threshold_learner": plugin(&active.learner)},
-        "decisions": d.store.decision_count(),
-        "queue": queue,
-        "resurrections_in_progress": in_progress,
-        "siem": {"adapter": d.siem.kind(), "breaker": d.siem.breaker_state()},
-    }))))
+    Ok(Json(Envelope::new(StatusView {
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        mode: d.mode(),
+        configured_mode: d.config.medic.mode.current,
+        phase: active.phase.to_string(),
+        plugins: ServingPlugins {
+            risk_scorer: ServingPlugin::of(&active.scorer),
+            strategy: ServingPlugin::of(&active.strategy),
+            threshold_learner: ServingPlugin::of(&active.learner),
+        },
+        decisions: d.store.decision_count(),
+        queue,
+        resurrections_in_progress: in_progress,
+        siem: SiemView {
+            adapter: d.siem.kind().into(),
+            breaker: d.siem.breaker_state().map(str::to_string),
+        },
+    })))
 }
 
+/// Paging through the audit log.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Events after this sequence number (the previous page's `next_after`).
+    #[param(minimum = 0)]
+    after: Option<i64>,
+    /// How many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// A page of the audit log, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Pass as `after` for the next page; null when the page is empty.
+    pub next_after: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "engine",
+    params(AuditQuery),
+    responses((status = 200, description = "Audit events, oldest first", body = Envelope<AuditPage>),
+              (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn audit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Envelope<AuditPage>>, ApiError> {
     state.keys.check(&headers, Role::Admin)?;
-    let mut after = None;
-    let mut limit = 100;
-    for (k, v) in &q {
-        match k.as_str() {
-            "after" => {
-                after = Some(
-                    v.parse::<u64>()
-                        .map_err(|_| invalid(k, format!("{v:?} must be a sequence number")))?,
-                )
-            }
-            "limit" => limit = parse_limit(k, v)?,
-            other => return Err(invalid(other, "unknown parameter (after, limit)".into())),
-        }
-    }
-    let events = state.decider.store.audit_events(after, limit)?;
-    let next = events.last().map(|e| e.seq);
-    Ok(Json(envelope(
-        json!({"events": events, "next_after": next}),
-    )))
+    let q: AuditQuery = query(raw.as_deref())?;
+    let n = limit("limit", q.limit, 100)?;
+    let after = q
+        .after
+        .map(|a| u64::try_from(a).map_err(|_| invalid("after", format!("{a} is negative"))))
+        .transpose()?;
+    let events = state.decider.store.audit_events(after, n)?;
+    let next_after = events.last().map(|e| e.seq);
+    Ok(Json(Envelope::new(AuditPage { events, next_after })))
 }

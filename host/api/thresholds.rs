@@ -2,17 +2,21 @@
 //! force and their history for viewers; for admins, a manual change, a
 //! learner run and a revert — each checked, recorded and audited.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::params::body;
-use super::{ApiError, AppState, envelope};
+use super::envelope::{Envelope, ErrorEnvelope};
+use super::params::{body, invalid, text};
+use super::{ApiError, AppState};
 use crate::config::raw::Role;
-use crate::learn::{LearnError, ThresholdManager};
+use crate::learn::{LearnError, LearnRun, ThresholdManager};
 use crate::model::NamedValues;
+use crate::store::ThresholdChange;
 
 impl From<LearnError> for ApiError {
     fn from(e: LearnError) -> Self {
@@ -32,42 +36,67 @@ fn manager(state: &AppState) -> Result<&std::sync::Arc<ThresholdManager>, ApiErr
         .ok_or_else(|| ApiError::Conflict("this Medic does not manage thresholds".into()))
 }
 
+/// The thresholds in force and every change that led there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThresholdsView {
+    /// Threshold name → value.
+    pub current: BTreeMap<String, f64>,
+    pub history: Vec<ThresholdChange>,
+}
+
+#[utoipa::path(get, path = "/api/v1/config/thresholds", tag = "thresholds",
+    responses((status = 200, description = "The values in force and their history", body = Envelope<ThresholdsView>),
+              (status = 409, description = "This Medic does not manage thresholds", body = ErrorEnvelope)))]
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<ThresholdsView>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let (current, history) = manager(&state)?.snapshot()?;
-    Ok(Json(envelope(
-        json!({"current": *current, "history": history}),
-    )))
+    Ok(Json(Envelope::new(ThresholdsView {
+        current: (*current).clone(),
+        history,
+    })))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A manual change: the values to set (within their bounds) and why.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetBody {
-    #[serde(default)]
+    /// Threshold name → new value: names and bounds as `GET` shows them
+    /// (the learning bounds of the configuration).
+    #[schema(value_type = BTreeMap<String, f64>)]
     values: NamedValues,
-    #[serde(default)]
+    /// Why (required, up to 4096 bytes).
+    #[schema(max_length = 4096, pattern = "\\S")]
     reason: String,
 }
 
+#[utoipa::path(put, path = "/api/v1/config/thresholds", tag = "thresholds",
+    request_body(content = SetBody, description = "The values and the reason"),
+    responses((status = 200, description = "The change, as applied", body = Envelope<ThresholdChange>),
+              (status = 409, description = "This Medic does not manage thresholds", body = ErrorEnvelope),
+              (status = 422, description = "An unknown name, a value out of bounds, no reason", body = ErrorEnvelope)))]
 pub async fn set(
     State(state): State<AppState>,
     headers: HeaderMap,
     bytes: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<ThresholdChange>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Admin)?;
     let b: SetBody = body(&bytes)?;
+    text("reason", &b.reason)?;
     let change = manager(&state)?.set(&b.values, &caller.name, &b.reason, chrono::Utc::now())?;
     state.decider.store.flush().await?;
-    Ok(Json(envelope(change)))
+    Ok(Json(Envelope::new(change)))
 }
 
+#[utoipa::path(post, path = "/api/v1/config/thresholds/learn", tag = "thresholds",
+    responses((status = 200, description = "What the learner run did (its change, if any)", body = Envelope<LearnRun>),
+              (status = 409, description = "This Medic does not manage thresholds, or the learner failed", body = ErrorEnvelope)))]
 pub async fn learn(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<LearnRun>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Admin)?;
     let m = manager(&state)?.clone();
     let name = caller.name.clone();
@@ -75,20 +104,25 @@ pub async fn learn(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     state.decider.store.flush().await?;
-    Ok(Json(envelope(run)))
+    Ok(Json(Envelope::new(run)))
 }
 
+#[utoipa::path(post, path = "/api/v1/config/thresholds/{id}/revert", tag = "thresholds",
+    params(("id" = u64, Path, description = "The number of the change to undo")),
+    responses((status = 200, description = "The change that undid it", body = Envelope<ThresholdChange>),
+              (status = 404, description = "No such change", body = ErrorEnvelope),
+              (status = 409, description = "This Medic does not manage thresholds", body = ErrorEnvelope),
+              (status = 422, description = "Not a change number", body = ErrorEnvelope)))]
 pub async fn revert(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Envelope<ThresholdChange>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Admin)?;
-    let id: u64 = id.parse().map_err(|_| ApiError::Invalid {
-        field: "id".into(),
-        problem: format!("{id:?} is not a change number"),
-    })?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| invalid("id", format!("{id:?} is not a change number")))?;
     let change = manager(&state)?.revert(id, &caller.name, chrono::Utc::now())?;
     state.decider.store.flush().await?;
-    Ok(Json(envelope(change)))
+    Ok(Json(Envelope::new(change)))
 }

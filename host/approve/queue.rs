@@ -36,7 +36,7 @@ pub enum QueueError {
 }
 
 /// Spec `get_stats`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
     pub pending: usize,
     pub approved: usize,

@@ -35,6 +35,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let store = Store::open(Path::new(&m.learning.database.path))
         .with_context(|| format!("opening the store at {}", m.learning.database.path))?;
+    restore_bindings(&registry, &store)?;
     let env = |k: &str| std::env::var(k).ok();
     let siem = enrich::from_config(&config, &env)?;
     let metrics = Arc::new(Metrics::default());
@@ -196,4 +197,19 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Applies the plugin bindings made at run time (stored by the API) over
+/// the constitution's. One that no longer holds (its plugin gone, its pin
+/// changed) is skipped with a warning: the constitution's binding serves.
+pub fn restore_bindings(registry: &Registry, store: &Store) -> anyhow::Result<()> {
+    for (phase, kind, binding) in store.plugin_bindings()? {
+        match registry.bind(&phase, kind, binding.clone()) {
+            Ok(_) => tracing::info!(phase = %phase, kind = %kind, plugin = %binding.name,
+                "Run-time plugin binding restored"),
+            Err(e) => tracing::warn!(phase = %phase, kind = %kind, plugin = %binding.name,
+                error = %e, "Run-time plugin binding no longer holds; the constitution's serves"),
+        }
+    }
+    Ok(())
 }

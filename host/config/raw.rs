@@ -49,7 +49,18 @@ impl Default for MedicFile {
 
 /// Operating modes, from only watching to acting alone.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -625,7 +636,9 @@ impl Default for WebSection {
 }
 
 /// What an API key may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -901,7 +914,7 @@ impl Default for ConstraintsSection {
 }
 
 /// The plugin of each kind that judges in one phase.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhasePlugins {
     pub risk_scorer: PluginBinding,
     pub strategy: PluginBinding,
@@ -909,7 +922,7 @@ pub struct PhasePlugins {
 }
 
 /// A plugin by name, optionally pinned to the sha256 of its `.wasm`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginBinding {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

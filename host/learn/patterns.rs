@@ -12,7 +12,7 @@ use crate::model::{DecisionOutcome, OutcomeRecord, OutcomeResult, wire_name};
 /// A pattern needs at least this many outcomes behind it.
 pub const MIN_EVIDENCE: usize = 3;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Share {
     pub key: String,
     pub outcomes: usize,
@@ -22,7 +22,7 @@ pub struct Share {
 
 /// Mean Smith confidence of kills later shown wrong (the module came back
 /// and stayed) and right (re-killed or rolled back).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Calibration {
     pub false_alarms: usize,
     pub mean_confidence_false_alarms: Option<f64>,
@@ -32,7 +32,7 @@ pub struct Calibration {
     pub separation: Option<f64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Patterns {
     /// Modules whose resurrections mostly succeed: Smith's kills of them
     /// are mostly false positives.

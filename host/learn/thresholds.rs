@@ -34,7 +34,7 @@ pub enum LearnError {
 }
 
 /// What one learner run did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LearnRun {
     pub samples: usize,
     /// The change put in force; `None` when the learner proposed none.

@@ -13,21 +13,21 @@ use crate::html::{esc, stacked_bars};
 use crate::model::OutcomeRecord;
 use crate::store::{OutcomeCounts, Result, Store, ThresholdChange};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Day {
     pub date: String,
     pub decisions: usize,
     pub outcomes: OutcomeCounts,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModuleLine {
     pub module: String,
     pub outcomes: OutcomeCounts,
     pub success_rate: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChangeEffect {
     pub change: ThresholdChange,
     /// Success rate of the outcomes in the window before and after it.
@@ -35,7 +35,7 @@ pub struct ChangeEffect {
     pub success_rate_after: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WeeklyReport {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 
 pub use error::{LoadError, PluginError};
 pub use loaded::{HealthReport, Plugin, PluginSource};
-pub use registry::{PluginStatus, Registry, Served};
+pub use registry::{PluginStatus, Registry, RegistryError, ReloadEvent, Served};
 
 use crate::config::{Config, Isolation};
 use crate::model::{

@@ -38,7 +38,7 @@ const EVENT_HISTORY: usize = 100;
 pub enum RegistryError {
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("the constitution binds {kind} `{name}` for {phase}, but {problem}")]
+    #[error("{kind} `{name}` is bound for {phase}, but {problem}")]
     Binding {
         phase: String,
         kind: PluginKind,
@@ -67,12 +67,14 @@ pub struct Served<T> {
 }
 
 /// One row of `medic plugin list`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PluginStatus {
     pub name: String,
     pub kind: PluginKind,
     pub version: String,
     pub sha256: String,
+    /// `{"type": "builtin"}` or `{"type": "file", "path": …}`.
+    #[schema(value_type = Object)]
     pub source: PluginSource,
     pub loaded_at: DateTime<Utc>,
     /// `active`, `loaded`, `quarantined`, or `overridden` (a built-in
@@ -83,9 +85,10 @@ pub struct PluginStatus {
 }
 
 /// What happened to one file on a reload.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ReloadEvent {
     pub at: DateTime<Utc>,
+    #[schema(value_type = String)]
     pub path: PathBuf,
     /// `loaded`, `replaced`, `unchanged`, `removed`, or `rejected`.
     pub outcome: String,
@@ -121,7 +124,8 @@ pub struct Registry {
     /// set by an operator (swapped whole, never edited in place).
     thresholds: ArcSwap<NamedValues>,
     learner_settings: NamedValues,
-    bindings: BTreeMap<String, PhasePlugins>,
+    /// From the constitution, then as bound at run time.
+    bindings: Mutex<BTreeMap<String, PhasePlugins>>,
     directory: Option<PathBuf>,
     catalog: Mutex<Catalog>,
     active: ArcSwap<ActiveSet>,
@@ -172,7 +176,7 @@ impl Registry {
             settings,
             thresholds: ArcSwap::from_pointee(thresholds),
             learner_settings,
-            bindings,
+            bindings: Mutex::new(bindings),
             directory,
             catalog: Mutex::new(catalog),
             active: ArcSwap::from_pointee(active),
@@ -185,7 +189,7 @@ impl Registry {
                 registry.load_file(&path)?;
             }
         }
-        let set = resolve(&lock(&registry.catalog), &registry.bindings, phase)?;
+        let set = resolve(&lock(&registry.catalog), &lock(&registry.bindings), phase)?;
         registry.active.store(Arc::new(set));
         Ok(registry)
     }
@@ -216,10 +220,69 @@ impl Registry {
 
     /// Switches to the plugins bound to another phase.
     pub fn set_phase(&self, phase: Phase) -> Result<(), RegistryError> {
-        let set = resolve(&lock(&self.catalog), &self.bindings, phase)?;
+        let set = resolve(&lock(&self.catalog), &lock(&self.bindings), phase)?;
         self.active.store(Arc::new(set));
         tracing::info!(phase = %phase, "Plugins bound for phase");
         Ok(())
+    }
+
+    /// Binds the plugin `binding` names as the one of `kind` for `phase_key`
+    /// (a phase's name, or `default` for phases without their own), at run
+    /// time: it must be loaded, of that kind, and match its pin. If the
+    /// phase serving now is affected, the swap happens at once.
+    pub fn bind(
+        &self,
+        phase_key: &str,
+        kind: PluginKind,
+        binding: PluginBinding,
+    ) -> Result<Arc<ActiveSet>, RegistryError> {
+        let catalog = lock(&self.catalog);
+        let serving = self.active.load_full();
+        let phase = match Phase::from_name(phase_key) {
+            Some(p) => p,
+            None if phase_key == crate::config::DEFAULT_BINDING => serving.phase,
+            None => {
+                return Err(RegistryError::Binding {
+                    phase: phase_key.to_string(),
+                    kind,
+                    name: binding.name,
+                    problem: format!(
+                        "there is no such phase (phase_0_foundation … phase_5_full_auto, or {})",
+                        crate::config::DEFAULT_BINDING
+                    ),
+                });
+            }
+        };
+        pick(&catalog, phase, kind, &binding)?;
+        let mut bindings = lock(&self.bindings);
+        let mut entry = bindings_for(&bindings, phase)
+            .filter(|_| phase_key != crate::config::DEFAULT_BINDING)
+            .or_else(|| bindings.get(phase_key))
+            .cloned()
+            .unwrap_or_else(|| PhasePlugins {
+                risk_scorer: default_binding(PluginKind::RiskScorer),
+                strategy: default_binding(PluginKind::Strategy),
+                threshold_learner: default_binding(PluginKind::ThresholdLearner),
+            });
+        match kind {
+            PluginKind::RiskScorer => entry.risk_scorer = binding,
+            PluginKind::Strategy => entry.strategy = binding,
+            PluginKind::ThresholdLearner => entry.threshold_learner = binding,
+        }
+        let mut next = bindings.clone();
+        next.insert(phase_key.to_string(), entry);
+        // The set serving now must still resolve before anything changes.
+        resolve(&catalog, &next, phase)?;
+        let set = Arc::new(resolve(&catalog, &next, serving.phase)?);
+        *bindings = next;
+        self.active.store(set.clone());
+        tracing::info!(phase = phase_key, kind = %kind, plugin = %set_name(&set, kind), "Plugin bound at run time");
+        Ok(set)
+    }
+
+    /// The bindings in force, by phase key.
+    pub fn bindings(&self) -> BTreeMap<String, PhasePlugins> {
+        lock(&self.bindings).clone()
     }
 
     /// Loads a plugin file, checks it, and swaps it in (replacing the
@@ -386,9 +449,10 @@ impl Registry {
     fn rebind(&self, catalog: &Catalog) {
         let previous = self.active.load_full();
         let phase = previous.phase;
-        let set = resolve(catalog, &self.bindings, phase).unwrap_or_else(|e| {
+        let bindings = lock(&self.bindings);
+        let set = resolve(catalog, &bindings, phase).unwrap_or_else(|e| {
             tracing::error!(error = %e, "Binding not satisfied: the safe default serves instead");
-            resolve_lenient(catalog, &self.bindings, phase, &previous)
+            resolve_lenient(catalog, &bindings, phase, &previous)
         });
         self.active.store(Arc::new(set));
     }
@@ -537,6 +601,22 @@ impl Registry {
             .get(name)
             .map(|e| e.plugin.clone())
     }
+
+    /// Every loaded plugin (the one of each name that would serve), and
+    /// the built-ins a file of the same name overrides.
+    pub fn plugins(&self) -> Vec<Arc<Plugin>> {
+        let catalog = lock(&self.catalog);
+        let mut out = Vec::new();
+        for e in catalog.by_name.values() {
+            out.push(e.plugin.clone());
+            if let Some(b) = &e.builtin
+                && !Arc::ptr_eq(b, &e.plugin)
+            {
+                out.push(b.clone());
+            }
+        }
+        out
+    }
 }
 
 fn served<T>(
@@ -579,6 +659,15 @@ fn drop_name(catalog: &mut Catalog, name: &str) {
                 builtin: Some(b),
             },
         );
+    }
+}
+
+/// The name of the plugin of `kind` in a set.
+fn set_name(set: &ActiveSet, kind: PluginKind) -> &str {
+    match kind {
+        PluginKind::RiskScorer => set.scorer.name(),
+        PluginKind::Strategy => set.strategy.name(),
+        PluginKind::ThresholdLearner => set.learner.name(),
     }
 }
 

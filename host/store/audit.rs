@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Result, Store};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     KillReceived,
@@ -28,7 +28,7 @@ pub enum AuditKind {
     ModeChanged,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub seq: u64,
     pub at: DateTime<Utc>,

@@ -9,7 +9,7 @@ use super::{Result, Store};
 use crate::model::{Decision, DecisionOutcome, KillReport, SiemContext};
 
 /// Everything recorded about one kill.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
     pub kill: KillReport,
     pub context: Option<SiemContext>,

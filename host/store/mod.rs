@@ -1,12 +1,14 @@
 //! The durable store (sled): kills with their SIEM context and decision, an
 //! append-only audit log, dead letters, the approval queue, resurrection
-//! requests and their outcomes, under a schema version.
+//! requests and their outcomes, thresholds and run-time plugin bindings,
+//! under a schema version.
 //!
 //! Writes go to sled's log at once and are made durable by [`Store::flush`]
 //! — one flush for a whole batch (group commit) — which callers await before
 //! acknowledging anything. A crash therefore loses nothing acknowledged.
 
 mod audit;
+mod bindings;
 mod dead_letters;
 mod decisions;
 mod keys;
@@ -57,6 +59,7 @@ pub struct Store {
     pub(crate) outcomes_by_module: sled::Tree,
     pub(crate) thresholds: sled::Tree,
     pub(crate) threshold_history: sled::Tree,
+    pub(crate) plugin_bindings: sled::Tree,
 }
 
 impl Store {
@@ -105,6 +108,7 @@ impl Store {
             outcomes_by_module: db.open_tree("outcomes_by_module")?,
             thresholds: db.open_tree("thresholds")?,
             threshold_history: db.open_tree("threshold_history")?,
+            plugin_bindings: db.open_tree("plugin_bindings")?,
             db,
         })
     }

@@ -36,7 +36,7 @@ fn decode(v: &[u8]) -> Result<OutcomeRecord> {
 }
 
 /// A module's resurrection history in counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutcomeCounts {
     pub resurrections: u32,
     pub successes: u32,

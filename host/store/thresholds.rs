@@ -8,7 +8,7 @@ use super::{Result, Store};
 use crate::model::{NamedValues, PluginUse};
 
 /// Who changed the thresholds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeSource {
     Learner,
@@ -17,7 +17,7 @@ pub enum ChangeSource {
 }
 
 /// One change of the thresholds, as applied.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ThresholdChange {
     pub id: u64,
     pub at: DateTime<Utc>,

@@ -120,7 +120,21 @@ async fn decisions_are_listed_newest_first_filtered_and_paged() {
 #[tokio::test]
 async fn status_audit_and_a_redacted_configuration() {
     let s = state(0.0, 1.0);
+    // Plugins were called by their golden-kill check when loaded.
+    let calls = |name: &str| s.decider.registry.get(name).unwrap().latency().count();
+    let before = [
+        calls("weighted"),
+        calls("conservative"),
+        calls("aggressive"),
+    ];
     decide(&s.decider, "st-1", "renderer").await;
+    // The kill was scored by `weighted` and judged by `conservative`.
+    let called = [
+        calls("weighted"),
+        calls("conservative"),
+        calls("aggressive"),
+    ];
+    assert_eq!(called, [before[0] + 1, before[1] + 1, before[2]]);
     let (status, body, _) = get(&s, "/api/v1/status", VIEWER).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["mode"], "observer");
@@ -154,6 +168,19 @@ async fn status_audit_and_a_redacted_configuration() {
             .to_vec(),
     )
     .unwrap();
+    let plugin_count = |name: &str, kind: &str, n: u64| {
+        format!(
+            "medic_plugin_call_seconds_count{{plugin=\"{name}\",kind=\"{kind}\",version=\"{}\",builtin=\"true\"}} {n}\n",
+            s.decider.registry.get(name).unwrap().info().version
+        )
+    };
+    for line in [
+        plugin_count("weighted", "risk-scorer", called[0]),
+        plugin_count("conservative", "strategy", called[1]),
+        plugin_count("aggressive", "strategy", called[2]),
+    ] {
+        assert!(text.contains(&line), "{line} missing from:\n{text}");
+    }
     for line in [
         "medic_queue_pending 0",
         "medic_resurrections_in_progress 0",
@@ -264,7 +291,8 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
 
     let (status, body) = post_bytes(&s, "/api/v1/plugins?name=mine", ADMIN, wasm).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["data"]["outcome"], "loaded");
+    assert_eq!(body["data"]["event"]["outcome"], "loaded");
+    assert!(body["data"]["bound"].is_null(), "no phase, no binding");
     assert!(dir.path().join("mine.wasm").exists());
     let (_, body, _) = get(&s, "/api/v1/plugins", VIEWER).await;
     assert!(
@@ -277,6 +305,69 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
 
     let (status, body) = post_bytes(&s, "/api/v1/plugins/reload", ADMIN, vec![]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Bound to the active phase at run time: it serves at once, and the
+    // binding is stored so a restarted engine binds it again.
+    let phase = s.decider.registry.active().phase.to_string();
+    let bind = |body: serde_json::Value| {
+        let s = s.clone();
+        let phase = phase.clone();
+        async move {
+            let req = axum::http::Request::builder()
+                .method("PUT")
+                .uri(format!("/api/v1/plugins/bindings/{phase}"))
+                .header("x-api-key", ADMIN)
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let res = router(s).oneshot(req).await.unwrap();
+            let status = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, body) =
+        bind(serde_json::json!({"kind": "risk_scorer", "name": "swap-test"})).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "wrong kind: {body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("strategy"),
+        "{body}"
+    );
+    let (status, body) =
+        bind(serde_json::json!({"kind": "strategy", "name": "swap-test", "sha256": "00"})).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "pin mismatch: {body}"
+    );
+    assert_eq!(s.decider.registry.active().strategy.name(), "conservative");
+    let (status, body) = bind(serde_json::json!({"kind": "strategy", "name": "swap-test"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["active"]["strategy"], "swap-test");
+    assert_eq!(s.decider.registry.active().strategy.name(), "swap-test");
+    let (_, body, _) = get(&s, "/api/v1/plugins", VIEWER).await;
+    assert_eq!(
+        body["data"]["bindings"][&phase]["strategy"]["name"], "swap-test",
+        "{body}"
+    );
+    let stored = s.decider.store.plugin_bindings().unwrap();
+    assert_eq!(stored.len(), 1);
+    let fresh = medic::plugin::Registry::new(&s.decider.config).unwrap();
+    assert_eq!(fresh.active().strategy.name(), "conservative");
+    medic::commands::serve::restore_bindings(&fresh, &s.decider.store).unwrap();
+    assert_eq!(
+        fresh.active().strategy.name(),
+        "swap-test",
+        "restored after a restart"
+    );
     let changes = s
         .decider
         .store
@@ -286,7 +377,7 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
         .filter(|e| e.kind == medic::store::AuditKind::PluginChanged && e.actor == "ops")
         .count();
     assert_eq!(
-        changes, 2,
-        "the upload and the reload are audited with the key's name"
+        changes, 3,
+        "the upload, the reload and the binding are audited with the key's name"
     );
 }

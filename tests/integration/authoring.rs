@@ -6,6 +6,8 @@
 //! it on its fixtures with expectations.
 
 use std::path::{Path, PathBuf};
+
+use crate::support::run;
 use std::process::Command;
 
 const KINDS: [&str; 3] = ["strategy", "risk-scorer", "threshold-learner"];
@@ -15,25 +17,7 @@ static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Where the authoring toolchains and builds live (kept between runs).
 fn work_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target.join("authoring");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(what: &str, cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{what} failed:\n{text}");
-    text
+    crate::support::tool_dir("authoring")
 }
 
 /// A virtualenv with componentize-py; its bin directory.

@@ -3,6 +3,7 @@
 mod acting_inprocess;
 mod acting_support;
 mod acting_workflow;
+mod api_access;
 mod api_routes;
 mod authoring;
 mod backends;
@@ -17,6 +18,7 @@ mod isolation;
 mod learning;
 mod learning_e2e;
 mod medic_process;
+mod openapi_contract;
 mod pipeline_support;
 mod redis_pipeline;
 mod redis_server;

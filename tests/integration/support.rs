@@ -101,3 +101,29 @@ pub fn config_file_with_store(dir: &std::path::Path, store: &std::path::Path) ->
     std::fs::write(&path, text).expect("write the test config");
     path
 }
+
+/// A directory under the target directory for tools and artifacts tests
+/// install or make (kept between runs).
+pub fn tool_dir(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a command that must succeed; its output, or a failure saying
+/// `what` failed with everything it printed.
+pub fn run(what: &str, cmd: &mut std::process::Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}

@@ -1,0 +1,192 @@
+//! The OpenAPI document is made from the code and matches what the router
+//! serves; and schemathesis (from PyPI, installed into the target directory
+//! on first use) fuzzes a real `medic serve` from that document, checking
+//! every answer against it, with no server error.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use medic::api::router;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::acting_support::{Engine, yaml, yaml_set};
+use crate::api_access::{every_route, state_with_roles};
+use crate::pipeline_support::kill_json;
+use crate::support::{run, tool_dir};
+
+/// The schemathesis release the test is written against.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+async fn call(state: &medic::api::AppState, method: Method, uri: &str) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap();
+    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Each operation in the document as (METHOD, path).
+fn operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut ops = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if item.get(method).is_some() {
+                ops.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[tokio::test]
+async fn the_document_is_served_and_matches_the_router() {
+    let state = state_with_roles(0.0);
+    let (status, doc) = call(&state, Method::GET, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "no key is needed for the document");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    assert_eq!(
+        doc,
+        serde_json::to_value(medic::api::openapi_document()).unwrap()
+    );
+
+    // The document lists exactly the routes the access tests cover, and
+    // the access tests cover every route the router serves.
+    let documented = operations(&doc);
+    let covered: BTreeSet<(String, String)> = every_route()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(
+        documented, covered,
+        "document vs. the route table of api_access.rs"
+    );
+
+    for (method, path) in &documented {
+        let op = &doc["paths"][path][method.to_lowercase()];
+        let uri = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let (status, body) = call(&state, method.parse().unwrap(), &uri).await;
+        let open = ["/health", "/api/v1/openapi.json"].contains(&path.as_str());
+        if open {
+            assert!(
+                op.get("security").is_none_or(|s| s == &json!([{}])),
+                "{path}"
+            );
+            assert_eq!(status, StatusCode::OK, "{method} {path}");
+        } else {
+            // Served (not 404/405) and keyed, as documented.
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}: {body}");
+            assert_eq!(body["success"], false);
+            assert_eq!(body["errors"][0]["code"], "unauthorized");
+            assert_eq!(op["security"], json!([{"api_key": []}]), "{method} {path}");
+            for code in ["200", "401", "403", "429", "500"] {
+                assert!(
+                    op["responses"].get(code).is_some(),
+                    "{method} {path} does not document {code}"
+                );
+            }
+        }
+        assert!(
+            op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+            "{method} {path} has no tag"
+        );
+    }
+
+    // Every schema a response points at exists.
+    let text = doc.to_string();
+    for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = part.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "dangling $ref to {name}"
+        );
+    }
+}
+
+/// A virtualenv with schemathesis; its bin directory.
+fn schemathesis() -> std::path::PathBuf {
+    let venv = tool_dir("schemathesis").join("venv");
+    let bin = venv.join("bin");
+    if !bin.join("schemathesis").exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        run(
+            "creating a Python virtualenv (needs python3 with venv: apt-get install python3 python3-venv)",
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        );
+        run(
+            "installing schemathesis from PyPI (pip install schemathesis)",
+            Command::new(bin.join("pip")).args(["install", "-q", SCHEMATHESIS]),
+        );
+    }
+    bin
+}
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
+    let bin = schemathesis();
+    let engine = Engine::start(Vec::new(), |m, _| {
+        // Fuzzing sends many requests from one key.
+        yaml_set(m, "interfaces.web.rate_limit_per_second", yaml(json!(0)));
+    });
+    // Data for the read routes to return.
+    for i in 0..5 {
+        let (status, body) = engine.post(
+            "/api/v1/kills",
+            kill_json(&format!("st-{i}"), "report-renderer"),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let report = tool_dir("test-artifacts").join("schemathesis-junit.xml");
+    let settings = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/schemathesis/schemathesis.toml");
+    let out = Command::new(bin.join("schemathesis"))
+        // It keeps a cache in its working directory: not in the source tree.
+        .current_dir(tool_dir("schemathesis"))
+        .arg("--config-file")
+        .arg(&settings)
+        .arg("run")
+        .arg(format!("{}/api/v1/openapi.json", engine.api))
+        .args(["--header", &format!("X-API-Key: {}", engine.key)])
+        // Every check is on by default; the settings file turns one off
+        // for four operations, each with its reason.
+        .args(["--max-examples", "40", "--seed", "1", "--workers", "2"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--generation-database", "none", "--no-color"])
+        .args(["--report", "junit", "--report-junit-path"])
+        .arg(&report)
+        .output()
+        .expect("schemathesis runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{text}\nmedic's log:\n{}",
+        engine.log_text()
+    );
+    assert!(
+        !engine.log_text().contains("Internal error answering"),
+        "{}",
+        engine.log_text()
+    );
+}
