@@ -4,6 +4,7 @@ mod acting_inprocess;
 mod acting_support;
 mod acting_workflow;
 mod api_routes;
+mod api_tls;
 mod authoring;
 mod backends;
 mod builtin_plugins;
