@@ -160,12 +160,17 @@ pub enum Command {
 /// How to reach the running engine.
 #[derive(Debug, Args)]
 pub struct Remote {
-    /// The engine's API (default: interfaces.web.host and port from the config).
+    /// The engine's API (default: interfaces.web.host and port from the
+    /// config, https:// when interfaces.web.tls is enabled).
     #[arg(long, global = true)]
     pub url: Option<String>,
     /// An API key (approver role to decide, admin to switch modes).
     #[arg(long, global = true, env = "MEDIC_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// A PEM file of a CA to trust, besides the public roots, when the API
+    /// serves HTTPS (`interfaces.web.tls`) with a private CA's certificate.
+    #[arg(long, global = true, env = "MEDIC_CA_FILE")]
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

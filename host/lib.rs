@@ -17,7 +17,8 @@
 //! | [`monitor`] | watching a resurrected module; anomaly score and rollback |
 //! | [`store`] | sled: kills, decisions, audit log, dead letters, queue, requests, outcomes |
 //! | [`publish`] | decisions out to Redis |
-//! | [`api`] | HTTP: ingest, reports, health, metrics |
+//! | [`api`] | HTTP: ingest, reports, health, metrics; serving over TLS |
+//! | [`tls`] | the API's TLS identity: PEM certificate chain and key → rustls config |
 //! | [`replay`] | recordings, `simulate`, and replaying strategies against them |
 //! | [`report`] | the daily report |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
@@ -49,3 +50,4 @@ pub mod replay;
 pub mod report;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -19,6 +19,7 @@ mod reports;
 mod resurrections;
 mod status;
 mod thresholds;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Instant;

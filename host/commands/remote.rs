@@ -1,6 +1,7 @@
 //! A client of the running engine's API for the CLI: the URL from the
-//! config (or `--url`), the key from `MEDIC_API_KEY`, and errors that say
-//! what the engine answered.
+//! config (or `--url`; https when the API serves TLS, trusting `--ca-file`
+//! too), the key from `MEDIC_API_KEY`, and errors that say what the engine
+//! answered.
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -22,7 +23,8 @@ impl Api {
             None => {
                 let config = super::load_config(files)?;
                 let web = &config.medic.interfaces.web;
-                format!("http://{}:{}", web.host, web.port)
+                let scheme = if web.tls.enabled { "https" } else { "http" };
+                format!("{scheme}://{}:{}", web.host, web.port)
             }
         };
         let Some(key) = remote.api_key.clone() else {
@@ -33,9 +35,12 @@ impl Api {
         Ok(Api {
             base,
             key,
-            client: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()?,
+            client: crate::http_client::build(
+                std::time::Duration::from_secs(30),
+                remote.ca_file.as_deref().unwrap_or(""),
+                "--ca-file",
+            )
+            .map_err(anyhow::Error::msg)?,
             runtime: tokio::runtime::Runtime::new()?,
         })
     }

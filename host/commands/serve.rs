@@ -147,18 +147,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     m.interfaces.web.host, m.interfaces.web.port
                 )
             })?;
+        let web_tls = &m.interfaces.web.tls;
+        let acceptor = if web_tls.enabled {
+            let config = crate::tls::server_config(&web_tls.cert_file, &web_tls.key_file)
+                .context("interfaces.web.tls")?;
+            Some(tokio_rustls::TlsAcceptor::from(config))
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(address = %addr, "HTTP API listening (POST /api/v1/kills, /api/v1/queue, GET /health)");
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        tracing::info!(address = %addr, scheme, "HTTP API listening (POST /api/v1/kills, /api/v1/queue, GET /health)");
         let mut stopped = stopped.clone();
         tasks.spawn(async move {
-            let serve =
-                axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
-                    let _ = stopped.changed().await;
-                });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "HTTP server failed");
+            let app = api::router(state);
+            match acceptor {
+                Some(acceptor) => api::tls::serve(listener, acceptor, app, stopped).await,
+                None => {
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                        let _ = stopped.changed().await;
+                    });
+                    if let Err(e) = serve.await {
+                        tracing::error!(error = %e, "HTTP server failed");
+                    }
+                }
             }
         });
     }

@@ -620,6 +620,8 @@ pub struct WebSection {
     pub rate_limit_per_second: f64,
     /// Requests one key may make in a burst above the sustained rate.
     pub rate_limit_burst: f64,
+    /// HTTPS for the API (off: plain HTTP, meant for a loopback address).
+    pub tls: WebTlsSection,
 }
 
 impl Default for WebSection {
@@ -631,8 +633,20 @@ impl Default for WebSection {
             api_keys: Vec::new(),
             rate_limit_per_second: 100.0,
             rate_limit_burst: 200.0,
+            tls: WebTlsSection::default(),
         }
     }
+}
+
+/// `interfaces.web.tls`: the API serves HTTPS only (no plain HTTP beside it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebTlsSection {
+    pub enabled: bool,
+    /// PEM file: the server certificate first, then any intermediates.
+    pub cert_file: String,
+    /// PEM file: the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: String,
 }
 
 /// What an API key may do.

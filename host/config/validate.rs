@@ -329,6 +329,38 @@ fn check_backend(c: &mut Checker<'_>, path: &str, b: &BackendSection) {
     }
 }
 
+/// With TLS on, the PEM files are read and parsed now, by the code
+/// `medic serve` uses, so a missing or bad file is refused before starting.
+fn check_web_tls(c: &mut Checker<'_>, t: &WebTlsSection) {
+    let at = |key: &str| format!("interfaces.web.tls.{key}");
+    let mut usable = true;
+    for (key, value) in [("cert_file", &t.cert_file), ("key_file", &t.key_file)] {
+        if value.trim().is_empty() {
+            c.fail(
+                &at(key),
+                "must name a PEM file when interfaces.web.tls.enabled is true",
+            );
+            usable = false;
+        }
+    }
+    if !usable {
+        return;
+    }
+    let certs = crate::tls::read_certificates(&t.cert_file).map(drop);
+    let key = crate::tls::read_private_key(&t.key_file).map(drop);
+    let mut each_ok = true;
+    for e in [certs.err(), key.err()].into_iter().flatten() {
+        c.fail(&at(e.field().key()), e.to_string());
+        each_ok = false;
+    }
+    if each_ok {
+        // Both parse: check they make a usable pair.
+        if let Err(e) = crate::tls::server_config(&t.cert_file, &t.key_file) {
+            c.fail(&at(e.field().key()), e.to_string());
+        }
+    }
+}
+
 pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     let mut c = Checker { file, p };
     c.check(
@@ -611,6 +643,9 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
             &format!("{at}.sha256"),
             "must be the sha256 of the key: 64 lowercase hex digits (never the key itself)",
         );
+    }
+    if i.web.tls.enabled {
+        check_web_tls(&mut c, &i.web.tls);
     }
     c.range(
         "interfaces.approval_queue.max_pending",

@@ -193,3 +193,69 @@ fn a_missing_file_names_the_path() {
         Config::load(Some(Path::new("/nonexistent/medic.yaml")), None, &|_| None).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/medic.yaml"));
 }
+
+fn with_web_tls(cert_file: &str, key_file: &str) -> String {
+    format!(
+        "interfaces:\n  web:\n    tls: {{ enabled: true, cert_file: {cert_file:?}, key_file: {key_file:?} }}\n"
+    )
+}
+
+#[test]
+fn web_tls_with_a_missing_cert_file_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = crate::test_pki::make();
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, &pki.key_pem).unwrap();
+    let missing = dir.path().join("missing-cert.pem");
+    let medic = with_web_tls(&missing.display().to_string(), &key.display().to_string());
+    let all = problems(&medic, medic::config::EMBEDDED_CONSTITUTION).join("\n");
+    assert!(
+        all.contains("interfaces.web.tls.cert_file: cannot read")
+            && all.contains("missing-cert.pem"),
+        "{all}"
+    );
+    assert!(!all.contains("key_file"), "the key is fine: {all}");
+}
+
+#[test]
+fn web_tls_files_must_be_named_parse_and_fit_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let pki = crate::test_pki::make();
+    let other = crate::test_pki::make();
+    let cert = write("cert.pem", &pki.cert_pem);
+    let key = write("key.pem", &pki.key_pem);
+    let other_key = write("other-key.pem", &other.key_pem);
+    let junk = write("junk.pem", "not PEM at all\n");
+    let c = medic::config::EMBEDDED_CONSTITUTION;
+
+    let all = problems(&with_web_tls("", ""), c).join("\n");
+    for field in ["cert_file", "key_file"] {
+        assert!(
+            all.contains(&format!("interfaces.web.tls.{field}: must name a PEM file")),
+            "{all}"
+        );
+    }
+    let all = problems(&with_web_tls(&junk, &junk), c).join("\n");
+    assert!(
+        all.contains("interfaces.web.tls.cert_file:") && all.contains("no PEM certificate"),
+        "{all}"
+    );
+    assert!(
+        all.contains("interfaces.web.tls.key_file:") && all.contains("no PEM private key"),
+        "{all}"
+    );
+    let all = problems(&with_web_tls(&cert, &other_key), c).join("\n");
+    assert!(
+        all.contains("interfaces.web.tls.key_file:") && all.contains("cannot be used together"),
+        "{all}"
+    );
+    assert!(problems(&with_web_tls(&cert, &key), c).is_empty());
+    // Off (the default), the files are not looked at.
+    let off = "interfaces:\n  web:\n    tls: { enabled: false, cert_file: \"/nonexistent\" }\n";
+    assert!(problems(off, c).is_empty());
+}

@@ -5,6 +5,7 @@ mod acting_support;
 mod acting_workflow;
 mod api_access;
 mod api_routes;
+mod api_tls;
 mod authoring;
 mod backends;
 mod builtin_plugins;
