@@ -3,6 +3,7 @@
 
 mod auth;
 mod config;
+mod console;
 mod decisions;
 mod error;
 mod health;
@@ -16,6 +17,7 @@ mod reports;
 mod resurrections;
 mod status;
 mod thresholds;
+mod whoami;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -92,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/mode", get(mode::mode).put(mode::set_mode))
         .route("/metrics", get(health::metrics))
+        .merge(console::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
