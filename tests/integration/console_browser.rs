@@ -385,13 +385,16 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     });
     svc.start();
     svc.kill();
-    // payment-processor always needs a human: the kill waits in the queue.
+    // payment-processor always needs a human: both kills wait in the queue.
     engine.report_kill(&kill_json("console-1", "payment-processor"));
-    let item_id = engine.wait_queued("console-1")["item_id"]
-        .as_str()
-        .expect("an item id")
-        .to_string();
-    let row = format!("#queue tr[data-item-id=\"{item_id}\"]");
+    engine.report_kill(&kill_json("console-2", "payment-processor"));
+    let row_of = |kill_id: &str| {
+        let item = engine.wait_queued(kill_id);
+        let id = item["item_id"].as_str().expect("an item id").to_string();
+        (format!("#queue tr[data-item-id=\"{id}\"]"), id)
+    };
+    let (row, _) = row_of("console-1");
+    let (denied_row, denied_id) = row_of("console-2");
 
     let browser = Browser::start();
     // `/` sends the browser to the console.
@@ -421,6 +424,7 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
         text.contains("SIEM risk"),
         "the SIEM context is shown: {text}"
     );
+    browser.wait("the second pending item", 30, |b| b.text(&denied_row));
     assert_eq!(browser.count("#queue button.approve"), 0, "{text}");
     assert_eq!(browser.count("#queue button.deny"), 0);
     assert!(browser.hidden("#queue th.approver-only"));
@@ -446,14 +450,47 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     let approve = format!("{row} button.approve");
     browser.wait("the approve button", 30, |b| b.find(&approve).ok());
     browser.save_page("console-approver-queue.png");
+
+    // A denial needs a reason: the page says so and sends nothing.
+    browser
+        .click(&format!("{denied_row} button.deny"))
+        .expect("press deny");
+    let problem = browser.wait("the missing reason to be named", 10, |b| {
+        b.text(&format!("{denied_row} .error"))
+            .filter(|t| !t.is_empty())
+    });
+    assert_eq!(problem, "A denial needs a reason.");
+    assert_eq!(engine.wait_queued("console-2")["status"], "pending");
+    browser
+        .type_into(
+            &format!("{denied_row} input.reason"),
+            "confirmed compromise",
+        )
+        .expect("type the reason");
+    browser
+        .click(&format!("{denied_row} button.deny"))
+        .expect("press deny");
+    browser.wait("the denial to be confirmed", 30, |b| {
+        b.text("#flash")
+            .filter(|t| t.starts_with("Denied payment-processor"))
+    });
+    browser.wait("the denied item to leave the queue", 30, |b| {
+        (b.count(&denied_row) == 0).then_some(())
+    });
+    let (_, shown) = engine.get(&format!("/api/v1/queue/{denied_id}"));
+    assert_eq!(shown["data"]["status"], "denied", "{shown}");
+    assert_eq!(shown["data"]["note"], "confirmed compromise");
+    assert_eq!(shown["data"]["decided_by"], "console-approver");
+
+    // The other is approved with a note.
     browser
         .type_into(&format!("{row} input.notes"), "checked in the console")
         .expect("type the notes");
     browser.click(&approve).expect("press approve");
-    let flash = browser.wait("the approval to be confirmed", 30, |b| {
-        b.text("#flash").filter(|t| !t.is_empty())
+    browser.wait("the approval to be confirmed", 30, |b| {
+        b.text("#flash")
+            .filter(|t| t.starts_with("Approved payment-processor"))
     });
-    assert!(flash.starts_with("Approved payment-processor"), "{flash}");
     browser.wait("the item to leave the queue", 30, |b| {
         (b.count(&row) == 0).then_some(())
     });
@@ -478,6 +515,38 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
         (b.count("#chart svg.chart rect") >= 1 && b.count("#chart svg.chart circle") >= 1)
             .then_some(())
     });
+
+    // An admin also reloads plugins and switches the mode from the page.
+    browser.click("#logout").expect("log out");
+    browser.log_in(&engine.key);
+    browser.wait("the admin to be logged in", 30, |b| {
+        b.text("#whoami")
+            .filter(|t| t == "env:MEDIC_API_KEY (admin)")
+    });
+    assert!(!browser.hidden("#mode-form"));
+    assert!(!browser.hidden("#reload-plugins"));
+    browser.click("#reload-plugins").expect("press reload");
+    browser.wait("the reload to be confirmed", 30, |b| {
+        b.text("#flash")
+            .filter(|t| t.starts_with("Plugins reloaded"))
+    });
+    browser
+        .click("#mode-select option[value=\"manual\"]")
+        .expect("choose manual");
+    browser
+        .type_into("#mode-reason", "incident drill")
+        .expect("type the reason");
+    browser
+        .click("#mode-form button[type=\"submit\"]")
+        .expect("press switch");
+    browser.wait("the mode switch to be confirmed", 30, |b| {
+        b.text("#flash")
+            .filter(|t| t == "Mode switched: semi_auto → manual.")
+    });
+    browser.wait("the new mode to show", 30, |b| {
+        b.text("#mode tbody td").filter(|t| t == "manual")
+    });
+    assert_eq!(engine.get("/api/v1/mode").1["data"]["current"], "manual");
 
     browser.save_page("console.png");
 }

@@ -383,7 +383,7 @@
 
   function decideForm(item) {
     const notes = draftInput(item, 'notes', 'notes (optional)');
-    const reason = draftInput(item, 'reason', 'reason (required to deny)');
+    const reason = draftInput(item, 'reason', 'reason (required)');
     const approve = h('button', { type: 'button', class: 'approve' }, 'Approve');
     const deny = h('button', { type: 'button', class: 'deny danger' }, 'Deny');
     const problem = h('div', { class: 'error small', role: 'alert' });
