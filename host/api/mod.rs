@@ -4,6 +4,7 @@
 
 mod auth;
 mod config;
+mod console;
 mod decisions;
 mod envelope;
 mod error;
@@ -20,6 +21,7 @@ mod resurrections;
 mod status;
 mod thresholds;
 pub mod tls;
+mod whoami;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -85,6 +87,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(thresholds::learn))
         .routes(routes!(thresholds::revert))
         .routes(routes!(mode::mode, mode::set_mode))
+        .routes(routes!(whoami::whoami))
 }
 
 /// The OpenAPI document of this API.
@@ -95,6 +98,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (api, _) = routes().split_for_parts();
     api.route("/api/v1/health", get(health::health))
+        .merge(console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::map_response(error::envelope_plain_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -70,6 +70,7 @@ pub fn every_route() -> Vec<Route> {
         r("POST", "/api/v1/config/thresholds/{id}/revert", AD),
         r("GET", "/api/v1/mode", V),
         r("PUT", "/api/v1/mode", AD),
+        r("GET", "/api/v1/whoami", V),
     ]
 }
 

@@ -18,6 +18,7 @@ use crate::pipeline_support::{decide, decider_with};
 
 const VIEWER: &str = "viewer-key-0123456789";
 const ADMIN: &str = "admin-key-01234567890";
+const APPROVER: &str = "approver-key-0123456789";
 
 fn state(rate: f64, burst: f64) -> AppState {
     let key = |name: &str, role, k: &str| ApiKeySection {
@@ -32,6 +33,7 @@ fn state(rate: f64, burst: f64) -> AppState {
         &[
             key("dash", Role::Viewer, VIEWER),
             key("ops", Role::Admin, ADMIN),
+            key("oncall", Role::Approver, APPROVER),
         ],
         None,
     )
@@ -380,4 +382,125 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
         changes, 3,
         "the upload, the reload and the binding are audited with the key's name"
     );
+}
+
+/// A request with or without a key: status, headers and body bytes.
+async fn fetch(
+    state: &AppState,
+    uri: &str,
+    key: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::builder().uri(uri);
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    let res = router(state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (status, headers, bytes.to_vec())
+}
+
+#[tokio::test]
+async fn the_console_is_served_without_a_key_with_its_types_and_a_strict_csp() {
+    let s = state(0.0, 1.0);
+    let header = |h: &axum::http::HeaderMap, name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (status, headers, _) = fetch(&s, "/", None).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(header(&headers, "location"), "/console");
+
+    let (status, headers, body) = fetch(&s, "/console", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
+    let html = String::from_utf8(body).unwrap();
+    // Every script comes from a file: the page has no inline script.
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert_eq!(scripts.len(), 1, "{html}");
+    assert!(
+        scripts[0]
+            .trim_start()
+            .starts_with("src=\"/console/app.js\"")
+    );
+    assert!(html.contains("href=\"/console/app.css\""));
+    assert!(!html.contains("style="), "no inline style either");
+
+    for (uri, kind) in [
+        ("/console", "text/html; charset=utf-8"),
+        ("/console/app.js", "text/javascript; charset=utf-8"),
+        ("/console/app.css", "text/css; charset=utf-8"),
+    ] {
+        let (status, headers, body) = fetch(&s, uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(header(&headers, "content-type"), kind, "{uri}");
+        assert_eq!(
+            header(&headers, "x-content-type-options"),
+            "nosniff",
+            "{uri}"
+        );
+        let csp = header(&headers, "content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(
+                csp.contains(directive),
+                "{uri}: {directive} missing from {csp}"
+            );
+        }
+        assert!(!csp.contains("unsafe"), "{uri}: {csp}");
+        assert!(!body.is_empty(), "{uri}");
+    }
+
+    // The script sends the typed key and never writes data as HTML.
+    let (_, _, js) = fetch(&s, "/console/app.js", None).await;
+    let js = String::from_utf8(js).unwrap();
+    assert!(js.contains("'X-API-Key'") && js.contains("sessionStorage"));
+    assert!(!js.contains("innerHTML") && !js.contains("outerHTML"));
+    assert!(!js.contains("insertAdjacentHTML") && !js.contains("document.write"));
+    for route in [
+        "/api/v1/whoami",
+        "/api/v1/queue",
+        "/api/v1/resurrections",
+        "/api/v1/mode",
+    ] {
+        assert!(js.contains(route), "the console reads {route}");
+    }
+
+    let (status, _, _) = fetch(&s, "/console/missing.js", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn whoami_names_the_key_and_its_role_and_needs_a_key() {
+    let s = state(0.0, 1.0);
+    for (key, name, role) in [
+        (VIEWER, "dash", "viewer"),
+        (APPROVER, "oncall", "approver"),
+        (ADMIN, "ops", "admin"),
+    ] {
+        let (status, body, _) = get(&s, "/api/v1/whoami", key).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["data"]["name"], name, "{body}");
+        assert_eq!(body["data"]["role"], role, "{body}");
+    }
+    let (status, _, body) = fetch(&s, "/api/v1/whoami", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["errors"][0]["message"], "missing or unknown API key");
+    let (status, _, _) = get(&s, "/api/v1/whoami", "not-a-key-0123456789").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -11,6 +11,7 @@ mod backends;
 mod builtin_plugins;
 mod cli;
 mod config_files;
+mod console_browser;
 mod guardrail_tests;
 mod hostile_plugins;
 mod hot_swap;
