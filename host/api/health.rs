@@ -97,8 +97,33 @@ pub async fn metrics(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
+    Ok(exposition(&state))
+}
+
+/// `/metrics` on `metrics.port`: no key, as Prometheus scrapes; that port
+/// serves nothing else.
+pub async fn open_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    exposition(&state)
+}
+
+/// The Prometheus text exposition, gauges read at scrape time.
+fn exposition(state: &AppState) -> impl IntoResponse + use<> {
     let d = &state.decider;
     let mut out = d.metrics.render();
+    // Who is being scraped: `metrics.labels` from the configuration.
+    let mut labels: Vec<String> = d
+        .config
+        .medic
+        .metrics
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+        .collect();
+    labels.push(format!("version=\"{}\"", env!("CARGO_PKG_VERSION")));
+    out.push_str(&format!(
+        "# HELP medic_info This Medic: its configured labels and version\n# TYPE medic_info gauge\nmedic_info{{{}}} 1\n",
+        labels.join(",")
+    ));
     // Gauges read from the store at scrape time.
     let changes = d.store.threshold_change_count();
     let in_progress = d.acting().map_or(0, |a| a.in_progress().len());
@@ -149,5 +174,5 @@ pub async fn metrics(
             ));
         }
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

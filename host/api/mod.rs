@@ -90,6 +90,13 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(whoami::whoami))
 }
 
+/// The router of `metrics.port`: `/metrics` without a key, nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::open_metrics))
+        .with_state(state)
+}
+
 /// The OpenAPI document of this API.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     openapi::finish(routes().split_for_parts().1)

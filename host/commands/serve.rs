@@ -177,6 +177,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
 
+    if m.metrics.enabled {
+        let state = AppState {
+            decider: decider.clone(),
+            keys: Arc::new(ApiKeys::new(&[], None)?),
+            publisher: Publisher::none(),
+            started: Instant::now(),
+        };
+        serve_metrics(
+            &m.interfaces.web.host,
+            m.metrics.port,
+            state,
+            &mut tasks,
+            &stopped,
+        )
+        .await;
+    }
+
     shutdown_signal().await;
     tracing::info!("Medic stopping: draining in-flight kills");
     let _ = stop.send(true);
@@ -226,4 +243,35 @@ pub fn restore_bindings(registry: &Registry, store: &Store) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// `/metrics` on its own port, for Prometheus. A port that cannot be had
+/// is logged, not fatal: Medic's work does not depend on being scraped, and
+/// `/metrics` stays on the API port (with a key).
+async fn serve_metrics(
+    host: &str,
+    port: u16,
+    state: AppState,
+    tasks: &mut tokio::task::JoinSet<()>,
+    stopped: &watch::Receiver<bool>,
+) {
+    let addr = format!("{host}:{port}");
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(address = %addr, error = %e, "Cannot serve metrics.port; /metrics stays on the API port");
+            return;
+        }
+    };
+    tracing::info!(address = %addr, "Prometheus metrics listening (GET /metrics)");
+    let mut stopped = stopped.clone();
+    tasks.spawn(async move {
+        let serve =
+            axum::serve(listener, api::metrics_router(state)).with_graceful_shutdown(async move {
+                let _ = stopped.changed().await;
+            });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "Metrics server failed");
+        }
+    });
 }

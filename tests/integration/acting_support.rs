@@ -198,6 +198,8 @@ pub struct Engine {
     _dir: tempfile::TempDir,
     pub redis: RedisServer,
     pub api: String,
+    /// `metrics.port`'s base URL.
+    pub metrics: String,
     pub key: String,
     pub log: PathBuf,
     /// The engine's store (open it after [`Engine::stop`]).
@@ -258,7 +260,9 @@ impl Engine {
         let dir = tempfile::tempdir().unwrap();
         let redis = RedisServer::start();
         let port = free_port();
+        let metrics_port = free_port();
         let (mut m, mut c) = acting_config(dir.path(), &redis.url(), port, backends);
+        yaml_set(&mut m, "metrics.port", yaml(json!(metrics_port)));
         edit(&mut m, &mut c);
         let medic_path = dir.path().join("medic.yaml");
         let constitution_path = dir.path().join("constitution.yaml");
@@ -283,6 +287,7 @@ impl Engine {
             _dir: dir,
             redis,
             api: format!("http://127.0.0.1:{port}"),
+            metrics: format!("http://127.0.0.1:{metrics_port}"),
             key,
             log,
             child: Some(child),

@@ -437,6 +437,12 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
         b.text("#mode tbody td").filter(|t| !t.is_empty())
     });
     assert_eq!(mode, "semi_auto");
+    // The other phases' bindings are shown beside the serving set.
+    let planned = browser.wait("phase 5's bindings", 30, |b| {
+        b.text("#plugins .active-plugins tr.bound:last-child")
+            .filter(|t| t.contains("phase_5"))
+    });
+    assert!(planned.contains("aggressive"), "{planned}");
     browser.save_page("console-viewer-queue.png");
 
     // An approver approves it with a note.

@@ -190,3 +190,56 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         engine.log_text()
     );
 }
+
+#[test]
+fn prometheus_scrapes_metrics_port_without_a_key_and_nothing_else_is_there() {
+    let engine = Engine::start(Vec::new(), |_, _| {});
+    let (status, body) = engine.post("/api/v1/kills", kill_json("metrics-1", "report-renderer"));
+    assert_eq!(status, 200, "{body}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, text, other, keyless_api) = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let res = http
+            .get(format!("{}/metrics", engine.metrics))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let other = http
+            .get(format!("{}/api/v1/status", engine.metrics))
+            .header("X-API-Key", &engine.key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        let keyless_api = http
+            .get(format!("{}/metrics", engine.api))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        (status, text, other, keyless_api)
+    });
+    assert_eq!(status, 200, "{text}");
+    for line in [
+        format!(
+            "medic_info{{service=\"medic-agent\",version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "medic_kills_received_total 1\n".to_string(),
+        "# TYPE medic_plugin_call_seconds histogram\n".to_string(),
+        "medic_plugin_call_seconds_count{plugin=\"balanced\",kind=\"strategy\"".to_string(),
+        "medic_decision_latency_seconds_count 1\n".to_string(),
+        "medic_redis_pending ".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line} missing from:\n{text}");
+    }
+    assert_eq!(other, 404, "metrics.port serves only /metrics");
+    assert_eq!(keyless_api, 401, "the API port's /metrics needs a key");
+}

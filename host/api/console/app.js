@@ -642,6 +642,24 @@
           h('td', { class: 'strong' }, active.threshold_learner || '–'),
         ),
       );
+      // What the other phases would bind (constitution and run-time
+      // bindings), so an operator sees the plan for the next phase.
+      const bindings = data.bindings || {};
+      for (const phase of Object.keys(bindings).sort()) {
+        if (phase === data.phase) continue;
+        const b = bindings[phase] || {};
+        const name = (binding) => (binding && binding.name) || '–';
+        activeBody.appendChild(
+          h(
+            'tr',
+            { class: 'bound' },
+            h('td', null, phase),
+            h('td', null, name(b.risk_scorer)),
+            h('td', null, name(b.strategy)),
+            h('td', null, name(b.threshold_learner)),
+          ),
+        );
+      }
       const body = $('.catalogue tbody', section);
       clear(body);
       for (const p of data.plugins || []) {
