@@ -81,27 +81,28 @@ pub fn finish(mut doc: Document) -> Document {
             (&mut item.patch, true),
         ] {
             let Some(op) = op else { continue };
-            let responses = &mut op.responses.responses;
             if keyed {
                 op.security = Some(vec![SecurityRequirement::new::<_, _, &str>("api_key", [])]);
-                responses
-                    .entry("401".into())
-                    .or_insert_with(|| error("No key, or an unknown one"));
-                responses
-                    .entry("403".into())
-                    .or_insert_with(|| error("This key's role may not do this"));
-                responses
-                    .entry("429".into())
-                    .or_insert_with(|| error("Over this key's rate limit: see Retry-After"));
             }
-            if takes_body {
-                responses
-                    .entry("413".into())
-                    .or_insert_with(|| error("The body is over the limit"));
+            // (status, when it applies, what it means)
+            for (status, applies, description) in [
+                ("401", keyed, "No key, or an unknown one"),
+                ("403", keyed, "This key's role may not do this"),
+                ("413", takes_body, "The body is over the limit"),
+                ("429", keyed, "Over this key's rate limit: see Retry-After"),
+                (
+                    "500",
+                    true,
+                    "Medic failed (details are in its log, not here)",
+                ),
+            ] {
+                if applies {
+                    op.responses
+                        .responses
+                        .entry(status.into())
+                        .or_insert_with(|| error(description));
+                }
             }
-            responses
-                .entry("500".into())
-                .or_insert_with(|| error("Medic failed (details are in its log, not here)"));
         }
     }
     doc

@@ -122,13 +122,14 @@ fn acting_state() -> (AppState, crate::acting_inprocess::Setup) {
     (state, s)
 }
 
-async fn send(
+/// One request through `router(state)`: status, headers and body bytes.
+pub async fn send_raw(
     state: &AppState,
     method: &str,
     uri: &str,
     key: Option<&str>,
     body: Body,
-) -> (StatusCode, Value, axum::http::HeaderMap) {
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let mut req = Request::builder()
         .method(method.parse::<Method>().unwrap())
         .uri(uri)
@@ -145,6 +146,19 @@ async fn send(
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 26)
         .await
         .unwrap();
+    (status, headers, bytes.to_vec())
+}
+
+/// One request through `router(state)`: status, the body as JSON (null if
+/// it is not), and headers.
+pub async fn send(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Body,
+) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let (status, headers, bytes) = send_raw(state, method, uri, key, body).await;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),

@@ -14,6 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
+use crate::api_access::{send, send_raw};
 use crate::pipeline_support::{decide, decider_with};
 
 const VIEWER: &str = "viewer-key-0123456789";
@@ -48,25 +49,11 @@ fn state(rate: f64, burst: f64) -> AppState {
 }
 
 async fn get(state: &AppState, uri: &str, key: &str) -> (StatusCode, Value, Option<String>) {
-    let req = Request::builder()
-        .uri(uri)
-        .header("x-api-key", key)
-        .body(Body::empty())
-        .unwrap();
-    let res = router(state.clone()).oneshot(req).await.unwrap();
-    let status = res.status();
-    let retry = res
-        .headers()
+    let (status, body, headers) = send(state, "GET", uri, Some(key), Body::empty()).await;
+    let retry = headers
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_string());
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        retry,
-    )
+    (status, body, retry)
 }
 
 #[tokio::test]
@@ -234,21 +221,8 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected
 }
 
 async fn post_bytes(state: &AppState, uri: &str, key: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method("POST")
-        .uri(uri)
-        .header("x-api-key", key)
-        .body(Body::from(body))
-        .unwrap();
-    let res = router(state.clone()).oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let (status, body, _) = send(state, "POST", uri, Some(key), Body::from(body)).await;
+    (status, body)
 }
 
 #[tokio::test]
@@ -313,20 +287,11 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
     let phase = s.decider.registry.active().phase.to_string();
     let bind = |body: serde_json::Value| {
         let s = s.clone();
-        let phase = phase.clone();
+        let uri = format!("/api/v1/plugins/bindings/{phase}");
         async move {
-            let req = axum::http::Request::builder()
-                .method("PUT")
-                .uri(format!("/api/v1/plugins/bindings/{phase}"))
-                .header("x-api-key", ADMIN)
-                .body(Body::from(body.to_string()))
-                .unwrap();
-            let res = router(s).oneshot(req).await.unwrap();
-            let status = res.status();
-            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .unwrap();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+            let (status, body, _) =
+                send(&s, "PUT", &uri, Some(ADMIN), Body::from(body.to_string())).await;
+            (status, body)
         }
     };
     let (status, body) =
@@ -390,20 +355,7 @@ async fn fetch(
     uri: &str,
     key: Option<&str>,
 ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let mut req = Request::builder().uri(uri);
-    if let Some(k) = key {
-        req = req.header("x-api-key", k);
-    }
-    let res = router(state.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    (status, headers, bytes.to_vec())
+    send_raw(state, "GET", uri, key, Body::empty()).await
 }
 
 #[tokio::test]

@@ -7,13 +7,11 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use medic::api::router;
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::acting_support::{Engine, yaml, yaml_set};
-use crate::api_access::{every_route, state_with_roles};
+use crate::api_access::{every_route, send, state_with_roles};
 use crate::pipeline_support::kill_json;
 use crate::support::{run, tool_dir};
 
@@ -21,20 +19,8 @@ use crate::support::{run, tool_dir};
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
 async fn call(state: &medic::api::AppState, method: Method, uri: &str) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .unwrap();
-    let res = router(state.clone()).oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let (status, body, _) = send(state, method.as_str(), uri, None, Body::empty()).await;
+    (status, body)
 }
 
 /// Each operation in the document as (METHOD, path).
