@@ -4,7 +4,9 @@
 //! document describes), unknown parameters refused.
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
 use super::ApiError;
 
@@ -96,4 +98,14 @@ pub fn text(field: &str, v: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// A body that only gives a reason, which is required: a denial, a
+/// rollback.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why (required, up to 4096 bytes).
+    #[schema(max_length = 4096, pattern = "\\S")]
+    pub reason: String,
 }

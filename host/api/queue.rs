@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::{Envelope, ErrorEnvelope};
-use super::params::{body, limit, query, required_body, text};
+use super::params::{ReasonBody, body, limit, query, required_body, text};
 use super::{ApiError, AppState};
 use crate::approve::{QueueError, QueueStats};
 use crate::config::raw::Role;
@@ -115,15 +115,6 @@ pub struct ApproveBody {
     notes: Option<String>,
 }
 
-/// A denial: the reason is required.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DenyBody {
-    /// Why not (required, up to 4096 bytes).
-    #[schema(max_length = 4096, pattern = "\\S")]
-    reason: String,
-}
-
 /// The item as decided and the resurrection request it started.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Approved {
@@ -155,7 +146,7 @@ pub async fn approve(
 
 #[utoipa::path(post, path = "/api/v1/queue/{item_id}/deny", tag = "queue",
     params(("item_id" = String, Path, description = "A queue item's id")),
-    request_body(content = DenyBody, description = "The reason"),
+    request_body(content = ReasonBody, description = "The reason"),
     responses((status = 200, description = "Denied: the module stays down", body = Envelope<QueueItem>),
               (status = 404, description = "No such item", body = ErrorEnvelope),
               (status = 409, description = "Already decided", body = ErrorEnvelope),
@@ -167,7 +158,7 @@ pub async fn deny(
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<QueueItem>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Approver)?;
-    let b: DenyBody = required_body(&bytes)?;
+    let b: ReasonBody = required_body(&bytes)?;
     text("reason", &b.reason)?;
     let item = acting(&state)?.deny(&id, &caller.name, &b.reason)?;
     state.decider.store.flush().await?;

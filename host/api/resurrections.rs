@@ -4,24 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ErrorEnvelope};
-use super::params::{invalid, required_body, text};
+use super::params::{ReasonBody, invalid, required_body, text};
 use super::queue::{ListQuery, acting};
 use super::{ApiError, AppState};
 use crate::config::raw::Role;
 use crate::model::{ResurrectionRequest, ResurrectionStatus, WorkflowState};
-
-/// An operator's rollback: the reason is required.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackBody {
-    /// Why (required, up to 4096 bytes).
-    #[schema(max_length = 4096, pattern = "\\S")]
-    reason: String,
-}
 
 /// A rollback was asked of the workflow.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,7 +24,7 @@ pub struct RollbackRequested {
 
 #[utoipa::path(post, path = "/api/v1/resurrections/{request_id}/rollback", tag = "resurrections",
     params(("request_id" = String, Path, description = "A resurrection request's id")),
-    request_body(content = RollbackBody, description = "The reason"),
+    request_body(content = ReasonBody, description = "The reason"),
     responses((status = 200, description = "The rollback was asked for", body = Envelope<RollbackRequested>),
               (status = 404, description = "No such request", body = ErrorEnvelope),
               (status = 409, description = "Not being monitored, or this Medic does not act", body = ErrorEnvelope),
@@ -45,7 +36,7 @@ pub async fn rollback(
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<RollbackRequested>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Approver)?;
-    let b: RollbackBody = required_body(&bytes)?;
+    let b: ReasonBody = required_body(&bytes)?;
     if b.reason.trim().is_empty() {
         return Err(invalid("reason", "a rollback needs a reason".into()));
     }

@@ -23,20 +23,11 @@ fn work_dir() -> PathBuf {
 /// A virtualenv with componentize-py; its bin directory.
 fn python_toolchain() -> PathBuf {
     let _g = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
-    let venv = work_dir().join("py-venv");
-    let bin = venv.join("bin");
-    if !bin.join("componentize-py").exists() {
-        let _ = std::fs::remove_dir_all(&venv);
-        run(
-            "creating a Python virtualenv (needs python3 with venv: apt-get install python3 python3-venv)",
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        );
-        run(
-            "installing componentize-py from PyPI",
-            Command::new(bin.join("pip")).args(["install", "-q", "componentize-py==0.25.1"]),
-        );
-    }
-    bin
+    crate::support::python_tool(
+        &work_dir().join("py-venv"),
+        "componentize-py==0.25.1",
+        "componentize-py",
+    )
 }
 
 /// componentize-js from npm; its bin directory.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::acting_support::{Engine, yaml, yaml_set};
 use crate::api_access::{every_route, send, state_with_roles};
 use crate::pipeline_support::kill_json;
-use crate::support::{run, tool_dir};
+use crate::support::{python_tool, tool_dir};
 
 /// The schemathesis release the test is written against.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
@@ -109,20 +109,11 @@ async fn the_document_is_served_and_matches_the_router() {
 
 /// A virtualenv with schemathesis; its bin directory.
 fn schemathesis() -> std::path::PathBuf {
-    let venv = tool_dir("schemathesis").join("venv");
-    let bin = venv.join("bin");
-    if !bin.join("schemathesis").exists() {
-        let _ = std::fs::remove_dir_all(&venv);
-        run(
-            "creating a Python virtualenv (needs python3 with venv: apt-get install python3 python3-venv)",
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        );
-        run(
-            "installing schemathesis from PyPI (pip install schemathesis)",
-            Command::new(bin.join("pip")).args(["install", "-q", SCHEMATHESIS]),
-        );
-    }
-    bin
+    python_tool(
+        &tool_dir("schemathesis").join("venv"),
+        SCHEMATHESIS,
+        "schemathesis",
+    )
 }
 
 #[test]

@@ -127,3 +127,23 @@ pub fn run(what: &str, cmd: &mut std::process::Command) -> String {
     assert!(out.status.success(), "{what} failed:\n{text}");
     text
 }
+
+/// A Python virtualenv at `venv` with `requirement` installed from PyPI
+/// (once: kept while `program` is in it); its bin directory.
+pub fn python_tool(venv: &std::path::Path, requirement: &str, program: &str) -> PathBuf {
+    let bin = venv.join("bin");
+    if !bin.join(program).exists() {
+        let _ = std::fs::remove_dir_all(venv);
+        run(
+            "creating a Python virtualenv (needs python3 with venv: apt-get install python3 python3-venv)",
+            std::process::Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(venv),
+        );
+        run(
+            &format!("installing {requirement} from PyPI (pip install {requirement})"),
+            std::process::Command::new(bin.join("pip")).args(["install", "-q", requirement]),
+        );
+    }
+    bin
+}
