@@ -46,7 +46,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// `unauthorized`, `forbidden`, `validation`, `bad_request`,
     /// `not_found`, `method_not_allowed`, `conflict`, `too_large`,
-    /// `rate_limited` or `internal`.
+    /// `rate_limited`, `timeout` or `internal`.
     pub code: String,
 }
 

@@ -24,7 +24,7 @@ pub mod tls;
 mod whoami;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -90,6 +90,27 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(whoami::whoami))
 }
 
+/// Answers 503 for a request still unanswered after
+/// `interfaces.web.request_timeout_seconds`.
+async fn limit_time(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = state
+        .decider
+        .config
+        .medic
+        .interfaces
+        .web
+        .request_timeout_seconds;
+    match tokio::time::timeout(Duration::from_secs_f64(limit), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit).into_response(),
+    }
+}
+
 /// The router of `metrics.port`: `/metrics` without a key, nothing else.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
@@ -107,6 +128,10 @@ pub fn router(state: AppState) -> Router {
     api.route("/api/v1/health", get(health::health))
         .merge(console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_time,
+        ))
         .layer(axum::middleware::map_response(error::envelope_plain_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

@@ -91,6 +91,11 @@ pub fn finish(mut doc: Document) -> Document {
                 ("413", takes_body, "The body is over the limit"),
                 ("429", keyed, "Over this key's rate limit: see Retry-After"),
                 (
+                    "503",
+                    keyed,
+                    "Not answered within interfaces.web.request_timeout_seconds",
+                ),
+                (
                     "500",
                     true,
                     "Medic failed (details are in its log, not here)",

@@ -620,6 +620,8 @@ pub struct WebSection {
     pub rate_limit_per_second: f64,
     /// Requests one key may make in a burst above the sustained rate.
     pub rate_limit_burst: f64,
+    /// The longest one request may take before it is answered 503.
+    pub request_timeout_seconds: f64,
     /// HTTPS for the API (off: plain HTTP, meant for a loopback address).
     pub tls: WebTlsSection,
 }
@@ -633,6 +635,7 @@ impl Default for WebSection {
             api_keys: Vec::new(),
             rate_limit_per_second: 100.0,
             rate_limit_burst: 200.0,
+            request_timeout_seconds: 60.0,
             tls: WebTlsSection::default(),
         }
     }

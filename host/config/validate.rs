@@ -627,6 +627,11 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
         "interfaces.web.rate_limit_burst",
         format!("{} must be at least 1", i.web.rate_limit_burst),
     );
+    c.check(
+        i.web.request_timeout_seconds.is_finite() && i.web.request_timeout_seconds > 0.0,
+        "interfaces.web.request_timeout_seconds",
+        format!("{} must be more than 0", i.web.request_timeout_seconds),
+    );
     c.non_empty("interfaces.web.host", &i.web.host);
     for (n, k) in i.web.api_keys.iter().enumerate() {
         let at = format!("interfaces.web.api_keys[{n}]");

@@ -479,3 +479,45 @@ async fn errors_have_their_status_and_the_envelope() {
     let (status, _, _) = send(&limited, "GET", "/api/v1/mode", Some(&admin), Body::empty()).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_time_limit_is_answered_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = medic::config::Config::embedded().unwrap();
+    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.watch = false;
+    config.medic.interfaces.web.request_timeout_seconds = 0.5;
+    let state = AppState {
+        decider: crate::pipeline_support::decider_with(config, None),
+        keys: Arc::new(keys(0.0)),
+        publisher: Publisher::none(),
+        started: Instant::now(),
+    };
+    // Checking a plugin that spins takes the plugin's whole deadline (5 s
+    // in tests) on its golden kills: far over the request's limit.
+    let started = Instant::now();
+    let (status, body, _) = send(
+        &state,
+        "POST",
+        "/api/v1/plugins?name=spin",
+        Some(&key_of(Role::Admin)),
+        Body::from(crate::support::wasm_bytes("hostile-spin")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["errors"][0]["code"], "timeout", "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "answered at the limit, not when the work ended"
+    );
+    // A quick request on the same engine is answered as usual.
+    let (status, _, _) = send(
+        &state,
+        "GET",
+        "/api/v1/mode",
+        Some(&key_of(Role::Viewer)),
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

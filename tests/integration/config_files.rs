@@ -89,6 +89,7 @@ decision:
   auto_approve: { max_risk_level: critical }
 siem: { timeout_seconds: 90, retyr: {} }
 plugins: { timeout_ms: 0, isolation: sometimes }
+interfaces: { web: { request_timeout_seconds: 0, rate_limit_burst: 0 } }
 nonsense: true
 "#;
     let p = problems(medic, medic::config::EMBEDDED_CONSTITUTION);
@@ -102,6 +103,8 @@ nonsense: true
         "siem.retyr: unknown key",
         "plugins.isolation",
         "nonsense: unknown section",
+        "interfaces.web.request_timeout_seconds: 0 must be more than 0",
+        "interfaces.web.rate_limit_burst: 0 must be at least 1",
     ] {
         assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
     }
