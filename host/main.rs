@@ -5,6 +5,12 @@ use clap::Parser;
 use medic::cli::{Cli, Command};
 use medic::commands;
 
+/// mimalloc instead of the system allocator: deciding a kill allocates and
+/// frees many small buffers across threads (JSON, sled nodes), where glibc's
+/// malloc spent a quarter of the time (see docs/BENCHMARKS.md, issue 3).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
