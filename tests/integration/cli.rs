@@ -165,3 +165,21 @@ fn report_daily_reads_the_store() {
     assert!(!ok);
     assert!(err.contains("--date"), "{err}");
 }
+
+#[test]
+fn openapi_prints_the_document_the_api_serves() {
+    let (ok, out, err) = crate::support::medic(&["openapi"]);
+    assert!(ok, "{err}");
+    let printed: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        printed,
+        serde_json::to_value(medic::api::openapi_document()).unwrap()
+    );
+    assert!(printed["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/v1/queue/{item_id}/approve",
+        "/api/v1/plugins/bindings/{phase}",
+    ] {
+        assert!(printed["paths"].get(path).is_some(), "{path} missing");
+    }
+}
