@@ -7,13 +7,16 @@
 # is not 2xx, if any request errors, or if the rate falls short by over 10%.
 #
 # Usage: benches/api_load.sh            (RATE, DURATION, KILLS, CONNECTIONS
-#                                        may be set in the environment)
+#                                        may be set in the environment;
+#                                        TLS=1 serves and loads over HTTPS with
+#                                        a self-signed certificate made here)
 set -euo pipefail
 
 RATE="${RATE:-1000}"
 DURATION="${DURATION:-30s}"
 KILLS="${KILLS:-300}"
 CONNECTIONS="${CONNECTIONS:-50}"
+TLS="${TLS:-0}"
 
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,7 @@ need() {
 need oha "apt-get install -y libssl-dev pkg-config && cargo install oha --locked --no-default-features --features native-tls   # from crates.io; a few minutes on 2 cores"
 need curl "apt-get install -y curl"
 need jq "apt-get install -y jq"
+if [[ "$TLS" == 1 ]]; then need openssl "apt-get install -y openssl"; fi
 
 echo "== building release medic"
 cargo build --release --bin medic
@@ -65,17 +69,35 @@ sed -e "s|port: 8000|port: $port|" \
 grep -q "port: $port" "$work/medic.yaml" && grep -q "rate_limit_per_second: 100000" "$work/medic.yaml" \
     || { echo "api_load: config/medic.yaml changed shape; update the sed lines" >&2; exit 1; }
 
+scheme=http
+curl_tls=()
+oha_tls=()
+if [[ "$TLS" == 1 ]]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+    sed -i -e "s|enabled: false      # true: the API serves HTTPS|enabled: true       # true: the API serves HTTPS|" \
+        -e "s|cert_file: \"\"       # PEM|cert_file: \"$work/cert.pem\"  # PEM|" \
+        -e "s|key_file: \"\"        # PEM|key_file: \"$work/key.pem\"  # PEM|" "$work/medic.yaml"
+    grep -q "cert_file: \"$work/cert.pem\"" "$work/medic.yaml" \
+        || { echo "api_load: config/medic.yaml's tls block changed shape; update the sed lines" >&2; exit 1; }
+    scheme=https
+    curl_tls=(--cacert "$work/cert.pem")
+    # oha checks nothing here: the certificate was made a moment ago, for this run.
+    oha_tls=(--insecure)
+fi
+
 key="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-base="http://127.0.0.1:$port"
+base="$scheme://127.0.0.1:$port"
 MEDIC_API_KEY="$key" "$medic" serve --config "$work/medic.yaml" >"$work/medic.log" 2>&1 &
 pid=$!
 
 for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "$base/health" 2>/dev/null; then break; fi
+    if curl "${curl_tls[@]}" -fsS -o /dev/null "$base/health" 2>/dev/null; then break; fi
     kill -0 "$pid" 2>/dev/null || { echo "api_load: medic exited:" >&2; cat "$work/medic.log" >&2; exit 1; }
     sleep 0.1
 done
-curl -fsS -o /dev/null "$base/health" || { echo "api_load: medic did not answer /health" >&2; exit 1; }
+curl "${curl_tls[@]}" -fsS -o /dev/null "$base/health" || { echo "api_load: medic did not answer /health" >&2; exit 1; }
 
 echo "== seeding $KILLS kills through POST /api/v1/kills"
 modules=(report-renderer billing-api search-indexer mail-relay auth-gateway)
@@ -95,7 +117,7 @@ for ((start = 0; start < KILLS; start += batch)); do
                   source_agent: "smith-bench"}'
         done | jq -cs .
     )"
-    curl -fsS -H "X-API-Key: $key" -H 'content-type: application/json' -d "$body" \
+    curl "${curl_tls[@]}" -fsS -H "X-API-Key: $key" -H 'content-type: application/json' -d "$body" \
         "$base/api/v1/kills" | jq -r '.data[] | select(.status == "decided") | .decision.decision_id' \
         >>"$work/decision_ids"
 done
@@ -115,12 +137,12 @@ decided="$(wc -l <"$work/decision_ids")"
     done
 } >"$work/urls.txt"
 for u in $(sort -u "$work/urls.txt" | grep -v '/decisions/' ; head -n 1 "$work/decision_ids" | sed "s|^|$base/api/v1/decisions/|"); do
-    code="$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" "$u")"
+    code="$(curl "${curl_tls[@]}" -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" "$u")"
     [[ "$code" == 2* ]] || { echo "api_load: $u answered $code before the load" >&2; exit 1; }
 done
 
-echo "== load: $RATE req/s for $DURATION over $CONNECTIONS connections ($(oha --version))"
-oha --no-tui --urls-from-file "$work/urls.txt" -q "$RATE" -z "$DURATION" -w \
+echo "== load: $RATE req/s for $DURATION over $CONNECTIONS connections, $scheme ($(oha --version))"
+oha "${oha_tls[@]}" --no-tui --urls-from-file "$work/urls.txt" -q "$RATE" -z "$DURATION" -w \
     --latency-correction -c "$CONNECTIONS" -H "X-API-Key: $key" \
     --output-format json -o "$work/oha.json"
 
