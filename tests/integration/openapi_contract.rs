@@ -144,7 +144,10 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         .args(["--header", &format!("X-API-Key: {}", engine.key)])
         // Every check is on by default; the settings file turns one off
         // for four operations, each with its reason.
-        .args(["--max-examples", "40", "--seed", "1", "--workers", "2"])
+        // One worker: Python 3.11's parser is not safe in parallel threads
+        // (hypothesis describing a filter hit "AST constructor recursion
+        // depth mismatch" with two).
+        .args(["--max-examples", "40", "--seed", "1", "--workers", "1"])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--generation-database", "none", "--no-color"])
         .args(["--report", "junit", "--report-junit-path"])
