@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::config::raw::Role;
-use crate::telemetry::label_value;
+use crate::telemetry::{family, labels, sample};
 
 /// One check per dependency: `ok` or `failing` (the queue: `ok`, `full` or
 /// `none`; the veto channel: `ok`, `failing` or `none`).
@@ -111,19 +111,22 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
     let d = &state.decider;
     let mut out = d.metrics.render();
     // Who is being scraped: `metrics.labels` from the configuration.
-    let mut labels: Vec<String> = d
+    let mut info: Vec<(&str, &str)> = d
         .config
         .medic
         .metrics
         .labels
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    labels.push(format!("version=\"{}\"", env!("CARGO_PKG_VERSION")));
-    out.push_str(&format!(
-        "# HELP medic_info This Medic: its configured labels and version\n# TYPE medic_info gauge\nmedic_info{{{}}} 1\n",
-        labels.join(",")
-    ));
+    info.push(("version", env!("CARGO_PKG_VERSION")));
+    family(
+        &mut out,
+        "medic_info",
+        "gauge",
+        "This Medic: its configured labels and version",
+    );
+    sample(&mut out, "medic_info", &labels(&info), 1);
     // Gauges read from the store at scrape time.
     let changes = d.store.threshold_change_count();
     let in_progress = d.acting().map_or(0, |a| a.in_progress().len());
@@ -147,31 +150,39 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
             changes,
         ),
     ] {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
+        family(&mut out, name, kind, help);
+        sample(&mut out, name, "", value);
     }
     // Per plugin: call latency, with the plugin's kind and source.
-    out.push_str("# HELP medic_plugin_call_seconds Plugin call time (instantiation included)\n# TYPE medic_plugin_call_seconds histogram\n");
+    let name = "medic_plugin_call_seconds";
+    family(
+        &mut out,
+        name,
+        "histogram",
+        "Plugin call time (instantiation included)",
+    );
     for p in d.registry.plugins() {
-        let labels = format!(
-            "plugin=\"{}\",kind=\"{}\",version=\"{}\",builtin=\"{}\"",
-            label_value(p.name()),
-            p.kind(),
-            label_value(&p.info().version),
-            matches!(p.source(), crate::plugin::PluginSource::Builtin)
-        );
-        p.latency()
-            .render("medic_plugin_call_seconds", &labels, &mut out);
+        let kind = p.kind().to_string();
+        let builtin = matches!(p.source(), crate::plugin::PluginSource::Builtin).to_string();
+        let plugin = labels(&[
+            ("plugin", p.name()),
+            ("kind", &kind),
+            ("version", &p.info().version),
+            ("builtin", &builtin),
+        ]);
+        p.latency().render(name, &plugin, &mut out);
     }
     // The SIEM circuit breaker: 1 for the state it is in.
     if let Some(state) = d.siem.breaker_state() {
-        out.push_str("# HELP medic_siem_breaker_state The SIEM circuit breaker's state\n# TYPE medic_siem_breaker_state gauge\n");
+        let name = "medic_siem_breaker_state";
+        family(&mut out, name, "gauge", "The SIEM circuit breaker's state");
         for s in ["closed", "open", "half_open"] {
-            out.push_str(&format!(
-                "medic_siem_breaker_state{{state=\"{s}\"}} {}\n",
-                u8::from(s == state)
-            ));
+            sample(
+                &mut out,
+                name,
+                &labels(&[("state", s)]),
+                u8::from(s == state),
+            );
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)

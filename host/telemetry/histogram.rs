@@ -50,15 +50,9 @@ impl Histogram {
         out.push_str(&format!(
             "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}\n"
         ));
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        out.push_str(&format!(
-            "{name}_sum{braces} {}\n{name}_count{braces} {count}\n",
-            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-        ));
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        sample(out, &format!("{name}_sum"), labels, sum);
+        sample(out, &format!("{name}_count"), labels, count);
     }
 }
 
@@ -67,6 +61,29 @@ pub fn label_value(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// `key="value",…`, each value escaped.
+pub fn labels(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A metric family's `# HELP` and `# TYPE` lines.
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+}
+
+/// One sample: `name{labels} value` (no braces without labels).
+pub fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    if labels.is_empty() {
+        out.push_str(&format!("{name} {value}\n"));
+    } else {
+        out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+    }
 }
 
 #[cfg(test)]

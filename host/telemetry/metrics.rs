@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::Histogram;
+use super::{Histogram, family, labels, sample};
 use crate::model::{DecisionOutcome, RiskLevel, wire_name};
 
 /// A monotonically increasing count.
@@ -137,50 +137,49 @@ impl Metrics {
                 &self.queue_overflow,
             ),
         ] {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                c.get()
-            ));
+            family(&mut out, name, "counter", help);
+            sample(&mut out, name, "", c.get());
         }
-        out.push_str("# HELP medic_decisions_total Decisions by outcome and risk level\n# TYPE medic_decisions_total counter\n");
-        for ((outcome, risk), n) in self
-            .decided
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            out.push_str(&format!(
-                "medic_decisions_total{{outcome=\"{outcome}\",risk_level=\"{risk}\"}} {n}\n"
-            ));
+        for (name, help, keys, map) in [
+            (
+                "medic_decisions_total",
+                "Decisions by outcome and risk level",
+                ["outcome", "risk_level"],
+                &self.decided,
+            ),
+            (
+                "medic_plugin_errors_total",
+                "Plugin failures by plugin and cause",
+                ["plugin", "cause"],
+                &self.plugin_errors,
+            ),
+            (
+                "medic_resurrections_total",
+                "Resurrection outcomes by result and backend",
+                ["result", "backend"],
+                &self.resurrections,
+            ),
+        ] {
+            family(&mut out, name, "counter", help);
+            for ((a, b), n) in map.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                sample(&mut out, name, &labels(&[(keys[0], a), (keys[1], b)]), n);
+            }
         }
-        out.push_str("# HELP medic_plugin_errors_total Plugin failures by plugin and cause\n# TYPE medic_plugin_errors_total counter\n");
-        for ((plugin, cause), n) in self
-            .plugin_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            out.push_str(&format!(
-                "medic_plugin_errors_total{{plugin=\"{plugin}\",cause=\"{cause}\"}} {n}\n"
-            ));
+        for (name, help, h) in [
+            (
+                "medic_decision_latency_seconds",
+                "Receipt to decision",
+                &self.decision_latency,
+            ),
+            (
+                "medic_siem_latency_seconds",
+                "SIEM query time",
+                &self.siem_latency,
+            ),
+        ] {
+            family(&mut out, name, "histogram", help);
+            h.render(name, "", &mut out);
         }
-        out.push_str("# HELP medic_resurrections_total Resurrection outcomes by result and backend\n# TYPE medic_resurrections_total counter\n");
-        for ((result, backend), n) in self
-            .resurrections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            out.push_str(&format!(
-                "medic_resurrections_total{{result=\"{result}\",backend=\"{backend}\"}} {n}\n"
-            ));
-        }
-        out.push_str("# HELP medic_decision_latency_seconds Receipt to decision\n# TYPE medic_decision_latency_seconds histogram\n");
-        self.decision_latency
-            .render("medic_decision_latency_seconds", "", &mut out);
-        out.push_str("# HELP medic_siem_latency_seconds SIEM query time\n# TYPE medic_siem_latency_seconds histogram\n");
-        self.siem_latency
-            .render("medic_siem_latency_seconds", "", &mut out);
         for (name, help, g) in [
             (
                 "medic_redis_lag",
@@ -194,9 +193,8 @@ impl Metrics {
             ),
         ] {
             if let Some(v) = g.get() {
-                out.push_str(&format!(
-                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
-                ));
+                family(&mut out, name, "gauge", help);
+                sample(&mut out, name, "", v);
             }
         }
         out

@@ -4,6 +4,6 @@ mod histogram;
 pub mod logging;
 pub mod metrics;
 
-pub use histogram::{Histogram, label_value};
+pub use histogram::{Histogram, family, label_value, labels, sample};
 pub use logging::init;
 pub use metrics::{Counter, Gauge, Metrics};
