@@ -82,18 +82,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "Internal error answering an API request");
         }
-        let error = match &self {
-            ApiError::Invalid { field, problem } => ErrorDetail {
-                field: Some(field.clone()),
-                message: problem.clone(),
-                code: self.code().into(),
-            },
-            other => ErrorDetail {
-                field: None,
-                message: other.to_string(),
-                code: other.code().into(),
-            },
-        };
+        let error = ErrorDetail::from(&self);
         let mut response = (self.status(), Json(ErrorEnvelope::new(error))).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(
@@ -102,6 +91,23 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+impl From<&ApiError> for ErrorDetail {
+    fn from(e: &ApiError) -> Self {
+        match e {
+            ApiError::Invalid { field, problem } => ErrorDetail {
+                field: Some(field.clone()),
+                message: problem.clone(),
+                code: e.code().into(),
+            },
+            other => ErrorDetail {
+                field: None,
+                message: other.to_string(),
+                code: other.code().into(),
+            },
+        }
     }
 }
 
@@ -133,9 +139,5 @@ pub async fn envelope_plain_errors(response: Response) -> Response {
             ApiError::BadRequest(String::from_utf8_lossy(&text).trim().to_string())
         }
     };
-    let mut out = error.into_response();
-    if status == StatusCode::METHOD_NOT_ALLOWED {
-        *out.status_mut() = status;
-    }
-    out
+    error.into_response()
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ErrorDetail, ErrorEnvelope};
+use super::params::invalid;
 use super::{ApiError, AppState};
 use crate::config::raw::Role;
 use crate::decide::{Handled, Incoming};
@@ -66,19 +67,17 @@ pub async fn ingest(
     body: axum::body::Bytes,
 ) -> Result<Json<Envelope<KillsAnswer>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Ingest)?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
-        field: "body".into(),
-        problem: format!("not valid JSON: {e}"),
-    })?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
     let (items, batch) = match value {
         Value::Array(items) => (items, true),
         single => (vec![single], false),
     };
     if items.len() > MAX_BATCH {
-        return Err(ApiError::Invalid {
-            field: "body".into(),
-            problem: format!("{} kills (limit {MAX_BATCH})", items.len()),
-        });
+        return Err(invalid(
+            "body",
+            format!("{} kills (limit {MAX_BATCH})", items.len()),
+        ));
     }
     let now = Utc::now();
     let decider = &state.decider;
@@ -90,20 +89,13 @@ pub async fn ingest(
                 decider.reject("http", None, &caller.name, &e, &item.to_string())?;
                 if !batch {
                     decider.store.flush().await?;
-                    return Err(ApiError::Invalid {
-                        field: e.field,
-                        problem: e.problem,
-                    });
+                    return Err(invalid(&e.field, e.problem));
                 }
                 results.push(KillResult {
                     index,
                     status: "invalid",
                     decision: None,
-                    error: Some(ErrorDetail {
-                        field: Some(e.field),
-                        message: e.problem,
-                        code: "validation".into(),
-                    }),
+                    error: Some(ErrorDetail::from(&invalid(&e.field, e.problem))),
                 });
             }
             Ok(parsed) => {

@@ -124,8 +124,9 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api, _) = routes().split_for_parts();
-    api.route("/api/v1/health", get(health::health))
+    // The document is made on its own, once, when first asked for.
+    Router::from(routes())
+        .route("/api/v1/health", get(health::health))
         .merge(console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(

@@ -255,15 +255,17 @@ impl Registry {
         };
         pick(&catalog, phase, kind, &binding)?;
         let mut bindings = lock(&self.bindings);
-        let mut entry = bindings_for(&bindings, phase)
-            .filter(|_| phase_key != crate::config::DEFAULT_BINDING)
-            .or_else(|| bindings.get(phase_key))
-            .cloned()
-            .unwrap_or_else(|| PhasePlugins {
-                risk_scorer: default_binding(PluginKind::RiskScorer),
-                strategy: default_binding(PluginKind::Strategy),
-                threshold_learner: default_binding(PluginKind::ThresholdLearner),
-            });
+        // What the key binds now: a phase its own entry or the default's.
+        let current = if phase_key == crate::config::DEFAULT_BINDING {
+            bindings.get(phase_key)
+        } else {
+            bindings_for(&bindings, phase)
+        };
+        let mut entry = current.cloned().unwrap_or_else(|| PhasePlugins {
+            risk_scorer: default_binding(PluginKind::RiskScorer),
+            strategy: default_binding(PluginKind::Strategy),
+            threshold_learner: default_binding(PluginKind::ThresholdLearner),
+        });
         match kind {
             PluginKind::RiskScorer => entry.risk_scorer = binding,
             PluginKind::Strategy => entry.strategy = binding,
@@ -271,8 +273,11 @@ impl Registry {
         }
         let mut next = bindings.clone();
         next.insert(phase_key.to_string(), entry);
-        // The set serving now must still resolve before anything changes.
-        resolve(&catalog, &next, phase)?;
+        // The bound phase and the one serving now must both resolve before
+        // anything changes.
+        if phase != serving.phase {
+            resolve(&catalog, &next, phase)?;
+        }
         let set = Arc::new(resolve(&catalog, &next, serving.phase)?);
         *bindings = next;
         self.active.store(set.clone());
