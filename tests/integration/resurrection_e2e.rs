@@ -76,6 +76,30 @@ fn semi_auto_brings_a_killed_service_back_and_records_success() {
             .count(),
         5
     );
+
+    // The kill's whole story in the log — ingest, decision, each workflow
+    // move, the outcome — carries its kill_id, and so does every line
+    // about its resurrection request.
+    let request_id = r["request_id"].as_str().unwrap().to_string();
+    wait_for("the outcome in the log", 10, || {
+        engine.log_text().contains("Resurrection outcome recorded")
+    });
+    let log = engine.log_text();
+    for step in [
+        "Kill report received",
+        "Resurrection decision made",
+        "Resurrection workflow moved",
+        "Resurrection outcome recorded",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(step) && l.contains("kill_id=e2e-ok")),
+            "no line for {step:?} with the kill_id:\n{log}"
+        );
+    }
+    for line in log.lines().filter(|l| l.contains(&request_id)) {
+        assert!(line.contains("kill_id=e2e-ok"), "{line}");
+    }
 }
 
 #[test]
