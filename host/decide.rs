@@ -275,6 +275,7 @@ impl Decider {
                 mode = fallback;
             }
         }
+        let now = Utc::now();
         let mut decision = {
             let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
             conclude(
@@ -289,10 +290,16 @@ impl Decider {
                     mode,
                     mode_note,
                     phase: self.registry.active().phase.to_string(),
-                    now: Utc::now(),
+                    now,
                 },
-                // Time-ordered ids keep the store's writes local.
-                uuid::Uuid::now_v7().to_string(),
+                // The id carries the decision's time: the store finds a
+                // decision by its id through its time index.
+                uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                    uuid::NoContext,
+                    u64::try_from(now.timestamp()).unwrap_or(0),
+                    now.timestamp_subsec_nanos(),
+                ))
+                .to_string(),
                 &mut window,
             )
         };

@@ -33,6 +33,9 @@ pub struct Report {
     pub redis_only_per_second: f64,
     pub saturated_per_second: f64,
     pub saturated_ratio_to_redis_only: f64,
+    /// CPU time (user + system, all of Medic's threads) per kill in the
+    /// saturated phase: steadier than the rate on a shared, noisy machine.
+    pub saturated_cpu_us_per_kill: f64,
     pub paced_target_per_second: f64,
     pub paced_achieved_per_second: f64,
     pub paced_latency_ms_p50: u64,
@@ -45,6 +48,20 @@ fn entry_ms(id: &str) -> u64 {
         .next()
         .and_then(|ms| ms.parse().ok())
         .unwrap_or(0)
+}
+
+/// CPU time this process has used so far (user + system), in microseconds.
+fn cpu_us() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole `rusage` into the pointer it is given.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return 0.0;
+        }
+        usage.assume_init()
+    };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(usage.ru_utime) + us(usage.ru_stime)
 }
 
 fn now_ms() -> u64 {
@@ -171,9 +188,11 @@ pub async fn run(
     // Saturated: a backlog of `kills`, consumed as fast as Medic can.
     produce(&mut producer, &topic, 0, kills, &run).await?;
     let started = Instant::now();
+    let cpu_before = cpu_us();
     let task = tokio::spawn(consumer.run(stopped));
     wait_for(&acked, kills, Duration::from_secs(600)).await?;
     let saturated = kills as f64 / started.elapsed().as_secs_f64();
+    let cpu_per_kill = (cpu_us() - cpu_before) / kills as f64;
 
     // Paced: kills arrive at `pace` per second; latency is measured here.
     if let Ok(mut l) = latencies.lock() {
@@ -213,6 +232,7 @@ pub async fn run(
         redis_only_per_second: ceiling.round(),
         saturated_per_second: saturated.round(),
         saturated_ratio_to_redis_only: (saturated / ceiling * 1000.0).round() / 1000.0,
+        saturated_cpu_us_per_kill: (cpu_per_kill * 10.0).round() / 10.0,
         paced_target_per_second: pace,
         paced_achieved_per_second: (kills as f64 / paced_elapsed).round(),
         paced_latency_ms_p50: pct(0.50),

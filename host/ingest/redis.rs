@@ -293,7 +293,10 @@ impl RedisConsumer {
         }
         // Decided in a few chunks at once (bounded by max_in_flight): a task
         // per chunk rather than per kill keeps scheduling cheap.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Asked once: the answer reads cgroup files each time.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let chunks = (cores * 2).min(bus.max_in_flight as usize).max(1);
         let chunk_len = valid.len().div_ceil(chunks).max(1);
         let mut tasks = tokio::task::JoinSet::new();

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::log::KIND_AUDIT;
 use super::{Result, Store};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -50,6 +51,9 @@ impl Store {
         actor: &str,
         details: serde_json::Value,
     ) -> Result<u64> {
+        // Numbered, appended and indexed under the index lock, so the
+        // index's groups hold consecutive runs of sequence numbers.
+        let mut pending = self.groups.lock();
         let seq = self.next_id()?;
         let event = AuditEvent {
             seq,
@@ -60,18 +64,21 @@ impl Store {
             actor: actor.to_string(),
             details,
         };
-        self.audit
-            .insert(seq.to_be_bytes(), serde_json::to_vec(&event)?)?;
+        let loc = self
+            .groups
+            .log
+            .append(KIND_AUDIT, &serde_json::to_vec(&event)?)?;
+        pending.audit.push((seq, loc));
         Ok(seq)
     }
 
     /// Audit events, oldest first, after `after_seq`, at most `limit`.
     pub fn audit_events(&self, after_seq: Option<u64>, limit: usize) -> Result<Vec<AuditEvent>> {
         let start = after_seq.map_or(0, |s| s.saturating_add(1));
-        self.audit
-            .range(start.to_be_bytes()..)
-            .take(limit)
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
-            .collect()
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for (_, loc) in self.groups.audit_from(start, limit)? {
+            out.extend(self.load_json::<AuditEvent>(loc)?);
+        }
+        Ok(out)
     }
 }

@@ -4,9 +4,31 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{module_key, module_prefix, time_be, time_key};
+use super::groups::{Pending, TimeEntry};
+use super::keys::{module_key, module_prefix, time_be};
+use super::log::{KIND_RECORD, Loc};
 use super::{Result, Store};
 use crate::model::{Decision, DecisionOutcome, KillReport, SiemContext};
+
+/// The time a UUIDv7 decision id carries, in milliseconds.
+fn id_ms(decision_id: &str) -> Option<i64> {
+    let id = uuid::Uuid::parse_str(decision_id).ok()?;
+    if id.get_version_num() != 7 {
+        return None;
+    }
+    let (secs, nanos) = id.get_timestamp()?.to_unix();
+    i64::try_from(secs)
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(i64::from(nanos / 1_000_000))
+}
+
+/// A kill's claim: its record's location, then its decision id.
+fn claim(loc: Loc, decision_id: &str) -> Vec<u8> {
+    let mut c = loc.to_bytes().to_vec();
+    c.extend_from_slice(decision_id.as_bytes());
+    c
+}
 
 /// Everything recorded about one kill.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -83,51 +105,98 @@ impl Store {
 
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
-        let Some(decision_id) = self.by_kill.get(kill_id)? else {
-            return Ok(None);
-        };
-        self.decision(std::str::from_utf8(&decision_id).unwrap_or_default())
+        match self.by_kill.get(kill_id)? {
+            Some(c) => Ok(self.record_at_claim(&c)?.map(|r| r.decision)),
+            None => Ok(None),
+        }
+    }
+
+    fn record_at_claim(&self, claim: &[u8]) -> Result<Option<DecisionRecord>> {
+        match claim.get(..12).and_then(Loc::from_bytes) {
+            Some(loc) => self.load_json(loc),
+            None => Ok(None),
+        }
     }
 
     pub fn decision(&self, decision_id: &str) -> Result<Option<Decision>> {
-        match self.decisions.get(decision_id)? {
-            Some(bytes) => Ok(Some(
-                serde_json::from_slice::<DecisionRecord>(&bytes)?.decision,
-            )),
+        Ok(self.record(decision_id)?.map(|r| r.decision))
+    }
+
+    /// A decision's record by its id: through the time index when the id
+    /// carries the decision's time (ids Medic makes do), else through the
+    /// `decisions` tree.
+    pub fn record(&self, decision_id: &str) -> Result<Option<DecisionRecord>> {
+        let mut loc = None;
+        if let Some(ms) = id_ms(decision_id) {
+            loc = self.groups.find(ms, decision_id)?;
+        }
+        if loc.is_none() {
+            loc = self
+                .decisions
+                .get(decision_id)?
+                .and_then(|v| Loc::from_bytes(&v));
+        }
+        match loc {
+            Some(loc) => self.load_json(loc),
             None => Ok(None),
         }
     }
 
-    pub fn record(&self, decision_id: &str) -> Result<Option<DecisionRecord>> {
-        match self.decisions.get(decision_id)? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            None => Ok(None),
+    /// Adds a stored decision to the time index (and to the `decisions`
+    /// tree when its id is not a UUIDv7 of its decision's millisecond).
+    pub(crate) fn index_decision(
+        &self,
+        pending: &mut Pending,
+        d: &Decision,
+        loc: Loc,
+    ) -> Result<()> {
+        let ms = d.timestamp.timestamp_millis();
+        if id_ms(&d.decision_id) != Some(ms) {
+            self.decisions
+                .insert(d.decision_id.as_bytes(), &loc.to_bytes())?;
         }
+        pending.times.push(TimeEntry {
+            ms,
+            kill_id: d.kill_id.clone(),
+            decision_id: d.decision_id.clone(),
+            loc,
+        });
+        Ok(())
     }
 
     /// Stores a decided kill unless its kill_id was decided before; the
-    /// claim on the kill_id is atomic, so racing deliveries store one.
+    /// claim on the kill_id is atomic, so racing deliveries store one. A
+    /// claim whose record a crash lost (see [`super::log`]) is taken over.
+    ///
+    /// The record is appended, claimed and indexed under the index lock, so
+    /// a flush never records a log position past an unindexed record.
     pub fn store_decision(&self, rec: &DecisionRecord) -> Result<Stored> {
         let d = &rec.decision;
         let bytes = serde_json::to_vec(rec)?;
-        self.decisions.insert(d.decision_id.as_bytes(), bytes)?;
-        let claimed = self.by_kill.compare_and_swap(
-            d.kill_id.as_bytes(),
-            None as Option<&[u8]>,
-            Some(d.decision_id.as_bytes()),
-        )?;
-        if let Err(current) = claimed {
-            self.decisions.remove(d.decision_id.as_bytes())?;
-            let earlier = current.current.and_then(|id| {
-                self.decision(std::str::from_utf8(&id).unwrap_or_default())
-                    .ok()
-                    .flatten()
-            });
-            return Ok(match earlier {
-                Some(e) => Stored::Duplicate(Box::new(e)),
-                None => Stored::New,
-            });
+        let mut pending = self.groups.lock();
+        let loc = self.groups.log.append(KIND_RECORD, &bytes)?;
+        let mine = claim(loc, &d.decision_id);
+        let mut expected: Option<sled::IVec> = None;
+        loop {
+            let claimed = self.by_kill.compare_and_swap(
+                d.kill_id.as_bytes(),
+                expected.as_ref(),
+                Some(mine.as_slice()),
+            )?;
+            let Err(current) = claimed else { break };
+            let Some(earlier) = current.current else {
+                // The claim went away meanwhile: try again on an empty slot.
+                expected = None;
+                continue;
+            };
+            if let Some(rec) = self.record_at_claim(&earlier)? {
+                return Ok(Stored::Duplicate(Box::new(rec.decision)));
+            }
+            tracing::warn!(kill_id = %d.kill_id, "A kill's earlier claim has no record (lost in a crash before it was acknowledged); storing this decision");
+            expected = Some(earlier);
         }
+        self.index_decision(&mut pending, d, loc)?;
+        drop(pending);
         let outcome = [outcome_byte(d.outcome)];
         self.by_module.insert(
             module_key(
@@ -136,10 +205,6 @@ impl Store {
                 &rec.kill.kill_id,
             ),
             &outcome,
-        )?;
-        self.by_time.insert(
-            time_key(d.timestamp, &rec.kill.kill_id),
-            d.decision_id.as_bytes(),
         )?;
         Ok(Stored::New)
     }
@@ -179,14 +244,11 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<DecisionRecord>> {
         let mut out = Vec::new();
-        for item in self
-            .by_time
-            .range(time_be(from).to_vec()..time_be(to).to_vec())
+        for e in self
+            .groups
+            .times_between(from.timestamp_millis(), to.timestamp_millis())?
         {
-            let (_, decision_id) = item?;
-            if let Some(bytes) = self.decisions.get(&decision_id)? {
-                out.push(serde_json::from_slice(&bytes)?);
-            }
+            out.extend(self.load_json::<DecisionRecord>(e.loc)?);
         }
         Ok(out)
     }
@@ -202,23 +264,23 @@ impl Store {
         limit: usize,
         wanted: impl Fn(&DecisionRecord) -> bool,
     ) -> Result<Vec<DecisionRecord>> {
-        let mut end = time_be(to).to_vec();
-        if let Some((t, kill_id)) = below {
-            end = end.min(time_key(t, kill_id));
-        }
         let mut out = Vec::new();
-        for item in self.by_time.range(time_be(from).to_vec()..end).rev() {
-            let (_, decision_id) = item?;
-            if let Some(bytes) = self.decisions.get(&decision_id)? {
-                let rec: DecisionRecord = serde_json::from_slice(&bytes)?;
-                if wanted(&rec) {
-                    out.push(rec);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
+        if limit == 0 {
+            return Ok(out);
         }
+        self.groups.newest(
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            below.map(|(t, kill_id)| (t.timestamp_millis(), kill_id)),
+            |e| {
+                if let Some(rec) = self.load_json::<DecisionRecord>(e.loc)?
+                    && wanted(&rec)
+                {
+                    out.push(rec);
+                }
+                Ok(out.len() < limit)
+            },
+        )?;
         Ok(out)
     }
 
@@ -234,9 +296,8 @@ impl Store {
         for item in self.module_range(module, from, to) {
             let (k, _) = item?;
             let kill_id = std::str::from_utf8(&k[prefix.len() + 8..]).unwrap_or_default();
-            if let Some(decision) = self.by_kill.get(kill_id)?
-                && let Some(rec) =
-                    self.record(std::str::from_utf8(&decision).unwrap_or_default())?
+            if let Some(c) = self.by_kill.get(kill_id)?
+                && let Some(rec) = self.record_at_claim(&c)?
             {
                 out.push(rec);
             }

@@ -3,8 +3,20 @@
 use chrono::{DateTime, Utc};
 
 pub fn time_be(t: DateTime<Utc>) -> [u8; 8] {
-    // Shifted so times before 1970 still sort below later ones.
-    ((t.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+    time_be_ms(t.timestamp_millis())
+}
+
+/// Milliseconds since 1970, shifted so earlier times still sort below
+/// later ones.
+pub fn time_be_ms(ms: i64) -> [u8; 8] {
+    ((ms as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The milliseconds a [`time_be_ms`] key starts with.
+pub fn ms_of_time_be(key: &[u8]) -> i64 {
+    key.get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, |b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64)
 }
 
 /// `module \0 time kill_id`: a module's kills in time order.

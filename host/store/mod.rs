@@ -3,21 +3,34 @@
 //! requests and their outcomes, thresholds and run-time plugin bindings,
 //! under a schema version.
 //!
-//! Writes go to sled's log at once and are made durable by [`Store::flush`]
-//! — one flush for a whole batch (group commit) — which callers await before
-//! acknowledging anything. A crash therefore loses nothing acknowledged.
+//! Decision records and audit events live in an append-only record log
+//! ([`log`]); sled holds the indexes that point into it (the time and audit
+//! indexes a group at a time, [`groups`]) and everything else.
+//! Writes are made durable by [`Store::flush`] — one flush for a whole batch
+//! (group commit), the record log first, then sled — which callers await
+//! before acknowledging anything. A crash therefore loses nothing
+//! acknowledged.
 
 mod audit;
 mod bindings;
 mod dead_letters;
 mod decisions;
+mod groups;
 mod keys;
+mod log;
 mod outcomes;
 mod queue;
 mod requests;
 mod thresholds;
 
 use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use groups::Groups;
+use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
@@ -25,8 +38,10 @@ pub use decisions::{DecisionRecord, ModuleHistory, Stored};
 pub use outcomes::{OutcomeCounts, OutcomeFilter};
 pub use thresholds::{ChangeSource, ThresholdChange};
 
-/// Bumped when the layout of a tree changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped when the layout of a tree changes. Version 2 moved decision
+/// records and audit events out of sled into the record log; a version-1
+/// store is migrated when opened.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,6 +49,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("store: cannot encode or decode a record: {0}")]
     Codec(#[from] serde_json::Error),
+    #[error("store: record log: {0}")]
+    Log(#[from] std::io::Error),
     #[error(
         "store at {path} has schema version {found}; this Medic reads version {SCHEMA_VERSION}"
     )]
@@ -42,15 +59,16 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The store; cheap to clone (sled trees are shared handles).
+/// The store; cheap to clone (sled trees and the log are shared handles).
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// Decision id → record location, only for ids that do not carry their
+    /// decision's time (see [`Store::store_decision`]).
     pub(crate) decisions: sled::Tree,
+    /// Kill id → record location ‖ decision id: the claim on a kill.
     pub(crate) by_kill: sled::Tree,
     pub(crate) by_module: sled::Tree,
-    pub(crate) by_time: sled::Tree,
-    pub(crate) audit: sled::Tree,
     pub(crate) dead: sled::Tree,
     pub(crate) requests: sled::Tree,
     pub(crate) queue: sled::Tree,
@@ -60,7 +78,16 @@ pub struct Store {
     pub(crate) thresholds: sled::Tree,
     pub(crate) threshold_history: sled::Tree,
     pub(crate) plugin_bindings: sled::Tree,
+    /// The record log and the indexes written a group at a time.
+    pub(crate) groups: Arc<Groups>,
+    /// The directory of a temporary store, removed with its last handle.
+    _temporary: Option<Arc<tempfile::TempDir>>,
 }
+
+/// How often the pending index groups and the record log are made durable
+/// without being asked (as sled does for its own log), for writers that
+/// never flush.
+const SYNC_EVERY: Duration = Duration::from_millis(500);
 
 impl Store {
     /// Opens (or creates) the store at `path`.
@@ -69,37 +96,46 @@ impl Store {
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .open()?;
-        Store::from_db(db, &path.display().to_string())
+        let log = RecordLog::open(&path.join("records"))?;
+        Store::from_db(db, log, None, &path.display().to_string())
     }
 
-    /// A store that lives only as long as the process (tests, replay).
+    /// A store that lives only as long as its handles (tests, replay).
     pub fn temporary() -> Result<Store> {
+        let dir = tempfile::Builder::new().prefix("medic-store-").tempdir()?;
         let db = sled::Config::new().temporary(true).open()?;
-        Store::from_db(db, "<temporary>")
+        let log = RecordLog::open(dir.path())?;
+        Store::from_db(db, log, Some(Arc::new(dir)), "<temporary>")
     }
 
-    fn from_db(db: sled::Db, path: &str) -> Result<Store> {
+    fn from_db(
+        db: sled::Db,
+        log: Arc<RecordLog>,
+        temporary: Option<Arc<tempfile::TempDir>>,
+        path: &str,
+    ) -> Result<Store> {
         let meta = db.open_tree("meta")?;
-        match meta.get("schema_version")? {
-            Some(v) => {
-                let found = u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4]));
-                if found != SCHEMA_VERSION {
-                    return Err(StoreError::Schema {
-                        path: path.to_string(),
-                        found,
-                    });
-                }
-            }
-            None => {
-                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-            }
+        let found = match meta.get("schema_version")? {
+            Some(v) => u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])),
+            None => SCHEMA_VERSION,
+        };
+        if found != SCHEMA_VERSION && found != 1 {
+            return Err(StoreError::Schema {
+                path: path.to_string(),
+                found,
+            });
         }
-        Ok(Store {
+        let groups = Arc::new(Groups::new(
+            log,
+            db.open_tree("kills_by_time")?,
+            db.open_tree("audit")?,
+            meta.clone(),
+            db.clone(),
+        ));
+        let store = Store {
             decisions: db.open_tree("decisions")?,
             by_kill: db.open_tree("decision_by_kill")?,
             by_module: db.open_tree("kills_by_module")?,
-            by_time: db.open_tree("kills_by_time")?,
-            audit: db.open_tree("audit")?,
             dead: db.open_tree("dead_letters")?,
             requests: db.open_tree("requests")?,
             queue: db.open_tree("approval_queue")?,
@@ -110,13 +146,115 @@ impl Store {
             threshold_history: db.open_tree("threshold_history")?,
             plugin_bindings: db.open_tree("plugin_bindings")?,
             db,
-        })
+            groups,
+            _temporary: temporary,
+        };
+        if found == 1 {
+            store.migrate_from_v1(path)?;
+        } else {
+            store.reindex_tail()?;
+        }
+        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+        store.groups.write()?;
+        store.groups.log.sync()?;
+        store.db.flush()?;
+        spawn_syncer(Arc::downgrade(&store.groups));
+        Ok(store)
     }
 
-    /// Makes every write so far durable. Await before acknowledging.
+    /// Indexes the frames a crash left in the record log past the last
+    /// written groups: a decision whose claim on its kill survived, and
+    /// every audit event.
+    fn reindex_tail(&self) -> Result<()> {
+        let from = self.groups.indexed_to()?;
+        let frames = self.groups.log.frames_from(from)?;
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let mut found = 0;
+        for (loc, kind, payload) in frames {
+            if kind == KIND_RECORD {
+                let rec: DecisionRecord = serde_json::from_slice(&payload)?;
+                let claim = self.by_kill.get(&rec.decision.kill_id)?;
+                if claim.is_some_and(|c| c.starts_with(&loc.to_bytes())) {
+                    self.index_decision(&mut self.groups.lock(), &rec.decision, loc)?;
+                    found += 1;
+                }
+            } else if kind == KIND_AUDIT {
+                let event: AuditEvent = serde_json::from_slice(&payload)?;
+                self.groups.lock().audit.push((event.seq, loc));
+                found += 1;
+            }
+        }
+        self.groups
+            .lock()
+            .audit
+            .sort_unstable_by_key(|(seq, _)| *seq);
+        tracing::warn!(
+            entries = found,
+            "Record log held entries written after the last flush; indexed them again"
+        );
+        Ok(())
+    }
+
+    /// Version 1 kept records and audit events as sled values, with a time
+    /// index entry per decision: move each into the record log and index it
+    /// in groups, then make everything durable before the version is raised.
+    fn migrate_from_v1(&self, path: &str) -> Result<()> {
+        let by_time = self.db.open_tree("kills_by_time")?;
+        let audit = self.db.open_tree("audit")?;
+        let mut moved = 0usize;
+        let old: Vec<_> = self.decisions.iter().collect::<sled::Result<_>>()?;
+        for (_, value) in old {
+            let rec: DecisionRecord = serde_json::from_slice(&value)?;
+            let loc = self.groups.log.append(KIND_RECORD, &value)?;
+            let d = &rec.decision;
+            let mut claim = loc.to_bytes().to_vec();
+            claim.extend_from_slice(d.decision_id.as_bytes());
+            self.by_kill.insert(d.kill_id.as_bytes(), claim)?;
+            self.decisions.remove(d.decision_id.as_bytes())?;
+            self.index_decision(&mut self.groups.lock(), d, loc)?;
+            moved += 1;
+        }
+        let mut events = Vec::new();
+        for item in audit.iter() {
+            let (_, value) = item?;
+            let event: AuditEvent = serde_json::from_slice(&value)?;
+            events.push((event.seq, self.groups.log.append(KIND_AUDIT, &value)?));
+        }
+        moved += events.len();
+        by_time.clear()?;
+        audit.clear()?;
+        self.groups.lock().audit.extend(events);
+        self.groups.write()?;
+        tracing::info!(
+            store = path,
+            records = moved,
+            "Store migrated from schema version 1 to {SCHEMA_VERSION}"
+        );
+        Ok(())
+    }
+
+    /// Makes every write so far durable: the pending index groups, the
+    /// record log, then sled (whose indexes point into the log). Await
+    /// before acknowledging.
     pub async fn flush(&self) -> Result<()> {
+        self.groups.write()?;
+        let log = self.groups.log.clone();
+        tokio::task::spawn_blocking(move || log.sync())
+            .await
+            .map_err(std::io::Error::other)??;
         self.db.flush_async().await?;
         Ok(())
+    }
+
+    /// The JSON value at a record location; `None` when the record log does
+    /// not hold it (an entry a crash left behind).
+    pub(crate) fn load_json<T: DeserializeOwned>(&self, loc: Loc) -> Result<Option<T>> {
+        match self.groups.log.read(loc)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// Whether the store answers (for health checks).
@@ -126,5 +264,26 @@ impl Store {
 
     pub(crate) fn next_id(&self) -> Result<u64> {
         Ok(self.db.generate_id()?)
+    }
+}
+
+/// Writes the pending groups and syncs the record log every [`SYNC_EVERY`]
+/// while the store is open.
+fn spawn_syncer(groups: Weak<Groups>) {
+    let spawned = std::thread::Builder::new()
+        .name("medic-store-sync".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(SYNC_EVERY);
+                let Some(groups) = groups.upgrade() else {
+                    return;
+                };
+                if let Err(e) = groups.write().and_then(|()| Ok(groups.log.sync()?)) {
+                    tracing::error!(error = %e, "Store background sync failed");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "Could not start the store's sync thread; writes are made durable only by flushes");
     }
 }

@@ -28,5 +28,6 @@ mod replay_tests;
 mod resurrection_e2e;
 mod siem_file;
 mod siem_rest;
+mod store_layout;
 mod support;
 mod test_pki;

@@ -142,5 +142,24 @@ fn killed_hard_mid_stream_it_loses_and_duplicates_nothing() {
             &store.decision_for_kill(kill).unwrap().unwrap().decision_id,
             decision
         );
+        assert_eq!(
+            &store.record(decision).unwrap().unwrap().kill.kill_id,
+            kill,
+            "found by its decision id"
+        );
     }
+    // The time index (written a group at a time, rebuilt from the record
+    // log after the crash) holds each decision once.
+    let listed = store
+        .records_between(
+            chrono::Utc::now() - chrono::Duration::hours(1),
+            chrono::Utc::now() + chrono::Duration::minutes(1),
+        )
+        .unwrap();
+    assert_eq!(listed.len(), KILLS, "no decision listed twice");
+    let listed: HashMap<String, String> = listed
+        .into_iter()
+        .map(|r| (r.kill.kill_id, r.decision.decision_id))
+        .collect();
+    assert_eq!(listed, by_kill, "each decision listed once, by time");
 }

@@ -1,0 +1,394 @@
+//! The record log: decision records and audit events, appended as framed
+//! JSON to segment files, with sled keeping only small indexes that point
+//! into it (a [`Loc`]).
+//!
+//! Why: a record is about 2 KB. Kept as a sled value, it was copied into a
+//! leaf, re-serialized into sled's log at every split of that leaf, and
+//! split again and again (sled splits a leaf every 16 entries): sled was a
+//! third of the time spent deciding a kill. Appending it here is one copy.
+//!
+//! Durability: [`RecordLog::sync`] writes the buffer and fsyncs the segment;
+//! the store calls it *before* sled's flush, so an index sled has made
+//! durable never points past what the log has made durable. Frames carry a
+//! CRC and a kind byte ([`KIND_RECORD`], [`KIND_AUDIT`]), so the frames a
+//! crash left unindexed can be found again ([`RecordLog::frames_from`]).
+//! Every open starts a new segment, so an offset is never written
+//! twice: an index entry left by a crash between the two writes (sled may
+//! write its buffers at any time) points past a segment's end or at a torn
+//! frame, reads as missing ([`RecordLog::read`] gives `None`), and the
+//! store treats the record as never written.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A frame holding a decision record.
+pub const KIND_RECORD: u8 = 1;
+/// A frame holding an audit event.
+pub const KIND_AUDIT: u8 = 2;
+
+/// Frame header: payload length and CRC-32 of kind and payload (both
+/// little-endian), then the kind.
+const HEADER: usize = 9;
+/// The buffer is written to the file when it grows past this.
+const WRITE_AT: usize = 1 << 20;
+/// A new segment is started when the current one grows past this.
+const SEGMENT_BYTES: u64 = 256 << 20;
+
+/// Where a frame starts: segment number and byte offset, 12 bytes when
+/// stored as an index value. Ordered as the log is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Loc {
+    pub segment: u32,
+    pub offset: u64,
+}
+
+impl Loc {
+    pub fn to_bytes(self) -> [u8; 12] {
+        let mut b = [0; 12];
+        b[..4].copy_from_slice(&self.segment.to_be_bytes());
+        b[4..].copy_from_slice(&self.offset.to_be_bytes());
+        b
+    }
+
+    /// `None` for a value that is not a location (an older layout).
+    pub fn from_bytes(b: &[u8]) -> Option<Loc> {
+        let b: &[u8; 12] = b.try_into().ok()?;
+        let (s, o) = b.split_at(4);
+        Some(Loc {
+            segment: u32::from_be_bytes(s.try_into().ok()?),
+            offset: u64::from_be_bytes(o.try_into().ok()?),
+        })
+    }
+}
+
+struct Writer {
+    segment: u32,
+    file: Arc<File>,
+    /// Bytes already in the file (written, perhaps not yet synced).
+    written: u64,
+    /// Frames appended since the last write to the file.
+    buf: Vec<u8>,
+    /// Whether anything was written since the last sync.
+    dirty: bool,
+}
+
+pub struct RecordLog {
+    dir: PathBuf,
+    writer: Mutex<Writer>,
+    /// Read handles of earlier segments, opened on first use.
+    readers: Mutex<HashMap<u32, Arc<File>>>,
+}
+
+fn segment_path(dir: &Path, segment: u32) -> PathBuf {
+    dir.join(format!("{segment:08}.log"))
+}
+
+fn open_segment(dir: &Path, segment: u32) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(true)
+        .open(segment_path(dir, segment))
+}
+
+impl RecordLog {
+    /// Opens the log in `dir` (created if missing) and starts a new
+    /// segment after the newest one there.
+    pub fn open(dir: &Path) -> std::io::Result<Arc<RecordLog>> {
+        std::fs::create_dir_all(dir)?;
+        let mut newest = 0;
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            if let Some(n) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".log"))
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                newest = newest.max(n);
+            }
+        }
+        let segment = newest + 1;
+        let file = Arc::new(open_segment(dir, segment)?);
+        File::open(dir)?.sync_all()?;
+        Ok(Arc::new(RecordLog {
+            dir: dir.to_path_buf(),
+            writer: Mutex::new(Writer {
+                segment,
+                file,
+                written: 0,
+                buf: Vec::with_capacity(WRITE_AT + (64 << 10)),
+                dirty: false,
+            }),
+            readers: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the next frame will go.
+    pub fn end(&self) -> Loc {
+        let w = self.writer();
+        Loc {
+            segment: w.segment,
+            offset: w.written + w.buf.len() as u64,
+        }
+    }
+
+    /// Appends one frame; durable after the next [`RecordLog::sync`].
+    pub fn append(&self, kind: u8, payload: &[u8]) -> std::io::Result<Loc> {
+        let len = u32::try_from(payload.len()).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "record over 4 GiB")
+        })?;
+        let mut w = self.writer();
+        if w.written >= SEGMENT_BYTES {
+            self.roll(&mut w)?;
+        }
+        let loc = Loc {
+            segment: w.segment,
+            offset: w.written + w.buf.len() as u64,
+        };
+        w.buf.extend_from_slice(&len.to_le_bytes());
+        w.buf.extend_from_slice(&crc(kind, payload).to_le_bytes());
+        w.buf.push(kind);
+        w.buf.extend_from_slice(payload);
+        if w.buf.len() >= WRITE_AT {
+            write_out(&mut w)?;
+        }
+        Ok(loc)
+    }
+
+    /// Finishes the current segment (written and synced) and starts the next.
+    fn roll(&self, w: &mut Writer) -> std::io::Result<()> {
+        write_out(w)?;
+        w.file.sync_data()?;
+        let segment = w.segment + 1;
+        w.file = Arc::new(open_segment(&self.dir, segment)?);
+        File::open(&self.dir)?.sync_all()?;
+        w.segment = segment;
+        w.written = 0;
+        w.dirty = false;
+        Ok(())
+    }
+
+    /// Makes every frame appended so far durable. The write happens under
+    /// the lock (it only copies into the page cache); the fsync outside it,
+    /// so appends go on meanwhile.
+    pub fn sync(&self) -> std::io::Result<()> {
+        let file = {
+            let mut w = self.writer();
+            write_out(&mut w)?;
+            if !std::mem::take(&mut w.dirty) {
+                return Ok(());
+            }
+            w.file.clone()
+        };
+        file.sync_data()
+    }
+
+    /// The payload of the frame at `loc`; `None` when there is no whole,
+    /// intact frame there (an index entry a crash left without its record).
+    pub fn read(&self, loc: Loc) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(self.read_frame(loc)?.map(|(_, payload)| payload))
+    }
+
+    fn read_frame(&self, loc: Loc) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+        let file = {
+            let mut w = self.writer();
+            if loc.segment == w.segment {
+                if loc.offset >= w.written {
+                    write_out(&mut w)?;
+                }
+                Some(w.file.clone())
+            } else {
+                None
+            }
+        };
+        let file = match file {
+            Some(f) => f,
+            None => match self.reader(loc.segment)? {
+                Some(f) => f,
+                None => return Ok(None),
+            },
+        };
+        let mut header = [0u8; HEADER];
+        if !read_exact_at(&file, &mut header, loc.offset)? {
+            return Ok(None);
+        }
+        let (len, sum, kind) = parse_header(&header);
+        let mut payload = vec![0u8; len];
+        if !read_exact_at(&file, &mut payload, loc.offset + HEADER as u64)?
+            || crc(kind, &payload) != sum
+        {
+            return Ok(None);
+        }
+        Ok(Some((kind, payload)))
+    }
+
+    /// Every intact frame from `from` to the end of the segments before the
+    /// one this log was opened on, in order: what a crash may have left
+    /// unindexed. A segment is read up to its first torn frame.
+    pub fn frames_from(&self, from: Loc) -> std::io::Result<Vec<(Loc, u8, Vec<u8>)>> {
+        let current = self.writer().segment;
+        let mut out = Vec::new();
+        for segment in from.segment.max(1)..current {
+            let bytes = match std::fs::read(segment_path(&self.dir, segment)) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let mut at = if segment == from.segment {
+                from.offset as usize
+            } else {
+                0
+            };
+            while let Some(header) = bytes.get(at..at + HEADER) {
+                let (len, sum, kind) = parse_header(header);
+                let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
+                    break;
+                };
+                if crc(kind, payload) != sum {
+                    break;
+                }
+                let loc = Loc {
+                    segment,
+                    offset: at as u64,
+                };
+                out.push((loc, kind, payload.to_vec()));
+                at += HEADER + len;
+            }
+        }
+        Ok(out)
+    }
+
+    fn reader(&self, segment: u32) -> std::io::Result<Option<Arc<File>>> {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = readers.get(&segment) {
+            return Ok(Some(f.clone()));
+        }
+        match File::open(segment_path(&self.dir, segment)) {
+            Ok(f) => {
+                let f = Arc::new(f);
+                readers.insert(segment, f.clone());
+                Ok(Some(f))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn crc(kind: u8, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&[kind]);
+    h.update(payload);
+    h.finalize()
+}
+
+/// Length, checksum and kind from a frame header.
+fn parse_header(h: &[u8]) -> (usize, u32, u8) {
+    let word = |i: usize| {
+        h.get(i..i + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    (word(0) as usize, word(4), h.get(8).copied().unwrap_or(0))
+}
+
+fn write_out(w: &mut Writer) -> std::io::Result<()> {
+    if w.buf.is_empty() {
+        return Ok(());
+    }
+    (&*w.file).write_all(&w.buf)?;
+    w.written += w.buf.len() as u64;
+    w.buf.clear();
+    w.dirty = true;
+    Ok(())
+}
+
+/// Fills `buf` from `offset`; `false` when the file ends first.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<bool> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => return Ok(false),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_frames_read_back_before_and_after_a_sync_and_across_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = RecordLog::open(dir.path()).expect("open");
+        let a = log.append(KIND_RECORD, b"first").expect("append");
+        let b = log.append(KIND_AUDIT, &vec![7u8; 3000]).expect("append");
+        assert_eq!(log.read(a).expect("read").as_deref(), Some(&b"first"[..]));
+        log.sync().expect("sync");
+        assert_eq!(log.read(b).expect("read"), Some(vec![7u8; 3000]));
+        drop(log);
+        let log = RecordLog::open(dir.path()).expect("reopen");
+        let c = log.append(KIND_RECORD, b"third").expect("append");
+        assert_eq!(c.segment, a.segment + 1, "a reopened log starts a segment");
+        assert_eq!(log.read(a).expect("read").as_deref(), Some(&b"first"[..]));
+        assert_eq!(Loc::from_bytes(&c.to_bytes()), Some(c));
+        let frames = log.frames_from(b).expect("frames");
+        assert_eq!(frames.len(), 1, "the frames from b on, in earlier segments");
+        assert_eq!((frames[0].0, frames[0].1), (b, KIND_AUDIT));
+        assert_eq!(frames[0].2, vec![7u8; 3000]);
+        assert_eq!(
+            log.frames_from(Loc {
+                segment: 0,
+                offset: 0
+            })
+            .expect("frames")
+            .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_location_past_the_end_or_at_a_torn_frame_reads_as_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = RecordLog::open(dir.path()).expect("open");
+        let a = log.append(KIND_RECORD, b"whole").expect("append");
+        let b = log.append(KIND_RECORD, b"torn record").expect("append");
+        log.sync().expect("sync");
+        drop(log);
+        // A crash tore the second frame: its last bytes never reached disk.
+        let path = segment_path(dir.path(), a.segment);
+        let len = std::fs::metadata(&path).expect("meta").len();
+        let f = OpenOptions::new().write(true).open(&path).expect("open");
+        f.set_len(len - 3).expect("truncate");
+        let log = RecordLog::open(dir.path()).expect("reopen");
+        assert_eq!(log.read(a).expect("read").as_deref(), Some(&b"whole"[..]));
+        assert_eq!(log.read(b).expect("read"), None);
+        let found = log.frames_from(a).expect("frames");
+        assert_eq!(found.len(), 1, "the scan stops at the torn frame");
+        let beyond = Loc {
+            segment: a.segment,
+            offset: len + 100,
+        };
+        assert_eq!(log.read(beyond).expect("read"), None);
+        let no_segment = Loc {
+            segment: 999,
+            offset: 0,
+        };
+        assert_eq!(log.read(no_segment).expect("read"), None);
+        // A flipped byte fails the checksum.
+        f.write_at(b"W", a.offset + HEADER as u64).expect("write");
+        assert_eq!(log.read(a).expect("read"), None);
+    }
+}
