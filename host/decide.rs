@@ -88,8 +88,9 @@ pub struct Decider {
     mode: Mutex<Mode>,
     window: Mutex<HourlyWindow>,
     /// Each module's kill times over the last week, loaded from the store
-    /// on first sight and kept up to date here, so a profile costs no scan.
-    recent: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    /// (all modules in one pass) with the first kill and kept up to date
+    /// here, so a profile costs no scan.
+    recent: Mutex<Option<HashMap<String, VecDeque<DateTime<Utc>>>>>,
     /// What acts on decisions (absent: decisions are only recorded).
     acting: OnceLock<Arc<Resurrector>>,
     /// What adjusts the thresholds (absent: they stay as configured).
@@ -118,7 +119,7 @@ impl Decider {
             siem,
             metrics,
             window: Mutex::new(window),
-            recent: Mutex::new(HashMap::new()),
+            recent: Mutex::new(None),
             acting: OnceLock::new(),
             learning: OnceLock::new(),
         })
@@ -390,18 +391,18 @@ impl Decider {
             .contains(&kill.target_module);
         let history = {
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            let times = match recent.entry(kill.target_module.clone()) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
+            let recent = match &mut *recent {
+                Some(r) => r,
+                None => {
                     let now = Utc::now();
-                    let loaded = self.store.module_kill_times(
-                        &kill.target_module,
+                    let loaded = self.store.kill_times_by_module(
                         now - chrono::Duration::weeks(1),
                         now + chrono::Duration::minutes(5),
                     )?;
-                    e.insert(loaded.into())
+                    recent.insert(loaded.into_iter().map(|(m, t)| (m, t.into())).collect())
                 }
             };
+            let times = recent.entry(kill.target_module.clone()).or_default();
             let week_ago = kill.timestamp - chrono::Duration::weeks(1);
             while times.front().is_some_and(|t| *t <= week_ago) {
                 times.pop_front();

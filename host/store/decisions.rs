@@ -1,11 +1,12 @@
 //! Kills, their context and their decision: stored once per kill_id, and
 //! queried by kill_id, by module and by time range.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::groups::{Pending, TimeEntry};
-use super::keys::{module_key, module_prefix, time_be};
 use super::log::{KIND_RECORD, Loc};
 use super::{Result, Store};
 use crate::model::{Decision, DecisionOutcome, KillReport, SiemContext};
@@ -93,16 +94,6 @@ impl ModuleHistory {
 }
 
 impl Store {
-    /// A module's kill index entries with kill times in `[from, to)`.
-    fn module_range(&self, module: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> sled::Iter {
-        let key = |t| {
-            let mut k = module_prefix(module);
-            k.extend_from_slice(&time_be(t));
-            k
-        };
-        self.by_module.range(key(from)..key(to))
-    }
-
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
         match self.by_kill.get(kill_id)? {
@@ -147,9 +138,10 @@ impl Store {
     pub(crate) fn index_decision(
         &self,
         pending: &mut Pending,
-        d: &Decision,
+        rec: &DecisionRecord,
         loc: Loc,
     ) -> Result<()> {
+        let d = &rec.decision;
         let ms = d.timestamp.timestamp_millis();
         if id_ms(&d.decision_id) != Some(ms) {
             self.decisions
@@ -157,8 +149,10 @@ impl Store {
         }
         pending.times.push(TimeEntry {
             ms,
+            kill_ms: rec.kill.timestamp.timestamp_millis(),
             kill_id: d.kill_id.clone(),
             decision_id: d.decision_id.clone(),
+            module: rec.kill.target_module.clone(),
             loc,
         });
         Ok(())
@@ -195,46 +189,68 @@ impl Store {
             tracing::warn!(kill_id = %d.kill_id, "A kill's earlier claim has no record (lost in a crash before it was acknowledged); storing this decision");
             expected = Some(earlier);
         }
-        self.index_decision(&mut pending, d, loc)?;
-        drop(pending);
-        let outcome = [outcome_byte(d.outcome)];
-        self.by_module.insert(
-            module_key(
-                &rec.kill.target_module,
-                rec.kill.timestamp,
-                &rec.kill.kill_id,
-            ),
-            &outcome,
-        )?;
+        self.index_decision(&mut pending, rec, loc)?;
         Ok(Stored::New)
     }
 
-    /// The kill times of a module in `[from, to)`, oldest first.
-    pub fn module_kill_times(
+    /// Time index entries of kills stamped in `[from, to)`, by kill time.
+    /// A kill is decided after it is stamped (give or take the clock skew
+    /// validation allows), so the decisions from `from - skew` on hold them.
+    fn entries_killed_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TimeEntry>> {
+        let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+        let skew = crate::ingest::validate::MAX_FUTURE.num_milliseconds();
+        let mut out: Vec<TimeEntry> = self
+            .groups
+            .times_between(from_ms.saturating_sub(skew), i64::MAX)?
+            .into_iter()
+            .filter(|e| e.kill_ms >= from_ms && e.kill_ms < to_ms)
+            .collect();
+        out.sort_by(|a, b| (a.kill_ms, &a.kill_id).cmp(&(b.kill_ms, &b.kill_id)));
+        Ok(out)
+    }
+
+    /// Every module's kill times in `[from, to)`, oldest first.
+    pub fn kill_times_by_module(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<String, Vec<DateTime<Utc>>>> {
+        let mut out: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+        for e in self.entries_killed_between(from, to)? {
+            out.entry(e.module)
+                .or_default()
+                .extend(DateTime::from_timestamp_millis(e.kill_ms));
+        }
+        Ok(out)
+    }
+
+    /// A module's decided kills stamped in `[from, to)`, oldest first.
+    pub fn records_for_module(
         &self,
         module: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        let prefix = module_prefix(module);
+    ) -> Result<Vec<DecisionRecord>> {
         let mut out = Vec::new();
-        for item in self.module_range(module, from, to) {
-            let (k, _) = item?;
-            let ms = k
-                .get(prefix.len()..prefix.len() + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64)
-                .unwrap_or_default();
-            out.extend(DateTime::from_timestamp_millis(ms));
+        for e in self.entries_killed_between(from, to)? {
+            if e.module == module {
+                out.extend(self.load_json::<DecisionRecord>(e.loc)?);
+            }
         }
         Ok(out)
     }
 
     /// Counts a module's kills in the hour, day and week before `now`.
     pub fn module_history(&self, module: &str, now: DateTime<Utc>) -> Result<ModuleHistory> {
-        let times =
-            self.module_kill_times(module, now - Duration::weeks(1), now + Duration::seconds(1))?;
-        Ok(ModuleHistory::from_times(times.iter().copied(), now))
+        let times = self
+            .kill_times_by_module(now - Duration::weeks(1), now + Duration::seconds(1))?
+            .remove(module)
+            .unwrap_or_default();
+        Ok(ModuleHistory::from_times(times.into_iter(), now))
     }
 
     /// Decisions made in `[from, to)`, oldest first.
@@ -284,27 +300,6 @@ impl Store {
         Ok(out)
     }
 
-    /// A module's decided kills with kill times in `[from, to)`, oldest first.
-    pub fn records_for_module(
-        &self,
-        module: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<DecisionRecord>> {
-        let prefix = module_prefix(module);
-        let mut out = Vec::new();
-        for item in self.module_range(module, from, to) {
-            let (k, _) = item?;
-            let kill_id = std::str::from_utf8(&k[prefix.len() + 8..]).unwrap_or_default();
-            if let Some(c) = self.by_kill.get(kill_id)?
-                && let Some(rec) = self.record_at_claim(&c)?
-            {
-                out.push(rec);
-            }
-        }
-        Ok(out)
-    }
-
     /// Auto-approvals decided since `since` (the hourly cap's count).
     pub fn auto_approvals_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
         Ok(self
@@ -318,15 +313,5 @@ impl Store {
     /// How many kills have a decision.
     pub fn decision_count(&self) -> usize {
         self.by_kill.len()
-    }
-}
-
-fn outcome_byte(o: DecisionOutcome) -> u8 {
-    match o {
-        DecisionOutcome::ApproveAuto => 0,
-        DecisionOutcome::ApproveManual => 1,
-        DecisionOutcome::PendingReview => 2,
-        DecisionOutcome::Deny => 3,
-        DecisionOutcome::Defer => 4,
     }
 }

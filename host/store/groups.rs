@@ -6,7 +6,8 @@
 //! is flushed, read or synced (every half-second).
 //!
 //! - Time index (`kills_by_time`): key `min time ‖ group id`, value the
-//!   group's entries (time, kill_id, decision_id, location). No group spans
+//!   group's entries (decision time, kill time, kill_id, decision_id,
+//!   module, location). No group spans
 //!   more than [`SPAN_MS`], so a range query reads the groups whose first
 //!   time is in `[from - SPAN_MS, to)`.
 //! - Audit index (`audit`): key `first seq`, value `(seq, location)` pairs.
@@ -33,9 +34,13 @@ const GROUP_ENTRIES: usize = 4096;
 /// One decision in the time index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeEntry {
+    /// The decision's time.
     pub ms: i64,
+    /// The time Smith stamped on the kill.
+    pub kill_ms: i64,
     pub kill_id: String,
     pub decision_id: String,
+    pub module: String,
     pub loc: Loc,
 }
 
@@ -84,9 +89,11 @@ impl<'a> Reader<'a> {
     fn time_entry(&mut self) -> Option<TimeEntry> {
         Some(TimeEntry {
             ms: self.u64()? as i64,
+            kill_ms: self.u64()? as i64,
             loc: self.loc()?,
             kill_id: self.str()?,
             decision_id: self.str()?,
+            module: self.str()?,
         })
     }
 }
@@ -163,9 +170,11 @@ impl Groups {
             let mut value = Vec::with_capacity(group.len() * 96);
             for e in group {
                 value.extend_from_slice(&(e.ms as u64).to_be_bytes());
+                value.extend_from_slice(&(e.kill_ms as u64).to_be_bytes());
                 value.extend_from_slice(&e.loc.to_bytes());
                 put_str(&mut value, &e.kill_id);
                 put_str(&mut value, &e.decision_id);
+                put_str(&mut value, &e.module);
             }
             self.by_time.insert(key, value)?;
             rest = tail;
@@ -322,8 +331,10 @@ mod tests {
     fn entry(ms: i64, n: usize) -> TimeEntry {
         TimeEntry {
             ms,
+            kill_ms: ms - 5,
             kill_id: format!("k{n:05}"),
             decision_id: format!("d{n}"),
+            module: format!("svc-{}", n % 7),
             loc: Loc {
                 segment: 1,
                 offset: n as u64,

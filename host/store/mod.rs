@@ -68,7 +68,6 @@ pub struct Store {
     pub(crate) decisions: sled::Tree,
     /// Kill id → record location ‖ decision id: the claim on a kill.
     pub(crate) by_kill: sled::Tree,
-    pub(crate) by_module: sled::Tree,
     pub(crate) dead: sled::Tree,
     pub(crate) requests: sled::Tree,
     pub(crate) queue: sled::Tree,
@@ -135,7 +134,6 @@ impl Store {
         let store = Store {
             decisions: db.open_tree("decisions")?,
             by_kill: db.open_tree("decision_by_kill")?,
-            by_module: db.open_tree("kills_by_module")?,
             dead: db.open_tree("dead_letters")?,
             requests: db.open_tree("requests")?,
             queue: db.open_tree("approval_queue")?,
@@ -177,7 +175,7 @@ impl Store {
                 let rec: DecisionRecord = serde_json::from_slice(&payload)?;
                 let claim = self.by_kill.get(&rec.decision.kill_id)?;
                 if claim.is_some_and(|c| c.starts_with(&loc.to_bytes())) {
-                    self.index_decision(&mut self.groups.lock(), &rec.decision, loc)?;
+                    self.index_decision(&mut self.groups.lock(), &rec, loc)?;
                     found += 1;
                 }
             } else if kind == KIND_AUDIT {
@@ -198,7 +196,7 @@ impl Store {
     }
 
     /// Version 1 kept records and audit events as sled values, with a time
-    /// index entry per decision: move each into the record log and index it
+    /// and a module index entry per decision: move each into the record log and index it
     /// in groups, then make everything durable before the version is raised.
     fn migrate_from_v1(&self, path: &str) -> Result<()> {
         let by_time = self.db.open_tree("kills_by_time")?;
@@ -213,7 +211,7 @@ impl Store {
             claim.extend_from_slice(d.decision_id.as_bytes());
             self.by_kill.insert(d.kill_id.as_bytes(), claim)?;
             self.decisions.remove(d.decision_id.as_bytes())?;
-            self.index_decision(&mut self.groups.lock(), d, loc)?;
+            self.index_decision(&mut self.groups.lock(), &rec, loc)?;
             moved += 1;
         }
         let mut events = Vec::new();
@@ -225,6 +223,8 @@ impl Store {
         moved += events.len();
         by_time.clear()?;
         audit.clear()?;
+        // Module histories are read from the time index now.
+        self.db.drop_tree("kills_by_module")?;
         self.groups.lock().audit.extend(events);
         self.groups.write()?;
         tracing::info!(
