@@ -2,15 +2,18 @@
 //! audit index. Deciding a kill adds an entry to each; writing them to sled
 //! one by one cost more than everything else in a decision (sled splits a
 //! leaf every 16 entries and rewrites it into its log). Here entries wait in
-//! memory ([`Pending`]) and go to sled as one value per group when the store
-//! is flushed, read or synced (every half-second).
+//! memory ([`Pending`]) and are written as one frame of the record log per
+//! group when the store is flushed, read or synced (every half-second),
+//! with sled holding only the group's key and the frame's location (large
+//! sled values made sled rewrite large leaves).
 //!
-//! - Time index (`kills_by_time`): key `min time ‖ group id`, value the
-//!   group's entries (decision time, kill time, kill_id, decision_id,
-//!   module, location). No group spans
+//! - Time index (`kills_by_time`): key `min time ‖ group id`; the group's
+//!   entries (decision time, kill time, kill_id, decision_id, module,
+//!   record location). No group spans
 //!   more than [`SPAN_MS`], so a range query reads the groups whose first
 //!   time is in `[from - SPAN_MS, to)`.
-//! - Audit index (`audit`): key `first seq`, value `(seq, location)` pairs.
+//! - Audit index (`audit`): key `first seq`; the entries are
+//!   `(seq, location)` pairs.
 //!   Sequence numbers are given under the pending lock, so groups hold
 //!   consecutive runs and never interleave.
 //!
@@ -23,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Result;
 use super::keys::{ms_of_time_be, time_be_ms};
-use super::log::{Loc, RecordLog};
+use super::log::{KIND_INDEX, Loc, RecordLog};
 
 /// The widest time span of one group of the time index (groups are
 /// written at least every half-second, so most span much less).
@@ -176,7 +179,8 @@ impl Groups {
                 put_str(&mut value, &e.decision_id);
                 put_str(&mut value, &e.module);
             }
-            self.by_time.insert(key, value)?;
+            let loc = self.log.append(KIND_INDEX, &value)?;
+            self.by_time.insert(key, &loc.to_bytes())?;
             rest = tail;
         }
         for group in std::mem::take(&mut p.audit).chunks(GROUP_ENTRIES) {
@@ -185,10 +189,21 @@ impl Groups {
                 value.extend_from_slice(&seq.to_be_bytes());
                 value.extend_from_slice(&loc.to_bytes());
             }
-            self.audit.insert(group[0].0.to_be_bytes(), value)?;
+            let loc = self.log.append(KIND_INDEX, &value)?;
+            self.audit
+                .insert(group[0].0.to_be_bytes(), &loc.to_bytes())?;
         }
         self.meta.insert("indexed_to", &self.log.end().to_bytes())?;
         Ok(())
+    }
+
+    /// A group's entries, read from the record log (empty when a crash
+    /// left the key without its frame: the tail is indexed again instead).
+    fn group(&self, at: &[u8]) -> Result<Vec<u8>> {
+        Ok(match Loc::from_bytes(at) {
+            Some(loc) => self.log.read(loc)?.unwrap_or_default(),
+            None => Vec::new(),
+        })
     }
 
     /// How far into the record log the written groups reach.
@@ -209,7 +224,8 @@ impl Groups {
         let mut out = Vec::new();
         let start = time_be_ms(from_ms.saturating_sub(SPAN_MS));
         for group in self.by_time.range(start..time_be_ms(to_ms)) {
-            let (_, value) = group?;
+            let (_, at) = group?;
+            let value = self.group(&at)?;
             out.extend(
                 decode_times(&value)
                     .into_iter()
@@ -225,7 +241,8 @@ impl Groups {
         self.write()?;
         let start = time_be_ms(ms.saturating_sub(SPAN_MS));
         for group in self.by_time.range(start..time_be_ms(ms.saturating_add(1))) {
-            let (_, value) = group?;
+            let (_, at) = group?;
+            let value = self.group(&at)?;
             if let Some(e) = decode_times(&value)
                 .into_iter()
                 .find(|e| e.ms == ms && e.decision_id == decision_id)
@@ -256,7 +273,8 @@ impl Groups {
         };
         let mut heap = BinaryHeap::new();
         for group in self.by_time.range(..time_be_ms(to_ms)).rev() {
-            let (key, value) = group?;
+            let (key, at) = group?;
+            let value = self.group(&at)?;
             let start = ms_of_time_be(&key);
             heap.extend(
                 decode_times(&value)
@@ -295,7 +313,8 @@ impl Groups {
         };
         let mut out = Vec::new();
         for group in self.audit.range(first..) {
-            let (_, value) = group?;
+            let (_, at) = group?;
+            let value = self.group(&at)?;
             for entry in decode_audit(&value)
                 .into_iter()
                 .filter(|(s, _)| *s >= start)

@@ -29,6 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub const KIND_RECORD: u8 = 1;
 /// A frame holding an audit event.
 pub const KIND_AUDIT: u8 = 2;
+/// A frame holding a group of index entries (see `groups`).
+pub const KIND_INDEX: u8 = 3;
 
 /// Frame header: payload length and CRC-32 of kind and payload (both
 /// little-endian), then the kind.
