@@ -152,7 +152,8 @@ impl Groups {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes the pending entries to sled as groups.
+    /// Writes the pending entries as groups: a frame of the record log
+    /// each, found through its sled key.
     pub fn write(&self) -> Result<()> {
         let mut p = self.lock();
         if p.times.is_empty() && p.audit.is_empty() {
