@@ -25,7 +25,7 @@ fn id_ms(decision_id: &str) -> Option<i64> {
 }
 
 /// A kill's claim: its record's location, then its decision id.
-fn claim(loc: Loc, decision_id: &str) -> Vec<u8> {
+pub(super) fn claim(loc: Loc, decision_id: &str) -> Vec<u8> {
     let mut c = loc.to_bytes().to_vec();
     c.extend_from_slice(decision_id.as_bytes());
     c
@@ -246,11 +246,13 @@ impl Store {
 
     /// Counts a module's kills in the hour, day and week before `now`.
     pub fn module_history(&self, module: &str, now: DateTime<Utc>) -> Result<ModuleHistory> {
-        let times = self
-            .kill_times_by_module(now - Duration::weeks(1), now + Duration::seconds(1))?
-            .remove(module)
-            .unwrap_or_default();
-        Ok(ModuleHistory::from_times(times.into_iter(), now))
+        let entries =
+            self.entries_killed_between(now - Duration::weeks(1), now + Duration::seconds(1))?;
+        let times = entries
+            .iter()
+            .filter(|e| e.module == module)
+            .filter_map(|e| DateTime::from_timestamp_millis(e.kill_ms));
+        Ok(ModuleHistory::from_times(times, now))
     }
 
     /// Decisions made in `[from, to)`, oldest first.

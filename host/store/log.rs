@@ -34,14 +34,17 @@ pub const KIND_INDEX: u8 = 3;
 /// Frame header: payload length and CRC-32 of kind and payload (both
 /// little-endian), then the kind.
 const HEADER: usize = 9;
+/// The largest payload a frame may hold (records are at most tens of KB,
+/// index groups under a megabyte).
+const MAX_FRAME: usize = 64 << 20;
 /// The buffer is written to the file when it grows past this.
 const WRITE_AT: usize = 1 << 20;
 /// A new segment is started when the current one grows past this.
 const SEGMENT_BYTES: u64 = 256 << 20;
 
 /// Where a frame starts: segment number and byte offset, 12 bytes when
-/// stored as an index value. Ordered as the log is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// stored as an index value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Loc {
     pub segment: u32,
     pub offset: u64,
@@ -149,9 +152,12 @@ impl RecordLog {
 
     /// Appends one frame; durable after the next [`RecordLog::sync`].
     pub fn append(&self, kind: u8, payload: &[u8]) -> std::io::Result<Loc> {
-        let len = u32::try_from(payload.len()).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "record over 4 GiB")
-        })?;
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|l| *l as usize <= MAX_FRAME)
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "record over 64 MiB")
+            })?;
         let mut w = self.writer();
         if w.written >= SEGMENT_BYTES {
             self.roll(&mut w)?;
@@ -202,10 +208,6 @@ impl RecordLog {
     /// The payload of the frame at `loc`; `None` when there is no whole,
     /// intact frame there (an index entry a crash left without its record).
     pub fn read(&self, loc: Loc) -> std::io::Result<Option<Vec<u8>>> {
-        Ok(self.read_frame(loc)?.map(|(_, payload)| payload))
-    }
-
-    fn read_frame(&self, loc: Loc) -> std::io::Result<Option<(u8, Vec<u8>)>> {
         let file = {
             let mut w = self.writer();
             if loc.segment == w.segment {
@@ -229,13 +231,17 @@ impl RecordLog {
             return Ok(None);
         }
         let (len, sum, kind) = parse_header(&header);
+        if len > MAX_FRAME {
+            // Not a header Medic wrote: do not allocate what it claims.
+            return Ok(None);
+        }
         let mut payload = vec![0u8; len];
         if !read_exact_at(&file, &mut payload, loc.offset + HEADER as u64)?
             || crc(kind, &payload) != sum
         {
             return Ok(None);
         }
-        Ok(Some((kind, payload)))
+        Ok(Some(payload))
     }
 
     /// Every intact frame from `from` to the end of the segments before the
@@ -413,6 +419,10 @@ mod tests {
             offset: 0,
         };
         assert_eq!(log.read(no_segment).expect("read"), None);
+        // A header claiming a giant payload is not believed (nor allocated).
+        f.write_all_at(&u32::MAX.to_le_bytes(), b.offset)
+            .expect("write");
+        assert_eq!(log.read(b).expect("read"), None);
         // A flipped byte fails the checksum.
         f.write_at(b"W", a.offset + HEADER as u64).expect("write");
         assert_eq!(log.read(a).expect("read"), None);

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use decisions::claim;
 use groups::Groups;
 use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
 
@@ -196,23 +197,17 @@ impl Store {
     }
 
     /// Version 1 kept records and audit events as sled values, with a time
-    /// and a module index entry per decision: move each into the record log and index it
-    /// in groups, then make everything durable before the version is raised.
+    /// and a module index entry per decision: copy each into the record log
+    /// and make the copies durable, then point the claims at them and index
+    /// them in groups (the caller raises the version and flushes).
     fn migrate_from_v1(&self, path: &str) -> Result<()> {
         let by_time = self.db.open_tree("kills_by_time")?;
         let audit = self.db.open_tree("audit")?;
-        let mut moved = 0usize;
-        let old: Vec<_> = self.decisions.iter().collect::<sled::Result<_>>()?;
-        for (_, value) in old {
+        let mut records = Vec::new();
+        for item in self.decisions.iter() {
+            let (_, value) = item?;
             let rec: DecisionRecord = serde_json::from_slice(&value)?;
-            let loc = self.groups.log.append(KIND_RECORD, &value)?;
-            let d = &rec.decision;
-            let mut claim = loc.to_bytes().to_vec();
-            claim.extend_from_slice(d.decision_id.as_bytes());
-            self.by_kill.insert(d.kill_id.as_bytes(), claim)?;
-            self.decisions.remove(d.decision_id.as_bytes())?;
-            self.index_decision(&mut self.groups.lock(), &rec, loc)?;
-            moved += 1;
+            records.push((self.groups.log.append(KIND_RECORD, &value)?, rec));
         }
         let mut events = Vec::new();
         for item in audit.iter() {
@@ -220,7 +215,16 @@ impl Store {
             let event: AuditEvent = serde_json::from_slice(&value)?;
             events.push((event.seq, self.groups.log.append(KIND_AUDIT, &value)?));
         }
-        moved += events.len();
+        // Durable in the log before sled lets go of the originals.
+        self.groups.log.sync()?;
+        for (loc, rec) in &records {
+            let d = &rec.decision;
+            self.by_kill
+                .insert(d.kill_id.as_bytes(), claim(*loc, &d.decision_id))?;
+            self.decisions.remove(d.decision_id.as_bytes())?;
+            self.index_decision(&mut self.groups.lock(), rec, *loc)?;
+        }
+        let moved = records.len() + events.len();
         by_time.clear()?;
         audit.clear()?;
         // Module histories are read from the time index now.
