@@ -63,8 +63,9 @@ impl Incoming {
 /// What handling a kill produced.
 #[derive(Clone, Debug)]
 pub enum Handled {
-    /// Decided now (and stored, not yet flushed).
-    Decided(Box<DecisionRecord>),
+    /// Decided now (and stored, not yet flushed), with the decision's JSON
+    /// (stored with the record; published as is).
+    Decided(Box<DecisionRecord>, String),
     /// Decided before: the earlier decision, untouched.
     Duplicate(Box<Decision>),
 }
@@ -72,8 +73,16 @@ pub enum Handled {
 impl Handled {
     pub fn decision(&self) -> &Decision {
         match self {
-            Handled::Decided(r) => &r.decision,
+            Handled::Decided(r, _) => &r.decision,
             Handled::Duplicate(d) => d,
+        }
+    }
+
+    /// The decision as JSON (encoded once when it was just decided).
+    pub fn decision_json(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Handled::Decided(_, json) => json.as_str().into(),
+            Handled::Duplicate(d) => serde_json::to_string(d).unwrap_or_default().into(),
         }
     }
 }
@@ -329,7 +338,8 @@ impl Decider {
             context,
             decision,
         };
-        match self.store.store_decision(&record)? {
+        let decision_json = serde_json::to_string(&record.decision)?;
+        match self.store.store_decision_encoded(&record, &decision_json)? {
             Stored::Duplicate(earlier) => {
                 if let Some(a) = self.acting() {
                     a.withdraw(&action)?;
@@ -356,7 +366,7 @@ impl Decider {
         tracing::info!(kill_id = %d.kill_id, decision_id = %d.decision_id, outcome = ?d.outcome, risk_level = ?d.risk_level,
             risk_score = d.risk_score, confidence = d.confidence, guardrails = ?d.guardrails, latency_us = d.latency_us,
             "Resurrection decision made");
-        Ok(Handled::Decided(Box::new(record)))
+        Ok(Handled::Decided(Box::new(record), decision_json))
     }
 
     async fn enrich(&self, kill: &KillReport) -> (Option<SiemContext>, ContextStatus) {

@@ -40,6 +40,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Loadtest { redis, kills, pace } => {
             let config = commands::load_config(&cli.files)?;
+            // Logged as `serve` logs, so the figures include what logging costs.
+            let _logs = medic::telemetry::init(&config)?;
             let dir = tempfile_dir()?;
             let runtime = tokio::runtime::Runtime::new()?;
             let report =

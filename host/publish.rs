@@ -20,6 +20,16 @@ fn capped_xadd(stream: &str) -> redis::Cmd {
 /// Adds one decision's XADD to a pipeline (so it goes with its ack).
 pub fn add_response(pipe: &mut redis::Pipeline, stream: &str, decision: &Decision) {
     let data = serde_json::to_string(decision).unwrap_or_default();
+    add_encoded_response(pipe, stream, decision, &data);
+}
+
+/// [`add_response`] with the decision's JSON (`data`) already made.
+pub fn add_encoded_response(
+    pipe: &mut redis::Pipeline,
+    stream: &str,
+    decision: &Decision,
+    data: &str,
+) {
     let mut cmd = capped_xadd(stream);
     cmd.arg("data")
         .arg(data)

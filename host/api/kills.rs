@@ -102,7 +102,7 @@ pub async fn ingest(
                 let reply_to = parsed.reply_to.clone();
                 let handled = decider.handle(Incoming::new(parsed, "http")).await?;
                 let status = match &handled {
-                    Handled::Decided(_) => "decided",
+                    Handled::Decided(..) => "decided",
                     Handled::Duplicate(_) => "duplicate",
                 };
                 results.push(KillResult {

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use super::envelope;
 use crate::config::raw::{EventBusSection, StartFrom};
 use crate::decide::{Decider, Incoming};
-use crate::publish::add_response;
+use crate::publish::add_encoded_response;
 
 /// The stream URL from `smith.event_bus` (`url`, or host and port).
 pub fn url(bus: &EventBusSection) -> String {
@@ -327,10 +327,11 @@ impl RedisConsumer {
         for (id, reply_to, result) in results {
             match result {
                 Ok(handled) => {
-                    add_response(
+                    add_encoded_response(
                         &mut pipe,
                         reply_to.as_deref().unwrap_or(&bus.response_topic),
                         handled.decision(),
+                        &handled.decision_json(),
                     );
                     ack.push(id);
                 }

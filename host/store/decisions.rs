@@ -39,6 +39,20 @@ pub struct DecisionRecord {
     pub decision: Decision,
 }
 
+/// A record's JSON, exactly as `serde_json::to_vec(rec)` writes it, with
+/// the decision's JSON given.
+fn record_json(rec: &DecisionRecord, decision_json: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(decision_json.len() + 1024);
+    out.extend_from_slice(b"{\"kill\":");
+    serde_json::to_writer(&mut out, &rec.kill)?;
+    out.extend_from_slice(b",\"context\":");
+    serde_json::to_writer(&mut out, &rec.context)?;
+    out.extend_from_slice(b",\"decision\":");
+    out.extend_from_slice(decision_json.as_bytes());
+    out.push(b'}');
+    Ok(out)
+}
+
 /// Whether a record was new or the kill had been decided before.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stored {
@@ -165,8 +179,19 @@ impl Store {
     /// The record is appended, claimed and indexed under the index lock, so
     /// a flush never records a log position past an unindexed record.
     pub fn store_decision(&self, rec: &DecisionRecord) -> Result<Stored> {
+        self.store_decision_encoded(rec, &serde_json::to_string(&rec.decision)?)
+    }
+
+    /// [`Store::store_decision`] for a caller that has the decision's JSON
+    /// already (it publishes the same JSON): the record is built around it
+    /// instead of encoding the decision twice.
+    pub fn store_decision_encoded(
+        &self,
+        rec: &DecisionRecord,
+        decision_json: &str,
+    ) -> Result<Stored> {
         let d = &rec.decision;
-        let bytes = serde_json::to_vec(rec)?;
+        let bytes = record_json(rec, decision_json)?;
         let mut pending = self.groups.lock();
         let loc = self.groups.log.append(KIND_RECORD, &bytes)?;
         let mine = claim(loc, &d.decision_id);
@@ -315,5 +340,27 @@ impl Store {
     /// How many kills have a decision.
     pub fn decision_count(&self) -> usize {
         self.by_kill.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as the load test makes them (with and without context).
+    const RECORD: &str = r#"{"kill":{"kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","target_module":"svc-0","target_instance_id":"svc-0-1","kill_reason":"anomaly_behavior","severity":"low","confidence_score":0.5,"evidence":["load \"quoted\""],"dependencies":[],"source_agent":"loadtest","metadata":{"k":"v"}},"context":{"query_id":"intel-file:k-0","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","threat_indicators":[],"historical_behavior":{},"false_positive_history":3,"network_context":{},"user_context":null,"risk_score":0.1,"recommendation":""},"decision":{"decision_id":"01a217ee-603b-7eb7-b429-97ba03b04263","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.899614908Z","outcome":"pending_review","risk_level":"low","risk_score":0.272,"confidence":1.0,"reasoning":["a","b"],"recommended_action":"queue svc-0 for human review","requires_human_review":true,"auto_approve_eligible":false,"constraints":[],"timeout_minutes":60,"target_module":"svc-0","target_instance_id":"svc-0-1","risk_factors":[{"name":"false_positive_history","value":0.4,"weight":0.2,"contribution":0.08000000000000002,"detail":"3"}],"strategy_outcome":"pending_review","guardrails":[],"mode":"observer","phase":"phase_1_observer","executed":false,"context_status":{"status":"ok"},"scorer":{"name":"weighted","version":"0.1.0","sha256":"d8"},"strategy":{"name":"conservative","version":"0.1.0","sha256":"6e"},"correlation_id":"lt-0","source":"redis","latency_us":803}}"#;
+
+    #[test]
+    fn a_record_built_around_its_decisions_json_is_the_records_own_json() {
+        let mut rec: DecisionRecord = serde_json::from_str(RECORD).expect("record");
+        for context in [rec.context.clone(), None] {
+            rec.context = context;
+            let decision = serde_json::to_string(&rec.decision).expect("decision");
+            let built = record_json(&rec, &decision).expect("built");
+            assert_eq!(
+                String::from_utf8(built).expect("utf-8"),
+                serde_json::to_string(&rec).expect("record")
+            );
+        }
     }
 }

@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-use serde_json::{Map, Value, json};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber, span};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
@@ -14,6 +13,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use super::log_writer::{self, LogWriterGuard};
 use crate::config::Config;
 use crate::config::raw::{LogFormat, LogOutputType};
 
@@ -37,34 +37,43 @@ fn spec_level(l: &tracing::Level) -> &'static str {
     }
 }
 
-/// Collects an event's or span's fields as JSON.
-struct Fields<'a>(&'a mut Map<String, Value>);
+/// An event's or span's fields, each as its name and its value already
+/// encoded as JSON: a line is written straight from these, with no map
+/// built per event.
+#[derive(Default)]
+struct Members(Vec<(&'static str, String)>);
 
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, f: &Field, v: &str) {
-        self.0.insert(f.name().into(), Value::String(v.into()));
-    }
-    fn record_f64(&mut self, f: &Field, v: f64) {
-        self.0.insert(f.name().into(), json!(v));
-    }
-    fn record_i64(&mut self, f: &Field, v: i64) {
-        self.0.insert(f.name().into(), json!(v));
-    }
-    fn record_u64(&mut self, f: &Field, v: u64) {
-        self.0.insert(f.name().into(), json!(v));
-    }
-    fn record_bool(&mut self, f: &Field, v: bool) {
-        self.0.insert(f.name().into(), json!(v));
-    }
-    fn record_debug(&mut self, f: &Field, v: &dyn std::fmt::Debug) {
-        self.0
-            .insert(f.name().into(), Value::String(format!("{v:?}")));
+impl Members {
+    fn push_json(&mut self, f: &Field, v: &impl serde::Serialize) {
+        let json = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+        self.0.push((f.name(), json));
     }
 }
 
-struct SpanFields(Map<String, Value>);
+impl Visit for Members {
+    fn record_str(&mut self, f: &Field, v: &str) {
+        self.push_json(f, &v);
+    }
+    fn record_f64(&mut self, f: &Field, v: f64) {
+        self.push_json(f, &v);
+    }
+    fn record_i64(&mut self, f: &Field, v: i64) {
+        self.0.push((f.name(), v.to_string()));
+    }
+    fn record_u64(&mut self, f: &Field, v: u64) {
+        self.0.push((f.name(), v.to_string()));
+    }
+    fn record_bool(&mut self, f: &Field, v: bool) {
+        self.0.push((f.name(), v.to_string()));
+    }
+    fn record_debug(&mut self, f: &Field, v: &dyn std::fmt::Debug) {
+        self.push_json(f, &format!("{v:?}"));
+    }
+}
 
-/// Writes each event as one spec §10.2 JSON line.
+struct SpanFields(Members);
+
+/// Writes each event as one spec §10.2 JSON line, in one write.
 pub struct SpecJson<W> {
     make_writer: W,
 }
@@ -75,50 +84,86 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
-        let mut map = Map::new();
-        attrs.record(&mut Fields(&mut map));
+        let mut members = Members::default();
+        attrs.record(&mut members);
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(map));
+            span.extensions_mut().insert(SpanFields(members));
         }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Map::new();
-        event.record(&mut Fields(&mut fields));
-        let message = fields
-            .remove("message")
-            .and_then(|m| m.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let mut context = Map::new();
+        let mut fields = Members::default();
+        event.record(&mut fields);
+        let meta = event.metadata();
+        let mut line = String::with_capacity(512);
+        line.push_str("{\"timestamp\":\"");
+        line.push_str(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        line.push_str("\",\"level\":\"");
+        line.push_str(spec_level(meta.level()));
+        line.push_str("\",\"logger\":\"");
+        line.push_str(&meta.target().replace("::", "."));
+        line.push_str("\",\"message\":");
+        match fields.0.iter().position(|(name, _)| *name == "message") {
+            Some(i) => line.push_str(&fields.0.swap_remove(i).1),
+            None => line.push_str("\"\""),
+        }
+        line.push_str(",\"context\":{");
+        // The event's own fields, then its spans' from the innermost out;
+        // a name already written (an inner value) is not written again.
+        let mut written: Vec<&'static str> = Vec::with_capacity(16);
+        let mut member = |line: &mut String, name: &'static str, json: &str| {
+            if written.contains(&name) {
+                return;
+            }
+            if !written.is_empty() {
+                line.push(',');
+            }
+            written.push(name);
+            line.push('"');
+            line.push_str(name);
+            line.push_str("\":");
+            line.push_str(json);
+        };
+        for (name, json) in &fields.0 {
+            member(&mut line, name, json);
+        }
         let (mut trace_id, mut span_id) = (None, None);
         if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                trace_id.get_or_insert(span.id().into_u64());
-                span_id = Some(span.id().into_u64());
-                if let Some(SpanFields(map)) = span.extensions().get::<SpanFields>() {
-                    context.extend(map.clone());
+            for span in scope {
+                span_id.get_or_insert(span.id().into_u64());
+                trace_id = Some(span.id().into_u64());
+                if let Some(SpanFields(members)) = span.extensions().get::<SpanFields>() {
+                    for (name, json) in &members.0 {
+                        member(&mut line, name, json);
+                    }
                 }
             }
         }
-        context.extend(fields);
-        let meta = event.metadata();
-        let line = json!({
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "level": spec_level(meta.level()),
-            "logger": meta.target().replace("::", "."),
-            "message": message,
-            "context": context,
-            "trace_id": trace_id.map(|t| format!("{t:016x}")),
-            "span_id": span_id.map(|s| format!("{s:016x}")),
-        });
+        line.push_str("},\"trace_id\":");
+        hex_id(&mut line, trace_id);
+        line.push_str(",\"span_id\":");
+        hex_id(&mut line, span_id);
+        line.push_str("}\n");
         let mut w = self.make_writer.make_writer();
-        let _ = writeln!(w, "{line}");
+        let _ = w.write_all(line.as_bytes());
     }
 }
 
-/// Keeps file writers flushing until dropped (hold it for the process).
+/// A span id as 16 hex digits in quotes, or `null`.
+fn hex_id(line: &mut String, id: Option<u64>) {
+    use std::fmt::Write as _;
+    match id {
+        Some(id) => {
+            let _ = write!(line, "\"{id:016x}\"");
+        }
+        None => line.push_str("null"),
+    }
+}
+
+/// Keeps the log writers' threads writing until dropped, then lets them
+/// write what is queued (hold it for the process).
 pub struct LogGuard {
-    _guards: Vec<tracing_appender::non_blocking::WorkerGuard>,
+    _guards: Vec<LogWriterGuard>,
 }
 
 type Boxed = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
@@ -146,7 +191,14 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
     let mut guards = Vec::new();
     for output in &logging.outputs {
         match output.kind {
-            LogOutputType::Console => layers.push(layer_for(logging.format, std::io::stderr)),
+            LogOutputType::Console => {
+                let (writer, guard) = log_writer::spawn("medic-log-console", std::io::stderr())
+                    .map_err(|e| {
+                        anyhow::anyhow!("logging: cannot start the console writer: {e}")
+                    })?;
+                guards.push(guard);
+                layers.push(layer_for(logging.format, writer));
+            }
             LogOutputType::File => {
                 let path = std::path::Path::new(output.path.as_deref().unwrap_or("logs/medic.log"));
                 let dir = path
@@ -174,7 +226,8 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
                 let appender = builder.build(dir).map_err(|e| {
                     anyhow::anyhow!("logging.outputs: cannot open {}: {e}", path.display())
                 })?;
-                let (writer, guard) = tracing_appender::non_blocking(appender);
+                let (writer, guard) = log_writer::spawn("medic-log-file", appender)
+                    .map_err(|e| anyhow::anyhow!("logging: cannot start the file writer: {e}"))?;
                 guards.push(guard);
                 layers.push(layer_for(logging.format, writer));
             }
@@ -191,6 +244,8 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+
+    use serde_json::Value;
 
     use super::*;
 
@@ -239,5 +294,74 @@ mod tests {
         assert!(line["logger"].as_str().unwrap().starts_with("medic."));
         assert!(line["trace_id"].is_string() && line["span_id"].is_string());
         assert!(chrono::DateTime::parse_from_rfc3339(line["timestamp"].as_str().unwrap()).is_ok());
+    }
+    #[test]
+    fn a_line_is_one_write_of_valid_json_with_inner_fields_winning() {
+        let buf = Buffer::default();
+        let writes = Arc::new(Mutex::new(0usize));
+        let counted = Counting(buf.clone(), writes.clone());
+        let subscriber = tracing_subscriber::registry().with(SpecJson {
+            make_writer: counted,
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            let outer = tracing::info_span!("kill", kill_id = "k-1", module = "svc \"a\"");
+            let _o = outer.enter();
+            let inner = tracing::info_span!("step", module = "inner", attempt = 2u64);
+            let _i = inner.enter();
+            tracing::info!(
+                module = "event",
+                reason = ?Some("a\nb"),
+                ok = true,
+                delta = -3i64,
+                "Line with \"quotes\""
+            );
+        });
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(SpecJson {
+                make_writer: buf.clone(),
+            }),
+            || tracing::error!("No span"),
+        );
+        assert_eq!(*writes.lock().unwrap(), 1, "one write per line");
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let first = lines[0];
+        assert_eq!(first.matches("\"module\"").count(), 1, "{first}");
+        let line: Value = serde_json::from_str(first).unwrap();
+        assert_eq!(line["message"], "Line with \"quotes\"");
+        let ctx = &line["context"];
+        assert_eq!(ctx["module"], "event", "the event's own value wins");
+        assert_eq!(ctx["kill_id"], "k-1", "the outer span's field");
+        assert_eq!(ctx["attempt"], 2);
+        assert_eq!(ctx["reason"], "Some(\"a\\nb\")");
+        assert_eq!(ctx["ok"], true);
+        assert_eq!(ctx["delta"], -3);
+        assert_ne!(line["trace_id"], line["span_id"], "root and innermost span");
+        let bare: Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(bare["level"], "ERROR");
+        assert_eq!(bare["context"], serde_json::json!({}));
+        assert!(bare["trace_id"].is_null() && bare["span_id"].is_null());
+    }
+
+    /// Counts the writes made through it.
+    #[derive(Clone)]
+    struct Counting(Buffer, Arc<Mutex<usize>>);
+
+    impl Write for Counting {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            *self.1.lock().unwrap() += 1;
+            self.0.write(b)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Counting {
+        type Writer = Counting;
+        fn make_writer(&'a self) -> Counting {
+            self.clone()
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Structured logging (spec §10.2) and the engine's counters.
 
 mod histogram;
+mod log_writer;
 pub mod logging;
 pub mod metrics;
 

@@ -17,7 +17,7 @@ async fn decided(prefix: &str, n: usize) -> Vec<DecisionRecord> {
     let mut out = Vec::new();
     for i in 0..n {
         match decide(&d, &format!("{prefix}-{i}"), &format!("svc-{}", i % 3)).await {
-            Handled::Decided(rec) => out.push(*rec),
+            Handled::Decided(rec, _) => out.push(*rec),
             Handled::Duplicate(_) => panic!("a fresh kill was a duplicate"),
         }
     }
@@ -180,7 +180,7 @@ async fn indexes_a_crash_lost_are_rebuilt_from_the_record_log() {
     let d = decider_on(default_config(), store.clone(), None);
     assert!(matches!(
         decide(&d, "crash-7", "svc").await,
-        Handled::Decided(_)
+        Handled::Decided(..)
     ));
     store.flush().await.unwrap();
     drop(d);
