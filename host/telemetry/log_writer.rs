@@ -2,7 +2,7 @@
 //!
 //! Deciding a kill logs two lines; writing each to stderr or a file as it
 //! is made cost more than deciding the kill (see docs/BENCHMARKS.md), and a
-//! queue that wakes a writer thread for every line still spent a sixth of
+//! queue that wakes a writer thread for every line still spent about 6% of
 //! the engine's time on wake-ups. Here a line is copied into a shared
 //! buffer under a lock; the writer thread takes the whole buffer every
 //! [`EVERY`], or as soon as it holds [`WAKE_AT`] bytes, and writes it at
