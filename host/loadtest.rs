@@ -24,7 +24,7 @@ use crate::enrich;
 use crate::ingest::redis::RedisConsumer;
 use crate::plugin::Registry;
 use crate::store::Store;
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, Tally};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -41,6 +41,22 @@ pub struct Report {
     pub paced_latency_ms_p50: u64,
     pub paced_latency_ms_p99: u64,
     pub paced_latency_ms_max: u64,
+    /// The store's flushes in the paced phase (each makes a batch durable
+    /// before it is acknowledged), and how long their two fsyncs took:
+    /// the disk's share of the latency, which no engine change removes.
+    pub paced_flushes: u64,
+    pub paced_record_log_sync_ms_mean: f64,
+    pub paced_record_log_syncs_over_10ms: u64,
+    pub paced_sled_flush_ms_mean: f64,
+    pub paced_sled_flushes_over_10ms: u64,
+}
+
+/// The mean of a tally's observations, in milliseconds (two decimals).
+fn mean_ms(t: Tally) -> f64 {
+    if t.count == 0 {
+        return 0.0;
+    }
+    (t.sum_us as f64 / t.count as f64 / 10.0).round() / 100.0
 }
 
 fn entry_ms(id: &str) -> u64 {
@@ -198,6 +214,14 @@ pub async fn run(
     if let Ok(mut l) = latencies.lock() {
         l.clear();
     }
+    let flush_times = decider.store.flush_times.clone();
+    let tallies = || {
+        (
+            flush_times.record_log.tally(10_000),
+            flush_times.sled.tally(10_000),
+        )
+    };
+    let before = tallies();
     let started = Instant::now();
     let tick = Duration::from_millis(5);
     let per_tick = ((pace * tick.as_secs_f64()).round() as usize).max(1);
@@ -212,6 +236,8 @@ pub async fn run(
     }
     wait_for(&acked, 2 * kills, Duration::from_secs(600)).await?;
     let paced_elapsed = started.elapsed().as_secs_f64();
+    let after = tallies();
+    let (log_sync, sled_flush) = (after.0 - before.0, after.1 - before.1);
     let _ = stop.send(true);
     let _ = task.await;
 
@@ -238,6 +264,11 @@ pub async fn run(
         paced_latency_ms_p50: pct(0.50),
         paced_latency_ms_p99: pct(0.99),
         paced_latency_ms_max: l.last().copied().unwrap_or(0),
+        paced_flushes: log_sync.count,
+        paced_record_log_sync_ms_mean: mean_ms(log_sync),
+        paced_record_log_syncs_over_10ms: log_sync.over,
+        paced_sled_flush_ms_mean: mean_ms(sled_flush),
+        paced_sled_flushes_over_10ms: sled_flush.over,
     })
 }
 

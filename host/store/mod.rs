@@ -25,13 +25,15 @@ mod thresholds;
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
 use decisions::claim;
 use groups::Groups;
 use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
+
+use crate::telemetry::Histogram;
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
@@ -80,8 +82,19 @@ pub struct Store {
     pub(crate) plugin_bindings: sled::Tree,
     /// The record log and the indexes written a group at a time.
     pub(crate) groups: Arc<Groups>,
+    /// How long each part of [`Store::flush`] took (for `/metrics`).
+    pub flush_times: Arc<FlushTimes>,
     /// The directory of a temporary store, removed with its last handle.
     _temporary: Option<Arc<tempfile::TempDir>>,
+}
+
+/// How long the durable parts of each [`Store::flush`] took: the record
+/// log's write and fsync, then sled's flush. They bound the latency from a
+/// kill to its acknowledged decision from below, whatever Medic does.
+#[derive(Default)]
+pub struct FlushTimes {
+    pub record_log: Histogram,
+    pub sled: Histogram,
 }
 
 /// How often the pending index groups and the record log are made durable
@@ -146,6 +159,7 @@ impl Store {
             plugin_bindings: db.open_tree("plugin_bindings")?,
             db,
             groups,
+            flush_times: Arc::default(),
             _temporary: temporary,
         };
         if found == 1 {
@@ -245,10 +259,14 @@ impl Store {
     pub async fn flush(&self) -> Result<()> {
         self.groups.write()?;
         let log = self.groups.log.clone();
+        let started = Instant::now();
         tokio::task::spawn_blocking(move || log.sync())
             .await
             .map_err(std::io::Error::other)??;
+        let synced = Instant::now();
         self.db.flush_async().await?;
+        self.flush_times.record_log.observe(synced - started);
+        self.flush_times.sled.observe(synced.elapsed());
         Ok(())
     }
 

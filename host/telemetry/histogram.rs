@@ -9,6 +9,25 @@ const BUCKETS_US: [u64; 14] = [
     10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 500_000, 1_000_000,
 ];
 
+/// What [`Histogram::tally`] counts; subtract two to get an interval's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub count: u64,
+    pub over: u64,
+    pub sum_us: u64,
+}
+
+impl std::ops::Sub for Tally {
+    type Output = Tally;
+    fn sub(self, earlier: Tally) -> Tally {
+        Tally {
+            count: self.count.saturating_sub(earlier.count),
+            over: self.over.saturating_sub(earlier.over),
+            sum_us: self.sum_us.saturating_sub(earlier.sum_us),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Histogram {
     /// Observations per bucket (not cumulative; summed when rendered),
@@ -32,6 +51,22 @@ impl Histogram {
 
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Observations so far: how many, how many took longer than `over_us`
+    /// (rounded up to a bucket bound), and their total in microseconds.
+    pub fn tally(&self, over_us: u64) -> Tally {
+        let within = BUCKETS_US.partition_point(|b| *b < over_us) + 1;
+        let at_most: u64 = self.buckets[..within.min(self.buckets.len())]
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .sum();
+        let count = self.count();
+        Tally {
+            count,
+            over: count.saturating_sub(at_most),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+        }
     }
 
     /// The series of `name` with `labels` (`key="value",…`, may be empty),
@@ -88,7 +123,7 @@ pub fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::
 
 #[cfg(test)]
 mod tests {
-    use super::{Histogram, label_value};
+    use super::{Histogram, Tally, label_value};
 
     #[test]
     fn label_values_are_escaped() {
@@ -129,6 +164,38 @@ mod tests {
         assert!(
             bare.contains("y_bucket{le=\"+Inf\"} 0\ny_sum 0\ny_count 0\n"),
             "{bare}"
+        );
+    }
+
+    #[test]
+    fn a_tally_counts_what_took_longer_than_a_bound_and_subtracts() {
+        let h = Histogram::default();
+        for us in [900, 9_000, 10_000, 10_001, 40_000] {
+            h.observe_us(us);
+        }
+        let first = h.tally(10_000);
+        assert_eq!(
+            first,
+            Tally {
+                count: 5,
+                over: 2,
+                sum_us: 69_901
+            }
+        );
+        h.observe_us(2_000_000);
+        assert_eq!(
+            h.tally(10_000) - first,
+            Tally {
+                count: 1,
+                over: 1,
+                sum_us: 2_000_000
+            }
+        );
+        assert_eq!(
+            h.tally(7_000).over,
+            3,
+            "rounded up to the 10 ms bound: {:?}",
+            h.tally(7_000)
         );
     }
 }

@@ -1,8 +1,8 @@
 //! The engine's counters, rendered in the Prometheus text format.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Histogram, family, labels, sample};
@@ -39,6 +39,8 @@ pub struct Metrics {
     resurrections: Mutex<BTreeMap<(String, String), u64>>,
     decision_latency: Histogram,
     siem_latency: Histogram,
+    /// The store's flush times, once a store is watched.
+    store_flush: std::sync::OnceLock<Arc<crate::store::FlushTimes>>,
     /// The consumer group's backlog on the kill stream, sampled by the
     /// consumer: entries not yet delivered (lag) and delivered but not
     /// acknowledged (pending); -1 until known.
@@ -82,6 +84,11 @@ impl Metrics {
 
     pub fn plugin_error(&self, plugin: &str, cause: &str) {
         bump(&self.plugin_errors, plugin, cause);
+    }
+
+    /// Shows `store`'s flush times (the first store watched).
+    pub fn watch_store(&self, times: Arc<crate::store::FlushTimes>) {
+        let _ = self.store_flush.set(times);
     }
 
     pub fn siem_latency(&self, d: Duration) {
@@ -179,6 +186,17 @@ impl Metrics {
         ] {
             family(&mut out, name, "histogram", help);
             h.render(name, "", &mut out);
+        }
+        if let Some(t) = self.store_flush.get() {
+            let name = "medic_store_sync_seconds";
+            family(
+                &mut out,
+                name,
+                "histogram",
+                "Making a flush durable, by part: the record log's write and fsync, then sled's flush",
+            );
+            t.record_log.render(name, "part=\"record_log\"", &mut out);
+            t.sled.render(name, "part=\"sled\"", &mut out);
         }
         for (name, help, g) in [
             (

@@ -183,3 +183,58 @@ fn openapi_prints_the_document_the_api_serves() {
         assert!(printed["paths"].get(path).is_some(), "{path} missing");
     }
 }
+
+/// `medic loadtest` against a Redis of its own: every kill of both phases
+/// decided and acknowledged, its log lines written (it logs as `serve`
+/// does), and the flush figures of the paced phase reported.
+#[test]
+fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
+    let redis = crate::redis_server::RedisServer::start();
+    let (ok, out, err) = medic(&[
+        "loadtest",
+        "--redis",
+        &redis.url(),
+        "--kills",
+        "300",
+        "--pace",
+        "1000",
+    ]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
+    assert_eq!(report["kills"], 300);
+    for field in [
+        "redis_only_per_second",
+        "saturated_per_second",
+        "saturated_cpu_us_per_kill",
+        "paced_achieved_per_second",
+    ] {
+        assert!(
+            report[field].as_f64().unwrap_or(0.0) > 0.0,
+            "{field}: {report}"
+        );
+    }
+    let p50 = report["paced_latency_ms_p50"].as_u64().expect("p50");
+    assert!(p50 <= report["paced_latency_ms_p99"].as_u64().expect("p99"));
+    let flushes = report["paced_flushes"].as_u64().expect("flushes");
+    assert!(flushes >= 1, "{report}");
+    assert!(
+        report["paced_record_log_syncs_over_10ms"]
+            .as_u64()
+            .expect("over")
+            <= flushes
+    );
+    assert!(
+        report["paced_record_log_sync_ms_mean"]
+            .as_f64()
+            .expect("mean")
+            > 0.0
+    );
+    // Two INFO lines per kill, each the spec's JSON with its kill_id.
+    let decided = err
+        .lines()
+        .filter(|l| l.contains("Resurrection decision made"))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .inspect(|line| assert!(line["context"]["kill_id"].is_string(), "{line}"))
+        .count();
+    assert_eq!(decided, 600, "one decision line per kill of both phases");
+}

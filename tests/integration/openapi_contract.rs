@@ -217,6 +217,9 @@ fn prometheus_scrapes_metrics_port_without_a_key_and_nothing_else_is_there() {
         "medic_plugin_call_seconds_count{plugin=\"balanced\",kind=\"strategy\"".to_string(),
         "medic_decision_latency_seconds_count 1\n".to_string(),
         "medic_redis_pending ".to_string(),
+        "# TYPE medic_store_sync_seconds histogram\n".to_string(),
+        "medic_store_sync_seconds_count{part=\"record_log\"} ".to_string(),
+        "medic_store_sync_seconds_count{part=\"sled\"} ".to_string(),
     ] {
         assert!(text.contains(&line), "{line} missing from:\n{text}");
     }
