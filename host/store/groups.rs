@@ -17,8 +17,9 @@
 //!   Sequence numbers are given under the pending lock, so groups hold
 //!   consecutive runs and never interleave.
 //!
-//! `meta/indexed_to` records how far into the record log the groups reach;
-//! a store opened after a crash indexes the frames past it again
+//! `meta/indexed_to` records how far into the record log the groups reach,
+//! moved only as far as the log is durable; a store opened after a crash
+//! indexes the frames past it again, skipping those whose groups survived
 //! ([`super::Store::reindex_tail`]).
 
 use std::collections::BinaryHeap;
@@ -116,6 +117,9 @@ fn decode_audit(bytes: &[u8]) -> Vec<(u64, Loc)> {
 pub struct Pending {
     pub times: Vec<TimeEntry>,
     pub audit: Vec<(u64, Loc)>,
+    /// Where the log ended after each write of groups, oldest first, until
+    /// the log is durable that far and `indexed_to` may say so.
+    ends: std::collections::VecDeque<Loc>,
 }
 
 pub struct Groups {
@@ -157,7 +161,7 @@ impl Groups {
     pub fn write(&self) -> Result<()> {
         let mut p = self.lock();
         if p.times.is_empty() && p.audit.is_empty() {
-            return Ok(());
+            return self.advance_indexed_to(&mut p);
         }
         let mut times = std::mem::take(&mut p.times);
         times.sort_unstable();
@@ -194,8 +198,44 @@ impl Groups {
             self.audit
                 .insert(group[0].0.to_be_bytes(), &loc.to_bytes())?;
         }
-        self.meta.insert("indexed_to", &self.log.end().to_bytes())?;
+        p.ends.push_back(self.log.end());
+        self.advance_indexed_to(&mut p)
+    }
+
+    /// Moves `meta/indexed_to` to the newest end of written groups that the
+    /// log has made durable. Never further: sled may make it durable at any
+    /// time (it flushes on its own too), and a crash must not leave it past
+    /// records whose groups were lost with the log's unsynced tail (they
+    /// would never be indexed again).
+    fn advance_indexed_to(&self, p: &mut Pending) -> Result<()> {
+        let durable = self.log.durable();
+        let key = |l: &Loc| (l.segment, l.offset);
+        let mut reached = None;
+        while let Some(end) = p.ends.front().copied()
+            && key(&end) <= key(&durable)
+        {
+            reached = Some(end);
+            p.ends.pop_front();
+        }
+        if let Some(end) = reached {
+            self.meta.insert("indexed_to", &end.to_bytes())?;
+        }
         Ok(())
+    }
+
+    /// The highest sequence number the audit index's readable groups hold.
+    pub fn last_audit_seq(&self) -> Result<Option<u64>> {
+        for group in self.audit.iter().rev() {
+            let (_, at) = group?;
+            if let Some(seq) = decode_audit(&self.group(&at)?)
+                .iter()
+                .map(|(s, _)| *s)
+                .max()
+            {
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
     }
 
     /// A group's entries, read from the record log (empty when a crash
@@ -440,6 +480,14 @@ mod tests {
         assert_eq!(seqs(995, 100), vec![995, 996, 997, 998, 999, 1000]);
         assert!(seqs(1001, 10).is_empty());
         assert_eq!(seqs(1, 1000).len(), 1000);
-        assert!(g.indexed_to().expect("indexed").segment >= 1);
+        // `indexed_to` moves only as far as the log is durable.
+        let start = Loc {
+            segment: 0,
+            offset: 0,
+        };
+        assert_eq!(g.indexed_to().expect("indexed"), start, "nothing synced");
+        g.log.sync().expect("sync");
+        g.write().expect("write");
+        assert_eq!(g.indexed_to().expect("indexed"), g.log.end());
     }
 }

@@ -7,14 +7,15 @@
 //! split again and again (sled splits a leaf every 16 entries): sled was a
 //! third of the time spent deciding a kill. Appending it here is one copy.
 //!
-//! Durability: [`RecordLog::sync`] writes the buffer and fsyncs the segment;
-//! the store calls it *before* sled's flush, so an index sled has made
-//! durable never points past what the log has made durable. Frames carry a
-//! CRC and a kind byte ([`KIND_RECORD`], [`KIND_AUDIT`]), so the frames a
-//! crash left unindexed can be found again ([`RecordLog::frames_from`]).
-//! Every open starts a new segment, so an offset is never written
-//! twice: an index entry left by a crash between the two writes (sled may
-//! write its buffers at any time) points past a segment's end or at a torn
+//! Durability: [`RecordLog::sync`] writes the buffer and fsyncs the
+//! segment, and returns only once everything appended before it is
+//! durable. Sled may make an index durable before the frame it points at
+//! (it flushes on its own), so after a crash an index may point past what
+//! the log made durable. Frames carry a CRC and a kind byte
+//! ([`KIND_RECORD`], [`KIND_AUDIT`], [`KIND_INDEX`]), so the frames a crash
+//! left unindexed can be found again ([`RecordLog::frames_from`]). Every
+//! open starts a new segment, so an offset is never written twice: an
+//! index entry left by a crash points past a segment's end or at a torn
 //! frame, reads as missing ([`RecordLog::read`] gives `None`), and the
 //! store treats the record as never written.
 
@@ -87,8 +88,9 @@ struct Writer {
     zeroing: Option<u32>,
     /// Frames appended since the last write to the file.
     buf: Vec<u8>,
-    /// Whether anything was written since the last sync.
-    dirty: bool,
+    /// Bytes of this segment known durable: a sync's fsync has returned
+    /// after they were written.
+    synced: u64,
 }
 
 pub struct RecordLog {
@@ -142,7 +144,7 @@ impl RecordLog {
                 allocated: 0,
                 zeroing: None,
                 buf: Vec::with_capacity(WRITE_AT + (64 << 10)),
-                dirty: false,
+                synced: 0,
             }),
             want_zeros: Condvar::new(),
             zeroed: Condvar::new(),
@@ -201,7 +203,7 @@ impl RecordLog {
         w.segment = segment;
         w.written = 0;
         w.allocated = 0;
-        w.dirty = false;
+        w.synced = 0;
         Ok(w)
     }
 
@@ -225,7 +227,6 @@ impl RecordLog {
         w.file.write_all_at(&w.buf, w.written)?;
         w.written = end;
         w.buf.clear();
-        w.dirty = true;
         if w.allocated - w.written < AHEAD && w.zeroing.is_none() {
             self.want_zeros.notify_one();
         }
@@ -234,16 +235,32 @@ impl RecordLog {
 
     /// Makes every frame appended so far durable. The write happens under
     /// the lock (it only copies into the page cache); the fsync outside it,
-    /// so appends go on meanwhile.
+    /// so appends go on meanwhile. Returns only once the frames are
+    /// durable, also when a concurrent sync wrote them out: that one's
+    /// fsync may not have returned yet, so this one syncs too unless it has.
     pub fn sync(&self) -> std::io::Result<()> {
-        let file = {
-            let mut w = self.write_out(self.writer())?;
-            if !std::mem::take(&mut w.dirty) {
+        let (file, segment, target) = {
+            let w = self.write_out(self.writer())?;
+            if w.synced >= w.written {
                 return Ok(());
             }
-            w.file.clone()
+            (w.file.clone(), w.segment, w.written)
         };
-        file.sync_data()
+        file.sync_data()?;
+        let mut w = self.writer();
+        if w.segment == segment {
+            w.synced = w.synced.max(target);
+        }
+        Ok(())
+    }
+
+    /// How far the log is durable: every frame before this location.
+    pub fn durable(&self) -> Loc {
+        let w = self.writer();
+        Loc {
+            segment: w.segment,
+            offset: w.synced,
+        }
     }
 
     /// The payload of the frame at `loc`; `None` when there is no whole,
@@ -548,5 +565,35 @@ mod tests {
         let log = RecordLog::open(dir.path()).expect("reopen");
         let frames = log.frames_from(locs[0].0).expect("frames");
         assert_eq!(frames.len(), locs.len(), "every frame, then zeros");
+    }
+
+    #[test]
+    fn a_sync_returns_only_once_what_was_appended_before_it_is_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = RecordLog::open(dir.path()).expect("open");
+        let a = log.append(KIND_RECORD, b"one").expect("append");
+        assert_eq!(log.durable(), a, "nothing durable before a sync");
+        log.sync().expect("sync");
+        assert_eq!(log.durable(), log.end());
+        // Syncs racing each other: one may write out the other's frames and
+        // still be in its fsync when the other looks.
+        std::thread::scope(|s| {
+            for t in 0..4u8 {
+                let log = &log;
+                s.spawn(move || {
+                    for i in 0..200u32 {
+                        let payload = vec![t; 100 + i as usize];
+                        let at = log.append(KIND_RECORD, &payload).expect("append");
+                        log.sync().expect("sync");
+                        let durable = log.durable();
+                        assert!(
+                            (durable.segment, durable.offset)
+                                >= (at.segment, at.offset + (HEADER + payload.len()) as u64),
+                            "{durable:?} short of {at:?}"
+                        );
+                    }
+                });
+            }
+        });
     }
 }

@@ -7,8 +7,8 @@
 //! ([`log`]); sled holds the indexes that point into it (the time and audit
 //! indexes a group at a time, [`groups`]) and everything else.
 //! Writes are made durable by [`Store::flush`] — one flush for a whole batch
-//! (group commit), the record log first, then sled — which callers await
-//! before acknowledging anything. A crash therefore loses nothing
+//! (group commit), the record log and sled synced at once — which callers
+//! await before acknowledging anything. A crash therefore loses nothing
 //! acknowledged.
 
 mod audit;
@@ -88,8 +88,8 @@ pub struct Store {
     _temporary: Option<Arc<tempfile::TempDir>>,
 }
 
-/// How long the durable parts of each [`Store::flush`] took: the record
-/// log's write and fsync, then sled's flush. They bound the latency from a
+/// How long the durable parts of each [`Store::flush`] took (both run at
+/// once): the record log's write and fsync, and sled's flush. They bound the latency from a
 /// kill to its acknowledged decision from below, whatever Medic does.
 #[derive(Default)]
 pub struct FlushTimes {
@@ -170,31 +170,58 @@ impl Store {
         meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         store.groups.write()?;
         store.groups.log.sync()?;
+        // Again, now that the log is durable: `indexed_to` moves up to it.
+        store.groups.write()?;
         store.db.flush()?;
         spawn_syncer(Arc::downgrade(&store.groups));
         Ok(store)
     }
 
     /// Indexes the frames a crash left in the record log past the last
-    /// written groups: a decision whose claim on its kill survived, and
-    /// every audit event.
+    /// durable groups: a decision whose claim on its kill survived, and
+    /// every audit event — unless a group written after `indexed_to` (its
+    /// sled key and frame both survived) indexes it already.
     fn reindex_tail(&self) -> Result<()> {
         let from = self.groups.indexed_to()?;
         let frames = self.groups.log.frames_from(from)?;
         if frames.is_empty() {
             return Ok(());
         }
-        let mut found = 0;
+        let mut records = Vec::new();
+        let mut events = Vec::new();
         for (loc, kind, payload) in frames {
             if kind == KIND_RECORD {
-                let rec: DecisionRecord = serde_json::from_slice(&payload)?;
-                let claim = self.by_kill.get(&rec.decision.kill_id)?;
-                if claim.is_some_and(|c| c.starts_with(&loc.to_bytes())) {
-                    self.index_decision(&mut self.groups.lock(), &rec, loc)?;
-                    found += 1;
-                }
+                records.push((loc, serde_json::from_slice::<DecisionRecord>(&payload)?));
             } else if kind == KIND_AUDIT {
-                let event: AuditEvent = serde_json::from_slice(&payload)?;
+                events.push((loc, serde_json::from_slice::<AuditEvent>(&payload)?));
+            }
+        }
+        let ms = |r: &DecisionRecord| r.decision.timestamp.timestamp_millis();
+        let indexed: std::collections::HashSet<String> = match (
+            records.iter().map(|(_, r)| ms(r)).min(),
+            records.iter().map(|(_, r)| ms(r)).max(),
+        ) {
+            (Some(min), Some(max)) => self
+                .groups
+                .times_between(min, max.saturating_add(1))?
+                .into_iter()
+                .map(|e| e.decision_id)
+                .collect(),
+            _ => Default::default(),
+        };
+        let last_seq = self.groups.last_audit_seq()?;
+        let mut found = 0;
+        for (loc, rec) in records {
+            let claim = self.by_kill.get(&rec.decision.kill_id)?;
+            if claim.is_some_and(|c| c.starts_with(&loc.to_bytes()))
+                && !indexed.contains(&rec.decision.decision_id)
+            {
+                self.index_decision(&mut self.groups.lock(), &rec, loc)?;
+                found += 1;
+            }
+        }
+        for (loc, event) in events {
+            if last_seq.is_none_or(|last| event.seq > last) {
                 self.groups.lock().audit.push((event.seq, loc));
                 found += 1;
             }
@@ -205,7 +232,7 @@ impl Store {
             .sort_unstable_by_key(|(seq, _)| *seq);
         tracing::warn!(
             entries = found,
-            "Record log held entries written after the last flush; indexed them again"
+            "Record log held entries written after the last durable index groups; indexed them again"
         );
         Ok(())
     }
@@ -253,20 +280,29 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every write so far durable: the pending index groups, the
-    /// record log, then sled (whose indexes point into the log). Await
-    /// before acknowledging.
+    /// Makes every write so far durable: the pending index groups are
+    /// written, then the record log and sled are synced at once (two
+    /// fsyncs in parallel rather than one after the other; sled's indexes
+    /// may point past the durable log after a crash whatever the order,
+    /// since sled also flushes on its own, and reads and
+    /// [`Store::reindex_tail`] allow for that). Await before acknowledging.
     pub async fn flush(&self) -> Result<()> {
         self.groups.write()?;
         let log = self.groups.log.clone();
         let started = Instant::now();
-        tokio::task::spawn_blocking(move || log.sync())
-            .await
-            .map_err(std::io::Error::other)??;
-        let synced = Instant::now();
-        self.db.flush_async().await?;
-        self.flush_times.record_log.observe(synced - started);
-        self.flush_times.sled.observe(synced.elapsed());
+        let record_log = async {
+            tokio::task::spawn_blocking(move || log.sync())
+                .await
+                .map_err(std::io::Error::other)??;
+            Ok::<_, StoreError>(started.elapsed())
+        };
+        let sled = async {
+            self.db.flush_async().await?;
+            Ok::<_, StoreError>(started.elapsed())
+        };
+        let (record_log, sled) = tokio::join!(record_log, sled);
+        self.flush_times.record_log.observe(record_log?);
+        self.flush_times.sled.observe(sled?);
         Ok(())
     }
 

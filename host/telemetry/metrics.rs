@@ -193,7 +193,7 @@ impl Metrics {
                 &mut out,
                 name,
                 "histogram",
-                "Making a flush durable, by part: the record log's write and fsync, then sled's flush",
+                "Making a flush durable, by part (run at once): the record log's write and fsync, and sled's flush",
             );
             t.record_log.render(name, "part=\"record_log\"", &mut out);
             t.sled.render(name, "part=\"sled\"", &mut out);

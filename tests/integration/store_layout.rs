@@ -228,3 +228,45 @@ async fn a_claim_whose_record_was_lost_is_taken_over() {
         Stored::Duplicate(_)
     ));
 }
+
+#[tokio::test]
+async fn groups_that_outlived_indexed_to_are_not_indexed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let store = Store::open(&path).unwrap();
+        let d = decider_on(default_config(), store.clone(), None);
+        for i in 0..30 {
+            decide(&d, &format!("kept-{i}"), "svc").await;
+            if i % 10 == 9 {
+                store.flush().await.unwrap();
+            }
+        }
+    }
+    {
+        // The crash: sled made the groups' keys durable but not the
+        // `indexed_to` that follows them (it moves only as far as the log
+        // is durable, so it lags), here all the way back to the start of
+        // the first segment.
+        let db = sled::open(&path).unwrap();
+        let mut start = 1u32.to_be_bytes().to_vec();
+        start.extend_from_slice(&0u64.to_be_bytes());
+        db.open_tree("meta")
+            .unwrap()
+            .insert("indexed_to", start)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let (from, to) = day();
+    let found = kill_ids(&store.records_between(from, to).unwrap());
+    let want: Vec<String> = (0..30).map(|i| format!("kept-{i}")).collect();
+    assert_eq!(found, want, "each record once");
+    let made = store
+        .audit_events(None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::DecisionMade)
+        .count();
+    assert_eq!(made, 30, "each audit event once");
+}
