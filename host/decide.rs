@@ -359,9 +359,17 @@ impl Decider {
             Some(&d.kill_id),
             Some(&d.decision_id),
             "medic",
-            json!({"outcome": d.outcome, "risk_level": d.risk_level, "risk_score": d.risk_score,
-                   "confidence": d.confidence, "guardrails": d.guardrails, "strategy": d.strategy.name,
-                   "scorer": d.scorer.name, "mode": d.mode, "source": d.source}),
+            MadeDetails {
+                outcome: d.outcome,
+                risk_level: d.risk_level,
+                risk_score: d.risk_score,
+                confidence: d.confidence,
+                guardrails: &d.guardrails,
+                strategy: &d.strategy.name,
+                scorer: &d.scorer.name,
+                mode: &d.mode,
+                source: &d.source,
+            },
         )?;
         self.metrics.decided(d.outcome, d.risk_level, d.latency_us);
         tracing::info!(kill_id = %d.kill_id, decision_id = %d.decision_id, outcome = ?d.outcome, risk_level = ?d.risk_level,
@@ -445,6 +453,20 @@ impl Decider {
             ..ModuleProfile::new(&kill.target_module, criticality, always)
         })
     }
+}
+
+/// A `decision_made` audit event's details.
+#[derive(serde::Serialize)]
+struct MadeDetails<'a> {
+    outcome: DecisionOutcome,
+    risk_level: RiskLevel,
+    risk_score: f64,
+    confidence: f64,
+    guardrails: &'a [String],
+    strategy: &'a str,
+    scorer: &'a str,
+    mode: &'a str,
+    source: &'a str,
 }
 
 fn plugin_use<T>(s: &Served<T>) -> PluginUse {

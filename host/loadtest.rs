@@ -223,14 +223,18 @@ pub async fn run(
     };
     let before = tallies();
     let started = Instant::now();
-    let tick = Duration::from_millis(5);
-    let per_tick = ((pace * tick.as_secs_f64()).round() as usize).max(1);
+    // Every millisecond (the timer's grain), the kills due by then: as
+    // smooth as this can send, and exact at any rate (kills per tick are
+    // not rounded); a late tick sends what it missed.
+    let tick = Duration::from_millis(1);
     let mut sent = 0;
     let mut next = Instant::now();
     while sent < kills {
-        let n = per_tick.min(kills - sent);
-        produce(&mut producer, &topic, kills + sent, n, &run).await?;
-        sent += n;
+        let due = ((started.elapsed().as_secs_f64() * pace) as usize + 1).min(kills);
+        if due > sent {
+            produce(&mut producer, &topic, kills + sent, due - sent, &run).await?;
+            sent = due;
+        }
         next += tick;
         tokio::time::sleep_until(next.into()).await;
     }

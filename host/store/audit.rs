@@ -41,6 +41,19 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+/// An [`AuditEvent`] as it is written: the same fields, borrowed, with
+/// details of any serializable type (no JSON map built per event).
+#[derive(Serialize)]
+struct NewEvent<'a, D: Serialize> {
+    seq: u64,
+    at: DateTime<Utc>,
+    kind: AuditKind,
+    kill_id: Option<&'a str>,
+    decision_id: Option<&'a str>,
+    actor: &'a str,
+    details: D,
+}
+
 impl Store {
     /// Appends an event; `seq` is assigned here and only grows.
     pub fn audit(
@@ -49,19 +62,19 @@ impl Store {
         kill_id: Option<&str>,
         decision_id: Option<&str>,
         actor: &str,
-        details: serde_json::Value,
+        details: impl Serialize,
     ) -> Result<u64> {
         // Numbered, appended and indexed under the index lock, so the
         // index's groups hold consecutive runs of sequence numbers.
         let mut pending = self.groups.lock();
         let seq = self.next_id()?;
-        let event = AuditEvent {
+        let event = NewEvent {
             seq,
             at: Utc::now(),
             kind,
-            kill_id: kill_id.map(str::to_string),
-            decision_id: decision_id.map(str::to_string),
-            actor: actor.to_string(),
+            kill_id,
+            decision_id,
+            actor,
             details,
         };
         let loc = self
