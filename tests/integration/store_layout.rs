@@ -35,6 +35,16 @@ fn kill_ids(recs: &[DecisionRecord]) -> Vec<String> {
     recs.iter().map(|r| r.kill.kill_id.clone()).collect()
 }
 
+/// How many `decision_made` events the audit log lists.
+fn decisions_made(store: &Store) -> usize {
+    store
+        .audit_events(None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::DecisionMade)
+        .count()
+}
+
 fn time_be(t: chrono::DateTime<Utc>) -> [u8; 8] {
     ((t.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
 }
@@ -168,12 +178,7 @@ async fn indexes_a_crash_lost_are_rebuilt_from_the_record_log() {
         let by_id = store.record(&d.decision_id).unwrap();
         assert_eq!(by_id.is_some(), d.kill_id != "crash-7", "{}", d.kill_id);
     }
-    let made = store
-        .audit_events(None, 1000)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == AuditKind::DecisionMade)
-        .count();
+    let made = decisions_made(&store);
     assert_eq!(made, kills.len(), "every audit event indexed again");
     // The unclaimed kill is decided again when Smith delivers it again.
     assert!(store.decision_for_kill("crash-7").unwrap().is_none());
@@ -262,11 +267,6 @@ async fn groups_that_outlived_indexed_to_are_not_indexed_twice() {
     let found = kill_ids(&store.records_between(from, to).unwrap());
     let want: Vec<String> = (0..30).map(|i| format!("kept-{i}")).collect();
     assert_eq!(found, want, "each record once");
-    let made = store
-        .audit_events(None, 1000)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == AuditKind::DecisionMade)
-        .count();
+    let made = decisions_made(&store);
     assert_eq!(made, 30, "each audit event once");
 }
