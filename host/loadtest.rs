@@ -146,6 +146,11 @@ pub async fn run(
     pace: f64,
     work_dir: &Path,
 ) -> anyhow::Result<Report> {
+    anyhow::ensure!(kills > 0, "--kills: must be at least 1");
+    anyhow::ensure!(
+        pace.is_finite() && pace > 0.0,
+        "--pace: must be a positive number of kills per second, not {pace}"
+    );
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let client = redis::Client::open(redis_url)?;
     let ceiling = redis_only(

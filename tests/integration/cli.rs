@@ -237,4 +237,8 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
         .inspect(|line| assert!(line["context"]["kill_id"].is_string(), "{line}"))
         .count();
     assert_eq!(decided, 600, "one decision line per kill of both phases");
+    for (flag, value) in [("--pace", "0"), ("--kills", "0")] {
+        let (ok, _, err) = medic(&["loadtest", "--redis", &redis.url(), flag, value]);
+        assert!(!ok && err.contains(flag), "{flag} {value}: {err}");
+    }
 }
