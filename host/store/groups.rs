@@ -209,10 +209,9 @@ impl Groups {
     /// would never be indexed again).
     fn advance_indexed_to(&self, p: &mut Pending) -> Result<()> {
         let durable = self.log.durable();
-        let key = |l: &Loc| (l.segment, l.offset);
         let mut reached = None;
         while let Some(end) = p.ends.front().copied()
-            && key(&end) <= key(&durable)
+            && end <= durable
         {
             reached = Some(end);
             p.ends.pop_front();

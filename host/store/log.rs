@@ -45,8 +45,8 @@ const WRITE_AT: usize = 1 << 20;
 const SEGMENT_BYTES: u64 = 256 << 20;
 
 /// Where a frame starts: segment number and byte offset, 12 bytes when
-/// stored as an index value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// stored as an index value. Ordered as the log is: by segment, then offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Loc {
     pub segment: u32,
     pub offset: u64,
@@ -586,11 +586,11 @@ mod tests {
                         let at = log.append(KIND_RECORD, &payload).expect("append");
                         log.sync().expect("sync");
                         let durable = log.durable();
-                        assert!(
-                            (durable.segment, durable.offset)
-                                >= (at.segment, at.offset + (HEADER + payload.len()) as u64),
-                            "{durable:?} short of {at:?}"
-                        );
+                        let end = Loc {
+                            offset: at.offset + (HEADER + payload.len()) as u64,
+                            ..at
+                        };
+                        assert!(durable >= end, "{durable:?} short of {end:?}");
                     }
                 });
             }
