@@ -11,7 +11,23 @@ use medic::commands;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its `mimalloc.h`, version 3).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory for reuse instead of handing it back to the kernel a
+/// second later: under load the same memory was purged and faulted in again
+/// (zeroed by the kernel, 2 MiB at a time), about 3% of all CPU time (see
+/// docs/BENCHMARKS.md, issue 3). The heap then stays at its high-water mark.
+/// `MIMALLOC_PURGE_DELAY` in the environment still decides when it is set.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets an integer option; mimalloc reads options atomically.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
@@ -36,8 +36,81 @@ struct IntelFile {
     modules: BTreeMap<String, Value>,
 }
 
+/// One module's intel, checked once when the file is read: the context
+/// (or why it was refused) with the per-kill fields still to fill in.
+struct Prepared {
+    context: Result<SiemContext, SiemError>,
+    /// The entry names its own `query_id` / `timestamp` (else the kill's).
+    own_query_id: bool,
+    own_timestamp: bool,
+}
+
+/// Stands in for the kill while an entry is checked at load.
+const PLACEHOLDER_KILL: &str = "intel-file-check";
+
+impl Prepared {
+    /// Checks an entry as a SIEM answer would be (spec §4.2 ranges, sizes,
+    /// times), once, instead of for every kill.
+    fn new(entry: &Value) -> Prepared {
+        let mut answer = entry.clone();
+        let (mut own_query_id, mut own_timestamp) = (false, false);
+        if let Some(o) = answer.as_object_mut() {
+            own_query_id = o.get("query_id").is_some_and(|v| !v.is_null());
+            own_timestamp = o.get("timestamp").is_some_and(|v| !v.is_null());
+            o.insert("kill_id".into(), Value::String(PLACEHOLDER_KILL.into()));
+            if !own_query_id {
+                o.insert("query_id".into(), Value::String("intel-file:".into()));
+            }
+            if !own_timestamp {
+                o.insert(
+                    "timestamp".into(),
+                    Value::String("1970-01-01T00:00:00Z".into()),
+                );
+            }
+        }
+        Prepared {
+            context: sanitize::context(&answer, PLACEHOLDER_KILL),
+            own_query_id,
+            own_timestamp,
+        }
+    }
+
+    /// The context for one kill: the checked intel with the kill's id, and
+    /// the kill's query id and time where the entry names none.
+    fn for_kill(&self, kill: &KillReport) -> Result<SiemContext, SiemError> {
+        let mut ctx = self.context.clone()?;
+        ctx.kill_id.clone_from(&kill.kill_id);
+        if !self.own_query_id {
+            ctx.query_id = format!("intel-file:{}", kill.kill_id);
+        }
+        if !self.own_timestamp {
+            ctx.timestamp = kill.timestamp;
+        }
+        Ok(ctx)
+    }
+}
+
+/// The intel file, each entry checked.
+struct Intel {
+    default: Option<Arc<Prepared>>,
+    modules: BTreeMap<String, Arc<Prepared>>,
+}
+
+impl From<IntelFile> for Intel {
+    fn from(file: IntelFile) -> Intel {
+        Intel {
+            default: file.default.as_ref().map(|v| Arc::new(Prepared::new(v))),
+            modules: file
+                .modules
+                .iter()
+                .map(|(m, v)| (m.clone(), Arc::new(Prepared::new(v))))
+                .collect(),
+        }
+    }
+}
+
 struct Loaded {
-    intel: IntelFile,
+    intel: Intel,
     modified: Option<SystemTime>,
     checked: Instant,
 }
@@ -47,14 +120,14 @@ pub struct FileSiem {
     state: Mutex<Loaded>,
 }
 
-fn read(path: &Path) -> Result<(IntelFile, Option<SystemTime>), SiemError> {
+fn read(path: &Path) -> Result<(Intel, Option<SystemTime>), SiemError> {
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let text = std::fs::read_to_string(path).map_err(|e| {
         SiemError::Configuration(format!("cannot read intel file {}: {e}", path.display()))
     })?;
-    let intel = serde_yaml::from_str(&text)
+    let intel: IntelFile = serde_yaml::from_str(&text)
         .map_err(|e| SiemError::Configuration(format!("intel file {}: {e}", path.display())))?;
-    Ok((intel, modified))
+    Ok((intel.into(), modified))
 }
 
 impl FileSiem {
@@ -70,9 +143,10 @@ impl FileSiem {
         })
     }
 
-    /// The current intel, re-read if the file changed. A file that stops
-    /// parsing keeps the last good intel (and says so in the log).
-    fn intel(&self) -> IntelFile {
+    /// A module's intel (or the default), from the file as it is now: re-read
+    /// if it changed. A file that stops parsing keeps the last good intel
+    /// (and says so in the log).
+    fn intel_for(&self, module: &str) -> Option<Arc<Prepared>> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.checked.elapsed() >= RECHECK {
             s.checked = Instant::now();
@@ -92,7 +166,11 @@ impl FileSiem {
                 }
             }
         }
-        s.intel.clone()
+        s.intel
+            .modules
+            .get(module)
+            .or(s.intel.default.as_ref())
+            .cloned()
     }
 }
 
@@ -102,21 +180,9 @@ impl SiemAdapter for FileSiem {
         kill: &'a KillReport,
     ) -> BoxFuture<'a, Result<SiemContext, SiemError>> {
         Box::pin(async move {
-            let intel = self.intel();
-            let entry = intel
-                .modules
-                .get(&kill.target_module)
-                .or(intel.default.as_ref())
-                .ok_or_else(|| SiemError::NotFound(kill.target_module.clone()))?;
-            let mut answer = entry.clone();
-            if let Some(o) = answer.as_object_mut() {
-                o.insert("kill_id".into(), Value::String(kill.kill_id.clone()));
-                o.entry("query_id")
-                    .or_insert_with(|| Value::String(format!("intel-file:{}", kill.kill_id)));
-                o.entry("timestamp")
-                    .or_insert_with(|| Value::String(kill.timestamp.to_rfc3339()));
-            }
-            sanitize::context(&answer, &kill.kill_id)
+            self.intel_for(&kill.target_module)
+                .ok_or_else(|| SiemError::NotFound(kill.target_module.clone()))?
+                .for_kill(kill)
         })
     }
 

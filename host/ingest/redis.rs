@@ -16,7 +16,7 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
-    StreamReadOptions, StreamReadReply,
+    StreamReadOptions,
 };
 use tokio::sync::watch;
 
@@ -150,9 +150,8 @@ impl RedisConsumer {
             let opts = StreamReadOptions::default()
                 .group(&bus.consumer_group, &bus.consumer_name)
                 .count(bus.batch_size as usize);
-            let reply: StreamReadReply =
-                reader.xread_options(&[&bus.topic], &[&from], &opts).await?;
-            let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
+            let reply: redis::Value = reader.xread_options(&[&bus.topic], &[&from], &opts).await?;
+            let entries = entries_of_reply(reply);
             let Some(last) = entries.last() else { break };
             from = last.id.clone();
             tracing::info!(
@@ -181,11 +180,11 @@ impl RedisConsumer {
                 .count(bus.batch_size as usize)
                 .block(bus.block_ms as usize);
             let keys = [&bus.topic];
-            let reply: StreamReadReply = tokio::select! {
+            let reply: redis::Value = tokio::select! {
                 r = reader.xread_options(&keys, &[">"], &opts) => r?,
                 _ = shutdown.changed() => return Ok(()),
             };
-            let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
+            let entries = entries_of_reply(reply);
             if !entries.is_empty() {
                 self.process(&mut writer, entries).await?;
             }
@@ -236,7 +235,8 @@ impl RedisConsumer {
                     count = reply.claimed.len(),
                     "Claimed entries abandoned by another consumer"
                 );
-                self.process(conn, reply.claimed).await?;
+                let claimed = reply.claimed.iter().map(Entry::of_stream_id).collect();
+                self.process(conn, claimed).await?;
             }
             if reply.next_stream_id == "0-0" || reply.next_stream_id == cursor {
                 return Ok(());
@@ -249,7 +249,7 @@ impl RedisConsumer {
     async fn process(
         &self,
         conn: &mut MultiplexedConnection,
-        entries: Vec<StreamId>,
+        entries: Vec<Entry>,
     ) -> Result<(), ConsumerError> {
         let bus = &self.bus;
         let now = Utc::now();
@@ -258,9 +258,9 @@ impl RedisConsumer {
         let mut ack: Vec<String> = Vec::with_capacity(entries.len());
         let mut valid = Vec::with_capacity(entries.len());
         for entry in entries {
-            let fields = fields_of(&entry);
+            let fields = entry.fields;
             match envelope::from_stream_fields(&fields, now) {
-                Ok(parsed) => valid.push((entry.id.clone(), parsed)),
+                Ok(parsed) => valid.push((entry.id, parsed)),
                 Err(e) => {
                     let raw: String = serde_json::to_string(&fields)
                         .unwrap_or_default()
@@ -382,19 +382,144 @@ impl RedisConsumer {
     }
 }
 
-/// An entry's fields as strings (binary values are invalid input later).
-fn fields_of(entry: &StreamId) -> Vec<(String, String)> {
-    entry
-        .map
-        .iter()
-        .map(|(k, v)| {
-            let s = match v {
-                redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-                redis::Value::SimpleString(s) => s.clone(),
-                redis::Value::Int(i) => i.to_string(),
-                other => format!("{other:?}"),
-            };
-            (k.clone(), s)
-        })
+/// A stream entry: its id and its fields as strings (binary values are
+/// invalid input later).
+#[derive(Debug, Default, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Entry {
+    pub fn of_stream_id(entry: &StreamId) -> Entry {
+        Entry {
+            id: entry.id.clone(),
+            fields: entry
+                .map
+                .iter()
+                .map(|(k, v)| (k.clone(), text_of(v.clone())))
+                .collect(),
+        }
+    }
+
+    /// `[id, [field, value, …]]`; the fields are nil for an entry deleted
+    /// while pending. `None` when the shape is not an entry.
+    fn of_value(v: redis::Value) -> Option<Entry> {
+        let mut parts = items(v)?.into_iter();
+        let id = text_of(parts.next()?);
+        let mut fields = Vec::new();
+        if let Some(list) = parts.next().and_then(items) {
+            let mut list = list.into_iter();
+            while let (Some(k), Some(v)) = (list.next(), list.next()) {
+                fields.push((text_of(k), text_of(v)));
+            }
+        }
+        Some(Entry { id, fields })
+    }
+}
+
+/// The items of an array (or of a RESP3 set); `None` for anything else.
+fn items(v: redis::Value) -> Option<Vec<redis::Value>> {
+    match v {
+        redis::Value::Array(a) | redis::Value::Set(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// A reply value as text, taking a bulk string's bytes without copying
+/// them when they are UTF-8.
+fn text_of(v: redis::Value) -> String {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8(b)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        redis::Value::SimpleString(s) => s,
+        redis::Value::Int(i) => i.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The entries of an XREAD/XREADGROUP reply, read straight from the reply
+/// (RESP2 arrays of `[stream, entries]`, or a RESP3 map), without building
+/// a map per entry first. Nil (a blocking read that timed out) is none.
+pub fn entries_of_reply(reply: redis::Value) -> Vec<Entry> {
+    let streams: Vec<redis::Value> = match reply {
+        redis::Value::Map(m) => m.into_iter().map(|(_, entries)| entries).collect(),
+        redis::Value::Array(a) => a
+            .into_iter()
+            .filter_map(|s| items(s)?.into_iter().nth(1))
+            .collect(),
+        _ => Vec::new(),
+    };
+    streams
+        .into_iter()
+        .filter_map(items)
+        .flatten()
+        .filter_map(Entry::of_value)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn entry(id: &str, fields: &[(&str, &str)]) -> Value {
+        let flat = fields
+            .iter()
+            .flat_map(|(k, v)| [bulk(k), bulk(v)])
+            .collect();
+        Value::Array(vec![bulk(id), Value::Array(flat)])
+    }
+
+    fn expected(id: &str, fields: &[(&str, &str)]) -> Entry {
+        Entry {
+            id: id.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn entries_are_read_from_resp2_and_resp3_replies_in_order() {
+        let a = [("data", "{\"x\":1}"), ("kill_id", "k-1")];
+        let b = [("payload", "{}")];
+        let resp2 = Value::Array(vec![Value::Array(vec![
+            bulk("smith.events.kill_notifications"),
+            Value::Array(vec![entry("1-0", &a), entry("1-1", &b)]),
+        ])]);
+        let want = vec![expected("1-0", &a), expected("1-1", &b)];
+        assert_eq!(entries_of_reply(resp2), want);
+        let resp3 = Value::Map(vec![(
+            bulk("smith.events.kill_notifications"),
+            Value::Array(vec![entry("1-0", &a), entry("1-1", &b)]),
+        )]);
+        assert_eq!(entries_of_reply(resp3), want);
+    }
+
+    #[test]
+    fn a_timed_out_read_a_deleted_entry_and_binary_values_are_handled() {
+        assert!(entries_of_reply(Value::Nil).is_empty());
+        let deleted = Value::Array(vec![Value::Array(vec![
+            bulk("s"),
+            Value::Array(vec![Value::Array(vec![bulk("2-0"), Value::Nil])]),
+        ])]);
+        assert_eq!(entries_of_reply(deleted), vec![expected("2-0", &[])]);
+        let binary = Value::Array(vec![Value::Array(vec![
+            bulk("s"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("3-0"),
+                Value::Array(vec![bulk("data"), Value::BulkString(vec![0xff, b'a'])]),
+            ])]),
+        ])]);
+        assert_eq!(
+            entries_of_reply(binary),
+            vec![expected("3-0", &[("data", "\u{fffd}a")])]
+        );
+    }
 }

@@ -91,17 +91,7 @@ pub async fn from_redis<W: Write>(
             break;
         };
         for entry in &reply.ids {
-            let fields: Vec<(String, String)> = entry
-                .map
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    redis::Value::BulkString(b) => {
-                        Some((k.clone(), String::from_utf8_lossy(b).into_owned()))
-                    }
-                    redis::Value::SimpleString(s) => Some((k.clone(), s.clone())),
-                    _ => None,
-                })
-                .collect();
+            let fields = crate::ingest::redis::Entry::of_stream_id(entry).fields;
             // Judged as of when Redis received it, so old entries still count.
             let received = entry
                 .id

@@ -3,6 +3,7 @@
 //! to the console and/or files rotated daily with `retention_days` kept.
 //! Fields of enclosing spans (a kill's `kill_id`) join every line's context.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use tracing::field::{Field, Visit};
@@ -38,36 +39,101 @@ fn spec_level(l: &tracing::Level) -> &'static str {
 }
 
 /// An event's or span's fields, each as its name and its value already
-/// encoded as JSON: a line is written straight from these, with no map
-/// built per event.
+/// encoded as JSON, all in one buffer: a line is written straight from
+/// these, with no map (and no string per field) built per event.
 #[derive(Default)]
-struct Members(Vec<(&'static str, String)>);
+struct Members {
+    json: String,
+    names: Vec<(&'static str, std::ops::Range<usize>)>,
+}
 
 impl Members {
-    fn push_json(&mut self, f: &Field, v: &impl serde::Serialize) {
-        let json = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
-        self.0.push((f.name(), json));
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.names
+            .iter()
+            .map(|(name, at)| (*name, self.json.get(at.clone()).unwrap_or("null")))
     }
+
+    /// Appends one field, its value written by `write` into the buffer.
+    fn push(&mut self, f: &Field, write: impl FnOnce(&mut String)) {
+        let from = self.json.len();
+        write(&mut self.json);
+        self.names.push((f.name(), from..self.json.len()));
+    }
+
+    /// Takes out the `message` field's JSON, if the event has one.
+    fn take_message(&mut self) -> Option<&str> {
+        let i = self.names.iter().position(|(name, _)| *name == "message")?;
+        let (_, at) = self.names.remove(i);
+        self.json.get(at)
+    }
+}
+
+/// Writes text into a JSON string's body, escaped as serde_json escapes.
+struct Escaped<'a>(&'a mut String);
+
+impl std::fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let mut plain = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..0x20 => "",
+                _ => continue,
+            };
+            self.0.push_str(&s[plain..i]);
+            if escape.is_empty() {
+                write!(self.0, "\\u{b:04x}")?;
+            } else {
+                self.0.push_str(escape);
+            }
+            plain = i + 1;
+        }
+        self.0.push_str(&s[plain..]);
+        Ok(())
+    }
+}
+
+fn json_string(buf: &mut String, write: impl FnOnce(&mut Escaped<'_>) -> std::fmt::Result) {
+    buf.push('"');
+    let _ = write(&mut Escaped(buf));
+    buf.push('"');
 }
 
 impl Visit for Members {
     fn record_str(&mut self, f: &Field, v: &str) {
-        self.push_json(f, &v);
+        self.push(f, |b| json_string(b, |e| e.write_str(v)));
     }
     fn record_f64(&mut self, f: &Field, v: f64) {
-        self.push_json(f, &v);
+        self.push(f, |b| {
+            if !v.is_finite() {
+                b.push_str("null");
+            } else if v.fract() == 0.0 && v.abs() < 1e16 {
+                let _ = write!(b, "{v:.1}");
+            } else {
+                let _ = write!(b, "{v}");
+            }
+        });
     }
     fn record_i64(&mut self, f: &Field, v: i64) {
-        self.0.push((f.name(), v.to_string()));
+        self.push(f, |b| {
+            let _ = write!(b, "{v}");
+        });
     }
     fn record_u64(&mut self, f: &Field, v: u64) {
-        self.0.push((f.name(), v.to_string()));
+        self.push(f, |b| {
+            let _ = write!(b, "{v}");
+        });
     }
     fn record_bool(&mut self, f: &Field, v: bool) {
-        self.0.push((f.name(), v.to_string()));
+        self.push(f, |b| b.push_str(if v { "true" } else { "false" }));
     }
     fn record_debug(&mut self, f: &Field, v: &dyn std::fmt::Debug) {
-        self.push_json(f, &format!("{v:?}"));
+        self.push(f, |b| json_string(b, |e| write!(e, "{v:?}")));
     }
 }
 
@@ -101,12 +167,14 @@ where
         line.push_str("\",\"level\":\"");
         line.push_str(spec_level(meta.level()));
         line.push_str("\",\"logger\":\"");
-        line.push_str(&meta.target().replace("::", "."));
-        line.push_str("\",\"message\":");
-        match fields.0.iter().position(|(name, _)| *name == "message") {
-            Some(i) => line.push_str(&fields.0.swap_remove(i).1),
-            None => line.push_str("\"\""),
+        for (i, part) in meta.target().split("::").enumerate() {
+            if i > 0 {
+                line.push('.');
+            }
+            line.push_str(part);
         }
+        line.push_str("\",\"message\":");
+        line.push_str(fields.take_message().unwrap_or("\"\""));
         line.push_str(",\"context\":{");
         // The event's own fields, then its spans' from the innermost out;
         // a name already written (an inner value) is not written again.
@@ -124,7 +192,7 @@ where
             line.push_str("\":");
             line.push_str(json);
         };
-        for (name, json) in &fields.0 {
+        for (name, json) in fields.iter() {
             member(&mut line, name, json);
         }
         let (mut trace_id, mut span_id) = (None, None);
@@ -133,7 +201,7 @@ where
                 span_id.get_or_insert(span.id().into_u64());
                 trace_id = Some(span.id().into_u64());
                 if let Some(SpanFields(members)) = span.extensions().get::<SpanFields>() {
-                    for (name, json) in &members.0 {
+                    for (name, json) in members.iter() {
                         member(&mut line, name, json);
                     }
                 }
@@ -296,6 +364,41 @@ mod tests {
         assert!(line["logger"].as_str().unwrap().starts_with("medic."));
         assert!(line["trace_id"].is_string() && line["span_id"].is_string());
         assert!(chrono::DateTime::parse_from_rfc3339(line["timestamp"].as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn field_values_are_escaped_and_numbered_as_json_reads_them_back() {
+        let buf = Buffer::default();
+        let tricky = "quote \" back \\ nl \n cr \r tab \t bell \u{7} nul \u{0} é ✓";
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(SpecJson {
+                make_writer: buf.clone(),
+            }),
+            || {
+                tracing::info!(
+                    text = tricky,
+                    debugged = ?tricky,
+                    whole = 3.0f64,
+                    small = 1e-7f64,
+                    big = 1e300f64,
+                    nan = f64::NAN,
+                    neg = -2.5f64,
+                    "{tricky}"
+                )
+            },
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        let c = &line["context"];
+        assert_eq!(c["text"], tricky);
+        assert_eq!(c["debugged"], format!("{tricky:?}"));
+        assert_eq!(line["message"], tricky);
+        assert_eq!(c["whole"].as_f64(), Some(3.0));
+        assert!(c["whole"].is_f64(), "3.0 stays a float: {}", c["whole"]);
+        assert_eq!(c["small"].as_f64(), Some(1e-7));
+        assert_eq!(c["big"].as_f64(), Some(1e300));
+        assert!(c["nan"].is_null());
+        assert_eq!(c["neg"].as_f64(), Some(-2.5));
     }
 
     #[test]

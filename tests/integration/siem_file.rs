@@ -49,3 +49,35 @@ async fn intel_is_read_per_module_and_reloaded_when_the_file_changes() {
     // Out-of-range intel is refused like any SIEM answer.
     assert!(FileSiem::new(std::path::Path::new("/nonexistent/intel.yaml")).is_err());
 }
+
+#[tokio::test]
+async fn intel_is_checked_like_a_siem_answer_and_filled_in_per_kill() {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        f.path(),
+        "modules:\n  billing: {risk_score: 0.4}\n  own: {risk_score: 0.5, query_id: q-7, timestamp: \"2024-01-15T09:00:00Z\"}\n  bad: {risk_score: 1.5}\n",
+    )
+    .unwrap();
+    let siem = FileSiem::new(f.path()).unwrap();
+    for id in ["f-10", "f-11"] {
+        let k = kill(id, "billing");
+        let ctx = siem.query_context(&k).await.unwrap();
+        assert_eq!(ctx.kill_id, id);
+        assert_eq!(ctx.query_id, format!("intel-file:{id}"));
+        assert_eq!(ctx.timestamp, k.timestamp);
+        assert_eq!(ctx.risk_score, 0.4);
+    }
+    let ctx = siem.query_context(&kill("f-12", "own")).await.unwrap();
+    assert_eq!(
+        (ctx.kill_id.as_str(), ctx.query_id.as_str()),
+        ("f-12", "q-7")
+    );
+    assert_eq!(ctx.timestamp.to_rfc3339(), "2024-01-15T09:00:00+00:00");
+    // Out-of-range intel is refused like any SIEM answer, naming the field.
+    let err = siem
+        .query_context(&kill("f-13", "bad"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("risk_score 1.5 is outside [0, 1]"), "{err}");
+}
