@@ -98,3 +98,17 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn freed_memory_is_kept_unless_the_environment_says_otherwise() {
+        super::keep_freed_memory();
+        // SAFETY: reads an integer option.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        match std::env::var("MIMALLOC_PURGE_DELAY") {
+            Ok(v) => assert_eq!(Some(delay), v.parse().ok()),
+            Err(_) => assert_eq!(delay, -1),
+        }
+    }
+}
