@@ -93,21 +93,61 @@ fn kill(i: usize, run: &str) -> String {
     .to_string()
 }
 
+/// Kills `from..from + n`, encoded before any timing starts (as a load
+/// generator prepares its payloads), so encoding them is not measured.
+fn kills_of(from: usize, n: usize, run: &str) -> Vec<String> {
+    (from..from + n).map(|i| kill(i, run)).collect()
+}
+
 async fn produce(
     conn: &mut redis::aio::MultiplexedConnection,
     stream: &str,
-    from: usize,
-    n: usize,
-    run: &str,
+    kills: &[String],
 ) -> anyhow::Result<()> {
-    for chunk in (from..from + n).collect::<Vec<_>>().chunks(500) {
+    for chunk in kills.chunks(500) {
         let mut pipe = redis::pipe();
-        for i in chunk {
-            pipe.xadd(stream, "*", &[("data", kill(*i, run))]).ignore();
+        for k in chunk {
+            pipe.xadd(stream, "*", &[("data", k)]).ignore();
         }
         pipe.query_async::<()>(conn).await?;
     }
     Ok(())
+}
+
+/// Sends `kills` at `pace` per second from a thread and runtime of its
+/// own, as Smith would from its own process: the engine's work never
+/// delays a send. Every millisecond (the timer's grain) it sends the
+/// kills due by then, so arrivals are as smooth as this can send and the
+/// rate is exact (kills per tick are not rounded); a late tick sends what
+/// it missed.
+fn send_paced(
+    client: redis::Client,
+    stream: String,
+    kills: Vec<String>,
+    pace: f64,
+) -> std::thread::JoinHandle<anyhow::Result<()>> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            let tick = Duration::from_millis(1);
+            let started = Instant::now();
+            let mut next = started;
+            let mut sent = 0;
+            while sent < kills.len() {
+                let due = ((started.elapsed().as_secs_f64() * pace) as usize + 1).min(kills.len());
+                if due > sent {
+                    produce(&mut conn, &stream, &kills[sent..due]).await?;
+                    sent = due;
+                }
+                next += tick;
+                tokio::time::sleep_until(next.into()).await;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// XREADGROUP + XACK as fast as Redis allows, with no work in between.
@@ -118,7 +158,7 @@ async fn redis_only(
     run: &str,
 ) -> anyhow::Result<f64> {
     let mut conn = client.get_multiplexed_async_connection().await?;
-    produce(&mut conn, stream, 0, n, run).await?;
+    produce(&mut conn, stream, &kills_of(0, n, run)).await?;
     let _: () = conn.xgroup_create_mkstream(stream, "g", "0").await?;
     let started = Instant::now();
     let mut done = 0;
@@ -207,11 +247,11 @@ pub async fn run(
     let topic = config.medic.smith.event_bus.topic.clone();
 
     // Saturated: a backlog of `kills`, consumed as fast as Medic can.
-    produce(&mut producer, &topic, 0, kills, &run).await?;
+    produce(&mut producer, &topic, &kills_of(0, kills, &run)).await?;
     let started = Instant::now();
     let cpu_before = cpu_us();
     let task = tokio::spawn(consumer.run(stopped));
-    wait_for(&acked, kills, Duration::from_secs(600)).await?;
+    wait_for(&acked, kills, Duration::from_secs(600), &mut None).await?;
     let saturated = kills as f64 / started.elapsed().as_secs_f64();
     let cpu_per_kill = (cpu_us() - cpu_before) / kills as f64;
 
@@ -226,24 +266,11 @@ pub async fn run(
             flush_times.sled.tally(10_000),
         )
     };
+    let paced = kills_of(kills, kills, &run);
     let before = tallies();
     let started = Instant::now();
-    // Every millisecond (the timer's grain), the kills due by then: as
-    // smooth as this can send, and exact at any rate (kills per tick are
-    // not rounded); a late tick sends what it missed.
-    let tick = Duration::from_millis(1);
-    let mut sent = 0;
-    let mut next = Instant::now();
-    while sent < kills {
-        let due = ((started.elapsed().as_secs_f64() * pace) as usize + 1).min(kills);
-        if due > sent {
-            produce(&mut producer, &topic, kills + sent, due - sent, &run).await?;
-            sent = due;
-        }
-        next += tick;
-        tokio::time::sleep_until(next.into()).await;
-    }
-    wait_for(&acked, 2 * kills, Duration::from_secs(600)).await?;
+    let mut sender = Some(send_paced(client.clone(), topic.clone(), paced, pace));
+    wait_for(&acked, 2 * kills, Duration::from_secs(600), &mut sender).await?;
     let paced_elapsed = started.elapsed().as_secs_f64();
     let after = tallies();
     let (log_sync, sled_flush) = (after.0 - before.0, after.1 - before.1);
@@ -281,19 +308,40 @@ pub async fn run(
     })
 }
 
+/// The paced sender's result.
+fn joined(sender: std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("the paced sender panicked"))?
+}
+
+/// Waits until `n` kills are acknowledged; a sender that stops with an
+/// error ends the wait with that error.
 async fn wait_for(
     acked: &std::sync::atomic::AtomicUsize,
     n: usize,
     limit: Duration,
+    sender: &mut Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    while acked.load(std::sync::atomic::Ordering::Relaxed) < n {
+    loop {
+        if let Some(done) = sender.take_if(|s| s.is_finished()) {
+            joined(done)?;
+        }
+        if acked.load(std::sync::atomic::Ordering::Relaxed) >= n {
+            break;
+        }
         anyhow::ensure!(
             started.elapsed() < limit,
             "only {} of {n} kills decided in {limit:?}",
             acked.load(std::sync::atomic::Ordering::Relaxed)
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Everything was sent before it could be acknowledged: this thread is
+    // at its end.
+    if let Some(done) = sender.take() {
+        joined(done)?;
     }
     Ok(())
 }

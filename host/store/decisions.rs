@@ -110,6 +110,9 @@ impl ModuleHistory {
 impl Store {
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
+        if self.seen.surely_absent(kill_id.as_bytes()) {
+            return Ok(None);
+        }
         match self.by_kill.get(kill_id)? {
             Some(c) => Ok(self.record_at_claim(&c)?.map(|r| r.decision)),
             None => Ok(None),
@@ -195,6 +198,7 @@ impl Store {
         let mut pending = self.groups.lock();
         let loc = self.groups.log.append(KIND_RECORD, &bytes)?;
         let mine = claim(loc, &d.decision_id);
+        self.seen.insert(d.kill_id.as_bytes());
         let mut expected: Option<sled::IVec> = None;
         loop {
             let claimed = self.by_kill.compare_and_swap(
@@ -349,6 +353,52 @@ mod tests {
 
     /// A record as the load test makes them (with and without context).
     const RECORD: &str = r#"{"kill":{"kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","target_module":"svc-0","target_instance_id":"svc-0-1","kill_reason":"anomaly_behavior","severity":"low","confidence_score":0.5,"evidence":["load \"quoted\""],"dependencies":[],"source_agent":"loadtest","metadata":{"k":"v"}},"context":{"query_id":"intel-file:k-0","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","threat_indicators":[],"historical_behavior":{},"false_positive_history":3,"network_context":{},"user_context":null,"risk_score":0.1,"recommendation":""},"decision":{"decision_id":"01a217ee-603b-7eb7-b429-97ba03b04263","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.899614908Z","outcome":"pending_review","risk_level":"low","risk_score":0.272,"confidence":1.0,"reasoning":["a","b"],"recommended_action":"queue svc-0 for human review","requires_human_review":true,"auto_approve_eligible":false,"constraints":[],"timeout_minutes":60,"target_module":"svc-0","target_instance_id":"svc-0-1","risk_factors":[{"name":"false_positive_history","value":0.4,"weight":0.2,"contribution":0.08000000000000002,"detail":"3"}],"strategy_outcome":"pending_review","guardrails":[],"mode":"observer","phase":"phase_1_observer","executed":false,"context_status":{"status":"ok"},"scorer":{"name":"weighted","version":"0.1.0","sha256":"d8"},"strategy":{"name":"conservative","version":"0.1.0","sha256":"6e"},"correlation_id":"lt-0","source":"redis","latency_us":803}}"#;
+
+    #[test]
+    fn kills_decided_before_a_reopen_are_found_once_the_filter_is_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let base: DecisionRecord = serde_json::from_str(RECORD).expect("record");
+        let record = |i: usize| {
+            let mut rec = base.clone();
+            rec.kill.kill_id = format!("k-{i}");
+            rec.decision.kill_id = rec.kill.kill_id.clone();
+            rec.decision.decision_id = uuid::Uuid::new_v4().to_string();
+            rec
+        };
+        {
+            let store = Store::open(dir.path()).expect("open");
+            for i in 0..300 {
+                assert_eq!(
+                    store.store_decision(&record(i)).expect("store"),
+                    Stored::New
+                );
+            }
+            assert!(store.decision_for_kill("k-0").expect("get").is_some());
+            store.db.flush().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        let started = std::time::Instant::now();
+        while !store.seen.is_published() {
+            assert!(started.elapsed().as_secs() < 30, "filter never published");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        for i in 0..300 {
+            let found = store.decision_for_kill(&format!("k-{i}")).expect("get");
+            assert_eq!(found.map(|d| d.kill_id), Some(format!("k-{i}")));
+        }
+        assert!(store.decision_for_kill("k-new").expect("get").is_none());
+        // A new kill is noted before its claim: found at once.
+        assert_eq!(
+            store.store_decision(&record(300)).expect("store"),
+            Stored::New
+        );
+        assert!(store.decision_for_kill("k-300").expect("get").is_some());
+        let again = record(300);
+        assert!(matches!(
+            store.store_decision(&again).expect("store"),
+            Stored::Duplicate(_)
+        ));
+    }
 
     #[test]
     fn a_record_built_around_its_decisions_json_is_the_records_own_json() {

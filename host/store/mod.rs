@@ -21,6 +21,7 @@ mod log;
 mod outcomes;
 mod queue;
 mod requests;
+mod seen;
 mod thresholds;
 
 use std::path::Path;
@@ -32,6 +33,7 @@ use serde::de::DeserializeOwned;
 use decisions::claim;
 use groups::Groups;
 use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
+use seen::Seen;
 
 use crate::telemetry::Histogram;
 
@@ -71,6 +73,8 @@ pub struct Store {
     pub(crate) decisions: sled::Tree,
     /// Kill id → record location ‖ decision id: the claim on a kill.
     pub(crate) by_kill: sled::Tree,
+    /// The kill_ids that may have a claim (spares most lookups of new kills).
+    pub(crate) seen: Arc<Seen>,
     pub(crate) dead: sled::Tree,
     pub(crate) requests: sled::Tree,
     pub(crate) queue: sled::Tree,
@@ -148,6 +152,7 @@ impl Store {
         let store = Store {
             decisions: db.open_tree("decisions")?,
             by_kill: db.open_tree("decision_by_kill")?,
+            seen: Arc::default(),
             dead: db.open_tree("dead_letters")?,
             requests: db.open_tree("requests")?,
             queue: db.open_tree("approval_queue")?,
@@ -174,6 +179,7 @@ impl Store {
         store.groups.write()?;
         store.db.flush()?;
         spawn_syncer(Arc::downgrade(&store.groups));
+        store.seen.fill_from(store.by_kill.clone());
         Ok(store)
     }
 
@@ -260,6 +266,7 @@ impl Store {
         self.groups.log.sync()?;
         for (loc, rec) in &records {
             let d = &rec.decision;
+            self.seen.insert(d.kill_id.as_bytes());
             self.by_kill
                 .insert(d.kill_id.as_bytes(), claim(*loc, &d.decision_id))?;
             self.decisions.remove(d.decision_id.as_bytes())?;
