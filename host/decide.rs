@@ -18,7 +18,7 @@ use crate::guardrails::{self, Facts, HourlyWindow};
 use crate::learn::ThresholdManager;
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, PluginUse, RiskAssessment,
-    RiskLevel, SiemContext, Verdict,
+    RiskLevel, SiemContext, Verdict, wire_str,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
 use crate::store::{AuditKind, DecisionRecord, ModuleHistory, Store, StoreError, Stored};
@@ -248,7 +248,7 @@ impl Decider {
         if let Some(a) = self.acting() {
             a.on_kill(kill);
         }
-        tracing::info!(kill_id = %kill.kill_id, reason = ?kill.kill_reason, severity = ?kill.severity, confidence = kill.confidence_score, "Kill report received");
+        tracing::info!(kill_id = %kill.kill_id, reason = wire_str(&kill.kill_reason), severity = wire_str(&kill.severity), confidence = kill.confidence_score, "Kill report received");
 
         let (context, context_status) = self.enrich(kill).await;
         let profile = self.profile(kill)?;
@@ -372,7 +372,7 @@ impl Decider {
             },
         )?;
         self.metrics.decided(d.outcome, d.risk_level, d.latency_us);
-        tracing::info!(kill_id = %d.kill_id, decision_id = %d.decision_id, outcome = ?d.outcome, risk_level = ?d.risk_level,
+        tracing::info!(kill_id = %d.kill_id, decision_id = %d.decision_id, outcome = wire_str(&d.outcome), risk_level = wire_str(&d.risk_level),
             risk_score = d.risk_score, confidence = d.confidence, guardrails = ?d.guardrails, latency_us = d.latency_us,
             "Resurrection decision made");
         Ok(Handled::Decided(Box::new(record), decision_json))

@@ -51,3 +51,4 @@ pub mod report;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod wire;

@@ -7,14 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The wire name of a unit enum value (`approve_auto`, `low`, …): what
-/// serde writes for it, as a plain string.
-pub fn wire_name<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
+pub use crate::wire::{wire_name, wire_str};
 
 /// A JSON object of free-form context (spec `dict`).
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Histogram, family, labels, sample};
-use crate::model::{DecisionOutcome, RiskLevel, wire_name};
+use crate::model::{DecisionOutcome, RiskLevel, wire_str};
 
 /// A monotonically increasing count.
 #[derive(Default)]
@@ -73,7 +73,7 @@ fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
 
 impl Metrics {
     pub fn decided(&self, outcome: DecisionOutcome, risk: RiskLevel, latency_us: u64) {
-        bump(&self.decided, &wire_name(&outcome), &wire_name(&risk));
+        bump(&self.decided, wire_str(&outcome), wire_str(&risk));
         self.decision_latency.observe_us(latency_us);
     }
 

@@ -234,7 +234,27 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
         .lines()
         .filter(|l| l.contains("Resurrection decision made"))
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
-        .inspect(|line| assert!(line["context"]["kill_id"].is_string(), "{line}"))
+        .inspect(|line| {
+            let c = &line["context"];
+            assert!(c["kill_id"].is_string(), "{line}");
+            // Spec §10.2: the wire names (`pending_review`, `low`), not Rust's.
+            let outcomes = [
+                "approve_auto",
+                "approve_manual",
+                "pending_review",
+                "deny",
+                "defer",
+            ];
+            assert!(
+                outcomes.contains(&c["outcome"].as_str().unwrap_or("")),
+                "{line}"
+            );
+            let levels = ["minimal", "low", "medium", "high", "critical"];
+            assert!(
+                levels.contains(&c["risk_level"].as_str().unwrap_or("")),
+                "{line}"
+            );
+        })
         .count();
     assert_eq!(decided, 600, "one decision line per kill of both phases");
     for (flag, value) in [("--pace", "0"), ("--kills", "0")] {
