@@ -331,11 +331,11 @@ impl Decider {
             }
             _ => Action::None,
         };
-        decision.correlation_id = inc.correlation_id.clone();
+        decision.correlation_id = inc.correlation_id;
         decision.source = inc.source.to_string();
         decision.latency_us = u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX);
         let record = DecisionRecord {
-            kill: kill.clone(),
+            kill: inc.kill,
             context,
             decision,
         };
