@@ -6,15 +6,18 @@
 //! already in the store are read at open by a thread of its own (so a
 //! large store opens as fast as before). Until that thread is done, every
 //! check goes to sled, and the kill_ids claimed meanwhile are kept aside
-//! and added when the filter is published.
+//! and added when the filter is published. Dropping the store stops and
+//! joins the thread, so the database is closed when the store is (and can
+//! be opened again at once).
 //!
 //! Sized for twice the claims found at open (at least a million), ten bits
 //! and seven hashes per kill_id: about 1% of new kills still look theirs
 //! up. A store that outgrows it only looks up more often.
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use arc_swap::ArcSwapOption;
 
@@ -57,17 +60,35 @@ impl Filter {
     }
 }
 
+/// What the store and the reading thread share.
 #[derive(Default)]
-pub struct Seen {
+struct Shared {
     /// Published once the claims stored at open are all in it.
     filter: ArcSwapOption<Filter>,
     /// Hashes of kill_ids claimed before then.
     early: Mutex<Vec<u64>>,
+    /// Set when the store goes: the reading thread stops.
+    stop: AtomicBool,
 }
 
-impl Seen {
-    /// Notes that `key` is about to be claimed.
-    pub fn insert(&self, key: &[u8]) {
+#[derive(Default)]
+pub struct Seen {
+    shared: Arc<Shared>,
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Seen {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        let reader = self.reader.get_mut().map(Option::take);
+        if let Ok(Some(reader)) = reader {
+            let _ = reader.join();
+        }
+    }
+}
+
+impl Shared {
+    fn insert(&self, key: &[u8]) {
         let h = hash(key);
         if let Some(f) = self.filter.load().as_ref() {
             return f.insert(h);
@@ -80,47 +101,72 @@ impl Seen {
         }
     }
 
-    /// Whether `key` certainly has no claim (false until the filter is
-    /// published, and for about 1% of keys never claimed).
-    pub fn surely_absent(&self, key: &[u8]) -> bool {
+    fn surely_absent(&self, key: &[u8]) -> bool {
         self.filter
             .load()
             .as_ref()
             .is_some_and(|f| !f.may_contain(hash(key)))
     }
 
+    /// Reads the claims in `by_kill`, then publishes the filter (unless
+    /// told to stop first).
+    fn fill(&self, by_kill: sled::Tree) {
+        let mut hashes = Vec::new();
+        for key in by_kill.iter().keys() {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            match key {
+                Ok(k) => hashes.push(hash(&k)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Could not read the kills' claims; every duplicate check asks the store");
+                    return;
+                }
+            }
+        }
+        let filter = Filter::with_capacity(hashes.len().saturating_mul(2));
+        hashes.into_iter().for_each(|h| filter.insert(h));
+        let mut early = self.early.lock().unwrap_or_else(|p| p.into_inner());
+        early.drain(..).for_each(|h| filter.insert(h));
+        self.filter.store(Some(Arc::new(filter)));
+    }
+}
+
+impl Seen {
+    /// Notes that `key` is about to be claimed.
+    pub fn insert(&self, key: &[u8]) {
+        self.shared.insert(key);
+    }
+
+    /// Whether `key` certainly has no claim (false until the filter is
+    /// published, and for about 1% of keys never claimed).
+    pub fn surely_absent(&self, key: &[u8]) -> bool {
+        self.shared.surely_absent(key)
+    }
+
     /// Reads the claims in `by_kill` on a thread of its own, then publishes
     /// the filter. If reading the tree fails, every check keeps going to
     /// sled.
-    pub fn fill_from(self: &Arc<Self>, by_kill: sled::Tree) {
-        let seen = self.clone();
-        let spawned = std::thread::Builder::new()
+    pub fn fill_from(&self, by_kill: sled::Tree) {
+        let shared = self.shared.clone();
+        match std::thread::Builder::new()
             .name("medic-seen".into())
-            .spawn(move || {
-                let mut hashes = Vec::new();
-                for key in by_kill.iter().keys() {
-                    match key {
-                        Ok(k) => hashes.push(hash(&k)),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "Could not read the kills' claims; every duplicate check asks the store");
-                            return;
-                        }
-                    }
+            .spawn(move || shared.fill(by_kill))
+        {
+            Ok(reader) => {
+                if let Ok(mut r) = self.reader.lock() {
+                    *r = Some(reader);
                 }
-                let filter = Filter::with_capacity(hashes.len().saturating_mul(2));
-                hashes.into_iter().for_each(|h| filter.insert(h));
-                let mut early = seen.early.lock().unwrap_or_else(|p| p.into_inner());
-                early.drain(..).for_each(|h| filter.insert(h));
-                seen.filter.store(Some(Arc::new(filter)));
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "Could not start reading the kills' claims; every duplicate check asks the store");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not start reading the kills' claims; every duplicate check asks the store")
+            }
         }
     }
 
     #[cfg(test)]
     pub(super) fn is_published(&self) -> bool {
-        self.filter.load().is_some()
+        self.shared.filter.load().is_some()
     }
 }
 
@@ -171,5 +217,27 @@ mod tests {
             assert!(!seen.surely_absent(key.as_bytes()), "{key}");
         }
         assert!(seen.surely_absent(b"new-kill"));
+    }
+
+    #[test]
+    fn dropping_the_filter_stops_its_reader_so_the_database_opens_again_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db");
+        {
+            let db = sled::open(&path).expect("open");
+            let tree = db.open_tree("claims").expect("tree");
+            let mut batch = sled::Batch::default();
+            for i in 0..200_000u32 {
+                batch.insert(&i.to_be_bytes(), b"c");
+            }
+            tree.apply_batch(batch).expect("batch");
+            db.flush().expect("flush");
+        }
+        let db = sled::open(&path).expect("open");
+        let seen = Seen::default();
+        seen.fill_from(db.open_tree("claims").expect("tree"));
+        drop(seen);
+        drop(db);
+        sled::open(&path).expect("the reader let the database go");
     }
 }
