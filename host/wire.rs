@@ -29,9 +29,10 @@ struct VariantName;
 
 type No = Impossible<&'static str, NotAName>;
 
+/// Methods that refuse, each returning `Result<$ok, NotAName>`.
 macro_rules! refuse {
-    ($($method:ident($($arg:ty),*)),* $(,)?) => {
-        $(fn $method(self, $(_: $arg),*) -> Result<&'static str, NotAName> { Err(NotAName) })*
+    ($ok:ty: $($method:ident($($arg:ty),*)),* $(,)?) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<$ok, NotAName> { Err(NotAName) })*
     };
 }
 
@@ -55,7 +56,7 @@ impl ser::Serializer for VariantName {
         Ok(variant)
     }
 
-    refuse!(
+    refuse!(&'static str:
         serialize_bool(bool),
         serialize_i8(i8),
         serialize_i16(i16),
@@ -94,39 +95,15 @@ impl ser::Serializer for VariantName {
     ) -> Result<&'static str, NotAName> {
         Err(NotAName)
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<No, NotAName> {
-        Err(NotAName)
-    }
-    fn serialize_tuple(self, _: usize) -> Result<No, NotAName> {
-        Err(NotAName)
-    }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<No, NotAName> {
-        Err(NotAName)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<No, NotAName> {
-        Err(NotAName)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<No, NotAName> {
-        Err(NotAName)
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<No, NotAName> {
-        Err(NotAName)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<No, NotAName> {
-        Err(NotAName)
-    }
+    refuse!(No:
+        serialize_seq(Option<usize>),
+        serialize_tuple(usize),
+        serialize_tuple_struct(&'static str, usize),
+        serialize_tuple_variant(&'static str, u32, &'static str, usize),
+        serialize_map(Option<usize>),
+        serialize_struct(&'static str, usize),
+        serialize_struct_variant(&'static str, u32, &'static str, usize),
+    );
 }
 
 /// A unit enum value's wire name ("" for anything else).
@@ -159,37 +136,36 @@ mod tests {
             .to_string()
     }
 
+    /// Each value's name is what serde_json writes for it.
+    fn named_as_written<T: Serialize>(all: &[T]) {
+        for v in all {
+            assert_eq!(wire_str(v), written(v));
+        }
+    }
+
     #[test]
     fn names_are_what_serde_writes_for_every_variant() {
         use DecisionOutcome as O;
-        for o in [
+        named_as_written(&[
             O::ApproveAuto,
             O::ApproveManual,
             O::PendingReview,
             O::Deny,
             O::Defer,
-        ] {
-            assert_eq!(wire_str(&o), written(&o));
-        }
+        ]);
         use RiskLevel as R;
-        for r in [R::Minimal, R::Low, R::Medium, R::High, R::Critical] {
-            assert_eq!(wire_str(&r), written(&r));
-        }
+        named_as_written(&[R::Minimal, R::Low, R::Medium, R::High, R::Critical]);
         use KillReason as K;
-        for k in [
+        named_as_written(&[
             K::ThreatDetected,
             K::AnomalyBehavior,
             K::PolicyViolation,
             K::ResourceExhaustion,
             K::DependencyCascade,
             K::ManualOverride,
-        ] {
-            assert_eq!(wire_str(&k), written(&k));
-        }
+        ]);
         use Severity as S;
-        for s in [S::Critical, S::High, S::Medium, S::Low, S::Info] {
-            assert_eq!(wire_str(&s), written(&s));
-        }
+        named_as_written(&[S::Critical, S::High, S::Medium, S::Low, S::Info]);
         assert_eq!(wire_str(&DecisionOutcome::ApproveAuto), "approve_auto");
     }
 
