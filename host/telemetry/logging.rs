@@ -39,25 +39,39 @@ fn spec_level(l: &tracing::Level) -> &'static str {
 }
 
 /// An event's or span's fields, each as its name and its value already
-/// encoded as JSON, all in one buffer: a line is written straight from
-/// these, with no map (and no string per field) built per event.
+/// encoded as JSON (by serde_json), all in one buffer: a line is written
+/// straight from these, with no map (and no string per field) built per
+/// event.
 #[derive(Default)]
 struct Members {
-    json: String,
+    json: Vec<u8>,
     names: Vec<(&'static str, std::ops::Range<usize>)>,
+    /// Where a `Debug` value is formatted before it is encoded (reused).
+    debug: String,
 }
 
 impl Members {
     fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
         self.names
             .iter()
-            .map(|(name, at)| (*name, self.json.get(at.clone()).unwrap_or("null")))
+            .map(|(name, at)| (*name, self.text(at.clone())))
     }
 
-    /// Appends one field, its value written by `write` into the buffer.
-    fn push(&mut self, f: &Field, write: impl FnOnce(&mut String)) {
+    /// The JSON at `at` (serde_json writes UTF-8; "null" otherwise).
+    fn text(&self, at: std::ops::Range<usize>) -> &str {
+        self.json
+            .get(at)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("null")
+    }
+
+    /// Appends one field, its value encoded by serde_json into the buffer.
+    fn push(&mut self, f: &Field, v: &(impl serde::Serialize + ?Sized)) {
         let from = self.json.len();
-        write(&mut self.json);
+        if serde_json::to_writer(&mut self.json, v).is_err() {
+            self.json.truncate(from);
+            self.json.extend_from_slice(b"null");
+        }
         self.names.push((f.name(), from..self.json.len()));
     }
 
@@ -65,75 +79,32 @@ impl Members {
     fn take_message(&mut self) -> Option<&str> {
         let i = self.names.iter().position(|(name, _)| *name == "message")?;
         let (_, at) = self.names.remove(i);
-        self.json.get(at)
+        Some(self.text(at))
     }
-}
-
-/// Writes text into a JSON string's body, escaped as serde_json escapes.
-struct Escaped<'a>(&'a mut String);
-
-impl std::fmt::Write for Escaped<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let mut plain = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let escape = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..0x20 => "",
-                _ => continue,
-            };
-            self.0.push_str(&s[plain..i]);
-            if escape.is_empty() {
-                write!(self.0, "\\u{b:04x}")?;
-            } else {
-                self.0.push_str(escape);
-            }
-            plain = i + 1;
-        }
-        self.0.push_str(&s[plain..]);
-        Ok(())
-    }
-}
-
-fn json_string(buf: &mut String, write: impl FnOnce(&mut Escaped<'_>) -> std::fmt::Result) {
-    buf.push('"');
-    let _ = write(&mut Escaped(buf));
-    buf.push('"');
 }
 
 impl Visit for Members {
     fn record_str(&mut self, f: &Field, v: &str) {
-        self.push(f, |b| json_string(b, |e| e.write_str(v)));
+        self.push(f, v);
     }
     fn record_f64(&mut self, f: &Field, v: f64) {
-        self.push(f, |b| {
-            if !v.is_finite() {
-                b.push_str("null");
-            } else if v.fract() == 0.0 && v.abs() < 1e16 {
-                let _ = write!(b, "{v:.1}");
-            } else {
-                let _ = write!(b, "{v}");
-            }
-        });
+        self.push(f, &v);
     }
     fn record_i64(&mut self, f: &Field, v: i64) {
-        self.push(f, |b| {
-            let _ = write!(b, "{v}");
-        });
+        self.push(f, &v);
     }
     fn record_u64(&mut self, f: &Field, v: u64) {
-        self.push(f, |b| {
-            let _ = write!(b, "{v}");
-        });
+        self.push(f, &v);
     }
     fn record_bool(&mut self, f: &Field, v: bool) {
-        self.push(f, |b| b.push_str(if v { "true" } else { "false" }));
+        self.push(f, &v);
     }
     fn record_debug(&mut self, f: &Field, v: &dyn std::fmt::Debug) {
-        self.push(f, |b| json_string(b, |e| write!(e, "{v:?}")));
+        let mut debug = std::mem::take(&mut self.debug);
+        debug.clear();
+        let _ = write!(debug, "{v:?}");
+        self.push(f, debug.as_str());
+        self.debug = debug;
     }
 }
 
@@ -219,7 +190,6 @@ where
 
 /// A span id as 16 hex digits in quotes, or `null`.
 fn hex_id(line: &mut String, id: Option<u64>) {
-    use std::fmt::Write as _;
     match id {
         Some(id) => {
             let _ = write!(line, "\"{id:016x}\"");
