@@ -93,8 +93,9 @@ pub struct Store {
 }
 
 /// How long the durable parts of each [`Store::flush`] took (both run at
-/// once): the record log's write and fsync, and sled's flush. They bound the latency from a
-/// kill to its acknowledged decision from below, whatever Medic does.
+/// once): the record log's write and fsync, and sled's flush. They bound
+/// the latency from a kill to its acknowledged decision from below,
+/// whatever Medic does.
 #[derive(Default)]
 pub struct FlushTimes {
     pub record_log: Histogram,
