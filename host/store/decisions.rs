@@ -24,13 +24,6 @@ fn id_ms(decision_id: &str) -> Option<i64> {
         .checked_add(i64::from(nanos / 1_000_000))
 }
 
-/// A kill's claim: its record's location, then its decision id.
-pub(super) fn claim(loc: Loc, decision_id: &str) -> Vec<u8> {
-    let mut c = loc.to_bytes().to_vec();
-    c.extend_from_slice(decision_id.as_bytes());
-    c
-}
-
 /// Everything recorded about one kill.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
@@ -110,20 +103,35 @@ impl ModuleHistory {
 impl Store {
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
-        if self.seen.surely_absent(kill_id.as_bytes()) {
-            return Ok(None);
-        }
-        match self.by_kill.get(kill_id)? {
-            Some(c) => Ok(self.record_at_claim(&c)?.map(|r| r.decision)),
-            None => Ok(None),
-        }
+        Ok(self.claimed(kill_id)?.0.map(|r| r.decision))
     }
 
-    fn record_at_claim(&self, claim: &[u8]) -> Result<Option<DecisionRecord>> {
-        match claim.get(..12).and_then(Loc::from_bytes) {
-            Some(loc) => self.load_json(loc),
-            None => Ok(None),
+    /// The record a kill's claim holds, if any, and the candidates found
+    /// to hold nothing (records a crash lost before they were durable).
+    fn claimed(&self, kill_id: &str) -> Result<(Option<DecisionRecord>, Vec<Loc>)> {
+        let mut dead = Vec::new();
+        for loc in self.claims.candidates(kill_id.as_bytes()) {
+            match self.load_json::<DecisionRecord>(loc)? {
+                Some(rec) if rec.kill.kill_id == kill_id => return Ok((Some(rec), dead)),
+                // Another kill_id with the same hash.
+                Some(_) => {}
+                None => dead.push(loc),
+            }
         }
+        Ok((None, dead))
+    }
+
+    /// Claims the kill of a record already in the log at `loc` and indexes
+    /// it, unless the kill is claimed (opening: the log's tail, migration).
+    pub(crate) fn claim_if_free(&self, rec: &DecisionRecord, loc: Loc) -> Result<bool> {
+        let kill_id = &rec.decision.kill_id;
+        let (earlier, dead) = self.claimed(kill_id)?;
+        if earlier.is_some() {
+            return Ok(false);
+        }
+        self.claims.claim(kill_id.as_bytes(), loc, &dead);
+        self.index_decision(&mut self.groups.lock(), rec, loc)?;
+        Ok(true)
     }
 
     pub fn decision(&self, decision_id: &str) -> Result<Option<Decision>> {
@@ -175,12 +183,12 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a decided kill unless its kill_id was decided before; the
-    /// claim on the kill_id is atomic, so racing deliveries store one. A
-    /// claim whose record a crash lost (see [`super::log`]) is taken over.
-    ///
-    /// The record is appended, claimed and indexed under the index lock, so
-    /// a flush never records a log position past an unindexed record.
+    /// Stores a decided kill unless its kill_id was decided before. The
+    /// claim is checked, the record appended, and the kill claimed and
+    /// indexed all under the index lock, so racing deliveries store one
+    /// record, and a flush never records a log position past an unindexed
+    /// record. A claim whose record a crash lost (see [`super::log`]) is
+    /// taken over.
     pub fn store_decision(&self, rec: &DecisionRecord) -> Result<Stored> {
         self.store_decision_encoded(rec, &serde_json::to_string(&rec.decision)?)
     }
@@ -196,28 +204,15 @@ impl Store {
         let d = &rec.decision;
         let bytes = record_json(rec, decision_json)?;
         let mut pending = self.groups.lock();
-        let loc = self.groups.log.append(KIND_RECORD, &bytes)?;
-        let mine = claim(loc, &d.decision_id);
-        self.seen.insert(d.kill_id.as_bytes());
-        let mut expected: Option<sled::IVec> = None;
-        loop {
-            let claimed = self.by_kill.compare_and_swap(
-                d.kill_id.as_bytes(),
-                expected.as_ref(),
-                Some(mine.as_slice()),
-            )?;
-            let Err(current) = claimed else { break };
-            let Some(earlier) = current.current else {
-                // The claim went away meanwhile: try again on an empty slot.
-                expected = None;
-                continue;
-            };
-            if let Some(rec) = self.record_at_claim(&earlier)? {
-                return Ok(Stored::Duplicate(Box::new(rec.decision)));
-            }
-            tracing::warn!(kill_id = %d.kill_id, "A kill's earlier claim has no record (lost in a crash before it was acknowledged); storing this decision");
-            expected = Some(earlier);
+        let (earlier, dead) = self.claimed(&d.kill_id)?;
+        if let Some(earlier) = earlier {
+            return Ok(Stored::Duplicate(Box::new(earlier.decision)));
         }
+        if !dead.is_empty() {
+            tracing::warn!(kill_id = %d.kill_id, lost = dead.len(), "A kill's earlier claim has no record (lost in a crash before it was acknowledged); storing this decision");
+        }
+        let loc = self.groups.log.append(KIND_RECORD, &bytes)?;
+        self.claims.claim(d.kill_id.as_bytes(), loc, &dead);
         self.index_decision(&mut pending, rec, loc)?;
         Ok(Stored::New)
     }
@@ -343,7 +338,7 @@ impl Store {
 
     /// How many kills have a decision.
     pub fn decision_count(&self) -> usize {
-        self.by_kill.len()
+        self.claims.len()
     }
 }
 
@@ -355,7 +350,7 @@ mod tests {
     const RECORD: &str = r#"{"kill":{"kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","target_module":"svc-0","target_instance_id":"svc-0-1","kill_reason":"anomaly_behavior","severity":"low","confidence_score":0.5,"evidence":["load \"quoted\""],"dependencies":[],"source_agent":"loadtest","metadata":{"k":"v"}},"context":{"query_id":"intel-file:k-0","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","threat_indicators":[],"historical_behavior":{},"false_positive_history":3,"network_context":{},"user_context":null,"risk_score":0.1,"recommendation":""},"decision":{"decision_id":"01a217ee-603b-7eb7-b429-97ba03b04263","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.899614908Z","outcome":"pending_review","risk_level":"low","risk_score":0.272,"confidence":1.0,"reasoning":["a","b"],"recommended_action":"queue svc-0 for human review","requires_human_review":true,"auto_approve_eligible":false,"constraints":[],"timeout_minutes":60,"target_module":"svc-0","target_instance_id":"svc-0-1","risk_factors":[{"name":"false_positive_history","value":0.4,"weight":0.2,"contribution":0.08000000000000002,"detail":"3"}],"strategy_outcome":"pending_review","guardrails":[],"mode":"observer","phase":"phase_1_observer","executed":false,"context_status":{"status":"ok"},"scorer":{"name":"weighted","version":"0.1.0","sha256":"d8"},"strategy":{"name":"conservative","version":"0.1.0","sha256":"6e"},"correlation_id":"lt-0","source":"redis","latency_us":803}}"#;
 
     #[test]
-    fn kills_decided_before_a_reopen_are_found_once_the_filter_is_read() {
+    fn kills_decided_before_a_reopen_are_claimed_after_it() {
         let dir = tempfile::tempdir().expect("dir");
         let base: DecisionRecord = serde_json::from_str(RECORD).expect("record");
         let record = |i: usize| {
@@ -374,25 +369,30 @@ mod tests {
                 );
             }
             assert!(store.decision_for_kill("k-0").expect("get").is_some());
-            store.db.flush().expect("flush");
+            assert!(matches!(
+                store.store_decision(&record(7)).expect("store"),
+                Stored::Duplicate(_)
+            ));
+            // Half of them reach the time index; the rest only the log.
+            store.groups.write().expect("groups");
+            store.groups.log.sync().expect("sync");
+            for i in 300..600 {
+                store.store_decision(&record(i)).expect("store");
+            }
+            store.groups.log.sync().expect("sync");
         }
         let store = Store::open(dir.path()).expect("reopen");
-        let started = std::time::Instant::now();
-        while !store.seen.is_published() {
-            assert!(started.elapsed().as_secs() < 30, "filter never published");
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        for i in 0..300 {
+        assert_eq!(store.decision_count(), 600);
+        for i in 0..600 {
             let found = store.decision_for_kill(&format!("k-{i}")).expect("get");
             assert_eq!(found.map(|d| d.kill_id), Some(format!("k-{i}")));
         }
         assert!(store.decision_for_kill("k-new").expect("get").is_none());
-        // A new kill is noted before its claim: found at once.
         assert_eq!(
-            store.store_decision(&record(300)).expect("store"),
+            store.store_decision(&record(600)).expect("store"),
             Stored::New
         );
-        assert!(store.decision_for_kill("k-300").expect("get").is_some());
+        assert!(store.decision_for_kill("k-600").expect("get").is_some());
         let again = record(300);
         assert!(matches!(
             store.store_decision(&again).expect("store"),

@@ -107,6 +107,25 @@ fn decode_times(bytes: &[u8]) -> Vec<TimeEntry> {
     std::iter::from_fn(|| r.time_entry()).collect()
 }
 
+/// Each entry's kill_id and record location, without decoding the rest.
+fn visit_claims(bytes: &[u8], mut visit: impl FnMut(&[u8], Loc)) {
+    let mut r = Reader(bytes);
+    let mut next = || {
+        r.take(16)?;
+        let loc = r.loc()?;
+        let len = u16::from_be_bytes(r.take(2)?.try_into().ok()?);
+        let kill_id = r.take(usize::from(len))?;
+        for _ in 0..2 {
+            let len = u16::from_be_bytes(r.take(2)?.try_into().ok()?);
+            r.take(usize::from(len))?;
+        }
+        Some((kill_id, loc))
+    };
+    while let Some((kill_id, loc)) = next() {
+        visit(kill_id, loc);
+    }
+}
+
 fn decode_audit(bytes: &[u8]) -> Vec<(u64, Loc)> {
     let mut r = Reader(bytes);
     std::iter::from_fn(|| Some((r.u64()?, r.loc()?))).collect()
@@ -256,6 +275,16 @@ impl Groups {
                 segment: 0,
                 offset: 0,
             }))
+    }
+
+    /// Every written time index entry's kill_id and record location (the
+    /// claims), group by group.
+    pub fn visit_claims(&self, mut visit: impl FnMut(&[u8], Loc)) -> Result<()> {
+        for group in self.by_time.iter() {
+            let (_, at) = group?;
+            visit_claims(&self.group(&at)?, &mut visit);
+        }
+        Ok(())
     }
 
     /// Time index entries with times in `[from_ms, to_ms)`, oldest first.

@@ -13,6 +13,7 @@
 
 mod audit;
 mod bindings;
+mod claims;
 mod dead_letters;
 mod decisions;
 mod groups;
@@ -21,7 +22,6 @@ mod log;
 mod outcomes;
 mod queue;
 mod requests;
-mod seen;
 mod thresholds;
 
 use std::path::Path;
@@ -30,10 +30,9 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use decisions::claim;
+use claims::Claims;
 use groups::Groups;
 use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
-use seen::Seen;
 
 use crate::telemetry::Histogram;
 
@@ -44,9 +43,10 @@ pub use outcomes::{OutcomeCounts, OutcomeFilter};
 pub use thresholds::{ChangeSource, ThresholdChange};
 
 /// Bumped when the layout of a tree changes. Version 2 moved decision
-/// records and audit events out of sled into the record log; a version-1
-/// store is migrated when opened.
-pub const SCHEMA_VERSION: u32 = 2;
+/// records and audit events out of sled into the record log; version 3
+/// dropped the `decision_by_kill` tree (claims are read back from the time
+/// index, [`claims`]). Older stores are migrated when opened.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,10 +71,8 @@ pub struct Store {
     /// Decision id → record location, only for ids that do not carry their
     /// decision's time (see [`Store::store_decision`]).
     pub(crate) decisions: sled::Tree,
-    /// Kill id → record location ‖ decision id: the claim on a kill.
-    pub(crate) by_kill: sled::Tree,
-    /// The kill_ids that may have a claim (spares most lookups of new kills).
-    pub(crate) seen: Arc<Seen>,
+    /// Which record holds each kill's decision.
+    pub(crate) claims: Arc<Claims>,
     pub(crate) dead: sled::Tree,
     pub(crate) requests: sled::Tree,
     pub(crate) queue: sled::Tree,
@@ -137,7 +135,7 @@ impl Store {
             Some(v) => u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])),
             None => SCHEMA_VERSION,
         };
-        if found != SCHEMA_VERSION && found != 1 {
+        if !(1..=SCHEMA_VERSION).contains(&found) {
             return Err(StoreError::Schema {
                 path: path.to_string(),
                 found,
@@ -152,8 +150,7 @@ impl Store {
         ));
         let store = Store {
             decisions: db.open_tree("decisions")?,
-            by_kill: db.open_tree("decision_by_kill")?,
-            seen: Arc::default(),
+            claims: Arc::default(),
             dead: db.open_tree("dead_letters")?,
             requests: db.open_tree("requests")?,
             queue: db.open_tree("approval_queue")?,
@@ -171,7 +168,14 @@ impl Store {
         if found == 1 {
             store.migrate_from_v1(path)?;
         } else {
+            store.groups.visit_claims(|kill_id, loc| {
+                store.claims.claim(kill_id, loc, &[]);
+            })?;
             store.reindex_tail()?;
+        }
+        if found < 3 {
+            // Claims are kept in memory and read back from the time index.
+            store.db.drop_tree("decision_by_kill")?;
         }
         meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         store.groups.write()?;
@@ -180,57 +184,35 @@ impl Store {
         store.groups.write()?;
         store.db.flush()?;
         spawn_syncer(Arc::downgrade(&store.groups));
-        store.seen.fill_from(store.by_kill.clone());
         Ok(store)
     }
 
     /// Indexes the frames a crash left in the record log past the last
-    /// durable groups: a decision whose claim on its kill survived, and
-    /// every audit event — unless a group written after `indexed_to` (its
-    /// sled key and frame both survived) indexes it already.
+    /// durable groups: each decision whose kill has no claim yet (in log
+    /// order, so the first decision stored for a kill keeps it), and every
+    /// audit event past the last one indexed. A decision that a group
+    /// written after `indexed_to` indexes (its sled key and frame both
+    /// survived) is claimed already, and is skipped.
     fn reindex_tail(&self) -> Result<()> {
         let from = self.groups.indexed_to()?;
         let frames = self.groups.log.frames_from(from)?;
         if frames.is_empty() {
             return Ok(());
         }
-        let mut records = Vec::new();
-        let mut events = Vec::new();
-        for (loc, kind, payload) in frames {
-            if kind == KIND_RECORD {
-                records.push((loc, serde_json::from_slice::<DecisionRecord>(&payload)?));
-            } else if kind == KIND_AUDIT {
-                events.push((loc, serde_json::from_slice::<AuditEvent>(&payload)?));
-            }
-        }
-        let ms = |r: &DecisionRecord| r.decision.timestamp.timestamp_millis();
-        let indexed: std::collections::HashSet<String> = match (
-            records.iter().map(|(_, r)| ms(r)).min(),
-            records.iter().map(|(_, r)| ms(r)).max(),
-        ) {
-            (Some(min), Some(max)) => self
-                .groups
-                .times_between(min, max.saturating_add(1))?
-                .into_iter()
-                .map(|e| e.decision_id)
-                .collect(),
-            _ => Default::default(),
-        };
         let last_seq = self.groups.last_audit_seq()?;
         let mut found = 0;
-        for (loc, rec) in records {
-            let claim = self.by_kill.get(&rec.decision.kill_id)?;
-            if claim.is_some_and(|c| c.starts_with(&loc.to_bytes()))
-                && !indexed.contains(&rec.decision.decision_id)
-            {
-                self.index_decision(&mut self.groups.lock(), &rec, loc)?;
-                found += 1;
-            }
-        }
-        for (loc, event) in events {
-            if last_seq.is_none_or(|last| event.seq > last) {
-                self.groups.lock().audit.push((event.seq, loc));
-                found += 1;
+        for (loc, kind, payload) in frames {
+            if kind == KIND_RECORD {
+                let rec = serde_json::from_slice::<DecisionRecord>(&payload)?;
+                if self.claim_if_free(&rec, loc)? {
+                    found += 1;
+                }
+            } else if kind == KIND_AUDIT {
+                let event = serde_json::from_slice::<AuditEvent>(&payload)?;
+                if last_seq.is_none_or(|last| event.seq > last) {
+                    self.groups.lock().audit.push((event.seq, loc));
+                    found += 1;
+                }
             }
         }
         self.groups
@@ -266,12 +248,8 @@ impl Store {
         // Durable in the log before sled lets go of the originals.
         self.groups.log.sync()?;
         for (loc, rec) in &records {
-            let d = &rec.decision;
-            self.seen.insert(d.kill_id.as_bytes());
-            self.by_kill
-                .insert(d.kill_id.as_bytes(), claim(*loc, &d.decision_id))?;
-            self.decisions.remove(d.decision_id.as_bytes())?;
-            self.index_decision(&mut self.groups.lock(), rec, *loc)?;
+            self.decisions.remove(rec.decision.decision_id.as_bytes())?;
+            self.claim_if_free(rec, *loc)?;
         }
         let moved = records.len() + events.len();
         by_time.clear()?;

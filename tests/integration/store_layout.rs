@@ -1,7 +1,8 @@
 //! The store's layout on disk: records and audit events in the record log,
 //! indexes in sled. A store from an earlier layout is migrated; indexes a
-//! crash lost are rebuilt from the log; a claim whose record a crash lost
-//! is taken over by the next decision of that kill.
+//! crash lost are rebuilt from the log (and with them the claims on kills);
+//! a claim whose record a crash lost is taken over by the next decision of
+//! that kill.
 
 use chrono::{Duration, Utc};
 use medic::decide::Handled;
@@ -156,36 +157,33 @@ async fn indexes_a_crash_lost_are_rebuilt_from_the_record_log() {
         store.flush().await.unwrap();
     }
     {
-        // The crash: the record log reached the disk, the index groups and
-        // one kill's claim did not.
+        // The crash: the record log reached the disk, the index groups did
+        // not.
         let db = sled::open(&path).unwrap();
         db.open_tree("kills_by_time").unwrap().clear().unwrap();
         db.open_tree("audit").unwrap().clear().unwrap();
         db.open_tree("meta").unwrap().remove("indexed_to").unwrap();
-        db.open_tree("decision_by_kill")
-            .unwrap()
-            .remove("crash-7")
-            .unwrap();
         db.flush().unwrap();
     }
     let store = Store::open(&path).unwrap();
     let (from, to) = day();
     let found = kill_ids(&store.records_between(from, to).unwrap());
-    let mut want = kills.clone();
-    want.retain(|k| k != "crash-7");
-    assert_eq!(found, want, "every claimed record indexed again, once");
+    assert_eq!(found, kills, "every record indexed again, once");
     for d in &decisions {
-        let by_id = store.record(&d.decision_id).unwrap();
-        assert_eq!(by_id.is_some(), d.kill_id != "crash-7", "{}", d.kill_id);
+        assert_eq!(store.record(&d.decision_id).unwrap().unwrap().decision, *d);
+        // And its kill claimed again: a second delivery is a duplicate.
+        assert_eq!(
+            store.decision_for_kill(&d.kill_id).unwrap().as_ref(),
+            Some(d)
+        );
     }
+    assert_eq!(store.decision_count(), kills.len());
     let made = decisions_made(&store);
     assert_eq!(made, kills.len(), "every audit event indexed again");
-    // The unclaimed kill is decided again when Smith delivers it again.
-    assert!(store.decision_for_kill("crash-7").unwrap().is_none());
     let d = decider_on(default_config(), store.clone(), None);
     assert!(matches!(
         decide(&d, "crash-7", "svc").await,
-        Handled::Decided(..)
+        Handled::Duplicate(..)
     ));
     store.flush().await.unwrap();
     drop(d);
@@ -201,21 +199,20 @@ async fn a_claim_whose_record_was_lost_is_taken_over() {
     let path = dir.path().join("store");
     let rec = decided("lost", 1).await.remove(0);
     {
-        // A claim pointing past the end of the log: sled wrote it, the
-        // record never reached the disk.
+        // A time index entry (the claim) whose record is torn: the index
+        // reached the disk, the record's frame (the first of the first
+        // segment) did not, whole.
         let store = Store::open(&path).unwrap();
+        assert_eq!(store.store_decision(&rec).unwrap(), Stored::New);
         store.flush().await.unwrap();
         drop(store);
-        let db = sled::open(&path).unwrap();
-        let mut claim = vec![0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x7f, 0xff];
-        claim.extend_from_slice(b"a-decision-lost-in-a-crash");
-        db.open_tree("decision_by_kill")
-            .unwrap()
-            .insert(rec.kill.kill_id.as_bytes(), claim)
-            .unwrap();
-        db.flush().unwrap();
+        let segment = path.join("records").join("00000001.log");
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes[20] ^= 0xff;
+        std::fs::write(&segment, bytes).unwrap();
     }
     let store = Store::open(&path).unwrap();
+    assert_eq!(store.decision_count(), 1, "the lost claim is still counted");
     assert!(
         store
             .decision_for_kill(&rec.kill.kill_id)
@@ -232,6 +229,55 @@ async fn a_claim_whose_record_was_lost_is_taken_over() {
         store.store_decision(&rec).unwrap(),
         Stored::Duplicate(_)
     ));
+    assert_eq!(store.decision_count(), 1, "the lost claim is dropped");
+}
+
+#[tokio::test]
+async fn a_store_of_schema_version_2_keeps_its_claims_without_the_claim_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let recs = decided("v2", 5).await;
+    {
+        let store = Store::open(&path).unwrap();
+        for r in &recs {
+            assert_eq!(store.store_decision(r).unwrap(), Stored::New);
+        }
+        store.flush().await.unwrap();
+    }
+    {
+        // Version 2 also kept every claim in a tree of its own.
+        let db = sled::open(&path).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", &2u32.to_be_bytes())
+            .unwrap();
+        let by_kill = db.open_tree("decision_by_kill").unwrap();
+        for r in &recs {
+            by_kill
+                .insert(r.kill.kill_id.as_bytes(), &b"old"[..])
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    {
+        let store = Store::open(&path).unwrap();
+        for r in &recs {
+            assert!(matches!(
+                store.store_decision(r).unwrap(),
+                Stored::Duplicate(_)
+            ));
+        }
+        assert_eq!(store.decision_count(), recs.len());
+    }
+    let db = sled::open(&path).unwrap();
+    assert!(
+        !db.tree_names()
+            .iter()
+            .any(|n| &n[..] == b"decision_by_kill"),
+        "the claim tree is dropped"
+    );
+    let version = db.open_tree("meta").unwrap().get("schema_version").unwrap();
+    assert_eq!(version.as_deref(), Some(&3u32.to_be_bytes()[..]));
 }
 
 #[tokio::test]
