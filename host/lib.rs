@@ -52,3 +52,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod wire;
+pub mod wire_time;

@@ -43,6 +43,7 @@ pub struct KillReport {
     pub kill_id: String,
     /// When Smith killed it: not in the future, not older than the
     /// retention window.
+    #[serde(serialize_with = "crate::wire_time::rfc3339")]
     pub timestamp: DateTime<Utc>,
     #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
     pub target_module: String,
@@ -86,6 +87,7 @@ pub struct ThreatIndicator {
 pub struct SiemContext {
     pub query_id: String,
     pub kill_id: String,
+    #[serde(serialize_with = "crate::wire_time::rfc3339")]
     pub timestamp: DateTime<Utc>,
     #[serde(default)]
     pub threat_indicators: Vec<ThreatIndicator>,
@@ -362,6 +364,7 @@ pub struct PluginUse {
 pub struct Decision {
     pub decision_id: String,
     pub kill_id: String,
+    #[serde(serialize_with = "crate::wire_time::rfc3339")]
     pub timestamp: DateTime<Utc>,
     pub outcome: DecisionOutcome,
     pub risk_level: RiskLevel,

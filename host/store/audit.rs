@@ -46,6 +46,7 @@ pub struct AuditEvent {
 #[derive(Serialize)]
 struct NewEvent<'a, D: Serialize> {
     seq: u64,
+    #[serde(serialize_with = "crate::wire_time::rfc3339")]
     at: DateTime<Utc>,
     kind: AuditKind,
     kill_id: Option<&'a str>,

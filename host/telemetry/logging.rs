@@ -134,7 +134,7 @@ where
         let meta = event.metadata();
         let mut line = String::with_capacity(512);
         line.push_str("{\"timestamp\":\"");
-        line.push_str(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        crate::wire_time::push_millis(&chrono::Utc::now(), &mut line);
         line.push_str("\",\"level\":\"");
         line.push_str(spec_level(meta.level()));
         line.push_str("\",\"logger\":\"");
