@@ -18,6 +18,7 @@
 //! lost reads as missing and is dropped when the kill is claimed again.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Mutex, MutexGuard};
 
@@ -83,17 +84,27 @@ impl Claims {
     pub fn claim(&self, kill_id: &[u8], loc: Loc, dead: &[Loc]) {
         let h = self.hash(kill_id);
         let mut map = self.map();
-        let mut locs: Vec<Loc> = match (map.one.remove(&h), map.more.remove(&h)) {
-            (Some(one), _) => vec![one],
-            (None, Some(more)) => more,
-            (None, None) => Vec::new(),
+        let Map { one, more } = &mut *map;
+        let mut locs = match (more.remove(&h), one.entry(h)) {
+            // Nearly every claim: a hash never seen, or one whose only
+            // candidate was found dead. No list is made.
+            (None, Entry::Vacant(slot)) => {
+                slot.insert(loc);
+                return;
+            }
+            (None, Entry::Occupied(mut slot)) if dead.contains(slot.get()) => {
+                slot.insert(loc);
+                return;
+            }
+            (None, Entry::Occupied(slot)) => vec![slot.remove()],
+            (Some(locs), _) => locs,
         };
         locs.retain(|l| !dead.contains(l));
         locs.push(loc);
         if let [only] = locs[..] {
-            map.one.insert(h, only);
+            one.insert(h, only);
         } else {
-            map.more.insert(h, locs);
+            more.insert(h, locs);
         }
     }
 
