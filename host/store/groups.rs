@@ -86,9 +86,23 @@ impl<'a> Reader<'a> {
     fn loc(&mut self) -> Option<Loc> {
         Loc::from_bytes(self.take(12)?)
     }
-    fn str(&mut self) -> Option<String> {
+    /// A length-prefixed string's bytes (see [`put_str`]).
+    fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = u16::from_be_bytes(self.take(2)?.try_into().ok()?);
-        Some(String::from_utf8_lossy(self.take(usize::from(len))?).into_owned())
+        self.take(usize::from(len))
+    }
+    fn str(&mut self) -> Option<String> {
+        Some(String::from_utf8_lossy(self.bytes()?).into_owned())
+    }
+    /// A time entry's kill_id and record location, the rest skipped
+    /// (the fields of [`Reader::time_entry`], in its order).
+    fn claim(&mut self) -> Option<(&'a [u8], Loc)> {
+        self.take(16)?;
+        let loc = self.loc()?;
+        let kill_id = self.bytes()?;
+        self.bytes()?;
+        self.bytes()?;
+        Some((kill_id, loc))
     }
     fn time_entry(&mut self) -> Option<TimeEntry> {
         Some(TimeEntry {
@@ -105,25 +119,6 @@ impl<'a> Reader<'a> {
 fn decode_times(bytes: &[u8]) -> Vec<TimeEntry> {
     let mut r = Reader(bytes);
     std::iter::from_fn(|| r.time_entry()).collect()
-}
-
-/// Each entry's kill_id and record location, without decoding the rest.
-fn visit_claims(bytes: &[u8], mut visit: impl FnMut(&[u8], Loc)) {
-    let mut r = Reader(bytes);
-    let mut next = || {
-        r.take(16)?;
-        let loc = r.loc()?;
-        let len = u16::from_be_bytes(r.take(2)?.try_into().ok()?);
-        let kill_id = r.take(usize::from(len))?;
-        for _ in 0..2 {
-            let len = u16::from_be_bytes(r.take(2)?.try_into().ok()?);
-            r.take(usize::from(len))?;
-        }
-        Some((kill_id, loc))
-    };
-    while let Some((kill_id, loc)) = next() {
-        visit(kill_id, loc);
-    }
 }
 
 fn decode_audit(bytes: &[u8]) -> Vec<(u64, Loc)> {
@@ -282,7 +277,11 @@ impl Groups {
     pub fn visit_claims(&self, mut visit: impl FnMut(&[u8], Loc)) -> Result<()> {
         for group in self.by_time.iter() {
             let (_, at) = group?;
-            visit_claims(&self.group(&at)?, &mut visit);
+            let value = self.group(&at)?;
+            let mut r = Reader(&value);
+            while let Some((kill_id, loc)) = r.claim() {
+                visit(kill_id, loc);
+            }
         }
         Ok(())
     }
