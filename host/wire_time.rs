@@ -21,9 +21,9 @@ enum Fraction {
     Millis,
 }
 
-/// `2026-11-26T12:57:07.854273353Z` into a buffer; `None` when chrono's own
-/// form differs from this one.
-fn format(t: &DateTime<Utc>, fraction: Fraction, out: &mut [u8; 30]) -> Option<usize> {
+/// `2026-11-26T12:57:07.854273353Z`, written into `out`; `None` when
+/// chrono's own form differs from this one.
+fn format<'a>(t: &DateTime<Utc>, fraction: Fraction, out: &'a mut [u8; 30]) -> Option<&'a str> {
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {
@@ -65,13 +65,13 @@ fn format(t: &DateTime<Utc>, fraction: Fraction, out: &mut [u8; 30]) -> Option<u
         end = 20 + digits;
     }
     out[end] = b'Z';
-    Some(end + 1)
+    std::str::from_utf8(&out[..=end]).ok()
 }
 
 /// Serializes a timestamp exactly as `DateTime<Utc>`'s own `Serialize`.
 pub fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     let mut buf = [0u8; 30];
-    match format(t, Fraction::Needed, &mut buf).and_then(|n| std::str::from_utf8(&buf[..n]).ok()) {
+    match format(t, Fraction::Needed, &mut buf) {
         Some(text) => s.serialize_str(text),
         None => serde::Serialize::serialize(t, s),
     }
@@ -81,7 +81,7 @@ pub fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error
 /// writes it (log lines).
 pub fn push_millis(t: &DateTime<Utc>, out: &mut String) {
     let mut buf = [0u8; 30];
-    match format(t, Fraction::Millis, &mut buf).and_then(|n| std::str::from_utf8(&buf[..n]).ok()) {
+    match format(t, Fraction::Millis, &mut buf) {
         Some(text) => out.push_str(text),
         None => out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     }
