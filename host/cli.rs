@@ -57,6 +57,11 @@ pub enum Command {
         /// Arrival rate of the paced phase, kills per second.
         #[arg(long, default_value_t = 20_000.0)]
         pace: f64,
+        /// Also write the paced phase's kills to this CSV file, one line
+        /// per kill in acknowledgement order (`acked_ms,latency_ms`), to
+        /// see when the slow ones happened.
+        #[arg(long)]
+        latencies: Option<PathBuf>,
     },
     /// Generate a labelled recording from a scenario (same seed, same file).
     Simulate {

@@ -185,7 +185,7 @@ pub async fn run(
     kills: usize,
     pace: f64,
     work_dir: &Path,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<(Report, Vec<Acked>)> {
     anyhow::ensure!(kills > 0, "--kills: must be at least 1");
     anyhow::ensure!(
         pace.is_finite() && pace > 0.0,
@@ -228,7 +228,7 @@ pub async fn run(
         Arc::new(Metrics::default()),
     )?);
 
-    let latencies: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(Vec::with_capacity(kills * 2)));
+    let latencies: Arc<Mutex<Vec<Acked>>> = Arc::new(Mutex::new(Vec::with_capacity(kills * 2)));
     let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let hook = {
         let latencies = latencies.clone();
@@ -237,7 +237,10 @@ pub async fn run(
             let now = now_ms();
             acked.fetch_add(ids.len(), std::sync::atomic::Ordering::Relaxed);
             if let Ok(mut l) = latencies.lock() {
-                l.extend(ids.iter().map(|id| now.saturating_sub(entry_ms(id))));
+                l.extend(ids.iter().map(|id| Acked {
+                    at_ms: now,
+                    latency_ms: now.saturating_sub(entry_ms(id)),
+                }));
             }
         })
     };
@@ -277,7 +280,8 @@ pub async fn run(
     let _ = stop.send(true);
     let _ = task.await;
 
-    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let acked = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut l: Vec<u64> = acked.iter().map(|a| a.latency_ms).collect();
     l.sort_unstable();
     let pct = |p: f64| {
         l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
@@ -288,7 +292,7 @@ pub async fn run(
     let _: usize = conn
         .del(&[&topic, &config.medic.smith.event_bus.response_topic])
         .await?;
-    Ok(Report {
+    let report = Report {
         kills,
         isolation: format!("{:?}", config.medic.plugins.isolation).to_lowercase(),
         redis_only_per_second: ceiling.round(),
@@ -305,7 +309,27 @@ pub async fn run(
         paced_record_log_syncs_over_10ms: log_sync.over,
         paced_sled_flush_ms_mean: mean_ms(sled_flush),
         paced_sled_flushes_over_10ms: sled_flush.over,
-    })
+    };
+    Ok((report, acked))
+}
+
+/// One kill of the paced phase: when its acknowledgement was sent and how
+/// long after Redis stamped it.
+#[derive(Clone, Copy, Debug)]
+pub struct Acked {
+    pub at_ms: u64,
+    pub latency_ms: u64,
+}
+
+/// Writes the paced phase's kills as CSV, in acknowledgement order.
+pub fn write_latencies(path: &Path, acked: &[Acked]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "acked_ms,latency_ms")?;
+    for a in acked {
+        writeln!(out, "{},{}", a.at_ms, a.latency_ms)?;
+    }
+    out.flush()
 }
 
 /// The paced sender's result.

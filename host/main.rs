@@ -1,6 +1,7 @@
 //! The `medic` command: parse arguments, load configuration, run a
 //! subcommand. Errors end here, printed with their causes.
 
+use anyhow::Context;
 use clap::Parser;
 use medic::cli::{Cli, Command};
 use medic::commands;
@@ -54,15 +55,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Loadtest { redis, kills, pace } => {
+        Command::Loadtest {
+            redis,
+            kills,
+            pace,
+            latencies,
+        } => {
             let config = commands::load_config(&cli.files)?;
             // Logged as `serve` logs, so the figures include what logging costs.
             let _logs = medic::telemetry::init(&config)?;
             let dir = tempfile_dir()?;
             let runtime = tokio::runtime::Runtime::new()?;
             let report =
-                runtime.block_on(medic::loadtest::run(&config, redis, *kills, *pace, &dir))?;
+                runtime.block_on(medic::loadtest::run(&config, redis, *kills, *pace, &dir));
             let _ = std::fs::remove_dir_all(&dir);
+            let (report, acked) = report?;
+            if let Some(path) = latencies {
+                medic::loadtest::write_latencies(path, &acked)
+                    .with_context(|| format!("--latencies: cannot write {}", path.display()))?;
+            }
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

@@ -186,10 +186,13 @@ fn openapi_prints_the_document_the_api_serves() {
 
 /// `medic loadtest` against a Redis of its own: every kill of both phases
 /// decided and acknowledged, its log lines written (it logs as `serve`
-/// does), and the flush figures of the paced phase reported.
+/// does), the flush figures of the paced phase reported, and each paced
+/// kill's latency written to the `--latencies` file.
 #[test]
 fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
     let redis = crate::redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("latencies.csv");
     let (ok, out, err) = medic(&[
         "loadtest",
         "--redis",
@@ -198,8 +201,27 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
         "300",
         "--pace",
         "1000",
+        "--latencies",
+        &csv.display().to_string(),
     ]);
     assert!(ok, "{err}");
+    let written = std::fs::read_to_string(&csv).expect("the latencies file");
+    let mut lines = written.lines();
+    assert_eq!(lines.next(), Some("acked_ms,latency_ms"));
+    let rows: Vec<(u64, u64)> = lines
+        .map(|l| {
+            let (at, latency) = l.split_once(',').expect("two columns");
+            (
+                at.parse().expect("acked_ms"),
+                latency.parse().expect("latency_ms"),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 300, "one row per paced kill");
+    assert!(
+        rows.iter()
+            .all(|&(at, latency)| at > 1_700_000_000_000 && latency < 60_000)
+    );
     let report: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
     assert_eq!(report["kills"], 300);
     for field in [
@@ -214,6 +236,12 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
         );
     }
     let p50 = report["paced_latency_ms_p50"].as_u64().expect("p50");
+    let max = report["paced_latency_ms_max"].as_u64().expect("max");
+    assert_eq!(
+        rows.iter().map(|r| r.1).max(),
+        Some(max),
+        "the file holds the report's kills"
+    );
     assert!(p50 <= report["paced_latency_ms_p99"].as_u64().expect("p99"));
     let flushes = report["paced_flushes"].as_u64().expect("flushes");
     assert!(flushes >= 1, "{report}");
