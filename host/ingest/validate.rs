@@ -100,19 +100,20 @@ fn list(obj: &Map<String, Value>, field: &str, names: bool) -> Result<Vec<String
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let at = format!("{field}[{i}]");
+            // The item's path is only spelled out for an error.
+            let at = || format!("{field}[{i}]");
             let s = item
                 .as_str()
-                .ok_or_else(|| ValidationError::new(&at, "must be a string"))?;
+                .ok_or_else(|| ValidationError::new(&at(), "must be a string"))?;
             if s.len() > MAX_TEXT {
                 return Err(ValidationError::new(
-                    &at,
+                    &at(),
                     format!("is {} bytes (limit {MAX_TEXT})", s.len()),
                 ));
             }
             if names && !validate_name(s) {
                 return Err(ValidationError::new(
-                    &at,
+                    &at(),
                     format!("{s:?} is not a safe module name"),
                 ));
             }
@@ -127,7 +128,7 @@ fn enumeration<T: serde::de::DeserializeOwned>(
     allowed: &str,
 ) -> Result<T> {
     let v = required(obj, field)?;
-    serde_json::from_value(v.clone())
+    T::deserialize(v)
         .map_err(|_| ValidationError::new(field, format!("{v} is not one of {allowed}")))
 }
 
@@ -209,7 +210,7 @@ pub fn kill_report(value: &Value, now: DateTime<Utc>) -> Result<KillReport> {
                     format!("has {} keys (limit {MAX_METADATA_KEYS})", m.len()),
                 ));
             }
-            let size = Value::Object(m.clone()).to_string().len();
+            let size = serde_json::to_vec(m).map_or(usize::MAX, |v| v.len());
             if size > MAX_METADATA_BYTES {
                 return Err(ValidationError::new(
                     "metadata",
