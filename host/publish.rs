@@ -20,16 +20,12 @@ fn capped_xadd(stream: &str) -> redis::Cmd {
 /// Adds one decision's XADD to a pipeline (so it goes with its ack).
 pub fn add_response(pipe: &mut redis::Pipeline, stream: &str, decision: &Decision) {
     let data = serde_json::to_string(decision).unwrap_or_default();
-    add_encoded_response(pipe, stream, decision, &data);
+    pipe.add_command(encoded_response(stream, decision, &data))
+        .ignore();
 }
 
-/// [`add_response`] with the decision's JSON (`data`) already made.
-pub fn add_encoded_response(
-    pipe: &mut redis::Pipeline,
-    stream: &str,
-    decision: &Decision,
-    data: &str,
-) {
+/// One decision's XADD, with the decision's JSON (`data`) already made.
+pub fn encoded_response(stream: &str, decision: &Decision, data: &str) -> redis::Cmd {
     let mut cmd = capped_xadd(stream);
     cmd.arg("data")
         .arg(data)
@@ -39,7 +35,7 @@ pub fn add_encoded_response(
         .arg(&decision.decision_id)
         .arg("correlation_id")
         .arg(decision.correlation_id.as_deref().unwrap_or(""));
-    pipe.add_command(cmd).ignore();
+    cmd
 }
 
 /// Publishes decisions made outside the stream consumer (HTTP ingest) when

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
@@ -23,7 +23,8 @@ use tokio::sync::watch;
 use super::envelope;
 use crate::config::raw::{EventBusSection, StartFrom};
 use crate::decide::{Decider, Incoming};
-use crate::publish::add_encoded_response;
+use crate::publish::encoded_response;
+use crate::store::StoreError;
 
 /// The stream URL from `smith.event_bus` (`url`, or host and port).
 pub fn url(bus: &EventBusSection) -> String {
@@ -67,7 +68,7 @@ pub fn client(bus: &EventBusSection) -> Result<redis::Client, ConsumerError> {
 pub type AckHook = Arc<dyn Fn(&[String]) + Send + Sync>;
 
 pub struct RedisConsumer {
-    bus: EventBusSection,
+    bus: Arc<EventBusSection>,
     client: redis::Client,
     decider: Arc<Decider>,
     on_ack: Option<AckHook>,
@@ -83,7 +84,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 impl RedisConsumer {
     pub fn new(bus: &EventBusSection, decider: Arc<Decider>) -> Result<Self, ConsumerError> {
         Ok(RedisConsumer {
-            bus: bus.clone(),
+            bus: Arc::new(bus.clone()),
             client: client(bus)?,
             decider,
             on_ack: None,
@@ -255,89 +256,45 @@ impl RedisConsumer {
         let now = Utc::now();
         let mut pipe = redis::pipe();
         pipe.atomic();
-        let mut ack: Vec<String> = Vec::with_capacity(entries.len());
-        let mut valid = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let fields = entry.fields;
-            match envelope::from_stream_fields(&fields, now) {
-                Ok(parsed) => valid.push((entry.id, parsed)),
-                Err(e) => {
-                    let raw: String = serde_json::to_string(&fields)
-                        .unwrap_or_default()
-                        .chars()
-                        .take(4096)
-                        .collect();
-                    if let Err(err) =
-                        self.decider
-                            .reject("redis", Some(&entry.id), "smith", &e, &raw)
-                    {
-                        tracing::error!(error = %err, "Could not record dead letter");
-                    }
-                    pipe.cmd("XADD")
-                        .arg(&bus.dead_letter_topic)
-                        .arg("*")
-                        .arg("reason")
-                        .arg(e.to_string())
-                        .arg("field")
-                        .arg(&e.field)
-                        .arg("entry_id")
-                        .arg(&entry.id)
-                        .arg("source_stream")
-                        .arg(&bus.topic)
-                        .arg("raw")
-                        .arg(raw)
-                        .ignore();
-                    ack.push(entry.id);
-                }
-            }
-        }
-        // Decided in a few chunks at once (bounded by max_in_flight): a task
-        // per chunk rather than per kill keeps scheduling cheap.
+        // Parsed, decided and encoded in a few chunks at once (bounded by
+        // max_in_flight): a task per chunk rather than per kill keeps
+        // scheduling cheap, and nothing of a kill's work is left to this
+        // task, which reads the next batch as soon as the chunks are done.
         // Asked once: the answer reads cgroup files each time.
         static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         let cores =
             *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let chunks = (cores * 2).min(bus.max_in_flight as usize).max(1);
-        let chunk_len = valid.len().div_ceil(chunks).max(1);
+        let chunk_len = entries.len().div_ceil(chunks).max(1);
         let mut tasks = tokio::task::JoinSet::new();
-        let mut valid = valid.into_iter().peekable();
-        while valid.peek().is_some() {
-            let chunk: Vec<_> = valid.by_ref().take(chunk_len).collect();
-            let decider = self.decider.clone();
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            let chunk: Vec<Entry> = entries.by_ref().take(chunk_len).collect();
+            let (decider, bus) = (self.decider.clone(), self.bus.clone());
             tasks.spawn(async move {
                 let mut out = Vec::with_capacity(chunk.len());
-                for (id, parsed) in chunk {
-                    let reply_to = parsed.reply_to.clone();
-                    out.push((
-                        id,
-                        reply_to,
-                        decider.handle(Incoming::new(parsed, "redis")).await,
-                    ));
+                for entry in chunk {
+                    out.push(handle_entry(&decider, &bus, entry, now).await);
                 }
                 out
             });
         }
-        let mut results = Vec::new();
+        let mut ack: Vec<String> = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(chunk) => results.extend(chunk),
-                Err(_) => tracing::error!("A decision task panicked; its entries stay pending"),
-            }
-        }
-        for (id, reply_to, result) in results {
-            match result {
-                Ok(handled) => {
-                    add_encoded_response(
-                        &mut pipe,
-                        reply_to.as_deref().unwrap_or(&bus.response_topic),
-                        handled.decision(),
-                        &handled.decision_json(),
-                    );
-                    ack.push(id);
-                }
-                // Not acknowledged: Redis delivers it again.
-                Err(e) => {
-                    tracing::error!(entry_id = %id, error = %e, "Decision not stored; entry left pending")
+            let Ok(chunk) = joined else {
+                tracing::error!("A decision task panicked; its entries stay pending");
+                continue;
+            };
+            for (id, done) in chunk {
+                match done {
+                    Ok(cmd) => {
+                        pipe.add_command(cmd).ignore();
+                        ack.push(id);
+                    }
+                    // Not acknowledged: Redis delivers it again.
+                    Err(e) => {
+                        tracing::error!(entry_id = %id, error = %e, "Decision not stored; entry left pending")
+                    }
                 }
             }
         }
@@ -378,6 +335,58 @@ impl RedisConsumer {
     async fn drain_acks(&self) {
         if let Ok(all) = self.acks.acquire_many(ACKS_IN_FLIGHT as u32).await {
             drop(all);
+        }
+    }
+}
+
+/// One entry of a batch: decided (its response's XADD) or, when invalid,
+/// dead-lettered (the dead letter's XADD); either way it is acknowledged
+/// with the batch. An error leaves it pending.
+async fn handle_entry(
+    decider: &Decider,
+    bus: &EventBusSection,
+    entry: Entry,
+    now: DateTime<Utc>,
+) -> (String, Result<redis::Cmd, StoreError>) {
+    let Entry { id, fields } = entry;
+    match envelope::from_stream_fields(&fields, now) {
+        Ok(parsed) => {
+            let reply_to = parsed.reply_to.clone();
+            let done = decider
+                .handle(Incoming::new(parsed, "redis"))
+                .await
+                .map(|handled| {
+                    encoded_response(
+                        reply_to.as_deref().unwrap_or(&bus.response_topic),
+                        handled.decision(),
+                        &handled.decision_json(),
+                    )
+                });
+            (id, done)
+        }
+        Err(e) => {
+            let raw: String = serde_json::to_string(&fields)
+                .unwrap_or_default()
+                .chars()
+                .take(4096)
+                .collect();
+            if let Err(err) = decider.reject("redis", Some(&id), "smith", &e, &raw) {
+                tracing::error!(error = %err, "Could not record dead letter");
+            }
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(&bus.dead_letter_topic)
+                .arg("*")
+                .arg("reason")
+                .arg(e.to_string())
+                .arg("field")
+                .arg(&e.field)
+                .arg("entry_id")
+                .arg(&id)
+                .arg("source_stream")
+                .arg(&bus.topic)
+                .arg("raw")
+                .arg(raw);
+            (id, Ok(cmd))
         }
     }
 }
