@@ -204,7 +204,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if drained.is_err() {
         tracing::warn!("Drain timed out; unacknowledged kills will be redelivered");
     }
-    store.flush().await?;
+    store.flush_all().await?;
     tracing::info!("Medic stopped");
     Ok(())
 }

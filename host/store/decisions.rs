@@ -400,6 +400,54 @@ mod tests {
         ));
     }
 
+    /// Deciding kills writes nothing sled alone holds (records and audit
+    /// events go to the log, their index keys are rebuilt from it), so a
+    /// flush of decisions syncs the log and leaves sled to its own flush; a
+    /// dead letter (kept only in sled) makes the next flush wait for sled.
+    #[tokio::test]
+    async fn a_flush_of_decisions_waits_for_sled_only_after_a_sled_only_write() {
+        let store = Store::temporary().expect("store");
+        let flushes = || {
+            (
+                store.flush_times.record_log.tally(u64::MAX).count,
+                store.flush_times.sled.tally(u64::MAX).count,
+            )
+        };
+        let mut rec: DecisionRecord = serde_json::from_str(RECORD).expect("record");
+        for i in 0..3 {
+            rec.kill.kill_id = format!("k-{i}");
+            rec.decision.kill_id = rec.kill.kill_id.clone();
+            rec.decision.decision_id = uuid::Uuid::now_v7().to_string();
+            assert_eq!(store.store_decision(&rec).expect("store"), Stored::New);
+            store
+                .audit(
+                    crate::store::AuditKind::DecisionMade,
+                    Some(&rec.kill.kill_id),
+                    None,
+                    "medic",
+                    serde_json::json!({}),
+                )
+                .expect("audit");
+            store.flush().await.expect("flush");
+        }
+        assert_eq!(flushes(), (3, 0), "the log synced, sled left alone");
+        store
+            .dead_letter(&crate::store::DeadLetter {
+                at: Utc::now(),
+                source: "redis".into(),
+                entry_id: Some("1-0".into()),
+                field: "kill_id".into(),
+                reason: "is required".into(),
+                raw: "{}".into(),
+            })
+            .expect("dead letter");
+        store.flush().await.expect("flush");
+        assert_eq!(flushes(), (4, 1), "the dead letter made it wait for sled");
+        store.flush().await.expect("flush");
+        assert_eq!(flushes(), (5, 1), "once");
+        assert!(store.decision_for_kill("k-2").expect("get").is_some());
+    }
+
     #[test]
     fn a_record_built_around_its_decisions_json_is_the_records_own_json() {
         let mut rec: DecisionRecord = serde_json::from_str(RECORD).expect("record");

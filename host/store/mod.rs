@@ -16,6 +16,7 @@ mod bindings;
 mod claims;
 mod dead_letters;
 mod decisions;
+mod durable;
 mod groups;
 mod keys;
 mod log;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use claims::Claims;
+use durable::{Durable, SledWrites};
 use groups::Groups;
 use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
 
@@ -73,17 +75,19 @@ pub struct Store {
     pub(crate) decisions: sled::Tree,
     /// Which record holds each kill's decision.
     pub(crate) claims: Arc<Claims>,
-    pub(crate) dead: sled::Tree,
-    pub(crate) requests: sled::Tree,
-    pub(crate) queue: sled::Tree,
-    pub(crate) queue_decided: sled::Tree,
-    pub(crate) outcomes: sled::Tree,
-    pub(crate) outcomes_by_module: sled::Tree,
-    pub(crate) thresholds: sled::Tree,
-    pub(crate) threshold_history: sled::Tree,
-    pub(crate) plugin_bindings: sled::Tree,
+    pub(crate) dead: Durable,
+    pub(crate) requests: Durable,
+    pub(crate) queue: Durable,
+    pub(crate) queue_decided: Durable,
+    pub(crate) outcomes: Durable,
+    pub(crate) outcomes_by_module: Durable,
+    pub(crate) thresholds: Durable,
+    pub(crate) threshold_history: Durable,
+    pub(crate) plugin_bindings: Durable,
     /// The record log and the indexes written a group at a time.
     pub(crate) groups: Arc<Groups>,
+    /// Writes to the durable trees, for [`Store::flush`].
+    sled_writes: Arc<SledWrites>,
     /// How long each part of [`Store::flush`] took (for `/metrics`).
     pub flush_times: Arc<FlushTimes>,
     /// The directory of a temporary store, removed with its last handle.
@@ -91,9 +95,9 @@ pub struct Store {
 }
 
 /// How long the durable parts of each [`Store::flush`] took (both run at
-/// once): the record log's write and fsync, and sled's flush. They bound
-/// the latency from a kill to its acknowledged decision from below,
-/// whatever Medic does.
+/// once): the record log's write and fsync, and sled's flush when one was
+/// needed (a durable tree was written). They bound the latency from a kill
+/// to its acknowledged decision from below, whatever Medic does.
 #[derive(Default)]
 pub struct FlushTimes {
     pub record_log: Histogram,
@@ -148,20 +152,22 @@ impl Store {
             meta.clone(),
             db.clone(),
         ));
+        let sled_writes = Arc::new(SledWrites::default());
         let store = Store {
             decisions: db.open_tree("decisions")?,
             claims: Arc::default(),
-            dead: db.open_tree("dead_letters")?,
-            requests: db.open_tree("requests")?,
-            queue: db.open_tree("approval_queue")?,
-            queue_decided: db.open_tree("approval_queue_decided")?,
-            outcomes: db.open_tree("outcomes")?,
-            outcomes_by_module: db.open_tree("outcomes_by_module")?,
-            thresholds: db.open_tree("thresholds")?,
-            threshold_history: db.open_tree("threshold_history")?,
-            plugin_bindings: db.open_tree("plugin_bindings")?,
+            dead: Durable::open(&db, "dead_letters", &sled_writes)?,
+            requests: Durable::open(&db, "requests", &sled_writes)?,
+            queue: Durable::open(&db, "approval_queue", &sled_writes)?,
+            queue_decided: Durable::open(&db, "approval_queue_decided", &sled_writes)?,
+            outcomes: Durable::open(&db, "outcomes", &sled_writes)?,
+            outcomes_by_module: Durable::open(&db, "outcomes_by_module", &sled_writes)?,
+            thresholds: Durable::open(&db, "thresholds", &sled_writes)?,
+            threshold_history: Durable::open(&db, "threshold_history", &sled_writes)?,
+            plugin_bindings: Durable::open(&db, "plugin_bindings", &sled_writes)?,
             db,
             groups,
+            sled_writes,
             flush_times: Arc::default(),
             _temporary: temporary,
         };
@@ -267,11 +273,15 @@ impl Store {
     }
 
     /// Makes every write so far durable: the pending index groups are
-    /// written, then the record log and sled are synced at once (two
-    /// fsyncs in parallel rather than one after the other; sled's indexes
-    /// may point past the durable log after a crash whatever the order,
-    /// since sled also flushes on its own, and reads and
-    /// [`Store::reindex_tail`] allow for that). Await before acknowledging.
+    /// written, then the record log is synced and, at the same time, sled
+    /// is flushed when a durable tree was written since its last flush
+    /// (`durable.rs`). Sled's other trees (the index groups' keys, how far
+    /// they reach) are rebuilt from the log by [`Store::reindex_tail`]
+    /// after a crash, so they are left to sled's own flush every
+    /// half-second: deciding a kill waits for one fsync, not two. Sled's
+    /// indexes may point past the durable log after a crash whatever the
+    /// order, since sled flushes on its own; reads allow for that. Await
+    /// before acknowledging.
     pub async fn flush(&self) -> Result<()> {
         self.groups.write()?;
         let log = self.groups.log.clone();
@@ -282,13 +292,19 @@ impl Store {
                 .map_err(std::io::Error::other)??;
             Ok::<_, StoreError>(started.elapsed())
         };
-        let sled = async {
-            self.db.flush_async().await?;
-            Ok::<_, StoreError>(started.elapsed())
-        };
-        let (record_log, sled) = tokio::join!(record_log, sled);
+        let (record_log, sled) = tokio::join!(record_log, self.sled_writes.flush(&self.db));
         self.flush_times.record_log.observe(record_log?);
-        self.flush_times.sled.observe(sled?);
+        if let Some(took) = sled? {
+            self.flush_times.sled.observe(took);
+        }
+        Ok(())
+    }
+
+    /// [`Store::flush`], then all of sled, indexes included (on shutdown: the
+    /// next start has nothing to index again).
+    pub async fn flush_all(&self) -> Result<()> {
+        self.flush().await?;
+        self.db.flush_async().await?;
         Ok(())
     }
 
