@@ -42,8 +42,10 @@ pub struct Report {
     pub paced_latency_ms_p99: u64,
     pub paced_latency_ms_max: u64,
     /// The store's flushes in the paced phase (each makes a batch durable
-    /// before it is acknowledged), and how long their two fsyncs took:
-    /// the disk's share of the latency, which no engine change removes.
+    /// before it is acknowledged), and how long their fsyncs took: the
+    /// record log's, and sled's for the few that needed it (a dead letter
+    /// or another write only sled holds). The disk's share of the latency,
+    /// which no engine change removes.
     pub paced_flushes: u64,
     pub paced_record_log_sync_ms_mean: f64,
     pub paced_record_log_syncs_over_10ms: u64,
