@@ -70,11 +70,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 runtime.block_on(medic::loadtest::run(&config, redis, *kills, *pace, &dir));
             let _ = std::fs::remove_dir_all(&dir);
             let (report, acked) = report?;
+            // The report first: a file that cannot be written does not lose it.
+            println!("{}", serde_json::to_string_pretty(&report)?);
             if let Some(path) = latencies {
                 medic::loadtest::write_latencies(path, &acked)
                     .with_context(|| format!("--latencies: cannot write {}", path.display()))?;
             }
-            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Simulate { .. } | Command::Replay { .. } | Command::Record { .. } => {

@@ -289,4 +289,21 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
         let (ok, _, err) = medic(&["loadtest", "--redis", &redis.url(), flag, value]);
         assert!(!ok && err.contains(flag), "{flag} {value}: {err}");
     }
+    // A latencies file that cannot be written fails the command, naming the
+    // flag, after the report is printed.
+    let unwritable = dir.path().join("missing").join("latencies.csv");
+    let (ok, out, err) = medic(&[
+        "loadtest",
+        "--redis",
+        &redis.url(),
+        "--kills",
+        "20",
+        "--pace",
+        "1000",
+        "--latencies",
+        &unwritable.display().to_string(),
+    ]);
+    assert!(!ok && err.contains("--latencies: cannot write"), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("the report, still");
+    assert_eq!(report["kills"], 20);
 }
