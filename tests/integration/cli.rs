@@ -224,6 +224,7 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
     );
     let report: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
     assert_eq!(report["kills"], 300);
+    assert_eq!(report["settle_ms_between_phases"], 1000);
     for field in [
         "redis_only_per_second",
         "saturated_per_second",
