@@ -292,7 +292,11 @@ pub async fn run(
     let _ = stop.send(true);
     let _ = task.await;
 
-    let acked = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    // The engine has stopped: the acknowledgements are taken, not copied.
+    let acked = latencies
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
     let mut l: Vec<u64> = acked.iter().map(|a| a.latency_ms).collect();
     l.sort_unstable();
     let pct = |p: f64| {
