@@ -78,6 +78,13 @@ pub struct RedisConsumer {
 /// Batches flushed and acknowledged in the background at once.
 const ACKS_IN_FLIGHT: usize = 2;
 
+/// How long a chunk of decisions runs before it lets the worker serve
+/// other tasks. Deciding never awaits anything slow, so without this a
+/// chunk holds its worker for its whole run (milliseconds), and the
+/// connections' I/O — the previous batch's acknowledgement, the next
+/// read — waits behind it.
+const YIELD_EVERY: Duration = Duration::from_micros(200);
+
 /// The most a reconnect waits.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -272,11 +279,7 @@ impl RedisConsumer {
             let chunk: Vec<Entry> = entries.by_ref().take(chunk_len).collect();
             let (decider, bus) = (self.decider.clone(), self.bus.clone());
             tasks.spawn(async move {
-                let mut out = Vec::with_capacity(chunk.len());
-                for entry in chunk {
-                    out.push(handle_entry(&decider, &bus, entry, now).await);
-                }
-                out
+                each_yielding(chunk, |entry| handle_entry(&decider, &bus, entry, now)).await
             });
         }
         let mut ack: Vec<String> = Vec::new();
@@ -337,6 +340,25 @@ impl RedisConsumer {
             drop(all);
         }
     }
+}
+
+/// `step` over `items` in order, letting the worker serve other tasks
+/// every [`YIELD_EVERY`] (a step that awaits nothing slow never yields by
+/// itself).
+async fn each_yielding<I, T, Fut: std::future::Future<Output = T>>(
+    items: Vec<I>,
+    mut step: impl FnMut(I) -> Fut,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut ran = Instant::now();
+    for item in items {
+        out.push(step(item).await);
+        if ran.elapsed() >= YIELD_EVERY {
+            tokio::task::yield_now().await;
+            ran = Instant::now();
+        }
+    }
+    out
 }
 
 /// One entry of a batch: decided (its response's XADD) or, when invalid,
@@ -492,6 +514,38 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         }
+    }
+
+    /// Deciding awaits nothing slow: without yielding, a chunk would hold
+    /// its worker to the end and the connections' I/O would wait for it.
+    #[test]
+    fn a_long_chunk_lets_other_tasks_run_between_its_steps() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = runtime.block_on(async {
+            let other = ran.clone();
+            tokio::spawn(async move { other.store(true, std::sync::atomic::Ordering::SeqCst) });
+            each_yielding((0..4).collect(), |i: u32| {
+                let ran = ran.clone();
+                async move {
+                    let busy = Instant::now();
+                    while busy.elapsed() < YIELD_EVERY {
+                        std::hint::spin_loop();
+                    }
+                    (i, ran.load(std::sync::atomic::Ordering::SeqCst))
+                }
+            })
+            .await
+        });
+        assert_eq!(seen[0], (0, false), "the other task ran before the chunk");
+        assert_eq!(
+            seen[1],
+            (1, true),
+            "the other task waited for the whole chunk"
+        );
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 1, 2, 3]);
     }
 
     #[test]
