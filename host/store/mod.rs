@@ -62,6 +62,10 @@ pub enum StoreError {
         "store at {path} has schema version {found}; this Medic reads version {SCHEMA_VERSION}"
     )]
     Schema { path: String, found: u32 },
+    #[error(
+        "store at {path} is open in another process (its lock is held); stop that process or use another store path"
+    )]
+    Locked { path: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -112,10 +116,7 @@ const SYNC_EVERY: Duration = Duration::from_millis(500);
 impl Store {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let db = open_db(path)?;
         let log = RecordLog::open(&path.join("records"))?;
         Store::from_db(db, log, None, &path.display().to_string())
     }
@@ -329,6 +330,41 @@ impl Store {
 
 /// Writes the pending groups and syncs the record log every [`SYNC_EVERY`]
 /// while the store is open.
+/// How long opening waits for sled's lock on the store. A handle of this
+/// process that was just dropped can keep it a moment longer: its sync
+/// thread may be in the middle of a sync when the last handle goes.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens sled at `path`, waiting up to [`LOCK_WAIT`] while its lock is
+/// held; past that another process has the store open, and the error
+/// says so.
+fn open_db(path: &Path) -> Result<sled::Db> {
+    let started = Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open();
+        match opened {
+            Err(sled::Error::Io(e)) if lock_held(&e) => {
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(StoreError::Locked {
+                        path: path.display().to_string(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// sled reports a held lock as an error of kind `Other` whose message
+/// carries the `WouldBlock` of `flock`.
+fn lock_held(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+}
+
 fn spawn_syncer(groups: Weak<Groups>) {
     let spawned = std::thread::Builder::new()
         .name("medic-store-sync".into())

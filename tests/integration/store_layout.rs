@@ -316,3 +316,30 @@ async fn groups_that_outlived_indexed_to_are_not_indexed_twice() {
     let made = decisions_made(&store);
     assert_eq!(made, 30, "each audit event once");
 }
+
+#[tokio::test]
+async fn a_store_reopened_while_a_dropped_handle_still_holds_its_lock_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    drop(Store::open(&path).unwrap());
+    // As the store's sync thread can for a moment after the last handle is
+    // dropped: sled's lock is held elsewhere in this process, briefly.
+    let held = sled::open(&path).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let store = Store::open(&path).expect("opens once the lock is released");
+    release.join().unwrap();
+    assert_eq!(store.decision_count(), 0);
+    // Held for good (another process, as far as this one can tell): a
+    // clear error once the wait is over.
+    drop(store);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let _held = sled::open(&path).unwrap();
+    let err = Store::open(&path).err().expect("the lock is held");
+    assert!(
+        err.to_string().contains("is open in another process"),
+        "{err}"
+    );
+}
