@@ -207,3 +207,44 @@ fn wasm_and_native_give_the_same_judgement_on_every_golden_kill() {
         }
     }
 }
+
+/// The built-ins allocate in size classes (`plugins/sdk/src/alloc.rs`). One
+/// warm instance of each, judging thousands of kills whose strings and
+/// lists range over every class and past the largest, reuses its blocks
+/// call after call and moves values between classes; every judgement must
+/// still be exactly the native one.
+#[test]
+fn warm_built_ins_judge_kills_of_every_size_as_the_native_logic_does() {
+    let config = config_with(|p| p.isolation = medic::config::Isolation::Reuse);
+    let t = thresholds(&config);
+    let scorer = load(&config, "weighted").unwrap();
+    let strategies: Vec<_> = ["conservative", "balanced", "aggressive"]
+        .into_iter()
+        .map(|s| (s, load(&config, s).unwrap()))
+        .collect();
+    let cases: Vec<_> = golden::cases().iter().map(|g| g.case.clone()).collect();
+    for i in 0..1500usize {
+        let mut c = cases[i % cases.len()].clone();
+        // Lengths from 0 to ~2.5 KiB, a different mix on every call.
+        let len = (i * 37) % 2500;
+        c.kill.kill_id = format!("alloc-{i}-{}", "k".repeat(len % 90));
+        c.kill.evidence = (0..i % 9)
+            .map(|j| "e".repeat((len + j * 131) % 1500))
+            .collect();
+        c.kill.dependencies = (0..i % 4).map(|j| format!("dep-{j}")).collect();
+        c.kill.metadata.insert(
+            "note".into(),
+            serde_json::Value::String("m".repeat((len * 3) % 2200)),
+        );
+        let profile = c.profile_or_default();
+        let req = request(&c, &profile, &t);
+        let risk = scorer.score(&req).unwrap();
+        assert_eq!(risk, native::score(&req).unwrap(), "kill {i}");
+        let (name, strategy) = &strategies[i % strategies.len()];
+        assert_eq!(
+            strategy.decide(&DecideRequest::new(req, &risk)).unwrap(),
+            native::decide(name, &DecideRequest::new(req, &risk)).unwrap(),
+            "{name}, kill {i}"
+        );
+    }
+}

@@ -60,6 +60,9 @@ pub use scorer::medic::plugin::types;
 #[cfg(feature = "logic")]
 pub mod convert;
 
+#[cfg(all(feature = "size-class-alloc", target_arch = "wasm32"))]
+pub mod alloc;
+
 /// Logging through the host (the plugin's one import). The host tags every
 /// line with the plugin's name and bounds how much one call may log.
 pub mod log {
