@@ -328,8 +328,6 @@ impl Store {
     }
 }
 
-/// Writes the pending groups and syncs the record log every [`SYNC_EVERY`]
-/// while the store is open.
 /// How long opening waits for sled's lock on the store. A handle of this
 /// process that was just dropped can keep it a moment longer: its sync
 /// thread may be in the middle of a sync when the last handle goes.
@@ -365,6 +363,8 @@ fn lock_held(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
 }
 
+/// Writes the pending groups and syncs the record log every [`SYNC_EVERY`]
+/// while the store is open.
 fn spawn_syncer(groups: Weak<Groups>) {
     let spawned = std::thread::Builder::new()
         .name("medic-store-sync".into())
