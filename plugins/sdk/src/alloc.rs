@@ -3,8 +3,10 @@
 //!
 //! Every string and list the host passes in is a separate allocation in
 //! the plugin, freed when the call returns, and so is most of what a
-//! judgement builds: with the system allocator (wasi-libc's dlmalloc)
-//! allocating and freeing took a sixth of a built-in pair's time per kill.
+//! judgement builds. Replacing the system allocator (wasi-libc's dlmalloc)
+//! with this one saved about an eighth of the time two built-ins take per
+//! kill (docs/BENCHMARKS.md).
+//!
 //! Blocks of up to 1 KiB come from seven power-of-two classes, each a free
 //! list of blocks of its size: taking and giving back a block is a pointer
 //! swap. The blocks themselves come from the system allocator and stay in
