@@ -51,12 +51,19 @@ fn score_decide(c: &mut Criterion) {
     let kill = case();
     let profile = kill.profile_or_default();
     let mut group = c.benchmark_group("score_decide_per_kill");
-    for (label, isolation) in [
-        ("wasm_strict", Isolation::Strict),
-        ("wasm_reuse", Isolation::Reuse),
+    // The last: what passing the thresholds (thirteen named values, to
+    // each of the two plugins) costs of a kill.
+    for (label, isolation, thresholds) in [
+        ("wasm_strict", Isolation::Strict, true),
+        ("wasm_reuse", Isolation::Reuse, true),
+        ("wasm_reuse_no_thresholds", Isolation::Reuse, false),
     ] {
         let cfg = config(isolation);
-        let t = thresholds_from_config(&cfg);
+        let t = if thresholds {
+            thresholds_from_config(&cfg)
+        } else {
+            Default::default()
+        };
         let scorer = load(&cfg, "weighted");
         let strategy = load(&cfg, "balanced");
         group.bench_function(label, |b| {
