@@ -195,15 +195,7 @@ fn wasm_and_native_give_the_same_judgement_on_every_golden_kill() {
         for g in golden::cases() {
             let profile = g.case.profile_or_default();
             let req = request(&g.case, &profile, &t);
-            let risk = scorer.score(&req).unwrap();
-            assert_eq!(risk, native::score(&req).unwrap(), "{}", g.name);
-            let v = strat.decide(&DecideRequest::new(req, &risk)).unwrap();
-            assert_eq!(
-                v,
-                native::decide(strategy, &DecideRequest::new(req, &risk)).unwrap(),
-                "{strategy} {}",
-                g.name
-            );
+            judged_as_natively(&scorer, (strategy, &strat), req, &g.name);
         }
     }
 }
@@ -237,14 +229,29 @@ fn warm_built_ins_judge_kills_of_every_size_as_the_native_logic_does() {
             serde_json::Value::String("m".repeat((len * 3) % 2200)),
         );
         let profile = c.profile_or_default();
-        let req = request(&c, &profile, &t);
-        let risk = scorer.score(&req).unwrap();
-        assert_eq!(risk, native::score(&req).unwrap(), "kill {i}");
         let (name, strategy) = &strategies[i % strategies.len()];
-        assert_eq!(
-            strategy.decide(&DecideRequest::new(req, &risk)).unwrap(),
-            native::decide(name, &DecideRequest::new(req, &risk)).unwrap(),
-            "{name}, kill {i}"
+        judged_as_natively(
+            &scorer,
+            (name, strategy),
+            request(&c, &profile, &t),
+            &format!("kill {i}"),
         );
     }
+}
+
+/// `scorer` then `strategy` (its name and plugin) judge `req` exactly as
+/// the same logic does natively.
+fn judged_as_natively(
+    scorer: &medic::plugin::Plugin,
+    (name, strategy): (&str, &medic::plugin::Plugin),
+    req: medic::plugin::ScoreRequest<'_>,
+    what: &str,
+) {
+    let risk = scorer.score(&req).unwrap();
+    assert_eq!(risk, native::score(&req).unwrap(), "{what}");
+    assert_eq!(
+        strategy.decide(&DecideRequest::new(req, &risk)).unwrap(),
+        native::decide(name, &DecideRequest::new(req, &risk)).unwrap(),
+        "{name} {what}"
+    );
 }
