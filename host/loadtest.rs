@@ -42,6 +42,20 @@ pub struct Report {
     pub settle_ms_between_phases: u64,
     pub paced_target_per_second: f64,
     pub paced_achieved_per_second: f64,
+    /// CPU time per kill in the paced phase: all of Medic's threads, the
+    /// load generator's sending thread left out (it is reported on its
+    /// own). Higher than the saturated phase's: batches are smaller, and
+    /// the engine shares the cores with the sender and Redis.
+    pub paced_cpu_us_per_kill: f64,
+    pub paced_sender_cpu_us_per_kill: f64,
+    /// How busy the machine's cores were in the paced phase, everything on
+    /// it counted (Medic, Redis, the sender): with the time stolen below,
+    /// the headroom left, which the latency depends on. `null` without
+    /// `/proc/stat`.
+    pub paced_machine_busy_percent: Option<f64>,
+    /// The share of the cores' time the hypervisor gave to other guests
+    /// while this one had work (a virtual machine's steal time).
+    pub paced_machine_steal_percent: Option<f64>,
     pub paced_latency_ms_p50: u64,
     pub paced_latency_ms_p99: u64,
     pub paced_latency_ms_max: u64,
@@ -65,6 +79,11 @@ fn mean_ms(t: Tally) -> f64 {
     (t.sum_us as f64 / t.count as f64 / 10.0).round() / 100.0
 }
 
+/// `us` of CPU time spread over `kills`, in microseconds (one decimal).
+fn per_kill(us: f64, kills: usize) -> f64 {
+    (us / kills as f64 * 10.0).round() / 10.0
+}
+
 fn entry_ms(id: &str) -> u64 {
     id.split('-')
         .next()
@@ -72,18 +91,65 @@ fn entry_ms(id: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU time this process has used so far (user + system), in microseconds.
-fn cpu_us() -> f64 {
+/// CPU time (user + system) used so far by `who` (`RUSAGE_SELF`: this
+/// process; `RUSAGE_THREAD`: the calling thread), in microseconds.
+fn cpu_us(who: libc::c_int) -> f64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a whole `rusage` into the pointer it is given.
     let usage = unsafe {
-        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+        if libc::getrusage(who, usage.as_mut_ptr()) != 0 {
             return 0.0;
         }
         usage.assume_init()
     };
     let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
     us(usage.ru_utime) + us(usage.ru_stime)
+}
+
+/// The machine's CPU time so far, in clock ticks, from the `cpu` line of
+/// `/proc/stat`. `None` where there is none.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct MachineTicks {
+    /// Running something: user, nice, system, irq, softirq.
+    busy: u64,
+    /// Taken by the hypervisor for other guests while this one had work.
+    steal: u64,
+    /// All of them, idle and iowait included (guest time is already in
+    /// user).
+    all: u64,
+}
+
+impl MachineTicks {
+    fn now() -> Option<MachineTicks> {
+        MachineTicks::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    fn parse(stat: &str) -> Option<MachineTicks> {
+        let t: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|t| t.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal …
+        let (steal, idle) = (*t.get(7)?, t.get(3)? + t.get(4)?);
+        let all: u64 = t.iter().take(8).sum();
+        Some(MachineTicks {
+            busy: all - idle - steal,
+            steal,
+            all,
+        })
+    }
+}
+
+/// The share of the machine's cores busy and stolen between two readings,
+/// in percent (one decimal each).
+fn machine_use(before: Option<MachineTicks>, after: Option<MachineTicks>) -> Option<(f64, f64)> {
+    let (b, a) = (before?, after?);
+    let all = a.all.checked_sub(b.all).filter(|t| *t > 0)? as f64;
+    let pct = |from: u64, to: u64| (to.saturating_sub(from) as f64 * 1000.0 / all).round() / 10.0;
+    Some((pct(b.busy, a.busy), pct(b.steal, a.steal)))
 }
 
 /// The pause between the saturated and the paced phase. Right after the
@@ -130,13 +196,9 @@ async fn produce(
 /// delays a send. Every millisecond (the timer's grain) it sends the
 /// kills due by then, so arrivals are as smooth as this can send and the
 /// rate is exact (kills per tick are not rounded); a late tick sends what
-/// it missed.
-fn send_paced(
-    client: redis::Client,
-    stream: String,
-    kills: Vec<String>,
-    pace: f64,
-) -> std::thread::JoinHandle<anyhow::Result<()>> {
+/// it missed. Its result is the CPU time the sending took (this thread's,
+/// in microseconds), which the engine's figures leave out.
+fn send_paced(client: redis::Client, stream: String, kills: Vec<String>, pace: f64) -> Sender {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -156,10 +218,13 @@ fn send_paced(
                 next += tick;
                 tokio::time::sleep_until(next.into()).await;
             }
-            Ok(())
+            Ok(cpu_us(libc::RUSAGE_THREAD))
         })
     })
 }
+
+/// The paced sender's thread.
+type Sender = std::thread::JoinHandle<anyhow::Result<f64>>;
 
 /// XREADGROUP + XACK as fast as Redis allows, with no work in between.
 async fn redis_only(
@@ -263,11 +328,11 @@ pub async fn run(
     // Saturated: a backlog of `kills`, consumed as fast as Medic can.
     produce(&mut producer, &topic, &kills_of(0, kills, &run)).await?;
     let started = Instant::now();
-    let cpu_before = cpu_us();
+    let cpu_before = cpu_us(libc::RUSAGE_SELF);
     let task = tokio::spawn(consumer.run(stopped));
     wait_for(&acked, kills, Duration::from_secs(600), &mut None).await?;
     let saturated = kills as f64 / started.elapsed().as_secs_f64();
-    let cpu_per_kill = (cpu_us() - cpu_before) / kills as f64;
+    let saturated_cpu = cpu_us(libc::RUSAGE_SELF) - cpu_before;
 
     // Paced: kills arrive at `pace` per second; latency is measured here.
     if let Ok(mut l) = latencies.lock() {
@@ -283,10 +348,13 @@ pub async fn run(
     let paced = kills_of(kills, kills, &run);
     tokio::time::sleep(SETTLE).await;
     let before = tallies();
+    let (cpu_before, machine_before) = (cpu_us(libc::RUSAGE_SELF), MachineTicks::now());
     let started = Instant::now();
     let mut sender = Some(send_paced(client.clone(), topic.clone(), paced, pace));
-    wait_for(&acked, 2 * kills, Duration::from_secs(600), &mut sender).await?;
+    let sender_cpu = wait_for(&acked, 2 * kills, Duration::from_secs(600), &mut sender).await?;
     let paced_elapsed = started.elapsed().as_secs_f64();
+    let paced_cpu = cpu_us(libc::RUSAGE_SELF) - cpu_before - sender_cpu;
+    let machine = machine_use(machine_before, MachineTicks::now());
     let after = tallies();
     let (log_sync, sled_flush) = (after.0 - before.0, after.1 - before.1);
     let _ = stop.send(true);
@@ -314,10 +382,14 @@ pub async fn run(
         redis_only_per_second: ceiling.round(),
         saturated_per_second: saturated.round(),
         saturated_ratio_to_redis_only: (saturated / ceiling * 1000.0).round() / 1000.0,
-        saturated_cpu_us_per_kill: (cpu_per_kill * 10.0).round() / 10.0,
+        saturated_cpu_us_per_kill: per_kill(saturated_cpu, kills),
         settle_ms_between_phases: SETTLE.as_millis() as u64,
         paced_target_per_second: pace,
         paced_achieved_per_second: (kills as f64 / paced_elapsed).round(),
+        paced_cpu_us_per_kill: per_kill(paced_cpu, kills),
+        paced_sender_cpu_us_per_kill: per_kill(sender_cpu, kills),
+        paced_machine_busy_percent: machine.map(|m| m.0),
+        paced_machine_steal_percent: machine.map(|m| m.1),
         paced_latency_ms_p50: pct(0.50),
         paced_latency_ms_p99: pct(0.99),
         paced_latency_ms_max: l.last().copied().unwrap_or(0),
@@ -350,24 +422,26 @@ pub fn write_latencies(path: &Path, acked: &[Acked]) -> std::io::Result<()> {
 }
 
 /// The paced sender's result.
-fn joined(sender: std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
+fn joined(sender: Sender) -> anyhow::Result<f64> {
     sender
         .join()
         .map_err(|_| anyhow::anyhow!("the paced sender panicked"))?
 }
 
 /// Waits until `n` kills are acknowledged; a sender that stops with an
-/// error ends the wait with that error.
+/// error ends the wait with that error. Returns the CPU time the sender
+/// used (0 without one).
 async fn wait_for(
     acked: &std::sync::atomic::AtomicUsize,
     n: usize,
     limit: Duration,
-    sender: &mut Option<std::thread::JoinHandle<anyhow::Result<()>>>,
-) -> anyhow::Result<()> {
+    sender: &mut Option<Sender>,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
+    let mut sent_cpu = 0.0;
     loop {
         if let Some(done) = sender.take_if(|s| s.is_finished()) {
-            joined(done)?;
+            sent_cpu = joined(done)?;
         }
         if acked.load(std::sync::atomic::Ordering::Relaxed) >= n {
             break;
@@ -382,7 +456,72 @@ async fn wait_for(
     // Everything was sent before it could be acknowledged: this thread is
     // at its end.
     if let Some(done) = sender.take() {
-        joined(done)?;
+        sent_cpu = joined(done)?;
     }
-    Ok(())
+    Ok(sent_cpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machines_busy_and_stolen_shares_are_read_from_proc_stat() {
+        let at = |user, idle, steal| {
+            // user nice system idle iowait irq softirq steal guest guest_nice
+            let line = format!("cpu  {user} 0 10 {idle} 5 1 4 {steal} 7 0\ncpu0 1 2 3\n");
+            MachineTicks::parse(&line).expect("a cpu line")
+        };
+        let before = at(100, 1000, 20);
+        assert_eq!(
+            before,
+            MachineTicks {
+                busy: 115,
+                steal: 20,
+                all: 1140
+            },
+            "guest time is not counted twice, iowait is idle"
+        );
+        // 200 more ticks: 120 busy, 30 stolen, 50 idle.
+        let after = at(220, 1050, 50);
+        assert_eq!(machine_use(Some(before), Some(after)), Some((60.0, 15.0)));
+        assert_eq!(
+            machine_use(Some(before), Some(before)),
+            None,
+            "no time passed"
+        );
+        assert_eq!(machine_use(None, Some(after)), None);
+        assert_eq!(MachineTicks::parse("intr 1 2\n"), None);
+        assert_eq!(MachineTicks::parse("cpu  1 2 x 4 5 6 7 8\n"), None);
+        assert_eq!(MachineTicks::parse("cpu  1 2 3\n"), None, "too few fields");
+    }
+
+    #[test]
+    fn a_threads_cpu_time_is_its_own() {
+        // Another thread works until its own CPU time has grown by 50 ms
+        // (however loaded the machine) while this one sleeps: the process's
+        // time grows by that much, this thread's hardly at all.
+        let (mine, all) = (cpu_us(libc::RUSAGE_THREAD), cpu_us(libc::RUSAGE_SELF));
+        let worker = std::thread::spawn(|| {
+            let (from, started) = (cpu_us(libc::RUSAGE_THREAD), Instant::now());
+            let mut x = 0u64;
+            while cpu_us(libc::RUSAGE_THREAD) - from < 50_000.0 {
+                x = x.wrapping_add(std::hint::black_box(1));
+                if started.elapsed() > Duration::from_secs(20) {
+                    return None;
+                }
+            }
+            Some(cpu_us(libc::RUSAGE_THREAD) - from)
+        });
+        while !worker.is_finished() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let worked = worker.join().unwrap().expect("the thread's CPU time grew");
+        assert!(worked >= 50_000.0);
+        assert!(cpu_us(libc::RUSAGE_SELF) - all >= 50_000.0, "the process's");
+        assert!(
+            cpu_us(libc::RUSAGE_THREAD) - mine < 25_000.0,
+            "a sleeping thread was charged the other's work"
+        );
+    }
 }

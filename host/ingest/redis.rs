@@ -4,9 +4,10 @@
 //! before a crash but never acknowledged), then claims entries left pending
 //! too long by dead consumers (XAUTOCLAIM), then reads new ones. Each batch
 //! is decided with bounded concurrency, made durable with one flush, and
-//! only then acknowledged — in one atomic pipeline with its dead letters and
-//! published responses. Redis going away is survived with reconnects and
-//! backoff; nothing unacknowledged is lost, because Redis redelivers it.
+//! only then acknowledged — in one pipeline that sends its dead letters and
+//! published responses first and the XACK last. Redis going away is
+//! survived with reconnects and backoff; nothing unacknowledged is lost,
+//! because Redis redelivers it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -261,8 +262,13 @@ impl RedisConsumer {
     ) -> Result<(), ConsumerError> {
         let bus = &self.bus;
         let now = Utc::now();
+        // Not a MULTI: Redis runs a connection's commands in order, so the
+        // XACK at the end runs after every response and dead letter before
+        // it, and a transaction would only add its queuing (it undoes
+        // nothing when a command fails). A crash between a response and the
+        // XACK leaves the entry pending: it is delivered again, found
+        // decided, and its stored decision is published again.
         let mut pipe = redis::pipe();
-        pipe.atomic();
         // Parsed, decided and encoded in a few chunks at once (bounded by
         // max_in_flight): a task per chunk rather than per kill keeps
         // scheduling cheap, and nothing of a kill's work is left to this

@@ -230,11 +230,18 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
         "saturated_per_second",
         "saturated_cpu_us_per_kill",
         "paced_achieved_per_second",
+        "paced_cpu_us_per_kill",
+        "paced_sender_cpu_us_per_kill",
+        "paced_machine_busy_percent",
     ] {
         assert!(
             report[field].as_f64().unwrap_or(0.0) > 0.0,
             "{field}: {report}"
         );
+    }
+    for share in ["paced_machine_busy_percent", "paced_machine_steal_percent"] {
+        let pct = report[share].as_f64().expect(share);
+        assert!((0.0..=100.0).contains(&pct), "{share}: {report}");
     }
     let p50 = report["paced_latency_ms_p50"].as_u64().expect("p50");
     let max = report["paced_latency_ms_max"].as_u64().expect("max");
