@@ -44,8 +44,8 @@ pub struct Report {
     pub paced_achieved_per_second: f64,
     /// CPU time per kill in the paced phase: all of Medic's threads, the
     /// load generator's sending thread left out (it is reported on its
-    /// own). Higher than the saturated phase's: batches are smaller, and
-    /// the engine shares the cores with the sender and Redis.
+    /// own). Usually higher than the saturated phase's: batches are
+    /// smaller, and the engine shares the cores with the sender and Redis.
     pub paced_cpu_us_per_kill: f64,
     pub paced_sender_cpu_us_per_kill: f64,
     /// How busy the machine's cores were in the paced phase, everything on
@@ -108,7 +108,7 @@ fn cpu_us(who: libc::c_int) -> f64 {
 
 /// The machine's CPU time so far, in clock ticks, from the `cpu` line of
 /// `/proc/stat`. `None` where there is none.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct MachineTicks {
     /// Running something: user, nice, system, irq, softirq.
     busy: u64,
