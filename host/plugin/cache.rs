@@ -47,7 +47,7 @@ pub fn compile(
             // by this engine under this exact key; wasmtime also refuses
             // artifacts from an incompatible engine or wasmtime version.
             match unsafe { Component::deserialize(engine, &artifact) } {
-                Ok(c) => return Ok((c, true)),
+                Ok(c) => return Ok((with_memory_image(c, origin)?, true)),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "Ignoring unusable cached plugin")
                 }
@@ -63,7 +63,36 @@ pub fn compile(
     {
         tracing::warn!(dir = %dir.display(), error = %e, "Could not cache compiled plugin");
     }
-    Ok((component, false))
+    Ok((with_memory_image(component, origin)?, false))
+}
+
+/// Attempts at building a component's memory image before its load fails.
+const IMAGE_ATTEMPTS: u32 = 3;
+
+/// Builds the copy-on-write image every instance's memory starts from (on
+/// Linux, a sealed memfd) now, at load, rather than lazily at the first
+/// instantiation. Sealing the memfd has failed once in this project's test
+/// suite ("cannot add seals to the memfd", while other tests were spawning
+/// processes) and passed when run again: lazily, that failed a plugin call;
+/// here it is retried, and if it persists the load fails with the reason.
+fn with_memory_image(component: Component, origin: &str) -> Result<Component, LoadError> {
+    let mut attempt = 1;
+    loop {
+        match component.initialize_copy_on_write_image() {
+            Ok(()) => return Ok(component),
+            Err(e) if attempt < IMAGE_ATTEMPTS => {
+                tracing::warn!(origin, attempt, error = %format!("{e:#}"), "Building the plugin's memory image failed; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(attempt)));
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(LoadError::Compile {
+                    origin: origin.to_string(),
+                    message: format!("building its memory image: {e:#}"),
+                });
+            }
+        }
+    }
 }
 
 fn store(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {
