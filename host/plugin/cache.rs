@@ -86,9 +86,9 @@ fn with_memory_image(component: Component, origin: &str) -> Result<Component, Lo
                 attempt += 1;
             }
             Err(e) => {
-                return Err(LoadError::Compile {
+                return Err(LoadError::MemoryImage {
                     origin: origin.to_string(),
-                    message: format!("building its memory image: {e:#}"),
+                    message: format!("{e:#}"),
                 });
             }
         }

@@ -107,6 +107,10 @@ pub enum LoadError {
     },
     #[error("the plugin engine could not start: {message}")]
     Engine { message: String },
+    /// The host could not set up the memory the plugin's instances start
+    /// from: not a fault of the plugin, and worth loading again.
+    #[error("{origin}: the host could not build the plugin's memory image: {message}")]
+    MemoryImage { origin: String, message: String },
 }
 
 impl LoadError {
