@@ -27,8 +27,34 @@ fn keep_freed_memory() {
     }
 }
 
+/// mimalloc's `mi_option_allow_thp` (its `mimalloc.h`, version 3).
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
+
+/// Turns transparent huge pages off for this process (mimalloc's own
+/// option, and the kernel's per-process switch, which also covers memory
+/// mapped before `main` and on systems where THP is `always`). With them,
+/// the first touch of each fresh 2 MiB region had the kernel zero all of
+/// it: after an idle second, the first 150 ms of kills at 20,000/s spent a
+/// quarter of their CPU time there and up to 2,400 of them waited over
+/// 10 ms; without, none did (see docs/BENCHMARKS.md, issue 3).
+/// `MIMALLOC_ALLOW_THP` in the environment still decides when it is set.
+fn no_huge_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    // SAFETY: sets an integer option; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) };
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments and touches no
+    // memory of ours; a kernel without it returns an error, ignored.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     keep_freed_memory();
+    no_huge_pages();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -121,6 +147,24 @@ mod tests {
         match std::env::var("MIMALLOC_PURGE_DELAY") {
             Ok(v) => assert_eq!(Some(delay), v.parse().ok()),
             Err(_) => assert_eq!(delay, -1),
+        }
+    }
+
+    #[test]
+    fn huge_pages_are_off_unless_the_environment_says_otherwise() {
+        super::no_huge_pages();
+        // SAFETY: reads an integer option.
+        let allowed = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_ALLOW_THP) };
+        if let Ok(v) = std::env::var("MIMALLOC_ALLOW_THP") {
+            assert_eq!(Some(allowed), v.parse().ok());
+            return;
+        }
+        assert_eq!(allowed, 0);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: PR_GET_THP_DISABLE only returns the process's flag.
+            let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+            assert_eq!(disabled, 1, "the kernel's THP switch for this process");
         }
     }
 }

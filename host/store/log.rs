@@ -372,10 +372,15 @@ fn parse_header(h: &[u8]) -> (usize, u32, u8) {
     (word(0) as usize, word(4), h.get(8).copied().unwrap_or(0))
 }
 
-/// Zeros written ahead of the data at a time.
-const PREALLOCATE: u64 = 4 << 20;
+/// Zeros written ahead of the data at a time, each step made durable on
+/// its own. Small on purpose: a sync of the log that starts while a step
+/// is in flight waits for that step's zeros and the file's new length to
+/// be written too. With 4 MiB steps nearly every slow sync of the log (3 to
+/// 39 ms, against 0.5 ms on average) coincided with the end of a step; with
+/// 512 KiB steps they all but went (docs/BENCHMARKS.md, issue 3).
+const PREALLOCATE: u64 = 512 << 10;
 /// The zeroing thread keeps this much zeroed past the data.
-const AHEAD: u64 = 2 * PREALLOCATE;
+const AHEAD: u64 = 8 << 20;
 
 /// Writes `len` zeros at `from` and makes them durable.
 fn fill_zeros(file: &File, from: u64, len: u64) -> std::io::Result<()> {
@@ -392,8 +397,9 @@ fn fill_zeros(file: &File, from: u64, len: u64) -> std::io::Result<()> {
 }
 
 /// Keeps [`AHEAD`] bytes past the data of the current segment filled with
-/// zeros, outside the writer's lock: filled under it, each 4 MiB and its
-/// fsync held every append back (the log's p99 tail). Ends with the log.
+/// zeros, a [`PREALLOCATE`] step at a time, outside the writer's lock:
+/// filled under it, each step and its fsync held every append back (the
+/// log's p99 tail). Ends with the log.
 fn spawn_zeroing(log: Weak<RecordLog>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("medic-log-zeros".into())
