@@ -86,6 +86,13 @@ const ACKS_IN_FLIGHT: usize = 2;
 /// read — waits behind it.
 const YIELD_EVERY: Duration = Duration::from_micros(200);
 
+/// The fewest entries worth a decision task of their own (~0.6 ms of
+/// work): a small batch is decided by fewer tasks, not split four ways.
+/// At 20,000 kills/s batches are ~20 entries; split into four chunks of
+/// five, the tasks' spawning and cross-thread wake-ups cost ~7% more CPU
+/// per kill than one or two chunks (docs/BENCHMARKS.md, issue 3).
+const MIN_CHUNK: usize = 16;
+
 /// The most a reconnect waits.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -270,14 +277,15 @@ impl RedisConsumer {
         // decided, and its stored decision is published again.
         let mut pipe = redis::pipe();
         // Parsed, decided and encoded in a few chunks at once (bounded by
-        // max_in_flight): a task per chunk rather than per kill keeps
+        // max_in_flight, and none smaller than MIN_CHUNK unless the batch
+        // is): a task per chunk rather than per kill keeps
         // scheduling cheap, and nothing of a kill's work is left to this
         // task, which reads the next batch as soon as the chunks are done.
         // Asked once: the answer reads cgroup files each time.
         static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         let cores =
             *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let chunks = (cores * 2).min(bus.max_in_flight as usize).max(1);
+        let chunks = chunk_count(entries.len(), cores, bus.max_in_flight as usize);
         let chunk_len = entries.len().div_ceil(chunks).max(1);
         let mut tasks = tokio::task::JoinSet::new();
         let mut entries = entries.into_iter().peekable();
@@ -346,6 +354,13 @@ impl RedisConsumer {
             drop(all);
         }
     }
+}
+
+/// How many decision tasks share a batch of `len` entries: two per core,
+/// no more than `max_in_flight`, none with fewer than [`MIN_CHUNK`]
+/// entries unless the whole batch has fewer; at least one.
+fn chunk_count(len: usize, cores: usize, max_in_flight: usize) -> usize {
+    (cores * 2).min(max_in_flight).min(len / MIN_CHUNK).max(1)
 }
 
 /// `step` over `items` in order, letting the worker serve other tasks
@@ -524,6 +539,21 @@ mod tests {
 
     /// Deciding awaits nothing slow: without yielding, a chunk would hold
     /// its worker to the end and the connections' I/O would wait for it.
+    #[test]
+    fn a_batch_is_split_in_chunks_of_at_least_min_chunk_entries() {
+        // A batch at 20,000/s (~20 entries): one task, not four of five.
+        assert_eq!(chunk_count(20, 2, 1024), 1);
+        assert_eq!(chunk_count(MIN_CHUNK - 1, 2, 1024), 1);
+        assert_eq!(chunk_count(2 * MIN_CHUNK, 2, 1024), 2);
+        // A full batch: two tasks per core, bounded by max_in_flight.
+        assert_eq!(chunk_count(256, 2, 1024), 4);
+        assert_eq!(chunk_count(256, 8, 1024), 16);
+        assert_eq!(chunk_count(256, 2, 3), 3);
+        // Never none, even for an empty batch or max_in_flight 0.
+        assert_eq!(chunk_count(0, 2, 1024), 1);
+        assert_eq!(chunk_count(256, 2, 0), 1);
+    }
+
     #[test]
     fn a_long_chunk_lets_other_tasks_run_between_its_steps() {
         let runtime = tokio::runtime::Builder::new_current_thread()
