@@ -51,18 +51,22 @@ struct Members {
 }
 
 impl Members {
-    fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &[u8])> {
         self.names
             .iter()
             .map(|(name, at)| (*name, self.text(at.clone())))
     }
 
-    /// The JSON at `at` (serde_json writes UTF-8; "null" otherwise).
-    fn text(&self, at: std::ops::Range<usize>) -> &str {
-        self.json
-            .get(at)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("null")
+    /// The JSON at `at` (written by serde_json, so UTF-8: the line is
+    /// copied as bytes, with no check per field).
+    fn text(&self, at: std::ops::Range<usize>) -> &[u8] {
+        self.json.get(at).unwrap_or(b"null")
+    }
+
+    /// Empties it for the next event, keeping its buffers.
+    fn clear(&mut self) {
+        self.json.clear();
+        self.names.clear();
     }
 
     /// Appends one field, its value encoded by serde_json into the buffer.
@@ -76,7 +80,7 @@ impl Members {
     }
 
     /// Takes out the `message` field's JSON, if the event has one.
-    fn take_message(&mut self) -> Option<&str> {
+    fn take_message(&mut self) -> Option<&[u8]> {
         let i = self.names.iter().position(|(name, _)| *name == "message")?;
         let (_, at) = self.names.remove(i);
         Some(self.text(at))
@@ -129,42 +133,84 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Members::default();
-        event.record(&mut fields);
+        // One scratch per thread, so an event allocates nothing once the
+        // buffers have grown (a fresh one if an event is logged while
+        // another is being written on the same thread).
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.write_event(event, &ctx, &mut scratch),
+            Err(_) => self.write_event(event, &ctx, &mut Scratch::default()),
+        });
+    }
+}
+
+/// What writing an event needs, kept between events.
+#[derive(Default)]
+struct Scratch {
+    fields: Members,
+    line: Vec<u8>,
+    written: Vec<&'static str>,
+    time: String,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+impl<W> SpecJson<W>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
+{
+    fn write_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, scratch: &mut Scratch)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Scratch {
+            fields,
+            line,
+            written,
+            time,
+        } = scratch;
+        fields.clear();
+        line.clear();
+        written.clear();
+        time.clear();
+        event.record(fields);
         let meta = event.metadata();
-        let mut line = String::with_capacity(512);
-        line.push_str("{\"timestamp\":\"");
-        crate::wire_time::push_millis(&chrono::Utc::now(), &mut line);
-        line.push_str("\",\"level\":\"");
-        line.push_str(spec_level(meta.level()));
-        line.push_str("\",\"logger\":\"");
+        line.extend_from_slice(b"{\"timestamp\":\"");
+        crate::wire_time::push_millis(&chrono::Utc::now(), time);
+        line.extend_from_slice(time.as_bytes());
+        line.extend_from_slice(b"\",\"level\":\"");
+        line.extend_from_slice(spec_level(meta.level()).as_bytes());
+        line.extend_from_slice(b"\",\"logger\":\"");
         for (i, part) in meta.target().split("::").enumerate() {
             if i > 0 {
-                line.push('.');
+                line.push(b'.');
             }
-            line.push_str(part);
+            line.extend_from_slice(part.as_bytes());
         }
-        line.push_str("\",\"message\":");
-        line.push_str(fields.take_message().unwrap_or("\"\""));
-        line.push_str(",\"context\":{");
+        line.extend_from_slice(b"\",\"message\":");
+        line.extend_from_slice(fields.take_message().unwrap_or(b"\"\""));
+        line.extend_from_slice(b",\"context\":{");
         // The event's own fields, then its spans' from the innermost out;
         // a name already written (an inner value) is not written again.
-        let mut written: Vec<&'static str> = Vec::with_capacity(16);
-        let mut member = |line: &mut String, name: &'static str, json: &str| {
+        let member = |line: &mut Vec<u8>,
+                      written: &mut Vec<&'static str>,
+                      name: &'static str,
+                      json: &[u8]| {
             if written.contains(&name) {
                 return;
             }
             if !written.is_empty() {
-                line.push(',');
+                line.push(b',');
             }
             written.push(name);
-            line.push('"');
-            line.push_str(name);
-            line.push_str("\":");
-            line.push_str(json);
+            line.push(b'"');
+            line.extend_from_slice(name.as_bytes());
+            line.extend_from_slice(b"\":");
+            line.extend_from_slice(json);
         };
         for (name, json) in fields.iter() {
-            member(&mut line, name, json);
+            member(line, written, name, json);
         }
         let (mut trace_id, mut span_id) = (None, None);
         if let Some(scope) = ctx.event_scope(event) {
@@ -173,28 +219,28 @@ where
                 trace_id = Some(span.id().into_u64());
                 if let Some(SpanFields(members)) = span.extensions().get::<SpanFields>() {
                     for (name, json) in members.iter() {
-                        member(&mut line, name, json);
+                        member(line, written, name, json);
                     }
                 }
             }
         }
-        line.push_str("},\"trace_id\":");
-        hex_id(&mut line, trace_id);
-        line.push_str(",\"span_id\":");
-        hex_id(&mut line, span_id);
-        line.push_str("}\n");
+        line.extend_from_slice(b"},\"trace_id\":");
+        hex_id(line, trace_id);
+        line.extend_from_slice(b",\"span_id\":");
+        hex_id(line, span_id);
+        line.extend_from_slice(b"}\n");
         let mut w = self.make_writer.make_writer();
-        let _ = w.write_all(line.as_bytes());
+        let _ = w.write_all(line);
     }
 }
 
 /// A span id as 16 hex digits in quotes, or `null`.
-fn hex_id(line: &mut String, id: Option<u64>) {
+fn hex_id(line: &mut Vec<u8>, id: Option<u64>) {
     match id {
         Some(id) => {
             let _ = write!(line, "\"{id:016x}\"");
         }
-        None => line.push_str("null"),
+        None => line.extend_from_slice(b"null"),
     }
 }
 
@@ -334,6 +380,39 @@ mod tests {
         assert!(line["logger"].as_str().unwrap().starts_with("medic."));
         assert!(line["trace_id"].is_string() && line["span_id"].is_string());
         assert!(chrono::DateTime::parse_from_rfc3339(line["timestamp"].as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn an_event_carries_nothing_of_the_one_before_it_on_the_same_thread() {
+        // Events share a scratch buffer per thread: each line is its own.
+        let buf = Buffer::default();
+        let subscriber = tracing_subscriber::registry().with(SpecJson {
+            make_writer: buf.clone(),
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            {
+                let span = tracing::info_span!("kill", kill_id = "k-1");
+                let _g = span.enter();
+                tracing::info!(
+                    outcome = "deny",
+                    risk_score = 0.75,
+                    "Resurrection decision made with a long message"
+                );
+            }
+            tracing::warn!("Short");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["context"]["kill_id"], "k-1");
+        assert_eq!(lines[0]["context"]["risk_score"], 0.75);
+        assert_eq!(lines[1]["message"], "Short");
+        assert_eq!(lines[1]["level"], "WARNING");
+        assert_eq!(lines[1]["context"], serde_json::json!({}));
+        assert!(lines[1]["trace_id"].is_null() && lines[1]["span_id"].is_null());
     }
 
     #[test]
