@@ -355,13 +355,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lines_have_the_spec_shape_with_the_kill_id_from_the_span() {
+    /// The lines `f` logs through a [`SpecJson`] layer, each parsed.
+    fn logged(f: impl FnOnce()) -> Vec<Value> {
         let buf = Buffer::default();
         let subscriber = tracing_subscriber::registry().with(SpecJson {
             make_writer: buf.clone(),
         });
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn lines_have_the_spec_shape_with_the_kill_id_from_the_span() {
+        let lines = logged(|| {
             let span = tracing::info_span!("kill", kill_id = "k-42");
             let _g = span.enter();
             tracing::warn!(
@@ -370,8 +379,9 @@ mod tests {
                 "Resurrection decision made"
             );
         });
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        let [line] = &lines[..] else {
+            panic!("one line: {lines:?}")
+        };
         assert_eq!(line["level"], "WARNING");
         assert_eq!(line["message"], "Resurrection decision made");
         assert_eq!(line["context"]["kill_id"], "k-42");
@@ -385,11 +395,7 @@ mod tests {
     #[test]
     fn an_event_carries_nothing_of_the_one_before_it_on_the_same_thread() {
         // Events share a scratch buffer per thread: each line is its own.
-        let buf = Buffer::default();
-        let subscriber = tracing_subscriber::registry().with(SpecJson {
-            make_writer: buf.clone(),
-        });
-        tracing::subscriber::with_default(subscriber, || {
+        let lines = logged(|| {
             {
                 let span = tracing::info_span!("kill", kill_id = "k-1");
                 let _g = span.enter();
@@ -401,11 +407,6 @@ mod tests {
             }
             tracing::warn!("Short");
         });
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["context"]["kill_id"], "k-1");
         assert_eq!(lines[0]["context"]["risk_score"], 0.75);
