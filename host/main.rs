@@ -36,7 +36,8 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// the first touch of each fresh 2 MiB region had the kernel zero all of
 /// it: after an idle second, the first 150 ms of kills at 20,000/s spent a
 /// quarter of their CPU time there and up to 2,400 of them waited over
-/// 10 ms; without, none did (see docs/BENCHMARKS.md, issue 3).
+/// 10 ms; without, none did in five runs of six (see docs/BENCHMARKS.md,
+/// issue 3).
 /// `MIMALLOC_ALLOW_THP` in the environment still decides when it is set.
 fn no_huge_pages() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
