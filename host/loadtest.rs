@@ -154,7 +154,10 @@ fn machine_use(before: Option<MachineTicks>, after: Option<MachineTicks>) -> Opt
 
 /// The pause between the saturated and the paced phase. Right after the
 /// burst, the first ~100 ms of kills at 20,000/s waited up to 20–40 ms
-/// (cause not found; docs/BENCHMARKS.md): enough to set a run's p99 alone.
+/// (cause not found): enough to set a run's p99 alone. After this pause
+/// they still did — the kernel zeroing fresh 2 MiB huge pages at first
+/// touch — until Medic turned huge pages off for itself (`no_huge_pages`
+/// in `main.rs`; docs/BENCHMARKS.md, issue 3).
 const SETTLE: Duration = Duration::from_secs(1);
 
 fn now_ms() -> u64 {
