@@ -21,10 +21,22 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// docs/BENCHMARKS.md, issue 3). The heap then stays at its high-water mark.
 /// `MIMALLOC_PURGE_DELAY` in the environment still decides when it is set.
 fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets an integer option; mimalloc reads options atomically.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    set_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, -1);
+}
+
+/// Sets a mimalloc option unless `env`, the variable mimalloc reads it
+/// from, is set (then that decides); whether it was set here.
+fn set_mimalloc_option(
+    env: &str,
+    option: libmimalloc_sys::mi_option_t,
+    value: std::ffi::c_long,
+) -> bool {
+    if std::env::var_os(env).is_some() {
+        return false;
     }
+    // SAFETY: sets an integer option; mimalloc reads options atomically.
+    unsafe { libmimalloc_sys::mi_option_set(option, value) };
+    true
 }
 
 /// mimalloc's `mi_option_allow_thp` (its `mimalloc.h`, version 3).
@@ -40,11 +52,9 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// issue 3).
 /// `MIMALLOC_ALLOW_THP` in the environment still decides when it is set.
 fn no_huge_pages() {
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+    if !set_mimalloc_option("MIMALLOC_ALLOW_THP", MI_OPTION_ALLOW_THP, 0) {
         return;
     }
-    // SAFETY: sets an integer option; mimalloc reads options atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) };
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments and touches no
     // memory of ours; a kernel without it returns an error, ignored.

@@ -537,8 +537,6 @@ mod tests {
         }
     }
 
-    /// Deciding awaits nothing slow: without yielding, a chunk would hold
-    /// its worker to the end and the connections' I/O would wait for it.
     #[test]
     fn a_batch_is_split_in_chunks_of_at_least_min_chunk_entries() {
         // A batch at 20,000/s (~20 entries): one task, not four of five.
@@ -554,6 +552,8 @@ mod tests {
         assert_eq!(chunk_count(256, 2, 0), 1);
     }
 
+    /// Deciding awaits nothing slow: without yielding, a chunk would hold
+    /// its worker to the end and the connections' I/O would wait for it.
     #[test]
     fn a_long_chunk_lets_other_tasks_run_between_its_steps() {
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -418,27 +418,22 @@ mod tests {
 
     #[test]
     fn field_values_are_escaped_and_numbered_as_json_reads_them_back() {
-        let buf = Buffer::default();
         let tricky = "quote \" back \\ nl \n cr \r tab \t bell \u{7} nul \u{0} é ✓";
-        tracing::subscriber::with_default(
-            tracing_subscriber::registry().with(SpecJson {
-                make_writer: buf.clone(),
-            }),
-            || {
-                tracing::info!(
-                    text = tricky,
-                    debugged = ?tricky,
-                    whole = 3.0f64,
-                    small = 1e-7f64,
-                    big = 1e300f64,
-                    nan = f64::NAN,
-                    neg = -2.5f64,
-                    "{tricky}"
-                )
-            },
-        );
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        let lines = logged(|| {
+            tracing::info!(
+                text = tricky,
+                debugged = ?tricky,
+                whole = 3.0f64,
+                small = 1e-7f64,
+                big = 1e300f64,
+                nan = f64::NAN,
+                neg = -2.5f64,
+                "{tricky}"
+            )
+        });
+        let [line] = &lines[..] else {
+            panic!("one line: {lines:?}")
+        };
         let c = &line["context"];
         assert_eq!(c["text"], tricky);
         assert_eq!(c["debugged"], format!("{tricky:?}"));
