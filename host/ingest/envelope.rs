@@ -3,10 +3,15 @@
 //! kill report's JSON; or the kill report's own fields as entry fields (lists
 //! and maps JSON-encoded). Over HTTP: an envelope or a bare kill report.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::validate::{MAX_ID, MAX_MESSAGE_BYTES, ValidationError, kill_report};
+use super::validate::{
+    MAX_ID, MAX_MESSAGE_BYTES, RawKill, ValidationError, kill_report, kill_report_text,
+};
 use crate::model::KillReport;
 
 /// A validated kill with its envelope's routing.
@@ -27,19 +32,90 @@ pub fn reply_stream_allowed(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
-fn optional_id(o: &Map<String, Value>, field: &str) -> Result<Option<String>, ValidationError> {
+/// An envelope's optional identifier field: absent, null, or a string.
+fn optional_str<'a>(
+    o: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, ValidationError> {
     match o.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s))
-            if !s.is_empty() && s.len() <= MAX_ID && !s.chars().any(char::is_control) =>
-        {
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(ValidationError::new(
-            field,
-            format!("must be a string of 1-{MAX_ID} printable characters"),
-        )),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(id_problem(field)),
     }
+}
+
+fn id_problem(field: &str) -> ValidationError {
+    ValidationError::new(
+        field,
+        format!("must be a string of 1-{MAX_ID} printable characters"),
+    )
+}
+
+fn checked_id(field: &str, id: Option<&str>) -> Result<Option<String>, ValidationError> {
+    match id {
+        None => Ok(None),
+        Some(s) if !s.is_empty() && s.len() <= MAX_ID && !s.chars().any(char::is_control) => {
+            Ok(Some(s.to_string()))
+        }
+        Some(_) => Err(id_problem(field)),
+    }
+}
+
+/// An envelope's kill with its routing, checked in this order: the kill
+/// (its problems named under `payload.`), `reply_to`, `correlation_id`.
+fn enveloped(
+    kill: Result<KillReport, ValidationError>,
+    reply_to: Result<Option<&str>, ValidationError>,
+    correlation_id: Result<Option<&str>, ValidationError>,
+) -> Result<Parsed, ValidationError> {
+    let kill =
+        kill.map_err(|e| ValidationError::new(&format!("payload.{}", e.field), e.problem))?;
+    let reply_to = checked_id("reply_to", reply_to?)?;
+    if let Some(r) = &reply_to
+        && !reply_stream_allowed(r)
+    {
+        return Err(ValidationError::new(
+            "reply_to",
+            format!("{r:?} is not a medic.* stream name"),
+        ));
+    }
+    Ok(Parsed {
+        kill,
+        correlation_id: checked_id("correlation_id", correlation_id?)?,
+        reply_to,
+    })
+}
+
+/// A spec §4.1 envelope whose every field has its type, read from JSON
+/// text in one pass; anything else is read through `Value` by
+/// [`from_json`], whose errors name the field.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvelope<'a> {
+    #[serde(default, borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message_type: Cow<'a, str>,
+    #[serde(borrow)]
+    payload: RawKill<'a>,
+    #[serde(default, borrow)]
+    correlation_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reply_to: Option<Cow<'a, str>>,
+}
+
+/// The typed reading of an envelope, when it applies: `None` sends the
+/// text to [`from_json`].
+fn typed(text: &str, now: DateTime<Utc>) -> Option<Result<Parsed, ValidationError>> {
+    let env: RawEnvelope = serde_json::from_str(text).ok()?;
+    if env.message_type != "KILL_REPORT" || !matches!(env.version.as_deref(), None | Some("1.0")) {
+        return None;
+    }
+    Some(enveloped(
+        env.payload.checked(now),
+        Ok(env.reply_to.as_deref()),
+        Ok(env.correlation_id.as_deref()),
+    ))
 }
 
 /// Parses JSON that is either a spec §4.1 envelope or a bare kill report.
@@ -94,22 +170,11 @@ pub fn from_json(value: &Value, now: DateTime<Utc>) -> Result<Parsed, Validation
     let payload = o
         .get("payload")
         .ok_or_else(|| ValidationError::new("payload", "is required"))?;
-    let kill = kill_report(payload, now)
-        .map_err(|e| ValidationError::new(&format!("payload.{}", e.field), e.problem))?;
-    let reply_to = optional_id(o, "reply_to")?;
-    if let Some(r) = &reply_to
-        && !reply_stream_allowed(r)
-    {
-        return Err(ValidationError::new(
-            "reply_to",
-            format!("{r:?} is not a medic.* stream name"),
-        ));
-    }
-    Ok(Parsed {
-        kill,
-        correlation_id: optional_id(o, "correlation_id")?,
-        reply_to,
-    })
+    enveloped(
+        kill_report(payload, now),
+        optional_str(o, "reply_to"),
+        optional_str(o, "correlation_id"),
+    )
 }
 
 /// Parses JSON text, checking its size first.
@@ -119,6 +184,9 @@ pub fn from_text(text: &str, now: DateTime<Utc>) -> Result<Parsed, ValidationErr
             "message",
             format!("is {} bytes (limit {MAX_MESSAGE_BYTES})", text.len()),
         ));
+    }
+    if let Some(parsed) = typed(text, now) {
+        return parsed;
     }
     let value: Value = serde_json::from_str(text)
         .map_err(|e| ValidationError::new("message", format!("not valid JSON: {e}")))?;
@@ -151,9 +219,8 @@ pub fn from_stream_fields(
             .map_err(|e| ValidationError::new(&format!("data.{}", e.field), e.problem));
     }
     if let Some(payload) = get("payload") {
-        let value: Value = serde_json::from_str(payload)
-            .map_err(|e| ValidationError::new("payload", format!("not valid JSON: {e}")))?;
-        let kill = kill_report(&value, now)
+        let kill = kill_report_text(payload, now)
+            .map_err(|e| ValidationError::new("payload", format!("not valid JSON: {e}")))?
             .map_err(|e| ValidationError::new(&format!("payload.{}", e.field), e.problem))?;
         return Ok(Parsed {
             kill,
@@ -226,6 +293,80 @@ mod tests {
         fields.push(("evidence".into(), "[\"e-1\"]".into()));
         let p = from_stream_fields(&fields, now()).unwrap();
         assert_eq!(p.kill.evidence, ["e-1"]);
+    }
+
+    /// The envelope with `edit` applied to it, as text.
+    fn envelope_with(edit: impl FnOnce(&mut Value)) -> String {
+        let mut env = json!({"version": "1.0", "message_type": "KILL_REPORT", "payload": kill(),
+                             "correlation_id": "c-1", "reply_to": "medic.responses.smith-02"});
+        edit(&mut env);
+        env.to_string()
+    }
+
+    #[test]
+    fn the_one_pass_reading_answers_as_the_field_by_field_one_does() {
+        // Every field of the right type: read in one pass, and the checks
+        // of values give the same answer as reading through `Value`.
+        let typed_cases: Vec<String> = vec![
+            envelope_with(|_| {}),
+            envelope_with(|e| e["payload"]["target_module"] = json!("svc; rm -rf /")),
+            envelope_with(|e| e["payload"]["kill_id"] = json!("  ")),
+            envelope_with(|e| e["payload"]["confidence_score"] = json!(1.2)),
+            envelope_with(|e| e["payload"]["confidence_score"] = json!(1)),
+            envelope_with(|e| e["payload"]["timestamp"] = json!("2030-01-01T00:00:00Z")),
+            envelope_with(|e| e["payload"]["timestamp"] = json!("yesterday")),
+            envelope_with(|e| e["payload"]["evidence"] = json!(vec!["x"; 65])),
+            envelope_with(|e| e["payload"]["dependencies"] = json!(["ok", "../etc"])),
+            envelope_with(|e| e["payload"]["dependencies"] = Value::Null),
+            envelope_with(|e| e["payload"]["metadata"] = json!({"blob": "x".repeat(20_000)})),
+            envelope_with(|e| e["payload"]["metadata"] = json!({"region": "eu"})),
+            envelope_with(|e| e["payload"]["source_agent"] = json!("a\u{7}b")),
+            envelope_with(|e| e["reply_to"] = json!("smith.commands")),
+            envelope_with(|e| e["correlation_id"] = json!("")),
+            envelope_with(|e| e["correlation_id"] = Value::Null),
+            envelope_with(|e| {
+                e.as_object_mut().unwrap().remove("version");
+            }),
+        ];
+        // A field of the wrong type, a field too many, another message
+        // type: only the field-by-field reading can name the problem.
+        let value_cases: Vec<String> = vec![
+            envelope_with(|e| e["payload"]["severity"] = json!("apocalyptic")),
+            envelope_with(|e| e["payload"]["confidence_score"] = json!("high")),
+            envelope_with(|e| e["payload"]["evidence"] = json!([1])),
+            envelope_with(|e| e["payload"]["metadata"] = json!([])),
+            envelope_with(|e| {
+                e["payload"].as_object_mut().unwrap().remove("kill_id");
+            }),
+            envelope_with(|e| e["payload"]["surprise"] = json!(1)),
+            envelope_with(|e| e["surprise"] = json!(1)),
+            envelope_with(|e| e["reply_to"] = json!(7)),
+            envelope_with(|e| e["message_type"] = json!("HEARTBEAT")),
+            envelope_with(|e| e["version"] = json!("2.0")),
+            kill().to_string(),
+        ];
+        for (text, one_pass) in typed_cases
+            .iter()
+            .map(|t| (t, true))
+            .chain(value_cases.iter().map(|t| (t, false)))
+        {
+            assert_eq!(typed(text, now()).is_some(), one_pass, "{text}");
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(from_text(text, now()), from_json(&value, now()), "{text}");
+        }
+        // Both kinds of case include refusals, and the good envelope is
+        // read whole.
+        let good = from_text(&typed_cases[0], now()).unwrap();
+        assert_eq!(good.kill.kill_id, "k-1");
+        assert_eq!(good.correlation_id.as_deref(), Some("c-1"));
+        assert_eq!(good.reply_to.as_deref(), Some("medic.responses.smith-02"));
+        for (cases, refused) in [(&typed_cases, 11), (&value_cases, 10)] {
+            let n = cases
+                .iter()
+                .filter(|t| from_text(t, now()).is_err())
+                .count();
+            assert_eq!(n, refused);
+        }
     }
 
     #[test]

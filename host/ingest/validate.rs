@@ -3,7 +3,10 @@
 //! the first problem is reported naming the field. Nothing unchecked reaches
 //! the decision stage.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::validate_name;
@@ -48,10 +51,42 @@ fn required<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a Value> {
     }
 }
 
-fn string(obj: &Map<String, Value>, field: &str, max: usize) -> Result<String> {
-    let s = required(obj, field)?
+fn string_of<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str> {
+    required(obj, field)?
         .as_str()
-        .ok_or_else(|| ValidationError::new(field, "must be a string"))?;
+        .ok_or_else(|| ValidationError::new(field, "must be a string"))
+}
+
+fn list_of(obj: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>> {
+    let Some(v) = obj.get(field).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let items = v
+        .as_array()
+        .ok_or_else(|| ValidationError::new(field, "must be a list of strings"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| ValidationError::new(&format!("{field}[{i}]"), "must be a string"))
+        })
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
+fn enumeration<T: serde::de::DeserializeOwned>(
+    obj: &Map<String, Value>,
+    field: &str,
+    allowed: &str,
+) -> Result<T> {
+    let v = required(obj, field)?;
+    T::deserialize(v)
+        .map_err(|_| ValidationError::new(field, format!("{v} is not one of {allowed}")))
+}
+
+fn checked_string(field: &str, s: &str, max: usize) -> Result<String> {
     if s.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
@@ -70,8 +105,8 @@ fn string(obj: &Map<String, Value>, field: &str, max: usize) -> Result<String> {
     Ok(s.to_string())
 }
 
-fn name(obj: &Map<String, Value>, field: &str) -> Result<String> {
-    let s = string(obj, field, MAX_ID)?;
+fn checked_name(field: &str, s: &str) -> Result<String> {
+    let s = checked_string(field, s, MAX_ID)?;
     if !validate_name(&s) {
         return Err(ValidationError::new(
             field,
@@ -83,61 +118,54 @@ fn name(obj: &Map<String, Value>, field: &str) -> Result<String> {
     Ok(s)
 }
 
-fn list(obj: &Map<String, Value>, field: &str, names: bool) -> Result<Vec<String>> {
-    let Some(v) = obj.get(field).filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
-    };
-    let items = v
-        .as_array()
-        .ok_or_else(|| ValidationError::new(field, "must be a list of strings"))?;
+fn checked_list(field: &str, items: Option<Vec<String>>, names: bool) -> Result<Vec<String>> {
+    let items = items.unwrap_or_default();
     if items.len() > MAX_LIST {
         return Err(ValidationError::new(
             field,
             format!("has {} items (limit {MAX_LIST})", items.len()),
         ));
     }
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            // The item's path is only spelled out for an error.
-            let at = || format!("{field}[{i}]");
-            let s = item
-                .as_str()
-                .ok_or_else(|| ValidationError::new(&at(), "must be a string"))?;
-            if s.len() > MAX_TEXT {
-                return Err(ValidationError::new(
-                    &at(),
-                    format!("is {} bytes (limit {MAX_TEXT})", s.len()),
-                ));
-            }
-            if names && !validate_name(s) {
-                return Err(ValidationError::new(
-                    &at(),
-                    format!("{s:?} is not a safe module name"),
-                ));
-            }
-            Ok(s.to_string())
-        })
-        .collect()
+    for (i, s) in items.iter().enumerate() {
+        // The item's path is only spelled out for an error.
+        let at = || format!("{field}[{i}]");
+        if s.len() > MAX_TEXT {
+            return Err(ValidationError::new(
+                &at(),
+                format!("is {} bytes (limit {MAX_TEXT})", s.len()),
+            ));
+        }
+        if names && !validate_name(s) {
+            return Err(ValidationError::new(
+                &at(),
+                format!("{s:?} is not a safe module name"),
+            ));
+        }
+    }
+    Ok(items)
 }
 
-fn enumeration<T: serde::de::DeserializeOwned>(
-    obj: &Map<String, Value>,
-    field: &str,
-    allowed: &str,
-) -> Result<T> {
-    let v = required(obj, field)?;
-    T::deserialize(v)
-        .map_err(|_| ValidationError::new(field, format!("{v} is not one of {allowed}")))
+fn checked_metadata(metadata: Option<Map<String, Value>>) -> Result<Map<String, Value>> {
+    let m = metadata.unwrap_or_default();
+    if m.len() > MAX_METADATA_KEYS {
+        return Err(ValidationError::new(
+            "metadata",
+            format!("has {} keys (limit {MAX_METADATA_KEYS})", m.len()),
+        ));
+    }
+    let size = serde_json::to_vec(&m).map_or(usize::MAX, |v| v.len());
+    if size > MAX_METADATA_BYTES {
+        return Err(ValidationError::new(
+            "metadata",
+            format!("is {size} bytes (limit {MAX_METADATA_BYTES})"),
+        ));
+    }
+    Ok(m)
 }
 
 /// Parses a timestamp and checks it is neither in the future (beyond clock
 /// skew) nor too old to decide.
-pub fn timestamp(v: &Value, field: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| ValidationError::new(field, "must be an ISO-8601 string"))?;
+fn checked_timestamp(field: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let t = DateTime::parse_from_rfc3339(s)
         .map_err(|e| {
             ValidationError::new(field, format!("{s:?} is not an ISO-8601 timestamp ({e})"))
@@ -155,85 +183,135 @@ pub fn timestamp(v: &Value, field: &str, now: DateTime<Utc>) -> Result<DateTime<
     Ok(t)
 }
 
+/// A kill report's fields with the types the wire gives them, their values
+/// not checked yet. Read in one pass straight from JSON text when every
+/// field has its type (the common case, and the fast one), or from a
+/// parsed `Value` field by field, so that a field of the wrong type is
+/// named ([`RawKill::from_value`]). Either way [`RawKill::checked`] makes
+/// the same checks, in the same order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKill<'a> {
+    #[serde(borrow)]
+    kill_id: Cow<'a, str>,
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[serde(borrow)]
+    target_module: Cow<'a, str>,
+    #[serde(borrow)]
+    target_instance_id: Cow<'a, str>,
+    kill_reason: KillReason,
+    severity: Severity,
+    confidence_score: f64,
+    #[serde(default)]
+    evidence: Option<Vec<String>>,
+    #[serde(default)]
+    dependencies: Option<Vec<String>>,
+    #[serde(borrow)]
+    source_agent: Cow<'a, str>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+}
+
+impl<'a> RawKill<'a> {
+    /// The fields of a kill report given as JSON, each of the right type.
+    pub fn from_value(value: &'a Value) -> Result<Self> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| ValidationError::new("payload", "must be a JSON object"))?;
+        const KNOWN: [&str; 11] = [
+            "kill_id",
+            "timestamp",
+            "target_module",
+            "target_instance_id",
+            "kill_reason",
+            "severity",
+            "confidence_score",
+            "evidence",
+            "dependencies",
+            "source_agent",
+            "metadata",
+        ];
+        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(ValidationError::new(
+                unknown,
+                "is not a field of a kill report",
+            ));
+        }
+        Ok(RawKill {
+            kill_id: Cow::Borrowed(string_of(obj, "kill_id")?),
+            timestamp: Cow::Borrowed(
+                required(obj, "timestamp")?.as_str().ok_or_else(|| {
+                    ValidationError::new("timestamp", "must be an ISO-8601 string")
+                })?,
+            ),
+            target_module: Cow::Borrowed(string_of(obj, "target_module")?),
+            target_instance_id: Cow::Borrowed(string_of(obj, "target_instance_id")?),
+            kill_reason: enumeration(
+                obj,
+                "kill_reason",
+                "threat_detected, anomaly_behavior, policy_violation, resource_exhaustion, dependency_cascade, manual_override",
+            )?,
+            severity: enumeration(obj, "severity", "critical, high, medium, low, info")?,
+            confidence_score: required(obj, "confidence_score")?
+                .as_f64()
+                .ok_or_else(|| ValidationError::new("confidence_score", "must be a number"))?,
+            evidence: list_of(obj, "evidence")?,
+            dependencies: list_of(obj, "dependencies")?,
+            source_agent: Cow::Borrowed(string_of(obj, "source_agent")?),
+            metadata: match obj.get("metadata") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(m)) => Some(m.clone()),
+                Some(_) => return Err(ValidationError::new("metadata", "must be a JSON object")),
+            },
+        })
+    }
+
+    /// The kill report, every value checked, at time `now`.
+    pub fn checked(self, now: DateTime<Utc>) -> Result<KillReport> {
+        let kill_id = checked_name("kill_id", &self.kill_id)?;
+        let timestamp = checked_timestamp("timestamp", &self.timestamp, now)?;
+        let target_module = checked_name("target_module", &self.target_module)?;
+        let target_instance_id = checked_name("target_instance_id", &self.target_instance_id)?;
+        let confidence_score = self.confidence_score;
+        if !(0.0..=1.0).contains(&confidence_score) {
+            return Err(ValidationError::new(
+                "confidence_score",
+                format!("{confidence_score} is outside [0, 1]"),
+            ));
+        }
+        Ok(KillReport {
+            kill_id,
+            timestamp,
+            target_module,
+            target_instance_id,
+            kill_reason: self.kill_reason,
+            severity: self.severity,
+            confidence_score,
+            evidence: checked_list("evidence", self.evidence, false)?,
+            dependencies: checked_list("dependencies", self.dependencies, true)?,
+            source_agent: checked_string("source_agent", &self.source_agent, MAX_ID)?,
+            metadata: checked_metadata(self.metadata)?,
+        })
+    }
+}
+
 /// Validates a kill report given as JSON, at time `now`.
 pub fn kill_report(value: &Value, now: DateTime<Utc>) -> Result<KillReport> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| ValidationError::new("payload", "must be a JSON object"))?;
-    const KNOWN: [&str; 11] = [
-        "kill_id",
-        "timestamp",
-        "target_module",
-        "target_instance_id",
-        "kill_reason",
-        "severity",
-        "confidence_score",
-        "evidence",
-        "dependencies",
-        "source_agent",
-        "metadata",
-    ];
-    if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(ValidationError::new(
-            unknown,
-            "is not a field of a kill report",
-        ));
+    RawKill::from_value(value)?.checked(now)
+}
+
+/// Parses and validates a kill report's JSON text: the outer error is text
+/// that is not JSON at all.
+pub fn kill_report_text(
+    text: &str,
+    now: DateTime<Utc>,
+) -> std::result::Result<Result<KillReport>, serde_json::Error> {
+    if let Ok(raw) = serde_json::from_str::<RawKill>(text) {
+        return Ok(raw.checked(now));
     }
-    let kill_id = name(obj, "kill_id")?;
-    let ts = timestamp(required(obj, "timestamp")?, "timestamp", now)?;
-    let target_module = name(obj, "target_module")?;
-    let target_instance_id = name(obj, "target_instance_id")?;
-    let kill_reason: KillReason = enumeration(
-        obj,
-        "kill_reason",
-        "threat_detected, anomaly_behavior, policy_violation, resource_exhaustion, dependency_cascade, manual_override",
-    )?;
-    let severity: Severity = enumeration(obj, "severity", "critical, high, medium, low, info")?;
-    let confidence_score = required(obj, "confidence_score")?
-        .as_f64()
-        .ok_or_else(|| ValidationError::new("confidence_score", "must be a number"))?;
-    if !(0.0..=1.0).contains(&confidence_score) {
-        return Err(ValidationError::new(
-            "confidence_score",
-            format!("{confidence_score} is outside [0, 1]"),
-        ));
-    }
-    let evidence = list(obj, "evidence", false)?;
-    let dependencies = list(obj, "dependencies", true)?;
-    let source_agent = string(obj, "source_agent", MAX_ID)?;
-    let metadata = match obj.get("metadata") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => {
-            if m.len() > MAX_METADATA_KEYS {
-                return Err(ValidationError::new(
-                    "metadata",
-                    format!("has {} keys (limit {MAX_METADATA_KEYS})", m.len()),
-                ));
-            }
-            let size = serde_json::to_vec(m).map_or(usize::MAX, |v| v.len());
-            if size > MAX_METADATA_BYTES {
-                return Err(ValidationError::new(
-                    "metadata",
-                    format!("is {size} bytes (limit {MAX_METADATA_BYTES})"),
-                ));
-            }
-            m.clone()
-        }
-        Some(_) => return Err(ValidationError::new("metadata", "must be a JSON object")),
-    };
-    Ok(KillReport {
-        kill_id,
-        timestamp: ts,
-        target_module,
-        target_instance_id,
-        kill_reason,
-        severity,
-        confidence_score,
-        evidence,
-        dependencies,
-        source_agent,
-        metadata,
-    })
+    let value: Value = serde_json::from_str(text)?;
+    Ok(kill_report(&value, now))
 }
 
 #[cfg(test)]
