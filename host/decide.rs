@@ -2,7 +2,7 @@
 //! store. Callers make the store durable (one flush per batch) before they
 //! acknowledge or answer. Every log line carries the kill_id.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ use crate::model::{
     RiskLevel, SiemContext, Verdict, wire_str,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
-use crate::store::{AuditKind, DecisionRecord, ModuleHistory, Store, StoreError, Stored};
+use crate::store::{AuditKind, DecisionRecord, KillTimes, Store, StoreError, Stored};
 use crate::telemetry::Metrics;
 
 /// A refused mode change.
@@ -99,7 +99,7 @@ pub struct Decider {
     /// Each module's kill times over the last week, loaded from the store
     /// (all modules in one pass) with the first kill and kept up to date
     /// here, so a profile costs no scan.
-    recent: Mutex<Option<HashMap<String, VecDeque<DateTime<Utc>>>>>,
+    recent: Mutex<Option<HashMap<String, KillTimes>>>,
     /// What acts on decisions (absent: decisions are only recorded).
     acting: OnceLock<Arc<Resurrector>>,
     /// What adjusts the thresholds (absent: they stay as configured).
@@ -421,19 +421,10 @@ impl Decider {
                     recent.insert(loaded.into_iter().map(|(m, t)| (m, t.into())).collect())
                 }
             };
-            let times = recent.entry(kill.target_module.clone()).or_default();
-            let week_ago = kill.timestamp - chrono::Duration::weeks(1);
-            while times.front().is_some_and(|t| *t <= week_ago) {
-                times.pop_front();
-            }
-            let history = ModuleHistory::from_sorted(times, kill.timestamp);
-            if times.len() >= MAX_RECENT_KILLS {
-                times.pop_front();
-            }
-            // Kept sorted: kills mostly arrive in order, so this appends.
-            let at = times.partition_point(|t| *t <= kill.timestamp);
-            times.insert(at, kill.timestamp);
-            history
+            recent
+                .entry(kill.target_module.clone())
+                .or_default()
+                .add(kill.timestamp, MAX_RECENT_KILLS)
         };
         let counts = match self.acting() {
             Some(a) => a.counts(&kill.target_module)?,

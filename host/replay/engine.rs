@@ -5,7 +5,7 @@
 //! production uses ([`crate::decide::conclude`]), with each candidate's own
 //! hourly window. The report depends only on the inputs, never on threads.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use medic_plugin_logic::values::names::MIN_SAMPLES;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::recording::{Label, Reader, Recorded, RecordingError, parse_line};
 use super::summary::{
@@ -32,7 +32,7 @@ use crate::plugin::{
     LearnRequest, Plugin, PluginError, PluginSource, Registry, ScoreRequest, convert, golden,
     learner_settings_from_config,
 };
-use crate::store::ModuleHistory;
+use crate::store::KillTimes;
 
 /// The per-call deadline during replay (see `run`).
 const REPLAY_TIMEOUT_MS: u64 = 10_000;
@@ -327,7 +327,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         .collect();
     let mut windows: Vec<HourlyWindow> =
         candidates.iter().map(|_| HourlyWindow::default()).collect();
-    let mut history: HashMap<String, VecDeque<DateTime<Utc>>> = HashMap::new();
+    let mut history: HashMap<String, KillTimes> = HashMap::new();
     let mut disagreements = Disagreements::default();
     let mut timings: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
     let mut kills = 0u64;
@@ -363,14 +363,10 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             .into_iter()
             .map(|rec| {
                 let k = &rec.kill;
-                let times = history.entry(k.target_module.clone()).or_default();
-                let week_ago = k.timestamp - chrono::Duration::weeks(1);
-                while times.front().is_some_and(|t| *t <= week_ago) {
-                    times.pop_front();
-                }
-                let h = ModuleHistory::from_sorted(times, k.timestamp);
-                let at = times.partition_point(|t| *t <= k.timestamp);
-                times.insert(at, k.timestamp);
+                let h = history
+                    .entry(k.target_module.clone())
+                    .or_default()
+                    .add(k.timestamp, usize::MAX);
                 let criticality = rec
                     .profile
                     .as_ref()

@@ -63,25 +63,59 @@ pub struct ModuleHistory {
     pub last_kill: Option<DateTime<Utc>>,
 }
 
-impl ModuleHistory {
-    /// Counts from kill times sorted oldest first, by binary search.
-    pub fn from_sorted(
-        times: &std::collections::VecDeque<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        let upto = times.partition_point(|t| *t <= now + Duration::seconds(1));
-        let after = |cut: DateTime<Utc>| {
+const HOUR_MS: i64 = 3_600_000;
+
+/// One module's recent kill times, in milliseconds since the Unix epoch
+/// (the store's own unit), oldest first. A profile searches thousands of
+/// them per kill: integers compare in one instruction where a `DateTime`
+/// compares its fields one by one.
+#[derive(Clone, Debug, Default)]
+pub struct KillTimes(std::collections::VecDeque<i64>);
+
+impl From<Vec<DateTime<Utc>>> for KillTimes {
+    /// From times sorted oldest first.
+    fn from(times: Vec<DateTime<Utc>>) -> Self {
+        KillTimes(times.iter().map(DateTime::timestamp_millis).collect())
+    }
+}
+
+impl KillTimes {
+    /// The module's history as of a kill at `at`, which is then added:
+    /// times a week or more before it are forgotten, and no more than
+    /// `cap` are kept (the oldest go first).
+    pub fn add(&mut self, at: DateTime<Utc>, cap: usize) -> ModuleHistory {
+        let times = &mut self.0;
+        let now = at.timestamp_millis();
+        let week_ago = now - 168 * HOUR_MS;
+        while times.front().is_some_and(|t| *t <= week_ago) {
+            times.pop_front();
+        }
+        // By binary search: the times are sorted.
+        let upto = times.partition_point(|t| *t <= now + 1_000);
+        let after = |cut: i64| {
             let from = times.partition_point(|t| *t <= cut);
             u32::try_from(upto.saturating_sub(from)).unwrap_or(u32::MAX)
         };
-        ModuleHistory {
-            kills_last_hour: after(now - Duration::hours(1)),
-            kills_last_day: after(now - Duration::days(1)),
-            kills_last_week: after(now - Duration::weeks(1)),
-            last_kill: upto.checked_sub(1).and_then(|i| times.get(i)).copied(),
+        let history = ModuleHistory {
+            kills_last_hour: after(now - HOUR_MS),
+            kills_last_day: after(now - 24 * HOUR_MS),
+            kills_last_week: after(week_ago),
+            last_kill: upto
+                .checked_sub(1)
+                .and_then(|i| times.get(i))
+                .and_then(|ms| DateTime::from_timestamp_millis(*ms)),
+        };
+        if times.len() >= cap {
+            times.pop_front();
         }
+        // Kept sorted: kills mostly arrive in order, so this appends.
+        let at = times.partition_point(|t| *t <= now);
+        times.insert(at, now);
+        history
     }
+}
 
+impl ModuleHistory {
     /// Counts kill times relative to `now`.
     pub fn from_times(times: impl Iterator<Item = DateTime<Utc>>, now: DateTime<Utc>) -> Self {
         let mut h = ModuleHistory::default();
@@ -348,6 +382,55 @@ mod tests {
 
     /// A record as the load test makes them (with and without context).
     const RECORD: &str = r#"{"kill":{"kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","target_module":"svc-0","target_instance_id":"svc-0-1","kill_reason":"anomaly_behavior","severity":"low","confidence_score":0.5,"evidence":["load \"quoted\""],"dependencies":[],"source_agent":"loadtest","metadata":{"k":"v"}},"context":{"query_id":"intel-file:k-0","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.854273353Z","threat_indicators":[],"historical_behavior":{},"false_positive_history":3,"network_context":{},"user_context":null,"risk_score":0.1,"recommendation":""},"decision":{"decision_id":"01a217ee-603b-7eb7-b429-97ba03b04263","kill_id":"k-0","timestamp":"2026-11-26T12:57:07.899614908Z","outcome":"pending_review","risk_level":"low","risk_score":0.272,"confidence":1.0,"reasoning":["a","b"],"recommended_action":"queue svc-0 for human review","requires_human_review":true,"auto_approve_eligible":false,"constraints":[],"timeout_minutes":60,"target_module":"svc-0","target_instance_id":"svc-0-1","risk_factors":[{"name":"false_positive_history","value":0.4,"weight":0.2,"contribution":0.08000000000000002,"detail":"3"}],"strategy_outcome":"pending_review","guardrails":[],"mode":"observer","phase":"phase_1_observer","executed":false,"context_status":{"status":"ok"},"scorer":{"name":"weighted","version":"0.1.0","sha256":"d8"},"strategy":{"name":"conservative","version":"0.1.0","sha256":"6e"},"correlation_id":"lt-0","source":"redis","latency_us":803}}"#;
+
+    #[test]
+    fn kill_times_count_as_the_store_does_and_keep_no_more_than_their_cap() {
+        // Kills over two weeks, mostly in order, some late, a few at the
+        // same millisecond; each one's history is counted from the ones
+        // before it as `Store::module_history` counts them, less those a
+        // week older than the newest kill so far (forgotten by then).
+        let start = DateTime::from_timestamp_millis(1_780_000_000_000).expect("in range");
+        let mut at_ms: i64 = 0;
+        let mut seen: Vec<DateTime<Utc>> = Vec::new();
+        let mut times = KillTimes::default();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            at_ms += (x % 1_200_000) as i64;
+            let late = if x.is_multiple_of(7) {
+                (x % 5_000_000) as i64
+            } else {
+                0
+            };
+            let at = start + Duration::milliseconds(at_ms - late);
+            let newest = seen.iter().copied().chain([at]).max().expect("one");
+            let kept = seen
+                .iter()
+                .copied()
+                .filter(|t| *t > newest - Duration::weeks(1));
+            let expected = ModuleHistory::from_times(kept, at);
+            assert_eq!(times.add(at, usize::MAX), expected, "at {at}");
+            seen.push(at);
+        }
+        assert!(seen.len() > times.0.len(), "a week's worth is kept");
+        assert!(
+            times
+                .0
+                .iter()
+                .zip(times.0.iter().skip(1))
+                .all(|(a, b)| a <= b)
+        );
+
+        let mut capped = KillTimes::default();
+        for s in 0..10 {
+            capped.add(start + Duration::seconds(s), 4);
+        }
+        let h = capped.add(start + Duration::seconds(10), 4);
+        assert_eq!(h.kills_last_hour, 4);
+        assert_eq!(h.last_kill, Some(start + Duration::seconds(9)));
+    }
 
     #[test]
     fn kills_decided_before_a_reopen_are_claimed_after_it() {

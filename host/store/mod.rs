@@ -40,7 +40,7 @@ use crate::telemetry::Histogram;
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
-pub use decisions::{DecisionRecord, ModuleHistory, Stored};
+pub use decisions::{DecisionRecord, KillTimes, ModuleHistory, Stored};
 pub use outcomes::{OutcomeCounts, OutcomeFilter};
 pub use thresholds::{ChangeSource, ThresholdChange};
 
