@@ -16,6 +16,14 @@
 //! store reads a candidate record and compares its kill_id, so a collision
 //! costs a read, never a wrong answer. A candidate whose record a crash
 //! lost reads as missing and is dropped when the kill is claimed again.
+//!
+//! The claims are split in [`SHARDS`] maps by bits of the hash. A hash map
+//! grows by moving every entry to a table twice the size, under its lock,
+//! and no decision can be stored meanwhile: one map took ~11 ms to grow
+//! past 229,376 claims and ~23 ms past 458,752 (twice as long at each
+//! doubling), and the load test's kills waited in a burst around it
+//! (docs/BENCHMARKS.md, issue 3). Each shard grows on its own, at a 64th
+//! of the size.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -53,10 +61,28 @@ struct Map {
     more: ByHash<Vec<Loc>>,
 }
 
-#[derive(Default)]
+/// How many maps the claims are split in.
+pub const SHARDS: usize = 64;
+
 pub struct Claims {
     keys: RandomState,
-    map: Mutex<Map>,
+    shards: Box<[Mutex<Map>]>,
+}
+
+impl Default for Claims {
+    fn default() -> Self {
+        Claims {
+            keys: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+/// The shard of a hash: bits 32–37, which a shard's own table does not
+/// use (it places an entry by the low bits and tags it with the top
+/// seven), so that within a shard hashes still spread over all of them.
+fn shard_of(h: u64) -> usize {
+    (h >> 32) as usize % SHARDS
 }
 
 impl Claims {
@@ -64,14 +90,16 @@ impl Claims {
         self.keys.hash_one(kill_id)
     }
 
-    fn map(&self) -> MutexGuard<'_, Map> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn map(&self, h: u64) -> MutexGuard<'_, Map> {
+        self.shards[shard_of(h)]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The records that may hold `kill_id`'s decision (usually none).
     pub fn candidates(&self, kill_id: &[u8]) -> Vec<Loc> {
         let h = self.hash(kill_id);
-        let map = self.map();
+        let map = self.map(h);
         match (map.one.get(&h), map.more.get(&h)) {
             (Some(loc), _) => vec![*loc],
             (None, Some(locs)) => locs.clone(),
@@ -83,7 +111,7 @@ impl Claims {
     /// the candidates `dead` that were found to hold nothing.
     pub fn claim(&self, kill_id: &[u8], loc: Loc, dead: &[Loc]) {
         let h = self.hash(kill_id);
-        let mut map = self.map();
+        let mut map = self.map(h);
         let Map { one, more } = &mut *map;
         let mut locs = match (more.remove(&h), one.entry(h)) {
             // Nearly every claim: a hash never seen, or one whose only
@@ -111,8 +139,12 @@ impl Claims {
     /// How many records are claimed (a claim a crash lost counts until
     /// its kill is claimed again).
     pub fn len(&self) -> usize {
-        let map = self.map();
-        map.one.len() + map.more.values().map(Vec::len).sum::<usize>()
+        (0..SHARDS)
+            .map(|i| {
+                let map = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
+                map.one.len() + map.more.values().map(Vec::len).sum::<usize>()
+            })
+            .sum()
     }
 }
 
@@ -151,6 +183,28 @@ mod tests {
         claims.claim(b"k", at(40), &[at(20), at(30)]);
         assert_eq!(claims.candidates(b"k"), vec![at(40)]);
         assert_eq!(claims.len(), 1);
+    }
+
+    #[test]
+    fn claims_spread_over_every_shard_and_are_all_found() {
+        let claims = Claims::default();
+        let n: u64 = 20_000;
+        for i in 0..n {
+            claims.claim(format!("k-{i}").as_bytes(), at(i), &[]);
+        }
+        assert_eq!(claims.len(), n as usize);
+        for i in (0..n).step_by(97) {
+            assert_eq!(claims.candidates(format!("k-{i}").as_bytes()), vec![at(i)]);
+        }
+        // Each shard holds about a 64th (a shard chosen by bits a table
+        // already uses would hold all or nothing of some of them).
+        for shard in claims.shards.iter() {
+            let held = shard.lock().unwrap().one.len() as u64;
+            assert!(
+                (n / SHARDS as u64 / 2..n / SHARDS as u64 * 2).contains(&held),
+                "a shard holds {held} of {n}"
+            );
+        }
     }
 
     #[test]
