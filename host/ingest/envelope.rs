@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::validate::{
     MAX_ID, MAX_MESSAGE_BYTES, RawKill, ValidationError, kill_report, kill_report_text,
+    only_known_fields,
 };
 use crate::model::KillReport;
 
@@ -161,12 +162,7 @@ pub fn from_json(value: &Value, now: DateTime<Utc>) -> Result<Parsed, Validation
         "correlation_id",
         "reply_to",
     ];
-    if let Some(unknown) = o.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(ValidationError::new(
-            unknown,
-            "is not a field of the envelope",
-        ));
-    }
+    only_known_fields(o, &KNOWN, "the envelope")?;
     let payload = o
         .get("payload")
         .ok_or_else(|| ValidationError::new("payload", "is required"))?;

@@ -51,6 +51,18 @@ fn required<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a Value> {
     }
 }
 
+/// Refuses the first field of `obj` not in `known`, as not a field of
+/// `what`.
+pub fn only_known_fields(obj: &Map<String, Value>, known: &[&str], what: &str) -> Result<()> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(ValidationError::new(
+            unknown,
+            format!("is not a field of {what}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn string_of<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str> {
     required(obj, field)?
         .as_str()
@@ -232,12 +244,7 @@ impl<'a> RawKill<'a> {
             "source_agent",
             "metadata",
         ];
-        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(ValidationError::new(
-                unknown,
-                "is not a field of a kill report",
-            ));
-        }
+        only_known_fields(obj, &KNOWN, "a kill report")?;
         Ok(RawKill {
             kill_id: Cow::Borrowed(string_of(obj, "kill_id")?),
             timestamp: Cow::Borrowed(
