@@ -91,9 +91,7 @@ impl Claims {
     }
 
     fn map(&self, h: u64) -> MutexGuard<'_, Map> {
-        self.shards[shard_of(h)]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        locked(&self.shards[shard_of(h)])
     }
 
     /// The records that may hold `kill_id`'s decision (usually none).
@@ -139,13 +137,20 @@ impl Claims {
     /// How many records are claimed (a claim a crash lost counts until
     /// its kill is claimed again).
     pub fn len(&self) -> usize {
-        (0..SHARDS)
-            .map(|i| {
-                let map = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
+        self.shards
+            .iter()
+            .map(|shard| {
+                let map = locked(shard);
                 map.one.len() + map.more.values().map(Vec::len).sum::<usize>()
             })
             .sum()
     }
+}
+
+/// A shard's map, locked; a lock poisoned by a panic elsewhere is taken
+/// over as it is, as the store's other locks are.
+fn locked(shard: &Mutex<Map>) -> MutexGuard<'_, Map> {
+    shard.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
