@@ -22,6 +22,7 @@ use crate::model::{
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
 use crate::store::{AuditKind, DecisionRecord, KillTimes, Store, StoreError, Stored};
+use crate::sync::lock;
 use crate::telemetry::Metrics;
 
 /// A refused mode change.
@@ -167,7 +168,7 @@ impl Decider {
     }
 
     pub fn mode(&self) -> Mode {
-        *self.mode.lock().unwrap_or_else(|p| p.into_inner())
+        *lock(&self.mode)
     }
 
     /// Lets decisions be acted on (approval queue, resurrection).
@@ -211,7 +212,7 @@ impl Decider {
             )));
         }
         let before = {
-            let mut m = self.mode.lock().unwrap_or_else(|p| p.into_inner());
+            let mut m = lock(&self.mode);
             std::mem::replace(&mut *m, mode)
         };
         self.store.audit(
@@ -288,7 +289,7 @@ impl Decider {
         }
         let now = Utc::now();
         let mut decision = {
-            let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+            let mut window = lock(&self.window);
             conclude(
                 Judged {
                     config: &self.config,
@@ -322,10 +323,7 @@ impl Decider {
                 if approved && decision.outcome != DecisionOutcome::ApproveAuto {
                     // Refused after all (cooldown, no backend…): it does
                     // not count towards the hourly cap.
-                    self.window
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .forget(at);
+                    lock(&self.window).forget(at);
                 }
                 action
             }
@@ -409,7 +407,7 @@ impl Decider {
             .always_require_approval
             .contains(&kill.target_module);
         let history = {
-            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let mut recent = lock(&self.recent);
             let recent = match &mut *recent {
                 Some(r) => r,
                 None => {

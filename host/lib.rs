@@ -23,6 +23,7 @@
 //! | [`report`] | the daily report |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | logging and counters |
+//! | [`sync`] | locking that outlives a panic elsewhere |
 //! | [`html`] | self-contained HTML report pieces (escaping, SVG bars) |
 //! | [`http_client`] | outgoing HTTP clients (timeouts, extra CA) |
 //! | [`cli`], [`commands`] | the `medic` command |
@@ -49,6 +50,7 @@ pub mod publish;
 pub mod replay;
 pub mod report;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tls;
 pub mod wire;

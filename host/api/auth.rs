@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use crate::config::raw::{ApiKeySection, Role};
+use crate::sync::lock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -88,7 +89,7 @@ impl ApiKeys {
             return Ok(());
         }
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = lock(&self.buckets);
         let (tokens, at) = buckets.entry(name.to_string()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;

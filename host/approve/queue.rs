@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::model::{Decision, KillReport, QueueItem, QueueStatus};
 use crate::store::{AuditKind, Store, StoreError};
+use crate::sync::lock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -69,7 +70,7 @@ impl ApprovalQueue {
     }
 
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.lock)
     }
 
     /// Queues a decision for a human; refused when the queue is full.

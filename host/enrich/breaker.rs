@@ -2,6 +2,7 @@
 //! the SIEM is not called for `recovery_timeout`; then up to
 //! `half_open_max_calls` probes decide whether it closes again.
 
+use crate::sync::lock;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,7 @@ impl CircuitBreaker {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     pub fn state(&self) -> State {

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use super::{BoxFuture, SiemAdapter, SiemError, sanitize};
 use crate::model::{KillReport, SiemContext};
+use crate::sync::lock;
 
 /// How often the file's modification time is checked.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -147,7 +148,7 @@ impl FileSiem {
     /// if it changed. A file that stops parsing keeps the last good intel
     /// (and says so in the log).
     fn intel_for(&self, module: &str) -> Option<Arc<Prepared>> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = lock(&self.state);
         if s.checked.elapsed() >= RECHECK {
             s.checked = Instant::now();
             let modified = std::fs::metadata(&self.path)

@@ -13,6 +13,7 @@ use super::retry::RetryPolicy;
 use super::{BoxFuture, SiemAdapter, SiemError, sanitize};
 use crate::config::raw::SiemSection;
 use crate::model::{KillReport, OutcomeRecord, SiemContext};
+use crate::sync::lock;
 
 pub struct RestSiem {
     client: reqwest::Client,
@@ -54,7 +55,7 @@ impl RestSiem {
     }
 
     fn cached(&self, kill: &KillReport) -> Option<SiemContext> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = lock(&self.cache);
         let (at, ctx) = cache.get(&kill.target_module)?;
         (at.elapsed() < self.cache_ttl).then(|| {
             // The module's recent context, re-addressed to this kill.
@@ -68,7 +69,7 @@ impl RestSiem {
         if self.cache_ttl.is_zero() {
             return;
         }
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = lock(&self.cache);
         if cache.len() >= self.cache_max && !cache.contains_key(module) {
             // Evict the oldest answer to stay bounded.
             if let Some(oldest) = cache

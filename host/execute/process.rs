@@ -15,6 +15,7 @@ use super::backend::{Backend, BackendError};
 use super::template::Target;
 use crate::config::raw::BackendSection;
 use crate::enrich::BoxFuture;
+use crate::sync::lock;
 
 /// How long a stopped process has between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -34,10 +35,7 @@ impl ProcessBackend {
     }
 
     fn take(&self, module: &str) -> Option<Child> {
-        self.children
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(module)
+        lock(&self.children).remove(module)
     }
 
     fn spawn(&self, t: &Target) -> Result<Child, BackendError> {
@@ -114,10 +112,7 @@ impl Backend for ProcessBackend {
                 });
             }
             tracing::info!(module = %t.module, request_id = %t.request_id, pid = child.id(), "Process started");
-            self.children
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(t.module.clone(), child);
+            lock(&self.children).insert(t.module.clone(), child);
             Ok(())
         })
     }
@@ -138,7 +133,7 @@ impl Backend for ProcessBackend {
 
     fn status<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
-            let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+            let mut children = lock(&self.children);
             Ok(children
                 .get_mut(&t.module)
                 .is_some_and(|c| matches!(c.try_wait(), Ok(None))))

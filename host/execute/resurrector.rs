@@ -28,6 +28,7 @@ use crate::model::{
 use crate::monitor::{self, Ending, Plan};
 use crate::publish::Publisher;
 use crate::store::{AuditKind, OutcomeCounts, Store, StoreError};
+use crate::sync::lock;
 use crate::telemetry::Metrics;
 
 /// Why a module may not be resurrected now.
@@ -207,7 +208,7 @@ impl Resurrector {
     }
 
     pub(super) fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     fn bound(&self, module: &str) -> Option<(&Bound, &HealthCheck)> {
@@ -288,8 +289,7 @@ impl Resurrector {
                 kill.kill_id.clone(),
                 (kill.target_module.clone(), a.request_id.clone()),
             );
-            *a.why.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(Interrupt::ReKilled(kill.kill_id.clone()));
+            *lock(&a.why) = Some(Interrupt::ReKilled(kill.kill_id.clone()));
             a.interrupt.notify_one();
             tracing::warn!(kill_id = %kill.kill_id, request_id = %a.request_id, module = %kill.target_module, "Module killed again while being resurrected");
         }
@@ -473,7 +473,7 @@ impl Resurrector {
             .values()
             .find(|a| a.request_id == request_id)
             .ok_or_else(|| format!("request {request_id} is not being monitored: only a resurrection being monitored can be rolled back"))?;
-        *a.why.lock().unwrap_or_else(|p| p.into_inner()) = Some(Interrupt::Rollback {
+        *lock(&a.why) = Some(Interrupt::Rollback {
             reason: reason.to_string(),
             by: by.to_string(),
         });
@@ -763,7 +763,7 @@ impl Resurrector {
         let time_to_stable = report
             .first_healthy_ms
             .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX));
-        let interrupted = why.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let interrupted = lock(why).clone();
         let (should_roll, roll_reason) = report.should_rollback(&plan);
         // How it ends: stable, failed (with why), or rolled back (with why).
         enum End {

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::config::raw::{EventBusSection, VetoSection};
 use crate::model::{Decision, ResurrectionRequest};
+use crate::sync::lock;
 
 /// Smith's answer (spec §4.4 `RESURRECTION_VETO`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,10 +112,7 @@ impl VetoChannel {
     /// Sends the notice for `r` and waits for Smith's answer.
     pub async fn ask(&self, r: &ResurrectionRequest, d: &Decision) -> Answer {
         let (tx, rx) = oneshot::channel();
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(r.request_id.clone(), tx);
+        lock(&self.waiters).insert(r.request_id.clone(), tx);
         let factors: serde_json::Map<String, serde_json::Value> = d
             .risk_factors
             .iter()
@@ -149,10 +147,7 @@ impl VetoChannel {
                 _ => Answer::Timeout,
             },
         };
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&r.request_id);
+        lock(&self.waiters).remove(&r.request_id);
         answer
     }
 }
@@ -201,10 +196,7 @@ async fn read_answers(
                         last = entry.id.clone();
                         match parse_answer(&entry.map) {
                             Ok(resp) => {
-                                let waiter = waiters
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .remove(&resp.request_id);
+                                let waiter = lock(&waiters).remove(&resp.request_id);
                                 match waiter {
                                     Some(tx) => {
                                         let _ = tx.send(resp);

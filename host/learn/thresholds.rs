@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::model::{NamedValues, PluginUse};
 use crate::plugin::{LearnRequest, Registry, learner_settings_from_config};
 use crate::store::{AuditKind, ChangeSource, Store, StoreError, ThresholdChange};
+use crate::sync::lock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnError {
@@ -86,7 +87,7 @@ impl ThresholdManager {
     }
 
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.lock)
     }
 
     /// Checks `next` and puts it in force, recording the change.

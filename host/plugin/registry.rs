@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -25,6 +25,7 @@ use super::{
 use crate::config::raw::{PhasePlugins, PluginBinding};
 use crate::config::{Config, Phase};
 use crate::model::{NamedValues, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict};
+use crate::sync::lock;
 
 /// The plugins a kind falls back to when its own is quarantined: the most
 /// cautious built-ins. A quarantined learner proposes nothing.
@@ -130,12 +131,6 @@ pub struct Registry {
     catalog: Mutex<Catalog>,
     active: ArcSwap<ActiveSet>,
     events: Mutex<VecDeque<ReloadEvent>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves consistent data here (every
-    // update is a single insert or remove), so poisoning is not fatal.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Registry {

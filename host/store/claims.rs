@@ -31,6 +31,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Mutex, MutexGuard};
 
 use super::log::Loc;
+use crate::sync::lock;
 
 /// Passes through a key that is already a hash.
 #[derive(Default)]
@@ -91,7 +92,7 @@ impl Claims {
     }
 
     fn map(&self, h: u64) -> MutexGuard<'_, Map> {
-        locked(&self.shards[shard_of(h)])
+        lock(&self.shards[shard_of(h)])
     }
 
     /// The records that may hold `kill_id`'s decision (usually none).
@@ -140,17 +141,11 @@ impl Claims {
         self.shards
             .iter()
             .map(|shard| {
-                let map = locked(shard);
+                let map = lock(shard);
                 map.one.len() + map.more.values().map(Vec::len).sum::<usize>()
             })
             .sum()
     }
-}
-
-/// A shard's map, locked; a lock poisoned by a panic elsewhere is taken
-/// over as it is, as the store's other locks are.
-fn locked(shard: &Mutex<Map>) -> MutexGuard<'_, Map> {
-    shard.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

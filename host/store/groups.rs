@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::Result;
 use super::keys::{ms_of_time_be, time_be_ms};
 use super::log::{KIND_INDEX, Loc, RecordLog};
+use crate::sync::lock;
 
 /// The widest time span of one group of the time index (groups are
 /// written at least every half-second, so most span much less).
@@ -167,7 +168,7 @@ impl Groups {
     /// entry does both under this lock, so that [`Groups::write`] never
     /// records a log position past a frame whose entry is still to come.
     pub fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.pending)
     }
 
     /// Writes the pending entries as groups: a frame of the record log

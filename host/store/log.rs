@@ -19,6 +19,7 @@
 //! frame, reads as missing ([`RecordLog::read`] gives `None`), and the
 //! store treats the record as never written.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -155,7 +156,7 @@ impl RecordLog {
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.writer)
     }
 
     /// Where the next frame will go.
@@ -339,7 +340,7 @@ impl RecordLog {
     }
 
     fn reader(&self, segment: u32) -> std::io::Result<Option<Arc<File>>> {
-        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut readers = lock(&self.readers);
         if let Some(f) = readers.get(&segment) {
             return Ok(Some(f.clone()));
         }

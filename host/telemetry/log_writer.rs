@@ -9,6 +9,7 @@
 //! once. Nothing is dropped: a buffer of [`LIMIT`] bytes holds further
 //! lines back until the thread has taken it.
 
+use crate::sync::lock;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -38,7 +39,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.queue)
     }
 }
 

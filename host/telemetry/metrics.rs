@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{Histogram, family, labels, sample};
 use crate::model::{DecisionOutcome, RiskLevel, wire_str};
+use crate::sync::lock;
 
 /// A monotonically increasing count.
 #[derive(Default)]
@@ -67,7 +68,7 @@ impl Gauge {
 }
 
 fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
-    let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+    let mut m = lock(map);
     *m.entry((a.to_string(), b.to_string())).or_default() += 1;
 }
 
@@ -97,11 +98,7 @@ impl Metrics {
 
     /// Decisions counted by outcome (all risk levels).
     pub fn decided_total(&self) -> u64 {
-        self.decided
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .sum()
+        lock(&self.decided).values().sum()
     }
 
     /// The Prometheus text exposition of every counter.
@@ -168,7 +165,7 @@ impl Metrics {
             ),
         ] {
             family(&mut out, name, "counter", help);
-            for ((a, b), n) in map.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            for ((a, b), n) in lock(map).iter() {
                 sample(&mut out, name, &labels(&[(keys[0], a), (keys[1], b)]), n);
             }
         }
