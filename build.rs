@@ -14,6 +14,9 @@ const BUILTINS: &[&str] = &[
     "balanced",
     "aggressive",
     "bounded",
+    "evidence",
+    "pessimistic",
+    "calibrated",
 ];
 
 fn main() {

@@ -79,7 +79,8 @@ pub enum Command {
     /// Replay a recording through candidate strategies and compare them.
     Replay {
         recording: PathBuf,
-        /// A candidate: a strategy's name or a .wasm path (repeat for more).
+        /// A candidate: a strategy's name or a .wasm path, optionally with its
+        /// own scorer as STRATEGY@SCORER (repeat for more).
         #[arg(long = "strategy", required = true)]
         strategies: Vec<String>,
         /// The risk scorer (name or .wasm); default: the phase's.
@@ -109,6 +110,21 @@ pub enum Command {
         /// (thresholds adjusted as the recording's outcomes arrive).
         #[arg(long)]
         learn: bool,
+        /// The threshold learner for --learn (name or .wasm); default: the phase's.
+        #[arg(long)]
+        learner: Option<String>,
+        /// Who decides kills put to a human: `label` (the recording's label,
+        /// after --review-delay-minutes; approved false positives come back
+        /// and their outcomes reach the learner) or `none` (they stay queued).
+        #[arg(long, default_value = "label", value_parser = ["label", "none"])]
+        reviewer: String,
+        /// How long the simulated reviewer takes to decide.
+        #[arg(long, default_value_t = 30)]
+        review_delay_minutes: u32,
+        /// Override a cost of the report's cost model, NAME=NUMBER
+        /// (threat_revived, fp_left_down, review, correct; repeatable).
+        #[arg(long = "cost")]
+        costs: Vec<String>,
     },
     /// Capture kills into a recording (for replay): exported from the store
     /// (with the context Medic saw) or read from a Redis stream without

@@ -428,19 +428,15 @@ impl Decider {
             Some(a) => a.counts(&kill.target_module)?,
             None => Default::default(),
         };
-        Ok(ModuleProfile {
-            resurrections: counts.resurrections,
-            successful_resurrections: counts.successes,
-            // A module that came back and stayed was killed by mistake.
-            false_positives: counts.successes,
-            re_kills: counts.re_kills,
-            rollbacks: counts.rollbacks,
+        let mut profile = ModuleProfile {
             kills_last_hour: history.kills_last_hour,
             kills_last_day: history.kills_last_day,
             kills_last_week: history.kills_last_week,
             last_kill: history.last_kill,
             ..ModuleProfile::new(&kill.target_module, criticality, always)
-        })
+        };
+        counts.fill(&mut profile);
+        Ok(profile)
     }
 }
 

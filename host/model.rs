@@ -147,9 +147,27 @@ pub struct ModuleProfile {
     pub rollbacks: u32,
     pub false_positives: u32,
     pub last_kill: Option<DateTime<Utc>>,
+    /// Kills of the module a person approved (brought back).
+    pub human_approvals: u32,
+    /// Kills of the module a person denied (kept down): a person's word
+    /// that the kill was right. Contract 0.1's module profile has no field
+    /// for either; plugins see both as named values (see
+    /// [`ModuleProfile::facts`]).
+    pub human_denials: u32,
 }
 
 impl ModuleProfile {
+    /// The facts about the module that contract 0.1's profile record cannot
+    /// carry, as the named values added to every plugin call's list
+    /// (`module.human_approvals`, `module.human_denials`).
+    pub fn facts(&self) -> [(&'static str, f64); 2] {
+        use medic_plugin_logic::values::names as n;
+        [
+            (n::MODULE_HUMAN_APPROVALS, f64::from(self.human_approvals)),
+            (n::MODULE_HUMAN_DENIALS, f64::from(self.human_denials)),
+        ]
+    }
+
     /// A profile with no history, for a module seen for the first time.
     pub fn new(module: &str, criticality: Criticality, always_require_approval: bool) -> Self {
         ModuleProfile {

@@ -4,7 +4,8 @@ use anyhow::{Context, bail};
 
 use crate::cli::{Command, ConfigFiles, Format};
 use crate::config::{Isolation, Mode};
-use crate::replay::{self, Options, simulate};
+use crate::replay::summary::CostModel;
+use crate::replay::{self, Options, Reviewer, simulate};
 
 pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
     match command {
@@ -38,6 +39,10 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             html,
             timing,
             learn,
+            learner,
+            reviewer,
+            review_delay_minutes,
+            costs,
         } => {
             let config = super::load_config(files)?;
             let mode = match mode {
@@ -49,22 +54,32 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
                     }
                 },
             };
-            let opts = Options {
-                recording: recording.clone(),
-                strategies: strategies.clone(),
-                scorer: scorer.clone(),
-                threads: threads
+            let mut opts = Options::new(
+                recording.clone(),
+                strategies.clone(),
+                threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
                     .max(1),
-                isolation: if *strict {
-                    Isolation::Strict
-                } else {
-                    Isolation::Reuse
-                },
-                mode,
-                decisions: decisions.clone(),
-                learn: *learn,
+            );
+            opts.scorer = scorer.clone();
+            opts.isolation = if *strict {
+                Isolation::Strict
+            } else {
+                Isolation::Reuse
             };
+            opts.mode = mode;
+            opts.decisions = decisions.clone();
+            opts.learn = *learn;
+            opts.learner = learner.clone();
+            opts.reviewer = if reviewer == "none" {
+                Reviewer::None
+            } else {
+                Reviewer::Label
+            };
+            opts.review_delay_minutes = *review_delay_minutes;
+            opts.costs = CostModel::default()
+                .with_overrides(costs)
+                .map_err(anyhow::Error::msg)?;
             let (report, measured) = replay::run(&config, &opts)?;
             match format {
                 Format::Table => print!("{}", report.table()),

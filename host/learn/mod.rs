@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod patterns;
+pub mod safety;
 pub mod thresholds;
 pub mod weekly;
 

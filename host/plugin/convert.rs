@@ -34,8 +34,20 @@ pub fn score_input(req: &super::ScoreRequest<'_>) -> w::ScoreInput {
         kill: kill(req.kill),
         context: req.context.map(context),
         profile: profile(req.profile),
-        thresholds: named(req.thresholds),
+        thresholds: named_with_facts(req.thresholds, req.profile),
     }
+}
+
+/// The named values of a call: the thresholds in force, then the facts
+/// about the module that the profile record cannot carry
+/// ([`m::ModuleProfile::facts`]).
+pub fn named_with_facts(values: &NamedValues, p: &m::ModuleProfile) -> Vec<w::NamedValue> {
+    let mut out = named(values);
+    out.extend(p.facts().into_iter().map(|(name, value)| w::NamedValue {
+        name: name.to_string(),
+        value,
+    }));
+    out
 }
 
 /// A strategy's input from a scorer's (moved, not copied) and its answer.

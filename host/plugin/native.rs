@@ -22,6 +22,17 @@ fn named(v: &NamedValues) -> Vec<l::NamedValue> {
         .collect()
 }
 
+/// As [`super::convert::named_with_facts`]: the thresholds, then the facts
+/// about the module.
+fn named_with_facts(v: &NamedValues, p: &m::ModuleProfile) -> Vec<l::NamedValue> {
+    let mut out = named(v);
+    out.extend(p.facts().into_iter().map(|(name, value)| l::NamedValue {
+        name: name.to_string(),
+        value,
+    }));
+    out
+}
+
 fn level(v: m::RiskLevel) -> l::RiskLevel {
     match v {
         m::RiskLevel::Minimal => l::RiskLevel::Minimal,
@@ -139,13 +150,23 @@ fn risk(r: &m::RiskAssessment) -> l::RiskAssessment {
 
 /// The `weighted` scorer, natively.
 pub fn score(req: &ScoreRequest<'_>) -> Result<m::RiskAssessment, String> {
+    score_with("weighted", req)
+}
+
+/// A built-in scorer by name (`weighted`, `evidence`), natively.
+pub fn score_with(scorer: &str, req: &ScoreRequest<'_>) -> Result<m::RiskAssessment, String> {
+    let f = match scorer {
+        "weighted" => l::scoring::score,
+        "evidence" => l::evidence::score,
+        other => return Err(format!("no native scorer {other:?}")),
+    };
     let input = l::ScoreInput {
         kill: kill(req.kill),
         context: req.context.map(context),
         profile: profile(req.profile),
-        thresholds: named(req.thresholds),
+        thresholds: named_with_facts(req.thresholds, req.profile),
     };
-    l::scoring::score(&input).map(|r| m::RiskAssessment {
+    f(&input).map(|r| m::RiskAssessment {
         level: level_back(r.level),
         score: r.score,
         factors: r
@@ -168,13 +189,14 @@ pub fn decide(strategy: &str, req: &DecideRequest<'_>) -> Result<m::Verdict, Str
         "conservative" => l::strategies::conservative,
         "balanced" => l::strategies::balanced,
         "aggressive" => l::strategies::aggressive,
+        "pessimistic" => l::evidence::pessimistic,
         other => return Err(format!("no native strategy {other:?}")),
     };
     let v = f(&l::DecideInput {
         kill: kill(req.kill),
         context: req.context.map(context),
         profile: profile(req.profile),
-        thresholds: named(req.thresholds),
+        thresholds: named_with_facts(req.thresholds, req.profile),
         risk: risk(req.risk),
     });
     Ok(m::Verdict {
@@ -195,6 +217,19 @@ pub fn decide(strategy: &str, req: &DecideRequest<'_>) -> Result<m::Verdict, Str
 
 /// The `bounded` learner, natively.
 pub fn learn(req: &LearnRequest<'_>) -> Result<Vec<m::ThresholdAdjustment>, String> {
+    learn_with("bounded", req)
+}
+
+/// A built-in learner by name (`bounded`, `calibrated`), natively.
+pub fn learn_with(
+    learner: &str,
+    req: &LearnRequest<'_>,
+) -> Result<Vec<m::ThresholdAdjustment>, String> {
+    let f = match learner {
+        "bounded" => l::learner::learn,
+        "calibrated" => l::learner::calibrated,
+        other => return Err(format!("no native learner {other:?}")),
+    };
     let input = l::LearnInput {
         thresholds: named(req.thresholds),
         samples: req
@@ -226,7 +261,7 @@ pub fn learn(req: &LearnRequest<'_>) -> Result<Vec<m::ThresholdAdjustment>, Stri
         settings: named(req.settings),
         now_ms: req.now.timestamp_millis(),
     };
-    l::learner::learn(&input).map(|v| {
+    f(&input).map(|v| {
         v.into_iter()
             .map(|a| m::ThresholdAdjustment {
                 name: a.name,

@@ -1,11 +1,21 @@
 //! The replay engine: streams a recording in batches; per batch, module
-//! profiles are rebuilt in order, the plugins run in parallel across cores
-//! (a kill's risk is scored once and shared by the candidates), and the
-//! guardrails then run in recording order through the very function
-//! production uses ([`crate::decide::conclude`]), with each candidate's own
+//! profiles are rebuilt in order, the plugins run in parallel across cores,
+//! and the guardrails then run in recording order through the very function
+//! production uses ([`crate::decide::rule`]), with each candidate's own
 //! hourly window. The report depends only on the inputs, never on threads.
+//!
+//! Each candidate lives in its own world, as it would live: what it brought
+//! back has an outcome (the label's) once monitoring is over; what it put to
+//! a human is decided by a simulated reviewer (the label, after a delay);
+//! those outcomes enter the module's history (so later profiles, and the
+//! scores built on them, differ between candidates) and reach its learner,
+//! and the threats a human denied or that came back and were re-killed are
+//! kept to check the learner's proposals against. A batch spans less time
+//! than the shortest of those delays, so nothing decided in a batch can be
+//! known to a later kill of the same batch: profiles are exact.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,16 +25,19 @@ use medic_plugin_logic::values::names::MIN_SAMPLES;
 
 use chrono::Utc;
 
-use super::recording::{Label, Reader, Recorded, RecordingError, parse_line};
+use super::recording::{Reader, Recorded, RecordingError, Truth, parse_line};
 use super::summary::{
-    CandidateReport, Disagreement, Disagreements, PluginTiming, ReplayReport, Timing,
+    CandidateReport, CostModel, Disagreement, Disagreements, PluginTiming, ReplayReport,
+    ReviewerSummary, Timing,
 };
-use crate::config::{Config, Isolation, Mode};
+use crate::config::{Config, Feature, Isolation, Mode};
 use crate::decide::{Rule, rule};
 use crate::guardrails::HourlyWindow;
+use crate::learn::check;
+use crate::learn::safety::{self, KnownThreat, KnownThreats};
 use crate::model::{
-    DecisionOutcome, ModuleProfile, NamedValues, OutcomeSample, PluginKind, RiskAssessment,
-    Verdict, wire_name,
+    DecisionOutcome, ModuleProfile, NamedValues, OutcomeResult, OutcomeSample, PluginKind,
+    RiskAssessment, Verdict, wire_name,
 };
 use crate::plugin::registry::RegistryError;
 use crate::plugin::validate::level_for;
@@ -32,12 +45,13 @@ use crate::plugin::{
     LearnRequest, Plugin, PluginError, PluginSource, Registry, ScoreRequest, convert, golden,
     learner_settings_from_config,
 };
-use crate::store::KillTimes;
+use crate::store::{KillTimes, OutcomeCounts};
 
 /// The per-call deadline during replay (see `run`).
 const REPLAY_TIMEOUT_MS: u64 = 10_000;
 
-/// Kills read, profiled, judged and concluded together.
+/// Kills read, profiled, judged and concluded together (at most; a batch
+/// also ends where an outcome decided in it could become known).
 const BATCH: usize = 4096;
 /// Disagreements listed in the report (all are counted).
 const EXAMPLES: usize = 20;
@@ -74,10 +88,54 @@ pub struct Options {
     pub decisions: Option<PathBuf>,
     /// Also replay each strategy with the threshold learner in the loop.
     pub learn: bool,
+    /// The learner (name or `.wasm` path); default, the phase's.
+    pub learner: Option<String>,
+    /// Who decides the kills put to a human.
+    pub reviewer: Reviewer,
+    /// How long the simulated reviewer takes to decide.
+    pub review_delay_minutes: u32,
+    /// What each cell of the report costs.
+    pub costs: CostModel,
+}
+
+/// Who decides the kills a candidate puts to a human, in replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reviewer {
+    /// The recording's label, after the review delay: a false positive is
+    /// approved (and comes back, with the label's outcome), a threat denied.
+    /// Unlabelled kills stay in the queue.
+    #[default]
+    Label,
+    /// Nobody: they stay in the queue, and nothing is learned from them.
+    None,
+}
+
+impl Options {
+    /// Options with the defaults of `medic replay`: warm instances, the
+    /// configured mode, the label as reviewer after 30 minutes, the default
+    /// costs, no learning.
+    pub fn new(recording: PathBuf, strategies: Vec<String>, threads: usize) -> Options {
+        Options {
+            recording,
+            strategies,
+            scorer: None,
+            threads,
+            isolation: Isolation::Reuse,
+            mode: None,
+            decisions: None,
+            learn: false,
+            learner: None,
+            reviewer: Reviewer::Label,
+            review_delay_minutes: 30,
+            costs: CostModel::default(),
+        }
+    }
 }
 
 struct Candidate {
     label: String,
+    /// Its scorer: the one named after `@` in its spec, else the replay's.
+    scorer: Arc<Plugin>,
     plugin: Arc<Plugin>,
     /// A learning candidate's thresholds, as adjusted so far.
     learned: Option<NamedValues>,
@@ -112,12 +170,10 @@ fn resolve(registry: &Registry, spec: &str, kind: PluginKind) -> Result<Arc<Plug
     Ok(plugin)
 }
 
-/// One kill after the plugins: its risk and each candidate's verdict.
+/// One kill after the plugins: each candidate's risk and verdict.
 struct Judgement {
-    risk: Result<RiskAssessment, PluginError>,
-    verdicts: Vec<Result<Verdict, PluginError>>,
-    /// A learning candidate's risk, banded by its own thresholds.
-    learned_risks: Vec<Option<RiskAssessment>>,
+    risks: Vec<Result<RiskAssessment, PluginError>>,
+    verdicts: Vec<Option<Result<Verdict, PluginError>>>,
 }
 
 /// One candidate's ruling on one kill, as the replay keeps it.
@@ -125,8 +181,96 @@ struct Ruled {
     outcome: DecisionOutcome,
     /// The decision as a JSON line, when decisions are written out.
     line: Option<String>,
-    /// What a learning candidate's learner hears about this kill.
-    sample: Option<OutcomeSample>,
+}
+
+/// Something a candidate learns later about one of its decisions.
+struct Event {
+    at_ms: i64,
+    seq: u64,
+    module: String,
+    /// The outcome of a resurrection (automatic or approved by a human).
+    outcome: Option<(OutcomeResult, OutcomeSample)>,
+    /// The kill was a threat and is now known to be (a human denied it, or
+    /// it came back and was re-killed or rolled back).
+    threat: Option<Box<KnownThreat>>,
+    /// An automatic resurrection of a threat: unsafe.
+    revived_threat: bool,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at_ms, self.seq) == (o.at_ms, o.seq)
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Event {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at_ms, self.seq).cmp(&(o.at_ms, o.seq))
+    }
+}
+
+/// One candidate's world: its guardrail window, what it knows of each
+/// module, what it will learn and when, and its learner's inbox.
+#[derive(Default)]
+struct Lane {
+    window: HourlyWindow,
+    counts: HashMap<String, OutcomeCounts>,
+    /// Per module: kills a person approved, kills a person denied.
+    verdicts: HashMap<String, (u32, u32)>,
+    events: BinaryHeap<Reverse<Event>>,
+    seq: u64,
+    /// Outcomes the learner has not heard yet.
+    inbox: Vec<OutcomeSample>,
+    threats: KnownThreats,
+    /// A threat came back automatically since the learner last ran.
+    unsafe_seen: bool,
+    reviewer: ReviewerSummary,
+    samples_automatic: u64,
+    samples_human: u64,
+    denials: u64,
+}
+
+impl Lane {
+    fn schedule(&mut self, mut e: Event) {
+        self.seq += 1;
+        e.seq = self.seq;
+        self.events.push(Reverse(e));
+    }
+
+    /// Takes in everything known by `now_ms`.
+    fn catch_up(&mut self, now_ms: i64) {
+        while self
+            .events
+            .peek()
+            .is_some_and(|Reverse(e)| e.at_ms <= now_ms)
+        {
+            let Some(Reverse(e)) = self.events.pop() else {
+                break;
+            };
+            if let Some((result, sample)) = e.outcome {
+                if sample.decision == DecisionOutcome::ApproveAuto {
+                    self.samples_automatic += 1;
+                } else {
+                    self.samples_human += 1;
+                    self.verdicts.entry(e.module.clone()).or_default().0 += 1;
+                }
+                self.counts.entry(e.module).or_default().add(result);
+                self.inbox.push(sample);
+            } else if e.threat.is_some() {
+                // A person denied it.
+                self.verdicts.entry(e.module).or_default().1 += 1;
+            }
+            if let Some(t) = e.threat {
+                self.threats.push(*t);
+            }
+            self.unsafe_seen |= e.revived_threat;
+        }
+    }
 }
 
 /// Maps `f` over `items` on up to `threads` threads, in contiguous chunks;
@@ -146,17 +290,22 @@ fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + 
     })
 }
 
+/// A kill with each candidate's profile of its module.
+type Profiled = (Recorded, Vec<ModuleProfile>);
+
 /// Runs the plugins on a batch, split across `threads` in contiguous
-/// chunks; results come back in input order.
+/// chunks; results come back in input order. Each candidate's kill is
+/// scored with its own profile (a candidate whose profile equals the one
+/// before it shares that score).
 fn judge(
-    batch: &[(Recorded, ModuleProfile)],
-    scorer: &Plugin,
+    batch: &[Profiled],
     candidates: &[Candidate],
-    thresholds: &crate::model::NamedValues,
+    thresholds: &NamedValues,
     threads: usize,
     timings: &mut [Vec<u32>],
 ) -> Vec<Judgement> {
     let chunk = batch.len().div_ceil(threads.max(1)).max(1);
+    let nanos = |t: Instant| t.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32;
     std::thread::scope(|scope| {
         let handles: Vec<_> = batch
             .chunks(chunk)
@@ -165,62 +314,67 @@ fn judge(
                     let mut times: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
                     let out: Vec<Judgement> = part
                         .iter()
-                        .map(|(rec, profile)| {
-                            let req = ScoreRequest {
-                                kill: &rec.kill,
-                                context: rec.context.as_ref(),
-                                profile,
-                                thresholds,
-                            };
-                            let input = convert::score_input(&req);
-                            let t = Instant::now();
-                            let risk = scorer.score_wit(&input, thresholds);
-                            times[0].push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
-                            let verdicts = match &risk {
-                                Ok(r) => {
-                                    // One input for every candidate: they see
-                                    // the same kill and the same risk.
-                                    let input = convert::decide_input(input, r);
-                                    candidates
-                                        .iter()
-                                        .enumerate()
-                                        .map(|(i, c)| {
-                                            // A learning candidate sees its own thresholds.
-                                            let own = c.learned.as_ref().map(|t| {
-                                                let mut own = input.clone();
-                                                own.thresholds = convert::named(t);
-                                                own.risk.level = convert::risk_level_to_wit(
-                                                    level_for(r.score, t),
-                                                );
-                                                own
-                                            });
+                        .map(|(rec, profiles)| {
+                            let mut risks: Vec<Result<RiskAssessment, PluginError>> =
+                                Vec::with_capacity(candidates.len());
+                            let mut verdicts = Vec::with_capacity(candidates.len());
+                            let mut last: Option<(
+                                usize,
+                                crate::plugin::bindings::types::ScoreInput,
+                            )> = None;
+                            for (i, (c, profile)) in candidates.iter().zip(profiles).enumerate() {
+                                let shared = i > 0
+                                    && profiles[i - 1] == *profile
+                                    && Arc::ptr_eq(&candidates[i - 1].scorer, &c.scorer);
+                                let input = match (&last, shared) {
+                                    (Some((_, input)), true) => input.clone(),
+                                    _ => convert::score_input(&ScoreRequest {
+                                        kill: &rec.kill,
+                                        context: rec.context.as_ref(),
+                                        profile,
+                                        thresholds,
+                                    }),
+                                };
+                                let risk = if shared {
+                                    match &risks[i - 1] {
+                                        Ok(r) => Ok(r.clone()),
+                                        Err(_) => {
                                             let t = Instant::now();
-                                            let v =
-                                                c.plugin.decide_wit(own.as_ref().unwrap_or(&input));
-                                            times[i + 1]
-                                                .push(t.elapsed().as_nanos().min(u32::MAX as u128)
-                                                    as u32);
-                                            v
-                                        })
-                                        .collect()
-                                }
-                                Err(_) => Vec::new(),
-                            };
-                            let learned_risks = candidates
-                                .iter()
-                                .map(|c| {
-                                    let (t, r) = (c.learned.as_ref()?, risk.as_ref().ok()?);
-                                    Some(RiskAssessment {
-                                        level: level_for(r.score, t),
-                                        ..r.clone()
-                                    })
-                                })
-                                .collect();
-                            Judgement {
-                                risk,
-                                verdicts,
-                                learned_risks,
+                                            let r = c.scorer.score_wit(&input, thresholds);
+                                            times[0].push(nanos(t));
+                                            r
+                                        }
+                                    }
+                                } else {
+                                    let t = Instant::now();
+                                    let r = c.scorer.score_wit(&input, thresholds);
+                                    times[0].push(nanos(t));
+                                    r
+                                };
+                                // A learning candidate sees its own thresholds
+                                // and its own bands.
+                                let risk = match (&c.learned, risk) {
+                                    (Some(own), Ok(r)) => Ok(RiskAssessment {
+                                        level: level_for(r.score, own),
+                                        ..r
+                                    }),
+                                    (_, r) => r,
+                                };
+                                let verdict = risk.as_ref().ok().map(|r| {
+                                    let mut decide = convert::decide_input(input.clone(), r);
+                                    if let Some(own) = &c.learned {
+                                        decide.thresholds = convert::named_with_facts(own, profile);
+                                    }
+                                    let t = Instant::now();
+                                    let v = c.plugin.decide_wit(&decide);
+                                    times[i + 1].push(nanos(t));
+                                    v
+                                });
+                                risks.push(risk);
+                                verdicts.push(verdict);
+                                last = Some((i, input));
                             }
+                            Judgement { risks, verdicts }
                         })
                         .collect();
                     (out, times)
@@ -238,6 +392,37 @@ fn judge(
         }
         all
     })
+}
+
+/// What in the configuration makes the figures less than they seem.
+fn warnings(config: &Config, mode: Mode) -> Vec<String> {
+    let mut w = Vec::new();
+    if !config.medic.decision.auto_approve.enabled {
+        w.push("decision.auto_approve.enabled is false: nothing can be auto-approved; every automatic verdict goes to a human".into());
+    }
+    if !config.feature(Feature::AutoResurrection) {
+        w.push("the constitution's phase_3_semi_auto (auto_resurrection) is not enabled: nothing can be auto-approved".into());
+    }
+    if matches!(mode, Mode::Observer | Mode::Manual) {
+        w.push(format!(
+            "mode {}: every resurrection needs a human; replay with --mode semi_auto to see what automation would do",
+            mode.name()
+        ));
+    }
+    if !config.feature(Feature::DecisionLogic) {
+        w.push("phase_1_observer.decision_logic is off: every kill is deferred".into());
+    }
+    if config
+        .constitution
+        .constraints
+        .max_auto_resurrections_per_hour
+        == 0
+    {
+        w.push(
+            "constraints.max_auto_resurrections_per_hour is 0: nothing can be auto-approved".into(),
+        );
+    }
+    w
 }
 
 /// Replays a recording and reports what each candidate would have done.
@@ -267,36 +452,56 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     let thresholds = (*registry.thresholds()).clone();
     let mut candidates: Vec<Candidate> = Vec::new();
     for spec in &opts.strategies {
-        let plugin = resolve(&registry, spec, PluginKind::Strategy)?;
+        // `STRATEGY@SCORER` pairs a strategy with its own scorer.
+        let (strategy, own_scorer) = match spec.rsplit_once('@') {
+            Some((s, sc)) if !sc.is_empty() => {
+                (s, Some(resolve(&registry, sc, PluginKind::RiskScorer)?))
+            }
+            _ => (spec.as_str(), None),
+        };
+        let plugin = resolve(&registry, strategy, PluginKind::Strategy)?;
+        let scorer = own_scorer.unwrap_or_else(|| scorer.clone());
+        candidates.push(Candidate {
+            label: spec.clone(),
+            scorer: scorer.clone(),
+            plugin: plugin.clone(),
+            learned: None,
+        });
         if opts.learn {
             // The same strategy with the learner in the loop, beside it.
             candidates.push(Candidate {
                 label: format!("{spec}+learn"),
-                plugin: plugin.clone(),
+                scorer,
+                plugin,
                 learned: Some(thresholds.clone()),
             });
         }
-        candidates.push(Candidate {
-            label: spec.clone(),
-            plugin,
-            learned: None,
-        });
     }
-    // Static first, then its learning twin.
-    if opts.learn {
-        for pair in candidates.chunks_mut(2) {
-            pair.swap(0, 1);
-        }
-    }
-    let learner = registry.active().learner.clone();
+    let learner = match &opts.learner {
+        Some(spec) => resolve(&registry, spec, PluginKind::ThresholdLearner)?,
+        None => registry.active().learner.clone(),
+    };
     let learner_settings = learner_settings_from_config(&config);
     let min_samples = learner_settings
         .get(MIN_SAMPLES)
         .copied()
         .unwrap_or(50.0)
         .max(1.0) as usize;
-    let mut pending: Vec<Vec<OutcomeSample>> = candidates.iter().map(|_| Vec::new()).collect();
     let mode = config.medic.mode.current;
+    let reviewing = opts.reviewer == Reviewer::Label;
+    let review_ms = i64::from(opts.review_delay_minutes) * 60_000;
+    let monitor_ms = (config
+        .medic
+        .resurrection
+        .monitoring_duration_minutes
+        .max(0.0)
+        * 60_000.0) as i64;
+    // The soonest anything decided can become known: a batch spans less.
+    let horizon_ms = if reviewing {
+        monitor_ms.min(review_ms)
+    } else {
+        monitor_ms
+    };
     let mut reader = Reader::open(&opts.recording)?;
     let mut decisions_out = match &opts.decisions {
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
@@ -325,8 +530,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             ..CandidateReport::default()
         })
         .collect();
-    let mut windows: Vec<HourlyWindow> =
-        candidates.iter().map(|_| HourlyWindow::default()).collect();
+    let mut lanes: Vec<Lane> = candidates.iter().map(|_| Lane::default()).collect();
     let mut history: HashMap<String, KillTimes> = HashMap::new();
     let mut disagreements = Disagreements::default();
     let mut timings: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
@@ -348,18 +552,64 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             }
         }
     });
-    for lines in incoming.iter() {
-        let lines = lines?;
-        if lines.is_empty() {
+    let mut waiting: std::collections::VecDeque<Recorded> = std::collections::VecDeque::new();
+    let mut input_done = false;
+    loop {
+        if !input_done && waiting.len() < BATCH {
+            match incoming.recv() {
+                Ok(lines) => {
+                    let lines = lines?;
+                    if lines.is_empty() {
+                        input_done = true;
+                    } else {
+                        let parsed = par_map(&lines, opts.threads, |(line, text)| {
+                            parse_line(&path, *line, text)
+                        })
+                        .into_iter()
+                        .collect::<Result<Vec<Recorded>, _>>()?;
+                        waiting.extend(parsed);
+                        continue;
+                    }
+                }
+                Err(_) => input_done = true,
+            }
+        }
+        if waiting.is_empty() {
             break;
         }
-        let batch = par_map(&lines, opts.threads, |(line, text)| {
-            parse_line(&path, *line, text)
-        })
-        .into_iter()
-        .collect::<Result<Vec<Recorded>, _>>()?;
-        // Profiles from the recording's own history, in order.
-        let batch: Vec<(Recorded, ModuleProfile)> = batch
+        // The next batch: up to BATCH kills, all before the first one's
+        // horizon (unless the input is done, a batch only ends at one).
+        let start = waiting[0].kill.timestamp.timestamp_millis();
+        let cut = waiting
+            .iter()
+            .take(BATCH)
+            .position(|r| r.kill.timestamp.timestamp_millis() >= start + horizon_ms.max(1))
+            .unwrap_or(waiting.len().min(BATCH))
+            .max(1);
+        if cut == waiting.len() && !input_done && cut < BATCH {
+            // The horizon may lie in lines not read yet.
+            match incoming.recv() {
+                Ok(lines) => {
+                    let lines = lines?;
+                    if lines.is_empty() {
+                        input_done = true;
+                    } else {
+                        let parsed = par_map(&lines, opts.threads, |(line, text)| {
+                            parse_line(&path, *line, text)
+                        })
+                        .into_iter()
+                        .collect::<Result<Vec<Recorded>, _>>()?;
+                        waiting.extend(parsed);
+                    }
+                }
+                Err(_) => input_done = true,
+            }
+            continue;
+        }
+        let batch: Vec<Recorded> = waiting.drain(..cut).collect();
+        // Profiles from the recording's own history and each candidate's
+        // outcomes, in order.
+        let batch: Vec<Profiled> = batch
             .into_iter()
             .map(|rec| {
                 let k = &rec.kill;
@@ -373,7 +623,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                     .and_then(|p| p.criticality)
                     .or_else(|| modules.criticality.get(&k.target_module).copied())
                     .unwrap_or(modules.default_criticality);
-                let profile = ModuleProfile {
+                let base = ModuleProfile {
                     kills_last_hour: h.kills_last_hour,
                     kills_last_day: h.kills_last_day,
                     kills_last_week: h.kills_last_week,
@@ -384,39 +634,46 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                         always.contains(&k.target_module),
                     )
                 };
-                (rec, profile)
+                let now_ms = k.timestamp.timestamp_millis();
+                let profiles = lanes
+                    .iter_mut()
+                    .map(|lane| {
+                        lane.catch_up(now_ms);
+                        let mut p = base.clone();
+                        if let Some(c) = lane.counts.get(&k.target_module) {
+                            c.fill(&mut p);
+                        }
+                        if let Some((approved, denied)) = lane.verdicts.get(&k.target_module) {
+                            p.human_approvals = *approved;
+                            p.human_denials = *denied;
+                        }
+                        p
+                    })
+                    .collect();
+                (rec, profiles)
             })
             .collect();
-        let judged = judge(
-            &batch,
-            &scorer,
-            &candidates,
-            &thresholds,
-            opts.threads,
-            &mut timings,
-        );
+        let judged = judge(&batch, &candidates, &thresholds, opts.threads, &mut timings);
 
         // The guardrails in recording order, each candidate on its own
-        // thread (its hourly window is its own state).
+        // thread (its window and its world are its own).
         let want_lines = decisions_out.is_some();
         let per_candidate: Vec<Vec<Ruled>> = std::thread::scope(|scope| {
             let handles: Vec<_> = candidates
                 .iter()
-                .zip(windows.iter_mut())
+                .zip(lanes.iter_mut())
                 .zip(reports.iter_mut())
                 .enumerate()
-                .map(|(i, ((c, window), report))| {
+                .map(|(i, ((c, lane), report))| {
                     let (batch, judged, config) = (&batch, &judged, &config);
                     scope.spawn(move || {
                         batch
                             .iter()
                             .zip(judged)
-                            .map(|((rec, profile), j)| {
-                                let verdict = j.verdicts.get(i).map(|v| v.as_ref());
-                                let risk = match j.learned_risks.get(i) {
-                                    Some(Some(own)) => Ok(own),
-                                    _ => j.risk.as_ref(),
-                                };
+                            .map(|((rec, profiles), j)| {
+                                let profile = &profiles[i];
+                                let verdict = j.verdicts[i].as_ref().map(|v| v.as_ref());
+                                let risk = j.risks[i].as_ref();
                                 let ruling = rule(
                                     &Rule {
                                         config,
@@ -428,36 +685,19 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                         verdict,
                                         now: rec.kill.timestamp,
                                     },
-                                    window,
+                                    &mut lane.window,
                                 );
                                 report.add(ruling.outcome, &ruling.applied, rec.label.as_ref());
-                                // What a learner hears about: resurrections whose outcome is known.
-                                let sample = match (&c.learned, &rec.label, risk) {
-                                    (Some(_), Some(Label { outcome: Some(result), .. }), Ok(r))
-                                        if ruling.outcome == DecisionOutcome::ApproveAuto =>
-                                    {
-                                        Some(OutcomeSample {
-                                            kill_id: rec.kill.kill_id.clone(),
-                                            module: rec.kill.target_module.clone(),
-                                            risk_level: r.level,
-                                            risk_score: r.score,
-                                            decision: ruling.outcome,
-                                            result: *result,
-                                            time_to_stable_seconds: None,
-                                            recorded_at: rec.kill.timestamp,
-                                        })
-                                    }
-                                    _ => None,
-                                };
+                                follow_up(lane, rec, profile, risk.ok(), ruling.outcome, reviewing, review_ms, monitor_ms);
                                 let line = want_lines.then(|| {
-                                    let (level, score) = j.risk.as_ref().map_or(("critical".into(), 1.0), |r| (wire_name(&r.level), r.score));
+                                    let (level, score) = risk.map_or(("critical".into(), 1.0), |r| (wire_name(&r.level), r.score));
                                     serde_json::json!({"kill_id": rec.kill.kill_id, "strategy": c.label, "outcome": ruling.outcome,
                                         "risk_level": level, "risk_score": score,
                                         "confidence": verdict.and_then(|v| v.ok()).map_or(0.0, |v| v.confidence),
                                         "guardrails": ruling.applied, "label": rec.label})
                                     .to_string()
                                 });
-                                Ruled { outcome: ruling.outcome, line, sample }
+                                Ruled { outcome: ruling.outcome, line }
                             })
                             .collect()
                     })
@@ -470,41 +710,63 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         });
         // Learning candidates learn at batch boundaries, in recording order,
         // so the result does not depend on the number of threads.
-        for (i, ds) in per_candidate.iter().enumerate() {
-            pending[i].extend(ds.iter().filter_map(|d| d.sample.clone()));
+        for (i, lane) in lanes.iter_mut().enumerate() {
             let Some(current) = candidates[i].learned.clone() else {
                 continue;
             };
-            if pending[i].len() < min_samples {
+            if lane.inbox.len() < min_samples {
                 continue;
             }
             let now = batch
                 .last()
                 .map_or_else(Utc::now, |(r, _)| r.kill.timestamp);
-            let samples = std::mem::take(&mut pending[i]);
+            let samples = std::mem::take(&mut lane.inbox);
             let req = LearnRequest {
                 thresholds: &current,
                 samples: &samples,
                 settings: &learner_settings,
                 now,
             };
-            match learner.learn(&req) {
-                Ok(adjustments) => {
-                    let mut next = current;
-                    for a in &adjustments {
-                        next.insert(a.name.clone(), a.new_value);
+            let summary = reports[i].learning.get_or_insert_with(Default::default);
+            summary.learner_runs += 1;
+            let proposal = learner
+                .learn(&req)
+                .map_err(|e| e.to_string())
+                .and_then(|adjustments| {
+                    let changes: NamedValues = adjustments
+                        .iter()
+                        .map(|a| (a.name.clone(), a.new_value))
+                        .collect();
+                    let next = check::apply(&current, &changes)?;
+                    check::values(&next)?;
+                    match safety::refuse(
+                        &config,
+                        mode,
+                        &candidates[i].plugin,
+                        &current,
+                        &next,
+                        &lane.threats,
+                        lane.unsafe_seen,
+                    ) {
+                        Some(why) => Err(why),
+                        None => Ok((adjustments.len(), next)),
                     }
-                    let summary = reports[i].learning.get_or_insert_with(Default::default);
-                    summary.adjustments += adjustments.len() as u64;
-                    summary.learner_runs += 1;
+                });
+            lane.unsafe_seen = false;
+            match proposal {
+                Ok((n, next)) => {
+                    summary.adjustments += n as u64;
                     summary.thresholds = next.clone();
                     candidates[i].learned = Some(next);
                 }
-                Err(e) => reports[i]
-                    .learning
-                    .get_or_insert_with(Default::default)
-                    .refused
-                    .push(e.to_string()),
+                Err(why) => {
+                    summary.refused += 1;
+                    if summary.refusals.len() < EXAMPLES {
+                        summary
+                            .refusals
+                            .push(format!("at {}: {why}", now.to_rfc3339()));
+                    }
+                }
             }
         }
         for (k, (rec, _)) in batch.iter().enumerate() {
@@ -533,12 +795,29 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             }
         }
     }
+    drop(incoming);
     let _ = reading.join();
     if let Some(mut out) = decisions_out {
         out.flush().map_err(write_err)?;
     }
-    for r in &mut reports {
-        r.finish();
+    for ((r, lane), c) in reports.iter_mut().zip(&lanes).zip(&candidates) {
+        if reviewing {
+            r.reviewer = Some(lane.reviewer.clone());
+        }
+        if let Some(l) = r.learning.as_mut() {
+            l.samples_automatic = lane.samples_automatic;
+            l.samples_human_approved = lane.samples_human;
+            l.known_threats = lane.denials;
+        } else if c.learned.is_some() {
+            r.learning = Some(super::summary::LearningSummary {
+                thresholds: thresholds.clone(),
+                samples_automatic: lane.samples_automatic,
+                samples_human_approved: lane.samples_human,
+                known_threats: lane.denials,
+                ..Default::default()
+            });
+        }
+        r.finish(&opts.costs);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let mut timing = Timing {
@@ -546,7 +825,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         kills_per_second: (kills as f64 / elapsed).round(),
         ..Timing::default()
     };
-    let names = std::iter::once(format!("scorer:{}", scorer.name()))
+    let names = std::iter::once("scorers".to_string())
         .chain(candidates.iter().map(|c| format!("strategy:{}", c.label)));
     for (name, mut t) in names.zip(timings) {
         t.sort_unstable();
@@ -570,8 +849,105 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         mode: mode.name().to_string(),
         phase: phase.to_string(),
         scorer: scorer.name().to_string(),
+        reviewer: match opts.reviewer {
+            Reviewer::Label => format!("label after {} min", opts.review_delay_minutes),
+            Reviewer::None => "none".to_string(),
+        },
+        costs: opts.costs.clone(),
+        warnings: warnings(&config, mode),
         candidates: reports,
         disagreements,
     };
     Ok((report, timing))
+}
+
+/// What a candidate will learn later about one decision, by the label: the
+/// outcome of a resurrection once monitoring is over; the simulated
+/// reviewer's verdict on a kill put to a human.
+#[allow(clippy::too_many_arguments)]
+fn follow_up(
+    lane: &mut Lane,
+    rec: &Recorded,
+    profile: &ModuleProfile,
+    risk: Option<&RiskAssessment>,
+    outcome: DecisionOutcome,
+    reviewing: bool,
+    review_ms: i64,
+    monitor_ms: i64,
+) {
+    let Some(truth) = rec.label.as_ref().and_then(|l| l.truth) else {
+        if reviewing && outcome == DecisionOutcome::PendingReview {
+            lane.reviewer.unlabelled += 1;
+        }
+        return;
+    };
+    let Some(risk) = risk else { return };
+    let threat = truth == Truth::TrueThreat;
+    let at_ms = rec.kill.timestamp.timestamp_millis();
+    let known = || {
+        Some(Box::new(KnownThreat {
+            kill: rec.kill.clone(),
+            context: rec.context.clone(),
+            profile: profile.clone(),
+            risk: risk.clone(),
+            known_at: rec.kill.timestamp,
+        }))
+    };
+    let resurrected = |decision: DecisionOutcome, after_ms: i64| {
+        let result = rec
+            .label
+            .as_ref()
+            .and_then(|l| l.outcome)
+            .unwrap_or(if threat {
+                OutcomeResult::ReKilled
+            } else {
+                OutcomeResult::Success
+            });
+        let recorded_at = rec.kill.timestamp + chrono::Duration::milliseconds(after_ms);
+        let confirms = matches!(result, OutcomeResult::ReKilled | OutcomeResult::Rollback);
+        Event {
+            at_ms: at_ms + after_ms,
+            seq: 0,
+            module: rec.kill.target_module.clone(),
+            outcome: Some((
+                result,
+                OutcomeSample {
+                    kill_id: rec.kill.kill_id.clone(),
+                    module: rec.kill.target_module.clone(),
+                    risk_level: risk.level,
+                    risk_score: risk.score,
+                    decision,
+                    result,
+                    time_to_stable_seconds: None,
+                    recorded_at,
+                },
+            )),
+            threat: if confirms { known() } else { None },
+            revived_threat: threat && decision == DecisionOutcome::ApproveAuto,
+        }
+    };
+    match outcome {
+        DecisionOutcome::ApproveAuto => {
+            let e = resurrected(DecisionOutcome::ApproveAuto, monitor_ms);
+            lane.schedule(e);
+        }
+        DecisionOutcome::PendingReview if reviewing && threat => {
+            lane.reviewer.denied += 1;
+            lane.denials += 1;
+            lane.schedule(Event {
+                at_ms: at_ms + review_ms,
+                seq: 0,
+                module: rec.kill.target_module.clone(),
+                outcome: None,
+                threat: known(),
+                revived_threat: false,
+            });
+        }
+        DecisionOutcome::PendingReview if reviewing => {
+            lane.reviewer.approved += 1;
+            let e = resurrected(DecisionOutcome::ApproveManual, review_ms + monitor_ms);
+            lane.schedule(e);
+        }
+        _ => {}
+    }
 }

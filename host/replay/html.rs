@@ -111,13 +111,58 @@ pub fn render(r: &ReplayReport, timing: &Timing) -> String {
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1}%", v * 100.0));
     let mut rows = String::new();
     for c in &r.candidates {
-        let cells: String = c.counts().iter().map(|n| format!("<td>{n}</td>")).collect();
+        let x = &c.cells;
+        let share = |n: u64, of: u64| {
+            if of == 0 {
+                "–".to_string()
+            } else {
+                format!("{:.1}%", n as f64 * 100.0 / of as f64)
+            }
+        };
         rows.push_str(&format!(
-            "<tr><td>{}</td>{cells}<td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{} ({} to a human)</td><td>{} · {}</td><td>{} · {}</td><td>{} · {}</td><td>{} · {}</td><td>{:.0}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             esc(&c.strategy),
+            x.threat_revived,
+            x.threat_held,
+            x.threat_to_human,
+            x.fp_recovered,
+            share(x.fp_recovered, c.false_positives),
+            x.fp_to_human,
+            share(x.fp_to_human, c.false_positives),
+            x.fp_left_down,
+            share(x.fp_left_down, c.false_positives),
+            c.human_workload,
+            share(c.human_workload, c.decisions),
+            c.cost,
             pct(c.precision),
             pct(c.recall),
             esc(&c.sha256[..12.min(c.sha256.len())])
+        ));
+    }
+    let legend: String = super::summary::LEGEND
+        .iter()
+        .map(|(col, what)| format!("<li><b>{}</b>: {}</li>", esc(col), esc(what)))
+        .collect();
+    let warnings: String = r
+        .warnings
+        .iter()
+        .map(|w| format!("<p class=\"warn\">WARNING: {}</p>", esc(w)))
+        .collect();
+    let mut guardrails = String::new();
+    for c in &r.candidates {
+        let g: Vec<String> = c
+            .guardrails
+            .iter()
+            .map(|(k, v)| format!("{} {v}", esc(k)))
+            .collect();
+        guardrails.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(&c.strategy),
+            if g.is_empty() {
+                "none".to_string()
+            } else {
+                g.join(" · ")
+            }
         ));
     }
     let mut disagreements = String::new();
@@ -146,11 +191,13 @@ pub fn render(r: &ReplayReport, timing: &Timing) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Medic replay: {rec}</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}}table{{border-collapse:collapse;margin:1rem 0}}\
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body>\
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}.warn{{color:#b71c1c;font-weight:bold}}td:first-child,th:first-child{{text-align:left}}</style></head><body>\
 <h1>Replay of {rec}</h1><p>{kills} kills{scenario} · mode {mode} · phase {phase} · scorer {scorer}</p>\
-<h2>Outcomes</h2>{outcomes}<h2>Safety and workload</h2>{safety}\
-<table><tr><th>strategy</th><th>auto</th><th>review</th><th>deny</th><th>unsafe auto</th><th>FP brought back</th><th>workload</th><th>precision</th><th>recall</th><th>sha256</th></tr>{rows}</table>\
-<h2>Disagreements: {dcount}</h2><table><tr><th>kill</th><th>outcomes</th></tr>{disagreements}</table>\
+{warnings}<h2>Outcomes</h2>{outcomes}<h2>Safety and workload</h2>{safety}\
+<table><tr><th>strategy</th><th>THREAT-BACK</th><th>THREAT-HELD</th><th>FP-AUTO</th><th>FP-HUMAN</th><th>FP-DOWN</th><th>TO-HUMAN</th><th>COST</th><th>precision</th><th>recall</th><th>sha256</th></tr>{rows}</table>\
+<ul>{legend}<li>costs: threat revived {c_threat}, false positive left down {c_down}, each kill to a human {c_review}, correct {c_correct}; reviewer: {reviewer}</li></ul>\
+<h2>Held back by guardrails</h2><table><tr><th>strategy</th><th>guardrail: kills</th></tr>{guardrails}</table>\
+<h2>Disagreements: {dcount} (showing {dshown}, {dleft} left out)</h2><table><tr><th>kill</th><th>outcomes</th></tr>{disagreements}</table>\
 <h2>Plugin latency (this run)</h2><table><tr><th>plugin</th><th>calls</th><th>p50 µs</th><th>p99 µs</th></tr>{timings}</table>\
 <p>{kps} kills/s over {secs} s.</p></body></html>\n",
         rec = esc(&r.recording),
@@ -165,6 +212,16 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th
         outcomes = outcome_chart(r),
         safety = safety_chart(r),
         dcount = r.disagreements.count,
+        dshown = r.disagreements.examples.len(),
+        dleft = r
+            .disagreements
+            .count
+            .saturating_sub(r.disagreements.examples.len() as u64),
+        c_threat = r.costs.threat_revived,
+        c_down = r.costs.fp_left_down,
+        c_review = r.costs.review,
+        c_correct = r.costs.correct,
+        reviewer = esc(&r.reviewer),
         kps = timing.kills_per_second,
         secs = timing.elapsed_seconds,
     )

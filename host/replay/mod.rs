@@ -9,5 +9,5 @@ pub mod recording;
 pub mod simulate;
 pub mod summary;
 
-pub use engine::{Options, ReplayError, run};
+pub use engine::{Options, ReplayError, Reviewer, run};
 pub use summary::{ReplayReport, Timing};

@@ -1,6 +1,9 @@
 //! What a replay found, per candidate: the outcome distribution and, against
-//! the recording's labels, unsafe auto-resurrections, recovered false
-//! positives, human workload, and precision/recall of "resurrect".
+//! the recording's labels, where every labelled kill landed (one cell each:
+//! a threat revived automatically, a threat held, a false positive recovered
+//! automatically, one sent to a human, one left down with nobody owning it),
+//! what that costs under a cost model, the human workload, what each
+//! guardrail held back, and precision/recall of "resurrect".
 
 use std::collections::BTreeMap;
 
@@ -8,6 +11,120 @@ use serde::Serialize;
 
 use super::recording::{Label, Truth};
 use crate::model::{DecisionOutcome, wire_name};
+
+/// Where one labelled kill landed. Every labelled kill is in exactly one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// A real threat brought back with no human: unsafe.
+    ThreatRevived,
+    /// A real threat kept down (denied) or put in front of a human.
+    ThreatHeld,
+    /// A false positive brought back with no human.
+    FpRecovered,
+    /// A false positive put in front of a human.
+    FpToHuman,
+    /// A false positive left down (denied or deferred) with no human: an
+    /// outage nobody owns.
+    FpLeftDown,
+}
+
+impl Cell {
+    pub fn of(truth: Truth, outcome: DecisionOutcome) -> Cell {
+        match (truth, outcome) {
+            (Truth::TrueThreat, DecisionOutcome::ApproveAuto) => Cell::ThreatRevived,
+            (Truth::TrueThreat, _) => Cell::ThreatHeld,
+            (Truth::FalsePositive, DecisionOutcome::ApproveAuto) => Cell::FpRecovered,
+            (
+                Truth::FalsePositive,
+                DecisionOutcome::PendingReview | DecisionOutcome::ApproveManual,
+            ) => Cell::FpToHuman,
+            (Truth::FalsePositive, DecisionOutcome::Deny | DecisionOutcome::Defer) => {
+                Cell::FpLeftDown
+            }
+        }
+    }
+}
+
+/// The confusion of "bring it back automatically" against the labels.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Cells {
+    /// Threats revived automatically (unsafe).
+    pub threat_revived: u64,
+    /// Threats denied or sent to a human.
+    pub threat_held: u64,
+    /// Of those held, the ones a human had to look at.
+    pub threat_to_human: u64,
+    pub fp_recovered: u64,
+    pub fp_to_human: u64,
+    pub fp_left_down: u64,
+}
+
+/// What each cell costs, in one unit, so candidates compare on one number.
+/// The defaults say: reviving a real threat is a hundred times worse than a
+/// person's look at a kill; a service left down with nobody owning the
+/// outage is ten times worse.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CostModel {
+    /// A real threat revived automatically.
+    pub threat_revived: f64,
+    /// A false positive left down with no human.
+    pub fp_left_down: f64,
+    /// Any kill put in front of a human (threat or not).
+    pub review: f64,
+    /// A false positive recovered automatically, or a threat denied.
+    pub correct: f64,
+}
+
+impl Default for CostModel {
+    fn default() -> Self {
+        CostModel {
+            threat_revived: 100.0,
+            fp_left_down: 10.0,
+            review: 1.0,
+            correct: 0.0,
+        }
+    }
+}
+
+impl CostModel {
+    /// Parses `name=value` overrides (`threat_revived`, `fp_left_down`,
+    /// `review`, `correct`), naming the one at fault.
+    pub fn with_overrides(mut self, overrides: &[String]) -> Result<CostModel, String> {
+        for o in overrides {
+            let (name, value) = o
+                .split_once('=')
+                .ok_or_else(|| format!("--cost {o:?}: expected NAME=NUMBER"))?;
+            let v: f64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("--cost {name}: {value:?} is not a number at or above 0"))?;
+            match name.trim() {
+                "threat_revived" => self.threat_revived = v,
+                "fp_left_down" => self.fp_left_down = v,
+                "review" => self.review = v,
+                "correct" => self.correct = v,
+                other => {
+                    return Err(format!(
+                        "--cost {other}: not a cost (known: threat_revived, fp_left_down, review, correct)"
+                    ));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// What a candidate's cells cost in all.
+    pub fn total(&self, c: &Cells) -> f64 {
+        let reviews = c.threat_to_human + c.fp_to_human;
+        let correct = c.fp_recovered + (c.threat_held - c.threat_to_human);
+        self.threat_revived * c.threat_revived as f64
+            + self.fp_left_down * c.fp_left_down as f64
+            + self.review * reviews as f64
+            + self.correct * correct as f64
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CandidateReport {
@@ -30,9 +147,27 @@ pub struct CandidateReport {
     pub precision: Option<f64>,
     /// Of the labelled false positives, the share it brought back.
     pub recall: Option<f64>,
+    /// Every labelled kill in exactly one cell.
+    pub cells: Cells,
+    /// The cells under the report's cost model (lower is better).
+    pub cost: f64,
+    /// What the simulated reviewer did with the kills put to a human.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<ReviewerSummary>,
     /// For a candidate replayed with the learner in the loop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learning: Option<LearningSummary>,
+}
+
+/// What the simulated reviewer decided, by the labels.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReviewerSummary {
+    /// False positives a human approved (and so brought back).
+    pub approved: u64,
+    /// Threats a human denied.
+    pub denied: u64,
+    /// Items with no label, left in the queue.
+    pub unlabelled: u64,
 }
 
 /// What the learner did during a replay.
@@ -42,8 +177,15 @@ pub struct LearningSummary {
     pub adjustments: u64,
     /// The thresholds at the end of the recording.
     pub thresholds: BTreeMap<String, f64>,
-    /// Proposals the host refused, with why.
-    pub refused: Vec<String>,
+    /// Proposals the host refused.
+    pub refused: u64,
+    /// The first of them (up to 20), with when and why.
+    pub refusals: Vec<String>,
+    /// Outcomes the learner heard, by where they came from.
+    pub samples_automatic: u64,
+    pub samples_human_approved: u64,
+    /// Human denials of real threats kept as known threats for the check.
+    pub known_threats: u64,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -62,6 +204,19 @@ impl CandidateReport {
             self.human_workload += 1;
         }
         let auto = outcome == DecisionOutcome::ApproveAuto;
+        if let Some(truth) = label.and_then(|l| l.truth) {
+            let c = &mut self.cells;
+            match Cell::of(truth, outcome) {
+                Cell::ThreatRevived => c.threat_revived += 1,
+                Cell::ThreatHeld => {
+                    c.threat_held += 1;
+                    c.threat_to_human += u64::from(outcome == DecisionOutcome::PendingReview);
+                }
+                Cell::FpRecovered => c.fp_recovered += 1,
+                Cell::FpToHuman => c.fp_to_human += 1,
+                Cell::FpLeftDown => c.fp_left_down += 1,
+            }
+        }
         match label.and_then(|l| l.truth) {
             Some(Truth::TrueThreat) => {
                 self.labelled += 1;
@@ -91,7 +246,8 @@ impl CandidateReport {
         ]
     }
 
-    pub fn finish(&mut self) {
+    pub fn finish(&mut self, costs: &CostModel) {
+        self.cost = (costs.total(&self.cells) * 100.0).round() / 100.0;
         let auto_labelled = self.unsafe_auto_resurrections + self.recovered_false_positives;
         self.precision = ratio(self.recovered_false_positives, auto_labelled);
         self.recall = ratio(self.recovered_false_positives, self.false_positives);
@@ -137,53 +293,236 @@ pub struct ReplayReport {
     pub mode: String,
     pub phase: String,
     pub scorer: String,
+    /// How kills put to a human were decided (`label`: by the recording's
+    /// labels after a delay; `none`: they stay in the queue).
+    pub reviewer: String,
+    /// What each cell costs.
+    pub costs: CostModel,
+    /// What makes the figures less than they seem: a configuration or phase
+    /// under which nothing can be auto-approved, a cap that binds.
+    pub warnings: Vec<String>,
     pub candidates: Vec<CandidateReport>,
     pub disagreements: Disagreements,
 }
+
+/// A share as a percentage, or `-` for none.
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// What each column of the table means, for its legend.
+pub const LEGEND: &[(&str, &str)] = &[
+    (
+        "THREAT-BACK",
+        "real threats revived with no human (unsafe; must be 0)",
+    ),
+    (
+        "THREAT-HELD",
+        "real threats denied or put to a human (of them, to a human)",
+    ),
+    ("FP-AUTO", "false positives brought back with no human"),
+    (
+        "FP-HUMAN",
+        "false positives put to a human (brought back once approved)",
+    ),
+    (
+        "FP-DOWN",
+        "false positives left down with no human: an outage nobody owns",
+    ),
+    (
+        "TO-HUMAN",
+        "all kills put to a human (workload), share of all",
+    ),
+    ("COST", "the cells under the cost model (lower is better)"),
+];
 
 impl ReplayReport {
     /// A plain-text table for terminals.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "recording {} ({} kills), mode {}, phase {}, scorer {}\n\n",
-            self.recording, self.kills, self.mode, self.phase, self.scorer
+            "recording {} ({} kills), mode {}, phase {}, scorer {}, reviewer {}\n",
+            self.recording, self.kills, self.mode, self.phase, self.scorer, self.reviewer
         );
+        for w in &self.warnings {
+            out.push_str(&format!("WARNING: {w}\n"));
+        }
+        out.push('\n');
         out.push_str(&format!(
-            "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9} {:>7}\n",
+            "{:<22} {:>11} {:>14} {:>15} {:>13} {:>13} {:>15} {:>10}\n",
             "STRATEGY",
-            "AUTO",
-            "REVIEW",
-            "DENY",
-            "UNSAFE",
-            "FP-BACK",
-            "WORKLOAD",
-            "PRECISION",
-            "RECALL",
-            "OTHER"
+            "THREAT-BACK",
+            "THREAT-HELD",
+            "FP-AUTO",
+            "FP-HUMAN",
+            "FP-DOWN",
+            "TO-HUMAN",
+            "COST"
         ));
         for c in &self.candidates {
-            let [auto, review, deny, unsafe_auto, fp_back, workload] = c.counts();
-            let other = c.decisions - auto - review - deny;
-            let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+            let x = &c.cells;
+            let share = |n: u64, of: u64| pct(ratio(n, of));
             out.push_str(&format!(
-                "{:<16} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>9} {:>7}\n",
+                "{:<22} {:>11} {:>14} {:>15} {:>13} {:>13} {:>15} {:>10}\n",
                 c.strategy,
-                auto,
-                review,
-                deny,
-                unsafe_auto,
-                fp_back,
-                workload,
-                pct(c.precision),
-                pct(c.recall),
-                other
+                x.threat_revived,
+                format!("{} ({})", x.threat_held, x.threat_to_human),
+                format!(
+                    "{} {}",
+                    x.fp_recovered,
+                    share(x.fp_recovered, c.false_positives)
+                ),
+                format!(
+                    "{} {}",
+                    x.fp_to_human,
+                    share(x.fp_to_human, c.false_positives)
+                ),
+                format!(
+                    "{} {}",
+                    x.fp_left_down,
+                    share(x.fp_left_down, c.false_positives)
+                ),
+                format!(
+                    "{} {}",
+                    c.human_workload,
+                    share(c.human_workload, c.decisions)
+                ),
+                format!("{:.0}", c.cost),
             ));
         }
-        out.push_str(&format!("\ndisagreements: {}\n", self.disagreements.count));
+        out.push_str("\n");
+        for (col, what) in LEGEND {
+            out.push_str(&format!("  {col:<12} {what}\n"));
+        }
+        out.push_str(&format!(
+            "  costs: threat revived {}, false positive left down {}, each kill to a human {}, correct {}\n",
+            self.costs.threat_revived, self.costs.fp_left_down, self.costs.review, self.costs.correct
+        ));
+        out.push_str(
+            "\nheld back by guardrails (kills whose outcome a guardrail changed or confirmed):\n",
+        );
+        for c in &self.candidates {
+            let g: Vec<String> = c
+                .guardrails
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            out.push_str(&format!(
+                "  {:<20} {}\n",
+                c.strategy,
+                if g.is_empty() {
+                    "none".to_string()
+                } else {
+                    g.join(", ")
+                }
+            ));
+        }
+        for c in &self.candidates {
+            if let Some(r) = &c.reviewer {
+                out.push_str(&format!(
+                    "reviewer for {}: approved {} false positives, denied {} threats, {} unlabelled left in the queue\n",
+                    c.strategy, r.approved, r.denied, r.unlabelled
+                ));
+            }
+            if let Some(l) = &c.learning {
+                out.push_str(&format!(
+                    "learning for {}: {} runs, {} adjustments, {} refused; heard {} automatic and {} human-approved outcomes and {} human denials of threats\n",
+                    c.strategy, l.learner_runs, l.adjustments, l.refused, l.samples_automatic, l.samples_human_approved, l.known_threats
+                ));
+                for r in &l.refusals {
+                    out.push_str(&format!("  refused: {r}\n"));
+                }
+            }
+        }
+        let shown = self.disagreements.examples.len() as u64;
+        out.push_str(&format!(
+            "\ndisagreements: {} (showing {shown}, {} left out)\n",
+            self.disagreements.count,
+            self.disagreements.count.saturating_sub(shown)
+        ));
         for d in &self.disagreements.examples {
             let o: Vec<String> = d.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push_str(&format!("  {}: {}\n", d.kill_id, o.join(" ")));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_labelled_kill_lands_in_exactly_one_cell_and_costs_add_up() {
+        let mut r = CandidateReport::default();
+        let label = |truth| Label {
+            truth: Some(truth),
+            outcome: None,
+        };
+        use DecisionOutcome as D;
+        use Truth::{FalsePositive as Fp, TrueThreat as T};
+        for (truth, outcome) in [
+            (T, D::ApproveAuto),
+            (T, D::Deny),
+            (T, D::PendingReview),
+            (Fp, D::ApproveAuto),
+            (Fp, D::ApproveAuto),
+            (Fp, D::PendingReview),
+            (Fp, D::Deny),
+            (Fp, D::Defer),
+        ] {
+            r.add(outcome, &[], Some(&label(truth)));
+        }
+        r.add(D::PendingReview, &[], None);
+        r.finish(&CostModel::default());
+        let c = &r.cells;
+        assert_eq!(
+            (c.threat_revived, c.threat_held, c.threat_to_human),
+            (1, 2, 1)
+        );
+        assert_eq!((c.fp_recovered, c.fp_to_human, c.fp_left_down), (2, 1, 2));
+        let cells =
+            c.threat_revived + c.threat_held + c.fp_recovered + c.fp_to_human + c.fp_left_down;
+        assert_eq!(cells, r.labelled);
+        // 100 for the threat revived, 2 x 10 left down, 2 reviews (the
+        // unlabelled one is not in a cell).
+        assert_eq!(r.cost, 122.0);
+        let costs = CostModel::default()
+            .with_overrides(&["review=3".into(), "threat_revived=1000".into()])
+            .unwrap();
+        assert_eq!(costs.total(&r.cells), 1000.0 + 20.0 + 6.0);
+        assert!(
+            CostModel::default()
+                .with_overrides(&["bogus=1".into()])
+                .unwrap_err()
+                .contains("bogus")
+        );
+        assert!(
+            CostModel::default()
+                .with_overrides(&["review=-1".into()])
+                .unwrap_err()
+                .contains("review")
+        );
+    }
+
+    #[test]
+    fn the_table_says_how_many_disagreements_it_leaves_out() {
+        let mut report = ReplayReport::default();
+        report.disagreements.count = 25;
+        report.disagreements.examples = (0..20)
+            .map(|i| Disagreement {
+                kill_id: format!("k{i}"),
+                outcomes: BTreeMap::new(),
+            })
+            .collect();
+        report.warnings.push("nothing can be auto-approved".into());
+        let t = report.table();
+        assert!(
+            t.contains("disagreements: 25 (showing 20, 5 left out)"),
+            "{t}"
+        );
+        assert!(t.contains("WARNING: nothing can be auto-approved"), "{t}");
+        for (col, _) in LEGEND {
+            assert!(t.contains(col), "{col}");
+        }
     }
 }

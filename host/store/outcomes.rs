@@ -56,6 +56,16 @@ impl OutcomeCounts {
         }
     }
 
+    /// Puts these counts in a module profile, as the plugins see them: a
+    /// module that came back and stayed was killed by mistake.
+    pub fn fill(&self, profile: &mut crate::model::ModuleProfile) {
+        profile.resurrections = self.resurrections;
+        profile.successful_resurrections = self.successes;
+        profile.false_positives = self.successes;
+        profile.re_kills = self.re_kills;
+        profile.rollbacks = self.rollbacks;
+    }
+
     /// Successes over resurrections (`None` with none).
     pub fn success_rate(&self) -> Option<f64> {
         (self.resurrections > 0).then(|| f64::from(self.successes) / f64::from(self.resurrections))

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use medic::config::{Config, Isolation};
+use medic::config::Config;
 use medic::replay::recording::{Header, Label, Recorded, Truth, Writer};
 use medic::replay::{Options, simulate};
 use serde_json::json;
@@ -19,16 +19,11 @@ fn semi_auto_config() -> (Config, tempfile::NamedTempFile) {
 }
 
 fn options(recording: &Path, strategies: &[&str], threads: usize) -> Options {
-    Options {
-        recording: recording.to_path_buf(),
-        strategies: strategies.iter().map(|s| s.to_string()).collect(),
-        scorer: None,
+    Options::new(
+        recording.to_path_buf(),
+        strategies.iter().map(|s| s.to_string()).collect(),
         threads,
-        isolation: Isolation::Reuse,
-        mode: None,
-        decisions: None,
-        learn: false,
-    }
+    )
 }
 
 /// Semi-auto with no hourly cap and no flapping limit: the scenarios kill

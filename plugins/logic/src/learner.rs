@@ -4,7 +4,7 @@
 //! `max_adjustment_percent` in one step, and never from fewer than
 //! `min_samples` outcomes.
 
-use crate::types::{LearnInput, OutcomeResult, RiskLevel, ThresholdAdjustment};
+use crate::types::{DecisionOutcome, LearnInput, OutcomeResult, RiskLevel, ThresholdAdjustment};
 use crate::values::{Bands, get, names};
 
 const BANDS: [RiskLevel; 4] = [
@@ -128,10 +128,123 @@ pub fn learn(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
     Ok(out)
 }
 
+/// Whether an outcome says the kill was right after all.
+fn confirms_threat(outcome: OutcomeResult) -> bool {
+    matches!(outcome, OutcomeResult::ReKilled | OutcomeResult::Rollback)
+}
+
+/// Clean resurrections above the automation limit needed before it is
+/// raised to include them.
+const MIN_CLEAN_ABOVE: usize = 10;
+/// The lowest `auto_approve.min_confidence` this learner ever proposes.
+const MIN_CONFIDENCE_FLOOR: f64 = 0.5;
+/// The highest it ever proposes.
+const MIN_CONFIDENCE_CEILING: f64 = 0.99;
+
+/// The `calibrated` learner: moves the automation limit
+/// (`auto_approve.min_confidence`, read with a strategy whose confidence is
+/// one minus the risk score) from the outcomes of every resurrection,
+/// automatic or approved by a human.
+///
+/// - Any automatic resurrection that turned out to be a threat (re-killed or
+///   rolled back) tightens the limit below that kill's score, by at most
+///   `max_adjustment_percent` in one run.
+/// - Otherwise, when at least ten resurrections scored above the limit (sent
+///   to a human, approved, and fine) came back clean, with no threat among
+///   them, the limit is raised to the tenth of them, again by at most
+///   `max_adjustment_percent`.
+///
+/// Nothing moves from fewer than `min_samples` outcomes. The host still
+/// checks every proposal against the kills it knows were threats.
+pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
+    let s = &input.settings;
+    let max_pct = get(s, names::MAX_ADJUSTMENT_PERCENT, 10.0);
+    let min_samples = get(s, names::MIN_SAMPLES, 50.0);
+    if !(0.0..=100.0).contains(&max_pct) {
+        return Err(format!(
+            "max_adjustment_percent {max_pct} is outside [0, 100]"
+        ));
+    }
+    if min_samples < 1.0 {
+        return Err(format!("min_samples {min_samples} must be at least 1"));
+    }
+    let resurrections: Vec<_> = input
+        .samples
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.decision,
+                DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual
+            ) && s.risk_score.is_finite()
+        })
+        .collect();
+    if (resurrections.len() as f64) < min_samples {
+        return Ok(Vec::new());
+    }
+    let old = get(&input.thresholds, names::AUTO_APPROVE_MIN_CONFIDENCE, 0.85);
+    let step = old * max_pct / 100.0;
+    let limit = 1.0 - old;
+    let n = resurrections.len();
+
+    let bad_auto: Vec<f64> = resurrections
+        .iter()
+        .filter(|s| s.decision == DecisionOutcome::ApproveAuto && confirms_threat(s.outcome))
+        .map(|s| s.risk_score)
+        .collect();
+    let (new, reason) = if let Some(lowest) = bad_auto.iter().copied().reduce(f64::min) {
+        // Tighten: the limit goes below the lowest-scored threat let through.
+        let wanted = 1.0 - lowest * 0.9;
+        let new = wanted.min(old + step).min(MIN_CONFIDENCE_CEILING).max(old);
+        (
+            new,
+            format!(
+                "{} of {n} automatic resurrections were threats (re-killed or rolled back), the lowest at risk {lowest:.3}: raising the bar",
+                bad_auto.len()
+            ),
+        )
+    } else {
+        let mut above: Vec<_> = resurrections
+            .iter()
+            .filter(|s| s.risk_score > limit)
+            .collect();
+        above.sort_by(|a, b| a.risk_score.total_cmp(&b.risk_score));
+        let clean_run = above
+            .iter()
+            .take_while(|s| !confirms_threat(s.outcome))
+            .count();
+        if clean_run < MIN_CLEAN_ABOVE {
+            return Ok(Vec::new());
+        }
+        let reach = above[MIN_CLEAN_ABOVE - 1].risk_score;
+        let new = (1.0 - reach)
+            .max(old - step)
+            .max(MIN_CONFIDENCE_FLOOR)
+            .min(old);
+        (
+            new,
+            format!(
+                "{clean_run} resurrections above the limit (risk {limit:.3}) came back clean, none a threat: lowering the bar towards risk {reach:.3}"
+            ),
+        )
+    };
+    if (new - old).abs() < 1e-6 {
+        return Ok(Vec::new());
+    }
+    Ok(vec![ThresholdAdjustment {
+        name: names::AUTO_APPROVE_MIN_CONFIDENCE.to_string(),
+        old_value: old,
+        new_value: new,
+        reason: format!(
+            "{reason}: {old:.3} -> {new:.3} ({:+.1}%, limit {max_pct}%)",
+            (new - old) / old * 100.0
+        ),
+    }])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{DecisionOutcome, NamedValue, OutcomeSample};
+    use crate::types::{NamedValue, OutcomeSample};
 
     fn samples(level: RiskLevel, good: usize, bad: usize) -> Vec<OutcomeSample> {
         (0..good + bad)
@@ -220,5 +333,86 @@ mod tests {
         let low = adj.iter().find(|a| a.name == names::RISK_LOW).unwrap();
         assert_eq!(limit.new_value, low.new_value);
         assert!(low.new_value < 0.4);
+    }
+
+    fn scored(score: f64, decision: DecisionOutcome, outcome: OutcomeResult) -> OutcomeSample {
+        OutcomeSample {
+            kill_id: format!("k{score}"),
+            module: "svc".into(),
+            risk_level: RiskLevel::Low,
+            risk_score: score,
+            decision,
+            outcome,
+            time_to_stable_seconds: None,
+            recorded_at_ms: 0,
+        }
+    }
+
+    fn calibrated_on(samples: Vec<OutcomeSample>) -> Vec<ThresholdAdjustment> {
+        let mut i = input(samples, 10.0, 20.0);
+        i.thresholds = vec![NamedValue {
+            name: names::AUTO_APPROVE_MIN_CONFIDENCE.into(),
+            value: 0.85,
+        }];
+        calibrated(&i).unwrap()
+    }
+
+    #[test]
+    fn calibrated_lowers_the_bar_after_clean_human_approvals_above_it() {
+        // 15 automatic at risk 0.1, 15 approved by a human at 0.16-0.30.
+        let mut samples: Vec<_> = (0..15)
+            .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
+            .collect();
+        samples.extend((0..15).map(|i| {
+            scored(
+                0.16 + f64::from(i) * 0.01,
+                DecisionOutcome::ApproveManual,
+                OutcomeResult::Success,
+            )
+        }));
+        let adj = calibrated_on(samples);
+        assert_eq!(adj.len(), 1, "{adj:?}");
+        let a = &adj[0];
+        assert_eq!(a.name, names::AUTO_APPROVE_MIN_CONFIDENCE);
+        // Towards the tenth clean one (0.25), bounded by 10% of 0.85.
+        assert!((a.new_value - 0.765).abs() < 1e-9, "{a:?}");
+    }
+
+    #[test]
+    fn calibrated_raises_the_bar_after_a_threat_got_through() {
+        let mut samples: Vec<_> = (0..25)
+            .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
+            .collect();
+        samples.push(scored(
+            0.12,
+            DecisionOutcome::ApproveAuto,
+            OutcomeResult::ReKilled,
+        ));
+        let adj = calibrated_on(samples);
+        assert_eq!(adj.len(), 1);
+        assert!(adj[0].new_value > 0.85 && adj[0].new_value <= 0.85 * 1.1 + 1e-9);
+        assert!(adj[0].reason.contains("threats"), "{}", adj[0].reason);
+    }
+
+    #[test]
+    fn calibrated_stays_put_on_too_little_or_mixed_evidence() {
+        // Too few outcomes.
+        let few: Vec<_> = (0..5)
+            .map(|_| scored(0.2, DecisionOutcome::ApproveManual, OutcomeResult::Success))
+            .collect();
+        assert!(calibrated_on(few).is_empty());
+        // A threat among the first ones above the bar.
+        let mut mixed: Vec<_> = (0..15)
+            .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
+            .collect();
+        mixed.push(scored(
+            0.16,
+            DecisionOutcome::ApproveManual,
+            OutcomeResult::Rollback,
+        ));
+        mixed.extend(
+            (0..15).map(|_| scored(0.2, DecisionOutcome::ApproveManual, OutcomeResult::Success)),
+        );
+        assert!(calibrated_on(mixed).is_empty());
     }
 }

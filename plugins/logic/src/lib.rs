@@ -5,6 +5,7 @@
 //! native" compares one logic. Everything here is a pure function of its
 //! inputs: no clock, no randomness, no I/O.
 
+pub mod evidence;
 #[cfg(test)]
 mod fixtures;
 pub mod learner;

@@ -22,6 +22,10 @@ pub mod names {
     pub const MIN_SAMPLES: &str = "min_samples";
     pub const TARGET_FAILURE_RATE: &str = "target_failure_rate";
     pub const RELAX_BELOW_FAILURE_RATE: &str = "relax_below_failure_rate";
+    /// Facts the host adds about the killed module (not tunables): kills a
+    /// person approved, and kills a person denied.
+    pub const MODULE_HUMAN_APPROVALS: &str = "module.human_approvals";
+    pub const MODULE_HUMAN_DENIALS: &str = "module.human_denials";
 }
 
 /// Looks a named number up; a missing or non-finite value gives `default`.

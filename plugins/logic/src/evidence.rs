@@ -1,0 +1,543 @@
+//! The `evidence` risk scorer and the `pessimistic` strategy.
+//!
+//! The scorer estimates how likely it is that the kill was right (a real
+//! threat), on the log-odds scale, from the evidence Medic holds:
+//!
+//! - the module's own history of confirmed outcomes (false positives that
+//!   came back and stayed, against re-kills and rollbacks), as a Beta
+//!   posterior around a prior share of real threats;
+//! - the SIEM's risk score, its threat indicators and the false positives it
+//!   has on record;
+//! - Smith's confidence, weighted lightly (it is the claim being checked, not
+//!   independent evidence), and the kind of kill.
+//!
+//! Every term carries a variance as well as a value, so the estimate has an
+//! uncertainty: little history or no SIEM context widen it. The risk score is
+//! the *pessimistic* likelihood (the upper end of the interval) times the
+//! module's impact (how much harm reviving a real threat there would do), so
+//! a kill is only ever scored low when even the cautious reading of the
+//! evidence says it was a false positive.
+//!
+//! The strategy auto-approves only when that pessimistic score is within the
+//! automation limit in force, denies only when even the *optimistic* reading
+//! says the kill was right, and sends the rest to a human.
+
+use crate::types::{
+    Criticality, DecideInput, DecisionOutcome, KillReason, ModuleProfile, NamedValue,
+    RiskAssessment, RiskFactor, ScoreInput, SiemContext, Verdict,
+};
+use crate::values::{Bands, get, names};
+
+/// The share of kills assumed to be right before any history is known.
+pub const PRIOR_THREAT_SHARE: f64 = 0.3;
+/// How many outcomes the prior is worth: a module's own history outweighs
+/// it after a handful of confirmed outcomes.
+pub const PRIOR_STRENGTH: f64 = 4.0;
+/// How many standard deviations the pessimistic (and optimistic) readings
+/// lie from the central estimate (about a 95% one-sided bound).
+pub const Z: f64 = 1.64;
+/// The SIEM's risk score, as log-odds, counts this much.
+const SIEM_WEIGHT: f64 = 1.2;
+/// How far the SIEM's calibration is trusted (variance of its term).
+const SIEM_VARIANCE: f64 = 0.3;
+/// A threat indicator's score, as log-odds above 0.5, counts this much.
+const INDICATOR_WEIGHT: f64 = 1.5;
+const INDICATOR_VARIANCE: f64 = 0.2;
+/// Each false positive the SIEM has on record lowers the log-odds this much
+/// (up to `FP_HISTORY_CAP` of them).
+const FP_HISTORY_STEP: f64 = 0.4;
+const FP_HISTORY_CAP: u32 = 5;
+const FP_HISTORY_VARIANCE: f64 = 0.05;
+/// Smith's confidence, as log-odds, counts this much: it is the claim under
+/// review, so it is weighed, not trusted.
+const SMITH_WEIGHT: f64 = 0.6;
+const SMITH_VARIANCE: f64 = 0.1;
+/// Without SIEM context the estimate rests on much less.
+const NO_CONTEXT_VARIANCE: f64 = 1.5;
+/// Above this optimistic likelihood a kill is denied outright.
+pub const DENY_AT: f64 = 0.9;
+
+/// The likelihood that a kill was right, with its uncertainty.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    pub log_odds: f64,
+    pub variance: f64,
+    /// Each term: its name, its log-odds shift (in `contribution`) and a
+    /// line saying what it saw.
+    pub terms: Vec<RiskFactor>,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(0.01, 0.99);
+    (p / (1.0 - p)).ln()
+}
+
+impl Estimate {
+    /// The central likelihood that the kill was right.
+    pub fn likely(&self) -> f64 {
+        sigmoid(self.log_odds)
+    }
+    /// The pessimistic reading (the kill more likely right than the middle).
+    pub fn upper(&self) -> f64 {
+        sigmoid(self.log_odds + Z * self.variance.sqrt())
+    }
+    /// The optimistic reading.
+    pub fn lower(&self) -> f64 {
+        sigmoid(self.log_odds - Z * self.variance.sqrt())
+    }
+}
+
+/// Confirmed false positives and confirmed threats in a module's history:
+/// resurrections that held, against re-kills, rollbacks and kills a person
+/// denied (a fact the host passes as a named value).
+fn history(p: &ModuleProfile, values: &[NamedValue]) -> (f64, f64) {
+    let denied = get(values, names::MODULE_HUMAN_DENIALS, 0.0).max(0.0);
+    let threats = f64::from(p.re_kills) + f64::from(p.rollbacks) + denied;
+    let false_positives = f64::from(p.false_positives.max(p.successful_resurrections));
+    (false_positives, threats)
+}
+
+/// One piece of evidence: its log-odds shift is kept in `contribution`
+/// until [`as_factors`] turns the terms into the contract's [0, 1] factors.
+fn term(terms: &mut Vec<RiskFactor>, name: &str, shift: f64, detail: String) {
+    terms.push(RiskFactor {
+        name: name.to_string(),
+        value: 0.0,
+        weight: 0.0,
+        contribution: shift,
+        detail: format!("{detail} (log-odds {shift:+.2})"),
+    });
+}
+
+/// The terms as risk factors: each one's `value` is what it alone says of
+/// the kill (the likelihood it was right, from that term's shift), its
+/// `weight` its share of all the evidence (by the size of its shift), and
+/// its `contribution` the two multiplied, so the contributions sum to the
+/// evidence's weighted verdict.
+pub fn as_factors(terms: &[RiskFactor]) -> Vec<RiskFactor> {
+    let total: f64 = terms.iter().map(|t| t.contribution.abs()).sum();
+    terms
+        .iter()
+        .map(|t| {
+            let value = sigmoid(t.contribution);
+            let weight = if total > 0.0 {
+                t.contribution.abs() / total
+            } else {
+                0.0
+            };
+            RiskFactor {
+                name: t.name.clone(),
+                value,
+                weight,
+                contribution: (value * weight).clamp(0.0, 1.0),
+                detail: t.detail.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Estimates how likely the kill was right, from the kill, the SIEM context
+/// and the module's history.
+pub fn estimate(
+    kill: &crate::types::KillReport,
+    context: Option<&SiemContext>,
+    profile: &ModuleProfile,
+    values: &[NamedValue],
+) -> Estimate {
+    let mut terms = Vec::with_capacity(6);
+    let (fps, threats) = history(profile, values);
+    let alpha = PRIOR_THREAT_SHARE * PRIOR_STRENGTH + threats;
+    let beta = (1.0 - PRIOR_THREAT_SHARE) * PRIOR_STRENGTH + fps;
+    let prior = (alpha / beta).ln();
+    // The variance of a Beta's log-odds, to first order.
+    let mut variance = 1.0 / alpha + 1.0 / beta;
+    term(
+        &mut terms,
+        "module_history",
+        prior,
+        format!(
+            "{} confirmed false positive(s), {} confirmed threat(s) (re-kills, rollbacks, denied by a person) for {}",
+            fps, threats, profile.module
+        ),
+    );
+    let mut log_odds = prior;
+
+    match context {
+        Some(ctx) => {
+            let risk = if ctx.risk_score.is_finite() {
+                ctx.risk_score
+            } else {
+                0.5
+            };
+            let shift = SIEM_WEIGHT * logit(risk);
+            log_odds += shift;
+            variance += SIEM_VARIANCE;
+            term(
+                &mut terms,
+                "siem_risk_score",
+                shift,
+                format!("SIEM risk {risk:.2}"),
+            );
+            let strongest = ctx
+                .threat_indicators
+                .iter()
+                .map(|i| i.threat_score)
+                .filter(|s| s.is_finite())
+                .fold(0.0_f64, f64::max);
+            if strongest > 0.5 {
+                let shift = INDICATOR_WEIGHT * logit(strongest);
+                log_odds += shift;
+                variance += INDICATOR_VARIANCE;
+                term(
+                    &mut terms,
+                    "threat_indicators",
+                    shift,
+                    format!(
+                        "{} indicator(s), strongest {strongest:.2}",
+                        ctx.threat_indicators.len()
+                    ),
+                );
+            }
+            let known = ctx.false_positive_history.min(FP_HISTORY_CAP);
+            let shift = -FP_HISTORY_STEP * f64::from(known);
+            log_odds += shift;
+            variance += FP_HISTORY_VARIANCE;
+            term(
+                &mut terms,
+                "false_positive_history",
+                shift,
+                format!(
+                    "the SIEM has {} earlier false positive(s) on record",
+                    ctx.false_positive_history
+                ),
+            );
+        }
+        None => {
+            variance += NO_CONTEXT_VARIANCE;
+            term(
+                &mut terms,
+                "siem_risk_score",
+                0.0,
+                "no SIEM context: the estimate is much less certain".to_string(),
+            );
+        }
+    }
+
+    let confidence = kill.confidence_score;
+    let reason_shift = match kill.kill_reason {
+        KillReason::ManualOverride => 3.0,
+        KillReason::ThreatDetected => 0.4,
+        KillReason::PolicyViolation => 0.2,
+        KillReason::AnomalyBehavior => 0.0,
+        KillReason::ResourceExhaustion => -0.3,
+        KillReason::DependencyCascade => -0.7,
+    };
+    let shift = SMITH_WEIGHT * logit(confidence) + reason_shift;
+    log_odds += shift;
+    variance += SMITH_VARIANCE;
+    term(
+        &mut terms,
+        "smith_confidence",
+        shift,
+        format!(
+            "Smith's confidence {confidence:.2}, reason {:?} ({reason_shift:+.1})",
+            kill.kill_reason
+        ),
+    );
+    Estimate {
+        log_odds,
+        variance,
+        terms,
+    }
+}
+
+/// How much harm reviving a real threat in a module of this criticality
+/// would do, relative to the worst case.
+pub fn impact(criticality: Criticality) -> f64 {
+    match criticality {
+        Criticality::Low => 0.7,
+        Criticality::Medium => 0.8,
+        Criticality::High => 0.9,
+        Criticality::Critical => 1.0,
+    }
+}
+
+/// A module where at least this share of resurrections turned out to be
+/// threats (re-killed or rolled back) is not resurrected without a human,
+/// whatever the kill looks like: bringing kills back there has gone wrong.
+pub const BURNT_SHARE: f64 = 0.1;
+
+/// Why a module's resurrections rule automation out, if they do.
+fn burnt(profile: &ModuleProfile) -> Option<String> {
+    let wrong = f64::from(profile.re_kills) + f64::from(profile.rollbacks);
+    let all = f64::from(profile.resurrections).max(wrong);
+    (wrong > 0.0 && wrong / all >= BURNT_SHARE).then(|| {
+        format!(
+            "{wrong} of {all} resurrections of {} were re-killed or rolled back",
+            profile.module
+        )
+    })
+}
+
+/// Scores one kill: the pessimistic likelihood that it was right, times the
+/// module's impact. The factors are the estimate's terms; their
+/// contributions are shifts in log-odds (they do not sum to the score).
+pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
+    let confidence = input.kill.confidence_score;
+    if !(0.0..=1.0).contains(&confidence) {
+        return Err(format!(
+            "kill.confidence_score {confidence} is outside [0, 1]"
+        ));
+    }
+    let e = estimate(
+        &input.kill,
+        input.context.as_ref(),
+        &input.profile,
+        &input.thresholds,
+    );
+    let impact = impact(input.profile.criticality);
+    let score = (e.upper() * impact).clamp(0.0, 1.0);
+    let mut factors = as_factors(&e.terms);
+    factors.push(RiskFactor {
+        name: "module_criticality".to_string(),
+        value: impact,
+        weight: 0.0,
+        contribution: 0.0,
+        detail: format!(
+            "likely right {:.2} (between {:.2} and {:.2}); the cautious {:.2} x impact {impact} of a {:?} module",
+            e.likely(),
+            e.lower(),
+            e.upper(),
+            e.upper(),
+            input.profile.criticality
+        ),
+    });
+    Ok(RiskAssessment {
+        level: Bands::from_values(&input.thresholds).level(score),
+        score,
+        factors,
+    })
+}
+
+/// The `pessimistic` strategy: automation only where even the cautious
+/// reading of the evidence is safe, denial only where even the hopeful
+/// reading says the kill was right, a human for everything between.
+pub fn pessimistic(input: &DecideInput) -> Verdict {
+    let risk = &input.risk;
+    let module = &input.kill.target_module;
+    let min_confidence = get(&input.thresholds, names::AUTO_APPROVE_MIN_CONFIDENCE, 0.85);
+    let max_score = get(&input.thresholds, names::AUTO_APPROVE_MAX_RISK_SCORE, 0.4);
+    let e = estimate(
+        &input.kill,
+        input.context.as_ref(),
+        &input.profile,
+        &input.thresholds,
+    );
+    // How sure it is that resurrecting does no harm: the complement of the
+    // (already pessimistic) risk score.
+    let safe = (1.0 - risk.score).clamp(0.0, 1.0);
+    let mut reasoning = vec![
+        "pessimistic strategy".to_string(),
+        format!(
+            "the kill was right with likelihood {:.2} (between {:.2} and {:.2}); risk {} ({:.2})",
+            e.likely(),
+            e.lower(),
+            e.upper(),
+            risk.level.as_str(),
+            risk.score
+        ),
+    ];
+    if let Some(top) = e
+        .terms
+        .iter()
+        .max_by(|a, b| a.contribution.abs().total_cmp(&b.contribution.abs()))
+    {
+        reasoning.push(format!(
+            "weightiest evidence: {} ({})",
+            top.name, top.detail
+        ));
+    }
+    let (outcome, confidence) = if e.lower() >= DENY_AT {
+        reasoning.push(format!(
+            "even the hopeful reading ({:.2}) says the kill was right (>= {DENY_AT}): keep it down",
+            e.lower()
+        ));
+        (DecisionOutcome::Deny, e.lower())
+    } else if input.context.is_none() {
+        reasoning.push("no SIEM context to confirm it: a human decides".to_string());
+        (DecisionOutcome::PendingReview, safe)
+    } else if input.profile.always_require_approval {
+        reasoning.push("the module always requires approval".to_string());
+        (DecisionOutcome::PendingReview, safe)
+    } else if let Some(why) = burnt(&input.profile) {
+        reasoning.push(format!("{why}: a human decides"));
+        (DecisionOutcome::PendingReview, safe)
+    } else if input.kill.kill_reason == KillReason::ManualOverride {
+        reasoning.push("a manual override is never undone automatically".to_string());
+        (DecisionOutcome::PendingReview, safe)
+    } else if safe >= min_confidence && risk.score <= max_score {
+        reasoning.push(format!(
+            "even the cautious reading is safe: {safe:.2} >= {min_confidence:.2}: resurrect automatically"
+        ));
+        (DecisionOutcome::ApproveAuto, safe)
+    } else {
+        reasoning.push(format!(
+            "not sure enough to act alone ({safe:.2} < {min_confidence:.2} or risk {:.2} > {max_score:.2}): a human decides",
+            risk.score
+        ));
+        (DecisionOutcome::PendingReview, safe)
+    };
+    let recommended_action = match outcome {
+        DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual => {
+            format!("resurrect {module} and monitor it")
+        }
+        DecisionOutcome::Deny => format!("keep {module} down and investigate"),
+        DecisionOutcome::Defer => format!("gather more context on {module}"),
+        DecisionOutcome::PendingReview => format!("queue {module} for human review"),
+    };
+    let mut constraints = vec!["monitor after resurrection; roll back on anomaly".to_string()];
+    if !input.kill.dependencies.is_empty() {
+        constraints.push(format!(
+            "bring back together with dependents: {}",
+            input.kill.dependencies.join(", ")
+        ));
+    }
+    let minutes = get(&input.thresholds, names::DEFAULT_TIMEOUT_MINUTES, 60.0);
+    Verdict {
+        outcome,
+        confidence: confidence.clamp(0.0, 1.0),
+        reasoning,
+        recommended_action,
+        constraints,
+        timeout_minutes: if minutes.is_finite() && minutes >= 1.0 {
+            minutes.min(f64::from(u32::MAX)) as u32
+        } else {
+            60
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+    use crate::types::RiskLevel;
+
+    fn decide(input: ScoreInput) -> Verdict {
+        let risk = score(&input).unwrap();
+        pessimistic(&DecideInput {
+            kill: input.kill,
+            context: input.context,
+            profile: input.profile,
+            thresholds: input.thresholds,
+            risk,
+        })
+    }
+
+    #[test]
+    fn a_benign_kill_with_context_is_scored_low_and_approved() {
+        let input = fixtures::low_risk();
+        let r = score(&input).unwrap();
+        assert!(r.level <= RiskLevel::Low, "{r:?}");
+        let v = decide(input);
+        assert_eq!(v.outcome, DecisionOutcome::ApproveAuto, "{v:?}");
+        assert!(v.confidence >= 0.85);
+    }
+
+    #[test]
+    fn a_strong_threat_is_denied() {
+        let v = decide(fixtures::critical_threat());
+        assert_eq!(v.outcome, DecisionOutcome::Deny, "{v:?}");
+    }
+
+    #[test]
+    fn missing_context_widens_the_interval_and_goes_to_a_human() {
+        let mut input = fixtures::low_risk();
+        let with = score(&input).unwrap().score;
+        input.context = None;
+        let without = score(&input).unwrap().score;
+        assert!(without > with);
+        assert_eq!(decide(input).outcome, DecisionOutcome::PendingReview);
+    }
+
+    #[test]
+    fn confirmed_threats_in_the_module_history_raise_the_score() {
+        let mut input = fixtures::low_risk();
+        let clean = score(&input).unwrap().score;
+        input.profile.resurrections = 4;
+        input.profile.re_kills = 3;
+        input.profile.rollbacks = 1;
+        let burnt = score(&input).unwrap().score;
+        assert!(burnt > clean * 2.0, "{clean} -> {burnt}");
+        assert_ne!(decide(input).outcome, DecisionOutcome::ApproveAuto);
+    }
+
+    #[test]
+    fn confirmed_false_positives_narrow_the_interval() {
+        // A borderline kill: SIEM risk 0.3, no false positives on record.
+        let mut input = fixtures::low_risk();
+        if let Some(c) = input.context.as_mut() {
+            c.risk_score = 0.3;
+            c.false_positive_history = 0;
+        }
+        assert_eq!(
+            decide(input.clone()).outcome,
+            DecisionOutcome::PendingReview
+        );
+        input.profile.false_positives = 20;
+        input.profile.successful_resurrections = 20;
+        assert_eq!(decide(input).outcome, DecisionOutcome::ApproveAuto);
+    }
+
+    #[test]
+    fn the_automation_limit_in_force_binds() {
+        let mut input = fixtures::low_risk();
+        input.thresholds.push(crate::NamedValue {
+            name: names::AUTO_APPROVE_MIN_CONFIDENCE.into(),
+            value: 0.999,
+        });
+        assert_eq!(decide(input).outcome, DecisionOutcome::PendingReview);
+    }
+
+    #[test]
+    fn always_approve_modules_and_manual_overrides_go_to_a_human() {
+        let mut input = fixtures::low_risk();
+        input.profile.always_require_approval = true;
+        assert_eq!(decide(input).outcome, DecisionOutcome::PendingReview);
+        let mut input = fixtures::low_risk();
+        input.kill.kill_reason = KillReason::ManualOverride;
+        assert_ne!(decide(input).outcome, DecisionOutcome::ApproveAuto);
+    }
+
+    #[test]
+    fn factors_stay_in_the_unit_interval_and_name_the_evidence() {
+        for input in [fixtures::low_risk(), fixtures::critical_threat()] {
+            let r = score(&input).unwrap();
+            for f in &r.factors {
+                for v in [f.value, f.weight, f.contribution] {
+                    assert!((0.0..=1.0).contains(&v), "{f:?}");
+                }
+            }
+            let weights: f64 = r.factors.iter().map(|f| f.weight).sum();
+            assert!((weights - 1.0).abs() < 1e-9, "{r:?}");
+            assert!(r.factors.iter().any(|f| f.name == "siem_risk_score"));
+        }
+    }
+
+    #[test]
+    fn the_interval_contains_the_central_estimate() {
+        for input in [fixtures::low_risk(), fixtures::critical_threat()] {
+            let e = estimate(
+                &input.kill,
+                input.context.as_ref(),
+                &input.profile,
+                &input.thresholds,
+            );
+            assert!(e.lower() < e.likely() && e.likely() < e.upper(), "{e:?}");
+        }
+    }
+}
