@@ -18,7 +18,7 @@ use crate::guardrails::{self, Facts, HourlyWindow};
 use crate::learn::ThresholdManager;
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, PluginUse, RiskAssessment,
-    RiskLevel, SiemContext, Verdict, wire_str,
+    RiskLevel, SiemContext, Verdict, strategy_recommended, wire_str,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
 use crate::store::{AuditKind, DecisionRecord, KillTimes, Store, StoreError, Stored};
@@ -561,6 +561,9 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
         reasoning.push(format!("SIEM context unavailable: {why}"));
     }
     reasoning.extend(j.mode_note);
+    if let Some(v) = verdict.filter(|v| v.outcome != ruling.outcome) {
+        reasoning.push(strategy_recommended(v.outcome, &v.recommended_action));
+    }
     reasoning.extend(ruling.reasoning.iter().cloned());
     if j.mode == Mode::Observer {
         reasoning.push("observer mode: recorded, not executed".into());
@@ -575,10 +578,7 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
         risk_score: risk.score,
         confidence: verdict.map_or(0.0, |v| v.confidence),
         reasoning,
-        recommended_action: verdict.map_or_else(
-            || format!("queue {} for human review", kill.target_module),
-            |v| v.recommended_action.clone(),
-        ),
+        recommended_action: ruling.outcome.recommended_action(&kill.target_module),
         requires_human_review: ruling.outcome == DecisionOutcome::PendingReview,
         auto_approve_eligible: verdict.is_some_and(|v| v.outcome == DecisionOutcome::ApproveAuto)
             && ruling.applied.iter().all(|g| rollout_only.contains(g)),
