@@ -17,7 +17,12 @@ pub struct Facts<'a> {
     pub module: &'a str,
     pub criticality: Criticality,
     pub risk_level: RiskLevel,
+    pub risk_score: f64,
     pub confidence: f64,
+    /// `auto_approve.min_confidence` in force (learned or set by an operator).
+    pub min_confidence: f64,
+    /// `auto_approve.max_risk_score` in force.
+    pub max_risk_score: f64,
     pub has_context: bool,
     /// A plugin failed; its error goes in the reasoning.
     pub plugin_error: Option<String>,
@@ -175,14 +180,24 @@ pub fn apply(
                     f.risk_level, auto.max_risk_level
                 ),
             );
-        } else if f.confidence < auto.min_confidence {
+        } else if f.risk_score > f.max_risk_score {
+            rule(
+                &mut r,
+                "auto_approve_risk",
+                review,
+                format!(
+                    "risk score {:.2} is above auto_approve.max_risk_score {:.2}",
+                    f.risk_score, f.max_risk_score
+                ),
+            );
+        } else if f.confidence < f.min_confidence {
             rule(
                 &mut r,
                 "auto_approve_confidence",
                 review,
                 format!(
-                    "confidence {:.2} is below decision.auto_approve.min_confidence {:.2}",
-                    f.confidence, auto.min_confidence
+                    "confidence {:.2} is below auto_approve.min_confidence {:.2}",
+                    f.confidence, f.min_confidence
                 ),
             );
         } else if !config.feature(Feature::AutoResurrection) {

@@ -3,6 +3,7 @@
 
 use medic::decide::{Decider, Handled};
 use medic::model::{ContextStatus, Decision, DecisionOutcome, KillReason, RiskLevel, Severity};
+use medic_plugin_logic::values::names;
 
 use crate::pipeline_support::*;
 
@@ -266,6 +267,89 @@ async fn a_deny_at_critical_risk_goes_to_a_human() {
     let dec = h.decision();
     assert_eq!(dec.risk_level, RiskLevel::Critical, "{:#?}", dec.reasoning);
     assert_deny_sent_to_review(dec, "critical_review");
+}
+
+/// Semi-auto with the `aggressive` strategy, which does not read
+/// `auto_approve.min_confidence` itself: only the host's gate does.
+fn aggressive_config(intel: &std::path::Path) -> medic::config::Config {
+    let mut config = semi_auto(intel, 10);
+    bind_semi_auto_strategy(&mut config, "aggressive");
+    config
+}
+
+/// Puts `name = value` in the thresholds in force, as the learner or an
+/// operator does.
+fn set_in_force(d: &Decider, name: &str, value: f64) {
+    let mut t = (*d.registry.thresholds()).clone();
+    t.insert(name.to_string(), value);
+    d.registry.set_thresholds(t);
+}
+
+#[tokio::test]
+async fn a_lowered_min_confidence_in_force_lets_a_kill_through() {
+    let intel = intel();
+    let mut config = aggressive_config(intel.path());
+    config.medic.decision.auto_approve.min_confidence = 0.95;
+    let d = decider_with(config, None);
+    let h = decide(&d, "k-held", "renderer-1").await;
+    assert_eq!(outcome(&h), DecisionOutcome::PendingReview);
+    assert_eq!(h.decision().guardrails, ["auto_approve_confidence"]);
+
+    set_in_force(&d, names::AUTO_APPROVE_MIN_CONFIDENCE, 0.5);
+    let h = decide(&d, "k-through", "renderer-2").await;
+    let dec = h.decision();
+    assert_eq!(
+        dec.outcome,
+        DecisionOutcome::ApproveAuto,
+        "{:#?}",
+        dec.reasoning
+    );
+    assert!(dec.guardrails.is_empty());
+    assert_eq!(
+        dec.recommended_action,
+        "resurrect renderer-2 and monitor it"
+    );
+}
+
+#[tokio::test]
+async fn a_raised_min_confidence_in_force_holds_a_kill_back() {
+    let intel = intel();
+    let d = decider_with(aggressive_config(intel.path()), None);
+    let h = decide(&d, "k-passes", "renderer-1").await;
+    assert_eq!(outcome(&h), DecisionOutcome::ApproveAuto);
+
+    set_in_force(&d, names::AUTO_APPROVE_MIN_CONFIDENCE, 0.99);
+    let h = decide(&d, "k-held-back", "renderer-2").await;
+    let dec = h.decision();
+    assert_eq!(dec.outcome, DecisionOutcome::PendingReview);
+    assert_eq!(dec.guardrails, ["auto_approve_confidence"]);
+    assert!(
+        dec.reasoning
+            .iter()
+            .any(|r| r.contains("below auto_approve.min_confidence 0.99")),
+        "{:#?}",
+        dec.reasoning
+    );
+    assert_eq!(dec.recommended_action, "queue renderer-2 for human review");
+}
+
+#[tokio::test]
+async fn a_risk_score_above_the_limit_in_force_is_not_auto_approved() {
+    let intel = intel();
+    let d = decider_with(aggressive_config(intel.path()), None);
+    set_in_force(&d, names::AUTO_APPROVE_MAX_RISK_SCORE, 0.01);
+    let h = decide(&d, "k-score", "renderer-1").await;
+    let dec = h.decision();
+    assert_eq!(dec.strategy_outcome, Some(DecisionOutcome::ApproveAuto));
+    assert_eq!(dec.outcome, DecisionOutcome::PendingReview);
+    assert_eq!(dec.guardrails, ["auto_approve_risk"]);
+    assert!(
+        dec.reasoning
+            .iter()
+            .any(|r| r.contains("above auto_approve.max_risk_score 0.01")),
+        "{:#?}",
+        dec.reasoning
+    );
 }
 
 #[tokio::test]
