@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use medic_plugin_logic::values::names;
 use serde_json::json;
 use tracing::Instrument;
 
@@ -17,8 +18,8 @@ use crate::execute::resurrector::Action;
 use crate::guardrails::{self, Facts, HourlyWindow};
 use crate::learn::ThresholdManager;
 use crate::model::{
-    ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, PluginUse, RiskAssessment,
-    RiskLevel, SiemContext, Verdict, wire_str,
+    ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, NamedValues, PluginUse,
+    RiskAssessment, RiskLevel, SiemContext, Verdict, strategy_recommended, wire_str,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
 use crate::store::{AuditKind, DecisionRecord, KillTimes, Store, StoreError, Stored};
@@ -299,6 +300,7 @@ impl Decider {
                     profile: &profile,
                     scored: &scored,
                     decided: decided.as_ref(),
+                    thresholds: &thresholds,
                     mode,
                     mode_note,
                     phase: self.registry.active().phase.to_string(),
@@ -473,6 +475,9 @@ pub struct Rule<'a> {
     pub risk: Result<&'a RiskAssessment, &'a crate::plugin::PluginError>,
     /// `None` when no strategy ran (the scorer failed).
     pub verdict: Option<Result<&'a Verdict, &'a crate::plugin::PluginError>>,
+    /// The thresholds in force for this kill (a learning replay candidate's
+    /// own): the auto-approval gates read theirs from here.
+    pub thresholds: &'a NamedValues,
     pub now: DateTime<Utc>,
 }
 
@@ -497,11 +502,19 @@ pub fn rule(r: &Rule<'_>, window: &mut HourlyWindow) -> guardrails::Ruling {
     let verdict = r.verdict.and_then(|v| v.ok());
     let critical = unknown_risk();
     let risk = r.risk.unwrap_or(&critical);
+    let in_force = |name: &str| r.thresholds.get(name).copied().filter(|v| v.is_finite());
     let facts = Facts {
         module: &r.kill.target_module,
         criticality: r.profile.criticality,
         risk_level: risk.level,
+        risk_score: risk.score,
         confidence: verdict.map_or(0.0, |v| v.confidence),
+        // The thresholds in force are what the learner and operators move;
+        // the configured values only stand in for a name they lack.
+        min_confidence: in_force(names::AUTO_APPROVE_MIN_CONFIDENCE)
+            .unwrap_or(r.config.medic.decision.auto_approve.min_confidence),
+        max_risk_score: in_force(names::AUTO_APPROVE_MAX_RISK_SCORE)
+            .unwrap_or_else(|| crate::plugin::max_auto_risk_score(r.config)),
         has_context: r.has_context,
         plugin_error,
         auto_approvals_last_hour: window.count(r.now),
@@ -523,6 +536,8 @@ pub struct Judged<'a> {
     pub profile: &'a ModuleProfile,
     pub scored: &'a Served<RiskAssessment>,
     pub decided: Option<&'a Served<Verdict>>,
+    /// The thresholds in force when the plugins judged.
+    pub thresholds: &'a NamedValues,
     pub mode: Mode,
     /// Why the mode differs from the configured one, if it does.
     pub mode_note: Option<String>,
@@ -548,6 +563,7 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
             has_context: j.has_context,
             risk: j.scored.value.as_ref(),
             verdict: j.decided.map(|d| d.value.as_ref()),
+            thresholds: j.thresholds,
             now: j.now,
         },
         window,
@@ -557,6 +573,9 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
         reasoning.push(format!("SIEM context unavailable: {why}"));
     }
     reasoning.extend(j.mode_note);
+    if let Some(v) = verdict.filter(|v| v.outcome != ruling.outcome) {
+        reasoning.push(strategy_recommended(v.outcome, &v.recommended_action));
+    }
     reasoning.extend(ruling.reasoning.iter().cloned());
     if j.mode == Mode::Observer {
         reasoning.push("observer mode: recorded, not executed".into());
@@ -571,10 +590,7 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
         risk_score: risk.score,
         confidence: verdict.map_or(0.0, |v| v.confidence),
         reasoning,
-        recommended_action: verdict.map_or_else(
-            || format!("queue {} for human review", kill.target_module),
-            |v| v.recommended_action.clone(),
-        ),
+        recommended_action: ruling.outcome.recommended_action(&kill.target_module),
         requires_human_review: ruling.outcome == DecisionOutcome::PendingReview,
         auto_approve_eligible: verdict.is_some_and(|v| v.outcome == DecisionOutcome::ApproveAuto)
             && ruling.applied.iter().all(|g| rollout_only.contains(g)),

@@ -1,7 +1,10 @@
 //! The host's guardrails: applied after the strategy, they have the last
 //! word. Each one that changes or constrains the outcome adds a line to the
 //! reasoning and its name to the decision. They never turn a refusal into an
-//! approval — they only ever move an outcome towards human review or denial.
+//! approval — they move an approval towards human review or denial, and the
+//! constitution's big calls (a critical module, critical risk, a module that
+//! always requires approval) from a denial to human review, so a person owns
+//! them.
 
 use chrono::{DateTime, Utc};
 
@@ -14,7 +17,12 @@ pub struct Facts<'a> {
     pub module: &'a str,
     pub criticality: Criticality,
     pub risk_level: RiskLevel,
+    pub risk_score: f64,
     pub confidence: f64,
+    /// `auto_approve.min_confidence` in force (learned or set by an operator).
+    pub min_confidence: f64,
+    /// `auto_approve.max_risk_score` in force.
+    pub max_risk_score: f64,
     pub has_context: bool,
     /// A plugin failed; its error goes in the reasoning.
     pub plugin_error: Option<String>,
@@ -90,11 +98,36 @@ pub fn apply(
         );
         return r;
     }
+    let review = DecisionOutcome::PendingReview;
+    let critical = c.require_human_review_for_critical
+        && (f.risk_level == RiskLevel::Critical || f.criticality == Criticality::Critical);
+    if r.outcome == DecisionOutcome::Deny {
+        // Leaving a module down is as big a call as bringing it back: for
+        // these a person decides, with the strategy's deny as its advice.
+        if module_listed(&c.always_require_approval, f.module) {
+            rule(
+                &mut r,
+                "always_require_approval",
+                review,
+                format!(
+                    "{} always requires approval: never denied for good without a human",
+                    f.module
+                ),
+            );
+        } else if critical {
+            rule(
+                &mut r,
+                "critical_review",
+                review,
+                "critical risk or a critical module: a human decides whether it stays down".into(),
+            );
+        }
+        return r;
+    }
     if !is_approval(r.outcome) {
         return r;
     }
     // From here on the strategy wants the module back.
-    let review = DecisionOutcome::PendingReview;
     let flapping = &config.medic.resurrection.flapping;
     if f.kills_last_hour.saturating_add(1) > flapping.max_kills_per_hour {
         rule(
@@ -122,9 +155,7 @@ pub fn apply(
             review,
             format!("{} always requires approval", f.module),
         );
-    } else if c.require_human_review_for_critical
-        && (f.risk_level == RiskLevel::Critical || f.criticality == Criticality::Critical)
-    {
+    } else if critical {
         rule(
             &mut r,
             "critical_review",
@@ -149,14 +180,24 @@ pub fn apply(
                     f.risk_level, auto.max_risk_level
                 ),
             );
-        } else if f.confidence < auto.min_confidence {
+        } else if f.risk_score > f.max_risk_score {
+            rule(
+                &mut r,
+                "auto_approve_risk",
+                review,
+                format!(
+                    "risk score {:.2} is above auto_approve.max_risk_score {:.2}",
+                    f.risk_score, f.max_risk_score
+                ),
+            );
+        } else if f.confidence < f.min_confidence {
             rule(
                 &mut r,
                 "auto_approve_confidence",
                 review,
                 format!(
-                    "confidence {:.2} is below decision.auto_approve.min_confidence {:.2}",
-                    f.confidence, auto.min_confidence
+                    "confidence {:.2} is below auto_approve.min_confidence {:.2}",
+                    f.confidence, f.min_confidence
                 ),
             );
         } else if !config.feature(Feature::AutoResurrection) {

@@ -231,6 +231,32 @@ pub enum DecisionOutcome {
     Defer,
 }
 
+impl DecisionOutcome {
+    /// What to do about `module` once this is the outcome. A decision's
+    /// `recommended_action` is worded from its final outcome here, so it never
+    /// contradicts the outcome whatever a plugin wrote or a guardrail changed
+    /// (the built-in strategies word theirs the same way, guest side, in
+    /// `plugins/logic/src/strategies.rs`).
+    pub fn recommended_action(self, module: &str) -> String {
+        match self {
+            DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual => {
+                format!("resurrect {module} and monitor it")
+            }
+            DecisionOutcome::PendingReview => format!("queue {module} for human review"),
+            DecisionOutcome::Deny => format!("keep {module} down and investigate"),
+            DecisionOutcome::Defer => format!("gather more context on {module}"),
+        }
+    }
+}
+
+/// The reasoning line that keeps a strategy's own recommendation visible
+/// once the host decided otherwise.
+pub fn strategy_recommended(outcome: DecisionOutcome, action: &str) -> String {
+    format!("{STRATEGY_RECOMMENDED}{}: {action}", wire_str(&outcome))
+}
+
+const STRATEGY_RECOMMENDED: &str = "strategy recommended ";
+
 /// A strategy's answer, before the host's guardrails.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verdict {
@@ -415,6 +441,32 @@ pub struct Decision {
     pub source: String,
     /// Microseconds from receipt to decision.
     pub latency_us: u64,
+}
+
+impl Decision {
+    /// Changes the outcome after the guardrails ruled (the acting stage's
+    /// own refusals), saying why under the guardrail's name. The recommended
+    /// action follows the new outcome; what the strategy recommended stays
+    /// in the reasoning (added here unless the guardrails already did).
+    pub fn overrule(&mut self, outcome: DecisionOutcome, guardrail: &str, why: &str) {
+        if let Some(strategy) = self.strategy_outcome
+            && strategy != outcome
+            && !self
+                .reasoning
+                .iter()
+                .any(|r| r.starts_with(STRATEGY_RECOMMENDED))
+        {
+            // The outcome still is the strategy's here, so the action worded
+            // from it is the strategy's recommendation.
+            self.reasoning
+                .push(strategy_recommended(strategy, &self.recommended_action));
+        }
+        self.outcome = outcome;
+        self.requires_human_review = outcome == DecisionOutcome::PendingReview;
+        self.recommended_action = outcome.recommended_action(&self.target_module);
+        self.guardrails.push(guardrail.to_string());
+        self.reasoning.push(format!("guardrail {guardrail}: {why}"));
+    }
 }
 
 /// Spec §2.4 ResurrectionStatus: a request's status as Smith and operators

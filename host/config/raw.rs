@@ -347,6 +347,8 @@ impl Default for DecisionSection {
 pub struct AutoApproveSection {
     pub enabled: bool,
     pub max_risk_level: RiskLevel,
+    /// The starting value of the `auto_approve.min_confidence` threshold;
+    /// the auto-approval gate reads the value in force.
     pub min_confidence: f64,
 }
 

@@ -364,11 +364,11 @@ impl Resurrector {
                     return Ok(Action::Execute(Box::new(r)));
                 }
                 Err(refusal) => {
-                    d.outcome = DecisionOutcome::PendingReview;
-                    d.requires_human_review = true;
-                    d.guardrails.push(refusal.guardrail().to_string());
-                    d.reasoning
-                        .push(format!("guardrail {}: {refusal}", refusal.guardrail()));
+                    d.overrule(
+                        DecisionOutcome::PendingReview,
+                        refusal.guardrail(),
+                        &refusal.to_string(),
+                    );
                 }
             }
         }
@@ -394,12 +394,13 @@ impl Resurrector {
             Ok(item) => Ok(Action::Queued(Box::new(item))),
             Err(QueueError::Full { pending, max }) => {
                 self.metrics.queue_overflow.inc();
-                d.outcome = DecisionOutcome::Deny;
-                d.requires_human_review = false;
-                d.guardrails.push("queue_full".into());
-                d.reasoning.push(format!(
-                    "guardrail queue_full: the approval queue holds {pending} (max_pending {max}); not queued, so denied — the module stays down"
-                ));
+                d.overrule(
+                    DecisionOutcome::Deny,
+                    "queue_full",
+                    &format!(
+                        "the approval queue holds {pending} (max_pending {max}); not queued, so denied — the module stays down"
+                    ),
+                );
                 tracing::error!(kill_id = %d.kill_id, module = %kill.target_module, pending, max, "Approval queue full: decision denied instead of queued");
                 Ok(Action::None)
             }

@@ -113,6 +113,7 @@ pub fn refuse(
                 has_context: t.context.is_some(),
                 risk: Ok(&risk),
                 verdict: Some(verdict.as_ref()),
+                thresholds: proposed,
                 now: t.kill.timestamp,
             },
             &mut HourlyWindow::default(),

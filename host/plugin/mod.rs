@@ -118,13 +118,6 @@ pub fn thresholds_from_config(c: &Config) -> NamedValues {
     let t = &m.risk.thresholds;
     let w = &m.risk.weights;
     let a = &m.decision.auto_approve;
-    let max_auto_score = match a.max_risk_level {
-        crate::model::RiskLevel::Minimal => t.minimal,
-        crate::model::RiskLevel::Low => t.low,
-        crate::model::RiskLevel::Medium => t.medium,
-        crate::model::RiskLevel::High => t.high,
-        crate::model::RiskLevel::Critical => 1.0,
-    };
     [
         (n::RISK_MINIMAL, t.minimal),
         (n::RISK_LOW, t.low),
@@ -136,7 +129,7 @@ pub fn thresholds_from_config(c: &Config) -> NamedValues {
         (n::WEIGHT_MODULE_CRITICALITY, w.module_criticality),
         (n::WEIGHT_TIME_OF_DAY, w.time_of_day),
         (n::AUTO_APPROVE_MIN_CONFIDENCE, a.min_confidence),
-        (n::AUTO_APPROVE_MAX_RISK_SCORE, max_auto_score),
+        (n::AUTO_APPROVE_MAX_RISK_SCORE, max_auto_risk_score(c)),
         (n::CONFIDENCE_THRESHOLD, m.decision.confidence_threshold),
         (
             n::DEFAULT_TIMEOUT_MINUTES,
@@ -146,6 +139,19 @@ pub fn thresholds_from_config(c: &Config) -> NamedValues {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// The highest risk score auto-approval allows as configured: the top of
+/// the band `decision.auto_approve.max_risk_level` names.
+pub fn max_auto_risk_score(c: &Config) -> f64 {
+    let t = &c.medic.risk.thresholds;
+    match c.medic.decision.auto_approve.max_risk_level {
+        crate::model::RiskLevel::Minimal => t.minimal,
+        crate::model::RiskLevel::Low => t.low,
+        crate::model::RiskLevel::Medium => t.medium,
+        crate::model::RiskLevel::High => t.high,
+        crate::model::RiskLevel::Critical => 1.0,
+    }
 }
 
 /// The learner's own limits, from `learning:`.

@@ -665,7 +665,8 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                 .zip(reports.iter_mut())
                 .enumerate()
                 .map(|(i, ((c, lane), report))| {
-                    let (batch, judged, config) = (&batch, &judged, &config);
+                    let (batch, judged, config, thresholds) =
+                        (&batch, &judged, &config, &thresholds);
                     scope.spawn(move || {
                         batch
                             .iter()
@@ -683,6 +684,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                         has_context: rec.context.is_some(),
                                         risk,
                                         verdict,
+                                        thresholds: c.learned.as_ref().unwrap_or(thresholds),
                                         now: rec.kill.timestamp,
                                     },
                                     &mut lane.window,

@@ -248,6 +248,20 @@ async fn a_full_queue_refuses_visibly_and_never_drops() {
                 "{:?}",
                 d.reasoning
             );
+            // The action follows the denial; the strategy's own advice stays.
+            assert_eq!(
+                d.recommended_action,
+                format!("keep crit-{i} down and investigate")
+            );
+            assert!(!d.requires_human_review);
+            assert!(
+                d.reasoning.iter().any(|r| r
+                    == &format!(
+                        "strategy recommended pending_review: queue crit-{i} for human review"
+                    )),
+                "{:?}",
+                d.reasoning
+            );
         }
     }
     assert_eq!(s.decider.metrics.queue_overflow.get(), 2);

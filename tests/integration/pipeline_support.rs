@@ -115,3 +115,16 @@ default:
   false_positive_history: 5
   recommendation: likely_false_positive
 "#;
+
+/// [`LOW_RISK_INTEL`], except that each of `modules` has a strong threat
+/// indicator and no false positives: kills of them score high or critical,
+/// and the `balanced` strategy denies them.
+pub fn threat_intel(modules: &[&str]) -> String {
+    let mut text = format!("{LOW_RISK_INTEL}modules:\n");
+    for m in modules {
+        text.push_str(&format!(
+            "  {m}:\n    risk_score: 0.9\n    false_positive_history: 0\n    threat_indicators:\n      - {{indicator_type: ip, value: 203.0.113.9, threat_score: 0.95, source: intel, last_seen: \"2024-01-15T10:00:00Z\"}}\n"
+        ));
+    }
+    text
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::acting_support::{DemoService, Engine, stream_json, wait_for, yaml, yaml_set};
-use crate::pipeline_support::kill_json;
+use crate::pipeline_support::{kill_json, threat_intel};
 
 #[test]
 fn semi_auto_brings_a_killed_service_back_and_records_success() {
@@ -226,6 +226,65 @@ fn a_denied_module_stays_down() {
     assert_eq!(shown["status"], "denied");
     assert_eq!(shown["note"], "confirmed compromise");
     assert_eq!(shown["decided_by"], "env:MEDIC_API_KEY");
+}
+
+#[test]
+fn in_manual_mode_a_critical_module_the_strategy_would_deny_reaches_a_human() {
+    let dir = tempfile::tempdir().unwrap();
+    let intel = dir.path().join("threats.yaml");
+    std::fs::write(&intel, threat_intel(&["auth-service"])).unwrap();
+    let mut svc = DemoService::new(dir.path(), "auth-service");
+    let engine = Engine::start(vec![svc.backend()], |m, _| {
+        yaml_set(m, "mode.current", yaml(json!("manual")));
+        yaml_set(
+            m,
+            "siem.intel_file",
+            yaml(json!(intel.display().to_string())),
+        );
+    });
+    svc.start();
+    svc.kill();
+
+    let mut kill = kill_json("e2e-own", "auth-service");
+    kill["severity"] = json!("critical");
+    kill["kill_reason"] = json!("threat_detected");
+    kill["confidence_score"] = json!(0.95);
+    engine.report_kill(&kill);
+    let item = engine.wait_queued("e2e-own");
+    assert_eq!(item["status"], "pending", "{item}");
+    let decision = &item["decision"];
+    assert_eq!(decision["mode"], "manual", "{item}");
+    assert_eq!(decision["strategy"]["name"], "balanced", "{item}");
+    assert_eq!(decision["strategy_outcome"], "deny", "{item}");
+    assert_eq!(decision["outcome"], "pending_review", "{item}");
+    assert_eq!(decision["guardrails"], json!(["always_require_approval"]));
+    assert_eq!(
+        decision["recommended_action"],
+        "queue auth-service for human review"
+    );
+    assert!(
+        decision["reasoning"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "strategy recommended deny: keep auth-service down and investigate"),
+        "{item}"
+    );
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("never denied for good without a human"),
+        "{item}"
+    );
+    // The answer Smith gets says the same.
+    let published = engine.decision("e2e-own");
+    assert_eq!(published["outcome"], "pending_review", "{published}");
+    assert_eq!(published["requires_human_review"], true, "{published}");
+
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!svc.running(), "nothing happens before a human decides");
+    assert!(engine.requests_for("e2e-own").is_empty());
 }
 
 #[test]
