@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod patterns;
+pub mod schedule;
 pub mod thresholds;
 pub mod weekly;
 
