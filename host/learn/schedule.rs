@@ -115,7 +115,13 @@ impl ThresholdManager {
     async fn run_scheduled(self: &Arc<Self>) -> Ran {
         let me = self.clone();
         let at = Utc::now();
-        match tokio::task::spawn_blocking(move || me.run("schedule", at)).await {
+        let ran = tokio::task::spawn_blocking(move || me.run("schedule", at)).await;
+        // Durable now, as after a manual run: a change and the run's time
+        // must survive a crash, or a restart would run it again.
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %e, "Could not flush the store after scheduled learning");
+        }
+        match ran {
             Ok(Ok(run)) => {
                 match &run.change {
                     Some(change) => tracing::info!(
