@@ -102,9 +102,11 @@ pub async fn learn(
     let name = caller.name.clone();
     let run = tokio::task::spawn_blocking(move || m.run(&name, chrono::Utc::now()))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // Flushed whatever the run did: one that changed nothing is still
+    // recorded as a run, which the schedule counts from.
     state.decider.store.flush().await?;
-    Ok(Json(Envelope::new(run)))
+    Ok(Json(Envelope::new(run?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/config/thresholds/{id}/revert", tag = "thresholds",

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod patterns;
 pub mod safety;
+pub mod schedule;
 pub mod thresholds;
 pub mod weekly;
 

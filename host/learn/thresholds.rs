@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::check;
 use crate::config::Config;
-use crate::model::{NamedValues, PluginUse};
+use crate::model::{NamedValues, OutcomeRecord, PluginUse};
 use crate::plugin::{LearnRequest, Registry, learner_settings_from_config};
 use crate::store::{AuditKind, ChangeSource, Store, StoreError, ThresholdChange};
 use crate::sync::lock;
@@ -43,9 +43,9 @@ pub struct LearnRun {
 }
 
 pub struct ThresholdManager {
-    config: Arc<Config>,
+    pub(super) config: Arc<Config>,
     registry: Arc<Registry>,
-    store: Store,
+    pub(super) store: Store,
     /// One change at a time.
     lock: Mutex<()>,
 }
@@ -131,7 +131,10 @@ impl ThresholdManager {
         Ok(())
     }
 
-    /// Runs the learner on the outcomes since its last run.
+    /// Runs the learner on the outcomes since its last run, and records the
+    /// run (for the schedule) whatever it did — too few samples, nothing
+    /// proposed, refused — so a run that changes nothing is not repeated at
+    /// once. Only a run that the store failed is not recorded.
     pub fn run(&self, actor: &str, now: DateTime<Utc>) -> Result<LearnRun, LearnError> {
         let l = &self.config.medic.learning;
         if !l.enabled {
@@ -143,6 +146,23 @@ impl ThresholdManager {
             ));
         }
         let _g = self.guard();
+        let ran = self.run_locked(actor, now);
+        if !matches!(ran, Err(LearnError::Store(_)))
+            && let Err(e) = self.store.set_last_learning_run_at(now)
+        {
+            // The run stands (a change it made is in force and audited);
+            // the scheduler, finding no new run time, waits before retrying.
+            tracing::error!(error = %e, "Could not record when the learner ran");
+        }
+        ran
+    }
+
+    /// The outcomes the next run would learn from: those recorded after the
+    /// newest one the last run saw, up to `now`.
+    pub(super) fn unseen_outcomes(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutcomeRecord>, StoreError> {
         let since = self
             .store
             .last_learned_at()?
@@ -151,10 +171,15 @@ impl ThresholdManager {
             .store
             .outcomes_between(since, now + chrono::Duration::milliseconds(1))?;
         // Outcomes at exactly `since` were seen by the last run.
-        let outcomes: Vec<_> = outcomes
+        Ok(outcomes
             .into_iter()
             .filter(|o| o.recorded_at > since || since == DateTime::<Utc>::MIN_UTC)
-            .collect();
+            .collect())
+    }
+
+    fn run_locked(&self, actor: &str, now: DateTime<Utc>) -> Result<LearnRun, LearnError> {
+        let l = &self.config.medic.learning;
+        let outcomes = self.unseen_outcomes(now)?;
         let min = l.analysis.min_samples;
         if outcomes.len() < min as usize {
             return Err(LearnError::TooFewSamples {
@@ -318,30 +343,5 @@ impl ThresholdManager {
     /// The thresholds in force and every change.
     pub fn snapshot(&self) -> Result<(Arc<NamedValues>, Vec<ThresholdChange>), StoreError> {
         Ok((self.registry.thresholds(), self.store.threshold_history()?))
-    }
-
-    /// Runs the learner on `learning.analysis.schedule` until `stop`.
-    pub async fn schedule(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let every = match self.config.medic.learning.analysis.schedule {
-            crate::config::raw::Schedule::Daily => std::time::Duration::from_secs(86_400),
-            crate::config::raw::Schedule::Weekly => std::time::Duration::from_secs(7 * 86_400),
-        };
-        loop {
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            let me = self.clone();
-            let ran = tokio::task::spawn_blocking(move || me.run("schedule", Utc::now())).await;
-            match ran {
-                Ok(Ok(run)) => tracing::info!(
-                    samples = run.samples,
-                    changed = run.change.is_some(),
-                    "Scheduled learning ran"
-                ),
-                Ok(Err(e)) => tracing::info!(reason = %e, "Scheduled learning made no change"),
-                Err(e) => tracing::error!(error = %e, "Scheduled learning failed"),
-            }
-        }
     }
 }

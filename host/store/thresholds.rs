@@ -1,5 +1,6 @@
-//! Thresholds as learned or set: the values in force, when the learner
-//! last ran, and every change (before, after, why, who), numbered.
+//! Thresholds as learned or set: the values in force, the newest outcome
+//! the learner has seen, when it last ran, and every change (before,
+//! after, why, who), numbered.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,7 @@ pub struct ThresholdChange {
 
 const CURRENT: &[u8] = b"current";
 const LAST_LEARNED: &[u8] = b"last_learned_at";
+const LAST_RUN: &[u8] = b"last_learning_run_at";
 
 impl Store {
     /// The thresholds last put in force, if any were.
@@ -92,6 +94,21 @@ impl Store {
     pub fn set_last_learned_at(&self, at: DateTime<Utc>) -> Result<()> {
         self.thresholds
             .insert(LAST_LEARNED, serde_json::to_vec(&at)?)?;
+        Ok(())
+    }
+
+    /// When the learner last ran (scheduled or on demand), whether or not
+    /// it changed anything: the schedule counts from here. Not the same as
+    /// [`Store::last_learned_at`], which is the newest outcome it was given.
+    pub fn last_learning_run_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.thresholds
+            .get(LAST_RUN)?
+            .map(|v| Ok(serde_json::from_slice(&v)?))
+            .transpose()
+    }
+
+    pub fn set_last_learning_run_at(&self, at: DateTime<Utc>) -> Result<()> {
+        self.thresholds.insert(LAST_RUN, serde_json::to_vec(&at)?)?;
         Ok(())
     }
 }

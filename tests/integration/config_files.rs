@@ -22,13 +22,21 @@ fn every_file_under_config_is_valid() {
     let dir = config_dir();
     let constitution = dir.join("constitution.yaml");
     let mut checked = 0;
+    let mut scenarios = Vec::new();
     for entry in walk(&dir) {
         let name = entry.file_name().unwrap().to_string_lossy().to_string();
         if entry.extension().is_none_or(|x| x != "yaml") {
             continue;
         }
         if entry.parent().is_some_and(|p| p.ends_with("scenarios")) {
-            medic::replay::simulate::Scenario::load(&entry).unwrap_or_else(|e| panic!("{e}"));
+            let s =
+                medic::replay::simulate::Scenario::load(&entry).unwrap_or_else(|e| panic!("{e}"));
+            // `load` has checked it; its name is the file's, as replays report it.
+            assert_eq!(
+                Some(s.name.as_str()),
+                entry.file_stem().and_then(|n| n.to_str())
+            );
+            scenarios.push(s.name);
             checked += 1;
             continue;
         }
@@ -52,6 +60,117 @@ fn every_file_under_config_is_valid() {
         checked += 1;
     }
     assert!(checked >= 4, "checked {checked} files");
+    scenarios.sort();
+    assert_eq!(scenarios, ["baseline", "campaign", "drift", "flapping"]);
+}
+
+/// The shipped scenarios look like a real fleet: each module is killed a few
+/// times a day at most and hardly ever often enough in an hour to trip the
+/// flapping guardrail — except the modules a scenario makes flap or puts
+/// under attack (and what an attacked module's failure cascades to); a
+/// fifth to a third of kills are real threats; most have SIEM context.
+#[test]
+fn shipped_scenarios_kill_each_module_a_few_times_a_day() {
+    use std::collections::{BTreeSet, HashMap};
+
+    use medic::replay::recording::{Recorded, Truth};
+
+    let flapping_limit = Config::load(Some(&config_dir().join("medic.yaml")), None, &|_| None)
+        .unwrap()
+        .medic
+        .resurrection
+        .flapping
+        .max_kills_per_hour as usize;
+    for name in ["baseline", "campaign", "drift", "flapping"] {
+        let s = medic::replay::simulate::Scenario::load(
+            &config_dir().join(format!("scenarios/{name}.yaml")),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        medic::replay::simulate::simulate(&s, 1, 8000, &mut out).unwrap();
+        let kills: Vec<Recorded> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut exempt: BTreeSet<&str> = s.flapping.iter().map(|f| f.module.as_str()).collect();
+        for c in &s.campaigns {
+            exempt.extend(c.modules.iter().map(|m| m.as_str()));
+        }
+        let attacked: Vec<&str> = s
+            .campaigns
+            .iter()
+            .flat_map(|c| c.modules.iter().map(|m| m.as_str()))
+            .collect();
+        for c in s
+            .cascades
+            .iter()
+            .filter(|c| attacked.contains(&c.upstream.as_str()))
+        {
+            exempt.extend(c.downstream.iter().map(|m| m.as_str()));
+        }
+        let days = (kills[kills.len() - 1].kill.timestamp - kills[0].kill.timestamp).num_seconds()
+            as f64
+            / 86_400.0;
+        let mut per_module: HashMap<&str, Vec<chrono::DateTime<chrono::Utc>>> = HashMap::new();
+        for r in &kills {
+            per_module
+                .entry(r.kill.target_module.as_str())
+                .or_default()
+                .push(r.kill.timestamp);
+        }
+        assert!(
+            per_module.len() >= 200,
+            "{name}: {} modules",
+            per_module.len()
+        );
+        // The guardrail trips on a kill with `flapping_limit` others in the
+        // hour before it.
+        let flaps = |times: &mut Vec<chrono::DateTime<chrono::Utc>>| {
+            times.sort();
+            times
+                .windows(flapping_limit + 1)
+                .any(|w| w[flapping_limit] - w[0] <= chrono::Duration::hours(1))
+        };
+        let mut flapped_by_chance = Vec::new();
+        for (m, times) in &mut per_module {
+            let a_day = times.len() as f64 / days;
+            assert!(
+                exempt.contains(m) || a_day <= 4.0,
+                "{name}: {m} killed {a_day:.1} times a day"
+            );
+            if !exempt.contains(m) && flaps(times) {
+                flapped_by_chance.push(m.to_string());
+            }
+        }
+        // Kills come at random times, so now and then a module is killed
+        // four times within an hour by chance, as in a real fleet; it must
+        // stay rare.
+        assert!(
+            flapped_by_chance.len() * 100 <= per_module.len(),
+            "{name}: {flapped_by_chance:?} killed more than {flapping_limit} times in an hour"
+        );
+        if let Some(f) = s.flapping.first() {
+            let times = per_module.get_mut(f.module.as_str()).unwrap();
+            assert!(flaps(times), "{name}: {} flaps", f.module);
+        }
+        let threats = kills
+            .iter()
+            .filter(|r| r.label.as_ref().and_then(|l| l.truth) == Some(Truth::TrueThreat))
+            .count() as f64
+            / kills.len() as f64;
+        assert!(
+            (0.2..=0.35).contains(&threats),
+            "{name}: {threats:.3} real threats"
+        );
+        let with_context =
+            kills.iter().filter(|r| r.context.is_some()).count() as f64 / kills.len() as f64;
+        assert!(
+            (0.75..0.95).contains(&with_context),
+            "{name}: {with_context:.3} with SIEM context"
+        );
+    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

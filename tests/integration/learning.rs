@@ -87,7 +87,7 @@ fn learning_config(edit: impl FnOnce(&mut Config)) -> Config {
 }
 
 struct Setup {
-    manager: ThresholdManager,
+    manager: Arc<ThresholdManager>,
     registry: Arc<Registry>,
     store: Store,
     start: NamedValues,
@@ -109,7 +109,7 @@ fn setup(store: Store, learner: Option<&str>, edit: impl FnOnce(&mut Config)) ->
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config).unwrap());
     let start = (*registry.thresholds()).clone();
-    let manager = ThresholdManager::new(config, registry.clone(), store.clone()).unwrap();
+    let manager = Arc::new(ThresholdManager::new(config, registry.clone(), store.clone()).unwrap());
     Setup {
         manager,
         registry,
@@ -486,4 +486,143 @@ fn the_weekly_report_shows_trends_changes_and_patterns() {
             && html.contains("fewer auto-approvals")
     );
     assert!(!html.contains("<script"));
+}
+
+#[test]
+fn every_run_is_recorded_for_the_schedule_whatever_it_did() {
+    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    assert_eq!(s.store.last_learning_run_at().unwrap(), None);
+    // Too few samples: no change, but a run.
+    let first = Utc::now() - Duration::hours(2);
+    assert!(matches!(
+        s.manager.run("alice", first),
+        Err(LearnError::TooFewSamples { found: 0, .. })
+    ));
+    assert_eq!(s.store.last_learning_run_at().unwrap(), Some(first));
+    assert_eq!(
+        s.store.last_learned_at().unwrap(),
+        None,
+        "no outcome was seen"
+    );
+    // A run that changes the thresholds moves both.
+    seed_failing_low_band(&s.store, 0, "renderer");
+    let second = Utc::now();
+    let run = s.manager.run("alice", second).unwrap();
+    assert!(run.change.is_some());
+    assert_eq!(s.store.last_learning_run_at().unwrap(), Some(second));
+    assert!(
+        s.store
+            .last_learned_at()
+            .unwrap()
+            .is_some_and(|t| t < second)
+    );
+
+    // Switched off, nothing runs and nothing is recorded.
+    let off = setup(Store::temporary().unwrap(), None, |c| {
+        c.medic.learning.threshold_adjustment.enabled = false
+    });
+    assert!(off.manager.run("alice", Utc::now()).is_err());
+    assert_eq!(off.store.last_learning_run_at().unwrap(), None);
+}
+
+/// The scheduler over a setup's manager, and how to stop it.
+struct Scheduler {
+    store: Store,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    _setup: Setup,
+}
+
+fn start_scheduler(s: Setup) -> Scheduler {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    Scheduler {
+        store: s.store.clone(),
+        stop,
+        task: tokio::spawn(s.manager.clone().schedule(stopped)),
+        _setup: s,
+    }
+}
+
+impl Scheduler {
+    /// Stops the scheduler; it must end at once, even mid-sleep.
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), self.task)
+            .await
+            .expect("the scheduler stops promptly")
+            .unwrap();
+    }
+
+    /// Waits (up to a minute) for a run later than `after` to be recorded.
+    async fn wait_for_run(&self, after: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        for _ in 0..1200 {
+            if let Some(t) = self.store.last_learning_run_at().unwrap()
+                && Some(t) > after
+            {
+                return t;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the scheduler did not run");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_or_first_run_with_enough_samples_runs_at_start_up() {
+    for last_run in [Some(Utc::now() - Duration::days(8)), None] {
+        let s = setup(Store::temporary().unwrap(), None, |c| {
+            c.medic.learning.analysis.schedule = medic::config::raw::Schedule::Weekly
+        });
+        seed_failing_low_band(&s.store, 0, "renderer");
+        if let Some(t) = last_run {
+            s.store.set_last_learning_run_at(t).unwrap();
+        }
+        let start = s.start.clone();
+        let registry = s.registry.clone();
+        let started = Utc::now();
+        let sched = start_scheduler(s);
+        let ran = sched.wait_for_run(last_run).await;
+        assert!(ran >= started, "{last_run:?}: ran at {ran}");
+        assert_eq!(audits(&sched.store, AuditKind::ThresholdAdjusted), 1);
+        assert_ne!(*registry.thresholds(), start, "{last_run:?}");
+        // Ran once: the recorded run is not due again for a week.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(sched.store.last_learning_run_at().unwrap(), Some(ran));
+        assert_eq!(sched.store.threshold_history().unwrap().len(), 1);
+        sched.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_not_yet_due_or_without_enough_samples_waits() {
+    // Daily, last run six hours ago: due in eighteen.
+    let s = setup(Store::temporary().unwrap(), None, |c| {
+        c.medic.learning.analysis.schedule = medic::config::raw::Schedule::Daily
+    });
+    seed_failing_low_band(&s.store, 0, "renderer");
+    let last = Utc::now() - Duration::hours(6);
+    s.store.set_last_learning_run_at(last).unwrap();
+    let sched = start_scheduler(s);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sched.store.last_learning_run_at().unwrap(), Some(last));
+    assert!(sched.store.threshold_history().unwrap().is_empty());
+    sched.stop().await;
+
+    // Never ran, and fewer outcomes than min_samples: the first run waits.
+    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    for i in 0..10 {
+        s.store
+            .put_outcome(&outcome(
+                i,
+                "svc",
+                RiskLevel::Low,
+                OutcomeResult::ReKilled,
+                Utc::now(),
+            ))
+            .unwrap();
+    }
+    let sched = start_scheduler(s);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sched.store.last_learning_run_at().unwrap(), None);
+    sched.stop().await;
 }

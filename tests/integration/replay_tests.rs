@@ -26,9 +26,12 @@ fn options(recording: &Path, strategies: &[&str], threads: usize) -> Options {
     )
 }
 
-/// Semi-auto with no hourly cap and no flapping limit: the scenarios kill
-/// each module many times an hour, and without this every kill would go to
-/// a human and the learner would hear of no outcome.
+/// Semi-auto with no hourly cap and no flapping limit: the scenarios' fleet
+/// is killed 20 times an hour, more false positives an hour than the
+/// constitution's ten automatic resurrections, and without this most kills
+/// would go to a human and the learner would hear of few outcomes. The
+/// flapping limit rarely matters for `baseline` (its modules are killed a
+/// few times a day); lifting it keeps the comparison about thresholds alone.
 fn learning_config() -> (Config, tempfile::NamedTempFile) {
     let (mut config, intel) = semi_auto_config();
     config
