@@ -18,42 +18,63 @@ use crate::model::{
 use crate::plugin::validate::level_for;
 use crate::plugin::{DecideRequest, Plugin};
 
-/// Known threats kept for the check (the most recent ones).
-pub const KEEP_KNOWN_THREATS: usize = 2_000;
+/// Known verdicts kept for the check, of each kind (the most recent ones).
+pub const KEEP_KNOWN: usize = 1_000;
 
-/// A kill known to have been a threat (a human denied it, or it was
-/// re-killed or rolled back after coming back), as it was judged.
+/// Below this share of real threats among the kills a proposal would
+/// automate, automating them costs less than having a person look (a
+/// threat revived costs about a hundred looks).
+pub const ACCEPTABLE_THREAT_SHARE: f64 = 0.01;
+
+/// How many kills known to be false positives, and none known to be a
+/// threat, a widening proposal must newly automate before the host believes
+/// threats there are rarer than [`ACCEPTABLE_THREAT_SHARE`] (the "rule of
+/// three": with none seen in n, the 95% upper bound is about 3/n).
+pub const MIN_CLEAN_EVIDENCE: usize = 300;
+
+/// How long after a threat was revived automatically no proposal may widen
+/// automation.
+pub const QUIET_AFTER_UNSAFE: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// A kill whose truth is known — a person approved it and it held, a person
+/// denied it, or it came back and was re-killed or rolled back — as it was
+/// judged.
 #[derive(Clone, Debug)]
-pub struct KnownThreat {
+pub struct KnownVerdict {
     pub kill: KillReport,
     pub context: Option<SiemContext>,
     pub profile: ModuleProfile,
     /// The risk it was given (the score; its level follows the thresholds).
     pub risk: RiskAssessment,
+    /// The kill was right: a real threat.
+    pub threat: bool,
     /// When it became known.
     pub known_at: DateTime<Utc>,
 }
 
-/// The most recent known threats.
+/// The most recent known verdicts, threats and false positives apart.
 #[derive(Clone, Debug, Default)]
-pub struct KnownThreats {
-    items: VecDeque<KnownThreat>,
+pub struct KnownVerdicts {
+    threats: VecDeque<KnownVerdict>,
+    false_positives: VecDeque<KnownVerdict>,
 }
 
-impl KnownThreats {
-    pub fn push(&mut self, t: KnownThreat) {
-        if self.items.len() == KEEP_KNOWN_THREATS {
-            self.items.pop_front();
+impl KnownVerdicts {
+    pub fn push(&mut self, v: KnownVerdict) {
+        let list = if v.threat {
+            &mut self.threats
+        } else {
+            &mut self.false_positives
+        };
+        if list.len() == KEEP_KNOWN {
+            list.pop_front();
         }
-        self.items.push_back(t);
+        list.push_back(v);
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+    /// Known threats, known false positives.
+    pub fn len(&self) -> (usize, usize) {
+        (self.threats.len(), self.false_positives.len())
     }
 }
 
@@ -70,62 +91,77 @@ pub fn widens(current: &NamedValues, proposed: &NamedValues) -> bool {
             .any(|k| higher(k))
 }
 
-/// Why `proposed` must be refused, if it must: it widens automation after
-/// an unsafe outcome, or the strategy and guardrails would, under it, have
-/// revived one of `threats` automatically.
+/// Why `proposed` must be refused, if it must: it widens automation within
+/// [`QUIET_AFTER_UNSAFE`] of an unsafe outcome; or, replayed through the strategy and the guardrails
+/// on the kills whose truth is known, it would have revived one known to be
+/// a threat; or it would automate too few kills known to be false positives
+/// to show that threats among them are rare ([`MIN_CLEAN_EVIDENCE`]).
 pub fn refuse(
     config: &Config,
     mode: Mode,
     strategy: &Plugin,
     current: &NamedValues,
     proposed: &NamedValues,
-    threats: &KnownThreats,
-    unsafe_seen: bool,
+    known: &KnownVerdicts,
+    last_unsafe: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Option<String> {
     if !widens(current, proposed) {
         return None;
     }
-    if unsafe_seen {
-        return Some(
-            "it widens automation, and a threat was revived automatically since the last run"
-                .to_string(),
-        );
+    if let Some(at) = last_unsafe.filter(|at| now - *at < QUIET_AFTER_UNSAFE) {
+        return Some(format!(
+            "it widens automation, and a threat revived automatically came to light at {} (less than {} days ago)",
+            at.to_rfc3339(),
+            QUIET_AFTER_UNSAFE.num_days()
+        ));
     }
-    for t in &threats.items {
+    let automated = |v: &KnownVerdict| {
         let risk = RiskAssessment {
-            level: level_for(t.risk.score, proposed),
-            ..t.risk.clone()
+            level: level_for(v.risk.score, proposed),
+            ..v.risk.clone()
         };
         let req = DecideRequest {
-            kill: &t.kill,
-            context: t.context.as_ref(),
-            profile: &t.profile,
+            kill: &v.kill,
+            context: v.context.as_ref(),
+            profile: &v.profile,
             thresholds: proposed,
             risk: &risk,
         };
         let verdict = strategy.decide(&req);
-        let ruling = rule(
+        rule(
             &Rule {
                 config,
                 mode,
-                kill: &t.kill,
-                profile: &t.profile,
-                has_context: t.context.is_some(),
+                kill: &v.kill,
+                profile: &v.profile,
+                has_context: v.context.is_some(),
                 risk: Ok(&risk),
                 verdict: Some(verdict.as_ref()),
                 thresholds: proposed,
-                now: t.kill.timestamp,
+                now: v.kill.timestamp,
             },
             &mut HourlyWindow::default(),
-        );
-        if ruling.outcome == DecisionOutcome::ApproveAuto {
-            return Some(format!(
-                "under it, kill {} of {} (known to be a threat, risk {:.3}) would have been revived automatically",
-                t.kill.kill_id, t.kill.target_module, t.risk.score
-            ));
-        }
+        )
+        .outcome
+            == DecisionOutcome::ApproveAuto
+    };
+    if let Some(t) = known.threats.iter().find(|t| automated(t)) {
+        return Some(format!(
+            "under it, kill {} of {} (known to be a threat, risk {:.3}) would have been revived automatically",
+            t.kill.kill_id, t.kill.target_module, t.risk.score
+        ));
     }
-    None
+    let clean = known
+        .false_positives
+        .iter()
+        .filter(|v| automated(v))
+        .count();
+    (clean < MIN_CLEAN_EVIDENCE).then(|| {
+        format!(
+            "under it, only {clean} kills known to be false positives would be automated (and none known to be a threat); {MIN_CLEAN_EVIDENCE} are needed to show threats there are rarer than {ACCEPTABLE_THREAT_SHARE}"
+        )
+    })
 }
 
 #[cfg(test)]

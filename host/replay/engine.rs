@@ -34,7 +34,7 @@ use crate::config::{Config, Feature, Isolation, Mode};
 use crate::decide::{Rule, rule};
 use crate::guardrails::HourlyWindow;
 use crate::learn::check;
-use crate::learn::safety::{self, KnownThreat, KnownThreats};
+use crate::learn::safety::{self, KnownVerdict, KnownVerdicts};
 use crate::model::{
     DecisionOutcome, ModuleProfile, NamedValues, OutcomeResult, OutcomeSample, PluginKind,
     RiskAssessment, Verdict, wire_name,
@@ -190,9 +190,10 @@ struct Event {
     module: String,
     /// The outcome of a resurrection (automatic or approved by a human).
     outcome: Option<(OutcomeResult, OutcomeSample)>,
-    /// The kill was a threat and is now known to be (a human denied it, or
-    /// it came back and was re-killed or rolled back).
-    threat: Option<Box<KnownThreat>>,
+    /// The kill's truth is now known: a person denied it (a threat), a
+    /// person approved it and it held (a false positive), or it came back
+    /// and was re-killed or rolled back (a threat).
+    known: Option<Box<KnownVerdict>>,
     /// An automatic resurrection of a threat: unsafe.
     revived_threat: bool,
 }
@@ -226,9 +227,9 @@ struct Lane {
     seq: u64,
     /// Outcomes the learner has not heard yet.
     inbox: Vec<OutcomeSample>,
-    threats: KnownThreats,
-    /// A threat came back automatically since the learner last ran.
-    unsafe_seen: bool,
+    known: KnownVerdicts,
+    /// When a threat revived automatically last came to light.
+    last_unsafe: Option<chrono::DateTime<Utc>>,
     reviewer: ReviewerSummary,
     samples_automatic: u64,
     samples_human: u64,
@@ -261,14 +262,16 @@ impl Lane {
                 }
                 self.counts.entry(e.module).or_default().add(result);
                 self.inbox.push(sample);
-            } else if e.threat.is_some() {
+            } else if e.known.is_some() {
                 // A person denied it.
                 self.verdicts.entry(e.module).or_default().1 += 1;
             }
-            if let Some(t) = e.threat {
-                self.threats.push(*t);
+            if let Some(v) = e.known {
+                self.known.push(*v);
             }
-            self.unsafe_seen |= e.revived_threat;
+            if e.revived_threat {
+                self.last_unsafe = chrono::DateTime::from_timestamp_millis(e.at_ms);
+            }
         }
     }
 }
@@ -747,14 +750,14 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                         &candidates[i].plugin,
                         &current,
                         &next,
-                        &lane.threats,
-                        lane.unsafe_seen,
+                        &lane.known,
+                        lane.last_unsafe,
+                        now,
                     ) {
                         Some(why) => Err(why),
                         None => Ok((adjustments.len(), next)),
                     }
                 });
-            lane.unsafe_seen = false;
             match proposal {
                 Ok((n, next)) => {
                     summary.adjustments += n as u64;
@@ -886,12 +889,13 @@ fn follow_up(
     let Some(risk) = risk else { return };
     let threat = truth == Truth::TrueThreat;
     let at_ms = rec.kill.timestamp.timestamp_millis();
-    let known = || {
-        Some(Box::new(KnownThreat {
+    let known = |threat: bool| {
+        Some(Box::new(KnownVerdict {
             kill: rec.kill.clone(),
             context: rec.context.clone(),
             profile: profile.clone(),
             risk: risk.clone(),
+            threat,
             known_at: rec.kill.timestamp,
         }))
     };
@@ -924,7 +928,15 @@ fn follow_up(
                     recorded_at,
                 },
             )),
-            threat: if confirms { known() } else { None },
+            // What a person approved and held is a known false positive;
+            // what came back and was re-killed or rolled back, a known threat.
+            known: if confirms {
+                known(true)
+            } else if decision == DecisionOutcome::ApproveManual {
+                known(false)
+            } else {
+                None
+            },
             revived_threat: threat && decision == DecisionOutcome::ApproveAuto,
         }
     };
@@ -941,7 +953,7 @@ fn follow_up(
                 seq: 0,
                 module: rec.kill.target_module.clone(),
                 outcome: None,
-                threat: known(),
+                known: known(true),
                 revived_threat: false,
             });
         }

@@ -19,8 +19,8 @@
 //! evidence says it was a false positive.
 //!
 //! The strategy auto-approves only when that pessimistic score is within the
-//! automation limit in force, denies only when even the *optimistic* reading
-//! says the kill was right, and sends the rest to a human.
+//! automation limit in force, denies when the kill was right with
+//! likelihood 0.9 or more, and sends the rest to a human.
 
 use crate::types::{
     Criticality, DecideInput, DecisionOutcome, KillReason, ModuleProfile, NamedValue,
@@ -34,10 +34,14 @@ pub const PRIOR_THREAT_SHARE: f64 = 0.3;
 /// it after a handful of confirmed outcomes.
 pub const PRIOR_STRENGTH: f64 = 4.0;
 /// How many standard deviations the pessimistic (and optimistic) readings
-/// lie from the central estimate (about a 95% one-sided bound).
-pub const Z: f64 = 1.64;
-/// The SIEM's risk score, as log-odds, counts this much.
+/// lie from the central estimate (about a 98% one-sided bound).
+pub const Z: f64 = 2.0;
+/// The SIEM's risk score, as log-odds above `SIEM_QUIET`, counts this much.
 const SIEM_WEIGHT: f64 = 1.2;
+/// The SIEM risk taken as saying nothing either way. Below one half: a
+/// SIEM's risk for benign activity sits well under 0.5, so a middling risk
+/// is not reassurance.
+const SIEM_QUIET: f64 = 0.4;
 /// How far the SIEM's calibration is trusted (variance of its term).
 const SIEM_VARIANCE: f64 = 0.3;
 /// A threat indicator's score, as log-odds above 0.5, counts this much.
@@ -54,7 +58,9 @@ const SMITH_WEIGHT: f64 = 0.6;
 const SMITH_VARIANCE: f64 = 0.1;
 /// Without SIEM context the estimate rests on much less.
 const NO_CONTEXT_VARIANCE: f64 = 1.5;
-/// Above this optimistic likelihood a kill is denied outright.
+/// At or above this likelihood that the kill was right, it is denied
+/// outright: leaving a false positive down unowned costs about ten looks by
+/// a person, so denying pays once a false positive is under one in ten.
 pub const DENY_AT: f64 = 0.9;
 
 /// The likelihood that a kill was right, with its uncertainty.
@@ -173,7 +179,7 @@ pub fn estimate(
             } else {
                 0.5
             };
-            let shift = SIEM_WEIGHT * logit(risk);
+            let shift = SIEM_WEIGHT * (logit(risk) - logit(SIEM_QUIET));
             log_odds += shift;
             variance += SIEM_VARIANCE;
             term(
@@ -324,8 +330,8 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
 }
 
 /// The `pessimistic` strategy: automation only where even the cautious
-/// reading of the evidence is safe, denial only where even the hopeful
-/// reading says the kill was right, a human for everything between.
+/// reading of the evidence is safe, denial where the kill was right with
+/// likelihood [`DENY_AT`] or more, a human for everything between.
 pub fn pessimistic(input: &DecideInput) -> Verdict {
     let risk = &input.risk;
     let module = &input.kill.target_module;
@@ -361,12 +367,12 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
             top.name, top.detail
         ));
     }
-    let (outcome, confidence) = if e.lower() >= DENY_AT {
+    let (outcome, confidence) = if e.likely() >= DENY_AT {
         reasoning.push(format!(
-            "even the hopeful reading ({:.2}) says the kill was right (>= {DENY_AT}): keep it down",
-            e.lower()
+            "the kill was right with likelihood {:.2} (>= {DENY_AT}): keep it down",
+            e.likely()
         ));
-        (DecisionOutcome::Deny, e.lower())
+        (DecisionOutcome::Deny, e.likely())
     } else if input.context.is_none() {
         reasoning.push("no SIEM context to confirm it: a human decides".to_string());
         (DecisionOutcome::PendingReview, safe)
@@ -488,8 +494,8 @@ mod tests {
             decide(input.clone()).outcome,
             DecisionOutcome::PendingReview
         );
-        input.profile.false_positives = 20;
-        input.profile.successful_resurrections = 20;
+        input.profile.false_positives = 40;
+        input.profile.successful_resurrections = 40;
         assert_eq!(decide(input).outcome, DecisionOutcome::ApproveAuto);
     }
 

@@ -151,8 +151,9 @@ const MIN_CONFIDENCE_CEILING: f64 = 0.99;
 ///   `max_adjustment_percent` in one run.
 /// - Otherwise, when at least ten resurrections scored above the limit (sent
 ///   to a human, approved, and fine) came back clean, with no threat among
-///   them, the limit is raised to the tenth of them, again by at most
-///   `max_adjustment_percent`.
+///   them, the limit is raised towards the tenth of them, by at most a
+///   quarter of `max_adjustment_percent`: loosening is slower than
+///   tightening.
 ///
 /// Nothing moves from fewer than `min_samples` outcomes. The host still
 /// checks every proposal against the kills it knows were threats.
@@ -216,8 +217,9 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
             return Ok(Vec::new());
         }
         let reach = above[MIN_CLEAN_ABOVE - 1].risk_score;
+        // Loosening is four times slower than tightening.
         let new = (1.0 - reach)
-            .max(old - step)
+            .max(old - step / 4.0)
             .max(MIN_CONFIDENCE_FLOOR)
             .min(old);
         (
@@ -374,8 +376,8 @@ mod tests {
         assert_eq!(adj.len(), 1, "{adj:?}");
         let a = &adj[0];
         assert_eq!(a.name, names::AUTO_APPROVE_MIN_CONFIDENCE);
-        // Towards the tenth clean one (0.25), bounded by 10% of 0.85.
-        assert!((a.new_value - 0.765).abs() < 1e-9, "{a:?}");
+        // Towards the tenth clean one (0.25), bounded by a quarter of 10% of 0.85.
+        assert!((a.new_value - 0.82875).abs() < 1e-9, "{a:?}");
     }
 
     #[test]
