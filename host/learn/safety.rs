@@ -19,7 +19,7 @@ use crate::plugin::validate::level_for;
 use crate::plugin::{DecideRequest, Plugin};
 
 /// Known verdicts kept for the check, of each kind (the most recent ones).
-pub const KEEP_KNOWN: usize = 1_000;
+pub const KEEP_KNOWN: usize = 5_000;
 
 /// Below this share of real threats among the kills a proposal would
 /// automate, automating them costs less than having a person look (a
@@ -91,21 +91,33 @@ pub fn widens(current: &NamedValues, proposed: &NamedValues) -> bool {
             .any(|k| higher(k))
 }
 
+/// What judges a kill as a decision would: the configuration, the mode and
+/// the strategy in force.
+#[derive(Clone, Copy)]
+pub struct Judge<'a> {
+    pub config: &'a Config,
+    pub mode: Mode,
+    pub strategy: &'a Plugin,
+}
+
 /// Why `proposed` must be refused, if it must: it widens automation within
 /// [`QUIET_AFTER_UNSAFE`] of an unsafe outcome; or, replayed through the strategy and the guardrails
 /// on the kills whose truth is known, it would have revived one known to be
 /// a threat; or it would automate too few kills known to be false positives
 /// to show that threats among them are rare ([`MIN_CLEAN_EVIDENCE`]).
 pub fn refuse(
-    config: &Config,
-    mode: Mode,
-    strategy: &Plugin,
+    judge: &Judge<'_>,
     current: &NamedValues,
     proposed: &NamedValues,
     known: &KnownVerdicts,
     last_unsafe: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<String> {
+    let Judge {
+        config,
+        mode,
+        strategy,
+    } = *judge;
     if !widens(current, proposed) {
         return None;
     }

@@ -744,10 +744,13 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                         .collect();
                     let next = check::apply(&current, &changes)?;
                     check::values(&next)?;
-                    match safety::refuse(
-                        &config,
+                    let judge = safety::Judge {
+                        config: &config,
                         mode,
-                        &candidates[i].plugin,
+                        strategy: &candidates[i].plugin,
+                    };
+                    match safety::refuse(
+                        &judge,
                         &current,
                         &next,
                         &lane.known,

@@ -15,6 +15,9 @@ fn each_builtin_loads_from_its_wasm_and_describes_itself() {
         ("balanced", PluginKind::Strategy),
         ("aggressive", PluginKind::Strategy),
         ("bounded", PluginKind::ThresholdLearner),
+        ("evidence", PluginKind::RiskScorer),
+        ("pessimistic", PluginKind::Strategy),
+        ("calibrated", PluginKind::ThresholdLearner),
     ] {
         let p = load(&config, name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(p.name(), name);
@@ -185,6 +188,39 @@ fn bounded_learner_proposes_bounded_adjustments_and_nothing_below_min_samples() 
     assert!(adj.is_empty(), "fewer than min_samples: {adj:?}");
 }
 
+/// The evidence scorer and the pessimistic strategy, from their `.wasm`,
+/// judge every golden kill exactly as their logic does natively, with and
+/// without a history of human verdicts for the module.
+#[test]
+fn evidence_and_pessimistic_judge_as_natively_with_and_without_history() {
+    let config = default_config();
+    let t = thresholds(&config);
+    let scorer = load(&config, "evidence").unwrap();
+    let strat = load(&config, "pessimistic").unwrap();
+    for g in golden::cases() {
+        let mut profile = g.case.profile_or_default();
+        let req = request(&g.case, &profile, &t);
+        judged_as_natively(&scorer, ("pessimistic", &strat), req, &g.name);
+        profile.human_denials = 4;
+        profile.false_positives = 30;
+        profile.successful_resurrections = 30;
+        profile.resurrections = 31;
+        profile.re_kills = 1;
+        let req = request(&g.case, &profile, &t);
+        judged_as_natively(&scorer, ("pessimistic", &strat), req, &g.name);
+    }
+    // The human verdicts reach the scorer: denials raise the risk.
+    let g = &golden::cases()[0];
+    let calm = g.case.profile_or_default();
+    let burnt = medic::model::ModuleProfile {
+        human_denials: 20,
+        ..calm.clone()
+    };
+    let a = scorer.score(&request(&g.case, &calm, &t)).unwrap();
+    let b = scorer.score(&request(&g.case, &burnt, &t)).unwrap();
+    assert!(b.score > a.score, "{} -> {}", a.score, b.score);
+}
+
 #[test]
 fn wasm_and_native_give_the_same_judgement_on_every_golden_kill() {
     let config = default_config();
@@ -248,7 +284,11 @@ fn judged_as_natively(
     what: &str,
 ) {
     let risk = scorer.score(&req).unwrap();
-    assert_eq!(risk, native::score(&req).unwrap(), "{what}");
+    assert_eq!(
+        risk,
+        native::score_with(scorer.name(), &req).unwrap(),
+        "{what}"
+    );
     assert_eq!(
         strategy.decide(&DecideRequest::new(req, &risk)).unwrap(),
         native::decide(name, &DecideRequest::new(req, &risk)).unwrap(),

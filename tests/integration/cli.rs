@@ -27,7 +27,7 @@ fn plugin_list_shows_every_builtin_with_its_status() {
     let (ok, json, _) = medic(&["plugin", "list", "--format", "json"]);
     assert!(ok);
     let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 5);
+    assert_eq!(rows.as_array().unwrap().len(), 8);
     assert_eq!(rows[0]["sha256"].as_str().unwrap().len(), 64);
 }
 

@@ -99,6 +99,13 @@ pub fn semi_auto(intel_file: &std::path::Path, cap: u32) -> Config {
         .replace(
             "phase_3_semi_auto:\n    enabled: false",
             "phase_3_semi_auto:\n    enabled: true",
+        )
+        // The guardrail and pipeline tests are written against the verdicts
+        // of `balanced` (scored by `weighted`); the shipped default for the
+        // phase is tested on its own (`semi_auto_default`).
+        .replace(
+            "phase_3_semi_auto:\n    risk_scorer: { name: \"evidence\" }\n    strategy: { name: \"pessimistic\" }\n    threshold_learner: { name: \"calibrated\" }",
+            "phase_3_semi_auto:\n    risk_scorer: { name: \"weighted\" }\n    strategy: { name: \"balanced\" }\n    threshold_learner: { name: \"bounded\" }",
         );
     Config::from_texts(
         ("semi-auto medic.yaml", &medic),

@@ -219,6 +219,65 @@ fn metrics_on_a_hand_labelled_recording() {
     assert_eq!(conservative.recall, Some(0.0));
     assert_eq!(conservative.precision, None);
     assert_eq!(report.disagreements.count, 4);
+
+    // Every labelled kill in exactly one cell, and what they cost under the
+    // default model (a threat revived 100, a false positive left down 10,
+    // a kill put to a person 1).
+    let c = &balanced.cells;
+    assert_eq!(
+        (c.threat_revived, c.threat_held, c.threat_to_human),
+        (1, 1, 0),
+        "{c:?}"
+    );
+    assert_eq!((c.fp_recovered, c.fp_to_human, c.fp_left_down), (2, 1, 0));
+    assert_eq!(balanced.cost, 101.0);
+    let c = &conservative.cells;
+    assert_eq!(
+        (c.threat_revived, c.threat_held, c.threat_to_human),
+        (0, 2, 2)
+    );
+    assert_eq!((c.fp_recovered, c.fp_to_human, c.fp_left_down), (0, 3, 0));
+    assert_eq!(conservative.cost, 5.0);
+    for r in &report.candidates {
+        let c = &r.cells;
+        assert_eq!(
+            c.threat_revived + c.threat_held + c.fp_recovered + c.fp_to_human + c.fp_left_down,
+            r.labelled
+        );
+    }
+    // The simulated reviewer (the default with labels) approved the false
+    // positives put to a person and denied the threats.
+    let reviewer = conservative.reviewer.as_ref().unwrap();
+    assert_eq!((reviewer.approved, reviewer.denied), (3, 2));
+    let table = report.table();
+    assert!(
+        table.contains("THREAT-BACK") && table.contains("FP-DOWN"),
+        "{table}"
+    );
+    assert!(
+        table.contains("disagreements: 4 (showing 4, 0 left out)"),
+        "{table}"
+    );
+
+    // A false positive left down with nobody owning it costs ten reviews.
+    let mut w = writer(&path);
+    w.write(&line(
+        "fp-down",
+        "billing",
+        "threat_detected",
+        "critical",
+        0.95,
+        Some((0.92, 0, Some(0.97))),
+        Truth::FalsePositive,
+    ))
+    .unwrap();
+    w.finish().unwrap();
+    let (report, _) =
+        medic::replay::run(&semi_auto_config().0, &options(&path, &["balanced"], 1)).unwrap();
+    let b = &report.candidates[0];
+    assert_eq!(b.outcomes.get("deny"), Some(&1), "{b:?}");
+    assert_eq!(b.cells.fp_left_down, 1);
+    assert_eq!(b.cost, 10.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,8 +512,10 @@ fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
     assert!(r.candidates[0].learning.is_none());
     let learned = r.candidates[1].learning.as_ref().expect("the twin learned");
     assert_eq!(r.candidates[1].strategy, "balanced+learn");
+    // The learner proposed; the host put proposals in force or refused
+    // them (a widening on this noisy scenario mostly lacks the evidence).
     assert!(
-        learned.learner_runs >= 1 && learned.adjustments >= 1,
+        learned.learner_runs >= 1 && learned.adjustments + learned.refused >= 1,
         "{learned:?}"
     );
     assert_eq!(learned.refusals.len() as u64, learned.refused.min(20));
@@ -474,65 +535,315 @@ fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
     assert_eq!(plain.candidates[0], r.candidates[0]);
 }
 
-/// The closed loop: starting from thresholds stricter than the fleet needs,
-/// the learner — hearing how automatic resurrections turned out — widens
-/// the bands step by step, and the learning twin brings back far more false
-/// positives without a single more true threat, while every guardrail
-/// holds.
+/// A fleet like the shipped baseline whose SIEM separates threats from
+/// false positives well: evidence on which learning has room to help.
+fn clean_scenario(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(scenario_path("baseline")).unwrap();
+    let mut out = Vec::new();
+    let mut in_siem = false;
+    for line in text.lines() {
+        if line.starts_with("siem:") {
+            in_siem = true;
+            out.push("siem:\n  threat_risk: 0.85\n  benign_risk: 0.15\n  noise: 0.08\n  missing_rate: 0.0".to_string());
+            continue;
+        }
+        if in_siem && line.starts_with("  ") {
+            if line.contains("indicator_rate") {
+                out.push(line.to_string());
+            }
+            continue;
+        }
+        in_siem = false;
+        out.push(line.to_string());
+    }
+    let path = dir.join("clean.yaml");
+    std::fs::write(&path, out.join("\n")).unwrap();
+    path
+}
+
+/// The shipped semi-auto default (evidence, pessimistic, calibrated) with
+/// auto-approval on and the hourly cap lifted.
+fn shipped_semi_auto() -> (Config, tempfile::NamedTempFile) {
+    let (mut config, intel) = learning_config();
+    let shipped = Config::embedded().unwrap();
+    config.constitution.plugins = shipped.constitution.plugins.clone();
+    config.medic.resurrection.flapping.max_kills_per_hour = 3;
+    (config, intel)
+}
+
+/// The closed loop: starting from the shipped defaults, the calibrated
+/// learner — hearing how automatic and human-approved resurrections turned
+/// out, with every widening checked against the kills known to be threats —
+/// brings back more false positives than the same strategy left alone, and
+/// revives no threat.
 #[test]
-fn learning_brings_back_more_false_positives_at_no_more_risk() {
+fn learning_from_the_defaults_recovers_more_and_revives_no_threat() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let s = simulate::Scenario::load(&clean_scenario(dir.path())).unwrap();
+    simulate::simulate(&s, 3, 20_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let (config, _intel) = shipped_semi_auto();
+    let mut o = options(&rec, &["pessimistic"], 2);
+    o.learn = true;
+    let r = medic::replay::run(&config, &o).unwrap().0;
+    assert_eq!(r.scorer, "evidence");
+    let (fixed, learned) = (&r.candidates[0], &r.candidates[1]);
+    assert_eq!(learned.strategy, "pessimistic+learn");
+    let l = learned.learning.as_ref().unwrap();
+    assert!(l.adjustments >= 1, "{l:?}");
+    assert!(l.thresholds["auto_approve.min_confidence"] < 0.85, "{l:?}");
+    assert!(
+        l.samples_automatic > 0 && l.samples_human_approved > 0 && l.known_threats > 0,
+        "{l:?}"
+    );
+    assert_eq!(fixed.cells.threat_revived, 0, "{fixed:?}");
+    assert_eq!(learned.cells.threat_revived, 0, "{learned:?}");
+    assert!(
+        learned.cells.fp_recovered > fixed.cells.fp_recovered,
+        "recovered: learning {} vs fixed {}",
+        learned.cells.fp_recovered,
+        fixed.cells.fp_recovered
+    );
+    assert!(
+        learned.cost < fixed.cost,
+        "{} vs {}",
+        learned.cost,
+        fixed.cost
+    );
+}
+
+/// The shipped default against the strategies it replaces, on a shipped
+/// scenario: no threat revived, more false positives back, a lower cost.
+#[test]
+fn the_shipped_default_beats_balanced_on_the_baseline_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec.jsonl");
     let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
-    simulate::simulate(&s, 5, 40_000, std::fs::File::create(&rec).unwrap()).unwrap();
-    let (mut config, _intel) = learning_config();
-    // Stricter than needed: only scores under 0.2 count as low risk.
-    config.medic.risk.thresholds.minimal = 0.1;
-    config.medic.risk.thresholds.low = 0.2;
-    let decisions = dir.path().join("decisions.jsonl");
-    let mut o = options(&rec, &["balanced"], 2);
-    o.learn = true;
-    o.decisions = Some(decisions.clone());
-    let r = medic::replay::run(&config, &o).unwrap().0;
-    let (fixed, learned) = (&r.candidates[0], &r.candidates[1]);
-    let l = learned.learning.as_ref().unwrap();
-    assert!(l.learner_runs >= 5, "{l:?}");
-    assert!(l.thresholds["risk.low"] > 0.2, "{l:?}");
-    assert!(
-        learned.recovered_false_positives as f64 >= 1.5 * fixed.recovered_false_positives as f64,
-        "recovered: learning {} vs fixed {}",
-        learned.recovered_false_positives,
-        fixed.recovered_false_positives
-    );
-    assert!(
-        learned.unsafe_auto_resurrections <= fixed.unsafe_auto_resurrections,
-        "unsafe: learning {} vs fixed {}",
-        learned.unsafe_auto_resurrections,
-        fixed.unsafe_auto_resurrections
-    );
-    // Guardrails hold whatever the thresholds: the critical module that
-    // always needs approval is never brought back automatically.
-    let module_of: std::collections::HashMap<String, String> = std::fs::read_to_string(&rec)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (
-                v["kill"]["kill_id"].as_str().unwrap().to_string(),
-                v["kill"]["target_module"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let mut auth_kills = 0;
-    for line in std::fs::read_to_string(&decisions).unwrap().lines() {
-        let d: serde_json::Value = serde_json::from_str(line).unwrap();
-        if d["strategy"] == "balanced+learn"
-            && module_of[d["kill_id"].as_str().unwrap()] == "auth-service"
-        {
-            auth_kills += 1;
-            assert_ne!(d["outcome"], "approve_auto", "{d}");
-        }
+    simulate::simulate(&s, 11, 10_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let (config, _intel) = shipped_semi_auto();
+    let r = medic::replay::run(
+        &config,
+        &options(&rec, &["pessimistic", "balanced@weighted"], 2),
+    )
+    .unwrap()
+    .0;
+    let (new, old) = (&r.candidates[0], &r.candidates[1]);
+    assert_eq!(new.cells.threat_revived, 0, "{new:?}");
+    assert!(old.cells.threat_revived > 0, "{old:?}");
+    assert!(new.cost < old.cost, "{} vs {}", new.cost, old.cost);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+/// The kills a person sees are decided by the label after the delay: false
+/// positives approved (and their outcomes heard by the learner), threats
+/// denied (kept as known threats); with no reviewer they stay queued.
+#[test]
+fn the_simulated_reviewer_decides_by_the_label_and_the_learner_hears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reviewed.jsonl");
+    let mut w = writer(&path);
+    let low = Some((0.05, 5, None));
+    let mut recs = vec![
+        line(
+            "fp-a",
+            "renderer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            low,
+            Truth::FalsePositive,
+        ),
+        line(
+            "fp-b",
+            "indexer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            low,
+            Truth::FalsePositive,
+        ),
+        line(
+            "threat-a",
+            "billing",
+            "threat_detected",
+            "critical",
+            0.95,
+            Some((0.92, 0, Some(0.97))),
+            Truth::TrueThreat,
+        ),
+        line(
+            "later",
+            "mailer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            low,
+            Truth::FalsePositive,
+        ),
+    ];
+    // The last kill comes three hours later, after every verdict and outcome
+    // of the first ones is known.
+    recs[3].kill.timestamp += chrono::Duration::hours(3);
+    for rec in &recs {
+        w.write(rec).unwrap();
     }
-    assert!(auth_kills > 100);
+    w.finish().unwrap();
+    let (config, _intel) = semi_auto_config();
+    let mut o = options(&path, &["conservative"], 1);
+    o.learn = true;
+    let r = medic::replay::run(&config, &o).unwrap().0;
+    let learned = &r.candidates[1];
+    let reviewer = learned.reviewer.as_ref().unwrap();
+    assert_eq!(
+        (reviewer.approved, reviewer.denied, reviewer.unlabelled),
+        (3, 1, 0)
+    );
+    let l = learned.learning.as_ref().unwrap();
+    assert_eq!(l.samples_human_approved, 2, "{l:?}");
+    assert_eq!(l.samples_automatic, 0);
+    assert_eq!(l.known_threats, 1);
+    assert_eq!(r.reviewer, "label after 30 min");
+
+    o.reviewer = medic::replay::Reviewer::None;
+    let r = medic::replay::run(&config, &o).unwrap().0;
+    assert!(r.candidates[1].reviewer.is_none());
+    let l = r.candidates[1].learning.as_ref().unwrap();
+    assert_eq!((l.samples_human_approved, l.known_threats), (0, 0));
+    assert_eq!(r.reviewer, "none");
+}
+
+/// A configuration under which nothing can be auto-approved says so.
+#[test]
+fn the_report_warns_when_automation_is_impossible() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.jsonl");
+    let mut w = writer(&path);
+    w.write(&line(
+        "fp",
+        "renderer",
+        "anomaly_behavior",
+        "low",
+        0.5,
+        Some((0.05, 5, None)),
+        Truth::FalsePositive,
+    ))
+    .unwrap();
+    w.finish().unwrap();
+    // The embedded defaults: observer mode, auto-approval off, phase 3 off.
+    let r = medic::replay::run(
+        &Config::embedded().unwrap(),
+        &options(&path, &["balanced"], 1),
+    )
+    .unwrap()
+    .0;
+    let all = r.warnings.join("\n");
+    assert!(
+        all.contains("decision.auto_approve.enabled is false"),
+        "{all}"
+    );
+    assert!(all.contains("phase_3_semi_auto"), "{all}");
+    assert!(all.contains("mode observer"), "{all}");
+    assert!(r.table().contains("WARNING: "));
+}
+
+/// The host's check on a learner's proposal: a widening that would revive a
+/// kill known to be a threat is refused (naming it), as is one with too
+/// little evidence or one made within a week of an unsafe outcome; a
+/// tightening never is.
+#[test]
+fn a_proposal_that_would_revive_a_known_threat_is_refused() {
+    use medic::learn::safety::{Judge, KnownVerdict, KnownVerdicts, MIN_CLEAN_EVIDENCE, refuse};
+    use medic_plugin_logic::values::names;
+
+    let (config, _intel) = shipped_semi_auto();
+    let registry = medic::plugin::Registry::new(&config).unwrap();
+    let strategy = registry.get("pessimistic").unwrap();
+    let scorer = registry.get("evidence").unwrap();
+    let mut current = medic::plugin::thresholds_from_config(&config);
+    current.insert(names::AUTO_APPROVE_MIN_CONFIDENCE.into(), 0.99);
+    let mut wider = current.clone();
+    wider.insert(names::AUTO_APPROVE_MIN_CONFIDENCE.into(), 0.85);
+    let mut tighter = current.clone();
+    tighter.insert(names::AUTO_APPROVE_MIN_CONFIDENCE.into(), 0.995);
+
+    // A threat that looked benign: low SIEM risk, false positives on record.
+    let verdict = |id: &str, threat: bool| {
+        let rec = line(
+            id,
+            "renderer",
+            "anomaly_behavior",
+            "low",
+            0.5,
+            Some((0.05, 5, None)),
+            if threat {
+                Truth::TrueThreat
+            } else {
+                Truth::FalsePositive
+            },
+        );
+        let profile =
+            medic::model::ModuleProfile::new("renderer", medic::model::Criticality::Low, false);
+        let risk = scorer
+            .score(&medic::plugin::ScoreRequest {
+                kill: &rec.kill,
+                context: rec.context.as_ref(),
+                profile: &profile,
+                thresholds: &current,
+            })
+            .unwrap();
+        KnownVerdict {
+            kill: rec.kill.clone(),
+            context: rec.context.clone(),
+            profile,
+            risk,
+            threat,
+            known_at: rec.kill.timestamp,
+        }
+    };
+    let now = chrono::Utc::now();
+    let mode = medic::config::Mode::SemiAuto;
+    let check = |proposed: &medic::model::NamedValues, known: &KnownVerdicts, last_unsafe| {
+        let judge = Judge {
+            config: &config,
+            mode,
+            strategy: &strategy,
+        };
+        refuse(&judge, &current, proposed, known, last_unsafe, now)
+    };
+
+    let mut known = KnownVerdicts::default();
+    known.push(verdict("sneaky", true));
+    let why = check(&wider, &known, None).expect("refused");
+    assert!(
+        why.contains("sneaky") && why.contains("known to be a threat"),
+        "{why}"
+    );
+    assert_eq!(
+        check(&tighter, &known, None),
+        None,
+        "tightening is never refused"
+    );
+
+    // No known threat, but too few known false positives under it.
+    let mut known = KnownVerdicts::default();
+    for i in 0..10 {
+        known.push(verdict(&format!("fp-{i}"), false));
+    }
+    let why = check(&wider, &known, None).expect("refused");
+    assert!(
+        why.contains("only 10 kills known to be false positives"),
+        "{why}"
+    );
+    // Enough of them: accepted...
+    for i in 10..MIN_CLEAN_EVIDENCE {
+        known.push(verdict(&format!("fp-{i}"), false));
+    }
+    assert_eq!(check(&wider, &known, None), None);
+    // ...unless a threat came back automatically less than a week ago.
+    let why = check(&wider, &known, Some(now - chrono::Duration::days(2))).expect("refused");
+    assert!(why.contains("threat revived automatically"), "{why}");
+    assert_eq!(
+        check(&wider, &known, Some(now - chrono::Duration::days(8))),
+        None
+    );
 }
