@@ -19,7 +19,7 @@ use crate::plugin::validate::level_for;
 use crate::plugin::{DecideRequest, Plugin};
 
 /// Known verdicts kept for the check, of each kind (the most recent ones).
-pub const KEEP_KNOWN: usize = 5_000;
+pub const KEEP_KNOWN: usize = 1_000;
 
 /// Below this share of real threats among the kills a proposal would
 /// automate, automating them costs less than having a person look (a

@@ -44,6 +44,8 @@ fn every_file_under_config_is_valid() {
         let result = if name.starts_with("constitution") {
             let medic = if name.contains("manual") {
                 dir.join("examples/production.yaml")
+            } else if name.contains("semi-auto") {
+                dir.join("examples/semi-auto.yaml")
             } else {
                 dir.join("medic.yaml")
             };
@@ -51,6 +53,8 @@ fn every_file_under_config_is_valid() {
         } else {
             let c = if name == "production.yaml" {
                 dir.join("examples/constitution-manual.yaml")
+            } else if name == "semi-auto.yaml" {
+                dir.join("examples/constitution-semi-auto.yaml")
             } else {
                 constitution.clone()
             };
