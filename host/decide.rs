@@ -438,6 +438,10 @@ impl Decider {
             ..ModuleProfile::new(&kill.target_module, criticality, always)
         };
         counts.fill(&mut profile);
+        // People's approvals and denials, kept in memory by the store.
+        self.store
+            .human_verdicts(&kill.target_module)
+            .fill(&mut profile);
         Ok(profile)
     }
 }
