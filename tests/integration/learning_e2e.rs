@@ -2,6 +2,10 @@
 //! what the learner learns from (`medic learn run`); the change shows in
 //! the history and is reverted through the CLI; operators' changes are
 //! checked; the weekly report comes from the running engine.
+//!
+//! The resurrection is rolled back, so the learner tightens: a widening
+//! from one outcome would be refused by the host's safety check (too few
+//! kills known to be false positives), which `learning` tests.
 
 use serde_json::json;
 
@@ -13,6 +17,7 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     let dir = tempfile::tempdir().unwrap();
     let mut svc = DemoService::new(dir.path(), "thumbnailer");
     let engine = Engine::start(vec![svc.backend()], |m, _| {
+        yaml_set(m, "resurrection.startup_grace_seconds", yaml(json!(1)));
         yaml_set(m, "learning.enabled", yaml(json!(true)));
         yaml_set(
             m,
@@ -32,9 +37,11 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
 
     svc.start();
     svc.kill();
+    // What comes back fails its health checks and is rolled back.
+    svc.set_unhealthy(true);
     engine.report_kill(&kill_json("learn-1", "thumbnailer"));
     let outcome = engine.wait_outcome("learn-1", 60);
-    assert_eq!(outcome["result"], "success");
+    assert_eq!(outcome["result"], "rollback", "{outcome}");
     assert_eq!(outcome["strategy"], "balanced@0.1.0");
 
     let (ok, out, err) = engine.cli(&["learn", "run"]);
@@ -84,7 +91,7 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     );
     let (status, _) = engine.get("/api/v1/reports/weekly?format=pdf");
     assert_eq!(status, 422);
-    let (status, body) = engine.get("/api/v1/outcomes?module=thumbnailer&result=success");
+    let (status, body) = engine.get("/api/v1/outcomes?module=thumbnailer&result=rollback");
     assert_eq!(status, 200);
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
     let (status, body) = engine.get("/api/v1/outcomes?result=great");
@@ -92,5 +99,5 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     assert_eq!(body["errors"][0]["field"], "result");
     let (status, body) = engine.get("/api/v1/outcomes/stats?module=thumbnailer&days=7");
     assert_eq!(status, 200);
-    assert_eq!(body["data"]["success_rate"], 1.0);
+    assert_eq!(body["data"]["success_rate"], 0.0);
 }
