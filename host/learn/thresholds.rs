@@ -331,8 +331,10 @@ impl ThresholdManager {
             .iter()
             .map(|a| (a.name.clone(), a.new_value))
             .collect();
+        let bounds = &self.config.constitution.learning_bounds;
         let next = match check::apply(&current, &changes).and_then(|n| {
             check::values(&n)?;
+            check::within_bounds(&current, &n, bounds, samples.len())?;
             Ok(n)
         }) {
             Ok(n) => n,

@@ -740,3 +740,43 @@ fn a_tightening_passes_the_safety_check_right_after_an_unsafe_outcome() {
     assert!(change.after["risk.low"] < s.start["risk.low"]);
     assert_eq!(audits(&s.store, AuditKind::ThresholdRefused), 0);
 }
+
+/// The constitution's learning_bounds hold on the live learner: a step
+/// larger than max_step, or from fewer outcomes than min_samples, is
+/// refused and audited.
+#[test]
+fn the_constitutions_learning_bounds_hold_on_the_live_learner() {
+    let bound = |max_step: f64, min_samples: u32| {
+        move |c: &mut Config| {
+            c.constitution.learning_bounds.insert(
+                "risk.low".into(),
+                medic::config::raw::LearningBound {
+                    floor: 0.1,
+                    ceiling: 0.6,
+                    max_step,
+                    min_samples,
+                },
+            );
+        }
+    };
+    for (edit, why) in [
+        (bound(0.001, 50), "more than learning_bounds max_step 0.001"),
+        (
+            bound(0.1, 100),
+            "learned from 60 outcome(s), fewer than learning_bounds min_samples 100",
+        ),
+    ] {
+        let s = setup(Store::temporary().unwrap(), None, edit);
+        seed_failing_low_band(&s.store, 0, "renderer");
+        let e = s.manager.run("test", Utc::now()).unwrap_err();
+        assert!(matches!(e, LearnError::Refused(_)), "{e}");
+        assert!(e.to_string().contains(why), "{e}");
+        assert!(e.to_string().contains("risk.low"), "{e}");
+        assert_eq!(*s.registry.thresholds(), s.start);
+        assert_eq!(audits(&s.store, AuditKind::ThresholdRefused), 1);
+    }
+    // Within them, the same proposal is put in force.
+    let s = setup(Store::temporary().unwrap(), None, bound(0.1, 50));
+    seed_failing_low_band(&s.store, 0, "renderer");
+    assert!(s.manager.run("test", Utc::now()).unwrap().change.is_some());
+}
