@@ -96,6 +96,7 @@ pub fn widens(current: &NamedValues, proposed: &NamedValues) -> bool {
 /// on the kills whose truth is known, it would have revived one known to be
 /// a threat; or it would automate too few kills known to be false positives
 /// to show that threats among them are rare ([`MIN_CLEAN_EVIDENCE`]).
+#[allow(clippy::too_many_arguments)]
 pub fn refuse(
     config: &Config,
     mode: Mode,

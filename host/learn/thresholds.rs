@@ -147,7 +147,7 @@ impl ThresholdManager {
             }
         }
         // Newest first, so only the records kept are read.
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         let (mut threats, mut clean) = (0, 0);
         found.retain(|(_, _, threat)| {
             let n = if *threat { &mut threats } else { &mut clean };

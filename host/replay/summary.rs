@@ -389,7 +389,7 @@ impl ReplayReport {
                 format!("{:.0}", c.cost),
             ));
         }
-        out.push_str("\n");
+        out.push('\n');
         for (col, what) in LEGEND {
             out.push_str(&format!("  {col:<12} {what}\n"));
         }
