@@ -680,7 +680,10 @@ async fn a_widening_that_would_revive_a_kill_a_person_denied_is_refused() {
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config).unwrap());
     let start = (*registry.thresholds()).clone();
-    let manager = ThresholdManager::new(config, registry.clone(), store.clone()).unwrap();
+    // It judges in the engine's mode, as the engine's decider holds it.
+    let manager = ThresholdManager::new(config, registry.clone(), store.clone())
+        .unwrap()
+        .with_mode(judging.decider.mode_reader());
     seed_clean_minimal_band(&store, 0, 60, Utc::now() - Duration::hours(1));
 
     let e = manager.run("test", Utc::now()).unwrap_err();
@@ -693,6 +696,19 @@ async fn a_widening_that_would_revive_a_kill_a_person_denied_is_refused() {
     assert_eq!(last_refusal(&store), why.trim_start_matches("refused: "));
     assert_eq!(*registry.thresholds(), start, "nothing changed");
     assert!(store.threshold_history().unwrap().is_empty());
+
+    // In manual mode nothing is revived automatically, the threat included;
+    // the widening is refused for want of clean evidence instead.
+    judging
+        .decider
+        .set_mode(medic::config::Mode::Manual, "test", "drill")
+        .unwrap();
+    let why = manager.run("test", Utc::now()).unwrap_err().to_string();
+    assert!(
+        why.contains("only 0 kills known to be false positives would be automated"),
+        "{why}"
+    );
+    assert_eq!(*registry.thresholds(), start);
 }
 
 /// Within seven days of an automatic resurrection that was re-killed, no
