@@ -142,7 +142,11 @@ impl ThresholdManager {
                     last_unsafe = last_unsafe.max(Some(o.recorded_at));
                 }
                 found.push((o.recorded_at, o.decision_id, true));
-            } else if held && o.decision == DecisionOutcome::ApproveManual {
+            } else if held && o.decision != DecisionOutcome::ApproveAuto {
+                // A resurrection not decided automatically ran because a
+                // person approved it. Its outcome carries the stored
+                // decision's outcome (pending_review, or approve_manual when
+                // the strategy asked for a person), not the approval.
                 found.push((o.recorded_at, o.decision_id, false));
             }
         }

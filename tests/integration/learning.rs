@@ -796,3 +796,41 @@ fn the_constitutions_learning_bounds_hold_on_the_live_learner() {
     seed_failing_low_band(&s.store, 0, "renderer");
     assert!(s.manager.run("test", Utc::now()).unwrap().change.is_some());
 }
+
+/// A kill a person approved whose resurrection held is a known false
+/// positive: the refusal for want of clean evidence counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_a_person_approved_that_held_counts_as_a_known_false_positive() {
+    let store = Store::temporary().unwrap();
+    let judging = crate::acting_inprocess::setup(
+        100,
+        |c| c.medic.decision.auto_approve.enabled = false,
+        store.clone(),
+    );
+    crate::pipeline_support::decide(&judging.decider, "approved-1", "renderer").await;
+    let item = judging.acting.queue.list_pending(10).unwrap().remove(0);
+    let (_, r) = judging
+        .acting
+        .approve(&item.item_id, "alice", None)
+        .unwrap();
+    let r = crate::acting_inprocess::wait_final(&store, &r.request_id).await;
+    assert_eq!(r.state, medic::model::WorkflowState::Completed);
+
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), crate::pipeline_support::LOW_RISK_INTEL).unwrap();
+    let mut config = crate::pipeline_support::semi_auto(intel.path(), 100);
+    config.medic.plugins.watch = false;
+    config.medic.plugins.timeout_ms = 5_000;
+    config.medic.learning.enabled = true;
+    config.medic.learning.threshold_adjustment.enabled = true;
+    config.medic.learning.analysis.min_samples = 50;
+    let config = Arc::new(config);
+    let registry = Arc::new(Registry::new(&config).unwrap());
+    let manager = ThresholdManager::new(config, registry.clone(), store.clone()).unwrap();
+    seed_clean_minimal_band(&store, 0, 60, Utc::now() - Duration::hours(1));
+    let why = manager.run("test", Utc::now()).unwrap_err().to_string();
+    assert!(
+        why.contains("only 1 kills known to be false positives would be automated"),
+        "{why}"
+    );
+}
