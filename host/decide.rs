@@ -89,6 +89,17 @@ impl Handled {
     }
 }
 
+/// A read handle on the mode the engine runs in: the [`Decider`] owns it
+/// and changes it at run time.
+#[derive(Clone)]
+pub struct ModeReader(Arc<Mutex<Mode>>);
+
+impl ModeReader {
+    pub fn get(&self) -> Mode {
+        *lock(&self.0)
+    }
+}
+
 /// Everything a decision needs, shared by every ingest source.
 pub struct Decider {
     pub config: Arc<Config>,
@@ -96,7 +107,8 @@ pub struct Decider {
     pub store: Store,
     pub siem: Arc<dyn SiemAdapter>,
     pub metrics: Arc<Metrics>,
-    mode: Mutex<Mode>,
+    /// The mode in force; changed at run time, read by the learner too.
+    mode: Arc<Mutex<Mode>>,
     window: Mutex<HourlyWindow>,
     /// Each module's kill times over the last week, loaded from the store
     /// (all modules in one pass) with the first kill and kept up to date
@@ -124,7 +136,7 @@ impl Decider {
         let window = HourlyWindow::from_times(store.auto_approvals_since(since)?);
         metrics.watch_store(store.flush_times.clone());
         Ok(Decider {
-            mode: Mutex::new(config.medic.mode.current),
+            mode: Arc::new(Mutex::new(config.medic.mode.current)),
             config,
             registry,
             store,
@@ -170,6 +182,12 @@ impl Decider {
 
     pub fn mode(&self) -> Mode {
         *lock(&self.mode)
+    }
+
+    /// A read handle on the mode, for what must judge as the engine does
+    /// (the threshold manager's safety check).
+    pub fn mode_reader(&self) -> ModeReader {
+        ModeReader(self.mode.clone())
     }
 
     /// Lets decisions be acted on (approval queue, resurrection).
@@ -438,6 +456,10 @@ impl Decider {
             ..ModuleProfile::new(&kill.target_module, criticality, always)
         };
         counts.fill(&mut profile);
+        // People's approvals and denials, kept in memory by the store.
+        self.store
+            .human_verdicts(&kill.target_module)
+            .fill(&mut profile);
         Ok(profile)
     }
 }

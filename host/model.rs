@@ -148,12 +148,18 @@ pub struct ModuleProfile {
     pub false_positives: u32,
     pub last_kill: Option<DateTime<Utc>>,
     /// Kills of the module a person approved (brought back).
+    #[serde(skip_serializing_if = "is_zero")]
     pub human_approvals: u32,
     /// Kills of the module a person denied (kept down): a person's word
     /// that the kill was right. Contract 0.1's module profile has no field
     /// for either; plugins see both as named values (see
     /// [`ModuleProfile::facts`]).
+    #[serde(skip_serializing_if = "is_zero")]
     pub human_denials: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ModuleProfile {
@@ -608,14 +614,19 @@ impl OutcomeRecord {
         )
     }
 
-    /// What a threshold learner is told about it.
+    /// What a threshold learner is told about it. A resurrection whose
+    /// decision went to a person was approved by that person: the learner
+    /// hears `approve_manual`, as in replay.
     pub fn sample(&self) -> OutcomeSample {
         OutcomeSample {
             kill_id: self.kill_id.clone(),
             module: self.target_module.clone(),
             risk_level: self.risk_level,
             risk_score: self.risk_score,
-            decision: self.decision,
+            decision: match self.decision {
+                DecisionOutcome::PendingReview => DecisionOutcome::ApproveManual,
+                other => other,
+            },
             result: self.result,
             time_to_stable_seconds: self.time_to_stable,
             recorded_at: self.recorded_at,

@@ -55,11 +55,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .context("resurrection.backends")?;
     decider.set_acting(resurrector.clone());
-    let learning = Arc::new(ThresholdManager::new(
-        config.clone(),
-        registry.clone(),
-        store.clone(),
-    )?);
+    let learning = Arc::new(
+        ThresholdManager::new(config.clone(), registry.clone(), store.clone())?
+            .with_mode(decider.mode_reader()),
+    );
     decider.set_learning(learning.clone());
     let active = registry.active();
     tracing::info!(

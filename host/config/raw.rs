@@ -892,6 +892,26 @@ pub struct ConstitutionFile {
     pub constraints: ConstraintsSection,
     /// Phase name → the plugins that judge in that phase.
     pub plugins: BTreeMap<String, PhasePlugins>,
+    /// Tunable (a threshold name) → the operators' bounds on a learner's
+    /// changes to it. A tunable without an entry is bounded only by the
+    /// checks every threshold set passes and `max_adjustment_percent`.
+    pub learning_bounds: BTreeMap<String, LearningBound>,
+}
+
+/// The operators' bounds on a learner's changes to one tunable. Every field
+/// is required: a bound is written out in full or not at all. (Unknown keys
+/// are reported by the loader, which sees every section's ignored keys, so
+/// one typo does not hide the other problems.)
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearningBound {
+    /// The lowest value a learner may set.
+    pub floor: f64,
+    /// The highest value a learner may set.
+    pub ceiling: f64,
+    /// The largest change in one run, in the tunable's own units.
+    pub max_step: f64,
+    /// The fewest outcomes a run must have learned from to change it.
+    pub min_samples: u32,
 }
 
 impl Default for ConstitutionFile {
@@ -901,6 +921,7 @@ impl Default for ConstitutionFile {
             phases: BTreeMap::new(),
             constraints: ConstraintsSection::default(),
             plugins: BTreeMap::new(),
+            learning_bounds: BTreeMap::new(),
         }
     }
 }

@@ -23,7 +23,13 @@ const MEDIC_SECTIONS: &[&str] = &[
     "modules",
 ];
 
-const CONSTITUTION_SECTIONS: &[&str] = &["version", "phases", "constraints", "plugins"];
+const CONSTITUTION_SECTIONS: &[&str] = &[
+    "version",
+    "phases",
+    "constraints",
+    "plugins",
+    "learning_bounds",
+];
 
 /// The phase key in `plugins:` that binds every phase without its own entry.
 pub const DEFAULT_BINDING: &str = "default";
@@ -58,6 +64,7 @@ pub(super) fn parse_constitution(file: &str, text: &str, p: &mut Vec<Problem>) -
         phases: section(file, &r, "phases", p),
         constraints: section(file, &r, "constraints", p),
         plugins: section(file, &r, "plugins", p),
+        learning_bounds: section(file, &r, "learning_bounds", p),
     }
 }
 
@@ -836,6 +843,50 @@ pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<P
                 );
             }
         }
+    }
+    for (name, b) in &k.learning_bounds {
+        let at = format!("learning_bounds.{name}");
+        if !crate::learn::check::TUNABLES.contains(&name.as_str()) {
+            c.fail(
+                &at,
+                format!(
+                    "unknown tunable (known: {})",
+                    crate::learn::check::TUNABLES.join(", ")
+                ),
+            );
+            continue;
+        }
+        let (lo, hi) = if crate::learn::check::is_unit(name) {
+            (0.0, 1.0)
+        } else {
+            (0.0, f64::MAX)
+        };
+        for (field, v) in [("floor", b.floor), ("ceiling", b.ceiling)] {
+            c.check(
+                v.is_finite() && (lo..=hi).contains(&v),
+                &format!("{at}.{field}"),
+                if hi == 1.0 {
+                    format!("{v} must be between 0 and 1")
+                } else {
+                    format!("{v} must be a number of at least 0")
+                },
+            );
+        }
+        c.check(
+            b.floor.partial_cmp(&b.ceiling) != Some(std::cmp::Ordering::Greater),
+            &format!("{at}.ceiling"),
+            format!("{} is below the floor {}", b.ceiling, b.floor),
+        );
+        c.check(
+            b.max_step.is_finite() && b.max_step > 0.0,
+            &format!("{at}.max_step"),
+            format!("{} must be greater than 0", b.max_step),
+        );
+        c.check(
+            b.min_samples >= 1,
+            &format!("{at}.min_samples"),
+            "must be at least 1",
+        );
     }
     for ph in Phase::ALL {
         if k.phases.get(ph.name()).is_some_and(|s| s.enabled)

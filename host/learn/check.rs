@@ -1,9 +1,14 @@
 //! What any set of thresholds must satisfy before it is put in force,
 //! whoever proposed it: every key known and finite, scores and weights in
 //! [0, 1], the risk bands strictly increasing, the weights summing to 1.
+//! And what a learner's change must satisfy besides: the operators' bounds
+//! of the constitution's `learning_bounds` ([`within_bounds`]).
+
+use std::collections::BTreeMap;
 
 use medic_plugin_logic::values::names as n;
 
+use crate::config::raw::LearningBound;
 use crate::model::NamedValues;
 
 const UNIT: &[&str] = &[
@@ -28,6 +33,76 @@ const WEIGHTS: &[&str] = &[
     n::WEIGHT_MODULE_CRITICALITY,
     n::WEIGHT_TIME_OF_DAY,
 ];
+
+/// Every threshold a learner may move (the names `learning_bounds` takes).
+pub const TUNABLES: &[&str] = &[
+    n::RISK_MINIMAL,
+    n::RISK_LOW,
+    n::RISK_MEDIUM,
+    n::RISK_HIGH,
+    n::WEIGHT_SMITH_CONFIDENCE,
+    n::WEIGHT_SIEM_RISK_SCORE,
+    n::WEIGHT_FALSE_POSITIVE_HISTORY,
+    n::WEIGHT_MODULE_CRITICALITY,
+    n::WEIGHT_TIME_OF_DAY,
+    n::AUTO_APPROVE_MIN_CONFIDENCE,
+    n::AUTO_APPROVE_MAX_RISK_SCORE,
+    n::CONFIDENCE_THRESHOLD,
+    n::DEFAULT_TIMEOUT_MINUTES,
+];
+
+/// Whether a tunable is a score or a weight (in [0, 1]).
+pub fn is_unit(name: &str) -> bool {
+    UNIT.contains(&name)
+}
+
+/// Why a learner's change from `current` to `proposed`, learned from
+/// `samples` outcomes, breaks the operators' bounds, if it does: for each
+/// tunable it moves that has a bound, the new value must lie in
+/// `[floor, ceiling]`, the move must be no larger than `max_step`, and the
+/// run must have seen at least `min_samples` outcomes. Tunables without a
+/// bound and values left as they are pass. Every problem is reported.
+pub fn within_bounds(
+    current: &NamedValues,
+    proposed: &NamedValues,
+    bounds: &BTreeMap<String, LearningBound>,
+    samples: usize,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (k, v) in proposed {
+        let Some(b) = bounds.get(k) else { continue };
+        let before = current.get(k).copied().unwrap_or(f64::NAN);
+        if before == *v {
+            continue;
+        }
+        if !(b.floor..=b.ceiling).contains(v) {
+            problems.push(format!(
+                "{k}: {v} is outside learning_bounds [{}, {}]",
+                b.floor, b.ceiling
+            ));
+        }
+        // A little slack so a step of exactly max_step passes whatever the
+        // rounding of the subtraction.
+        let step = (v - before).abs();
+        if step.is_nan() || step > b.max_step + 1e-9 {
+            problems.push(format!(
+                "{k}: moves {before} -> {v} (by {step:.4}), more than learning_bounds max_step {}",
+                b.max_step
+            ));
+        }
+        if samples < b.min_samples as usize {
+            problems.push(format!(
+                "{k}: learned from {samples} outcome(s), fewer than learning_bounds min_samples {}",
+                b.min_samples
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
 
 /// Applies `changes` to `current`: every key must already exist.
 pub fn apply(current: &NamedValues, changes: &NamedValues) -> Result<NamedValues, String> {
@@ -97,6 +172,60 @@ mod tests {
     fn base() -> NamedValues {
         let c = crate::config::Config::embedded().unwrap();
         crate::plugin::thresholds_from_config(&c)
+    }
+
+    fn bound(floor: f64, ceiling: f64, max_step: f64, min_samples: u32) -> LearningBound {
+        LearningBound {
+            floor,
+            ceiling,
+            max_step,
+            min_samples,
+        }
+    }
+
+    fn with(t: &NamedValues, k: &str, v: f64) -> NamedValues {
+        let mut t = t.clone();
+        t.insert(k.into(), v);
+        t
+    }
+
+    #[test]
+    fn a_change_within_the_bounds_passes_and_unbounded_or_unmoved_ones_too() {
+        let b = base();
+        let k = n::AUTO_APPROVE_MIN_CONFIDENCE;
+        let cur = b[k];
+        let bounds = [(k.to_string(), bound(cur - 0.1, cur + 0.04, 0.05, 50))].into();
+        within_bounds(&b, &with(&b, k, cur - 0.05), &bounds, 50).unwrap();
+        // Up to the ceiling itself.
+        within_bounds(&b, &with(&b, k, cur + 0.04), &bounds, 50).unwrap();
+        // No bound on risk.low: any move, from any number of samples.
+        within_bounds(&b, &with(&b, n::RISK_LOW, 0.01), &bounds, 0).unwrap();
+        // Nothing moved: nothing to check, even from no samples.
+        within_bounds(&b, &b, &bounds, 0).unwrap();
+    }
+
+    #[test]
+    fn a_change_outside_the_range_too_large_or_from_too_few_samples_is_refused() {
+        let b = base();
+        let k = n::AUTO_APPROVE_MIN_CONFIDENCE;
+        let cur = b[k];
+        let bounds = [(k.to_string(), bound(cur - 0.02, cur + 0.5, 0.05, 50))].into();
+        let e = within_bounds(&b, &with(&b, k, cur - 0.03), &bounds, 50).unwrap_err();
+        assert!(e.contains("outside learning_bounds"), "{e}");
+        assert!(!e.contains("max_step"), "{e}");
+        let e = within_bounds(&b, &with(&b, k, cur + 0.2), &bounds, 50).unwrap_err();
+        assert!(e.contains("more than learning_bounds max_step 0.05"), "{e}");
+        assert!(!e.contains("outside"), "{e}");
+        let e = within_bounds(&b, &with(&b, k, cur + 0.01), &bounds, 49).unwrap_err();
+        assert!(
+            e.contains("learned from 49 outcome(s), fewer than learning_bounds min_samples 50"),
+            "{e}"
+        );
+        // Every problem at once.
+        let e = within_bounds(&b, &with(&b, k, cur - 0.3), &bounds, 1).unwrap_err();
+        assert_eq!(e.split("; ").count(), 3, "{e}");
+        let e = within_bounds(&b, &with(&b, k, f64::NAN), &bounds, 50).unwrap_err();
+        assert!(e.contains("outside") && e.contains("max_step"), "{e}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The threshold manager (spec §3.4 `ThresholdManager`): runs the active
-//! learner plugin over the outcomes since its last run, checks what it
-//! proposes (the plugin host's bounds, then [`super::check`]), and puts the
+//! The threshold manager: runs the active learner plugin over the outcomes
+//! since its last run, checks what it proposes (the plugin host's bounds,
+//! then [`super::check`], then — for a proposal that widens automation —
+//! [`super::safety`] against the kills whose truth is known), and puts the
 //! result in force atomically — or refuses it, with the reason, changing
-//! nothing. Operators' changes and reverts go through the same checks and
-//! the same history.
+//! nothing. Operators' changes and reverts go through [`super::check`] and
+//! the same history, but not the safety check: an operator may override.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,8 +13,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::check;
-use crate::config::Config;
-use crate::model::{NamedValues, OutcomeRecord, PluginUse};
+use super::safety::{self, KEEP_KNOWN, KnownVerdict, KnownVerdicts};
+use crate::config::{Config, Mode};
+use crate::decide::ModeReader;
+use crate::model::{
+    DecisionOutcome, ModuleProfile, NamedValues, OutcomeRecord, OutcomeResult, PluginUse,
+    RiskAssessment,
+};
 use crate::plugin::{LearnRequest, Registry, learner_settings_from_config};
 use crate::store::{AuditKind, ChangeSource, Store, StoreError, ThresholdChange};
 use crate::sync::lock;
@@ -46,9 +52,15 @@ pub struct ThresholdManager {
     pub(super) config: Arc<Config>,
     registry: Arc<Registry>,
     pub(super) store: Store,
+    /// The engine's mode, which the safety check judges in (absent: the
+    /// configured mode).
+    mode: Option<ModeReader>,
     /// One change at a time.
     lock: Mutex<()>,
 }
+
+/// How far back the safety check looks for kills whose truth is known.
+pub const KNOWN_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 impl ThresholdManager {
     /// Puts the thresholds last in force (if the store has any that still
@@ -82,8 +94,109 @@ impl ThresholdManager {
             config,
             registry,
             store,
+            mode: None,
             lock: Mutex::new(()),
         })
+    }
+
+    /// Judges in the engine's mode as it changes at run time.
+    pub fn with_mode(mut self, mode: ModeReader) -> ThresholdManager {
+        self.mode = Some(mode);
+        self
+    }
+
+    fn mode(&self) -> Mode {
+        self.mode
+            .as_ref()
+            .map_or(self.config.medic.mode.current, ModeReader::get)
+    }
+
+    /// The kills whose truth became known in the [`KNOWN_WINDOW`] before
+    /// `now` (at most [`KEEP_KNOWN`] of each kind, the newest), each as it
+    /// was judged; and when the newest automatic resurrection of a threat
+    /// came to light. A person's denial says the kill was a threat; a
+    /// resurrection re-killed or rolled back, too; a person's approval whose
+    /// resurrection held says it was a false positive.
+    fn known_verdicts(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(KnownVerdicts, Option<DateTime<Utc>>), StoreError> {
+        let (from, to) = (now - KNOWN_WINDOW, now + chrono::TimeDelta::milliseconds(1));
+        // (when known, decision id, threat)
+        let mut found: Vec<(DateTime<Utc>, String, bool)> = self
+            .store
+            .human_verdicts_between(from, to)?
+            .into_iter()
+            .filter(|v| !v.approved)
+            .map(|v| (v.at, v.decision_id, true))
+            .collect();
+        let mut last_unsafe = None;
+        for o in self.store.outcomes_between(from, to)? {
+            let confirms = matches!(o.result, OutcomeResult::ReKilled | OutcomeResult::Rollback);
+            let held = matches!(
+                o.result,
+                OutcomeResult::Success | OutcomeResult::PartialSuccess
+            );
+            if confirms {
+                if o.decision == DecisionOutcome::ApproveAuto {
+                    last_unsafe = last_unsafe.max(Some(o.recorded_at));
+                }
+                found.push((o.recorded_at, o.decision_id, true));
+            } else if held && o.decision != DecisionOutcome::ApproveAuto {
+                // A resurrection not decided automatically ran because a
+                // person approved it. Its outcome carries the stored
+                // decision's outcome (pending_review, or approve_manual when
+                // the strategy asked for a person), not the approval.
+                found.push((o.recorded_at, o.decision_id, false));
+            }
+        }
+        // Newest first, so only the records kept are read.
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        let (mut threats, mut clean) = (0, 0);
+        found.retain(|(_, _, threat)| {
+            let n = if *threat { &mut threats } else { &mut clean };
+            *n += 1;
+            *n <= KEEP_KNOWN
+        });
+        let modules = &self.config.medic.modules;
+        let always = &self.config.constitution.constraints.always_require_approval;
+        let mut known = KnownVerdicts::default();
+        for (known_at, decision_id, threat) in found.into_iter().rev() {
+            let Some(rec) = self.store.record(&decision_id)? else {
+                tracing::debug!(
+                    decision_id,
+                    "Known verdict without a stored decision; left out of the safety check"
+                );
+                continue;
+            };
+            let module = &rec.kill.target_module;
+            // The profile the kill was judged with is not stored: this one
+            // has what the configuration says of the module (criticality,
+            // whether it always needs approval) and no history.
+            let profile = ModuleProfile::new(
+                module,
+                modules
+                    .criticality
+                    .get(module)
+                    .copied()
+                    .unwrap_or(modules.default_criticality),
+                always.contains(module),
+            );
+            let d = rec.decision;
+            known.push(KnownVerdict {
+                kill: rec.kill,
+                context: rec.context,
+                profile,
+                risk: RiskAssessment {
+                    level: d.risk_level,
+                    score: d.risk_score,
+                    factors: d.risk_factors,
+                },
+                threat,
+                known_at,
+            });
+        }
+        Ok((known, last_unsafe))
     }
 
     fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -222,15 +335,35 @@ impl ThresholdManager {
             .iter()
             .map(|a| (a.name.clone(), a.new_value))
             .collect();
-        let next =
-            match check::apply(&current, &changes).and_then(|n| check::values(&n).map(|()| n)) {
-                Ok(n) => n,
-                Err(e) => {
-                    let why = format!("learner {}: {e}", plugin.name);
-                    self.refused(&plugin.name, &why)?;
-                    return Err(LearnError::Refused(why));
-                }
+        let bounds = &self.config.constitution.learning_bounds;
+        let next = match check::apply(&current, &changes).and_then(|n| {
+            check::values(&n)?;
+            check::within_bounds(&current, &n, bounds, samples.len())?;
+            Ok(n)
+        }) {
+            Ok(n) => n,
+            Err(e) => {
+                let why = format!("learner {}: {e}", plugin.name);
+                self.refused(&plugin.name, &why)?;
+                return Err(LearnError::Refused(why));
+            }
+        };
+        // Only a widening needs the known verdicts (and reading them costs
+        // a record per kill); `refuse` passes anything else.
+        if safety::widens(&current, &next) {
+            let (known, last_unsafe) = self.known_verdicts(now)?;
+            let strategy = self.registry.active().strategy.clone();
+            let judge = safety::Judge {
+                config: &self.config,
+                mode: self.mode(),
+                strategy: &strategy,
             };
+            if let Some(e) = safety::refuse(&judge, &current, &next, &known, last_unsafe, now) {
+                let why = format!("learner {}: {e}", plugin.name);
+                self.refused(&plugin.name, &why)?;
+                return Err(LearnError::Refused(why));
+            }
+        }
         let change = self.put_in_force(
             next,
             ThresholdChange {

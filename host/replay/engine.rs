@@ -744,6 +744,12 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                         .collect();
                     let next = check::apply(&current, &changes)?;
                     check::values(&next)?;
+                    check::within_bounds(
+                        &current,
+                        &next,
+                        &config.constitution.learning_bounds,
+                        samples.len(),
+                    )?;
                     let judge = safety::Judge {
                         config: &config,
                         mode,

@@ -1,7 +1,7 @@
 //! The durable store (sled): kills with their SIEM context and decision, an
 //! append-only audit log, dead letters, the approval queue, resurrection
-//! requests and their outcomes, thresholds and run-time plugin bindings,
-//! under a schema version.
+//! requests and their outcomes, people's verdicts on queued kills,
+//! thresholds and run-time plugin bindings, under a schema version.
 //!
 //! Decision records and audit events live in an append-only record log
 //! ([`log`]); sled holds the indexes that point into it (the time and audit
@@ -24,6 +24,7 @@ mod outcomes;
 mod queue;
 mod requests;
 mod thresholds;
+mod verdicts;
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -43,6 +44,7 @@ pub use dead_letters::DeadLetter;
 pub use decisions::{DecisionRecord, KillTimes, ModuleHistory, Stored};
 pub use outcomes::{OutcomeCounts, OutcomeFilter};
 pub use thresholds::{ChangeSource, ThresholdChange};
+pub use verdicts::{HumanVerdict, HumanVerdicts};
 
 /// Bumped when the layout of a tree changes. Version 2 moved decision
 /// records and audit events out of sled into the record log; version 3
@@ -88,6 +90,10 @@ pub struct Store {
     pub(crate) thresholds: Durable,
     pub(crate) threshold_history: Durable,
     pub(crate) plugin_bindings: Durable,
+    /// People's approvals and denials by time ([`verdicts`]).
+    pub(crate) human_verdicts: Durable,
+    /// Their counts per module, built at open and kept up to date.
+    pub(crate) verdict_counts: Arc<verdicts::VerdictCounts>,
     /// The record log and the indexes written a group at a time.
     pub(crate) groups: Arc<Groups>,
     /// Writes to the durable trees, for [`Store::flush`].
@@ -166,6 +172,8 @@ impl Store {
             thresholds: Durable::open(&db, "thresholds", &sled_writes)?,
             threshold_history: Durable::open(&db, "threshold_history", &sled_writes)?,
             plugin_bindings: Durable::open(&db, "plugin_bindings", &sled_writes)?,
+            human_verdicts: Durable::open(&db, "human_verdicts", &sled_writes)?,
+            verdict_counts: Arc::default(),
             db,
             groups,
             sled_writes,
@@ -184,6 +192,7 @@ impl Store {
             // Claims are kept in memory and read back from the time index.
             store.db.drop_tree("decision_by_kill")?;
         }
+        store.load_human_verdicts(&meta)?;
         meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         store.groups.write()?;
         store.groups.log.sync()?;

@@ -1,7 +1,9 @@
 //! The approval queue's items, keyed by item_id (time-ordered ids, so the
 //! oldest come first). Pending items live in their own tree, so counting
 //! and listing them costs no scan of history; decided items move to a
-//! second tree and stay, with who decided and when.
+//! second tree and stay, with who decided and when; a person's approval
+//! or denial is indexed as a verdict on the module as it moves
+//! ([`super::verdicts`]).
 
 use super::{Result, Store};
 use crate::model::{QueueItem, QueueStatus};
@@ -20,6 +22,7 @@ impl Store {
         } else {
             self.queue_decided.insert(key, bytes)?;
             self.queue.remove(key)?;
+            self.index_human_verdict(item)?;
         }
         Ok(())
     }

@@ -517,3 +517,74 @@ async fn can_resurrect_refuses_no_backend_and_blacklisted_and_dequeue_removes() 
     assert!(s.acting.queue.get(&item.item_id).unwrap().is_none());
     assert!(s.acting.queue.dequeue(&item.item_id).unwrap().is_none());
 }
+
+/// The `evidence` scorer's account of a module's confirmed threats (re-kills,
+/// rollbacks and kills a person denied), as stored with a kill's decision.
+fn module_history_detail(store: &Store, kill_id: &str) -> String {
+    let d = store.decision_for_kill(kill_id).unwrap().expect("decided");
+    d.risk_factors
+        .iter()
+        .find(|f| f.name == "module_history")
+        .unwrap_or_else(|| panic!("no module_history factor: {:?}", d.risk_factors))
+        .detail
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peoples_verdicts_reach_the_next_kills_profile_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let evidence = |c: &mut Config| {
+        for b in c.constitution.plugins.values_mut() {
+            b.risk_scorer.name = "evidence".into();
+        }
+    };
+    // payment-processor always needs approval: every kill is queued.
+    let module = "payment-processor";
+    {
+        let s = setup(100, evidence, Store::open(&path).unwrap());
+        for n in 1..=4 {
+            decide(&s.decider, &format!("hv-{n}"), module).await;
+        }
+        assert!(module_history_detail(&s.decider.store, "hv-1").contains("0 confirmed threat(s)"));
+        let items = s.acting.queue.list_pending(10).unwrap();
+        assert_eq!(items.len(), 4);
+        s.acting
+            .deny(&items[0].item_id, "alice", "still compromised")
+            .unwrap();
+        s.acting
+            .deny(&items[1].item_id, "bob", "exfiltration confirmed")
+            .unwrap();
+        let (_, r) = s.acting.approve(&items[2].item_id, "carol", None).unwrap();
+        wait_final(&s.decider.store, &r.request_id).await;
+        // Let the last one expire: an expiry is nobody's verdict.
+        s.acting
+            .queue
+            .expire_due(Utc::now() + chrono::TimeDelta::days(30))
+            .unwrap();
+        let v = s.decider.store.human_verdicts(module);
+        assert_eq!((v.approvals, v.denials), (1, 2));
+
+        decide(&s.decider, "hv-5", module).await;
+        let detail = module_history_detail(&s.decider.store, "hv-5");
+        // (The approval's outcome reaches the resurrector's counts just
+        // after it is stored, so the false positives are not asserted here.)
+        assert!(
+            detail.contains(" 2 confirmed threat(s)"),
+            "the two denials are confirmed threats: {detail}"
+        );
+        s.decider.store.flush().await.unwrap();
+    }
+    let store = loop {
+        match Store::open(&path) {
+            Ok(s) => break s,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let v = store.human_verdicts(module);
+    assert_eq!((v.approvals, v.denials), (1, 2), "read back at open");
+    let s = setup(100, evidence, store);
+    decide(&s.decider, "hv-6", module).await;
+    let detail = module_history_detail(&s.decider.store, "hv-6");
+    assert!(detail.contains("2 confirmed threat(s)"), "{detail}");
+}

@@ -385,3 +385,57 @@ fn web_tls_files_must_be_named_parse_and_fit_together() {
     let off = "interfaces:\n  web:\n    tls: { enabled: false, cert_file: \"/nonexistent\" }\n";
     assert!(problems(off, c).is_empty());
 }
+
+#[test]
+fn the_shipped_learning_bounds_parse_and_bad_ones_are_reported_with_their_paths() {
+    let c = Config::embedded().unwrap();
+    let b = &c.constitution.learning_bounds["auto_approve.min_confidence"];
+    assert_eq!(
+        (b.floor, b.ceiling, b.max_step, b.min_samples),
+        (0.7, 0.99, 0.1, 50)
+    );
+    assert!(
+        c.constitution
+            .learning_bounds
+            .contains_key("auto_approve.max_risk_score")
+    );
+
+    let constitution = format!(
+        "{}{}",
+        medic::config::EMBEDDED_CONSTITUTION
+            .split("\nlearning_bounds:")
+            .next()
+            .unwrap(),
+        r#"
+learning_bounds:
+  auto_approve.min_confidence: { floor: 0.9, ceiling: 0.8, max_step: 0, min_samples: 0 }
+  risk.low: { floor: -1, ceiling: 1.5, max_step: 0.1, min_samples: 10, step: 2 }
+  risk.lowish: { floor: 0.1, ceiling: 0.5, max_step: 0.1, min_samples: 10 }
+"#
+    );
+    let all = problems(medic::config::EMBEDDED_MEDIC, &constitution).join("\n");
+    for expected in [
+        "learning_bounds.auto_approve.min_confidence.ceiling: 0.8 is below the floor 0.9",
+        "learning_bounds.auto_approve.min_confidence.max_step: 0 must be greater than 0",
+        "learning_bounds.auto_approve.min_confidence.min_samples: must be at least 1",
+        "learning_bounds.risk.low.floor: -1 must be between 0 and 1",
+        "learning_bounds.risk.low.ceiling: 1.5 must be between 0 and 1",
+        "learning_bounds.risk.low.step: unknown key",
+        "learning_bounds.risk.lowish: unknown tunable (known: risk.minimal, risk.low,",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+    // A bound is written out in full.
+    let partial = format!(
+        "{}\nlearning_bounds:\n  risk.medium: {{ floor: 0.3, ceiling: 0.8, max_step: 0.1 }}\n",
+        medic::config::EMBEDDED_CONSTITUTION
+            .split("\nlearning_bounds:")
+            .next()
+            .unwrap()
+    );
+    let all = problems(medic::config::EMBEDDED_MEDIC, &partial).join("\n");
+    assert!(
+        all.contains("learning_bounds.risk.medium: missing field `min_samples`"),
+        "{all}"
+    );
+}

@@ -442,7 +442,7 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
         b.text("#plugins .active-plugins tr.bound:last-child")
             .filter(|t| t.contains("phase_5"))
     });
-    assert!(planned.contains("aggressive"), "{planned}");
+    assert!(planned.contains("pessimistic"), "{planned}");
     browser.save_page("console-viewer-queue.png");
 
     // An approver approves it with a note.

@@ -167,10 +167,17 @@ fn a_plugin_name_claimed_by_two_files_is_a_conflict() {
 #[test]
 fn switching_phase_switches_the_strategy() {
     let mut config = default_config();
+    // The shipped constitution binds the same strategy to both automatic
+    // phases; bind another to full-auto to see the switch.
+    if let Some(b) = config.constitution.plugins.get_mut("phase_5_full_auto") {
+        b.strategy.name = "aggressive".into();
+    }
     let registry = Registry::new(&config).unwrap();
     assert_eq!(registry.active().strategy.name(), "conservative");
     registry.set_phase(medic::config::Phase::SemiAuto).unwrap();
-    assert_eq!(registry.active().strategy.name(), "balanced");
+    assert_eq!(registry.active().strategy.name(), "pessimistic");
+    assert_eq!(registry.active().scorer.name(), "evidence");
+    assert_eq!(registry.active().learner.name(), "calibrated");
     registry.set_phase(medic::config::Phase::FullAuto).unwrap();
     assert_eq!(registry.active().strategy.name(), "aggressive");
     // A pin that does not match is refused.

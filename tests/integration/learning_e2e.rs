@@ -2,6 +2,10 @@
 //! what the learner learns from (`medic learn run`); the change shows in
 //! the history and is reverted through the CLI; operators' changes are
 //! checked; the weekly report comes from the running engine.
+//!
+//! The resurrection is rolled back, so the learner tightens: a widening
+//! from one outcome would be refused by the host's safety check (too few
+//! kills known to be false positives), which `learning` tests.
 
 use serde_json::json;
 
@@ -12,7 +16,23 @@ use crate::pipeline_support::kill_json;
 fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     let dir = tempfile::tempdir().unwrap();
     let mut svc = DemoService::new(dir.path(), "thumbnailer");
-    let engine = Engine::start(vec![svc.backend()], |m, _| {
+    let engine = Engine::start(vec![svc.backend()], |m, c| {
+        // The learning mechanics (a change, its history, its revert) with
+        // the band learner: `bounded` moves the risk bands from one outcome,
+        // where `calibrated` (the shipped default) waits for the
+        // constitution's learning_bounds.min_samples.
+        for (kind, name) in [
+            ("risk_scorer", "weighted"),
+            ("strategy", "balanced"),
+            ("threshold_learner", "bounded"),
+        ] {
+            yaml_set(
+                c,
+                &format!("plugins.phase_3_semi_auto.{kind}.name"),
+                yaml(json!(name)),
+            );
+        }
+        yaml_set(m, "resurrection.startup_grace_seconds", yaml(json!(1)));
         yaml_set(m, "learning.enabled", yaml(json!(true)));
         yaml_set(
             m,
@@ -32,9 +52,11 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
 
     svc.start();
     svc.kill();
+    // What comes back fails its health checks and is rolled back.
+    svc.set_unhealthy(true);
     engine.report_kill(&kill_json("learn-1", "thumbnailer"));
     let outcome = engine.wait_outcome("learn-1", 60);
-    assert_eq!(outcome["result"], "success");
+    assert_eq!(outcome["result"], "rollback", "{outcome}");
     assert_eq!(outcome["strategy"], "balanced@0.1.0");
 
     let (ok, out, err) = engine.cli(&["learn", "run"]);
@@ -84,7 +106,7 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     );
     let (status, _) = engine.get("/api/v1/reports/weekly?format=pdf");
     assert_eq!(status, 422);
-    let (status, body) = engine.get("/api/v1/outcomes?module=thumbnailer&result=success");
+    let (status, body) = engine.get("/api/v1/outcomes?module=thumbnailer&result=rollback");
     assert_eq!(status, 200);
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
     let (status, body) = engine.get("/api/v1/outcomes?result=great");
@@ -92,5 +114,5 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     assert_eq!(body["errors"][0]["field"], "result");
     let (status, body) = engine.get("/api/v1/outcomes/stats?module=thumbnailer&days=7");
     assert_eq!(status, 200);
-    assert_eq!(body["data"]["success_rate"], 1.0);
+    assert_eq!(body["data"]["success_rate"], 0.0);
 }

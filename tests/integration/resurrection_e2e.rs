@@ -254,7 +254,7 @@ fn in_manual_mode_a_critical_module_the_strategy_would_deny_reaches_a_human() {
     assert_eq!(item["status"], "pending", "{item}");
     let decision = &item["decision"];
     assert_eq!(decision["mode"], "manual", "{item}");
-    assert_eq!(decision["strategy"]["name"], "balanced", "{item}");
+    assert_eq!(decision["strategy"]["name"], "pessimistic", "{item}");
     assert_eq!(decision["strategy_outcome"], "deny", "{item}");
     assert_eq!(decision["outcome"], "pending_review", "{item}");
     assert_eq!(decision["guardrails"], json!(["always_require_approval"]));
