@@ -557,25 +557,29 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     });
     let mut waiting: std::collections::VecDeque<Recorded> = std::collections::VecDeque::new();
     let mut input_done = false;
+    // Parses the next lines read into `waiting`; false once the input is done.
+    let read_more = |waiting: &mut std::collections::VecDeque<Recorded>| {
+        let Ok(lines) = incoming.recv() else {
+            return Ok::<bool, ReplayError>(false);
+        };
+        let lines = lines?;
+        if lines.is_empty() {
+            return Ok(false);
+        }
+        let parsed = par_map(&lines, opts.threads, |(line, text)| {
+            parse_line(&path, *line, text)
+        })
+        .into_iter()
+        .collect::<Result<Vec<Recorded>, _>>()?;
+        waiting.extend(parsed);
+        Ok(true)
+    };
     loop {
         if !input_done && waiting.len() < BATCH {
-            match incoming.recv() {
-                Ok(lines) => {
-                    let lines = lines?;
-                    if lines.is_empty() {
-                        input_done = true;
-                    } else {
-                        let parsed = par_map(&lines, opts.threads, |(line, text)| {
-                            parse_line(&path, *line, text)
-                        })
-                        .into_iter()
-                        .collect::<Result<Vec<Recorded>, _>>()?;
-                        waiting.extend(parsed);
-                        continue;
-                    }
-                }
-                Err(_) => input_done = true,
+            if read_more(&mut waiting)? {
+                continue;
             }
+            input_done = true;
         }
         if waiting.is_empty() {
             break;
@@ -591,22 +595,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             .max(1);
         if cut == waiting.len() && !input_done && cut < BATCH {
             // The horizon may lie in lines not read yet.
-            match incoming.recv() {
-                Ok(lines) => {
-                    let lines = lines?;
-                    if lines.is_empty() {
-                        input_done = true;
-                    } else {
-                        let parsed = par_map(&lines, opts.threads, |(line, text)| {
-                            parse_line(&path, *line, text)
-                        })
-                        .into_iter()
-                        .collect::<Result<Vec<Recorded>, _>>()?;
-                        waiting.extend(parsed);
-                    }
-                }
-                Err(_) => input_done = true,
-            }
+            input_done = !read_more(&mut waiting)?;
             continue;
         }
         let batch: Vec<Recorded> = waiting.drain(..cut).collect();
@@ -819,6 +808,8 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             r.reviewer = Some(lane.reviewer.clone());
         }
         if let Some(l) = r.learning.as_mut() {
+            // The thresholds in force at the end, whether or not a run changed them.
+            l.thresholds = c.learned.clone().unwrap_or_default();
             l.samples_automatic = lane.samples_automatic;
             l.samples_human_approved = lane.samples_human;
             l.known_threats = lane.denials;

@@ -188,12 +188,7 @@ pub fn estimate(
                 shift,
                 format!("SIEM risk {risk:.2}"),
             );
-            let strongest = ctx
-                .threat_indicators
-                .iter()
-                .map(|i| i.threat_score)
-                .filter(|s| s.is_finite())
-                .fold(0.0_f64, f64::max);
+            let strongest = crate::values::strongest_indicator(ctx);
             if strongest > 0.5 {
                 let shift = INDICATOR_WEIGHT * logit(strongest);
                 log_odds += shift;
@@ -334,7 +329,6 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
 /// likelihood [`DENY_AT`] or more, a human for everything between.
 pub fn pessimistic(input: &DecideInput) -> Verdict {
     let risk = &input.risk;
-    let module = &input.kill.target_module;
     let min_confidence = get(&input.thresholds, names::AUTO_APPROVE_MIN_CONFIDENCE, 0.85);
     let max_score = get(&input.thresholds, names::AUTO_APPROVE_MAX_RISK_SCORE, 0.4);
     let e = estimate(
@@ -397,34 +391,7 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
         ));
         (DecisionOutcome::PendingReview, safe)
     };
-    let recommended_action = match outcome {
-        DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual => {
-            format!("resurrect {module} and monitor it")
-        }
-        DecisionOutcome::Deny => format!("keep {module} down and investigate"),
-        DecisionOutcome::Defer => format!("gather more context on {module}"),
-        DecisionOutcome::PendingReview => format!("queue {module} for human review"),
-    };
-    let mut constraints = vec!["monitor after resurrection; roll back on anomaly".to_string()];
-    if !input.kill.dependencies.is_empty() {
-        constraints.push(format!(
-            "bring back together with dependents: {}",
-            input.kill.dependencies.join(", ")
-        ));
-    }
-    let minutes = get(&input.thresholds, names::DEFAULT_TIMEOUT_MINUTES, 60.0);
-    Verdict {
-        outcome,
-        confidence: confidence.clamp(0.0, 1.0),
-        reasoning,
-        recommended_action,
-        constraints,
-        timeout_minutes: if minutes.is_finite() && minutes >= 1.0 {
-            minutes.min(f64::from(u32::MAX)) as u32
-        } else {
-            60
-        },
-    }
+    crate::strategies::verdict(input, outcome, confidence, reasoning)
 }
 
 #[cfg(test)]

@@ -108,12 +108,7 @@ fn siem_factor(context: Option<&SiemContext>) -> (f64, String) {
             format!("no SIEM context: counted as {UNKNOWN_SIEM_RISK}"),
         );
     };
-    let strongest = ctx
-        .threat_indicators
-        .iter()
-        .map(|i| i.threat_score)
-        .filter(|s| s.is_finite())
-        .fold(0.0_f64, f64::max);
+    let strongest = crate::values::strongest_indicator(ctx);
     let value = ctx.risk_score.max(strongest * 0.9).clamp(0.0, 1.0);
     let detail = format!(
         "SIEM risk {:.2}, {} indicator(s), strongest {:.2}",

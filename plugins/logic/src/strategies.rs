@@ -130,7 +130,9 @@ fn auto_blocker(
     }
 }
 
-fn verdict(
+/// A verdict with the recommended action its outcome implies, the usual
+/// constraints and the configured timeout.
+pub(crate) fn verdict(
     input: &DecideInput,
     outcome: DecisionOutcome,
     confidence: f64,
@@ -171,13 +173,10 @@ fn risk_line(input: &DecideInput) -> String {
 }
 
 fn strongest_indicator(input: &DecideInput) -> f64 {
-    input.context.as_ref().map_or(0.0, |c| {
-        c.threat_indicators
-            .iter()
-            .map(|i| i.threat_score)
-            .filter(|s| s.is_finite())
-            .fold(0.0, f64::max)
-    })
+    input
+        .context
+        .as_ref()
+        .map_or(0.0, crate::values::strongest_indicator)
 }
 
 /// How sure a strategy is that resurrecting is safe: 1 − score/2, so a

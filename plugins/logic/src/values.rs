@@ -1,6 +1,15 @@
 //! Reading named numbers (thresholds, weights, settings) with defaults.
 
-use crate::types::{NamedValue, RiskLevel};
+use crate::types::{NamedValue, RiskLevel, SiemContext};
+
+/// The highest threat score among the SIEM's indicators (0 with none).
+pub fn strongest_indicator(ctx: &SiemContext) -> f64 {
+    ctx.threat_indicators
+        .iter()
+        .map(|i| i.threat_score)
+        .filter(|s| s.is_finite())
+        .fold(0.0, f64::max)
+}
 
 /// The names of the tunables the built-in plugins read, with the defaults of
 /// spec §5.1 used when the host passes none.
