@@ -196,6 +196,8 @@ struct Event {
     known: Option<Box<KnownVerdict>>,
     /// An automatic resurrection of a threat: unsafe.
     revived_threat: bool,
+    /// A person denied the kill.
+    denied_by_person: bool,
 }
 
 impl PartialEq for Event {
@@ -219,6 +221,9 @@ impl Ord for Event {
 /// module, what it will learn and when, and its learner's inbox.
 #[derive(Default)]
 struct Lane {
+    /// The candidate has a learner: only then are its outcomes kept for it
+    /// and the kills whose truth is known kept for the safety check.
+    learns: bool,
     window: HourlyWindow,
     counts: HashMap<String, OutcomeCounts>,
     /// Per module: kills a person approved, kills a person denied.
@@ -261,12 +266,13 @@ impl Lane {
                     self.verdicts.entry(e.module.clone()).or_default().0 += 1;
                 }
                 self.counts.entry(e.module).or_default().add(result);
-                self.inbox.push(sample);
-            } else if e.known.is_some() {
-                // A person denied it.
+                if self.learns {
+                    self.inbox.push(sample);
+                }
+            } else if e.denied_by_person {
                 self.verdicts.entry(e.module).or_default().1 += 1;
             }
-            if let Some(v) = e.known {
+            if let Some(v) = e.known.filter(|_| self.learns) {
                 self.known.push(*v);
             }
             if e.revived_threat {
@@ -533,7 +539,13 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             ..CandidateReport::default()
         })
         .collect();
-    let mut lanes: Vec<Lane> = candidates.iter().map(|_| Lane::default()).collect();
+    let mut lanes: Vec<Lane> = candidates
+        .iter()
+        .map(|c| Lane {
+            learns: c.learned.is_some(),
+            ..Lane::default()
+        })
+        .collect();
     let mut history: HashMap<String, KillTimes> = HashMap::new();
     let mut disagreements = Disagreements::default();
     let mut timings: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
@@ -889,7 +901,12 @@ fn follow_up(
     let Some(risk) = risk else { return };
     let threat = truth == Truth::TrueThreat;
     let at_ms = rec.kill.timestamp.timestamp_millis();
+    // Only a learning candidate's safety check reads known verdicts.
+    let learns = lane.learns;
     let known = |threat: bool| {
+        if !learns {
+            return None;
+        }
         Some(Box::new(KnownVerdict {
             kill: rec.kill.clone(),
             context: rec.context.clone(),
@@ -938,6 +955,7 @@ fn follow_up(
                 None
             },
             revived_threat: threat && decision == DecisionOutcome::ApproveAuto,
+            denied_by_person: false,
         }
     };
     match outcome {
@@ -955,6 +973,7 @@ fn follow_up(
                 outcome: None,
                 known: known(true),
                 revived_threat: false,
+                denied_by_person: true,
             });
         }
         DecisionOutcome::PendingReview if reviewing => {
