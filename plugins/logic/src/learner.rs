@@ -17,12 +17,11 @@ const BANDS: [RiskLevel; 4] = [
 /// Keeps adjacent thresholds this far apart so the bands never collapse.
 const MIN_GAP: f64 = 0.01;
 
-pub fn learn(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
-    let s = &input.settings;
-    let max_pct = get(s, names::MAX_ADJUSTMENT_PERCENT, 10.0);
-    let min_samples = get(s, names::MIN_SAMPLES, 50.0);
-    let target = get(s, names::TARGET_FAILURE_RATE, 0.10);
-    let relax_below = get(s, names::RELAX_BELOW_FAILURE_RATE, 0.02);
+/// The limits every learner here honours: `max_adjustment_percent` (in
+/// [0, 100]) and `min_samples` (at least 1), with their defaults.
+fn limits(settings: &[crate::types::NamedValue]) -> Result<(f64, f64), String> {
+    let max_pct = get(settings, names::MAX_ADJUSTMENT_PERCENT, 10.0);
+    let min_samples = get(settings, names::MIN_SAMPLES, 50.0);
     if !(0.0..=100.0).contains(&max_pct) {
         return Err(format!(
             "max_adjustment_percent {max_pct} is outside [0, 100]"
@@ -31,6 +30,14 @@ pub fn learn(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
     if min_samples < 1.0 {
         return Err(format!("min_samples {min_samples} must be at least 1"));
     }
+    Ok((max_pct, min_samples))
+}
+
+pub fn learn(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
+    let s = &input.settings;
+    let (max_pct, min_samples) = limits(s)?;
+    let target = get(s, names::TARGET_FAILURE_RATE, 0.10);
+    let relax_below = get(s, names::RELAX_BELOW_FAILURE_RATE, 0.02);
     if !(0.0..1.0).contains(&target) || !(0.0..=target).contains(&relax_below) {
         return Err(format!(
             "target_failure_rate {target} and relax_below_failure_rate {relax_below} must satisfy 0 <= relax <= target < 1"
@@ -158,17 +165,7 @@ const MIN_CONFIDENCE_CEILING: f64 = 0.99;
 /// Nothing moves from fewer than `min_samples` outcomes. The host still
 /// checks every proposal against the kills it knows were threats.
 pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
-    let s = &input.settings;
-    let max_pct = get(s, names::MAX_ADJUSTMENT_PERCENT, 10.0);
-    let min_samples = get(s, names::MIN_SAMPLES, 50.0);
-    if !(0.0..=100.0).contains(&max_pct) {
-        return Err(format!(
-            "max_adjustment_percent {max_pct} is outside [0, 100]"
-        ));
-    }
-    if min_samples < 1.0 {
-        return Err(format!("min_samples {min_samples} must be at least 1"));
-    }
+    let (max_pct, min_samples) = limits(&input.settings)?;
     let resurrections: Vec<_> = input
         .samples
         .iter()
