@@ -167,8 +167,14 @@ async fn indexes_a_crash_lost_are_rebuilt_from_the_record_log() {
     }
     let store = Store::open(&path).unwrap();
     let (from, to) = day();
-    let found = kill_ids(&store.records_between(from, to).unwrap());
-    assert_eq!(found, kills, "every record indexed again, once");
+    let mut found = kill_ids(&store.records_between(from, to).unwrap());
+    // Decisions made in the same millisecond have no defined order in the
+    // rebuilt index (seen once: crash-10 before crash-9); what matters is
+    // that each is there exactly once.
+    found.sort();
+    let mut expected = kills.clone();
+    expected.sort();
+    assert_eq!(found, expected, "every record indexed again, once");
     for d in &decisions {
         assert_eq!(store.record(&d.decision_id).unwrap().unwrap().decision, *d);
         // And its kill claimed again: a second delivery is a duplicate.
