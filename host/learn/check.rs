@@ -11,20 +11,12 @@ use medic_plugin_logic::values::names as n;
 use crate::config::raw::LearningBound;
 use crate::model::NamedValues;
 
-const UNIT: &[&str] = &[
-    n::RISK_MINIMAL,
-    n::RISK_LOW,
-    n::RISK_MEDIUM,
-    n::RISK_HIGH,
-    n::WEIGHT_SMITH_CONFIDENCE,
-    n::WEIGHT_SIEM_RISK_SCORE,
-    n::WEIGHT_FALSE_POSITIVE_HISTORY,
-    n::WEIGHT_MODULE_CRITICALITY,
-    n::WEIGHT_TIME_OF_DAY,
-    n::AUTO_APPROVE_MIN_CONFIDENCE,
-    n::AUTO_APPROVE_MAX_RISK_SCORE,
-    n::CONFIDENCE_THRESHOLD,
-];
+/// The tunables that are scores or weights, in [0, 1]: every one of
+/// [`TUNABLES`] but the last, the timeout in minutes.
+const UNIT: &[&str] = match TUNABLES.split_last() {
+    Some((_, unit)) => unit,
+    None => &[],
+};
 
 const WEIGHTS: &[&str] = &[
     n::WEIGHT_SMITH_CONFIDENCE,
@@ -48,6 +40,7 @@ pub const TUNABLES: &[&str] = &[
     n::AUTO_APPROVE_MIN_CONFIDENCE,
     n::AUTO_APPROVE_MAX_RISK_SCORE,
     n::CONFIDENCE_THRESHOLD,
+    // Last: not in [0, 1] (see `UNIT`).
     n::DEFAULT_TIMEOUT_MINUTES,
 ];
 
@@ -226,6 +219,13 @@ mod tests {
         assert_eq!(e.split("; ").count(), 3, "{e}");
         let e = within_bounds(&b, &with(&b, k, f64::NAN), &bounds, 50).unwrap_err();
         assert!(e.contains("outside") && e.contains("max_step"), "{e}");
+    }
+
+    #[test]
+    fn every_tunable_but_the_timeout_is_in_the_unit_interval() {
+        assert_eq!(UNIT.len() + 1, TUNABLES.len());
+        assert!(!is_unit(n::DEFAULT_TIMEOUT_MINUTES));
+        assert!(is_unit(n::AUTO_APPROVE_MIN_CONFIDENCE) && is_unit(n::RISK_HIGH));
     }
 
     #[test]
