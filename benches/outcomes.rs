@@ -49,6 +49,7 @@ fn record(n: usize) -> OutcomeRecord {
         strategy: "balanced@0.1.0".into(),
         kill_reason: Some(KillReason::AnomalyBehavior),
         smith_confidence: Some(0.6),
+        reading: None,
     }
 }
 

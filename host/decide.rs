@@ -19,7 +19,7 @@ use crate::guardrails::{self, Facts, HourlyWindow};
 use crate::learn::ThresholdManager;
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, NamedValues, PluginUse,
-    RiskAssessment, RiskLevel, SiemContext, Verdict, strategy_recommended, wire_str,
+    Reading, RiskAssessment, RiskLevel, SiemContext, Verdict, strategy_recommended, wire_str,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
 use crate::store::{AuditKind, DecisionRecord, KillTimes, Store, StoreError, Stored};
@@ -271,7 +271,9 @@ impl Decider {
         tracing::info!(kill_id = %kill.kill_id, reason = wire_str(&kill.kill_reason), severity = wire_str(&kill.severity), confidence = kill.confidence_score, "Kill report received");
 
         let (context, context_status) = self.enrich(kill).await;
-        let profile = self.profile(kill)?;
+        let mut profile = self.profile(kill)?;
+        // What the kills of known truth say of one with this evidence.
+        profile.known = Some(self.store.resembling(Reading::of(context.as_ref())));
         let thresholds = self.registry.thresholds();
         let req = ScoreRequest {
             kill,

@@ -131,6 +131,78 @@ pub enum Criticality {
     Critical,
 }
 
+/// Known threats and false positives in one bin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub threats: u32,
+    pub false_positives: u32,
+}
+
+impl Tally {
+    pub fn add(&mut self, threat: bool) {
+        if threat {
+            self.threats = self.threats.saturating_add(1);
+        } else {
+            self.false_positives = self.false_positives.saturating_add(1);
+        }
+    }
+
+    pub fn plus(self, o: Tally) -> Tally {
+        Tally {
+            threats: self.threats.saturating_add(o.threats),
+            false_positives: self.false_positives.saturating_add(o.false_positives),
+        }
+    }
+}
+
+/// The evidence of a kill that calibration counts by: its SIEM risk and
+/// the SIEM's count of false positives on record (none without context).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Reading {
+    pub siem_risk: f64,
+    pub on_record: u32,
+}
+
+impl Reading {
+    pub fn of(context: Option<&SiemContext>) -> Option<Reading> {
+        context.map(|c| Reading {
+            siem_risk: c.risk_score,
+            on_record: c.false_positive_history,
+        })
+    }
+}
+
+/// What the history says of kills like one kill: the facts passed to the
+/// plugins with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resembling {
+    pub all: Tally,
+    pub siem_risk: Tally,
+    pub fp_history: Tally,
+}
+
+impl Resembling {
+    /// As named values (`known.threats`, `known.siem_risk.threats`, …).
+    pub fn facts(&self) -> [(&'static str, f64); 6] {
+        use medic_plugin_logic::values::names as n;
+        let f = |v: u32| f64::from(v);
+        [
+            (n::KNOWN_THREATS, f(self.all.threats)),
+            (n::KNOWN_FALSE_POSITIVES, f(self.all.false_positives)),
+            (n::KNOWN_SIEM_RISK_THREATS, f(self.siem_risk.threats)),
+            (
+                n::KNOWN_SIEM_RISK_FALSE_POSITIVES,
+                f(self.siem_risk.false_positives),
+            ),
+            (n::KNOWN_FP_HISTORY_THREATS, f(self.fp_history.threats)),
+            (
+                n::KNOWN_FP_HISTORY_FALSE_POSITIVES,
+                f(self.fp_history.false_positives),
+            ),
+        ]
+    }
+}
+
 /// What Medic's history says about a module; passed to every plugin call.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
@@ -156,6 +228,12 @@ pub struct ModuleProfile {
     /// [`ModuleProfile::facts`]).
     #[serde(skip_serializing_if = "is_zero")]
     pub human_denials: u32,
+    /// What Medic's history says of kills like the one being decided
+    /// (calibration; see [`ModuleProfile::facts`]). Not part of the stored
+    /// profile.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub known: Option<Resembling>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -166,12 +244,16 @@ impl ModuleProfile {
     /// The facts about the module that contract 0.1's profile record cannot
     /// carry, as the named values added to every plugin call's list
     /// (`module.human_approvals`, `module.human_denials`).
-    pub fn facts(&self) -> [(&'static str, f64); 2] {
+    pub fn facts(&self) -> Vec<(&'static str, f64)> {
         use medic_plugin_logic::values::names as n;
-        [
+        let mut out = vec![
             (n::MODULE_HUMAN_APPROVALS, f64::from(self.human_approvals)),
             (n::MODULE_HUMAN_DENIALS, f64::from(self.human_denials)),
-        ]
+        ];
+        if let Some(k) = &self.known {
+            out.extend(k.facts());
+        }
+        out
     }
 
     /// A profile with no history, for a module seen for the first time.
@@ -603,6 +685,9 @@ pub struct OutcomeRecord {
     /// Smith's confidence in the kill.
     #[serde(default)]
     pub smith_confidence: Option<f64>,
+    /// The kill's evidence, for calibration (none without SIEM context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading: Option<Reading>,
 }
 
 impl OutcomeRecord {

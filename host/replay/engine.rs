@@ -36,7 +36,7 @@ use crate::guardrails::HourlyWindow;
 use crate::learn::check;
 use crate::learn::safety::{self, KnownVerdict, KnownVerdicts};
 use crate::model::{
-    DecisionOutcome, ModuleProfile, NamedValues, OutcomeResult, OutcomeSample, PluginKind,
+    DecisionOutcome, ModuleProfile, NamedValues, OutcomeResult, OutcomeSample, PluginKind, Reading,
     RiskAssessment, Verdict, wire_name,
 };
 use crate::plugin::registry::RegistryError;
@@ -45,6 +45,7 @@ use crate::plugin::{
     LearnRequest, Plugin, PluginError, PluginSource, Registry, ScoreRequest, convert, golden,
     learner_settings_from_config,
 };
+use crate::store::calibration::{Calibration, truth_of};
 use crate::store::{KillTimes, OutcomeCounts};
 
 /// The per-call deadline during replay (see `run`).
@@ -198,6 +199,9 @@ struct Event {
     revived_threat: bool,
     /// A person denied the kill.
     denied_by_person: bool,
+    /// The kill's truth as calibration counts it (a threat or not), with
+    /// its evidence.
+    truth: Option<(bool, Option<Reading>)>,
 }
 
 impl PartialEq for Event {
@@ -239,6 +243,8 @@ struct Lane {
     samples_automatic: u64,
     samples_human: u64,
     denials: u64,
+    /// The kills of known truth, by their evidence.
+    calibration: Calibration,
 }
 
 impl Lane {
@@ -274,6 +280,9 @@ impl Lane {
             }
             if let Some(v) = e.known.filter(|_| self.learns) {
                 self.known.push(*v);
+            }
+            if let Some((threat, reading)) = e.truth {
+                self.calibration.add(reading, threat);
             }
             if e.revived_threat {
                 self.last_unsafe = chrono::DateTime::from_timestamp_millis(e.at_ms);
@@ -651,6 +660,10 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                             p.human_approvals = *approved;
                             p.human_denials = *denied;
                         }
+                        p.known = Some(
+                            lane.calibration
+                                .resembling(Reading::of(rec.context.as_ref())),
+                        );
                         p
                     })
                     .collect();
@@ -901,6 +914,7 @@ fn follow_up(
     let Some(risk) = risk else { return };
     let threat = truth == Truth::TrueThreat;
     let at_ms = rec.kill.timestamp.timestamp_millis();
+    let reading = Reading::of(rec.context.as_ref());
     // Only a learning candidate's safety check reads known verdicts.
     let learns = lane.learns;
     let known = |threat: bool| {
@@ -956,6 +970,7 @@ fn follow_up(
             },
             revived_threat: threat && decision == DecisionOutcome::ApproveAuto,
             denied_by_person: false,
+            truth: truth_of(result).map(|t| (t, reading)),
         }
     };
     match outcome {
@@ -974,6 +989,7 @@ fn follow_up(
                 known: known(true),
                 revived_threat: false,
                 denied_by_person: true,
+                truth: Some((true, reading)),
             });
         }
         DecisionOutcome::PendingReview if reviewing => {

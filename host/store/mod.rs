@@ -13,6 +13,7 @@
 
 mod audit;
 mod bindings;
+pub mod calibration;
 mod claims;
 mod dead_letters;
 mod decisions;
@@ -94,6 +95,9 @@ pub struct Store {
     pub(crate) human_verdicts: Durable,
     /// Their counts per module, built at open and kept up to date.
     pub(crate) verdict_counts: Arc<verdicts::VerdictCounts>,
+    /// Kills of known truth by their evidence ([`calibration`]), built at
+    /// open and kept up to date.
+    pub(crate) calibration: Arc<calibration::Shared>,
     /// The record log and the indexes written a group at a time.
     pub(crate) groups: Arc<Groups>,
     /// Writes to the durable trees, for [`Store::flush`].
@@ -174,6 +178,7 @@ impl Store {
             plugin_bindings: Durable::open(&db, "plugin_bindings", &sled_writes)?,
             human_verdicts: Durable::open(&db, "human_verdicts", &sled_writes)?,
             verdict_counts: Arc::default(),
+            calibration: Arc::default(),
             db,
             groups,
             sled_writes,
@@ -193,6 +198,7 @@ impl Store {
             store.db.drop_tree("decision_by_kill")?;
         }
         store.load_human_verdicts(&meta)?;
+        store.load_calibration()?;
         meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         store.groups.write()?;
         store.groups.log.sync()?;

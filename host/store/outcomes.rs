@@ -31,7 +31,7 @@ fn result_of(b: u8) -> Option<OutcomeResult> {
     })
 }
 
-fn decode(v: &[u8]) -> Result<OutcomeRecord> {
+pub(super) fn decode(v: &[u8]) -> Result<OutcomeRecord> {
     Ok(serde_json::from_slice(v.get(1..).unwrap_or_default())?)
 }
 
@@ -122,6 +122,7 @@ impl Store {
             module_key(&o.target_module, o.recorded_at, &o.outcome_id),
             index,
         )?;
+        self.calibrate_outcome(o);
         Ok(())
     }
 

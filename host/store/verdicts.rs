@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::time_key;
 use super::{Result, Store};
-use crate::model::{ModuleProfile, QueueItem, QueueStatus};
+use crate::model::{ModuleProfile, QueueItem, QueueStatus, Reading};
 
 /// Kills of one module that people approved and denied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +54,10 @@ pub struct HumanVerdict {
     pub approved: bool,
     /// When the person decided.
     pub at: DateTime<Utc>,
+    /// The kill's evidence, for calibration (none in entries written
+    /// before it was kept, or for a kill without SIEM context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading: Option<Reading>,
 }
 
 /// The counts per module, shared by the store's handles.
@@ -80,11 +84,15 @@ impl Store {
             item_id: item.item_id.clone(),
             approved,
             at,
+            reading: self
+                .record(&item.decision.decision_id)?
+                .and_then(|r| Reading::of(r.context.as_ref())),
         };
         let old = self
             .human_verdicts
             .insert(time_key(at, &item.item_id), serde_json::to_vec(&entry)?)?;
         if old.is_none() {
+            self.calibrate_verdict(&entry);
             crate::sync::lock(&self.verdict_counts)
                 .entry(entry.module)
                 .or_default()
@@ -201,6 +209,10 @@ mod tests {
                 denials: 2,
             };
             assert_eq!(s.human_verdicts("x"), x, "the expiry is no verdict");
+            // Each denial is a known threat for calibration, once; an
+            // approval waits for its outcome.
+            assert_eq!(s.resembling(None).all.threats, 2);
+            assert_eq!(s.resembling(None).all.false_positives, 0);
             assert_eq!(s.human_verdicts("y").approvals, 1);
             assert_eq!(s.human_verdicts("z"), HumanVerdicts::default());
             let recent = s.human_verdicts_between(at(2), at(4)).unwrap();
@@ -219,6 +231,7 @@ mod tests {
             }
         );
         assert_eq!(s.human_verdicts("y").approvals, 1);
+        assert_eq!(s.resembling(None).all.threats, 2);
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub fn outcome(
         strategy: "balanced@0.1.0".into(),
         kill_reason: Some(KillReason::AnomalyBehavior),
         smith_confidence: Some(0.6),
+        reading: None,
     }
 }
 

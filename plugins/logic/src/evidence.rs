@@ -50,7 +50,7 @@ const INDICATOR_VARIANCE: f64 = 0.2;
 /// Each false positive the SIEM has on record lowers the log-odds this much
 /// (up to `FP_HISTORY_CAP` of them).
 const FP_HISTORY_STEP: f64 = 0.4;
-const FP_HISTORY_CAP: u32 = 5;
+pub const FP_HISTORY_CAP: u32 = 5;
 const FP_HISTORY_VARIANCE: f64 = 0.05;
 /// Smith's confidence, as log-odds, counts this much: it is the claim under
 /// review, so it is weighed, not trusted.
@@ -58,6 +58,17 @@ const SMITH_WEIGHT: f64 = 0.6;
 const SMITH_VARIANCE: f64 = 0.1;
 /// Without SIEM context the estimate rests on much less.
 const NO_CONTEXT_VARIANCE: f64 = 1.5;
+/// How many kills of known truth the model's own reading of a piece of
+/// evidence is worth once Medic's history calibrates it: after a few dozen
+/// known kills that resemble this one, what happened to them outweighs the
+/// model.
+pub const CALIBRATION_STRENGTH: f64 = 10.0;
+/// Reviving a real threat is counted this many times worse than the same
+/// likelihood of anything else when the strategy weighs whether it is safe
+/// to act alone: its confidence is `1 - HARM_WEIGHT x cautious likelihood x
+/// impact`, so `auto_approve.min_confidence` 0.85 lets it act alone only
+/// when the cautious likelihood of a threat is under 1.5% / impact.
+pub const HARM_WEIGHT: f64 = 10.0;
 /// At or above this likelihood that the kill was right, it is denied
 /// outright: leaving a false positive down unowned costs about ten looks by
 /// a person, so denying pays once a false positive is under one in ten.
@@ -80,6 +91,73 @@ fn sigmoid(x: f64) -> f64 {
 fn logit(p: f64) -> f64 {
     let p = p.clamp(0.01, 0.99);
     (p / (1.0 - p)).ln()
+}
+
+/// Log-odds without the clamp of [`logit`] (for shares estimated from
+/// counts, which may be very small).
+fn log_odds(p: f64) -> f64 {
+    let p = p.clamp(1e-9, 1.0 - 1e-9);
+    (p / (1.0 - p)).ln()
+}
+
+/// A share estimated as Beta(`alpha`, `beta`), on the log-odds scale: its
+/// centre, and a variance read off its upper bound (`Z` standard deviations
+/// above the mean share), so that a share near zero is neither given an
+/// absurdly wide interval (as the log-odds' normal approximation would)
+/// nor one narrower than its counts allow.
+fn beta_log_odds(alpha: f64, beta: f64) -> (f64, f64) {
+    let n = alpha + beta;
+    let mean = alpha / n;
+    let upper = mean + Z * (mean * (1.0 - mean) / (n + 1.0)).sqrt();
+    let centre = (alpha / beta).ln();
+    let sd = (log_odds(upper) - centre).max(0.0) / Z;
+    (centre, sd * sd)
+}
+
+/// What Medic's history says of kills like this one (named values the host
+/// adds): kills of known truth in all, and those resembling this kill in
+/// its SIEM risk and in its count of SIEM false positives on record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Known {
+    threats: f64,
+    false_positives: f64,
+    siem_risk: (f64, f64),
+    fp_history: (f64, f64),
+}
+
+impl Known {
+    fn from_values(values: &[NamedValue]) -> Option<Known> {
+        let n = |name: &str| get(values, name, 0.0).max(0.0);
+        values
+            .iter()
+            .any(|v| v.name == names::KNOWN_THREATS)
+            .then(|| Known {
+                threats: n(names::KNOWN_THREATS),
+                false_positives: n(names::KNOWN_FALSE_POSITIVES),
+                siem_risk: (
+                    n(names::KNOWN_SIEM_RISK_THREATS),
+                    n(names::KNOWN_SIEM_RISK_FALSE_POSITIVES),
+                ),
+                fp_history: (
+                    n(names::KNOWN_FP_HISTORY_THREATS),
+                    n(names::KNOWN_FP_HISTORY_FALSE_POSITIVES),
+                ),
+            })
+    }
+}
+
+/// A piece of evidence read through Medic's history: the share of threats
+/// among known kills that resemble this one, with the model's own reading
+/// (`model_shift` from the base log-odds) as a prior worth
+/// [`CALIBRATION_STRENGTH`] kills. Returns the shift from the base and its
+/// variance.
+fn calibrated(model_shift: f64, base: f64, (threats, fps): (f64, f64)) -> (f64, f64) {
+    let prior = sigmoid(base + model_shift);
+    let (centre, variance) = beta_log_odds(
+        CALIBRATION_STRENGTH * prior + threats,
+        CALIBRATION_STRENGTH * (1.0 - prior) + fps,
+    );
+    (centre - base, variance)
 }
 
 impl Estimate {
@@ -155,22 +233,46 @@ pub fn estimate(
     values: &[NamedValue],
 ) -> Estimate {
     let mut terms = Vec::with_capacity(6);
+    let known = Known::from_values(values);
+    // The base: the share of threats among all kills of known truth (the
+    // assumed share until there are some).
+    let base_alpha = PRIOR_THREAT_SHARE * PRIOR_STRENGTH + known.map_or(0.0, |k| k.threats);
+    let base_beta =
+        (1.0 - PRIOR_THREAT_SHARE) * PRIOR_STRENGTH + known.map_or(0.0, |k| k.false_positives);
+    let base = (base_alpha / base_beta).ln();
+    let base_share = base_alpha / (base_alpha + base_beta);
     let (fps, threats) = history(profile, values);
-    let alpha = PRIOR_THREAT_SHARE * PRIOR_STRENGTH + threats;
-    let beta = (1.0 - PRIOR_THREAT_SHARE) * PRIOR_STRENGTH + fps;
-    let prior = (alpha / beta).ln();
-    // The variance of a Beta's log-odds, to first order.
-    let mut variance = 1.0 / alpha + 1.0 / beta;
+    let (prior, mut variance) = beta_log_odds(
+        base_share * PRIOR_STRENGTH + threats,
+        (1.0 - base_share) * PRIOR_STRENGTH + fps,
+    );
     term(
         &mut terms,
         "module_history",
         prior,
         format!(
-            "{} confirmed false positive(s), {} confirmed threat(s) (re-kills, rollbacks, denied by a person) for {}",
-            fps, threats, profile.module
+            "{} confirmed false positive(s), {} confirmed threat(s) (re-kills, rollbacks, denied by a person) for {}{}",
+            fps,
+            threats,
+            profile.module,
+            known.map_or(String::new(), |k| format!(
+                ", against {} and {} in all Medic's history",
+                k.false_positives, k.threats
+            ))
         ),
     );
     let mut log_odds = prior;
+    // One calibrated piece of evidence: the model's shift, or, with
+    // history, what happened to the known kills that resembled this one.
+    let read = |model: f64, model_variance: f64, counts: Option<(f64, f64)>| match counts {
+        Some(c) => calibrated(model, base, c),
+        None => (model, model_variance),
+    };
+    let seen = |counts: Option<(f64, f64)>| {
+        counts.map_or(String::new(), |(t, f)| {
+            format!("; of known kills like it, {t} threat(s) and {f} false positive(s)")
+        })
+    };
 
     match context {
         Some(ctx) => {
@@ -179,14 +281,19 @@ pub fn estimate(
             } else {
                 0.5
             };
-            let shift = SIEM_WEIGHT * (logit(risk) - logit(SIEM_QUIET));
+            let counts = known.map(|k| k.siem_risk);
+            let (shift, v) = read(
+                SIEM_WEIGHT * (logit(risk) - logit(SIEM_QUIET)),
+                SIEM_VARIANCE,
+                counts,
+            );
             log_odds += shift;
-            variance += SIEM_VARIANCE;
+            variance += v;
             term(
                 &mut terms,
                 "siem_risk_score",
                 shift,
-                format!("SIEM risk {risk:.2}"),
+                format!("SIEM risk {risk:.2}{}", seen(counts)),
             );
             let strongest = crate::values::strongest_indicator(ctx);
             if strongest > 0.5 {
@@ -203,17 +310,23 @@ pub fn estimate(
                     ),
                 );
             }
-            let known = ctx.false_positive_history.min(FP_HISTORY_CAP);
-            let shift = -FP_HISTORY_STEP * f64::from(known);
+            let on_record = ctx.false_positive_history.min(FP_HISTORY_CAP);
+            let counts = known.map(|k| k.fp_history);
+            let (shift, v) = read(
+                -FP_HISTORY_STEP * f64::from(on_record),
+                FP_HISTORY_VARIANCE,
+                counts,
+            );
             log_odds += shift;
-            variance += FP_HISTORY_VARIANCE;
+            variance += v;
             term(
                 &mut terms,
                 "false_positive_history",
                 shift,
                 format!(
-                    "the SIEM has {} earlier false positive(s) on record",
-                    ctx.false_positive_history
+                    "the SIEM has {} earlier false positive(s) on record{}",
+                    ctx.false_positive_history,
+                    seen(counts)
                 ),
             );
         }
@@ -260,9 +373,9 @@ pub fn estimate(
 /// would do, relative to the worst case.
 pub fn impact(criticality: Criticality) -> f64 {
     match criticality {
-        Criticality::Low => 0.7,
-        Criticality::Medium => 0.8,
-        Criticality::High => 0.9,
+        Criticality::Low => 0.55,
+        Criticality::Medium => 0.7,
+        Criticality::High => 0.8,
         Criticality::Critical => 1.0,
     }
 }
@@ -284,9 +397,10 @@ fn burnt(profile: &ModuleProfile) -> Option<String> {
     })
 }
 
-/// Scores one kill: the pessimistic likelihood that it was right, times the
-/// module's impact. The factors are the estimate's terms; their
-/// contributions are shifts in log-odds (they do not sum to the score).
+/// Scores one kill: the likelihood that it was right, times the module's
+/// impact (the harm to expect from reviving it). A real threat on a module
+/// of high criticality scores at most 0.8 (high); only a critical module's
+/// can reach critical. The factors are the estimate's terms.
 pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
     let confidence = input.kill.confidence_score;
     if !(0.0..=1.0).contains(&confidence) {
@@ -301,7 +415,7 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
         &input.thresholds,
     );
     let impact = impact(input.profile.criticality);
-    let score = (e.upper() * impact).clamp(0.0, 1.0);
+    let score = (e.likely() * impact).clamp(0.0, 1.0);
     let mut factors = as_factors(&e.terms);
     factors.push(RiskFactor {
         name: "module_criticality".to_string(),
@@ -309,10 +423,9 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
         weight: 0.0,
         contribution: 0.0,
         detail: format!(
-            "likely right {:.2} (between {:.2} and {:.2}); the cautious {:.2} x impact {impact} of a {:?} module",
+            "likely right {:.2} (between {:.2} and {:.2}) x impact {impact} of a {:?} module",
             e.likely(),
             e.lower(),
-            e.upper(),
             e.upper(),
             input.profile.criticality
         ),
@@ -337,9 +450,11 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
         &input.profile,
         &input.thresholds,
     );
-    // How sure it is that resurrecting does no harm: the complement of the
-    // (already pessimistic) risk score.
-    let safe = (1.0 - risk.score).clamp(0.0, 1.0);
+    // How sure it is that resurrecting does no harm: the cautious
+    // likelihood of a threat, times the module's impact, weighed
+    // HARM_WEIGHT to one.
+    let harm = HARM_WEIGHT * e.upper() * impact(input.profile.criticality);
+    let safe = (1.0 - harm).clamp(0.0, 1.0);
     let mut reasoning = vec![
         "pessimistic strategy".to_string(),
         format!(
@@ -381,12 +496,14 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
         (DecisionOutcome::PendingReview, safe)
     } else if safe >= min_confidence && risk.score <= max_score {
         reasoning.push(format!(
-            "even the cautious reading is safe: {safe:.2} >= {min_confidence:.2}: resurrect automatically"
+            "even the cautious reading is safe: 1 - {HARM_WEIGHT} x {:.4} x impact = {safe:.2} >= {min_confidence:.2}: resurrect automatically",
+            e.upper()
         ));
         (DecisionOutcome::ApproveAuto, safe)
     } else {
         reasoning.push(format!(
-            "not sure enough to act alone ({safe:.2} < {min_confidence:.2} or risk {:.2} > {max_score:.2}): a human decides",
+            "not sure enough to act alone (1 - {HARM_WEIGHT} x {:.4} x impact = {safe:.2} < {min_confidence:.2}, or risk {:.2} > {max_score:.2}): a human decides",
+            e.upper(),
             risk.score
         ));
         (DecisionOutcome::PendingReview, safe)
@@ -400,6 +517,34 @@ mod tests {
     use crate::fixtures;
     use crate::types::RiskLevel;
 
+    /// The facts a host adds once its history holds kills of known truth:
+    /// (threats, false positives) in all, and of them those resembling the
+    /// kill in its SIEM risk (`near`); in its count on record they are as
+    /// in all (that evidence says nothing).
+    fn known(input: &mut ScoreInput, all: (f64, f64), near: (f64, f64)) {
+        for (name, value) in [
+            (names::KNOWN_THREATS, all.0),
+            (names::KNOWN_FALSE_POSITIVES, all.1),
+            (names::KNOWN_SIEM_RISK_THREATS, near.0),
+            (names::KNOWN_SIEM_RISK_FALSE_POSITIVES, near.1),
+            (names::KNOWN_FP_HISTORY_THREATS, all.0),
+            (names::KNOWN_FP_HISTORY_FALSE_POSITIVES, all.1),
+        ] {
+            input.thresholds.push(NamedValue {
+                name: name.into(),
+                value,
+            });
+        }
+    }
+
+    /// A benign-looking kill on a fleet whose history shows kills like it
+    /// were false positives (2,000 of them, no threat).
+    fn calibrated_low_risk() -> ScoreInput {
+        let mut input = fixtures::low_risk();
+        known(&mut input, (1_500.0, 4_000.0), (0.0, 2_000.0));
+        input
+    }
+
     fn decide(input: ScoreInput) -> Verdict {
         let risk = score(&input).unwrap();
         pessimistic(&DecideInput {
@@ -412,13 +557,75 @@ mod tests {
     }
 
     #[test]
-    fn a_benign_kill_with_context_is_scored_low_and_approved() {
-        let input = fixtures::low_risk();
-        let r = score(&input).unwrap();
+    fn a_benign_kill_with_context_is_scored_low_and_approved_once_history_confirms_it() {
+        let r = score(&fixtures::low_risk()).unwrap();
         assert!(r.level <= RiskLevel::Low, "{r:?}");
-        let v = decide(input);
+        // With no kill of known truth the model alone is not enough to act.
+        assert_eq!(
+            decide(fixtures::low_risk()).outcome,
+            DecisionOutcome::PendingReview
+        );
+        let v = decide(calibrated_low_risk());
         assert_eq!(v.outcome, DecisionOutcome::ApproveAuto, "{v:?}");
         assert!(v.confidence >= 0.85);
+    }
+
+    #[test]
+    fn threats_among_known_kills_like_this_one_hold_it_back() {
+        // The same kill, where history shows one kill in twenty like it was
+        // a threat: never automatic.
+        let mut input = fixtures::low_risk();
+        known(&mut input, (1_500.0, 4_000.0), (100.0, 1_900.0));
+        let e = estimate(
+            &input.kill,
+            input.context.as_ref(),
+            &input.profile,
+            &input.thresholds,
+        );
+        let clean = calibrated_low_risk();
+        let c = estimate(
+            &clean.kill,
+            clean.context.as_ref(),
+            &clean.profile,
+            &clean.thresholds,
+        );
+        assert!(
+            e.upper() > 5.0 * c.upper(),
+            "{} vs {}",
+            e.upper(),
+            c.upper()
+        );
+        assert_eq!(decide(input).outcome, DecisionOutcome::PendingReview);
+    }
+
+    #[test]
+    fn few_known_kills_leave_the_model_in_charge() {
+        // Two known false positives like it move the estimate a little,
+        // not to certainty.
+        let model = fixtures::low_risk();
+        let mut few = fixtures::low_risk();
+        known(&mut few, (1.0, 2.0), (0.0, 2.0));
+        let m = estimate(
+            &model.kill,
+            model.context.as_ref(),
+            &model.profile,
+            &model.thresholds,
+        );
+        let f = estimate(
+            &few.kill,
+            few.context.as_ref(),
+            &few.profile,
+            &few.thresholds,
+        );
+        assert!((m.likely() - f.likely()).abs() < 0.05, "{m:?} {f:?}");
+    }
+
+    #[test]
+    fn a_real_threat_scores_high_but_critical_only_on_a_critical_module() {
+        let mut input = fixtures::critical_threat();
+        assert_eq!(score(&input).unwrap().level, RiskLevel::Critical);
+        input.profile.criticality = Criticality::High;
+        assert_eq!(score(&input).unwrap().level, RiskLevel::High);
     }
 
     #[test]
@@ -461,6 +668,12 @@ mod tests {
             decide(input.clone()).outcome,
             DecisionOutcome::PendingReview
         );
+        // Kills like it were threats one time in forty.
+        known(&mut input, (1_500.0, 4_000.0), (15.0, 600.0));
+        assert_eq!(
+            decide(input.clone()).outcome,
+            DecisionOutcome::PendingReview
+        );
         input.profile.false_positives = 40;
         input.profile.successful_resurrections = 40;
         assert_eq!(decide(input).outcome, DecisionOutcome::ApproveAuto);
@@ -468,20 +681,20 @@ mod tests {
 
     #[test]
     fn the_automation_limit_in_force_binds() {
-        let mut input = fixtures::low_risk();
+        let mut input = calibrated_low_risk();
         input.thresholds.push(crate::NamedValue {
             name: names::AUTO_APPROVE_MIN_CONFIDENCE.into(),
-            value: 0.999,
+            value: 1.0,
         });
         assert_eq!(decide(input).outcome, DecisionOutcome::PendingReview);
     }
 
     #[test]
     fn always_approve_modules_and_manual_overrides_go_to_a_human() {
-        let mut input = fixtures::low_risk();
+        let mut input = calibrated_low_risk();
         input.profile.always_require_approval = true;
         assert_eq!(decide(input).outcome, DecisionOutcome::PendingReview);
-        let mut input = fixtures::low_risk();
+        let mut input = calibrated_low_risk();
         input.kill.kill_reason = KillReason::ManualOverride;
         assert_ne!(decide(input).outcome, DecisionOutcome::ApproveAuto);
     }

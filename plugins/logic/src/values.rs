@@ -35,6 +35,16 @@ pub mod names {
     /// person approved, and kills a person denied.
     pub const MODULE_HUMAN_APPROVALS: &str = "module.human_approvals";
     pub const MODULE_HUMAN_DENIALS: &str = "module.human_denials";
+    /// Facts the host adds about Medic's whole history (not tunables):
+    /// kills whose truth became known (a resurrection's outcome, a person's
+    /// verdict), in all, and of them those that resemble this kill in one
+    /// piece of evidence (see `docs/decision-quality.md`, "Calibration").
+    pub const KNOWN_THREATS: &str = "known.threats";
+    pub const KNOWN_FALSE_POSITIVES: &str = "known.false_positives";
+    pub const KNOWN_SIEM_RISK_THREATS: &str = "known.siem_risk.threats";
+    pub const KNOWN_SIEM_RISK_FALSE_POSITIVES: &str = "known.siem_risk.false_positives";
+    pub const KNOWN_FP_HISTORY_THREATS: &str = "known.fp_history.threats";
+    pub const KNOWN_FP_HISTORY_FALSE_POSITIVES: &str = "known.fp_history.false_positives";
 }
 
 /// Looks a named number up; a missing or non-finite value gives `default`.

@@ -1,0 +1,284 @@
+//! What Medic has learnt of its evidence: every kill whose truth became
+//! known (a resurrection's outcome, a person's verdict) is counted by its
+//! SIEM risk and by the SIEM's count of false positives on record. For each
+//! new kill the plugins are told how many known kills resembled it in each,
+//! and how many turned out threats (named values `known.*`, see
+//! `docs/decision-quality.md`, "Calibration"), so a scorer can read the
+//! SIEM as it has proved to be on this fleet rather than as assumed.
+//!
+//! Counting is O(1) per kill and the whole state is a few hundred integers.
+
+use serde::{Deserialize, Serialize};
+
+use super::verdicts::HumanVerdict;
+use super::{Result, Store};
+use crate::model::{OutcomeRecord, OutcomeResult, Reading, Resembling, Tally};
+use medic_plugin_logic::evidence::FP_HISTORY_CAP;
+
+/// SIEM risk is counted in bins this wide (0.05).
+pub const SIEM_BINS: usize = 20;
+/// A kill resembles known kills whose SIEM risk lies within this many bins
+/// of its own (±0.05 to ±0.10 around it).
+const SIEM_REACH: usize = 1;
+const FP_BINS: usize = FP_HISTORY_CAP as usize + 1;
+
+/// The counts of kills whose truth is known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub all: Tally,
+    siem_risk: [Tally; SIEM_BINS],
+    fp_history: [Tally; FP_BINS],
+}
+
+fn siem_bin(risk: f64) -> usize {
+    if !risk.is_finite() {
+        return SIEM_BINS / 2;
+    }
+    // Truncation is the binning: 0.05 per bin, 1.0 in the last.
+    ((risk.clamp(0.0, 1.0) * SIEM_BINS as f64) as usize).min(SIEM_BINS - 1)
+}
+
+fn fp_bin(on_record: u32) -> usize {
+    (on_record.min(FP_HISTORY_CAP)) as usize
+}
+
+impl Calibration {
+    /// Counts one kill whose truth became known. A kill without SIEM
+    /// context counts in the totals only.
+    pub fn add(&mut self, reading: Option<Reading>, threat: bool) {
+        self.all.add(threat);
+        if let Some(r) = reading {
+            self.siem_risk[siem_bin(r.siem_risk)].add(threat);
+            self.fp_history[fp_bin(r.on_record)].add(threat);
+        }
+    }
+
+    /// What the known kills say of one with this evidence.
+    pub fn resembling(&self, reading: Option<Reading>) -> Resembling {
+        let Some(r) = reading else {
+            return Resembling {
+                all: self.all,
+                ..Resembling::default()
+            };
+        };
+        let b = siem_bin(r.siem_risk);
+        let lo = b.saturating_sub(SIEM_REACH);
+        let hi = (b + SIEM_REACH).min(SIEM_BINS - 1);
+        Resembling {
+            all: self.all,
+            siem_risk: self.siem_risk[lo..=hi]
+                .iter()
+                .fold(Tally::default(), |a, t| a.plus(*t)),
+            fp_history: self.fp_history[fp_bin(r.on_record)],
+        }
+    }
+}
+
+/// What a resurrection's result says of the kill's truth: re-killed or
+/// rolled back, a threat; back and stayed, a false positive; a failure to
+/// come back says nothing.
+pub fn truth_of(result: OutcomeResult) -> Option<bool> {
+    match result {
+        OutcomeResult::ReKilled | OutcomeResult::Rollback => Some(true),
+        OutcomeResult::Success | OutcomeResult::PartialSuccess => Some(false),
+        OutcomeResult::Failure => None,
+    }
+}
+
+/// The calibration, shared by the store's handles.
+pub(crate) type Shared = std::sync::Mutex<Calibration>;
+
+impl Store {
+    /// What the kills of known truth say of one with this evidence.
+    pub fn resembling(&self, reading: Option<Reading>) -> Resembling {
+        crate::sync::lock(&self.calibration).resembling(reading)
+    }
+
+    /// Counts an outcome just recorded.
+    pub(crate) fn calibrate_outcome(&self, o: &OutcomeRecord) {
+        if let Some(threat) = truth_of(o.result) {
+            crate::sync::lock(&self.calibration).add(o.reading, threat);
+        }
+    }
+
+    /// Counts a person's verdict just indexed: a denial is a person's word
+    /// that the kill was right; an approval waits for its outcome.
+    pub(crate) fn calibrate_verdict(&self, v: &HumanVerdict) {
+        if !v.approved {
+            crate::sync::lock(&self.calibration).add(v.reading, true);
+        }
+    }
+
+    /// Builds the calibration from every outcome and verdict at open.
+    /// Outcomes are decoded one by one: a hundred thousand take about a
+    /// second, once.
+    pub(crate) fn load_calibration(&self) -> Result<()> {
+        let mut c = Calibration::default();
+        for item in self.outcomes.iter() {
+            let (_, v) = item?;
+            let o: OutcomeRecord = super::outcomes::decode(&v)?;
+            if let Some(threat) = truth_of(o.result) {
+                c.add(o.reading, threat);
+            }
+        }
+        for item in self.human_verdicts.iter() {
+            let v: HumanVerdict = serde_json::from_slice(&item?.1)?;
+            if !v.approved {
+                c.add(v.reading, true);
+            }
+        }
+        *crate::sync::lock(&self.calibration) = c;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SiemContext;
+    use medic_plugin_logic::values::names as n;
+
+    fn ctx(risk: f64, fp: u32) -> SiemContext {
+        SiemContext {
+            query_id: "q".into(),
+            kill_id: "k".into(),
+            timestamp: chrono::Utc::now(),
+            threat_indicators: vec![],
+            historical_behavior: Default::default(),
+            false_positive_history: fp,
+            network_context: Default::default(),
+            user_context: None,
+            risk_score: risk,
+            recommendation: String::new(),
+        }
+    }
+
+    #[test]
+    fn kills_resemble_their_neighbours_in_siem_risk_and_their_count_on_record() {
+        let mut c = Calibration::default();
+        c.add(Reading::of(Some(&ctx(0.12, 0))), false);
+        c.add(Reading::of(Some(&ctx(0.17, 2))), false);
+        c.add(Reading::of(Some(&ctx(0.22, 9))), true);
+        c.add(Reading::of(Some(&ctx(0.80, 0))), true);
+        c.add(None, true);
+        let r = c.resembling(Reading::of(Some(&ctx(0.16, 7))));
+        assert_eq!(
+            r.all,
+            Tally {
+                threats: 3,
+                false_positives: 2
+            }
+        );
+        // 0.16 is in the bin [0.15, 0.20): its neighbours reach 0.10–0.25.
+        assert_eq!(
+            r.siem_risk,
+            Tally {
+                threats: 1,
+                false_positives: 2
+            }
+        );
+        // 7 on record counts with the 5-or-more bin, as 9 did.
+        assert_eq!(
+            r.fp_history,
+            Tally {
+                threats: 1,
+                false_positives: 0
+            }
+        );
+        assert_eq!(c.resembling(None).siem_risk, Tally::default());
+    }
+
+    fn outcome(n: u32, result: OutcomeResult, risk: f64) -> OutcomeRecord {
+        OutcomeRecord {
+            outcome_id: format!("o-{n}"),
+            request_id: format!("r-{n}"),
+            decision_id: format!("d-{n}"),
+            kill_id: format!("k-{n}"),
+            result,
+            recorded_at: chrono::Utc::now(),
+            time_to_stable: None,
+            post_resurrection_metrics: Default::default(),
+            smith_feedback: None,
+            human_feedback: None,
+            lessons_learned: vec![],
+            should_adjust_threshold: false,
+            target_module: "m".into(),
+            risk_level: crate::model::RiskLevel::Low,
+            risk_score: 0.1,
+            decision: crate::model::DecisionOutcome::ApproveAuto,
+            strategy: "pessimistic@0.1.0".into(),
+            kill_reason: None,
+            smith_confidence: None,
+            reading: Reading::of(Some(&ctx(risk, 0))),
+        }
+    }
+
+    #[test]
+    fn the_store_counts_outcomes_and_denials_and_rebuilds_the_counts_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let near = Reading::of(Some(&ctx(0.12, 0)));
+        {
+            let s = Store::open(&path).unwrap();
+            s.put_outcome(&outcome(1, OutcomeResult::Success, 0.11))
+                .unwrap();
+            s.put_outcome(&outcome(2, OutcomeResult::PartialSuccess, 0.14))
+                .unwrap();
+            s.put_outcome(&outcome(3, OutcomeResult::ReKilled, 0.13))
+                .unwrap();
+            // A failure to come back says nothing of the kill.
+            s.put_outcome(&outcome(4, OutcomeResult::Failure, 0.12))
+                .unwrap();
+            s.put_outcome(&outcome(5, OutcomeResult::Rollback, 0.9))
+                .unwrap();
+            let r = s.resembling(near);
+            assert_eq!(
+                (r.all, r.siem_risk),
+                (
+                    Tally {
+                        threats: 2,
+                        false_positives: 2
+                    },
+                    Tally {
+                        threats: 1,
+                        false_positives: 2
+                    }
+                )
+            );
+        }
+        let s = (0..100)
+            .find_map(|_| {
+                Store::open(&path).ok().or_else(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    None
+                })
+            })
+            .expect("the store opens again");
+        let r = s.resembling(near);
+        assert_eq!(r.all.threats, 2);
+        assert_eq!(r.siem_risk.false_positives, 2);
+    }
+
+    #[test]
+    fn out_of_range_risks_fall_in_the_edge_bins() {
+        let mut c = Calibration::default();
+        c.add(Reading::of(Some(&ctx(1.0, 0))), true);
+        c.add(Reading::of(Some(&ctx(-3.0, 0))), false);
+        c.add(Reading::of(Some(&ctx(f64::NAN, 0))), false);
+        assert_eq!(
+            c.resembling(Reading::of(Some(&ctx(0.99, 0))))
+                .siem_risk
+                .threats,
+            1
+        );
+        assert_eq!(
+            c.resembling(Reading::of(Some(&ctx(0.0, 0))))
+                .siem_risk
+                .false_positives,
+            1
+        );
+        let facts = c.resembling(Reading::of(Some(&ctx(0.5, 0)))).facts();
+        assert_eq!(facts[0], (n::KNOWN_THREATS, 1.0));
+        assert_eq!(facts[3], (n::KNOWN_SIEM_RISK_FALSE_POSITIVES, 1.0));
+    }
+}
