@@ -1,4 +1,5 @@
-//! Smith's Redis stream, read with a consumer group (spec §4.1).
+//! Smith's Redis stream, read with a consumer group
+//! (docs/reference/protocols.md#kills-from-a-redis-stream).
 //!
 //! On start the consumer re-reads its own pending entries (kills it read
 //! before a crash but never acknowledged), then claims entries left pending
