@@ -91,7 +91,7 @@ const YIELD_EVERY: Duration = Duration::from_micros(200);
 /// work): a small batch is decided by fewer tasks, not split four ways.
 /// At 20,000 kills/s batches are ~20 entries; split into four chunks of
 /// five, the tasks' spawning and cross-thread wake-ups cost ~7% more CPU
-/// per kill than one or two chunks (docs/BENCHMARKS.md, issue 3).
+/// per kill than one or two chunks (docs/benchmarks-history.md, issue 3).
 const MIN_CHUNK: usize = 16;
 
 /// The most a reconnect waits.
