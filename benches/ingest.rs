@@ -1,7 +1,7 @@
-//! Reading a kill from the wire: the spec §4.1 envelope as Smith sends it
-//! (the load test's kill), read in one pass into typed fields — the path
-//! every well-formed kill takes — against the field-by-field reading
-//! through `serde_json::Value` that names the field of a malformed one.
+//! Reading a kill from the wire: the envelope as Smith sends it (the load
+//! test's kill), read in one pass into typed fields — the path every
+//! well-formed kill takes — against the field-by-field reading through
+//! `serde_json::Value` that names the field of a malformed one.
 //!
 //! Run: `cargo bench --bench ingest`. Results: docs/BENCHMARKS.md.
 

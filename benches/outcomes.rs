@@ -1,6 +1,5 @@
-//! The outcome database at a million records: a module's 90-day history
-//! and its success rate (spec §3.4 `get_module_history`,
-//! `get_success_rate`), through the module index.
+//! The outcome database at a million records: a module's 90-day history and
+//! its success rate, through the module index.
 //!
 //! Run: `cargo bench --bench outcomes`. Results: docs/BENCHMARKS.md.
 //! Building the store (1,000,000 outcomes over 500 modules and a year) takes

@@ -20,10 +20,10 @@ pub struct Cli {
 /// Where configuration comes from; each file defaults to the embedded one.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigFiles {
-    /// medic.yaml (spec §5.1).
+    /// medic.yaml (docs/reference/configuration.md).
     #[arg(long, global = true, env = "MEDIC_CONFIG_PATH")]
     pub config: Option<PathBuf>,
-    /// constitution.yaml (spec §5.2).
+    /// constitution.yaml (docs/reference/configuration.md).
     #[arg(long, global = true, env = "MEDIC_CONSTITUTION_PATH")]
     pub constitution: Option<PathBuf>,
 }

@@ -4,7 +4,7 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`config`] | configuration files: raw serde structs, loading, validation |
-//! | [`model`] | the spec §2 data model |
+//! | [`model`] | the data model (docs/reference/data-model.md) |
 //! | [`authoring`] | `medic plugin new`: plugin projects in Rust, Python and JavaScript |
 //! | [`plugin`] | the plugin host: bindings, sandboxed runtime, registry, hot swap |
 //! | [`ingest`] | kills in: Redis stream consumer, wire formats, validation |

@@ -157,7 +157,7 @@ fn machine_use(before: Option<MachineTicks>, after: Option<MachineTicks>) -> Opt
 /// (cause not found): enough to set a run's p99 alone. After this pause
 /// they still did — the kernel zeroing fresh 2 MiB huge pages at first
 /// touch — until Medic turned huge pages off for itself (`no_huge_pages`
-/// in `main.rs`; docs/BENCHMARKS.md, issue 3).
+/// in `main.rs`; docs/benchmarks-history.md, issue 3).
 const SETTLE: Duration = Duration::from_secs(1);
 
 fn now_ms() -> u64 {

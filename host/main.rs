@@ -8,7 +8,8 @@ use medic::commands;
 
 /// mimalloc instead of the system allocator: deciding a kill allocates and
 /// frees many small buffers across threads (JSON, sled nodes), where glibc's
-/// malloc spent a quarter of the time (see docs/BENCHMARKS.md, issue 3).
+/// malloc spent a quarter of the time (see docs/benchmarks-history.md,
+/// issue 3).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -18,8 +19,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Keeps freed memory for reuse instead of handing it back to the kernel a
 /// second later: under load the same memory was purged and faulted in again
 /// (zeroed by the kernel, 2 MiB at a time), about 3% of all CPU time (see
-/// docs/BENCHMARKS.md, issue 3). The heap then stays at its high-water mark.
-/// `MIMALLOC_PURGE_DELAY` in the environment still decides when it is set.
+/// docs/benchmarks-history.md, issue 3). The heap then stays at its
+/// high-water mark. `MIMALLOC_PURGE_DELAY` in the environment still decides
+/// when it is set.
 fn keep_freed_memory() {
     set_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, -1);
 }
@@ -42,14 +44,13 @@ fn set_mimalloc_option(
 /// mimalloc's `mi_option_allow_thp` (its `mimalloc.h`, version 3).
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
-/// Turns transparent huge pages off for this process (mimalloc's own
-/// option, and the kernel's per-process switch, which also covers memory
-/// mapped before `main` and on systems where THP is `always`). With them,
-/// the first touch of each fresh 2 MiB region had the kernel zero all of
-/// it: after an idle second, the first 150 ms of kills at 20,000/s spent a
-/// quarter of their CPU time there and up to 2,400 of them waited over
-/// 10 ms; without, none did in five runs of six (see docs/BENCHMARKS.md,
-/// issue 3).
+/// Turns transparent huge pages off for this process (mimalloc's own option,
+/// and the kernel's per-process switch, which also covers memory mapped
+/// before `main` and on systems where THP is `always`). With them, the first
+/// touch of each fresh 2 MiB region had the kernel zero all of it: after an
+/// idle second, the first 150 ms of kills at 20,000/s spent a quarter of
+/// their CPU time there and up to 2,400 of them waited over 10 ms; without,
+/// none did in five runs of six (see docs/benchmarks-history.md, issue 3).
 /// `MIMALLOC_ALLOW_THP` in the environment still decides when it is set.
 fn no_huge_pages() {
     if !set_mimalloc_option("MIMALLOC_ALLOW_THP", MI_OPTION_ALLOW_THP, 0) {

@@ -1,6 +1,6 @@
-//! Medic's data model (spec §2): what Smith sends, what the SIEM adds, what
-//! the plugins judge, and what Medic decides. Wire names are the spec's
-//! snake_case strings.
+//! Medic's data model: what Smith sends, what the SIEM adds, what the
+//! plugins judge, and what Medic decides. Wire names are snake_case
+//! strings. Field by field: docs/reference/data-model.md.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::wire::{wire_name, wire_str};
 
-/// A JSON object of free-form context (spec `dict`).
+/// A JSON object of free-form context.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
 
-/// Why Smith killed the service (spec §2.1).
+/// Why Smith killed the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KillReason {
@@ -24,7 +24,7 @@ pub enum KillReason {
     ManualOverride,
 }
 
-/// Smith's assessment of the threat (spec §2.1).
+/// Smith's assessment of the threat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -35,7 +35,7 @@ pub enum Severity {
     Info,
 }
 
-/// A kill notification from Smith (spec §2.1).
+/// A kill notification from Smith.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KillReport {
@@ -70,7 +70,7 @@ pub struct KillReport {
     pub metadata: JsonMap,
 }
 
-/// One indicator the SIEM holds about a kill (spec §2.2).
+/// One indicator the SIEM holds about a kill.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ThreatIndicator {
     pub indicator_type: String,
@@ -82,7 +82,7 @@ pub struct ThreatIndicator {
     pub tags: Vec<String>,
 }
 
-/// The SIEM's context for a kill (spec §2.2).
+/// The SIEM's context for a kill.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiemContext {
     pub query_id: String,
@@ -267,7 +267,7 @@ impl ModuleProfile {
     }
 }
 
-/// Spec §2.3 RiskLevel.
+/// The band a risk score falls in, cut at the `risk.*` thresholds.
 #[derive(
     Clone,
     Copy,
@@ -308,7 +308,7 @@ pub struct RiskAssessment {
     pub factors: Vec<RiskFactor>,
 }
 
-/// Spec §2.3 DecisionOutcome.
+/// What a strategy recommends, and what Medic decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionOutcome {
@@ -356,7 +356,7 @@ pub struct Verdict {
     pub timeout_minutes: u32,
 }
 
-/// Spec §2.5 OutcomeResult.
+/// How a resurrection turned out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeResult {
@@ -491,7 +491,7 @@ pub struct PluginUse {
     pub fallback: Option<String>,
 }
 
-/// A resurrection decision (spec §2.3), with how it was reached.
+/// A resurrection decision, with how it was reached.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub decision_id: String,
@@ -508,7 +508,7 @@ pub struct Decision {
     pub auto_approve_eligible: bool,
     pub constraints: Vec<String>,
     pub timeout_minutes: u32,
-    // Beyond the spec: what it takes to explain and audit the decision.
+    // What it takes to explain and audit the decision.
     pub target_module: String,
     pub target_instance_id: String,
     pub risk_factors: Vec<RiskFactor>,
@@ -557,8 +557,8 @@ impl Decision {
     }
 }
 
-/// Spec §2.4 ResurrectionStatus: a request's status as Smith and operators
-/// see it.
+/// A request's status as Smith and operators see it: its workflow state,
+/// coarsely.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResurrectionStatus {
@@ -571,8 +571,8 @@ pub enum ResurrectionStatus {
     Cancelled,
 }
 
-/// Spec §8.5 workflow states (plus `cancelled`, for a request vetoed or
-/// withdrawn before it ran). The legal moves are in `execute::workflow`.
+/// Where a request is in its workflow (`cancelled`: vetoed or withdrawn
+/// before it ran). The legal moves are in `execute::workflow`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkflowState {
@@ -621,7 +621,7 @@ pub struct Transition {
     pub note: String,
 }
 
-/// A resurrection request (spec §2.4) with its workflow.
+/// A resurrection request with its workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResurrectionRequest {
     pub request_id: String,
@@ -639,7 +639,7 @@ pub struct ResurrectionRequest {
     pub rollback_reason: Option<String>,
     pub monitoring_duration_minutes: f64,
     pub health_checks: Vec<String>,
-    // Beyond the spec: the workflow and what happened in it.
+    // The workflow and what happened in it.
     pub state: WorkflowState,
     pub transitions: Vec<Transition>,
     /// The backend type that serves the module.
@@ -655,7 +655,7 @@ pub struct ResurrectionRequest {
     pub notes: Option<String>,
 }
 
-/// Spec §2.5: how a resurrection turned out.
+/// How a resurrection turned out: its outcome record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutcomeRecord {
     pub outcome_id: String,
@@ -672,7 +672,7 @@ pub struct OutcomeRecord {
     pub human_feedback: Option<String>,
     pub lessons_learned: Vec<String>,
     pub should_adjust_threshold: bool,
-    // Beyond the spec: what a learner and the reports need without a join.
+    // What a learner and the reports need without a join.
     pub target_module: String,
     pub risk_level: RiskLevel,
     pub risk_score: f64,
@@ -729,7 +729,7 @@ pub enum QueueStatus {
     Expired,
 }
 
-/// A decision waiting for a human (spec §3.3).
+/// A decision waiting for a human in the approval queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueItem {
     pub item_id: String,

@@ -1,9 +1,8 @@
-//! Post-resurrection monitoring (spec §3.2 `ResurrectionMonitor`): wait for
-//! the first passing health check (within the startup grace), then check
-//! every interval for the monitoring duration. The anomaly score is the
-//! share of failed checks among the last [`WINDOW`]; a module that never
-//! comes up scores 1. An interruption (Smith killing the module again, or
-//! an operator's rollback) ends the watch.
+//! Post-resurrection monitoring: wait for the first passing health check
+//! (within the startup grace), then check every interval for the monitoring
+//! duration. The anomaly score is the share of failed checks among the last
+//! [`WINDOW`]; a module that never comes up scores 1. An interruption (Smith
+//! killing the module again, or an operator's rollback) ends the watch.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,7 +59,7 @@ pub enum Ending {
     Interrupted,
 }
 
-/// An anomaly seen during the watch (spec `get_anomalies`).
+/// An anomaly seen during the watch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Anomaly {
     pub after_ms: u64,
@@ -68,7 +67,7 @@ pub struct Anomaly {
     pub detail: String,
 }
 
-/// What the watch saw (spec `stop_monitoring`'s metrics).
+/// What the watch saw (the outcome record's `post_resurrection_metrics`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
     pub ending: Ending,
@@ -88,7 +87,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// Spec `should_rollback`: whether, and why.
+    /// Whether to roll back, and why.
     pub fn should_rollback(&self, plan: &Plan) -> (bool, String) {
         match self.ending {
             Ending::NeverHealthy if plan.stop_on_anomaly => (

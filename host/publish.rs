@@ -1,6 +1,6 @@
 //! Publishing to Redis: each decision goes to `medic.responses` (or the
-//! envelope's `reply_to`) with the kill's correlation id; resurrection
-//! events (spec §4.3) go to `medic.events`.
+//! envelope's `reply_to`) with the kill's correlation id; resurrection events
+//! go to `medic.events` (docs/reference/protocols.md).
 
 use redis::aio::ConnectionManager;
 
@@ -75,7 +75,7 @@ impl Publisher {
 }
 
 impl Publisher {
-    /// Publishes one event (spec §4.3) to `stream`; a failure is logged,
+    /// Publishes one resurrection event to `stream`; a failure is logged,
     /// never fatal (the store holds every event's facts).
     pub async fn event(&self, stream: &str, event: &serde_json::Value) {
         let Some(conn) = &self.conn else { return };

@@ -1,4 +1,4 @@
-//! The daily report (spec §14 phase 1): what was decided on one day, by
+//! The daily report (the observer phase's): what was decided on one day, by
 //! outcome, risk level, module and kill reason, with plugin errors, SIEM
 //! failures and dead letters.
 

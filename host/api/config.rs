@@ -18,9 +18,9 @@ use crate::config::raw::Role;
 pub struct ConfigView {
     /// Where it was read from (files, or the embedded defaults).
     pub source: String,
-    /// `medic.yaml` (spec §5.1).
+    /// `medic.yaml`.
     pub medic: Value,
-    /// `constitution.yaml` (spec §5.2, with the plugin bindings).
+    /// `constitution.yaml`, with the plugin bindings.
     pub constitution: Value,
 }
 

@@ -1,4 +1,4 @@
-//! Decisions over HTTP (spec §9.1 `/decisions`): the newest first, filtered
+//! Decisions over HTTP (`/api/v1/decisions`): the newest first, filtered
 //! by module, outcome, risk level and time, paged with a cursor; one
 //! decision whole, with its kill and SIEM context. Viewers and up.
 

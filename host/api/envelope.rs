@@ -1,5 +1,6 @@
-//! The spec §9.2 envelope every answer is wrapped in, as types: the code
-//! that writes answers and the OpenAPI document are both made from these.
+//! The envelope every answer is wrapped in (docs/reference/api.md#answers),
+//! as types: the code that writes answers and the OpenAPI document are both
+//! made from these.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -1,7 +1,7 @@
-//! One mapping from what went wrong to an HTTP status, in the spec §9.2
-//! envelope. Internal errors are logged, never shown. Answers axum makes
-//! itself (an unknown route, a wrong method, a body over the limit) are
-//! rewritten into the same envelope by `envelope_plain_errors`.
+//! One mapping from what went wrong to an HTTP status, in the API's envelope.
+//! Internal errors are logged, never shown. Answers axum makes itself (an
+//! unknown route, a wrong method, a body over the limit) are rewritten into
+//! the same envelope by `envelope_plain_errors`.
 
 use axum::Json;
 use axum::http::{StatusCode, header};

@@ -25,7 +25,7 @@ pub struct HealthChecks {
     pub smith_veto: &'static str,
 }
 
-/// Spec §13.2: `healthy`, `degraded` (working without something) or
+/// The engine's health: `healthy`, `degraded` (working without something) or
 /// `unhealthy` (answered with 503).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {

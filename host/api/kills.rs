@@ -57,7 +57,7 @@ pub enum KillsAnswer {
 }
 
 #[utoipa::path(post, path = "/api/v1/kills", tag = "kills",
-    request_body(content = KillsBody, description = "A kill report (spec §2.1, bare or in its event envelope) or a JSON array of them"),
+    request_body(content = KillsBody, description = "A kill report (bare or in its event envelope) or a JSON array of them"),
     responses((status = 200, description = "Each kill decided and stored before this answer", body = Envelope<KillsAnswer>),
               (status = 413, description = "The body is over 2 MiB", body = ErrorEnvelope),
               (status = 422, description = "Not JSON, too many kills, or a single kill that is invalid (the field named)", body = ErrorEnvelope)))]

@@ -1,6 +1,6 @@
 //! The HTTP API (axum): `router(state)` is built apart from serving so tests
-//! drive it with `oneshot`. Every answer uses the spec §9.2 envelope. The
-//! routes are registered with their OpenAPI descriptions (`openapi.rs`).
+//! drive it with `oneshot`. Every answer uses one envelope (`envelope.rs`).
+//! The routes are registered with their OpenAPI descriptions (`openapi.rs`).
 
 mod auth;
 mod config;

@@ -19,10 +19,10 @@ use super::envelope::ErrorEnvelope;
         title = "Medic API",
         description = "Medic decides whether a service Smith killed should come back, brings it \
                        back, watches it and learns from the outcome. Every answer is wrapped in \
-                       the spec §9.2 envelope. Send an API key in `X-API-Key` (or \
-                       `Authorization: Bearer`); roles: viewer (read), approver (queue \
-                       decisions, rollbacks), admin (mode, thresholds, plugins, config), ingest \
-                       (kills).",
+                       one envelope (success, data, meta, errors). Send an API key in \
+                       `X-API-Key` (or `Authorization: Bearer`); roles: viewer (read), \
+                       approver (queue decisions, rollbacks), admin (mode, thresholds, plugins, \
+                       config), ingest (kills).",
         license(name = "Apache-2.0")
     ),
     components(schemas(ErrorEnvelope)),

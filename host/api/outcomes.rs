@@ -1,4 +1,4 @@
-//! Outcomes over HTTP (spec §9.1 `/outcomes`): filtered lists and
+//! Outcomes over HTTP (`/api/v1/outcomes`): filtered lists and
 //! statistics for viewers. Every filter is checked and named when wrong.
 
 use axum::Json;

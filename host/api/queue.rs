@@ -1,4 +1,4 @@
-//! The approval queue over HTTP (spec §9.1 `/queue`): list and show for
+//! The approval queue over HTTP (`/api/v1/queue`): list and show for
 //! viewers; approve and deny for approvers, recorded under the key's name.
 
 use axum::Json;

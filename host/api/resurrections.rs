@@ -1,4 +1,4 @@
-//! Resurrection requests over HTTP (spec §9.1 `/resurrections`): read for
+//! Resurrection requests over HTTP (`/api/v1/resurrections`): read for
 //! viewers; a rollback of one being monitored for approvers.
 
 use axum::Json;

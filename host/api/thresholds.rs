@@ -1,4 +1,4 @@
-//! Thresholds over HTTP (spec §9.1 `/config/thresholds`): the values in
+//! Thresholds over HTTP (`/api/v1/config/thresholds`): the values in
 //! force and their history for viewers; for admins, a manual change, a
 //! learner run and a revert — each checked, recorded and audited.
 

@@ -1,4 +1,4 @@
-//! The human side of resurrection: the approval queue (spec §3.3).
+//! The human side of resurrection: the approval queue.
 
 pub mod queue;
 

@@ -1,7 +1,7 @@
-//! The approval queue (spec §3.3): decisions that need a human wait here,
-//! durably, until approved, denied or expired. Capacity is enforced — a
-//! full queue refuses, visibly — and each item is decided exactly once:
-//! decisions on one item are serialised and a second one is a conflict.
+//! The approval queue: decisions that need a human wait here, durably, until
+//! approved, denied or expired. Capacity is enforced — a full queue refuses,
+//! visibly — and each item is decided exactly once: decisions on one item are
+//! serialised and a second one is a conflict.
 
 use std::sync::Mutex;
 
@@ -36,7 +36,7 @@ pub enum QueueError {
     Store(#[from] StoreError),
 }
 
-/// Spec `get_stats`.
+/// The queue's counts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
     pub pending: usize,
@@ -121,7 +121,7 @@ impl ApprovalQueue {
         Ok(item)
     }
 
-    /// Spec `dequeue`: removes an item whatever its status.
+    /// Removes an item whatever its status.
     pub fn dequeue(&self, item_id: &str) -> Result<Option<QueueItem>, QueueError> {
         let _g = self.guard();
         Ok(self.store.remove_queue_item(item_id)?)
@@ -131,7 +131,7 @@ impl ApprovalQueue {
         Ok(self.store.queue_item(item_id)?)
     }
 
-    /// Spec `list_pending`, oldest first.
+    /// The pending items, oldest first.
     pub fn list_pending(&self, limit: usize) -> Result<Vec<QueueItem>, QueueError> {
         let mut items = self.store.pending_queue_items()?;
         items.truncate(limit);
@@ -166,9 +166,9 @@ impl ApprovalQueue {
         Ok(item)
     }
 
-    /// Spec `approve`: marks the item approved by `approver`. `make` builds
-    /// (and may refuse) the resurrection request while the item is held,
-    /// so an approval that cannot run leaves the item pending.
+    /// Marks the item approved by `approver`. `make` builds (and may refuse)
+    /// the resurrection request while the item is held, so an approval that
+    /// cannot run leaves the item pending.
     pub fn approve<R>(
         &self,
         item_id: &str,
@@ -200,7 +200,7 @@ impl ApprovalQueue {
         Ok((item, made))
     }
 
-    /// Spec `deny`: the module stays down; the reason is required.
+    /// Marks the item denied: the module stays down; the reason is required.
     pub fn deny(
         &self,
         item_id: &str,
@@ -265,7 +265,7 @@ impl ApprovalQueue {
         Ok(expired)
     }
 
-    /// Spec `get_stats`.
+    /// The queue's counts, and the age of its oldest pending item.
     pub fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {
         let mut s = QueueStats {
             max_pending: self.max_pending,

@@ -15,7 +15,7 @@ use crate::cli::ConfigFiles;
 use crate::config::Config;
 
 /// Loads the configuration named on the command line (or the embedded one),
-/// with spec §13.1 environment overrides.
+/// with the environment's overrides (`MEDIC_MODE`, …).
 pub fn load_config(files: &ConfigFiles) -> anyhow::Result<Config> {
     let env = |name: &str| std::env::var(name).ok();
     Config::load(files.config.as_deref(), files.constitution.as_deref(), &env)

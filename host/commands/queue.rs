@@ -1,4 +1,4 @@
-//! `medic queue` and `medic mode` (spec §14 phase 2 CLI), through the
+//! `medic queue` and `medic mode` (the CLI of the manual phase), through the
 //! running engine's API, so decisions made here go through the same checks,
 //! audit and workflow as any other.
 

@@ -87,7 +87,7 @@ impl Config {
     }
 
     /// Reads and checks the two files; a missing path uses the embedded one.
-    /// `env` looks up spec §13.1 overrides (`MEDIC_MODE`, …).
+    /// `env` looks up the environment's overrides (`MEDIC_MODE`, …).
     pub fn load(
         medic: Option<&Path>,
         constitution: Option<&Path>,

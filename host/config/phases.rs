@@ -1,4 +1,5 @@
-//! The constitution's rollout phases (spec §5.2) and their feature toggles.
+//! The constitution's rollout phases and their feature toggles
+//! (docs/reference/configuration.md#phases).
 
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +73,7 @@ impl std::fmt::Display for Phase {
     }
 }
 
-/// A feature toggle of spec §5.2.
+/// A feature toggle of one of the constitution's phases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Feature {
     KillListener,

@@ -1,6 +1,7 @@
-//! The configuration files as written (spec §5): serde structs with the
-//! spec's documented defaults. Unknown keys are caught by the loader (see
-//! `load.rs`), which reports every one of them, not just the first.
+//! The configuration files as written: serde structs with their defaults
+//! (every key: docs/reference/configuration.md). Unknown keys are caught by
+//! the loader (see `load.rs`), which reports every one of them, not just
+//! the first.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::RiskLevel;
 
-/// `config/medic.yaml` (spec §5.1, plus the `plugins` section).
+/// `config/medic.yaml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MedicFile {
@@ -119,7 +120,7 @@ pub struct EventBusSection {
     pub port: u16,
     pub topic: String,
     pub response_topic: String,
-    /// Where resurrection events (spec §4.3) are published.
+    /// Where resurrection events are published.
     pub events_topic: String,
     /// Where invalid input goes, with the reason.
     pub dead_letter_topic: String,
@@ -249,7 +250,7 @@ impl Default for SiemSection {
     }
 }
 
-/// Spec §6.4 circuit breaker around the SIEM.
+/// The circuit breaker around the SIEM.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BreakerSection {
@@ -417,8 +418,7 @@ pub struct ResurrectionSection {
     pub monitoring_duration_minutes: f64,
     pub health_check_interval_seconds: f64,
     pub max_retry_attempts: u32,
-    /// Bound on one whole execution, every attempt included (spec §12:
-    /// target 30 s, critical 2 min).
+    /// Bound on one whole execution, every attempt included.
     pub execution_timeout_seconds: f64,
     /// How long a restarted service has to pass its first health check.
     pub startup_grace_seconds: f64,
@@ -826,8 +826,8 @@ impl Default for MetricsSection {
     }
 }
 
-/// What Medic knows of the modules it guards (not in the spec: the
-/// criticality that module profiles carry).
+/// What Medic knows of the modules it guards: the criticality that module
+/// profiles carry.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModulesSection {
@@ -844,7 +844,7 @@ pub enum Isolation {
     Reuse,
 }
 
-/// The plugin runtime (not in the spec: Medic's judgement runs as plugins).
+/// The plugin runtime: Medic's judgement runs as plugins.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PluginsSection {
@@ -883,7 +883,7 @@ impl Default for PluginsSection {
     }
 }
 
-/// `config/constitution.yaml` (spec §5.2, plus the `plugins` bindings).
+/// `config/constitution.yaml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ConstitutionFile {

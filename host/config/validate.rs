@@ -68,7 +68,8 @@ pub(super) fn parse_constitution(file: &str, text: &str, p: &mut Vec<Problem>) -
     }
 }
 
-/// Spec §13.1 environment overrides.
+/// The environment's overrides (`MEDIC_MODE`, `MEDIC_LOG_LEVEL`,
+/// `MEDIC_METRICS_PORT`, `SMITH_EVENT_BUS_URL`).
 pub(super) fn apply_env(
     m: &mut MedicFile,
     env: &dyn Fn(&str) -> Option<String>,
@@ -468,10 +469,7 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     c.check(
         s.timeout_seconds.is_finite() && s.timeout_seconds > 0.0 && s.timeout_seconds <= 30.0,
         "siem.timeout_seconds",
-        format!(
-            "{} must be above 0 and at most 30 (spec §12)",
-            s.timeout_seconds
-        ),
+        format!("{} must be above 0 and at most 30", s.timeout_seconds),
     );
     if s.adapter == SiemAdapterType::File {
         c.non_empty("siem.intel_file", &s.intel_file);

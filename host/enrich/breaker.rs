@@ -1,4 +1,4 @@
-//! Spec §6.4 circuit breaker: after `failure_threshold` failures in a row
+//! The SIEM's circuit breaker: after `failure_threshold` failures in a row
 //! the SIEM is not called for `recovery_timeout`; then up to
 //! `half_open_max_calls` probes decide whether it closes again.
 

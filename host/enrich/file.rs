@@ -50,8 +50,8 @@ struct Prepared {
 const PLACEHOLDER_KILL: &str = "intel-file-check";
 
 impl Prepared {
-    /// Checks an entry as a SIEM answer would be (spec §4.2 ranges, sizes,
-    /// times), once, instead of for every kill.
+    /// Checks an entry as a SIEM answer would be (ranges, sizes, times),
+    /// once, instead of for every kill.
     fn new(entry: &Value) -> Prepared {
         let mut answer = entry.clone();
         let (mut own_query_id, mut own_timestamp) = (false, false);

@@ -1,7 +1,7 @@
-//! SIEM enrichment (spec §3.1 `SIEMAdapter`, §4.2): the `rest` adapter with
-//! retries, a circuit breaker and a cache; the `file` adapter over a local
-//! intel file; and `none`. A failed enrichment never stops a decision: the
-//! kill is decided without context and the guardrails refuse to
+//! SIEM enrichment (docs/reference/protocols.md#the-siem): the `rest` adapter
+//! with retries, a circuit breaker and a cache; the `file` adapter over a
+//! local intel file; and `none`. A failed enrichment never stops a decision:
+//! the kill is decided without context and the guardrails refuse to
 //! auto-approve it.
 
 pub mod breaker;
@@ -21,7 +21,7 @@ use crate::model::{KillReport, OutcomeRecord, SiemContext};
 /// Futures returned by adapters (boxed: the trait is used as an object).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Why a SIEM query failed, in spec §6.1 categories.
+/// Why a SIEM query failed, by category.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SiemError {
     #[error("SIEM connection failed: {0}")]
@@ -45,7 +45,7 @@ pub enum SiemError {
 }
 
 impl SiemError {
-    /// Spec §6.3: connection, timeout and rate-limit failures are retried,
+    /// Connection, timeout and rate-limit failures are retried,
     /// as are the SIEM's own server errors.
     pub fn retryable(&self) -> bool {
         matches!(
@@ -62,8 +62,8 @@ pub trait SiemAdapter: Send + Sync {
         &'a self,
         kill: &'a KillReport,
     ) -> BoxFuture<'a, Result<SiemContext, SiemError>>;
-    /// Reports a resurrection's outcome back to the SIEM (spec
-    /// `report_outcome`); `Ok(false)` where there is no SIEM to tell.
+    /// Reports a resurrection's outcome back to the SIEM; `Ok(false)` where
+    /// there is no SIEM to tell.
     fn report_outcome<'a>(
         &'a self,
         _outcome: &'a OutcomeRecord,

@@ -1,6 +1,6 @@
-//! The `rest` SIEM adapter: spec §4.2 `POST {endpoint}/query` with the API
-//! key in `X-API-Key`, a timeout per attempt, retries with backoff and
-//! jitter, a circuit breaker, and a bounded per-module cache of answers.
+//! The `rest` SIEM adapter: `POST {endpoint}/query` with the API key in
+//! `X-API-Key`, a timeout per attempt, retries with backoff and jitter, a
+//! circuit breaker, and a bounded per-module cache of answers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

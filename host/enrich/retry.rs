@@ -1,4 +1,4 @@
-//! Spec §6.3 retry policy: exponential backoff with jitter, retrying only
+//! The SIEM's retry policy: exponential backoff with jitter, retrying only
 //! what may succeed on a second try.
 
 use std::future::Future;

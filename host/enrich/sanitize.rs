@@ -67,7 +67,7 @@ fn map(v: Option<&Value>, field: &str) -> Result<Map<String, Value>, SiemError> 
     }
 }
 
-/// Checks a spec §4.2 response for the kill `kill_id`.
+/// Checks a SIEM answer for the kill `kill_id`.
 pub fn context(v: &Value, kill_id: &str) -> Result<SiemContext, SiemError> {
     let o = v
         .as_object()

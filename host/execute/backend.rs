@@ -1,6 +1,6 @@
-//! Resurrection backends (spec §3.2's execution side): how a module is
-//! started again, rolled back, and asked whether it runs. Chosen per module
-//! by the first `resurrection.backends` entry whose `modules` match.
+//! Resurrection backends: how a module is started again, rolled back, and
+//! asked whether it runs. Chosen per module by the first
+//! `resurrection.backends` entry whose `modules` match.
 
 use std::sync::Arc;
 use std::time::Duration;

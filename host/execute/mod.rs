@@ -1,6 +1,6 @@
-//! Acting on decisions (spec §3.2): the resurrection workflow and its
-//! state machine, the backends that bring modules back, health checks,
-//! and the Smith veto protocol.
+//! Acting on decisions: the resurrection workflow and its state machine, the
+//! backends that bring modules back, health checks, and the Smith veto
+//! protocol.
 
 pub mod backend;
 pub mod command;

@@ -1,6 +1,6 @@
-//! Smith's veto (spec §4.4) in the resurrection workflow: before an
-//! automatic resurrection Medic asks, and Smith's answer — or silence —
-//! decides whether it goes on, goes to a human, or stops.
+//! Smith's veto (docs/reference/protocols.md#smiths-veto) in the resurrection
+//! workflow: before an automatic resurrection Medic asks, and Smith's answer
+//! — or silence — decides whether it goes on, goes to a human, or stops.
 
 use chrono::Utc;
 use serde_json::json;

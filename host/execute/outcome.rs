@@ -1,6 +1,5 @@
-//! How a resurrection ends: its spec §2.5 outcome record — stored,
-//! audited, counted, fed into the module's history and reported to the
-//! SIEM.
+//! How a resurrection ends: its outcome record — stored, audited, counted,
+//! fed into the module's history and reported to the SIEM.
 
 use chrono::Utc;
 use serde_json::json;
@@ -22,7 +21,7 @@ impl Resurrector {
             .await
     }
 
-    /// Records the outcome (spec §2.5), counts it, reports it to the SIEM.
+    /// Records the outcome, counts it, reports it to the SIEM.
     pub(super) async fn finish_with(
         &self,
         r: &ResurrectionRequest,

@@ -1,8 +1,8 @@
-//! The resurrector (spec §3.2): turns approved decisions into resurrection
-//! requests and drives each through the workflow — Smith's veto, upstream
-//! dependencies first, the backend's restart with retries under the
-//! execution limit, monitoring, rollback — storing and publishing every
-//! move, and ending each resurrection in an outcome record.
+//! The resurrector: turns approved decisions into resurrection requests and
+//! drives each through the workflow — Smith's veto, upstream dependencies
+//! first, the backend's restart with retries under the execution limit,
+//! monitoring, rollback — storing and publishing every move, and ending each
+//! resurrection in an outcome record.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -190,7 +190,7 @@ impl Resurrector {
         }))
     }
 
-    /// Where spec §4.3 events go (none until set).
+    /// Where resurrection events go (none until set).
     pub fn set_events(&self, publisher: Publisher) {
         let _ = self.events.set(publisher);
     }
@@ -217,9 +217,9 @@ impl Resurrector {
         Some((b, i))
     }
 
-    /// Spec `can_resurrect`: a backend serves the module, it is not
-    /// blacklisted, not being resurrected, and — unless a human approved —
-    /// not in a cooldown.
+    /// Whether the module may be resurrected now: a backend serves it, it is
+    /// not blacklisted, not being resurrected, and — unless a human approved
+    /// — not in a cooldown.
     pub fn can_resurrect(
         &self,
         module: &str,
@@ -427,7 +427,7 @@ impl Resurrector {
         Ok(())
     }
 
-    /// Spec `approve`: a human approves a queued item; the request runs.
+    /// A human approves a queued item; the request runs.
     pub fn approve(
         self: &Arc<Self>,
         item_id: &str,
@@ -456,17 +456,17 @@ impl Resurrector {
         Ok((item, request))
     }
 
-    /// Spec `deny`.
+    /// A human denies a queued item; the module stays down.
     pub fn deny(&self, item_id: &str, denier: &str, reason: &str) -> Result<QueueItem, QueueError> {
         self.queue.deny(item_id, denier, reason, Utc::now())
     }
 
-    /// Spec `get_status`.
+    /// A request's status.
     pub fn get_status(&self, request_id: &str) -> Result<Option<ResurrectionStatus>, StoreError> {
         Ok(self.store.request(request_id)?.map(|r| r.status))
     }
 
-    /// Spec `rollback`: asks a request being watched to roll back.
+    /// Asks a request being watched to roll back.
     pub fn rollback(&self, request_id: &str, reason: &str, by: &str) -> Result<(), String> {
         let st = self.state();
         let a = st

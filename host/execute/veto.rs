@@ -1,7 +1,8 @@
-//! The Smith veto protocol (spec §4.4): before an automatic resurrection,
-//! a PRE_RESURRECTION_NOTICE goes to Smith on `notice_topic`, and Medic
-//! waits up to `timeout_seconds` for a RESURRECTION_VETO with the same
-//! request_id on `response_topic`. One reader task serves every waiter.
+//! The Smith veto protocol (docs/reference/protocols.md#smiths-veto): before
+//! an automatic resurrection, a PRE_RESURRECTION_NOTICE goes to Smith on
+//! `notice_topic`, and Medic waits up to `timeout_seconds` for a
+//! RESURRECTION_VETO with the same request_id on `response_topic`. One reader
+//! task serves every waiter.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +18,7 @@ use crate::config::raw::{EventBusSection, VetoSection};
 use crate::model::{Decision, ResurrectionRequest};
 use crate::sync::lock;
 
-/// Smith's answer (spec §4.4 `RESURRECTION_VETO`).
+/// Smith's answer (`RESURRECTION_VETO`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VetoResponse {
     pub message_type: String,

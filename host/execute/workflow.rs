@@ -1,6 +1,6 @@
-//! The resurrection workflow (spec §8.5) as a table of legal moves. Every
-//! move is checked here, stamped, and kept in the request; an illegal one
-//! is an error and changes nothing.
+//! The resurrection workflow as a table of legal moves. Every move is checked
+//! here, stamped, and kept in the request; an illegal one is an error and
+//! changes nothing.
 
 use chrono::{DateTime, Utc};
 
@@ -17,10 +17,10 @@ pub struct IllegalTransition {
     pub to: WorkflowState,
 }
 
-/// Spec §8.5's transitions, with two additions: a request not yet running
-/// may be `cancelled` (vetoed, or withdrawn), and an anomaly that cannot be
-/// rolled back (rollback off, or Smith killed the module again) ends in
-/// `failed`.
+/// The legal moves (docs/reference/data-model.md#workflow). Besides the
+/// straight path, a request not yet running may be `cancelled` (vetoed, or
+/// withdrawn), and an anomaly that cannot be rolled back (rollback off, or
+/// Smith killed the module again) ends in `failed`.
 pub fn allowed(from: WorkflowState, to: WorkflowState) -> bool {
     use WorkflowState::*;
     matches!(
@@ -35,7 +35,7 @@ pub fn allowed(from: WorkflowState, to: WorkflowState) -> bool {
     )
 }
 
-/// The spec §2.4 status a workflow state shows as.
+/// The status a workflow state shows as.
 pub fn status_of(r: &ResurrectionRequest, state: WorkflowState) -> ResurrectionStatus {
     use WorkflowState::*;
     match state {
@@ -85,8 +85,8 @@ pub fn new_request(
     }
 }
 
-/// Moves a request, stamping the times the spec's record keeps. Returns the
-/// status before the move.
+/// Moves a request, stamping the times its record keeps. Returns the status
+/// before the move.
 pub fn advance(
     r: &mut ResurrectionRequest,
     to: WorkflowState,

@@ -1,7 +1,9 @@
-//! The wire formats of a kill (ARCHITECTURE "Wire formats"): the spec §4.1
-//! envelope as JSON in the entry field `data`; a `payload` field holding the
-//! kill report's JSON; or the kill report's own fields as entry fields (lists
-//! and maps JSON-encoded). Over HTTP: an envelope or a bare kill report.
+//! The wire formats of a kill (ARCHITECTURE "Wire formats";
+//! docs/reference/protocols.md#the-kill-envelope): the envelope (or a bare
+//! kill report) as JSON in the entry field `data`; a `payload` field holding
+//! the kill report's JSON; or the kill report's own fields as entry fields
+//! (lists and maps JSON-encoded). Over HTTP: an envelope or a bare kill
+//! report.
 
 use std::borrow::Cow;
 
@@ -87,7 +89,7 @@ fn enveloped(
     })
 }
 
-/// A spec §4.1 envelope whose every field has its type, read from JSON
+/// An envelope whose every field has its type, read from JSON
 /// text in one pass; anything else is read through `Value` by
 /// [`from_json`], whose errors name the field.
 #[derive(Deserialize)]
@@ -119,7 +121,7 @@ fn typed(text: &str, now: DateTime<Utc>) -> Option<Result<Parsed, ValidationErro
     ))
 }
 
-/// Parses JSON that is either a spec §4.1 envelope or a bare kill report.
+/// Parses JSON that is either an envelope or a bare kill report.
 pub fn from_json(value: &Value, now: DateTime<Utc>) -> Result<Parsed, ValidationError> {
     let o = value
         .as_object()

@@ -1,4 +1,5 @@
-//! Smith's Redis stream, read with a consumer group (spec §4.1).
+//! Smith's Redis stream, read with a consumer group
+//! (docs/reference/protocols.md#kills-from-a-redis-stream).
 //!
 //! On start the consumer re-reads its own pending entries (kills it read
 //! before a crash but never acknowledged), then claims entries left pending
@@ -90,7 +91,7 @@ const YIELD_EVERY: Duration = Duration::from_micros(200);
 /// work): a small batch is decided by fewer tasks, not split four ways.
 /// At 20,000 kills/s batches are ~20 entries; split into four chunks of
 /// five, the tasks' spawning and cross-thread wake-ups cost ~7% more CPU
-/// per kill than one or two chunks (docs/BENCHMARKS.md, issue 3).
+/// per kill than one or two chunks (docs/benchmarks-history.md, issue 3).
 const MIN_CHUNK: usize = 16;
 
 /// The most a reconnect waits.

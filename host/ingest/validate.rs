@@ -1,7 +1,7 @@
-//! Spec §11.2 input validation: a kill report is checked field by field —
-//! required fields, enum values, ranges, timestamps, safe names, sizes — and
-//! the first problem is reported naming the field. Nothing unchecked reaches
-//! the decision stage.
+//! Input validation: a kill report is checked field by field — required
+//! fields, enum values, ranges, timestamps, safe names, sizes — and the first
+//! problem is reported naming the field. Nothing unchecked reaches the
+//! decision stage.
 
 use std::borrow::Cow;
 

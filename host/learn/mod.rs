@@ -1,5 +1,5 @@
-//! Learning from outcomes (spec phase 4): thresholds adjusted through the
-//! learner plugin within the host's bounds, with a history that can be
+//! Learning from outcomes (the learning phase): thresholds adjusted through
+//! the learner plugin within the host's bounds, with a history that can be
 //! reverted; pattern analysis and the weekly report.
 
 pub mod check;

@@ -389,7 +389,7 @@ impl ThresholdManager {
         })
     }
 
-    /// An operator's change (spec `PUT /config/thresholds`): any known key,
+    /// An operator's change (`PUT /api/v1/config/thresholds`): any known key,
     /// checked like the learner's, recorded with a reason.
     pub fn set(
         &self,

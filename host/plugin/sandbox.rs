@@ -21,7 +21,7 @@ use crate::config::raw::PluginsSection;
 /// is stopped between `timeout_ms` and `timeout_ms` + 5 ms. Each tick wakes
 /// a thread on cores the engine's workers share: ticking every millisecond
 /// cost ~4% more CPU per kill at 20,000 kills/s on two cores
-/// (docs/BENCHMARKS.md).
+/// (docs/benchmarks-history.md).
 pub const TICK: Duration = Duration::from_millis(5);
 
 /// The contract version this host implements (`wit/`).

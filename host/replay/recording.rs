@@ -4,7 +4,7 @@
 //! really happened:
 //!
 //! ```json
-//! {"kill": {…spec §2.1…}, "context": {…spec §2.2…} | null,
+//! {"kill": {…a kill report…}, "context": {…SIEM context…} | null,
 //!  "profile": {"criticality": "high"},
 //!  "label": {"truth": "true_threat" | "false_positive", "outcome": "success" | "partial" | "failure" | "re_killed" | "rollback"}}
 //! ```

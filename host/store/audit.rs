@@ -1,4 +1,4 @@
-//! The append-only audit log of spec §10.3 events.
+//! The append-only audit log (docs/reference/logging.md#audit-log).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

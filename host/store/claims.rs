@@ -18,12 +18,12 @@
 //! lost reads as missing and is dropped when the kill is claimed again.
 //!
 //! The claims are split in [`SHARDS`] maps by bits of the hash. A hash map
-//! grows by moving every entry to a table twice the size, under its lock,
-//! and no decision can be stored meanwhile: one map took ~11 ms to grow
-//! past 229,376 claims and ~23 ms past 458,752 (twice as long at each
-//! doubling), and the load test's kills waited in a burst around it
-//! (docs/BENCHMARKS.md, issue 3). Each shard grows on its own, at a 64th
-//! of the size.
+//! grows by moving every entry to a table twice the size, under its lock, and
+//! no decision can be stored meanwhile: one map took ~11 ms to grow past
+//! 229,376 claims and ~23 ms past 458,752 (twice as long at each doubling),
+//! and the load test's kills waited in a burst around it
+//! (docs/benchmarks-history.md, issue 3). Each shard grows on its own, at a
+//! 64th of the size.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;

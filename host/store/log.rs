@@ -378,7 +378,7 @@ fn parse_header(h: &[u8]) -> (usize, u32, u8) {
 /// is in flight waits for that step's zeros and the file's new length to
 /// be written too. With 4 MiB steps nearly every slow sync of the log (3 to
 /// 39 ms, against 0.5 ms on average) coincided with the end of a step; with
-/// 512 KiB steps they all but went (docs/BENCHMARKS.md, issue 3).
+/// 512 KiB steps they all but went (docs/benchmarks-history.md, issue 3).
 const PREALLOCATE: u64 = 512 << 10;
 /// The zeroing thread keeps this much zeroed past the data.
 const AHEAD: u64 = 8 << 20;

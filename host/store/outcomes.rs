@@ -1,7 +1,7 @@
-//! Outcome records (spec §3.4 outcome database): in time order, each value
-//! led by its result byte, and indexed by module (`module \0 time id` →
-//! result byte + record key). A module's history and success rate come
-//! from its index range — counts without decoding a single record.
+//! Outcome records: in time order, each value led by its result byte, and
+//! indexed by module (`module \0 time id` → result byte + record key). A
+//! module's history and success rate come from its index range — counts
+//! without decoding a single record.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -200,7 +200,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Spec `get_module_history`: a module's outcomes over the last `days`.
+    /// A module's outcomes over the last `days`.
     pub fn module_outcome_history(
         &self,
         module: &str,

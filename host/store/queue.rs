@@ -35,7 +35,7 @@ impl Store {
         }
     }
 
-    /// Removes an item (spec `dequeue`).
+    /// Removes an item, whatever its status.
     pub fn remove_queue_item(&self, item_id: &str) -> Result<Option<QueueItem>> {
         let key = item_id.as_bytes();
         let pending = self.queue.remove(key)?;

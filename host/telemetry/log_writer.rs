@@ -1,13 +1,13 @@
 //! Log lines written by a thread of their own, in batches.
 //!
-//! Deciding a kill logs two lines; writing each to stderr or a file as it
-//! is made cost more than deciding the kill (see docs/BENCHMARKS.md), and a
-//! queue that wakes a writer thread for every line still spent about 6% of
-//! the engine's time on wake-ups. Here a line is copied into a shared
+//! Deciding a kill logs two lines; writing each to stderr or a file as it is
+//! made cost more than deciding the kill (see docs/benchmarks-history.md),
+//! and a queue that wakes a writer thread for every line still spent about 6%
+//! of the engine's time on wake-ups. Here a line is copied into a shared
 //! buffer under a lock; the writer thread takes the whole buffer every
 //! [`EVERY`], or as soon as it holds [`WAKE_AT`] bytes, and writes it at
-//! once. Nothing is dropped: a buffer of [`LIMIT`] bytes holds further
-//! lines back until the thread has taken it.
+//! once. Nothing is dropped: a buffer of [`LIMIT`] bytes holds further lines
+//! back until the thread has taken it.
 
 use crate::sync::lock;
 use std::io::Write;

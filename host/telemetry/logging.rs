@@ -1,7 +1,8 @@
-//! Logging from the `logging:` section: level, `json` (the spec §10.2 shape:
-//! timestamp, level, logger, message, context, trace_id, span_id) or `text`,
-//! to the console and/or files rotated daily with `retention_days` kept.
-//! Fields of enclosing spans (a kill's `kill_id`) join every line's context.
+//! Logging from the `logging:` section: level, `json` (one line per event:
+//! timestamp, level, logger, message, context, trace_id, span_id; see
+//! docs/reference/logging.md) or `text`, to the console and/or files rotated
+//! daily with `retention_days` kept. Fields of enclosing spans (a kill's
+//! `kill_id`) join every line's context.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -18,7 +19,7 @@ use super::log_writer::{self, LogWriterGuard};
 use crate::config::Config;
 use crate::config::raw::{LogFormat, LogOutputType};
 
-/// Maps the spec's level names (WARNING, CRITICAL) to tracing's.
+/// Maps the configuration's level names (WARNING, CRITICAL) to tracing's.
 pub fn filter_level(name: &str) -> &'static str {
     match name.to_ascii_uppercase().as_str() {
         "TRACE" => "trace",
@@ -114,7 +115,8 @@ impl Visit for Members {
 
 struct SpanFields(Members);
 
-/// Writes each event as one spec §10.2 JSON line, in one write.
+/// Writes each event as one JSON line (docs/reference/logging.md), in one
+/// write.
 pub struct SpecJson<W> {
     make_writer: W,
 }

@@ -1,4 +1,4 @@
-//! Structured logging (spec §10.2) and the engine's counters.
+//! Structured logging (docs/reference/logging.md) and the engine's counters.
 
 mod histogram;
 mod log_writer;

@@ -265,7 +265,7 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
             .expect("mean")
             > 0.0
     );
-    // Two INFO lines per kill, each the spec's JSON with its kill_id.
+    // Two INFO lines per kill, each a JSON line with its kill_id.
     let decided = err
         .lines()
         .filter(|l| l.contains("Resurrection decision made"))
@@ -273,7 +273,7 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
         .inspect(|line| {
             let c = &line["context"];
             assert!(c["kill_id"].is_string(), "{line}");
-            // Spec §10.2: the wire names (`pending_review`, `low`), not Rust's.
+            // The wire names (`pending_review`, `low`), not Rust's.
             let outcomes = [
                 "approve_auto",
                 "approve_manual",

@@ -52,7 +52,7 @@ fn semi_auto_brings_a_killed_service_back_and_records_success() {
     );
     assert!(svc.healthy(), "still up after monitoring");
 
-    // Every move was published as a spec §4.3 event.
+    // Every move was published as a resurrection event.
     let mut conn = engine.redis.conn();
     let events: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
         .arg("medic.events")

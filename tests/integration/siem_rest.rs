@@ -1,6 +1,7 @@
-//! The `rest` SIEM adapter against a real HTTP server speaking spec §4.2:
-//! slow, failing, malformed and recovering; the breaker opens and closes;
-//! a kill without context is never auto-approved.
+//! The `rest` SIEM adapter against a real HTTP server speaking its protocol
+//! (docs/reference/protocols.md#the-rest-adapter): slow, failing, malformed
+//! and recovering; the breaker opens and closes; a kill without context is
+//! never auto-approved.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};

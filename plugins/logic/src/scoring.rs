@@ -1,4 +1,4 @@
-//! The `weighted` risk scorer: spec §5.1 `risk.weights` over five factors,
+//! The `weighted` risk scorer: `risk.weights` over five factors,
 //! banded by `risk.thresholds`.
 //!
 //! Each factor is a number in [0, 1] where 1 means "resurrecting is risky";

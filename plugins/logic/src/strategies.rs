@@ -1,4 +1,4 @@
-//! The `conservative`, `balanced` and `aggressive` strategies (spec §8.2).
+//! The `conservative`, `balanced` and `aggressive` strategies.
 //!
 //! Each turns a scored kill into a verdict and says why in `reasoning`. The
 //! host's guardrails still apply afterwards; these only recommend.

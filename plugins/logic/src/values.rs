@@ -11,8 +11,8 @@ pub fn strongest_indicator(ctx: &SiemContext) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The names of the tunables the built-in plugins read, with the defaults of
-/// spec §5.1 used when the host passes none.
+/// The names of the tunables the built-in plugins read. When the host passes
+/// none, the plugins use the values of the embedded `config/medic.yaml`.
 pub mod names {
     pub const RISK_MINIMAL: &str = "risk.minimal";
     pub const RISK_LOW: &str = "risk.low";
@@ -57,7 +57,7 @@ pub fn get(values: &[NamedValue], name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
-/// The four band boundaries of spec §5.1 `risk.thresholds`.
+/// The four band boundaries of `risk.thresholds`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bands {
     pub minimal: f64,

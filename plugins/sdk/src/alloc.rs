@@ -5,7 +5,7 @@
 //! the plugin, freed when the call returns, and so is most of what a
 //! judgement builds. Replacing the system allocator (wasi-libc's dlmalloc)
 //! with this one saved about an eighth of the time two built-ins take per
-//! kill (docs/BENCHMARKS.md).
+//! kill (docs/benchmarks-history.md).
 //!
 //! Blocks of up to 1 KiB come from seven power-of-two classes, each a free
 //! list of blocks of its size: taking and giving back a block is a pointer

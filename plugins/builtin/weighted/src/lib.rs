@@ -12,7 +12,7 @@ impl Guest for Weighted {
             name: "weighted".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             kind: PluginKind::RiskScorer,
-            description: "Weighted mean of smith confidence, SIEM risk, false-positive history, module criticality and time of day (spec 5.1).".to_string(),
+            description: "Weighted mean of smith confidence, SIEM risk, false-positive history, module criticality and time of day (the configured risk.weights).".to_string(),
             uses: scoring::FACTORS.iter().map(|f| f.to_string()).collect(),
         }
     }
