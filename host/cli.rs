@@ -125,6 +125,10 @@ pub enum Command {
         /// (threat_revived, fp_left_down, review, correct; repeatable).
         #[arg(long = "cost")]
         costs: Vec<String>,
+        /// Judge without what outcomes taught (the scorer's model alone, as
+        /// on a fresh store): to see what calibration is worth.
+        #[arg(long)]
+        no_calibration: bool,
     },
     /// Capture kills into a recording (for replay): exported from the store
     /// (with the context Medic saw) or read from a Redis stream without

@@ -7,15 +7,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use medic_plugin_logic::values::names;
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::config::{Config, Feature, Mode};
+use crate::config::{Config, Feature, Mode, ModeReader};
 use crate::enrich::SiemAdapter;
 use crate::execute::Resurrector;
 use crate::execute::resurrector::Action;
-use crate::guardrails::{self, Facts, HourlyWindow};
+use crate::guardrails::{HourlyWindow, Rule, rule, unknown_risk};
 use crate::learn::ThresholdManager;
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, NamedValues, PluginUse,
@@ -49,19 +48,6 @@ pub struct Incoming {
     pub received: Instant,
 }
 
-impl Incoming {
-    /// A parsed kill from `source`, received now.
-    pub fn new(parsed: crate::ingest::envelope::Parsed, source: &'static str) -> Self {
-        Incoming {
-            kill: parsed.kill,
-            correlation_id: parsed.correlation_id,
-            reply_to: parsed.reply_to,
-            source,
-            received: Instant::now(),
-        }
-    }
-}
-
 /// What handling a kill produced.
 #[derive(Clone, Debug)]
 pub enum Handled {
@@ -86,17 +72,6 @@ impl Handled {
             Handled::Decided(_, json) => json.as_str().into(),
             Handled::Duplicate(d) => serde_json::to_string(d).unwrap_or_default().into(),
         }
-    }
-}
-
-/// A read handle on the mode the engine runs in: the [`Decider`] owns it
-/// and changes it at run time.
-#[derive(Clone)]
-pub struct ModeReader(Arc<Mutex<Mode>>);
-
-impl ModeReader {
-    pub fn get(&self) -> Mode {
-        *lock(&self.0)
     }
 }
 
@@ -149,37 +124,6 @@ impl Decider {
         })
     }
 
-    /// Records input refused by validation: counted, kept as a dead letter
-    /// and audited. `raw` is cut to a bounded size.
-    pub fn reject(
-        &self,
-        source: &str,
-        entry_id: Option<&str>,
-        actor: &str,
-        error: &crate::ingest::ValidationError,
-        raw: &str,
-    ) -> Result<(), StoreError> {
-        self.metrics.kills_invalid.inc();
-        self.metrics.dead_letters.inc();
-        tracing::warn!(source, entry_id, field = %error.field, problem = %error.problem, actor, "Invalid kill rejected");
-        self.store.dead_letter(&crate::store::DeadLetter {
-            at: Utc::now(),
-            source: source.to_string(),
-            entry_id: entry_id.map(str::to_string),
-            field: error.field.clone(),
-            reason: error.to_string(),
-            raw: raw.chars().take(4096).collect(),
-        })?;
-        self.store.audit(
-            AuditKind::InputRejected,
-            None,
-            None,
-            actor,
-            json!({"source": source, "entry_id": entry_id, "field": error.field, "reason": error.to_string()}),
-        )?;
-        Ok(())
-    }
-
     pub fn mode(&self) -> Mode {
         *lock(&self.mode)
     }
@@ -187,7 +131,7 @@ impl Decider {
     /// A read handle on the mode, for what must judge as the engine does
     /// (the threshold manager's safety check).
     pub fn mode_reader(&self) -> ModeReader {
-        ModeReader(self.mode.clone())
+        ModeReader::new(self.mode.clone())
     }
 
     /// Lets decisions be acted on (approval queue, resurrection).
@@ -487,68 +431,6 @@ fn plugin_use<T>(s: &Served<T>) -> PluginUse {
         sha256: s.sha256.clone(),
         fallback: s.fallback.clone(),
     }
-}
-
-/// What the guardrails rule on: the plugins' answers and the facts.
-pub struct Rule<'a> {
-    pub config: &'a Config,
-    pub mode: Mode,
-    pub kill: &'a KillReport,
-    pub profile: &'a ModuleProfile,
-    pub has_context: bool,
-    pub risk: Result<&'a RiskAssessment, &'a crate::plugin::PluginError>,
-    /// `None` when no strategy ran (the scorer failed).
-    pub verdict: Option<Result<&'a Verdict, &'a crate::plugin::PluginError>>,
-    /// The thresholds in force for this kill (a learning replay candidate's
-    /// own): the auto-approval gates read theirs from here.
-    pub thresholds: &'a NamedValues,
-    pub now: DateTime<Utc>,
-}
-
-/// A risk no scorer could give is treated as critical.
-fn unknown_risk() -> RiskAssessment {
-    RiskAssessment {
-        level: RiskLevel::Critical,
-        score: 1.0,
-        factors: Vec::new(),
-    }
-}
-
-/// The guardrails' ruling on a kill, counting it in the hour's
-/// auto-approvals when it is one. This is the judgement production and
-/// replay share; [`conclude`] adds the record around it.
-pub fn rule(r: &Rule<'_>, window: &mut HourlyWindow) -> guardrails::Ruling {
-    let plugin_error = r
-        .risk
-        .err()
-        .or_else(|| r.verdict.and_then(|v| v.err()))
-        .map(|e| e.to_string());
-    let verdict = r.verdict.and_then(|v| v.ok());
-    let critical = unknown_risk();
-    let risk = r.risk.unwrap_or(&critical);
-    let in_force = |name: &str| r.thresholds.get(name).copied().filter(|v| v.is_finite());
-    let facts = Facts {
-        module: &r.kill.target_module,
-        criticality: r.profile.criticality,
-        risk_level: risk.level,
-        risk_score: risk.score,
-        confidence: verdict.map_or(0.0, |v| v.confidence),
-        // The thresholds in force are what the learner and operators move;
-        // the configured values only stand in for a name they lack.
-        min_confidence: in_force(names::AUTO_APPROVE_MIN_CONFIDENCE)
-            .unwrap_or(r.config.medic.decision.auto_approve.min_confidence),
-        max_risk_score: in_force(names::AUTO_APPROVE_MAX_RISK_SCORE)
-            .unwrap_or_else(|| crate::plugin::max_auto_risk_score(r.config)),
-        has_context: r.has_context,
-        plugin_error,
-        auto_approvals_last_hour: window.count(r.now),
-        kills_last_hour: r.profile.kills_last_hour,
-    };
-    let ruling = guardrails::apply(r.config, r.mode, verdict.map(|v| v.outcome), &facts);
-    if ruling.outcome == DecisionOutcome::ApproveAuto {
-        window.push(r.now);
-    }
-    ruling
 }
 
 /// What a decision is made from, once the plugins have answered.

@@ -10,7 +10,11 @@ use chrono::{DateTime, Utc};
 
 use crate::config::raw::ConstraintsSection;
 use crate::config::{Config, Feature, Mode};
-use crate::model::{Criticality, DecisionOutcome, RiskLevel};
+use crate::model::{
+    Criticality, DecisionOutcome, KillReport, ModuleProfile, NamedValues, RiskAssessment,
+    RiskLevel, Verdict,
+};
+use medic_plugin_logic::values::names;
 
 /// What the guardrails look at for one kill.
 pub struct Facts<'a> {
@@ -66,14 +70,14 @@ pub fn apply(
         applied: Vec::new(),
         reasoning: Vec::new(),
     };
-    let rule = |r: &mut Ruling, name: &'static str, outcome: DecisionOutcome, why: String| {
+    let set = |r: &mut Ruling, name: &'static str, outcome: DecisionOutcome, why: String| {
         r.outcome = outcome;
         r.applied.push(name);
         r.reasoning.push(format!("guardrail {name}: {why}"));
     };
 
     if !config.feature(Feature::DecisionLogic) {
-        rule(
+        set(
             &mut r,
             "decision_logic_off",
             DecisionOutcome::Defer,
@@ -82,7 +86,7 @@ pub fn apply(
         return r;
     }
     if let Some(e) = &f.plugin_error {
-        rule(
+        set(
             &mut r,
             "plugin_error",
             DecisionOutcome::PendingReview,
@@ -90,7 +94,7 @@ pub fn apply(
         );
     }
     if module_listed(&c.blacklisted_modules, f.module) {
-        rule(
+        set(
             &mut r,
             "blacklisted",
             DecisionOutcome::Deny,
@@ -105,7 +109,7 @@ pub fn apply(
         // Leaving a module down is as big a call as bringing it back: for
         // these a person decides, with the strategy's deny as its advice.
         if module_listed(&c.always_require_approval, f.module) {
-            rule(
+            set(
                 &mut r,
                 "always_require_approval",
                 review,
@@ -115,7 +119,7 @@ pub fn apply(
                 ),
             );
         } else if critical {
-            rule(
+            set(
                 &mut r,
                 "critical_review",
                 review,
@@ -130,7 +134,7 @@ pub fn apply(
     // From here on the strategy wants the module back.
     let flapping = &config.medic.resurrection.flapping;
     if f.kills_last_hour.saturating_add(1) > flapping.max_kills_per_hour {
-        rule(
+        set(
             &mut r,
             "flapping",
             review,
@@ -142,21 +146,21 @@ pub fn apply(
             ),
         );
     } else if !f.has_context {
-        rule(
+        set(
             &mut r,
             "no_context",
             review,
             "no SIEM context: never approved without it".into(),
         );
     } else if module_listed(&c.always_require_approval, f.module) {
-        rule(
+        set(
             &mut r,
             "always_require_approval",
             review,
             format!("{} always requires approval", f.module),
         );
     } else if critical {
-        rule(
+        set(
             &mut r,
             "critical_review",
             review,
@@ -164,14 +168,14 @@ pub fn apply(
         );
     } else if r.outcome == DecisionOutcome::ApproveAuto {
         if !auto.enabled {
-            rule(
+            set(
                 &mut r,
                 "auto_approve_disabled",
                 review,
                 "decision.auto_approve.enabled is false".into(),
             );
         } else if f.risk_level > auto.max_risk_level {
-            rule(
+            set(
                 &mut r,
                 "auto_approve_risk",
                 review,
@@ -181,7 +185,7 @@ pub fn apply(
                 ),
             );
         } else if f.risk_score > f.max_risk_score {
-            rule(
+            set(
                 &mut r,
                 "auto_approve_risk",
                 review,
@@ -191,7 +195,7 @@ pub fn apply(
                 ),
             );
         } else if f.confidence < f.min_confidence {
-            rule(
+            set(
                 &mut r,
                 "auto_approve_confidence",
                 review,
@@ -201,21 +205,21 @@ pub fn apply(
                 ),
             );
         } else if !config.feature(Feature::AutoResurrection) {
-            rule(
+            set(
                 &mut r,
                 "auto_resurrection_off",
                 review,
                 "phase_3_semi_auto.auto_resurrection is not enabled".into(),
             );
         } else if matches!(mode, Mode::Observer | Mode::Manual) {
-            rule(
+            set(
                 &mut r,
                 "mode",
                 review,
                 format!("{mode:?} mode: every resurrection needs a human"),
             );
         } else if f.auto_approvals_last_hour >= c.max_auto_resurrections_per_hour {
-            rule(
+            set(
                 &mut r,
                 "hourly_cap",
                 review,
@@ -265,4 +269,65 @@ impl HourlyWindow {
             self.times.remove(i);
         }
     }
+}
+/// What the guardrails rule on: the plugins' answers and the facts.
+pub struct Rule<'a> {
+    pub config: &'a Config,
+    pub mode: Mode,
+    pub kill: &'a KillReport,
+    pub profile: &'a ModuleProfile,
+    pub has_context: bool,
+    pub risk: Result<&'a RiskAssessment, &'a crate::plugin::PluginError>,
+    /// `None` when no strategy ran (the scorer failed).
+    pub verdict: Option<Result<&'a Verdict, &'a crate::plugin::PluginError>>,
+    /// The thresholds in force for this kill (a learning replay candidate's
+    /// own): the auto-approval gates read theirs from here.
+    pub thresholds: &'a NamedValues,
+    pub now: DateTime<Utc>,
+}
+
+/// A risk no scorer could give is treated as critical.
+pub fn unknown_risk() -> RiskAssessment {
+    RiskAssessment {
+        level: RiskLevel::Critical,
+        score: 1.0,
+        factors: Vec::new(),
+    }
+}
+
+/// The guardrails' ruling on a kill, counting it in the hour's
+/// auto-approvals when it is one. This is the judgement production and
+/// replay share; `decide::conclude` adds the record around it.
+pub fn rule(r: &Rule<'_>, window: &mut HourlyWindow) -> Ruling {
+    let plugin_error = r
+        .risk
+        .err()
+        .or_else(|| r.verdict.and_then(|v| v.err()))
+        .map(|e| e.to_string());
+    let verdict = r.verdict.and_then(|v| v.ok());
+    let critical = unknown_risk();
+    let risk = r.risk.unwrap_or(&critical);
+    let in_force = |name: &str| r.thresholds.get(name).copied().filter(|v| v.is_finite());
+    let facts = Facts {
+        module: &r.kill.target_module,
+        criticality: r.profile.criticality,
+        risk_level: risk.level,
+        risk_score: risk.score,
+        confidence: verdict.map_or(0.0, |v| v.confidence),
+        // The thresholds in force are what the learner and operators move;
+        // the configured values only stand in for a name they lack.
+        min_confidence: in_force(names::AUTO_APPROVE_MIN_CONFIDENCE)
+            .unwrap_or(r.config.medic.decision.auto_approve.min_confidence),
+        max_risk_score: in_force(names::AUTO_APPROVE_MAX_RISK_SCORE)
+            .unwrap_or_else(|| crate::plugin::max_auto_risk_score(r.config)),
+        has_context: r.has_context,
+        plugin_error,
+        auto_approvals_last_hour: window.count(r.now),
+        kills_last_hour: r.profile.kills_last_hour,
+    };
+    let ruling = apply(r.config, r.mode, verdict.map(|v| v.outcome), &facts);
+    if ruling.outcome == DecisionOutcome::ApproveAuto {
+        window.push(r.now);
+    }
+    ruling
 }

@@ -9,6 +9,7 @@
 //! | [`plugin`] | the plugin host: bindings, sandboxed runtime, registry, hot swap |
 //! | [`ingest`] | kills in: Redis stream consumer, wire formats, validation |
 //! | [`enrich`] | SIEM context: rest (retry, breaker, cache), file, none |
+//! | [`event_bus`] | the connection to Smith's event bus (Redis), for ingest and the veto |
 //! | [`decide`] | one kill's story: enrich, profile, score, decide, guardrails, store |
 //! | [`guardrails`] | the host's last word over the strategy |
 //! | [`approve`] | the approval queue: decisions waiting for a human |
@@ -36,6 +37,7 @@ pub mod commands;
 pub mod config;
 pub mod decide;
 pub mod enrich;
+pub mod event_bus;
 pub mod execute;
 pub mod guardrails;
 pub mod html;

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::wire::{wire_name, wire_str};
 
+/// How far in the future a kill may be stamped (clock skew): later stamps
+/// are refused at ingest, and the store's time index allows for them.
+pub const MAX_FUTURE: chrono::Duration = chrono::Duration::minutes(5);
+
 /// A JSON object of free-form context.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
 

@@ -43,6 +43,7 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             reviewer,
             review_delay_minutes,
             costs,
+            no_calibration,
         } => {
             let config = super::load_config(files)?;
             let mode = match mode {
@@ -77,6 +78,7 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
                 Reviewer::Label
             };
             opts.review_delay_minutes = *review_delay_minutes;
+            opts.calibration = !*no_calibration;
             opts.costs = CostModel::default()
                 .with_overrides(costs)
                 .map_err(anyhow::Error::msg)?;

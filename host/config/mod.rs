@@ -5,6 +5,7 @@
 mod load;
 pub mod phases;
 pub mod raw;
+pub mod tunables;
 mod validate;
 
 use std::fmt;
@@ -13,6 +14,21 @@ use std::path::{Path, PathBuf};
 pub use phases::{Feature, Phase};
 pub use raw::{ConstitutionFile, Isolation, MedicFile, Mode};
 pub use validate::{DEFAULT_BINDING, is_safe_name as validate_name};
+
+/// A read handle on the mode the engine runs in: the decider owns it and
+/// changes it at run time; the learner reads it.
+#[derive(Clone)]
+pub struct ModeReader(std::sync::Arc<std::sync::Mutex<Mode>>);
+
+impl ModeReader {
+    pub fn new(mode: std::sync::Arc<std::sync::Mutex<Mode>>) -> Self {
+        ModeReader(mode)
+    }
+
+    pub fn get(&self) -> Mode {
+        *crate::sync::lock(&self.0)
+    }
+}
 
 /// The embedded defaults: what `medic serve` runs with when given no files.
 pub const EMBEDDED_MEDIC: &str = include_str!("../../config/medic.yaml");

@@ -844,17 +844,17 @@ pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<P
     }
     for (name, b) in &k.learning_bounds {
         let at = format!("learning_bounds.{name}");
-        if !crate::learn::check::TUNABLES.contains(&name.as_str()) {
+        if !super::tunables::TUNABLES.contains(&name.as_str()) {
             c.fail(
                 &at,
                 format!(
                     "unknown tunable (known: {})",
-                    crate::learn::check::TUNABLES.join(", ")
+                    super::tunables::TUNABLES.join(", ")
                 ),
             );
             continue;
         }
-        let (lo, hi) = if crate::learn::check::is_unit(name) {
+        let (lo, hi) = if super::tunables::is_unit(name) {
             (0.0, 1.0)
         } else {
             (0.0, f64::MAX)

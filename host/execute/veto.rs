@@ -69,7 +69,7 @@ impl VetoChannel {
         v: &VetoSection,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Arc<VetoChannel>, String> {
-        let client = crate::ingest::redis::client(bus).map_err(|e| e.to_string())?;
+        let client = crate::event_bus::client(bus).map_err(|e| e.to_string())?;
         let conn = redis::aio::ConnectionManager::new(client.clone())
             .await
             .map_err(|e| e.to_string())?;

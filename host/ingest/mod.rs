@@ -3,6 +3,7 @@
 //! validate with `validate.rs`, and hand valid kills to the decider.
 
 pub mod envelope;
+mod handoff;
 pub mod redis;
 pub mod validate;
 

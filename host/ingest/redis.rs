@@ -25,45 +25,16 @@ use tokio::sync::watch;
 use super::envelope;
 use crate::config::raw::{EventBusSection, StartFrom};
 use crate::decide::{Decider, Incoming};
+pub use crate::event_bus::{BusError, client, url};
 use crate::publish::encoded_response;
 use crate::store::StoreError;
-
-/// The stream URL from `smith.event_bus` (`url`, or host and port).
-pub fn url(bus: &EventBusSection) -> String {
-    if bus.url.is_empty() {
-        format!("redis://{}:{}", bus.host, bus.port)
-    } else {
-        bus.url.clone()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
-    #[error("smith.event_bus.tls_ca_file {path}: {source}")]
-    TlsCa {
-        path: String,
-        source: std::io::Error,
-    },
-}
-
-/// A client for `smith.event_bus`: for `rediss://`, TLS trusting the CA in
-/// `tls_ca_file` (or the public roots when it is empty).
-pub fn client(bus: &EventBusSection) -> Result<redis::Client, ConsumerError> {
-    let url = url(bus);
-    if url.starts_with("rediss://") && !bus.tls_ca_file.is_empty() {
-        let pem = std::fs::read(&bus.tls_ca_file).map_err(|source| ConsumerError::TlsCa {
-            path: bus.tls_ca_file.clone(),
-            source,
-        })?;
-        let certs = redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(pem),
-        };
-        return Ok(redis::Client::build_with_tls(url, certs)?);
-    }
-    Ok(redis::Client::open(url)?)
+    #[error(transparent)]
+    Bus(#[from] BusError),
 }
 
 /// Called with the ids of entries just acknowledged (for measurements).

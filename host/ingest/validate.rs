@@ -20,8 +20,7 @@ pub const MAX_METADATA_KEYS: usize = 64;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// A whole message, before parsing.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// How far in the future a kill may be stamped (clock skew).
-pub const MAX_FUTURE: Duration = Duration::minutes(5);
+pub use crate::model::MAX_FUTURE;
 /// How old a kill may be and still be decided.
 pub const MAX_AGE: Duration = Duration::days(30);
 

@@ -9,45 +9,8 @@ use std::collections::BTreeMap;
 use medic_plugin_logic::values::names as n;
 
 use crate::config::raw::LearningBound;
+pub use crate::config::tunables::{TUNABLES, UNIT, WEIGHTS, is_unit};
 use crate::model::NamedValues;
-
-/// The tunables that are scores or weights, in [0, 1]: every one of
-/// [`TUNABLES`] but the last, the timeout in minutes.
-const UNIT: &[&str] = match TUNABLES.split_last() {
-    Some((_, unit)) => unit,
-    None => &[],
-};
-
-const WEIGHTS: &[&str] = &[
-    n::WEIGHT_SMITH_CONFIDENCE,
-    n::WEIGHT_SIEM_RISK_SCORE,
-    n::WEIGHT_FALSE_POSITIVE_HISTORY,
-    n::WEIGHT_MODULE_CRITICALITY,
-    n::WEIGHT_TIME_OF_DAY,
-];
-
-/// Every threshold a learner may move (the names `learning_bounds` takes).
-pub const TUNABLES: &[&str] = &[
-    n::RISK_MINIMAL,
-    n::RISK_LOW,
-    n::RISK_MEDIUM,
-    n::RISK_HIGH,
-    n::WEIGHT_SMITH_CONFIDENCE,
-    n::WEIGHT_SIEM_RISK_SCORE,
-    n::WEIGHT_FALSE_POSITIVE_HISTORY,
-    n::WEIGHT_MODULE_CRITICALITY,
-    n::WEIGHT_TIME_OF_DAY,
-    n::AUTO_APPROVE_MIN_CONFIDENCE,
-    n::AUTO_APPROVE_MAX_RISK_SCORE,
-    n::CONFIDENCE_THRESHOLD,
-    // Last: not in [0, 1] (see `UNIT`).
-    n::DEFAULT_TIMEOUT_MINUTES,
-];
-
-/// Whether a tunable is a score or a weight (in [0, 1]).
-pub fn is_unit(name: &str) -> bool {
-    UNIT.contains(&name)
-}
 
 /// Why a learner's change from `current` to `proposed`, learned from
 /// `samples` outcomes, breaks the operators' bounds, if it does: for each

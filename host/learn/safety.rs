@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use medic_plugin_logic::values::names as n;
 
 use crate::config::{Config, Mode};
-use crate::decide::{Rule, rule};
 use crate::guardrails::HourlyWindow;
+use crate::guardrails::{Rule, rule};
 use crate::model::{
     DecisionOutcome, KillReport, ModuleProfile, NamedValues, RiskAssessment, SiemContext,
 };

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::check;
 use super::safety::{self, KEEP_KNOWN, KnownVerdict, KnownVerdicts};
+use crate::config::ModeReader;
 use crate::config::{Config, Mode};
-use crate::decide::ModeReader;
 use crate::model::{
     DecisionOutcome, ModuleProfile, NamedValues, OutcomeRecord, OutcomeResult, PluginUse,
     RiskAssessment,

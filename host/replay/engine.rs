@@ -1,7 +1,7 @@
 //! The replay engine: streams a recording in batches; per batch, module
 //! profiles are rebuilt in order, the plugins run in parallel across cores,
 //! and the guardrails then run in recording order through the very function
-//! production uses ([`crate::decide::rule`]), with each candidate's own
+//! production uses ([`crate::guardrails::rule`]), with each candidate's own
 //! hourly window. The report depends only on the inputs, never on threads.
 //!
 //! Each candidate lives in its own world, as it would live: what it brought
@@ -31,8 +31,8 @@ use super::summary::{
     ReviewerSummary, Timing,
 };
 use crate::config::{Config, Feature, Isolation, Mode};
-use crate::decide::{Rule, rule};
 use crate::guardrails::HourlyWindow;
+use crate::guardrails::{Rule, rule};
 use crate::learn::check;
 use crate::learn::safety::{self, KnownVerdict, KnownVerdicts};
 use crate::model::{
@@ -97,6 +97,9 @@ pub struct Options {
     pub review_delay_minutes: u32,
     /// What each cell of the report costs.
     pub costs: CostModel,
+    /// Tell the scorer what outcomes taught, as live (the `known.*` facts);
+    /// off, it judges by its model alone, as on a fresh store.
+    pub calibration: bool,
 }
 
 /// Who decides the kills a candidate puts to a human, in replay.
@@ -129,6 +132,7 @@ impl Options {
             reviewer: Reviewer::Label,
             review_delay_minutes: 30,
             costs: CostModel::default(),
+            calibration: true,
         }
     }
 }
@@ -660,10 +664,12 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                             p.human_approvals = *approved;
                             p.human_denials = *denied;
                         }
-                        p.known = Some(
-                            lane.calibration
-                                .resembling(Reading::of(rec.context.as_ref())),
-                        );
+                        if opts.calibration {
+                            p.known = Some(
+                                lane.calibration
+                                    .resembling(Reading::of(rec.context.as_ref())),
+                            );
+                        }
                         p
                     })
                     .collect();
@@ -884,6 +890,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             Reviewer::None => "none".to_string(),
         },
         costs: opts.costs.clone(),
+        calibration: opts.calibration,
         warnings: warnings(&config, mode),
         candidates: reports,
         disagreements,

@@ -296,6 +296,9 @@ pub struct ReplayReport {
     /// How kills put to a human were decided (`label`: by the recording's
     /// labels after a delay; `none`: they stay in the queue).
     pub reviewer: String,
+    /// Whether the scorer was told what outcomes taught (the `known.*`
+    /// facts of calibration), as it is live; off: its model alone.
+    pub calibration: bool,
     /// What each cell costs.
     pub costs: CostModel,
     /// What makes the figures less than they seem: a configuration or phase
@@ -340,8 +343,18 @@ impl ReplayReport {
     /// A plain-text table for terminals.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "recording {} ({} kills), mode {}, phase {}, scorer {}, reviewer {}\n",
-            self.recording, self.kills, self.mode, self.phase, self.scorer, self.reviewer
+            "recording {} ({} kills), mode {}, phase {}, scorer {}, reviewer {}{}\n",
+            self.recording,
+            self.kills,
+            self.mode,
+            self.phase,
+            self.scorer,
+            self.reviewer,
+            if self.calibration {
+                ""
+            } else {
+                ", calibration off"
+            }
         );
         for w in &self.warnings {
             out.push_str(&format!("WARNING: {w}\n"));

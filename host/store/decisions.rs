@@ -260,7 +260,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<TimeEntry>> {
         let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
-        let skew = crate::ingest::validate::MAX_FUTURE.num_milliseconds();
+        let skew = crate::model::MAX_FUTURE.num_milliseconds();
         let mut out: Vec<TimeEntry> = self
             .groups
             .times_between(from_ms.saturating_sub(skew), i64::MAX)?

@@ -38,7 +38,7 @@ use durable::{Durable, SledWrites};
 use groups::Groups;
 use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
 
-use crate::telemetry::Histogram;
+pub use crate::telemetry::FlushTimes;
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
@@ -106,16 +106,6 @@ pub struct Store {
     pub flush_times: Arc<FlushTimes>,
     /// The directory of a temporary store, removed with its last handle.
     _temporary: Option<Arc<tempfile::TempDir>>,
-}
-
-/// How long the durable parts of each [`Store::flush`] took (both run at
-/// once): the record log's write and fsync, and sled's flush when one was
-/// needed (a durable tree was written). They bound the latency from a kill
-/// to its acknowledged decision from below, whatever Medic does.
-#[derive(Default)]
-pub struct FlushTimes {
-    pub record_log: Histogram,
-    pub sled: Histogram,
 }
 
 /// How often the pending index groups and the record log are made durable

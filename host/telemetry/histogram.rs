@@ -121,6 +121,16 @@ pub fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::
     }
 }
 
+/// How long the durable parts of each `Store::flush` took (both run at
+/// once): the record log's write and fsync, and sled's flush when one was
+/// needed (a durable tree was written). They bound the latency from a kill
+/// to its acknowledged decision from below, whatever Medic does.
+#[derive(Default)]
+pub struct FlushTimes {
+    pub record_log: Histogram,
+    pub sled: Histogram,
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Histogram, Tally, label_value};

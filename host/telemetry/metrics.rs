@@ -41,7 +41,7 @@ pub struct Metrics {
     decision_latency: Histogram,
     siem_latency: Histogram,
     /// The store's flush times, once a store is watched.
-    store_flush: std::sync::OnceLock<Arc<crate::store::FlushTimes>>,
+    store_flush: std::sync::OnceLock<Arc<super::FlushTimes>>,
     /// The consumer group's backlog on the kill stream, sampled by the
     /// consumer: entries not yet delivered (lag) and delivered but not
     /// acknowledged (pending); -1 until known.
@@ -88,7 +88,7 @@ impl Metrics {
     }
 
     /// Shows `store`'s flush times (the first store watched).
-    pub fn watch_store(&self, times: Arc<crate::store::FlushTimes>) {
+    pub fn watch_store(&self, times: Arc<super::FlushTimes>) {
         let _ = self.store_flush.set(times);
     }
 

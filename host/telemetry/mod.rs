@@ -5,6 +5,6 @@ mod log_writer;
 pub mod logging;
 pub mod metrics;
 
-pub use histogram::{Histogram, Tally, family, label_value, labels, sample};
+pub use histogram::{FlushTimes, Histogram, Tally, family, label_value, labels, sample};
 pub use logging::init;
 pub use metrics::{Counter, Gauge, Metrics};

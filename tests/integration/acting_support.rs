@@ -251,6 +251,21 @@ pub fn acting_config(
             yaml(json!(true)),
         );
     }
+    // These tests follow the resurrection path; they use the verdicts of
+    // `balanced`, which brings a low-risk kill back on a fresh store. The
+    // shipped default waits until outcomes on the fleet are known
+    // (`replay_tests`, docs/decision-quality.md "Calibration").
+    for (kind, name) in [
+        ("risk_scorer", "weighted"),
+        ("strategy", "balanced"),
+        ("threshold_learner", "bounded"),
+    ] {
+        yaml_set(
+            &mut c,
+            &format!("plugins.phase_3_semi_auto.{kind}.name"),
+            yaml(json!(name)),
+        );
+    }
     (m, c)
 }
 

@@ -234,7 +234,19 @@ fn in_manual_mode_a_critical_module_the_strategy_would_deny_reaches_a_human() {
     let intel = dir.path().join("threats.yaml");
     std::fs::write(&intel, threat_intel(&["auth-service"])).unwrap();
     let mut svc = DemoService::new(dir.path(), "auth-service");
-    let engine = Engine::start(vec![svc.backend()], |m, _| {
+    let engine = Engine::start(vec![svc.backend()], |m, c| {
+        // The shipped default judges (the acting tests bind `balanced`).
+        for (kind, name) in [
+            ("risk_scorer", "evidence"),
+            ("strategy", "pessimistic"),
+            ("threshold_learner", "calibrated"),
+        ] {
+            yaml_set(
+                c,
+                &format!("plugins.phase_3_semi_auto.{kind}.name"),
+                yaml(json!(name)),
+            );
+        }
         yaml_set(m, "mode.current", yaml(json!("manual")));
         yaml_set(
             m,
