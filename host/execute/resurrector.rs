@@ -420,7 +420,7 @@ impl Resurrector {
                 self.store.remove_queue_item(&item.item_id)?;
             }
             Action::Execute(r) => {
-                self.store.requests.remove(r.request_id.as_bytes())?;
+                self.store.remove_request(&r.request_id)?;
             }
             Action::None => {}
         }

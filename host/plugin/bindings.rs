@@ -5,7 +5,7 @@
 pub mod scorer {
     wasmtime::component::bindgen!({
         world: "risk-scorer",
-        path: "wit",
+        path: "../../wit",
     });
 }
 
@@ -13,7 +13,7 @@ pub mod scorer {
 pub mod strategy {
     wasmtime::component::bindgen!({
         world: "strategy",
-        path: "wit",
+        path: "../../wit",
         with: {
             "medic:plugin/types": super::scorer::medic::plugin::types,
             "medic:plugin/host": super::scorer::medic::plugin::host,
@@ -25,7 +25,7 @@ pub mod strategy {
 pub mod learner {
     wasmtime::component::bindgen!({
         world: "threshold-learner",
-        path: "wit",
+        path: "../../wit",
         with: {
             "medic:plugin/types": super::scorer::medic::plugin::types,
             "medic:plugin/host": super::scorer::medic::plugin::host,

@@ -504,7 +504,7 @@ pub(crate) mod tests {
             assert_eq!(store.store_decision(&rec).expect("store"), Stored::New);
             store
                 .audit(
-                    crate::store::AuditKind::DecisionMade,
+                    crate::AuditKind::DecisionMade,
                     Some(&rec.kill.kill_id),
                     None,
                     "medic",
@@ -515,7 +515,7 @@ pub(crate) mod tests {
         }
         assert_eq!(flushes(), (3, 0), "the log synced, sled left alone");
         store
-            .dead_letter(&crate::store::DeadLetter {
+            .dead_letter(&crate::DeadLetter {
                 at: Utc::now(),
                 source: "redis".into(),
                 entry_id: Some("1-0".into()),

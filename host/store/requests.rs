@@ -12,6 +12,13 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a request (one written for a decision that turned out to be
+    /// a duplicate).
+    pub fn remove_request(&self, request_id: &str) -> Result<()> {
+        self.requests.remove(request_id.as_bytes())?;
+        Ok(())
+    }
+
     pub fn request(&self, request_id: &str) -> Result<Option<ResurrectionRequest>> {
         self.requests
             .get(request_id.as_bytes())?

@@ -144,11 +144,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::DecisionRecord;
+    use crate::DecisionRecord;
 
     fn item(n: u32, module: &str, status: QueueStatus, at: DateTime<Utc>) -> QueueItem {
         let mut rec: DecisionRecord =
-            serde_json::from_str(crate::store::decisions::tests::RECORD).unwrap();
+            serde_json::from_str(crate::decisions::tests::RECORD).unwrap();
         rec.kill.kill_id = format!("k-{n}");
         rec.kill.target_module = module.into();
         rec.decision.decision_id = format!("d-{n}");

@@ -30,6 +30,20 @@ pub fn filter_level(name: &str) -> &'static str {
     }
 }
 
+/// The logger of an event from one of the crates by role reads as the
+/// module it stands for in `medic` (`medic_store::log` → `medic.store.log`),
+/// so log queries do not depend on which crate holds the code.
+fn logger_root(crate_name: &str) -> &str {
+    match crate_name {
+        "medic_model" => "medic.model",
+        "medic_config" => "medic.config",
+        "medic_telemetry" => "medic.telemetry",
+        "medic_store" => "medic.store",
+        "medic_plugin_host" => "medic.plugin",
+        other => other,
+    }
+}
+
 fn spec_level(l: &tracing::Level) -> &'static str {
     match *l {
         tracing::Level::TRACE | tracing::Level::DEBUG => "DEBUG",
@@ -188,7 +202,7 @@ where
             if i > 0 {
                 line.push(b'.');
             }
-            line.extend_from_slice(part.as_bytes());
+            line.extend_from_slice(if i == 0 { logger_root(part) } else { part }.as_bytes());
         }
         line.extend_from_slice(b"\",\"message\":");
         line.extend_from_slice(fields.take_message().unwrap_or(b"\"\""));
@@ -389,7 +403,7 @@ mod tests {
         assert_eq!(line["context"]["kill_id"], "k-42");
         assert_eq!(line["context"]["outcome"], "deny");
         assert_eq!(line["context"]["confidence"], 0.9);
-        assert!(line["logger"].as_str().unwrap().starts_with("medic."));
+        assert_eq!(line["logger"], "medic.telemetry.logging.tests");
         assert!(line["trace_id"].is_string() && line["span_id"].is_string());
         assert!(chrono::DateTime::parse_from_rfc3339(line["timestamp"].as_str().unwrap()).is_ok());
     }

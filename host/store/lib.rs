@@ -11,6 +11,14 @@
 //! await before acknowledging anything. A crash therefore loses nothing
 //! acknowledged.
 
+// The modules of the crates below, under the names the code uses.
+#[allow(unused_imports)]
+use medic_config as config;
+#[allow(unused_imports)]
+use medic_model::{self as model, sync, wire_time};
+#[allow(unused_imports)]
+use medic_telemetry as telemetry;
+
 mod audit;
 mod bindings;
 pub mod calibration;

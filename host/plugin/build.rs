@@ -20,7 +20,7 @@ const BUILTINS: &[&str] = &[
 ];
 
 fn main() {
-    let root = PathBuf::from(env("CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(env("CARGO_MANIFEST_DIR")).join("../..");
     let plugins = root.join("plugins");
     for watched in [
         "Cargo.toml",

@@ -15,6 +15,14 @@
 //! | `registry.rs` | all plugins, the phase bindings, atomic swaps, fallbacks |
 //! | `reload.rs` | watching the plugin directory |
 
+// The modules of the crates below, under the names the code uses.
+#[allow(unused_imports)]
+use medic_config as config;
+#[allow(unused_imports)]
+use medic_model::{self as model, sync};
+#[allow(unused_imports)]
+use medic_telemetry as telemetry;
+
 pub mod bindings;
 pub mod cache;
 pub mod convert;

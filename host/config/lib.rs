@@ -2,9 +2,14 @@
 //! section (`load`), then checked as a whole (`validate`) into a [`Config`]
 //! that the rest of Medic can trust. Every problem is reported at once.
 
+// The modules of the crates below, under the names the code uses.
+#[allow(unused_imports)]
+use medic_model::{self as model, sync};
+
 mod load;
 pub mod phases;
 pub mod raw;
+pub mod tls;
 pub mod tunables;
 mod validate;
 

@@ -126,7 +126,7 @@ pub fn wire_name<T: Serialize>(v: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DecisionOutcome, KillReason, RiskLevel, Severity};
+    use crate::{DecisionOutcome, KillReason, RiskLevel, Severity};
 
     /// What serde_json writes for `v`, unquoted.
     fn written<T: Serialize>(v: &T) -> String {
