@@ -139,11 +139,14 @@ pub enum Criticality {
     Critical,
 }
 
-/// Known threats and false positives in one bin.
+/// Known threats and false positives in one bin, and kills put to a
+/// person that nobody has decided (their truth unknown).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     pub threats: u32,
     pub false_positives: u32,
+    #[serde(default)]
+    pub unresolved: u32,
 }
 
 impl Tally {
@@ -159,6 +162,7 @@ impl Tally {
         Tally {
             threats: self.threats.saturating_add(o.threats),
             false_positives: self.false_positives.saturating_add(o.false_positives),
+            unresolved: self.unresolved.saturating_add(o.unresolved),
         }
     }
 }
@@ -191,7 +195,7 @@ pub struct Resembling {
 
 impl Resembling {
     /// As named values (`known.threats`, `known.siem_risk.threats`, …).
-    pub fn facts(&self) -> [(&'static str, f64); 6] {
+    pub fn facts(&self) -> [(&'static str, f64); 8] {
         use medic_plugin_logic::values::names as n;
         let f = |v: u32| f64::from(v);
         [
@@ -206,6 +210,11 @@ impl Resembling {
             (
                 n::KNOWN_FP_HISTORY_FALSE_POSITIVES,
                 f(self.fp_history.false_positives),
+            ),
+            (n::KNOWN_SIEM_RISK_UNRESOLVED, f(self.siem_risk.unresolved)),
+            (
+                n::KNOWN_FP_HISTORY_UNRESOLVED,
+                f(self.fp_history.unresolved),
             ),
         ]
     }

@@ -206,6 +206,9 @@ struct Event {
     /// The kill's truth as calibration counts it (a threat or not), with
     /// its evidence.
     truth: Option<(bool, Option<Reading>)>,
+    /// A kill put to a person expired undecided (its evidence): counted as
+    /// unresolved from now on.
+    expired: Option<Option<Reading>>,
 }
 
 impl PartialEq for Event {
@@ -284,6 +287,9 @@ impl Lane {
             }
             if let Some(v) = e.known.filter(|_| self.learns) {
                 self.known.push(*v);
+            }
+            if let Some(reading) = e.expired {
+                self.calibration.unresolved(reading, true);
             }
             if let Some((threat, reading)) = e.truth {
                 self.calibration.add(reading, threat);
@@ -518,12 +524,15 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         .monitoring_duration_minutes
         .max(0.0)
         * 60_000.0) as i64;
+    // A kill put to a person that nobody decides expires after this.
+    let expiry_ms = i64::from(config.medic.decision.default_timeout_minutes.max(1)) * 60_000;
     // The soonest anything decided can become known: a batch spans less.
     let horizon_ms = if reviewing {
         monitor_ms.min(review_ms)
     } else {
         monitor_ms
-    };
+    }
+    .min(expiry_ms);
     let mut reader = Reader::open(&opts.recording)?;
     let mut decisions_out = match &opts.decisions {
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
@@ -713,7 +722,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                     &mut lane.window,
                                 );
                                 report.add(ruling.outcome, &ruling.applied, rec.label.as_ref());
-                                follow_up(lane, rec, profile, risk.ok(), ruling.outcome, reviewing, review_ms, monitor_ms);
+                                follow_up(lane, rec, profile, risk.ok(), ruling.outcome, reviewing, [review_ms, monitor_ms, expiry_ms]);
                                 let line = want_lines.then(|| {
                                     let (level, score) = risk.map_or(("critical".into(), 1.0), |r| (wire_name(&r.level), r.score));
                                     serde_json::json!({"kill_id": rec.kill.kill_id, "strategy": c.label, "outcome": ruling.outcome,
@@ -909,10 +918,26 @@ fn follow_up(
     risk: Option<&RiskAssessment>,
     outcome: DecisionOutcome,
     reviewing: bool,
-    review_ms: i64,
-    monitor_ms: i64,
+    [review_ms, monitor_ms, expiry_ms]: [i64; 3],
 ) {
-    let Some(truth) = rec.label.as_ref().and_then(|l| l.truth) else {
+    let reading = Reading::of(rec.context.as_ref());
+    let truth = rec.label.as_ref().and_then(|l| l.truth);
+    if outcome == DecisionOutcome::PendingReview && !(reviewing && truth.is_some()) {
+        // Nobody will decide it: it expires after the decision timeout,
+        // and from then on counts as unresolved (as live).
+        lane.schedule(Event {
+            at_ms: rec.kill.timestamp.timestamp_millis() + expiry_ms,
+            seq: 0,
+            module: rec.kill.target_module.clone(),
+            outcome: None,
+            known: None,
+            revived_threat: false,
+            denied_by_person: false,
+            truth: None,
+            expired: Some(reading),
+        });
+    }
+    let Some(truth) = truth else {
         if reviewing && outcome == DecisionOutcome::PendingReview {
             lane.reviewer.unlabelled += 1;
         }
@@ -921,7 +946,6 @@ fn follow_up(
     let Some(risk) = risk else { return };
     let threat = truth == Truth::TrueThreat;
     let at_ms = rec.kill.timestamp.timestamp_millis();
-    let reading = Reading::of(rec.context.as_ref());
     // Only a learning candidate's safety check reads known verdicts.
     let learns = lane.learns;
     let known = |threat: bool| {
@@ -978,6 +1002,7 @@ fn follow_up(
             revived_threat: threat && decision == DecisionOutcome::ApproveAuto,
             denied_by_person: false,
             truth: truth_of(result).map(|t| (t, reading)),
+            expired: None,
         }
     };
     match outcome {
@@ -997,6 +1022,7 @@ fn follow_up(
                 revived_threat: false,
                 denied_by_person: true,
                 truth: Some((true, reading)),
+                expired: None,
             });
         }
         DecisionOutcome::PendingReview if reviewing => {

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::verdicts::HumanVerdict;
 use super::{Result, Store};
-use crate::model::{OutcomeRecord, OutcomeResult, Reading, Resembling, Tally};
+use crate::model::{
+    OutcomeRecord, OutcomeResult, QueueItem, QueueStatus, Reading, Resembling, Tally,
+};
 use medic_plugin_logic::evidence::FP_HISTORY_CAP;
 
 /// SIEM risk is counted in bins this wide (0.05).
@@ -50,6 +52,23 @@ impl Calibration {
         if let Some(r) = reading {
             self.siem_risk[siem_bin(r.siem_risk)].add(threat);
             self.fp_history[fp_bin(r.on_record)].add(threat);
+        }
+    }
+
+    /// Counts a kill put to a person (its truth unknown until decided), or
+    /// takes one back (`waiting` false) once a person decided it.
+    pub fn unresolved(&mut self, reading: Option<Reading>, waiting: bool) {
+        let step = |n: &mut u32| {
+            *n = if waiting {
+                n.saturating_add(1)
+            } else {
+                n.saturating_sub(1)
+            }
+        };
+        step(&mut self.all.unresolved);
+        if let Some(r) = reading {
+            step(&mut self.siem_risk[siem_bin(r.siem_risk)].unresolved);
+            step(&mut self.fp_history[fp_bin(r.on_record)].unresolved);
         }
     }
 
@@ -109,6 +128,21 @@ impl Store {
         }
     }
 
+    /// Counts a queued kill that expired with nobody deciding it: its truth
+    /// stays unknown, and the scorer reads it with the threats.
+    pub(crate) fn calibrate_expired(&self, item: &QueueItem) -> Result<()> {
+        let reading = self.reading_of(item)?;
+        crate::sync::lock(&self.calibration).unresolved(reading, true);
+        Ok(())
+    }
+
+    /// The evidence of a queued kill, from its decision record.
+    pub(crate) fn reading_of(&self, item: &QueueItem) -> Result<Option<Reading>> {
+        Ok(self
+            .record(&item.decision.decision_id)?
+            .and_then(|r| Reading::of(r.context.as_ref())))
+    }
+
     /// Builds the calibration from every outcome and verdict at open.
     /// Outcomes are decoded one by one: a hundred thousand take about a
     /// second, once.
@@ -125,6 +159,12 @@ impl Store {
             let v: HumanVerdict = serde_json::from_slice(&item?.1)?;
             if !v.approved {
                 c.add(v.reading, true);
+            }
+        }
+        for item in self.queue_decided.iter() {
+            let item: QueueItem = serde_json::from_slice(&item?.1)?;
+            if item.status == QueueStatus::Expired {
+                c.unresolved(self.reading_of(&item)?, true);
             }
         }
         *crate::sync::lock(&self.calibration) = c;
@@ -166,7 +206,8 @@ mod tests {
             r.all,
             Tally {
                 threats: 3,
-                false_positives: 2
+                false_positives: 2,
+                ..Tally::default()
             }
         );
         // 0.16 is in the bin [0.15, 0.20): its neighbours reach 0.10–0.25.
@@ -174,7 +215,8 @@ mod tests {
             r.siem_risk,
             Tally {
                 threats: 1,
-                false_positives: 2
+                false_positives: 2,
+                ..Tally::default()
             }
         );
         // 7 on record counts with the 5-or-more bin, as 9 did.
@@ -182,7 +224,8 @@ mod tests {
             r.fp_history,
             Tally {
                 threats: 1,
-                false_positives: 0
+                false_positives: 0,
+                ..Tally::default()
             }
         );
         assert_eq!(c.resembling(None).siem_risk, Tally::default());
@@ -237,11 +280,13 @@ mod tests {
                 (
                     Tally {
                         threats: 2,
-                        false_positives: 2
+                        false_positives: 2,
+                        ..Tally::default()
                     },
                     Tally {
                         threats: 1,
-                        false_positives: 2
+                        false_positives: 2,
+                        ..Tally::default()
                     }
                 )
             );

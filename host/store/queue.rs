@@ -21,7 +21,10 @@ impl Store {
             self.queue.insert(key, bytes)?;
         } else {
             self.queue_decided.insert(key, bytes)?;
-            self.queue.remove(key)?;
+            let was_waiting = self.queue.remove(key)?.is_some();
+            if was_waiting && item.status == QueueStatus::Expired {
+                self.calibrate_expired(item)?;
+            }
             self.index_human_verdict(item)?;
         }
         Ok(())

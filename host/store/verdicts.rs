@@ -84,9 +84,7 @@ impl Store {
             item_id: item.item_id.clone(),
             approved,
             at,
-            reading: self
-                .record(&item.decision.decision_id)?
-                .and_then(|r| Reading::of(r.context.as_ref())),
+            reading: self.reading_of(item)?,
         };
         let old = self
             .human_verdicts
@@ -232,6 +230,36 @@ mod tests {
         );
         assert_eq!(s.human_verdicts("y").approvals, 1);
         assert_eq!(s.resembling(None).all.threats, 2);
+    }
+
+    #[test]
+    fn a_queued_kill_that_expires_undecided_counts_as_unresolved_and_stays_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let now = Utc::now();
+        {
+            let s = Store::open(&path).unwrap();
+            s.put_queue_item(&item(1, "x", QueueStatus::Pending, now))
+                .unwrap();
+            s.put_queue_item(&item(2, "x", QueueStatus::Pending, now))
+                .unwrap();
+            assert_eq!(
+                s.resembling(None).all.unresolved,
+                0,
+                "waiting is not unresolved"
+            );
+            s.put_queue_item(&item(1, "x", QueueStatus::Expired, now))
+                .unwrap();
+            s.put_queue_item(&item(2, "x", QueueStatus::Denied, now))
+                .unwrap();
+            // Written again: counted once.
+            s.put_queue_item(&item(1, "x", QueueStatus::Expired, now))
+                .unwrap();
+            let all = s.resembling(None).all;
+            assert_eq!((all.unresolved, all.threats), (1, 1));
+        }
+        let s = open(&path);
+        assert_eq!(s.resembling(None).all.unresolved, 1);
     }
 
     #[test]

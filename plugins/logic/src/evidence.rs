@@ -4,23 +4,27 @@
 //! threat), on the log-odds scale, from the evidence Medic holds:
 //!
 //! - the module's own history of confirmed outcomes (false positives that
-//!   came back and stayed, against re-kills and rollbacks), as a Beta
-//!   posterior around a prior share of real threats;
-//! - the SIEM's risk score, its threat indicators and the false positives it
-//!   has on record;
+//!   came back and stayed, against re-kills, rollbacks and people's
+//!   denials), as a Beta posterior around the fleet's share of threats;
+//! - the SIEM's risk score and the false positives it has on record, read
+//!   through calibration: the share of threats among known kills like this
+//!   one (the host's `known.*` facts), with the model's own reading as a
+//!   prior worth [`CALIBRATION_STRENGTH`] kills;
+//! - the SIEM's threat indicators;
 //! - Smith's confidence, weighted lightly (it is the claim being checked, not
 //!   independent evidence), and the kind of kill.
 //!
 //! Every term carries a variance as well as a value, so the estimate has an
-//! uncertainty: little history or no SIEM context widen it. The risk score is
-//! the *pessimistic* likelihood (the upper end of the interval) times the
-//! module's impact (how much harm reviving a real threat there would do), so
-//! a kill is only ever scored low when even the cautious reading of the
-//! evidence says it was a false positive.
+//! uncertainty: little history or no SIEM context widen it. The risk score
+//! is the central likelihood times the module's impact (the harm to expect
+//! from reviving it).
 //!
-//! The strategy auto-approves only when that pessimistic score is within the
-//! automation limit in force, denies when the kill was right with
-//! likelihood 0.9 or more, and sends the rest to a human.
+//! The strategy acts alone only when even the cautious reading (the upper
+//! end of the interval, counting kills nobody decided as threats) is safe:
+//! `1 - HARM_WEIGHT x cautious likelihood x impact` at or above
+//! `auto_approve.min_confidence`. It denies when the kill was right with
+//! central likelihood 0.9 or more, and sends the rest to a human.
+//! docs/decision-quality.md measures it.
 
 use crate::types::{
     Criticality, DecideInput, DecisionOutcome, KillReason, ModuleProfile, NamedValue,
@@ -79,6 +83,10 @@ pub const DENY_AT: f64 = 0.9;
 pub struct Estimate {
     pub log_odds: f64,
     pub variance: f64,
+    /// How much further the cautious reading goes, in log-odds, because
+    /// kills like this one were put to a person and nobody decided them
+    /// (read as threats for the cautious reading only).
+    pub caution: f64,
     /// Each term: its name, its log-odds shift (in `contribution`) and a
     /// line saying what it saw.
     pub terms: Vec<RiskFactor>,
@@ -116,13 +124,15 @@ fn beta_log_odds(alpha: f64, beta: f64) -> (f64, f64) {
 
 /// What Medic's history says of kills like this one (named values the host
 /// adds): kills of known truth in all, and those resembling this kill in
-/// its SIEM risk and in its count of SIEM false positives on record.
+/// its SIEM risk and in its count of SIEM false positives on record (as
+/// threats and false positives; undecided ones with the threats).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Known {
     threats: f64,
     false_positives: f64,
-    siem_risk: (f64, f64),
-    fp_history: (f64, f64),
+    /// (threats, false positives, undecided) among kills like this one.
+    siem_risk: (f64, f64, f64),
+    fp_history: (f64, f64, f64),
 }
 
 impl Known {
@@ -137,10 +147,12 @@ impl Known {
                 siem_risk: (
                     n(names::KNOWN_SIEM_RISK_THREATS),
                     n(names::KNOWN_SIEM_RISK_FALSE_POSITIVES),
+                    n(names::KNOWN_SIEM_RISK_UNRESOLVED),
                 ),
                 fp_history: (
                     n(names::KNOWN_FP_HISTORY_THREATS),
                     n(names::KNOWN_FP_HISTORY_FALSE_POSITIVES),
+                    n(names::KNOWN_FP_HISTORY_UNRESOLVED),
                 ),
             })
     }
@@ -167,7 +179,7 @@ impl Estimate {
     }
     /// The pessimistic reading (the kill more likely right than the middle).
     pub fn upper(&self) -> f64 {
-        sigmoid(self.log_odds + Z * self.variance.sqrt())
+        sigmoid(self.log_odds + self.caution + Z * self.variance.sqrt())
     }
     /// The optimistic reading.
     pub fn lower(&self) -> f64 {
@@ -264,13 +276,31 @@ pub fn estimate(
     let mut log_odds = prior;
     // One calibrated piece of evidence: the model's shift, or, with
     // history, what happened to the known kills that resembled this one.
-    let read = |model: f64, model_variance: f64, counts: Option<(f64, f64)>| match counts {
-        Some(c) => calibrated(model, base, c),
+    // The cautious reading counts the undecided ones as threats: otherwise
+    // a queue nobody works would leave only the false positives that came
+    // back automatically in view, and the history would look cleaner than
+    // it is. (The central estimate, which decides denials, does not.)
+    let mut caution = 0.0;
+    let mut read = |model: f64, model_variance: f64, counts: Option<(f64, f64, f64)>| match counts {
+        Some((t, f, u)) => {
+            let (shift, variance) = calibrated(model, base, (t, f));
+            if u > 0.0 {
+                caution += (calibrated(model, base, (t + u, f)).0 - shift).max(0.0);
+            }
+            (shift, variance)
+        }
         None => (model, model_variance),
     };
-    let seen = |counts: Option<(f64, f64)>| {
-        counts.map_or(String::new(), |(t, f)| {
-            format!("; of known kills like it, {t} threat(s) and {f} false positive(s)")
+    let seen = |counts: Option<(f64, f64, f64)>| {
+        counts.map_or(String::new(), |(t, f, u)| {
+            format!(
+                "; of known kills like it, {t} threat(s) and {f} false positive(s){}",
+                if u > 0.0 {
+                    format!(", and {u} put to a person that nobody decided")
+                } else {
+                    String::new()
+                }
+            )
         })
     };
 
@@ -365,6 +395,7 @@ pub fn estimate(
     Estimate {
         log_odds,
         variance,
+        caution,
         terms,
     }
 }
@@ -596,6 +627,46 @@ mod tests {
             c.upper()
         );
         assert_eq!(decide(input).outcome, DecisionOutcome::PendingReview);
+    }
+
+    #[test]
+    fn kills_nobody_decided_make_the_cautious_reading_wary_but_not_the_central_one() {
+        let clean = calibrated_low_risk();
+        let mut waiting = calibrated_low_risk();
+        for name in [
+            names::KNOWN_SIEM_RISK_UNRESOLVED,
+            names::KNOWN_FP_HISTORY_UNRESOLVED,
+        ] {
+            waiting.thresholds.push(NamedValue {
+                name: name.into(),
+                value: 500.0,
+            });
+        }
+        let c = estimate(
+            &clean.kill,
+            clean.context.as_ref(),
+            &clean.profile,
+            &clean.thresholds,
+        );
+        let w = estimate(
+            &waiting.kill,
+            waiting.context.as_ref(),
+            &waiting.profile,
+            &waiting.thresholds,
+        );
+        assert_eq!(
+            c.likely(),
+            w.likely(),
+            "denials do not follow an unworked queue"
+        );
+        assert!(
+            w.upper() > 10.0 * c.upper(),
+            "{} vs {}",
+            w.upper(),
+            c.upper()
+        );
+        assert_eq!(decide(clean).outcome, DecisionOutcome::ApproveAuto);
+        assert_eq!(decide(waiting).outcome, DecisionOutcome::PendingReview);
     }
 
     #[test]

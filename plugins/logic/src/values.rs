@@ -45,6 +45,11 @@ pub mod names {
     pub const KNOWN_SIEM_RISK_FALSE_POSITIVES: &str = "known.siem_risk.false_positives";
     pub const KNOWN_FP_HISTORY_THREATS: &str = "known.fp_history.threats";
     pub const KNOWN_FP_HISTORY_FALSE_POSITIVES: &str = "known.fp_history.false_positives";
+    /// Kills like this one put to a person that nobody has decided (still
+    /// waiting, or expired): their truth is unknown, and a cautious reader
+    /// counts them with the threats.
+    pub const KNOWN_SIEM_RISK_UNRESOLVED: &str = "known.siem_risk.unresolved";
+    pub const KNOWN_FP_HISTORY_UNRESOLVED: &str = "known.fp_history.unresolved";
 }
 
 /// Looks a named number up; a missing or non-finite value gives `default`.
