@@ -261,16 +261,14 @@ impl ModuleProfile {
     /// The facts about the module that contract 0.1's profile record cannot
     /// carry, as the named values added to every plugin call's list
     /// (`module.human_approvals`, `module.human_denials`).
-    pub fn facts(&self) -> Vec<(&'static str, f64)> {
+    pub fn facts(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
         use medic_plugin_logic::values::names as n;
-        let mut out = vec![
+        [
             (n::MODULE_HUMAN_APPROVALS, f64::from(self.human_approvals)),
             (n::MODULE_HUMAN_DENIALS, f64::from(self.human_denials)),
-        ];
-        if let Some(k) = &self.known {
-            out.extend(k.facts());
-        }
-        out
+        ]
+        .into_iter()
+        .chain(self.known.iter().flat_map(Resembling::facts))
     }
 
     /// A profile with no history, for a module seen for the first time.

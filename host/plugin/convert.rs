@@ -43,7 +43,7 @@ pub fn score_input(req: &super::ScoreRequest<'_>) -> w::ScoreInput {
 /// ([`m::ModuleProfile::facts`]).
 pub fn named_with_facts(values: &NamedValues, p: &m::ModuleProfile) -> Vec<w::NamedValue> {
     let mut out = named(values);
-    out.extend(p.facts().into_iter().map(|(name, value)| w::NamedValue {
+    out.extend(p.facts().map(|(name, value)| w::NamedValue {
         name: name.to_string(),
         value,
     }));

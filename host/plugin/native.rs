@@ -26,7 +26,7 @@ fn named(v: &NamedValues) -> Vec<l::NamedValue> {
 /// about the module.
 fn named_with_facts(v: &NamedValues, p: &m::ModuleProfile) -> Vec<l::NamedValue> {
     let mut out = named(v);
-    out.extend(p.facts().into_iter().map(|(name, value)| l::NamedValue {
+    out.extend(p.facts().map(|(name, value)| l::NamedValue {
         name: name.to_string(),
         value,
     }));

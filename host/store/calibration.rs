@@ -143,10 +143,12 @@ impl Store {
             .and_then(|r| Reading::of(r.context.as_ref())))
     }
 
-    /// Builds the calibration from every outcome and verdict at open.
-    /// Outcomes are decoded one by one: a hundred thousand take about a
-    /// second, once.
-    pub(crate) fn load_calibration(&self) -> Result<()> {
+    /// Builds the calibration at open from every outcome, the people's
+    /// denials (`denied`: their evidence, read with the verdicts' counts)
+    /// and the queue items that expired undecided.
+    /// Every outcome record is decoded, once, here (its evidence is not in
+    /// the module index).
+    pub(crate) fn load_calibration(&self, denied: Vec<Option<Reading>>) -> Result<()> {
         let mut c = Calibration::default();
         for item in self.outcomes.iter() {
             let (_, v) = item?;
@@ -155,11 +157,8 @@ impl Store {
                 c.add(o.reading, threat);
             }
         }
-        for item in self.human_verdicts.iter() {
-            let v: HumanVerdict = serde_json::from_slice(&item?.1)?;
-            if !v.approved {
-                c.add(v.reading, true);
-            }
+        for reading in denied {
+            c.add(reading, true);
         }
         for item in self.queue_decided.iter() {
             let item: QueueItem = serde_json::from_slice(&item?.1)?;

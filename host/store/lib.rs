@@ -195,8 +195,8 @@ impl Store {
             // Claims are kept in memory and read back from the time index.
             store.db.drop_tree("decision_by_kill")?;
         }
-        store.load_human_verdicts(&meta)?;
-        store.load_calibration()?;
+        let denied = store.load_human_verdicts(&meta)?;
+        store.load_calibration(denied)?;
         meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
         store.groups.write()?;
         store.groups.log.sync()?;

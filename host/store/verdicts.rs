@@ -120,8 +120,9 @@ impl Store {
     }
 
     /// Builds the counts from the index at open, indexing the decided queue
-    /// items first if this store predates the index.
-    pub(crate) fn load_human_verdicts(&self, meta: &sled::Tree) -> Result<()> {
+    /// items first if this store predates the index. Returns the evidence
+    /// of every denial, for the calibration (read in the same pass).
+    pub(crate) fn load_human_verdicts(&self, meta: &sled::Tree) -> Result<Vec<Option<Reading>>> {
         if meta.get(INDEXED)?.is_none() {
             for item in self.queue_decided.iter() {
                 let item: QueueItem = serde_json::from_slice(&item?.1)?;
@@ -130,12 +131,16 @@ impl Store {
             meta.insert(INDEXED, &[1])?;
         }
         let mut counts: HashMap<String, HumanVerdicts> = HashMap::new();
+        let mut denied = Vec::new();
         for item in self.human_verdicts.iter() {
             let entry: HumanVerdict = serde_json::from_slice(&item?.1)?;
+            if !entry.approved {
+                denied.push(entry.reading);
+            }
             counts.entry(entry.module).or_default().add(entry.approved);
         }
         *crate::sync::lock(&self.verdict_counts) = counts;
-        Ok(())
+        Ok(denied)
     }
 }
 

@@ -576,6 +576,15 @@ mod tests {
         input
     }
 
+    fn estimated(input: &ScoreInput) -> Estimate {
+        estimate(
+            &input.kill,
+            input.context.as_ref(),
+            &input.profile,
+            &input.thresholds,
+        )
+    }
+
     fn decide(input: ScoreInput) -> Verdict {
         let risk = score(&input).unwrap();
         pessimistic(&DecideInput {
@@ -607,19 +616,9 @@ mod tests {
         // a threat: never automatic.
         let mut input = fixtures::low_risk();
         known(&mut input, (1_500.0, 4_000.0), (100.0, 1_900.0));
-        let e = estimate(
-            &input.kill,
-            input.context.as_ref(),
-            &input.profile,
-            &input.thresholds,
-        );
+        let e = estimated(&input);
         let clean = calibrated_low_risk();
-        let c = estimate(
-            &clean.kill,
-            clean.context.as_ref(),
-            &clean.profile,
-            &clean.thresholds,
-        );
+        let c = estimated(&clean);
         assert!(
             e.upper() > 5.0 * c.upper(),
             "{} vs {}",
@@ -642,18 +641,8 @@ mod tests {
                 value: 500.0,
             });
         }
-        let c = estimate(
-            &clean.kill,
-            clean.context.as_ref(),
-            &clean.profile,
-            &clean.thresholds,
-        );
-        let w = estimate(
-            &waiting.kill,
-            waiting.context.as_ref(),
-            &waiting.profile,
-            &waiting.thresholds,
-        );
+        let c = estimated(&clean);
+        let w = estimated(&waiting);
         assert_eq!(
             c.likely(),
             w.likely(),
@@ -676,18 +665,8 @@ mod tests {
         let model = fixtures::low_risk();
         let mut few = fixtures::low_risk();
         known(&mut few, (1.0, 2.0), (0.0, 2.0));
-        let m = estimate(
-            &model.kill,
-            model.context.as_ref(),
-            &model.profile,
-            &model.thresholds,
-        );
-        let f = estimate(
-            &few.kill,
-            few.context.as_ref(),
-            &few.profile,
-            &few.thresholds,
-        );
+        let m = estimated(&model);
+        let f = estimated(&few);
         assert!((m.likely() - f.likely()).abs() < 0.05, "{m:?} {f:?}");
     }
 
@@ -788,12 +767,7 @@ mod tests {
     #[test]
     fn the_interval_contains_the_central_estimate() {
         for input in [fixtures::low_risk(), fixtures::critical_threat()] {
-            let e = estimate(
-                &input.kill,
-                input.context.as_ref(),
-                &input.profile,
-                &input.thresholds,
-            );
+            let e = estimated(&input);
             assert!(e.lower() < e.likely() && e.likely() < e.upper(), "{e:?}");
         }
     }
