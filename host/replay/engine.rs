@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use medic_plugin_logic::values::names::MIN_SAMPLES;
 
 use chrono::Utc;
@@ -67,6 +69,8 @@ pub enum ReplayError {
     Load(#[from] crate::plugin::LoadError),
     #[error("{0}")]
     Candidate(String),
+    #[error("cannot start the replay's threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -211,6 +215,23 @@ struct Event {
     expired: Option<Option<Reading>>,
 }
 
+impl Event {
+    /// An event at `at_ms` about a kill of `module` that says nothing yet.
+    fn at(at_ms: i64, module: &str) -> Event {
+        Event {
+            at_ms,
+            seq: 0,
+            module: module.to_string(),
+            outcome: None,
+            known: None,
+            revived_threat: false,
+            denied_by_person: false,
+            truth: None,
+            expired: None,
+        }
+    }
+}
+
 impl PartialEq for Event {
     fn eq(&self, o: &Self) -> bool {
         (self.at_ms, self.seq) == (o.at_ms, o.seq)
@@ -301,125 +322,113 @@ impl Lane {
     }
 }
 
-/// Maps `f` over `items` on up to `threads` threads, in contiguous chunks;
-/// results come back in input order.
-fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
-}
-
 /// A kill with each candidate's profile of its module.
 type Profiled = (Recorded, Vec<ModuleProfile>);
 
-/// Runs the plugins on a batch, split across `threads` in contiguous
-/// chunks; results come back in input order. Each candidate's kill is
-/// scored with its own profile (a candidate whose profile equals the one
-/// before it shares that score).
+/// Nanoseconds since `t`, saturating.
+fn nanos(t: Instant) -> u32 {
+    t.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32
+}
+
+/// Runs the plugins on one kill: each candidate's kill is scored with its
+/// own profile (a candidate whose profile and scorer equal the one before
+/// it shares that score). Call times go to `times` (scorers first, then
+/// each candidate's strategy).
+fn judge_kill(
+    (rec, profiles): &Profiled,
+    candidates: &[Candidate],
+    thresholds: &NamedValues,
+    times: &mut [Vec<u32>],
+) -> Judgement {
+    let mut risks: Vec<Result<RiskAssessment, PluginError>> = Vec::with_capacity(candidates.len());
+    let mut verdicts = Vec::with_capacity(candidates.len());
+    let mut last: Option<crate::plugin::bindings::types::ScoreInput> = None;
+    for (i, (c, profile)) in candidates.iter().zip(profiles).enumerate() {
+        let shared = i > 0
+            && profiles[i - 1] == *profile
+            && Arc::ptr_eq(&candidates[i - 1].scorer, &c.scorer);
+        let input = match (last.take(), shared) {
+            (Some(input), true) => input,
+            _ => convert::score_input(&ScoreRequest {
+                kill: &rec.kill,
+                context: rec.context.as_ref(),
+                profile,
+                thresholds,
+            }),
+        };
+        let earlier = if shared {
+            risks[i - 1].as_ref().ok().cloned()
+        } else {
+            None
+        };
+        let risk = match earlier {
+            Some(r) => Ok(r),
+            None => {
+                let t = Instant::now();
+                let r = c.scorer.score_wit(&input, thresholds);
+                times[0].push(nanos(t));
+                r
+            }
+        };
+        // A learning candidate sees its own thresholds and its own bands.
+        let risk = match (&c.learned, risk) {
+            (Some(own), Ok(r)) => Ok(RiskAssessment {
+                level: level_for(r.score, own),
+                ..r
+            }),
+            (_, r) => r,
+        };
+        let verdict = risk.as_ref().ok().map(|r| {
+            let mut decide = convert::decide_input(input.clone(), r);
+            if let Some(own) = &c.learned {
+                decide.thresholds = convert::named_with_facts(own, profile);
+            }
+            let t = Instant::now();
+            let v = c.plugin.decide_wit(&decide);
+            times[i + 1].push(nanos(t));
+            v
+        });
+        risks.push(risk);
+        verdicts.push(verdict);
+        last = Some(input);
+    }
+    Judgement { risks, verdicts }
+}
+
+/// Runs the plugins on a batch on the replay's thread pool, in contiguous
+/// chunks (one per thread); results come back in input order.
 fn judge(
+    pool: &rayon::ThreadPool,
     batch: &[Profiled],
     candidates: &[Candidate],
     thresholds: &NamedValues,
-    threads: usize,
     timings: &mut [Vec<u32>],
 ) -> Vec<Judgement> {
-    let chunk = batch.len().div_ceil(threads.max(1)).max(1);
-    let nanos = |t: Instant| t.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = batch
-            .chunks(chunk)
+    let chunk = batch
+        .len()
+        .div_ceil(pool.current_num_threads().max(1))
+        .max(1);
+    let parts: Vec<(Vec<Judgement>, Vec<Vec<u32>>)> = pool.install(|| {
+        batch
+            .par_chunks(chunk)
             .map(|part| {
-                scope.spawn(move || {
-                    let mut times: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
-                    let out: Vec<Judgement> = part
-                        .iter()
-                        .map(|(rec, profiles)| {
-                            let mut risks: Vec<Result<RiskAssessment, PluginError>> =
-                                Vec::with_capacity(candidates.len());
-                            let mut verdicts = Vec::with_capacity(candidates.len());
-                            let mut last: Option<(
-                                usize,
-                                crate::plugin::bindings::types::ScoreInput,
-                            )> = None;
-                            for (i, (c, profile)) in candidates.iter().zip(profiles).enumerate() {
-                                let shared = i > 0
-                                    && profiles[i - 1] == *profile
-                                    && Arc::ptr_eq(&candidates[i - 1].scorer, &c.scorer);
-                                let input = match (&last, shared) {
-                                    (Some((_, input)), true) => input.clone(),
-                                    _ => convert::score_input(&ScoreRequest {
-                                        kill: &rec.kill,
-                                        context: rec.context.as_ref(),
-                                        profile,
-                                        thresholds,
-                                    }),
-                                };
-                                let risk = if shared {
-                                    match &risks[i - 1] {
-                                        Ok(r) => Ok(r.clone()),
-                                        Err(_) => {
-                                            let t = Instant::now();
-                                            let r = c.scorer.score_wit(&input, thresholds);
-                                            times[0].push(nanos(t));
-                                            r
-                                        }
-                                    }
-                                } else {
-                                    let t = Instant::now();
-                                    let r = c.scorer.score_wit(&input, thresholds);
-                                    times[0].push(nanos(t));
-                                    r
-                                };
-                                // A learning candidate sees its own thresholds
-                                // and its own bands.
-                                let risk = match (&c.learned, risk) {
-                                    (Some(own), Ok(r)) => Ok(RiskAssessment {
-                                        level: level_for(r.score, own),
-                                        ..r
-                                    }),
-                                    (_, r) => r,
-                                };
-                                let verdict = risk.as_ref().ok().map(|r| {
-                                    let mut decide = convert::decide_input(input.clone(), r);
-                                    if let Some(own) = &c.learned {
-                                        decide.thresholds = convert::named_with_facts(own, profile);
-                                    }
-                                    let t = Instant::now();
-                                    let v = c.plugin.decide_wit(&decide);
-                                    times[i + 1].push(nanos(t));
-                                    v
-                                });
-                                risks.push(risk);
-                                verdicts.push(verdict);
-                                last = Some((i, input));
-                            }
-                            Judgement { risks, verdicts }
-                        })
-                        .collect();
-                    (out, times)
-                })
+                let mut times: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
+                let out = part
+                    .iter()
+                    .map(|p| judge_kill(p, candidates, thresholds, &mut times))
+                    .collect();
+                (out, times)
             })
-            .collect();
-        let mut all = Vec::with_capacity(batch.len());
-        for h in handles {
-            // A panic in a plugin call is a bug in the host: surface it.
-            let (out, times) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            all.extend(out);
-            for (into, from) in timings.iter_mut().zip(times) {
-                into.extend(from);
-            }
+            .collect()
+    });
+    let mut all = Vec::with_capacity(batch.len());
+    for (out, times) in parts {
+        all.extend(out);
+        for (into, from) in timings.iter_mut().zip(times) {
+            into.extend(from);
         }
-        all
-    })
+    }
+    all
 }
 
 /// What in the configuration makes the figures less than they seem.
@@ -466,6 +475,10 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     if let Some(mode) = opts.mode {
         config.medic.mode.current = mode;
     }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .thread_name(|i| format!("medic-replay-{i}"))
+        .build()?;
     let registry = Registry::new(&config)?;
     let phase = config.active_phase();
     let scorer = match &opts.scorer {
@@ -600,11 +613,12 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         if lines.is_empty() {
             return Ok(false);
         }
-        let parsed = par_map(&lines, opts.threads, |(line, text)| {
-            parse_line(&path, *line, text)
-        })
-        .into_iter()
-        .collect::<Result<Vec<Recorded>, _>>()?;
+        let parsed = pool.install(|| {
+            lines
+                .par_iter()
+                .map(|(line, text)| parse_line(&path, *line, text))
+                .collect::<Result<Vec<Recorded>, _>>()
+        })?;
         waiting.extend(parsed);
         Ok(true)
     };
@@ -685,38 +699,35 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                 (rec, profiles)
             })
             .collect();
-        let judged = judge(&batch, &candidates, &thresholds, opts.threads, &mut timings);
+        let judged = judge(&pool, &batch, &candidates, &thresholds, &mut timings);
 
-        // The guardrails in recording order, each candidate on its own
-        // thread (its window and its world are its own).
+        // The guardrails in recording order, the candidates in parallel
+        // (each one's window and world are its own).
         let want_lines = decisions_out.is_some();
-        let per_candidate: Vec<Vec<Ruled>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = candidates
-                .iter()
-                .zip(lanes.iter_mut())
-                .zip(reports.iter_mut())
+        let per_candidate: Vec<Vec<Ruled>> = pool.install(|| {
+            candidates
+                .par_iter()
+                .zip(lanes.par_iter_mut())
+                .zip(reports.par_iter_mut())
                 .enumerate()
                 .map(|(i, ((c, lane), report))| {
-                    let (batch, judged, config, thresholds) =
-                        (&batch, &judged, &config, &thresholds);
-                    scope.spawn(move || {
                         batch
                             .iter()
-                            .zip(judged)
+                            .zip(&judged)
                             .map(|((rec, profiles), j)| {
                                 let profile = &profiles[i];
                                 let verdict = j.verdicts[i].as_ref().map(|v| v.as_ref());
                                 let risk = j.risks[i].as_ref();
                                 let ruling = rule(
                                     &Rule {
-                                        config,
+                                        config: &config,
                                         mode,
                                         kill: &rec.kill,
                                         profile,
                                         has_context: rec.context.is_some(),
                                         risk,
                                         verdict,
-                                        thresholds: c.learned.as_ref().unwrap_or(thresholds),
+                                        thresholds: c.learned.as_ref().unwrap_or(&thresholds),
                                         now: rec.kill.timestamp,
                                     },
                                     &mut lane.window,
@@ -734,12 +745,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                 Ruled { outcome: ruling.outcome, line }
                             })
                             .collect()
-                    })
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
         // Learning candidates learn at batch boundaries, in recording order,
@@ -926,15 +932,11 @@ fn follow_up(
         // Nobody will decide it: it expires after the decision timeout,
         // and from then on counts as unresolved (as live).
         lane.schedule(Event {
-            at_ms: rec.kill.timestamp.timestamp_millis() + expiry_ms,
-            seq: 0,
-            module: rec.kill.target_module.clone(),
-            outcome: None,
-            known: None,
-            revived_threat: false,
-            denied_by_person: false,
-            truth: None,
             expired: Some(reading),
+            ..Event::at(
+                rec.kill.timestamp.timestamp_millis() + expiry_ms,
+                &rec.kill.target_module,
+            )
         });
     }
     let Some(truth) = truth else {
@@ -974,9 +976,6 @@ fn follow_up(
         let recorded_at = rec.kill.timestamp + chrono::Duration::milliseconds(after_ms);
         let confirms = matches!(result, OutcomeResult::ReKilled | OutcomeResult::Rollback);
         Event {
-            at_ms: at_ms + after_ms,
-            seq: 0,
-            module: rec.kill.target_module.clone(),
             outcome: Some((
                 result,
                 OutcomeSample {
@@ -1002,7 +1001,7 @@ fn follow_up(
             revived_threat: threat && decision == DecisionOutcome::ApproveAuto,
             denied_by_person: false,
             truth: truth_of(result).map(|t| (t, reading)),
-            expired: None,
+            ..Event::at(at_ms + after_ms, &rec.kill.target_module)
         }
     };
     match outcome {
@@ -1014,15 +1013,10 @@ fn follow_up(
             lane.reviewer.denied += 1;
             lane.denials += 1;
             lane.schedule(Event {
-                at_ms: at_ms + review_ms,
-                seq: 0,
-                module: rec.kill.target_module.clone(),
-                outcome: None,
                 known: known(true),
-                revived_threat: false,
                 denied_by_person: true,
                 truth: Some((true, reading)),
-                expired: None,
+                ..Event::at(at_ms + review_ms, &rec.kill.target_module)
             });
         }
         DecisionOutcome::PendingReview if reviewing => {
