@@ -12,9 +12,9 @@ use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use medic::config::Config;
 use medic::config::raw::{BackendSection, BackendType, HealthCheckSection, HealthCheckType};
-use medic::decide::{Decider, Incoming};
+use medic::decide::Incoming;
+use medic::engine::{Engine, Parts};
 use medic::enrich;
-use medic::execute::Resurrector;
 use medic::model::OutcomeResult;
 use medic::plugin::Registry;
 use medic::store::Store;
@@ -107,21 +107,20 @@ fn bench(c: &mut Criterion) {
     let store = Store::temporary().unwrap();
     let registry = Arc::new(Registry::new(&config).unwrap());
     let siem = enrich::from_config(&config, &|_| None).unwrap();
-    let metrics = Arc::new(Metrics::default());
-    let decider = Arc::new(
-        Decider::new(
-            config.clone(),
-            registry,
-            store.clone(),
-            siem.clone(),
-            metrics.clone(),
+    let engine = rt.block_on(async {
+        Engine::acting(
+            Parts {
+                config: config.clone(),
+                registry,
+                store: store.clone(),
+                siem,
+                metrics: Arc::new(Metrics::default()),
+            },
+            &|_| None,
         )
-        .unwrap(),
-    );
-    let acting = rt.block_on(async {
-        Resurrector::new(config.clone(), store.clone(), siem, metrics, &|_| None).unwrap()
+        .unwrap()
     });
-    decider.set_acting(acting);
+    let decider = engine.decider.clone();
     let mut n = 0u64;
     let mut g = c.benchmark_group("resurrection");
     g.sample_size(30).measurement_time(Duration::from_secs(20));

@@ -2,26 +2,25 @@
 //! store. Callers make the store durable (one flush per batch) before they
 //! acknowledge or answer. Every log line carries the kill_id.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tracing::Instrument;
 
+use crate::approve::{ApprovalQueue, QueueError};
 use crate::config::{Config, Feature, Mode, ModeReader};
 use crate::enrich::SiemAdapter;
-use crate::execute::Resurrector;
-use crate::execute::resurrector::Action;
-use crate::guardrails::{HourlyWindow, Rule, rule, unknown_risk};
-use crate::learn::ThresholdManager;
+use crate::fleet::{Fleet, Signals};
+use crate::guardrails::{Acting, HourlyWindow, Refusal, Rule, rule, unknown_risk};
 use crate::model::{
     ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, NamedValues, PluginUse,
-    Reading, RiskAssessment, RiskLevel, SiemContext, Verdict, strategy_recommended, wire_str,
+    Reading, ResurrectionRequest, RiskAssessment, RiskLevel, SiemContext, Verdict,
+    strategy_recommended, wire_str,
 };
 use crate::plugin::{Registry, ScoreRequest, Served};
-use crate::store::{AuditKind, DecisionRecord, KillTimes, Store, StoreError, Stored};
+use crate::store::{AuditKind, DecisionRecord, Store, StoreError, Stored};
 use crate::sync::lock;
 use crate::telemetry::Metrics;
 
@@ -75,6 +74,32 @@ impl Handled {
     }
 }
 
+/// A resurrection request the decider stored, with the signals of the
+/// module it claimed: execution takes these from a channel and drives them.
+pub struct Intent {
+    pub request: ResurrectionRequest,
+    pub signals: Signals,
+}
+
+/// Makes the resurrection request for an automatic approval (execution
+/// knows the backend and the health checks it names).
+pub type RequestMaker =
+    Arc<dyn Fn(&Decision, &KillReport, DateTime<Utc>) -> ResurrectionRequest + Send + Sync>;
+
+/// Why the acting modes should fall back now, if they should (a dependency
+/// they rely on, such as Smith's veto channel, is down).
+pub type Degraded = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// What the decider needs to turn decisions into actions, given by the
+/// engine when Medic acts: the approval queue, how a request is made, where
+/// stored requests go, and whether acting is degraded.
+pub struct Actions {
+    pub queue: Arc<ApprovalQueue>,
+    pub request: RequestMaker,
+    pub intents: tokio::sync::mpsc::UnboundedSender<Intent>,
+    pub degraded: Degraded,
+}
+
 /// Everything a decision needs, shared by every ingest source.
 pub struct Decider {
     pub config: Arc<Config>,
@@ -84,20 +109,15 @@ pub struct Decider {
     pub metrics: Arc<Metrics>,
     /// The mode in force; changed at run time, read by the learner too.
     mode: Arc<Mutex<Mode>>,
+    /// Held from the guardrails' ruling to the stored intent, so the
+    /// hourly cap, the queue's room and each module's state are facts no
+    /// concurrent decision can change in between.
     window: Mutex<HourlyWindow>,
-    /// Each module's kill times over the last week, loaded from the store
-    /// (all modules in one pass) with the first kill and kept up to date
-    /// here, so a profile costs no scan.
-    recent: Mutex<Option<HashMap<String, KillTimes>>>,
-    /// What acts on decisions (absent: decisions are only recorded).
-    acting: OnceLock<Arc<Resurrector>>,
-    /// What adjusts the thresholds (absent: they stay as configured).
-    learning: OnceLock<Arc<ThresholdManager>>,
+    /// Each module's state (kills, outcomes, cooldowns, resurrections).
+    pub fleet: Arc<Fleet>,
+    /// How decisions become actions (absent: they are only recorded).
+    actions: Option<Actions>,
 }
-
-/// Kill times kept per module (a module killed more often than this in a
-/// week counts as this many).
-const MAX_RECENT_KILLS: usize = 100_000;
 
 impl Decider {
     pub fn new(
@@ -106,6 +126,8 @@ impl Decider {
         store: Store,
         siem: Arc<dyn SiemAdapter>,
         metrics: Arc<Metrics>,
+        fleet: Arc<Fleet>,
+        actions: Option<Actions>,
     ) -> Result<Decider, StoreError> {
         let since = Utc::now() - chrono::Duration::hours(1);
         let window = HourlyWindow::from_times(store.auto_approvals_since(since)?);
@@ -118,9 +140,8 @@ impl Decider {
             siem,
             metrics,
             window: Mutex::new(window),
-            recent: Mutex::new(None),
-            acting: OnceLock::new(),
-            learning: OnceLock::new(),
+            fleet,
+            actions,
         })
     }
 
@@ -134,22 +155,9 @@ impl Decider {
         ModeReader::new(self.mode.clone())
     }
 
-    /// Lets decisions be acted on (approval queue, resurrection).
-    pub fn set_acting(&self, acting: Arc<Resurrector>) {
-        let _ = self.acting.set(acting);
-    }
-
-    pub fn acting(&self) -> Option<&Arc<Resurrector>> {
-        self.acting.get()
-    }
-
-    /// Lets thresholds be learned and set at run time.
-    pub fn set_learning(&self, learning: Arc<ThresholdManager>) {
-        let _ = self.learning.set(learning);
-    }
-
-    pub fn learning(&self) -> Option<&Arc<ThresholdManager>> {
-        self.learning.get()
+    /// Whether decisions are acted on (an approval queue and execution).
+    pub fn acts(&self) -> bool {
+        self.actions.is_some()
     }
 
     /// Switches the mode at run time, audited. Refused when the
@@ -209,9 +217,8 @@ impl Decider {
             return Ok(Handled::Duplicate(Box::new(earlier)));
         }
         self.metrics.kills_received.inc();
-        if let Some(a) = self.acting() {
-            a.on_kill(kill);
-        }
+        // A kill of a module being brought back interrupts that.
+        let rekilled = self.fleet.kill_arrived(kill);
         tracing::info!(kill_id = %kill.kill_id, reason = wire_str(&kill.kill_reason), severity = wire_str(&kill.severity), confidence = kill.confidence_score, "Kill report received");
 
         let (context, context_status) = self.enrich(kill).await;
@@ -246,55 +253,62 @@ impl Decider {
         if mode != fallback {
             let down = (self.siem.breaker_state() == Some("open"))
                 .then(|| "SIEM circuit breaker open".to_string())
-                .or_else(|| self.acting().and_then(|a| a.degraded()));
+                .or_else(|| self.actions.as_ref().and_then(|a| (a.degraded)()));
             if let Some(why) = down {
                 mode_note = Some(format!("{why}: {mode:?} mode falls back to {fallback:?}"));
                 mode = fallback;
             }
         }
         let now = Utc::now();
-        let mut decision = {
-            let mut window = lock(&self.window);
-            conclude(
-                Judged {
-                    config: &self.config,
-                    kill,
-                    has_context: context.is_some(),
-                    context_status,
-                    profile: &profile,
-                    scored: &scored,
-                    decided: decided.as_ref(),
-                    thresholds: &thresholds,
-                    mode,
-                    mode_note,
-                    phase: self.registry.active().phase.to_string(),
-                    now,
-                },
-                // The id carries the decision's time: the store finds a
-                // decision by its id through its time index.
-                uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-                    uuid::NoContext,
-                    u64::try_from(now.timestamp()).unwrap_or(0),
-                    now.timestamp_subsec_nanos(),
-                ))
-                .to_string(),
-                &mut window,
-            )
+        // The guardrails rule, the decision and the intent it implies are
+        // stored, all under the window's lock: the facts they rule on stay
+        // true until the intent is stored.
+        let mut window = lock(&self.window);
+        // Handled meanwhile on another path (a redelivery racing this one).
+        if let Some(earlier) = self.store.decision_for_kill(&kill.kill_id)? {
+            self.metrics.duplicates.inc();
+            return Ok(Handled::Duplicate(Box::new(earlier)));
+        }
+        let acting = match &self.actions {
+            Some(a) if mode != Mode::Observer => Some(Acting {
+                refusal: rekilled
+                    .map(|request_id| Refusal::ReKilled {
+                        module: kill.target_module.clone(),
+                        request_id,
+                    })
+                    .or_else(|| self.fleet.refusal(&kill.target_module, false, now)),
+                queue_full: a.queue.full(),
+            }),
+            _ => None,
         };
-        let action = match self.acting() {
-            Some(a) if mode != Mode::Observer => {
-                let at = decision.timestamp;
-                let approved = decision.outcome == DecisionOutcome::ApproveAuto;
-                let action = a.on_decision(&mut decision, kill, at)?;
-                if approved && decision.outcome != DecisionOutcome::ApproveAuto {
-                    // Refused after all (cooldown, no backend…): it does
-                    // not count towards the hourly cap.
-                    lock(&self.window).forget(at);
-                }
-                action
-            }
-            _ => Action::None,
-        };
+        let mut decision = conclude(
+            Judged {
+                config: &self.config,
+                kill,
+                has_context: context.is_some(),
+                context_status,
+                profile: &profile,
+                scored: &scored,
+                decided: decided.as_ref(),
+                thresholds: &thresholds,
+                mode,
+                mode_note,
+                phase: self.registry.active().phase.to_string(),
+                now,
+                acting: acting.as_ref(),
+            },
+            // The id carries the decision's time: the store finds a
+            // decision by its id through its time index.
+            uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                u64::try_from(now.timestamp()).unwrap_or(0),
+                now.timestamp_subsec_nanos(),
+            ))
+            .to_string(),
+            &mut window,
+        );
+        let executes = acting.is_some() && decision.outcome == DecisionOutcome::ApproveAuto;
+        decision.executed = executes;
         decision.correlation_id = inc.correlation_id;
         decision.source = inc.source.to_string();
         decision.latency_us = u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -304,19 +318,18 @@ impl Decider {
             decision,
         };
         let decision_json = serde_json::to_string(&record.decision)?;
-        match self.store.store_decision_encoded(&record, &decision_json)? {
-            Stored::Duplicate(earlier) => {
-                if let Some(a) = self.acting() {
-                    a.withdraw(&action)?;
-                }
-                self.metrics.duplicates.inc();
-                return Ok(Handled::Duplicate(earlier));
-            }
-            Stored::New => {}
+        if let Stored::Duplicate(earlier) =
+            self.store.store_decision_encoded(&record, &decision_json)?
+        {
+            // Every decision is stored under this lock, after the check
+            // above: not reached, but never acted on twice if it were.
+            self.metrics.duplicates.inc();
+            return Ok(Handled::Duplicate(earlier));
         }
-        if let (Some(a), Action::Execute(r)) = (self.acting(), action) {
-            a.dispatch(*r);
+        if let (Some(a), Some(_)) = (&self.actions, &acting) {
+            self.intend(a, &record, now)?;
         }
+        drop(window);
         let d = &record.decision;
         self.store.audit(
             AuditKind::DecisionMade,
@@ -340,6 +353,59 @@ impl Decider {
             risk_score = d.risk_score, confidence = d.confidence, guardrails = ?d.guardrails, latency_us = d.latency_us,
             "Resurrection decision made");
         Ok(Handled::Decided(Box::new(record), decision_json))
+    }
+
+    /// Stores what a fresh decision implies (under the window's lock, right
+    /// after the decision): an automatic approval claims its module and
+    /// becomes a request that execution takes from the channel; a decision
+    /// for a person becomes a queue item; a tripped flapping guardrail
+    /// starts the module's cooldown.
+    fn intend(
+        &self,
+        a: &Actions,
+        record: &DecisionRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (d, kill) = (&record.decision, &record.kill);
+        if d.guardrails.iter().any(|g| g == "flapping") {
+            self.fleet.flapping(&kill.target_module, now);
+        }
+        if d.guardrails.iter().any(|g| g == "queue_full") {
+            self.metrics.queue_overflow.inc();
+            a.queue.overflowed(d, kill)?;
+            tracing::error!(kill_id = %d.kill_id, module = %kill.target_module, "Approval queue full: decision denied instead of queued");
+        }
+        match d.outcome {
+            DecisionOutcome::ApproveAuto if d.executed => {
+                let request = (a.request)(d, kill, now);
+                // The refusal fact said the module was free, under this lock.
+                let signals = match self.fleet.claim(&request) {
+                    Ok(s) => s,
+                    Err(why) => {
+                        tracing::error!(kill_id = %d.kill_id, error = %why, "Module claimed by another request although it was free when ruled");
+                        return Ok(());
+                    }
+                };
+                self.store.put_request(&request)?;
+                if a.intents.send(Intent { request, signals }).is_err() {
+                    tracing::error!(kill_id = %d.kill_id, "Execution has stopped: the request stays stored and resumes at the next start");
+                }
+            }
+            DecisionOutcome::PendingReview | DecisionOutcome::ApproveManual => {
+                match a
+                    .queue
+                    .enqueue(d, kill, &crate::approve::reason_for(d), now)
+                {
+                    Ok(_) => {}
+                    Err(QueueError::Store(e)) => return Err(e),
+                    Err(other) => {
+                        tracing::error!(kill_id = %d.kill_id, error = %other, "Could not queue for review")
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     async fn enrich(&self, kill: &KillReport) -> (Option<SiemContext>, ContextStatus) {
@@ -372,28 +438,8 @@ impl Decider {
             .constraints
             .always_require_approval
             .contains(&kill.target_module);
-        let history = {
-            let mut recent = lock(&self.recent);
-            let recent = match &mut *recent {
-                Some(r) => r,
-                None => {
-                    let now = Utc::now();
-                    let loaded = self.store.kill_times_by_module(
-                        now - chrono::Duration::weeks(1),
-                        now + chrono::Duration::minutes(5),
-                    )?;
-                    recent.insert(loaded.into_iter().map(|(m, t)| (m, t.into())).collect())
-                }
-            };
-            recent
-                .entry(kill.target_module.clone())
-                .or_default()
-                .add(kill.timestamp, MAX_RECENT_KILLS)
-        };
-        let counts = match self.acting() {
-            Some(a) => a.counts(&kill.target_module)?,
-            None => Default::default(),
-        };
+        let history = self.fleet.kill_times(kill)?;
+        let counts = self.fleet.counts(&kill.target_module)?;
         let mut profile = ModuleProfile {
             kills_last_hour: history.kills_last_hour,
             kills_last_day: history.kills_last_day,
@@ -450,6 +496,8 @@ pub struct Judged<'a> {
     pub phase: String,
     /// The decision's time: now in production, the kill's time in replay.
     pub now: DateTime<Utc>,
+    /// What acting on the decision depends on (absent: nothing is acted on).
+    pub acting: Option<&'a Acting>,
 }
 
 /// Turns plugin answers into a decision through the guardrails. Production
@@ -471,6 +519,7 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
             verdict: j.decided.map(|d| d.value.as_ref()),
             thresholds: j.thresholds,
             now: j.now,
+            acting: j.acting,
         },
         window,
     );

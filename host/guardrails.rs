@@ -16,6 +16,57 @@ use crate::model::{
 };
 use medic_plugin_logic::values::names;
 
+/// Why a module may not be brought back now (a fact the module's state
+/// gives: `fleet::Fleet::refusal`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("phase_2_manual.resurrection_executor is off: Medic does not execute resurrections")]
+    ExecutorOff,
+    #[error("no resurrection.backends entry serves {0}")]
+    NoBackend(String),
+    #[error("{0} is blacklisted by the constitution")]
+    Blacklisted(String),
+    #[error(
+        "{module} was resurrected at {at}; resurrection.cooldown_seconds holds automatic resurrection until {until}"
+    )]
+    Cooldown {
+        module: String,
+        at: String,
+        until: String,
+    },
+    #[error("{module} is flapping; no automatic resurrection until {until}")]
+    Flapping { module: String, until: String },
+    #[error("{module} is already being resurrected (request {request_id})")]
+    Busy { module: String, request_id: String },
+    #[error("Smith killed {module} again while request {request_id} was bringing it back")]
+    ReKilled { module: String, request_id: String },
+}
+
+impl Refusal {
+    /// The guardrail name it shows as on a decision.
+    pub fn guardrail(&self) -> &'static str {
+        match self {
+            Refusal::ExecutorOff => "executor_off",
+            Refusal::NoBackend(_) => "no_backend",
+            Refusal::Blacklisted(_) => "blacklisted",
+            Refusal::Cooldown { .. } => "cooldown",
+            Refusal::Flapping { .. } => "flapping_cooldown",
+            Refusal::Busy { .. } => "busy",
+            Refusal::ReKilled { .. } => "re_killed",
+        }
+    }
+}
+
+/// What acting on a decision depends on, stated before the guardrails rule
+/// (absent in observer mode and in replay, where nothing is acted on).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Acting {
+    /// Why the module could not be brought back automatically now.
+    pub refusal: Option<Refusal>,
+    /// The approval queue is full: (items pending, `max_pending`).
+    pub queue_full: Option<(usize, u32)>,
+}
+
 /// What the guardrails look at for one kill.
 pub struct Facts<'a> {
     pub module: &'a str,
@@ -34,6 +85,8 @@ pub struct Facts<'a> {
     pub auto_approvals_last_hour: u32,
     /// Kills of this module in the hour before this one.
     pub kills_last_hour: u32,
+    /// What acting on the decision depends on (absent: nothing is acted on).
+    pub acting: Option<&'a Acting>,
 }
 
 /// The outcome after the guardrails, and what they said.
@@ -228,9 +281,27 @@ pub fn apply(
                     f.auto_approvals_last_hour, c.max_auto_resurrections_per_hour
                 ),
             );
+        } else if let Some(refusal) = f.acting.and_then(|a| a.refusal.as_ref()) {
+            set(&mut r, refusal.guardrail(), review, refusal.to_string());
         }
     }
     r
+}
+
+/// A decision for a person that cannot be queued (the queue is full) is
+/// denied, visibly: the module stays down.
+fn queue_full(r: &mut Ruling, acting: Option<&Acting>) {
+    let needs_person = matches!(
+        r.outcome,
+        DecisionOutcome::PendingReview | DecisionOutcome::ApproveManual
+    );
+    if let Some((pending, max)) = acting.and_then(|a| a.queue_full).filter(|_| needs_person) {
+        r.outcome = DecisionOutcome::Deny;
+        r.applied.push("queue_full");
+        r.reasoning.push(format!(
+            "guardrail queue_full: the approval queue holds {pending} (max_pending {max}); not queued, so denied — the module stays down"
+        ));
+    }
 }
 
 /// A rolling one-hour window of auto-approvals, for the hourly cap.
@@ -262,13 +333,6 @@ impl HourlyWindow {
     pub fn push(&mut self, at: DateTime<Utc>) {
         self.times.push_back(at);
     }
-
-    /// Takes back an approval counted at `at` that was not acted on.
-    pub fn forget(&mut self, at: DateTime<Utc>) {
-        if let Some(i) = self.times.iter().rposition(|t| *t == at) {
-            self.times.remove(i);
-        }
-    }
 }
 /// What the guardrails rule on: the plugins' answers and the facts.
 pub struct Rule<'a> {
@@ -284,6 +348,8 @@ pub struct Rule<'a> {
     /// own): the auto-approval gates read theirs from here.
     pub thresholds: &'a NamedValues,
     pub now: DateTime<Utc>,
+    /// What acting on the decision depends on (absent: nothing is acted on).
+    pub acting: Option<&'a Acting>,
 }
 
 /// A risk no scorer could give is treated as critical.
@@ -324,8 +390,10 @@ pub fn rule(r: &Rule<'_>, window: &mut HourlyWindow) -> Ruling {
         plugin_error,
         auto_approvals_last_hour: window.count(r.now),
         kills_last_hour: r.profile.kills_last_hour,
+        acting: r.acting,
     };
-    let ruling = apply(r.config, r.mode, verdict.map(|v| v.outcome), &facts);
+    let mut ruling = apply(r.config, r.mode, verdict.map(|v| v.outcome), &facts);
+    queue_full(&mut ruling, r.acting);
     if ruling.outcome == DecisionOutcome::ApproveAuto {
         window.push(r.now);
     }

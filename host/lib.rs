@@ -13,7 +13,9 @@
 //! | [`enrich`] | SIEM context: rest (retry, breaker, cache), file, none |
 //! | [`event_bus`] | the connection to Smith's event bus (Redis), for ingest and the veto |
 //! | [`decide`] | one kill's story: enrich, profile, score, decide, guardrails, store |
+//! | [`engine`] | the composition root: builds the stages and hands each what it needs |
 //! | [`guardrails`] | the host's last word over the strategy |
+//! | [`fleet`] | each module's state: recent kills, outcome counts, cooldowns, the resurrection under way |
 //! | [`approve`] | the approval queue: decisions waiting for a human |
 //! | [`execute`] | resurrection: workflow state machine, backends, health checks, Smith veto |
 //! | [`learn`] | thresholds learned from outcomes (bounded, audited, revertible); patterns; the weekly report |
@@ -44,9 +46,11 @@ pub mod authoring;
 pub mod cli;
 pub mod commands;
 pub mod decide;
+pub mod engine;
 pub mod enrich;
 pub mod event_bus;
 pub mod execute;
+pub mod fleet;
 pub mod guardrails;
 pub mod html;
 pub mod http_client;

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::config::raw::{EventBusType, SiemAdapterType};
-use crate::decide::Decider;
+use crate::engine::{Engine, Parts};
 use crate::enrich;
 use crate::ingest::redis::RedisConsumer;
 use crate::plugin::Registry;
@@ -299,13 +299,14 @@ pub async fn run(
     let registry = Arc::new(Registry::new(&config)?);
     let store = Store::open(&work_dir.join("store")).context("store")?;
     let siem = enrich::from_config(&config, &|_| None)?;
-    let decider = Arc::new(Decider::new(
-        config.clone(),
+    let decider = Engine::recording(Parts {
+        config: config.clone(),
         registry,
         store,
         siem,
-        Arc::new(Metrics::default()),
-    )?);
+        metrics: Arc::new(Metrics::default()),
+    })?
+    .decider;
 
     let latencies: Arc<Mutex<Vec<Acked>>> = Arc::new(Mutex::new(Vec::with_capacity(kills * 2)));
     let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -12,12 +12,6 @@ use std::path::{Path, PathBuf};
 
 /// Imports that still close a cycle, as (from, to): each one is debt.
 const KNOWN_BACK_EDGES: &[(&str, &str)] = &[
-    // The decider calls execution before, during and after deciding
-    // (`on_kill`, `on_decision`, `dispatch`): the forward pass replaces
-    // these with stored intents on a channel.
-    ("decide", "execute"),
-    // The decider holds the threshold manager (`learning`).
-    ("decide", "learn"),
     // Monitoring probes with execution's health checks, and execution
     // starts monitoring.
     ("monitor", "execute"),

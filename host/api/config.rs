@@ -51,7 +51,7 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Json<Envelope<ConfigView>>, ApiError> {
     state.keys.check(&headers, Role::Admin)?;
-    let c = &state.decider.config;
+    let c = &state.engine.decider.config;
     let mut medic =
         serde_json::to_value(&c.medic).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(keys) = medic["interfaces"]["web"]["api_keys"].as_array_mut() {

@@ -73,6 +73,7 @@ pub async fn list(
     let after = q.cursor.as_deref().map(cursor).transpose()?;
     let below = after.as_ref().map(|(t, k)| (*t, k.as_str()));
     let records = state
+        .engine
         .decider
         .store
         .records_newest(from, to, below, limit, |r| {
@@ -109,6 +110,7 @@ pub async fn show(
 ) -> Result<Json<Envelope<DecisionRecord>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let rec = state
+        .engine
         .decider
         .store
         .record(&id)?

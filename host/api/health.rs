@@ -39,14 +39,14 @@ pub struct Health {
     responses((status = 200, description = "Healthy or degraded", body = Health),
               (status = 503, description = "Unhealthy: the store is failing", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let d = &state.decider;
+    let d = &state.engine.decider;
     let store_ok = d.store.healthy();
     let siem_ok = d.siem.health_check().await;
     let active = d.registry.active();
     let plugins_ok = !(active.scorer.is_quarantined() || active.strategy.is_quarantined());
     // The queue is "full" when it refuses new items; the veto channel is
     // checked when the protocol is on.
-    let (queue, veto) = match d.acting() {
+    let (queue, veto) = match &state.engine.acting {
         Some(a) => {
             let pending = d.store.pending_queue_len();
             let max = d.config.medic.interfaces.approval_queue.max_pending as usize;
@@ -108,7 +108,7 @@ pub async fn open_metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The Prometheus text exposition, gauges read at scrape time.
 fn exposition(state: &AppState) -> impl IntoResponse + use<> {
-    let d = &state.decider;
+    let d = &state.engine.decider;
     let mut out = d.metrics.render();
     // Who is being scraped: `metrics.labels` from the configuration.
     let mut info: Vec<(&str, &str)> = d
@@ -129,7 +129,7 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
     sample(&mut out, "medic_info", &labels(&info), 1);
     // Gauges read from the store at scrape time.
     let changes = d.store.threshold_change_count();
-    let in_progress = d.acting().map_or(0, |a| a.in_progress().len());
+    let in_progress = state.engine.fleet.in_progress().len();
     for (name, kind, help, value) in [
         (
             "medic_queue_pending",

@@ -80,7 +80,7 @@ pub async fn ingest(
         ));
     }
     let now = Utc::now();
-    let decider = &state.decider;
+    let decider = &state.engine.decider;
     let mut results = Vec::with_capacity(items.len());
     let mut decided = Vec::new();
     for (index, item) in items.iter().enumerate() {

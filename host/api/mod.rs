@@ -37,7 +37,7 @@ pub use auth::{ApiKeys, KeyError};
 pub use envelope::{Envelope, ErrorDetail, ErrorEnvelope, Meta};
 pub use error::ApiError;
 
-use crate::decide::Decider;
+use crate::engine::Engine;
 use crate::publish::Publisher;
 
 /// The largest request body accepted (a batch of kills).
@@ -45,7 +45,7 @@ pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub decider: Arc<Decider>,
+    pub engine: Arc<Engine>,
     pub keys: Arc<ApiKeys>,
     pub publisher: Publisher,
     pub started: Instant,
@@ -99,6 +99,7 @@ async fn limit_time(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let limit = state
+        .engine
         .decider
         .config
         .medic

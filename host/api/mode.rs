@@ -40,9 +40,9 @@ pub async fn mode(
     headers: HeaderMap,
 ) -> Result<Json<Envelope<ModeView>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let m = &state.decider.config.medic.mode;
+    let m = &state.engine.decider.config.medic.mode;
     Ok(Json(Envelope::new(ModeView {
-        current: state.decider.mode(),
+        current: state.engine.decider.mode(),
         configured: m.current,
         fallback: m.fallback,
     })))
@@ -79,6 +79,7 @@ pub async fn set_mode(
             )
         })?;
     let previous = state
+        .engine
         .decider
         .set_mode(mode, &caller.name, &b.reason)
         .map_err(|e| match e {
@@ -92,7 +93,7 @@ pub async fn set_mode(
             crate::decide::ModeError::Refused(msg) => ApiError::Conflict(msg),
             crate::decide::ModeError::Store(s) => s.into(),
         })?;
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(ModeChange {
         previous,
         current: mode,

@@ -61,7 +61,7 @@ pub async fn list(
         to: q.to,
     };
     Ok(Json(Envelope::new(
-        state.decider.store.query_outcomes(&f, n)?,
+        state.engine.decider.store.query_outcomes(&f, n)?,
     )))
 }
 
@@ -106,7 +106,7 @@ pub async fn stats(
     let now = Utc::now();
     let from = now - Duration::days(days);
     let to = now + Duration::seconds(1);
-    let store = &state.decider.store;
+    let store = &state.engine.decider.store;
     let counts = match &q.module {
         Some(m) => store.module_counts_between(m, from, to)?,
         None => store.counts_between(from, to)?,

@@ -36,7 +36,7 @@ pub struct ActiveNames {
 
 impl ActiveNames {
     fn of(state: &AppState) -> (String, ActiveNames) {
-        let a = state.decider.registry.active();
+        let a = state.engine.decider.registry.active();
         (
             a.phase.to_string(),
             ActiveNames {
@@ -67,7 +67,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Envelope<PluginsView>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let r = &state.decider.registry;
+    let r = &state.engine.decider.registry;
     let (phase, active) = ActiveNames::of(&state);
     Ok(Json(Envelope::new(PluginsView {
         phase,
@@ -86,19 +86,19 @@ pub async fn reload(
     headers: HeaderMap,
 ) -> Result<Json<Envelope<Vec<ReloadEvent>>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Admin)?;
-    let registry = state.decider.registry.clone();
+    let registry = state.engine.decider.registry.clone();
     let events = tokio::task::spawn_blocking(move || registry.reload_directory())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
-    state.decider.store.audit(
+    state.engine.decider.store.audit(
         AuditKind::PluginChanged,
         None,
         None,
         &caller.name,
         json!({"action": "reload", "events": events}),
     )?;
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(events)))
 }
 
@@ -149,8 +149,12 @@ async fn bind(
     kind: PluginKind,
     binding: PluginBinding,
 ) -> Result<Bound, ApiError> {
-    state.decider.registry.bind(phase, kind, binding.clone())?;
-    let store = &state.decider.store;
+    state
+        .engine
+        .decider
+        .registry
+        .bind(phase, kind, binding.clone())?;
+    let store = &state.engine.decider.store;
     store.put_plugin_binding(phase, kind, &binding)?;
     store.audit(
         AuditKind::PluginChanged,
@@ -196,14 +200,14 @@ pub async fn upload(
             "send the plugin's .wasm as the request body".into(),
         ));
     }
-    let registry = state.decider.registry.clone();
+    let registry = state.engine.decider.registry.clone();
     let Some(dir) = registry.directory().map(|d| d.to_path_buf()) else {
         return Err(ApiError::Conflict(
             "plugins.directory is not set: there is nowhere to install a plugin".into(),
         ));
     };
     let target = dir.join(format!("{name}.wasm"));
-    let config = state.decider.config.clone();
+    let config = state.engine.decider.config.clone();
     let file = name.clone();
     let checked = tokio::task::spawn_blocking(move || -> Result<_, String> {
         // The same checks a dropped file gets, before anything is written.
@@ -240,7 +244,7 @@ pub async fn upload(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (event, kind, binding) = checked.map_err(|problem| invalid("body", problem))?;
-    state.decider.store.audit(
+    state.engine.decider.store.audit(
         AuditKind::PluginChanged,
         None,
         None,
@@ -251,7 +255,7 @@ pub async fn upload(
         Some(phase) => Some(bind(&state, &caller.name, &phase, kind, binding).await?),
         None => None,
     };
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(Uploaded { event, bound })))
 }
 

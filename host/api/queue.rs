@@ -32,8 +32,9 @@ impl From<QueueError> for ApiError {
 /// The engine's resurrector, or why there is none.
 pub fn acting(state: &AppState) -> Result<&std::sync::Arc<Resurrector>, ApiError> {
     state
-        .decider
-        .acting()
+        .engine
+        .acting
+        .as_ref()
         .ok_or_else(|| ApiError::Conflict("this Medic does not act on decisions".into()))
 }
 
@@ -140,7 +141,7 @@ pub async fn approve(
     text("notes", b.notes.as_deref().unwrap_or(""))?;
     let a = acting(&state)?;
     let (item, request) = a.approve(&id, &caller.name, b.notes.as_deref())?;
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(Approved { item, request })))
 }
 
@@ -161,6 +162,6 @@ pub async fn deny(
     let b: ReasonBody = required_body(&bytes)?;
     text("reason", &b.reason)?;
     let item = acting(&state)?.deny(&id, &caller.name, &b.reason)?;
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(item)))
 }

@@ -46,7 +46,7 @@ pub async fn daily(
 ) -> Result<Json<Envelope<DailyReport>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let q: DailyQuery = query(raw.as_deref())?;
-    let report = report::daily(&state.decider.store, day(q.date.as_deref())?)?;
+    let report = report::daily(&state.engine.decider.store, day(q.date.as_deref())?)?;
     Ok(Json(Envelope::new(report)))
 }
 
@@ -85,7 +85,8 @@ pub async fn weekly(
 ) -> Result<Response, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let q: WeeklyQuery = query(raw.as_deref())?;
-    let report = crate::learn::weekly::weekly(&state.decider.store, day(q.date.as_deref())?)?;
+    let report =
+        crate::learn::weekly::weekly(&state.engine.decider.store, day(q.date.as_deref())?)?;
     Ok(match q.format.unwrap_or_default() {
         ReportFormat::Json => Json(Envelope::new(report)).into_response(),
         ReportFormat::Html => Html(crate::learn::weekly::html(&report)).into_response(),

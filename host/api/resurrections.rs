@@ -62,12 +62,15 @@ pub async fn requests(
 ) -> Result<Json<Envelope<Vec<ResurrectionRequest>>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let (_, limit) = ListQuery::read(raw.as_deref())?;
-    Ok(Json(Envelope::new(state.decider.store.requests(limit)?)))
+    Ok(Json(Envelope::new(
+        state.engine.decider.store.requests(limit)?,
+    )))
 }
 
 /// A stored request, or 404 naming it.
 fn find(state: &AppState, id: &str) -> Result<ResurrectionRequest, ApiError> {
     state
+        .engine
         .decider
         .store
         .request(id)?

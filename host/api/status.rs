@@ -87,15 +87,17 @@ pub async fn status(
     headers: HeaderMap,
 ) -> Result<Json<Envelope<StatusView>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
-    let d = &state.decider;
+    let d = &state.engine.decider;
     let active = d.registry.active();
-    let queue = d
-        .acting()
+    let queue = state
+        .engine
+        .acting
+        .as_ref()
         .map(|a| a.queue.stats(chrono::Utc::now()))
         .transpose()?;
     // The requests being driven, each read from the store for its state.
     let mut in_progress = Vec::new();
-    for id in d.acting().map(|a| a.in_progress()).unwrap_or_default() {
+    for id in state.engine.fleet.in_progress() {
         if let Some(r) = d.store.request(&id)? {
             in_progress.push(InProgress {
                 request_id: r.request_id,
@@ -162,7 +164,7 @@ pub async fn audit(
         .after
         .map(|a| u64::try_from(a).map_err(|_| invalid("after", format!("{a} is negative"))))
         .transpose()?;
-    let events = state.decider.store.audit_events(after, n)?;
+    let events = state.engine.decider.store.audit_events(after, n)?;
     let next_after = events.last().map(|e| e.seq);
     Ok(Json(Envelope::new(AuditPage { events, next_after })))
 }

@@ -31,8 +31,9 @@ impl From<LearnError> for ApiError {
 
 fn manager(state: &AppState) -> Result<&std::sync::Arc<ThresholdManager>, ApiError> {
     state
-        .decider
-        .learning()
+        .engine
+        .learning
+        .as_ref()
         .ok_or_else(|| ApiError::Conflict("this Medic does not manage thresholds".into()))
 }
 
@@ -86,7 +87,7 @@ pub async fn set(
     let b: SetBody = body(&bytes)?;
     text("reason", &b.reason)?;
     let change = manager(&state)?.set(&b.values, &caller.name, &b.reason, chrono::Utc::now())?;
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(change)))
 }
 
@@ -105,7 +106,7 @@ pub async fn learn(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     // Flushed whatever the run did: one that changed nothing is still
     // recorded as a run, which the schedule counts from.
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(run?)))
 }
 
@@ -125,6 +126,6 @@ pub async fn revert(
         .parse()
         .map_err(|_| invalid("id", format!("{id:?} is not a change number")))?;
     let change = manager(&state)?.revert(id, &caller.name, chrono::Utc::now())?;
-    state.decider.store.flush().await?;
+    state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(change)))
 }

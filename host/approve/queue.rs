@@ -73,6 +73,25 @@ impl ApprovalQueue {
         lock(&self.lock)
     }
 
+    /// (items pending, `max_pending`) when the queue has no room: a fact
+    /// the guardrails rule on before a decision for a person is stored.
+    pub fn full(&self) -> Option<(usize, u32)> {
+        let pending = self.store.pending_queue_len();
+        (pending >= self.max_pending as usize).then_some((pending, self.max_pending))
+    }
+
+    /// Audits a decision denied because the queue was full.
+    pub fn overflowed(&self, decision: &Decision, kill: &KillReport) -> Result<(), StoreError> {
+        self.store.audit(
+            AuditKind::QueueOverflow,
+            Some(&decision.kill_id),
+            Some(&decision.decision_id),
+            "medic",
+            json!({"pending": self.store.pending_queue_len(), "max_pending": self.max_pending, "module": kill.target_module}),
+        )?;
+        Ok(())
+    }
+
     /// Queues a decision for a human; refused when the queue is full.
     pub fn enqueue(
         &self,
@@ -82,19 +101,9 @@ impl ApprovalQueue {
         now: DateTime<Utc>,
     ) -> Result<QueueItem, QueueError> {
         let _g = self.guard();
-        let pending = self.store.pending_queue_len();
-        if pending >= self.max_pending as usize {
-            self.store.audit(
-                AuditKind::QueueOverflow,
-                Some(&decision.kill_id),
-                Some(&decision.decision_id),
-                "medic",
-                json!({"pending": pending, "max_pending": self.max_pending, "module": kill.target_module}),
-            )?;
-            return Err(QueueError::Full {
-                pending,
-                max: self.max_pending,
-            });
+        if let Some((pending, max)) = self.full() {
+            self.overflowed(decision, kill)?;
+            return Err(QueueError::Full { pending, max });
         }
         let item = QueueItem {
             item_id: uuid::Uuid::now_v7().to_string(),

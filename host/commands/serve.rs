@@ -13,12 +13,10 @@ use tokio::sync::watch;
 use crate::api::{self, ApiKeys, AppState};
 use crate::config::Config;
 use crate::config::raw::{EventBusType, Role};
-use crate::decide::Decider;
+use crate::engine::{Engine, Parts};
 use crate::enrich;
-use crate::execute::Resurrector;
 use crate::execute::veto::VetoChannel;
 use crate::ingest::redis::{RedisConsumer, client};
-use crate::learn::ThresholdManager;
 use crate::plugin::{Registry, reload};
 use crate::publish::Publisher;
 use crate::store::Store;
@@ -38,28 +36,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     restore_bindings(&registry, &store)?;
     let env = |k: &str| std::env::var(k).ok();
     let siem = enrich::from_config(&config, &env)?;
-    let metrics = Arc::new(Metrics::default());
-    let decider = Arc::new(Decider::new(
-        config.clone(),
-        registry.clone(),
-        store.clone(),
-        siem,
-        metrics,
-    )?);
-    let resurrector = Resurrector::new(
-        config.clone(),
-        store.clone(),
-        decider.siem.clone(),
-        decider.metrics.clone(),
-        &env,
-    )
-    .context("resurrection.backends")?;
-    decider.set_acting(resurrector.clone());
-    let learning = Arc::new(
-        ThresholdManager::new(config.clone(), registry.clone(), store.clone())?
-            .with_mode(decider.mode_reader()),
+    let engine = Arc::new(
+        Engine::acting(
+            Parts {
+                config: config.clone(),
+                registry: registry.clone(),
+                store: store.clone(),
+                siem,
+                metrics: Arc::new(Metrics::default()),
+            },
+            &env,
+        )
+        .context("building the engine")?,
     );
-    decider.set_learning(learning.clone());
+    let decider = engine.decider.clone();
+    let (Some(resurrector), Some(learning)) = (engine.acting.clone(), engine.learning.clone())
+    else {
+        anyhow::bail!("the engine was built without execution or learning");
+    };
     let active = registry.active();
     tracing::info!(
         mode = ?decider.mode(), phase = %active.phase, risk_scorer = active.scorer.name(),
@@ -133,7 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             m.interfaces.web.rate_limit_burst,
         );
         let state = AppState {
-            decider: decider.clone(),
+            engine: engine.clone(),
             keys: Arc::new(keys),
             publisher,
             started: Instant::now(),
@@ -178,7 +172,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     if m.metrics.enabled {
         let state = AppState {
-            decider: decider.clone(),
+            engine: engine.clone(),
             keys: Arc::new(ApiKeys::new(&[], None)?),
             publisher: Publisher::none(),
             started: Instant::now(),

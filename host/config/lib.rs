@@ -7,6 +7,7 @@
 use medic_model::{self as model, sync};
 
 mod load;
+pub mod patterns;
 pub mod phases;
 pub mod raw;
 pub mod tls;

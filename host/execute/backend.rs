@@ -55,26 +55,6 @@ pub trait Backend: Send + Sync {
     fn status<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Result<bool, BackendError>>;
 }
 
-/// Whether `module` matches a name or a pattern with `*`s.
-pub fn matches(pattern: &str, module: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == module;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !module.starts_with(first) || module.len() < first.len() + last.len() {
-        return false;
-    }
-    let mut rest = &module[first.len()..];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    rest.ends_with(last)
-}
-
 /// A backend with the configuration it was built from.
 pub struct Bound {
     pub section: BackendSection,
@@ -125,26 +105,6 @@ impl Backends {
 
     /// The backend serving `module`, if any.
     pub fn for_module(&self, module: &str) -> Option<&Bound> {
-        self.entries
-            .iter()
-            .find(|b| b.section.modules.iter().any(|p| matches(p, module)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::matches;
-
-    #[test]
-    fn patterns() {
-        assert!(matches("*", "anything"));
-        assert!(matches("web-*", "web-1"));
-        assert!(!matches("web-*", "api-1"));
-        assert!(matches("*-db", "orders-db"));
-        assert!(matches("a*b*c", "axxbyyc"));
-        assert!(!matches("a*b*c", "axxc"));
-        assert!(matches("svc", "svc"));
-        assert!(!matches("svc", "svc2"));
-        assert!(!matches("ab*ba", "aba"));
+        self.entries.iter().find(|b| b.section.serves(module))
     }
 }

@@ -70,12 +70,7 @@ impl Resurrector {
             json!({"request_id": r.request_id, "outcome_id": outcome.outcome_id, "result": result, "time_to_stable": time_to_stable}),
         )?;
         self.store.flush().await?;
-        {
-            let mut st = self.state();
-            if let Some(c) = st.counts.get_mut(&r.target_module) {
-                c.add(result);
-            }
-        }
+        self.fleet.outcome(&r.target_module, result);
         self.metrics
             .resurrected(&crate::model::wire_name(&result), &r.backend);
         tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, outcome_id = %outcome.outcome_id, result = ?result, time_to_stable, "Resurrection outcome recorded");

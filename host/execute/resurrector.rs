@@ -4,13 +4,12 @@
 //! monitoring, rollback — storing and publishing every move, and ending each
 //! resurrection in an outcome record.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tracing::Instrument;
 
 use super::backend::{BackendError, Backends, Bound};
@@ -20,108 +19,20 @@ use super::veto::VetoChannel;
 use super::workflow::{self, IllegalTransition};
 use crate::approve::{ApprovalQueue, QueueError};
 use crate::config::{Config, Feature};
+use crate::decide::Intent;
 use crate::enrich::SiemAdapter;
+use crate::fleet::{Fleet, Interrupt, Signals, Up};
 use crate::model::{
-    Decision, DecisionOutcome, JsonMap, KillReport, OutcomeResult, QueueItem, ResurrectionRequest,
+    Decision, JsonMap, KillReport, OutcomeResult, QueueItem, ResurrectionRequest,
     ResurrectionStatus, WorkflowState,
 };
 use crate::monitor::{self, Ending, Plan};
 use crate::publish::Publisher;
-use crate::store::{AuditKind, OutcomeCounts, Store, StoreError};
+use crate::store::{AuditKind, Store, StoreError};
 use crate::sync::lock;
 use crate::telemetry::Metrics;
 
-/// Why a module may not be resurrected now.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("phase_2_manual.resurrection_executor is off: Medic does not execute resurrections")]
-    ExecutorOff,
-    #[error("no resurrection.backends entry serves {0}")]
-    NoBackend(String),
-    #[error("{0} is blacklisted by the constitution")]
-    Blacklisted(String),
-    #[error(
-        "{module} was resurrected at {at}; resurrection.cooldown_seconds holds automatic resurrection until {until}"
-    )]
-    Cooldown {
-        module: String,
-        at: String,
-        until: String,
-    },
-    #[error("{module} is flapping; no automatic resurrection until {until}")]
-    Flapping { module: String, until: String },
-    #[error("{module} is already being resurrected (request {request_id})")]
-    Busy { module: String, request_id: String },
-    #[error("Smith killed {module} again while request {request_id} was bringing it back")]
-    ReKilled { module: String, request_id: String },
-}
-
-impl Refusal {
-    /// The guardrail name it shows as on a decision.
-    pub fn guardrail(&self) -> &'static str {
-        match self {
-            Refusal::ExecutorOff => "executor_off",
-            Refusal::NoBackend(_) => "no_backend",
-            Refusal::Blacklisted(_) => "blacklisted",
-            Refusal::Cooldown { .. } => "cooldown",
-            Refusal::Flapping { .. } => "flapping_cooldown",
-            Refusal::Busy { .. } => "busy",
-            Refusal::ReKilled { .. } => "re_killed",
-        }
-    }
-}
-
-/// Whether an upstream module is back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Up {
-    Starting,
-    Running,
-    Down,
-}
-
-/// Why a watch was interrupted.
-#[derive(Clone, Debug, PartialEq)]
-enum Interrupt {
-    ReKilled(String),
-    Rollback { reason: String, by: String },
-}
-
-/// The signals of a request being driven.
-struct Handles {
-    up: watch::Sender<Up>,
-    interrupt: Arc<Notify>,
-    why: Arc<Mutex<Option<Interrupt>>>,
-}
-
-/// A request being driven.
-struct Active {
-    request_id: String,
-    up: watch::Sender<Up>,
-    interrupt: Arc<Notify>,
-    why: Arc<Mutex<Option<Interrupt>>>,
-}
-
-#[derive(Default)]
-pub(super) struct State {
-    last_resurrected: HashMap<String, DateTime<Utc>>,
-    flapping_until: HashMap<String, DateTime<Utc>>,
-    active: HashMap<String, Active>,
-    pub(super) counts: HashMap<String, OutcomeCounts>,
-    /// Kills that interrupted a resurrection, by kill_id: the module they
-    /// hit, and the request.
-    rekills: HashMap<String, (String, String)>,
-}
-
-/// What a decision led to.
-#[derive(Clone, Debug)]
-pub enum Action {
-    /// Nothing to do (observer mode, denied, deferred).
-    None,
-    /// Waiting for a human.
-    Queued(Box<QueueItem>),
-    /// An automatic resurrection, to dispatch once the decision is stored.
-    Execute(Box<ResurrectionRequest>),
-}
+pub use crate::guardrails::Refusal;
 
 pub struct Resurrector {
     pub(super) config: Arc<Config>,
@@ -133,7 +44,8 @@ pub struct Resurrector {
     pub(super) metrics: Arc<Metrics>,
     events: OnceLock<Publisher>,
     pub(super) veto: OnceLock<Arc<VetoChannel>>,
-    pub(super) state: Mutex<State>,
+    /// Each module's state, shared with the decider.
+    pub(super) fleet: Arc<Fleet>,
 }
 
 /// Why the workflow could not go on.
@@ -151,6 +63,7 @@ impl Resurrector {
         store: Store,
         siem: Arc<dyn SiemAdapter>,
         metrics: Arc<Metrics>,
+        fleet: Arc<Fleet>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Arc<Resurrector>, BackendError> {
         let r = &config.medic.resurrection;
@@ -166,16 +79,6 @@ impl Resurrector {
             q.max_pending,
             q.timeout_hours,
         ));
-        let mut state = State::default();
-        for req in store.requests(usize::MAX).unwrap_or_default() {
-            if let Some(at) = req.executed_at {
-                let e = state
-                    .last_resurrected
-                    .entry(req.target_module.clone())
-                    .or_insert(at);
-                *e = (*e).max(at);
-            }
-        }
         Ok(Arc::new(Resurrector {
             config,
             store,
@@ -186,7 +89,7 @@ impl Resurrector {
             metrics,
             events: OnceLock::new(),
             veto: OnceLock::new(),
-            state: Mutex::new(state),
+            fleet,
         }))
     }
 
@@ -207,105 +110,21 @@ impl Resurrector {
         (!v.healthy()).then(|| "the Smith veto channel is down".to_string())
     }
 
-    pub(super) fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-
     fn bound(&self, module: &str) -> Option<(&Bound, &HealthCheck)> {
         let b = self.backends.for_module(module)?;
         let i = self.backends.index_of(b).and_then(|i| self.checks.get(i))?;
         Some((b, i))
     }
 
-    /// Whether the module may be resurrected now: a backend serves it, it is
-    /// not blacklisted, not being resurrected, and — unless a human approved
-    /// — not in a cooldown.
-    pub fn can_resurrect(
-        &self,
-        module: &str,
-        by_human: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(), Refusal> {
-        if !self.config.feature(Feature::ResurrectionExecutor) {
-            return Err(Refusal::ExecutorOff);
-        }
-        let c = &self.config.constitution.constraints;
-        if c.blacklisted_modules.iter().any(|m| m == module) {
-            return Err(Refusal::Blacklisted(module.to_string()));
-        }
-        if self.backends.for_module(module).is_none() {
-            return Err(Refusal::NoBackend(module.to_string()));
-        }
-        let st = self.state();
-        if let Some(a) = st.active.get(module) {
-            return Err(Refusal::Busy {
-                module: module.to_string(),
-                request_id: a.request_id.clone(),
-            });
-        }
-        if by_human {
-            return Ok(());
-        }
-        if let Some(until) = st.flapping_until.get(module).filter(|u| **u > now) {
-            return Err(Refusal::Flapping {
-                module: module.to_string(),
-                until: until.to_rfc3339(),
-            });
-        }
-        let cooldown = chrono::Duration::milliseconds(
-            (self.config.medic.resurrection.cooldown_seconds * 1000.0) as i64,
-        );
-        if let Some(at) = st.last_resurrected.get(module)
-            && *at + cooldown > now
-        {
-            return Err(Refusal::Cooldown {
-                module: module.to_string(),
-                at: at.to_rfc3339(),
-                until: (*at + cooldown).to_rfc3339(),
-            });
-        }
-        Ok(())
-    }
-
     /// The requests being driven now (request ids, oldest claim order not
     /// kept): what is in progress, from memory rather than a store scan.
     pub fn in_progress(&self) -> Vec<String> {
-        self.state()
-            .active
-            .values()
-            .map(|a| a.request_id.clone())
-            .collect()
+        self.fleet.in_progress()
     }
 
-    /// A kill arrived: if its module is being resurrected, that is a
-    /// re-kill — the resurrection ends, and this kill goes to a human.
-    pub fn on_kill(&self, kill: &KillReport) {
-        let mut st = self.state();
-        let State {
-            active, rekills, ..
-        } = &mut *st;
-        if let Some(a) = active.get(&kill.target_module) {
-            rekills.insert(
-                kill.kill_id.clone(),
-                (kill.target_module.clone(), a.request_id.clone()),
-            );
-            *lock(&a.why) = Some(Interrupt::ReKilled(kill.kill_id.clone()));
-            a.interrupt.notify_one();
-            tracing::warn!(kill_id = %kill.kill_id, request_id = %a.request_id, module = %kill.target_module, "Module killed again while being resurrected");
-        }
-    }
-
-    /// A module's resurrection history (for its profile).
-    pub fn counts(&self, module: &str) -> Result<OutcomeCounts, StoreError> {
-        if let Some(c) = self.state().counts.get(module) {
-            return Ok(*c);
-        }
-        let c = self.store.module_outcome_counts(module)?;
-        self.state().counts.insert(module.to_string(), c);
-        Ok(c)
-    }
-
-    fn new_request(
+    /// Makes the request for a decision to bring `kill`'s module back: the
+    /// backend that serves it and the health checks that will judge it.
+    pub fn new_request(
         &self,
         d: &Decision,
         kill: &KillReport,
@@ -333,100 +152,6 @@ impl Resurrector {
         )
     }
 
-    /// Acts on a fresh decision (before it is stored): an automatic
-    /// approval becomes a request, unless the module may not be
-    /// resurrected now — then it goes to a human, like every decision that
-    /// needs one. A full queue turns the decision into a denial, visibly.
-    pub fn on_decision(
-        &self,
-        d: &mut Decision,
-        kill: &KillReport,
-        now: DateTime<Utc>,
-    ) -> Result<Action, StoreError> {
-        if d.guardrails.iter().any(|g| g == "flapping") {
-            let minutes = self.config.medic.resurrection.flapping.cooldown_minutes;
-            let until = now + chrono::Duration::milliseconds((minutes * 60_000.0) as i64);
-            self.state()
-                .flapping_until
-                .insert(kill.target_module.clone(), until);
-        }
-        let rekilled = self.state().rekills.remove(&kill.kill_id);
-        if d.outcome == DecisionOutcome::ApproveAuto {
-            let allowed = match rekilled {
-                Some((module, request_id)) => Err(Refusal::ReKilled { module, request_id }),
-                None => self.can_resurrect(&kill.target_module, false, now),
-            };
-            match allowed {
-                Ok(()) => {
-                    d.executed = true;
-                    let r = self.new_request(d, kill, now);
-                    self.store.put_request(&r)?;
-                    return Ok(Action::Execute(Box::new(r)));
-                }
-                Err(refusal) => {
-                    d.overrule(
-                        DecisionOutcome::PendingReview,
-                        refusal.guardrail(),
-                        &refusal.to_string(),
-                    );
-                }
-            }
-        }
-        if !matches!(
-            d.outcome,
-            DecisionOutcome::PendingReview | DecisionOutcome::ApproveManual
-        ) {
-            return Ok(Action::None);
-        }
-        let reason = d
-            .reasoning
-            .iter()
-            .rev()
-            .find(|r| r.starts_with("guardrail"))
-            .cloned()
-            .or_else(|| {
-                d.reasoning
-                    .last()
-                    .map(|r| format!("strategy {}: {r}", d.strategy.name))
-            })
-            .unwrap_or_else(|| "the strategy asks for human review".into());
-        match self.queue.enqueue(d, kill, &reason, now) {
-            Ok(item) => Ok(Action::Queued(Box::new(item))),
-            Err(QueueError::Full { pending, max }) => {
-                self.metrics.queue_overflow.inc();
-                d.overrule(
-                    DecisionOutcome::Deny,
-                    "queue_full",
-                    &format!(
-                        "the approval queue holds {pending} (max_pending {max}); not queued, so denied — the module stays down"
-                    ),
-                );
-                tracing::error!(kill_id = %d.kill_id, module = %kill.target_module, pending, max, "Approval queue full: decision denied instead of queued");
-                Ok(Action::None)
-            }
-            Err(QueueError::Store(e)) => Err(e),
-            Err(other) => {
-                tracing::error!(kill_id = %d.kill_id, error = %other, "Could not queue for review");
-                Ok(Action::None)
-            }
-        }
-    }
-
-    /// Undoes what [`Resurrector::on_decision`] wrote, for a decision that
-    /// turned out to be a duplicate.
-    pub fn withdraw(&self, action: &Action) -> Result<(), StoreError> {
-        match action {
-            Action::Queued(item) => {
-                self.store.remove_queue_item(&item.item_id)?;
-            }
-            Action::Execute(r) => {
-                self.store.remove_request(&r.request_id)?;
-            }
-            Action::None => {}
-        }
-        Ok(())
-    }
-
     /// A human approves a queued item; the request runs.
     pub fn approve(
         self: &Arc<Self>,
@@ -436,8 +161,9 @@ impl Resurrector {
     ) -> Result<(QueueItem, ResurrectionRequest), QueueError> {
         let now = Utc::now();
         let (item, request) = self.queue.approve(item_id, approver, notes, now, |item| {
-            self.can_resurrect(&item.kill.target_module, true, now)
-                .map_err(|r| r.to_string())?;
+            if let Some(refusal) = self.fleet.refusal(&item.kill.target_module, true, now) {
+                return Err(refusal.to_string());
+            }
             let mut r = self.new_request(&item.decision, &item.kill, now);
             r.approved_by = Some(approver.to_string());
             r.notes = notes.map(str::to_string);
@@ -468,17 +194,13 @@ impl Resurrector {
 
     /// Asks a request being watched to roll back.
     pub fn rollback(&self, request_id: &str, reason: &str, by: &str) -> Result<(), String> {
-        let st = self.state();
-        let a = st
-            .active
-            .values()
-            .find(|a| a.request_id == request_id)
-            .ok_or_else(|| format!("request {request_id} is not being monitored: only a resurrection being monitored can be rolled back"))?;
-        *lock(&a.why) = Some(Interrupt::Rollback {
+        let signals = self.fleet.signals_of(request_id).ok_or_else(|| {
+            format!("request {request_id} is not being monitored: only a resurrection being monitored can be rolled back")
+        })?;
+        signals.interrupt(Interrupt::Rollback {
             reason: reason.to_string(),
             by: by.to_string(),
         });
-        a.interrupt.notify_one();
         Ok(())
     }
 
@@ -486,9 +208,21 @@ impl Resurrector {
     /// as being resurrected at once, so a dependent dispatched right after
     /// waits for it.
     pub fn dispatch(self: &Arc<Self>, r: ResurrectionRequest) {
+        let claimed = self.fleet.claim(&r);
+        self.drive_claimed(r, claimed);
+    }
+
+    /// Drives the requests the decider stores, as they come, until the
+    /// decider is gone.
+    pub async fn take_intents(self: Arc<Self>, mut intents: mpsc::UnboundedReceiver<Intent>) {
+        while let Some(Intent { request, signals }) = intents.recv().await {
+            self.drive_claimed(request, Ok(signals));
+        }
+    }
+
+    fn drive_claimed(self: &Arc<Self>, r: ResurrectionRequest, claimed: Result<Signals, String>) {
         let me = self.clone();
         let span = tracing::info_span!("resurrection", kill_id = %r.kill_id, request_id = %r.request_id, module = %r.target_module);
-        let claimed = self.claim(&r);
         tokio::spawn(
             async move {
                 let mut r = r;
@@ -502,40 +236,10 @@ impl Resurrector {
                 if let Err(e) = result {
                     tracing::error!(kill_id = %r.kill_id, request_id = %r.request_id, error = %e, "Resurrection workflow halted");
                 }
-                me.release(&r);
+                me.fleet.release(&r);
             }
             .instrument(span),
         );
-    }
-
-    /// Marks the module as being resurrected by `r`, unless another
-    /// request already is.
-    fn claim(&self, r: &ResurrectionRequest) -> Result<Handles, String> {
-        let mut st = self.state();
-        if let Some(a) = st.active.get(&r.target_module)
-            && a.request_id != r.request_id
-        {
-            return Err(format!(
-                "{} is already being resurrected (request {})",
-                r.target_module, a.request_id
-            ));
-        }
-        let (up, _) = watch::channel(Up::Starting);
-        let handles = Handles {
-            up,
-            interrupt: Arc::new(Notify::new()),
-            why: Arc::default(),
-        };
-        st.active.insert(
-            r.target_module.clone(),
-            Active {
-                request_id: r.request_id.clone(),
-                up: handles.up.clone(),
-                interrupt: handles.interrupt.clone(),
-                why: handles.why.clone(),
-            },
-        );
-        Ok(handles)
     }
 
     /// After a restart: requests that had not ended go on where that is
@@ -606,7 +310,7 @@ impl Resurrector {
         self.store.put_request(r)?;
         if to.is_final() {
             // The module is free for its next resurrection from here on.
-            self.release(r);
+            self.fleet.release(r);
         }
         tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, from = ?from, to = ?to, note = %note, "Resurrection workflow moved");
         self.emit(json!({
@@ -622,18 +326,6 @@ impl Resurrector {
         Ok(())
     }
 
-    /// Forgets a request as the module's active one.
-    fn release(&self, r: &ResurrectionRequest) {
-        let mut st = self.state();
-        if st
-            .active
-            .get(&r.target_module)
-            .is_some_and(|a| a.request_id == r.request_id)
-        {
-            st.active.remove(&r.target_module);
-        }
-    }
-
     fn target(r: &ResurrectionRequest) -> Target {
         Target {
             module: r.target_module.clone(),
@@ -643,11 +335,11 @@ impl Resurrector {
         }
     }
 
-    async fn drive(self: &Arc<Self>, r: &mut ResurrectionRequest, h: Handles) -> Result<(), Halt> {
+    async fn drive(self: &Arc<Self>, r: &mut ResurrectionRequest, h: Signals) -> Result<(), Halt> {
         // The decision must be durable before anything acts on it.
         self.store.flush().await?;
         let record = self.store.record(&r.decision_id)?;
-        let Handles {
+        let Signals {
             up: up_tx,
             interrupt,
             why,
@@ -703,9 +395,7 @@ impl Resurrector {
                 format!("restarting through the {} backend", bound.backend.kind()),
             )
             .await?;
-            self.state()
-                .last_resurrected
-                .insert(r.target_module.clone(), Utc::now());
+            self.fleet.resurrected(&r.target_module, Utc::now());
             self.store.audit(
                 AuditKind::ResurrectionExecuted,
                 Some(&r.kill_id),
@@ -854,7 +544,7 @@ impl Resurrector {
             Duration::from_secs_f64(self.config.medic.resurrection.execution_timeout_seconds);
         let deadline = Instant::now() + limit;
         for dep in &r.dependencies {
-            let rx = self.state().active.get(dep).map(|a| a.up.subscribe());
+            let rx = self.fleet.watch_up(dep);
             let Some(mut rx) = rx else { continue };
             tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, upstream = %dep, "Waiting for an upstream module to come back first");
             let waited =

@@ -152,6 +152,8 @@ pub fn refuse(
                 verdict: Some(verdict.as_ref()),
                 thresholds: proposed,
                 now: v.kill.timestamp,
+                // Judgement, not the state of execution, is what is checked.
+                acting: None,
             },
             &mut HourlyWindow::default(),
         )

@@ -729,6 +729,8 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                         verdict,
                                         thresholds: c.learned.as_ref().unwrap_or(&thresholds),
                                         now: rec.kill.timestamp,
+                                        // Replay judges; nothing is acted on.
+                                        acting: None,
                                     },
                                     &mut lane.window,
                                 );

@@ -9,11 +9,13 @@ use chrono::Utc;
 use medic::config::Config;
 use medic::config::raw::{BackendSection, BackendType, HealthCheckSection, HealthCheckType};
 use medic::decide::Decider;
+use medic::engine::Engine;
 use medic::execute::{Refusal, Resurrector};
+use medic::fleet::Fleet;
 use medic::model::{DecisionOutcome, QueueStatus, ResurrectionRequest, WorkflowState};
 use medic::store::{AuditKind, Store};
 
-use crate::pipeline_support::{LOW_RISK_INTEL, decide, decider_on, incoming, kill_json, semi_auto};
+use crate::pipeline_support::{LOW_RISK_INTEL, decide, engine_on, incoming, kill_json, semi_auto};
 
 /// A backend for every module that "restarts" with `restart` and is
 /// healthy when `true` exits 0.
@@ -33,8 +35,10 @@ pub fn command_backend(modules: &[&str], restart: &[&str]) -> BackendSection {
 }
 
 pub struct Setup {
+    pub engine: Arc<Engine>,
     pub decider: Arc<Decider>,
     pub acting: Arc<Resurrector>,
+    pub fleet: Arc<Fleet>,
     _intel: tempfile::NamedTempFile,
 }
 
@@ -49,19 +53,12 @@ pub fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
     r.cooldown_seconds = 0.0;
     r.backends = vec![command_backend(&["*"], &["true"])];
     edit(&mut config);
-    let decider = decider_on(config, store, None);
-    let acting = Resurrector::new(
-        decider.config.clone(),
-        decider.store.clone(),
-        decider.siem.clone(),
-        decider.metrics.clone(),
-        &|_| None,
-    )
-    .unwrap();
-    decider.set_acting(acting.clone());
+    let engine = engine_on(config, store, None, true);
     Setup {
-        decider,
-        acting,
+        decider: engine.decider.clone(),
+        acting: engine.acting.clone().expect("acting"),
+        fleet: engine.fleet.clone(),
+        engine,
         _intel: intel,
     }
 }
@@ -182,8 +179,8 @@ async fn a_module_back_recently_is_not_brought_back_again_automatically() {
         d.reasoning
     );
     assert!(matches!(
-        s.acting.can_resurrect("ledger", false, Utc::now()),
-        Err(Refusal::Cooldown { .. })
+        s.fleet.refusal("ledger", false, Utc::now()),
+        Some(Refusal::Cooldown { .. })
     ));
     // A human may still bring it back.
     let item = s.acting.queue.list_pending(10).unwrap().remove(0);
@@ -217,10 +214,10 @@ async fn a_flapping_module_goes_to_a_human_and_stays_out_of_automation() {
         assert!(g.contains(&"flapping".to_string()), "{g:?}");
     }
     assert!(matches!(
-        s.acting.can_resurrect("worker", false, Utc::now()),
-        Err(Refusal::Flapping { .. })
+        s.fleet.refusal("worker", false, Utc::now()),
+        Some(Refusal::Flapping { .. })
     ));
-    assert!(s.acting.can_resurrect("worker", true, Utc::now()).is_ok());
+    assert!(s.fleet.refusal("worker", true, Utc::now()).is_none());
     assert_eq!(s.acting.queue.list_pending(10).unwrap().len(), 3);
 }
 
@@ -484,7 +481,7 @@ async fn a_downstream_module_fails_when_its_upstream_does_not_come_back() {
     let outcomes = store.module_outcomes("cache").unwrap();
     assert_eq!(outcomes[0].result, medic::model::OutcomeResult::Failure);
     // The history shows in the next profile of the module.
-    assert_eq!(s.acting.counts("cache").unwrap().resurrections, 1);
+    assert_eq!(s.fleet.counts("cache").unwrap().resurrections, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,14 +496,14 @@ async fn can_resurrect_refuses_no_backend_and_blacklisted_and_dequeue_removes() 
     );
     let now = Utc::now();
     assert!(matches!(
-        s.acting.can_resurrect("db-1", true, now),
-        Err(Refusal::NoBackend(_))
+        s.fleet.refusal("db-1", true, now),
+        Some(Refusal::NoBackend(_))
     ));
     assert!(matches!(
-        s.acting.can_resurrect("web-legacy", true, now),
-        Err(Refusal::Blacklisted(_))
+        s.fleet.refusal("web-legacy", true, now),
+        Some(Refusal::Blacklisted(_))
     ));
-    assert!(s.acting.can_resurrect("web-1", false, now).is_ok());
+    assert!(s.fleet.refusal("web-1", false, now).is_none());
     // An automatic approval of a module no backend serves goes to a human.
     let h = decide(&s.decider, "nb-1", "db-1").await;
     assert_eq!(h.decision().outcome, DecisionOutcome::PendingReview);

@@ -98,7 +98,7 @@ fn keys(rate: f64) -> ApiKeys {
 pub fn state_with_roles(rate: f64) -> AppState {
     let config = medic::config::Config::embedded().unwrap();
     AppState {
-        decider: crate::pipeline_support::decider_with(config, None),
+        engine: crate::pipeline_support::engine_with(config, None),
         keys: Arc::new(keys(rate)),
         publisher: Publisher::none(),
         started: Instant::now(),
@@ -108,13 +108,8 @@ pub fn state_with_roles(rate: f64) -> AppState {
 /// An API over an engine that acts (semi-auto, a command backend).
 fn acting_state() -> (AppState, crate::acting_inprocess::Setup) {
     let s = setup(100, |_| {}, Store::temporary().unwrap());
-    let d = &s.decider;
-    let learning =
-        medic::learn::ThresholdManager::new(d.config.clone(), d.registry.clone(), d.store.clone())
-            .unwrap();
-    d.set_learning(Arc::new(learning));
     let state = AppState {
-        decider: s.decider.clone(),
+        engine: s.engine.clone(),
         keys: Arc::new(keys(0.0)),
         publisher: Publisher::none(),
         started: Instant::now(),
@@ -488,7 +483,7 @@ async fn a_request_over_the_time_limit_is_answered_503() {
     config.medic.plugins.watch = false;
     config.medic.interfaces.web.request_timeout_seconds = 0.5;
     let state = AppState {
-        decider: crate::pipeline_support::decider_with(config, None),
+        engine: crate::pipeline_support::engine_with(config, None),
         keys: Arc::new(keys(0.0)),
         publisher: Publisher::none(),
         started: Instant::now(),

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 use crate::api_access::{send, send_raw};
-use crate::pipeline_support::{decide, decider_with};
+use crate::pipeline_support::{decide, engine_with};
 
 const VIEWER: &str = "viewer-key-0123456789";
 const ADMIN: &str = "admin-key-01234567890";
@@ -41,7 +41,7 @@ fn state(rate: f64, burst: f64) -> AppState {
     .unwrap()
     .with_rate_limit(rate, burst);
     AppState {
-        decider: decider_with(config, None),
+        engine: engine_with(config, None),
         keys: Arc::new(keys),
         publisher: Publisher::none(),
         started: Instant::now(),
@@ -61,7 +61,7 @@ async fn decisions_are_listed_newest_first_filtered_and_paged() {
     let s = state(0.0, 1.0);
     for i in 0..7 {
         let module = if i % 2 == 0 { "renderer" } else { "indexer" };
-        decide(&s.decider, &format!("api-{i}"), module).await;
+        decide(&s.engine.decider, &format!("api-{i}"), module).await;
     }
     let (status, body, _) = get(&s, "/api/v1/decisions?limit=3", VIEWER).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -110,13 +110,21 @@ async fn decisions_are_listed_newest_first_filtered_and_paged() {
 async fn status_audit_and_a_redacted_configuration() {
     let s = state(0.0, 1.0);
     // Plugins were called by their golden-kill check when loaded.
-    let calls = |name: &str| s.decider.registry.get(name).unwrap().latency().count();
+    let calls = |name: &str| {
+        s.engine
+            .decider
+            .registry
+            .get(name)
+            .unwrap()
+            .latency()
+            .count()
+    };
     let before = [
         calls("weighted"),
         calls("conservative"),
         calls("aggressive"),
     ];
-    decide(&s.decider, "st-1", "renderer").await;
+    decide(&s.engine.decider, "st-1", "renderer").await;
     // The kill was scored by `weighted` and judged by `conservative`.
     let called = [
         calls("weighted"),
@@ -160,7 +168,7 @@ async fn status_audit_and_a_redacted_configuration() {
     let plugin_count = |name: &str, kind: &str, n: u64| {
         format!(
             "medic_plugin_call_seconds_count{{plugin=\"{name}\",kind=\"{kind}\",version=\"{}\",builtin=\"true\"}} {n}\n",
-            s.decider.registry.get(name).unwrap().info().version
+            s.engine.decider.registry.get(name).unwrap().info().version
         )
     };
     for line in [
@@ -233,7 +241,7 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
     config.medic.plugins.watch = false;
     config.medic.plugins.timeout_ms = 5_000;
     let mut s = state(0.0, 1.0);
-    s.decider = decider_with(config, None);
+    s.engine = engine_with(config, None);
 
     let (status, body, _) = get(&s, "/api/v1/plugins", VIEWER).await;
     assert_eq!(status, StatusCode::OK);
@@ -284,7 +292,7 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
 
     // Bound to the active phase at run time: it serves at once, and the
     // binding is stored so a restarted engine binds it again.
-    let phase = s.decider.registry.active().phase.to_string();
+    let phase = s.engine.decider.registry.active().phase.to_string();
     let bind = |body: serde_json::Value| {
         let s = s.clone();
         let uri = format!("/api/v1/plugins/bindings/{phase}");
@@ -315,27 +323,34 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "pin mismatch: {body}"
     );
-    assert_eq!(s.decider.registry.active().strategy.name(), "conservative");
+    assert_eq!(
+        s.engine.decider.registry.active().strategy.name(),
+        "conservative"
+    );
     let (status, body) = bind(serde_json::json!({"kind": "strategy", "name": "swap-test"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["active"]["strategy"], "swap-test");
-    assert_eq!(s.decider.registry.active().strategy.name(), "swap-test");
+    assert_eq!(
+        s.engine.decider.registry.active().strategy.name(),
+        "swap-test"
+    );
     let (_, body, _) = get(&s, "/api/v1/plugins", VIEWER).await;
     assert_eq!(
         body["data"]["bindings"][&phase]["strategy"]["name"], "swap-test",
         "{body}"
     );
-    let stored = s.decider.store.plugin_bindings().unwrap();
+    let stored = s.engine.decider.store.plugin_bindings().unwrap();
     assert_eq!(stored.len(), 1);
-    let fresh = medic::plugin::Registry::new(&s.decider.config).unwrap();
+    let fresh = medic::plugin::Registry::new(&s.engine.decider.config).unwrap();
     assert_eq!(fresh.active().strategy.name(), "conservative");
-    medic::commands::serve::restore_bindings(&fresh, &s.decider.store).unwrap();
+    medic::commands::serve::restore_bindings(&fresh, &s.engine.decider.store).unwrap();
     assert_eq!(
         fresh.active().strategy.name(),
         "swap-test",
         "restored after a restart"
     );
     let changes = s
+        .engine
         .decider
         .store
         .audit_events(None, 1000)

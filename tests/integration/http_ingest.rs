@@ -32,7 +32,7 @@ fn state() -> AppState {
     )
     .unwrap();
     AppState {
-        decider: decider_with(medic::config::Config::embedded().unwrap(), None),
+        engine: engine_with(medic::config::Config::embedded().unwrap(), None),
         keys: Arc::new(keys),
         publisher: Publisher::none(),
         started: Instant::now(),
@@ -118,7 +118,7 @@ async fn an_invalid_kill_is_refused_naming_the_field() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(s.decider.store.decision_count(), 0);
+    assert_eq!(s.engine.decider.store.decision_count(), 0);
 }
 
 #[tokio::test]

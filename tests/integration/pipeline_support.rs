@@ -6,6 +6,7 @@ use std::time::Instant;
 use chrono::Utc;
 use medic::config::Config;
 use medic::decide::{Decider, Handled, Incoming};
+use medic::engine::{Engine, Parts};
 use medic::enrich::{self, SiemAdapter};
 use medic::model::KillReport;
 use medic::plugin::Registry;
@@ -23,6 +24,22 @@ pub fn decider_on(
     store: Store,
     siem: Option<Arc<dyn SiemAdapter>>,
 ) -> Arc<Decider> {
+    engine_on(config, store, siem, false).decider.clone()
+}
+
+/// An engine that records decisions (observer tools, API tests).
+pub fn engine_with(config: Config, siem: Option<Arc<dyn SiemAdapter>>) -> Arc<Engine> {
+    engine_on(config, Store::temporary().expect("store"), siem, false)
+}
+
+/// An engine on `store`; `acting`, with the approval queue, execution and
+/// learning (call it within a tokio runtime).
+pub fn engine_on(
+    config: Config,
+    store: Store,
+    siem: Option<Arc<dyn SiemAdapter>>,
+    acting: bool,
+) -> Arc<Engine> {
     let mut config = config;
     // Tests assert outcomes: a 50 ms deadline could fire on a loaded CI
     // machine and turn a decision into a plugin error.
@@ -30,9 +47,18 @@ pub fn decider_on(
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config).expect("registry"));
     let siem = siem.unwrap_or_else(|| enrich::from_config(&config, &|_| None).expect("siem"));
-    Arc::new(
-        Decider::new(config, registry, store, siem, Arc::new(Metrics::default())).expect("decider"),
-    )
+    let parts = Parts {
+        config,
+        registry,
+        store,
+        siem,
+        metrics: Arc::new(Metrics::default()),
+    };
+    Arc::new(if acting {
+        Engine::acting(parts, &|_| None).expect("engine")
+    } else {
+        Engine::recording(parts).expect("engine")
+    })
 }
 
 /// A valid kill report as JSON.

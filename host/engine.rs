@@ -1,0 +1,115 @@
+//! The composition root: builds the stages of the forward pass and hands
+//! each only what it needs. Kills flow one way — ingest → decide (enrich,
+//! profile, judge, guardrails, store the decision and its intent) → act
+//! (execution takes stored requests from a channel) → monitor → learn —
+//! and each module's state lives in one place ([`Fleet`]) that deciding
+//! reads and acting writes. The API holds the engine.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::decide::{Actions, Decider};
+use crate::enrich::SiemAdapter;
+use crate::execute::Resurrector;
+use crate::execute::backend::BackendError;
+use crate::fleet::Fleet;
+use crate::learn::ThresholdManager;
+use crate::plugin::Registry;
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("resurrection.backends: {0}")]
+    Backends(#[from] BackendError),
+}
+
+/// What every engine is built from.
+pub struct Parts {
+    pub config: Arc<Config>,
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    pub siem: Arc<dyn SiemAdapter>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The stages, built and wired.
+pub struct Engine {
+    pub decider: Arc<Decider>,
+    /// Each module's state, shared by deciding and acting.
+    pub fleet: Arc<Fleet>,
+    /// The approval queue and execution (absent: decisions are only
+    /// recorded).
+    pub acting: Option<Arc<Resurrector>>,
+    /// What adjusts the thresholds (absent: they stay as configured).
+    pub learning: Option<Arc<ThresholdManager>>,
+}
+
+impl Engine {
+    /// An engine that decides and records, and acts on nothing (tools that
+    /// measure deciding alone).
+    pub fn recording(p: Parts) -> Result<Engine, EngineError> {
+        let fleet = Arc::new(Fleet::new(p.config.clone(), p.store.clone())?);
+        let decider = Decider::new(
+            p.config,
+            p.registry,
+            p.store,
+            p.siem,
+            p.metrics,
+            fleet.clone(),
+            None,
+        )?;
+        Ok(Engine {
+            decider: Arc::new(decider),
+            fleet,
+            acting: None,
+            learning: None,
+        })
+    }
+
+    /// The whole engine: deciding, the approval queue, execution (its
+    /// intake runs as a task on the current tokio runtime, so this must be
+    /// called within one) and learning. `env` resolves the backends'
+    /// `${VAR}` references.
+    pub fn acting(p: Parts, env: &dyn Fn(&str) -> Option<String>) -> Result<Engine, EngineError> {
+        let fleet = Arc::new(Fleet::new(p.config.clone(), p.store.clone())?);
+        let resurrector = Resurrector::new(
+            p.config.clone(),
+            p.store.clone(),
+            p.siem.clone(),
+            p.metrics.clone(),
+            fleet.clone(),
+            env,
+        )?;
+        let (intents, intake) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(resurrector.clone().take_intents(intake));
+        let maker = resurrector.clone();
+        let veto = resurrector.clone();
+        let actions = Actions {
+            queue: resurrector.queue.clone(),
+            request: Arc::new(move |d, kill, now| maker.new_request(d, kill, now)),
+            intents,
+            degraded: Arc::new(move || veto.degraded()),
+        };
+        let learning =
+            ThresholdManager::new(p.config.clone(), p.registry.clone(), p.store.clone())?;
+        let decider = Arc::new(Decider::new(
+            p.config,
+            p.registry,
+            p.store,
+            p.siem,
+            p.metrics,
+            fleet.clone(),
+            Some(actions),
+        )?);
+        let learning = Arc::new(learning.with_mode(decider.mode_reader()));
+        Ok(Engine {
+            decider,
+            fleet,
+            acting: Some(resurrector),
+            learning: Some(learning),
+        })
+    }
+}

@@ -1,0 +1,287 @@
+//! What Medic knows of each module right now, in one place: its recent
+//! kills, its resurrection history (outcome counts), when it was last
+//! brought back, whether it is in a flapping cooldown, and the resurrection
+//! under way, if any, with the signals that reach it. Deciding reads it to
+//! state the facts the guardrails rule on (`ready`); execution writes it as
+//! resurrections start and end. Neither calls the other.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+
+use crate::config::{Config, Feature};
+use crate::guardrails::Refusal;
+use crate::model::{KillReport, ResurrectionRequest};
+use crate::store::{KillTimes, ModuleHistory, OutcomeCounts, Store, StoreError};
+use crate::sync::lock;
+
+/// Kill times kept per module (a module killed more often than this in a
+/// week counts as this many).
+const MAX_RECENT_KILLS: usize = 100_000;
+
+/// Whether a module being brought back is up yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Up {
+    Starting,
+    Running,
+    Down,
+}
+
+/// Why a resurrection under way was interrupted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Interrupt {
+    /// Smith killed the module again (the kill's id).
+    ReKilled(String),
+    Rollback {
+        reason: String,
+        by: String,
+    },
+}
+
+/// The signals of a resurrection under way: whether the module is up (for
+/// dependents waiting on it), and an interruption with its reason.
+#[derive(Clone)]
+pub struct Signals {
+    pub up: watch::Sender<Up>,
+    pub interrupt: Arc<Notify>,
+    pub why: Arc<Mutex<Option<Interrupt>>>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        let (up, _) = watch::channel(Up::Starting);
+        Signals {
+            up,
+            interrupt: Arc::new(Notify::new()),
+            why: Arc::default(),
+        }
+    }
+
+    /// Interrupts the resurrection, saying why.
+    pub fn interrupt(&self, why: Interrupt) {
+        *lock(&self.why) = Some(why);
+        self.interrupt.notify_one();
+    }
+}
+
+/// A resurrection under way: the module is busy with it.
+struct Active {
+    request_id: String,
+    signals: Signals,
+}
+
+#[derive(Default)]
+struct Modules {
+    last_resurrected: HashMap<String, DateTime<Utc>>,
+    flapping_until: HashMap<String, DateTime<Utc>>,
+    active: HashMap<String, Active>,
+    counts: HashMap<String, OutcomeCounts>,
+}
+
+/// Each module's state (see the module's documentation).
+pub struct Fleet {
+    config: Arc<Config>,
+    store: Store,
+    modules: Mutex<Modules>,
+    /// Each module's kill times over the last week, loaded from the store
+    /// (all modules in one pass) with the first kill and kept up to date
+    /// here, so a profile costs no scan.
+    recent: Mutex<Option<HashMap<String, KillTimes>>>,
+}
+
+impl Fleet {
+    /// The fleet as the store knows it: when each module was last brought
+    /// back (kill times and outcome counts load when first needed).
+    pub fn new(config: Arc<Config>, store: Store) -> Result<Fleet, StoreError> {
+        let mut modules = Modules::default();
+        for req in store.requests(usize::MAX)? {
+            if let Some(at) = req.executed_at {
+                let e = modules
+                    .last_resurrected
+                    .entry(req.target_module.clone())
+                    .or_insert(at);
+                *e = (*e).max(at);
+            }
+        }
+        Ok(Fleet {
+            config,
+            store,
+            modules: Mutex::new(modules),
+            recent: Mutex::new(None),
+        })
+    }
+
+    /// Counts a kill in its module's recent history, and returns the
+    /// history with it.
+    pub fn kill_times(&self, kill: &KillReport) -> Result<ModuleHistory, StoreError> {
+        let mut recent = lock(&self.recent);
+        let recent = match &mut *recent {
+            Some(r) => r,
+            None => {
+                let now = Utc::now();
+                let loaded = self.store.kill_times_by_module(
+                    now - chrono::Duration::weeks(1),
+                    now + chrono::Duration::minutes(5),
+                )?;
+                recent.insert(loaded.into_iter().map(|(m, t)| (m, t.into())).collect())
+            }
+        };
+        Ok(recent
+            .entry(kill.target_module.clone())
+            .or_default()
+            .add(kill.timestamp, MAX_RECENT_KILLS))
+    }
+
+    /// A module's resurrection history (for its profile).
+    pub fn counts(&self, module: &str) -> Result<OutcomeCounts, StoreError> {
+        if let Some(c) = lock(&self.modules).counts.get(module) {
+            return Ok(*c);
+        }
+        let c = self.store.module_outcome_counts(module)?;
+        lock(&self.modules).counts.insert(module.to_string(), c);
+        Ok(c)
+    }
+
+    /// A resurrection of `module` ended with `result` (its counts follow).
+    pub fn outcome(&self, module: &str, result: crate::model::OutcomeResult) {
+        if let Some(c) = lock(&self.modules).counts.get_mut(module) {
+            c.add(result);
+        }
+    }
+
+    /// A kill arrived. If its module is being brought back, that is a
+    /// re-kill: the resurrection is interrupted, and the id of the request
+    /// it cut short is returned.
+    pub fn kill_arrived(&self, kill: &KillReport) -> Option<String> {
+        let modules = lock(&self.modules);
+        let a = modules.active.get(&kill.target_module)?;
+        a.signals
+            .interrupt(Interrupt::ReKilled(kill.kill_id.clone()));
+        tracing::warn!(kill_id = %kill.kill_id, request_id = %a.request_id, module = %kill.target_module, "Module killed again while being resurrected");
+        Some(a.request_id.clone())
+    }
+
+    /// Why `module` may not be brought back now, if it may not: execution
+    /// is off, no backend serves it, it is blacklisted, a resurrection of
+    /// it is under way, or — unless a person approved — it is in a
+    /// flapping cooldown or within `resurrection.cooldown_seconds` of its
+    /// last resurrection.
+    pub fn refusal(&self, module: &str, by_human: bool, now: DateTime<Utc>) -> Option<Refusal> {
+        if !self.config.feature(Feature::ResurrectionExecutor) {
+            return Some(Refusal::ExecutorOff);
+        }
+        let c = &self.config.constitution.constraints;
+        if c.blacklisted_modules.iter().any(|m| m == module) {
+            return Some(Refusal::Blacklisted(module.to_string()));
+        }
+        let res = &self.config.medic.resurrection;
+        if !res.backends.iter().any(|b| b.serves(module)) {
+            return Some(Refusal::NoBackend(module.to_string()));
+        }
+        let modules = lock(&self.modules);
+        if let Some(a) = modules.active.get(module) {
+            return Some(Refusal::Busy {
+                module: module.to_string(),
+                request_id: a.request_id.clone(),
+            });
+        }
+        if by_human {
+            return None;
+        }
+        if let Some(until) = modules.flapping_until.get(module).filter(|u| **u > now) {
+            return Some(Refusal::Flapping {
+                module: module.to_string(),
+                until: until.to_rfc3339(),
+            });
+        }
+        let cooldown = chrono::Duration::milliseconds((res.cooldown_seconds * 1000.0) as i64);
+        let at = modules.last_resurrected.get(module)?;
+        (*at + cooldown > now).then(|| Refusal::Cooldown {
+            module: module.to_string(),
+            at: at.to_rfc3339(),
+            until: (*at + cooldown).to_rfc3339(),
+        })
+    }
+
+    /// The flapping guardrail tripped for `module` at `now`: no automatic
+    /// resurrection for `resurrection.flapping.cooldown_minutes`.
+    pub fn flapping(&self, module: &str, now: DateTime<Utc>) {
+        let minutes = self.config.medic.resurrection.flapping.cooldown_minutes;
+        let until = now + chrono::Duration::milliseconds((minutes * 60_000.0) as i64);
+        lock(&self.modules)
+            .flapping_until
+            .insert(module.to_string(), until);
+    }
+
+    /// Marks the module as being brought back by `r`, unless another
+    /// request already is; the signals reach the resurrection from then on.
+    pub fn claim(&self, r: &ResurrectionRequest) -> Result<Signals, String> {
+        let mut modules = lock(&self.modules);
+        if let Some(a) = modules.active.get(&r.target_module) {
+            if a.request_id == r.request_id {
+                return Ok(a.signals.clone());
+            }
+            return Err(format!(
+                "{} is already being resurrected (request {})",
+                r.target_module, a.request_id
+            ));
+        }
+        let signals = Signals::new();
+        modules.active.insert(
+            r.target_module.clone(),
+            Active {
+                request_id: r.request_id.clone(),
+                signals: signals.clone(),
+            },
+        );
+        Ok(signals)
+    }
+
+    /// The module is free again (if `r` was what kept it busy).
+    pub fn release(&self, r: &ResurrectionRequest) {
+        let mut modules = lock(&self.modules);
+        if modules
+            .active
+            .get(&r.target_module)
+            .is_some_and(|a| a.request_id == r.request_id)
+        {
+            modules.active.remove(&r.target_module);
+        }
+    }
+
+    /// The module was restarted at `at` (its cooldown runs from here).
+    pub fn resurrected(&self, module: &str, at: DateTime<Utc>) {
+        lock(&self.modules)
+            .last_resurrected
+            .insert(module.to_string(), at);
+    }
+
+    /// Whether `module` is up yet, for a dependent waiting on it (none when
+    /// it is not being brought back).
+    pub fn watch_up(&self, module: &str) -> Option<watch::Receiver<Up>> {
+        lock(&self.modules)
+            .active
+            .get(module)
+            .map(|a| a.signals.up.subscribe())
+    }
+
+    /// The signals of request `request_id`, if it is under way.
+    pub fn signals_of(&self, request_id: &str) -> Option<Signals> {
+        lock(&self.modules)
+            .active
+            .values()
+            .find(|a| a.request_id == request_id)
+            .map(|a| a.signals.clone())
+    }
+
+    /// The requests under way (from memory rather than a store scan).
+    pub fn in_progress(&self) -> Vec<String> {
+        lock(&self.modules)
+            .active
+            .values()
+            .map(|a| a.request_id.clone())
+            .collect()
+    }
+}
