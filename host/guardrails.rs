@@ -399,3 +399,166 @@ pub fn rule(r: &Rule<'_>, window: &mut HourlyWindow) -> Ruling {
     }
     ruling
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded defaults in semi-automatic operation, with auto-approval
+    /// on and phases 2 and 3 enabled.
+    fn semi_auto() -> Config {
+        let mut c = Config::embedded().expect("embedded config");
+        c.medic.mode.current = Mode::SemiAuto;
+        c.medic.decision.auto_approve.enabled = true;
+        for phase in ["phase_2_manual", "phase_3_semi_auto"] {
+            if let Some(p) = c.constitution.phases.get_mut(phase) {
+                p.enabled = true;
+            }
+        }
+        c
+    }
+
+    fn kill() -> KillReport {
+        crate::ingest::validate::kill_report(
+            &serde_json::json!({"kill_id": "k-1", "timestamp": Utc::now().to_rfc3339(),
+                "target_module": "web-1", "target_instance_id": "web-1-a",
+                "kill_reason": "anomaly_behavior", "severity": "low", "confidence_score": 0.5,
+                "source_agent": "smith"}),
+            Utc::now(),
+        )
+        .expect("a valid kill")
+    }
+
+    /// The ruling on a strategy's `outcome` at low risk and high confidence,
+    /// with `acting` stated.
+    fn ruling(
+        outcome: DecisionOutcome,
+        acting: Option<&Acting>,
+        window: &mut HourlyWindow,
+    ) -> Ruling {
+        let config = semi_auto();
+        let kill = kill();
+        let profile = ModuleProfile::new("web-1", Criticality::Low, false);
+        let risk = RiskAssessment {
+            level: RiskLevel::Low,
+            score: 0.05,
+            factors: Vec::new(),
+        };
+        let verdict = Verdict {
+            outcome,
+            confidence: 0.99,
+            reasoning: Vec::new(),
+            recommended_action: String::new(),
+            constraints: Vec::new(),
+            timeout_minutes: 60,
+        };
+        rule(
+            &Rule {
+                config: &config,
+                mode: Mode::SemiAuto,
+                kill: &kill,
+                profile: &profile,
+                has_context: true,
+                risk: Ok(&risk),
+                verdict: Some(Ok(&verdict)),
+                thresholds: &NamedValues::new(),
+                now: Utc::now(),
+                acting,
+            },
+            window,
+        )
+    }
+
+    #[test]
+    fn without_facts_against_it_an_automatic_approval_stands_and_counts() {
+        let mut window = HourlyWindow::default();
+        let r = ruling(
+            DecisionOutcome::ApproveAuto,
+            Some(&Acting::default()),
+            &mut window,
+        );
+        assert_eq!(r.outcome, DecisionOutcome::ApproveAuto, "{:?}", r.reasoning);
+        assert_eq!(window.count(Utc::now()), 1);
+    }
+
+    #[test]
+    fn a_refusal_of_acting_sends_an_approval_to_a_person_under_its_name_and_does_not_count() {
+        let refusals = [
+            Refusal::ExecutorOff,
+            Refusal::NoBackend("web-1".into()),
+            Refusal::Cooldown {
+                module: "web-1".into(),
+                at: "then".into(),
+                until: "later".into(),
+            },
+            Refusal::Flapping {
+                module: "web-1".into(),
+                until: "later".into(),
+            },
+            Refusal::Busy {
+                module: "web-1".into(),
+                request_id: "r-1".into(),
+            },
+            Refusal::ReKilled {
+                module: "web-1".into(),
+                request_id: "r-1".into(),
+            },
+        ];
+        for refusal in refusals {
+            let mut window = HourlyWindow::default();
+            let acting = Acting {
+                refusal: Some(refusal.clone()),
+                queue_full: None,
+            };
+            let r = ruling(DecisionOutcome::ApproveAuto, Some(&acting), &mut window);
+            assert_eq!(r.outcome, DecisionOutcome::PendingReview, "{refusal:?}");
+            assert_eq!(r.applied, vec![refusal.guardrail()]);
+            assert!(
+                r.reasoning[0].contains(&refusal.to_string()),
+                "{:?}",
+                r.reasoning
+            );
+            assert_eq!(
+                window.count(Utc::now()),
+                0,
+                "{refusal:?} is not an auto-approval"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_queue_denies_what_would_go_to_a_person_and_nothing_else() {
+        let acting = Acting {
+            refusal: None,
+            queue_full: Some((500, 500)),
+        };
+        let mut window = HourlyWindow::default();
+        let r = ruling(DecisionOutcome::PendingReview, Some(&acting), &mut window);
+        assert_eq!(r.outcome, DecisionOutcome::Deny);
+        assert_eq!(r.applied, vec!["queue_full"]);
+        assert!(
+            r.reasoning[0].contains("max_pending 500"),
+            "{:?}",
+            r.reasoning
+        );
+        // An approval that could not act goes to a person, and so is denied
+        // when none can be asked.
+        let acting = Acting {
+            refusal: Some(Refusal::ExecutorOff),
+            queue_full: Some((500, 500)),
+        };
+        let r = ruling(DecisionOutcome::ApproveAuto, Some(&acting), &mut window);
+        assert_eq!(r.outcome, DecisionOutcome::Deny);
+        assert_eq!(r.applied, vec!["executor_off", "queue_full"]);
+        // What needs nobody is untouched.
+        let acting = Acting {
+            refusal: None,
+            queue_full: Some((500, 500)),
+        };
+        let r = ruling(DecisionOutcome::ApproveAuto, Some(&acting), &mut window);
+        assert_eq!(r.outcome, DecisionOutcome::ApproveAuto);
+        // Without acting (observer mode, replay) no such fact applies.
+        let r = ruling(DecisionOutcome::PendingReview, None, &mut window);
+        assert_eq!(r.outcome, DecisionOutcome::PendingReview);
+    }
+}

@@ -153,6 +153,59 @@ async fn the_hourly_cap_holds_under_a_concurrent_burst() {
     }
 }
 
+/// Many kills of one module at once: one resurrection at most. The module is
+/// claimed when the approval is ruled, so every kill decided after it sees
+/// it busy (or, once it is back, in its cooldown) and goes to a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_burst_of_kills_of_one_module_brings_it_back_once() {
+    const KILLS: usize = 20;
+    let s = setup(
+        100,
+        |c| {
+            c.medic.resurrection.cooldown_seconds = 3600.0;
+            c.medic.resurrection.flapping.max_kills_per_hour = 1000;
+        },
+        Store::temporary().unwrap(),
+    );
+    let handles: Vec<_> = (0..KILLS)
+        .map(|i| {
+            let d = s.decider.clone();
+            tokio::spawn(async move {
+                let kill = medic::ingest::validate::kill_report(
+                    &kill_json(&format!("one-{i}"), "ledger"),
+                    Utc::now(),
+                )
+                .unwrap();
+                d.handle(incoming(kill)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut auto = 0;
+    for h in handles {
+        let handled = h.await.unwrap();
+        let d = handled.decision();
+        match d.outcome {
+            DecisionOutcome::ApproveAuto => auto += 1,
+            DecisionOutcome::PendingReview => assert!(
+                d.guardrails
+                    .iter()
+                    .any(|g| ["re_killed", "busy", "cooldown"].contains(&g.as_str())),
+                "{:?}",
+                d.guardrails
+            ),
+            other => panic!("unexpected {other:?}: {:?}", d.reasoning),
+        }
+    }
+    assert_eq!(auto, 1, "one resurrection of one module at a time");
+    let store = &s.decider.store;
+    assert_eq!(store.requests(usize::MAX).unwrap().len(), 1);
+    assert_eq!(
+        s.acting.queue.stats(Utc::now()).unwrap().pending,
+        KILLS - 1,
+        "every other kill waits for a person"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_back_recently_is_not_brought_back_again_automatically() {
     let s = setup(
