@@ -12,7 +12,16 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::config::raw::ResurrectionSection;
-use crate::execute::health::Probe;
+
+/// One health check's result, as monitoring reads it (execution's health
+/// checks make them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    pub healthy: bool,
+    pub latency: Duration,
+    /// Why it failed.
+    pub detail: Option<String>,
+}
 
 /// Checks the anomaly score looks back over.
 pub const WINDOW: usize = 5;

@@ -9,14 +9,7 @@ use super::command;
 use super::template::Target;
 use crate::config::raw::{HealthCheckSection, HealthCheckType};
 
-/// One check's result.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Probe {
-    pub healthy: bool,
-    pub latency: Duration,
-    /// Why it failed.
-    pub detail: Option<String>,
-}
+pub use crate::monitor::Probe;
 
 pub struct HealthCheck {
     section: HealthCheckSection,
