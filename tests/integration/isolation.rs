@@ -126,3 +126,48 @@ fn compiled_plugins_are_cached_by_sha256_and_engine() {
             .is_ok()
     );
 }
+
+/// What a plugin that tries to remember sees over `kills` kills: for each
+/// call, its count of kills seen and the kill ids it still holds.
+fn what_it_remembers(isolation: Isolation, kills: usize) -> Vec<(f64, Vec<String>)> {
+    let config = config_with(|p| {
+        p.isolation = isolation;
+        p.reuse_max_calls = 1_000;
+    });
+    let t = thresholds(&config);
+    let scorer = load(&config, "weighted").unwrap();
+    let remember = load(&config, "hostile-remember").unwrap();
+    let base = golden::cases()[0].case.clone();
+    (0..kills)
+        .map(|i| {
+            let mut case = base.clone();
+            case.kill.kill_id = format!("kill-{i}");
+            let profile = case.profile_or_default();
+            let req = request(&case, &profile, &t);
+            let risk = scorer.score(&req).unwrap();
+            let v = remember.decide(&DecideRequest::new(req, &risk)).unwrap();
+            (v.confidence, v.reasoning)
+        })
+        .collect()
+}
+
+#[test]
+fn a_strict_instance_sees_nothing_of_the_previous_kill() {
+    // In `strict` every kill meets a fresh instance: the static counter is
+    // at its first kill and the heap holds only this kill, every time.
+    for (i, (seen, kills)) in what_it_remembers(Isolation::Strict, 8)
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(seen, 0.01, "kill {i}: the counter carried over");
+        assert_eq!(
+            kills,
+            vec![format!("kill-{i}")],
+            "kill {i}: the heap carried over"
+        );
+    }
+    // The probe works: a reused instance does remember.
+    let reused = what_it_remembers(Isolation::Reuse, 3);
+    assert_eq!(reused[2].0, 0.03);
+    assert_eq!(reused[2].1, vec!["kill-0", "kill-1", "kill-2"]);
+}
