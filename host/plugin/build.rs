@@ -23,6 +23,7 @@ fn main() {
     let root = PathBuf::from(env("CARGO_MANIFEST_DIR")).join("../..");
     let plugins = root.join("plugins");
     for watched in [
+        ".cargo",
         "Cargo.toml",
         "Cargo.lock",
         "logic",
