@@ -335,10 +335,10 @@ fn fixed_bytes(len: u64) -> impl Iterator<Item = u8> {
 /// with `memset` rather than handed back with `madvise`. Every `strict`
 /// kill frees two instances; on this 2-core machine each `madvise` cost a
 /// TLB shootdown across cores (a third of all CPU in the load test's
-/// profile). A built-in plugin's memory is 1–2 MiB, so this covers it
-/// whole. Measured with `medic loadtest --kills 50000 --pace 20000` on the
+/// profile). The built-in plugins (a 64 KiB stack: plugins/.cargo/
+/// config.toml) fit in it whole. Measured with `medic loadtest --kills 50000 --pace 20000` on the
 /// shipped `strict` config (docs/BENCHMARKS.md, "Plugin isolation at full
-/// speed"): CPU per kill 392 µs with neither setting, 277 µs with batched
+/// speed"): CPU per kill 393 µs with neither setting, 277 µs with batched
 /// decommits alone, 191–219 µs with both. A reused slot is reset to the
 /// module's initial image either way: nothing a kill wrote survives.
 const KEEP_RESIDENT_MEMORY: usize = 4 << 20;
