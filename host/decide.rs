@@ -55,13 +55,16 @@ pub enum Handled {
     Decided(Box<DecisionRecord>, String),
     /// Decided before: the earlier decision, untouched.
     Duplicate(Box<Decision>),
+    /// Its kill_id was decided before for a different kill: refused (the
+    /// earlier decision stands), with why. Callers dead-letter it.
+    Conflict(Box<Decision>, String),
 }
 
 impl Handled {
     pub fn decision(&self) -> &Decision {
         match self {
             Handled::Decided(r, _) => &r.decision,
-            Handled::Duplicate(d) => d,
+            Handled::Duplicate(d) | Handled::Conflict(d, _) => d,
         }
     }
 
@@ -69,7 +72,9 @@ impl Handled {
     pub fn decision_json(&self) -> std::borrow::Cow<'_, str> {
         match self {
             Handled::Decided(_, json) => json.as_str().into(),
-            Handled::Duplicate(d) => serde_json::to_string(d).unwrap_or_default().into(),
+            Handled::Duplicate(d) | Handled::Conflict(d, _) => {
+                serde_json::to_string(d).unwrap_or_default().into()
+            }
         }
     }
 }
@@ -211,10 +216,8 @@ impl Decider {
 
     async fn handle_inner(&self, inc: Incoming) -> Result<Handled, StoreError> {
         let kill = &inc.kill;
-        if let Some(earlier) = self.store.decision_for_kill(&kill.kill_id)? {
-            self.metrics.duplicates.inc();
-            tracing::info!(kill_id = %kill.kill_id, decision_id = %earlier.decision_id, "Kill already decided; not deciding again");
-            return Ok(Handled::Duplicate(Box::new(earlier)));
+        if let Some(earlier) = self.decided_before(kill)? {
+            return Ok(earlier);
         }
         self.metrics.kills_received.inc();
         // A kill of a module being brought back interrupts that.
@@ -265,9 +268,8 @@ impl Decider {
         // true until the intent is stored.
         let mut window = lock(&self.window);
         // Handled meanwhile on another path (a redelivery racing this one).
-        if let Some(earlier) = self.store.decision_for_kill(&kill.kill_id)? {
-            self.metrics.duplicates.inc();
-            return Ok(Handled::Duplicate(Box::new(earlier)));
+        if let Some(earlier) = self.decided_before(kill)? {
+            return Ok(earlier);
         }
         let acting = match &self.actions {
             Some(a) if mode != Mode::Observer => Some(Acting {
@@ -353,6 +355,33 @@ impl Decider {
             risk_score = d.risk_score, confidence = d.confidence, guardrails = ?d.guardrails, latency_us = d.latency_us,
             "Resurrection decision made");
         Ok(Handled::Decided(Box::new(record), decision_json))
+    }
+
+    /// A kill whose id was decided before: a redelivery of the same kill
+    /// gets the earlier decision; a different kill under that id is a
+    /// conflict, refused and counted, never judged as the earlier one.
+    fn decided_before(&self, kill: &KillReport) -> Result<Option<Handled>, StoreError> {
+        let Some(earlier) = self.store.record_for_kill(&kill.kill_id)? else {
+            return Ok(None);
+        };
+        let differs = earlier.kill.differences(kill);
+        let decision = Box::new(earlier.decision);
+        if differs.is_empty() {
+            self.metrics.duplicates.inc();
+            tracing::info!(kill_id = %kill.kill_id, decision_id = %decision.decision_id, "Kill already decided; not deciding again");
+            return Ok(Some(Handled::Duplicate(decision)));
+        }
+        self.metrics.kill_conflicts.inc();
+        let why = format!(
+            "already decided (decision {}) for a different kill: {} differ (earlier: module {}, instance {}, at {})",
+            decision.decision_id,
+            differs.join(", "),
+            earlier.kill.target_module,
+            earlier.kill.target_instance_id,
+            earlier.kill.timestamp.to_rfc3339()
+        );
+        tracing::error!(kill_id = %kill.kill_id, decision_id = %decision.decision_id, differ = ?differs, "Kill id reused for a different kill: refused, not decided");
+        Ok(Some(Handled::Conflict(decision, why)))
     }
 
     /// Stores what a fresh decision implies (under the window's lock, right

@@ -16,6 +16,7 @@ use super::{ApiError, AppState};
 use crate::config::raw::Role;
 use crate::decide::{Handled, Incoming};
 use crate::ingest::envelope::from_json;
+use crate::ingest::validate::ValidationError;
 use crate::model::{Decision, KillReport};
 
 /// The most kills one request may carry.
@@ -39,8 +40,10 @@ pub enum KillsBody {
 pub struct KillResult {
     /// Its place in the request (0 for a single kill).
     pub index: usize,
-    /// `decided`, `duplicate` (decided before: the earlier decision) or
-    /// `invalid` (in a batch; a single invalid kill is a 422).
+    /// `decided`, `duplicate` (decided before: the earlier decision),
+    /// `conflict` (its kill_id was decided before for a different kill: not
+    /// decided, dead-lettered; a single one is a 409) or `invalid` (in a
+    /// batch; a single invalid kill is a 422).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
@@ -59,6 +62,7 @@ pub enum KillsAnswer {
 #[utoipa::path(post, path = "/api/v1/kills", tag = "kills",
     request_body(content = KillsBody, description = "A kill report (bare or in its event envelope) or a JSON array of them"),
     responses((status = 200, description = "Each kill decided and stored before this answer", body = Envelope<KillsAnswer>),
+              (status = 409, description = "A single kill whose kill_id was decided before for a different kill (not decided; dead-lettered)", body = ErrorEnvelope),
               (status = 413, description = "The body is over 2 MiB", body = ErrorEnvelope),
               (status = 422, description = "Not JSON, too many kills, or a single kill that is invalid (the field named)", body = ErrorEnvelope)))]
 pub async fn ingest(
@@ -101,9 +105,25 @@ pub async fn ingest(
             Ok(parsed) => {
                 let reply_to = parsed.reply_to.clone();
                 let handled = decider.handle(Incoming::new(parsed, "http")).await?;
+                if let Handled::Conflict(_, why) = &handled {
+                    let e = ValidationError::new("kill_id", why.clone());
+                    decider.reject("http", None, &caller.name, &e, &item.to_string())?;
+                    let refused = ApiError::Conflict(e.to_string());
+                    if !batch {
+                        decider.store.flush().await?;
+                        return Err(refused);
+                    }
+                    results.push(KillResult {
+                        index,
+                        status: "conflict",
+                        decision: None,
+                        error: Some(ErrorDetail::from(&refused)),
+                    });
+                    continue;
+                }
                 let status = match &handled {
                     Handled::Decided(..) => "decided",
-                    Handled::Duplicate(_) => "duplicate",
+                    _ => "duplicate",
                 };
                 results.push(KillResult {
                     index,

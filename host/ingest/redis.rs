@@ -23,8 +23,9 @@ use redis::streams::{
 use tokio::sync::watch;
 
 use super::envelope;
+use super::validate::ValidationError;
 use crate::config::raw::{EventBusSection, StartFrom};
-use crate::decide::{Decider, Incoming};
+use crate::decide::{Decider, Handled, Incoming};
 pub use crate::event_bus::{BusError, client, url};
 use crate::publish::encoded_response;
 use crate::store::StoreError;
@@ -367,43 +368,60 @@ async fn handle_entry(
     match envelope::from_stream_fields(&fields, now) {
         Ok(parsed) => {
             let reply_to = parsed.reply_to.clone();
-            let done = decider
-                .handle(Incoming::new(parsed, "redis"))
-                .await
-                .map(|handled| {
+            let done = match decider.handle(Incoming::new(parsed, "redis")).await {
+                // A kill_id reused for another kill: refused like bad input.
+                Ok(Handled::Conflict(_, why)) => {
+                    let e = ValidationError::new("kill_id", why);
+                    return (id.clone(), Ok(dead_letter(decider, bus, &id, &fields, &e)));
+                }
+                done => done.map(|handled| {
                     encoded_response(
                         reply_to.as_deref().unwrap_or(&bus.response_topic),
                         handled.decision(),
                         &handled.decision_json(),
                     )
-                });
+                }),
+            };
             (id, done)
         }
         Err(e) => {
-            let raw: String = serde_json::to_string(&fields)
-                .unwrap_or_default()
-                .chars()
-                .take(4096)
-                .collect();
-            if let Err(err) = decider.reject("redis", Some(&id), "smith", &e, &raw) {
-                tracing::error!(error = %err, "Could not record dead letter");
-            }
-            let mut cmd = redis::cmd("XADD");
-            cmd.arg(&bus.dead_letter_topic)
-                .arg("*")
-                .arg("reason")
-                .arg(e.to_string())
-                .arg("field")
-                .arg(&e.field)
-                .arg("entry_id")
-                .arg(&id)
-                .arg("source_stream")
-                .arg(&bus.topic)
-                .arg("raw")
-                .arg(raw);
+            let cmd = dead_letter(decider, bus, &id, &fields, &e);
             (id, Ok(cmd))
         }
     }
+}
+
+/// Records a refused entry as a dead letter and returns the XADD that puts
+/// it on the dead-letter stream, with the field and the reason.
+fn dead_letter(
+    decider: &Decider,
+    bus: &EventBusSection,
+    id: &str,
+    fields: &[(String, String)],
+    e: &ValidationError,
+) -> redis::Cmd {
+    let raw: String = serde_json::to_string(fields)
+        .unwrap_or_default()
+        .chars()
+        .take(4096)
+        .collect();
+    if let Err(err) = decider.reject("redis", Some(id), "smith", e, &raw) {
+        tracing::error!(error = %err, "Could not record dead letter");
+    }
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(&bus.dead_letter_topic)
+        .arg("*")
+        .arg("reason")
+        .arg(e.to_string())
+        .arg("field")
+        .arg(&e.field)
+        .arg("entry_id")
+        .arg(id)
+        .arg("source_stream")
+        .arg(&bus.topic)
+        .arg("raw")
+        .arg(raw);
+    cmd
 }
 
 /// A stream entry: its id and its fields as strings (binary values are

@@ -78,6 +78,38 @@ pub struct KillReport {
     pub metadata: JsonMap,
 }
 
+impl KillReport {
+    /// Where this kill and `other`, reported under the same id, differ in
+    /// what makes a kill (its module, instance, time to the millisecond,
+    /// reason, severity, confidence, reporting agent): the names of the
+    /// fields that differ, none for a redelivery of the same kill.
+    pub fn differences(&self, other: &KillReport) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut differs = |name: &'static str, same: bool| {
+            if !same {
+                out.push(name);
+            }
+        };
+        differs("target_module", self.target_module == other.target_module);
+        differs(
+            "target_instance_id",
+            self.target_instance_id == other.target_instance_id,
+        );
+        differs(
+            "timestamp",
+            self.timestamp.timestamp_millis() == other.timestamp.timestamp_millis(),
+        );
+        differs("kill_reason", self.kill_reason == other.kill_reason);
+        differs("severity", self.severity == other.severity);
+        differs(
+            "confidence_score",
+            self.confidence_score == other.confidence_score,
+        );
+        differs("source_agent", self.source_agent == other.source_agent);
+        out
+    }
+}
+
 /// One indicator the SIEM holds about a kill.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ThreatIndicator {

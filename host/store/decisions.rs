@@ -140,6 +140,11 @@ impl Store {
         Ok(self.claimed(kill_id)?.0.map(|r| r.decision))
     }
 
+    /// The decision record of a kill already decided, if any.
+    pub fn record_for_kill(&self, kill_id: &str) -> Result<Option<DecisionRecord>> {
+        Ok(self.claimed(kill_id)?.0)
+    }
+
     /// The record a kill's claim holds, if any, and the candidates found
     /// to hold nothing (records a crash lost before they were durable).
     fn claimed(&self, kill_id: &str) -> Result<(Option<DecisionRecord>, Vec<Loc>)> {

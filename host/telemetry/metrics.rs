@@ -31,6 +31,8 @@ pub struct Metrics {
     pub kills_received: Counter,
     pub kills_invalid: Counter,
     pub duplicates: Counter,
+    /// Kills whose id was decided before for a different kill.
+    pub kill_conflicts: Counter,
     pub siem_errors: Counter,
     pub dead_letters: Counter,
     pub redis_reconnects: Counter,
@@ -112,13 +114,18 @@ impl Metrics {
             ),
             (
                 "medic_kills_invalid_total",
-                "Kill reports refused by validation",
+                "Kill reports refused: invalid, or a kill_id decided before for another kill",
                 &self.kills_invalid,
             ),
             (
                 "medic_kills_duplicate_total",
                 "Kill reports seen before (not decided again)",
                 &self.duplicates,
+            ),
+            (
+                "medic_kill_id_conflicts_total",
+                "Kill reports refused: their kill_id was decided before for a different kill",
+                &self.kill_conflicts,
             ),
             (
                 "medic_siem_errors_total",

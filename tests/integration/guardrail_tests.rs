@@ -398,8 +398,10 @@ async fn the_default_configuration_never_auto_approves() {
 async fn a_kill_is_never_decided_twice() {
     let intel = intel();
     let d = decider_with(semi_auto(intel.path(), 10), None);
-    let first = decide(&d, "k-dup", "svc").await;
-    let again = decide(&d, "k-dup", "svc").await;
+    let kill = kill("k-dup", "svc");
+    let first = d.handle(incoming(kill.clone())).await.unwrap();
+    // The same kill delivered again.
+    let again = d.handle(incoming(kill)).await.unwrap();
     assert!(matches!(again, Handled::Duplicate(_)));
     assert_eq!(first.decision().decision_id, again.decision().decision_id);
     assert_eq!(d.store.decision_count(), 1);

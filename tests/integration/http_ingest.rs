@@ -71,28 +71,15 @@ async fn call(
 #[tokio::test]
 async fn a_kill_is_decided_and_answered_in_the_envelope() {
     let s = state();
-    let (status, body) = call(
-        &s,
-        "POST",
-        "/api/v1/kills",
-        Some(INGEST),
-        Some(kill_json("h-1", "svc")),
-    )
-    .await;
+    let h1 = kill_json("h-1", "svc");
+    let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(h1.clone())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["data"]["status"], "decided");
     assert_eq!(body["data"]["decision"]["kill_id"], "h-1");
     assert!(body["meta"]["request_id"].as_str().is_some());
     // The same kill again is not decided twice.
-    let (_, again) = call(
-        &s,
-        "POST",
-        "/api/v1/kills",
-        Some(INGEST),
-        Some(kill_json("h-1", "svc")),
-    )
-    .await;
+    let (_, again) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(h1)).await;
     assert_eq!(again["data"]["status"], "duplicate");
     assert_eq!(
         again["data"]["decision"]["decision_id"],
@@ -205,4 +192,54 @@ async fn the_daily_report_counts_the_day() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "date");
+}
+
+#[tokio::test]
+async fn a_kill_id_reused_for_another_kill_is_refused_and_an_exact_redelivery_is_not() {
+    let s = state();
+    let d = &s.engine.decider;
+    let first = kill_json("reused-1", "svc-a");
+    let post = |body: Value| call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(body));
+    let (status, body) = post(first.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "decided");
+    // The same kill again (a redelivery): the earlier decision, not a conflict.
+    let (status, body) = post(first.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "duplicate");
+    // Another kill under the same id: refused, named, never judged.
+    let mut other = first.clone();
+    other["target_module"] = "svc-b".into();
+    other["target_instance_id"] = "svc-b-1".into();
+    let (status, body) = post(other.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("kill_id: already decided"), "{body}");
+    assert!(
+        message.contains("target_module, target_instance_id differ"),
+        "{body}"
+    );
+    // In a batch, answered in its place while the others are decided.
+    let (status, body) = post(serde_json::json!([other, kill_json("fresh-1", "svc-c")])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"][0]["status"], "conflict");
+    assert_eq!(body["data"][0]["error"]["code"], "conflict", "{body}");
+    assert_eq!(body["data"][1]["status"], "decided");
+    // Counted, dead-lettered with the field, and the earlier decision stands.
+    assert_eq!(d.metrics.kill_conflicts.get(), 2);
+    let dead = d
+        .store
+        .dead_letters_between(
+            chrono::Utc::now() - chrono::Duration::hours(1),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(
+        dead.iter().filter(|l| l.field == "kill_id").count(),
+        2,
+        "{dead:?}"
+    );
+    assert_eq!(d.store.decision_count(), 2);
+    let kept = d.store.record_for_kill("reused-1").unwrap().unwrap();
+    assert_eq!(kept.kill.target_module, "svc-a");
 }

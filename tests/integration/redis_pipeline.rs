@@ -62,12 +62,13 @@ async fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn add_envelope(conn: &mut redis::Connection, kill_id: &str) {
+/// Adds a kill in its envelope; returns the entry's `data`.
+fn add_envelope(conn: &mut redis::Connection, kill_id: &str) -> String {
     let env = json!({"version": "1.0", "message_type": "KILL_REPORT", "payload": kill_json(kill_id, "svc"),
-                     "correlation_id": format!("corr-{kill_id}"), "reply_to": "medic.responses"});
-    let _: String = conn
-        .xadd(STREAM, "*", &[("data", env.to_string())])
-        .unwrap();
+                     "correlation_id": format!("corr-{kill_id}"), "reply_to": "medic.responses"})
+    .to_string();
+    let _: String = conn.xadd(STREAM, "*", &[("data", env.as_str())]).unwrap();
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,9 +78,9 @@ async fn a_mixed_batch_ends_decided_once_dead_lettered_and_acknowledged() {
     let config = config_for(&server);
     let decider = decider_with(config.clone(), None);
     // Entries written before Medic starts are read too (start_from: earliest).
-    for i in 0..150 {
-        add_envelope(&mut conn, &format!("e-{i}"));
-    }
+    let sent: Vec<String> = (0..150)
+        .map(|i| add_envelope(&mut conn, &format!("e-{i}")))
+        .collect();
     let (stop, task) = start(decider.clone(), &config);
     // The other accepted shapes: a payload field, and the kill's own fields.
     for i in 0..25 {
@@ -119,8 +120,16 @@ async fn a_mixed_batch_ends_decided_once_dead_lettered_and_acknowledged() {
     for fields in &bads {
         let _: String = conn.xadd(STREAM, "*", fields).unwrap();
     }
-    // A duplicate delivery of a kill already sent.
-    add_envelope(&mut conn, "e-7");
+    // A second delivery of a kill already sent, the same entry again.
+    let _: String = conn
+        .xadd(STREAM, "*", &[("data", sent[7].as_str())])
+        .unwrap();
+    // Another kill under an id already used: a conflict, dead-lettered.
+    let mut reused = kill_json("e-8", "svc-other");
+    reused["target_instance_id"] = json!("svc-other-1");
+    let _: String = conn
+        .xadd(STREAM, "*", &[("payload", reused.to_string())])
+        .unwrap();
 
     let store = decider.store.clone();
     wait_until("every kill decided", 60, || store.decision_count() == 200).await;
@@ -135,7 +144,7 @@ async fn a_mixed_batch_ends_decided_once_dead_lettered_and_acknowledged() {
             .unwrap();
         reply.ids
     };
-    assert_eq!(dead.len(), bads.len());
+    assert_eq!(dead.len(), bads.len() + 1);
     let reasons: Vec<String> = dead
         .iter()
         .map(|e| e.get::<String>("reason").unwrap())
@@ -146,6 +155,7 @@ async fn a_mixed_batch_ends_decided_once_dead_lettered_and_acknowledged() {
         "payload.target_module",
         "entry",
         "message_type",
+        "kill_id: already decided",
     ] {
         assert!(
             reasons.iter().any(|r| r.contains(expected)),
@@ -171,7 +181,9 @@ async fn a_mixed_batch_ends_decided_once_dead_lettered_and_acknowledged() {
         e7[0].get::<String>("correlation_id").as_deref(),
         Some("corr-e-7")
     );
-    assert_eq!(decider.metrics.kills_invalid.get(), bads.len() as u64);
+    // Refused: the malformed entries and the reused kill_id.
+    assert_eq!(decider.metrics.kills_invalid.get(), bads.len() as u64 + 1);
+    assert_eq!(decider.metrics.kill_conflicts.get(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use medic::decide::Handled;
 use medic::store::{AuditEvent, AuditKind, DecisionRecord, Store, Stored};
 use serde_json::json;
 
-use crate::pipeline_support::{decide, decider_on, decider_with};
+use crate::pipeline_support::{decide, decider_on, decider_with, incoming};
 use crate::support::default_config;
 
 /// `n` kills decided by a real engine, in order.
@@ -19,7 +19,7 @@ async fn decided(prefix: &str, n: usize) -> Vec<DecisionRecord> {
     for i in 0..n {
         match decide(&d, &format!("{prefix}-{i}"), &format!("svc-{}", i % 3)).await {
             Handled::Decided(rec, _) => out.push(*rec),
-            Handled::Duplicate(_) => panic!("a fresh kill was a duplicate"),
+            other => panic!("a fresh kill was not decided: {:?}", other.decision()),
         }
     }
     out
@@ -187,8 +187,9 @@ async fn indexes_a_crash_lost_are_rebuilt_from_the_record_log() {
     let made = decisions_made(&store);
     assert_eq!(made, kills.len(), "every audit event indexed again");
     let d = decider_on(default_config(), store.clone(), None);
+    let again = store.record_for_kill("crash-7").unwrap().unwrap().kill;
     assert!(matches!(
-        decide(&d, "crash-7", "svc").await,
+        d.handle(incoming(again)).await.unwrap(),
         Handled::Duplicate(..)
     ));
     store.flush().await.unwrap();
