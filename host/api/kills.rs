@@ -15,7 +15,7 @@ use super::params::invalid;
 use super::{ApiError, AppState};
 use crate::config::raw::Role;
 use crate::decide::{Handled, Incoming};
-use crate::ingest::envelope::from_json;
+use crate::ingest::envelope::{from_json, with_allowed_reply};
 use crate::ingest::validate::ValidationError;
 use crate::model::{Decision, KillReport};
 
@@ -85,10 +85,11 @@ pub async fn ingest(
     }
     let now = Utc::now();
     let decider = &state.engine.decider;
+    let bus = &decider.config.medic.smith.event_bus;
     let mut results = Vec::with_capacity(items.len());
     let mut decided = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        match from_json(item, now) {
+        match from_json(item, now).and_then(|p| with_allowed_reply(p, bus)) {
             Err(e) => {
                 decider.reject("http", None, &caller.name, &e, &item.to_string())?;
                 if !batch {

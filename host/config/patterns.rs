@@ -1,6 +1,6 @@
 //! Which modules a backend serves: names, or patterns with `*`.
 
-use crate::raw::BackendSection;
+use crate::raw::{BackendSection, EventBusSection};
 
 /// Whether `module` matches a name or a pattern with `*`s.
 pub fn matches(pattern: &str, module: &str) -> bool {
@@ -20,6 +20,14 @@ pub fn matches(pattern: &str, module: &str) -> bool {
         }
     }
     rest.ends_with(last)
+}
+
+impl EventBusSection {
+    /// Whether a kill's `reply_to` may name `stream` (one of
+    /// `reply_streams` matches it).
+    pub fn reply_allowed(&self, stream: &str) -> bool {
+        self.reply_streams.iter().any(|p| matches(p, stream))
+    }
 }
 
 impl BackendSection {

@@ -120,6 +120,10 @@ pub struct EventBusSection {
     pub port: u16,
     pub topic: String,
     pub response_topic: String,
+    /// The streams a kill's `reply_to` may name (names, or patterns with
+    /// `*`); a kill asking for any other is refused. None of them may be a
+    /// stream Medic or Smith uses for something else.
+    pub reply_streams: Vec<String>,
     /// Where resurrection events are published.
     pub events_topic: String,
     /// Where invalid input goes, with the reason.
@@ -157,6 +161,7 @@ impl Default for EventBusSection {
             port: 6379,
             topic: "smith.events.kill_notifications".into(),
             response_topic: "medic.responses".into(),
+            reply_streams: vec!["medic.responses".into(), "medic.responses.*".into()],
             events_topic: "medic.events".into(),
             dead_letter_topic: "smith.events.kill_notifications.dead".into(),
             consumer_group: "medic".into(),

@@ -425,6 +425,37 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     c.non_empty("smith.event_bus.response_topic", &bus.response_topic);
     c.non_empty("smith.event_bus.events_topic", &bus.events_topic);
     let veto = &m.smith.veto_protocol;
+    // A kill may not make Medic write into a stream that means something
+    // else: the kills themselves, dead letters, events, the veto channel.
+    let reserved = [
+        ("smith.event_bus.topic", &bus.topic),
+        ("smith.event_bus.dead_letter_topic", &bus.dead_letter_topic),
+        ("smith.event_bus.events_topic", &bus.events_topic),
+        ("smith.veto_protocol.notice_topic", &veto.notice_topic),
+        ("smith.veto_protocol.response_topic", &veto.response_topic),
+    ];
+    for (i, pattern) in bus.reply_streams.iter().enumerate() {
+        let key = format!("smith.event_bus.reply_streams[{i}]");
+        c.check(
+            !pattern.is_empty()
+                && pattern.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'*')
+                }),
+            &key,
+            format!(
+                "{pattern:?} must be a stream name or a pattern of letters, digits, . _ - : and *"
+            ),
+        );
+        for (name, stream) in reserved {
+            c.check(
+                !crate::patterns::matches(pattern, stream),
+                &key,
+                format!(
+                    "{pattern:?} matches {name} ({stream:?}): a kill could make Medic write there"
+                ),
+            );
+        }
+    }
     if veto.enabled {
         c.check(
             bus.kind == EventBusType::Redis,

@@ -35,6 +35,24 @@ pub fn reply_stream_allowed(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
+/// Passes a parsed kill whose `reply_to`, if any, is one of the streams the
+/// operator allows (`smith.event_bus.reply_streams`); refuses it otherwise.
+pub fn with_allowed_reply(
+    parsed: Parsed,
+    bus: &crate::config::raw::EventBusSection,
+) -> Result<Parsed, ValidationError> {
+    match &parsed.reply_to {
+        Some(r) if !bus.reply_allowed(r) => Err(ValidationError::new(
+            "reply_to",
+            format!(
+                "{r:?} is not a stream kills may be answered on (smith.event_bus.reply_streams: {})",
+                bus.reply_streams.join(", ")
+            ),
+        )),
+        _ => Ok(parsed),
+    }
+}
+
 /// An envelope's optional identifier field: absent, null, or a string.
 fn optional_str<'a>(
     o: &'a Map<String, Value>,

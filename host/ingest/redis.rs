@@ -365,7 +365,9 @@ async fn handle_entry(
     now: DateTime<Utc>,
 ) -> (String, Result<redis::Cmd, StoreError>) {
     let Entry { id, fields } = entry;
-    match envelope::from_stream_fields(&fields, now) {
+    match envelope::from_stream_fields(&fields, now)
+        .and_then(|p| envelope::with_allowed_reply(p, bus))
+    {
         Ok(parsed) => {
             let reply_to = parsed.reply_to.clone();
             let done = match decider.handle(Incoming::new(parsed, "redis")).await {

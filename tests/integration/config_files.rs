@@ -439,3 +439,47 @@ learning_bounds:
         "{all}"
     );
 }
+
+#[test]
+fn a_reply_stream_that_could_reach_another_stream_is_refused() {
+    let p = problems(
+        "smith:\n  event_bus:\n    reply_streams: [\"medic.*\", \"smith.events.*\", \"medic responses\"]\n",
+        "",
+    );
+    let has = |key: &str, text: &str| p.iter().any(|l| l.contains(key) && l.contains(text));
+    assert!(
+        has(
+            "smith.event_bus.reply_streams[0]",
+            "smith.event_bus.events_topic"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        has(
+            "smith.event_bus.reply_streams[0]",
+            "smith.veto_protocol.notice_topic"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        has("smith.event_bus.reply_streams[1]", "smith.event_bus.topic"),
+        "{p:?}"
+    );
+    assert!(
+        has(
+            "smith.event_bus.reply_streams[1]",
+            "smith.event_bus.dead_letter_topic"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        has("smith.event_bus.reply_streams[2]", "must be a stream name"),
+        "{p:?}"
+    );
+    // The shipped defaults (Medic's response streams only) pass.
+    let shipped = Config::embedded().unwrap();
+    assert_eq!(
+        shipped.medic.smith.event_bus.reply_streams,
+        ["medic.responses", "medic.responses.*"]
+    );
+}

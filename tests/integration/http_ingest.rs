@@ -243,3 +243,24 @@ async fn a_kill_id_reused_for_another_kill_is_refused_and_an_exact_redelivery_is
     let kept = d.store.record_for_kill("reused-1").unwrap().unwrap();
     assert_eq!(kept.kill.target_module, "svc-a");
 }
+
+#[tokio::test]
+async fn a_kill_may_only_be_answered_on_the_streams_the_operator_allows() {
+    let s = state();
+    let enveloped = |id: &str, reply_to: &str| {
+        serde_json::json!({"version": "1.0", "message_type": "KILL_REPORT",
+            "payload": kill_json(id, "svc"), "reply_to": reply_to})
+    };
+    let post = |body: Value| call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(body));
+    // Medic's event stream is a medic.* name, but not one kills may write to.
+    let (status, body) = post(enveloped("r-1", "medic.events")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "reply_to");
+    let (status, body) = post(enveloped("r-2", "medic.veto.notices")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A response stream of the allowed pattern is answered.
+    let (status, body) = post(enveloped("r-3", "medic.responses.smith-02")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "decided");
+    assert_eq!(s.engine.decider.store.decision_count(), 1);
+}
