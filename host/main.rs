@@ -64,10 +64,35 @@ fn no_huge_pages() {
     }
 }
 
+/// Lets a command that writes its answer to standard output end quietly
+/// when the reader goes away (`medic plugin list | head`), as Unix tools
+/// do, instead of panicking on the broken pipe: the default action of
+/// SIGPIPE, which Rust's runtime sets to "ignore". Only for commands that
+/// hold no network connection, where a peer going away must stay an error
+/// to handle (`serve`, `loadtest`, `record`, and those that call the API).
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal, before any
+    // thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     keep_freed_memory();
     no_huge_pages();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Config { .. }
+            | Command::Openapi
+            | Command::Plugin { .. }
+            | Command::Simulate { .. }
+            | Command::Replay { .. }
+    ) {
+        end_quietly_on_a_closed_pipe();
+    }
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

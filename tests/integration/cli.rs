@@ -315,3 +315,29 @@ fn loadtest_decides_every_kill_logs_them_and_reports_its_flushes() {
     let report: serde_json::Value = serde_json::from_str(&out).expect("the report, still");
     assert_eq!(report["kills"], 20);
 }
+
+/// A reader that goes away early (`medic plugin list | head -c 100`) ends
+/// the command quietly, as with any Unix tool: no panic.
+#[test]
+fn a_closed_pipe_ends_an_output_command_without_a_panic() {
+    use std::process::{Command, Stdio};
+    for args in [
+        &["plugin", "list", "--format", "json"][..],
+        &["openapi"][..],
+        &["config", "show"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(args)
+            .env_remove("MEDIC_CONFIG_PATH")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("medic runs");
+        // The reader is gone before the command writes a byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("medic ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+    }
+}
