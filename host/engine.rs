@@ -52,17 +52,8 @@ impl Engine {
     /// measure deciding alone).
     pub fn recording(p: Parts) -> Result<Engine, EngineError> {
         let fleet = Arc::new(Fleet::new(p.config.clone(), p.store.clone())?);
-        let decider = Decider::new(
-            p.config,
-            p.registry,
-            p.store,
-            p.siem,
-            p.metrics,
-            fleet.clone(),
-            None,
-        )?;
         Ok(Engine {
-            decider: Arc::new(decider),
+            decider: decider(p, &fleet, None)?,
             fleet,
             acting: None,
             learning: None,
@@ -95,15 +86,7 @@ impl Engine {
         };
         let learning =
             ThresholdManager::new(p.config.clone(), p.registry.clone(), p.store.clone())?;
-        let decider = Arc::new(Decider::new(
-            p.config,
-            p.registry,
-            p.store,
-            p.siem,
-            p.metrics,
-            fleet.clone(),
-            Some(actions),
-        )?);
+        let decider = decider(p, &fleet, Some(actions))?;
         let learning = Arc::new(learning.with_mode(decider.mode_reader()));
         Ok(Engine {
             decider,
@@ -112,4 +95,21 @@ impl Engine {
             learning: Some(learning),
         })
     }
+}
+
+/// The decider, on the fleet, acting through `actions` if given.
+fn decider(
+    p: Parts,
+    fleet: &Arc<Fleet>,
+    actions: Option<Actions>,
+) -> Result<Arc<Decider>, EngineError> {
+    Ok(Arc::new(Decider::new(
+        p.config,
+        p.registry,
+        p.store,
+        p.siem,
+        p.metrics,
+        fleet.clone(),
+        actions,
+    )?))
 }
