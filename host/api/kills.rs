@@ -64,7 +64,7 @@ pub enum KillsAnswer {
     responses((status = 200, description = "Each kill decided and stored before this answer", body = Envelope<KillsAnswer>),
               (status = 409, description = "A single kill whose kill_id was decided before for a different kill (not decided; dead-lettered)", body = ErrorEnvelope),
               (status = 413, description = "The body is over 2 MiB", body = ErrorEnvelope),
-              (status = 422, description = "Not JSON, too many kills, or a single kill that is invalid (the field named)", body = ErrorEnvelope)))]
+              (status = 422, description = "Not JSON, too many kills, a single kill that is invalid (the field named), or a batch whose every kill is invalid", body = ErrorEnvelope)))]
 pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -138,6 +138,22 @@ pub async fn ingest(
     }
     // Durable before answered.
     decider.store.flush().await?;
+    // A batch with nothing in it that could be taken is refused as a whole,
+    // never answered as a success.
+    if batch && !results.is_empty() && results.iter().all(|r| r.status == "invalid") {
+        let first = results
+            .iter()
+            .find_map(|r| r.error.as_ref())
+            .map(|e| format!("{}: {}", e.field.as_deref().unwrap_or("body"), e.message))
+            .unwrap_or_default();
+        return Err(invalid(
+            "body",
+            format!(
+                "every one of the {} kills is invalid (each was dead-lettered); item 0: {first}",
+                results.len()
+            ),
+        ));
+    }
     for (handled, reply_to) in &decided {
         state
             .publisher

@@ -264,3 +264,42 @@ async fn a_kill_may_only_be_answered_on_the_streams_the_operator_allows() {
     assert_eq!(body["data"]["status"], "decided");
     assert_eq!(s.engine.decider.store.decision_count(), 1);
 }
+
+#[tokio::test]
+async fn a_batch_whose_every_kill_is_invalid_is_refused_not_a_success() {
+    let s = state();
+    let mut bad = kill_json("b-1", "svc");
+    bad["confidence_score"] = serde_json::json!(7);
+    let (status, body) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        Some(INGEST),
+        Some(serde_json::json!([bad, {"hello": "world"}])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["errors"][0]["field"], "body");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("every one of the 2 kills is invalid"),
+        "{body}"
+    );
+    assert!(message.contains("confidence_score"), "{body}");
+    assert_eq!(s.engine.decider.store.decision_count(), 0);
+    // One valid kill among them and the batch is answered item by item.
+    let mut bad = kill_json("b-2", "svc");
+    bad["confidence_score"] = serde_json::json!(7);
+    let (status, body) = call(
+        &s,
+        "POST",
+        "/api/v1/kills",
+        Some(INGEST),
+        Some(serde_json::json!([bad, kill_json("b-3", "svc")])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"][0]["status"], "invalid");
+    assert_eq!(body["data"][1]["status"], "decided");
+}
