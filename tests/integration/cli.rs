@@ -341,3 +341,13 @@ fn a_closed_pipe_ends_an_output_command_without_a_panic() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
     }
 }
+
+/// An error is printed with each cause once.
+#[test]
+fn an_os_error_is_printed_once() {
+    let (ok, _, err) =
+        crate::support::medic(&["--config", "/nonexistent/medic.yaml", "config", "check"]);
+    assert!(!ok);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/medic.yaml"), "{err}");
+}
