@@ -12,11 +12,17 @@ use super::{ApiError, AppState};
 use crate::config::raw::Role;
 use crate::telemetry::{family, labels, sample};
 
-/// One check per dependency: `ok` or `failing` (the queue: `ok`, `full` or
-/// `none`; the veto channel: `ok`, `failing` or `none`).
+/// One check per dependency: `ok` or `failing`, `disabled` for what this
+/// engine does not use (the queue: `ok`, `full` or `none`; the veto
+/// channel: `ok`, `failing` or `none`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthChecks {
     pub database: &'static str,
+    /// Smith's Redis stream: `ok`, `failing` (the consumer is reconnecting),
+    /// `connecting` (not yet connected once), or `disabled` (kills arrive
+    /// over HTTP).
+    pub event_bus: &'static str,
+    /// `ok`, `failing`, or `disabled` (no SIEM adapter, or SIEM queries off).
     pub siem_connection: &'static str,
     /// `closed`, `open`, `half_open`, or `none` without a breaker.
     pub siem_breaker: &'static str,
@@ -30,6 +36,10 @@ pub struct HealthChecks {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     pub status: &'static str,
+    /// Whether the engine can take kills now: the store works and, when
+    /// kills come from Redis, the event bus is connected. (That the
+    /// process answers at all is its liveness.)
+    pub ready: bool,
     pub checks: HealthChecks,
     pub version: &'static str,
     pub uptime_seconds: u64,
@@ -39,9 +49,44 @@ pub struct Health {
     responses((status = 200, description = "Healthy or degraded", body = Health),
               (status = 503, description = "Unhealthy: the store is failing", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let body = assess(&state).await;
+    let code = if body.status == "unhealthy" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(body))
+}
+
+#[utoipa::path(get, path = "/health/ready", tag = "engine", security(()),
+    responses((status = 200, description = "Ready: it can take kills now", body = Health),
+              (status = 503, description = "Not ready: the store is failing, or the event bus is not connected", body = Health)))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let body = assess(&state).await;
+    let code = if body.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
+}
+
+/// Every check, and what they add up to.
+async fn assess(state: &AppState) -> Health {
     let d = &state.engine.decider;
     let store_ok = d.store.healthy();
-    let siem_ok = d.siem.health_check().await;
+    let siem_used = d.siem.kind() != "none" && d.config.feature(crate::config::Feature::SiemQuery);
+    let siem_ok = !siem_used || d.siem.health_check().await;
+    let event_bus =
+        if d.config.medic.smith.event_bus.kind == crate::config::raw::EventBusType::Redis {
+            match d.metrics.event_bus_up.get() {
+                Some(1) => "ok",
+                Some(_) => "failing",
+                None => "connecting",
+            }
+        } else {
+            "disabled"
+        };
     let active = d.registry.active();
     let plugins_ok = !(active.scorer.is_quarantined() || active.strategy.is_quarantined());
     // The queue is "full" when it refuses new items; the veto channel is
@@ -63,17 +108,24 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     };
     let status = if !store_ok {
         "unhealthy"
-    } else if !siem_ok || !plugins_ok || queue == "full" || veto == "failing" {
+    } else if !siem_ok
+        || !plugins_ok
+        || queue == "full"
+        || veto == "failing"
+        || event_bus != "ok" && event_bus != "disabled"
+    {
         "degraded"
     } else {
         "healthy"
     };
     let ok = |b: bool| if b { "ok" } else { "failing" };
-    let body = Health {
+    Health {
         status,
+        ready: store_ok && matches!(event_bus, "ok" | "disabled"),
         checks: HealthChecks {
             database: ok(store_ok),
-            siem_connection: ok(siem_ok),
+            event_bus,
+            siem_connection: if siem_used { ok(siem_ok) } else { "disabled" },
             siem_breaker: d.siem.breaker_state().unwrap_or("none"),
             plugins: ok(plugins_ok),
             queue,
@@ -81,13 +133,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         },
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
-    };
-    let code = if status == "unhealthy" {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    (code, Json(body))
+    }
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "engine",

@@ -60,6 +60,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(plugins::MAX_PLUGIN_BYTES));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
+        .routes(routes!(health::ready))
         .routes(routes!(openapi::document))
         .routes(routes!(health::metrics))
         .routes(routes!(kills::ingest))

@@ -42,7 +42,7 @@ use super::envelope::ErrorEnvelope;
 pub struct ApiDoc;
 
 /// Routes anyone may call; every other needs a key.
-const OPEN: &[&str] = &["/health", "/api/v1/openapi.json"];
+const OPEN: &[&str] = &["/health", "/health/ready", "/api/v1/openapi.json"];
 
 /// Finishes the document the router collected: the key scheme, the key
 /// requirement on every route that checks one, and the answers every such

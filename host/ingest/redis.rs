@@ -102,6 +102,7 @@ impl RedisConsumer {
                     if started.elapsed() > Duration::from_secs(10) {
                         backoff = Duration::from_millis(100);
                     }
+                    self.decider.metrics.event_bus_up.set(0);
                     self.decider.metrics.redis_reconnects.inc();
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Redis connection lost; reconnecting");
                     tokio::select! {
@@ -132,6 +133,7 @@ impl RedisConsumer {
             return Err(e.into());
         }
         tracing::info!(stream = %bus.topic, group = %bus.consumer_group, consumer = %bus.consumer_name, "Consuming kill notifications");
+        self.decider.metrics.event_bus_up.set(1);
 
         // 1. Our own pending entries, from before a restart.
         let mut from = "0".to_string();

@@ -49,6 +49,9 @@ pub struct Metrics {
     /// acknowledged (pending); -1 until known.
     pub redis_lag: Gauge,
     pub redis_pending: Gauge,
+    /// Whether the Redis consumer has a working session with Smith's event
+    /// bus: 1 yes, 0 lost (reconnecting); not known before the first try.
+    pub event_bus_up: Gauge,
 }
 
 /// A value that goes up and down; negative means "not known".

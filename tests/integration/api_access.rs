@@ -40,6 +40,7 @@ const IN: Option<Role> = Some(Role::Ingest);
 pub fn every_route() -> Vec<Route> {
     vec![
         r("GET", "/health", None),
+        r("GET", "/health/ready", None),
         r("GET", "/api/v1/openapi.json", None),
         r("GET", "/metrics", V),
         r("POST", "/api/v1/kills", IN),

@@ -70,7 +70,7 @@ async fn the_document_is_served_and_matches_the_router() {
             .collect::<Vec<_>>()
             .join("/");
         let (status, body) = call(&state, method.parse().unwrap(), &uri).await;
-        let open = ["/health", "/api/v1/openapi.json"].contains(&path.as_str());
+        let open = ["/health", "/health/ready", "/api/v1/openapi.json"].contains(&path.as_str());
         if open {
             assert!(
                 op.get("security").is_none_or(|s| s == &json!([{}])),

@@ -315,3 +315,67 @@ async fn the_consumer_groups_backlog_is_measured_for_metrics() {
     let _ = stop.send(true);
     task.await.unwrap();
 }
+
+/// `/health` and `/health/ready` through a Redis outage: the event bus shows
+/// as failing and the engine as not ready while Redis is down, and as ok
+/// once the consumer is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_the_event_bus_through_an_outage() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    let mut server = RedisServer::start();
+    let config = config_for(&server);
+    let engine = engine_with(config.clone(), None);
+    let state = medic::api::AppState {
+        engine: engine.clone(),
+        keys: Arc::new(medic::api::ApiKeys::new(&[], None).unwrap()),
+        publisher: medic::publish::Publisher::none(),
+        started: Instant::now(),
+    };
+    let get = |path: &'static str| {
+        let state = state.clone();
+        async move {
+            let res = medic::api::router(state)
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let code = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                code,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    let up = || engine.decider.metrics.event_bus_up.get();
+    let (stop, task) = start(engine.decider.clone(), &config);
+    wait_until("the consumer connected", 30, || up() == Some(1)).await;
+    let (code, body) = get("/health").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(body["checks"]["event_bus"], "ok", "{body}");
+    assert_eq!(body["checks"]["siem_connection"], "disabled", "{body}");
+    assert_eq!(body["ready"], true);
+    assert_eq!(get("/health/ready").await.0, StatusCode::OK);
+
+    server.stop();
+    wait_until("the consumer noticed", 30, || up() == Some(0)).await;
+    let (code, body) = get("/health").await;
+    assert_eq!(code, StatusCode::OK, "alive, though not ready: {body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["event_bus"], "failing", "{body}");
+    assert_eq!(body["ready"], false);
+    assert_eq!(
+        get("/health/ready").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    server.start_again();
+    wait_until("the consumer reconnected", 30, || up() == Some(1)).await;
+    assert_eq!(get("/health/ready").await.0, StatusCode::OK);
+    let _ = stop.send(true);
+    task.await.unwrap();
+}

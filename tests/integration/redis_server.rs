@@ -134,7 +134,13 @@ impl RedisServer {
         self.spawn();
     }
 
-    fn stop(&mut self) {
+    /// Starts the server again after [`RedisServer::stop`].
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
+    /// Stops the server hard (its port and data stay for a restart).
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
