@@ -268,16 +268,13 @@ async fn a_kill_may_only_be_answered_on_the_streams_the_operator_allows() {
 #[tokio::test]
 async fn a_batch_whose_every_kill_is_invalid_is_refused_not_a_success() {
     let s = state();
-    let mut bad = kill_json("b-1", "svc");
-    bad["confidence_score"] = serde_json::json!(7);
-    let (status, body) = call(
-        &s,
-        "POST",
-        "/api/v1/kills",
-        Some(INGEST),
-        Some(serde_json::json!([bad, {"hello": "world"}])),
-    )
-    .await;
+    let post = |body: Value| call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(body));
+    let invalid = |id: &str| {
+        let mut bad = kill_json(id, "svc");
+        bad["confidence_score"] = serde_json::json!(7);
+        bad
+    };
+    let (status, body) = post(serde_json::json!([invalid("b-1"), {"hello": "world"}])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["success"], false);
     assert_eq!(body["errors"][0]["field"], "body");
@@ -289,16 +286,7 @@ async fn a_batch_whose_every_kill_is_invalid_is_refused_not_a_success() {
     assert!(message.contains("confidence_score"), "{body}");
     assert_eq!(s.engine.decider.store.decision_count(), 0);
     // One valid kill among them and the batch is answered item by item.
-    let mut bad = kill_json("b-2", "svc");
-    bad["confidence_score"] = serde_json::json!(7);
-    let (status, body) = call(
-        &s,
-        "POST",
-        "/api/v1/kills",
-        Some(INGEST),
-        Some(serde_json::json!([bad, kill_json("b-3", "svc")])),
-    )
-    .await;
+    let (status, body) = post(serde_json::json!([invalid("b-2"), kill_json("b-3", "svc")])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"][0]["status"], "invalid");
     assert_eq!(body["data"][1]["status"], "decided");
