@@ -43,9 +43,14 @@ pub fn run(files: &ConfigFiles, command: &ReportCommand) -> anyhow::Result<()> {
         Err(local) => {
             // A running engine holds the store: ask it instead.
             let web = &config.medic.interfaces.web;
-            let format = if html { "html" } else { "json" };
+            // Only the weekly report comes in more than one form.
+            let format = match (route, html) {
+                ("daily", _) => "",
+                (_, true) => "&format=html",
+                (_, false) => "&format=json",
+            };
             let url = format!(
-                "http://{}:{}/api/v1/reports/{route}?date={date}&format={format}",
+                "http://{}:{}/api/v1/reports/{route}?date={date}{format}",
                 web.host, web.port
             );
             let Ok(key) = std::env::var("MEDIC_API_KEY") else {

@@ -204,6 +204,8 @@ pub struct Engine {
     pub log: PathBuf,
     /// The engine's store (open it after [`Engine::stop`]).
     pub store: PathBuf,
+    /// Its configuration files (medic.yaml, constitution.yaml).
+    pub config: (PathBuf, PathBuf),
     child: Option<Child>,
 }
 
@@ -298,6 +300,7 @@ impl Engine {
             .expect("medic starts");
         let store = dir.path().join("store");
         let mut engine = Engine {
+            config: (medic_path, constitution_path),
             store,
             _dir: dir,
             redis,

@@ -43,6 +43,21 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     });
     let (ok, before, err) = engine.cli(&["thresholds", "show"]);
     assert!(ok, "{err}");
+    // The daily report, asked of the running engine (it holds the store).
+    let (medic_yaml, constitution_yaml) = &engine.config;
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+        .arg("--config")
+        .arg(medic_yaml)
+        .arg("--constitution")
+        .arg(constitution_yaml)
+        .args(["report", "daily"])
+        .env("MEDIC_API_KEY", &engine.key)
+        .output()
+        .expect("medic runs");
+    let err = String::from_utf8_lossy(&report.stderr);
+    assert!(report.status.success(), "{err}");
+    let daily: serde_json::Value = serde_json::from_slice(&report.stdout).expect("a JSON report");
+    assert!(daily.get("date").is_some(), "{daily}");
     let before: serde_json::Value = serde_json::from_str(&before).unwrap();
 
     // Nothing to learn from yet.
