@@ -160,9 +160,10 @@ impl Decider {
         ModeReader::new(self.mode.clone())
     }
 
-    /// Whether decisions are acted on (an approval queue and execution).
-    pub fn acts(&self) -> bool {
-        self.actions.is_some()
+    /// Whether kills are enriched from a SIEM (an adapter is configured and
+    /// the constitution's phase allows queries).
+    pub fn queries_siem(&self) -> bool {
+        self.siem.kind() != "none" && self.config.feature(Feature::SiemQuery)
     }
 
     /// Switches the mode at run time, audited. Refused when the
@@ -438,7 +439,7 @@ impl Decider {
     }
 
     async fn enrich(&self, kill: &KillReport) -> (Option<SiemContext>, ContextStatus) {
-        if self.siem.kind() == "none" || !self.config.feature(Feature::SiemQuery) {
+        if !self.queries_siem() {
             return (None, ContextStatus::Disabled);
         }
         let started = Instant::now();

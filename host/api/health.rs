@@ -75,7 +75,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) 
 async fn assess(state: &AppState) -> Health {
     let d = &state.engine.decider;
     let store_ok = d.store.healthy();
-    let siem_used = d.siem.kind() != "none" && d.config.feature(crate::config::Feature::SiemQuery);
+    let siem_used = d.queries_siem();
     let siem_ok = !siem_used || d.siem.health_check().await;
     let event_bus =
         if d.config.medic.smith.event_bus.kind == crate::config::raw::EventBusType::Redis {
@@ -92,18 +92,18 @@ async fn assess(state: &AppState) -> Health {
     // The queue is "full" when it refuses new items; the veto channel is
     // checked when the protocol is on.
     let (queue, veto) = match &state.engine.acting {
-        Some(a) => {
-            let pending = d.store.pending_queue_len();
-            let max = d.config.medic.interfaces.approval_queue.max_pending as usize;
-            (
-                if pending >= max { "full" } else { "ok" },
-                if a.degraded().is_some() {
-                    "failing"
-                } else {
-                    "ok"
-                },
-            )
-        }
+        Some(a) => (
+            if a.queue.full().is_some() {
+                "full"
+            } else {
+                "ok"
+            },
+            if a.degraded().is_some() {
+                "failing"
+            } else {
+                "ok"
+            },
+        ),
         None => ("none", "none"),
     };
     let status = if !store_ok {

@@ -116,12 +116,6 @@ impl Resurrector {
         Some((b, i))
     }
 
-    /// The requests being driven now (request ids, oldest claim order not
-    /// kept): what is in progress, from memory rather than a store scan.
-    pub fn in_progress(&self) -> Vec<String> {
-        self.fleet.in_progress()
-    }
-
     /// Makes the request for a decision to bring `kill`'s module back: the
     /// backend that serves it and the health checks that will judge it.
     pub fn new_request(
