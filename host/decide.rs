@@ -228,7 +228,7 @@ impl Decider {
         let (context, context_status) = self.enrich(kill).await;
         let mut profile = self.profile(kill)?;
         // What the kills of known truth say of one with this evidence.
-        profile.known = Some(self.store.resembling(Reading::of(context.as_ref())));
+        profile.known = Some(self.store.resembling(Reading::of(kill, context.as_ref())));
         let thresholds = self.registry.thresholds();
         let req = ScoreRequest {
             kill,

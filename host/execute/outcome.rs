@@ -59,7 +59,8 @@ impl Resurrector {
             }),
             kill_reason: record.map(|rec| rec.kill.kill_reason),
             smith_confidence: record.map(|rec| rec.kill.confidence_score),
-            reading: record.and_then(|rec| crate::model::Reading::of(rec.context.as_ref())),
+            reading: record
+                .and_then(|rec| crate::model::Reading::of(&rec.kill, rec.context.as_ref())),
         };
         self.store.put_outcome(&outcome)?;
         self.store.audit(

@@ -199,19 +199,38 @@ impl Tally {
     }
 }
 
-/// The evidence of a kill that calibration counts by: its SIEM risk and
-/// the SIEM's count of false positives on record (none without context).
+/// The evidence of a kill that calibration counts by: its SIEM risk, the
+/// SIEM's count of false positives on record, its strongest threat
+/// indicator, Smith's confidence and the kill's reason (none without SIEM
+/// context: such a kill is never resurrected without a person).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reading {
     pub siem_risk: f64,
     pub on_record: u32,
+    /// The strongest threat indicator's score, 0 with none (absent in
+    /// records from before indicators were counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicator: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<KillReason>,
 }
 
 impl Reading {
-    pub fn of(context: Option<&SiemContext>) -> Option<Reading> {
+    pub fn of(kill: &KillReport, context: Option<&SiemContext>) -> Option<Reading> {
         context.map(|c| Reading {
             siem_risk: c.risk_score,
             on_record: c.false_positive_history,
+            indicator: Some(
+                c.threat_indicators
+                    .iter()
+                    .map(|i| i.threat_score)
+                    .filter(|s| s.is_finite())
+                    .fold(0.0, f64::max),
+            ),
+            confidence: Some(kill.confidence_score),
+            reason: Some(kill.kill_reason),
         })
     }
 }
@@ -223,31 +242,50 @@ pub struct Resembling {
     pub all: Tally,
     pub siem_risk: Tally,
     pub fp_history: Tally,
+    #[serde(default)]
+    pub indicators: Tally,
+    #[serde(default)]
+    pub smith_confidence: Tally,
+    #[serde(default)]
+    pub kill_reason: Tally,
 }
 
 impl Resembling {
     /// As named values (`known.threats`, `known.siem_risk.threats`, …).
-    pub fn facts(&self) -> [(&'static str, f64); 8] {
+    pub fn facts(&self) -> [(&'static str, f64); 17] {
         use medic_plugin_logic::values::names as n;
         let f = |v: u32| f64::from(v);
+        let [siem, fp, ind, smith, reason] = [
+            self.siem_risk,
+            self.fp_history,
+            self.indicators,
+            self.smith_confidence,
+            self.kill_reason,
+        ];
         [
             (n::KNOWN_THREATS, f(self.all.threats)),
             (n::KNOWN_FALSE_POSITIVES, f(self.all.false_positives)),
-            (n::KNOWN_SIEM_RISK_THREATS, f(self.siem_risk.threats)),
+            (n::KNOWN_SIEM_RISK_THREATS, f(siem.threats)),
+            (n::KNOWN_SIEM_RISK_FALSE_POSITIVES, f(siem.false_positives)),
+            (n::KNOWN_SIEM_RISK_UNRESOLVED, f(siem.unresolved)),
+            (n::KNOWN_FP_HISTORY_THREATS, f(fp.threats)),
+            (n::KNOWN_FP_HISTORY_FALSE_POSITIVES, f(fp.false_positives)),
+            (n::KNOWN_FP_HISTORY_UNRESOLVED, f(fp.unresolved)),
+            (n::KNOWN_INDICATORS_THREATS, f(ind.threats)),
+            (n::KNOWN_INDICATORS_FALSE_POSITIVES, f(ind.false_positives)),
+            (n::KNOWN_INDICATORS_UNRESOLVED, f(ind.unresolved)),
+            (n::KNOWN_SMITH_CONFIDENCE_THREATS, f(smith.threats)),
             (
-                n::KNOWN_SIEM_RISK_FALSE_POSITIVES,
-                f(self.siem_risk.false_positives),
+                n::KNOWN_SMITH_CONFIDENCE_FALSE_POSITIVES,
+                f(smith.false_positives),
             ),
-            (n::KNOWN_FP_HISTORY_THREATS, f(self.fp_history.threats)),
+            (n::KNOWN_SMITH_CONFIDENCE_UNRESOLVED, f(smith.unresolved)),
+            (n::KNOWN_KILL_REASON_THREATS, f(reason.threats)),
             (
-                n::KNOWN_FP_HISTORY_FALSE_POSITIVES,
-                f(self.fp_history.false_positives),
+                n::KNOWN_KILL_REASON_FALSE_POSITIVES,
+                f(reason.false_positives),
             ),
-            (n::KNOWN_SIEM_RISK_UNRESOLVED, f(self.siem_risk.unresolved)),
-            (
-                n::KNOWN_FP_HISTORY_UNRESOLVED,
-                f(self.fp_history.unresolved),
-            ),
+            (n::KNOWN_KILL_REASON_UNRESOLVED, f(reason.unresolved)),
         ]
     }
 }

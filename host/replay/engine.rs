@@ -690,7 +690,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                         if opts.calibration {
                             p.known = Some(
                                 lane.calibration
-                                    .resembling(Reading::of(rec.context.as_ref())),
+                                    .resembling(Reading::of(&rec.kill, rec.context.as_ref())),
                             );
                         }
                         p
@@ -928,7 +928,7 @@ fn follow_up(
     reviewing: bool,
     [review_ms, monitor_ms, expiry_ms]: [i64; 3],
 ) {
-    let reading = Reading::of(rec.context.as_ref());
+    let reading = Reading::of(&rec.kill, rec.context.as_ref());
     let truth = rec.label.as_ref().and_then(|l| l.truth);
     if outcome == DecisionOutcome::PendingReview && !(reviewing && truth.is_some()) {
         // Nobody will decide it: it expires after the decision timeout,

@@ -1,10 +1,12 @@
 //! What Medic has learnt of its evidence: every kill whose truth became
 //! known (a resurrection's outcome, a person's verdict) is counted by its
-//! SIEM risk and by the SIEM's count of false positives on record. For each
+//! SIEM risk, the SIEM's count of false positives on record, its strongest
+//! threat indicator, Smith's confidence and the kill's reason. For each
 //! new kill the plugins are told how many known kills resembled it in each,
 //! and how many turned out threats (named values `known.*`, see
 //! `docs/decision-quality.md`, "Calibration"), so a scorer can read the
-//! SIEM as it has proved to be on this fleet rather than as assumed.
+//! SIEM and Smith as they have proved to be on this fleet rather than as
+//! assumed.
 //!
 //! Counting is O(1) per kill and the whole state is a few hundred integers.
 
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::verdicts::HumanVerdict;
 use super::{Result, Store};
 use crate::model::{
-    OutcomeRecord, OutcomeResult, QueueItem, QueueStatus, Reading, Resembling, Tally,
+    KillReason, OutcomeRecord, OutcomeResult, QueueItem, QueueStatus, Reading, Resembling, Tally,
 };
 use medic_plugin_logic::evidence::FP_HISTORY_CAP;
 
@@ -23,6 +25,13 @@ pub const SIEM_BINS: usize = 20;
 /// of its own (±0.05 to ±0.10 around it).
 const SIEM_REACH: usize = 1;
 const FP_BINS: usize = FP_HISTORY_CAP as usize + 1;
+/// The strongest threat indicator: none in the first bin, then its score in
+/// bins of 0.1 (a kill with one resembles kills within a bin of it).
+const INDICATOR_BINS: usize = 11;
+/// Smith's confidence, in bins of 0.05 (resembling within a bin, as SIEM
+/// risk).
+const CONFIDENCE_BINS: usize = 20;
+const REASONS: usize = 6;
 
 /// The counts of kills whose truth is known.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,14 +39,74 @@ pub struct Calibration {
     pub all: Tally,
     siem_risk: [Tally; SIEM_BINS],
     fp_history: [Tally; FP_BINS],
+    indicators: [Tally; INDICATOR_BINS],
+    smith_confidence: [Tally; CONFIDENCE_BINS],
+    kill_reason: [Tally; REASONS],
+}
+
+/// A share in [0, 1] in one of `bins` equal bins (1.0 in the last; a
+/// non-finite one in the middle).
+fn share_bin(share: f64, bins: usize) -> usize {
+    if !share.is_finite() {
+        return bins / 2;
+    }
+    // Truncation is the binning.
+    ((share.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1)
 }
 
 fn siem_bin(risk: f64) -> usize {
-    if !risk.is_finite() {
-        return SIEM_BINS / 2;
+    share_bin(risk, SIEM_BINS)
+}
+
+fn indicator_bin(score: f64) -> usize {
+    if score > 0.0 {
+        1 + share_bin(score, INDICATOR_BINS - 1)
+    } else {
+        0
     }
-    // Truncation is the binning: 0.05 per bin, 1.0 in the last.
-    ((risk.clamp(0.0, 1.0) * SIEM_BINS as f64) as usize).min(SIEM_BINS - 1)
+}
+
+fn reason_bin(reason: KillReason) -> usize {
+    match reason {
+        KillReason::AnomalyBehavior => 0,
+        KillReason::ThreatDetected => 1,
+        KillReason::PolicyViolation => 2,
+        KillReason::ResourceExhaustion => 3,
+        KillReason::DependencyCascade => 4,
+        KillReason::ManualOverride => 5,
+    }
+}
+
+/// The bins a kill's evidence falls in, one per kind of evidence (none for
+/// a kind its record does not hold).
+#[derive(Clone, Copy)]
+struct Bins {
+    siem_risk: usize,
+    fp_history: usize,
+    indicator: Option<usize>,
+    confidence: Option<usize>,
+    reason: Option<usize>,
+}
+
+impl Bins {
+    fn of(r: &Reading) -> Bins {
+        Bins {
+            siem_risk: siem_bin(r.siem_risk),
+            fp_history: fp_bin(r.on_record),
+            indicator: r.indicator.map(indicator_bin),
+            confidence: r.confidence.map(|c| share_bin(c, CONFIDENCE_BINS)),
+            reason: r.reason.map(reason_bin),
+        }
+    }
+}
+
+/// The tallies of the bins within `reach` of `bin`.
+fn near(tallies: &[Tally], bin: usize, reach: usize) -> Tally {
+    let lo = bin.saturating_sub(reach);
+    let hi = (bin + reach).min(tallies.len() - 1);
+    tallies[lo..=hi]
+        .iter()
+        .fold(Tally::default(), |a, t| a.plus(*t))
 }
 
 fn fp_bin(on_record: u32) -> usize {
@@ -50,8 +119,23 @@ impl Calibration {
     pub fn add(&mut self, reading: Option<Reading>, threat: bool) {
         self.all.add(threat);
         if let Some(r) = reading {
-            self.siem_risk[siem_bin(r.siem_risk)].add(threat);
-            self.fp_history[fp_bin(r.on_record)].add(threat);
+            self.each(&r, |t| t.add(threat));
+        }
+    }
+
+    /// Applies `f` to the tally of each bin the reading falls in.
+    fn each(&mut self, r: &Reading, mut f: impl FnMut(&mut Tally)) {
+        let b = Bins::of(r);
+        f(&mut self.siem_risk[b.siem_risk]);
+        f(&mut self.fp_history[b.fp_history]);
+        if let Some(i) = b.indicator {
+            f(&mut self.indicators[i]);
+        }
+        if let Some(i) = b.confidence {
+            f(&mut self.smith_confidence[i]);
+        }
+        if let Some(i) = b.reason {
+            f(&mut self.kill_reason[i]);
         }
     }
 
@@ -67,8 +151,7 @@ impl Calibration {
         };
         step(&mut self.all.unresolved);
         if let Some(r) = reading {
-            step(&mut self.siem_risk[siem_bin(r.siem_risk)].unresolved);
-            step(&mut self.fp_history[fp_bin(r.on_record)].unresolved);
+            self.each(&r, |t| step(&mut t.unresolved));
         }
     }
 
@@ -80,15 +163,23 @@ impl Calibration {
                 ..Resembling::default()
             };
         };
-        let b = siem_bin(r.siem_risk);
-        let lo = b.saturating_sub(SIEM_REACH);
-        let hi = (b + SIEM_REACH).min(SIEM_BINS - 1);
+        let b = Bins::of(&r);
         Resembling {
             all: self.all,
-            siem_risk: self.siem_risk[lo..=hi]
-                .iter()
-                .fold(Tally::default(), |a, t| a.plus(*t)),
-            fp_history: self.fp_history[fp_bin(r.on_record)],
+            siem_risk: near(&self.siem_risk, b.siem_risk, SIEM_REACH),
+            fp_history: self.fp_history[b.fp_history],
+            // No indicator resembles only no indicator.
+            indicators: b.indicator.map_or(Tally::default(), |i| {
+                if i == 0 {
+                    self.indicators[0]
+                } else {
+                    near(&self.indicators[1..], i - 1, 1)
+                }
+            }),
+            smith_confidence: b
+                .confidence
+                .map_or(Tally::default(), |i| near(&self.smith_confidence, i, 1)),
+            kill_reason: b.reason.map_or(Tally::default(), |i| self.kill_reason[i]),
         }
     }
 }
@@ -140,7 +231,7 @@ impl Store {
     pub(crate) fn reading_of(&self, item: &QueueItem) -> Result<Option<Reading>> {
         Ok(self
             .record(&item.decision.decision_id)?
-            .and_then(|r| Reading::of(r.context.as_ref())))
+            .and_then(|r| Reading::of(&r.kill, r.context.as_ref())))
     }
 
     /// Builds the calibration at open from every outcome, the people's
@@ -174,33 +265,85 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SiemContext;
     use medic_plugin_logic::values::names as n;
 
-    fn ctx(risk: f64, fp: u32) -> SiemContext {
-        SiemContext {
-            query_id: "q".into(),
-            kill_id: "k".into(),
-            timestamp: chrono::Utc::now(),
-            threat_indicators: vec![],
-            historical_behavior: Default::default(),
-            false_positive_history: fp,
-            network_context: Default::default(),
-            user_context: None,
-            risk_score: risk,
-            recommendation: String::new(),
-        }
+    /// The SIEM's part of a reading only (as in records from before the
+    /// kill's own evidence was counted).
+    fn reading(risk: f64, on_record: u32) -> Option<Reading> {
+        Some(Reading {
+            siem_risk: risk,
+            on_record,
+            indicator: None,
+            confidence: None,
+            reason: None,
+        })
+    }
+
+    fn kill_reading(indicator: f64, confidence: f64, reason: KillReason) -> Option<Reading> {
+        Some(Reading {
+            indicator: Some(indicator),
+            confidence: Some(confidence),
+            reason: Some(reason),
+            ..reading(0.5, 0)?
+        })
+    }
+
+    #[test]
+    fn kills_resemble_their_neighbours_in_indicator_confidence_and_reason() {
+        let mut c = Calibration::default();
+        c.add(kill_reading(0.0, 0.62, KillReason::AnomalyBehavior), false);
+        c.add(kill_reading(0.0, 0.91, KillReason::ThreatDetected), true);
+        c.add(kill_reading(0.72, 0.68, KillReason::AnomalyBehavior), true);
+        c.add(kill_reading(0.95, 0.66, KillReason::AnomalyBehavior), true);
+        // An old record counts by its SIEM evidence only.
+        c.add(reading(0.5, 0), false);
+        let r = c.resembling(kill_reading(0.0, 0.66, KillReason::AnomalyBehavior));
+        let t = |threats, false_positives| Tally {
+            threats,
+            false_positives,
+            unresolved: 0,
+        };
+        // No indicator resembles only no indicator.
+        assert_eq!(r.indicators, t(1, 1));
+        // 0.66 is in [0.65, 0.70): its neighbours reach 0.60-0.75.
+        assert_eq!(r.smith_confidence, t(2, 1));
+        assert_eq!(r.kill_reason, t(2, 1));
+        // An indicator of 0.81, in [0.8, 0.9), resembles those of 0.7-1.0
+        // (the 0.72 and the 0.95), not none.
+        let r = c.resembling(kill_reading(0.81, 0.66, KillReason::ThreatDetected));
+        assert_eq!(r.indicators, t(2, 0));
+        let r = c.resembling(kill_reading(0.55, 0.66, KillReason::ThreatDetected));
+        assert_eq!(r.indicators, t(0, 0), "0.4-0.7 holds none of them");
+        assert_eq!(r.kill_reason, t(1, 0));
+        // Unresolved kills are counted in every bin and taken back.
+        c.unresolved(kill_reading(0.0, 0.66, KillReason::AnomalyBehavior), true);
+        let r = c.resembling(kill_reading(0.0, 0.66, KillReason::AnomalyBehavior));
+        assert_eq!(
+            [
+                r.indicators.unresolved,
+                r.smith_confidence.unresolved,
+                r.kill_reason.unresolved
+            ],
+            [1, 1, 1]
+        );
+        c.unresolved(kill_reading(0.0, 0.66, KillReason::AnomalyBehavior), false);
+        assert_eq!(
+            c.resembling(kill_reading(0.0, 0.66, KillReason::AnomalyBehavior))
+                .kill_reason
+                .unresolved,
+            0
+        );
     }
 
     #[test]
     fn kills_resemble_their_neighbours_in_siem_risk_and_their_count_on_record() {
         let mut c = Calibration::default();
-        c.add(Reading::of(Some(&ctx(0.12, 0))), false);
-        c.add(Reading::of(Some(&ctx(0.17, 2))), false);
-        c.add(Reading::of(Some(&ctx(0.22, 9))), true);
-        c.add(Reading::of(Some(&ctx(0.80, 0))), true);
+        c.add(reading(0.12, 0), false);
+        c.add(reading(0.17, 2), false);
+        c.add(reading(0.22, 9), true);
+        c.add(reading(0.80, 0), true);
         c.add(None, true);
-        let r = c.resembling(Reading::of(Some(&ctx(0.16, 7))));
+        let r = c.resembling(reading(0.16, 7));
         assert_eq!(
             r.all,
             Tally {
@@ -251,7 +394,7 @@ mod tests {
             strategy: "pessimistic@0.1.0".into(),
             kill_reason: None,
             smith_confidence: None,
-            reading: Reading::of(Some(&ctx(risk, 0))),
+            reading: reading(risk, 0),
         }
     }
 
@@ -259,7 +402,7 @@ mod tests {
     fn the_store_counts_outcomes_and_denials_and_rebuilds_the_counts_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let near = Reading::of(Some(&ctx(0.12, 0)));
+        let near = reading(0.12, 0);
         {
             let s = Store::open(&path).unwrap();
             s.put_outcome(&outcome(1, OutcomeResult::Success, 0.11))
@@ -306,22 +449,12 @@ mod tests {
     #[test]
     fn out_of_range_risks_fall_in_the_edge_bins() {
         let mut c = Calibration::default();
-        c.add(Reading::of(Some(&ctx(1.0, 0))), true);
-        c.add(Reading::of(Some(&ctx(-3.0, 0))), false);
-        c.add(Reading::of(Some(&ctx(f64::NAN, 0))), false);
-        assert_eq!(
-            c.resembling(Reading::of(Some(&ctx(0.99, 0))))
-                .siem_risk
-                .threats,
-            1
-        );
-        assert_eq!(
-            c.resembling(Reading::of(Some(&ctx(0.0, 0))))
-                .siem_risk
-                .false_positives,
-            1
-        );
-        let facts = c.resembling(Reading::of(Some(&ctx(0.5, 0)))).facts();
+        c.add(reading(1.0, 0), true);
+        c.add(reading(-3.0, 0), false);
+        c.add(reading(f64::NAN, 0), false);
+        assert_eq!(c.resembling(reading(0.99, 0)).siem_risk.threats, 1);
+        assert_eq!(c.resembling(reading(0.0, 0)).siem_risk.false_positives, 1);
+        let facts = c.resembling(reading(0.5, 0)).facts();
         assert_eq!(facts[0], (n::KNOWN_THREATS, 1.0));
         assert_eq!(facts[3], (n::KNOWN_SIEM_RISK_FALSE_POSITIVES, 1.0));
     }

@@ -763,7 +763,8 @@ fn a_proposal_that_would_revive_a_known_threat_is_refused() {
     let mut tighter = current.clone();
     tighter.insert(names::AUTO_APPROVE_MIN_CONFIDENCE.into(), 0.995);
 
-    // A threat that looked benign: low SIEM risk, false positives on record.
+    // A threat that looked benign: low SIEM risk, false positives on
+    // record, on a module whose 300 resurrections all held.
     let verdict = |id: &str, threat: bool| {
         let rec = line(
             id,
@@ -778,8 +779,11 @@ fn a_proposal_that_would_revive_a_known_threat_is_refused() {
                 Truth::FalsePositive
             },
         );
-        let profile =
+        let mut profile =
             medic::model::ModuleProfile::new("renderer", medic::model::Criticality::Low, false);
+        profile.resurrections = 300;
+        profile.successful_resurrections = 300;
+        profile.false_positives = 300;
         let risk = scorer
             .score(&medic::plugin::ScoreRequest {
                 kill: &rec.kill,

@@ -67,12 +67,13 @@ const NO_CONTEXT_VARIANCE: f64 = 1.5;
 /// known kills that resemble this one, what happened to them outweighs the
 /// model.
 pub const CALIBRATION_STRENGTH: f64 = 10.0;
-/// Reviving a real threat is counted this many times worse than the same
-/// likelihood of anything else when the strategy weighs whether it is safe
-/// to act alone: its confidence is `1 - HARM_WEIGHT x cautious likelihood x
-/// impact`, so `auto_approve.min_confidence` 0.85 lets it act alone only
-/// when the cautious likelihood of a threat is under 1.5% / impact.
-pub const HARM_WEIGHT: f64 = 10.0;
+/// Reviving a real threat is counted this many times worse than putting the
+/// kill to a person (the replay cost model's default ratio) when the
+/// strategy weighs whether it is safe to act alone: its confidence is
+/// `1 - HARM_WEIGHT x cautious likelihood x impact`, so
+/// `auto_approve.min_confidence` 0.85 lets it act alone only when the
+/// cautious likelihood of a threat is under 0.15% / impact.
+pub const HARM_WEIGHT: f64 = 100.0;
 /// At or above this likelihood that the kill was right, it is denied
 /// outright: leaving a false positive down unowned costs about ten looks by
 /// a person, so denying pays once a false positive is under one in ten.
@@ -133,27 +134,48 @@ struct Known {
     /// (threats, false positives, undecided) among kills like this one.
     siem_risk: (f64, f64, f64),
     fp_history: (f64, f64, f64),
+    indicators: (f64, f64, f64),
+    smith_confidence: (f64, f64, f64),
+    kill_reason: (f64, f64, f64),
 }
 
 impl Known {
     fn from_values(values: &[NamedValue]) -> Option<Known> {
         let n = |name: &str| get(values, name, 0.0).max(0.0);
+        // (threats, false positives, unresolved) of one kind of evidence.
+        let kind = |[t, f, u]: [&str; 3]| (n(t), n(f), n(u));
+        use names::*;
         values
             .iter()
-            .any(|v| v.name == names::KNOWN_THREATS)
+            .any(|v| v.name == KNOWN_THREATS)
             .then(|| Known {
-                threats: n(names::KNOWN_THREATS),
-                false_positives: n(names::KNOWN_FALSE_POSITIVES),
-                siem_risk: (
-                    n(names::KNOWN_SIEM_RISK_THREATS),
-                    n(names::KNOWN_SIEM_RISK_FALSE_POSITIVES),
-                    n(names::KNOWN_SIEM_RISK_UNRESOLVED),
-                ),
-                fp_history: (
-                    n(names::KNOWN_FP_HISTORY_THREATS),
-                    n(names::KNOWN_FP_HISTORY_FALSE_POSITIVES),
-                    n(names::KNOWN_FP_HISTORY_UNRESOLVED),
-                ),
+                threats: n(KNOWN_THREATS),
+                false_positives: n(KNOWN_FALSE_POSITIVES),
+                siem_risk: kind([
+                    KNOWN_SIEM_RISK_THREATS,
+                    KNOWN_SIEM_RISK_FALSE_POSITIVES,
+                    KNOWN_SIEM_RISK_UNRESOLVED,
+                ]),
+                fp_history: kind([
+                    KNOWN_FP_HISTORY_THREATS,
+                    KNOWN_FP_HISTORY_FALSE_POSITIVES,
+                    KNOWN_FP_HISTORY_UNRESOLVED,
+                ]),
+                indicators: kind([
+                    KNOWN_INDICATORS_THREATS,
+                    KNOWN_INDICATORS_FALSE_POSITIVES,
+                    KNOWN_INDICATORS_UNRESOLVED,
+                ]),
+                smith_confidence: kind([
+                    KNOWN_SMITH_CONFIDENCE_THREATS,
+                    KNOWN_SMITH_CONFIDENCE_FALSE_POSITIVES,
+                    KNOWN_SMITH_CONFIDENCE_UNRESOLVED,
+                ]),
+                kill_reason: kind([
+                    KNOWN_KILL_REASON_THREATS,
+                    KNOWN_KILL_REASON_FALSE_POSITIVES,
+                    KNOWN_KILL_REASON_UNRESOLVED,
+                ]),
             })
     }
 }
@@ -326,17 +348,32 @@ pub fn estimate(
                 format!("SIEM risk {risk:.2}{}", seen(counts)),
             );
             let strongest = crate::values::strongest_indicator(ctx);
-            if strongest > 0.5 {
-                let shift = INDICATOR_WEIGHT * logit(strongest);
-                log_odds += shift;
-                variance += INDICATOR_VARIANCE;
+            let counts = known.map(|k| k.indicators);
+            let (shift, v) = if strongest > 0.5 {
+                read(
+                    INDICATOR_WEIGHT * logit(strongest),
+                    INDICATOR_VARIANCE,
+                    counts,
+                )
+            } else {
+                read(0.0, 0.0, counts)
+            };
+            log_odds += shift;
+            variance += v;
+            if strongest > 0.0 || shift != 0.0 {
                 term(
                     &mut terms,
                     "threat_indicators",
                     shift,
                     format!(
-                        "{} indicator(s), strongest {strongest:.2}",
-                        ctx.threat_indicators.len()
+                        "{} indicator(s){}{}",
+                        ctx.threat_indicators.len(),
+                        if strongest > 0.0 {
+                            format!(", strongest {strongest:.2}")
+                        } else {
+                            String::new()
+                        },
+                        seen(counts)
                     ),
                 );
             }
@@ -371,6 +408,9 @@ pub fn estimate(
         }
     }
 
+    // Smith's claim: its confidence and its reason, each calibrated like
+    // the SIEM's evidence once Medic knows how kills like it turned out
+    // (only with SIEM context: without it nothing is acted on alone).
     let confidence = kill.confidence_score;
     let reason_shift = match kill.kill_reason {
         KillReason::ManualOverride => 3.0,
@@ -380,17 +420,27 @@ pub fn estimate(
         KillReason::ResourceExhaustion => -0.3,
         KillReason::DependencyCascade => -0.7,
     };
-    let shift = SMITH_WEIGHT * logit(confidence) + reason_shift;
+    let claim =
+        |k: Known, pick: fn(&Known) -> (f64, f64, f64)| context.is_some().then_some(pick(&k));
+    let counts = known.and_then(|k| claim(k, |k| k.smith_confidence));
+    let (shift, v) = read(SMITH_WEIGHT * logit(confidence), SMITH_VARIANCE, counts);
     log_odds += shift;
-    variance += SMITH_VARIANCE;
+    variance += v;
     term(
         &mut terms,
         "smith_confidence",
         shift,
-        format!(
-            "Smith's confidence {confidence:.2}, reason {:?} ({reason_shift:+.1})",
-            kill.kill_reason
-        ),
+        format!("Smith's confidence {confidence:.2}{}", seen(counts)),
+    );
+    let counts = known.and_then(|k| claim(k, |k| k.kill_reason));
+    let (shift, v) = read(reason_shift, 0.0, counts);
+    log_odds += shift;
+    variance += v;
+    term(
+        &mut terms,
+        "kill_reason",
+        shift,
+        format!("reason {:?}{}", kill.kill_reason, seen(counts)),
     );
     Estimate {
         log_odds,
@@ -550,8 +600,9 @@ mod tests {
 
     /// The facts a host adds once its history holds kills of known truth:
     /// (threats, false positives) in all, and of them those resembling the
-    /// kill in its SIEM risk (`near`); in its count on record they are as
-    /// in all (that evidence says nothing).
+    /// kill in its SIEM risk (`near`); in its count on record, indicator,
+    /// Smith's confidence and reason they are as in all (that evidence
+    /// says nothing).
     fn known(input: &mut ScoreInput, all: (f64, f64), near: (f64, f64)) {
         for (name, value) in [
             (names::KNOWN_THREATS, all.0),
@@ -560,6 +611,12 @@ mod tests {
             (names::KNOWN_SIEM_RISK_FALSE_POSITIVES, near.1),
             (names::KNOWN_FP_HISTORY_THREATS, all.0),
             (names::KNOWN_FP_HISTORY_FALSE_POSITIVES, all.1),
+            (names::KNOWN_INDICATORS_THREATS, all.0),
+            (names::KNOWN_INDICATORS_FALSE_POSITIVES, all.1),
+            (names::KNOWN_SMITH_CONFIDENCE_THREATS, all.0),
+            (names::KNOWN_SMITH_CONFIDENCE_FALSE_POSITIVES, all.1),
+            (names::KNOWN_KILL_REASON_THREATS, all.0),
+            (names::KNOWN_KILL_REASON_FALSE_POSITIVES, all.1),
         ] {
             input.thresholds.push(NamedValue {
                 name: name.into(),
@@ -659,6 +716,56 @@ mod tests {
     }
 
     #[test]
+    fn smiths_confidence_its_reason_and_indicators_are_read_as_history_shows_them() {
+        // The same kill on the same history, except for what known kills
+        // with Smith's confidence, reason or indicator like this one's
+        // turned out to be: half threats, or one in two hundred.
+        for name in [
+            (
+                names::KNOWN_SMITH_CONFIDENCE_THREATS,
+                names::KNOWN_SMITH_CONFIDENCE_FALSE_POSITIVES,
+            ),
+            (
+                names::KNOWN_KILL_REASON_THREATS,
+                names::KNOWN_KILL_REASON_FALSE_POSITIVES,
+            ),
+            (
+                names::KNOWN_INDICATORS_THREATS,
+                names::KNOWN_INDICATORS_FALSE_POSITIVES,
+            ),
+        ] {
+            let with = |threats: f64, fps: f64| {
+                let mut input = calibrated_low_risk();
+                input
+                    .thresholds
+                    .retain(|v| v.name != name.0 && v.name != name.1);
+                for (n, value) in [(name.0, threats), (name.1, fps)] {
+                    input.thresholds.push(NamedValue {
+                        name: n.into(),
+                        value,
+                    });
+                }
+                input
+            };
+            let wary = estimated(&with(1_000.0, 1_000.0));
+            let calm = estimated(&with(10.0, 2_000.0));
+            assert!(
+                wary.likely() > 20.0 * calm.likely(),
+                "{}: {} vs {}",
+                name.0,
+                wary.likely(),
+                calm.likely()
+            );
+            assert_eq!(
+                decide(with(1_000.0, 1_000.0)).outcome,
+                DecisionOutcome::PendingReview,
+                "{}",
+                name.0
+            );
+        }
+    }
+
+    #[test]
     fn few_known_kills_leave_the_model_in_charge() {
         // Two known false positives like it move the estimate a little,
         // not to certainty.
@@ -724,8 +831,8 @@ mod tests {
             decide(input.clone()).outcome,
             DecisionOutcome::PendingReview
         );
-        input.profile.false_positives = 40;
-        input.profile.successful_resurrections = 40;
+        input.profile.false_positives = 150;
+        input.profile.successful_resurrections = 150;
         assert_eq!(decide(input).outcome, DecisionOutcome::ApproveAuto);
     }
 

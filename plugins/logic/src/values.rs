@@ -50,6 +50,18 @@ pub mod names {
     /// counts them with the threats.
     pub const KNOWN_SIEM_RISK_UNRESOLVED: &str = "known.siem_risk.unresolved";
     pub const KNOWN_FP_HISTORY_UNRESOLVED: &str = "known.fp_history.unresolved";
+    /// The same for the kill's strongest threat indicator, Smith's
+    /// confidence and the kill's reason.
+    pub const KNOWN_INDICATORS_THREATS: &str = "known.indicators.threats";
+    pub const KNOWN_INDICATORS_FALSE_POSITIVES: &str = "known.indicators.false_positives";
+    pub const KNOWN_INDICATORS_UNRESOLVED: &str = "known.indicators.unresolved";
+    pub const KNOWN_SMITH_CONFIDENCE_THREATS: &str = "known.smith_confidence.threats";
+    pub const KNOWN_SMITH_CONFIDENCE_FALSE_POSITIVES: &str =
+        "known.smith_confidence.false_positives";
+    pub const KNOWN_SMITH_CONFIDENCE_UNRESOLVED: &str = "known.smith_confidence.unresolved";
+    pub const KNOWN_KILL_REASON_THREATS: &str = "known.kill_reason.threats";
+    pub const KNOWN_KILL_REASON_FALSE_POSITIVES: &str = "known.kill_reason.false_positives";
+    pub const KNOWN_KILL_REASON_UNRESOLVED: &str = "known.kill_reason.unresolved";
 }
 
 /// Looks a named number up; a missing or non-finite value gives `default`.
