@@ -14,7 +14,7 @@ use super::params::{invalid, limit, query, window};
 use super::{ApiError, AppState};
 use crate::config::raw::Role;
 use crate::model::{Decision, DecisionOutcome, RiskLevel};
-use crate::store::DecisionRecord;
+use crate::store::{DecisionRecord, Newest};
 
 /// Filters and paging for `GET /decisions`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -45,6 +45,10 @@ pub struct DecisionPage {
     pub decisions: Vec<Decision>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
+    /// True when the scan stopped at its time budget
+    /// (`interfaces.web.read_budget_ms`) before the page was full: there
+    /// may be more decisions that match from `next_cursor` on.
+    pub partial: bool,
 }
 
 /// A cursor (`millis.kill_id`) back into a time and a kill.
@@ -60,7 +64,8 @@ fn cursor(v: &str) -> Result<(DateTime<Utc>, String), ApiError> {
 #[utoipa::path(get, path = "/api/v1/decisions", tag = "decisions",
     params(DecisionQuery),
     responses((status = 200, description = "Decisions, newest first", body = Envelope<DecisionPage>),
-              (status = 422, description = "A filter is wrong", body = ErrorEnvelope)))]
+              (status = 422, description = "A filter is wrong", body = ErrorEnvelope),
+              (status = 503, description = "Other reads have the store's turn (busy): retry after Retry-After", body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -71,31 +76,43 @@ pub async fn list(
     let (from, to) = window(q.from, q.to);
     let limit = limit("limit", q.limit, 50)?;
     let after = q.cursor.as_deref().map(cursor).transpose()?;
-    let below = after.as_ref().map(|(t, k)| (*t, k.as_str()));
-    let records = state
-        .engine
-        .decider
-        .store
-        .records_newest(from, to, below, limit, |r| {
-            q.module.as_ref().is_none_or(|m| r.kill.target_module == *m)
-                && q.outcome.is_none_or(|o| r.decision.outcome == o)
-                && q.risk_level.is_none_or(|l| r.decision.risk_level == l)
-        })?;
-    let next_cursor = (records.len() == limit)
-        .then(|| {
-            records.last().map(|r| {
-                format!(
-                    "{}.{}",
-                    r.decision.timestamp.timestamp_millis(),
-                    r.kill.kill_id
-                )
-            })
+    let store = state.engine.decider.store.clone();
+    let scan = state
+        .reads
+        .run(move |budget| {
+            let page = Newest {
+                from,
+                to,
+                below: after.as_ref().map(|(t, k)| (*t, k.as_str())),
+                limit,
+                module: q.module.as_deref(),
+            };
+            Ok(store.records_newest(&page, &budget, |r| {
+                q.outcome.is_none_or(|o| r.decision.outcome == o)
+                    && q.risk_level.is_none_or(|l| r.decision.risk_level == l)
+            })?)
         })
-        .flatten();
-    let decisions = records.into_iter().map(|r| r.decision).collect();
+        .await?;
+    let partial = scan.stopped.is_some();
+    let next_cursor = match scan.stopped {
+        Some((ms, kill_id)) => Some(format!("{ms}.{kill_id}")),
+        None => (scan.records.len() == limit)
+            .then(|| {
+                scan.records.last().map(|r| {
+                    format!(
+                        "{}.{}",
+                        r.decision.timestamp.timestamp_millis(),
+                        r.kill.kill_id
+                    )
+                })
+            })
+            .flatten(),
+    };
+    let decisions = scan.records.into_iter().map(|r| r.decision).collect();
     Ok(Json(Envelope::new(DecisionPage {
         decisions,
         next_cursor,
+        partial,
     })))
 }
 

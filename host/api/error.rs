@@ -30,6 +30,12 @@ pub enum ApiError {
     #[error("too many requests from this key: retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error(
+        "the store is answering other reads (interfaces.web.max_concurrent_reads): retry in {retry_after_secs} s"
+    )]
+    Busy { retry_after_secs: u64 },
+    #[error("too many wrong API keys from this address: retry in {retry_after_secs} s")]
+    TooManyFailures { retry_after_secs: u64 },
+    #[error(
         "the request took over {0} s and was stopped; what it started may still finish: check before retrying"
     )]
     Timeout(f64),
@@ -49,6 +55,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,6 +73,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge => "too_large",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Busy { .. } => "busy",
+            ApiError::TooManyFailures { .. } => "too_many_failures",
             ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) => "internal",
         }
@@ -84,7 +94,10 @@ impl IntoResponse for ApiError {
         }
         let error = ErrorDetail::from(&self);
         let mut response = (self.status(), Json(ErrorEnvelope::new(error))).into_response();
-        if let ApiError::RateLimited { retry_after_secs } = self {
+        if let ApiError::RateLimited { retry_after_secs }
+        | ApiError::Busy { retry_after_secs }
+        | ApiError::TooManyFailures { retry_after_secs } = self
+        {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 axum::http::HeaderValue::from(retry_after_secs),

@@ -29,6 +29,12 @@ pub struct HealthChecks {
     pub plugins: &'static str,
     pub queue: &'static str,
     pub smith_veto: &'static str,
+    /// Responses to kills that came over HTTP, on their way to Redis: `ok`
+    /// (none waiting), `waiting` (Redis has not taken them yet: they are
+    /// kept and retried) or `disabled` (no Redis to answer on).
+    pub responses: &'static str,
+    /// How many responses wait in the outbox.
+    pub responses_waiting: usize,
 }
 
 /// The engine's health: `healthy`, `degraded` (working without something) or
@@ -106,6 +112,12 @@ async fn assess(state: &AppState) -> Health {
         ),
         None => ("none", "none"),
     };
+    let waiting = state.publisher.waiting();
+    let responses = match waiting {
+        None => "disabled",
+        Some(0) => "ok",
+        Some(_) => "waiting",
+    };
     let status = if !store_ok {
         "unhealthy"
     } else if !siem_ok
@@ -113,6 +125,7 @@ async fn assess(state: &AppState) -> Health {
         || queue == "full"
         || veto == "failing"
         || event_bus != "ok" && event_bus != "disabled"
+        || responses == "waiting"
     {
         "degraded"
     } else {
@@ -130,6 +143,8 @@ async fn assess(state: &AppState) -> Health {
             plugins: ok(plugins_ok),
             queue,
             smith_veto: veto,
+            responses,
+            responses_waiting: waiting.unwrap_or(0),
         },
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),

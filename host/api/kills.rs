@@ -15,7 +15,7 @@ use super::params::invalid;
 use super::{ApiError, AppState};
 use crate::config::raw::Role;
 use crate::decide::{Handled, Incoming};
-use crate::ingest::envelope::{from_json, with_allowed_reply};
+use crate::ingest::envelope::{from_json, refuse_duplicate_keys, with_allowed_reply};
 use crate::ingest::validate::ValidationError;
 use crate::model::{Decision, KillReport};
 
@@ -71,8 +71,18 @@ pub async fn ingest(
     body: axum::body::Bytes,
 ) -> Result<Json<Envelope<KillsAnswer>>, ApiError> {
     let caller = state.keys.check(&headers, Role::Ingest)?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        invalid(
+            "body",
+            format!(
+                "is not valid UTF-8 text (from byte {}): refused, not guessed at",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    refuse_duplicate_keys("", text).map_err(|e| invalid(&e.field, e.problem))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| invalid("body", format!("not valid JSON: {e}")))?;
     let (items, batch) = match value {
         Value::Array(items) => (items, true),
         single => (vec![single], false),
@@ -87,7 +97,6 @@ pub async fn ingest(
     let decider = &state.engine.decider;
     let bus = &decider.config.medic.smith.event_bus;
     let mut results = Vec::with_capacity(items.len());
-    let mut decided = Vec::new();
     for (index, item) in items.iter().enumerate() {
         match from_json(item, now).and_then(|p| with_allowed_reply(p, bus)) {
             Err(e) => {
@@ -126,13 +135,17 @@ pub async fn ingest(
                     Handled::Decided(..) => "decided",
                     _ => "duplicate",
                 };
+                // Its response to Smith waits in the outbox, made durable
+                // with the decision below, until Redis has it.
+                state
+                    .publisher
+                    .enqueue(handled.decision(), reply_to.as_deref())?;
                 results.push(KillResult {
                     index,
                     status,
                     decision: Some(handled.decision().clone()),
                     error: None,
                 });
-                decided.push((handled, reply_to));
             }
         }
     }
@@ -154,12 +167,7 @@ pub async fn ingest(
             ),
         ));
     }
-    for (handled, reply_to) in &decided {
-        state
-            .publisher
-            .publish(&[handled.decision()], reply_to.as_deref())
-            .await;
-    }
+    state.publisher.wake();
     let answer = match (batch, results.pop()) {
         (false, Some(one)) => KillsAnswer::One(Box::new(one)),
         (_, last) => {

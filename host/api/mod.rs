@@ -8,6 +8,7 @@ mod console;
 mod decisions;
 mod envelope;
 mod error;
+mod failures;
 mod health;
 mod kills;
 mod mode;
@@ -16,6 +17,7 @@ mod outcomes;
 mod params;
 mod plugins;
 mod queue;
+mod reads;
 mod reports;
 mod resurrections;
 mod status;
@@ -36,6 +38,7 @@ use utoipa_axum::routes;
 pub use auth::{ApiKeys, KeyError};
 pub use envelope::{Envelope, ErrorDetail, ErrorEnvelope, Meta};
 pub use error::ApiError;
+pub use reads::Reads;
 
 use crate::engine::Engine;
 use crate::publish::Publisher;
@@ -49,6 +52,26 @@ pub struct AppState {
     pub keys: Arc<ApiKeys>,
     pub publisher: Publisher,
     pub started: Instant,
+    /// The gate of the API's store reads.
+    pub reads: Reads,
+    /// Wrong keys per client address.
+    pub failures: Arc<failures::Failures>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, keys: ApiKeys, publisher: Publisher) -> AppState {
+        let web = &engine.decider.config.medic.interfaces.web;
+        let reads = Reads::new(web);
+        let failures = Arc::new(failures::Failures::new(web.auth_failures_per_minute));
+        AppState {
+            engine,
+            keys: Arc::new(keys),
+            publisher,
+            started: Instant::now(),
+            reads,
+            failures,
+        }
+    }
 }
 
 /// Every route of the API with its documentation: the router and the
@@ -134,6 +157,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limit_time,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            failures::guard,
         ))
         .layer(axum::middleware::map_response(error::envelope_plain_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -42,7 +42,7 @@ use super::envelope::ErrorEnvelope;
 pub struct ApiDoc;
 
 /// Routes anyone may call; every other needs a key.
-const OPEN: &[&str] = &["/health", "/health/ready", "/api/v1/openapi.json"];
+pub(super) const OPEN: &[&str] = &["/health", "/health/ready", "/api/v1/openapi.json"];
 
 /// Finishes the document the router collected: the key scheme, the key
 /// requirement on every route that checks one, and the answers every such
@@ -89,11 +89,15 @@ pub fn finish(mut doc: Document) -> Document {
                 ("401", keyed, "No key, or an unknown one"),
                 ("403", keyed, "This key's role may not do this"),
                 ("413", takes_body, "The body is over the limit"),
-                ("429", keyed, "Over this key's rate limit: see Retry-After"),
+                (
+                    "429",
+                    keyed,
+                    "Over this key's rate limit, or too many wrong keys from this address: see Retry-After",
+                ),
                 (
                     "503",
                     keyed,
-                    "Not answered within interfaces.web.request_timeout_seconds",
+                    "Not answered within interfaces.web.request_timeout_seconds, or the store's reads are busy (see Retry-After)",
                 ),
                 (
                     "500",

@@ -60,9 +60,12 @@ pub async fn list(
         from: q.from,
         to: q.to,
     };
-    Ok(Json(Envelope::new(
-        state.engine.decider.store.query_outcomes(&f, n)?,
-    )))
+    let store = state.engine.decider.store.clone();
+    let outcomes = state
+        .reads
+        .run(move |_| Ok(store.query_outcomes(&f, n)?))
+        .await?;
+    Ok(Json(Envelope::new(outcomes)))
 }
 
 /// The window and module of `GET /outcomes/stats`.
@@ -106,11 +109,17 @@ pub async fn stats(
     let now = Utc::now();
     let from = now - Duration::days(days);
     let to = now + Duration::seconds(1);
-    let store = &state.engine.decider.store;
-    let counts = match &q.module {
-        Some(m) => store.module_counts_between(m, from, to)?,
-        None => store.counts_between(from, to)?,
-    };
+    let store = state.engine.decider.store.clone();
+    let module = q.module.clone();
+    let counts = state
+        .reads
+        .run(move |_| {
+            Ok(match &module {
+                Some(m) => store.module_counts_between(m, from, to)?,
+                None => store.counts_between(from, to)?,
+            })
+        })
+        .await?;
     Ok(Json(Envelope::new(OutcomeStats {
         module: q.module,
         days,

@@ -46,7 +46,12 @@ pub async fn daily(
 ) -> Result<Json<Envelope<DailyReport>>, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let q: DailyQuery = query(raw.as_deref())?;
-    let report = report::daily(&state.engine.decider.store, day(q.date.as_deref())?)?;
+    let date = day(q.date.as_deref())?;
+    let store = state.engine.decider.store.clone();
+    let report = state
+        .reads
+        .run(move |_| Ok(report::daily(&store, date)?))
+        .await?;
     Ok(Json(Envelope::new(report)))
 }
 
@@ -85,8 +90,12 @@ pub async fn weekly(
 ) -> Result<Response, ApiError> {
     state.keys.check(&headers, Role::Viewer)?;
     let q: WeeklyQuery = query(raw.as_deref())?;
-    let report =
-        crate::learn::weekly::weekly(&state.engine.decider.store, day(q.date.as_deref())?)?;
+    let date = day(q.date.as_deref())?;
+    let store = state.engine.decider.store.clone();
+    let report = state
+        .reads
+        .run(move |_| Ok(crate::learn::weekly::weekly(&store, date)?))
+        .await?;
     Ok(match q.format.unwrap_or_default() {
         ReportFormat::Json => Json(Envelope::new(report)).into_response(),
         ReportFormat::Html => Html(crate::learn::weekly::html(&report)).into_response(),

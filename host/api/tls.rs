@@ -88,6 +88,8 @@ async fn connection(
         },
         _ = stopping(&mut stop) => return,
     };
+    // The client's address, as plain HTTP's connect info gives it.
+    let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
     let service = TowerToHyperService::new(app);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
     tokio::pin!(conn);

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use rand::Rng;
@@ -68,12 +68,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let consumer = RedisConsumer::new(&m.smith.event_bus, decider.clone())?;
         tasks.spawn(consumer.run(stopped.clone()));
         match client(&m.smith.event_bus) {
-            Ok(client) => match redis::aio::ConnectionManager::new(client).await {
-                Ok(conn) => publisher = Publisher::redis(conn, &m.smith.event_bus.response_topic),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Redis not reachable yet: HTTP-ingested decisions will not be published")
+            Ok(client) => {
+                let events = match redis::aio::ConnectionManager::new(client.clone()).await {
+                    Ok(conn) => Some(conn),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Redis not reachable yet: resurrection events will not be published (responses wait in the outbox)");
+                        None
+                    }
+                };
+                publisher = Publisher::redis(
+                    client,
+                    events,
+                    &m.smith.event_bus.response_topic,
+                    decider.store.clone(),
+                );
+                if let Some(outbox) = publisher.outbox() {
+                    tasks.spawn(outbox.run(stopped.clone()));
                 }
-            },
+            }
             Err(e) => tracing::warn!(error = %e, "Bad Redis URL"),
         }
     }
@@ -126,12 +138,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             m.interfaces.web.rate_limit_per_second,
             m.interfaces.web.rate_limit_burst,
         );
-        let state = AppState {
-            engine: engine.clone(),
-            keys: Arc::new(keys),
-            publisher,
-            started: Instant::now(),
-        };
+        let state = AppState::new(engine.clone(), keys, publisher);
         let addr: SocketAddr = format!("{}:{}", m.interfaces.web.host, m.interfaces.web.port)
             .parse()
             .with_context(|| {
@@ -159,6 +166,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             match acceptor {
                 Some(acceptor) => api::tls::serve(listener, acceptor, app, stopped).await,
                 None => {
+                    let app = app.into_make_service_with_connect_info::<SocketAddr>();
                     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                         let _ = stopped.changed().await;
                     });
@@ -171,12 +179,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     if m.metrics.enabled {
-        let state = AppState {
-            engine: engine.clone(),
-            keys: Arc::new(ApiKeys::new(&[], None)?),
-            publisher: Publisher::none(),
-            started: Instant::now(),
-        };
+        let state = AppState::new(engine.clone(), ApiKeys::new(&[], None)?, Publisher::none());
         serve_metrics(
             &m.interfaces.web.host,
             m.metrics.port,

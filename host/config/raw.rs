@@ -629,6 +629,15 @@ pub struct WebSection {
     pub rate_limit_burst: f64,
     /// The longest one request may take before it is answered 503.
     pub request_timeout_seconds: f64,
+    /// Reads of the store (decision lists, reports, outcomes, audit) run
+    /// at most this many at once, off the threads that decide kills.
+    pub max_concurrent_reads: u32,
+    /// How long one scan of the store may run before it answers what it
+    /// found with a cursor to go on from.
+    pub read_budget_ms: u64,
+    /// Wrong API keys one client address may present in a minute before
+    /// its requests are refused for the rest of it (0 = no limit).
+    pub auth_failures_per_minute: u32,
     /// HTTPS for the API (off: plain HTTP, meant for a loopback address).
     pub tls: WebTlsSection,
 }
@@ -643,6 +652,9 @@ impl Default for WebSection {
             rate_limit_per_second: 100.0,
             rate_limit_burst: 200.0,
             request_timeout_seconds: 60.0,
+            max_concurrent_reads: 1,
+            read_budget_ms: 1000,
+            auth_failures_per_minute: 10,
             tls: WebTlsSection::default(),
         }
     }

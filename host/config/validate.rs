@@ -668,6 +668,16 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
         "interfaces.web.request_timeout_seconds",
         format!("{} must be more than 0", i.web.request_timeout_seconds),
     );
+    c.check(
+        i.web.max_concurrent_reads >= 1,
+        "interfaces.web.max_concurrent_reads",
+        format!("{} must be at least 1", i.web.max_concurrent_reads),
+    );
+    c.check(
+        i.web.read_budget_ms >= 10,
+        "interfaces.web.read_budget_ms",
+        format!("{} must be at least 10", i.web.read_budget_ms),
+    );
     c.non_empty("interfaces.web.host", &i.web.host);
     for (n, k) in i.web.api_keys.iter().enumerate() {
         let at = format!("interfaces.web.api_keys[{n}]");

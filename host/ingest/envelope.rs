@@ -201,12 +201,63 @@ pub fn from_text(text: &str, now: DateTime<Utc>) -> Result<Parsed, ValidationErr
             format!("is {} bytes (limit {MAX_MESSAGE_BYTES})", text.len()),
         ));
     }
+    refuse_duplicate_keys("", text)?;
     if let Some(parsed) = typed(text, now) {
         return parsed;
     }
     let value: Value = serde_json::from_str(text)
         .map_err(|e| ValidationError::new("message", format!("not valid JSON: {e}")))?;
     from_json(&value, now)
+}
+
+/// Refuses JSON text in which one object names a key twice (`within`: the
+/// field the text came in, prefixed to the key's path).
+pub fn refuse_duplicate_keys(within: &str, text: &str) -> Result<(), ValidationError> {
+    match super::duplicate_keys::duplicate_key(text) {
+        None => Ok(()),
+        Some(path) => {
+            let field = if within.is_empty() {
+                path
+            } else {
+                format!("{within}.{path}")
+            };
+            Err(ValidationError::new(
+                &field,
+                "appears twice in one JSON object: ambiguous, refused",
+            ))
+        }
+    }
+}
+
+/// The entry fields that say which shape an entry has: exactly one of them
+/// may be present.
+const SHAPES: [&str; 3] = ["data", "payload", "kill_id"];
+
+/// Refuses an entry that names a field twice, or that has more than one
+/// shape (`data` with `payload`, say): which one is meant would be a guess.
+fn refuse_ambiguous_entry(fields: &[(String, String)]) -> Result<(), ValidationError> {
+    for (i, (k, _)) in fields.iter().enumerate() {
+        if fields[..i].iter().any(|(seen, _)| seen == k) {
+            return Err(ValidationError::new(
+                k,
+                "appears twice in the entry: ambiguous, refused",
+            ));
+        }
+    }
+    let shapes: Vec<&str> = SHAPES
+        .into_iter()
+        .filter(|s| fields.iter().any(|(k, _)| k == s))
+        .collect();
+    if shapes.len() > 1 {
+        return Err(ValidationError::new(
+            "entry",
+            format!(
+                "has the fields {} together: one of data, payload or kill_id says what the entry is; ambiguous, refused",
+                shapes.join(" and ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The kill report's fields that entry fields carry JSON-encoded.
@@ -224,6 +275,7 @@ pub fn from_stream_fields(
             format!("is {size} bytes (limit {MAX_MESSAGE_BYTES})"),
         ));
     }
+    refuse_ambiguous_entry(fields)?;
     let get = |name: &str| {
         fields
             .iter()
@@ -235,6 +287,7 @@ pub fn from_stream_fields(
             .map_err(|e| ValidationError::new(&format!("data.{}", e.field), e.problem));
     }
     if let Some(payload) = get("payload") {
+        refuse_duplicate_keys("payload", payload)?;
         let kill = kill_report_text(payload, now)
             .map_err(|e| ValidationError::new("payload", format!("not valid JSON: {e}")))?
             .map_err(|e| ValidationError::new(&format!("payload.{}", e.field), e.problem))?;
@@ -253,6 +306,7 @@ pub fn from_stream_fields(
     let mut o = Map::new();
     for (k, v) in fields {
         let value = if JSON_FIELDS.contains(&k.as_str()) {
+            refuse_duplicate_keys(k, v)?;
             serde_json::from_str(v)
                 .map_err(|e| ValidationError::new(k, format!("must be JSON-encoded: {e}")))?
         } else if k == "confidence_score" {
@@ -401,5 +455,51 @@ mod tests {
         assert_eq!(err.field, "data.message");
         let err = from_stream_fields(&[("hello".into(), "world".into())], now()).unwrap_err();
         assert_eq!(err.field, "entry");
+    }
+
+    #[test]
+    fn ambiguous_entries_and_json_are_refused_naming_the_field() {
+        let k = kill().to_string();
+        let env = envelope_with(|_| {});
+        let refused = |fields: &[(&str, &str)]| {
+            let fields: Vec<(String, String)> = fields
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            from_stream_fields(&fields, now()).unwrap_err()
+        };
+        // A field twice, or two shapes at once.
+        let e = refused(&[("data", &env), ("data", &env)]);
+        assert_eq!(e.field, "data");
+        assert!(e.problem.contains("twice"), "{e}");
+        let e = refused(&[("data", &env), ("payload", &k)]);
+        assert_eq!(e.field, "entry");
+        assert!(e.problem.contains("data and payload"), "{e}");
+        // A key twice in the JSON of any shape, named by its path.
+        let twice = k.replacen(
+            "\"kill_id\":\"k-1\"",
+            "\"kill_id\":\"k-1\",\"kill_id\":\"k-2\"",
+            1,
+        );
+        assert_ne!(twice, k);
+        assert_eq!(refused(&[("payload", &twice)]).field, "payload.kill_id");
+        let env_twice = format!(r#"{{"message_type":"KILL_REPORT","payload":{twice}}}"#);
+        assert_eq!(
+            refused(&[("data", &env_twice)]).field,
+            "data.payload.kill_id"
+        );
+        assert_eq!(from_text(&twice, now()).unwrap_err().field, "kill_id");
+        let mut fields: Vec<(&str, &str)> = vec![
+            ("kill_id", "k-1"),
+            ("timestamp", "2024-01-15T10:30:00Z"),
+            ("target_module", "svc"),
+            ("target_instance_id", "svc-1"),
+            ("kill_reason", "anomaly_behavior"),
+            ("severity", "low"),
+            ("confidence_score", "0.5"),
+            ("source_agent", "smith-01"),
+        ];
+        fields.push(("metadata", r#"{"region":"a","region":"b"}"#));
+        assert_eq!(refused(&fields).field, "metadata.region");
     }
 }

@@ -2,6 +2,7 @@
 //! `POST /api/v1/kills` (`api/kills.rs`). Both parse with `envelope.rs`,
 //! validate with `validate.rs`, and hand valid kills to the decider.
 
+pub mod duplicate_keys;
 pub mod envelope;
 mod handoff;
 pub mod redis;

@@ -309,10 +309,27 @@ impl RedisConsumer {
                 tracing::error!(error = %e, "Store flush failed; batch left pending");
                 return;
             }
-            match pipe.query_async::<()>(&mut conn).await {
-                Ok(()) => {
-                    if let Some(hook) = hook {
-                        hook(&ack);
+            // Each command's own reply: Redis runs every command of the
+            // pipeline, so one it refuses (a response to a reply_to that
+            // is not a stream) does not stop the XACK after it.
+            let n = ack.len() + 1;
+            match redis::aio::ConnectionLike::req_packed_commands(&mut conn, &pipe, 0, n).await {
+                Ok(replies) => {
+                    let mut replies = replies.into_iter().map(redis::Value::extract_error);
+                    for (id, reply) in ack.iter().zip(replies.by_ref()) {
+                        if let Err(e) = reply {
+                            refused_by_redis(&decider, id, &e);
+                        }
+                    }
+                    match replies.next() {
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, count = ack.len(), "Acknowledging failed; the entries will be claimed again")
+                        }
+                        _ => {
+                            if let Some(hook) = hook {
+                                hook(&ack);
+                            }
+                        }
                     }
                 }
                 Err(e) => {
@@ -328,6 +345,24 @@ impl RedisConsumer {
         if let Ok(all) = self.acks.acquire_many(ACKS_IN_FLIGHT as u32).await {
             drop(all);
         }
+    }
+}
+
+/// An entry whose response (or dead letter) Redis refused for good: it is
+/// acknowledged all the same (its decision is stored, and readable over the
+/// API), so it is kept as a dead letter and logged as lost, not as retried.
+fn refused_by_redis(decider: &Decider, entry_id: &str, e: &redis::RedisError) {
+    tracing::error!(entry_id, error = %e, "Redis refused this entry's response for good (is its reply_to a stream?): the entry is acknowledged and not retried; its decision is stored");
+    let dl = crate::store::DeadLetter {
+        at: Utc::now(),
+        source: "redis".into(),
+        entry_id: Some(entry_id.to_string()),
+        field: "reply_to".into(),
+        reason: format!("Redis refused the response: {e}"),
+        raw: String::new(),
+    };
+    if let Err(err) = decider.store.dead_letter(&dl) {
+        tracing::error!(error = %err, "Could not record dead letter");
     }
 }
 
@@ -366,10 +401,9 @@ async fn handle_entry(
     entry: Entry,
     now: DateTime<Utc>,
 ) -> (String, Result<redis::Cmd, StoreError>) {
-    let Entry { id, fields } = entry;
-    match envelope::from_stream_fields(&fields, now)
-        .and_then(|p| envelope::with_allowed_reply(p, bus))
-    {
+    let parsed = entry.parse(now);
+    let Entry { id, fields, .. } = entry;
+    match parsed.and_then(|p| envelope::with_allowed_reply(p, bus)) {
         Ok(parsed) => {
             let reply_to = parsed.reply_to.clone();
             let done = match decider.handle(Incoming::new(parsed, "redis")).await {
@@ -428,23 +462,34 @@ fn dead_letter(
     cmd
 }
 
-/// A stream entry: its id and its fields as strings (binary values are
-/// invalid input later).
+/// A stream entry: its id and its fields as strings. A field whose name or
+/// value is not UTF-8 is kept (lossily, for the dead letter) and named in
+/// `not_utf8`: such an entry is invalid input, never guessed at.
 #[derive(Debug, Default, PartialEq)]
 pub struct Entry {
     pub id: String,
     pub fields: Vec<(String, String)>,
+    pub not_utf8: Option<String>,
 }
 
 impl Entry {
     pub fn of_stream_id(entry: &StreamId) -> Entry {
+        let mut not_utf8 = None;
+        let fields = entry
+            .map
+            .iter()
+            .map(|(k, v)| {
+                let (v, ok) = text_of(v.clone());
+                if !ok && not_utf8.is_none() {
+                    not_utf8 = Some(k.clone());
+                }
+                (k.clone(), v)
+            })
+            .collect();
         Entry {
             id: entry.id.clone(),
-            fields: entry
-                .map
-                .iter()
-                .map(|(k, v)| (k.clone(), text_of(v.clone())))
-                .collect(),
+            fields,
+            not_utf8,
         }
     }
 
@@ -452,15 +497,35 @@ impl Entry {
     /// while pending. `None` when the shape is not an entry.
     fn of_value(v: redis::Value) -> Option<Entry> {
         let mut parts = items(v)?.into_iter();
-        let id = text_of(parts.next()?);
+        let id = text_of(parts.next()?).0;
         let mut fields = Vec::new();
+        let mut not_utf8 = None;
         if let Some(list) = parts.next().and_then(items) {
             let mut list = list.into_iter();
             while let (Some(k), Some(v)) = (list.next(), list.next()) {
-                fields.push((text_of(k), text_of(v)));
+                let ((k, k_ok), (v, v_ok)) = (text_of(k), text_of(v));
+                if !(k_ok && v_ok) && not_utf8.is_none() {
+                    not_utf8 = Some(k.clone());
+                }
+                fields.push((k, v));
             }
         }
-        Some(Entry { id, fields })
+        Some(Entry {
+            id,
+            fields,
+            not_utf8,
+        })
+    }
+
+    /// The kill it carries, if its fields are text.
+    pub fn parse(&self, now: DateTime<Utc>) -> Result<envelope::Parsed, ValidationError> {
+        match &self.not_utf8 {
+            Some(field) => Err(ValidationError::new(
+                field,
+                "is not valid UTF-8 text: refused, not guessed at",
+            )),
+            None => envelope::from_stream_fields(&self.fields, now),
+        }
     }
 }
 
@@ -473,14 +538,16 @@ fn items(v: redis::Value) -> Option<Vec<redis::Value>> {
 }
 
 /// A reply value as text, taking a bulk string's bytes without copying
-/// them when they are UTF-8.
-fn text_of(v: redis::Value) -> String {
+/// them when they are UTF-8; with whether they were (a lossy copy if not).
+fn text_of(v: redis::Value) -> (String, bool) {
     match v {
-        redis::Value::BulkString(b) => String::from_utf8(b)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        redis::Value::SimpleString(s) => s,
-        redis::Value::Int(i) => i.to_string(),
-        other => format!("{other:?}"),
+        redis::Value::BulkString(b) => match String::from_utf8(b) {
+            Ok(s) => (s, true),
+            Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+        },
+        redis::Value::SimpleString(s) => (s, true),
+        redis::Value::Int(i) => (i.to_string(), true),
+        other => (format!("{other:?}"), true),
     }
 }
 
@@ -528,7 +595,24 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            not_utf8: None,
         }
+    }
+
+    #[test]
+    fn an_entry_that_is_not_utf8_is_refused_naming_the_field() {
+        let raw = Value::Array(vec![
+            bulk("1-0"),
+            Value::Array(vec![
+                bulk("data"),
+                Value::BulkString(b"{\"kill_id\":\"k\xff\"}".to_vec()),
+            ]),
+        ]);
+        let e = Entry::of_value(raw).expect("an entry");
+        assert_eq!(e.not_utf8.as_deref(), Some("data"));
+        let err = e.parse(Utc::now()).unwrap_err();
+        assert_eq!(err.field, "data");
+        assert!(err.problem.contains("UTF-8"), "{err}");
     }
 
     #[test]
@@ -610,9 +694,13 @@ mod tests {
                 Value::Array(vec![bulk("data"), Value::BulkString(vec![0xff, b'a'])]),
             ])]),
         ])]);
+        // Kept lossily for the dead letter, and named as not text.
         assert_eq!(
             entries_of_reply(binary),
-            vec![expected("3-0", &[("data", "\u{fffd}a")])]
+            vec![Entry {
+                not_utf8: Some("data".into()),
+                ..expected("3-0", &[("data", "\u{fffd}a")])
+            }]
         );
     }
 }

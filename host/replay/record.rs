@@ -8,7 +8,6 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::recording::{Header, Recorded, RecordedProfile, VERSION, Writer};
 use crate::config::Config;
-use crate::ingest::envelope;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +90,7 @@ pub async fn from_redis<W: Write>(
             break;
         };
         for entry in &reply.ids {
-            let fields = crate::ingest::redis::Entry::of_stream_id(entry).fields;
+            let parsed = crate::ingest::redis::Entry::of_stream_id(entry);
             // Judged as of when Redis received it, so old entries still count.
             let received = entry
                 .id
@@ -100,7 +99,7 @@ pub async fn from_redis<W: Write>(
                 .and_then(|ms| ms.parse::<i64>().ok())
                 .and_then(DateTime::from_timestamp_millis)
                 .unwrap_or_else(Utc::now);
-            match envelope::from_stream_fields(&fields, received) {
+            match parsed.parse(received) {
                 Ok(parsed) => {
                     w.write(&Recorded {
                         kill: parsed.kill,

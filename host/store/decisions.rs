@@ -24,6 +24,53 @@ fn id_ms(decision_id: &str) -> Option<i64> {
         .checked_add(i64::from(nanos / 1_000_000))
 }
 
+/// How long a scan of the store may go on (reads over the API stop at
+/// theirs rather than hold a thread for as long as the store is large).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanBudget {
+    deadline: Option<std::time::Instant>,
+}
+
+impl ScanBudget {
+    /// No limit.
+    pub fn unlimited() -> ScanBudget {
+        ScanBudget::default()
+    }
+
+    /// Until `deadline`.
+    pub fn until(deadline: std::time::Instant) -> ScanBudget {
+        ScanBudget {
+            deadline: Some(deadline),
+        }
+    }
+
+    pub fn spent(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+}
+
+/// Which decisions a newest-first scan looks for: made in `[from, to)`,
+/// strictly below a cursor (a decision's time and kill_id) if any, of one
+/// module if any, at most `limit`.
+#[derive(Clone, Copy, Debug)]
+pub struct Newest<'a> {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub below: Option<(DateTime<Utc>, &'a str)>,
+    pub limit: usize,
+    pub module: Option<&'a str>,
+}
+
+/// What a scan found, and, when its budget ran out first, the last entry
+/// it looked at (a decision's time in milliseconds and its kill_id): a
+/// scan strictly below it goes on where this one stopped.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub records: Vec<DecisionRecord>,
+    pub stopped: Option<(i64, String)>,
+}
+
 /// Everything recorded about one kill.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
@@ -334,35 +381,52 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest decisions made in `[from, to)` that `wanted` accepts, at
-    /// most `limit`, newest first. `below`, a cursor from an earlier page
-    /// (a decision's time and kill_id), pages on strictly below it.
+    /// The newest decisions `page` asks for that `wanted` accepts, newest
+    /// first. The module is read off the time index, so a
+    /// module with few decisions costs an index scan, not a read of every
+    /// record. The scan stops when `budget` is spent: what it found so far
+    /// comes back with where it stopped, to go on from.
     pub fn records_newest(
         &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        below: Option<(DateTime<Utc>, &str)>,
-        limit: usize,
+        page: &Newest,
+        budget: &ScanBudget,
         wanted: impl Fn(&DecisionRecord) -> bool,
-    ) -> Result<Vec<DecisionRecord>> {
-        let mut out = Vec::new();
+    ) -> Result<Scan> {
+        let Newest {
+            from,
+            to,
+            below,
+            limit,
+            module,
+        } = *page;
+        let mut scan = Scan::default();
         if limit == 0 {
-            return Ok(out);
+            return Ok(scan);
         }
         self.groups.newest(
             from.timestamp_millis(),
             to.timestamp_millis(),
             below.map(|(t, kill_id)| (t.timestamp_millis(), kill_id)),
             |e| {
-                if let Some(rec) = self.load_json::<DecisionRecord>(e.loc)?
+                if module.is_none_or(|m| m == e.module)
+                    && let Some(rec) = self.load_json::<DecisionRecord>(e.loc)?
                     && wanted(&rec)
                 {
-                    out.push(rec);
+                    scan.records.push(rec);
                 }
-                Ok(out.len() < limit)
+                if scan.records.len() >= limit {
+                    return Ok(false);
+                }
+                // Every scan looks at one entry at least, so going on from
+                // where it stopped always gets further.
+                if budget.spent() {
+                    scan.stopped = Some((e.ms, e.kill_id.clone()));
+                    return Ok(false);
+                }
+                Ok(true)
             },
         )?;
-        Ok(out)
+        Ok(scan)
     }
 
     /// Auto-approvals decided since `since` (the hourly cap's count).

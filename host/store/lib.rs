@@ -29,6 +29,7 @@ mod durable;
 mod groups;
 mod keys;
 mod log;
+mod outbox;
 mod outcomes;
 mod queue;
 mod requests;
@@ -50,7 +51,8 @@ pub use crate::telemetry::FlushTimes;
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
-pub use decisions::{DecisionRecord, KillTimes, ModuleHistory, Stored};
+pub use decisions::{DecisionRecord, KillTimes, ModuleHistory, Newest, Scan, ScanBudget, Stored};
+pub use outbox::Response;
 pub use outcomes::{OutcomeCounts, OutcomeFilter};
 pub use thresholds::{ChangeSource, ThresholdChange};
 pub use verdicts::{HumanVerdict, HumanVerdicts};
@@ -101,6 +103,8 @@ pub struct Store {
     pub(crate) plugin_bindings: Durable,
     /// People's approvals and denials by time ([`verdicts`]).
     pub(crate) human_verdicts: Durable,
+    /// Responses waiting to reach Redis ([`outbox`]).
+    pub(crate) outbox: Durable,
     /// Their counts per module, built at open and kept up to date.
     pub(crate) verdict_counts: Arc<verdicts::VerdictCounts>,
     /// Kills of known truth by their evidence ([`calibration`]), built at
@@ -175,6 +179,7 @@ impl Store {
             threshold_history: Durable::open(&db, "threshold_history", &sled_writes)?,
             plugin_bindings: Durable::open(&db, "plugin_bindings", &sled_writes)?,
             human_verdicts: Durable::open(&db, "human_verdicts", &sled_writes)?,
+            outbox: Durable::open(&db, "outbox", &sled_writes)?,
             verdict_counts: Arc::default(),
             calibration: Arc::default(),
             db,

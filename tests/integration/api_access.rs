@@ -4,7 +4,6 @@
 //! 429 — in the envelope. The route table here must list exactly the
 //! operations of the OpenAPI document (checked in `openapi_contract.rs`).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -98,23 +97,17 @@ fn keys(rate: f64) -> ApiKeys {
 /// An API over an engine that does not act (observer), one key per role.
 pub fn state_with_roles(rate: f64) -> AppState {
     let config = medic::config::Config::embedded().unwrap();
-    AppState {
-        engine: crate::pipeline_support::engine_with(config, None),
-        keys: Arc::new(keys(rate)),
-        publisher: Publisher::none(),
-        started: Instant::now(),
-    }
+    AppState::new(
+        crate::pipeline_support::engine_with(config, None),
+        keys(rate),
+        Publisher::none(),
+    )
 }
 
 /// An API over an engine that acts (semi-auto, a command backend).
 fn acting_state() -> (AppState, crate::acting_inprocess::Setup) {
     let s = setup(100, |_| {}, Store::temporary().unwrap());
-    let state = AppState {
-        engine: s.engine.clone(),
-        keys: Arc::new(keys(0.0)),
-        publisher: Publisher::none(),
-        started: Instant::now(),
-    };
+    let state = AppState::new(s.engine.clone(), keys(0.0), Publisher::none());
     (state, s)
 }
 
@@ -483,12 +476,11 @@ async fn a_request_over_the_time_limit_is_answered_503() {
     config.medic.plugins.directory = dir.path().display().to_string();
     config.medic.plugins.watch = false;
     config.medic.interfaces.web.request_timeout_seconds = 0.5;
-    let state = AppState {
-        engine: crate::pipeline_support::engine_with(config, None),
-        keys: Arc::new(keys(0.0)),
-        publisher: Publisher::none(),
-        started: Instant::now(),
-    };
+    let state = AppState::new(
+        crate::pipeline_support::engine_with(config, None),
+        keys(0.0),
+        Publisher::none(),
+    );
     // Checking a plugin that spins takes the plugin's whole deadline (5 s
     // in tests) on its golden kills: far over the request's limit.
     let started = Instant::now();
@@ -516,4 +508,63 @@ async fn a_request_over_the_time_limit_is_answered_503() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// A request from `addr` with `key`, as the servers hand it to the router.
+async fn from_address(state: &AppState, addr: [u8; 4], key: &str) -> (StatusCode, Value) {
+    use axum::extract::ConnectInfo;
+    let mut req = Request::builder()
+        .uri("/api/v1/status")
+        .header("x-api-key", key)
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::from((addr, 40_000))));
+    let res = medic::api::router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = res.status();
+    let retry = res.headers().get("retry-after").cloned();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        assert!(retry.is_some(), "429 without Retry-After: {body}");
+    }
+    (status, body)
+}
+
+#[tokio::test]
+async fn wrong_keys_from_one_address_are_throttled_and_others_are_not() {
+    let state = state_with_roles(0.0);
+    let wrong = "not-a-key-0123456789";
+    for n in 0..10 {
+        let (status, body) = from_address(&state, [10, 0, 0, 7], wrong).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}: {body}");
+    }
+    // The eleventh within the minute is refused unread, a right key too.
+    let (status, body) = from_address(&state, [10, 0, 0, 7], wrong).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["errors"][0]["code"], "too_many_failures", "{body}");
+    let (status, _) = from_address(&state, [10, 0, 0, 7], &key_of(Role::Admin)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another address, with the right key or a wrong one, is not held back.
+    let (status, body) = from_address(&state, [10, 0, 0, 8], &key_of(Role::Admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = from_address(&state, [10, 0, 0, 8], wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A request without a key guesses nothing: health still answers.
+    let mut req = Request::builder()
+        .uri("/health")
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [10, 0, 0, 7],
+            40_000,
+        ))));
+    let res = router(state.clone()).oneshot(req).await.unwrap();
+    assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -2,9 +2,6 @@
 //! audit, configuration (redacted) — and per-key rate limiting, through
 //! `router(state)` with `oneshot`.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use medic::api::{ApiKeys, AppState, router};
@@ -40,12 +37,7 @@ fn state(rate: f64, burst: f64) -> AppState {
     )
     .unwrap()
     .with_rate_limit(rate, burst);
-    AppState {
-        engine: engine_with(config, None),
-        keys: Arc::new(keys),
-        publisher: Publisher::none(),
-        started: Instant::now(),
-    }
+    AppState::new(engine_with(config, None), keys, Publisher::none())
 }
 
 async fn get(state: &AppState, uri: &str, key: &str) -> (StatusCode, Value, Option<String>) {

@@ -1,8 +1,5 @@
 //! `POST /api/v1/kills` and the daily report through `router(state)`.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use medic::api::{ApiKeys, AppState, router};
@@ -17,26 +14,29 @@ use crate::pipeline_support::*;
 const INGEST: &str = "ingest-key-0123456789";
 const VIEWER: &str = "viewer-key-0123456789";
 
-fn state() -> AppState {
+/// One key to send kills with, one to read with.
+fn keys() -> ApiKeys {
     let key = |name: &str, role, k: &str| ApiKeySection {
         name: name.into(),
         role,
         sha256: hex::encode(Sha256::digest(k)),
     };
-    let keys = ApiKeys::new(
+    ApiKeys::new(
         &[
             key("smith", Role::Ingest, INGEST),
             key("dash", Role::Viewer, VIEWER),
         ],
         None,
     )
-    .unwrap();
-    AppState {
-        engine: engine_with(medic::config::Config::embedded().unwrap(), None),
-        keys: Arc::new(keys),
-        publisher: Publisher::none(),
-        started: Instant::now(),
-    }
+    .unwrap()
+}
+
+fn state() -> AppState {
+    AppState::new(
+        engine_with(medic::config::Config::embedded().unwrap(), None),
+        keys(),
+        Publisher::none(),
+    )
 }
 
 async fn call(
@@ -46,6 +46,18 @@ async fn call(
     key: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
+    call_raw(state, method, uri, key, body).await
+}
+
+/// A request with a body as it is, bytes and all.
+async fn call_raw(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Body,
+) -> (StatusCode, Value) {
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
@@ -53,7 +65,6 @@ async fn call(
     if let Some(k) = key {
         req = req.header("x-api-key", k);
     }
-    let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
     let res = router(state.clone())
         .oneshot(req.body(body).unwrap())
         .await
@@ -290,4 +301,206 @@ async fn a_batch_whose_every_kill_is_invalid_is_refused_not_a_success() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"][0]["status"], "invalid");
     assert_eq!(body["data"][1]["status"], "decided");
+}
+
+/// An API over a store holding `n` decisions besides one real one (copies
+/// of it under other kill ids, over a hundred modules, each tenth a
+/// denial), with a key per role and a read budget of `budget_ms`.
+async fn state_with_decisions(n: usize, budget_ms: u64) -> AppState {
+    let mut config = medic::config::Config::embedded().unwrap();
+    config.medic.interfaces.web.read_budget_ms = budget_ms;
+    let engine = engine_with(config, None);
+    let store = engine.decider.store.clone();
+    decide(&engine.decider, "template", "svc-0").await;
+    let template = store
+        .record_for_kill("template")
+        .unwrap()
+        .expect("the template's record");
+    tokio::task::spawn_blocking(move || {
+        for i in 0..n {
+            let mut r = template.clone();
+            r.kill.kill_id = format!("bulk-{i}");
+            r.kill.target_module = format!("svc-{}", i % 100);
+            r.decision.kill_id = r.kill.kill_id.clone();
+            r.decision.target_module = r.kill.target_module.clone();
+            r.decision.decision_id = uuid::Uuid::now_v7().to_string();
+            r.decision.timestamp = chrono::Utc::now();
+            if i % 10 == 0 {
+                r.decision.outcome = medic::model::DecisionOutcome::Deny;
+            }
+            store.store_decision(&r).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    engine.decider.store.flush().await.unwrap();
+    AppState::new(engine, keys(), Publisher::none())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_that_runs_out_of_budget_answers_with_a_cursor_and_paging_loses_nothing() {
+    let s = state_with_decisions(3_000, 10).await;
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    let mut partial_pages = 0;
+    for _ in 0..10_000 {
+        let uri = match &cursor {
+            Some(c) => format!("/api/v1/decisions?outcome=deny&limit=1000&cursor={c}"),
+            None => "/api/v1/decisions?outcome=deny&limit=1000".to_string(),
+        };
+        let (status, body) = call(&s, "GET", &uri, Some(VIEWER), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for d in body["data"]["decisions"].as_array().unwrap() {
+            assert_eq!(d["outcome"], "deny");
+            assert!(
+                seen.insert(d["kill_id"].as_str().unwrap().to_string()),
+                "{d} twice"
+            );
+        }
+        if body["data"]["partial"] == true {
+            partial_pages += 1;
+        }
+        match body["data"]["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    // Every tenth of the 3,000 copies was a denial; the template was not.
+    assert_eq!(seen.len(), 300);
+    assert!(
+        partial_pages > 0,
+        "a 10 ms budget never ran out over 3,000 records"
+    );
+    // A module with no decisions is answered from the index.
+    let (status, body) = call(
+        &s,
+        "GET",
+        "/api/v1/decisions?module=nonexistent&limit=1000",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["decisions"], json!([]));
+}
+
+/// The 99th percentile of `xs` (sorted in place).
+fn p99(xs: &mut [std::time::Duration]) -> std::time::Duration {
+    xs.sort();
+    xs[(xs.len() * 99 / 100).min(xs.len() - 1)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_reads_in_parallel_do_not_hold_up_kills() {
+    let s = state_with_decisions(20_000, 1_000).await;
+    let kills = |prefix: &'static str| {
+        let s = s.clone();
+        async move {
+            let mut took = Vec::new();
+            for i in 0..40 {
+                let t = std::time::Instant::now();
+                let (status, body) = call(
+                    &s,
+                    "POST",
+                    "/api/v1/kills",
+                    Some(INGEST),
+                    Some(kill_json(&format!("{prefix}-{i}"), "svc-live")),
+                )
+                .await;
+                took.push(t.elapsed());
+                assert_eq!(status, StatusCode::OK, "{body}");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            took
+        }
+    };
+    let mut quiet = kills("quiet").await;
+    // Eight viewers reading decisions that need every record decoded, two
+    // asking for the daily report, each again as soon as answered.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for n in 0..10 {
+        let (s, stop, answered) = (s.clone(), stop.clone(), answered.clone());
+        readers.push(tokio::spawn(async move {
+            let uri = if n < 8 {
+                "/api/v1/decisions?outcome=approve_auto&limit=1000"
+            } else {
+                "/api/v1/reports/daily"
+            };
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, body) = call(&s, "GET", uri, Some(VIEWER), None).await;
+                assert!(
+                    status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+                    "{status} {body}"
+                );
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    assert_eq!(body["errors"][0]["code"], "busy", "{body}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut loaded = kills("loaded").await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        r.await.unwrap();
+    }
+    assert!(answered.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    let (base, under) = (p99(&mut quiet), p99(&mut loaded));
+    eprintln!("kill p99 without reads {base:?}, under heavy reads {under:?}");
+    // Before reads were taken off the deciding threads, a kill waited
+    // seconds behind them here.
+    assert!(
+        under <= base * 2 + std::time::Duration::from_millis(100),
+        "kill p99 {under:?} under heavy reads against {base:?} without"
+    );
+}
+
+#[tokio::test]
+async fn ambiguous_or_undecodable_bodies_are_refused_naming_the_field() {
+    let s = state();
+    let post = |body: Vec<u8>| {
+        let s = s.clone();
+        async move { call_raw(&s, "POST", "/api/v1/kills", Some(INGEST), Body::from(body)).await }
+    };
+    let good = kill_json("amb-1", "svc").to_string();
+    let twice = good.replacen(
+        "\"kill_id\":\"amb-1\"",
+        "\"kill_id\":\"amb-1\",\"kill_id\":\"amb-2\"",
+        1,
+    );
+    assert_ne!(twice, good);
+    let (status, body) = post(twice.into_bytes()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "kill_id", "{body}");
+    let batch = format!("[{good},{{\"a\":1,\"a\":2}}]");
+    let (status, body) = post(batch.into_bytes()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "[1].a", "{body}");
+    let mut bad = good.clone().into_bytes();
+    let at = bad.len() - 3;
+    bad[at] = 0xff;
+    let (status, body) = post(bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "body", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("UTF-8"),
+        "{body}"
+    );
+    // Nothing of them was decided.
+    let (_, page) = call(
+        &s,
+        "GET",
+        "/api/v1/decisions?module=svc",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(page["data"]["decisions"], json!([]), "{page}");
 }

@@ -316,41 +316,53 @@ async fn the_consumer_groups_backlog_is_measured_for_metrics() {
     task.await.unwrap();
 }
 
+/// A request to the API of `state` with the admin key these tests give it
+/// (when it has one), and its answer as JSON.
+async fn api(
+    state: &medic::api::AppState,
+    method: &'static str,
+    path: &'static str,
+    body: Option<serde_json::Value>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-api-key", ADMIN_KEY)
+        .header("content-type", "application/json")
+        .body(body.map_or(axum::body::Body::empty(), |b| {
+            axum::body::Body::from(b.to_string())
+        }))
+        .unwrap();
+    let res = medic::api::router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let code = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (code, serde_json::from_slice(&bytes).unwrap())
+}
+
+const ADMIN_KEY: &str = "admin-key-0123456789";
+
 /// `/health` and `/health/ready` through a Redis outage: the event bus shows
 /// as failing and the engine as not ready while Redis is down, and as ok
 /// once the consumer is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_the_event_bus_through_an_outage() {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
+    use axum::http::StatusCode;
 
     let mut server = RedisServer::start();
     let config = config_for(&server);
     let engine = engine_with(config.clone(), None);
-    let state = medic::api::AppState {
-        engine: engine.clone(),
-        keys: Arc::new(medic::api::ApiKeys::new(&[], None).unwrap()),
-        publisher: medic::publish::Publisher::none(),
-        started: Instant::now(),
-    };
-    let get = |path: &'static str| {
-        let state = state.clone();
-        async move {
-            let res = medic::api::router(state)
-                .oneshot(Request::get(path).body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            let code = res.status();
-            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .unwrap();
-            (
-                code,
-                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
-            )
-        }
-    };
+    let state = medic::api::AppState::new(
+        engine.clone(),
+        medic::api::ApiKeys::new(&[], None).unwrap(),
+        medic::publish::Publisher::none(),
+    );
+    let get = |path: &'static str| api(&state, "GET", path, None);
     let up = || engine.decider.metrics.event_bus_up.get();
     let (stop, task) = start(engine.decider.clone(), &config);
     wait_until("the consumer connected", 30, || up() == Some(1)).await;
@@ -376,6 +388,144 @@ async fn health_reports_the_event_bus_through_an_outage() {
     server.start_again();
     wait_until("the consumer reconnected", 30, || up() == Some(1)).await;
     assert_eq!(get("/health/ready").await.0, StatusCode::OK);
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+/// The responses to kills that came over HTTP wait in the store's outbox
+/// through a Redis outage and reach the stream once Redis is back; one that
+/// Redis will never take (its `reply_to` is a key of another type) is
+/// dead-lettered, not retried for ever, and holds up none after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_to_http_kills_wait_out_a_redis_outage_in_the_outbox() {
+    use axum::http::StatusCode;
+
+    let mut server = RedisServer::start();
+    let config = config_for(&server);
+    let engine = engine_with(config.clone(), None);
+    let store = engine.decider.store.clone();
+    let publisher = medic::publish::Publisher::redis(
+        redis::Client::open(server.url()).unwrap(),
+        None,
+        "medic.responses",
+        store.clone(),
+    );
+    let (stop, stopped) = watch::channel(false);
+    let outbox = tokio::spawn(publisher.outbox().expect("an outbox").run(stopped));
+    let state = medic::api::AppState::new(
+        engine.clone(),
+        medic::api::ApiKeys::new(&[], Some(ADMIN_KEY)).unwrap(),
+        publisher.clone(),
+    );
+    let call = |method: &'static str, path: &'static str, body: Option<serde_json::Value>| {
+        api(&state, method, path, body)
+    };
+    let client = redis::Client::open(server.url()).unwrap();
+    let answered = |kill_id: &str| {
+        let Ok(mut conn) = client.get_connection() else {
+            return 0;
+        };
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg("medic.responses")
+            .arg("-")
+            .arg("+")
+            .query(&mut conn)
+            .unwrap_or_default();
+        entries
+            .iter()
+            .filter(|(_, f)| f.iter().any(|(k, v)| k == "kill_id" && v == kill_id))
+            .count()
+    };
+
+    let (code, body) = call("POST", "/api/v1/kills", Some(kill_json("ob-1", "svc"))).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    wait_until("the first response", 30, || answered("ob-1") == 1).await;
+
+    server.stop();
+    let (code, body) = call("POST", "/api/v1/kills", Some(kill_json("ob-2", "svc"))).await;
+    assert_eq!(code, StatusCode::OK, "decided though Redis is down: {body}");
+    assert_eq!(publisher.waiting(), Some(1));
+    let (_, health) = call("GET", "/health", None).await;
+    assert_eq!(health["checks"]["responses"], "waiting", "{health}");
+    assert_eq!(health["checks"]["responses_waiting"], 1, "{health}");
+
+    server.start_again();
+    wait_until("the response after the outage", 60, || {
+        answered("ob-2") == 1
+    })
+    .await;
+    wait_until("the outbox emptied", 10, || publisher.waiting() == Some(0)).await;
+    let (_, health) = call("GET", "/health", None).await;
+    assert_eq!(health["checks"]["responses"], "ok", "{health}");
+
+    // A reply stream that is not a stream: refused for good, dead-lettered.
+    let mut conn = server.conn();
+    let _: () = conn.set("medic.responses.wrongtype", "a string").unwrap();
+    let env = json!({"version": "1.0", "message_type": "KILL_REPORT",
+                     "payload": kill_json("ob-3", "svc"), "reply_to": "medic.responses.wrongtype"});
+    let (code, body) = call("POST", "/api/v1/kills", Some(env)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (code, body) = call("POST", "/api/v1/kills", Some(kill_json("ob-4", "svc"))).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    wait_until("the response after the refused one", 30, || {
+        answered("ob-4") == 1
+    })
+    .await;
+    wait_until("the outbox emptied", 10, || publisher.waiting() == Some(0)).await;
+    let now = chrono::Utc::now();
+    let dead = store
+        .dead_letters_between(now - chrono::Duration::minutes(5), now)
+        .unwrap();
+    assert!(
+        dead.iter()
+            .any(|d| d.source == "outbox" && d.reason.contains("medic.responses.wrongtype")),
+        "{dead:?}"
+    );
+    let _ = stop.send(true);
+    outbox.await.unwrap();
+}
+
+/// A kill whose reply_to names a key Redis will not add to (not a stream)
+/// is decided and acknowledged, its lost response kept as a dead letter,
+/// and nothing is retried for ever; the entries beside it are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_redis_refuses_is_dead_lettered_not_retried_for_ever() {
+    let server = RedisServer::start();
+    let mut conn = server.conn();
+    let config = config_for(&server);
+    let decider = decider_with(config.clone(), None);
+    let _: () = conn.set("medic.responses.wrongtype", "a string").unwrap();
+    let env = json!({"version": "1.0", "message_type": "KILL_REPORT",
+                     "payload": kill_json("wt-1", "svc"), "reply_to": "medic.responses.wrongtype"})
+    .to_string();
+    let _: String = conn.xadd(STREAM, "*", &[("data", env.as_str())]).unwrap();
+    add_envelope(&mut conn, "wt-2");
+    let (stop, task) = start(decider.clone(), &config);
+    wait_until("both decided and acknowledged", 30, || {
+        decider.store.decision_count() == 2 && pending(&mut conn) == 0
+    })
+    .await;
+    let answered: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("medic.responses")
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    let now = chrono::Utc::now();
+    let dead = decider
+        .store
+        .dead_letters_between(now - chrono::Duration::minutes(5), now)
+        .unwrap();
+    assert!(
+        dead.iter()
+            .any(|d| d.field == "reply_to" && d.reason.contains("WRONGTYPE")),
+        "{dead:?}"
+    );
+    // Past the claim time nothing comes back for another try.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(pending(&mut conn), 0);
+    assert_eq!(decider.store.decision_count(), 2);
     let _ = stop.send(true);
     task.await.unwrap();
 }

@@ -6,7 +6,7 @@
 
 use chrono::{Duration, Utc};
 use medic::decide::Handled;
-use medic::store::{AuditEvent, AuditKind, DecisionRecord, Store, Stored};
+use medic::store::{AuditEvent, AuditKind, DecisionRecord, Newest, ScanBudget, Store, Stored};
 use serde_json::json;
 
 use crate::pipeline_support::{decide, decider_on, decider_with, incoming};
@@ -129,7 +129,20 @@ async fn a_store_of_schema_version_1_is_migrated_with_every_record_and_event() {
             "{opening}"
         );
         assert_eq!(events[4].details, json!({"n": 4}));
-        let newest = store.records_newest(from, to, None, 4, |_| true).unwrap();
+        let newest = store
+            .records_newest(
+                &Newest {
+                    from,
+                    to,
+                    below: None,
+                    limit: 4,
+                    module: None,
+                },
+                &ScanBudget::unlimited(),
+                |_| true,
+            )
+            .unwrap()
+            .records;
         let mut want = kill_ids(&recs);
         want.reverse();
         assert_eq!(kill_ids(&newest), want[..4].to_vec(), "{opening}");
