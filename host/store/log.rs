@@ -119,10 +119,13 @@ fn open_segment(dir: &Path, segment: u32) -> std::io::Result<File> {
 
 impl RecordLog {
     /// Opens the log in `dir` (created if missing) and starts a new
-    /// segment after the newest one there.
+    /// segment after every one used before. The segment the last run wrote
+    /// first has the zeros a crash left behind its data cut (see
+    /// [`data_end`]), and is removed if that leaves nothing; so are empty
+    /// segments of older versions.
     pub fn open(dir: &Path) -> std::io::Result<Arc<RecordLog>> {
         std::fs::create_dir_all(dir)?;
-        let mut newest = 0;
+        let mut segments = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name();
             if let Some(n) = name
@@ -130,10 +133,25 @@ impl RecordLog {
                 .and_then(|n| n.strip_suffix(".log"))
                 .and_then(|n| n.parse::<u32>().ok())
             {
-                newest = newest.max(n);
+                segments.push(n);
             }
         }
-        let segment = newest + 1;
+        segments.sort_unstable();
+        let newest = segments.last().copied().unwrap_or(0);
+        if let Some(&last) = segments.last() {
+            trim(&segment_path(dir, last))?;
+        }
+        for &n in &segments {
+            let path = segment_path(dir, n);
+            if std::fs::metadata(&path)?.len() == 0 {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        // A number is never used twice, even once its segment is removed:
+        // an index entry a crash left pointing into it must not come to
+        // point at another run's frame.
+        let segment = (newest + 1).max(read_next(dir)?);
+        write_next(dir, segment + 1)?;
         let file = Arc::new(open_segment(dir, segment)?);
         File::open(dir)?.sync_all()?;
         let log = Arc::new(RecordLog {
@@ -199,6 +217,7 @@ impl RecordLog {
         let mut w = self.write_out(w)?;
         w.file.sync_data()?;
         let segment = w.segment + 1;
+        write_next(&self.dir, segment + 1)?;
         w.file = Arc::new(open_segment(&self.dir, segment)?);
         File::open(&self.dir)?.sync_all()?;
         w.segment = segment;
@@ -347,11 +366,108 @@ impl RecordLog {
         match File::open(segment_path(&self.dir, segment)) {
             Ok(f) => {
                 let f = Arc::new(f);
+                if readers.len() >= MAX_READERS {
+                    // Bounded descriptors: the others reopen when read.
+                    readers.clear();
+                }
                 readers.insert(segment, f.clone());
                 Ok(Some(f))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Read handles of earlier segments kept open at most.
+const MAX_READERS: usize = 32;
+
+/// The file holding the next segment number to use.
+fn next_path(dir: &Path) -> PathBuf {
+    dir.join("next-segment")
+}
+
+fn read_next(dir: &Path) -> std::io::Result<u32> {
+    match std::fs::read_to_string(next_path(dir)) {
+        Ok(s) => Ok(s.trim().parse().unwrap_or(0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Records `next` durably (written aside, then renamed over the old).
+fn write_next(dir: &Path, next: u32) -> std::io::Result<()> {
+    let aside = dir.join("next-segment.new");
+    {
+        let mut f = File::create(&aside)?;
+        std::io::Write::write_all(&mut f, next.to_string().as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&aside, next_path(dir))?;
+    File::open(dir)?.sync_all()
+}
+
+/// Where the data of a segment a run left ends, give or take: past its
+/// last intact frame, and past its last non-zero byte rounded up to a
+/// [`PREALLOCATE`] step. Frames after a torn one may still be read (sled
+/// may point at them), so nothing before the last non-zero byte is cut;
+/// what is cut are the zeros written ahead of the data.
+fn data_end(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(header) = bytes.get(at..at + HEADER) {
+        let (len, sum, kind) = parse_header(header);
+        let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
+            break;
+        };
+        if crc(kind, payload) != sum {
+            break;
+        }
+        at += HEADER + len;
+    }
+    let step = PREALLOCATE as usize;
+    let nonzero = bytes
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |i| (i + 1).div_ceil(step) * step);
+    at.max(nonzero).min(bytes.len())
+}
+
+/// Cuts the zeros behind a segment's data.
+fn trim(path: &Path) -> std::io::Result<()> {
+    let bytes = std::fs::read(path)?;
+    let end = data_end(&bytes) as u64;
+    let f = OpenOptions::new().write(true).open(path)?;
+    // Only ever shorter: the run that wrote it may be closing it (in this
+    // process) and cutting it itself.
+    if f.metadata()?.len() > end {
+        f.set_len(end)?;
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
+impl Drop for RecordLog {
+    /// A clean close leaves no zeros behind the data, and no segment with
+    /// nothing in it.
+    fn drop(&mut self) {
+        let w = lock(&self.writer);
+        let done = (|| -> std::io::Result<()> {
+            w.file.write_all_at(&w.buf, w.written)?;
+            let end = w.written + w.buf.len() as u64;
+            if end == 0 {
+                // A later open may have removed it already.
+                match std::fs::remove_file(segment_path(&self.dir, w.segment)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            } else {
+                w.file.set_len(end)?;
+                w.file.sync_all()?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = done {
+            tracing::warn!(error = %e, segment = w.segment, "Could not close the record log's segment cleanly; the next open trims it");
         }
     }
 }
@@ -469,6 +585,103 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The segment files in `dir`, with their sizes.
+    fn segments(dir: &Path) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry"))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().expect("metadata").len(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn closes_and_opens_leave_no_zeros_no_empty_segments_and_reuse_no_number() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = {
+            let log = RecordLog::open(dir.path()).expect("open");
+            let a = log.append(KIND_RECORD, &vec![1u8; 5000]).expect("append");
+            log.sync().expect("sync");
+            a
+        };
+        // Eighteen restarts that write nothing.
+        for _ in 0..18 {
+            drop(RecordLog::open(dir.path()).expect("open"));
+        }
+        // The last handle may be the zeroing thread's, let go within its
+        // 200 ms wait.
+        let want = vec![("00000001.log".to_string(), (HEADER + 5000) as u64)];
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while segments(dir.path()) != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            segments(dir.path()),
+            want,
+            "one segment, no zeros behind its frame"
+        );
+        let log = RecordLog::open(dir.path()).expect("open");
+        assert_eq!(log.read(first).expect("read"), Some(vec![1u8; 5000]));
+        let b = log.append(KIND_RECORD, b"later").expect("append");
+        assert_eq!(
+            b.segment, 20,
+            "the numbers of removed segments are not used again"
+        );
+    }
+
+    #[test]
+    fn frames_after_a_torn_one_are_kept_and_only_zeros_cut() {
+        let mut bytes = Vec::new();
+        for payload in [&b"first"[..], b"second"] {
+            bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&crc(KIND_RECORD, payload).to_le_bytes());
+            bytes.push(KIND_RECORD);
+            bytes.extend_from_slice(payload);
+        }
+        bytes[HEADER] ^= 0xff; // the first frame torn
+        let data = bytes.len();
+        bytes.resize(3 * PREALLOCATE as usize, 0);
+        // Up to the step holding the last non-zero byte: the second frame
+        // stays readable.
+        assert_eq!(data_end(&bytes), PREALLOCATE as usize);
+        assert!(data <= PREALLOCATE as usize);
+        assert_eq!(data_end(&[0u8; 4096]), 0, "all zeros: nothing to keep");
+    }
+
+    #[test]
+    fn an_open_cuts_the_zeros_a_crash_left_behind_the_data() {
+        let written = tempfile::tempdir().expect("tempdir");
+        let log = RecordLog::open(written.path()).expect("open");
+        let a = log.append(KIND_RECORD, &vec![3u8; 4000]).expect("append");
+        log.append(KIND_AUDIT, b"second").expect("append");
+        log.sync().expect("sync");
+        // What a crash leaves: the frames, then zeros written ahead (copied
+        // while the log is open, so its close does not tidy them away).
+        let crashed = tempfile::tempdir().expect("tempdir");
+        let mut bytes = std::fs::read(segment_path(written.path(), 1)).expect("read");
+        let data = 2 * HEADER + 4000 + 6;
+        bytes.resize(data + (1 << 20), 0);
+        std::fs::write(segment_path(crashed.path(), 1), &bytes).expect("write");
+        drop(log);
+        let log = RecordLog::open(crashed.path()).expect("open");
+        assert_eq!(
+            std::fs::metadata(segment_path(crashed.path(), 1))
+                .expect("metadata")
+                .len(),
+            PREALLOCATE,
+            "the zeros past the step holding the data are cut"
+        );
+        assert!(data as u64 <= PREALLOCATE);
+        assert_eq!(log.read(a).expect("read"), Some(vec![3u8; 4000]));
+    }
 
     #[test]
     fn appended_frames_read_back_before_and_after_a_sync_and_across_opens() {
