@@ -220,7 +220,6 @@ impl Decider {
         if let Some(earlier) = self.decided_before(kill)? {
             return Ok(earlier);
         }
-        self.metrics.kills_received.inc();
         // A kill of a module being brought back interrupts that.
         let rekilled = self.fleet.kill_arrived(kill);
         tracing::info!(kill_id = %kill.kill_id, reason = wire_str(&kill.kill_reason), severity = wire_str(&kill.severity), confidence = kill.confidence_score, "Kill report received");

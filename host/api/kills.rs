@@ -98,6 +98,8 @@ pub async fn ingest(
     let bus = &decider.config.medic.smith.event_bus;
     let mut results = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
+        // Every kill that arrives, whatever becomes of it.
+        decider.metrics.kills_received.inc();
         match from_json(item, now).and_then(|p| with_allowed_reply(p, bus)) {
             Err(e) => {
                 decider.reject("http", None, &caller.name, &e, &item.to_string())?;

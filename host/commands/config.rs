@@ -7,8 +7,8 @@ pub fn run(files: &ConfigFiles, command: &ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Check => {
             println!(
-                "configuration OK: mode {:?}, active phase {}",
-                config.medic.mode.current,
+                "configuration OK: mode {}, active phase {}",
+                crate::model::wire::wire_str(&config.medic.mode.current),
                 config.active_phase()
             );
         }

@@ -11,7 +11,14 @@ use super::Problem;
 pub(super) fn root(file: &str, text: &str, problems: &mut Vec<Problem>) -> Mapping {
     match serde_yaml::from_str::<Value>(text) {
         Ok(Value::Mapping(m)) => m,
-        Ok(Value::Null) => Mapping::new(),
+        Ok(Value::Null) => {
+            problems.push(Problem::new(
+                file,
+                "",
+                "the file is empty: write the settings to change (config/medic.yaml and config/constitution.yaml show them all), or leave the file out to run on the embedded defaults",
+            ));
+            Mapping::new()
+        }
         Ok(_) => {
             problems.push(Problem::new(
                 file,

@@ -401,6 +401,8 @@ async fn handle_entry(
     entry: Entry,
     now: DateTime<Utc>,
 ) -> (String, Result<redis::Cmd, StoreError>) {
+    // Every entry that arrives, whatever becomes of it.
+    decider.metrics.kills_received.inc();
     let parsed = entry.parse(now);
     let Entry { id, fields, .. } = entry;
     match parsed.and_then(|p| envelope::with_allowed_reply(p, bus)) {

@@ -54,6 +54,12 @@ pub fn compile(
             }
         }
     }
+    not_a_component(bytes).map_or(Ok(()), |message| {
+        Err(LoadError::Compile {
+            origin: origin.to_string(),
+            message: message.to_string(),
+        })
+    })?;
     let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile {
         origin: origin.to_string(),
         message: format!("{e:#}"),
@@ -64,6 +70,23 @@ pub fn compile(
         tracing::warn!(dir = %dir.display(), error = %e, "Could not cache compiled plugin");
     }
     Ok((with_memory_image(component, origin)?, false))
+}
+
+/// What is wrong with a file that is no WebAssembly component at all, said
+/// plainly (the compiler's own message lists the bytes it expected).
+fn not_a_component(bytes: &[u8]) -> Option<&'static str> {
+    if !bytes.starts_with(b"\0asm") {
+        return Some(
+            "not a WebAssembly file: it does not begin with the bytes \\0asm (is it the right file, or still source code?)",
+        );
+    }
+    // A component's layer is 1; a core module's version word is 1, 0.
+    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+        return Some(
+            "a core WebAssembly module, not a component: build it for wasm32-wasip2, or wrap it with `wasm-tools component new`",
+        );
+    }
+    None
 }
 
 /// Attempts at building a component's memory image before its load fails.
@@ -104,4 +127,20 @@ fn store(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> 
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_a_component;
+
+    #[test]
+    fn files_that_are_no_component_are_named_for_what_they_are() {
+        assert!(not_a_component(b"not wasm").unwrap().contains("\\0asm"));
+        assert!(
+            not_a_component(b"\0asm\x01\0\0\0")
+                .unwrap()
+                .contains("core WebAssembly module")
+        );
+        assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0"), None);
+    }
 }

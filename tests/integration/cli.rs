@@ -67,6 +67,31 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
     let (ok, _, err) = medic(&["plugin", "check", "/nonexistent.wasm"]);
     assert!(!ok);
     assert!(err.contains("/nonexistent.wasm"), "{err}");
+
+    // A file that is no WebAssembly is named for what it is, in one line.
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("strategy.wasm");
+    std::fs::write(&text, "fn main() {}").unwrap();
+    let (ok, _, err) = medic(&["plugin", "check", text.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("not a WebAssembly file"), "{err}");
+    assert!(
+        !err.contains("0x61"),
+        "no dump of the bytes expected: {err}"
+    );
+}
+
+#[test]
+fn config_check_names_the_mode_as_the_configuration_does() {
+    let (ok, out, err) = medic(&["config", "check"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("mode observer,"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("medic.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let (ok, _, err) = medic(&["--config", empty.to_str().unwrap(), "config", "check"]);
+    assert!(!ok, "an empty file passed");
+    assert!(err.contains("the file is empty"), "{err}");
 }
 
 #[test]

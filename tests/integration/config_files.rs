@@ -483,3 +483,15 @@ fn a_reply_stream_that_could_reach_another_stream_is_refused() {
         ["medic.responses", "medic.responses.*"]
     );
 }
+
+#[test]
+fn an_empty_file_is_refused_not_read_as_the_defaults() {
+    for (medic, constitution) in [
+        ("", medic::config::EMBEDDED_CONSTITUTION),
+        ("# only a comment\n", medic::config::EMBEDDED_CONSTITUTION),
+        (medic::config::EMBEDDED_MEDIC, "\n"),
+    ] {
+        let p = problems(medic, constitution).join("\n");
+        assert!(p.contains("the file is empty"), "{p}");
+    }
+}

@@ -504,3 +504,30 @@ async fn ambiguous_or_undecodable_bodies_are_refused_naming_the_field() {
     .await;
     assert_eq!(page["data"]["decisions"], json!([]), "{page}");
 }
+
+#[tokio::test]
+async fn every_kill_that_arrives_is_counted_received_whatever_becomes_of_it() {
+    let s = state();
+    let mut bad = kill_json("c-bad", "svc");
+    bad["confidence_score"] = json!(7);
+    let batch = json!([
+        kill_json("c-1", "svc"),
+        kill_json("c-2", "svc"),
+        bad,
+        {"hello": "world"},
+        kill_json("c-1", "svc")
+    ]);
+    let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for single in [
+        kill_json("c-3", "svc"),
+        kill_json("c-3", "svc"),
+        json!({"x": 1}),
+    ] {
+        call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(single)).await;
+    }
+    let m = &s.engine.decider.metrics;
+    assert_eq!(m.kills_received.get(), 8, "five in the batch, three alone");
+    assert_eq!(m.kills_invalid.get(), 3);
+    assert_eq!(m.duplicates.get(), 2);
+}

@@ -440,7 +440,7 @@ pub fn estimate(
         &mut terms,
         "kill_reason",
         shift,
-        format!("reason {:?}{}", kill.kill_reason, seen(counts)),
+        format!("reason {}{}", kill.kill_reason.as_str(), seen(counts)),
     );
     Estimate {
         log_odds,
@@ -504,11 +504,11 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
         weight: 0.0,
         contribution: 0.0,
         detail: format!(
-            "likely right {:.2} (between {:.2} and {:.2}) x impact {impact} of a {:?} module",
+            "likely right {:.2} (between {:.2} and {:.2}) x impact {impact} of a {} module",
             e.likely(),
             e.lower(),
             e.upper(),
-            input.profile.criticality
+            input.profile.criticality.as_str()
         ),
     });
     Ok(RiskAssessment {

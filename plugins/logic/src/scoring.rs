@@ -94,8 +94,10 @@ fn smith_factor(input: &ScoreInput) -> (f64, String) {
     };
     let value = (kill.confidence_score * severity * reason).clamp(0.0, 1.0);
     let detail = format!(
-        "confidence {:.2} x severity {:?} ({severity}) x reason {:?} ({reason})",
-        kill.confidence_score, kill.severity, kill.kill_reason
+        "confidence {:.2} x severity {} ({severity}) x reason {} ({reason})",
+        kill.confidence_score,
+        kill.severity.as_str(),
+        kill.kill_reason.as_str()
     );
     (value, detail)
 }
@@ -144,7 +146,10 @@ fn criticality_factor(criticality: Criticality) -> (f64, String) {
         Criticality::High => 0.75,
         Criticality::Critical => 1.0,
     };
-    (value, format!("module criticality {criticality:?}"))
+    (
+        value,
+        format!("module criticality {}", criticality.as_str()),
+    )
 }
 
 /// Kills outside working hours (UTC) are riskier to undo: fewer people are

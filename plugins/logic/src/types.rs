@@ -11,6 +11,20 @@ pub enum KillReason {
     ManualOverride,
 }
 
+impl KillReason {
+    /// As the wire and the docs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KillReason::ThreatDetected => "threat_detected",
+            KillReason::AnomalyBehavior => "anomaly_behavior",
+            KillReason::PolicyViolation => "policy_violation",
+            KillReason::ResourceExhaustion => "resource_exhaustion",
+            KillReason::DependencyCascade => "dependency_cascade",
+            KillReason::ManualOverride => "manual_override",
+        }
+    }
+}
+
 /// Smith's assessment of the threat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
@@ -19,6 +33,19 @@ pub enum Severity {
     Medium,
     Low,
     Info,
+}
+
+impl Severity {
+    /// As the wire and the docs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +93,18 @@ pub enum Criticality {
     Medium,
     High,
     Critical,
+}
+
+impl Criticality {
+    /// As the wire and the docs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Criticality::Low => "low",
+            Criticality::Medium => "medium",
+            Criticality::High => "high",
+            Criticality::Critical => "critical",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
