@@ -17,6 +17,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{field}: {problem}")]
     Invalid { field: String, problem: String },
+    /// A kill refused with every problem it has, each naming its field.
+    #[error("{0}")]
+    InvalidKill(crate::ingest::validate::ValidationError),
     #[error("{0}")]
     BadRequest(String),
     #[error("not found: {0}")]
@@ -48,7 +51,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::InvalidKill(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -66,7 +69,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::Invalid { .. } => "validation",
+            ApiError::Invalid { .. } | ApiError::InvalidKill(_) => "validation",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -92,8 +95,18 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "Internal error answering an API request");
         }
-        let error = ErrorDetail::from(&self);
-        let mut response = (self.status(), Json(ErrorEnvelope::new(error))).into_response();
+        let mut envelope = ErrorEnvelope::new(ErrorDetail::from(&self));
+        if let ApiError::InvalidKill(e) = &self {
+            envelope.errors = e
+                .all()
+                .map(|(field, problem)| ErrorDetail {
+                    field: Some(field.to_string()),
+                    message: problem.to_string(),
+                    code: "validation".into(),
+                })
+                .collect();
+        }
+        let mut response = (self.status(), Json(envelope)).into_response();
         if let ApiError::RateLimited { retry_after_secs }
         | ApiError::Busy { retry_after_secs }
         | ApiError::TooManyFailures { retry_after_secs } = self
@@ -113,6 +126,18 @@ impl From<&ApiError> for ErrorDetail {
             ApiError::Invalid { field, problem } => ErrorDetail {
                 field: Some(field.clone()),
                 message: problem.clone(),
+                code: e.code().into(),
+            },
+            // Its first problem, and the others after it.
+            ApiError::InvalidKill(v) => ErrorDetail {
+                field: Some(v.field.clone()),
+                message: if v.more.is_empty() {
+                    v.problem.clone()
+                } else {
+                    let also: Vec<String> =
+                        v.more.iter().map(|(f, p)| format!("{f}: {p}")).collect();
+                    format!("{} (also {})", v.problem, also.join("; "))
+                },
                 code: e.code().into(),
             },
             other => ErrorDetail {

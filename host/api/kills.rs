@@ -105,13 +105,13 @@ pub async fn ingest(
                 decider.reject("http", None, &caller.name, &e, &item.to_string())?;
                 if !batch {
                     decider.store.flush().await?;
-                    return Err(invalid(&e.field, e.problem));
+                    return Err(ApiError::InvalidKill(e));
                 }
                 results.push(KillResult {
                     index,
                     status: "invalid",
                     decision: None,
-                    error: Some(ErrorDetail::from(&invalid(&e.field, e.problem))),
+                    error: Some(ErrorDetail::from(&ApiError::InvalidKill(e))),
                 });
             }
             Ok(parsed) => {

@@ -89,8 +89,7 @@ fn enveloped(
     reply_to: Result<Option<&str>, ValidationError>,
     correlation_id: Result<Option<&str>, ValidationError>,
 ) -> Result<Parsed, ValidationError> {
-    let kill =
-        kill.map_err(|e| ValidationError::new(&format!("payload.{}", e.field), e.problem))?;
+    let kill = kill.map_err(|e| e.within("payload"))?;
     let reply_to = checked_id("reply_to", reply_to?)?;
     if let Some(r) = &reply_to
         && !reply_stream_allowed(r)
@@ -283,14 +282,13 @@ pub fn from_stream_fields(
             .map(|(_, v)| v.as_str())
     };
     if let Some(data) = get("data") {
-        return from_text(data, now)
-            .map_err(|e| ValidationError::new(&format!("data.{}", e.field), e.problem));
+        return from_text(data, now).map_err(|e| e.within("data"));
     }
     if let Some(payload) = get("payload") {
         refuse_duplicate_keys("payload", payload)?;
         let kill = kill_report_text(payload, now)
             .map_err(|e| ValidationError::new("payload", format!("not valid JSON: {e}")))?
-            .map_err(|e| ValidationError::new(&format!("payload.{}", e.field), e.problem))?;
+            .map_err(|e| e.within("payload"))?;
         return Ok(Parsed {
             kill,
             correlation_id: get("correlation_id").map(str::to_string),

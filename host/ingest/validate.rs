@@ -1,7 +1,8 @@
 //! Input validation: a kill report is checked field by field — required
-//! fields, enum values, ranges, timestamps, safe names, sizes — and the first
-//! problem is reported naming the field. Nothing unchecked reaches the
-//! decision stage.
+//! fields, enum values, ranges, timestamps, safe names, sizes — and every
+//! problem is reported at once, each naming its field (the fields' types
+//! first: a kill with a field of the wrong type is refused for those). Nothing
+//! unchecked reaches the decision stage.
 
 use std::borrow::Cow;
 
@@ -24,12 +25,13 @@ pub use crate::model::MAX_FUTURE;
 /// How old a kill may be and still be decided.
 pub const MAX_AGE: Duration = Duration::days(30);
 
-/// Why an input was refused: the field and the problem.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {problem}")]
+/// Why an input was refused: the field and the problem, and any further
+/// problems found in the same input, each with its field.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidationError {
     pub field: String,
     pub problem: String,
+    pub more: Vec<(String, String)>,
 }
 
 impl ValidationError {
@@ -37,6 +39,71 @@ impl ValidationError {
         ValidationError {
             field: field.to_string(),
             problem: problem.into(),
+            more: Vec::new(),
+        }
+    }
+
+    /// Every problem, the first one first: (field, problem).
+    pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
+        std::iter::once((self.field.as_str(), self.problem.as_str()))
+            .chain(self.more.iter().map(|(f, p)| (f.as_str(), p.as_str())))
+    }
+
+    /// The same problems, each field under `prefix.` (`payload.kill_id`).
+    pub fn within(self, prefix: &str) -> ValidationError {
+        ValidationError {
+            field: format!("{prefix}.{}", self.field),
+            problem: self.problem,
+            more: self
+                .more
+                .into_iter()
+                .map(|(f, p)| (format!("{prefix}.{f}"), p))
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (field, problem)) in self.all().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{field}: {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// The problems found so far in one input.
+#[derive(Default)]
+struct Problems(Vec<ValidationError>);
+
+impl Problems {
+    /// The value, or `None` with its problem kept.
+    fn take<T>(&mut self, r: Result<T>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// Every problem kept, as one error (the first first).
+    fn error(self) -> ValidationError {
+        let mut all = self.0.into_iter().flat_map(|e| {
+            let ValidationError {
+                field,
+                problem,
+                more,
+            } = e;
+            std::iter::once((field, problem)).chain(more)
+        });
+        let (field, problem) = all
+            .next()
+            .unwrap_or_else(|| ("payload".to_string(), "is not a kill report".to_string()));
+        ValidationError {
+            field,
+            problem,
+            more: all.collect(),
         }
     }
 }
@@ -243,62 +310,143 @@ impl<'a> RawKill<'a> {
             "source_agent",
             "metadata",
         ];
-        only_known_fields(obj, &KNOWN, "a kill report")?;
-        Ok(RawKill {
-            kill_id: Cow::Borrowed(string_of(obj, "kill_id")?),
-            timestamp: Cow::Borrowed(
-                required(obj, "timestamp")?.as_str().ok_or_else(|| {
-                    ValidationError::new("timestamp", "must be an ISO-8601 string")
-                })?,
-            ),
-            target_module: Cow::Borrowed(string_of(obj, "target_module")?),
-            target_instance_id: Cow::Borrowed(string_of(obj, "target_instance_id")?),
-            kill_reason: enumeration(
-                obj,
-                "kill_reason",
-                "threat_detected, anomaly_behavior, policy_violation, resource_exhaustion, dependency_cascade, manual_override",
-            )?,
-            severity: enumeration(obj, "severity", "critical, high, medium, low, info")?,
-            confidence_score: required(obj, "confidence_score")?
-                .as_f64()
-                .ok_or_else(|| ValidationError::new("confidence_score", "must be a number"))?,
-            evidence: list_of(obj, "evidence")?,
-            dependencies: list_of(obj, "dependencies")?,
-            source_agent: Cow::Borrowed(string_of(obj, "source_agent")?),
-            metadata: match obj.get("metadata") {
-                None | Some(Value::Null) => None,
-                Some(Value::Object(m)) => Some(m.clone()),
-                Some(_) => return Err(ValidationError::new("metadata", "must be a JSON object")),
-            },
-        })
-    }
-
-    /// The kill report, every value checked, at time `now`.
-    pub fn checked(self, now: DateTime<Utc>) -> Result<KillReport> {
-        let kill_id = checked_name("kill_id", &self.kill_id)?;
-        let timestamp = checked_timestamp("timestamp", &self.timestamp, now)?;
-        let target_module = checked_name("target_module", &self.target_module)?;
-        let target_instance_id = checked_name("target_instance_id", &self.target_instance_id)?;
-        let confidence_score = self.confidence_score;
-        if !(0.0..=1.0).contains(&confidence_score) {
-            return Err(ValidationError::new(
-                "confidence_score",
-                format!("{confidence_score} is outside [0, 1]"),
+        let mut p = Problems::default();
+        for unknown in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
+            p.0.push(ValidationError::new(
+                unknown,
+                "is not a field of a kill report",
             ));
         }
-        Ok(KillReport {
+        let kill_id = p.take(string_of(obj, "kill_id"));
+        let timestamp = p.take(required(obj, "timestamp").and_then(|v| {
+            v.as_str()
+                .ok_or_else(|| ValidationError::new("timestamp", "must be an ISO-8601 string"))
+        }));
+        let target_module = p.take(string_of(obj, "target_module"));
+        let target_instance_id = p.take(string_of(obj, "target_instance_id"));
+        let kill_reason = p.take(enumeration(
+            obj,
+            "kill_reason",
+            "threat_detected, anomaly_behavior, policy_violation, resource_exhaustion, dependency_cascade, manual_override",
+        ));
+        let severity = p.take(enumeration(
+            obj,
+            "severity",
+            "critical, high, medium, low, info",
+        ));
+        let confidence_score = p.take(required(obj, "confidence_score").and_then(|v| {
+            v.as_f64()
+                .ok_or_else(|| ValidationError::new("confidence_score", "must be a number"))
+        }));
+        let evidence = p.take(list_of(obj, "evidence"));
+        let dependencies = p.take(list_of(obj, "dependencies"));
+        let source_agent = p.take(string_of(obj, "source_agent"));
+        let metadata = p.take(match obj.get("metadata") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m.clone())),
+            Some(_) => Err(ValidationError::new("metadata", "must be a JSON object")),
+        });
+        match (
+            p.0.is_empty(),
             kill_id,
             timestamp,
             target_module,
             target_instance_id,
-            kill_reason: self.kill_reason,
-            severity: self.severity,
+            kill_reason,
+            severity,
             confidence_score,
-            evidence: checked_list("evidence", self.evidence, false)?,
-            dependencies: checked_list("dependencies", self.dependencies, true)?,
-            source_agent: checked_string("source_agent", &self.source_agent, MAX_ID)?,
-            metadata: checked_metadata(self.metadata)?,
-        })
+            evidence,
+            dependencies,
+            source_agent,
+            metadata,
+        ) {
+            (
+                true,
+                Some(kill_id),
+                Some(timestamp),
+                Some(target_module),
+                Some(target_instance_id),
+                Some(kill_reason),
+                Some(severity),
+                Some(confidence_score),
+                Some(evidence),
+                Some(dependencies),
+                Some(source_agent),
+                Some(metadata),
+            ) => Ok(RawKill {
+                kill_id: Cow::Borrowed(kill_id),
+                timestamp: Cow::Borrowed(timestamp),
+                target_module: Cow::Borrowed(target_module),
+                target_instance_id: Cow::Borrowed(target_instance_id),
+                kill_reason,
+                severity,
+                confidence_score,
+                evidence,
+                dependencies,
+                source_agent: Cow::Borrowed(source_agent),
+                metadata,
+            }),
+            _ => Err(p.error()),
+        }
+    }
+
+    /// The kill report, every value checked, at time `now`.
+    pub fn checked(self, now: DateTime<Utc>) -> Result<KillReport> {
+        let mut p = Problems::default();
+        let kill_id = p.take(checked_name("kill_id", &self.kill_id));
+        let timestamp = p.take(checked_timestamp("timestamp", &self.timestamp, now));
+        let target_module = p.take(checked_name("target_module", &self.target_module));
+        let target_instance_id =
+            p.take(checked_name("target_instance_id", &self.target_instance_id));
+        let confidence_score = self.confidence_score;
+        p.take(if (0.0..=1.0).contains(&confidence_score) {
+            Ok(())
+        } else {
+            Err(ValidationError::new(
+                "confidence_score",
+                format!("{confidence_score} is outside [0, 1]"),
+            ))
+        });
+        let evidence = p.take(checked_list("evidence", self.evidence, false));
+        let dependencies = p.take(checked_list("dependencies", self.dependencies, true));
+        let source_agent = p.take(checked_string("source_agent", &self.source_agent, MAX_ID));
+        let metadata = p.take(checked_metadata(self.metadata));
+        match (
+            p.0.is_empty(),
+            kill_id,
+            timestamp,
+            target_module,
+            target_instance_id,
+            evidence,
+            dependencies,
+            source_agent,
+            metadata,
+        ) {
+            (
+                true,
+                Some(kill_id),
+                Some(timestamp),
+                Some(target_module),
+                Some(target_instance_id),
+                Some(evidence),
+                Some(dependencies),
+                Some(source_agent),
+                Some(metadata),
+            ) => Ok(KillReport {
+                kill_id,
+                timestamp,
+                target_module,
+                target_instance_id,
+                kill_reason: self.kill_reason,
+                severity: self.severity,
+                confidence_score,
+                evidence,
+                dependencies,
+                source_agent,
+                metadata,
+            }),
+            _ => Err(p.error()),
+        }
     }
 }
 
@@ -324,6 +472,33 @@ pub fn kill_report_text(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let now = DateTime::parse_from_rfc3339("2024-01-15T11:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut k = good();
+        k["kill_id"] = json!("../etc");
+        k["confidence_score"] = json!(7);
+        k["timestamp"] = json!("yesterday");
+        let e = kill_report(&k, now).unwrap_err();
+        let fields: Vec<&str> = e.all().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["kill_id", "timestamp", "confidence_score"], "{e}");
+        // Fields of the wrong type, and unknown ones, all at once too.
+        let mut k = good();
+        k["severity"] = json!(3);
+        k["evidence"] = json!("one");
+        k["colour"] = json!("red");
+        let e = kill_report(&k, now).unwrap_err();
+        let mut fields: Vec<&str> = e.all().map(|(f, _)| f).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["colour", "evidence", "severity"], "{e}");
+        assert!(e.to_string().contains("; "), "{e}");
+        // Under a prefix, each keeps its own path.
+        let e = e.within("payload");
+        assert!(e.all().all(|(f, _)| f.starts_with("payload.")), "{e}");
+    }
 
     fn good() -> Value {
         json!({

@@ -531,3 +531,35 @@ async fn every_kill_that_arrives_is_counted_received_whatever_becomes_of_it() {
     assert_eq!(m.kills_invalid.get(), 3);
     assert_eq!(m.duplicates.get(), 2);
 }
+
+#[tokio::test]
+async fn a_kill_with_several_bad_fields_is_refused_naming_each() {
+    let s = state();
+    let mut k = kill_json("../x", "svc");
+    k["confidence_score"] = json!(2);
+    k["severity"] = json!("dreadful");
+    let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(k)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["severity"],
+        "a field of the wrong type first: {body}"
+    );
+    let mut k = kill_json("../x", "svc");
+    k["confidence_score"] = json!(2);
+    let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(k)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["kill_id", "confidence_score"], "{body}");
+}
