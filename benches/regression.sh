@@ -49,17 +49,20 @@ WORK="$(mktemp -d)"
 trap 'git -C "$ROOT" worktree remove --force "$WORK/base" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 # Non-LTO release builds: minutes, not a quarter of an hour, and the same
-# for both sides. One target directory, so the dependencies build once.
+# for both sides. The base builds in a target directory of its own, kept
+# between runs (cargo names the workspace's crates alike wherever the
+# checkout is, so two checkouts sharing one would mix them up).
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+HEAD_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+BASE_TARGET="$HEAD_TARGET/regression-base"
 BASE_SHA="$(git rev-parse --short "$BASE_REV")"
 HEAD_SHA="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +changes)"
 echo "regression: base $BASE_SHA, head $HEAD_SHA; building both (release, no LTO)" >&2
 git worktree add --detach "$WORK/base" "$BASE_REV" >/dev/null 2>&1
-(cd "$WORK/base" && cargo build --release --bin medic --quiet)
-cp "$CARGO_TARGET_DIR/release/medic" "$WORK/medic-base"
-cargo build --release --bin medic --quiet
-cp "$CARGO_TARGET_DIR/release/medic" "$WORK/medic-head"
+(cd "$WORK/base" && CARGO_TARGET_DIR="$BASE_TARGET" cargo build --release --bin medic --quiet)
+cp "$BASE_TARGET/release/medic" "$WORK/medic-base"
+CARGO_TARGET_DIR="$HEAD_TARGET" cargo build --release --bin medic --quiet
+cp "$HEAD_TARGET/release/medic" "$WORK/medic-head"
 
 # The base's example configuration, which both binaries read.
 CONFIG="$WORK/base/config/examples/semi-auto.yaml"
