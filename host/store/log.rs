@@ -334,26 +334,18 @@ impl RecordLog {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let mut at = if segment == from.segment {
+            let start = if segment == from.segment {
                 from.offset as usize
             } else {
                 0
             };
-            while let Some(header) = bytes.get(at..at + HEADER) {
-                let (len, sum, kind) = parse_header(header);
-                let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
-                    break;
-                };
-                if crc(kind, payload) != sum {
-                    break;
-                }
+            out.extend(intact_frames(&bytes, start).map(|(at, kind, payload)| {
                 let loc = Loc {
                     segment,
                     offset: at as u64,
                 };
-                out.push((loc, kind, payload.to_vec()));
-                at += HEADER + len;
-            }
+                (loc, kind, payload.to_vec())
+            }));
         }
         Ok(out)
     }
@@ -407,23 +399,31 @@ fn write_next(dir: &Path, next: u32) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The intact frames of a segment's `bytes` from `start` on, up to the
+/// first torn one: (offset, kind, payload).
+fn intact_frames(bytes: &[u8], start: usize) -> impl Iterator<Item = (usize, u8, &[u8])> {
+    let mut at = start;
+    std::iter::from_fn(move || {
+        let (len, sum, kind) = parse_header(bytes.get(at..at + HEADER)?);
+        let payload = bytes.get(at + HEADER..at + HEADER + len)?;
+        if crc(kind, payload) != sum {
+            return None;
+        }
+        let frame = (at, kind, payload);
+        at += HEADER + len;
+        Some(frame)
+    })
+}
+
 /// Where the data of a segment a run left ends, give or take: past its
 /// last intact frame, and past its last non-zero byte rounded up to a
 /// [`PREALLOCATE`] step. Frames after a torn one may still be read (sled
 /// may point at them), so nothing before the last non-zero byte is cut;
 /// what is cut are the zeros written ahead of the data.
 fn data_end(bytes: &[u8]) -> usize {
-    let mut at = 0;
-    while let Some(header) = bytes.get(at..at + HEADER) {
-        let (len, sum, kind) = parse_header(header);
-        let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
-            break;
-        };
-        if crc(kind, payload) != sum {
-            break;
-        }
-        at += HEADER + len;
-    }
+    let at = intact_frames(bytes, 0)
+        .last()
+        .map_or(0, |(at, _, payload)| at + HEADER + payload.len());
     let step = PREALLOCATE as usize;
     let nonzero = bytes
         .iter()

@@ -532,6 +532,16 @@ async fn every_kill_that_arrives_is_counted_received_whatever_becomes_of_it() {
     assert_eq!(m.duplicates.get(), 2);
 }
 
+/// The fields an error answer names, in order.
+fn fields_at_fault(body: &Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_kill_with_several_bad_fields_is_refused_naming_each() {
     let s = state();
@@ -540,12 +550,7 @@ async fn a_kill_with_several_bad_fields_is_refused_naming_each() {
     k["severity"] = json!("dreadful");
     let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(k)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_at_fault(&body);
     assert_eq!(
         fields,
         ["severity"],
@@ -555,11 +560,6 @@ async fn a_kill_with_several_bad_fields_is_refused_naming_each() {
     k["confidence_score"] = json!(2);
     let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(k)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = fields_at_fault(&body);
     assert_eq!(fields, ["kill_id", "confidence_score"], "{body}");
 }

@@ -661,7 +661,22 @@ async fn a_widening_that_would_revive_a_kill_a_person_denied_is_refused() {
         |c| c.medic.decision.auto_approve.enabled = false,
         store.clone(),
     );
-    crate::pipeline_support::decide(&judging.decider, "denied-1", "renderer").await;
+    // Killed in working hours, so its score does not depend on when the
+    // test runs.
+    let kill = medic::ingest::validate::kill_report(
+        &crate::pipeline_support::kill_json_at(
+            "denied-1",
+            "renderer",
+            crate::pipeline_support::working_hours(),
+        ),
+        Utc::now(),
+    )
+    .unwrap();
+    judging
+        .decider
+        .handle(crate::pipeline_support::incoming(kill))
+        .await
+        .unwrap();
     let item = judging.acting.queue.list_pending(10).unwrap().remove(0);
     assert!(item.decision.risk_score < 0.2, "{:?}", item.decision);
     judging

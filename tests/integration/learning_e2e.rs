@@ -10,7 +10,7 @@
 use serde_json::json;
 
 use crate::acting_support::{DemoService, Engine, yaml, yaml_set};
-use crate::pipeline_support::kill_json;
+use crate::pipeline_support::{kill_json_at, working_hours};
 
 #[test]
 fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
@@ -69,7 +69,9 @@ fn an_outcome_teaches_the_learner_and_the_change_can_be_reverted() {
     svc.kill();
     // What comes back fails its health checks and is rolled back.
     svc.set_unhealthy(true);
-    engine.report_kill(&kill_json("learn-1", "thumbnailer"));
+    // Killed in working hours: the band it is scored in, and so the band the
+    // learner moves, does not depend on when the test runs.
+    engine.report_kill(&kill_json_at("learn-1", "thumbnailer", working_hours()));
     let outcome = engine.wait_outcome("learn-1", 60);
     assert_eq!(outcome["result"], "rollback", "{outcome}");
     assert_eq!(outcome["strategy"], "balanced@0.1.0");

@@ -63,9 +63,33 @@ pub fn engine_on(
 
 /// A valid kill report as JSON.
 pub fn kill_json(kill_id: &str, module: &str) -> Value {
+    kill_json_at(kill_id, module, Utc::now())
+}
+
+/// A time in working hours (08:00-17:59 UTC), now or within the last day:
+/// the `weighted` scorer's time-of-day factor is then the same whenever a
+/// test runs (it is higher in the evening and at night).
+pub fn working_hours() -> chrono::DateTime<Utc> {
+    use chrono::{Duration, Timelike};
+    let now = Utc::now();
+    let noon = |d: chrono::DateTime<Utc>| {
+        d.with_hour(12)
+            .and_then(|t| t.with_minute(0))
+            .and_then(|t| t.with_second(0))
+            .unwrap_or(d)
+    };
+    match now.hour() {
+        8..=17 => now,
+        18.. => noon(now),
+        _ => noon(now - Duration::days(1)),
+    }
+}
+
+/// A valid kill report as JSON, killed at `at`.
+pub fn kill_json_at(kill_id: &str, module: &str, at: chrono::DateTime<Utc>) -> Value {
     json!({
         "kill_id": kill_id,
-        "timestamp": Utc::now().to_rfc3339(),
+        "timestamp": at.to_rfc3339(),
         "target_module": module,
         "target_instance_id": format!("{module}-1"),
         "kill_reason": "anomaly_behavior",
