@@ -243,14 +243,13 @@ impl Outbox {
                         Ok(_) => self.store.outbox_done(*seq)?,
                         Err(e) if refused_for_good(&e) => {
                             tracing::error!(error = %e, kill_id = %r.kill_id, stream = %r.stream, "Redis refused a response for good: it is dead-lettered, not retried");
-                            self.store.dead_letter(&crate::store::DeadLetter {
-                                at: chrono::Utc::now(),
-                                source: "outbox".into(),
-                                entry_id: None,
-                                field: "reply_to".into(),
-                                reason: format!("Redis refused the response on {}: {e}", r.stream),
-                                raw: r.data.chars().take(4096).collect(),
-                            })?;
+                            self.store
+                                .dead_letter(&crate::store::DeadLetter::response_refused(
+                                    "outbox",
+                                    None,
+                                    format!("Redis refused the response on {}: {e}", r.stream),
+                                    &r.data,
+                                ))?;
                             self.store.outbox_done(*seq)?;
                         }
                         Err(e) => return Err(e.into()),

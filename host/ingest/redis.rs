@@ -353,14 +353,12 @@ impl RedisConsumer {
 /// API), so it is kept as a dead letter and logged as lost, not as retried.
 fn refused_by_redis(decider: &Decider, entry_id: &str, e: &redis::RedisError) {
     tracing::error!(entry_id, error = %e, "Redis refused this entry's response for good (is its reply_to a stream?): the entry is acknowledged and not retried; its decision is stored");
-    let dl = crate::store::DeadLetter {
-        at: Utc::now(),
-        source: "redis".into(),
-        entry_id: Some(entry_id.to_string()),
-        field: "reply_to".into(),
-        reason: format!("Redis refused the response: {e}"),
-        raw: String::new(),
-    };
+    let dl = crate::store::DeadLetter::response_refused(
+        "redis",
+        Some(entry_id),
+        format!("Redis refused the response: {e}"),
+        "",
+    );
     if let Err(err) = decider.store.dead_letter(&dl) {
         tracing::error!(error = %err, "Could not record dead letter");
     }

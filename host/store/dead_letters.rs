@@ -19,6 +19,26 @@ pub struct DeadLetter {
     pub raw: String,
 }
 
+impl DeadLetter {
+    /// A response Redis refused for good (its `reply_to` is not a stream):
+    /// kept under the field `reply_to`, now.
+    pub fn response_refused(
+        source: &str,
+        entry_id: Option<&str>,
+        reason: String,
+        raw: &str,
+    ) -> DeadLetter {
+        DeadLetter {
+            at: Utc::now(),
+            source: source.to_string(),
+            entry_id: entry_id.map(str::to_string),
+            field: "reply_to".into(),
+            reason,
+            raw: raw.chars().take(4096).collect(),
+        }
+    }
+}
+
 impl Store {
     pub fn dead_letter(&self, dl: &DeadLetter) -> Result<()> {
         let mut key = time_be(dl.at).to_vec();
