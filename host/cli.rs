@@ -68,8 +68,10 @@ pub enum Command {
         /// The scenario (YAML; see config/scenarios/).
         #[arg(long)]
         scenario: PathBuf,
+        /// The random seed: the same seed and scenario give the same file.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// How many kills to generate.
         #[arg(long, default_value_t = 10_000)]
         kills: usize,
         /// Where to write the recording.
@@ -78,6 +80,8 @@ pub enum Command {
     },
     /// Replay a recording through candidate strategies and compare them.
     Replay {
+        /// The recording: JSON lines from `medic simulate` or `medic record`
+        /// (labelled kills are scored, unlabelled ones only counted).
         recording: PathBuf,
         /// A candidate: a strategy's name or a .wasm path, optionally with its
         /// own scorer as STRATEGY@SCORER (repeat for more).
@@ -95,6 +99,7 @@ pub enum Command {
         /// Judge as if in this mode (observer, manual, semi_auto, full_auto).
         #[arg(long)]
         mode: Option<String>,
+        /// Output: a table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// Also write every decision as a JSON line here.
@@ -140,6 +145,7 @@ pub enum Command {
         /// Read this Redis stream (XRANGE: nothing is consumed or acknowledged).
         #[arg(long)]
         redis: Option<String>,
+        /// The stream to read with --redis.
         #[arg(long, default_value = "smith.events.kill_notifications")]
         stream: String,
         /// From the store: decisions made in the last this many hours.
@@ -205,20 +211,28 @@ pub enum QueueCommand {
         /// Decided items too.
         #[arg(long)]
         all: bool,
+        /// Output: a table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// One item, whole: the kill, the decision and its reasoning.
-    Show { id: String },
+    Show {
+        /// The item's id (from `queue list`).
+        id: String,
+    },
     /// Approve: the module is resurrected.
     Approve {
+        /// The item's id (from `queue list`).
         id: String,
+        /// Why, for the audit log.
         #[arg(long)]
         notes: Option<String>,
     },
     /// Deny: the module stays down.
     Deny {
+        /// The item's id (from `queue list`).
         id: String,
+        /// Why it stays down, for the audit log and the learner.
         #[arg(long)]
         reason: String,
     },
@@ -242,11 +256,15 @@ pub enum ThresholdsCommand {
         /// NAME=VALUE, e.g. risk.low=0.35 (repeat for more).
         #[arg(required = true)]
         values: Vec<String>,
+        /// Why, for the audit log and the thresholds' history.
         #[arg(long)]
         reason: String,
     },
     /// Undo a change: its keys go back to their values before it.
-    Revert { id: u64 },
+    Revert {
+        /// The change's id (from `thresholds history`).
+        id: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,7 +273,9 @@ pub enum ModeCommand {
     Show,
     /// Switch mode (observer, manual, semi_auto, full_auto).
     Set {
+        /// observer, manual, semi_auto or full_auto.
         mode: String,
+        /// Why, for the audit log.
         #[arg(long)]
         reason: String,
     },
@@ -278,6 +298,7 @@ pub enum ReportCommand {
         /// The week's last day, YYYY-MM-DD (default: today).
         #[arg(long)]
         date: Option<String>,
+        /// Output: JSON, or a self-contained HTML page with charts.
         #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
         format: ReportFormat,
     },
@@ -301,11 +322,13 @@ pub enum ConfigCommand {
 pub enum PluginCommand {
     /// List built-in and directory plugins: name, kind, version, sha256, source, status.
     List {
+        /// Output: a table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
     /// Check a plugin file: world, exports, imports, and a run on the golden kills.
     Check {
+        /// The plugin: a .wasm component.
         file: PathBuf,
         /// The kind it must be.
         #[arg(long, value_enum)]
@@ -313,6 +336,7 @@ pub enum PluginCommand {
     },
     /// Run a plugin on recorded input and print one JSON line per item.
     Run {
+        /// The plugin: a .wasm component.
         file: PathBuf,
         /// Kills as JSON lines: a kill report, or {"kill", "context", "profile"}
         /// (for risk scorers and strategies).
@@ -327,8 +351,10 @@ pub enum PluginCommand {
     New {
         /// The plugin's name (a-z 0-9 -); also the project's directory.
         name: String,
+        /// What it judges: risk-scorer, strategy or threshold-learner.
         #[arg(long, value_enum)]
         kind: KindArg,
+        /// The language of the project: rust, python or js.
         #[arg(long, value_enum)]
         lang: crate::authoring::Lang,
         /// Where to create it (default: here).
@@ -338,12 +364,16 @@ pub enum PluginCommand {
     /// Measure a plugin: latency percentiles and calls per second, on the
     /// golden kills or on kills from a file (JSON lines, or a recording).
     Bench {
+        /// The plugin: a .wasm component.
         file: PathBuf,
+        /// Kills to run it on (JSON lines, or a recording); default: the
+        /// golden kills.
         #[arg(long)]
         kills: Option<PathBuf>,
         /// Calls to time (cycling through the kills).
         #[arg(long, default_value_t = 20_000)]
         calls: usize,
+        /// A fresh instance per call (strict) or warm instances (reuse).
         #[arg(long, value_enum, default_value_t = Isolating::Reuse)]
         isolation: Isolating,
     },
@@ -366,4 +396,40 @@ pub enum KindArg {
     RiskScorer,
     Strategy,
     ThresholdLearner,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every subcommand and every option says what it is for in `--help`.
+    #[test]
+    fn every_command_and_option_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let here = format!("{path} {}", cmd.get_name()).trim().to_string();
+            if cmd.get_about().is_none() && cmd.get_name() != "help" {
+                missing.push(format!("{here}: no about"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{here} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
+    }
 }
