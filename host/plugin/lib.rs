@@ -175,5 +175,33 @@ pub fn learner_settings_from_config(c: &Config) -> NamedValues {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(
+        c.constitution
+            .learning_bounds
+            .iter()
+            .flat_map(|(k, b)| [(n::floor(k), b.floor), (n::ceiling(k), b.ceiling)]),
+    )
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medic_plugin_logic::values::names as n;
+
+    #[test]
+    fn a_learner_is_told_the_constitutions_bounds() {
+        let c = Config::embedded().unwrap();
+        let s = learner_settings_from_config(&c);
+        let bound = &c.constitution.learning_bounds[n::AUTO_APPROVE_MIN_CONFIDENCE];
+        assert_eq!(
+            s.get(&n::floor(n::AUTO_APPROVE_MIN_CONFIDENCE)),
+            Some(&bound.floor)
+        );
+        assert_eq!(
+            s.get(&n::ceiling(n::AUTO_APPROVE_MIN_CONFIDENCE)),
+            Some(&bound.ceiling)
+        );
+        assert!(s.contains_key(n::MIN_SAMPLES));
+    }
 }

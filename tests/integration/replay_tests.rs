@@ -535,6 +535,38 @@ fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
     assert_eq!(plain.candidates[0], r.candidates[0]);
 }
 
+/// The `calibrated` learner in the loop with a strategy that revives
+/// threats: after the first one comes to light it raises the automation
+/// bar, and the host lets no step down through that its known verdicts do
+/// not show safe, so the twin revives fewer threats than the static run.
+#[test]
+fn after_a_revived_threat_the_learner_raises_the_bar_and_fewer_are_revived() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
+    simulate::simulate(&s, 5, 5_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let (config, _intel) = learning_config();
+    let mut o = options(&rec, &["balanced@weighted"], 2);
+    o.learn = true;
+    o.learner = Some("calibrated".into());
+    let r = medic::replay::run(&config, &o).unwrap().0;
+    let (fixed, learned) = (&r.candidates[0], &r.candidates[1]);
+    assert!(fixed.cells.threat_revived > 1, "{fixed:?}");
+    assert!(
+        learned.cells.threat_revived < fixed.cells.threat_revived,
+        "learning {} vs static {}",
+        learned.cells.threat_revived,
+        fixed.cells.threat_revived
+    );
+    let l = learned.learning.as_ref().expect("the twin learned");
+    let bar = l.thresholds["auto_approve.min_confidence"];
+    let start = config.medic.decision.auto_approve.min_confidence;
+    assert!(bar > start, "the bar rose: {start} -> {bar}");
+    // Within the constitution's bounds.
+    let bound = &config.constitution.learning_bounds["auto_approve.min_confidence"];
+    assert!(bar <= bound.ceiling, "{bar} > {}", bound.ceiling);
+}
+
 /// A fleet like the shipped baseline whose SIEM separates threats from
 /// false positives well: evidence on which learning has room to help.
 fn clean_scenario(dir: &Path) -> PathBuf {

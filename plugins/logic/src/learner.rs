@@ -4,7 +4,9 @@
 //! `max_adjustment_percent` in one step, and never from fewer than
 //! `min_samples` outcomes.
 
-use crate::types::{DecisionOutcome, LearnInput, OutcomeResult, RiskLevel, ThresholdAdjustment};
+use crate::types::{
+    DecisionOutcome, LearnInput, OutcomeResult, OutcomeSample, RiskLevel, ThresholdAdjustment,
+};
 use crate::values::{Bands, get, names};
 
 const BANDS: [RiskLevel; 4] = [
@@ -140,30 +142,33 @@ fn confirms_threat(outcome: OutcomeResult) -> bool {
     matches!(outcome, OutcomeResult::ReKilled | OutcomeResult::Rollback)
 }
 
-/// Clean resurrections above the automation limit needed before it is
-/// raised to include them.
-const MIN_CLEAN_ABOVE: usize = 10;
-/// The lowest `auto_approve.min_confidence` this learner ever proposes.
+/// Clean resurrections approved by a person, with no threat among them,
+/// needed in one run before the bar is lowered.
+const MIN_CLEAN_APPROVALS: usize = 10;
+/// The lowest `auto_approve.min_confidence` this learner ever proposes
+/// (the constitution's floor, passed as `floor.auto_approve.min_confidence`,
+/// may be higher).
 const MIN_CONFIDENCE_FLOOR: f64 = 0.5;
 /// The highest it ever proposes.
 const MIN_CONFIDENCE_CEILING: f64 = 0.99;
 
-/// The `calibrated` learner: moves the automation limit
-/// (`auto_approve.min_confidence`, read with a strategy whose confidence is
-/// one minus the risk score) from the outcomes of every resurrection,
-/// automatic or approved by a human.
+/// The `calibrated` learner: moves the automation bar
+/// (`auto_approve.min_confidence`) from the outcomes of every resurrection,
+/// automatic or approved by a person.
 ///
 /// - Any automatic resurrection that turned out to be a threat (re-killed or
-///   rolled back) tightens the limit below that kill's score, by at most
-///   `max_adjustment_percent` in one run.
-/// - Otherwise, when at least ten resurrections scored above the limit (sent
-///   to a human, approved, and fine) came back clean, with no threat among
-///   them, the limit is raised towards the tenth of them, by at most a
-///   quarter of `max_adjustment_percent`: loosening is slower than
-///   tightening.
+///   rolled back) raises the bar by `max_adjustment_percent` of it.
+/// - Otherwise, when people approved at least ten kills Medic held back and
+///   every one came back clean (none a threat, automatic or approved), the
+///   bar is lowered by a quarter of that: loosening is four times slower
+///   than tightening. It proposes; the host decides, replaying the proposal
+///   through the strategy on every kill it knows was a threat and refusing
+///   it if one would have been revived, or if too few known false
+///   positives would be automated to show threats there are rare.
 ///
-/// Nothing moves from fewer than `min_samples` outcomes. The host still
-/// checks every proposal against the kills it knows were threats.
+/// Nothing moves from fewer than `min_samples` outcomes, and nothing leaves
+/// the constitution's `[floor, ceiling]` for the bar (passed in `settings`
+/// as `floor.auto_approve.min_confidence` and `ceiling.…`).
 pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
     let (max_pct, min_samples) = limits(&input.settings)?;
     let resurrections: Vec<_> = input
@@ -179,50 +184,42 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
     if (resurrections.len() as f64) < min_samples {
         return Ok(Vec::new());
     }
-    let old = get(&input.thresholds, names::AUTO_APPROVE_MIN_CONFIDENCE, 0.85);
+    let name = names::AUTO_APPROVE_MIN_CONFIDENCE;
+    let old = get(&input.thresholds, name, 0.85);
+    let floor =
+        get(&input.settings, &names::floor(name), MIN_CONFIDENCE_FLOOR).max(MIN_CONFIDENCE_FLOOR);
+    let ceiling = get(
+        &input.settings,
+        &names::ceiling(name),
+        MIN_CONFIDENCE_CEILING,
+    )
+    .min(MIN_CONFIDENCE_CEILING);
     let step = old * max_pct / 100.0;
-    let limit = 1.0 - old;
     let n = resurrections.len();
-
-    let bad_auto: Vec<f64> = resurrections
+    let threat = |s: &&&OutcomeSample| confirms_threat(s.outcome);
+    let automatic = |s: &&&OutcomeSample| s.decision == DecisionOutcome::ApproveAuto;
+    let bad_auto = resurrections
         .iter()
-        .filter(|s| s.decision == DecisionOutcome::ApproveAuto && confirms_threat(s.outcome))
-        .map(|s| s.risk_score)
-        .collect();
-    let (new, reason) = if let Some(lowest) = bad_auto.iter().copied().reduce(f64::min) {
-        // Tighten: the limit goes below the lowest-scored threat let through.
-        let wanted = 1.0 - lowest * 0.9;
-        let new = wanted.min(old + step).min(MIN_CONFIDENCE_CEILING).max(old);
+        .filter(automatic)
+        .filter(threat)
+        .count();
+    let (new, reason) = if bad_auto > 0 {
         (
-            new,
+            (old + step).min(ceiling).max(old),
             format!(
-                "{} of {n} automatic resurrections were threats (re-killed or rolled back), the lowest at risk {lowest:.3}: raising the bar",
-                bad_auto.len()
+                "{bad_auto} of {n} automatic resurrections were threats (re-killed or rolled back): raising the bar"
             ),
         )
     } else {
-        let mut above: Vec<_> = resurrections
-            .iter()
-            .filter(|s| s.risk_score > limit)
-            .collect();
-        above.sort_by(|a, b| a.risk_score.total_cmp(&b.risk_score));
-        let clean_run = above
-            .iter()
-            .take_while(|s| !confirms_threat(s.outcome))
-            .count();
-        if clean_run < MIN_CLEAN_ABOVE {
+        let approved = resurrections.len() - resurrections.iter().filter(automatic).count();
+        let bad_approved = resurrections.iter().filter(threat).count();
+        if approved < MIN_CLEAN_APPROVALS || bad_approved > 0 {
             return Ok(Vec::new());
         }
-        let reach = above[MIN_CLEAN_ABOVE - 1].risk_score;
-        // Loosening is four times slower than tightening.
-        let new = (1.0 - reach)
-            .max(old - step / 4.0)
-            .max(MIN_CONFIDENCE_FLOOR)
-            .min(old);
         (
-            new,
+            (old - step / 4.0).max(floor).min(old),
             format!(
-                "{clean_run} resurrections above the limit (risk {limit:.3}) came back clean, none a threat: lowering the bar towards risk {reach:.3}"
+                "people approved {approved} kills Medic held back and all came back clean, as did every automatic resurrection: lowering the bar"
             ),
         )
     };
@@ -230,7 +227,7 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
         return Ok(Vec::new());
     }
     Ok(vec![ThresholdAdjustment {
-        name: names::AUTO_APPROVE_MIN_CONFIDENCE.to_string(),
+        name: name.to_string(),
         old_value: old,
         new_value: new,
         reason: format!(
@@ -357,8 +354,8 @@ mod tests {
     }
 
     #[test]
-    fn calibrated_lowers_the_bar_after_clean_human_approvals_above_it() {
-        // 15 automatic at risk 0.1, 15 approved by a human at 0.16-0.30.
+    fn calibrated_lowers_the_bar_after_clean_human_approvals_within_the_floor() {
+        // 15 automatic, 15 approved by a person, all clean.
         let mut samples: Vec<_> = (0..15)
             .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
             .collect();
@@ -369,12 +366,30 @@ mod tests {
                 OutcomeResult::Success,
             )
         }));
-        let adj = calibrated_on(samples);
+        let adj = calibrated_on(samples.clone());
         assert_eq!(adj.len(), 1, "{adj:?}");
         let a = &adj[0];
         assert_eq!(a.name, names::AUTO_APPROVE_MIN_CONFIDENCE);
-        // Towards the tenth clean one (0.25), bounded by a quarter of 10% of 0.85.
+        // A quarter of 10% of 0.85.
         assert!((a.new_value - 0.82875).abs() < 1e-9, "{a:?}");
+        // The constitution's floor, passed as a setting, holds it.
+        let mut i = input(samples, 10.0, 20.0);
+        i.thresholds = vec![NamedValue {
+            name: names::AUTO_APPROVE_MIN_CONFIDENCE.into(),
+            value: 0.71,
+        }];
+        i.settings.push(NamedValue {
+            name: names::floor(names::AUTO_APPROVE_MIN_CONFIDENCE),
+            value: 0.7,
+        });
+        let adj = calibrated(&i).unwrap();
+        assert_eq!(adj.len(), 1, "{adj:?}");
+        assert!((adj[0].new_value - 0.7).abs() < 1e-9, "{adj:?}");
+        i.thresholds[0].value = 0.7;
+        assert!(
+            calibrated(&i).unwrap().is_empty(),
+            "nothing below the floor"
+        );
     }
 
     #[test]

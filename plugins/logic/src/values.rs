@@ -62,6 +62,17 @@ pub mod names {
     pub const KNOWN_KILL_REASON_THREATS: &str = "known.kill_reason.threats";
     pub const KNOWN_KILL_REASON_FALSE_POSITIVES: &str = "known.kill_reason.false_positives";
     pub const KNOWN_KILL_REASON_UNRESOLVED: &str = "known.kill_reason.unresolved";
+
+    /// A learner's setting: the lowest value the constitution's
+    /// `learning_bounds` let it give `tunable`.
+    pub fn floor(tunable: &str) -> String {
+        format!("floor.{tunable}")
+    }
+    /// A learner's setting: the highest value the constitution lets it give
+    /// `tunable`.
+    pub fn ceiling(tunable: &str) -> String {
+        format!("ceiling.{tunable}")
+    }
 }
 
 /// Looks a named number up; a missing or non-finite value gives `default`.
