@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -190,6 +191,15 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
     sample(&mut out, "medic_info", &labels(&info), 1);
     // Gauges read from the store at scrape time.
     let changes = d.store.threshold_change_count();
+    // 0 with nothing waiting (or the store unreadable: logged by the store).
+    let oldest = d
+        .store
+        .oldest_pending_queue_item()
+        .ok()
+        .flatten()
+        .map_or(0, |item| {
+            (Utc::now() - item.enqueued_at).num_seconds().max(0)
+        });
     let in_progress = state.engine.fleet.in_progress().len();
     for (name, kind, help, value) in [
         (
@@ -197,6 +207,12 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
             "gauge",
             "Decisions waiting in the approval queue",
             d.store.pending_queue_len(),
+        ),
+        (
+            "medic_queue_oldest_pending_seconds",
+            "gauge",
+            "How long the oldest decision in the approval queue has waited for a person (0 when none waits)",
+            usize::try_from(oldest).unwrap_or(0),
         ),
         (
             "medic_resurrections_in_progress",
@@ -232,6 +248,23 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
             ("builtin", &builtin),
         ]);
         p.latency().render(name, &plugin, &mut out);
+    }
+    // Per plugin: quarantined (1) after too many failures in a row, or not.
+    let name = "medic_plugin_quarantined";
+    family(
+        &mut out,
+        name,
+        "gauge",
+        "1 while a plugin is quarantined (its kind falls back to the safe default), else 0",
+    );
+    for p in d.registry.plugins() {
+        let kind = p.kind().to_string();
+        sample(
+            &mut out,
+            name,
+            &labels(&[("plugin", p.name()), ("kind", &kind)]),
+            u8::from(p.is_quarantined()),
+        );
     }
     // The SIEM circuit breaker: 1 for the state it is in.
     if let Some(state) = d.siem.breaker_state() {

@@ -3,7 +3,7 @@
 //! visibly — and each item is decided exactly once: decisions on one item are
 //! serialised and a second one is a conflict.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::model::{Decision, KillReport, QueueItem, QueueStatus};
 use crate::store::{AuditKind, Store, StoreError};
 use crate::sync::lock;
+use crate::telemetry::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -51,6 +52,8 @@ pub struct QueueStats {
 
 pub struct ApprovalQueue {
     store: Store,
+    /// Counts people's verdicts and expiries.
+    metrics: Arc<Metrics>,
     max_pending: u32,
     timeout: Duration,
     timeout_hours: f64,
@@ -59,9 +62,10 @@ pub struct ApprovalQueue {
 }
 
 impl ApprovalQueue {
-    pub fn new(store: Store, max_pending: u32, timeout_hours: f64) -> Self {
+    pub fn new(store: Store, metrics: Arc<Metrics>, max_pending: u32, timeout_hours: f64) -> Self {
         ApprovalQueue {
             store,
+            metrics,
             max_pending,
             timeout: Duration::milliseconds((timeout_hours * 3_600_000.0) as i64),
             timeout_hours,
@@ -205,6 +209,7 @@ impl ApprovalQueue {
             approver,
             json!({"item_id": item.item_id, "module": item.kill.target_module, "notes": notes, "request_id": request_id}),
         )?;
+        self.metrics.queue_verdict(QueueStatus::Approved);
         tracing::info!(kill_id = %item.decision.kill_id, item_id = %item.item_id, request_id = %request_id, approver, "Resurrection approved by a human");
         Ok((item, made))
     }
@@ -237,6 +242,7 @@ impl ApprovalQueue {
             denier,
             json!({"item_id": item.item_id, "module": item.kill.target_module, "reason": reason}),
         )?;
+        self.metrics.queue_verdict(QueueStatus::Denied);
         tracing::info!(kill_id = %item.decision.kill_id, item_id = %item.item_id, denier, reason, "Resurrection denied by a human");
         Ok(item)
     }
@@ -257,6 +263,7 @@ impl ApprovalQueue {
             "medic",
             json!({"item_id": item.item_id, "module": item.kill.target_module, "enqueued_at": item.enqueued_at}),
         )?;
+        self.metrics.queue_verdict(QueueStatus::Expired);
         tracing::warn!(kill_id = %item.decision.kill_id, item_id = %item.item_id, "Queue item expired undecided; the module stays down");
         Ok(())
     }

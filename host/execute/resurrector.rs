@@ -76,6 +76,7 @@ impl Resurrector {
         let q = &config.medic.interfaces.approval_queue;
         let queue = Arc::new(ApprovalQueue::new(
             store.clone(),
+            metrics.clone(),
             q.max_pending,
             q.timeout_hours,
         ));

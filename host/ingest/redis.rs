@@ -359,6 +359,7 @@ fn refused_by_redis(decider: &Decider, entry_id: &str, e: &redis::RedisError) {
         format!("Redis refused the response: {e}"),
         "",
     );
+    decider.metrics.dead_letters.inc();
     if let Err(err) = decider.store.dead_letter(&dl) {
         tracing::error!(error = %err, "Could not record dead letter");
     }

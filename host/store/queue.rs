@@ -51,6 +51,16 @@ impl Store {
         self.queue.iter().map(|item| decode(&item?.1)).collect()
     }
 
+    /// The item that has waited longest, if any.
+    pub fn oldest_pending_queue_item(&self) -> Result<Option<QueueItem>> {
+        self.queue
+            .iter()
+            .next()
+            .transpose()?
+            .map(|(_, v)| decode(&v))
+            .transpose()
+    }
+
     /// How many items wait.
     pub fn pending_queue_len(&self) -> usize {
         self.queue.len()

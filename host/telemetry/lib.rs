@@ -10,6 +10,7 @@ mod histogram;
 mod log_writer;
 pub mod logging;
 pub mod metrics;
+pub mod process;
 
 pub use histogram::{FlushTimes, Histogram, Tally, family, label_value, labels, sample};
 pub use logging::init;

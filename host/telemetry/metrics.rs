@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Histogram, family, labels, sample};
-use crate::model::{DecisionOutcome, RiskLevel, wire_str};
+use crate::model::{DecisionOutcome, QueueStatus, RiskLevel, wire_str};
 use crate::sync::lock;
 
 /// A monotonically increasing count.
@@ -40,6 +40,10 @@ pub struct Metrics {
     decided: Mutex<BTreeMap<(String, String), u64>>,
     plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
     resurrections: Mutex<BTreeMap<(String, String), u64>>,
+    /// Approval-queue items approved and denied by people, and expired.
+    queue_approved: Counter,
+    queue_denied: Counter,
+    queue_expired: Counter,
     decision_latency: Histogram,
     siem_latency: Histogram,
     /// The store's flush times, once a store is watched.
@@ -86,6 +90,16 @@ impl Metrics {
     /// A resurrection ended with `result` through `backend`.
     pub fn resurrected(&self, result: &str, backend: &str) {
         bump(&self.resurrections, result, backend);
+    }
+
+    /// An approval-queue item was approved, denied or expired.
+    pub fn queue_verdict(&self, status: QueueStatus) {
+        match status {
+            QueueStatus::Approved => self.queue_approved.inc(),
+            QueueStatus::Denied => self.queue_denied.inc(),
+            QueueStatus::Expired => self.queue_expired.inc(),
+            QueueStatus::Pending => {}
+        }
     }
 
     pub fn plugin_error(&self, plugin: &str, cause: &str) {
@@ -179,6 +193,21 @@ impl Metrics {
                 sample(&mut out, name, &labels(&[(keys[0], a), (keys[1], b)]), n);
             }
         }
+        let name = "medic_approval_verdicts_total";
+        family(
+            &mut out,
+            name,
+            "counter",
+            "Approval-queue items decided: approved or denied by a person, or expired undecided",
+        );
+        for (status, c) in [
+            (QueueStatus::Approved, &self.queue_approved),
+            (QueueStatus::Denied, &self.queue_denied),
+            (QueueStatus::Expired, &self.queue_expired),
+        ] {
+            let verdict = labels(&[("verdict", wire_str(&status))]);
+            sample(&mut out, name, &verdict, c.get());
+        }
         for (name, help, h) in [
             (
                 "medic_decision_latency_seconds",
@@ -221,6 +250,9 @@ impl Metrics {
                 family(&mut out, name, "gauge", help);
                 sample(&mut out, name, "", v);
             }
+        }
+        if let Some(p) = super::process::Process::read() {
+            p.render(&mut out);
         }
         out
     }

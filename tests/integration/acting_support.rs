@@ -367,6 +367,25 @@ impl Engine {
         })
     }
 
+    /// The engine's Prometheus exposition (`GET /metrics`).
+    pub fn metrics(&self) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}/metrics", self.api))
+                .header("X-API-Key", &self.key)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    }
+
     pub fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, None)
     }

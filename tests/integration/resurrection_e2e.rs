@@ -214,9 +214,31 @@ fn a_denied_module_stays_down() {
         .as_str()
         .unwrap()
         .to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    let waiting = engine.metrics();
+    let oldest = waiting
+        .lines()
+        .find_map(|l| l.strip_prefix("medic_queue_oldest_pending_seconds "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(oldest.is_some_and(|s| s >= 1), "{waiting}");
     let (ok, out, err) = engine.cli(&["queue", "deny", &id, "--reason", "confirmed compromise"]);
     assert!(ok, "{err}");
     assert!(out.contains("stays down"), "{out}");
+    // The operator's view: the denial counted, nothing waiting, no plugin
+    // quarantined, and the process's own figures.
+    let text = engine.metrics();
+    for line in [
+        "medic_approval_verdicts_total{verdict=\"denied\"} 1\n",
+        "medic_approval_verdicts_total{verdict=\"approved\"} 0\n",
+        "medic_approval_verdicts_total{verdict=\"expired\"} 0\n",
+        "medic_queue_oldest_pending_seconds 0\n",
+        "medic_plugin_quarantined{plugin=\"balanced\",kind=\"strategy\"} 0\n",
+        "\nprocess_resident_memory_bytes ",
+        "\nprocess_open_fds ",
+        "\nprocess_cpu_seconds_total ",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
     std::thread::sleep(Duration::from_secs(1));
     assert!(!svc.running());
     assert!(engine.requests_for("e2e-deny").is_empty());
