@@ -15,7 +15,7 @@ use redis::AsyncCommands;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::config::raw::{EventBusType, SiemAdapterType};
@@ -324,7 +324,7 @@ pub async fn run(
             }
         })
     };
-    let (stop, stopped) = watch::channel(false);
+    let stop = CancellationToken::new();
     let consumer = RedisConsumer::new(&config.medic.smith.event_bus, decider.clone())?.on_ack(hook);
     let mut producer = client.get_multiplexed_async_connection().await?;
     let topic = config.medic.smith.event_bus.topic.clone();
@@ -333,7 +333,7 @@ pub async fn run(
     produce(&mut producer, &topic, &kills_of(0, kills, &run)).await?;
     let started = Instant::now();
     let cpu_before = cpu_us(libc::RUSAGE_SELF);
-    let task = tokio::spawn(consumer.run(stopped));
+    let task = tokio::spawn(consumer.run(stop.clone()));
     wait_for(&acked, kills, Duration::from_secs(600), &mut None).await?;
     let saturated = kills as f64 / started.elapsed().as_secs_f64();
     let saturated_cpu = cpu_us(libc::RUSAGE_SELF) - cpu_before;
@@ -361,7 +361,7 @@ pub async fn run(
     let machine = machine_use(machine_before, MachineTicks::now());
     let after = tallies();
     let (log_sync, sled_flush) = (after.0 - before.0, after.1 - before.1);
-    let _ = stop.send(true);
+    stop.cancel();
     let _ = task.await;
 
     // The engine has stopped: the acknowledgements are taken, not copied.

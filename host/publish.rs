@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::model::Decision;
 use crate::store::{Response, Store, StoreError};
@@ -178,7 +179,7 @@ impl Outbox {
     /// while Redis does not take them, responses wait and are tried again
     /// (backing off to [`MAX_BACKOFF`]). What waits at start (left by an
     /// outage or a crash) goes first.
-    pub async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, stopped: CancellationToken) {
         let mut conn: Option<ConnectionManager> = None;
         let mut backoff = Duration::from_millis(250);
         loop {
@@ -191,7 +192,7 @@ impl Outbox {
                     backoff = Duration::from_millis(250);
                     tokio::select! {
                         _ = self.wake.notified() => {}
-                        _ = stopped.changed() => return,
+                        _ = stopped.cancelled() => return,
                     }
                 }
                 Err(e) => {
@@ -203,7 +204,7 @@ impl Outbox {
                     );
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = stopped.changed() => return,
+                        _ = stopped.cancelled() => return,
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }

@@ -1,5 +1,6 @@
 //! API keys: kept as sha256 hashes, each with a role. A request presents
-//! its key in `X-API-Key` (or `Authorization: Bearer`).
+//! its key in `X-API-Key` (or `Authorization: Bearer`); the routes have it
+//! checked by the extractors of `role.rs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

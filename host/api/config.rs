@@ -4,14 +4,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::envelope::Envelope;
+use super::role::Admin;
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 
 /// The configuration in force, secrets redacted.
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,9 +47,8 @@ fn redact_url(url: &str) -> String {
     responses((status = 200, description = "Both configuration files in force, secrets redacted", body = Envelope<ConfigView>)))]
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Admin,
 ) -> Result<Json<Envelope<ConfigView>>, ApiError> {
-    state.keys.check(&headers, Role::Admin)?;
     let c = &state.engine.decider.config;
     let mut medic =
         serde_json::to_value(&c.medic).map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -4,15 +4,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{invalid, limit, query, window};
+use super::role::Viewer;
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 use crate::model::{Decision, DecisionOutcome, RiskLevel};
 use crate::store::{DecisionRecord, Newest};
 
@@ -68,10 +67,9 @@ fn cursor(v: &str) -> Result<(DateTime<Utc>, String), ApiError> {
               (status = 503, description = "Other reads have the store's turn (busy): retry after Retry-After", body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Viewer,
 ) -> Result<Json<Envelope<DecisionPage>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let q: DecisionQuery = query(raw.as_deref())?;
     let (from, to) = window(q.from, q.to);
     let limit = limit("limit", q.limit, 50)?;
@@ -122,10 +120,9 @@ pub async fn list(
               (status = 404, description = "No such decision", body = ErrorEnvelope)))]
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _: Viewer,
 ) -> Result<Json<Envelope<DecisionRecord>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let rec = state
         .engine
         .decider

@@ -3,14 +3,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::role::Viewer;
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 use crate::telemetry::{family, labels, sample};
 
 /// One check per dependency: `ok` or `failing`, `disabled` for what this
@@ -156,9 +156,8 @@ async fn assess(state: &AppState) -> Health {
     responses((status = 200, description = "Prometheus text exposition (version 0.0.4)", content_type = "text/plain", body = String)))]
 pub async fn metrics(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Viewer,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     Ok(exposition(&state))
 }
 

@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
@@ -12,8 +11,8 @@ use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ErrorDetail, ErrorEnvelope};
 use super::params::invalid;
+use super::role::Ingest;
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 use crate::decide::{Handled, Incoming};
 use crate::ingest::envelope::{from_json, refuse_duplicate_keys, with_allowed_reply};
 use crate::ingest::validate::ValidationError;
@@ -67,10 +66,9 @@ pub enum KillsAnswer {
               (status = 422, description = "Not JSON, too many kills, a single kill that is invalid (the field named), or a batch whose every kill is invalid", body = ErrorEnvelope)))]
 pub async fn ingest(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Ingest(caller): Ingest,
     body: axum::body::Bytes,
 ) -> Result<Json<Envelope<KillsAnswer>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Ingest)?;
     let text = std::str::from_utf8(&body).map_err(|e| {
         invalid(
             "body",

@@ -20,6 +20,7 @@ mod queue;
 mod reads;
 mod reports;
 mod resurrections;
+mod role;
 mod status;
 mod thresholds;
 pub mod tls;

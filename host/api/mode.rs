@@ -3,15 +3,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{invalid, required_body, text};
+use super::role::{Admin, Viewer};
 use super::{ApiError, AppState};
 use crate::config::Mode;
-use crate::config::raw::Role;
 
 /// A switch of mode.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -37,9 +36,8 @@ pub struct ModeView {
     responses((status = 200, description = "The mode in force", body = Envelope<ModeView>)))]
 pub async fn mode(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Viewer,
 ) -> Result<Json<Envelope<ModeView>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let m = &state.engine.decider.config.medic.mode;
     Ok(Json(Envelope::new(ModeView {
         current: state.engine.decider.mode(),
@@ -62,10 +60,9 @@ pub struct ModeChange {
               (status = 422, description = "Not a mode, or no reason", body = ErrorEnvelope)))]
 pub async fn set_mode(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(caller): Admin,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<ModeChange>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Admin)?;
     let b: ModeBody = required_body(&bytes)?;
     text("reason", &b.reason)?;
     let mode: Mode =

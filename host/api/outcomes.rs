@@ -3,15 +3,14 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{invalid, limit, query};
+use super::role::Viewer;
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 use crate::model::{DecisionOutcome, OutcomeRecord, OutcomeResult, RiskLevel};
 use crate::store::{OutcomeCounts, OutcomeFilter};
 
@@ -45,10 +44,9 @@ pub struct OutcomeQuery {
               (status = 422, description = "A filter is wrong", body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Viewer,
 ) -> Result<Json<Envelope<Vec<OutcomeRecord>>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let q: OutcomeQuery = query(raw.as_deref())?;
     let n = limit("limit", q.limit, 50)?;
     let f = OutcomeFilter {
@@ -96,10 +94,9 @@ pub struct OutcomeStats {
               (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn stats(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Viewer,
 ) -> Result<Json<Envelope<OutcomeStats>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let q: StatsQuery = query(raw.as_deref())?;
     let days = match q.days {
         None => 30,

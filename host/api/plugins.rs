@@ -10,15 +10,15 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{invalid, query, required_body};
+use super::role::{Admin, Viewer};
 use super::{ApiError, AppState};
-use crate::config::raw::{PhasePlugins, PluginBinding, Role};
+use crate::config::raw::{PhasePlugins, PluginBinding};
 use crate::model::PluginKind;
 use crate::plugin::{Plugin, PluginSource, PluginStatus, RegistryError, ReloadEvent, golden};
 use crate::store::AuditKind;
@@ -64,9 +64,8 @@ pub struct PluginsView {
     responses((status = 200, description = "Plugins loaded, serving and bound", body = Envelope<PluginsView>)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Viewer,
 ) -> Result<Json<Envelope<PluginsView>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let r = &state.engine.decider.registry;
     let (phase, active) = ActiveNames::of(&state);
     Ok(Json(Envelope::new(PluginsView {
@@ -83,9 +82,8 @@ pub async fn list(
               (status = 409, description = "The directory could not be read", body = ErrorEnvelope)))]
 pub async fn reload(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(caller): Admin,
 ) -> Result<Json<Envelope<Vec<ReloadEvent>>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Admin)?;
     let registry = state.engine.decider.registry.clone();
     let events = tokio::task::spawn_blocking(move || registry.reload_directory())
         .await
@@ -181,11 +179,10 @@ async fn bind(
               (status = 422, description = "A bad name, or a plugin that fails a check (the problem named)", body = ErrorEnvelope)))]
 pub async fn upload(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    Admin(caller): Admin,
     body: axum::body::Bytes,
 ) -> Result<Json<Envelope<Uploaded>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Admin)?;
     let q: UploadQuery = query(raw.as_deref())?;
     let name = q.name;
     if !crate::config::validate_name(&name) {
@@ -280,11 +277,10 @@ pub struct BindBody {
               (status = 422, description = "No such phase or plugin, the wrong kind, or a pin that does not match", body = ErrorEnvelope)))]
 pub async fn bind_phase(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(phase): Path<String>,
+    Admin(caller): Admin,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<Bound>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Admin)?;
     let b: BindBody = required_body(&bytes)?;
     let binding = PluginBinding {
         name: b.name,

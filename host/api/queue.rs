@@ -3,15 +3,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{ReasonBody, body, limit, query, required_body, text};
+use super::role::{Approver, Viewer};
 use super::{ApiError, AppState};
 use crate::approve::{QueueError, QueueStats};
-use crate::config::raw::Role;
 use crate::execute::Resurrector;
 use crate::model::{QueueItem, ResurrectionRequest};
 
@@ -73,10 +72,9 @@ pub struct QueuePage {
               (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Viewer,
 ) -> Result<Json<Envelope<QueuePage>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let (q, limit) = ListQuery::read(raw.as_deref())?;
     let a = acting(&state)?;
     let items = if q.all {
@@ -95,10 +93,9 @@ pub async fn list(
               (status = 409, description = "This Medic does not act on decisions", body = ErrorEnvelope)))]
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _: Viewer,
 ) -> Result<Json<Envelope<QueueItem>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let item = acting(&state)?
         .queue
         .get(&id)?
@@ -132,11 +129,10 @@ pub struct Approved {
               (status = 422, description = "The body is wrong", body = ErrorEnvelope)))]
 pub async fn approve(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Approver(caller): Approver,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<Approved>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Approver)?;
     let b: ApproveBody = body(&bytes)?;
     text("notes", b.notes.as_deref().unwrap_or(""))?;
     let a = acting(&state)?;
@@ -154,11 +150,10 @@ pub async fn approve(
               (status = 422, description = "No reason, or the body is wrong", body = ErrorEnvelope)))]
 pub async fn deny(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Approver(caller): Approver,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<QueueItem>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Approver)?;
     let b: ReasonBody = required_body(&bytes)?;
     text("reason", &b.reason)?;
     let item = acting(&state)?.deny(&id, &caller.name, &b.reason)?;

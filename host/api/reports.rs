@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
@@ -11,8 +10,8 @@ use utoipa::IntoParams;
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{invalid, query};
+use super::role::Viewer;
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 use crate::learn::weekly::WeeklyReport;
 use crate::report::{self, DailyReport};
 
@@ -41,10 +40,9 @@ fn day(date: Option<&str>) -> Result<NaiveDate, ApiError> {
               (status = 422, description = "Not a date", body = ErrorEnvelope)))]
 pub async fn daily(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Viewer,
 ) -> Result<Json<Envelope<DailyReport>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let q: DailyQuery = query(raw.as_deref())?;
     let date = day(q.date.as_deref())?;
     let store = state.engine.decider.store.clone();
@@ -85,10 +83,9 @@ pub struct WeeklyQuery {
               (status = 422, description = "Not a date, or an unknown format", body = ErrorEnvelope)))]
 pub async fn weekly(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Viewer,
 ) -> Result<Response, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let q: WeeklyQuery = query(raw.as_deref())?;
     let date = day(q.date.as_deref())?;
     let store = state.engine.decider.store.clone();

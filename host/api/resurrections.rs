@@ -3,15 +3,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{ReasonBody, invalid, required_body, text};
 use super::queue::{ListQuery, acting};
+use super::role::{Approver, Viewer};
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 use crate::model::{ResurrectionRequest, ResurrectionStatus, WorkflowState};
 
 /// A rollback was asked of the workflow.
@@ -31,11 +30,10 @@ pub struct RollbackRequested {
               (status = 422, description = "No reason, or the body is wrong", body = ErrorEnvelope)))]
 pub async fn rollback(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Approver(caller): Approver,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<RollbackRequested>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Approver)?;
     let b: ReasonBody = required_body(&bytes)?;
     if b.reason.trim().is_empty() {
         return Err(invalid("reason", "a rollback needs a reason".into()));
@@ -57,10 +55,9 @@ pub async fn rollback(
               (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn requests(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Viewer,
 ) -> Result<Json<Envelope<Vec<ResurrectionRequest>>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let (_, limit) = ListQuery::read(raw.as_deref())?;
     Ok(Json(Envelope::new(
         state.engine.decider.store.requests(limit)?,
@@ -83,10 +80,9 @@ fn find(state: &AppState, id: &str) -> Result<ResurrectionRequest, ApiError> {
               (status = 404, description = "No such request", body = ErrorEnvelope)))]
 pub async fn request(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _: Viewer,
 ) -> Result<Json<Envelope<ResurrectionRequest>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     Ok(Json(Envelope::new(find(&state, &id)?)))
 }
 
@@ -104,10 +100,9 @@ pub struct RequestStatus {
               (status = 404, description = "No such request", body = ErrorEnvelope)))]
 pub async fn request_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    _: Viewer,
 ) -> Result<Json<Envelope<RequestStatus>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let r = find(&state, &id)?;
     Ok(Json(Envelope::new(RequestStatus {
         request_id: r.request_id,

@@ -5,16 +5,15 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{invalid, limit, query};
+use super::role::{Admin, Viewer};
 use super::{ApiError, AppState};
 use crate::approve::QueueStats;
 use crate::config::Mode;
-use crate::config::raw::Role;
 use crate::model::WorkflowState;
 use crate::store::AuditEvent;
 
@@ -84,9 +83,8 @@ pub struct StatusView {
     responses((status = 200, description = "Mode, phase, plugins, queue, resurrections", body = Envelope<StatusView>)))]
 pub async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Viewer,
 ) -> Result<Json<Envelope<StatusView>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let d = &state.engine.decider;
     let active = d.registry.active();
     let queue = state
@@ -154,10 +152,9 @@ pub struct AuditPage {
               (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn audit(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    _: Admin,
 ) -> Result<Json<Envelope<AuditPage>>, ApiError> {
-    state.keys.check(&headers, Role::Admin)?;
     let q: AuditQuery = query(raw.as_deref())?;
     let n = limit("limit", q.limit, 100)?;
     let after = q

@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ErrorEnvelope};
 use super::params::{body, invalid, text};
+use super::role::{Admin, Viewer};
 use super::{ApiError, AppState};
-use crate::config::raw::Role;
 use crate::learn::{LearnError, LearnRun, ThresholdManager};
 use crate::model::NamedValues;
 use crate::store::ThresholdChange;
@@ -50,9 +49,8 @@ pub struct ThresholdsView {
               (status = 409, description = "This Medic does not manage thresholds", body = ErrorEnvelope)))]
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Viewer,
 ) -> Result<Json<Envelope<ThresholdsView>>, ApiError> {
-    state.keys.check(&headers, Role::Viewer)?;
     let (current, history) = manager(&state)?.snapshot()?;
     Ok(Json(Envelope::new(ThresholdsView {
         current: (*current).clone(),
@@ -80,10 +78,9 @@ pub struct SetBody {
               (status = 422, description = "An unknown name, a value out of bounds, no reason", body = ErrorEnvelope)))]
 pub async fn set(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(caller): Admin,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Envelope<ThresholdChange>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Admin)?;
     let b: SetBody = body(&bytes)?;
     text("reason", &b.reason)?;
     let change = manager(&state)?.set(&b.values, &caller.name, &b.reason, chrono::Utc::now())?;
@@ -96,9 +93,8 @@ pub async fn set(
               (status = 409, description = "This Medic does not manage thresholds, or the learner failed", body = ErrorEnvelope)))]
 pub async fn learn(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Admin(caller): Admin,
 ) -> Result<Json<Envelope<LearnRun>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Admin)?;
     let m = manager(&state)?.clone();
     let name = caller.name.clone();
     let run = tokio::task::spawn_blocking(move || m.run(&name, chrono::Utc::now()))
@@ -118,10 +114,9 @@ pub async fn learn(
               (status = 422, description = "Not a change number", body = ErrorEnvelope)))]
 pub async fn revert(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Admin(caller): Admin,
 ) -> Result<Json<Envelope<ThresholdChange>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Admin)?;
     let id: u64 = id
         .parse()
         .map_err(|_| invalid("id", format!("{id:?} is not a change number")))?;

@@ -11,28 +11,27 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 
 /// How long a client may take to finish the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` over TLS until `stop` turns true (or its
-/// sender is gone), then waits for open connections to finish.
+/// Serves `app` on `listener` over TLS until `stop` is cancelled, then
+/// waits for open connections to finish.
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: Router,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let builder = auto::Builder::new(TokioExecutor::new());
     let mut connections = JoinSet::new();
-    let mut accept_stop = stop.clone();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stopping(&mut accept_stop) => break,
+            _ = stop.cancelled() => break,
         };
         match accepted {
             Ok((tcp, peer)) => {
@@ -53,7 +52,7 @@ pub async fn serve(
                 tracing::error!(error = %e, "TCP accept failed; retrying in 1 s");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stopping(&mut accept_stop) => break,
+                    _ = stop.cancelled() => break,
                 }
             }
         }
@@ -71,7 +70,7 @@ async fn connection(
     acceptor: TlsAcceptor,
     builder: auto::Builder<TokioExecutor>,
     app: Router,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
     let tls = tokio::select! {
@@ -86,7 +85,7 @@ async fn connection(
                 return;
             }
         },
-        _ = stopping(&mut stop) => return,
+        _ = stop.cancelled() => return,
     };
     // The client's address, as plain HTTP's connect info gives it.
     let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
@@ -95,7 +94,7 @@ async fn connection(
     tokio::pin!(conn);
     let served = tokio::select! {
         served = conn.as_mut() => served,
-        _ = stopping(&mut stop) => {
+        _ = stop.cancelled() => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
@@ -103,12 +102,6 @@ async fn connection(
     if let Err(e) = served {
         tracing::debug!(%peer, error = %e, "HTTPS connection ended with an error");
     }
-}
-
-/// Resolves once the server is to stop (or whoever could stop it is gone);
-/// the watch guard is dropped here, so callers stay `Send`.
-async fn stopping(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Errors that concern one connection, not the listener.

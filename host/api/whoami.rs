@@ -2,13 +2,11 @@
 //! presented key, so a client (the console) shows only what the role may do.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::envelope::Envelope;
-use super::{ApiError, AppState};
+use super::role::Viewer;
 use crate::config::raw::Role;
 
 /// The key's name and role.
@@ -20,13 +18,9 @@ pub struct WhoAmI {
 
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "engine",
     responses((status = 200, description = "Who the key is", body = Envelope<WhoAmI>)))]
-pub async fn whoami(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Envelope<WhoAmI>>, ApiError> {
-    let caller = state.keys.check(&headers, Role::Viewer)?;
-    Ok(Json(Envelope::new(WhoAmI {
+pub async fn whoami(Viewer(caller): Viewer) -> Json<Envelope<WhoAmI>> {
+    Json(Envelope::new(WhoAmI {
         name: caller.name,
         role: caller.role,
-    })))
+    }))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rand::Rng;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiKeys, AppState};
 use crate::config::Config;
@@ -61,12 +61,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         siem = decider.siem.kind(), store = %m.learning.database.path, "Medic starting"
     );
 
-    let (stop, stopped) = watch::channel(false);
+    let stop = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut publisher = Publisher::none();
     if m.smith.event_bus.kind == EventBusType::Redis {
         let consumer = RedisConsumer::new(&m.smith.event_bus, decider.clone())?;
-        tasks.spawn(consumer.run(stopped.clone()));
+        tasks.spawn(consumer.run(stop.clone()));
         match client(&m.smith.event_bus) {
             Ok(client) => {
                 let events = match redis::aio::ConnectionManager::new(client.clone()).await {
@@ -83,7 +83,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     decider.store.clone(),
                 );
                 if let Some(outbox) = publisher.outbox() {
-                    tasks.spawn(outbox.run(stopped.clone()));
+                    tasks.spawn(outbox.run(stop.clone()));
                 }
             }
             Err(e) => tracing::warn!(error = %e, "Bad Redis URL"),
@@ -92,7 +92,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     resurrector.set_events(publisher.clone());
     if m.smith.veto_protocol.enabled {
         let channel =
-            VetoChannel::connect(&m.smith.event_bus, &m.smith.veto_protocol, stopped.clone())
+            VetoChannel::connect(&m.smith.event_bus, &m.smith.veto_protocol, stop.clone())
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!(
@@ -112,13 +112,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let expiry_every = Duration::from_secs_f64(
         (m.interfaces.approval_queue.timeout_hours * 3600.0 / 4.0).clamp(1.0, 60.0),
     );
-    tasks.spawn(
-        resurrector
-            .clone()
-            .expire_queue(expiry_every, stopped.clone()),
-    );
+    tasks.spawn(resurrector.clone().expire_queue(expiry_every, stop.clone()));
     if m.learning.enabled && m.learning.threshold_adjustment.enabled {
-        tasks.spawn(learning.clone().schedule(stopped.clone()));
+        tasks.spawn(learning.clone().schedule(stop.clone()));
     }
     // The queue CLI talks to the engine over the API, so acting modes serve it.
     let cli_needs_api = m.interfaces.cli.enabled && m.mode.current != crate::config::Mode::Observer;
@@ -160,16 +156,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let scheme = if acceptor.is_some() { "https" } else { "http" };
         tracing::info!(address = %addr, scheme, "HTTP API listening (POST /api/v1/kills, /api/v1/queue, GET /health)");
-        let mut stopped = stopped.clone();
+        let stopped = stop.clone();
         tasks.spawn(async move {
             let app = api::router(state);
             match acceptor {
                 Some(acceptor) => api::tls::serve(listener, acceptor, app, stopped).await,
                 None => {
                     let app = app.into_make_service_with_connect_info::<SocketAddr>();
-                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                        let _ = stopped.changed().await;
-                    });
+                    let serve = axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped.cancelled_owned());
                     if let Err(e) = serve.await {
                         tracing::error!(error = %e, "HTTP server failed");
                     }
@@ -185,14 +180,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             m.metrics.port,
             state,
             &mut tasks,
-            &stopped,
+            &stop,
         )
         .await;
     }
 
     shutdown_signal().await;
     tracing::info!("Medic stopping: draining in-flight kills");
-    let _ = stop.send(true);
+    stop.cancel();
     let drained = tokio::time::timeout(Duration::from_secs(30), async {
         while tasks.join_next().await.is_some() {}
     })
@@ -249,7 +244,7 @@ async fn serve_metrics(
     port: u16,
     state: AppState,
     tasks: &mut tokio::task::JoinSet<()>,
-    stopped: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) {
     let addr = format!("{host}:{port}");
     let listener = match tokio::net::TcpListener::bind(&addr).await {
@@ -260,12 +255,10 @@ async fn serve_metrics(
         }
     };
     tracing::info!(address = %addr, "Prometheus metrics listening (GET /metrics)");
-    let mut stopped = stopped.clone();
+    let stopped = stop.clone();
     tasks.spawn(async move {
-        let serve =
-            axum::serve(listener, api::metrics_router(state)).with_graceful_shutdown(async move {
-                let _ = stopped.changed().await;
-            });
+        let serve = axum::serve(listener, api::metrics_router(state))
+            .with_graceful_shutdown(stopped.cancelled_owned());
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "Metrics server failed");
         }

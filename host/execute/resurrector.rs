@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::backend::{BackendError, Backends, Bound};
@@ -267,7 +268,7 @@ impl Resurrector {
     }
 
     /// Expires queue items past their time, every `every`, until `stop`.
-    pub async fn expire_queue(self: Arc<Self>, every: Duration, mut stop: watch::Receiver<bool>) {
+    pub async fn expire_queue(self: Arc<Self>, every: Duration, stop: CancellationToken) {
         loop {
             match self.queue.expire_due(Utc::now()) {
                 Ok(items) if !items.is_empty() => {
@@ -279,7 +280,7 @@ impl Resurrector {
                 Err(e) => tracing::error!(error = %e, "Expiring queue items failed"),
             }
             tokio::select! {
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
         }

@@ -13,6 +13,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::raw::{EventBusSection, VetoSection};
 use crate::model::{Decision, ResurrectionRequest};
@@ -67,7 +68,7 @@ impl VetoChannel {
     pub async fn connect(
         bus: &EventBusSection,
         v: &VetoSection,
-        stop: tokio::sync::watch::Receiver<bool>,
+        stop: CancellationToken,
     ) -> Result<Arc<VetoChannel>, String> {
         let client = crate::event_bus::client(bus).map_err(|e| e.to_string())?;
         let conn = redis::aio::ConnectionManager::new(client.clone())
@@ -176,12 +177,12 @@ async fn read_answers(
     mut last: String,
     waiters: Waiters,
     healthy: Arc<AtomicBool>,
-    stop: tokio::sync::watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let opts = redis::streams::StreamReadOptions::default()
         .block(500)
         .count(100);
-    while !*stop.borrow() {
+    while !stop.is_cancelled() {
         let read: Result<redis::streams::StreamReadReply, _> =
             conn.xread_options(&[&topic], &[&last], &opts).await;
         match read {

@@ -20,7 +20,7 @@ use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
     StreamReadOptions,
 };
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::envelope;
 use super::validate::ValidationError;
@@ -86,15 +86,15 @@ impl RedisConsumer {
         self
     }
 
-    /// Consumes until `shutdown` turns true, reconnecting on failure.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Consumes until `shutdown` is cancelled, reconnecting on failure.
+    pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
         loop {
-            if *shutdown.borrow() {
+            if shutdown.is_cancelled() {
                 return;
             }
             let started = Instant::now();
-            let ended = self.session(&mut shutdown).await;
+            let ended = self.session(&shutdown).await;
             self.drain_acks().await;
             match ended {
                 Ok(()) => return,
@@ -107,7 +107,7 @@ impl RedisConsumer {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Redis connection lost; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return,
+                        _ = shutdown.cancelled() => return,
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -115,7 +115,7 @@ impl RedisConsumer {
         }
     }
 
-    async fn session(&self, shutdown: &mut watch::Receiver<bool>) -> Result<(), ConsumerError> {
+    async fn session(&self, shutdown: &CancellationToken) -> Result<(), ConsumerError> {
         // Blocking reads get their own connection so acks never wait on them.
         let mut reader = self.client.get_multiplexed_async_connection().await?;
         let mut writer = self.client.get_multiplexed_async_connection().await?;
@@ -158,7 +158,7 @@ impl RedisConsumer {
         let claim_every =
             Duration::from_millis(self.bus.claim_idle_ms / 2).max(Duration::from_millis(100));
         loop {
-            if *shutdown.borrow() {
+            if shutdown.is_cancelled() {
                 return Ok(());
             }
             if last_claim.elapsed() >= claim_every {
@@ -173,7 +173,7 @@ impl RedisConsumer {
             let keys = [&bus.topic];
             let reply: redis::Value = tokio::select! {
                 r = reader.xread_options(&keys, &[">"], &opts) => r?,
-                _ = shutdown.changed() => return Ok(()),
+                _ = shutdown.cancelled() => return Ok(()),
             };
             let entries = entries_of_reply(reply);
             if !entries.is_empty() {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use super::{LearnError, ThresholdManager};
 use crate::config::raw::Schedule;
@@ -67,12 +68,12 @@ impl ThresholdManager {
     }
 
     /// Runs the learner whenever it is due (see the module's notes) until
-    /// `stop` changes or its sender goes.
-    pub async fn schedule(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// `stop` is cancelled.
+    pub async fn schedule(self: Arc<Self>, stop: CancellationToken) {
         let schedule = self.config.medic.learning.analysis.schedule;
         let mut last_attempt: Option<Instant> = None;
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 return;
             }
             let me = self.clone();
@@ -105,7 +106,7 @@ impl ThresholdManager {
                     RECHECK
                 }
             };
-            if !wait_or_stop(&mut stop, wait).await {
+            if !wait_or_stop(&stop, wait).await {
                 return;
             }
         }
@@ -168,11 +169,10 @@ enum Ran {
     Off,
 }
 
-/// Sleeps for `wait`; `false` when `stop` changed (or its sender went)
-/// first.
-async fn wait_or_stop(stop: &mut tokio::sync::watch::Receiver<bool>, wait: Duration) -> bool {
+/// Sleeps for `wait`; `false` when `stop` was cancelled first.
+async fn wait_or_stop(stop: &CancellationToken, wait: Duration) -> bool {
     tokio::select! {
-        _ = stop.changed() => false,
+        _ = stop.cancelled() => false,
         _ = tokio::time::sleep(wait) => true,
     }
 }

@@ -211,8 +211,7 @@ async fn with_veto(
         },
         Store::temporary().unwrap(),
     );
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    std::mem::forget(_stop_tx);
+    let stop = tokio_util::sync::CancellationToken::new();
     let cfg = &s.decider.config.medic.smith;
     let channel = VetoChannel::connect(&cfg.event_bus, &cfg.veto_protocol, stop)
         .await

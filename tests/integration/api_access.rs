@@ -230,6 +230,37 @@ async fn every_route_checks_the_key_and_the_role() {
     }
 }
 
+/// The key is checked before the body is read: a bad key with a body that
+/// is not JSON is answered 401 (403 for a role below the route's), not 422.
+#[tokio::test]
+async fn a_bad_key_is_answered_before_a_bad_body() {
+    let (state, _s) = acting_state();
+    for route in every_route() {
+        let (Some(need), "POST" | "PUT") = (route.role, route.method) else {
+            continue;
+        };
+        let uri = concrete(route.path);
+        let garbage = || Body::from("{not json");
+        let (status, body, _) = send(&state, route.method, &uri, None, garbage()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{} {uri}: {body}",
+            route.method
+        );
+        if let Some(below) = ROLES.into_iter().find(|&r| !may(r, need)) {
+            let key = key_of(below);
+            let (status, body, _) = send(&state, route.method, &uri, Some(&key), garbage()).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{} {uri}: {body}",
+                route.method
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn errors_have_their_status_and_the_envelope() {
     let (state, s) = acting_state();

@@ -537,17 +537,17 @@ fn every_run_is_recorded_for_the_schedule_whatever_it_did() {
 /// The scheduler over a setup's manager, and how to stop it.
 struct Scheduler {
     store: Store,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<()>,
     _setup: Setup,
 }
 
 fn start_scheduler(s: Setup) -> Scheduler {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = tokio_util::sync::CancellationToken::new();
     Scheduler {
         store: s.store.clone(),
-        stop,
-        task: tokio::spawn(s.manager.clone().schedule(stopped)),
+        stop: stop.clone(),
+        task: tokio::spawn(s.manager.clone().schedule(stop)),
         _setup: s,
     }
 }
@@ -555,7 +555,7 @@ fn start_scheduler(s: Setup) -> Scheduler {
 impl Scheduler {
     /// Stops the scheduler; it must end at once, even mid-sleep.
     async fn stop(self) {
-        self.stop.send(true).unwrap();
+        self.stop.cancel();
         tokio::time::timeout(std::time::Duration::from_secs(5), self.task)
             .await
             .expect("the scheduler stops promptly")

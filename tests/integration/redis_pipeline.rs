@@ -13,7 +13,7 @@ use medic::decide::Decider;
 use medic::ingest::redis::RedisConsumer;
 use redis::Commands;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::pipeline_support::*;
 use crate::redis_server::RedisServer;
@@ -33,10 +33,10 @@ fn config_for(server: &RedisServer) -> Config {
 fn start(
     decider: Arc<Decider>,
     config: &Config,
-) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = watch::channel(false);
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
     let consumer = RedisConsumer::new(&config.medic.smith.event_bus, decider).unwrap();
-    (stop, tokio::spawn(consumer.run(stopped)))
+    (stop.clone(), tokio::spawn(consumer.run(stop)))
 }
 
 fn pending(conn: &mut redis::Connection) -> usize {
@@ -134,7 +134,7 @@ async fn a_mixed_batch_ends_decided_once_dead_lettered_and_acknowledged() {
     let store = decider.store.clone();
     wait_until("every kill decided", 60, || store.decision_count() == 200).await;
     wait_until("nothing pending", 30, || pending(&mut server.conn()) == 0).await;
-    let _ = stop.send(true);
+    stop.cancel();
     task.await.unwrap();
 
     assert_eq!(decider.store.decision_count(), 200);
@@ -208,7 +208,7 @@ async fn a_redis_restart_mid_stream_loses_nothing() {
     })
     .await;
     wait_until("nothing pending", 30, || pending(&mut server.conn()) == 0).await;
-    let _ = stop.send(true);
+    stop.cancel();
     task.await.unwrap();
     assert!(
         decider.metrics.redis_reconnects.get() >= 1,
@@ -253,7 +253,7 @@ async fn entries_abandoned_by_a_dead_consumer_are_claimed() {
     })
     .await;
     wait_until("nothing pending", 30, || pending(&mut server.conn()) == 0).await;
-    let _ = stop.send(true);
+    stop.cancel();
     task.await.unwrap();
 }
 
@@ -274,7 +274,7 @@ async fn kills_arrive_over_rediss_trusting_the_configured_ca() {
         store.decision_count() == 20
     })
     .await;
-    let _ = stop.send(true);
+    stop.cancel();
     task.await.unwrap();
 
     // Without the CA, the server's certificate is not trusted.
@@ -312,7 +312,7 @@ async fn the_consumer_groups_backlog_is_measured_for_metrics() {
     let text = m.render();
     assert!(text.contains("medic_redis_lag 0\n"), "{text}");
     assert!(text.contains("medic_redis_pending 0\n"), "{text}");
-    let _ = stop.send(true);
+    stop.cancel();
     task.await.unwrap();
 }
 
@@ -388,7 +388,7 @@ async fn health_reports_the_event_bus_through_an_outage() {
     server.start_again();
     wait_until("the consumer reconnected", 30, || up() == Some(1)).await;
     assert_eq!(get("/health/ready").await.0, StatusCode::OK);
-    let _ = stop.send(true);
+    stop.cancel();
     task.await.unwrap();
 }
 
@@ -410,8 +410,8 @@ async fn responses_to_http_kills_wait_out_a_redis_outage_in_the_outbox() {
         "medic.responses",
         store.clone(),
     );
-    let (stop, stopped) = watch::channel(false);
-    let outbox = tokio::spawn(publisher.outbox().expect("an outbox").run(stopped));
+    let stop = CancellationToken::new();
+    let outbox = tokio::spawn(publisher.outbox().expect("an outbox").run(stop.clone()));
     let state = medic::api::AppState::new(
         engine.clone(),
         medic::api::ApiKeys::new(&[], Some(ADMIN_KEY)).unwrap(),
@@ -481,7 +481,7 @@ async fn responses_to_http_kills_wait_out_a_redis_outage_in_the_outbox() {
             .any(|d| d.source == "outbox" && d.reason.contains("medic.responses.wrongtype")),
         "{dead:?}"
     );
-    let _ = stop.send(true);
+    stop.cancel();
     outbox.await.unwrap();
 }
 
@@ -526,6 +526,6 @@ async fn a_response_redis_refuses_is_dead_lettered_not_retried_for_ever() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(pending(&mut conn), 0);
     assert_eq!(decider.store.decision_count(), 2);
-    let _ = stop.send(true);
+    stop.cancel();
     task.await.unwrap();
 }
