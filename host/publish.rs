@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::Decision;
 use crate::store::{Response, Store, StoreError};
+use crate::telemetry::Metrics;
 
 /// An XADD to `stream`, capped at about a million entries.
 fn capped_xadd(stream: &str) -> redis::Cmd {
@@ -67,6 +68,8 @@ pub struct Publisher {
 /// Responses waiting in the store until Redis has them.
 pub struct Outbox {
     store: Store,
+    /// Counts the responses Redis refused for good (dead letters).
+    metrics: Arc<Metrics>,
     client: redis::Client,
     wake: Notify,
 }
@@ -102,12 +105,14 @@ impl Publisher {
         events: Option<ConnectionManager>,
         stream: &str,
         store: Store,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Publisher {
             events,
             stream: stream.to_string(),
             outbox: Some(Arc::new(Outbox {
                 store,
+                metrics,
                 client,
                 wake: Notify::new(),
             })),
@@ -244,6 +249,7 @@ impl Outbox {
                         Ok(_) => self.store.outbox_done(*seq)?,
                         Err(e) if refused_for_good(&e) => {
                             tracing::error!(error = %e, kill_id = %r.kill_id, stream = %r.stream, "Redis refused a response for good: it is dead-lettered, not retried");
+                            self.metrics.dead_letters.inc();
                             self.store
                                 .dead_letter(&crate::store::DeadLetter::response_refused(
                                     "outbox",

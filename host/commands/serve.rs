@@ -81,6 +81,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     events,
                     &m.smith.event_bus.response_topic,
                     decider.store.clone(),
+                    decider.metrics.clone(),
                 );
                 if let Some(outbox) = publisher.outbox() {
                     tasks.spawn(outbox.run(stop.clone()));

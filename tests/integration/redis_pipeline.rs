@@ -409,6 +409,7 @@ async fn responses_to_http_kills_wait_out_a_redis_outage_in_the_outbox() {
         None,
         "medic.responses",
         store.clone(),
+        engine.decider.metrics.clone(),
     );
     let stop = CancellationToken::new();
     let outbox = tokio::spawn(publisher.outbox().expect("an outbox").run(stop.clone()));
@@ -458,7 +459,9 @@ async fn responses_to_http_kills_wait_out_a_redis_outage_in_the_outbox() {
     let (_, health) = call("GET", "/health", None).await;
     assert_eq!(health["checks"]["responses"], "ok", "{health}");
 
-    // A reply stream that is not a stream: refused for good, dead-lettered.
+    // A reply stream that is not a stream: refused for good, dead-lettered
+    // and counted.
+    let dead_before = engine.decider.metrics.dead_letters.get();
     let mut conn = server.conn();
     let _: () = conn.set("medic.responses.wrongtype", "a string").unwrap();
     let env = json!({"version": "1.0", "message_type": "KILL_REPORT",
@@ -481,6 +484,7 @@ async fn responses_to_http_kills_wait_out_a_redis_outage_in_the_outbox() {
             .any(|d| d.source == "outbox" && d.reason.contains("medic.responses.wrongtype")),
         "{dead:?}"
     );
+    assert_eq!(engine.decider.metrics.dead_letters.get(), dead_before + 1);
     stop.cancel();
     outbox.await.unwrap();
 }
@@ -522,6 +526,7 @@ async fn a_response_redis_refuses_is_dead_lettered_not_retried_for_ever() {
             .any(|d| d.field == "reply_to" && d.reason.contains("WRONGTYPE")),
         "{dead:?}"
     );
+    assert_eq!(decider.metrics.dead_letters.get(), 1, "counted");
     // Past the claim time nothing comes back for another try.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(pending(&mut conn), 0);
