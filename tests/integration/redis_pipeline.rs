@@ -516,16 +516,18 @@ async fn a_response_redis_refuses_is_dead_lettered_not_retried_for_ever() {
         .query(&mut conn)
         .unwrap();
     assert_eq!(answered.len(), 1, "{answered:?}");
-    let now = chrono::Utc::now();
-    let dead = decider
-        .store
-        .dead_letters_between(now - chrono::Duration::minutes(5), now)
-        .unwrap();
-    assert!(
-        dead.iter()
-            .any(|d| d.field == "reply_to" && d.reason.contains("WRONGTYPE")),
-        "{dead:?}"
-    );
+    // Redis's replies to the pipeline (responses, then the XACK) are read
+    // after it ran: the dead letter follows the acknowledgement.
+    wait_until("the refused response dead-lettered", 10, || {
+        let now = chrono::Utc::now();
+        decider
+            .store
+            .dead_letters_between(now - chrono::Duration::minutes(5), now)
+            .unwrap()
+            .iter()
+            .any(|d| d.field == "reply_to" && d.reason.contains("WRONGTYPE"))
+    })
+    .await;
     assert_eq!(decider.metrics.dead_letters.get(), 1, "counted");
     // Past the claim time nothing comes back for another try.
     tokio::time::sleep(Duration::from_millis(1500)).await;
