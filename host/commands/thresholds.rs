@@ -30,7 +30,7 @@ pub fn learn(files: &ConfigFiles, remote: &Remote) -> anyhow::Result<()> {
 fn print_changes(change: &Value) {
     if let Some(after) = change["after"].as_object() {
         for (k, v) in after {
-            println!("  {k}: {} -> {v}", change["before"][k]);
+            println!("  {k}: {} -> {}", rounded(&change["before"][k]), rounded(v));
         }
     }
     if let Some(reasons) = change["reasons"].as_array() {
@@ -95,5 +95,37 @@ pub fn thresholds(
             print_changes(&change);
             Ok(())
         }
+    }
+}
+
+/// A threshold as people read it: at most four decimals, no trailing
+/// zeros (0.5720000000000001 is 0.572); anything not a number as it is.
+fn rounded(v: &Value) -> String {
+    match v.as_f64() {
+        Some(n) if n.is_finite() => {
+            let s = format!("{n:.4}");
+            let s = s.trim_end_matches('0').trim_end_matches('.');
+            if s == "-0" {
+                "0".to_string()
+            } else {
+                s.to_string()
+            }
+        }
+        _ => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_are_printed_rounded() {
+        assert_eq!(rounded(&json!(0.5720000000000001)), "0.572");
+        assert_eq!(rounded(&json!(0.85)), "0.85");
+        assert_eq!(rounded(&json!(0.12345678)), "0.1235");
+        assert_eq!(rounded(&json!(60.0)), "60");
+        assert_eq!(rounded(&json!(-0.00001)), "0");
+        assert_eq!(rounded(&Value::Null), "null");
     }
 }
