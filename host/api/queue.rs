@@ -82,6 +82,7 @@ pub async fn list(
     } else {
         a.queue.list_pending(limit)?
     };
+    let items = items.into_iter().map(|i| a.explain(i)).collect();
     let stats = a.queue.stats(chrono::Utc::now())?;
     Ok(Json(Envelope::new(QueuePage { items, stats })))
 }
@@ -96,11 +97,12 @@ pub async fn show(
     Path(id): Path<String>,
     _: Viewer,
 ) -> Result<Json<Envelope<QueueItem>>, ApiError> {
-    let item = acting(&state)?
+    let a = acting(&state)?;
+    let item = a
         .queue
         .get(&id)?
         .ok_or_else(|| ApiError::NotFound(format!("queue item {id}")))?;
-    Ok(Json(Envelope::new(item)))
+    Ok(Json(Envelope::new(a.explain(item))))
 }
 
 /// An approval; the body may be empty.

@@ -121,6 +121,7 @@ impl ApprovalQueue {
             decided_at: None,
             note: None,
             request_id: None,
+            cannot_resurrect: None,
         };
         self.store.put_queue_item(&item)?;
         self.store.audit(

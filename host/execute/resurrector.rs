@@ -24,7 +24,7 @@ use crate::decide::Intent;
 use crate::enrich::SiemAdapter;
 use crate::fleet::{Fleet, Interrupt, Signals, Up};
 use crate::model::{
-    Decision, JsonMap, KillReport, OutcomeResult, QueueItem, ResurrectionRequest,
+    Decision, JsonMap, KillReport, OutcomeResult, QueueItem, QueueStatus, ResurrectionRequest,
     ResurrectionStatus, WorkflowState,
 };
 use crate::monitor::{self, Ending, Plan};
@@ -110,6 +110,21 @@ impl Resurrector {
     pub fn degraded(&self) -> Option<String> {
         let v = self.veto.get()?;
         (!v.healthy()).then(|| "the Smith veto channel is down".to_string())
+    }
+
+    /// Says on a pending item why approving it cannot bring its module
+    /// back, when no backend serves the module (an approval would be
+    /// refused), so the approver sees it before trying.
+    pub fn explain(&self, mut item: QueueItem) -> QueueItem {
+        let module = &item.kill.target_module;
+        item.cannot_resurrect = (item.status == QueueStatus::Pending
+            && self.backends.for_module(module).is_none())
+        .then(|| {
+            format!(
+                "no entry of resurrection.backends serves {module}: an approval cannot bring it back; deny it, or add a backend for it and approve"
+            )
+        });
+        item
     }
 
     fn bound(&self, module: &str) -> Option<(&Bound, &HealthCheck)> {

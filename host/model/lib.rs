@@ -831,4 +831,8 @@ pub struct QueueItem {
     pub note: Option<String>,
     /// The resurrection request an approval created.
     pub request_id: Option<String>,
+    /// Why approving cannot bring the module back (no resurrection backend
+    /// serves it), said on the item when it is read; absent when it can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cannot_resurrect: Option<String>,
 }

@@ -167,6 +167,7 @@ mod tests {
             decided_at: Some(at),
             note: None,
             request_id: None,
+            cannot_resurrect: None,
         }
     }
 

@@ -144,6 +144,10 @@ fn a_module_needing_approval_waits_until_approved_through_the_cli() {
     let id = item["item_id"].as_str().unwrap().to_string();
     assert_eq!(item["status"], "pending");
     assert!(
+        item.get("cannot_resurrect").is_none(),
+        "a backend serves it: {item}"
+    );
+    assert!(
         item["reason"]
             .as_str()
             .unwrap()
@@ -199,6 +203,37 @@ fn a_module_needing_approval_waits_until_approved_through_the_cli() {
         err.contains("409") && err.contains("already approved"),
         "{err}"
     );
+}
+
+/// An item no backend can bring back says so, in the list and alone, and
+/// an approval of it is refused; deny still works.
+#[test]
+fn an_item_no_backend_serves_says_why_it_cannot_be_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = DemoService::new(dir.path(), "auth-service");
+    let engine = Engine::start(vec![svc.backend()], |_, _| {});
+    engine.report_kill(&kill_json("e2e-nobackend", "payment-processor"));
+    let listed = engine.wait_queued("e2e-nobackend");
+    let why = listed["cannot_resurrect"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("payment-processor") && why.contains("resurrection.backends"),
+        "{listed}"
+    );
+    let id = listed["item_id"].as_str().unwrap().to_string();
+    let (status, body) = engine.get(&format!("/api/v1/queue/{id}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["cannot_resurrect"], listed["cannot_resurrect"]);
+    let (status, body) = engine.post(&format!("/api/v1/queue/{id}/approve"), json!({}));
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = engine.post(
+        &format!("/api/v1/queue/{id}/deny"),
+        json!({"reason": "no way to bring it back here"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    // Decided: nothing left to approve, nothing to explain.
+    let (_, body) = engine.get(&format!("/api/v1/queue/{id}"));
+    assert_eq!(body["data"]["status"], "denied");
+    assert!(body["data"].get("cannot_resurrect").is_none(), "{body}");
 }
 
 #[test]

@@ -384,13 +384,17 @@
   function decideForm(item) {
     const notes = draftInput(item, 'notes', 'notes (optional)');
     const reason = draftInput(item, 'reason', 'reason (required)');
-    const approve = h('button', { type: 'button', class: 'approve' }, 'Approve');
+    // No backend serves the module: an approval would be refused, so the
+    // item says why and Approve stays off.
+    const blocked = item.cannot_resurrect || '';
+    const approve = h('button', { type: 'button', class: 'approve', title: blocked || null }, 'Approve');
     const deny = h('button', { type: 'button', class: 'deny danger' }, 'Deny');
     const problem = h('div', { class: 'error small', role: 'alert' });
     const busy = (on) => {
-      approve.disabled = on;
+      approve.disabled = on || !!blocked;
       deny.disabled = on;
     };
+    busy(false);
     approve.addEventListener('click', async () => {
       problem.textContent = '';
       busy(true);
@@ -428,6 +432,7 @@
     return h(
       'div',
       { class: 'decide-form' },
+      blocked ? h('div', { class: 'cannot-resurrect small', role: 'note' }, `Cannot be approved: ${blocked}`) : null,
       h('div', { class: 'row' }, notes, approve),
       h('div', { class: 'row' }, reason, deny),
       problem,
