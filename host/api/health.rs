@@ -229,13 +229,22 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
         family(&mut out, name, kind, help);
         sample(&mut out, name, "", value);
     }
-    // Per plugin: call latency, with the plugin's kind and source.
-    let name = "medic_plugin_call_seconds";
+    // Per plugin: call latency, with the plugin's kind and source, and
+    // whether it is quarantined (1) after too many failures in a row. A
+    // family's samples stay together, so the second goes to its own buffer.
+    let (latency, quarantined) = ("medic_plugin_call_seconds", "medic_plugin_quarantined");
     family(
         &mut out,
-        name,
+        latency,
         "histogram",
         "Plugin call time (instantiation included)",
+    );
+    let mut held = String::new();
+    family(
+        &mut held,
+        quarantined,
+        "gauge",
+        "1 while a plugin is quarantined (its kind falls back to the safe default), else 0",
     );
     for p in d.registry.plugins() {
         let kind = p.kind().to_string();
@@ -246,25 +255,11 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
             ("version", &p.info().version),
             ("builtin", &builtin),
         ]);
-        p.latency().render(name, &plugin, &mut out);
+        p.latency().render(latency, &plugin, &mut out);
+        let which = labels(&[("plugin", p.name()), ("kind", &kind)]);
+        sample(&mut held, quarantined, &which, u8::from(p.is_quarantined()));
     }
-    // Per plugin: quarantined (1) after too many failures in a row, or not.
-    let name = "medic_plugin_quarantined";
-    family(
-        &mut out,
-        name,
-        "gauge",
-        "1 while a plugin is quarantined (its kind falls back to the safe default), else 0",
-    );
-    for p in d.registry.plugins() {
-        let kind = p.kind().to_string();
-        sample(
-            &mut out,
-            name,
-            &labels(&[("plugin", p.name()), ("kind", &kind)]),
-            u8::from(p.is_quarantined()),
-        );
-    }
+    out.push_str(&held);
     // The SIEM circuit breaker: 1 for the state it is in.
     if let Some(state) = d.siem.breaker_state() {
         let name = "medic_siem_breaker_state";
