@@ -320,7 +320,9 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// List built-in and directory plugins: name, kind, version, sha256, source, status.
+    /// List built-in and directory plugins: name, kind, version, sha256,
+    /// status, signer, source; and the files of the directory that would be
+    /// refused, with why.
     List {
         /// Output: a table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -360,6 +362,34 @@ pub enum PluginCommand {
         /// Where to create it (default: here).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+    },
+    /// Create an ECDSA P-256 key pair for signing plugins: KEY (private,
+    /// PKCS#8 PEM, readable by its owner only) and KEY.pub (the public key
+    /// to list in plugins.trust.keys).
+    Keygen {
+        /// Where to write the private key; the public key goes to KEY.pub.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a plugin file: writes FILE.sigstore.json (a Sigstore bundle)
+    /// beside it and prints the bare signature (base64), which the upload
+    /// API takes.
+    Sign {
+        /// The plugin: a .wasm component.
+        file: PathBuf,
+        /// The private key (PEM: PKCS#8, or SEC1 as openssl writes it).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Verify a plugin file's signature (FILE.sigstore.json or FILE.sig)
+    /// against the keys of plugins.trust and any --key given; exits non-zero
+    /// if it would be refused.
+    Verify {
+        /// The plugin: a .wasm component.
+        file: PathBuf,
+        /// A public key to trust as well (PEM); repeatable.
+        #[arg(long)]
+        key: Vec<PathBuf>,
     },
     /// Measure a plugin: latency percentiles and calls per second, on the
     /// golden kills or on kills from a file (JSON lines, or a recording).

@@ -20,6 +20,7 @@ use super::role::{Admin, Viewer};
 use super::{ApiError, AppState};
 use crate::config::raw::{PhasePlugins, PluginBinding};
 use crate::model::PluginKind;
+use crate::plugin::signature::{bundle_path, sig_path};
 use crate::plugin::{Plugin, PluginSource, PluginStatus, RegistryError, ReloadEvent, golden};
 use crate::store::AuditKind;
 
@@ -110,6 +111,12 @@ pub struct UploadQuery {
     name: String,
     /// Also bind it (pinned to its sha256) for this phase, or `default`.
     phase: Option<String>,
+    /// Its signature: ECDSA P-256 over the file, base64 of the DER
+    /// encoding (what `cosign sign-blob` and `medic plugin sign` print).
+    /// Needed when `plugins.trust.require_signature` is on; checked
+    /// against `plugins.trust.keys` whenever given.
+    #[param(max_length = 512)]
+    signature: Option<String>,
 }
 
 /// What an upload did.
@@ -206,8 +213,14 @@ pub async fn upload(
     let target = dir.join(format!("{name}.wasm"));
     let config = state.engine.decider.config.clone();
     let file = name.clone();
-    let checked = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        // The same checks a dropped file gets, before anything is written.
+    let signature = q.signature;
+    let checked = tokio::task::spawn_blocking(move || -> Result<_, (&'static str, String)> {
+        // The same checks a dropped file gets, before anything is written:
+        // who signed it first, then the plugin itself.
+        let signer = registry
+            .trust()
+            .check_bare(&target, &body, signature.as_deref())
+            .map_err(|e| ("signature", e.to_string()))?;
         let plugin = Plugin::load(
             registry.sandbox(),
             registry.settings(),
@@ -216,37 +229,52 @@ pub async fn upload(
             None,
         )
         .map_err(|e| match e.hint() {
-            Some(h) => format!("{e} (hint: {h})"),
-            None => e.to_string(),
+            Some(h) => in_body(format!("{e} (hint: {h})")),
+            None => in_body(e.to_string()),
         })?;
         golden::check(
             &plugin,
             &registry.thresholds(),
             &crate::plugin::learner_settings_from_config(&config),
         )
-        .map_err(|e| e.to_string())?;
-        // Written beside, then renamed in: the watcher never sees half a file.
-        let partial = dir.join(format!(".{file}.upload"));
-        std::fs::write(&partial, &body)
-            .map_err(|e| format!("writing {}: {e}", partial.display()))?;
-        std::fs::rename(&partial, &target)
-            .map_err(|e| format!("installing {}: {e}", target.display()))?;
-        let event = registry.load_file(&target).map_err(|e| e.to_string())?;
+        .map_err(|e| in_body(e.to_string()))?;
+        // Its signature goes in first (a signature of an earlier version
+        // goes), so the file is checked against its own when it lands.
+        for old in [bundle_path(&target), sig_path(&target)] {
+            match std::fs::remove_file(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(in_body(format!("removing {}: {e}", old.display()))),
+            }
+        }
+        if let Some(sig) = &signature {
+            install(
+                &dir,
+                &format!("{file}.sig"),
+                sig.trim().as_bytes(),
+                &sig_path(&target),
+            )?;
+        }
+        install(&dir, &file, &body, &target)?;
+        let event = registry
+            .load_file(&target)
+            .map_err(|e| in_body(e.to_string()))?;
         let binding = PluginBinding {
             name: plugin.name().to_string(),
             sha256: Some(plugin.sha256().to_string()),
         };
-        Ok((event, plugin.kind(), binding))
+        Ok((event, plugin.kind(), binding, signer))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (event, kind, binding) = checked.map_err(|problem| invalid("body", problem))?;
+    let (event, kind, binding, signer) =
+        checked.map_err(|(field, problem)| invalid(field, problem))?;
     state.engine.decider.store.audit(
         AuditKind::PluginChanged,
         None,
         None,
         &caller.name,
-        json!({"action": "upload", "file": format!("{name}.wasm"), "event": event}),
+        json!({"action": "upload", "file": format!("{name}.wasm"), "signer": signer, "event": event}),
     )?;
     let bound = match q.phase {
         Some(phase) => Some(bind(&state, &caller.name, &phase, kind, binding).await?),
@@ -254,6 +282,26 @@ pub async fn upload(
     };
     state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(Uploaded { event, bound })))
+}
+
+/// A problem with an upload's body, for a 422 naming it.
+fn in_body(problem: String) -> (&'static str, String) {
+    ("body", problem)
+}
+
+/// Writes `bytes` beside `target` in `dir`, then renames them in: the
+/// watcher never sees half a file.
+fn install(
+    dir: &std::path::Path,
+    stem: &str,
+    bytes: &[u8],
+    target: &std::path::Path,
+) -> Result<(), (&'static str, String)> {
+    let partial = dir.join(format!(".{stem}.upload"));
+    std::fs::write(&partial, bytes)
+        .map_err(|e| in_body(format!("writing {}: {e}", partial.display())))?;
+    std::fs::rename(&partial, target)
+        .map_err(|e| in_body(format!("installing {}: {e}", target.display())))
 }
 
 /// A plugin to bind for a phase.

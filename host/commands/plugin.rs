@@ -1,4 +1,4 @@
-//! `medic plugin list|check|run`.
+//! `medic plugin list|check|run|bench|new|keygen|sign|verify`.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -11,6 +11,7 @@ use crate::cli::{ConfigFiles, Format, Isolating, KindArg, PluginCommand};
 use crate::config::Config;
 use crate::model::{KillCase, KillReport, OutcomeSample, PluginKind};
 use crate::plugin::sandbox::{Sandbox, accepts_contract_import};
+use crate::plugin::signature::{self, Signer, Trust};
 use crate::plugin::{
     DecideRequest, LearnRequest, Plugin, PluginSource, Registry, RuntimeSettings, ScoreRequest,
     golden, learner_settings_from_config,
@@ -32,6 +33,9 @@ pub fn run(files: &ConfigFiles, command: &PluginCommand) -> anyhow::Result<()> {
             calls,
             isolation,
         } => bench(&config, file, kills.as_deref(), *calls, *isolation),
+        PluginCommand::Keygen { out } => keygen(out),
+        PluginCommand::Sign { file, key } => sign(file, key),
+        PluginCommand::Verify { file, key } => verify(&config, file, key),
         PluginCommand::New {
             name,
             kind,
@@ -62,28 +66,111 @@ fn kind_of(k: KindArg) -> PluginKind {
 }
 
 fn list(config: &Config, format: Format) -> anyhow::Result<()> {
-    let registry = Registry::new(config)?;
+    let registry = Registry::inspect(config)?;
     let rows = registry.list();
+    let rejected: Vec<_> = registry
+        .events()
+        .into_iter()
+        .filter(|e| e.outcome == "rejected")
+        .collect();
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Table => {
             println!(
-                "{:<16} {:<18} {:<8} {:<14} {:<12} SOURCE",
-                "NAME", "KIND", "VERSION", "SHA256", "STATUS"
+                "{:<16} {:<18} {:<8} {:<14} {:<12} {:<24} SOURCE",
+                "NAME", "KIND", "VERSION", "SHA256", "STATUS", "SIGNER"
             );
             for r in rows {
+                let signer = match &r.signer {
+                    Signer::Key { name, .. } => format!("key {name}"),
+                    other => other.to_string(),
+                };
                 println!(
-                    "{:<16} {:<18} {:<8} {:<14} {:<12} {}",
+                    "{:<16} {:<18} {:<8} {:<14} {:<12} {:<24} {}",
                     r.name,
                     r.kind.to_string(),
                     r.version,
                     &r.sha256[..12],
                     r.status,
+                    signer,
                     r.source
                 );
             }
         }
     }
+    // On stderr, so the listing stays what scripts parse.
+    if !rejected.is_empty() {
+        eprintln!("refused (medic serve would not start with these files):");
+        for e in &rejected {
+            eprintln!("  {}: {}", e.path.display(), e.message);
+        }
+    }
+    Ok(())
+}
+
+fn keygen(out: &Path) -> anyhow::Result<()> {
+    let public_path = signature::with_pub_suffix(out);
+    for p in [out, public_path.as_path()] {
+        if p.exists() {
+            bail!("{} exists: Medic does not overwrite a key", p.display());
+        }
+    }
+    let (private, public) = signature::generate()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(out)
+        .and_then(|mut f| f.write_all(private.as_bytes()))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(&public_path, public)
+        .with_context(|| format!("cannot write {}", public_path.display()))?;
+    println!("private key: {} (keep it secret)", out.display());
+    println!(
+        "public key:  {} (list it in plugins.trust.keys)",
+        public_path.display()
+    );
+    Ok(())
+}
+
+fn sign(file: &Path, key: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let key = signature::read_signing_key(key)?;
+    let (bundle, bare) = signature::sign(&key, &bytes)?;
+    let path = signature::bundle_path(file);
+    std::fs::write(&path, bundle).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("bundle:    {}", path.display());
+    println!(
+        "key:       {}",
+        crate::config::trust::fingerprint(key.verifying_key())
+    );
+    println!("signature: {bare}");
+    Ok(())
+}
+
+fn verify(config: &Config, file: &Path, extra: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut section = config.medic.plugins.trust.clone();
+    for (i, k) in extra.iter().enumerate() {
+        section.keys.push(crate::config::raw::TrustedKey {
+            name: format!("--key {}", i + 1),
+            public_key_file: k.display().to_string(),
+        });
+    }
+    if section.keys.is_empty() {
+        bail!(
+            "no key to verify with: list keys in plugins.trust.keys (--config) or pass --key KEY.pub"
+        );
+    }
+    // Asked to verify: a missing signature is a failure whatever the config says.
+    section.require_signature = true;
+    let trust = Trust::from_config(&section)?;
+    let signer = trust.check_file(file, &bytes)?;
+    println!("{}: {signer}", file.display());
     Ok(())
 }
 

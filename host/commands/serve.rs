@@ -17,15 +17,18 @@ use crate::engine::{Engine, Parts};
 use crate::enrich;
 use crate::execute::veto::VetoChannel;
 use crate::ingest::redis::{RedisConsumer, client};
-use crate::plugin::{Registry, reload};
+use crate::plugin::{Registry, ReloadEvent, reload};
 use crate::publish::Publisher;
-use crate::store::Store;
+use crate::store::{AuditKind, Store};
 use crate::telemetry::Metrics;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let m = &config.medic;
     let registry = Arc::new(Registry::new(&config)?);
+    // Every plugin file loaded, replaced, removed or refused is audited:
+    // those of the start now, the rest as they happen.
+    let reloads = registry.subscribe();
     let _watch = if m.plugins.watch {
         reload::watch(&registry)?
     } else {
@@ -34,6 +37,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = Store::open(Path::new(&m.learning.database.path))
         .with_context(|| format!("opening the store at {}", m.learning.database.path))?;
     restore_bindings(&registry, &store)?;
+    for event in registry.events() {
+        audit_reload(&store, &event)?;
+    }
     let env = |k: &str| std::env::var(k).ok();
     let siem = enrich::from_config(&config, &env)?;
     let engine = Arc::new(
@@ -114,6 +120,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         (m.interfaces.approval_queue.timeout_hours * 3600.0 / 4.0).clamp(1.0, 60.0),
     );
     tasks.spawn(resurrector.clone().expire_queue(expiry_every, stop.clone()));
+    tasks.spawn(audit_reloads(reloads, store.clone(), stop.clone()));
     if m.learning.enabled && m.learning.threshold_adjustment.enabled {
         tasks.spawn(learning.clone().schedule(stop.clone()));
     }
@@ -264,4 +271,45 @@ async fn serve_metrics(
             tracing::error!(error = %e, "Metrics server failed");
         }
     });
+}
+
+fn audit_reload(store: &Store, event: &ReloadEvent) -> Result<(), crate::store::StoreError> {
+    store
+        .audit(
+            AuditKind::PluginChanged,
+            None,
+            None,
+            "plugin-directory",
+            serde_json::json!({"action": "reload", "event": event}),
+        )
+        .map(drop)
+}
+
+/// Audits each reload event of the plugin directory as it happens.
+pub async fn audit_reloads(
+    mut reloads: tokio::sync::broadcast::Receiver<ReloadEvent>,
+    store: Store,
+    stop: CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = tokio::select! {
+            () = stop.cancelled() => return,
+            e = reloads.recv() => e,
+        };
+        match event {
+            Ok(event) => {
+                if let Err(e) = audit_reload(&store, &event) {
+                    tracing::error!(error = %e, path = %event.path.display(), outcome = %event.outcome, "Cannot audit a plugin reload");
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "Plugin reloads came faster than they were audited: {n} not audited"
+                );
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod patterns;
 pub mod phases;
 pub mod raw;
 pub mod tls;
+pub mod trust;
 pub mod tunables;
 mod validate;
 

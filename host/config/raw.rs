@@ -882,6 +882,34 @@ pub struct PluginsSection {
     pub max_instances: u32,
     /// Reload plugins when files in `directory` change.
     pub watch: bool,
+    /// Who may sign plugin files (docs/plugins.md, "Shipping a plugin to
+    /// production").
+    pub trust: TrustSection,
+}
+
+/// Signed plugins: the public keys whose signatures are trusted, and
+/// whether a plugin file without a valid one is refused.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrustSection {
+    /// Refuse every plugin file (dropped in `directory` or uploaded) that
+    /// has no signature by one of `keys`. Built-in plugins are trusted by
+    /// being part of the binary.
+    pub require_signature: bool,
+    /// Public keys (ECDSA P-256, PEM files) whose signatures are trusted.
+    /// With keys and `require_signature` off, a file that has a signature
+    /// must still verify; a file without one loads.
+    pub keys: Vec<TrustedKey>,
+}
+
+/// One trusted signer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedKey {
+    /// What the key is called in logs, audit and listings.
+    pub name: String,
+    /// Its PEM file (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key_file: String,
 }
 
 impl Default for PluginsSection {
@@ -896,6 +924,7 @@ impl Default for PluginsSection {
             reuse_max_calls: 10_000,
             max_instances: 256,
             watch: true,
+            trust: TrustSection::default(),
         }
     }
 }

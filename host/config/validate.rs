@@ -800,6 +800,33 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     );
     c.range("plugins.reuse_max_calls", pl.reuse_max_calls, 1, u64::MAX);
     c.range("plugins.max_instances", pl.max_instances, 4, 10_000);
+    let trust = &pl.trust;
+    c.check(
+        !trust.require_signature || !trust.keys.is_empty(),
+        "plugins.trust.require_signature",
+        "is on but plugins.trust.keys is empty: no plugin file could ever load (add a key, or turn it off)",
+    );
+    let mut names = std::collections::BTreeSet::new();
+    for (i, k) in trust.keys.iter().enumerate() {
+        let at = format!("plugins.trust.keys[{i}]");
+        c.check(
+            is_safe_name(&k.name),
+            &format!("{at}.name"),
+            format!("{:?} is not a name (1-128 of A-Z a-z 0-9 . _ -)", k.name),
+        );
+        c.check(
+            names.insert(k.name.as_str()),
+            &format!("{at}.name"),
+            format!("{:?} names another key too", k.name),
+        );
+        if k.public_key_file.is_empty() {
+            c.fail(&format!("{at}.public_key_file"), "is empty");
+        } else if let Err(e) =
+            crate::trust::read_public_key(std::path::Path::new(&k.public_key_file))
+        {
+            c.fail(&format!("{at}.public_key_file"), e.to_string());
+        }
+    }
 }
 
 pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<Problem>) {

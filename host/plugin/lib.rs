@@ -14,6 +14,7 @@
 //! | `native.rs` | the built-in logic compiled natively (benchmarks, golden risk) |
 //! | `registry.rs` | all plugins, the phase bindings, atomic swaps, fallbacks |
 //! | `reload.rs` | watching the plugin directory |
+//! | `signature.rs` | signed plugin files: who signed them, checked before loading |
 
 // The modules of the crates below, under the names the code uses.
 #[allow(unused_imports)]
@@ -33,6 +34,7 @@ pub mod native;
 pub mod registry;
 pub mod reload;
 pub mod sandbox;
+pub mod signature;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -16,6 +16,7 @@ use super::cache::{compile, sha256_hex};
 use super::convert;
 use super::error::{LoadError, PluginError};
 use super::sandbox::{CapabilityDenied, HostState, MemoryLimitExceeded, Sandbox};
+use super::signature::Signer;
 use super::validate;
 use super::{DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest};
 use crate::config::Isolation;
@@ -103,6 +104,8 @@ pub struct Plugin {
     health: Health,
     /// Time per call, instantiation included (strict isolation pays it).
     latency: Histogram,
+    /// Who signed it (a file's signature is checked before it is loaded).
+    signer: Signer,
 }
 
 impl Plugin {
@@ -141,6 +144,10 @@ impl Plugin {
                 found: world,
             });
         }
+        let signer = match &source {
+            PluginSource::Builtin => Signer::Builtin,
+            PluginSource::File(_) => Signer::Unsigned,
+        };
         let mut plugin = Plugin {
             info: PluginInfo {
                 name: origin.clone(),
@@ -165,6 +172,7 @@ impl Plugin {
             pool: Mutex::new(Vec::new()),
             health: Health::default(),
             latency: Histogram::default(),
+            signer,
         };
         let info = plugin.describe().map_err(|source| LoadError::Describe {
             origin: origin.clone(),
@@ -189,6 +197,15 @@ impl Plugin {
 
     pub fn info(&self) -> &PluginInfo {
         &self.info
+    }
+    /// The plugin, recorded as signed by `signer` (whose signature the
+    /// caller has checked).
+    pub fn signed_by(mut self, signer: Signer) -> Plugin {
+        self.signer = signer;
+        self
+    }
+    pub fn signer(&self) -> &Signer {
+        &self.signer
     }
     pub fn name(&self) -> &str {
         &self.info.name

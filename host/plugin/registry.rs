@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::error::{LoadError, PluginError};
 use super::loaded::{HealthReport, Plugin, PluginSource};
 use super::sandbox::Sandbox;
+use super::signature::{Signer, Trust};
 use super::{
     BUILTIN_PLUGINS, DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest, golden,
     learner_settings_from_config, thresholds_from_config,
@@ -48,6 +49,10 @@ pub enum RegistryError {
     },
     #[error("{path}: {problem}")]
     Conflict { path: PathBuf, problem: String },
+    #[error(transparent)]
+    Signature(#[from] super::signature::SignatureError),
+    #[error(transparent)]
+    Trust(#[from] super::signature::TrustError),
     #[error("cannot read the plugin directory {path}: {source}")]
     Directory {
         path: PathBuf,
@@ -83,6 +88,8 @@ pub struct PluginStatus {
     pub status: String,
     pub description: String,
     pub health: HealthReport,
+    /// Who signed it: built in, a trusted key, or unsigned.
+    pub signer: Signer,
 }
 
 /// What happened to one file on a reload.
@@ -128,16 +135,33 @@ pub struct Registry {
     /// From the constitution, then as bound at run time.
     bindings: Mutex<BTreeMap<String, PhasePlugins>>,
     directory: Option<PathBuf>,
+    /// The keys plugin files may be signed with (`plugins.trust`).
+    trust: Trust,
     catalog: Mutex<Catalog>,
     active: ArcSwap<ActiveSet>,
     events: Mutex<VecDeque<ReloadEvent>>,
+    /// Every reload event as it happens, for whoever audits them.
+    published: tokio::sync::broadcast::Sender<ReloadEvent>,
 }
 
 impl Registry {
     /// Loads the built-ins and the plugin directory, and binds the plugins
     /// of the active phase. Any bound plugin missing is an error.
     pub fn new(config: &Config) -> Result<Registry, RegistryError> {
+        Registry::build(config, true)
+    }
+
+    /// Like [`Registry::new`], but a plugin file that fails a check (or a
+    /// binding that cannot be met) is recorded as a rejected event and
+    /// skipped instead of failing: for `medic plugin list`, to show what
+    /// would be refused and why.
+    pub fn inspect(config: &Config) -> Result<Registry, RegistryError> {
+        Registry::build(config, false)
+    }
+
+    fn build(config: &Config, strict: bool) -> Result<Registry, RegistryError> {
         let sandbox = Arc::new(Sandbox::new(&config.medic.plugins)?);
+        let trust = Trust::from_config(&config.medic.plugins.trust)?;
         let settings = RuntimeSettings::from_config(config);
         let thresholds = thresholds_from_config(config);
         let learner_settings = learner_settings_from_config(config);
@@ -173,18 +197,35 @@ impl Registry {
             learner_settings,
             bindings: Mutex::new(bindings),
             directory,
+            trust,
             catalog: Mutex::new(catalog),
             active: ArcSwap::from_pointee(active),
             events: Mutex::new(VecDeque::new()),
+            published: tokio::sync::broadcast::Sender::new(EVENT_HISTORY),
         };
         if let Some(dir) = registry.directory.clone() {
             for path in wasm_files(&dir)? {
                 // At start a bad file is an error: better not to start than
                 // to run without the plugin the operator installed.
-                registry.load_file(&path)?;
+                match registry.load_file(&path) {
+                    Ok(_) => {}
+                    Err(e) if strict => return Err(e),
+                    // Recorded as a rejected event by load_file.
+                    Err(_) => {}
+                }
             }
         }
-        let set = resolve(&lock(&registry.catalog), &lock(&registry.bindings), phase)?;
+        let set = if strict {
+            resolve(&lock(&registry.catalog), &lock(&registry.bindings), phase)?
+        } else {
+            let previous = registry.active.load_full();
+            resolve_lenient(
+                &lock(&registry.catalog),
+                &lock(&registry.bindings),
+                phase,
+                &previous,
+            )
+        };
         registry.active.store(Arc::new(set));
         Ok(registry)
     }
@@ -194,6 +235,10 @@ impl Registry {
     }
     pub fn sandbox(&self) -> &Arc<Sandbox> {
         &self.sandbox
+    }
+    /// The keys plugin files may be signed with.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
     /// The thresholds in force now.
     pub fn thresholds(&self) -> Arc<NamedValues> {
@@ -334,6 +379,8 @@ impl Registry {
                 ));
             }
         }
+        // Who signed it, before any of it is compiled.
+        let signer = self.trust.check_file(path, &bytes)?;
         // The slow part (compile, golden kills) runs without holding the lock.
         let plugin = Plugin::load(
             &self.sandbox,
@@ -341,7 +388,8 @@ impl Registry {
             &bytes,
             PluginSource::File(path.to_path_buf()),
             None,
-        )?;
+        )?
+        .signed_by(signer);
         golden::check(&plugin, &self.thresholds(), &self.learner_settings)?;
         let plugin = Arc::new(plugin);
         let name = plugin.name().to_string();
@@ -387,11 +435,12 @@ impl Registry {
         catalog.files.insert(path.to_path_buf(), name.clone());
         self.rebind(&catalog);
         let message = format!(
-            "{} {} {} (sha256 {})",
+            "{} {} {} (sha256 {}, {})",
             plugin.kind(),
             name,
             plugin.info().version,
-            &plugin.sha256()[..12]
+            &plugin.sha256()[..12],
+            plugin.signer()
         );
         Ok(self.event(
             path,
@@ -474,11 +523,19 @@ impl Registry {
     }
 
     fn remember(&self, event: ReloadEvent) {
+        // No subscriber is not an error: the event is kept below regardless.
+        let _ = self.published.send(event.clone());
         let mut events = lock(&self.events);
         if events.len() == EVENT_HISTORY {
             events.pop_front();
         }
         events.push_back(event);
+    }
+
+    /// Reload events from now on, as they happen (`medic serve` audits
+    /// them; [`Registry::events`] has the earlier ones).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ReloadEvent> {
+        self.published.subscribe()
     }
 
     /// The latest reload events, oldest first.
@@ -644,6 +701,7 @@ fn status_row(p: &Plugin, status: &str) -> PluginStatus {
         status: status.to_string(),
         description: p.info().description.clone(),
         health: p.health(),
+        signer: p.signer().clone(),
     }
 }
 

@@ -3,6 +3,10 @@
 //! every check; a file removed or renamed away is dropped. Install plugins by
 //! writing elsewhere and renaming into the directory, so no half-written file
 //! is ever read; a half-written file is only rejected, never served.
+//! A signature file (`x.wasm.sigstore.json`, `x.wasm.sig`) written or
+//! removed reloads its plugin, so a signature that arrives after its file
+//! lets the file load (a plugin already serving keeps serving if its
+//! signature goes; the bytes it was verified with have not changed).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -77,7 +81,17 @@ pub fn watch(registry: &Arc<Registry>) -> Result<Option<DirectoryWatch>, WatchEr
             }
             _ => event.paths.iter().collect(),
         };
-        for path in paths.into_iter().filter(|p| is_wasm(p)) {
+        for path in paths {
+            if let Some(file) = super::signature::signed_file(path) {
+                if file.is_file() {
+                    // Errors are logged and recorded by the registry.
+                    let _ = registry.load_file(&file);
+                }
+                continue;
+            }
+            if !is_wasm(path) {
+                continue;
+            }
             match change {
                 Change::Written if path.is_file() => {
                     // Errors are logged and recorded by the registry.

@@ -225,6 +225,97 @@ async fn post_bytes(state: &AppState, uri: &str, key: &str, body: Vec<u8>) -> (S
     (status, body)
 }
 
+/// With a signature required, an upload without one or with another key's
+/// is refused naming the `signature` field, and nothing is installed; a
+/// signed one is installed with its signature beside it, listed as signed,
+/// and the upload's audit record names the signer.
+#[tokio::test]
+async fn a_plugin_upload_needs_a_trusted_signature_when_one_is_required() {
+    use medic::plugin::signature;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = |name: &str| {
+        let (private, public) = signature::generate().unwrap();
+        let path = keys.path().join(format!("{name}.key"));
+        std::fs::write(&path, private).unwrap();
+        std::fs::write(keys.path().join(format!("{name}.pub")), public).unwrap();
+        signature::read_signing_key(&path).unwrap()
+    };
+    let (trusted, stranger) = (key("secops"), key("stranger"));
+    let mut config = medic::config::Config::embedded().unwrap();
+    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.watch = false;
+    config.medic.plugins.timeout_ms = 5_000;
+    config.medic.plugins.trust.require_signature = true;
+    config.medic.plugins.trust.keys = vec![medic::config::raw::TrustedKey {
+        name: "secops".into(),
+        public_key_file: keys.path().join("secops.pub").display().to_string(),
+    }];
+    let mut s = state(0.0, 1.0);
+    s.engine = engine_with(config, None);
+    let wasm = crate::support::wasm_bytes("swap-v1");
+    let encode = |sig: &str| form_urlencoded::byte_serialize(sig.as_bytes()).collect::<String>();
+
+    let (status, body) = post_bytes(&s, "/api/v1/plugins?name=mine", ADMIN, wasm.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "signature", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no signature"),
+        "{body}"
+    );
+    let (_, foreign) = signature::sign(&stranger, &wasm).unwrap();
+    let uri = format!("/api/v1/plugins?name=mine&signature={}", encode(&foreign));
+    let (status, body) = post_bytes(&s, &uri, ADMIN, wasm.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "signature", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("none of the trusted keys (secops)"),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing installed"
+    );
+
+    let (_, good) = signature::sign(&trusted, &wasm).unwrap();
+    let uri = format!("/api/v1/plugins?name=mine&signature={}", encode(&good));
+    let (status, body) = post_bytes(&s, &uri, ADMIN, wasm.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["event"]["outcome"], "loaded", "{body}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("mine.wasm.sig")).unwrap(),
+        good
+    );
+    let (_, body, _) = get(&s, "/api/v1/plugins", VIEWER).await;
+    let row = body["data"]["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "swap-test")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["signer"]["type"], "key", "{row}");
+    assert_eq!(row["signer"]["name"], "secops", "{row}");
+    let audit = s.engine.decider.store.audit_events(None, 100).unwrap();
+    let upload = audit
+        .iter()
+        .rev()
+        .find(|e| e.details["action"] == "upload")
+        .expect("the upload is audited");
+    assert_eq!(
+        upload.details["signer"]["name"], "secops",
+        "{:?}",
+        upload.details
+    );
+}
+
 #[tokio::test]
 async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
     let dir = tempfile::tempdir().unwrap();

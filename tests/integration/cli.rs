@@ -376,3 +376,76 @@ fn an_os_error_is_printed_once() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     assert!(err.contains("/nonexistent/medic.yaml"), "{err}");
 }
+
+/// `medic plugin keygen`, `sign` and `verify` with real files: a signed
+/// plugin verifies, a changed byte or another key is refused with its own
+/// message and a non-zero exit, and `plugin list` with a signature
+/// required names the refused file and why.
+#[test]
+fn plugin_keys_sign_and_verify_and_list_shows_a_refused_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = d.join("secops");
+    let key_arg = key.display().to_string();
+    let (ok, out, err) = medic(&["plugin", "keygen", "--out", &key_arg]);
+    assert!(ok, "{err}");
+    assert!(out.contains("secops.pub"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the private key is its owner's alone");
+    }
+    let (ok, _, err) = medic(&["plugin", "keygen", "--out", &key_arg]);
+    assert!(!ok && err.contains("does not overwrite"), "{err}");
+
+    let plugins = d.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let file = plugins.join("swap.wasm");
+    std::fs::copy(wasm("swap-v1"), &file).unwrap();
+    let file_arg = file.display().to_string();
+    let (ok, out, err) = medic(&["plugin", "sign", &file_arg, "--key", &key_arg]);
+    assert!(ok, "{err}");
+    assert!(out.contains("signature: "), "{out}");
+    assert!(plugins.join("swap.wasm.sigstore.json").exists());
+    let public = d.join("secops.pub").display().to_string();
+    let (ok, out, err) = medic(&["plugin", "verify", &file_arg, "--key", &public]);
+    assert!(ok, "{err}");
+    assert!(out.contains("signed by --key 1"), "{out}");
+
+    // Another key's public half: refused, saying the key is not trusted.
+    let other = d.join("other");
+    assert!(medic(&["plugin", "keygen", "--out", &other.display().to_string()]).0);
+    let other_pub = d.join("other.pub").display().to_string();
+    let (ok, _, err) = medic(&["plugin", "verify", &file_arg, "--key", &other_pub]);
+    assert!(!ok && err.contains("not trusted"), "{err}");
+
+    // A byte changed after signing: refused, saying so.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let (ok, _, err) = medic(&["plugin", "verify", &file_arg, "--key", &public]);
+    assert!(!ok && err.contains("altered after it was signed"), "{err}");
+
+    // With a signature required, the list names the refused file and why.
+    let config = d.join("medic.yaml");
+    let text = medic::config::EMBEDDED_MEDIC
+        .replace(
+            "directory: \"\"           # extra",
+            &format!("directory: \"{}\"  # extra", plugins.display()),
+        )
+        .replace("require_signature: false", "require_signature: true")
+        .replace(
+            "\n    keys: []",
+            &format!("\n    keys: [{{name: \"secops\", public_key_file: \"{public}\"}}]"),
+        );
+    assert!(text.contains("require_signature: true"), "{text}");
+    std::fs::write(&config, text).unwrap();
+    let (ok, out, err) = medic(&["--config", &config.display().to_string(), "plugin", "list"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("SIGNER"), "{out}");
+    assert!(
+        err.contains("swap.wasm") && err.contains("altered after it was signed"),
+        "{err}"
+    );
+}

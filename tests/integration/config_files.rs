@@ -17,9 +17,53 @@ fn problems(medic: &str, constitution: &str) -> Vec<String> {
     }
 }
 
+/// Where `config/examples/production.yaml` expects its signing key.
+const PRODUCTION_KEY: &str = "/etc/medic/keys/plugin-signing.pub";
+
+/// `production.yaml` as an operator would have it: its trusted key file
+/// present (a copy of the file naming a key made here).
+fn production_with_key(dir: &Path, scratch: &Path) -> PathBuf {
+    let (_, public) = medic::plugin::signature::generate().unwrap();
+    let key = scratch.join("plugin-signing.pub");
+    std::fs::write(&key, public).unwrap();
+    let text = std::fs::read_to_string(dir.join("examples/production.yaml")).unwrap();
+    assert!(
+        text.contains(PRODUCTION_KEY),
+        "production.yaml names its key"
+    );
+    let copy = scratch.join("production.yaml");
+    std::fs::write(
+        &copy,
+        text.replace(PRODUCTION_KEY, &key.display().to_string()),
+    )
+    .unwrap();
+    copy
+}
+
+/// Without its key file, `production.yaml` is refused, and the problem
+/// names the key's setting and the file.
+#[test]
+fn production_requires_its_signing_key_file() {
+    let dir = config_dir();
+    let e = Config::load(
+        Some(&dir.join("examples/production.yaml")),
+        Some(&dir.join("examples/constitution-manual.yaml")),
+        &|_| None,
+    )
+    .expect_err("refused without the key file");
+    let text = e.to_string();
+    assert!(
+        text.contains("plugins.trust.keys[0].public_key_file"),
+        "{text}"
+    );
+    assert!(text.contains(PRODUCTION_KEY), "{text}");
+}
+
 #[test]
 fn every_file_under_config_is_valid() {
     let dir = config_dir();
+    let scratch = tempfile::tempdir().unwrap();
+    let production = production_with_key(&dir, scratch.path());
     let constitution = dir.join("constitution.yaml");
     let mut checked = 0;
     let mut scenarios = Vec::new();
@@ -43,7 +87,7 @@ fn every_file_under_config_is_valid() {
         // Pair each medic file with a constitution, and the reverse.
         let result = if name.starts_with("constitution") {
             let medic = if name.contains("manual") {
-                dir.join("examples/production.yaml")
+                production.clone()
             } else if name.contains("semi-auto") {
                 dir.join("examples/semi-auto.yaml")
             } else {
@@ -58,7 +102,12 @@ fn every_file_under_config_is_valid() {
             } else {
                 constitution.clone()
             };
-            Config::load(Some(&entry), Some(&c), &|_| None)
+            let file = if name == "production.yaml" {
+                production.clone()
+            } else {
+                entry.clone()
+            };
+            Config::load(Some(&file), Some(&c), &|_| None)
         };
         result.unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
         checked += 1;

@@ -28,6 +28,7 @@ mod replay_tests;
 mod resurrection_e2e;
 mod siem_file;
 mod siem_rest;
+mod signed_plugins;
 mod store_layout;
 mod support;
 mod test_pki;
