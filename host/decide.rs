@@ -192,6 +192,8 @@ impl Decider {
             let mut m = lock(&self.mode);
             std::mem::replace(&mut *m, mode)
         };
+        // A new mode's error budget starts afresh.
+        self.fleet.forget_failures();
         self.store.audit(
             AuditKind::ModeChanged,
             None,

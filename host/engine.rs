@@ -86,8 +86,20 @@ impl Engine {
         };
         let learning =
             ThresholdManager::new(p.config.clone(), p.registry.clone(), p.store.clone())?;
+        let config = p.config.clone();
         let decider = decider(p, &fleet, Some(actions))?;
         let learning = Arc::new(learning.with_mode(decider.mode_reader()));
+        // Outcomes flow forward into the mode: a burnt error budget steps
+        // it down, and the step is published with the resurrection events.
+        let events = resurrector.clone();
+        tokio::spawn(crate::learn::demotion::watch(
+            config,
+            decider.clone(),
+            Arc::new(move |event| {
+                let events = events.clone();
+                Box::pin(async move { events.publish(event).await })
+            }),
+        ));
         Ok(Engine {
             decider,
             fleet,

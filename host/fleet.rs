@@ -5,7 +5,7 @@
 //! state the facts the guardrails rule on (`ready`); execution writes it as
 //! resurrections start and end. Neither calls the other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, Feature};
 use crate::guardrails::Refusal;
-use crate::model::{KillReport, ResurrectionRequest};
+use crate::model::{KillReport, OutcomeResult, ResurrectionRequest};
 use crate::store::{KillTimes, ModuleHistory, OutcomeCounts, Store, StoreError};
 use crate::sync::lock;
 
@@ -89,7 +89,16 @@ pub struct Fleet {
     /// (all modules in one pass) with the first kill and kept up to date
     /// here, so a profile costs no scan.
     recent: Mutex<Option<HashMap<String, KillTimes>>>,
+    /// When automatic resurrections went wrong (rolled back, re-killed,
+    /// failed) since the mode last changed: the acting phase's error
+    /// budget counts them (learn/demotion.rs).
+    failures: Mutex<VecDeque<DateTime<Utc>>>,
+    /// Wakes whoever watches the budget when one is counted.
+    failed: Notify,
 }
+
+/// At most this many failures are remembered (a budget is far smaller).
+const MAX_FAILURES_KEPT: usize = 10_000;
 
 impl Fleet {
     /// The fleet as the store knows it: when each module was last brought
@@ -110,6 +119,8 @@ impl Fleet {
             store,
             modules: Mutex::new(modules),
             recent: Mutex::new(None),
+            failures: Mutex::new(VecDeque::new()),
+            failed: Notify::new(),
         })
     }
 
@@ -144,11 +155,42 @@ impl Fleet {
         Ok(c)
     }
 
-    /// A resurrection of `module` ended with `result` (its counts follow).
-    pub fn outcome(&self, module: &str, result: crate::model::OutcomeResult) {
+    /// A resurrection of `module` ended with `result` (its counts follow);
+    /// one nobody approved that went wrong counts against the error budget.
+    pub fn outcome(&self, module: &str, result: OutcomeResult, automatic: bool) {
         if let Some(c) = lock(&self.modules).counts.get_mut(module) {
             c.add(result);
         }
+        if automatic
+            && matches!(
+                result,
+                OutcomeResult::Failure | OutcomeResult::ReKilled | OutcomeResult::Rollback
+            )
+        {
+            let mut f = lock(&self.failures);
+            if f.len() == MAX_FAILURES_KEPT {
+                f.pop_front();
+            }
+            f.push_back(Utc::now());
+            drop(f);
+            self.failed.notify_one();
+        }
+    }
+
+    /// Automatic resurrections gone wrong at or after `since` (and since
+    /// the mode last changed).
+    pub fn failures_since(&self, since: DateTime<Utc>) -> usize {
+        lock(&self.failures).iter().filter(|t| **t >= since).count()
+    }
+
+    /// The mode changed: the error budget starts afresh.
+    pub fn forget_failures(&self) {
+        lock(&self.failures).clear();
+    }
+
+    /// Waits for the next automatic resurrection that goes wrong.
+    pub async fn failure(&self) {
+        self.failed.notified().await;
     }
 
     /// A kill arrived. If its module is being brought back, that is a

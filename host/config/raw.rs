@@ -977,6 +977,22 @@ impl Default for ConstitutionFile {
 pub struct PhaseSection {
     pub enabled: bool,
     pub features: BTreeMap<String, bool>,
+    /// For a phase that resurrects alone (semi- and full-automatic): how
+    /// many automatic resurrections may go wrong (rolled back, re-killed,
+    /// failed) in a sliding window before Medic steps the mode down
+    /// (full_auto → semi_auto → manual). None: no automatic demotion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_budget: Option<ErrorBudget>,
+}
+
+/// An acting phase's error budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBudget {
+    /// Automatic resurrections gone wrong that burn the budget.
+    pub max_failures: u32,
+    /// The sliding window they are counted in.
+    pub window_minutes: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

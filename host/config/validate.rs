@@ -844,6 +844,16 @@ pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<P
             );
             continue;
         };
+        if let Some(b) = &phase.error_budget {
+            let at = format!("phases.{name}.error_budget");
+            c.check(
+                matches!(known, Phase::SemiAuto | Phase::FullAuto),
+                &at,
+                "only a phase that resurrects alone (phase_3_semi_auto, phase_5_full_auto) has an error budget",
+            );
+            c.range(&format!("{at}.max_failures"), b.max_failures, 1, 1000);
+            c.range(&format!("{at}.window_minutes"), b.window_minutes, 1, 10_080);
+        }
         for feature in phase.features.keys() {
             if !known.features().iter().any(|f| f.name() == feature) {
                 let names: Vec<_> = known.features().iter().map(|f| f.name()).collect();

@@ -71,7 +71,11 @@ impl Resurrector {
             json!({"request_id": r.request_id, "outcome_id": outcome.outcome_id, "result": result, "time_to_stable": time_to_stable}),
         )?;
         self.store.flush().await?;
-        self.fleet.outcome(&r.target_module, result);
+        self.fleet.outcome(
+            &r.target_module,
+            result,
+            r.approved_by.as_deref() == Some("auto"),
+        );
         self.metrics
             .resurrected(&crate::model::wire_name(&result), &r.backend);
         tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, outcome_id = %outcome.outcome_id, result = ?result, time_to_stable, "Resurrection outcome recorded");

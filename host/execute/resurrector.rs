@@ -301,6 +301,11 @@ impl Resurrector {
         }
     }
 
+    /// Publishes an event on the events stream (once a publisher is set).
+    pub async fn publish(&self, event: serde_json::Value) {
+        self.emit(event).await;
+    }
+
     async fn emit(&self, event: serde_json::Value) {
         if let Some(p) = self.events.get() {
             p.event(&self.config.medic.smith.event_bus.events_topic, &event)

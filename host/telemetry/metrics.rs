@@ -40,6 +40,8 @@ pub struct Metrics {
     decided: Mutex<BTreeMap<(String, String), u64>>,
     plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
     resurrections: Mutex<BTreeMap<(String, String), u64>>,
+    /// Modes stepped down because an error budget was burnt, by from and to.
+    demotions: Mutex<BTreeMap<(String, String), u64>>,
     /// Approval-queue items approved and denied by people, and expired.
     queue_approved: Counter,
     queue_denied: Counter,
@@ -85,6 +87,11 @@ impl Metrics {
     pub fn decided(&self, outcome: DecisionOutcome, risk: RiskLevel, latency_us: u64) {
         bump(&self.decided, wire_str(&outcome), wire_str(&risk));
         self.decision_latency.observe_us(latency_us);
+    }
+
+    /// The mode was stepped down from `from` to `to` (an error budget burnt).
+    pub fn demoted(&self, from: &str, to: &str) {
+        bump(&self.demotions, from, to);
     }
 
     /// A resurrection ended with `result` through `backend`.
@@ -186,6 +193,12 @@ impl Metrics {
                 "Resurrection outcomes by result and backend",
                 ["result", "backend"],
                 &self.resurrections,
+            ),
+            (
+                "medic_mode_demotions_total",
+                "Modes stepped down because automatic resurrections burnt the phase's error budget, by from and to",
+                ["from", "to"],
+                &self.demotions,
             ),
         ] {
             family(&mut out, name, "counter", help);

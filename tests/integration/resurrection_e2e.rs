@@ -474,3 +474,77 @@ fn the_mode_switches_at_run_time_through_the_cli_and_is_audited() {
     assert_eq!(changes[0].details["to"], "manual");
     assert_eq!(changes[0].details["reason"], "incident 4711: humans decide");
 }
+
+/// The error budget, with real processes: two automatic resurrections that
+/// come back unhealthy are rolled back, which burns a budget of two, and
+/// Medic steps from semi_auto to manual on its own — audited, counted,
+/// published; the next kill, which semi_auto would have brought back
+/// alone, waits in the queue for a person.
+#[test]
+fn repeated_rollbacks_burn_the_error_budget_and_medic_steps_down_to_manual() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad1 = DemoService::new(dir.path(), "api-gateway");
+    let mut bad2 = DemoService::new(dir.path(), "web-frontend");
+    let mut good = DemoService::new(dir.path(), "batch-runner");
+    let engine = Engine::start(
+        vec![bad1.backend(), bad2.backend(), good.backend()],
+        |m, c| {
+            yaml_set(m, "resurrection.startup_grace_seconds", yaml(json!(1)));
+            yaml_set(
+                c,
+                "phases.phase_3_semi_auto.error_budget",
+                yaml(json!({"max_failures": 2, "window_minutes": 60})),
+            );
+        },
+    );
+    for (svc, id) in [(&mut bad1, "e2e-budget-1"), (&mut bad2, "e2e-budget-2")] {
+        svc.start();
+        svc.kill();
+        svc.set_unhealthy(true);
+        engine.report_kill(&kill_json(id, &svc.module));
+        let outcome = engine.wait_outcome(id, 60);
+        assert_eq!(outcome["result"], "rollback", "{outcome}");
+    }
+    wait_for("the mode to step down", 20, || {
+        engine.get("/api/v1/mode").1["data"]["current"] == "manual"
+    });
+    let (_, audit) = engine.get("/api/v1/audit?limit=1000");
+    let change = audit["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "mode_changed" && e["actor"] == "medic")
+        .cloned()
+        .unwrap_or_else(|| panic!("the step down is audited: {audit}"));
+    assert_eq!(change["details"]["from"], "semi_auto", "{change}");
+    assert_eq!(change["details"]["to"], "manual", "{change}");
+    assert!(
+        change["details"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("error budget burnt: 2"),
+        "{change}"
+    );
+    assert!(
+        engine
+            .metrics()
+            .contains("medic_mode_demotions_total{from=\"semi_auto\",to=\"manual\"} 1"),
+        "{}",
+        engine.metrics()
+    );
+    let events = stream_json(&mut engine.redis.conn(), "medic.events");
+    assert!(
+        events.iter().any(|e| e["event_type"] == "mode.demoted"
+            && e["to"] == "manual"
+            && e["failures"] == 2),
+        "{events:?}"
+    );
+
+    // A kill semi_auto would have brought back alone now waits for a person.
+    good.start();
+    good.kill();
+    engine.report_kill(&kill_json("e2e-after", "batch-runner"));
+    let item = engine.wait_queued("e2e-after");
+    assert_eq!(item["status"], "pending", "{item}");
+    assert!(!good.running(), "nothing brought it back");
+}
