@@ -31,8 +31,10 @@ pub fn filter_level(name: &str) -> &'static str {
 }
 
 /// The logger of an event from one of the crates by role reads as the
-/// module it stands for in `medic` (`medic_store::log` → `medic.store.log`),
-/// so log queries do not depend on which crate holds the code.
+/// module it stands for in `medic` (`medic_store::log` → `medic.store.log`;
+/// the engine's modules are each one of `medic`'s, `medic_engine::decide`
+/// → `medic.decide`), so log queries do not depend on which crate holds
+/// the code.
 fn logger_root(crate_name: &str) -> &str {
     match crate_name {
         "medic_model" => "medic.model",
@@ -40,6 +42,7 @@ fn logger_root(crate_name: &str) -> &str {
         "medic_telemetry" => "medic.telemetry",
         "medic_store" => "medic.store",
         "medic_plugin_host" => "medic.plugin",
+        "medic_engine" => "medic",
         other => other,
     }
 }
@@ -406,6 +409,13 @@ mod tests {
         assert_eq!(line["logger"], "medic.telemetry.logging.tests");
         assert!(line["trace_id"].is_string() && line["span_id"].is_string());
         assert!(chrono::DateTime::parse_from_rfc3339(line["timestamp"].as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_crate_by_role_logs_under_the_module_it_stands_for_in_medic() {
+        assert_eq!(logger_root("medic"), "medic");
+        assert_eq!(logger_root("medic_store"), "medic.store");
+        assert_eq!(logger_root("medic_engine"), "medic");
     }
 
     #[test]
