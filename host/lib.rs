@@ -1,7 +1,7 @@
 //! Medic: decides, through sandboxed WebAssembly plugins, whether a service
-//! killed by Smith should come back. The API and the command live in this
-//! crate; the crates it builds on are re-exported under the module names
-//! the code uses (docs/ARCHITECTURE.md).
+//! killed by Smith should come back. The command lives in this crate; the
+//! crates it builds on (the engine, the API, …) are re-exported under the
+//! module names the code uses (docs/ARCHITECTURE.md).
 //!
 //! | module | what lives there |
 //! |---|---|
@@ -22,7 +22,7 @@
 //! | [`monitor`] | (in `medic-engine`) watching a resurrected module; anomaly score and rollback |
 //! | [`store`] | crate `medic-store` (`host/store/`): kills, decisions, audit log, dead letters, queue, requests, outcomes, calibration |
 //! | [`publish`] | (in `medic-engine`) decisions out to Redis |
-//! | [`api`] | HTTP: ingest, reports, health, metrics; serving over TLS |
+//! | [`api`] | crate `medic-api` (`host/api/`): HTTP: ingest, reports, health, metrics, the console, OpenAPI; serving over TLS |
 //! | [`tls`] | (in `medic-config`) the API's TLS identity: PEM certificate chain and key → rustls config |
 //! | [`replay`] | recordings, `simulate`, and replaying strategies against them |
 //! | [`report`] | (in `medic-engine`) the daily report |
@@ -34,6 +34,7 @@
 //! | [`cli`], [`commands`] | the `medic` command |
 
 // Crates by role (host/<crate>/), under the module names the code uses.
+pub use medic_api as api;
 pub use medic_config::{self as config, tls};
 pub use medic_engine::{
     approve, decide, engine, enrich, event_bus, execute, fleet, guardrails, html, http_client,
@@ -44,7 +45,6 @@ pub use medic_plugin_host as plugin;
 pub use medic_store as store;
 pub use medic_telemetry as telemetry;
 
-pub mod api;
 pub mod authoring;
 pub mod cli;
 pub mod commands;

@@ -43,6 +43,7 @@ fn logger_root(crate_name: &str) -> &str {
         "medic_store" => "medic.store",
         "medic_plugin_host" => "medic.plugin",
         "medic_engine" => "medic",
+        "medic_api" => "medic.api",
         other => other,
     }
 }
@@ -416,6 +417,7 @@ mod tests {
         assert_eq!(logger_root("medic"), "medic");
         assert_eq!(logger_root("medic_store"), "medic.store");
         assert_eq!(logger_root("medic_engine"), "medic");
+        assert_eq!(logger_root("medic_api"), "medic.api");
     }
 
     #[test]

@@ -1,9 +1,19 @@
 //! The HTTP API (axum): `router(state)` is built apart from serving so tests
 //! drive it with `oneshot`. Every answer uses one envelope (`envelope.rs`).
 //! The routes are registered with their OpenAPI descriptions (`openapi.rs`).
+//! The API holds the engine (`medic-engine`), never the reverse; the
+//! `medic` crate re-exports this crate as `medic::api`.
+
+// The modules of the crates below, under the names the code uses.
+use medic_config as config;
+use medic_engine::{approve, decide, engine, execute, ingest, learn, publish, report};
+use medic_model::{self as model, sync};
+use medic_plugin_host as plugin;
+use medic_store as store;
+use medic_telemetry as telemetry;
 
 mod auth;
-mod config;
+mod config_view;
 mod console;
 mod decisions;
 mod envelope;
@@ -90,7 +100,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kills::ingest))
         .routes(routes!(status::status))
         .routes(routes!(status::audit))
-        .routes(routes!(config::show))
+        .routes(routes!(config_view::show))
         .merge(uploads)
         .routes(routes!(plugins::reload))
         .routes(routes!(plugins::bind_phase))
