@@ -20,6 +20,7 @@ use super::role::{Admin, Viewer};
 use super::{ApiError, AppState};
 use crate::config::raw::{PhasePlugins, PluginBinding};
 use crate::model::PluginKind;
+use crate::plugin::gate::Override;
 use crate::plugin::signature::{bundle_path, sig_path};
 use crate::plugin::{Plugin, PluginSource, PluginStatus, RegistryError, ReloadEvent, golden};
 use crate::store::AuditKind;
@@ -117,6 +118,10 @@ pub struct UploadQuery {
     /// against `plugins.trust.keys` whenever given.
     #[param(max_length = 512)]
     signature: Option<String>,
+    /// Let it through the replay gate even if the gate refuses it: why
+    /// (audited with the gate's findings).
+    #[param(max_length = 4096)]
+    override_reason: Option<String>,
 }
 
 /// What an upload did.
@@ -153,12 +158,17 @@ async fn bind(
     phase: &str,
     kind: PluginKind,
     binding: PluginBinding,
+    over: Option<&Override>,
 ) -> Result<Bound, ApiError> {
-    state
-        .engine
-        .decider
-        .registry
-        .bind(phase, kind, binding.clone())?;
+    let registry = state.engine.decider.registry.clone();
+    let (phase_key, b) = (phase.to_string(), binding.clone());
+    let over_owned = over.cloned();
+    // The replay gate runs plugins on history: off the async workers.
+    let (_, gate) = tokio::task::spawn_blocking(move || {
+        registry.bind_overriding(&phase_key, kind, b, over_owned.as_ref())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     let store = &state.engine.decider.store;
     store.put_plugin_binding(phase, kind, &binding)?;
     store.audit(
@@ -166,7 +176,8 @@ async fn bind(
         None,
         None,
         actor,
-        json!({"action": "bind", "phase": phase, "kind": kind, "binding": binding}),
+        json!({"action": "bind", "phase": phase, "kind": kind, "binding": binding,
+               "gate": gate, "gate_override": over.map(|o| &o.reason)}),
     )?;
     store.flush().await?;
     Ok(Bound {
@@ -214,6 +225,8 @@ pub async fn upload(
     let config = state.engine.decider.config.clone();
     let file = name.clone();
     let signature = q.signature;
+    let over = overriding(&caller.name, q.override_reason)?;
+    let over_blocking = over.clone();
     let checked = tokio::task::spawn_blocking(move || -> Result<_, (&'static str, String)> {
         // The same checks a dropped file gets, before anything is written:
         // who signed it first, then the plugin itself.
@@ -238,6 +251,11 @@ pub async fn upload(
             &crate::plugin::learner_settings_from_config(&config),
         )
         .map_err(|e| in_body(e.to_string()))?;
+        // The replay gate, before anything is written.
+        let plugin = std::sync::Arc::new(plugin);
+        registry
+            .check_candidate(&target, &plugin, over_blocking.as_ref())
+            .map_err(|e| ("plugin", e.to_string()))?;
         // Its signature goes in first (a signature of an earlier version
         // goes), so the file is checked against its own when it lands.
         for old in [bundle_path(&target), sig_path(&target)] {
@@ -257,7 +275,7 @@ pub async fn upload(
         }
         install(&dir, &file, &body, &target)?;
         let event = registry
-            .load_file(&target)
+            .load_file_overriding(&target, over_blocking.as_ref())
             .map_err(|e| in_body(e.to_string()))?;
         let binding = PluginBinding {
             name: plugin.name().to_string(),
@@ -274,14 +292,33 @@ pub async fn upload(
         None,
         None,
         &caller.name,
-        json!({"action": "upload", "file": format!("{name}.wasm"), "signer": signer, "event": event}),
+        json!({"action": "upload", "file": format!("{name}.wasm"), "signer": signer, "event": event,
+               "gate_override": over.as_ref().map(|o| &o.reason)}),
     )?;
     let bound = match q.phase {
-        Some(phase) => Some(bind(&state, &caller.name, &phase, kind, binding).await?),
+        Some(phase) => {
+            Some(bind(&state, &caller.name, &phase, kind, binding, over.as_ref()).await?)
+        }
         None => None,
     };
     state.engine.decider.store.flush().await?;
     Ok(Json(Envelope::new(Uploaded { event, bound })))
+}
+
+/// An admin's override of the replay gate, from its reason (which must say
+/// something).
+fn overriding(actor: &str, reason: Option<String>) -> Result<Option<Override>, ApiError> {
+    match reason {
+        None => Ok(None),
+        Some(r) if r.trim().is_empty() => Err(invalid(
+            "override_reason",
+            "an override of the replay gate needs a reason".into(),
+        )),
+        Some(reason) => Ok(Some(Override {
+            actor: actor.to_string(),
+            reason,
+        })),
+    }
 }
 
 /// A problem with an upload's body, for a 422 naming it.
@@ -315,6 +352,11 @@ pub struct BindBody {
     /// Pin to this sha256 of its `.wasm` (default: no pin).
     #[serde(default)]
     pub sha256: Option<String>,
+    /// Let it through the replay gate even if the gate refuses it: why
+    /// (audited with the gate's findings).
+    #[serde(default)]
+    #[schema(max_length = 4096)]
+    pub override_reason: Option<String>,
 }
 
 #[utoipa::path(put, path = "/api/v1/plugins/bindings/{phase}", tag = "plugins",
@@ -334,7 +376,8 @@ pub async fn bind_phase(
         name: b.name,
         sha256: b.sha256,
     };
+    let over = overriding(&caller.name, b.override_reason)?;
     Ok(Json(Envelope::new(
-        bind(&state, &caller.name, &phase, b.kind, binding).await?,
+        bind(&state, &caller.name, &phase, b.kind, binding, over.as_ref()).await?,
     )))
 }

@@ -885,6 +885,33 @@ pub struct PluginsSection {
     /// Who may sign plugin files (docs/plugins.md, "Shipping a plugin to
     /// production").
     pub trust: TrustSection,
+    /// The replay gate before every swap of what judges.
+    pub gate: GateSection,
+}
+
+/// Before a new plugin version or binding changes the scorer or strategy
+/// serving the active phase, it is replayed beside them on the kills whose
+/// truth became known in the window; it is refused if it would have
+/// revived one known to be a threat, or if it decides otherwise on more
+/// than `max_disagreement` of them, unless an admin overrides with a reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateSection {
+    pub enabled: bool,
+    /// How far back the kills replayed became known.
+    pub window_days: u32,
+    /// The largest share of those kills the candidate may decide otherwise.
+    pub max_disagreement: f64,
+}
+
+impl Default for GateSection {
+    fn default() -> Self {
+        GateSection {
+            enabled: true,
+            window_days: 30,
+            max_disagreement: 0.2,
+        }
+    }
 }
 
 /// Signed plugins: the public keys whose signatures are trusted, and
@@ -925,6 +952,7 @@ impl Default for PluginsSection {
             max_instances: 256,
             watch: true,
             trust: TrustSection::default(),
+            gate: GateSection::default(),
         }
     }
 }

@@ -87,8 +87,14 @@ impl Engine {
         let learning =
             ThresholdManager::new(p.config.clone(), p.registry.clone(), p.store.clone())?;
         let config = p.config.clone();
+        let registry = p.registry.clone();
         let decider = decider(p, &fleet, Some(actions))?;
         let learning = Arc::new(learning.with_mode(decider.mode_reader()));
+        // Every later swap of what judges is replayed on history first.
+        registry.set_gate(Arc::new(crate::learn::gate::ReplayGate::new(
+            config.clone(),
+            Arc::downgrade(&learning),
+        )));
         // Outcomes flow forward into the mode: a burnt error budget steps
         // it down, and the step is published with the resurrection events.
         let events = resurrector.clone();

@@ -12,6 +12,7 @@
 //! | `validate.rs` | checks on plugin output |
 //! | `golden.rs` | the golden kills every new plugin must pass |
 //! | `native.rs` | the built-in logic compiled natively (benchmarks, golden risk) |
+//! | `gate.rs` | the replay gate's contract: what the registry asks before a swap |
 //! | `registry.rs` | all plugins, the phase bindings, atomic swaps, fallbacks |
 //! | `reload.rs` | watching the plugin directory |
 //! | `signature.rs` | signed plugin files: who signed them, checked before loading |
@@ -28,6 +29,7 @@ pub mod bindings;
 pub mod cache;
 pub mod convert;
 pub mod error;
+pub mod gate;
 pub mod golden;
 pub mod loaded;
 pub mod native;

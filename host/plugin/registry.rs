@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::{LoadError, PluginError};
+use super::gate::{GateReport, Override, SwapGate};
 use super::loaded::{HealthReport, Plugin, PluginSource};
 use super::sandbox::Sandbox;
 use super::signature::{Signer, Trust};
@@ -53,6 +54,8 @@ pub enum RegistryError {
     Signature(#[from] super::signature::SignatureError),
     #[error(transparent)]
     Trust(#[from] super::signature::TrustError),
+    #[error(transparent)]
+    Gate(#[from] super::gate::GateRefusal),
     #[error("cannot read the plugin directory {path}: {source}")]
     Directory {
         path: PathBuf,
@@ -102,6 +105,9 @@ pub struct ReloadEvent {
     pub outcome: String,
     pub plugin: Option<String>,
     pub message: String,
+    /// What the replay gate found, when the swap changed what serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateReport>,
 }
 
 /// The plugins serving now.
@@ -112,13 +118,14 @@ pub struct ActiveSet {
     pub learner: Arc<Plugin>,
 }
 
+#[derive(Clone)]
 struct Entry {
     plugin: Arc<Plugin>,
     /// The built-in of the same name, restored when the file goes away.
     builtin: Option<Arc<Plugin>>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Catalog {
     by_name: BTreeMap<String, Entry>,
     /// Plugin files and the name each provides.
@@ -142,6 +149,9 @@ pub struct Registry {
     events: Mutex<VecDeque<ReloadEvent>>,
     /// Every reload event as it happens, for whoever audits them.
     published: tokio::sync::broadcast::Sender<ReloadEvent>,
+    /// What replays a swap on history before it takes effect (none until
+    /// the engine installs one).
+    gate: Mutex<Option<Arc<dyn SwapGate>>>,
 }
 
 impl Registry {
@@ -202,6 +212,7 @@ impl Registry {
             active: ArcSwap::from_pointee(active),
             events: Mutex::new(VecDeque::new()),
             published: tokio::sync::broadcast::Sender::new(EVENT_HISTORY),
+            gate: Mutex::new(None),
         };
         if let Some(dir) = registry.directory.clone() {
             for path in wasm_files(&dir)? {
@@ -240,6 +251,100 @@ impl Registry {
     pub fn trust(&self) -> &Trust {
         &self.trust
     }
+
+    /// Installs the replay gate every later swap must pass.
+    pub fn set_gate(&self, gate: Arc<dyn SwapGate>) {
+        *lock(&self.gate) = Some(gate);
+    }
+
+    /// Runs the replay gate on `plugin` as if loaded from `path`, without
+    /// loading it (an upload asks before it writes the file).
+    pub fn check_candidate(
+        &self,
+        path: &Path,
+        plugin: &Arc<Plugin>,
+        over: Option<&Override>,
+    ) -> Result<Option<GateReport>, RegistryError> {
+        let catalog = lock(&self.catalog);
+        let (next, _) = with_file(&catalog, path, plugin);
+        self.gate_catalog(&catalog, &next, over)
+    }
+
+    /// The gate on every phase a mode runs in whose scorer or strategy
+    /// would change with `next` (the catalog) and `next_bindings` (None:
+    /// as they are): a phase not serving now may serve after a mode switch,
+    /// which is not gated, so its plugins are checked when they change.
+    /// The first refusal wins; otherwise the report of the phase serving
+    /// now, or of the first phase that changed.
+    fn gate_catalog(
+        &self,
+        catalog: &Catalog,
+        next: &Catalog,
+        over: Option<&Override>,
+    ) -> Result<Option<GateReport>, RegistryError> {
+        let bindings = lock(&self.bindings);
+        self.gate_phases((catalog, &bindings), (next, &bindings), over)
+    }
+
+    fn gate_phases(
+        &self,
+        (catalog, bindings): (&Catalog, &BTreeMap<String, PhasePlugins>),
+        (next, next_bindings): (&Catalog, &BTreeMap<String, PhasePlugins>),
+        over: Option<&Override>,
+    ) -> Result<Option<GateReport>, RegistryError> {
+        let serving = self.active.load().phase;
+        let mut found: Option<(Phase, GateReport)> = None;
+        for phase in [
+            Phase::Observer,
+            Phase::Manual,
+            Phase::SemiAuto,
+            Phase::FullAuto,
+        ] {
+            let (Ok(before), Ok(after)) = (
+                resolve(catalog, bindings, phase),
+                resolve(next, next_bindings, phase),
+            ) else {
+                continue;
+            };
+            if let Some(report) = self.gated(&before, &after, over)?
+                && (found.is_none() || phase == serving)
+            {
+                found = Some((phase, report));
+            }
+        }
+        Ok(found.map(|(_, r)| r))
+    }
+
+    /// Asks the gate whether `next` may serve instead of `serving`: only a
+    /// change of the scorer or the strategy of the same phase is replayed.
+    /// Refused unless `over` says an admin lets it through (the report is
+    /// returned either way, to be audited).
+    fn gated(
+        &self,
+        serving: &ActiveSet,
+        next: &ActiveSet,
+        over: Option<&Override>,
+    ) -> Result<Option<GateReport>, RegistryError> {
+        let same = |a: &Arc<Plugin>, b: &Arc<Plugin>| a.sha256() == b.sha256();
+        if serving.phase != next.phase
+            || (same(&serving.scorer, &next.scorer) && same(&serving.strategy, &next.strategy))
+        {
+            return Ok(None);
+        }
+        let Some(gate) = lock(&self.gate).clone() else {
+            return Ok(None);
+        };
+        match gate.check(serving, next) {
+            Ok(report) => Ok(Some(report)),
+            Err(refusal) => match over {
+                Some(o) => {
+                    tracing::warn!(actor = %o.actor, reason = %o.reason, refusal = %refusal, "Replay gate overridden by an admin");
+                    Ok(Some(refusal.report))
+                }
+                None => Err(refusal.into()),
+            },
+        }
+    }
     /// The thresholds in force now.
     pub fn thresholds(&self) -> Arc<NamedValues> {
         self.thresholds.load_full()
@@ -276,6 +381,20 @@ impl Registry {
         kind: PluginKind,
         binding: PluginBinding,
     ) -> Result<Arc<ActiveSet>, RegistryError> {
+        self.bind_overriding(phase_key, kind, binding, None)
+            .map(|(set, _)| set)
+    }
+
+    /// [`Registry::bind`], through the replay gate (its refusal overridden
+    /// by an admin if `over` is given); with what the gate found when the
+    /// binding changed what serves.
+    pub fn bind_overriding(
+        &self,
+        phase_key: &str,
+        kind: PluginKind,
+        binding: PluginBinding,
+        over: Option<&Override>,
+    ) -> Result<(Arc<ActiveSet>, Option<GateReport>), RegistryError> {
         let catalog = lock(&self.catalog);
         let serving = self.active.load_full();
         let phase = match Phase::from_name(phase_key) {
@@ -319,10 +438,11 @@ impl Registry {
             resolve(&catalog, &next, phase)?;
         }
         let set = Arc::new(resolve(&catalog, &next, serving.phase)?);
+        let report = self.gate_phases((&catalog, &bindings), (&catalog, &next), over)?;
         *bindings = next;
         self.active.store(set.clone());
         tracing::info!(phase = phase_key, kind = %kind, plugin = %set_name(&set, kind), "Plugin bound at run time");
-        Ok(set)
+        Ok((set, report))
     }
 
     /// The bindings in force, by phase key.
@@ -334,7 +454,17 @@ impl Registry {
     /// plugin of the same name). A plugin that fails any check is rejected
     /// and whatever served before keeps serving.
     pub fn load_file(&self, path: &Path) -> Result<ReloadEvent, RegistryError> {
-        let result = self.try_load_file(path);
+        self.load_file_overriding(path, None)
+    }
+
+    /// [`Registry::load_file`], with the replay gate's refusal overridden
+    /// by an admin if `over` is given.
+    pub fn load_file_overriding(
+        &self,
+        path: &Path,
+        over: Option<&Override>,
+    ) -> Result<ReloadEvent, RegistryError> {
+        let result = self.try_load_file(path, over);
         let event = match &result {
             Ok(e) => e.clone(),
             Err(e) => ReloadEvent {
@@ -343,6 +473,10 @@ impl Registry {
                 outcome: "rejected".into(),
                 plugin: None,
                 message: e.to_string(),
+                gate: match e {
+                    RegistryError::Gate(g) => Some(g.report.clone()),
+                    _ => None,
+                },
             },
         };
         match &result {
@@ -357,7 +491,11 @@ impl Registry {
         result
     }
 
-    fn try_load_file(&self, path: &Path) -> Result<ReloadEvent, RegistryError> {
+    fn try_load_file(
+        &self,
+        path: &Path,
+        over: Option<&Override>,
+    ) -> Result<ReloadEvent, RegistryError> {
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             path: path.to_path_buf(),
             source,
@@ -417,22 +555,11 @@ impl Registry {
                 ),
             });
         }
-        // The file may have provided another name before (a rename).
-        if let Some(old_name) = catalog.files.get(path).cloned().filter(|n| *n != name) {
-            drop_name(&mut catalog, &old_name);
-        }
-        let builtin = catalog.by_name.get(&name).and_then(|e| e.builtin.clone());
-        let replaced = catalog
-            .by_name
-            .insert(
-                name.clone(),
-                Entry {
-                    plugin: plugin.clone(),
-                    builtin,
-                },
-            )
-            .is_some();
-        catalog.files.insert(path.to_path_buf(), name.clone());
+        // The catalog with the file in, checked by the replay gate before
+        // it takes the place of the one in force.
+        let (next, replaced) = with_file(&catalog, path, &plugin);
+        let report = self.gate_catalog(&catalog, &next, over)?;
+        *catalog = next;
         self.rebind(&catalog);
         let message = format!(
             "{} {} {} (sha256 {}, {})",
@@ -442,12 +569,14 @@ impl Registry {
             &plugin.sha256()[..12],
             plugin.signer()
         );
-        Ok(self.event(
+        let mut event = self.event(
             path,
             if replaced { "replaced" } else { "loaded" },
             Some(name),
             message,
-        ))
+        );
+        event.gate = report;
+        Ok(event)
     }
 
     /// Forgets the plugin a file provided (a built-in of the same name
@@ -487,6 +616,7 @@ impl Registry {
                     outcome: "rejected".into(),
                     plugin: None,
                     message: e.to_string(),
+                    gate: None,
                 }),
             }
         }
@@ -519,6 +649,7 @@ impl Registry {
             outcome: outcome.into(),
             plugin,
             message,
+            gate: None,
         }
     }
 
@@ -703,6 +834,31 @@ fn status_row(p: &Plugin, status: &str) -> PluginStatus {
         health: p.health(),
         signer: p.signer().clone(),
     }
+}
+
+/// `catalog` with `plugin` provided by the file at `path` (replacing what
+/// the file provided before, and the plugin of the same name), and whether
+/// it replaces one.
+fn with_file(catalog: &Catalog, path: &Path, plugin: &Arc<Plugin>) -> (Catalog, bool) {
+    let mut next = catalog.clone();
+    let name = plugin.name().to_string();
+    // The file may have provided another name before (a rename).
+    if let Some(old_name) = next.files.get(path).cloned().filter(|n| *n != name) {
+        drop_name(&mut next, &old_name);
+    }
+    let builtin = next.by_name.get(&name).and_then(|e| e.builtin.clone());
+    let replaced = next
+        .by_name
+        .insert(
+            name.clone(),
+            Entry {
+                plugin: plugin.clone(),
+                builtin,
+            },
+        )
+        .is_some();
+    next.files.insert(path.to_path_buf(), name);
+    (next, replaced)
 }
 
 /// Removes a name from the catalog, restoring its built-in if it had one.

@@ -24,6 +24,7 @@ mod openapi_contract;
 mod pipeline_support;
 mod redis_pipeline;
 mod redis_server;
+mod replay_gate;
 mod replay_tests;
 mod resurrection_e2e;
 mod siem_file;

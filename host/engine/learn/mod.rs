@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod demotion;
+pub mod gate;
 pub mod patterns;
 pub mod safety;
 pub mod schedule;

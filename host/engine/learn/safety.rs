@@ -72,6 +72,11 @@ impl KnownVerdicts {
         list.push_back(v);
     }
 
+    /// Every known verdict: threats, then false positives.
+    pub fn iter(&self) -> impl Iterator<Item = &KnownVerdict> {
+        self.threats.iter().chain(self.false_positives.iter())
+    }
+
     /// Known threats, known false positives.
     pub fn len(&self) -> (usize, usize) {
         (self.threats.len(), self.false_positives.len())

@@ -105,6 +105,11 @@ impl ThresholdManager {
         self
     }
 
+    /// The thresholds in force.
+    pub fn in_force(&self) -> std::sync::Arc<crate::model::NamedValues> {
+        self.registry.thresholds()
+    }
+
     fn mode(&self) -> Mode {
         self.mode
             .as_ref()
@@ -117,11 +122,20 @@ impl ThresholdManager {
     /// came to light. A person's denial says the kill was a threat; a
     /// resurrection re-killed or rolled back, too; a person's approval whose
     /// resurrection held says it was a false positive.
-    fn known_verdicts(
+    pub fn known_verdicts(
         &self,
         now: DateTime<Utc>,
     ) -> Result<(KnownVerdicts, Option<DateTime<Utc>>), StoreError> {
-        let (from, to) = (now - KNOWN_WINDOW, now + chrono::TimeDelta::milliseconds(1));
+        self.known_verdicts_within(now, KNOWN_WINDOW)
+    }
+
+    /// [`ThresholdManager::known_verdicts`] over `window` before `now`.
+    pub fn known_verdicts_within(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+    ) -> Result<(KnownVerdicts, Option<DateTime<Utc>>), StoreError> {
+        let (from, to) = (now - window, now + chrono::TimeDelta::milliseconds(1));
         // (when known, decision id, threat)
         let mut found: Vec<(DateTime<Utc>, String, bool)> = self
             .store

@@ -1,0 +1,170 @@
+//! The replay gate before a swap, in process with a real store and the
+//! real API: kills a person denied are known threats; binding a strategy
+//! that would bring them back alone is refused with the kills listed; a
+//! safe one goes through; an admin's override is audited with what the
+//! gate found.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use chrono::Utc;
+use medic::api::{ApiKeys, AppState};
+use medic::config::raw::{ApiKeySection, Role};
+use medic::config::{Config, Mode};
+use medic::publish::Publisher;
+use medic::store::Store;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::api_access::send;
+use crate::pipeline_support::{LOW_RISK_INTEL, engine_on, incoming, kill};
+use crate::support::wasm;
+
+const ADMIN: &str = "gate-admin-key-0123456789";
+
+/// Semi-automatic operation as shipped (`config/examples/`), run in
+/// `manual` for now, with a SIEM whose intel says every kill looks like a
+/// false positive, and `approve-all` and `swap-test` in the plugin
+/// directory.
+fn config(plugins: &Path, intel: &Path) -> Config {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples");
+    let mut c = Config::load(
+        Some(&dir.join("semi-auto.yaml")),
+        Some(&dir.join("constitution-semi-auto.yaml")),
+        &|_| None,
+    )
+    .unwrap();
+    c.medic.mode.current = Mode::Manual;
+    c.medic.siem.adapter = medic::config::raw::SiemAdapterType::File;
+    c.medic.siem.intel_file = intel.display().to_string();
+    c.medic.plugins.directory = plugins.display().to_string();
+    c.medic.plugins.watch = false;
+    c
+}
+
+async fn put_binding(s: &AppState, body: Value) -> (StatusCode, Value) {
+    let (status, body, _) = send(
+        s,
+        "PUT",
+        "/api/v1/plugins/bindings/phase_3_semi_auto",
+        Some(ADMIN),
+        Body::from(body.to_string()),
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsafe_strategy_is_refused_with_the_threats_it_would_revive_and_a_safe_one_passes() {
+    let plugins = tempfile::tempdir().unwrap();
+    for name in ["approve-all", "swap-v1"] {
+        std::fs::copy(wasm(name), plugins.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
+    let engine = engine_on(
+        config(plugins.path(), intel.path()),
+        Store::temporary().unwrap(),
+        None,
+        true,
+    );
+    // Four kills, each put to a person in manual mode, who denies it: four
+    // kills known to be threats, though their evidence looks benign.
+    let queue = engine.acting.as_ref().unwrap().queue.clone();
+    let mut threats = Vec::new();
+    for i in 0..4 {
+        let id = format!("gate-threat-{i}");
+        engine
+            .decider
+            .handle(incoming(kill(&id, &format!("report-renderer-{i}"))))
+            .await
+            .unwrap();
+        let item = queue
+            .list_pending(100)
+            .unwrap()
+            .into_iter()
+            .find(|q| q.decision.kill_id == id)
+            .expect("put to a person");
+        queue
+            .deny(&item.item_id, "oncall", "lateral movement seen", Utc::now())
+            .unwrap();
+        threats.push(id);
+    }
+    engine.decider.store.flush().await.unwrap();
+
+    let key = ApiKeySection {
+        name: "ops".into(),
+        role: Role::Admin,
+        sha256: hex::encode(Sha256::digest(ADMIN)),
+    };
+    let s = AppState::new(
+        engine.clone(),
+        ApiKeys::new(&[key], None).unwrap(),
+        Publisher::none(),
+    );
+
+    // approve-all would bring every one of them back alone: refused, each
+    // kill named, and phase 3 keeps its strategy.
+    let (status, body) = put_binding(&s, json!({"kind": "strategy", "name": "approve-all"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("would have revived 4 kill(s) known to be threats"),
+        "{message}"
+    );
+    for id in &threats {
+        assert!(message.contains(id.as_str()), "{id} not listed: {message}");
+    }
+    let bound = engine.decider.registry.bindings();
+    assert_eq!(bound["phase_3_semi_auto"].strategy.name, "pessimistic");
+
+    // swap-test puts every kill to a person, as the strategy in force does
+    // with this evidence and no history: it passes.
+    let (status, body) = put_binding(&s, json!({"kind": "strategy", "name": "swap-test"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        engine.decider.registry.bindings()["phase_3_semi_auto"]
+            .strategy
+            .name,
+        "swap-test"
+    );
+
+    // An admin overrides, with a reason: it binds, and the audit record
+    // holds the reason and what the gate found.
+    let (status, body) = put_binding(
+        &s,
+        json!({"kind": "strategy", "name": "approve-all", "override_reason": "drill 12: reverting in 5 minutes"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let audit = engine.decider.store.audit_events(None, 1000).unwrap();
+    let bind = audit
+        .iter()
+        .rev()
+        .find(|e| e.details["action"] == "bind")
+        .expect("the binding is audited");
+    assert_eq!(bind.actor, "ops");
+    assert_eq!(
+        bind.details["gate_override"], "drill 12: reverting in 5 minutes",
+        "{}",
+        bind.details
+    );
+    assert_eq!(
+        bind.details["gate"]["threats_revived"], 4,
+        "{}",
+        bind.details
+    );
+    assert_eq!(bind.details["gate"]["replayed"], 4, "{}", bind.details);
+
+    // An override needs a reason.
+    let (status, body) = put_binding(
+        &s,
+        json!({"kind": "strategy", "name": "pessimistic", "override_reason": "  "}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "override_reason");
+    let _keep: Arc<_> = engine;
+}
