@@ -186,6 +186,38 @@ pub enum Command {
         #[command(subcommand)]
         command: ModeCommand,
     },
+    /// The active phase's shadow strategy: its record against what
+    /// happened, and promoting it (the running Medic, over its API).
+    Shadow {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        command: ShadowCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShadowCommand {
+    /// Agreement with the plugins in force, and the kills where it would
+    /// have revived a threat, recovered sooner, or held a threat.
+    Report {
+        /// Kills decided in the last this many hours.
+        #[arg(long, default_value_t = 168)]
+        hours: i64,
+        /// Output: a summary for people, or JSON for scripts.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Make a phase's shadow its scorer and strategy (through the replay
+    /// gate; admin key), audited.
+    Promote {
+        /// The phase (phase_3_semi_auto, phase_5_full_auto, …).
+        #[arg(long)]
+        phase: String,
+        /// Let it through the replay gate if the gate refuses it: why.
+        #[arg(long)]
+        override_reason: Option<String>,
+    },
 }
 
 /// How to reach the running engine.

@@ -38,7 +38,7 @@ pub use medic_api as api;
 pub use medic_config::{self as config, tls};
 pub use medic_engine::{
     approve, decide, engine, enrich, event_bus, execute, fleet, guardrails, html, http_client,
-    ingest, learn, monitor, publish, report,
+    ingest, learn, monitor, publish, report, shadow,
 };
 pub use medic_model::{self as model, sync, wire, wire_time};
 pub use medic_plugin_host as plugin;

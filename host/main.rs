@@ -166,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { command } => commands::report::run(&cli.files, command),
         Command::Queue { remote, command } => commands::queue::queue(&cli.files, remote, command),
         Command::Mode { remote, command } => commands::queue::mode(&cli.files, remote, command),
+        Command::Shadow { remote, command } => commands::queue::shadow(&cli.files, remote, command),
         Command::Learn { remote, command: _ } => commands::thresholds::learn(&cli.files, remote),
         Command::Thresholds { remote, command } => {
             commands::thresholds::thresholds(&cli.files, remote, command)

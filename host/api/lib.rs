@@ -31,6 +31,7 @@ mod reads;
 mod reports;
 mod resurrections;
 mod role;
+mod shadow;
 mod status;
 mod thresholds;
 pub mod tls;
@@ -104,6 +105,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(uploads)
         .routes(routes!(plugins::reload))
         .routes(routes!(plugins::bind_phase))
+        .routes(routes!(shadow::report))
+        .routes(routes!(shadow::promote))
         .routes(routes!(decisions::list))
         .routes(routes!(decisions::show))
         .routes(routes!(reports::daily))

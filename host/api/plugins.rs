@@ -120,7 +120,7 @@ pub struct UploadQuery {
     signature: Option<String>,
     /// Let it through the replay gate even if the gate refuses it: why
     /// (audited with the gate's findings).
-    #[param(max_length = 4096)]
+    #[param(max_length = 4096, pattern = "\\S")]
     override_reason: Option<String>,
 }
 
@@ -307,7 +307,10 @@ pub async fn upload(
 
 /// An admin's override of the replay gate, from its reason (which must say
 /// something).
-fn overriding(actor: &str, reason: Option<String>) -> Result<Option<Override>, ApiError> {
+pub(crate) fn overriding(
+    actor: &str,
+    reason: Option<String>,
+) -> Result<Option<Override>, ApiError> {
     match reason {
         None => Ok(None),
         Some(r) if r.trim().is_empty() => Err(invalid(
@@ -355,7 +358,7 @@ pub struct BindBody {
     /// Let it through the replay gate even if the gate refuses it: why
     /// (audited with the gate's findings).
     #[serde(default)]
-    #[schema(max_length = 4096)]
+    #[schema(max_length = 4096, pattern = "\\S")]
     pub override_reason: Option<String>,
 }
 

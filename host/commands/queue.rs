@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::remote::{Api, print_json};
 
-use crate::cli::{ConfigFiles, Format, ModeCommand, QueueCommand, Remote};
+use crate::cli::{ConfigFiles, Format, ModeCommand, QueueCommand, Remote, ShadowCommand};
 
 pub fn queue(files: &ConfigFiles, remote: &Remote, command: &QueueCommand) -> anyhow::Result<()> {
     let api = Api::new(files, remote)?;
@@ -91,6 +91,93 @@ pub fn mode(files: &ConfigFiles, remote: &Remote, command: &ModeCommand) -> anyh
                 "mode {} → {}",
                 data["previous"].as_str().unwrap_or(""),
                 data["current"].as_str().unwrap_or("")
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn shadow(files: &ConfigFiles, remote: &Remote, command: &ShadowCommand) -> anyhow::Result<()> {
+    let api = Api::new(files, remote)?;
+    match command {
+        ShadowCommand::Report { hours, format } => {
+            let data = api.call(
+                reqwest::Method::GET,
+                &format!("/api/v1/shadow?hours={hours}"),
+                None,
+            )?;
+            if *format == Format::Json {
+                return print_json(&data);
+            }
+            let r = &data["report"];
+            match (data["scorer"].as_str(), data["strategy"].as_str()) {
+                (Some(sc), Some(st)) => println!(
+                    "shadow of {}: scorer {sc}, strategy {st}",
+                    data["phase"].as_str().unwrap_or("")
+                ),
+                _ => println!(
+                    "no shadow is bound for {} (plugins.<phase>.shadow in the constitution)",
+                    data["phase"].as_str().unwrap_or("")
+                ),
+            }
+            println!(
+                "judged {} kill(s), agreed on {} ({:.1}%), {} plugin error(s), {} not shadowed (queue full)",
+                r["judged"],
+                r["agreed"],
+                100.0 * r["agreement"].as_f64().unwrap_or(0.0),
+                r["errors"],
+                data["skipped"]
+            );
+            println!(
+                "truth known for {} ({} threat(s))",
+                r["known"], r["known_threats"]
+            );
+            for (count, list, what) in [
+                (
+                    "would_revive_threats",
+                    "revive_threats",
+                    "known threats it would have brought back alone",
+                ),
+                (
+                    "would_recover_sooner",
+                    "recover_sooner",
+                    "false positives it would have brought back sooner",
+                ),
+                (
+                    "would_hold_threats",
+                    "hold_threats",
+                    "threats brought back alone that it would have held",
+                ),
+            ] {
+                println!("{}: {what}", r[count]);
+                for k in r[list].as_array().into_iter().flatten() {
+                    println!(
+                        "  {} {} (live {}, shadow {})",
+                        k["kill_id"].as_str().unwrap_or(""),
+                        k["module"].as_str().unwrap_or(""),
+                        k["live"].as_str().unwrap_or(""),
+                        k["shadow"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            Ok(())
+        }
+        ShadowCommand::Promote {
+            phase,
+            override_reason,
+        } => {
+            let data = api.call(
+                reqwest::Method::POST,
+                "/api/v1/shadow/promote",
+                Some(json!({"phase": phase, "override_reason": override_reason})),
+            )?;
+            println!(
+                "{phase}: scorer {}, strategy {} (promoted; the gate replayed {} kill(s))",
+                data["promoted"]["risk_scorer"]["name"]
+                    .as_str()
+                    .unwrap_or(""),
+                data["promoted"]["strategy"]["name"].as_str().unwrap_or(""),
+                data["gate"]["replayed"].as_u64().unwrap_or(0)
             );
             Ok(())
         }

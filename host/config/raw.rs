@@ -1049,6 +1049,19 @@ pub struct PhasePlugins {
     pub risk_scorer: PluginBinding,
     pub strategy: PluginBinding,
     pub threshold_learner: PluginBinding,
+    /// A candidate judging every live kill beside these, off the kill's
+    /// path, its would-be decisions recorded, never acted on
+    /// (docs/plugins.md, "Shipping a plugin to production").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowPlugins>,
+}
+
+/// The scorer and strategy of a shadow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowPlugins {
+    pub risk_scorer: PluginBinding,
+    pub strategy: PluginBinding,
 }
 
 /// A plugin by name, optionally pinned to the sha256 of its `.wasm`.

@@ -899,11 +899,15 @@ pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<P
                 "unknown phase (a phase name or `default`)",
             );
         }
+        let shadow = bindings.shadow.as_ref();
         for (kind, b) in [
-            ("risk_scorer", &bindings.risk_scorer),
-            ("strategy", &bindings.strategy),
-            ("threshold_learner", &bindings.threshold_learner),
+            ("risk_scorer", Some(&bindings.risk_scorer)),
+            ("strategy", Some(&bindings.strategy)),
+            ("threshold_learner", Some(&bindings.threshold_learner)),
+            ("shadow.risk_scorer", shadow.map(|s| &s.risk_scorer)),
+            ("shadow.strategy", shadow.map(|s| &s.strategy)),
         ] {
+            let Some(b) = b else { continue };
             let at = format!("plugins.{key}.{kind}");
             c.check(
                 is_safe_name(&b.name),

@@ -103,6 +103,8 @@ pub struct Actions {
     pub request: RequestMaker,
     pub intents: tokio::sync::mpsc::UnboundedSender<Intent>,
     pub degraded: Degraded,
+    /// Where decided kills go for the phase's shadow, if one is bound.
+    pub shadow: crate::shadow::ShadowTap,
 }
 
 /// Everything a decision needs, shared by every ingest source.
@@ -356,6 +358,23 @@ impl Decider {
         tracing::info!(kill_id = %d.kill_id, decision_id = %d.decision_id, outcome = wire_str(&d.outcome), risk_level = wire_str(&d.risk_level),
             risk_score = d.risk_score, confidence = d.confidence, guardrails = ?d.guardrails, latency_us = d.latency_us,
             "Resurrection decision made");
+        if let (Some(a), Some((scorer, strategy))) = (&self.actions, &self.registry.active().shadow)
+        {
+            // Off the kill's path: the shadow's worker judges it later.
+            a.shadow.offer(crate::shadow::ShadowJob {
+                kill: record.kill.clone(),
+                context: record.context.clone(),
+                profile,
+                thresholds: thresholds.clone(),
+                decision_id: d.decision_id.clone(),
+                decided_at: now,
+                phase: d.phase.clone(),
+                mode,
+                live: d.outcome,
+                scorer: scorer.clone(),
+                strategy: strategy.clone(),
+            });
+        }
         Ok(Handled::Decided(Box::new(record), decision_json))
     }
 

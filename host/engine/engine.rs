@@ -24,6 +24,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("resurrection.backends: {0}")]
     Backends(#[from] BackendError),
+    #[error("cannot start the shadow's worker thread: {0}")]
+    Shadow(std::io::Error),
 }
 
 /// What every engine is built from.
@@ -78,7 +80,10 @@ impl Engine {
         tokio::spawn(resurrector.clone().take_intents(intake));
         let maker = resurrector.clone();
         let veto = resurrector.clone();
+        let shadow = crate::shadow::start(p.config.clone(), p.store.clone(), p.metrics.clone())
+            .map_err(EngineError::Shadow)?;
         let actions = Actions {
+            shadow,
             queue: resurrector.queue.clone(),
             request: Arc::new(move |d, kill, now| maker.new_request(d, kill, now)),
             intents,

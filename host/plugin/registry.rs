@@ -24,7 +24,7 @@ use super::{
     BUILTIN_PLUGINS, DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest, golden,
     learner_settings_from_config, thresholds_from_config,
 };
-use crate::config::raw::{PhasePlugins, PluginBinding};
+use crate::config::raw::{PhasePlugins, PluginBinding, ShadowPlugins};
 use crate::config::{Config, Phase};
 use crate::model::{NamedValues, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict};
 use crate::sync::lock;
@@ -56,6 +56,8 @@ pub enum RegistryError {
     Trust(#[from] super::signature::TrustError),
     #[error(transparent)]
     Gate(#[from] super::gate::GateRefusal),
+    #[error("{phase} has no shadow to promote (plugins.{phase}.shadow in the constitution)")]
+    NoShadow { phase: String },
     #[error("cannot read the plugin directory {path}: {source}")]
     Directory {
         path: PathBuf,
@@ -116,6 +118,8 @@ pub struct ActiveSet {
     pub scorer: Arc<Plugin>,
     pub strategy: Arc<Plugin>,
     pub learner: Arc<Plugin>,
+    /// The phase's shadow (scorer, strategy), if one is bound.
+    pub shadow: Option<(Arc<Plugin>, Arc<Plugin>)>,
 }
 
 #[derive(Clone)]
@@ -424,6 +428,7 @@ impl Registry {
             risk_scorer: default_binding(PluginKind::RiskScorer),
             strategy: default_binding(PluginKind::Strategy),
             threshold_learner: default_binding(PluginKind::ThresholdLearner),
+            shadow: None,
         });
         match kind {
             PluginKind::RiskScorer => entry.risk_scorer = binding,
@@ -443,6 +448,42 @@ impl Registry {
         self.active.store(set.clone());
         tracing::info!(phase = phase_key, kind = %kind, plugin = %set_name(&set, kind), "Plugin bound at run time");
         Ok((set, report))
+    }
+
+    /// Makes `phase_key`'s shadow its scorer and strategy (through the
+    /// replay gate, overridden by an admin if `over` is given); the phase
+    /// has no shadow after. Returns the set serving now, what the gate
+    /// found, and the plugins promoted.
+    pub fn promote_shadow(
+        &self,
+        phase_key: &str,
+        over: Option<&Override>,
+    ) -> Result<(Arc<ActiveSet>, Option<GateReport>, ShadowPlugins), RegistryError> {
+        let catalog = lock(&self.catalog);
+        let serving = self.active.load_full();
+        let phase = Phase::from_name(phase_key).ok_or_else(|| RegistryError::Binding {
+            phase: phase_key.to_string(),
+            kind: PluginKind::Strategy,
+            name: "(shadow)".to_string(),
+            problem: "there is no such phase (phase_0_foundation … phase_5_full_auto)".into(),
+        })?;
+        let mut bindings = lock(&self.bindings);
+        let none = || RegistryError::NoShadow {
+            phase: phase_key.to_string(),
+        };
+        let mut entry = bindings_for(&bindings, phase).cloned().ok_or_else(none)?;
+        let shadow = entry.shadow.take().ok_or_else(none)?;
+        entry.risk_scorer = shadow.risk_scorer.clone();
+        entry.strategy = shadow.strategy.clone();
+        let mut next = bindings.clone();
+        next.insert(phase_key.to_string(), entry);
+        resolve(&catalog, &next, phase)?;
+        let set = Arc::new(resolve(&catalog, &next, serving.phase)?);
+        let report = self.gate_phases((&catalog, &bindings), (&catalog, &next), over)?;
+        *bindings = next;
+        self.active.store(set.clone());
+        tracing::warn!(phase = phase_key, scorer = %shadow.risk_scorer.name, strategy = %shadow.strategy.name, "Shadow promoted: it judges for real now");
+        Ok((set, report, shadow))
     }
 
     /// The bindings in force, by phase key.
@@ -952,6 +993,13 @@ fn resolve(
             PluginKind::ThresholdLearner,
             b.map(|b| &b.threshold_learner),
         )?,
+        shadow: match b.and_then(|b| b.shadow.as_ref()) {
+            Some(sh) => Some((
+                pick(catalog, phase, PluginKind::RiskScorer, &sh.risk_scorer)?,
+                pick(catalog, phase, PluginKind::Strategy, &sh.strategy)?,
+            )),
+            None => None,
+        },
     })
 }
 
@@ -994,6 +1042,13 @@ fn resolve_lenient(
             b.map(|b| &b.threshold_learner),
             &previous.learner,
         ),
+        // A shadow that cannot be met is dropped: it never acts.
+        shadow: b.and_then(|b| b.shadow.as_ref()).and_then(|sh| {
+            Some((
+                pick(catalog, phase, PluginKind::RiskScorer, &sh.risk_scorer).ok()?,
+                pick(catalog, phase, PluginKind::Strategy, &sh.strategy).ok()?,
+            ))
+        }),
     }
 }
 

@@ -33,6 +33,7 @@ mod outbox;
 mod outcomes;
 mod queue;
 mod requests;
+mod shadow;
 mod thresholds;
 mod verdicts;
 
@@ -54,6 +55,7 @@ pub use dead_letters::DeadLetter;
 pub use decisions::{DecisionRecord, KillTimes, ModuleHistory, Newest, Scan, ScanBudget, Stored};
 pub use outbox::Response;
 pub use outcomes::{OutcomeCounts, OutcomeFilter};
+pub use shadow::ShadowRecord;
 pub use thresholds::{ChangeSource, ThresholdChange};
 pub use verdicts::{HumanVerdict, HumanVerdicts};
 
@@ -101,6 +103,8 @@ pub struct Store {
     pub(crate) thresholds: Durable,
     pub(crate) threshold_history: Durable,
     pub(crate) plugin_bindings: Durable,
+    /// Shadow decisions beside the real ones ([`shadow`]).
+    pub(crate) shadow: Durable,
     /// People's approvals and denials by time ([`verdicts`]).
     pub(crate) human_verdicts: Durable,
     /// Responses waiting to reach Redis ([`outbox`]).
@@ -178,6 +182,7 @@ impl Store {
             thresholds: Durable::open(&db, "thresholds", &sled_writes)?,
             threshold_history: Durable::open(&db, "threshold_history", &sled_writes)?,
             plugin_bindings: Durable::open(&db, "plugin_bindings", &sled_writes)?,
+            shadow: Durable::open(&db, "shadow_decisions", &sled_writes)?,
             human_verdicts: Durable::open(&db, "human_verdicts", &sled_writes)?,
             outbox: Durable::open(&db, "outbox", &sled_writes)?,
             verdict_counts: Arc::default(),

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub dead_letters: Counter,
     pub redis_reconnects: Counter,
     pub queue_overflow: Counter,
+    /// Live kills a shadow did not judge because its queue was full.
+    pub shadow_skipped: Counter,
     decided: Mutex<BTreeMap<(String, String), u64>>,
     plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
     resurrections: Mutex<BTreeMap<(String, String), u64>>,
@@ -170,6 +172,11 @@ impl Metrics {
                 "medic_queue_overflow_total",
                 "Decisions denied because the approval queue was full",
                 &self.queue_overflow,
+            ),
+            (
+                "medic_shadow_skipped_total",
+                "Live kills a shadow strategy did not judge because its queue was full (its CPU budget)",
+                &self.shadow_skipped,
             ),
         ] {
             family(&mut out, name, "counter", help);

@@ -50,6 +50,8 @@ pub fn every_route() -> Vec<Route> {
         r("POST", "/api/v1/plugins", AD),
         r("POST", "/api/v1/plugins/reload", AD),
         r("PUT", "/api/v1/plugins/bindings/{phase}", AD),
+        r("GET", "/api/v1/shadow", V),
+        r("POST", "/api/v1/shadow/promote", AD),
         r("GET", "/api/v1/decisions", V),
         r("GET", "/api/v1/decisions/{decision_id}", V),
         r("GET", "/api/v1/reports/daily", V),

@@ -373,7 +373,7 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     ensure_browser();
     let dir = tempfile::tempdir().unwrap();
     let mut svc = DemoService::new(dir.path(), "payment-processor");
-    let engine = Engine::start(vec![svc.backend()], |m, _| {
+    let engine = Engine::start(vec![svc.backend()], |m, c| {
         yaml_set(
             m,
             "interfaces.web.api_keys",
@@ -381,6 +381,12 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
                 key_entry("console-approver", "approver", APPROVER_KEY),
                 key_entry("console-viewer", "viewer", VIEWER_KEY),
             ])),
+        );
+        // A shadow beside the strategy in force, for the Shadow panel.
+        yaml_set(
+            c,
+            "plugins.phase_3_semi_auto.shadow",
+            yaml(json!({"risk_scorer": {"name": "weighted"}, "strategy": {"name": "balanced"}})),
         );
     });
     svc.start();
@@ -443,6 +449,21 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
             .filter(|t| t.contains("phase_5"))
     });
     assert!(planned.contains("pessimistic"), "{planned}");
+    // The shadow's record, and who signed each plugin.
+    let shadow = browser.wait("the shadow's record", 30, |b| {
+        b.text("#shadow .shadow-summary")
+            .filter(|t| t.contains("2 kills judged"))
+    });
+    assert!(
+        shadow.contains("balanced@") && shadow.contains("shadows phase_3_semi_auto"),
+        "{shadow}"
+    );
+    assert!(
+        browser
+            .text("#plugins .catalogue tbody")
+            .is_some_and(|t| t.contains("built in")),
+        "the signer column"
+    );
     browser.save_page("console-viewer-queue.png");
 
     // An approver approves it with a note.

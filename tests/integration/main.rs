@@ -27,6 +27,7 @@ mod redis_server;
 mod replay_gate;
 mod replay_tests;
 mod resurrection_e2e;
+mod shadow;
 mod siem_file;
 mod siem_rest;
 mod signed_plugins;

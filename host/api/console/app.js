@@ -200,6 +200,7 @@
         refreshResurrections(),
         refreshDecisions(),
         refreshPlugins(),
+        refreshShadow(),
         refreshMode(),
       ]);
       if (results.some((r) => r.status === 'rejected' && r.reason && r.reason.status === 401)) {
@@ -676,9 +677,59 @@
             h('td', null, p.kind),
             h('td', null, p.version),
             h('td', null, badge(p.status)),
+            h('td', null, signerText(p.signer)),
             h('td', { class: 'nowrap small' }, time(p.loaded_at)),
           ),
         );
+      }
+    });
+  }
+
+  function signerText(signer) {
+    if (!signer) return '–';
+    if (signer.type === 'key') return `key ${signer.name}`;
+    return signer.type === 'builtin' ? 'built in' : 'unsigned';
+  }
+
+  // ----------------------------------------------------------------- shadow
+
+  async function refreshShadow() {
+    const section = $('#shadow');
+    await guarded(section, async () => {
+      const v = await api('GET', '/api/v1/shadow?hours=168');
+      const r = v.report || {};
+      const summary = $('.shadow-summary', section);
+      const body = $('.shadow-kills tbody', section);
+      clear(body);
+      if (!v.strategy) {
+        summary.textContent = `No shadow is bound for ${v.phase} (plugins.<phase>.shadow in the constitution).`;
+        return;
+      }
+      const pct = r.judged ? ((100 * r.agreed) / r.judged).toFixed(1) : '0.0';
+      summary.textContent =
+        `${v.strategy} (scorer ${v.scorer}) shadows ${v.phase}: last 7 days, ${r.judged} kills judged, ` +
+        `agreed on ${r.agreed} (${pct}%); truth known for ${r.known}; ` +
+        `would have revived ${r.would_revive_threats} known threat(s), recovered ${r.would_recover_sooner} ` +
+        `false positive(s) sooner, held ${r.would_hold_threats} threat(s) brought back; ${v.skipped} not shadowed.`;
+      const rows = [
+        ['revive_threats', 'would have revived a known threat'],
+        ['recover_sooner', 'would have recovered a false positive sooner'],
+        ['hold_threats', 'would have held a threat brought back'],
+      ];
+      for (const [list, meaning] of rows) {
+        for (const k of r[list] || []) {
+          body.appendChild(
+            h(
+              'tr',
+              { class: list },
+              h('td', { class: 'strong' }, k.kill_id),
+              h('td', null, k.module),
+              h('td', null, badge(k.live)),
+              h('td', null, badge(k.shadow)),
+              h('td', null, meaning),
+            ),
+          );
+        }
       }
     });
   }
