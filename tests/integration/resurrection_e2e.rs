@@ -548,3 +548,44 @@ fn repeated_rollbacks_burn_the_error_budget_and_medic_steps_down_to_manual() {
     assert_eq!(item["status"], "pending", "{item}");
     assert!(!good.running(), "nothing brought it back");
 }
+
+/// `medic shadow report` and `promote` against a real `medic serve`: a
+/// shadow bound in the constitution judges the live kill beside the
+/// strategy in force; the report says so; promoting it makes it the
+/// phase's strategy.
+#[test]
+fn the_shadow_cli_reports_and_promotes_through_the_running_medic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = DemoService::new(dir.path(), "web-frontend");
+    let engine = Engine::start(vec![svc.backend()], |_, c| {
+        yaml_set(
+            c,
+            "plugins.phase_3_semi_auto.shadow",
+            yaml(json!({"risk_scorer": {"name": "weighted"}, "strategy": {"name": "balanced"}})),
+        );
+    });
+    svc.start();
+    svc.kill();
+    engine.report_kill(&kill_json("e2e-shadow", "web-frontend"));
+    engine.decision("e2e-shadow");
+    let mut out = String::new();
+    wait_for("the shadow's record", 20, || {
+        let (ok, o, _) = engine.cli(&["shadow", "report", "--hours", "1"]);
+        out = o;
+        ok && out.contains("judged 1 kill(s)")
+    });
+    assert!(out.contains("shadow of phase_3_semi_auto"), "{out}");
+    assert!(out.contains("strategy balanced@"), "{out}");
+    let (ok, json_out, err) = engine.cli(&["shadow", "report", "--format", "json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["report"]["judged"], 1, "{v}");
+
+    let (ok, out, err) = engine.cli(&["shadow", "promote", "--phase", "phase_3_semi_auto"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("strategy balanced"), "{out}");
+    let (_, status) = engine.get("/api/v1/status");
+    assert!(status.to_string().contains("balanced"), "{status}");
+    let (ok, _, err) = engine.cli(&["shadow", "promote", "--phase", "phase_3_semi_auto"]);
+    assert!(!ok && err.contains("has no shadow to promote"), "{err}");
+}

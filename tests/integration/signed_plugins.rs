@@ -236,3 +236,69 @@ async fn a_refused_plugin_file_is_audited_with_its_reason() {
     stop.cancel();
     auditor.await.unwrap();
 }
+
+/// The sigstore npm package, pinned: Sigstore's own verifier.
+const SIGSTORE_JS: &str = "sigstore@3.1.0";
+
+/// Interoperability with Sigstore's tools: a bundle `medic plugin sign`
+/// writes is verified by Sigstore's own JavaScript verifier, which refuses
+/// it once a byte of the file changes. The verifier is installed with npm
+/// into the target directory the first time (Node.js and npm are needed).
+#[test]
+fn sigstore_verifies_a_medic_bundle() {
+    use std::process::Command;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let tools = target.join("test-tools/sigstore-js");
+    if !tools.join("node_modules/sigstore/package.json").exists() {
+        std::fs::create_dir_all(&tools).unwrap();
+        let out = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&tools)
+            .arg(SIGSTORE_JS)
+            .output()
+            .expect("npm must be installed (apt-get install nodejs npm)");
+        assert!(
+            out.status.success(),
+            "npm install {SIGSTORE_JS} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = key_pair(dir.path(), "secops");
+    let file = dir.path().join("p.wasm");
+    let bytes = wasm_bytes("swap-v1");
+    std::fs::write(&file, &bytes).unwrap();
+    std::fs::write(signature::bundle_path(&file), bundle(&key, &bytes)).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore/verify.js");
+    let verify = || {
+        Command::new("node")
+            .arg(&script)
+            .arg(&file)
+            .arg(signature::bundle_path(&file))
+            .arg(&public)
+            .env("NODE_PATH", tools.join("node_modules"))
+            .output()
+            .expect("node must be installed (apt-get install nodejs)")
+    };
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "sigstore-js refused Medic's bundle: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut changed = bytes.clone();
+    changed[0] ^= 1;
+    std::fs::write(&file, &changed).unwrap();
+    let out = verify();
+    assert!(
+        !out.status.success(),
+        "sigstore-js accepted an altered file"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SIGNATURE_ERROR"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
