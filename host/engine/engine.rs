@@ -102,13 +102,18 @@ impl Engine {
         )));
         // Outcomes flow forward into the mode: a burnt error budget steps
         // it down, and the step is published with the resurrection events.
-        let events = resurrector.clone();
+        let events = Arc::downgrade(&resurrector);
         tokio::spawn(crate::learn::demotion::watch(
-            config,
-            decider.clone(),
+            config.clone(),
+            Arc::downgrade(&decider),
+            fleet.failure_signal(),
             Arc::new(move |event| {
                 let events = events.clone();
-                Box::pin(async move { events.publish(event).await })
+                Box::pin(async move {
+                    if let Some(events) = events.upgrade() {
+                        events.publish(event).await;
+                    }
+                })
             }),
         ));
         Ok(Engine {

@@ -93,8 +93,9 @@ pub struct Fleet {
     /// failed) since the mode last changed: the acting phase's error
     /// budget counts them (learn/demotion.rs).
     failures: Mutex<VecDeque<DateTime<Utc>>>,
-    /// Wakes whoever watches the budget when one is counted.
-    failed: Notify,
+    /// Wakes whoever watches the budget when one is counted (shared, so a
+    /// watcher need not keep the fleet, and its store, alive).
+    failed: Arc<Notify>,
 }
 
 /// At most this many failures are remembered (a budget is far smaller).
@@ -120,7 +121,7 @@ impl Fleet {
             modules: Mutex::new(modules),
             recent: Mutex::new(None),
             failures: Mutex::new(VecDeque::new()),
-            failed: Notify::new(),
+            failed: Arc::new(Notify::new()),
         })
     }
 
@@ -188,9 +189,9 @@ impl Fleet {
         lock(&self.failures).clear();
     }
 
-    /// Waits for the next automatic resurrection that goes wrong.
-    pub async fn failure(&self) {
-        self.failed.notified().await;
+    /// Notified at each automatic resurrection that goes wrong.
+    pub fn failure_signal(&self) -> Arc<Notify> {
+        self.failed.clone()
     }
 
     /// A kill arrived. If its module is being brought back, that is a

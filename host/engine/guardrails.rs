@@ -352,6 +352,67 @@ pub struct Rule<'a> {
     pub acting: Option<&'a Acting>,
 }
 
+/// A kill judged by a scorer and a strategy and ruled by the guardrails,
+/// as a decision would be (judgement only: no facts of acting).
+pub struct Judgement {
+    pub risk: Result<RiskAssessment, crate::plugin::PluginError>,
+    /// `None` when the scorer failed (no strategy ran).
+    pub verdict: Option<Result<Verdict, crate::plugin::PluginError>>,
+    pub ruling: Ruling,
+}
+
+/// The kill a [`Judgement`] is about, with what the plugins are given.
+pub struct Case<'a> {
+    pub kill: &'a KillReport,
+    pub context: Option<&'a crate::model::SiemContext>,
+    pub profile: &'a ModuleProfile,
+    pub thresholds: &'a NamedValues,
+    pub now: DateTime<Utc>,
+}
+
+/// Scores `case` with `scorer`, decides it with `strategy` and rules it in
+/// `mode`: what the replay gate and a shadow ask of a candidate.
+pub fn judge_with(
+    config: &Config,
+    mode: Mode,
+    scorer: &crate::plugin::Plugin,
+    strategy: &crate::plugin::Plugin,
+    case: &Case<'_>,
+    window: &mut HourlyWindow,
+) -> Judgement {
+    let score = crate::plugin::ScoreRequest {
+        kill: case.kill,
+        context: case.context,
+        profile: case.profile,
+        thresholds: case.thresholds,
+    };
+    let risk = scorer.score(&score);
+    let verdict = risk
+        .as_ref()
+        .ok()
+        .map(|risk| strategy.decide(&crate::plugin::DecideRequest::new(score, risk)));
+    let ruling = rule(
+        &Rule {
+            config,
+            mode,
+            kill: case.kill,
+            profile: case.profile,
+            has_context: case.context.is_some(),
+            risk: risk.as_ref(),
+            verdict: verdict.as_ref().map(|v| v.as_ref()),
+            thresholds: case.thresholds,
+            now: case.now,
+            acting: None,
+        },
+        window,
+    );
+    Judgement {
+        risk,
+        verdict,
+        ruling,
+    }
+}
+
 /// A risk no scorer could give is treated as critical.
 pub fn unknown_risk() -> RiskAssessment {
     RiskAssessment {

@@ -20,9 +20,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::{Config, Mode};
-use crate::guardrails::{HourlyWindow, Rule, rule};
+use crate::guardrails::{Case, HourlyWindow, Judgement, judge_with};
 use crate::model::{DecisionOutcome, KillReport, ModuleProfile, NamedValues, SiemContext};
-use crate::plugin::{DecideRequest, Plugin, ScoreRequest};
+use crate::plugin::Plugin;
 use crate::store::{ShadowRecord, Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -93,33 +93,18 @@ fn work(config: &Config, store: &Store, queue: &Receiver<ShadowJob>) {
 
 /// The shadow's ruling on one kill.
 pub fn judge(config: &Config, job: &ShadowJob, window: &mut HourlyWindow) -> ShadowRecord {
-    let thresholds = &*job.thresholds;
-    let score = ScoreRequest {
+    let case = Case {
         kill: &job.kill,
         context: job.context.as_ref(),
         profile: &job.profile,
-        thresholds,
+        thresholds: &job.thresholds,
+        now: job.decided_at,
     };
-    let risk = job.scorer.score(&score);
-    let verdict = risk
-        .as_ref()
-        .ok()
-        .map(|risk| job.strategy.decide(&DecideRequest::new(score, risk)));
-    let ruling = rule(
-        &Rule {
-            config,
-            mode: job.mode,
-            kill: &job.kill,
-            profile: &job.profile,
-            has_context: job.context.is_some(),
-            risk: risk.as_ref(),
-            verdict: verdict.as_ref().map(|v| v.as_ref()),
-            thresholds,
-            now: job.decided_at,
-            acting: None,
-        },
-        window,
-    );
+    let Judgement {
+        risk,
+        verdict,
+        ruling,
+    } = judge_with(config, job.mode, &job.scorer, &job.strategy, &case, window);
     let error = match (&risk, &verdict) {
         (Err(e), _) | (_, Some(Err(e))) => Some(e.to_string()),
         _ => None,

@@ -185,3 +185,26 @@ pub fn threat_intel(modules: &[&str]) -> String {
     }
     text
 }
+
+/// Semi-automatic operation as shipped (`config/examples/semi-auto.yaml`
+/// and `constitution-semi-auto.yaml`) in `mode`, with the file SIEM reading
+/// `intel` and plugins from `plugins` (not watched).
+pub fn semi_auto_config(
+    plugins: &std::path::Path,
+    intel: &std::path::Path,
+    mode: medic::config::Mode,
+) -> Config {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples");
+    let mut c = Config::load(
+        Some(&dir.join("semi-auto.yaml")),
+        Some(&dir.join("constitution-semi-auto.yaml")),
+        &|_| None,
+    )
+    .unwrap();
+    c.medic.mode.current = mode;
+    c.medic.siem.adapter = medic::config::raw::SiemAdapterType::File;
+    c.medic.siem.intel_file = intel.display().to_string();
+    c.medic.plugins.directory = plugins.display().to_string();
+    c.medic.plugins.watch = false;
+    c
+}

@@ -2,47 +2,28 @@
 //! real API: kills a person denied are known threats; binding a strategy
 //! that would bring them back alone is refused with the kills listed; a
 //! safe one goes through; an admin's override is audited with what the
-//! gate found.
+//! gate found. Semi-automatic operation as shipped, run in `manual` for
+//! now, with a SIEM whose intel says every kill looks like a false
+//! positive, and `approve-all` and `swap-test` in the plugin directory.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::StatusCode;
 use chrono::Utc;
 use medic::api::{ApiKeys, AppState};
+use medic::config::Mode;
 use medic::config::raw::{ApiKeySection, Role};
-use medic::config::{Config, Mode};
 use medic::publish::Publisher;
 use medic::store::Store;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api_access::send;
-use crate::pipeline_support::{LOW_RISK_INTEL, engine_on, incoming, kill};
+use crate::pipeline_support::{LOW_RISK_INTEL, engine_on, incoming, kill, semi_auto_config};
 use crate::support::wasm;
 
 const ADMIN: &str = "gate-admin-key-0123456789";
-
-/// Semi-automatic operation as shipped (`config/examples/`), run in
-/// `manual` for now, with a SIEM whose intel says every kill looks like a
-/// false positive, and `approve-all` and `swap-test` in the plugin
-/// directory.
-fn config(plugins: &Path, intel: &Path) -> Config {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples");
-    let mut c = Config::load(
-        Some(&dir.join("semi-auto.yaml")),
-        Some(&dir.join("constitution-semi-auto.yaml")),
-        &|_| None,
-    )
-    .unwrap();
-    c.medic.mode.current = Mode::Manual;
-    c.medic.siem.adapter = medic::config::raw::SiemAdapterType::File;
-    c.medic.siem.intel_file = intel.display().to_string();
-    c.medic.plugins.directory = plugins.display().to_string();
-    c.medic.plugins.watch = false;
-    c
-}
 
 async fn put_binding(s: &AppState, body: Value) -> (StatusCode, Value) {
     let (status, body, _) = send(
@@ -65,7 +46,7 @@ async fn an_unsafe_strategy_is_refused_with_the_threats_it_would_revive_and_a_sa
     let intel = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
     let engine = engine_on(
-        config(plugins.path(), intel.path()),
+        semi_auto_config(plugins.path(), intel.path(), Mode::Manual),
         Store::temporary().unwrap(),
         None,
         true,

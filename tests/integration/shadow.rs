@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api_access::send;
 use crate::learning::outcome;
-use crate::pipeline_support::{engine_on, incoming, kill, threat_intel};
+use crate::pipeline_support::{engine_on, incoming, kill, semi_auto_config, threat_intel};
 use crate::support::wasm;
 
 const ADMIN: &str = "shadow-admin-key-0123456789";
@@ -32,18 +32,7 @@ const ADMIN: &str = "shadow-admin-key-0123456789";
 /// strategy, and a SIEM whose intel marks the `intel-*` modules as threats
 /// and every other module as a likely false positive.
 fn config(plugins: &Path, intel: &Path) -> Config {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples");
-    let mut c = Config::load(
-        Some(&dir.join("semi-auto.yaml")),
-        Some(&dir.join("constitution-semi-auto.yaml")),
-        &|_| None,
-    )
-    .unwrap();
-    c.medic.mode.current = Mode::SemiAuto;
-    c.medic.siem.adapter = medic::config::raw::SiemAdapterType::File;
-    c.medic.siem.intel_file = intel.display().to_string();
-    c.medic.plugins.directory = plugins.display().to_string();
-    c.medic.plugins.watch = false;
+    let mut c = semi_auto_config(plugins, intel, Mode::SemiAuto);
     let bound = |name: &str| PluginBinding {
         name: name.into(),
         sha256: None,

@@ -55,18 +55,28 @@ pub struct Demoted {
     pub reason: String,
 }
 
-/// Watches the fleet's failures and steps the mode down when the budget
-/// of the mode in force is burnt. Runs for as long as the engine does.
+/// Publishes an event on the events stream.
+pub type Publish =
+    Arc<dyn Fn(serde_json::Value) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// Watches the fleet's failures (`failed`, its failure signal) and steps
+/// the mode down when the budget of the mode in force is burnt. Holds the
+/// decider weakly: it ends at the first failure after the engine is gone,
+/// and never keeps the engine (or its store) alive.
 pub async fn watch(
     config: Arc<Config>,
-    decider: Arc<crate::decide::Decider>,
-    publish: Arc<
-        dyn Fn(serde_json::Value) -> futures::future::BoxFuture<'static, ()> + Send + Sync,
-    >,
+    decider: std::sync::Weak<crate::decide::Decider>,
+    failed: Arc<tokio::sync::Notify>,
+    publish: Publish,
 ) {
     loop {
-        decider.fleet.failure().await;
-        if let Some(d) = check(&config, &decider, Utc::now()) {
+        failed.notified().await;
+        let Some(decider) = decider.upgrade() else {
+            return;
+        };
+        let demoted = check(&config, &decider, Utc::now());
+        drop(decider);
+        if let Some(d) = demoted {
             publish(json!({
                 "event_type": "mode.demoted",
                 "from": d.from.name(),

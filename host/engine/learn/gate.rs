@@ -19,11 +19,10 @@ use super::ThresholdManager;
 use super::safety::KnownVerdict;
 use crate::config::raw::GateSection;
 use crate::config::{Mode, phases};
-use crate::guardrails::{HourlyWindow, Rule, rule};
+use crate::guardrails::{Case, HourlyWindow, judge_with};
 use crate::model::{DecisionOutcome, NamedValues};
 use crate::plugin::gate::{Divergence, GateRefusal, GateReport, MAX_LISTED, SwapGate};
 use crate::plugin::registry::ActiveSet;
-use crate::plugin::{DecideRequest, ScoreRequest};
 
 pub struct ReplayGate {
     config: std::sync::Arc<crate::config::Config>,
@@ -62,38 +61,22 @@ fn judge(
     thresholds: &NamedValues,
     v: &KnownVerdict,
 ) -> DecisionOutcome {
-    let score = ScoreRequest {
+    let case = Case {
         kill: &v.kill,
         context: v.context.as_ref(),
         profile: &v.profile,
         thresholds,
+        now: v.kill.timestamp,
     };
-    let risk = set.scorer.score(&score);
-    let verdict = risk.as_ref().ok().map(|risk| {
-        set.strategy.decide(&DecideRequest {
-            kill: &v.kill,
-            context: v.context.as_ref(),
-            profile: &v.profile,
-            thresholds,
-            risk,
-        })
-    });
-    rule(
-        &Rule {
-            config,
-            mode,
-            kill: &v.kill,
-            profile: &v.profile,
-            has_context: v.context.is_some(),
-            risk: risk.as_ref(),
-            verdict: verdict.as_ref().map(|v| v.as_ref()),
-            thresholds,
-            now: v.kill.timestamp,
-            // Judgement, not the state of execution, is what is checked.
-            acting: None,
-        },
+    judge_with(
+        config,
+        mode,
+        &set.scorer,
+        &set.strategy,
+        &case,
         &mut HourlyWindow::default(),
     )
+    .ruling
     .outcome
 }
 
