@@ -55,6 +55,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )
         .context("building the engine")?,
     );
+    // Plugin files loaded above came before the gate: replay them now.
+    registry
+        .gate_loaded_files()
+        .context("plugins.directory: a plugin file serving a phase")?;
     let decider = engine.decider.clone();
     let (Some(resurrector), Some(learning)) = (engine.acting.clone(), engine.learning.clone())
     else {

@@ -86,4 +86,9 @@ pub trait SwapGate: Send + Sync {
     /// `candidate` would serve instead of `current`: replayed on history,
     /// may it?
     fn check(&self, current: &ActiveSet, candidate: &ActiveSet) -> Result<GateReport, GateRefusal>;
+
+    /// `candidate` serves and nothing is known of what served before it (a
+    /// plugin file found at start): replayed alone, refused only if it
+    /// would revive a kill known to be a threat.
+    fn check_alone(&self, candidate: &ActiveSet) -> Result<GateReport, GateRefusal>;
 }

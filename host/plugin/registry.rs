@@ -261,6 +261,35 @@ impl Registry {
         *lock(&self.gate) = Some(gate);
     }
 
+    /// Replays the plugins from files that serve a phase a mode runs in (as
+    /// loaded at start, before the gate existed) on the kills of known
+    /// truth: refused if one would revive a kill known to be a threat.
+    /// `medic serve` calls it once the engine (and its gate) is built, and
+    /// does not start on a refusal.
+    pub fn gate_loaded_files(&self) -> Result<Vec<GateReport>, RegistryError> {
+        let Some(gate) = lock(&self.gate).clone() else {
+            return Ok(Vec::new());
+        };
+        let catalog = lock(&self.catalog);
+        let bindings = lock(&self.bindings);
+        let from_file = |p: &Arc<Plugin>| matches!(p.source(), PluginSource::File(_));
+        let mut reports = Vec::new();
+        for phase in [
+            Phase::Observer,
+            Phase::Manual,
+            Phase::SemiAuto,
+            Phase::FullAuto,
+        ] {
+            let Ok(set) = resolve(&catalog, &bindings, phase) else {
+                continue;
+            };
+            if from_file(&set.scorer) || from_file(&set.strategy) {
+                reports.push(gate.check_alone(&set)?);
+            }
+        }
+        Ok(reports)
+    }
+
     /// Runs the replay gate on `plugin` as if loaded from `path`, without
     /// loading it (an upload asks before it writes the file).
     pub fn check_candidate(

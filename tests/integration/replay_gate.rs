@@ -147,5 +147,32 @@ async fn an_unsafe_strategy_is_refused_with_the_threats_it_would_revive_and_a_sa
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "override_reason");
+
+    // A restart with approve-all bound in the constitution: the file loads
+    // before the gate exists, so `medic serve` replays it once the engine
+    // is built, and refuses to start.
+    let restarted = |strategy: &str| {
+        let mut c = semi_auto_config(plugins.path(), intel.path(), Mode::Manual);
+        c.constitution
+            .plugins
+            .get_mut("phase_3_semi_auto")
+            .unwrap()
+            .strategy
+            .name = strategy.into();
+        engine_on(c, engine.decider.store.clone(), None, true)
+    };
+    let e = restarted("approve-all")
+        .decider
+        .registry
+        .gate_loaded_files()
+        .expect_err("refused at start");
+    assert!(e.to_string().contains("known to be threats"), "{e}");
+    let passed = restarted("swap-test")
+        .decider
+        .registry
+        .gate_loaded_files()
+        .expect("a file that revives no known threat passes");
+    assert_eq!(passed.len(), 1, "phase 3 serves a file");
+    assert_eq!(passed[0].replayed, 4);
     let _keep: Arc<_> = engine;
 }

@@ -113,13 +113,14 @@ fn a_signed_plugin_loads_and_each_bad_signature_is_refused_while_it_keeps_servin
     });
     assert_eq!(registry.active().strategy.info().version, "1.0.0");
 
-    // One byte changed after the trusted key signed it (the file lands
-    // first, then its bundle: every check of it finds it altered).
-    let mut altered = v2.clone();
-    let last = altered.len() - 1;
-    altered[last] ^= 1;
-    install(dir.path(), "swap.wasm", &altered, None);
-    put_bundle(dir.path(), "swap.wasm", &bundle(&trusted, &v2));
+    // One byte changed after the trusted key signed it: the bundle is of
+    // bytes one byte away from the file's (bytes never on disk, so no
+    // interleaving of the watcher's reads can pair them with the file).
+    let mut signed = v2.clone();
+    let last = signed.len() - 1;
+    signed[last] ^= 1;
+    install(dir.path(), "swap.wasm", &v2, None);
+    put_bundle(dir.path(), "swap.wasm", &bundle(&trusted, &signed));
     wait_for("the altered plugin to be refused", || {
         refused_for(&registry, "altered after it was signed")
     });

@@ -147,9 +147,15 @@ pub fn replay<'a>(
     }
 }
 
-impl SwapGate for ReplayGate {
-    fn check(&self, current: &ActiveSet, candidate: &ActiveSet) -> Result<GateReport, GateRefusal> {
-        if !self.settings.enabled {
+impl ReplayGate {
+    /// Replays `candidate` beside `current` under `settings`.
+    fn run(
+        &self,
+        settings: &GateSection,
+        current: &ActiveSet,
+        candidate: &ActiveSet,
+    ) -> Result<GateReport, GateRefusal> {
+        if !settings.enabled {
             return Ok(GateReport::default());
         }
         let refused = |reason: String| GateRefusal {
@@ -165,7 +171,7 @@ impl SwapGate for ReplayGate {
             .map_err(|e| refused(format!("the kills of known truth cannot be read: {e}")))?;
         let report = replay(
             &self.config,
-            &self.settings,
+            settings,
             current,
             candidate,
             &learning.in_force(),
@@ -177,5 +183,20 @@ impl SwapGate for ReplayGate {
             "Replay gate passed"
         );
         Ok(report)
+    }
+}
+
+impl SwapGate for ReplayGate {
+    fn check(&self, current: &ActiveSet, candidate: &ActiveSet) -> Result<GateReport, GateRefusal> {
+        self.run(&self.settings, current, candidate)
+    }
+
+    fn check_alone(&self, candidate: &ActiveSet) -> Result<GateReport, GateRefusal> {
+        // Beside itself nothing disagrees: only a revived threat refuses.
+        let settings = GateSection {
+            max_disagreement: 1.0,
+            ..self.settings.clone()
+        };
+        self.run(&settings, candidate, candidate)
     }
 }
