@@ -26,6 +26,7 @@
 //! | [`tls`] | (in `medic-config`) the API's TLS identity: PEM certificate chain and key → rustls config |
 //! | [`replay`] | recordings, `simulate`, and replaying strategies against them |
 //! | [`report`] | (in `medic-engine`) the daily report |
+//! | [`progress`] | progress of long commands on a terminal (quiet when piped) |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | crate `medic-telemetry` (`host/telemetry/`): logging, counters, histograms |
 //! | [`sync`], [`wire`], [`wire_time`] | (in `medic-model`) locking that outlives a panic elsewhere; wire names; wire times |
@@ -49,4 +50,5 @@ pub mod authoring;
 pub mod cli;
 pub mod commands;
 pub mod loadtest;
+pub mod progress;
 pub mod replay;

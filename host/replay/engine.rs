@@ -585,6 +585,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     let mut disagreements = Disagreements::default();
     let mut timings: Vec<Vec<u32>> = vec![Vec::new(); candidates.len() + 1];
     let mut kills = 0u64;
+    let progress = crate::progress::Progress::counting("kills replayed", None);
     let modules = &config.medic.modules;
     let always = &config.constitution.constraints.always_require_approval;
 
@@ -646,6 +647,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             input_done = !read_more(&mut waiting)?;
             continue;
         }
+        progress.set(kills);
         let batch: Vec<Recorded> = waiting.drain(..cut).collect();
         // Profiles from the recording's own history and each candidate's
         // outcomes, in order.
@@ -846,6 +848,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             }
         }
     }
+    progress.finish();
     drop(incoming);
     let _ = reading.join();
     if let Some(mut out) = decisions_out {

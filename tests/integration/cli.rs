@@ -449,3 +449,55 @@ fn plugin_keys_sign_and_verify_and_list_shows_a_refused_file() {
         "{err}"
     );
 }
+
+/// A long replay shows its progress on a terminal (a pseudo-terminal made
+/// by `script`, from util-linux) and prints nothing extra when piped.
+#[test]
+fn replay_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("r.jsonl");
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/scenarios/baseline.yaml");
+    let (ok, _, err) = medic(&[
+        "simulate",
+        "--scenario",
+        &scenario.display().to_string(),
+        "--seed",
+        "1",
+        "--kills",
+        "3000",
+        "--out",
+        &recording.display().to_string(),
+    ]);
+    assert!(ok, "{err}");
+    let args = [
+        "replay",
+        &recording.display().to_string(),
+        "--strategy",
+        "conservative",
+        "--format",
+        "json",
+    ];
+    let (ok, out, err) = medic(&args);
+    assert!(ok, "{err}");
+    assert!(err.is_empty(), "piped: nothing but the report: {err}");
+    serde_json::from_str::<serde_json::Value>(&out).expect("the report alone on stdout");
+
+    let log = dir.path().join("terminal.log");
+    let command = format!(
+        "{} {} > {}",
+        env!("CARGO_BIN_EXE_medic"),
+        args.join(" "),
+        dir.path().join("report.json").display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&log)
+        .env_remove("MEDIC_CONFIG_PATH")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script (util-linux) must be installed: apt-get install bsdutils");
+    assert!(status.success());
+    let shown = std::fs::read_to_string(&log).unwrap();
+    assert!(shown.contains("kills replayed"), "{shown:?}");
+}

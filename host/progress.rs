@@ -1,0 +1,54 @@
+//! Progress of a long command on a terminal: a line on stderr that says
+//! how far it got, and nothing at all when stderr is not a terminal (piped
+//! or redirected), so scripts and logs see only the results.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A counter of things done, shown while a command runs.
+pub struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    /// Counts `what` (e.g. "kills replayed"); `total` when it is known.
+    pub fn counting(what: &str, total: Option<u64>) -> Progress {
+        let bar = match total {
+            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+        };
+        let template = match total {
+            Some(_) => "{bar:30} {human_pos}/{human_len} {msg} ({elapsed}, ETA {eta})",
+            None => "{spinner} {human_pos} {msg} ({elapsed})",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress { bar }
+    }
+
+    /// Whether anything is drawn (stderr is a terminal).
+    pub fn shown(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
+    pub fn set(&self, done: u64) {
+        self.bar.set_position(done);
+    }
+
+    /// Removes the line (the command prints its results after).
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if !self.bar.is_finished() {
+            self.bar.finish_and_clear();
+        }
+    }
+}
