@@ -30,6 +30,18 @@ impl Progress {
         Progress { bar }
     }
 
+    /// A task with no count (e.g. "compiling x.wasm"): a spinner and the
+    /// time it has taken.
+    pub fn working(what: &str) -> Progress {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress { bar }
+    }
+
     /// Whether anything is drawn (stderr is a terminal).
     pub fn shown(&self) -> bool {
         !self.bar.is_hidden()
@@ -50,5 +62,38 @@ impl Drop for Progress {
         if !self.bar.is_finished() {
             self.bar.finish_and_clear();
         }
+    }
+}
+
+/// A writer that counts the lines written through it on a [`Progress`].
+pub struct CountingLines<W> {
+    inner: W,
+    progress: Progress,
+    lines: u64,
+}
+
+impl<W> CountingLines<W> {
+    pub fn new(inner: W, progress: Progress) -> CountingLines<W> {
+        CountingLines {
+            inner,
+            progress,
+            lines: 0,
+        }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for CountingLines<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let new = buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        if new > 0 {
+            self.lines += new;
+            self.progress.set(self.lines);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }

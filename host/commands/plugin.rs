@@ -178,14 +178,17 @@ fn load_one(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::R
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let sandbox = Arc::new(Sandbox::new(&config.medic.plugins)?);
     let settings = RuntimeSettings::from_config(config);
-    Plugin::load(
+    // An interpreter-based component takes seconds to compile.
+    let progress = crate::progress::Progress::working(&format!("compiling {}", file.display()));
+    let loaded = Plugin::load(
         &sandbox,
         &settings,
         &bytes,
         PluginSource::File(file.to_path_buf()),
         kind,
-    )
-    .map_err(with_hint)
+    );
+    progress.finish();
+    loaded.map_err(with_hint)
 }
 
 /// A load error with what the author can do about it.

@@ -18,8 +18,16 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             let s = simulate::Scenario::load(scenario)?;
             let file = std::fs::File::create(out)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            simulate::simulate(&s, *seed, *kills, file)
-                .with_context(|| format!("writing {}", out.display()))?;
+            // Lines written: the header, then one per kill.
+            let progress =
+                crate::progress::Progress::counting("lines written", Some(*kills as u64 + 1));
+            simulate::simulate(
+                &s,
+                *seed,
+                *kills,
+                crate::progress::CountingLines::new(file, progress),
+            )
+            .with_context(|| format!("writing {}", out.display()))?;
             eprintln!(
                 "wrote {kills} kills of scenario {} (seed {seed}) to {}",
                 s.name,

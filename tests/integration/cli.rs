@@ -450,8 +450,9 @@ fn plugin_keys_sign_and_verify_and_list_shows_a_refused_file() {
     );
 }
 
-/// A long replay shows its progress on a terminal (a pseudo-terminal made
-/// by `script`, from util-linux) and prints nothing extra when piped.
+/// A long replay or simulation shows its progress on a terminal (a
+/// pseudo-terminal made by `script`, from util-linux) and prints nothing
+/// extra when piped.
 #[test]
 fn replay_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
     let dir = tempfile::tempdir().unwrap();
@@ -500,4 +501,22 @@ fn replay_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
     assert!(status.success());
     let shown = std::fs::read_to_string(&log).unwrap();
     assert!(shown.contains("kills replayed"), "{shown:?}");
+
+    // simulate, the same way: a bar of lines written.
+    let command = format!(
+        "{} simulate --scenario {} --seed 2 --kills 3000 --out {}",
+        env!("CARGO_BIN_EXE_medic"),
+        scenario.display(),
+        dir.path().join("again.jsonl").display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&log)
+        .env_remove("MEDIC_CONFIG_PATH")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script runs");
+    assert!(status.success());
+    let shown = std::fs::read_to_string(&log).unwrap();
+    assert!(shown.contains("lines written"), "{shown:?}");
 }
