@@ -67,6 +67,8 @@ fn kind_of(k: KindArg) -> PluginKind {
 
 fn list(config: &Config, format: Format) -> anyhow::Result<()> {
     let registry = Registry::inspect(config)?;
+    // What serves includes the bindings made at run time, kept in the store.
+    let unbound = run_time_bindings(config, &registry)?;
     let rows = registry.list();
     let rejected: Vec<_> = registry
         .events()
@@ -99,6 +101,9 @@ fn list(config: &Config, format: Format) -> anyhow::Result<()> {
         }
     }
     // On stderr, so the listing stays what scripts parse.
+    if let Some(note) = unbound {
+        eprintln!("{note}");
+    }
     if !rejected.is_empty() {
         eprintln!("refused (medic serve would not start with these files):");
         for e in &rejected {
@@ -106,6 +111,35 @@ fn list(config: &Config, format: Format) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Applies the run-time bindings the store keeps (as `medic serve` does at
+/// start); says why not when the store is held by a running Medic. A store
+/// that does not exist yet is not created.
+fn run_time_bindings(config: &Config, registry: &Registry) -> anyhow::Result<Option<String>> {
+    let path = Path::new(&config.medic.learning.database.path);
+    if !path.exists() {
+        return Ok(None);
+    }
+    // The store may still be closing after a command that just ran.
+    let mut tries = 0;
+    let store = loop {
+        match crate::store::Store::open(path) {
+            Ok(s) => break s,
+            Err(e) if tries == 20 => {
+                return Ok(Some(format!(
+                    "bindings made at run time are not shown: the store at {} is in use ({e}); a running medic lists them at GET /api/v1/plugins",
+                    path.display()
+                )));
+            }
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    };
+    super::serve::restore_bindings(registry, &store)?;
+    Ok(None)
 }
 
 fn keygen(out: &Path) -> anyhow::Result<()> {

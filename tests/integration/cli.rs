@@ -520,3 +520,39 @@ fn replay_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
     let shown = std::fs::read_to_string(&log).unwrap();
     assert!(shown.contains("lines written"), "{shown:?}");
 }
+
+/// `medic plugin list` shows what serves, bindings made at run time (kept
+/// in the store) included, not only what the constitution binds.
+#[test]
+fn plugin_list_shows_the_plugin_bound_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("medic.db");
+    {
+        let store = medic::store::Store::open(&db).unwrap();
+        store
+            .put_plugin_binding(
+                "default",
+                medic::model::PluginKind::Strategy,
+                &medic::config::raw::PluginBinding {
+                    name: "balanced".into(),
+                    sha256: None,
+                },
+            )
+            .unwrap();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(store.flush_all())
+            .unwrap();
+    }
+    let config = crate::support::config_file_with_store(dir.path(), &db);
+    let (ok, out, err) = medic(&["--config", &config.display().to_string(), "plugin", "list"]);
+    assert!(ok, "{err}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("balanced").contains("active"), "{out}\n{err}");
+    assert!(!row("conservative").contains("active"), "{out}");
+}
