@@ -21,8 +21,11 @@ impl Api {
         let base = match &remote.url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => {
-                let config = super::load_config(files)?;
-                let web = &config.medic.interfaces.web;
+                // Only the API's address is needed: the medic file alone
+                // (`--constitution` is the running Medic's concern).
+                let env = |k: &str| std::env::var(k).ok();
+                let medic = crate::config::Config::load_medic_file(files.config.as_deref(), &env)?;
+                let web = &medic.interfaces.web;
                 let scheme = if web.tls.enabled { "https" } else { "http" };
                 format!("{scheme}://{}:{}", web.host, web.port)
             }

@@ -143,6 +143,37 @@ impl Config {
         )
     }
 
+    /// The medic file alone (parsed, environment applied, its own checks),
+    /// for commands that only need to reach a running Medic: how the mode
+    /// and the constitution fit together is the running Medic's concern.
+    pub fn load_medic_file(
+        medic: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<MedicFile, ConfigError> {
+        let (name, text) = match medic {
+            Some(p) => (
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?,
+            ),
+            None => (
+                "<embedded medic.yaml>".to_string(),
+                EMBEDDED_MEDIC.to_string(),
+            ),
+        };
+        let mut problems = Vec::new();
+        let mut file = validate::parse_medic(&name, &text, &mut problems);
+        validate::apply_env(&mut file, env, &mut problems);
+        validate::check_medic(&name, &file, &mut problems);
+        if problems.is_empty() {
+            Ok(file)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
     /// Parses and checks configuration text: `(file name, text)` pairs.
     pub fn from_texts(
         medic: (&str, &str),

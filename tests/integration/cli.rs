@@ -556,3 +556,34 @@ fn plugin_list_shows_the_plugin_bound_at_run_time() {
     assert!(row("balanced").contains("active"), "{out}\n{err}");
     assert!(!row("conservative").contains("active"), "{out}");
 }
+
+/// `medic queue` and `medic mode` need only the running Medic's address:
+/// a medic file in `manual` mode works without `--constitution` (the
+/// embedded constitution does not enable that phase, which is the running
+/// Medic's concern, not the client's).
+#[test]
+fn queue_and_mode_need_no_constitution_to_reach_the_running_medic() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("medic.yaml");
+    let port = crate::acting_support::free_port();
+    let text = medic::config::EMBEDDED_MEDIC
+        .replace("current: \"observer\"", "current: \"manual\"")
+        .replace("port: 8000", &format!("port: {port}"));
+    assert!(text.contains("current: \"manual\""), "the mode is set");
+    std::fs::write(&config, text).unwrap();
+    for args in [&["queue", "list"][..], &["mode", "show"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("MEDIC_API_KEY", "some-key-0123456789")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "nothing is running");
+        assert!(
+            err.contains("cannot reach the running Medic") && err.contains(&port.to_string()),
+            "{args:?}: {err}"
+        );
+    }
+}
