@@ -484,40 +484,33 @@ fn replay_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
     assert!(err.is_empty(), "piped: nothing but the report: {err}");
     serde_json::from_str::<serde_json::Value>(&out).expect("the report alone on stdout");
 
-    let log = dir.path().join("terminal.log");
-    let command = format!(
+    // What `command` (a shell line) shows on a terminal.
+    let on_terminal = |command: String| {
+        let log = dir.path().join("terminal.log");
+        let status = std::process::Command::new("script")
+            .args(["-qfec", &command])
+            .arg(&log)
+            .env_remove("MEDIC_CONFIG_PATH")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("script (util-linux) must be installed: apt-get install bsdutils");
+        assert!(status.success(), "{command}");
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let shown = on_terminal(format!(
         "{} {} > {}",
         env!("CARGO_BIN_EXE_medic"),
         args.join(" "),
         dir.path().join("report.json").display()
-    );
-    let status = std::process::Command::new("script")
-        .args(["-qfec", &command])
-        .arg(&log)
-        .env_remove("MEDIC_CONFIG_PATH")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("script (util-linux) must be installed: apt-get install bsdutils");
-    assert!(status.success());
-    let shown = std::fs::read_to_string(&log).unwrap();
+    ));
     assert!(shown.contains("kills replayed"), "{shown:?}");
-
     // simulate, the same way: a bar of lines written.
-    let command = format!(
+    let shown = on_terminal(format!(
         "{} simulate --scenario {} --seed 2 --kills 3000 --out {}",
         env!("CARGO_BIN_EXE_medic"),
         scenario.display(),
         dir.path().join("again.jsonl").display()
-    );
-    let status = std::process::Command::new("script")
-        .args(["-qfec", &command])
-        .arg(&log)
-        .env_remove("MEDIC_CONFIG_PATH")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("script runs");
-    assert!(status.success());
-    let shown = std::fs::read_to_string(&log).unwrap();
+    ));
     assert!(shown.contains("lines written"), "{shown:?}");
 }
 

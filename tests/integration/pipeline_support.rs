@@ -208,3 +208,18 @@ pub fn semi_auto_config(
     c.medic.plugins.watch = false;
     c
 }
+
+/// The API over `engine`, with one admin key, `key` (named `ops`).
+pub fn admin_state(engine: Arc<medic::engine::Engine>, key: &str) -> medic::api::AppState {
+    use sha2::{Digest, Sha256};
+    let section = medic::config::raw::ApiKeySection {
+        name: "ops".into(),
+        role: medic::config::raw::Role::Admin,
+        sha256: hex::encode(Sha256::digest(key)),
+    };
+    medic::api::AppState::new(
+        engine,
+        medic::api::ApiKeys::new(&[section], None).expect("one valid key"),
+        medic::publish::Publisher::none(),
+    )
+}

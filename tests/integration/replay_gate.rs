@@ -11,16 +11,15 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::StatusCode;
 use chrono::Utc;
-use medic::api::{ApiKeys, AppState};
+use medic::api::AppState;
 use medic::config::Mode;
-use medic::config::raw::{ApiKeySection, Role};
-use medic::publish::Publisher;
 use medic::store::Store;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::api_access::send;
-use crate::pipeline_support::{LOW_RISK_INTEL, engine_on, incoming, kill, semi_auto_config};
+use crate::pipeline_support::{
+    LOW_RISK_INTEL, admin_state, engine_on, incoming, kill, semi_auto_config,
+};
 use crate::support::wasm;
 
 const ADMIN: &str = "gate-admin-key-0123456789";
@@ -75,16 +74,7 @@ async fn an_unsafe_strategy_is_refused_with_the_threats_it_would_revive_and_a_sa
     }
     engine.decider.store.flush().await.unwrap();
 
-    let key = ApiKeySection {
-        name: "ops".into(),
-        role: Role::Admin,
-        sha256: hex::encode(Sha256::digest(ADMIN)),
-    };
-    let s = AppState::new(
-        engine.clone(),
-        ApiKeys::new(&[key], None).unwrap(),
-        Publisher::none(),
-    );
+    let s = admin_state(engine.clone(), ADMIN);
 
     // approve-all would bring every one of them back alone: refused, each
     // kill named, and phase 3 keeps its strategy.

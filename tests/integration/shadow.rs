@@ -12,18 +12,17 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::StatusCode;
 use chrono::Utc;
-use medic::api::{ApiKeys, AppState};
-use medic::config::raw::{ApiKeySection, PluginBinding, Role, ShadowPlugins};
+use medic::config::raw::{PluginBinding, ShadowPlugins};
 use medic::config::{Config, Mode};
 use medic::model::{DecisionOutcome, OutcomeResult, RiskLevel};
-use medic::publish::Publisher;
 use medic::store::Store;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::api_access::send;
 use crate::learning::outcome;
-use crate::pipeline_support::{engine_on, incoming, kill, semi_auto_config, threat_intel};
+use crate::pipeline_support::{
+    admin_state, engine_on, incoming, kill, semi_auto_config, threat_intel,
+};
 use crate::support::wasm;
 
 const ADMIN: &str = "shadow-admin-key-0123456789";
@@ -169,16 +168,7 @@ async fn a_shadow_judges_every_kill_and_its_record_matches_what_happened() {
     }
     assert_eq!(revive, 10, "the design: ten quiet modules' threats");
 
-    let key = ApiKeySection {
-        name: "ops".into(),
-        role: Role::Admin,
-        sha256: hex::encode(Sha256::digest(ADMIN)),
-    };
-    let s = AppState::new(
-        engine.clone(),
-        ApiKeys::new(&[key], None).unwrap(),
-        Publisher::none(),
-    );
+    let s = admin_state(engine.clone(), ADMIN);
     let (status, body, _) = send(
         &s,
         "GET",
