@@ -42,11 +42,6 @@ impl Progress {
         Progress { bar }
     }
 
-    /// Whether anything is drawn (stderr is a terminal).
-    pub fn shown(&self) -> bool {
-        !self.bar.is_hidden()
-    }
-
     pub fn set(&self, done: u64) {
         self.bar.set_position(done);
     }

@@ -27,8 +27,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let m = &config.medic;
     let registry = Arc::new(Registry::new(&config)?);
     // Every plugin file loaded, replaced, removed or refused is audited:
-    // those of the start now, the rest as they happen.
-    let reloads = registry.subscribe();
+    // those of the start once the store is open, the rest as they happen.
+    let (started, reloads) = registry.subscribe();
     let _watch = if m.plugins.watch {
         reload::watch(&registry)?
     } else {
@@ -37,8 +37,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = Store::open(Path::new(&m.learning.database.path))
         .with_context(|| format!("opening the store at {}", m.learning.database.path))?;
     restore_bindings(&registry, &store)?;
-    for event in registry.events() {
-        audit_reload(&store, &event)?;
+    for event in &started {
+        audit_reload(&store, event)?;
     }
     let env = |k: &str| std::env::var(k).ok();
     let siem = enrich::from_config(&config, &env)?;

@@ -148,6 +148,22 @@ pub fn enabled(c: &ConstitutionFile, feature: Feature) -> bool {
         .is_some_and(|s| s.enabled && s.features.get(feature.name()).copied().unwrap_or(true))
 }
 
+/// The phases a mode runs in (one per mode, least automatic first).
+pub const MODE_PHASES: [Phase; 4] = [
+    Phase::Observer,
+    Phase::Manual,
+    Phase::SemiAuto,
+    Phase::FullAuto,
+];
+
+/// The mode that runs in `phase`, if one does.
+pub fn mode_of(phase: Phase) -> Option<super::Mode> {
+    use super::Mode;
+    [Mode::Observer, Mode::Manual, Mode::SemiAuto, Mode::FullAuto]
+        .into_iter()
+        .find(|m| needed_by(*m) == phase)
+}
+
 /// The rollout phase a mode needs enabled.
 pub fn needed_by(mode: super::Mode) -> Phase {
     match mode {

@@ -274,12 +274,7 @@ impl Registry {
         let bindings = lock(&self.bindings);
         let from_file = |p: &Arc<Plugin>| matches!(p.source(), PluginSource::File(_));
         let mut reports = Vec::new();
-        for phase in [
-            Phase::Observer,
-            Phase::Manual,
-            Phase::SemiAuto,
-            Phase::FullAuto,
-        ] {
+        for phase in crate::config::phases::MODE_PHASES {
             let Ok(set) = resolve(&catalog, &bindings, phase) else {
                 continue;
             };
@@ -303,12 +298,8 @@ impl Registry {
         self.gate_catalog(&catalog, &next, over)
     }
 
-    /// The gate on every phase a mode runs in whose scorer or strategy
-    /// would change with `next` (the catalog) and `next_bindings` (None:
-    /// as they are): a phase not serving now may serve after a mode switch,
-    /// which is not gated, so its plugins are checked when they change.
-    /// The first refusal wins; otherwise the report of the phase serving
-    /// now, or of the first phase that changed.
+    /// The gate on the catalog becoming `next`, the bindings as they are
+    /// ([`Registry::gate_phases`]).
     fn gate_catalog(
         &self,
         catalog: &Catalog,
@@ -319,6 +310,12 @@ impl Registry {
         self.gate_phases((catalog, &bindings), (next, &bindings), over)
     }
 
+    /// The gate on every phase a mode runs in whose scorer or strategy
+    /// would change from (`catalog`, `bindings`) to (`next`,
+    /// `next_bindings`): a phase not serving now may serve after a mode
+    /// switch, which is not gated, so its plugins are checked when they
+    /// change. The first refusal wins; otherwise the report of the phase
+    /// serving now, or of the first phase that changed.
     fn gate_phases(
         &self,
         (catalog, bindings): (&Catalog, &BTreeMap<String, PhasePlugins>),
@@ -327,12 +324,7 @@ impl Registry {
     ) -> Result<Option<GateReport>, RegistryError> {
         let serving = self.active.load().phase;
         let mut found: Option<(Phase, GateReport)> = None;
-        for phase in [
-            Phase::Observer,
-            Phase::Manual,
-            Phase::SemiAuto,
-            Phase::FullAuto,
-        ] {
+        for phase in crate::config::phases::MODE_PHASES {
             let (Ok(before), Ok(after)) = (
                 resolve(catalog, bindings, phase),
                 resolve(next, next_bindings, phase),
@@ -348,8 +340,9 @@ impl Registry {
         Ok(found.map(|(_, r)| r))
     }
 
-    /// Asks the gate whether `next` may serve instead of `serving`: only a
-    /// change of the scorer or the strategy of the same phase is replayed.
+    /// Asks the gate whether `next` may serve instead of `serving` (both
+    /// sets of one phase): only a change of the scorer or the strategy is
+    /// replayed.
     /// Refused unless `over` says an admin lets it through (the report is
     /// returned either way, to be audited).
     fn gated(
@@ -359,9 +352,7 @@ impl Registry {
         over: Option<&Override>,
     ) -> Result<Option<GateReport>, RegistryError> {
         let same = |a: &Arc<Plugin>, b: &Arc<Plugin>| a.sha256() == b.sha256();
-        if serving.phase != next.phase
-            || (same(&serving.scorer, &next.scorer) && same(&serving.strategy, &next.strategy))
-        {
+        if same(&serving.scorer, &next.scorer) && same(&serving.strategy, &next.strategy) {
             return Ok(None);
         }
         let Some(gate) = lock(&self.gate).clone() else {
@@ -464,18 +455,34 @@ impl Registry {
             PluginKind::Strategy => entry.strategy = binding,
             PluginKind::ThresholdLearner => entry.threshold_learner = binding,
         }
+        let (set, report) =
+            self.put_binding(&catalog, &mut bindings, phase_key, phase, entry, over)?;
+        tracing::info!(phase = phase_key, kind = %kind, plugin = %set_name(&set, kind), "Plugin bound at run time");
+        Ok((set, report))
+    }
+
+    /// Puts `entry` in force as the bindings of `phase_key` (for `phase`):
+    /// the phase and the one serving now must both resolve, and the change
+    /// pass the replay gate, before anything changes.
+    fn put_binding(
+        &self,
+        catalog: &Catalog,
+        bindings: &mut BTreeMap<String, PhasePlugins>,
+        phase_key: &str,
+        phase: Phase,
+        entry: PhasePlugins,
+        over: Option<&Override>,
+    ) -> Result<(Arc<ActiveSet>, Option<GateReport>), RegistryError> {
+        let serving = self.active.load_full();
         let mut next = bindings.clone();
         next.insert(phase_key.to_string(), entry);
-        // The bound phase and the one serving now must both resolve before
-        // anything changes.
         if phase != serving.phase {
-            resolve(&catalog, &next, phase)?;
+            resolve(catalog, &next, phase)?;
         }
-        let set = Arc::new(resolve(&catalog, &next, serving.phase)?);
-        let report = self.gate_phases((&catalog, &bindings), (&catalog, &next), over)?;
+        let set = Arc::new(resolve(catalog, &next, serving.phase)?);
+        let report = self.gate_phases((catalog, bindings), (catalog, &next), over)?;
         *bindings = next;
         self.active.store(set.clone());
-        tracing::info!(phase = phase_key, kind = %kind, plugin = %set_name(&set, kind), "Plugin bound at run time");
         Ok((set, report))
     }
 
@@ -489,7 +496,6 @@ impl Registry {
         over: Option<&Override>,
     ) -> Result<(Arc<ActiveSet>, Option<GateReport>, ShadowPlugins), RegistryError> {
         let catalog = lock(&self.catalog);
-        let serving = self.active.load_full();
         let phase = Phase::from_name(phase_key).ok_or_else(|| RegistryError::Binding {
             phase: phase_key.to_string(),
             kind: PluginKind::Strategy,
@@ -504,13 +510,8 @@ impl Registry {
         let shadow = entry.shadow.take().ok_or_else(none)?;
         entry.risk_scorer = shadow.risk_scorer.clone();
         entry.strategy = shadow.strategy.clone();
-        let mut next = bindings.clone();
-        next.insert(phase_key.to_string(), entry);
-        resolve(&catalog, &next, phase)?;
-        let set = Arc::new(resolve(&catalog, &next, serving.phase)?);
-        let report = self.gate_phases((&catalog, &bindings), (&catalog, &next), over)?;
-        *bindings = next;
-        self.active.store(set.clone());
+        let (set, report) =
+            self.put_binding(&catalog, &mut bindings, phase_key, phase, entry, over)?;
         tracing::warn!(phase = phase_key, scorer = %shadow.risk_scorer.name, strategy = %shadow.strategy.name, "Shadow promoted: it judges for real now");
         Ok((set, report, shadow))
     }
@@ -537,17 +538,7 @@ impl Registry {
         let result = self.try_load_file(path, over);
         let event = match &result {
             Ok(e) => e.clone(),
-            Err(e) => ReloadEvent {
-                at: Utc::now(),
-                path: path.to_path_buf(),
-                outcome: "rejected".into(),
-                plugin: None,
-                message: e.to_string(),
-                gate: match e {
-                    RegistryError::Gate(g) => Some(g.report.clone()),
-                    _ => None,
-                },
-            },
+            Err(e) => rejected(path, e),
         };
         match &result {
             Ok(e) => {
@@ -680,14 +671,7 @@ impl Registry {
         for path in present {
             match self.load_file(&path) {
                 Ok(e) => events.push(e),
-                Err(e) => events.push(ReloadEvent {
-                    at: Utc::now(),
-                    path,
-                    outcome: "rejected".into(),
-                    plugin: None,
-                    message: e.to_string(),
-                    gate: None,
-                }),
+                Err(e) => events.push(rejected(&path, &e)),
             }
         }
         Ok(events)
@@ -724,19 +708,27 @@ impl Registry {
     }
 
     fn remember(&self, event: ReloadEvent) {
-        // No subscriber is not an error: the event is kept below regardless.
-        let _ = self.published.send(event.clone());
         let mut events = lock(&self.events);
+        // Sent under the history's lock, so a subscriber sees each event
+        // once: in the history it was given, or on its channel. No
+        // subscriber is not an error.
+        let _ = self.published.send(event.clone());
         if events.len() == EVENT_HISTORY {
             events.pop_front();
         }
         events.push_back(event);
     }
 
-    /// Reload events from now on, as they happen (`medic serve` audits
-    /// them; [`Registry::events`] has the earlier ones).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ReloadEvent> {
-        self.published.subscribe()
+    /// The reload events so far (oldest first) and every later one as it
+    /// happens, each exactly once (`medic serve` audits them).
+    pub fn subscribe(
+        &self,
+    ) -> (
+        Vec<ReloadEvent>,
+        tokio::sync::broadcast::Receiver<ReloadEvent>,
+    ) {
+        let events = lock(&self.events);
+        (events.iter().cloned().collect(), self.published.subscribe())
     }
 
     /// The latest reload events, oldest first.
@@ -903,6 +895,22 @@ fn status_row(p: &Plugin, status: &str) -> PluginStatus {
         description: p.info().description.clone(),
         health: p.health(),
         signer: p.signer().clone(),
+    }
+}
+
+/// The event of a file refused for `e` (with the replay gate's findings
+/// when the gate refused it).
+fn rejected(path: &Path, e: &RegistryError) -> ReloadEvent {
+    ReloadEvent {
+        at: Utc::now(),
+        path: path.to_path_buf(),
+        outcome: "rejected".into(),
+        plugin: None,
+        message: e.to_string(),
+        gate: match e {
+            RegistryError::Gate(g) => Some(g.report.clone()),
+            _ => None,
+        },
     }
 }
 

@@ -289,6 +289,7 @@ impl Trust {
     }
 
     /// Trust in `keys` (name, key) alone, a signature required.
+    #[cfg(test)]
     pub fn of_keys(keys: Vec<(String, VerifyingKey)>) -> Trust {
         Trust {
             keys: keys
@@ -301,10 +302,6 @@ impl Trust {
                 .collect(),
             require: true,
         }
-    }
-
-    pub fn requires_signature(&self) -> bool {
-        self.require
     }
 
     fn names(&self) -> String {

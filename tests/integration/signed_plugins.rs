@@ -202,7 +202,7 @@ async fn a_refused_plugin_file_is_audited_with_its_reason() {
     let store = medic::store::Store::open(&db.path().join("medic.db")).unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
     let auditor = tokio::spawn(medic::commands::serve::audit_reloads(
-        registry.subscribe(),
+        registry.subscribe().1,
         store.clone(),
         stop.clone(),
     ));

@@ -47,10 +47,7 @@ impl ReplayGate {
 
 /// The mode a phase's plugins judge for.
 fn mode_for(set: &ActiveSet) -> Mode {
-    [Mode::FullAuto, Mode::SemiAuto, Mode::Manual, Mode::Observer]
-        .into_iter()
-        .find(|m| phases::needed_by(*m) == set.phase)
-        .unwrap_or(Mode::Manual)
+    phases::mode_of(set.phase).unwrap_or(Mode::Manual)
 }
 
 /// How `set` would decide `v`, guardrails included.
@@ -91,13 +88,20 @@ pub fn replay<'a>(
     known: impl IntoIterator<Item = &'a KnownVerdict>,
 ) -> Result<GateReport, GateRefusal> {
     let mode = mode_for(candidate);
+    let same_plugins = std::sync::Arc::ptr_eq(&current.scorer, &candidate.scorer)
+        && std::sync::Arc::ptr_eq(&current.strategy, &candidate.strategy);
     let mut report = GateReport::default();
     let mut diverging = Vec::new();
     for v in known {
         report.replayed += 1;
         report.threats += usize::from(v.threat);
         let now = judge(config, mode, current, thresholds, v);
-        let next = judge(config, mode, candidate, thresholds, v);
+        // A set replayed beside itself (at start) is judged once.
+        let next = if same_plugins {
+            now
+        } else {
+            judge(config, mode, candidate, thresholds, v)
+        };
         let revived = v.threat && next == DecisionOutcome::ApproveAuto;
         report.threats_revived += usize::from(revived);
         if now != next || revived {
@@ -165,7 +169,7 @@ impl ReplayGate {
         let Some(learning) = self.learning.upgrade() else {
             return Err(refused("the engine is stopping".into()));
         };
-        let window = chrono::TimeDelta::days(i64::from(self.settings.window_days));
+        let window = chrono::TimeDelta::days(i64::from(settings.window_days));
         let (known, _) = learning
             .known_verdicts_within(Utc::now(), window)
             .map_err(|e| refused(format!("the kills of known truth cannot be read: {e}")))?;
