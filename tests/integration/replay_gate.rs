@@ -166,3 +166,65 @@ async fn an_unsafe_strategy_is_refused_with_the_threats_it_would_revive_and_a_sa
     assert_eq!(passed[0].replayed, 4);
     let _keep: Arc<_> = engine;
 }
+
+/// The other rule: a candidate that would revive no known threat but
+/// decides otherwise than the plugins in force on more than
+/// `plugins.gate.max_disagreement` of the kills is refused too, saying so;
+/// with a larger share allowed, the same binding passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strategy_that_disagrees_too_often_is_refused_and_the_share_is_configurable() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(wasm("deny-all"), plugins.path().join("deny-all.wasm")).unwrap();
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
+    let store = Store::temporary().unwrap();
+    let attempt = |max_disagreement: f64| {
+        let mut c = semi_auto_config(plugins.path(), intel.path(), Mode::Manual);
+        c.medic.plugins.gate.max_disagreement = max_disagreement;
+        engine_on(c, store.clone(), None, true)
+    };
+    // Kills that look benign, each denied by a person: known threats,
+    // which the strategy in force (pessimistic) puts to a person and
+    // deny-all would deny: it revives none of them, and disagrees on every
+    // one.
+    let engine = attempt(0.2);
+    let queue = engine.acting.as_ref().unwrap().queue.clone();
+    for i in 0..4 {
+        let id = format!("gate-differs-{i}");
+        engine
+            .decider
+            .handle(incoming(kill(&id, &format!("batch-{i}"))))
+            .await
+            .unwrap();
+        let item = queue
+            .list_pending(100)
+            .unwrap()
+            .into_iter()
+            .find(|q| q.decision.kill_id == id)
+            .expect("put to a person");
+        queue
+            .deny(&item.item_id, "oncall", "malware confirmed", Utc::now())
+            .unwrap();
+    }
+    store.flush().await.unwrap();
+    let s = admin_state(engine.clone(), ADMIN);
+    let (status, body) = put_binding(&s, json!({"kind": "strategy", "name": "deny-all"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("decides otherwise than the plugins serving now on 4 of 4 kills"),
+        "{message}"
+    );
+    assert!(!message.contains("known to be threats"), "{message}");
+    for i in 0..4 {
+        assert!(message.contains(&format!("gate-differs-{i}")), "{message}");
+    }
+    drop(s);
+    drop(engine);
+
+    // Allowing every kill to differ, the same binding goes through.
+    let engine = attempt(1.0);
+    let s = admin_state(engine.clone(), ADMIN);
+    let (status, body) = put_binding(&s, json!({"kind": "strategy", "name": "deny-all"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
