@@ -228,3 +228,90 @@ async fn a_strategy_that_disagrees_too_often_is_refused_and_the_share_is_configu
     let (status, body) = put_binding(&s, json!({"kind": "strategy", "name": "deny-all"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// A new version of the plugin serving a phase is gated whichever way it
+/// comes: dropped in the directory (refused, the version in force keeps
+/// serving, the refusal recorded with the gate's findings) or uploaded
+/// (refused naming `plugin`, and nothing written).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_is_gated_when_dropped_in_the_directory_and_when_uploaded() {
+    let plugins = tempfile::tempdir().unwrap();
+    let file = plugins.path().join("swap.wasm");
+    let v1 = crate::support::wasm_bytes("swap-v1");
+    let v3 = crate::support::wasm_bytes("swap-v3");
+    std::fs::write(&file, &v1).unwrap();
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
+    let engine = engine_on(
+        semi_auto_config(plugins.path(), intel.path(), Mode::Manual),
+        Store::temporary().unwrap(),
+        None,
+        true,
+    );
+    // Known threats: benign-looking kills a person denied.
+    let queue = engine.acting.as_ref().unwrap().queue.clone();
+    for i in 0..4 {
+        let id = format!("gate-version-{i}");
+        engine
+            .decider
+            .handle(incoming(kill(&id, &format!("batch-{i}"))))
+            .await
+            .unwrap();
+        let item = queue
+            .list_pending(100)
+            .unwrap()
+            .into_iter()
+            .find(|q| q.decision.kill_id == id)
+            .expect("put to a person");
+        queue
+            .deny(&item.item_id, "oncall", "malware confirmed", Utc::now())
+            .unwrap();
+    }
+    engine.decider.store.flush().await.unwrap();
+    let s = admin_state(engine.clone(), ADMIN);
+    // swap-test 1.0.0 puts every kill to a person, as pessimistic does here.
+    let (status, body) = put_binding(&s, json!({"kind": "strategy", "name": "swap-test"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let registry = engine.decider.registry.clone();
+    let serving_version = || {
+        registry
+            .get("swap-test")
+            .map(|p| p.info().version.clone())
+            .unwrap_or_default()
+    };
+
+    // Version 3.0.0 denies every kill: dropped in place, it is refused.
+    std::fs::write(&file, &v3).unwrap();
+    let e = registry.load_file(&file).expect_err("gated");
+    assert!(e.to_string().contains("decides otherwise"), "{e}");
+    assert_eq!(serving_version(), "1.0.0");
+    let event = registry.events().pop().unwrap();
+    assert_eq!(event.outcome, "rejected");
+    assert_eq!(
+        event.gate.as_ref().map(|g| g.disagreements),
+        Some(4),
+        "{event:?}"
+    );
+
+    // Uploaded, it is refused before anything is written.
+    std::fs::write(&file, &v1).unwrap();
+    let (status, body, _) = send(
+        &s,
+        "POST",
+        "/api/v1/plugins?name=swap",
+        Some(ADMIN),
+        Body::from(v3.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "plugin", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("decides otherwise"),
+        "{body}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), v1, "nothing written");
+    assert_eq!(serving_version(), "1.0.0");
+}
