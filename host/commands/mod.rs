@@ -21,3 +21,20 @@ pub fn load_config(files: &ConfigFiles) -> anyhow::Result<Config> {
     Config::load(files.config.as_deref(), files.constitution.as_deref(), &env)
         .context("configuration rejected")
 }
+
+/// The configuration for a command that compiles plugins itself (`medic
+/// plugin check|run|bench|list`, `medic replay`): where `plugins.cache_dir`
+/// names no cache, the user's own (`plugin::cache::user_cache_dir`), so a
+/// plugin is compiled once, not on every run (an interpreter-based one takes
+/// seconds).
+pub fn load_config_caching(files: &ConfigFiles) -> anyhow::Result<Config> {
+    let mut config = load_config(files)?;
+    let plugins = &mut config.medic.plugins;
+    if plugins.cache_dir.is_empty() {
+        let env = |name: &str| std::env::var(name).ok();
+        if let Some(dir) = crate::plugin::cache::user_cache_dir(&env) {
+            plugins.cache_dir = dir.display().to_string();
+        }
+    }
+    Ok(config)
+}

@@ -18,7 +18,7 @@ use crate::plugin::{
 };
 
 pub fn run(files: &ConfigFiles, command: &PluginCommand) -> anyhow::Result<()> {
-    let config = super::load_config(files)?;
+    let config = super::load_config_caching(files)?;
     match command {
         PluginCommand::List { format } => list(&config, *format),
         PluginCommand::Check { file, kind } => check(&config, file, kind.map(kind_of)),
@@ -238,6 +238,14 @@ fn check(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::Resu
     let info = plugin.info();
     println!("file:        {}", file.display());
     println!("sha256:      {}", plugin.sha256());
+    println!(
+        "compiled:    {}",
+        if plugin.from_cache() {
+            "loaded from the compile cache"
+        } else {
+            "now"
+        }
+    );
     println!(
         "world:       medic:plugin/{}@{} (this Medic accepts {})",
         plugin.kind(),

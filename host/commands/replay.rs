@@ -53,7 +53,7 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             costs,
             no_calibration,
         } => {
-            let config = super::load_config(files)?;
+            let config = super::load_config_caching(files)?;
             let mode = match mode {
                 None => None,
                 Some(m) => match serde_yaml::from_str::<Mode>(m) {

@@ -1,6 +1,11 @@
 //! Compiling components, with an on-disk cache of compiled artifacts
 //! (`.cwasm`) keyed by the component's sha256 and the engine's configuration,
 //! so a restart or a hot swap of a known plugin skips compilation.
+//!
+//! A compiled artifact is native code that runs outside the sandbox's
+//! checks, so a cache directory is only used when nobody but its owner (this
+//! user, or root) can write to it; otherwise plugins are compiled every time
+//! and a warning says why.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -29,6 +34,80 @@ fn cache_path(dir: &Path, engine: &Engine, sha: &str) -> PathBuf {
     dir.join(format!("{sha}-{}.cwasm", engine_key(engine)))
 }
 
+/// The cache the command-line tools (`medic plugin check|run|bench|list`,
+/// `medic replay`) use when `plugins.cache_dir` names none: `MEDIC_CACHE_DIR`
+/// (set but empty: no cache), else `$XDG_CACHE_HOME/medic/plugins`, else
+/// `$HOME/.cache/medic/plugins`. `medic serve` caches only where the
+/// configuration says.
+pub fn user_cache_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(dir) = env("MEDIC_CACHE_DIR") {
+        return (!dir.is_empty()).then(|| PathBuf::from(dir));
+    }
+    let absolute = |v: Option<String>| v.filter(|d| d.starts_with('/')).map(PathBuf::from);
+    absolute(env("XDG_CACHE_HOME"))
+        .or_else(|| absolute(env("HOME")).map(|h| h.join(".cache")))
+        .map(|base| base.join("medic").join("plugins"))
+}
+
+/// Why `dir` may not hold compiled plugins, if it may not: artifacts there
+/// are loaded as native code, so only its owner may write to it. A missing
+/// directory is created, readable and writable by this user alone.
+fn unsafe_to_use(dir: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        if !dir.exists()
+            && let Err(e) = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+        {
+            return Some(format!("cannot create it: {e}"));
+        }
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) => m,
+            Err(e) => return Some(format!("cannot read it: {e}")),
+        };
+        if !meta.is_dir() {
+            return Some("it is not a directory".to_string());
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me && meta.uid() != 0 {
+            return Some(format!(
+                "it belongs to user {}, not to this user ({me}) or root",
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Some(format!(
+                "others can write to it (mode {:o}): `chmod go-w {}`",
+                meta.mode() & 0o777,
+                dir.display()
+            ));
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+            .err()
+            .map(|e| format!("cannot create it: {e}"))
+    }
+}
+
+/// Says once per directory (not once per plugin) why it is not used.
+fn warn_once(dir: &Path, why: &str) {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !warned.iter().any(|d| d == dir) {
+        warned.push(dir.to_path_buf());
+        tracing::warn!(dir = %dir.display(), "Not caching compiled plugins in {}: {why}", dir.display());
+    }
+}
+
 /// Compiles `bytes`, or loads them from the cache when they were compiled
 /// before. A cache that cannot be read or written only costs time.
 pub fn compile(
@@ -38,6 +117,13 @@ pub fn compile(
     cache_dir: Option<&Path>,
     origin: &str,
 ) -> Result<(Component, bool), LoadError> {
+    let cache_dir = cache_dir.filter(|dir| match unsafe_to_use(dir) {
+        None => true,
+        Some(why) => {
+            warn_once(dir, &why);
+            false
+        }
+    });
     if let Some(dir) = cache_dir {
         let path = cache_path(dir, engine, sha);
         // Read into memory rather than mapped: a cache file changed or cut

@@ -81,6 +81,67 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
     );
 }
 
+/// `medic plugin check` (like run, bench, list and replay) compiles a plugin
+/// once: into the user's cache (`$XDG_CACHE_HOME/medic/plugins`, made
+/// private to the user) when the configuration names none; `MEDIC_CACHE_DIR`
+/// set empty turns it off, and a directory others can write to is not used
+/// (its artifacts run as native code), with a warning saying why.
+#[test]
+fn plugin_commands_compile_once_into_the_users_private_cache() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let check = |cache_dir: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_medic"));
+        cmd.args(["plugin", "check", wasm("balanced").to_str().unwrap()])
+            .env_remove("MEDIC_CONFIG_PATH")
+            .env("XDG_CACHE_HOME", home.path());
+        match cache_dir {
+            Some(dir) => cmd.env("MEDIC_CACHE_DIR", dir),
+            None => cmd.env_remove("MEDIC_CACHE_DIR"),
+        };
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        (stdout, stderr)
+    };
+    let cache = home.path().join("medic/plugins");
+    let (out, _) = check(None);
+    assert!(out.contains("compiled:    now"), "{out}");
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the cache is the user's alone");
+    let artifacts = || {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            })
+            .count()
+    };
+    assert!(artifacts() >= 1, "nothing cached in {}", cache.display());
+    let (out, _) = check(None);
+    assert!(
+        out.contains("compiled:    loaded from the compile cache"),
+        "{out}"
+    );
+
+    // Turned off: compiled every time.
+    let (out, _) = check(Some(""));
+    assert!(out.contains("compiled:    now"), "{out}");
+
+    // A directory others can write to is refused, and the warning says so.
+    let shared = home.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for _ in 0..2 {
+        let (out, err) = check(Some(shared.to_str().unwrap()));
+        assert!(out.contains("compiled:    now"), "{out}");
+        assert!(err.contains("others can write to it"), "{err}");
+    }
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
+}
+
 #[test]
 fn config_check_names_the_mode_as_the_configuration_does() {
     let (ok, out, err) = medic(&["config", "check"]);

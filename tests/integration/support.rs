@@ -77,11 +77,19 @@ pub fn kind_of(p: &Plugin) -> PluginKind {
     p.kind()
 }
 
+/// The compile cache the `medic` commands of these tests share.
+pub fn test_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+}
+
 /// Runs the `medic` binary; returns (success, stdout, stderr).
 pub fn medic(args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
         .args(args)
         .env_remove("MEDIC_CONFIG_PATH")
+        // Compiled plugins are cached under the target directory, not in
+        // the home directory of whoever runs the tests.
+        .env("MEDIC_CACHE_DIR", test_cache_dir())
         .output()
         .expect("medic runs");
     (
