@@ -136,8 +136,8 @@ pub enum Command {
         no_calibration: bool,
     },
     /// Capture kills into a recording (for replay): exported from the store
-    /// (with the context Medic saw) or read from a Redis stream without
-    /// consuming it.
+    /// (with the context Medic saw; through the running Medic's API while it
+    /// holds the store) or read from a Redis stream without consuming it.
     Record {
         /// Where to write the recording.
         #[arg(long)]
@@ -151,6 +151,10 @@ pub enum Command {
         /// From the store: decisions made in the last this many hours.
         #[arg(long, default_value_t = 24)]
         hours: i64,
+        /// While `medic serve` holds the store, the export goes through its
+        /// API (a viewer's key in MEDIC_API_KEY).
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Reports over what was decided.
     Report {

@@ -23,6 +23,7 @@ use crate::engine::{Engine, Parts};
 use crate::enrich;
 use crate::ingest::redis::RedisConsumer;
 use crate::plugin::Registry;
+use crate::progress::Progress;
 use crate::store::Store;
 use crate::telemetry::{Metrics, Tally};
 
@@ -334,7 +335,16 @@ pub async fn run(
     let started = Instant::now();
     let cpu_before = cpu_us(libc::RUSAGE_SELF);
     let task = tokio::spawn(consumer.run(stop.clone()));
-    wait_for(&acked, kills, Duration::from_secs(600), &mut None).await?;
+    let progress = Progress::counting("kills decided (saturated)", Some(kills as u64));
+    wait_for(
+        &acked,
+        0..kills,
+        Duration::from_secs(600),
+        &mut None,
+        &progress,
+    )
+    .await?;
+    progress.finish();
     let saturated = kills as f64 / started.elapsed().as_secs_f64();
     let saturated_cpu = cpu_us(libc::RUSAGE_SELF) - cpu_before;
 
@@ -355,7 +365,19 @@ pub async fn run(
     let (cpu_before, machine_before) = (cpu_us(libc::RUSAGE_SELF), MachineTicks::now());
     let started = Instant::now();
     let mut sender = Some(send_paced(client.clone(), topic.clone(), paced, pace));
-    let sender_cpu = wait_for(&acked, 2 * kills, Duration::from_secs(600), &mut sender).await?;
+    let progress = Progress::counting(
+        &format!("kills decided (paced at {pace}/s)"),
+        Some(kills as u64),
+    );
+    let sender_cpu = wait_for(
+        &acked,
+        kills..2 * kills,
+        Duration::from_secs(600),
+        &mut sender,
+        &progress,
+    )
+    .await?;
+    progress.finish();
     let paced_elapsed = started.elapsed().as_secs_f64();
     let paced_cpu = cpu_us(libc::RUSAGE_SELF) - cpu_before - sender_cpu;
     let machine = machine_use(machine_before, MachineTicks::now());
@@ -432,22 +454,27 @@ fn joined(sender: Sender) -> anyhow::Result<f64> {
         .map_err(|_| anyhow::anyhow!("the paced sender panicked"))?
 }
 
-/// Waits until `n` kills are acknowledged; a sender that stops with an
-/// error ends the wait with that error. Returns the CPU time the sender
+/// Waits until the kills of `phase` are acknowledged (`phase.end` in all),
+/// counting them on `progress` (shown on a terminal only); a sender that
+/// stops with an error ends the wait with that error. Returns the CPU time the sender
 /// used (0 without one).
 async fn wait_for(
     acked: &std::sync::atomic::AtomicUsize,
-    n: usize,
+    phase: std::ops::Range<usize>,
     limit: Duration,
     sender: &mut Option<Sender>,
+    progress: &Progress,
 ) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut sent_cpu = 0.0;
+    let n = phase.end;
     loop {
         if let Some(done) = sender.take_if(|s| s.is_finished()) {
             sent_cpu = joined(done)?;
         }
-        if acked.load(std::sync::atomic::Ordering::Relaxed) >= n {
+        let done = acked.load(std::sync::atomic::Ordering::Relaxed);
+        progress.set(done.saturating_sub(phase.start) as u64);
+        if done >= n {
             break;
         }
         anyhow::ensure!(

@@ -1,5 +1,6 @@
 //! Decisions over HTTP (`/api/v1/decisions`): the newest first, filtered
-//! by module, outcome, risk level and time, paged with a cursor; one
+//! by module, outcome, risk level and time, paged with a cursor; the same
+//! pages as whole records (`/decisions/records`, for `medic record`); one
 //! decision whole, with its kill and SIEM context. Viewers and up.
 
 use axum::Json;
@@ -60,17 +61,28 @@ fn cursor(v: &str) -> Result<(DateTime<Utc>, String), ApiError> {
         .ok_or_else(|| invalid("cursor", format!("{v:?} is not a cursor from this API")))
 }
 
-#[utoipa::path(get, path = "/api/v1/decisions", tag = "decisions",
-    params(DecisionQuery),
-    responses((status = 200, description = "Decisions, newest first", body = Envelope<DecisionPage>),
-              (status = 422, description = "A filter is wrong", body = ErrorEnvelope),
-              (status = 503, description = "Other reads have the store's turn (busy): retry after Retry-After", body = ErrorEnvelope)))]
-pub async fn list(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    _: Viewer,
-) -> Result<Json<Envelope<DecisionPage>>, ApiError> {
-    let q: DecisionQuery = query(raw.as_deref())?;
+/// Decision records whole — each decision with its kill and the SIEM
+/// context Medic saw — newest first, filtered and paged as `GET
+/// /decisions` (what `medic record` exports while `medic serve` holds the
+/// store).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordPage {
+    pub records: Vec<DecisionRecord>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// True when the scan stopped at its time budget
+    /// (`interfaces.web.read_budget_ms`) before the page was full: there
+    /// may be more records that match from `next_cursor` on.
+    pub partial: bool,
+}
+
+/// One page of records matching the query, the cursor after it and whether
+/// the scan stopped at its budget.
+async fn newest(
+    state: &AppState,
+    raw: Option<&str>,
+) -> Result<(Vec<DecisionRecord>, Option<String>, bool), ApiError> {
+    let q: DecisionQuery = query(raw)?;
     let (from, to) = window(q.from, q.to);
     let limit = limit("limit", q.limit, 50)?;
     let after = q.cursor.as_deref().map(cursor).transpose()?;
@@ -106,9 +118,41 @@ pub async fn list(
             })
             .flatten(),
     };
-    let decisions = scan.records.into_iter().map(|r| r.decision).collect();
+    Ok((scan.records, next_cursor, partial))
+}
+
+#[utoipa::path(get, path = "/api/v1/decisions", tag = "decisions",
+    params(DecisionQuery),
+    responses((status = 200, description = "Decisions, newest first", body = Envelope<DecisionPage>),
+              (status = 422, description = "A filter is wrong", body = ErrorEnvelope),
+              (status = 503, description = "Other reads have the store's turn (busy): retry after Retry-After", body = ErrorEnvelope)))]
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    _: Viewer,
+) -> Result<Json<Envelope<DecisionPage>>, ApiError> {
+    let (records, next_cursor, partial) = newest(&state, raw.as_deref()).await?;
+    let decisions = records.into_iter().map(|r| r.decision).collect();
     Ok(Json(Envelope::new(DecisionPage {
         decisions,
+        next_cursor,
+        partial,
+    })))
+}
+
+#[utoipa::path(get, path = "/api/v1/decisions/records", tag = "decisions",
+    params(DecisionQuery),
+    responses((status = 200, description = "Decision records (decision, kill and SIEM context), newest first", body = Envelope<RecordPage>),
+              (status = 422, description = "A filter is wrong", body = ErrorEnvelope),
+              (status = 503, description = "Other reads have the store's turn (busy): retry after Retry-After", body = ErrorEnvelope)))]
+pub async fn records(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    _: Viewer,
+) -> Result<Json<Envelope<RecordPage>>, ApiError> {
+    let (records, next_cursor, partial) = newest(&state, raw.as_deref()).await?;
+    Ok(Json(Envelope::new(RecordPage {
+        records,
         next_cursor,
         partial,
     })))

@@ -108,6 +108,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(shadow::report))
         .routes(routes!(shadow::promote))
         .routes(routes!(decisions::list))
+        .routes(routes!(decisions::records))
         .routes(routes!(decisions::show))
         .routes(routes!(reports::daily))
         .routes(routes!(reports::weekly))

@@ -109,18 +109,36 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
             redis,
             stream,
             hours,
+            remote,
         } => {
+            if *hours <= 0 {
+                bail!("--hours must be at least 1, not {hours}");
+            }
             let file = std::fs::File::create(out)
                 .with_context(|| format!("cannot write {}", out.display()))?;
+            let lines = crate::progress::CountingLines::new(
+                file,
+                crate::progress::Progress::counting("lines written", None),
+            );
             let captured = match redis {
                 Some(url) => tokio::runtime::Runtime::new()?
-                    .block_on(replay::record::from_redis(url, stream, file))?,
+                    .block_on(replay::record::from_redis(url, stream, lines))?,
                 None => {
                     let config = super::load_config(files)?;
                     let path = &config.medic.learning.database.path;
-                    let store = crate::store::Store::open(std::path::Path::new(path))
-                        .with_context(|| format!("opening the store at {path} (is a medic running? stop it, or record from Redis)"))?;
-                    replay::record::from_store(&config, &store, *hours, file)?
+                    match crate::store::Store::open(std::path::Path::new(path)) {
+                        Ok(store) => replay::record::from_store(&config, &store, *hours, lines)?,
+                        Err(crate::store::StoreError::Locked { .. }) => {
+                            // A running Medic holds the store: ask it.
+                            let api = super::remote::Api::new(files, remote).with_context(|| {
+                                format!("the store at {path} is held by a running medic, so the export goes through its API")
+                            })?;
+                            from_api(&config, &api, *hours, lines)?
+                        }
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("opening the store at {path}"));
+                        }
+                    }
                 }
             };
             eprintln!(
@@ -133,4 +151,31 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
         }
         _ => bail!("not a replay command"),
     }
+}
+
+/// `medic record` through a running Medic's API
+/// (`GET /api/v1/decisions/records`, a page of 1,000 at a time).
+fn from_api<W: std::io::Write>(
+    config: &crate::config::Config,
+    api: &super::remote::Api,
+    hours: i64,
+    out: W,
+) -> anyhow::Result<replay::record::Captured> {
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    replay::record::from_pages(config, hours, out, |from, to, cursor| {
+        let mut path = format!(
+            "/api/v1/decisions/records?limit=1000&from={}&to={}",
+            at(from),
+            at(to)
+        );
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.extend(form_urlencoded::byte_serialize(c.as_bytes()));
+        }
+        let page = api.call(reqwest::Method::GET, &path, None)?;
+        let records = serde_json::from_value(page["records"].clone())
+            .context("the running Medic's records are not as this medic reads them")?;
+        Ok((records, page["next_cursor"].as_str().map(str::to_string)))
+    })
 }

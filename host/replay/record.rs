@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::recording::{Header, Recorded, RecordedProfile, VERSION, Writer};
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{DecisionRecord, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -36,6 +36,30 @@ fn header(generator: &str) -> Header {
     }
 }
 
+/// A decision record as a recorded kill, with the module's criticality as
+/// the configuration gives it.
+fn recorded(config: &Config, rec: DecisionRecord) -> Recorded {
+    let criticality = config
+        .medic
+        .modules
+        .criticality
+        .get(&rec.kill.target_module)
+        .copied();
+    Recorded {
+        kill: rec.kill,
+        context: rec.context,
+        profile: Some(RecordedProfile { criticality }),
+        label: None,
+    }
+}
+
+/// The window an export covers: the last `hours`, to a minute ahead (a
+/// decision stamped by a clock a little ahead of this one).
+fn window(hours: i64) -> (DateTime<Utc>, DateTime<Utc>) {
+    let now = Utc::now();
+    (now - Duration::hours(hours), now + Duration::minutes(1))
+}
+
 /// Exports the decisions of the last `hours` from the store.
 pub fn from_store<W: Write>(
     config: &Config,
@@ -44,24 +68,53 @@ pub fn from_store<W: Write>(
     out: W,
 ) -> Result<Captured, RecordError> {
     let mut w = Writer::new(out, &header("medic record (store)"))?;
-    let now = Utc::now();
+    let (from, to) = window(hours);
     let mut n = Captured::default();
-    for rec in store.records_between(now - Duration::hours(hours), now + Duration::minutes(1))? {
-        let criticality = config
-            .medic
-            .modules
-            .criticality
-            .get(&rec.kill.target_module)
-            .copied();
-        w.write(&Recorded {
-            kill: rec.kill,
-            context: rec.context,
-            profile: Some(RecordedProfile { criticality }),
-            label: None,
-        })?;
+    for rec in store.records_between(from, to)? {
+        w.write(&recorded(config, rec))?;
         n.written += 1;
     }
     w.finish()?;
+    Ok(n)
+}
+
+/// One page of a running Medic's records, newest first (`GET
+/// /api/v1/decisions/records`): the records and the cursor to the next.
+pub type Page = (Vec<DecisionRecord>, Option<String>);
+
+/// Exports the decisions of the last `hours` from a running Medic, through
+/// `page(from, to, cursor)`. The API pages newest first and a recording runs
+/// oldest first, so the window is walked an hour at a time, each hour's
+/// pages reversed: memory holds one hour of records, not the whole export.
+pub fn from_pages<W: Write, E: From<RecordError>>(
+    config: &Config,
+    hours: i64,
+    out: W,
+    mut page: impl FnMut(DateTime<Utc>, DateTime<Utc>, Option<&str>) -> Result<Page, E>,
+) -> Result<Captured, E> {
+    let mut w = Writer::new(out, &header("medic record (api)")).map_err(RecordError::from)?;
+    let (mut from, end) = window(hours);
+    let mut n = Captured::default();
+    while from < end {
+        // Both bounds are inclusive: the next hour starts a millisecond on.
+        let to = (from + Duration::hours(1) - Duration::milliseconds(1)).min(end);
+        let mut hour = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (records, next) = page(from, to, cursor.as_deref())?;
+            hour.extend(records);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        for rec in hour.into_iter().rev() {
+            w.write(&recorded(config, rec)).map_err(RecordError::from)?;
+            n.written += 1;
+        }
+        from = to + Duration::milliseconds(1);
+    }
+    w.finish().map_err(RecordError::from)?;
     Ok(n)
 }
 

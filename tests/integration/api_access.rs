@@ -53,6 +53,7 @@ pub fn every_route() -> Vec<Route> {
         r("GET", "/api/v1/shadow", V),
         r("POST", "/api/v1/shadow/promote", AD),
         r("GET", "/api/v1/decisions", V),
+        r("GET", "/api/v1/decisions/records", V),
         r("GET", "/api/v1/decisions/{decision_id}", V),
         r("GET", "/api/v1/reports/daily", V),
         r("GET", "/api/v1/reports/weekly", V),

@@ -545,19 +545,7 @@ fn replay_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
     assert!(err.is_empty(), "piped: nothing but the report: {err}");
     serde_json::from_str::<serde_json::Value>(&out).expect("the report alone on stdout");
 
-    // What `command` (a shell line) shows on a terminal.
-    let on_terminal = |command: String| {
-        let log = dir.path().join("terminal.log");
-        let status = std::process::Command::new("script")
-            .args(["-qfec", &command])
-            .arg(&log)
-            .env_remove("MEDIC_CONFIG_PATH")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("script (util-linux) must be installed: apt-get install bsdutils");
-        assert!(status.success(), "{command}");
-        std::fs::read_to_string(&log).unwrap()
-    };
+    let on_terminal = |command: String| on_terminal(dir.path(), &command);
     let shown = on_terminal(format!(
         "{} {} > {}",
         env!("CARGO_BIN_EXE_medic"),
@@ -573,6 +561,54 @@ fn replay_shows_progress_on_a_terminal_and_stays_quiet_when_piped() {
         dir.path().join("again.jsonl").display()
     ));
     assert!(shown.contains("lines written"), "{shown:?}");
+}
+
+/// What `command` (a shell line) shows on a terminal: run on a
+/// pseudo-terminal made by `script` (util-linux), its log kept in `dir`.
+fn on_terminal(dir: &std::path::Path, command: &str) -> String {
+    let log = dir.join("terminal.log");
+    let status = std::process::Command::new("script")
+        .args(["-qfec", command])
+        .arg(&log)
+        .env_remove("MEDIC_CONFIG_PATH")
+        .env("MEDIC_CACHE_DIR", crate::support::test_cache_dir())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script (util-linux) must be installed: apt-get install bsdutils");
+    assert!(status.success(), "{command}");
+    std::fs::read_to_string(&log).unwrap()
+}
+
+/// `medic record` and `medic loadtest` show how far they got on a terminal
+/// (and, like replay, nothing extra when piped: the loadtest's report is
+/// checked alone on stdout by the test above).
+#[test]
+fn record_and_loadtest_show_progress_on_a_terminal() {
+    let redis = crate::redis_server::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let medic = env!("CARGO_BIN_EXE_medic");
+    let shown = on_terminal(
+        dir.path(),
+        &format!(
+            "{medic} record --redis {} --out {}",
+            redis.url(),
+            dir.path().join("r.jsonl").display()
+        ),
+    );
+    assert!(shown.contains("lines written"), "{shown:?}");
+    let shown = on_terminal(
+        dir.path(),
+        &format!(
+            "{medic} loadtest --redis {} --kills 300 --pace 1000 > {}",
+            redis.url(),
+            dir.path().join("report.json").display()
+        ),
+    );
+    assert!(shown.contains("kills decided (saturated)"), "{shown:?}");
+    assert!(
+        shown.contains("kills decided (paced at 1000/s)"),
+        "{shown:?}"
+    );
 }
 
 /// `medic plugin list` shows what serves, bindings made at run time (kept

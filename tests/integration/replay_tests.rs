@@ -469,6 +469,60 @@ fn record_exports_the_store_with_context() {
     );
 }
 
+/// While `medic serve` holds the store, `medic record` exports through its
+/// API (`GET /api/v1/decisions/records`): every kill it decided, oldest
+/// first, with the SIEM context it saw; without a key it says what to set.
+#[test]
+fn record_exports_through_the_api_while_medic_serves() {
+    let engine = crate::acting_support::Engine::start(vec![], |_, _| {});
+    let ids: Vec<String> = (0..4).map(|i| format!("live-rec-{i}")).collect();
+    for id in &ids {
+        engine.report_kill(&kill_json(id, "svc"));
+        engine.decision(id);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live.jsonl");
+    let (medic_yaml, constitution) = (
+        engine.config.0.to_str().unwrap(),
+        engine.config.1.to_str().unwrap(),
+    );
+    let args = [
+        "record",
+        "--config",
+        medic_yaml,
+        "--constitution",
+        constitution,
+        "--out",
+        out.to_str().unwrap(),
+        "--hours",
+        "2",
+    ];
+    let (ok, _, err) = engine.cli(&args);
+    assert!(ok, "{err}");
+    assert!(err.contains("wrote 4 kills"), "{err}");
+    let mut reader = medic::replay::recording::Reader::open(&out).unwrap();
+    let kills = reader.next_batch(100).unwrap();
+    let got: Vec<&str> = kills.iter().map(|k| k.kill.kill_id.as_str()).collect();
+    assert_eq!(got, ids, "every kill, oldest first");
+    assert!(
+        kills.iter().all(|k| k.context.is_some()),
+        "with the context"
+    );
+
+    // Without a key, the command says the store is held and what to set.
+    let no_key = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(args)
+        .env_remove("MEDIC_API_KEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&no_key.stderr);
+    assert!(!no_key.status.success());
+    assert!(
+        err.contains("held by a running medic") && err.contains("MEDIC_API_KEY"),
+        "{err}"
+    );
+}
+
 #[test]
 fn plugin_bench_reports_latency_and_rate() {
     let (ok, out, err) = medic(&[
