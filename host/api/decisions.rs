@@ -32,7 +32,7 @@ pub struct DecisionQuery {
     /// Decided at or before this time (RFC 3339).
     to: Option<DateTime<Utc>>,
     /// The previous page's `next_cursor`.
-    #[param(pattern = "^[0-9]+[.].+$")]
+    #[param(pattern = "^[0-9]{1,15}[.][A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
     cursor: Option<String>,
     /// Page size, 1 to 1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]

@@ -19,7 +19,7 @@ pub struct ModeBody {
     /// Read by hand, to name the modes when it is not one.
     #[schema(value_type = Mode)]
     mode: String,
-    /// Why (required: it goes into the audit log; up to 4096 bytes).
+    /// Why (required: it goes into the audit log; up to 4096 characters).
     #[schema(max_length = 4096, pattern = "\\S")]
     reason: String,
 }

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use axum::Json;
 use utoipa::OpenApi;
+use utoipa::openapi::schema::{ArrayItems, Object, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr, Response};
 
@@ -45,9 +46,96 @@ pub struct ApiDoc;
 pub(super) const OPEN: &[&str] = &["/health", "/health/ready", "/api/v1/openapi.json"];
 
 /// Finishes the document the router collected: the key scheme, the key
-/// requirement on every route that checks one, and the answers every such
-/// route can give (401, 403, 429, 500) so no operation leaves them out.
-pub fn finish(mut doc: Document) -> Document {
+/// requirement on every route that checks one, the answers every such
+/// route can give (401, 403, 429, 500) so no operation leaves them out, and
+/// the rules kill validation enforces ([`state_kill_rules`]).
+pub fn finish(doc: Document) -> Document {
+    state_kill_rules(keyed(doc))
+}
+
+/// States in the kill report's schema every rule the server's validation
+/// (`ingest::validate`) enforces, from its own limits, so a client that
+/// keeps to the schema is not refused: the names' form, the timestamp's
+/// window (in words: JSON Schema has no relative time), the limits on each
+/// list's items and on `metadata`, and a batch's size. A test checks that
+/// each is stated.
+fn state_kill_rules(mut doc: Document) -> Document {
+    use crate::config::NAME_PATTERN;
+    use crate::ingest::validate::{
+        MAX_AGE, MAX_FUTURE, MAX_ID, MAX_METADATA_BYTES, MAX_METADATA_KEYS, MAX_TEXT,
+    };
+    let Some(schemas) = doc.components.as_mut().map(|c| &mut c.schemas) else {
+        return doc;
+    };
+    if let Some(RefOr::T(Schema::Object(kill))) = schemas.get_mut("KillReport") {
+        let properties = &mut kill.properties;
+        let mut field = |name: &str, edit: &dyn Fn(&mut Schema)| {
+            if let Some(RefOr::T(schema)) = properties.get_mut(name) {
+                edit(schema);
+            }
+        };
+        for name in ["kill_id", "target_module", "target_instance_id"] {
+            field(name, &|s| {
+                if let Schema::Object(o) = s {
+                    o.pattern = Some(NAME_PATTERN.into());
+                }
+            });
+        }
+        field("timestamp", &|s| {
+            if let Schema::Object(o) = s {
+                o.description = Some(format!(
+                    "When Smith killed it (RFC 3339). Refused when more than {} minutes ahead \
+                     of Medic's clock (clock skew) or more than {} days old.",
+                    MAX_FUTURE.num_minutes(),
+                    MAX_AGE.num_days()
+                ));
+            }
+        });
+        field("source_agent", &|s| {
+            if let Schema::Object(o) = s {
+                o.max_length = Some(MAX_ID);
+            }
+        });
+        field("metadata", &|s| {
+            if let Schema::Object(o) = s {
+                o.max_properties = Some(MAX_METADATA_KEYS);
+                o.description = Some(format!(
+                    "Free-form context: at most {MAX_METADATA_KEYS} keys and \
+                     {MAX_METADATA_BYTES} bytes as JSON."
+                ));
+            }
+        });
+        field("evidence", &|s| list(s, &|o| o.max_length = Some(MAX_TEXT)));
+        field("dependencies", &|s| {
+            list(s, &|o| o.pattern = Some(NAME_PATTERN.into()))
+        });
+    }
+    if let Some(RefOr::T(Schema::OneOf(body))) = schemas.get_mut("KillsBody") {
+        for variant in &mut body.items {
+            if let RefOr::T(Schema::Array(batch)) = variant {
+                batch.max_items = Some(super::kills::MAX_BATCH);
+            }
+        }
+    }
+    doc
+}
+
+/// A list of the kill report: how many items it may have
+/// (`ingest::validate::MAX_LIST`), and `item` states what each may be.
+fn list(schema: &mut Schema, item: &dyn Fn(&mut Object)) {
+    if let Schema::Array(a) = schema {
+        a.max_items = Some(crate::ingest::validate::MAX_LIST);
+        if let ArrayItems::RefOrSchema(boxed) = &mut a.items
+            && let RefOr::T(Schema::Object(o)) = boxed.as_mut()
+        {
+            item(o);
+        }
+    }
+}
+
+/// The key scheme, the key requirement and the answers every keyed route
+/// can give.
+fn keyed(mut doc: Document) -> Document {
     let components = doc.components.get_or_insert_with(Default::default);
     components.security_schemes.insert(
         "api_key".into(),

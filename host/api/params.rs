@@ -89,12 +89,14 @@ pub fn required_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| located(e, "body"))
 }
 
-/// Free text no longer than `MAX_TEXT` bytes.
+/// Free text no longer than `MAX_TEXT` characters (as the document's
+/// `maxLength` counts them).
 pub fn text(field: &str, v: &str) -> Result<(), ApiError> {
-    if v.len() > MAX_TEXT {
+    let chars = v.chars().count();
+    if chars > MAX_TEXT {
         return Err(invalid(
             field,
-            format!("{} bytes (limit {MAX_TEXT})", v.len()),
+            format!("{chars} characters (limit {MAX_TEXT})"),
         ));
     }
     Ok(())
@@ -105,7 +107,7 @@ pub fn text(field: &str, v: &str) -> Result<(), ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
-    /// Why (required, up to 4096 bytes).
+    /// Why (required, up to 4096 characters).
     #[schema(max_length = 4096, pattern = "\\S")]
     pub reason: String,
 }

@@ -109,7 +109,7 @@ pub async fn show(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
-    /// Why, for the record (up to 4096 bytes).
+    /// Why, for the record (up to 4096 characters).
     #[serde(default)]
     #[schema(max_length = 4096)]
     notes: Option<String>,

@@ -66,7 +66,7 @@ pub struct SetBody {
     /// (the learning bounds of the configuration).
     #[schema(value_type = BTreeMap<String, f64>)]
     values: NamedValues,
-    /// Why (required, up to 4096 bytes).
+    /// Why (required, up to 4096 characters).
     #[schema(max_length = 4096, pattern = "\\S")]
     reason: String,
 }

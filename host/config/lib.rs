@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use phases::{Feature, Phase};
 pub use raw::{ConstitutionFile, Isolation, MedicFile, Mode};
-pub use validate::{DEFAULT_BINDING, is_safe_name as validate_name};
+pub use validate::{DEFAULT_BINDING, NAME_PATTERN, is_safe_name as validate_name};
 
 /// A read handle on the mode the engine runs in: the decider owns it and
 /// changes it at run time; the learner reads it.

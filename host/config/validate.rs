@@ -160,6 +160,9 @@ impl Checker<'_> {
     }
 }
 
+/// [`is_safe_name`] as a regular expression (for the OpenAPI document).
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$";
+
 /// Module, instance and plugin names: short, and nothing a shell or a path
 /// could misread.
 pub fn is_safe_name(s: &str) -> bool {

@@ -49,8 +49,8 @@ pub enum Severity {
 pub struct KillReport {
     #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]
     pub kill_id: String,
-    /// When Smith killed it: not in the future, not older than the
-    /// retention window.
+    /// When Smith killed it: at most `MAX_FUTURE` ahead (clock skew), at
+    /// most 30 days old (the ingest validation's `MAX_AGE`).
     #[serde(serialize_with = "crate::wire_time::rfc3339")]
     pub timestamp: DateTime<Utc>,
     #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")]

@@ -79,7 +79,7 @@ pub fn every_route() -> Vec<Route> {
 
 const ROLES: [Role; 4] = [Role::Viewer, Role::Ingest, Role::Approver, Role::Admin];
 
-fn key_of(role: Role) -> String {
+pub fn key_of(role: Role) -> String {
     format!("{role:?}-key-0123456789abcdef").to_lowercase()
 }
 

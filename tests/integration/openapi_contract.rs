@@ -231,3 +231,102 @@ fn prometheus_scrapes_metrics_port_without_a_key_and_nothing_else_is_there() {
     assert_eq!(other, 404, "metrics.port serves only /metrics");
     assert_eq!(keyless_api, 401, "the API port's /metrics needs a key");
 }
+
+/// The document states the rules kill validation enforces — the
+/// timestamp's window, each list's items, `metadata`'s size, a batch's
+/// size, the cursor's form — and the server accepts what those rules
+/// allow at their edges: lengths are counted in characters, as JSON
+/// Schema's `maxLength` counts them (128 two-byte characters are 256
+/// bytes), and a kill 29 days old is decided while one 31 days old is
+/// refused for the reason the document gives.
+#[tokio::test]
+async fn the_document_states_the_rules_the_server_enforces() {
+    let doc = serde_json::to_value(medic::api::openapi_document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let kill = &schemas["KillReport"]["properties"];
+    let window = kill["timestamp"]["description"].as_str().unwrap();
+    assert!(
+        window.contains("5 minutes") && window.contains("30 days"),
+        "{window}"
+    );
+    assert_eq!(kill["evidence"]["items"]["maxLength"], 1024);
+    assert_eq!(kill["evidence"]["maxItems"], 64);
+    assert_eq!(
+        kill["dependencies"]["items"]["pattern"],
+        medic::config::NAME_PATTERN
+    );
+    assert_eq!(kill["metadata"]["maxProperties"], 64);
+    assert!(
+        kill["metadata"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("16384 bytes")
+    );
+    let batch = schemas["KillsBody"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["type"] == "array")
+        .unwrap();
+    assert_eq!(batch["maxItems"], 1000);
+    let cursor = doc["paths"]["/api/v1/decisions"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cursor")
+        .unwrap();
+    assert_eq!(
+        cursor["schema"]["pattern"],
+        "^[0-9]{1,15}[.][A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+    );
+
+    let state = state_with_roles(0.0);
+    let admin = crate::api_access::key_of(medic::config::raw::Role::Admin);
+    let post = |kill: Value| {
+        let state = state.clone();
+        let admin = admin.clone();
+        async move {
+            let (status, body, _) = crate::api_access::send(
+                &state,
+                "POST",
+                "/api/v1/kills",
+                Some(&admin),
+                Body::from(kill.to_string()),
+            )
+            .await;
+            (status, body)
+        }
+    };
+    let mut edge = kill_json("edge-1", "svc");
+    edge["source_agent"] = json!("é".repeat(128));
+    edge["evidence"] = json!(["ü".repeat(1024)]);
+    edge["timestamp"] = json!((chrono::Utc::now() - chrono::Duration::days(29)).to_rfc3339());
+    let (status, body) = post(edge.clone()).await;
+    assert_eq!(status, StatusCode::OK, "the schema allows it: {body}");
+
+    let mut over = kill_json("edge-2", "svc");
+    over["source_agent"] = json!("é".repeat(129));
+    let (status, body) = post(over).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "source_agent", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("129 characters (limit 128)"),
+        "{body}"
+    );
+
+    let mut old = kill_json("edge-3", "svc");
+    old["timestamp"] = json!((chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339());
+    let (status, body) = post(old).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "timestamp", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 30 days old"),
+        "{body}"
+    );
+}

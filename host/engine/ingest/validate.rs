@@ -168,10 +168,13 @@ fn checked_string(field: &str, s: &str, max: usize) -> Result<String> {
     if s.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
-    if s.len() > max {
+    // Characters, as JSON Schema's maxLength counts them (the OpenAPI
+    // document states these limits).
+    let chars = s.chars().count();
+    if chars > max {
         return Err(ValidationError::new(
             field,
-            format!("is {} bytes (limit {max})", s.len()),
+            format!("is {chars} characters (limit {max})"),
         ));
     }
     if s.chars().any(|c| c.is_control()) {
@@ -207,10 +210,11 @@ fn checked_list(field: &str, items: Option<Vec<String>>, names: bool) -> Result<
     for (i, s) in items.iter().enumerate() {
         // The item's path is only spelled out for an error.
         let at = || format!("{field}[{i}]");
-        if s.len() > MAX_TEXT {
+        let chars = s.chars().count();
+        if chars > MAX_TEXT {
             return Err(ValidationError::new(
                 &at(),
-                format!("is {} bytes (limit {MAX_TEXT})", s.len()),
+                format!("is {chars} characters (limit {MAX_TEXT})"),
             ));
         }
         if names && !validate_name(s) {
