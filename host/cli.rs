@@ -156,8 +156,11 @@ pub enum Command {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Reports over what was decided.
+    /// Reports over what was decided (from the store, or through the running
+    /// Medic's API while it holds the store).
     Report {
+        #[command(flatten)]
+        remote: Remote,
         #[command(subcommand)]
         command: ReportCommand,
     },

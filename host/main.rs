@@ -163,7 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_quiet();
             commands::replay::run(&cli.files, &cli.command)
         }
-        Command::Report { command } => commands::report::run(&cli.files, command),
+        Command::Report { remote, command } => commands::report::run(&cli.files, remote, command),
         Command::Queue { remote, command } => commands::queue::queue(&cli.files, remote, command),
         Command::Mode { remote, command } => commands::queue::mode(&cli.files, remote, command),
         Command::Shadow { remote, command } => commands::queue::shadow(&cli.files, remote, command),

@@ -49,15 +49,35 @@ impl Api {
     }
 
     /// Calls the API; an error answer becomes an error naming what the
-    /// engine said.
+    /// engine said. Returns the envelope's `data`.
     pub fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
+        let bytes = self.send(method, path, body)?;
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(value["data"].clone())
+    }
+
+    /// A GET whose answer is not an envelope (the weekly report as HTML):
+    /// its body as text.
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let bytes = self.send(reqwest::Method::GET, path, None)?;
+        String::from_utf8(bytes).context("the running Medic answered with text that is not UTF-8")
+    }
+
+    /// Sends a request; the body of a successful answer, or an error naming
+    /// what the engine said.
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Vec<u8>> {
         let url = format!("{}{path}", self.base);
-        let (status, value) = self
+        let (status, bytes) = self
             .runtime
             .block_on(async {
                 let mut req = self
@@ -69,11 +89,12 @@ impl Api {
                 }
                 let resp = req.send().await?;
                 let status = resp.status();
-                let value: Value = resp.json().await.unwrap_or(Value::Null);
-                Ok::<_, reqwest::Error>((status, value))
+                let bytes = resp.bytes().await?;
+                Ok::<_, reqwest::Error>((status, bytes.to_vec()))
             })
             .with_context(|| format!("cannot reach the running Medic at {url} (is `medic serve` running, with its API on?)"))?;
         if !status.is_success() {
+            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let errors: Vec<String> = value["errors"]
                 .as_array()
                 .map(|es| {
@@ -91,7 +112,7 @@ impl Api {
                 errors.join("; ")
             );
         }
-        Ok(value["data"].clone())
+        Ok(bytes)
     }
 }
 

@@ -1,15 +1,18 @@
 //! `medic report daily|weekly`: from the store, or — when a running engine
-//! holds the store — from its API (with `MEDIC_API_KEY`).
+//! holds the store — from its API (with `MEDIC_API_KEY`; the address and
+//! TLS as for `medic queue`).
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::NaiveDate;
+use reqwest::Method;
 
-use crate::cli::{ConfigFiles, ReportCommand, ReportFormat};
+use super::remote::Api;
+use crate::cli::{ConfigFiles, Remote, ReportCommand, ReportFormat};
 use crate::learn::weekly;
 use crate::report;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 fn day(date: Option<&str>) -> anyhow::Result<NaiveDate> {
     match date {
@@ -19,7 +22,7 @@ fn day(date: Option<&str>) -> anyhow::Result<NaiveDate> {
     }
 }
 
-pub fn run(files: &ConfigFiles, command: &ReportCommand) -> anyhow::Result<()> {
+pub fn run(files: &ConfigFiles, remote: &Remote, command: &ReportCommand) -> anyhow::Result<()> {
     let config = super::load_config(files)?;
     let (route, date, html) = match command {
         ReportCommand::Daily { date } => ("daily", day(date.as_deref())?, false),
@@ -30,56 +33,31 @@ pub fn run(files: &ConfigFiles, command: &ReportCommand) -> anyhow::Result<()> {
         ),
     };
     let path = &config.medic.learning.database.path;
-    match Store::open(Path::new(path)) {
-        Ok(store) => {
-            let out = match (route, html) {
-                ("daily", _) => serde_json::to_string_pretty(&report::daily(&store, date)?)?,
-                (_, false) => serde_json::to_string_pretty(&weekly::weekly(&store, date)?)?,
-                (_, true) => weekly::html(&weekly::weekly(&store, date)?),
-            };
-            println!("{out}");
-            Ok(())
-        }
-        Err(local) => {
-            // A running engine holds the store: ask it instead.
-            let web = &config.medic.interfaces.web;
+    let out = match Store::open(Path::new(path)) {
+        Ok(store) => match (route, html) {
+            ("daily", _) => serde_json::to_string_pretty(&report::daily(&store, date)?)?,
+            (_, false) => serde_json::to_string_pretty(&weekly::weekly(&store, date)?)?,
+            (_, true) => weekly::html(&weekly::weekly(&store, date)?),
+        },
+        Err(StoreError::Locked { .. }) => {
+            // A running Medic holds the store: ask it instead.
+            let api = Api::new(files, remote).with_context(|| {
+                format!("the store at {path} is held by a running medic, so the report comes from its API")
+            })?;
+            let at = format!("/api/v1/reports/{route}?date={date}");
             // Only the weekly report comes in more than one form.
-            let format = match (route, html) {
-                ("daily", _) => "",
-                (_, true) => "&format=html",
-                (_, false) => "&format=json",
-            };
-            let url = format!(
-                "http://{}:{}/api/v1/reports/{route}?date={date}{format}",
-                web.host, web.port
-            );
-            let Ok(key) = std::env::var("MEDIC_API_KEY") else {
-                bail!(
-                    "cannot open the store at {path} ({local}); if a medic is running, set MEDIC_API_KEY to ask it"
-                );
-            };
-            let runtime = tokio::runtime::Runtime::new()?;
-            let body = runtime
-                .block_on(async {
-                    reqwest::Client::new()
-                        .get(&url)
-                        .header("X-API-Key", key)
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .text()
-                        .await
-                })
-                .with_context(|| {
-                    format!("the store at {path} is in use ({local}) and {url} did not answer")
-                })?;
-            if html {
-                println!("{body}");
-            } else {
-                let v: serde_json::Value = serde_json::from_str(&body)?;
-                println!("{}", serde_json::to_string_pretty(&v["data"])?);
+            match (route, html) {
+                ("daily", _) => serde_json::to_string_pretty(&api.call(Method::GET, &at, None)?)?,
+                (_, true) => api.get_text(&format!("{at}&format=html"))?,
+                (_, false) => serde_json::to_string_pretty(&api.call(
+                    Method::GET,
+                    &format!("{at}&format=json"),
+                    None,
+                )?)?,
             }
-            Ok(())
         }
-    }
+        Err(e) => return Err(e).with_context(|| format!("opening the store at {path}")),
+    };
+    println!("{out}");
+    Ok(())
 }

@@ -180,6 +180,24 @@ async fn medic_serve_with_tls_answers_https_and_refuses_plain_http() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains(&format!("https://127.0.0.1:{port}")), "{err}");
 
+    // `medic report` too: the running engine holds the store, so the weekly
+    // report (as HTML, not an envelope) comes over HTTPS from its API.
+    let report = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["report", "weekly", "--format", "html", "--config"])
+        .arg(&config)
+        .arg("--ca-file")
+        .arg(&ca)
+        .env_remove("MEDIC_CONFIG_PATH")
+        .env("MEDIC_API_KEY", KEY)
+        .output()
+        .expect("medic report runs");
+    let page = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.status.success() && page.contains("<html"),
+        "{page}{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(medic.id().to_string())
