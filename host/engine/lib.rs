@@ -31,6 +31,7 @@ use medic_store as store;
 use medic_telemetry as telemetry;
 
 pub mod approve;
+pub mod backoff;
 pub mod decide;
 pub mod engine;
 pub mod enrich;

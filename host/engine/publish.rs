@@ -9,6 +9,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Delays;
 use crate::model::Decision;
 use crate::store::{Response, Store, StoreError};
 use crate::telemetry::Metrics;
@@ -186,21 +187,22 @@ impl Outbox {
     /// outage or a crash) goes first.
     pub async fn run(self: Arc<Self>, stopped: CancellationToken) {
         let mut conn: Option<ConnectionManager> = None;
-        let mut backoff = Duration::from_millis(250);
+        let mut waits = Delays::new(Duration::from_millis(250), MAX_BACKOFF);
         loop {
             match self.deliver(&mut conn).await {
                 Ok(true) => {
-                    backoff = Duration::from_millis(250);
+                    waits.reset();
                     continue;
                 }
                 Ok(false) => {
-                    backoff = Duration::from_millis(250);
+                    waits.reset();
                     tokio::select! {
                         _ = self.wake.notified() => {}
                         _ = stopped.cancelled() => return,
                     }
                 }
                 Err(e) => {
+                    let backoff = waits.next_wait();
                     tracing::warn!(
                         error = %e,
                         waiting = self.store.outbox_len(),
@@ -211,7 +213,6 @@ impl Outbox {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stopped.cancelled() => return,
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

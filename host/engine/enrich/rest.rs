@@ -141,7 +141,7 @@ impl SiemAdapter for RestSiem {
             if !self.breaker.can_execute() {
                 return Err(SiemError::CircuitOpen);
             }
-            let result = self.retry.run(|_| self.query_once(kill)).await;
+            let result = self.retry.run(|| self.query_once(kill)).await;
             match &result {
                 Ok(ctx) => {
                     self.breaker.record_success();
@@ -163,7 +163,7 @@ impl SiemAdapter for RestSiem {
     ) -> BoxFuture<'a, Result<bool, SiemError>> {
         Box::pin(async move {
             self.retry
-                .run(|_| async {
+                .run(|| async {
                     let response = self
                         .client
                         .post(&self.outcomes_url)

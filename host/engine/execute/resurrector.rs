@@ -590,6 +590,9 @@ impl Resurrector {
         let deadline = Instant::now() + limit;
         let target = Self::target(r);
         let mut last = None;
+        // 0.2 s before the first retry, doubling up to 6.4 s.
+        let mut waits =
+            crate::backoff::Delays::new(Duration::from_millis(200), Duration::from_millis(6_400));
         for attempt in 0..=res.max_retry_attempts {
             r.attempts = attempt + 1;
             let left = deadline.saturating_duration_since(Instant::now());
@@ -618,7 +621,7 @@ impl Resurrector {
                     break;
                 }
             }
-            let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
+            let backoff = waits.next_wait();
             tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now())))
                 .await;
         }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::envelope;
 use super::validate::ValidationError;
+use crate::backoff::Delays;
 use crate::config::raw::{EventBusSection, StartFrom};
 use crate::decide::{Decider, Handled, Incoming};
 pub use crate::event_bus::{BusError, client, url};
@@ -88,7 +89,7 @@ impl RedisConsumer {
 
     /// Consumes until `shutdown` is cancelled, reconnecting on failure.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
+        let mut waits = Delays::new(Duration::from_millis(100), MAX_BACKOFF);
         loop {
             if shutdown.is_cancelled() {
                 return;
@@ -99,9 +100,11 @@ impl RedisConsumer {
             match ended {
                 Ok(()) => return,
                 Err(e) => {
+                    // A session that lasted starts the waits over.
                     if started.elapsed() > Duration::from_secs(10) {
-                        backoff = Duration::from_millis(100);
+                        waits.reset();
                     }
+                    let backoff = waits.next_wait();
                     self.decider.metrics.event_bus_up.set(0);
                     self.decider.metrics.redis_reconnects.inc();
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "Redis connection lost; reconnecting");
@@ -109,7 +112,6 @@ impl RedisConsumer {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = shutdown.cancelled() => return,
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
