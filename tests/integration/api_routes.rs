@@ -525,6 +525,12 @@ async fn the_console_is_served_without_a_key_with_its_types_and_a_strict_csp() {
         "/api/v1/queue",
         "/api/v1/resurrections",
         "/api/v1/mode",
+        "/api/v1/decisions",
+        "/api/v1/audit",
+        "/api/v1/config/thresholds",
+        "/api/v1/outcomes",
+        "/api/v1/plugins",
+        "'/health'",
     ] {
         assert!(js.contains(route), "the console reads {route}");
     }
