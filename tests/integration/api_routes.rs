@@ -143,6 +143,40 @@ async fn status_audit_and_a_redacted_configuration() {
     let after = body["data"]["next_after"].as_u64().unwrap();
     let (_, body, _) = get(&s, &format!("/api/v1/audit?after={after}"), ADMIN).await;
     assert!(body["data"]["events"].as_array().unwrap().is_empty());
+    // Newest first, paged back with `before`: the same events, reversed.
+    let seqs = |b: &serde_json::Value| -> Vec<u64> {
+        b["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let (_, all, _) = get(&s, "/api/v1/audit?limit=1000", ADMIN).await;
+    let mut newest_first = seqs(&all);
+    newest_first.reverse();
+    assert!(!newest_first.is_empty(), "{all}");
+    let (status, page, _) = get(&s, "/api/v1/audit?newest=true&limit=1", ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(seqs(&page), newest_first[..1]);
+    assert!(page["data"]["next_after"].is_null(), "{page}");
+    let before = page["data"]["next_before"].as_u64().unwrap();
+    let uri = format!("/api/v1/audit?newest=true&before={before}&limit=1000");
+    let (_, older, _) = get(&s, &uri, ADMIN).await;
+    assert_eq!(seqs(&older), newest_first[1..]);
+    // Both numbers bound the events, whichever the order.
+    let top = newest_first[0];
+    for uri in [
+        format!("/api/v1/audit?newest=true&after={top}"),
+        format!(
+            "/api/v1/audit?before={}",
+            newest_first[newest_first.len() - 1]
+        ),
+    ] {
+        let (status, body, _) = get(&s, &uri, ADMIN).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        assert!(seqs(&body).is_empty(), "{uri}: {body}");
+    }
 
     let req = Request::builder()
         .uri("/metrics")

@@ -781,6 +781,32 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     );
     assert_eq!(browser.count("#page-audit tbody tr"), 1);
     browser.save_page("console-audit.png");
+    // Newest first by default, three a page: the next page holds older ones.
+    let seqs = |b: &Browser| -> Option<Vec<u64>> {
+        let v = b
+            .script(
+                "return [...document.querySelectorAll('#page-audit tbody tr')].map(r => Number(r.dataset.seq));",
+                json!([]),
+            )
+            .ok()?;
+        let seqs: Vec<u64> = v.as_array()?.iter().filter_map(Value::as_u64).collect();
+        (!seqs.is_empty()).then_some(seqs)
+    };
+    browser.goto(&page(&engine, "#/audit?limit=3"));
+    let newest = browser.wait("the newest audit page", 30, |b| {
+        seqs(b).filter(|s| s.len() == 3)
+    });
+    assert!(newest.windows(2).all(|w| w[0] > w[1]), "{newest:?}");
+    browser.click("#page-audit a.next").expect("press next");
+    let older = browser.wait("the next audit page", 30, |b| {
+        seqs(b).filter(|s| s.first() < newest.last())
+    });
+    assert!(older.windows(2).all(|w| w[0] > w[1]), "{older:?}");
+    assert!(
+        browser.url().contains(&format!("before={}", newest[2])),
+        "{}",
+        browser.url()
+    );
 
     // Thresholds: a change shows in the history, and Revert undoes it.
     let before = engine.get("/api/v1/config/thresholds").1["data"]["current"]["risk.low"]

@@ -1503,29 +1503,35 @@
       { name: 'kind', label: 'Kind', options: any(AUDIT_KINDS) },
       { name: 'actor', label: 'Actor', placeholder: 'any' },
       { name: 'kill_id', label: 'Kill', placeholder: 'any' },
-      { name: 'order', label: 'Order', options: [['oldest', 'oldest first'], ['newest', 'newest first']] },
+      { name: 'order', label: 'Order', options: [['newest', 'newest first'], ['oldest', 'oldest first']] },
       { name: 'limit', label: 'Per page', options: [['100', '100'], ['500', '500'], ['1000', '1000'], ['20', '20']] },
-      { name: 'after', label: 'After #', placeholder: 'start' },
     ];
     return page(
       root,
       'Audit log',
       async () => {
+        // Newest first pages back with `before`, oldest first on with `after`.
+        const newest = params.get('order') !== 'oldest';
+        const cursor = newest ? 'before' : 'after';
         const q = new URLSearchParams({ limit: params.get('limit') || '100' });
-        if (params.get('after')) q.set('after', params.get('after'));
+        if (newest) q.set('newest', 'true');
+        if (params.get(cursor)) q.set(cursor, params.get(cursor));
         const data = await api('GET', `/api/v1/audit?${q}`);
-        let events = (data.events || []).filter(
+        const read = data.events || [];
+        const events = read.filter(
           (e) =>
             (!params.get('kind') || e.kind === params.get('kind')) &&
             contains(e.actor, params.get('actor')) &&
             contains(e.kill_id, params.get('kill_id')),
         );
-        if (params.get('order') === 'newest') events = [...events].reverse();
         const here = Object.fromEntries(params.entries());
-        // A full page may have more after it; a short one is the end of the log.
-        const full = (data.events || []).length >= Number(q.get('limit'));
-        const next = full && data.next_after !== null && data.next_after !== undefined ? href('audit', Object.assign({}, here, { after: data.next_after })) : null;
-        const first = params.get('after') ? href('audit', Object.assign({}, here, { after: '' })) : null;
+        delete here.before;
+        delete here.after;
+        // A full page may have more beyond it; a short one is the end of the log.
+        const mark = newest ? data.next_before : data.next_after;
+        const more = read.length >= Number(q.get('limit')) && mark !== null && mark !== undefined;
+        const next = more ? href('audit', Object.assign({}, here, { [cursor]: mark })) : null;
+        const first = params.get(cursor) ? href('audit', here) : null;
         const rows = events.map((e) =>
           h(
             'tr',
@@ -1538,10 +1544,11 @@
             h('td', { class: 'small' }, json(e.details)),
           ),
         );
+        const where = params.get(cursor) ? `${newest ? 'before' : 'after'} #${params.get(cursor)}` : newest ? 'from the newest' : 'from the start';
         return [
           table(['#', 'At', 'Kind', 'Actor', 'Kill', 'Details'], rows, 'No event matches on this page.'),
-          h('p', { class: 'muted small' }, `Filters apply to the ${(data.events || []).length} events of this page (the log is read oldest first, after #${params.get('after') || 'start'}).`),
-          pager(`${events.length} shown`, first, next, '← first page'),
+          h('p', { class: 'muted small' }, `Kind, actor and kill filter the ${read.length} events of this page (${newest ? 'newest' : 'oldest'} first, ${where}).`),
+          pager(`${events.length} shown`, first, next, newest ? '← newest page' : '← first page'),
         ];
       },
       { before: filterForm('audit', params, fields) },
