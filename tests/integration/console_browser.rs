@@ -1,9 +1,17 @@
-//! The web console in a real browser: a real `medic serve` queues a real
-//! kill for approval; headless Chromium, driven over the W3C WebDriver
+//! The web console in a real browser: a real `medic serve` queues real
+//! kills for approval; headless Chromium, driven over the W3C WebDriver
 //! protocol through Debian's `chromedriver`, logs in with a wrong key, a
-//! viewer's key and an approver's, and approves the kill from the page; the
-//! service comes back and the resurrection shows in the console. A
-//! screenshot is kept in `target/test-artifacts/console.png`.
+//! viewer's key, an approver's and an admin's. In one session: a queue
+//! item's permalink opened afresh (login, then the item with every field,
+//! a kill's HTML shown as text); approve behind a confirmation (dismissed:
+//! nothing; accepted: approved); the links item → decision → resurrection;
+//! the resurrection's step history and a rollback from the page (and the
+//! server's refusal of a second); deny with its reason; an item no backend
+//! serves saying why; decisions filtered by module and paged; the audit
+//! log with the approval, newest first and paged; a threshold change and
+//! its revert; the health panel and each plugin's sha256 and quarantine
+//! state; a plugin reload and a mode switch. Screenshots of each page are
+//! kept in `target/test-artifacts/console-*.png`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +28,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const INSTALL: &str = "apt-get install chromium chromium-driver";
 const APPROVER_KEY: &str = "console-approver-key-0123456789";
 const VIEWER_KEY: &str = "console-viewer-key-0123456789";
+/// Evidence that would be an element if the page wrote it as HTML.
+const INJECTED: &str = "<img id=\"injected\" src=\"x\">";
 /// How WebDriver names an element reference in JSON.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -457,7 +467,11 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     svc.kill();
     // payment-processor and auth-service always need a human: all three
     // kills wait in the queue; no backend serves auth-service.
-    engine.report_kill(&kill_json("console-1", "payment-processor"));
+    // Kill fields come from outside: this one's evidence is HTML, which
+    // the page must show as text.
+    let mut first = kill_json("console-1", "payment-processor");
+    first["evidence"] = json!([INJECTED]);
+    engine.report_kill(&first);
     engine.report_kill(&kill_json("console-2", "payment-processor"));
     engine.report_kill(&kill_json("console-3", "auth-service"));
     let row_of = |kill_id: &str| {
@@ -562,6 +576,8 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
         assert!(detail.contains(shown), "{shown:?} in {detail}");
     }
     assert_eq!(browser.url(), permalink);
+    assert!(detail.contains(INJECTED), "the evidence as text: {detail}");
+    assert_eq!(browser.count("#injected"), 0, "no element made from a kill");
     browser.save_page("console-queue-item.png");
 
     // Approve asks first: dismissed, nothing happens.

@@ -1326,6 +1326,7 @@
   }
 
   function decisionDetail(root, id) {
+    // Found once, when the page opens (each is a read of up to 1000 items).
     let links = null;
     return page(root, 'Decision', async () => {
       const rec = await api('GET', `/api/v1/decisions/${encodeURIComponent(id)}`);
@@ -1336,11 +1337,11 @@
         block(
           'Where it led',
           kv([
-            ['Queue item', links.item ? go(`queue/${encodeURIComponent(links.item.item_id)}`, `${links.item.item_id} (${links.item.status})`, { class: 'item-link' }) : 'none'],
+            ['Queue item', links.item ? go(`queue/${encodeURIComponent(links.item.item_id)}`, links.item.item_id, { class: 'item-link' }) : 'none'],
             [
               'Resurrection',
               links.requests.length
-                ? links.requests.map((r) => h('div', null, go(`resurrections/${encodeURIComponent(r.request_id)}`, `${r.request_id} (${r.state})`, { class: 'resurrection-link' })))
+                ? links.requests.map((r) => h('div', null, go(`resurrections/${encodeURIComponent(r.request_id)}`, `${r.request_id} (${time(r.created_at)})`, { class: 'resurrection-link' })))
                 : 'none',
             ],
             ['Outcome', links.outcomes.length ? outcomeRows(links.outcomes) : 'none recorded'],
@@ -1398,15 +1399,20 @@
   const ENDED = ['stable', 'completed', 'failed', 'cancelled'];
 
   function resurrectionDetail(root, id) {
+    // Found once: the page refreshes the request itself every 5 seconds.
     let item;
+    let mine = [];
     return page(root, 'Resurrection', async () => {
       const r = await api('GET', `/api/v1/resurrections/${encodeURIComponent(id)}`);
       if (item === undefined) {
         const links = await related(r.decision_id, r.target_module);
         item = links.item || null;
       }
-      const outcomes = await api('GET', `/api/v1/outcomes?module=${encodeURIComponent(r.target_module)}&limit=1000`).catch(() => []);
-      const mine = outcomes.filter((o) => o.request_id === r.request_id);
+      // The outcome record is looked for until it is there.
+      if (!mine.length) {
+        const outcomes = await api('GET', `/api/v1/outcomes?module=${encodeURIComponent(r.target_module)}&limit=1000`).catch(() => []);
+        mine = outcomes.filter((o) => o.request_id === r.request_id);
+      }
       const steps = r.transitions || [];
       const rollback = h('button', { type: 'button', class: 'rollback danger' }, 'Roll back');
       if (!canApprove()) {
