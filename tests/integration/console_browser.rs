@@ -725,6 +725,45 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     assert_eq!(shown["data"]["status"], "denied", "{shown}");
     assert_eq!(shown["data"]["note"], "confirmed compromise");
     assert_eq!(shown["data"]["decided_by"], "console-approver");
+    // The queue's page lists decided items too, filtered by status.
+    browser.goto(&page(&engine, "#/queue?status=all"));
+    let statuses = browser.wait("every item", 30, |b| {
+        let v = b
+            .script(
+                "return [...document.querySelectorAll('#page-queue tbody tr')].map(r => r.dataset.killId + ' ' + r.cells[1].textContent);",
+                json!([]),
+            )
+            .ok()?;
+        let mut rows: Vec<String> = serde_json::from_value(v).ok()?;
+        rows.sort();
+        (rows.len() == 3).then_some(rows)
+    });
+    assert_eq!(
+        statuses,
+        [
+            "console-1 approved",
+            "console-2 denied",
+            "console-3 pending"
+        ]
+    );
+    browser.goto(&page(&engine, "#/queue?status=denied"));
+    browser.wait("the denied item alone", 30, |b| {
+        (b.count("#page-queue tbody tr") == 1
+            && b.count("#page-queue tbody tr[data-kill-id=\"console-2\"]") == 1)
+            .then_some(())
+    });
+    // The resurrections' page, filtered by status.
+    browser.goto(&page(&engine, "#/resurrections?status=rolled_back"));
+    let listed = browser.wait("the rolled back resurrection", 30, |b| {
+        b.text("#page-resurrections tbody tr[data-kill-id=\"console-1\"]")
+    });
+    assert!(listed.contains("console-approver"), "{listed}");
+    browser.goto(&page(&engine, "#/resurrections?status=completed"));
+    browser.wait("no completed resurrection", 30, |b| {
+        b.text("#page-resurrections .empty")
+            .filter(|t| t == "No resurrection matches.")
+    });
+
     // The overview shows the resurrection, the decision and the chart.
     let resurrection = "#resurrections tr[data-kill-id=\"console-1\"]";
     let text = browser.wait("the resurrection in the overview", 30, |b| {

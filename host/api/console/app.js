@@ -1712,7 +1712,7 @@
                   hr.last_error ? h('div', { class: 'error small' }, hr.last_error) : null,
                 ),
                 h('td', null, `${hr.calls ?? 0} · ${hr.failures ?? 0}`),
-                h('td', null, signerText(p.signer)),
+                h('td', null, signerText(p.signer), p.signer && p.signer.fingerprint ? h('div', { class: 'muted small mono' }, p.signer.fingerprint) : null),
                 h('td', { class: 'small' }, p.source && p.source.type === 'file' ? p.source.path : 'built in'),
                 h('td', { class: 'mono small sha' }, p.sha256),
                 h('td', { class: 'nowrap small' }, time(p.loaded_at)),
