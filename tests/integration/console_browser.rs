@@ -746,6 +746,7 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
             "console-3 pending"
         ]
     );
+    browser.save_page("console-queue.png");
     browser.goto(&page(&engine, "#/queue?status=denied"));
     browser.wait("the denied item alone", 30, |b| {
         (b.count("#page-queue tbody tr") == 1

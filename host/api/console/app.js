@@ -1070,7 +1070,8 @@
             h('td', null, h('div', { class: 'strong' }, go(`queue/${encodeURIComponent(i.item_id)}`, k.target_module)), h('div', { class: 'muted small' }, `kill ${k.kill_id}`)),
             h('td', null, badge(i.status)),
             h('td', null, badge(d.risk_level), ` ${num(d.risk_score, 3)}`),
-            h('td', { class: 'reasoning' }, i.reason, i.cannot_resurrect ? h('div', { class: 'cannot-resurrect small' }, `Cannot be approved: ${i.cannot_resurrect}`) : null),
+            // An approver reads why it cannot be approved beside its buttons.
+            h('td', { class: 'reasoning' }, i.reason, i.cannot_resurrect && !canApprove() ? h('div', { class: 'cannot-resurrect small' }, `Cannot be approved: ${i.cannot_resurrect}`) : null),
             h('td', { class: 'nowrap small' }, time(i.enqueued_at)),
             h('td', { class: 'nowrap small' }, i.status === 'pending' ? relative(i.expires_at) : `${i.decided_by || '–'} ${time(i.decided_at)}`),
             canApprove() && i.status === 'pending' ? h('td', null, decideButtons(i, refresh)) : h('td', null),
