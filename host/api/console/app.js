@@ -16,7 +16,6 @@
     again: false,
     queueSignature: null,
     contexts: new Map(), // decision_id -> SIEM context (or null when none)
-    route: null, // {path: [segments], params: URLSearchParams, hash}
     view: null, // the mounted page's {update}
   };
 
@@ -863,32 +862,32 @@
   async function route() {
     if (!state.key) return;
     const r = parseHash();
-    state.route = r;
     const [name, id] = r.path;
     const view = VIEWS[name];
     for (const a of document.querySelectorAll('#nav a')) {
       a.classList.toggle('active', a.dataset.view === (view ? name : 'overview'));
     }
-    const page = $('#view-page');
+    const holder = $('#view-page');
     if (!view || (id && !view.detail)) {
       state.view = null;
-      clear(page);
-      page.hidden = true;
+      clear(holder);
+      holder.hidden = true;
       $('#view-overview').hidden = false;
       state.queueSignature = null;
       await refresh();
       return;
     }
     $('#view-overview').hidden = true;
-    clear(page);
-    page.hidden = false;
+    clear(holder);
+    holder.hidden = false;
     const root = h('section', { class: 'card page', id: `page-${name}${id ? '-detail' : ''}` });
-    page.appendChild(root);
+    holder.appendChild(root);
     window.scrollTo(0, 0);
     const mounted = id ? view.detail(root, id) : view.list(root, r.params);
     state.view = mounted;
     refreshStatus().catch(() => {});
-    await guardedView(root, mounted.update);
+    // A failure shows at the top of the page; the next refresh tries again.
+    await guardedView(root, mounted.update).catch(() => {});
   }
 
   /** Runs a page's update, showing its error at the top of the page. */
@@ -907,9 +906,10 @@
     }
   }
 
-  /** A page: its heading, a body filled by `fill` on every refresh. */
+  /** A page: its heading, what `options.before` holds (a filter form, made
+   * once), and a body filled by `fill` on every refresh. */
   function page(root, title, fill, options) {
-    const head = h('div', { class: 'card-head' }, h('h2', null, title), (options && options.aside) || null);
+    const head = h('div', { class: 'card-head' }, h('h2', null, title));
     const body = h('div', { class: 'page-body' });
     root.appendChild(head);
     if (options && options.before) root.appendChild(options.before);
@@ -970,7 +970,7 @@
         input = h(
           'select',
           { id, name: f.name },
-          options.map(([value, label]) => h('option', { value, selected: (given || f.default || '') === value }, label)),
+          options.map(([value, label]) => h('option', { value, selected: (given || '') === value }, label)),
         );
       } else {
         input = h('input', { id, name: f.name, type: 'text', placeholder: f.placeholder || '', value: params.get(f.name) || '' });
