@@ -513,16 +513,27 @@ async fn the_console_is_served_without_a_key_with_its_types_and_a_strict_csp() {
     assert!(
         scripts[0]
             .trim_start()
-            .starts_with("src=\"/console/app.js\"")
+            .starts_with("type=\"module\" src=\"/console/app.js\""),
+        "{html}"
     );
     assert!(html.contains("href=\"/console/app.css\""));
     assert!(!html.contains("style="), "no inline style either");
 
-    for (uri, kind) in [
+    const MODULES: [&str; 6] = [
+        "/console/app.js",
+        "/console/dom.js",
+        "/console/session.js",
+        "/console/confirm.js",
+        "/console/overview.js",
+        "/console/pages.js",
+    ];
+    let files = [
         ("/console", "text/html; charset=utf-8"),
-        ("/console/app.js", "text/javascript; charset=utf-8"),
         ("/console/app.css", "text/css; charset=utf-8"),
-    ] {
+    ]
+    .into_iter()
+    .chain(MODULES.map(|m| (m, "text/javascript; charset=utf-8")));
+    for (uri, kind) in files {
         let (status, headers, body) = fetch(&s, uri, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert_eq!(header(&headers, "content-type"), kind, "{uri}");
@@ -548,9 +559,11 @@ async fn the_console_is_served_without_a_key_with_its_types_and_a_strict_csp() {
         assert!(!body.is_empty(), "{uri}");
     }
 
-    // The script sends the typed key and never writes data as HTML.
-    let (_, _, js) = fetch(&s, "/console/app.js", None).await;
-    let js = String::from_utf8(js).unwrap();
+    // The scripts send the typed key and never write data as HTML.
+    let mut js = String::new();
+    for uri in MODULES {
+        js.push_str(&String::from_utf8(fetch(&s, uri, None).await.2).unwrap());
+    }
     assert!(js.contains("'X-API-Key'") && js.contains("sessionStorage"));
     assert!(!js.contains("innerHTML") && !js.contains("outerHTML"));
     assert!(!js.contains("insertAdjacentHTML") && !js.contains("document.write"));
