@@ -1,19 +1,37 @@
-//! The web console: a page, its script and its stylesheet, embedded in the
-//! binary and served as they are (no build step). They need no key — they
+//! The web console: a page, its scripts (ES modules, one concern each) and
+//! its stylesheet, embedded in the binary and served as they are (no build
+//! step). They need no key — they
 //! hold no data; the script asks the API for everything with the key the
 //! operator types. A strict Content-Security-Policy allows only these
 //! files and calls to this origin: no inline script or style, no frames.
 
 use axum::Router;
+use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 const INDEX_HTML: &str = include_str!("console/index.html");
-const APP_JS: &str = include_str!("console/app.js");
-const APP_CSS: &str = include_str!("console/app.css");
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The files under `/console/`: name, type, content. `app.js` starts the
+/// page and imports the rest.
+const FILES: &[(&str, &str, &str)] = &[
+    ("app.js", JS, include_str!("console/app.js")),
+    ("dom.js", JS, include_str!("console/dom.js")),
+    ("session.js", JS, include_str!("console/session.js")),
+    ("confirm.js", JS, include_str!("console/confirm.js")),
+    ("overview.js", JS, include_str!("console/overview.js")),
+    ("pages.js", JS, include_str!("console/pages.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("console/app.css"),
+    ),
+];
 
 /// What the console's files may load and do: scripts, styles and API calls
 /// from this origin only; images only from here or `data:` (the favicon).
@@ -28,20 +46,19 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(index))
         .route("/console/", get(|| async { Redirect::to("/console") }))
-        .route("/console/app.js", get(script))
-        .route("/console/app.css", get(stylesheet))
+        .route("/console/{file}", get(asset))
 }
 
 async fn index() -> Response {
     file("text/html; charset=utf-8", INDEX_HTML)
 }
 
-async fn script() -> Response {
-    file("text/javascript; charset=utf-8", APP_JS)
-}
-
-async fn stylesheet() -> Response {
-    file("text/css; charset=utf-8", APP_CSS)
+async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    FILES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, content_type, body)| file(content_type, body))
+        .ok_or_else(|| ApiError::NotFound(format!("no console file {name}")))
 }
 
 /// One embedded file with its type and the console's security headers.

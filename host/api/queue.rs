@@ -42,7 +42,7 @@ pub fn acting(state: &AppState) -> Result<&std::sync::Arc<Resurrector>, ApiError
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Decided items too (queue only).
+    /// Decided items too (queue only): the newest `limit` items.
     #[serde(default)]
     pub all: bool,
     /// How many, 1 to 1000 (default 50).
@@ -67,7 +67,7 @@ pub struct QueuePage {
 
 #[utoipa::path(get, path = "/api/v1/queue", tag = "queue",
     params(ListQuery),
-    responses((status = 200, description = "Pending items (all with `all=true`), oldest first", body = Envelope<QueuePage>),
+    responses((status = 200, description = "Pending items, oldest first; with `all=true`, the newest items of any status, oldest first", body = Envelope<QueuePage>),
               (status = 409, description = "This Medic does not act on decisions", body = ErrorEnvelope),
               (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn list(

@@ -1,7 +1,7 @@
 //! `GET /api/v1/status` (viewers): what the engine is doing — mode, phase,
 //! the plugins serving, the queue, resurrections under way, uptime — and
-//! `GET /api/v1/audit` (admins): the audit log, oldest first, paged by
-//! sequence number.
+//! `GET /api/v1/audit` (admins): the audit log, oldest first or newest
+//! first, paged by sequence number.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -130,25 +130,37 @@ pub async fn status(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Events after this sequence number (the previous page's `next_after`).
+    /// Only events after this sequence number: oldest first, the previous
+    /// page's `next_after`.
     #[param(minimum = 0)]
     after: Option<i64>,
+    /// Only events before this sequence number: with `newest`, the
+    /// previous page's `next_before`.
+    #[param(minimum = 0)]
+    before: Option<i64>,
+    /// The newest events first (paged back with `before`).
+    #[serde(default)]
+    newest: bool,
     /// How many, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
-/// A page of the audit log, oldest first.
+/// A page of the audit log, oldest first (newest first with `newest`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
-    /// Pass as `after` for the next page; null when the page is empty.
+    /// Oldest first: pass as `after` for the next page; null when the page
+    /// is empty or the page is newest first.
     pub next_after: Option<u64>,
+    /// Newest first: pass as `before` (with `newest`) for the next, older
+    /// page; null when the page is empty or oldest first.
+    pub next_before: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "engine",
     params(AuditQuery),
-    responses((status = 200, description = "Audit events, oldest first", body = Envelope<AuditPage>),
+    responses((status = 200, description = "Audit events, oldest first (newest first with `newest`)", body = Envelope<AuditPage>),
               (status = 422, description = "A parameter is wrong", body = ErrorEnvelope)))]
 pub async fn audit(
     State(state): State<AppState>,
@@ -157,11 +169,31 @@ pub async fn audit(
 ) -> Result<Json<Envelope<AuditPage>>, ApiError> {
     let q: AuditQuery = query(raw.as_deref())?;
     let n = limit("limit", q.limit, 100)?;
-    let after = q
-        .after
-        .map(|a| u64::try_from(a).map_err(|_| invalid("after", format!("{a} is negative"))))
-        .transpose()?;
-    let events = state.engine.decider.store.audit_events(after, n)?;
+    let number = |field: &str, v: Option<i64>| {
+        v.map(|a| u64::try_from(a).map_err(|_| invalid(field, format!("{a} is negative"))))
+            .transpose()
+    };
+    let after = number("after", q.after)?;
+    let before = number("before", q.before)?;
+    let store = &state.engine.decider.store;
+    // Both numbers bound the events either way; the order says which end
+    // a page starts from.
+    if q.newest {
+        let mut events = store.audit_events_before(before, n)?;
+        events.retain(|e| after.is_none_or(|a| e.seq > a));
+        let next_before = events.last().map(|e| e.seq);
+        return Ok(Json(Envelope::new(AuditPage {
+            events,
+            next_after: None,
+            next_before,
+        })));
+    }
+    let mut events = store.audit_events(after, n)?;
+    events.retain(|e| before.is_none_or(|b| e.seq < b));
     let next_after = events.last().map(|e| e.seq);
-    Ok(Json(Envelope::new(AuditPage { events, next_after })))
+    Ok(Json(Envelope::new(AuditPage {
+        events,
+        next_after,
+        next_before: None,
+    })))
 }

@@ -95,4 +95,19 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// Audit events, newest first, numbered below `before_seq` (all when
+    /// none), at most `limit`.
+    pub fn audit_events_before(
+        &self,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let end = before_seq.unwrap_or(u64::MAX);
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for (_, loc) in self.groups.audit_before(end, limit)? {
+            out.extend(self.load_json::<AuditEvent>(loc)?);
+        }
+        Ok(out)
+    }
 }

@@ -396,6 +396,28 @@ impl Groups {
         }
         Ok(out)
     }
+
+    /// Audit entries numbered below `end`, newest first, at most `limit`:
+    /// the groups are walked back from the one holding `end - 1`.
+    pub fn audit_before(&self, end: u64, limit: usize) -> Result<Vec<(u64, Loc)>> {
+        self.write()?;
+        let mut out = Vec::new();
+        for group in self.audit.range(..end.to_be_bytes()).rev() {
+            let (_, at) = group?;
+            let value = self.group(&at)?;
+            for entry in decode_audit(&value)
+                .into_iter()
+                .rev()
+                .filter(|(s, _)| *s < end)
+            {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -508,6 +530,19 @@ mod tests {
         assert_eq!(seqs(995, 100), vec![995, 996, 997, 998, 999, 1000]);
         assert!(seqs(1001, 10).is_empty());
         assert_eq!(seqs(1, 1000).len(), 1000);
+        // And back from any number, newest first.
+        let back = |end, limit| -> Vec<u64> {
+            g.audit_before(end, limit)
+                .expect("audit")
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        };
+        assert_eq!(back(u64::MAX, 3), vec![1000, 999, 998]);
+        assert_eq!(back(99, 4), vec![98, 97, 96, 95]);
+        assert_eq!(back(6, 100), vec![5, 4, 3, 2, 1]);
+        assert!(back(1, 10).is_empty());
+        assert_eq!(back(1001, 1000).len(), 1000);
         // `indexed_to` moves only as far as the log is durable.
         let start = Loc {
             segment: 0,

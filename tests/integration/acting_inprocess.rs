@@ -315,6 +315,17 @@ async fn a_full_queue_refuses_visibly_and_never_drops() {
         }
     }
     assert_eq!(s.decider.metrics.queue_overflow.get(), 2);
+    // Every item, limited: the newest ones, oldest first (the console and
+    // `queue list --all` show what was queued lately).
+    let newest: Vec<String> = s
+        .acting
+        .queue
+        .list_all(2)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.kill.kill_id)
+        .collect();
+    assert_eq!(newest, ["full-1", "full-2"]);
     let overflows = s
         .decider
         .store

@@ -143,6 +143,40 @@ async fn status_audit_and_a_redacted_configuration() {
     let after = body["data"]["next_after"].as_u64().unwrap();
     let (_, body, _) = get(&s, &format!("/api/v1/audit?after={after}"), ADMIN).await;
     assert!(body["data"]["events"].as_array().unwrap().is_empty());
+    // Newest first, paged back with `before`: the same events, reversed.
+    let seqs = |b: &serde_json::Value| -> Vec<u64> {
+        b["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let (_, all, _) = get(&s, "/api/v1/audit?limit=1000", ADMIN).await;
+    let mut newest_first = seqs(&all);
+    newest_first.reverse();
+    assert!(!newest_first.is_empty(), "{all}");
+    let (status, page, _) = get(&s, "/api/v1/audit?newest=true&limit=1", ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(seqs(&page), newest_first[..1]);
+    assert!(page["data"]["next_after"].is_null(), "{page}");
+    let before = page["data"]["next_before"].as_u64().unwrap();
+    let uri = format!("/api/v1/audit?newest=true&before={before}&limit=1000");
+    let (_, older, _) = get(&s, &uri, ADMIN).await;
+    assert_eq!(seqs(&older), newest_first[1..]);
+    // Both numbers bound the events, whichever the order.
+    let top = newest_first[0];
+    for uri in [
+        format!("/api/v1/audit?newest=true&after={top}"),
+        format!(
+            "/api/v1/audit?before={}",
+            newest_first[newest_first.len() - 1]
+        ),
+    ] {
+        let (status, body, _) = get(&s, &uri, ADMIN).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        assert!(seqs(&body).is_empty(), "{uri}: {body}");
+    }
 
     let req = Request::builder()
         .uri("/metrics")
@@ -479,16 +513,27 @@ async fn the_console_is_served_without_a_key_with_its_types_and_a_strict_csp() {
     assert!(
         scripts[0]
             .trim_start()
-            .starts_with("src=\"/console/app.js\"")
+            .starts_with("type=\"module\" src=\"/console/app.js\""),
+        "{html}"
     );
     assert!(html.contains("href=\"/console/app.css\""));
     assert!(!html.contains("style="), "no inline style either");
 
-    for (uri, kind) in [
+    const MODULES: [&str; 6] = [
+        "/console/app.js",
+        "/console/dom.js",
+        "/console/session.js",
+        "/console/confirm.js",
+        "/console/overview.js",
+        "/console/pages.js",
+    ];
+    let files = [
         ("/console", "text/html; charset=utf-8"),
-        ("/console/app.js", "text/javascript; charset=utf-8"),
         ("/console/app.css", "text/css; charset=utf-8"),
-    ] {
+    ]
+    .into_iter()
+    .chain(MODULES.map(|m| (m, "text/javascript; charset=utf-8")));
+    for (uri, kind) in files {
         let (status, headers, body) = fetch(&s, uri, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert_eq!(header(&headers, "content-type"), kind, "{uri}");
@@ -514,9 +559,11 @@ async fn the_console_is_served_without_a_key_with_its_types_and_a_strict_csp() {
         assert!(!body.is_empty(), "{uri}");
     }
 
-    // The script sends the typed key and never writes data as HTML.
-    let (_, _, js) = fetch(&s, "/console/app.js", None).await;
-    let js = String::from_utf8(js).unwrap();
+    // The scripts send the typed key and never write data as HTML.
+    let mut js = String::new();
+    for uri in MODULES {
+        js.push_str(&String::from_utf8(fetch(&s, uri, None).await.2).unwrap());
+    }
     assert!(js.contains("'X-API-Key'") && js.contains("sessionStorage"));
     assert!(!js.contains("innerHTML") && !js.contains("outerHTML"));
     assert!(!js.contains("insertAdjacentHTML") && !js.contains("document.write"));
@@ -525,6 +572,12 @@ async fn the_console_is_served_without_a_key_with_its_types_and_a_strict_csp() {
         "/api/v1/queue",
         "/api/v1/resurrections",
         "/api/v1/mode",
+        "/api/v1/decisions",
+        "/api/v1/audit",
+        "/api/v1/config/thresholds",
+        "/api/v1/outcomes",
+        "/api/v1/plugins",
+        "'/health'",
     ] {
         assert!(js.contains(route), "the console reads {route}");
     }

@@ -1,9 +1,17 @@
-//! The web console in a real browser: a real `medic serve` queues a real
-//! kill for approval; headless Chromium, driven over the W3C WebDriver
+//! The web console in a real browser: a real `medic serve` queues real
+//! kills for approval; headless Chromium, driven over the W3C WebDriver
 //! protocol through Debian's `chromedriver`, logs in with a wrong key, a
-//! viewer's key and an approver's, and approves the kill from the page; the
-//! service comes back and the resurrection shows in the console. A
-//! screenshot is kept in `target/test-artifacts/console.png`.
+//! viewer's key, an approver's and an admin's. In one session: a queue
+//! item's permalink opened afresh (login, then the item with every field,
+//! a kill's HTML shown as text); approve behind a confirmation (dismissed:
+//! nothing; accepted: approved); the links item → decision → resurrection;
+//! the resurrection's step history and a rollback from the page (and the
+//! server's refusal of a second); deny with its reason; an item no backend
+//! serves saying why; decisions filtered by module and paged; the audit
+//! log with the approval, newest first and paged; a threshold change and
+//! its revert; the health panel and each plugin's sha256 and quarantine
+//! state; a plugin reload and a mode switch. Screenshots of each page are
+//! kept in `target/test-artifacts/console-*.png`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +28,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const INSTALL: &str = "apt-get install chromium chromium-driver";
 const APPROVER_KEY: &str = "console-approver-key-0123456789";
 const VIEWER_KEY: &str = "console-viewer-key-0123456789";
+/// Evidence that would be an element if the page wrote it as HTML.
+const INJECTED: &str = "<img id=\"injected\" src=\"x\">";
 /// How WebDriver names an element reference in JSON.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -368,6 +378,64 @@ fn key_entry(name: &str, role: &str, key: &str) -> Value {
     json!({"name": name, "role": role, "sha256": hex::encode(Sha256::digest(key))})
 }
 
+/// A page of the console by its hash (`#/decisions?module=x`): a change of
+/// hash in the page already open, no reload.
+fn page(engine: &Engine, hash: &str) -> String {
+    format!("{}/console{hash}", engine.api)
+}
+
+impl Browser {
+    /// The page's URL now.
+    fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Waits for the confirmation dialog and returns its title.
+    fn dialog(&self) -> String {
+        self.wait("the confirmation dialog", 30, |b| {
+            (!b.hidden("#confirm")).then(|| b.text("#confirm-title").unwrap_or_default())
+        })
+    }
+
+    /// Types `text` in the dialog's field (if any) and confirms.
+    fn confirm(&self, text: &str) {
+        if !text.is_empty() {
+            self.type_into("#confirm-input", text)
+                .expect("type in the dialog");
+        }
+        self.click("#confirm-ok").expect("press confirm");
+    }
+
+    /// Waits for the flash message starting with `prefix`.
+    fn flashed(&self, prefix: &str) -> String {
+        self.wait(&format!("the message {prefix:?}"), 30, |b| {
+            b.text("#flash")
+                .filter(|t| t.starts_with(prefix) && !b.hidden("#flash"))
+        })
+    }
+
+    /// The modules of the rows of the decisions page, once it shows rows.
+    fn decision_modules(&self) -> Vec<String> {
+        self.wait("the decisions page's rows", 30, |b| {
+            let v = b
+                .script(
+                    "return [...document.querySelectorAll('#page-decisions tbody tr')].map(r => r.dataset.module);",
+                    json!([]),
+                )
+                .ok()?;
+            let modules: Vec<String> = v
+                .as_array()?
+                .iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect();
+            (!modules.is_empty()).then_some(modules)
+        })
+    }
+}
+
 #[test]
 fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     ensure_browser();
@@ -382,6 +450,12 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
                 key_entry("console-viewer", "viewer", VIEWER_KEY),
             ])),
         );
+        // Monitored long enough that a person can roll it back from the page.
+        yaml_set(
+            m,
+            "resurrection.monitoring_duration_minutes",
+            yaml(json!(30)),
+        );
         // A shadow beside the strategy in force, for the Shadow panel.
         yaml_set(
             c,
@@ -391,24 +465,28 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     });
     svc.start();
     svc.kill();
-    // payment-processor always needs a human: both kills wait in the queue.
-    engine.report_kill(&kill_json("console-1", "payment-processor"));
+    // payment-processor and auth-service always need a human: all three
+    // kills wait in the queue; no backend serves auth-service.
+    // Kill fields come from outside: this one's evidence is HTML, which
+    // the page must show as text.
+    let mut first = kill_json("console-1", "payment-processor");
+    first["evidence"] = json!([INJECTED]);
+    engine.report_kill(&first);
     engine.report_kill(&kill_json("console-2", "payment-processor"));
+    engine.report_kill(&kill_json("console-3", "auth-service"));
     let row_of = |kill_id: &str| {
         let item = engine.wait_queued(kill_id);
         let id = item["item_id"].as_str().expect("an item id").to_string();
         (format!("#queue tr[data-item-id=\"{id}\"]"), id)
     };
-    let (row, _) = row_of("console-1");
+    let (row, approved_id) = row_of("console-1");
     let (denied_row, denied_id) = row_of("console-2");
+    let (blocked_row, _) = row_of("console-3");
 
     let browser = Browser::start();
     // `/` sends the browser to the console.
     browser.goto(&format!("{}/", engine.api));
-    let url = browser
-        .call(reqwest::Method::GET, "/url", None)
-        .expect("the current url");
-    assert_eq!(url, format!("{}/console", engine.api));
+    assert_eq!(browser.url(), format!("{}/console", engine.api));
 
     // A wrong key: the API's own message, and nothing else shown.
     browser.log_in("not-a-key-0123456789");
@@ -452,7 +530,7 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     // The shadow's record, and who signed each plugin.
     let shadow = browser.wait("the shadow's record", 30, |b| {
         b.text("#shadow .shadow-summary")
-            .filter(|t| t.contains("2 kills judged"))
+            .filter(|t| t.contains("3 kills judged"))
     });
     assert!(
         shadow.contains("balanced@") && shadow.contains("shadows phase_3_semi_auto"),
@@ -465,42 +543,181 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
         "the signer column"
     );
     browser.save_page("console-viewer-queue.png");
-
-    // An approver approves it with a note.
-    browser.click("#logout").expect("log out");
-    browser.log_in(APPROVER_KEY);
-    browser.wait("the approver to be logged in", 30, |b| {
-        b.text("#whoami")
-            .filter(|t| t == "console-approver (approver)")
+    // The audit log is an admin's; a viewer's link says so.
+    assert!(browser.count("#nav a.disabled[data-view=\"audit\"]") == 1);
+    // A viewer's thresholds page has its Revert buttons off, saying why.
+    browser.goto(&page(&engine, "#/thresholds"));
+    browser.wait("the thresholds page", 30, |b| {
+        b.text("#page-thresholds .role-note")
+            .filter(|t| t == "Reverting needs an admin key.")
     });
-    assert!(browser.hidden("#mode-form"), "approvers are not admins");
-    let approve = format!("{row} button.approve");
-    browser.wait("the approve button", 30, |b| b.find(&approve).ok());
-    browser.save_page("console-approver-queue.png");
 
-    // A denial needs a reason: the page says so and sends nothing.
+    // A queue item's permalink, opened afresh: the login, then the item.
+    browser.click("#logout").expect("log out");
+    browser.goto("about:blank");
+    let permalink = page(&engine, &format!("#/queue/{approved_id}"));
+    browser.goto(&permalink);
+    browser.log_in(APPROVER_KEY);
+    let detail = browser.wait("the queue item's page", 30, |b| {
+        b.text("#page-queue-detail .page-body")
+            .filter(|t| t.contains("Risk factors"))
+    });
+    for shown in [
+        "payment-processor",
+        "console-1",
+        "always requires approval",
+        "SIEM risk",
+        "Reasoning",
+        "Recommendation",
+        "Guardrails",
+        "Outcome",
+        "Killed",
+    ] {
+        assert!(detail.contains(shown), "{shown:?} in {detail}");
+    }
+    assert_eq!(browser.url(), permalink);
+    assert!(detail.contains(INJECTED), "the evidence as text: {detail}");
+    assert_eq!(browser.count("#injected"), 0, "no element made from a kill");
+    browser.save_page("console-queue-item.png");
+
+    // Approve asks first: dismissed, nothing happens.
+    let approve = "#page-queue-detail button.approve";
+    browser.click(approve).expect("press approve");
+    assert_eq!(browser.dialog(), "Approve payment-processor?");
+    browser.save_page("console-confirm-approve.png");
+    browser.click("#confirm-cancel").expect("press cancel");
+    browser.wait("the dialog to close", 10, |b| {
+        b.hidden("#confirm").then_some(())
+    });
+    assert_eq!(engine.wait_queued("console-1")["status"], "pending");
+    // Accepted, with a note: approved.
+    browser.click(approve).expect("press approve");
+    browser.dialog();
+    browser.confirm("checked in the console");
+    browser.flashed("Approved payment-processor");
+    let request_link = "#page-queue-detail a.resurrection-link";
+    browser.wait("the item's resurrection link", 30, |b| {
+        b.find(request_link).ok()
+    });
+
+    // The item links to its decision, which links back and on.
+    browser
+        .click("#page-queue-detail a.decision-link")
+        .expect("follow the decision link");
+    let decision = browser.wait("the decision's page", 30, |b| {
+        b.text("#page-decisions-detail .page-body")
+            .filter(|t| t.contains("Where it led") && t.contains("console-1"))
+    });
+    assert!(decision.contains("pending_review"), "{decision}");
+    assert!(
+        browser.find("#page-decisions-detail a.item-link").is_ok(),
+        "{decision}"
+    );
+    browser.save_page("console-decision.png");
+    browser
+        .click("#page-decisions-detail a.resurrection-link")
+        .expect("follow the resurrection link");
+
+    // The resurrection: its steps, and a rollback that asks for a reason.
+    let request = &engine.requests_for("console-1")[0];
+    let request_id = request["request_id"].as_str().expect("a request id");
+    assert_eq!(request["approved_by"], "console-approver");
+    assert_eq!(request["notes"], "checked in the console");
+    browser.wait("the resurrection to be monitored", 90, |b| {
+        b.text("#page-resurrections-detail .summary")
+            .filter(|t| t.contains("monitoring"))
+    });
+    assert!(
+        browser
+            .url()
+            .ends_with(&format!("#/resurrections/{request_id}")),
+        "{}",
+        browser.url()
+    );
+    assert!(browser.count("#page-resurrections-detail tr.step") >= 2);
+    wait_for("the approved service to be back", 30, || svc.healthy());
+    browser
+        .click("#page-resurrections-detail button.rollback")
+        .expect("press roll back");
+    assert_eq!(browser.dialog(), "Roll back payment-processor?");
+    browser
+        .click("#confirm-ok")
+        .expect("confirm with no reason");
+    let problem = browser.wait("the missing reason to be named", 10, |b| {
+        b.text("#confirm-error").filter(|t| !t.is_empty())
+    });
+    assert_eq!(problem, "A rollback needs a reason.");
+    browser.confirm("drill: roll it back");
+    browser.flashed("Rollback of payment-processor requested.");
+    let steps = browser.wait("the rollback to show", 90, |b| {
+        b.text("#page-resurrections-detail .summary")
+            .filter(|t| t.contains("rolled_back"))
+            .and_then(|_| b.text("#page-resurrections-detail .page-body"))
+    });
+    assert!(steps.contains("drill: roll it back"), "{steps}");
+    assert!(steps.contains("rolling_back"), "the step history: {steps}");
+    browser.save_page("console-resurrection.png");
+    // Again, once its workflow has ended: Medic refuses, and the dialog
+    // shows its words.
+    wait_for("the workflow to end", 30, || {
+        engine.get("/api/v1/status").1["data"]["resurrections_in_progress"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    });
+    browser
+        .click("#page-resurrections-detail button.rollback")
+        .expect("press roll back");
+    browser.dialog();
+    browser.confirm("once more");
+    let refusal = browser.wait("the refusal", 30, |b| {
+        b.text("#confirm-error").filter(|t| !t.is_empty())
+    });
+    let (status, body) = engine.post(
+        &format!("/api/v1/resurrections/{request_id}/rollback"),
+        json!({"reason": "once more"}),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        refusal,
+        body["errors"][0]["message"].as_str().unwrap_or_default()
+    );
+    browser.click("#confirm-cancel").expect("press cancel");
+
+    // Deny asks for its reason in the dialog, from the overview.
+    browser.goto(&page(&engine, "#/"));
+    browser.wait("the items left", 30, |b| {
+        (b.count(&denied_row) == 1 && b.count(&row) == 0).then_some(())
+    });
+    // The item no backend serves says so, and its Approve is off.
+    let blocked = browser.wait("the blocked item", 30, |b| b.text(&blocked_row));
+    assert!(
+        blocked
+            .contains("Cannot be approved: no entry of resurrection.backends serves auth-service"),
+        "{blocked}"
+    );
+    assert!(
+        browser
+            .script(
+                "return document.querySelector(arguments[0]).disabled;",
+                json!([format!("{blocked_row} button.approve")]),
+            )
+            .is_ok_and(|v| v == true)
+    );
+    browser.save_page("console-approver-queue.png");
     browser
         .click(&format!("{denied_row} button.deny"))
         .expect("press deny");
+    assert_eq!(browser.dialog(), "Deny payment-processor?");
+    browser
+        .click("#confirm-ok")
+        .expect("confirm with no reason");
     let problem = browser.wait("the missing reason to be named", 10, |b| {
-        b.text(&format!("{denied_row} .error"))
-            .filter(|t| !t.is_empty())
+        b.text("#confirm-error").filter(|t| !t.is_empty())
     });
     assert_eq!(problem, "A denial needs a reason.");
     assert_eq!(engine.wait_queued("console-2")["status"], "pending");
-    browser
-        .type_into(
-            &format!("{denied_row} input.reason"),
-            "confirmed compromise",
-        )
-        .expect("type the reason");
-    browser
-        .click(&format!("{denied_row} button.deny"))
-        .expect("press deny");
-    browser.wait("the denial to be confirmed", 30, |b| {
-        b.text("#flash")
-            .filter(|t| t.starts_with("Denied payment-processor"))
-    });
+    browser.confirm("confirmed compromise");
+    browser.flashed("Denied payment-processor");
     browser.wait("the denied item to leave the queue", 30, |b| {
         (b.count(&denied_row) == 0).then_some(())
     });
@@ -508,32 +725,52 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     assert_eq!(shown["data"]["status"], "denied", "{shown}");
     assert_eq!(shown["data"]["note"], "confirmed compromise");
     assert_eq!(shown["data"]["decided_by"], "console-approver");
-
-    // The other is approved with a note.
-    browser
-        .type_into(&format!("{row} input.notes"), "checked in the console")
-        .expect("type the notes");
-    browser.click(&approve).expect("press approve");
-    browser.wait("the approval to be confirmed", 30, |b| {
-        b.text("#flash")
-            .filter(|t| t.starts_with("Approved payment-processor"))
+    // The queue's page lists decided items too, filtered by status.
+    browser.goto(&page(&engine, "#/queue?status=all"));
+    let statuses = browser.wait("every item", 30, |b| {
+        let v = b
+            .script(
+                "return [...document.querySelectorAll('#page-queue tbody tr')].map(r => r.dataset.killId + ' ' + r.cells[1].textContent);",
+                json!([]),
+            )
+            .ok()?;
+        let mut rows: Vec<String> = serde_json::from_value(v).ok()?;
+        rows.sort();
+        (rows.len() == 3).then_some(rows)
     });
-    browser.wait("the item to leave the queue", 30, |b| {
-        (b.count(&row) == 0).then_some(())
+    assert_eq!(
+        statuses,
+        [
+            "console-1 approved",
+            "console-2 denied",
+            "console-3 pending"
+        ]
+    );
+    browser.save_page("console-queue.png");
+    browser.goto(&page(&engine, "#/queue?status=denied"));
+    browser.wait("the denied item alone", 30, |b| {
+        (b.count("#page-queue tbody tr") == 1
+            && b.count("#page-queue tbody tr[data-kill-id=\"console-2\"]") == 1)
+            .then_some(())
+    });
+    // The resurrections' page, filtered by status.
+    browser.goto(&page(&engine, "#/resurrections?status=rolled_back"));
+    let listed = browser.wait("the rolled back resurrection", 30, |b| {
+        b.text("#page-resurrections tbody tr[data-kill-id=\"console-1\"]")
+    });
+    assert!(listed.contains("console-approver"), "{listed}");
+    browser.goto(&page(&engine, "#/resurrections?status=completed"));
+    browser.wait("no completed resurrection", 30, |b| {
+        b.text("#page-resurrections .empty")
+            .filter(|t| t == "No resurrection matches.")
     });
 
-    // The resurrection shows, and runs to its end.
+    // The overview shows the resurrection, the decision and the chart.
     let resurrection = "#resurrections tr[data-kill-id=\"console-1\"]";
-    let text = browser.wait("the resurrection to complete in the console", 90, |b| {
-        b.text(resurrection).filter(|t| t.contains("completed"))
+    let text = browser.wait("the resurrection in the overview", 30, |b| {
+        b.text(resurrection).filter(|t| t.contains("rolled_back"))
     });
     assert!(text.contains("console-approver"), "{text}");
-    assert!(text.contains("checked in the console"), "{text}");
-    wait_for("the approved service to be back", 30, || svc.healthy());
-    let r = &engine.requests_for("console-1")[0];
-    assert_eq!(r["approved_by"], "console-approver");
-    assert_eq!(r["notes"], "checked in the console");
-    // The decision is in the recent decisions and counted in the chart.
     browser.wait("the decision in the list", 30, |b| {
         b.text("#decisions tr[data-kill-id=\"console-1\"]")
             .filter(|t| t.contains("pending_review"))
@@ -543,20 +780,182 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
             .then_some(())
     });
 
-    // An admin also reloads plugins and switches the mode from the page.
+    // Decisions: filtered by module through the form, the filter in the URL.
+    browser.goto(&page(&engine, "#/decisions"));
+    let all = browser.decision_modules();
+    assert_eq!(all.len(), 3, "{all:?}");
+    browser
+        .type_into("#filter-decisions-module", "auth-service")
+        .expect("type the module");
+    browser
+        .click("#page-decisions form.filters button[type=\"submit\"]")
+        .expect("apply the filter");
+    browser.wait("the filter in the URL", 30, |b| {
+        b.url()
+            .contains("#/decisions?module=auth-service")
+            .then_some(())
+    });
+    let filtered = browser.wait("only auth-service", 30, |b| {
+        let m = b.decision_modules();
+        (m.len() == 1).then_some(m)
+    });
+    assert_eq!(filtered, ["auth-service"]);
+    // Paged two at a time: the next page holds the rest, newest first.
+    browser.goto(&page(&engine, "#/decisions?limit=2"));
+    let first = browser.wait("a first page of two", 30, |b| {
+        let m = b.decision_modules();
+        (m.len() == 2).then_some(m)
+    });
+    assert_eq!(first, ["auth-service", "payment-processor"]);
+    browser.click("#page-decisions a.next").expect("press next");
+    let second = browser.wait("the second page", 30, |b| {
+        let m = b.decision_modules();
+        (m.len() == 1).then_some(m)
+    });
+    assert_eq!(second, ["payment-processor"]);
+    assert!(browser.url().contains("cursor="), "{}", browser.url());
+    assert!(
+        browser.find("#page-decisions a.next").is_err(),
+        "the last page"
+    );
+    browser.save_page("console-decisions.png");
+
+    // An admin: the audit log shows the approval.
     browser.click("#logout").expect("log out");
     browser.log_in(&engine.key);
     browser.wait("the admin to be logged in", 30, |b| {
         b.text("#whoami")
             .filter(|t| t == "env:MEDIC_API_KEY (admin)")
     });
+    browser.goto(&page(&engine, "#/audit?kind=human_approval&limit=1000"));
+    let approval = browser.wait("the approval in the audit log", 30, |b| {
+        b.text("#page-audit tbody tr[data-kind=\"human_approval\"]")
+    });
+    assert!(
+        approval.contains("console-approver") && approval.contains("console-1"),
+        "{approval}"
+    );
+    assert_eq!(browser.count("#page-audit tbody tr"), 1);
+    browser.save_page("console-audit.png");
+    // Newest first by default, three a page: the next page holds older ones.
+    let seqs = |b: &Browser| -> Option<Vec<u64>> {
+        let v = b
+            .script(
+                "return [...document.querySelectorAll('#page-audit tbody tr')].map(r => Number(r.dataset.seq));",
+                json!([]),
+            )
+            .ok()?;
+        let seqs: Vec<u64> = v.as_array()?.iter().filter_map(Value::as_u64).collect();
+        (!seqs.is_empty()).then_some(seqs)
+    };
+    browser.goto(&page(&engine, "#/audit?limit=3"));
+    let newest = browser.wait("the newest audit page", 30, |b| {
+        seqs(b).filter(|s| s.len() == 3)
+    });
+    assert!(newest.windows(2).all(|w| w[0] > w[1]), "{newest:?}");
+    browser.click("#page-audit a.next").expect("press next");
+    let older = browser.wait("the next audit page", 30, |b| {
+        seqs(b).filter(|s| s.first() < newest.last())
+    });
+    assert!(older.windows(2).all(|w| w[0] > w[1]), "{older:?}");
+    assert!(
+        browser.url().contains(&format!("before={}", newest[2])),
+        "{}",
+        browser.url()
+    );
+
+    // Thresholds: a change shows in the history, and Revert undoes it.
+    let before = engine.get("/api/v1/config/thresholds").1["data"]["current"]["risk.low"]
+        .as_f64()
+        .expect("risk.low");
+    let changed = if (before - 0.35).abs() < 1e-9 {
+        0.3
+    } else {
+        0.35
+    };
+    let (ok, _, err) = engine.cli(&[
+        "thresholds",
+        "set",
+        &format!("risk.low={changed}"),
+        "--reason",
+        "console drill",
+    ]);
+    assert!(ok, "{err}");
+    let history = engine.get("/api/v1/config/thresholds").1["data"]["history"].clone();
+    let change = history
+        .as_array()
+        .and_then(|h| h.iter().map(|c| c["id"].as_u64().unwrap_or(0)).max())
+        .expect("a change");
+    browser.goto(&page(&engine, "#/thresholds"));
+    let shown = format!("#page-thresholds tr[data-change-id=\"{change}\"]");
+    let row_text = browser.wait("the change in the history", 30, |b| b.text(&shown));
+    assert!(
+        row_text.contains("console drill") && row_text.contains("risk.low"),
+        "{row_text}"
+    );
+    browser.save_page("console-thresholds.png");
+    browser
+        .click(&format!("{shown} button.revert"))
+        .expect("press revert");
+    assert_eq!(browser.dialog(), format!("Revert change #{change}?"));
+    browser.confirm("");
+    browser.flashed(&format!("Change #{change} reverted by change #"));
+    let now = engine.get("/api/v1/config/thresholds").1["data"]["current"]["risk.low"]
+        .as_f64()
+        .expect("risk.low");
+    assert!(
+        (now - before).abs() < 1e-9,
+        "{now} after the revert, {before} before the change"
+    );
+    browser.wait("the restored value", 30, |b| {
+        b.text("#page-thresholds tr[data-threshold=\"risk.low\"] td.value")
+            .filter(|t| t.parse::<f64>().is_ok_and(|v| (v - before).abs() < 5e-4))
+    });
+
+    // The health panel: every dependency with its state, and each plugin's
+    // sha256 and quarantine state.
+    browser.goto(&page(&engine, "#/health"));
+    let (_, health) = engine.get("/health");
+    for (check, label) in [
+        ("database", "Store"),
+        ("event_bus", "Event bus"),
+        ("siem_connection", "SIEM"),
+        ("plugins", "Plugins serving"),
+        ("queue", "Approval queue"),
+        ("smith_veto", "Veto channel"),
+        ("responses", "Responses"),
+    ] {
+        let text = browser.wait(&format!("the {check} check"), 30, |b| {
+            b.text(&format!("#page-health tr[data-check=\"{check}\"]"))
+        });
+        let state = health["checks"][check].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with(label) && text.contains(state),
+            "{check}: {text} ({health})"
+        );
+    }
+    let (_, plugins) = engine.get("/api/v1/plugins");
+    let strategy = plugins["data"]["plugins"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "balanced"))
+        .expect("the balanced strategy")
+        .clone();
+    let row_text = browser.wait("the plugin's row", 30, |b| {
+        b.text("#page-health tr[data-plugin=\"balanced\"]")
+    });
+    assert!(
+        row_text.contains(strategy["sha256"].as_str().expect("a sha256"))
+            && row_text.contains("no (0 failures in a row)"),
+        "{row_text}"
+    );
+    browser.save_page("console-health.png");
+
+    // An admin also reloads plugins and switches the mode from the overview.
+    browser.goto(&page(&engine, "#/"));
     assert!(!browser.hidden("#mode-form"));
     assert!(!browser.hidden("#reload-plugins"));
     browser.click("#reload-plugins").expect("press reload");
-    browser.wait("the reload to be confirmed", 30, |b| {
-        b.text("#flash")
-            .filter(|t| t.starts_with("Plugins reloaded"))
-    });
+    browser.flashed("Plugins reloaded");
     browser
         .click("#mode-select option[value=\"manual\"]")
         .expect("choose manual");

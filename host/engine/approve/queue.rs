@@ -152,10 +152,11 @@ impl ApprovalQueue {
         Ok(items)
     }
 
-    /// Every item, oldest first (decided ones included).
+    /// The newest `limit` items, decided ones included, oldest first: what
+    /// was queued lately, not what was queued first months ago.
     pub fn list_all(&self, limit: usize) -> Result<Vec<QueueItem>, QueueError> {
         let mut items = self.store.queue_items()?;
-        items.truncate(limit);
+        items.drain(..items.len().saturating_sub(limit));
         Ok(items)
     }
 
