@@ -247,6 +247,23 @@ export async function refreshResurrections() {
 
 // -------------------------------------------------------------- decisions
 
+/** A decision as a row of a table: its time links to its page. */
+export function decisionRow(d) {
+  return h(
+    'tr',
+    { 'data-decision-id': d.decision_id, 'data-kill-id': d.kill_id, 'data-module': d.target_module },
+    h('td', { class: 'nowrap small' }, h('a', { href: `#/decisions/${encodeURIComponent(d.decision_id)}` }, time(d.timestamp))),
+    h('td', { class: 'strong module' }, d.target_module),
+    h('td', { class: 'small' }, d.kill_id),
+    h('td', null, badge(d.outcome)),
+    h('td', null, badge(d.risk_level), ` ${num(d.risk_score, 3)}`),
+    h('td', null, num(d.confidence, 2)),
+    h('td', null, d.executed ? 'yes' : 'no'),
+    h('td', null, d.mode),
+    h('td', { class: 'small' }, (d.guardrails || []).join(', ') || '–'),
+  );
+}
+
 export async function refreshDecisions() {
   const section = $('#decisions');
   await guarded(section, async () => {
@@ -254,23 +271,7 @@ export async function refreshDecisions() {
     const decisions = data.decisions || [];
     const body = $('tbody', section);
     clear(body);
-    for (const d of decisions) {
-      body.appendChild(
-        h(
-          'tr',
-          { 'data-decision-id': d.decision_id, 'data-kill-id': d.kill_id },
-          h('td', { class: 'nowrap small' }, time(d.timestamp)),
-          h('td', { class: 'strong' }, h('a', { href: `#/decisions/${encodeURIComponent(d.decision_id)}` }, d.target_module)),
-          h('td', { class: 'small' }, d.kill_id),
-          h('td', null, badge(d.outcome)),
-          h('td', null, badge(d.risk_level), ` ${num(d.risk_score, 3)}`),
-          h('td', null, num(d.confidence, 2)),
-          h('td', null, d.executed ? 'yes' : 'no'),
-          h('td', null, d.mode),
-          h('td', { class: 'small' }, (d.guardrails || []).join(', ') || '–'),
-        ),
-      );
-    }
+    for (const d of decisions) body.appendChild(decisionRow(d));
     $('.empty', section).hidden = decisions.length > 0;
   });
 }

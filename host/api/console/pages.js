@@ -4,7 +4,7 @@
 import { $, append, badge, clear, figure, h, num, relative, time } from './dom.js';
 import { ApiFailure, api, canApprove, flash, hooks, isAdmin, state } from './session.js';
 import { confirmAction } from './confirm.js';
-import { decideButtons, factorList, refreshStatus, signerText } from './overview.js';
+import { decideButtons, decisionRow, factorList, refreshStatus, signerText } from './overview.js';
 
 // ----------------------------------------------------------------- routes
 
@@ -449,21 +449,7 @@ export function decisionList(root, params) {
       const next = data.next_cursor ? href('decisions', Object.assign({}, here, { cursor: data.next_cursor })) : null;
       // Older pages follow the cursor; back is the browser's history, or the newest page.
       const first = params.get('cursor') ? href('decisions', Object.assign({}, here, { cursor: '' })) : null;
-      const rows = decisions.map((d) =>
-        h(
-          'tr',
-          { 'data-decision-id': d.decision_id, 'data-kill-id': d.kill_id, 'data-module': d.target_module },
-          h('td', { class: 'nowrap small' }, go(`decisions/${encodeURIComponent(d.decision_id)}`, time(d.timestamp))),
-          h('td', { class: 'strong module' }, d.target_module),
-          h('td', { class: 'small' }, d.kill_id),
-          h('td', null, badge(d.outcome)),
-          h('td', null, badge(d.risk_level), ` ${num(d.risk_score, 3)}`),
-          h('td', null, num(d.confidence, 2)),
-          h('td', null, d.executed ? 'yes' : 'no'),
-          h('td', null, d.mode),
-          h('td', { class: 'small' }, (d.guardrails || []).join(', ') || '–'),
-        ),
-      );
+      const rows = decisions.map(decisionRow);
       return [
         table(['Time', 'Module', 'Kill', 'Outcome', 'Risk', 'Confidence', 'Executed', 'Mode', 'Guardrails'], rows, 'No decision matches.'),
         data.partial ? h('p', { class: 'muted small' }, 'The search stopped at its time budget: there may be more on the next page.') : null,
