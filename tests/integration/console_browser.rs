@@ -270,30 +270,53 @@ impl Browser {
         .unwrap_or(true)
     }
 
+    /// Does `act` with the element `css` names, found afresh when the page
+    /// redrew it between finding and acting (its periodic refresh replaces
+    /// the element: WebDriver calls the old one stale).
+    fn with_element(
+        &self,
+        css: &str,
+        act: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut tries = 0;
+        loop {
+            let done = self.find(css).and_then(|id| act(&id));
+            match done {
+                Err(e) if e.contains("stale element") && tries < 10 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                done => return done,
+            }
+        }
+    }
+
     /// Replaces what is typed in an input.
     fn type_into(&self, css: &str, text: &str) -> Result<(), String> {
-        let id = self.find(css)?;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/clear"),
-            Some(json!({})),
-        )?;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            Some(json!({"text": text})),
-        )?;
-        Ok(())
+        self.with_element(css, |id| {
+            self.call(
+                reqwest::Method::POST,
+                &format!("/element/{id}/clear"),
+                Some(json!({})),
+            )?;
+            self.call(
+                reqwest::Method::POST,
+                &format!("/element/{id}/value"),
+                Some(json!({"text": text})),
+            )?;
+            Ok(())
+        })
     }
 
     fn click(&self, css: &str) -> Result<(), String> {
-        let id = self.find(css)?;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
-        )?;
-        Ok(())
+        self.with_element(css, |id| {
+            self.call(
+                reqwest::Method::POST,
+                &format!("/element/{id}/click"),
+                Some(json!({})),
+            )
+            .map(drop)
+        })
     }
 
     /// Saves a screenshot of the whole page as `name` among the artifacts.
