@@ -26,6 +26,7 @@
 //! | [`tls`] | (in `medic-config`) the API's TLS identity: PEM certificate chain and key → rustls config |
 //! | [`replay`] | recordings, `simulate`, and replaying strategies against them |
 //! | [`report`] | (in `medic-engine`) the daily report |
+//! | [`retention`] | (in `medic-engine`) the store's retention sweep in `medic serve` |
 //! | [`progress`] | progress of long commands on a terminal (quiet when piped) |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | crate `medic-telemetry` (`host/telemetry/`): logging, counters, histograms |
@@ -39,7 +40,7 @@ pub use medic_api as api;
 pub use medic_config::{self as config, tls};
 pub use medic_engine::{
     approve, decide, engine, enrich, event_bus, execute, fleet, guardrails, html, http_client,
-    ingest, learn, monitor, publish, report, shadow,
+    ingest, learn, monitor, publish, report, retention, shadow,
 };
 pub use medic_model::{self as model, sync, wire, wire_time};
 pub use medic_plugin_host as plugin;

@@ -125,6 +125,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     tasks.spawn(resurrector.clone().expire_queue(expiry_every, stop.clone()));
     tasks.spawn(audit_reloads(reloads, store.clone(), stop.clone()));
+    let sweeper = crate::retention::Sweeper::from_config(
+        &config,
+        store.clone(),
+        engine.fleet.clone(),
+        decider.metrics.clone(),
+    );
+    if let Some(sweeper) = sweeper {
+        tasks.spawn(sweeper.run(stop.clone()));
+    }
     if m.learning.enabled && m.learning.threshold_adjustment.enabled {
         tasks.spawn(learning.clone().schedule(stop.clone()));
     }

@@ -722,6 +722,14 @@ pub struct LearningDatabase {
     #[serde(rename = "type")]
     pub kind: String,
     pub path: String,
+    /// Days a decision and everything about its kill (outcomes, verdicts,
+    /// decided queue items, shadow decisions, dead letters, finished
+    /// requests) are kept; 0 keeps everything.
+    pub retention_days: u32,
+    /// Days audit events are kept (default: `retention_days`; never
+    /// fewer). They share the record log's segments with decisions, so
+    /// a longer audit retention keeps those segments on disk as long.
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Default for LearningDatabase {
@@ -729,7 +737,28 @@ impl Default for LearningDatabase {
         LearningDatabase {
             kind: "sled".into(),
             path: "data/medic.db".into(),
+            retention_days: 90,
+            audit_retention_days: None,
         }
+    }
+}
+
+/// The fewest days retention may keep: a kill older than the 30 days
+/// validation accepts is refused, so a redelivery of a kill whose decision
+/// retention removed is never decided again.
+pub const MIN_RETENTION_DAYS: u32 = 31;
+
+impl LearningDatabase {
+    /// Days decisions and audit events are kept; `None` when retention is
+    /// off (`retention_days: 0`).
+    pub fn retention(&self) -> Option<(u32, u32)> {
+        (self.retention_days > 0).then(|| {
+            let audit = self
+                .audit_retention_days
+                .unwrap_or(self.retention_days)
+                .max(self.retention_days);
+            (self.retention_days, audit)
+        })
     }
 }
 

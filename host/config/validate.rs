@@ -722,6 +722,35 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
         ),
     );
     c.non_empty("learning.database.path", &l.database.path);
+    let db = &l.database;
+    const MAX_DAYS: u32 = 36_500;
+    c.check(
+        db.retention_days == 0
+            || (crate::raw::MIN_RETENTION_DAYS..=MAX_DAYS).contains(&db.retention_days),
+        "learning.database.retention_days",
+        format!(
+            "{} must be 0 (keep everything) or between {} and {MAX_DAYS}: kills up to 30 days old are decided, and their decisions must be kept to know a redelivery",
+            db.retention_days,
+            crate::raw::MIN_RETENTION_DAYS
+        ),
+    );
+    if let Some(audit) = db.audit_retention_days {
+        if db.retention_days == 0 {
+            c.fail(
+                "learning.database.audit_retention_days",
+                "has no effect while learning.database.retention_days is 0 (everything is kept): remove it or set retention_days",
+            );
+        } else {
+            c.check(
+                (db.retention_days..=MAX_DAYS).contains(&audit),
+                "learning.database.audit_retention_days",
+                format!(
+                    "{audit} must be between learning.database.retention_days ({}) and {MAX_DAYS}",
+                    db.retention_days
+                ),
+            );
+        }
+    }
     c.range(
         "learning.analysis.min_samples",
         l.analysis.min_samples,

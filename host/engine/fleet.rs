@@ -146,6 +146,12 @@ impl Fleet {
             .add(kill.timestamp, MAX_RECENT_KILLS))
     }
 
+    /// Forgets the outcome counts read so far: each module's are read
+    /// again from the store when next needed (retention removed some).
+    pub fn forget_outcome_counts(&self) {
+        lock(&self.modules).counts.clear();
+    }
+
     /// A module's resurrection history (for its profile).
     pub fn counts(&self, module: &str) -> Result<OutcomeCounts, StoreError> {
         if let Some(c) = lock(&self.modules).counts.get(module) {

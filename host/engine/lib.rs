@@ -19,6 +19,7 @@
 //! | [`learn`] | thresholds learned from outcomes (bounded, audited, revertible); patterns; the weekly report |
 //! | [`publish`] | decisions out to Redis |
 //! | [`report`] | the daily report |
+//! | [`retention`] | the store's retention sweep (`learning.database.retention_days`) |
 //! | [`shadow`] | a shadow scorer and strategy judging live kills beside the plugins in force; its record joined with what happened |
 //! | [`html`] | self-contained HTML report pieces (escaping, SVG bars) |
 //! | [`http_client`] | outgoing HTTP clients (timeouts, extra CA) |
@@ -46,4 +47,5 @@ pub mod learn;
 pub mod monitor;
 pub mod publish;
 pub mod report;
+pub mod retention;
 pub mod shadow;

@@ -30,18 +30,22 @@ pub struct DailyReport {
 pub fn daily(store: &Store, date: NaiveDate) -> Result<DailyReport> {
     let from = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default());
     let to = from + chrono::Duration::days(1);
-    let records = store.records_between(from, to)?;
     let mut r = DailyReport {
         date: date.to_string(),
-        decisions: records.len(),
         ..DailyReport::default()
     };
     let mut latency = 0u64;
-    for rec in &records {
+    // Streamed: a busy day is a hundred thousand records, never held at once.
+    store.visit_records_between(from, to, |rec| {
         let d = &rec.decision;
+        r.decisions += 1;
         *r.by_outcome.entry(wire_name(&d.outcome)).or_default() += 1;
         *r.by_risk_level.entry(wire_name(&d.risk_level)).or_default() += 1;
-        *r.by_module.entry(d.target_module.clone()).or_default() += 1;
+        if let Some(n) = r.by_module.get_mut(&d.target_module) {
+            *n += 1;
+        } else {
+            r.by_module.insert(d.target_module.clone(), 1);
+        }
         *r.by_reason
             .entry(wire_name(&rec.kill.kill_reason))
             .or_default() += 1;
@@ -60,12 +64,8 @@ pub fn daily(store: &Store, date: NaiveDate) -> Result<DailyReport> {
             r.siem_failures += 1;
         }
         latency += d.latency_us;
-    }
-    r.mean_latency_us = if records.is_empty() {
-        0
-    } else {
-        latency / records.len() as u64
-    };
-    r.dead_letters = store.dead_letters_between(from, to)?.len();
+    })?;
+    r.mean_latency_us = latency.checked_div(r.decisions as u64).unwrap_or(0);
+    r.dead_letters = store.dead_letters_count_between(from, to)?;
     Ok(r)
 }

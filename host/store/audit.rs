@@ -78,11 +78,13 @@ impl Store {
             actor,
             details,
         };
-        let loc = self
-            .groups
-            .log
-            .append(KIND_AUDIT, &serde_json::to_vec(&event)?)?;
+        let loc = self.groups.log.append_at(
+            KIND_AUDIT,
+            &serde_json::to_vec(&event)?,
+            Some(event.at.timestamp_millis()),
+        )?;
         pending.audit.push((seq, loc));
+        pending.audited_at(event.at.timestamp_millis());
         Ok(seq)
     }
 

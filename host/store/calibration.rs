@@ -139,6 +139,23 @@ impl Calibration {
         }
     }
 
+    /// Takes back a kill counted by [`Calibration::add`] (its record past
+    /// retention and removed): the counts stay those a store holding only
+    /// what is kept would be rebuilt with.
+    pub fn forget(&mut self, reading: Option<Reading>, threat: bool) {
+        let take = |t: &mut Tally| {
+            if threat {
+                t.threats = t.threats.saturating_sub(1);
+            } else {
+                t.false_positives = t.false_positives.saturating_sub(1);
+            }
+        };
+        take(&mut self.all);
+        if let Some(r) = reading {
+            self.each(&r, take);
+        }
+    }
+
     /// Counts a kill put to a person (its truth unknown until decided), or
     /// takes one back (`waiting` false) once a person decided it.
     pub fn unresolved(&mut self, reading: Option<Reading>, waiting: bool) {

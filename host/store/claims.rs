@@ -135,6 +135,29 @@ impl Claims {
         }
     }
 
+    /// Forgets the claim of the record at `loc` on `kill_id` (a record past
+    /// retention, removed with its index entry): the kill is unclaimed.
+    pub fn release(&self, kill_id: &[u8], loc: Loc) {
+        let h = self.hash(kill_id);
+        let mut map = self.map(h);
+        let Map { one, more } = &mut *map;
+        if one.get(&h) == Some(&loc) {
+            one.remove(&h);
+        } else if let Some(locs) = more.get_mut(&h) {
+            locs.retain(|l| *l != loc);
+            match locs[..] {
+                [] => {
+                    more.remove(&h);
+                }
+                [only] => {
+                    more.remove(&h);
+                    one.insert(h, only);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// How many records are claimed (a claim a crash lost counts until
     /// its kill is claimed again).
     pub fn len(&self) -> usize {

@@ -57,4 +57,21 @@ impl Store {
             .map(|item| Ok(serde_json::from_slice(&item?.1)?))
             .collect()
     }
+
+    /// How many dead letters were kept in `[from, to)` (none decoded).
+    pub fn dead_letters_count_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut n = 0;
+        for item in self
+            .dead
+            .range(time_be(from).to_vec()..time_be(to).to_vec())
+        {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }

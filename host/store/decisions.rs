@@ -297,30 +297,34 @@ impl Store {
         if !dead.is_empty() {
             tracing::warn!(kill_id = %d.kill_id, lost = dead.len(), "A kill's earlier claim has no record (lost in a crash before it was acknowledged); storing this decision");
         }
-        let loc = self.groups.log.append(KIND_RECORD, &bytes)?;
+        let loc =
+            self.groups
+                .log
+                .append_at(KIND_RECORD, &bytes, Some(d.timestamp.timestamp_millis()))?;
         self.claims.claim(d.kill_id.as_bytes(), loc, &dead);
         self.index_decision(&mut pending, rec, loc)?;
         Ok(Stored::New)
     }
 
-    /// Time index entries of kills stamped in `[from, to)`, by kill time.
-    /// A kill is decided after it is stamped (give or take the clock skew
-    /// validation allows), so the decisions from `from - skew` on hold them.
-    fn entries_killed_between(
+    /// Visits the time index entries of kills stamped in `[from, to)`, in
+    /// no particular order, one index group in memory at a time. A kill is
+    /// decided after it is stamped (give or take the clock skew validation
+    /// allows), so the decisions from `from - skew` on hold them.
+    fn visit_killed_between(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<TimeEntry>> {
+        mut visit: impl FnMut(TimeEntry) -> Result<()>,
+    ) -> Result<()> {
         let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
         let skew = crate::model::MAX_FUTURE.num_milliseconds();
-        let mut out: Vec<TimeEntry> = self
-            .groups
-            .times_between(from_ms.saturating_sub(skew), i64::MAX)?
-            .into_iter()
-            .filter(|e| e.kill_ms >= from_ms && e.kill_ms < to_ms)
-            .collect();
-        out.sort_by(|a, b| (a.kill_ms, &a.kill_id).cmp(&(b.kill_ms, &b.kill_id)));
-        Ok(out)
+        self.groups
+            .visit_between(from_ms.saturating_sub(skew), i64::MAX, |e| {
+                if e.kill_ms >= from_ms && e.kill_ms < to_ms {
+                    visit(e)?;
+                }
+                Ok(())
+            })
     }
 
     /// Every module's kill times in `[from, to)`, oldest first.
@@ -329,13 +333,22 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<HashMap<String, Vec<DateTime<Utc>>>> {
-        let mut out: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-        for e in self.entries_killed_between(from, to)? {
-            out.entry(e.module)
-                .or_default()
-                .extend(DateTime::from_timestamp_millis(e.kill_ms));
-        }
-        Ok(out)
+        let mut ms: HashMap<String, Vec<i64>> = HashMap::new();
+        self.visit_killed_between(from, to, |e| {
+            ms.entry(e.module).or_default().push(e.kill_ms);
+            Ok(())
+        })?;
+        Ok(ms
+            .into_iter()
+            .map(|(module, mut times)| {
+                times.sort_unstable();
+                let times = times
+                    .into_iter()
+                    .filter_map(DateTime::from_timestamp_millis)
+                    .collect();
+                (module, times)
+            })
+            .collect())
     }
 
     /// A module's decided kills stamped in `[from, to)`, oldest first.
@@ -345,27 +358,35 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DecisionRecord>> {
-        let mut out = Vec::new();
-        for e in self.entries_killed_between(from, to)? {
+        let mut entries = Vec::new();
+        self.visit_killed_between(from, to, |e| {
             if e.module == module {
-                out.extend(self.load_json::<DecisionRecord>(e.loc)?);
+                entries.push(e);
             }
+            Ok(())
+        })?;
+        entries.sort_by(|a, b| (a.kill_ms, &a.kill_id).cmp(&(b.kill_ms, &b.kill_id)));
+        let mut out = Vec::new();
+        for e in entries {
+            out.extend(self.load_json::<DecisionRecord>(e.loc)?);
         }
         Ok(out)
     }
 
     /// Counts a module's kills in the hour, day and week before `now`.
     pub fn module_history(&self, module: &str, now: DateTime<Utc>) -> Result<ModuleHistory> {
-        let entries =
-            self.entries_killed_between(now - Duration::weeks(1), now + Duration::seconds(1))?;
-        let times = entries
-            .iter()
-            .filter(|e| e.module == module)
-            .filter_map(|e| DateTime::from_timestamp_millis(e.kill_ms));
-        Ok(ModuleHistory::from_times(times, now))
+        let mut times = Vec::new();
+        self.visit_killed_between(now - Duration::weeks(1), now + Duration::seconds(1), |e| {
+            if e.module == module {
+                times.extend(DateTime::from_timestamp_millis(e.kill_ms));
+            }
+            Ok(())
+        })?;
+        Ok(ModuleHistory::from_times(times.into_iter(), now))
     }
 
-    /// Decisions made in `[from, to)`, oldest first.
+    /// Decisions made in `[from, to)`, oldest first. Collects them all:
+    /// for a short range only (see [`Store::visit_records_between`]).
     pub fn records_between(
         &self,
         from: DateTime<Utc>,
@@ -379,6 +400,39 @@ impl Store {
             out.extend(self.load_json::<DecisionRecord>(e.loc)?);
         }
         Ok(out)
+    }
+
+    /// Visits the decisions made in `[from, to)`, in no particular order,
+    /// one record in memory at a time (reports over a day or a week: what
+    /// a report reads is not kept).
+    pub fn visit_records_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut visit: impl FnMut(&DecisionRecord),
+    ) -> Result<()> {
+        self.groups
+            .visit_between(from.timestamp_millis(), to.timestamp_millis(), |e| {
+                if let Some(rec) = self.load_json::<DecisionRecord>(e.loc)? {
+                    visit(&rec);
+                }
+                Ok(())
+            })
+    }
+
+    /// Visits the times of the decisions made in `[from, to)`, in no
+    /// particular order, from the time index alone (no record is read).
+    pub fn visit_decision_times(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut visit: impl FnMut(i64),
+    ) -> Result<()> {
+        self.groups
+            .visit_between(from.timestamp_millis(), to.timestamp_millis(), |e| {
+                visit(e.ms);
+                Ok(())
+            })
     }
 
     /// The newest decisions `page` asks for that `wanted` accepts, newest
@@ -429,14 +483,34 @@ impl Store {
         Ok(scan)
     }
 
-    /// Auto-approvals decided since `since` (the hourly cap's count).
+    /// Auto-approvals decided since `since` (the hourly cap's count),
+    /// oldest first. Each record is read for its outcome alone, one at a
+    /// time: an hour of a busy fleet is a hundred thousand records.
     pub fn auto_approvals_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
-        Ok(self
-            .records_between(since, Utc::now() + Duration::minutes(1))?
-            .into_iter()
-            .filter(|r| r.decision.outcome == DecisionOutcome::ApproveAuto)
-            .map(|r| r.decision.timestamp)
-            .collect())
+        #[derive(Deserialize)]
+        struct Outcome {
+            outcome: DecisionOutcome,
+            timestamp: DateTime<Utc>,
+        }
+        #[derive(Deserialize)]
+        struct Only {
+            decision: Outcome,
+        }
+        let mut out = Vec::new();
+        self.groups.visit_between(
+            since.timestamp_millis(),
+            (Utc::now() + Duration::minutes(1)).timestamp_millis(),
+            |e| {
+                if let Some(rec) = self.load_json::<Only>(e.loc)?
+                    && rec.decision.outcome == DecisionOutcome::ApproveAuto
+                {
+                    out.push(rec.decision.timestamp);
+                }
+                Ok(())
+            },
+        )?;
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// How many kills have a decision.
@@ -598,6 +672,64 @@ pub(crate) mod tests {
         store.flush().await.expect("flush");
         assert_eq!(flushes(), (5, 1), "once");
         assert!(store.decision_for_kill("k-2").expect("get").is_some());
+    }
+
+    /// Reads over a day or a week (reports, the hourly cap at start, a
+    /// module's history) hold one index group and one record at a time,
+    /// never the range: memory freed stays with `medic serve`, so a read
+    /// that collected a week of records raised its resident size for good
+    /// (docs/BENCHMARKS.md, "Memory of a large store").
+    #[test]
+    fn reads_over_a_long_range_hold_a_record_at_a_time_not_the_range() {
+        let store = Store::temporary().expect("store");
+        let base: DecisionRecord = serde_json::from_str(RECORD).expect("record");
+        let n = 20_000;
+        let now = Utc::now();
+        for i in 0..n {
+            let mut rec = base.clone();
+            let at = now - Duration::milliseconds(i64::from(i) * 150);
+            rec.kill.kill_id = format!("k-{i}");
+            rec.kill.timestamp = at - Duration::milliseconds(40);
+            rec.decision.kill_id = rec.kill.kill_id.clone();
+            rec.decision.timestamp = at;
+            rec.decision.decision_id = uuid::Uuid::new_v4().to_string();
+            if i % 2 == 0 {
+                rec.decision.outcome = DecisionOutcome::ApproveAuto;
+            }
+            store.store_decision(&rec).expect("store");
+        }
+        store.groups.write().expect("groups");
+        let (from, to) = (now - Duration::hours(2), now + Duration::minutes(1));
+        // Collected, the range is ~40 MB of decoded records.
+        let (all, collected) =
+            crate::held::peak_during(|| store.records_between(from, to).expect("records"));
+        assert_eq!(all.len(), n as usize);
+        drop(all);
+        let mut seen = 0;
+        let ((), streamed) = crate::held::peak_during(|| {
+            store
+                .visit_records_between(from, to, |_| seen += 1)
+                .expect("visit")
+        });
+        assert_eq!(seen, n);
+        assert!(
+            streamed < 4 << 20 && streamed * 10 < collected,
+            "a visit held {streamed} bytes at its peak; collecting {collected}"
+        );
+        let (approvals, held) = crate::held::peak_during(|| {
+            store
+                .auto_approvals_since(now - Duration::hours(1))
+                .expect("approvals")
+        });
+        assert_eq!(approvals.len(), 10_000);
+        assert!(held < 4 << 20, "the hourly cap's count held {held} bytes");
+        let (by_module, held) = crate::held::peak_during(|| {
+            store
+                .kill_times_by_module(now - Duration::weeks(1), now + Duration::minutes(5))
+                .expect("times")
+        });
+        assert_eq!(by_module["svc-0"].len(), n as usize);
+        assert!(held < 4 << 20, "the kill times held {held} bytes");
     }
 
     #[test]

@@ -132,9 +132,19 @@ fn decode_audit(bytes: &[u8]) -> Vec<(u64, Loc)> {
 pub struct Pending {
     pub times: Vec<TimeEntry>,
     pub audit: Vec<(u64, Loc)>,
+    /// The newest time (ms) of the audit events in `audit`, when every one
+    /// was given ([`Pending::audited_at`]): their groups' frames carry it.
+    pub audit_ms: Option<i64>,
     /// Where the log ended after each write of groups, oldest first, until
     /// the log is durable that far and `indexed_to` may say so.
     ends: std::collections::VecDeque<Loc>,
+}
+
+impl Pending {
+    /// Notes an audit event's time, as its entry is added to `audit`.
+    pub fn audited_at(&mut self, ms: i64) {
+        self.audit_ms = Some(self.audit_ms.map_or(ms, |m| m.max(ms)));
+    }
 }
 
 pub struct Groups {
@@ -178,6 +188,8 @@ impl Groups {
         if p.times.is_empty() && p.audit.is_empty() {
             return self.advance_indexed_to(&mut p);
         }
+        // An index frame carries the newest time of its entries: a segment
+        // holding a group is kept as long as the group's entries are.
         let mut times = std::mem::take(&mut p.times);
         times.sort_unstable();
         let mut rest = &times[..];
@@ -199,17 +211,19 @@ impl Groups {
                 put_str(&mut value, &e.decision_id);
                 put_str(&mut value, &e.module);
             }
-            let loc = self.log.append(KIND_INDEX, &value)?;
+            let newest = group.iter().map(|e| e.ms).max();
+            let loc = self.log.append_at(KIND_INDEX, &value, newest)?;
             self.by_time.insert(key, &loc.to_bytes())?;
             rest = tail;
         }
+        let audit_ms = p.audit_ms.take();
         for group in std::mem::take(&mut p.audit).chunks(GROUP_ENTRIES) {
             let mut value = Vec::with_capacity(group.len() * 20);
             for (seq, loc) in group {
                 value.extend_from_slice(&seq.to_be_bytes());
                 value.extend_from_slice(&loc.to_bytes());
             }
-            let loc = self.log.append(KIND_INDEX, &value)?;
+            let loc = self.log.append_at(KIND_INDEX, &value, audit_ms)?;
             self.audit
                 .insert(group[0].0.to_be_bytes(), &loc.to_bytes())?;
         }
@@ -288,21 +302,41 @@ impl Groups {
     }
 
     /// Time index entries with times in `[from_ms, to_ms)`, oldest first.
+    /// Collects them all: for a short range only (see
+    /// [`Groups::visit_between`]).
     pub fn times_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<TimeEntry>> {
-        self.write()?;
         let mut out = Vec::new();
+        self.visit_between(from_ms, to_ms, |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Visits the time index entries with times in `[from_ms, to_ms)`, a
+    /// group at a time, roughly oldest first (groups overlap in time, so
+    /// not sorted). Holds one group in memory, never the whole range: a
+    /// week of a busy fleet is a million entries, a quarter of a gigabyte
+    /// collected (docs/BENCHMARKS.md, "Memory of a large store").
+    pub fn visit_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        mut visit: impl FnMut(TimeEntry) -> Result<()>,
+    ) -> Result<()> {
+        self.write()?;
         let start = time_be_ms(from_ms.saturating_sub(SPAN_MS));
         for group in self.by_time.range(start..time_be_ms(to_ms)) {
             let (_, at) = group?;
             let value = self.group(&at)?;
-            out.extend(
-                decode_times(&value)
-                    .into_iter()
-                    .filter(|e| e.ms >= from_ms && e.ms < to_ms),
-            );
+            for e in decode_times(&value) {
+                if e.ms >= from_ms && e.ms < to_ms {
+                    visit(e)?;
+                }
+            }
         }
-        out.sort_unstable();
-        Ok(out)
+        Ok(())
     }
 
     /// The location of the decision `decision_id` made at `ms`.
@@ -370,6 +404,65 @@ impl Groups {
             }
         }
         Ok(())
+    }
+
+    /// Removes the time index groups whose every entry is older than
+    /// `before_ms`, visiting each entry first (a group that reaches past it
+    /// waits for a later sweep); at most `max_groups` of them. Returns how
+    /// many groups were removed.
+    pub fn expire_times(
+        &self,
+        before_ms: i64,
+        max_groups: usize,
+        mut visit: impl FnMut(&TimeEntry) -> Result<()>,
+    ) -> Result<usize> {
+        self.write()?;
+        let mut removed = 0;
+        for group in self.by_time.range(..time_be_ms(before_ms)) {
+            if removed >= max_groups {
+                break;
+            }
+            let (key, at) = group?;
+            let entries = decode_times(&self.group(&at)?);
+            if entries.iter().any(|e| e.ms >= before_ms) {
+                continue;
+            }
+            for e in &entries {
+                visit(e)?;
+            }
+            self.by_time.remove(key)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// Removes the audit index groups, oldest first, whose newest event
+    /// (`time_of` reads an event's time in milliseconds; `None` for one no
+    /// longer in the log) is older than `before_ms`; at most `max_groups`.
+    /// Returns how many events they indexed.
+    pub fn expire_audit(
+        &self,
+        before_ms: i64,
+        max_groups: usize,
+        mut time_of: impl FnMut(Loc) -> Result<Option<i64>>,
+    ) -> Result<usize> {
+        self.write()?;
+        let mut events = 0;
+        for (n, group) in self.audit.iter().enumerate() {
+            if n >= max_groups {
+                break;
+            }
+            let (key, at) = group?;
+            let entries = decode_audit(&self.group(&at)?);
+            if let Some((_, last)) = entries.iter().max_by_key(|(seq, _)| *seq)
+                && time_of(*last)?.is_some_and(|ms| ms >= before_ms)
+            {
+                break;
+            }
+            self.audit.remove(key)?;
+            events += entries.len();
+        }
+        Ok(events)
     }
 
     /// Audit index entries from sequence number `start` on, at most `limit`.

@@ -33,6 +33,7 @@ mod outbox;
 mod outcomes;
 mod queue;
 mod requests;
+mod retention;
 mod shadow;
 mod thresholds;
 mod verdicts;
@@ -55,6 +56,7 @@ pub use dead_letters::DeadLetter;
 pub use decisions::{DecisionRecord, KillTimes, ModuleHistory, Newest, Scan, ScanBudget, Stored};
 pub use outbox::Response;
 pub use outcomes::{OutcomeCounts, OutcomeFilter};
+pub use retention::{Retention, Swept};
 pub use shadow::ShadowRecord;
 pub use thresholds::{ChangeSource, ThresholdChange};
 pub use verdicts::{HumanVerdict, HumanVerdicts};
@@ -132,15 +134,24 @@ const SYNC_EVERY: Duration = Duration::from_millis(500);
 impl Store {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with(path, log::SEGMENT_BYTES)
+    }
+
+    /// [`Store::open`], with record log segments of `segment_bytes` (tests
+    /// of retention use small ones: only whole segments are removed).
+    pub fn open_with(path: &Path, segment_bytes: u64) -> Result<Store> {
         let db = open_db(path)?;
-        let log = RecordLog::open(&path.join("records"))?;
+        let log = RecordLog::open_with(&path.join("records"), segment_bytes)?;
         Store::from_db(db, log, None, &path.display().to_string())
     }
 
     /// A store that lives only as long as its handles (tests, replay).
     pub fn temporary() -> Result<Store> {
         let dir = tempfile::Builder::new().prefix("medic-store-").tempdir()?;
-        let db = sled::Config::new().temporary(true).open()?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()?;
         let log = RecordLog::open(dir.path())?;
         Store::from_db(db, log, Some(Arc::new(dir)), "<temporary>")
     }
@@ -240,7 +251,9 @@ impl Store {
             } else if kind == KIND_AUDIT {
                 let event = serde_json::from_slice::<AuditEvent>(&payload)?;
                 if last_seq.is_none_or(|last| event.seq > last) {
-                    self.groups.lock().audit.push((event.seq, loc));
+                    let mut pending = self.groups.lock();
+                    pending.audit.push((event.seq, loc));
+                    pending.audited_at(event.at.timestamp_millis());
                     found += 1;
                 }
             }
@@ -267,13 +280,20 @@ impl Store {
         for item in self.decisions.iter() {
             let (_, value) = item?;
             let rec: DecisionRecord = serde_json::from_slice(&value)?;
-            records.push((self.groups.log.append(KIND_RECORD, &value)?, rec));
+            let at = Some(rec.decision.timestamp.timestamp_millis());
+            records.push((self.groups.log.append_at(KIND_RECORD, &value, at)?, rec));
         }
         let mut events = Vec::new();
+        let mut newest_event = None;
         for item in audit.iter() {
             let (_, value) = item?;
             let event: AuditEvent = serde_json::from_slice(&value)?;
-            events.push((event.seq, self.groups.log.append(KIND_AUDIT, &value)?));
+            let at = Some(event.at.timestamp_millis());
+            newest_event = newest_event.max(at);
+            events.push((
+                event.seq,
+                self.groups.log.append_at(KIND_AUDIT, &value, at)?,
+            ));
         }
         // Durable in the log before sled lets go of the originals.
         self.groups.log.sync()?;
@@ -286,7 +306,12 @@ impl Store {
         audit.clear()?;
         // Module histories are read from the time index now.
         self.db.drop_tree("kills_by_module")?;
-        self.groups.lock().audit.extend(events);
+        let mut pending = self.groups.lock();
+        pending.audit.extend(events);
+        if let Some(ms) = newest_event {
+            pending.audited_at(ms);
+        }
+        drop(pending);
         self.groups.write()?;
         tracing::info!(
             store = path,
@@ -351,6 +376,13 @@ impl Store {
     }
 }
 
+/// The most memory sled's page cache may hold. Sled's default is 1 GiB,
+/// and it fills as trees are read (every start reads the time index once,
+/// for the claims): resident memory grew with the store. Sled holds only
+/// indexes and small trees here (records live in the record log), so a
+/// small cache costs reads little (docs/BENCHMARKS.md, "Memory of a large store").
+pub const SLED_CACHE_BYTES: u64 = 32 << 20;
+
 /// How long opening waits for sled's lock on the store. A handle of this
 /// process that was just dropped can keep it a moment longer: its sync
 /// thread may be in the middle of a sync when the last handle goes.
@@ -365,6 +397,7 @@ fn open_db(path: &Path) -> Result<sled::Db> {
         let opened = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(SLED_CACHE_BYTES)
             .open();
         match opened {
             Err(sled::Error::Io(e)) if lock_held(&e) => {
@@ -404,5 +437,62 @@ fn spawn_syncer(groups: Weak<Groups>) {
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "Could not start the store's sync thread; writes are made durable only by flushes");
+    }
+}
+
+/// Counts the bytes each thread has allocated and not yet freed, and their
+/// peak, for tests that a read streams rather than collects (a thread's
+/// own count: tests run side by side in this binary).
+#[cfg(test)]
+pub(crate) mod held {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    struct Counting;
+
+    thread_local! {
+        static NOW: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn add(n: isize) {
+        // `try_with`: a thread being torn down has no counts left.
+        let _ = NOW.try_with(|now| {
+            let v = now.get() + n;
+            now.set(v);
+            let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
+        });
+    }
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            add(layout.size() as isize);
+            // SAFETY: the caller's layout, as given.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            add(-(layout.size() as isize));
+            // SAFETY: allocated by `alloc` above with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            add(new_size as isize - layout.size() as isize);
+            // SAFETY: as `dealloc` and `alloc`.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// The most bytes this thread held at once while `f` ran, beyond what
+    /// it held before.
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = NOW.with(Cell::get);
+        PEAK.with(|p| p.set(before));
+        let out = f();
+        let peak = PEAK.with(Cell::get) - before;
+        (out, usize::try_from(peak).unwrap_or(0))
     }
 }

@@ -43,7 +43,7 @@ const MAX_FRAME: usize = 64 << 20;
 /// The buffer is written to the file when it grows past this.
 const WRITE_AT: usize = 1 << 20;
 /// A new segment is started when the current one grows past this.
-const SEGMENT_BYTES: u64 = 256 << 20;
+pub const SEGMENT_BYTES: u64 = 256 << 20;
 
 /// Where a frame starts: segment number and byte offset, 12 bytes when
 /// stored as an index value. Ordered as the log is: by segment, then offset.
@@ -92,10 +92,16 @@ struct Writer {
     /// Bytes of this segment known durable: a sync's fsync has returned
     /// after they were written.
     synced: u64,
+    /// The newest time (ms) a frame of this segment carries, for
+    /// retention; `None` once a record or audit frame came without one
+    /// (the segment is then aged by its file's modification time).
+    newest_ms: Option<i64>,
 }
 
 pub struct RecordLog {
     dir: PathBuf,
+    /// A new segment is started when the current one grows past this.
+    segment_bytes: u64,
     writer: Mutex<Writer>,
     /// Wakes the zeroing thread: fewer than [`AHEAD`] zeroed bytes left.
     want_zeros: Condvar,
@@ -107,6 +113,13 @@ pub struct RecordLog {
 
 fn segment_path(dir: &Path, segment: u32) -> PathBuf {
     dir.join(format!("{segment:08}.log"))
+}
+
+/// The file beside a finished segment holding the newest time its frames
+/// carry (milliseconds since 1970, as text), written when the segment is
+/// finished (rolled or closed cleanly).
+fn newest_path(dir: &Path, segment: u32) -> PathBuf {
+    dir.join(format!("{segment:08}.newest"))
 }
 
 fn open_segment(dir: &Path, segment: u32) -> std::io::Result<File> {
@@ -124,6 +137,12 @@ impl RecordLog {
     /// [`data_end`]), and is removed if that leaves nothing; so are empty
     /// segments of older versions.
     pub fn open(dir: &Path) -> std::io::Result<Arc<RecordLog>> {
+        RecordLog::open_with(dir, SEGMENT_BYTES)
+    }
+
+    /// [`RecordLog::open`], starting a new segment past `segment_bytes`
+    /// (tests of retention use small segments).
+    pub fn open_with(dir: &Path, segment_bytes: u64) -> std::io::Result<Arc<RecordLog>> {
         std::fs::create_dir_all(dir)?;
         let mut segments = Vec::new();
         for entry in std::fs::read_dir(dir)? {
@@ -145,6 +164,7 @@ impl RecordLog {
             let path = segment_path(dir, n);
             if std::fs::metadata(&path)?.len() == 0 {
                 std::fs::remove_file(&path)?;
+                remove_if_there(&newest_path(dir, n))?;
             }
         }
         // A number is never used twice, even once its segment is removed:
@@ -156,6 +176,7 @@ impl RecordLog {
         File::open(dir)?.sync_all()?;
         let log = Arc::new(RecordLog {
             dir: dir.to_path_buf(),
+            segment_bytes,
             writer: Mutex::new(Writer {
                 segment,
                 file,
@@ -164,6 +185,7 @@ impl RecordLog {
                 zeroing: None,
                 buf: Vec::with_capacity(WRITE_AT + (64 << 10)),
                 synced: 0,
+                newest_ms: Some(i64::MIN),
             }),
             want_zeros: Condvar::new(),
             zeroed: Condvar::new(),
@@ -186,8 +208,18 @@ impl RecordLog {
         }
     }
 
-    /// Appends one frame; durable after the next [`RecordLog::sync`].
+    /// Appends one frame; durable after the next [`RecordLog::sync`]. A
+    /// frame appended without its time (see [`RecordLog::append_at`])
+    /// leaves its segment to be aged by its file's modification time.
+    #[cfg(test)]
     pub fn append(&self, kind: u8, payload: &[u8]) -> std::io::Result<Loc> {
+        self.append_at(kind, payload, None)
+    }
+
+    /// Appends one frame carrying the time `at_ms` (a decision's, an audit
+    /// event's; for an index group, its newest entry's), which retention
+    /// reads off its segment once the segment is finished.
+    pub fn append_at(&self, kind: u8, payload: &[u8], at_ms: Option<i64>) -> std::io::Result<Loc> {
         let len = u32::try_from(payload.len())
             .ok()
             .filter(|l| *l as usize <= MAX_FRAME)
@@ -195,9 +227,13 @@ impl RecordLog {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "record over 64 MiB")
             })?;
         let mut w = self.writer();
-        if w.written >= SEGMENT_BYTES {
+        if w.written >= self.segment_bytes {
             w = self.roll(w)?;
         }
+        w.newest_ms = match (w.newest_ms, at_ms) {
+            (Some(newest), Some(at)) => Some(newest.max(at)),
+            _ => None,
+        };
         let loc = Loc {
             segment: w.segment,
             offset: w.written + w.buf.len() as u64,
@@ -215,7 +251,15 @@ impl RecordLog {
     /// Finishes the current segment (written and synced) and starts the next.
     fn roll<'a>(&'a self, w: Guard<'a>) -> std::io::Result<Guard<'a>> {
         let mut w = self.write_out(w)?;
-        w.file.sync_data()?;
+        // The zeros written ahead of the data are cut, as at a clean
+        // close: a finished segment holds its frames only. The zeroing
+        // thread is let finish first (it would write them back).
+        while w.zeroing == Some(w.segment) {
+            w = self.zeroed.wait(w).unwrap_or_else(|p| p.into_inner());
+        }
+        w.file.set_len(w.written)?;
+        w.file.sync_all()?;
+        write_newest(&self.dir, w.segment, w.newest_ms)?;
         let segment = w.segment + 1;
         write_next(&self.dir, segment + 1)?;
         w.file = Arc::new(open_segment(&self.dir, segment)?);
@@ -224,6 +268,7 @@ impl RecordLog {
         w.written = 0;
         w.allocated = 0;
         w.synced = 0;
+        w.newest_ms = Some(i64::MIN);
         Ok(w)
     }
 
@@ -371,6 +416,90 @@ impl RecordLog {
     }
 }
 
+impl RecordLog {
+    /// The segments before the current one, oldest first, with the newest
+    /// time their frames carry: from the file written when the segment was
+    /// finished, else (a segment a crash left, or one written before this
+    /// was kept) its file's modification time, which no frame in it is
+    /// newer than.
+    pub fn finished_segments(&self) -> std::io::Result<Vec<(u32, i64)>> {
+        let current = self.writer().segment;
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(n) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".log"))
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| *n < current)
+            else {
+                continue;
+            };
+            let newest = match std::fs::read_to_string(newest_path(&self.dir, n)) {
+                Ok(s) => s.trim().parse::<i64>().ok(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            let newest = match newest {
+                Some(ms) => ms,
+                None => {
+                    let modified = entry.metadata()?.modified()?;
+                    let since = modified
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+                }
+            };
+            out.push((n, newest));
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Removes a finished segment (never the current one), closing this
+    /// log's read handle on it so its disk space is freed. Returns its size.
+    pub fn remove_segment(&self, segment: u32) -> std::io::Result<u64> {
+        if segment >= self.writer().segment {
+            return Ok(0);
+        }
+        lock(&self.readers).remove(&segment);
+        let path = segment_path(&self.dir, segment);
+        let size = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        remove_if_there(&path)?;
+        remove_if_there(&newest_path(&self.dir, segment))?;
+        Ok(size)
+    }
+}
+
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Records the newest time a finished segment's frames carry (nothing
+/// when some frame's time is unknown: the segment is aged by its file).
+fn write_newest(dir: &Path, segment: u32, newest_ms: Option<i64>) -> std::io::Result<()> {
+    if let Some(ms) = newest_ms {
+        // Whole or absent after a crash, never a cut number (which would
+        // age the segment wrongly): written aside, synced, renamed.
+        let aside = dir.join(format!("{segment:08}.newest.new"));
+        {
+            let mut f = File::create(&aside)?;
+            std::io::Write::write_all(&mut f, ms.to_string().as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&aside, newest_path(dir, segment))?;
+    }
+    Ok(())
+}
+
 /// Read handles of earlier segments kept open at most.
 const MAX_READERS: usize = 32;
 
@@ -463,6 +592,7 @@ impl Drop for RecordLog {
             } else {
                 w.file.set_len(end)?;
                 w.file.sync_all()?;
+                write_newest(&self.dir, w.segment, w.newest_ms)?;
             }
             Ok(())
         })();
@@ -722,14 +852,15 @@ mod tests {
         log.sync().expect("sync");
         drop(log);
         // A crash tore the second frame: its last bytes never reached disk
-        // (the zeros written ahead of the data are still there).
+        // (the zeros written ahead of the data are still there; a clean
+        // close cut them, unless the zeroing thread still held the log, so
+        // they are put back as a crash leaves them).
         let path = segment_path(dir.path(), a.segment);
         let end = b.offset + HEADER as u64 + 11;
-        assert!(
-            std::fs::metadata(&path).expect("meta").len() > end,
-            "zeros ahead"
-        );
         let f = OpenOptions::new().write(true).open(&path).expect("open");
+        if f.metadata().expect("meta").len() <= end {
+            f.set_len(PREALLOCATE).expect("zeros");
+        }
         f.write_all_at(&[0; 3], end - 3).expect("tear");
         let log = RecordLog::open(dir.path()).expect("reopen");
         assert_eq!(log.read(a).expect("read").as_deref(), Some(&b"whole"[..]));

@@ -36,6 +36,15 @@ impl HumanVerdicts {
         }
     }
 
+    /// Takes back a verdict counted before (past retention, removed).
+    pub(crate) fn forget(&mut self, approved: bool) {
+        if approved {
+            self.approvals = self.approvals.saturating_sub(1);
+        } else {
+            self.denials = self.denials.saturating_sub(1);
+        }
+    }
+
     /// Puts these counts in a module profile, as the plugins see them.
     pub fn fill(&self, profile: &mut ModuleProfile) {
         profile.human_approvals = self.approvals;

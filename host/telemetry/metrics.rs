@@ -39,6 +39,12 @@ pub struct Metrics {
     pub queue_overflow: Counter,
     /// Live kills a shadow did not judge because its queue was full.
     pub shadow_skipped: Counter,
+    /// Retention sweeps of the store run, and the bytes of record log
+    /// segments they deleted.
+    pub retention_sweeps: Counter,
+    pub retention_freed_bytes: Counter,
+    /// What retention removed, by kind (`decision`, `audit_event`, ...).
+    retention_removed: Mutex<BTreeMap<String, u64>>,
     decided: Mutex<BTreeMap<(String, String), u64>>,
     plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
     resurrections: Mutex<BTreeMap<(String, String), u64>>,
@@ -86,6 +92,15 @@ fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
 }
 
 impl Metrics {
+    /// Retention removed `n` entries of `kind`.
+    pub fn retention_removed(&self, kind: &str, n: u64) {
+        if n > 0 {
+            *lock(&self.retention_removed)
+                .entry(kind.to_string())
+                .or_default() += n;
+        }
+    }
+
     pub fn decided(&self, outcome: DecisionOutcome, risk: RiskLevel, latency_us: u64) {
         bump(&self.decided, wire_str(&outcome), wire_str(&risk));
         self.decision_latency.observe_us(latency_us);
@@ -178,6 +193,16 @@ impl Metrics {
                 "Live kills a shadow strategy did not judge because its queue was full (its CPU budget)",
                 &self.shadow_skipped,
             ),
+            (
+                "medic_store_retention_sweeps_total",
+                "Retention sweeps of the store (learning.database.retention_days)",
+                &self.retention_sweeps,
+            ),
+            (
+                "medic_store_retention_freed_bytes_total",
+                "Bytes of record log segments deleted by retention",
+                &self.retention_freed_bytes,
+            ),
         ] {
             family(&mut out, name, "counter", help);
             sample(&mut out, name, "", c.get());
@@ -212,6 +237,16 @@ impl Metrics {
             for ((a, b), n) in lock(map).iter() {
                 sample(&mut out, name, &labels(&[(keys[0], a), (keys[1], b)]), n);
             }
+        }
+        let name = "medic_store_retention_removed_total";
+        family(
+            &mut out,
+            name,
+            "counter",
+            "Entries retention removed from the store, by kind",
+        );
+        for (kind, n) in lock(&self.retention_removed).iter() {
+            sample(&mut out, name, &labels(&[("kind", kind)]), n);
         }
         let name = "medic_approval_verdicts_total";
         family(

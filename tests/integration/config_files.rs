@@ -544,3 +544,37 @@ fn an_empty_file_is_refused_not_read_as_the_defaults() {
         assert!(p.contains("the file is empty"), "{p}");
     }
 }
+
+#[test]
+fn retention_keys_are_checked_with_their_paths() {
+    let with = |database: &str| {
+        let medic = format!(
+            "version: \"1.0\"\nlearning:\n  database: {{ type: sled, path: data/m.db, {database} }}\n"
+        );
+        problems(&medic, medic::config::EMBEDDED_CONSTITUTION).join("\n")
+    };
+    // The shipped values and "keep everything" pass.
+    assert_eq!(with("retention_days: 90"), "");
+    assert_eq!(with("retention_days: 0"), "");
+    assert_eq!(with("retention_days: 90, audit_retention_days: 365"), "");
+    let short = with("retention_days: 7");
+    assert!(
+        short.contains("learning.database.retention_days: 7 must be 0 (keep everything) or between 31 and 36500"),
+        "{short}"
+    );
+    let audit = with("retention_days: 90, audit_retention_days: 60");
+    assert!(
+        audit.contains("learning.database.audit_retention_days: 60 must be between learning.database.retention_days (90) and 36500"),
+        "{audit}"
+    );
+    let off = with("retention_days: 0, audit_retention_days: 400");
+    assert!(
+        off.contains("learning.database.audit_retention_days: has no effect while learning.database.retention_days is 0"),
+        "{off}"
+    );
+    let typo = with("retention: 30");
+    assert!(
+        typo.contains("learning.database.retention: unknown key"),
+        "{typo}"
+    );
+}

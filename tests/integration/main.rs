@@ -32,5 +32,6 @@ mod siem_file;
 mod siem_rest;
 mod signed_plugins;
 mod store_layout;
+mod store_retention;
 mod support;
 mod test_pki;

@@ -65,7 +65,14 @@ pub fn weekly(store: &Store, last_day: NaiveDate) -> Result<WeeklyReport> {
     let from = to - Duration::days(7);
     let outcomes = store.outcomes_between(from, to)?;
     let previous = store.outcomes_between(from - Duration::days(7), from)?;
-    let records = store.records_between(from, to)?;
+    // Decisions per day from the time index alone: no record is read.
+    let mut per_day = [0usize; 7];
+    store.visit_decision_times(from, to, |ms| {
+        let day = (ms - from.timestamp_millis()) / Duration::days(1).num_milliseconds();
+        if let Some(n) = usize::try_from(day).ok().and_then(|d| per_day.get_mut(d)) {
+            *n += 1;
+        }
+    })?;
     let all = counts(outcomes.iter());
     let before = counts(previous.iter());
     let days = (0..7)
@@ -74,10 +81,7 @@ pub fn weekly(store: &Store, last_day: NaiveDate) -> Result<WeeklyReport> {
             let end = start + Duration::days(1);
             Day {
                 date: start.date_naive().to_string(),
-                decisions: records
-                    .iter()
-                    .filter(|r| r.decision.timestamp >= start && r.decision.timestamp < end)
-                    .count(),
+                decisions: per_day[d as usize],
                 outcomes: counts(
                     outcomes
                         .iter()
@@ -115,7 +119,7 @@ pub fn weekly(store: &Store, last_day: NaiveDate) -> Result<WeeklyReport> {
     Ok(WeeklyReport {
         from,
         to,
-        decisions: records.len(),
+        decisions: per_day.iter().sum(),
         success_rate: all.success_rate(),
         outcomes: all,
         previous_success_rate: before.success_rate(),
