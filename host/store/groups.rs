@@ -251,6 +251,11 @@ impl Groups {
         Ok(())
     }
 
+    /// The store's `meta` tree.
+    pub fn meta(&self) -> &sled::Tree {
+        &self.meta
+    }
+
     /// The highest sequence number the audit index's readable groups hold.
     pub fn last_audit_seq(&self) -> Result<Option<u64>> {
         for group in self.audit.iter().rev() {

@@ -126,6 +126,9 @@ pub struct Store {
     _temporary: Option<Arc<tempfile::TempDir>>,
 }
 
+/// `meta` key: how many claims the store held when last opened or closed.
+const CLAIMS: &str = "claims";
+
 /// How often the pending index groups and the record log are made durable
 /// without being asked (as sled does for its own log), for writers that
 /// never flush.
@@ -207,11 +210,20 @@ impl Store {
         if found == 1 {
             store.migrate_from_v1(path)?;
         } else {
+            // Sized once for the claims the last run left: grown as they
+            // are read, each map's tables were copied again and again, and
+            // the old tables (as much memory as the final ones) stayed with
+            // the process.
+            if let Some(n) = meta.get(CLAIMS)? {
+                let n = u64::from_be_bytes(n.as_ref().try_into().unwrap_or([0; 8]));
+                store.claims.reserve(usize::try_from(n).unwrap_or(0));
+            }
             store.groups.visit_claims(|kill_id, loc| {
                 store.claims.claim(kill_id, loc, &[]);
             })?;
             store.reindex_tail()?;
         }
+        meta.insert(CLAIMS, &(store.claims.len() as u64).to_be_bytes())?;
         if found < 3 {
             // Claims are kept in memory and read back from the time index.
             store.db.drop_tree("decision_by_kill")?;
@@ -353,6 +365,12 @@ impl Store {
     /// next start has nothing to index again).
     pub async fn flush_all(&self) -> Result<()> {
         self.flush().await?;
+        // `indexed_to` up to the log just made durable: the next open has
+        // no tail to read again.
+        self.groups.write()?;
+        self.groups
+            .meta()
+            .insert(CLAIMS, &(self.claims.len() as u64).to_be_bytes())?;
         self.db.flush_async().await?;
         Ok(())
     }

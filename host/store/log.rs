@@ -369,28 +369,24 @@ impl RecordLog {
 
     /// Every intact frame from `from` to the end of the segments before the
     /// one this log was opened on, in order: what a crash may have left
-    /// unindexed. A segment is read up to its first torn frame.
+    /// unindexed. A segment is read up to its first torn frame, a frame at
+    /// a time from `from` on (read whole, a 256 MiB segment stayed in the
+    /// process's memory after every start).
     pub fn frames_from(&self, from: Loc) -> std::io::Result<Vec<(Loc, u8, Vec<u8>)>> {
         let current = self.writer().segment;
         let mut out = Vec::new();
         for segment in from.segment.max(1)..current {
-            let bytes = match std::fs::read(segment_path(&self.dir, segment)) {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
             let start = if segment == from.segment {
-                from.offset as usize
+                from.offset
             } else {
                 0
             };
-            out.extend(intact_frames(&bytes, start).map(|(at, kind, payload)| {
-                let loc = Loc {
-                    segment,
-                    offset: at as u64,
-                };
-                (loc, kind, payload.to_vec())
-            }));
+            let Some(mut frames) = Frames::open(&segment_path(&self.dir, segment), start)? else {
+                continue;
+            };
+            while let Some((offset, kind, payload)) = frames.next_frame()? {
+                out.push((Loc { segment, offset }, kind, payload));
+            }
         }
         Ok(out)
     }
@@ -530,6 +526,7 @@ fn write_next(dir: &Path, next: u32) -> std::io::Result<()> {
 
 /// The intact frames of a segment's `bytes` from `start` on, up to the
 /// first torn one: (offset, kind, payload).
+#[cfg(test)]
 fn intact_frames(bytes: &[u8], start: usize) -> impl Iterator<Item = (usize, u8, &[u8])> {
     let mut at = start;
     std::iter::from_fn(move || {
@@ -549,6 +546,7 @@ fn intact_frames(bytes: &[u8], start: usize) -> impl Iterator<Item = (usize, u8,
 /// [`PREALLOCATE`] step. Frames after a torn one may still be read (sled
 /// may point at them), so nothing before the last non-zero byte is cut;
 /// what is cut are the zeros written ahead of the data.
+#[cfg(test)]
 fn data_end(bytes: &[u8]) -> usize {
     let at = intact_frames(bytes, 0)
         .last()
@@ -561,10 +559,99 @@ fn data_end(bytes: &[u8]) -> usize {
     at.max(nonzero).min(bytes.len())
 }
 
-/// Cuts the zeros behind a segment's data.
+/// The intact frames of a segment file from an offset on, read one at a
+/// time up to the first torn one (as [`intact_frames`] reads bytes in
+/// memory).
+struct Frames {
+    file: std::io::BufReader<File>,
+    at: u64,
+}
+
+impl Frames {
+    /// `None` when the segment is not there.
+    fn open(path: &Path, start: u64) -> std::io::Result<Option<Frames>> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start))?;
+        Ok(Some(Frames {
+            file: std::io::BufReader::with_capacity(1 << 20, file),
+            at: start,
+        }))
+    }
+
+    /// The next intact frame: (offset, kind, payload).
+    fn next_frame(&mut self) -> std::io::Result<Option<(u64, u8, Vec<u8>)>> {
+        let mut header = [0u8; HEADER];
+        if !read_full(&mut self.file, &mut header)? {
+            return Ok(None);
+        }
+        let (len, sum, kind) = parse_header(&header);
+        if len > MAX_FRAME {
+            return Ok(None);
+        }
+        let mut payload = vec![0u8; len];
+        if !read_full(&mut self.file, &mut payload)? || crc(kind, &payload) != sum {
+            return Ok(None);
+        }
+        let at = self.at;
+        self.at += (HEADER + len) as u64;
+        Ok(Some((at, kind, payload)))
+    }
+}
+
+/// Fills `buf`; `false` when the reader ends first.
+fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<bool> {
+    let mut done = 0;
+    while done < buf.len() {
+        match r.read(&mut buf[done..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// [`data_end`] of a segment file, read a frame at a time (its frames),
+/// then backwards from its end (the zeros).
+fn data_end_of(path: &Path) -> std::io::Result<u64> {
+    let mut at = 0;
+    if let Some(mut frames) = Frames::open(path, 0)? {
+        while let Some((offset, _, payload)) = frames.next_frame()? {
+            at = offset + (HEADER + payload.len()) as u64;
+        }
+    }
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut nonzero = 0;
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut end = len;
+    while end > 0 {
+        let from = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - from) as usize];
+        if !read_exact_at(&file, part, from)? {
+            break;
+        }
+        if let Some(i) = part.iter().rposition(|b| *b != 0) {
+            nonzero = (from + i as u64 + 1).div_ceil(PREALLOCATE) * PREALLOCATE;
+            break;
+        }
+        end = from;
+    }
+    Ok(at.max(nonzero).min(len))
+}
+
+/// Cuts the zeros behind a segment's data (none behind one closed cleanly:
+/// its newest time was written after it was cut).
 fn trim(path: &Path) -> std::io::Result<()> {
-    let bytes = std::fs::read(path)?;
-    let end = data_end(&bytes) as u64;
+    if path.with_extension("newest").exists() {
+        return Ok(());
+    }
+    let end = data_end_of(path)?;
     let f = OpenOptions::new().write(true).open(path)?;
     // Only ever shorter: the run that wrote it may be closing it (in this
     // process) and cutting it itself.
@@ -784,6 +871,13 @@ mod tests {
         assert_eq!(data_end(&bytes), PREALLOCATE as usize);
         assert!(data <= PREALLOCATE as usize);
         assert_eq!(data_end(&[0u8; 4096]), 0, "all zeros: nothing to keep");
+        // Read from a file a frame at a time, the same.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("00000001.log");
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(data_end_of(&path).expect("end"), PREALLOCATE);
+        std::fs::write(&path, [0u8; 4096]).expect("write");
+        assert_eq!(data_end_of(&path).expect("end"), 0);
     }
 
     #[test]
