@@ -75,8 +75,6 @@ sleep 2
 
 rss() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status"; }
 hwm() { awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status"; }
-decisions="$(curl -fsS -H "X-API-Key: $key" "$base/api/v1/status" | jq '.data.decisions // .data.store.decisions // empty' 2>/dev/null || true)"
-echo "decisions stored (status): ${decisions:-?}"
 echo "after start: RSS $(rss) MB (peak $(hwm) MB)"
 today="$(date -u +%F)"
 for i in $(seq 1 "$REPORTS"); do
