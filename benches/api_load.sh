@@ -32,21 +32,8 @@ need curl "apt-get install -y curl"
 need jq "apt-get install -y jq"
 if [[ "$TLS" == 1 ]]; then need openssl "apt-get install -y openssl"; fi
 
-echo "== building release medic"
-cargo build --release --bin medic
-target_dir="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
-medic="$target_dir/release/medic"
-
-work="$(mktemp -d)"
-pid=""
-cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# Builds the release medic, `work` and the cleanup of `pid` and `work`.
+source benches/serve_common.sh
 
 # A loopback port nothing answers on.
 port=""

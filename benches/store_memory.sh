@@ -22,21 +22,8 @@ for tool in curl jq; do
     command -v "$tool" >/dev/null 2>&1 || { echo "store_memory: install $tool (apt-get install -y $tool)" >&2; exit 2; }
 done
 
-echo "== building release medic"
-cargo build --release --bin medic
-target_dir="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
-medic="$target_dir/release/medic"
-
-work="$(mktemp -d)"
-pid=""
-cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# Builds the release medic, `work` and the cleanup of `pid` and `work`.
+source benches/serve_common.sh
 
 if [[ -z "$STORE" ]]; then
     STORE="$work/store"

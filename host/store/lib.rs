@@ -461,6 +461,19 @@ fn spawn_syncer(groups: Weak<Groups>) {
 /// Counts the bytes each thread has allocated and not yet freed, and their
 /// peak, for tests that a read streams rather than collects (a thread's
 /// own count: tests run side by side in this binary).
+/// The store at `path`, opened again in a test: a handle just dropped may
+/// hold sled's lock a moment longer.
+#[cfg(test)]
+pub(crate) fn reopened(path: &Path) -> Store {
+    for _ in 0..100 {
+        if let Ok(s) = Store::open(path) {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the store did not open again");
+}
+
 #[cfg(test)]
 pub(crate) mod held {
     use std::alloc::{GlobalAlloc, Layout, System};

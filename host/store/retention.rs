@@ -367,16 +367,7 @@ mod tests {
         ids
     }
 
-    fn open(path: &std::path::Path) -> Store {
-        // A handle just dropped may hold sled's lock a moment longer.
-        for _ in 0..100 {
-            if let Ok(s) = Store::open(path) {
-                return s;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("the store did not open again");
-    }
+    use crate::reopened as open;
 
     /// What a store's learner and readers see, to compare a swept store
     /// with the same store opened afresh.

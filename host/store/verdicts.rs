@@ -180,16 +180,7 @@ mod tests {
         }
     }
 
-    fn open(path: &std::path::Path) -> Store {
-        // A handle just dropped may hold sled's lock a moment longer.
-        for _ in 0..100 {
-            if let Ok(s) = Store::open(path) {
-                return s;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("the store did not open again");
-    }
+    use crate::reopened as open;
 
     #[test]
     fn verdicts_are_counted_once_per_item_by_module_and_survive_reopening() {

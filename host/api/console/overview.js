@@ -219,28 +219,29 @@ export function decideButtons(item, after) {
 
 // ---------------------------------------------------------- resurrections
 
+/** A resurrection as a row of a table (with its backend and attempts when `withBackend`). */
+export function resurrectionRow(r, withBackend) {
+  return h(
+    'tr',
+    { 'data-request-id': r.request_id, 'data-kill-id': r.kill_id },
+    h('td', { class: 'strong' }, h('a', { href: `#/resurrections/${encodeURIComponent(r.request_id)}` }, r.target_module)),
+    h('td', { class: 'small' }, r.kill_id),
+    h('td', null, badge(r.state)),
+    h('td', null, badge(r.status)),
+    h('td', null, r.approved_by || '–'),
+    h('td', { class: 'small' }, r.error ? h('span', { class: 'error' }, r.error) : r.rollback_reason || r.notes || '–'),
+    h('td', { class: 'nowrap small' }, time(r.created_at)),
+    withBackend ? h('td', { class: 'small' }, `${r.backend} · ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}`) : null,
+  );
+}
+
 export async function refreshResurrections() {
   const section = $('#resurrections');
   await guarded(section, async () => {
     const requests = await api('GET', '/api/v1/resurrections?limit=50');
     const body = $('tbody', section);
     clear(body);
-    for (const r of requests) {
-      body.appendChild(
-        h(
-          'tr',
-          { 'data-request-id': r.request_id, 'data-kill-id': r.kill_id },
-          h('td', { class: 'strong' }, h('a', { href: `#/resurrections/${encodeURIComponent(r.request_id)}` }, r.target_module)),
-          h('td', { class: 'small' }, r.kill_id),
-          h('td', null, badge(r.state)),
-          h('td', null, badge(r.status)),
-          h('td', null, r.approved_by || '–'),
-          h('td', { class: 'small' }, r.error ? h('span', { class: 'error' }, r.error) : r.rollback_reason || r.notes || '–'),
-          h('td', { class: 'nowrap small' }, time(r.created_at)),
-          h('td', { class: 'small' }, `${r.backend} · ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}`),
-        ),
-      );
-    }
+    for (const r of requests) body.appendChild(resurrectionRow(r, true));
     $('.empty', section).hidden = requests.length > 0;
   });
 }

@@ -4,7 +4,7 @@
 import { $, append, badge, clear, figure, h, num, relative, time } from './dom.js';
 import { ApiFailure, api, canApprove, flash, hooks, isAdmin, state } from './session.js';
 import { confirmAction } from './confirm.js';
-import { decideButtons, decisionRow, factorList, refreshStatus, signerText } from './overview.js';
+import { decideButtons, decisionRow, factorList, refreshStatus, resurrectionRow, signerText } from './overview.js';
 
 // ----------------------------------------------------------------- routes
 
@@ -543,19 +543,7 @@ export function resurrectionList(root, params) {
       else if (sort === 'module') rs = [...rs].sort((a, b) => byText(a.target_module, b.target_module));
       else rs = [...rs].sort((a, b) => byText(b.created_at, a.created_at));
       const { shown, pager: nav } = slice(rs, 'resurrections', params, 25);
-      const rows = shown.map((r) =>
-        h(
-          'tr',
-          { 'data-request-id': r.request_id, 'data-kill-id': r.kill_id },
-          h('td', { class: 'strong' }, go(`resurrections/${encodeURIComponent(r.request_id)}`, r.target_module)),
-          h('td', { class: 'small' }, r.kill_id),
-          h('td', null, badge(r.state)),
-          h('td', null, badge(r.status)),
-          h('td', null, r.approved_by || '–'),
-          h('td', { class: 'small' }, r.error ? h('span', { class: 'error' }, r.error) : r.rollback_reason || r.notes || '–'),
-          h('td', { class: 'nowrap small' }, time(r.created_at)),
-        ),
-      );
+      const rows = shown.map((r) => resurrectionRow(r, false));
       return [
         table(['Module', 'Kill', 'State', 'Status', 'Approved by', 'Notes / error', 'Created'], rows, 'No resurrection matches.'),
         h('p', { class: 'muted small' }, 'The newest 1000 requests are read.'),
