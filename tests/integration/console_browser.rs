@@ -978,6 +978,9 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     assert!(!browser.hidden("#mode-form"));
     assert!(!browser.hidden("#reload-plugins"));
     browser.click("#reload-plugins").expect("press reload");
+    // Both ask first.
+    assert_eq!(browser.dialog(), "Reload the plugins?");
+    browser.confirm("");
     browser.flashed("Plugins reloaded");
     browser
         .click("#mode-select option[value=\"manual\"]")
@@ -988,6 +991,8 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     browser
         .click("#mode-form button[type=\"submit\"]")
         .expect("press switch");
+    assert_eq!(browser.dialog(), "Switch to manual?");
+    browser.confirm("");
     browser.wait("the mode switch to be confirmed", 30, |b| {
         b.text("#flash")
             .filter(|t| t == "Mode switched: semi_auto → manual.")

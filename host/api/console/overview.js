@@ -508,21 +508,20 @@ export async function refreshShadow() {
 }
 
 export async function reloadPlugins() {
-  const button = $('#reload-plugins');
-  button.disabled = true;
-  try {
-    const events = await api('POST', '/api/v1/plugins/reload');
-    const changed = (events || []).filter((e) => e.outcome !== 'unchanged');
-    const rejected = changed.filter((e) => e.outcome === 'rejected');
-    let message = `Plugins reloaded: ${changed.length} change${changed.length === 1 ? '' : 's'}.`;
-    if (rejected.length) message += ` Rejected: ${rejected.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
-    flash(message, rejected.length > 0);
-    await hooks.refresh();
-  } catch (e) {
-    flash(`Reload failed: ${e.message}`, true);
-  } finally {
-    button.disabled = false;
-  }
+  await confirmAction({
+    title: 'Reload the plugins?',
+    text: 'Medic reads the plugin directory again: a new or changed file is checked (signature, golden kills, the replay gate) and then serves at once; a file that fails keeps the version in force.',
+    ok: 'Reload',
+    run: async () => {
+      const events = await api('POST', '/api/v1/plugins/reload');
+      const changed = (events || []).filter((e) => e.outcome !== 'unchanged');
+      const rejected = changed.filter((e) => e.outcome === 'rejected');
+      let message = `Plugins reloaded: ${changed.length} change${changed.length === 1 ? '' : 's'}.`;
+      if (rejected.length) message += ` Rejected: ${rejected.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
+      flash(message, rejected.length > 0);
+      await hooks.refresh();
+    },
+  });
 }
 
 // ------------------------------------------------------------------- mode
@@ -541,12 +540,16 @@ export async function switchMode(event) {
   event.preventDefault();
   const mode = $('#mode-select').value;
   const reason = $('#mode-reason').value.trim();
-  try {
-    const r = await api('PUT', '/api/v1/mode', { mode, reason });
-    flash(`Mode switched: ${r.previous} → ${r.current}.`);
-    $('#mode-reason').value = '';
-    await hooks.refresh();
-  } catch (e) {
-    flash(`Mode not switched: ${e.message}`, true);
-  }
+  await confirmAction({
+    title: `Switch to ${mode}?`,
+    text: `From the next kill on, Medic decides in ${mode} mode (observer records only; manual puts every kill to a person; semi_auto and full_auto bring services back without one where the constitution allows). Recorded in the audit log with your reason.`,
+    ok: 'Switch',
+    danger: mode === 'semi_auto' || mode === 'full_auto',
+    run: async () => {
+      const r = await api('PUT', '/api/v1/mode', { mode, reason });
+      flash(`Mode switched: ${r.previous} → ${r.current}.`);
+      $('#mode-reason').value = '';
+      await hooks.refresh();
+    },
+  });
 }
