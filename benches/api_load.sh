@@ -36,14 +36,7 @@ if [[ "$TLS" == 1 ]]; then need openssl "apt-get install -y openssl"; fi
 source benches/serve_common.sh
 
 # A loopback port nothing answers on.
-port=""
-for p in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        port="$p"
-        break
-    fi
-done
-[[ -n "$port" ]] || { echo "api_load: no free port found" >&2; exit 1; }
+port="$(free_port api_load)"
 
 # The embedded defaults (observer mode, HTTP ingest), with the store in the
 # temp dir and the per-key limiter raised above the offered load (it still

@@ -32,14 +32,7 @@ if [[ -z "$STORE" ]]; then
 fi
 echo "store: $(du -sh "$STORE" | cut -f1) on disk"
 
-port=""
-for p in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        port="$p"
-        break
-    fi
-done
-[[ -n "$port" ]] || { echo "store_memory: no free port found" >&2; exit 1; }
+port="$(free_port store_memory)"
 sed -e "s|port: 8000|port: $port|" \
     -e "s|path: \"data/medic.db\"|path: \"$STORE\"|" \
     config/medic.yaml >"$work/medic.yaml"

@@ -60,6 +60,31 @@ fn window(hours: i64) -> (DateTime<Utc>, DateTime<Utc>) {
     (now - Duration::hours(hours), now + Duration::minutes(1))
 }
 
+/// Writes the decisions of the last `hours` as a recording, oldest first,
+/// an hour at a time: `hour(from, to)` gives those made in `[from, to)`,
+/// oldest first, so memory holds one hour of records, not the whole export.
+fn by_hour<W: Write, E: From<RecordError>>(
+    config: &Config,
+    hours: i64,
+    out: W,
+    generator: &str,
+    mut hour: impl FnMut(DateTime<Utc>, DateTime<Utc>) -> Result<Vec<DecisionRecord>, E>,
+) -> Result<Captured, E> {
+    let mut w = Writer::new(out, &header(generator)).map_err(RecordError::from)?;
+    let (mut from, end) = window(hours);
+    let mut n = Captured::default();
+    while from < end {
+        let to = (from + Duration::hours(1)).min(end);
+        for rec in hour(from, to)? {
+            w.write(&recorded(config, rec)).map_err(RecordError::from)?;
+            n.written += 1;
+        }
+        from = to;
+    }
+    w.finish().map_err(RecordError::from)?;
+    Ok(n)
+}
+
 /// Exports the decisions of the last `hours` from the store.
 pub fn from_store<W: Write>(
     config: &Config,
@@ -67,15 +92,9 @@ pub fn from_store<W: Write>(
     hours: i64,
     out: W,
 ) -> Result<Captured, RecordError> {
-    let mut w = Writer::new(out, &header("medic record (store)"))?;
-    let (from, to) = window(hours);
-    let mut n = Captured::default();
-    for rec in store.records_between(from, to)? {
-        w.write(&recorded(config, rec))?;
-        n.written += 1;
-    }
-    w.finish()?;
-    Ok(n)
+    by_hour(config, hours, out, "medic record (store)", |from, to| {
+        Ok(store.records_between(from, to)?)
+    })
 }
 
 /// One page of a running Medic's records, newest first (`GET
@@ -83,39 +102,31 @@ pub fn from_store<W: Write>(
 pub type Page = (Vec<DecisionRecord>, Option<String>);
 
 /// Exports the decisions of the last `hours` from a running Medic, through
-/// `page(from, to, cursor)`. The API pages newest first and a recording runs
-/// oldest first, so the window is walked an hour at a time, each hour's
-/// pages reversed: memory holds one hour of records, not the whole export.
+/// `page(from, to, cursor)`, whose bounds are both inclusive (as the API's
+/// are) and whose pages run newest first: each hour's pages are read, then
+/// written reversed.
 pub fn from_pages<W: Write, E: From<RecordError>>(
     config: &Config,
     hours: i64,
     out: W,
     mut page: impl FnMut(DateTime<Utc>, DateTime<Utc>, Option<&str>) -> Result<Page, E>,
 ) -> Result<Captured, E> {
-    let mut w = Writer::new(out, &header("medic record (api)")).map_err(RecordError::from)?;
-    let (mut from, end) = window(hours);
-    let mut n = Captured::default();
-    while from < end {
-        // Both bounds are inclusive: the next hour starts a millisecond on.
-        let to = (from + Duration::hours(1) - Duration::milliseconds(1)).min(end);
+    by_hour(config, hours, out, "medic record (api)", |from, to| {
+        // The hour ends a millisecond before the next one starts.
+        let last = to - Duration::milliseconds(1);
         let mut hour = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let (records, next) = page(from, to, cursor.as_deref())?;
+            let (records, next) = page(from, last, cursor.as_deref())?;
             hour.extend(records);
             match next {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
         }
-        for rec in hour.into_iter().rev() {
-            w.write(&recorded(config, rec)).map_err(RecordError::from)?;
-            n.written += 1;
-        }
-        from = to + Duration::milliseconds(1);
-    }
-    w.finish().map_err(RecordError::from)?;
-    Ok(n)
+        hour.reverse();
+        Ok(hour)
+    })
 }
 
 /// Reads a Redis stream from its start without consuming it. Entries that
