@@ -149,9 +149,9 @@ fn hot_swap(c: &mut Criterion) {
         let cache = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("swap.wasm"), &v1).expect("write");
         let mut cfg = config(Isolation::Strict);
-        cfg.medic.plugins.directory = dir.path().display().to_string();
+        cfg.medic.plugins.directory = Some(dir.path().to_path_buf());
         if cached {
-            cfg.medic.plugins.cache_dir = cache.path().display().to_string();
+            cfg.medic.plugins.cache_dir = Some(cache.path().to_path_buf());
         }
         if let Some(b) = cfg.constitution.plugins.get_mut("default") {
             b.strategy.name = "swap-test".into();

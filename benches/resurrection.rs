@@ -58,9 +58,9 @@ fn config(dir: &std::path::Path, port: u16) -> Config {
     )
     .expect("bench config");
     let r = &mut c.medic.resurrection;
-    r.monitoring_duration_minutes = 0.0001;
-    r.health_check_interval_seconds = 0.005;
-    r.cooldown_seconds = 0.0;
+    r.monitoring_duration = std::time::Duration::from_secs_f64(0.0001 * 60.0);
+    r.health_check_interval = std::time::Duration::from_secs_f64(0.005);
+    r.cooldown = std::time::Duration::from_secs_f64(0.0);
     r.flapping.max_kills_per_hour = 1_000_000;
     r.backends = vec![BackendSection {
         modules: vec!["bench-svc".into()],
@@ -75,7 +75,7 @@ fn config(dir: &std::path::Path, port: u16) -> Config {
         health_check: HealthCheckSection {
             kind: HealthCheckType::Http,
             url: format!("http://127.0.0.1:{port}/health"),
-            timeout_seconds: 1.0,
+            timeout: std::time::Duration::from_secs_f64(1.0),
             ..HealthCheckSection::default()
         },
         ..BackendSection::default()

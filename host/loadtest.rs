@@ -289,13 +289,13 @@ pub async fn run(
     let mut config = base.clone();
     let bus = &mut config.medic.smith.event_bus;
     bus.kind = EventBusType::Redis;
-    bus.url = redis_url.to_string();
+    bus.url = Some(redis_url.to_string());
     bus.topic = format!("medic.loadtest.{run}.kills");
     bus.response_topic = format!("medic.loadtest.{run}.responses");
     bus.dead_letter_topic = format!("medic.loadtest.{run}.dead");
-    bus.block_ms = 50;
+    bus.block = std::time::Duration::from_millis(50);
     config.medic.siem.adapter = SiemAdapterType::File;
-    config.medic.siem.intel_file = intel.display().to_string();
+    config.medic.siem.intel_file = Some(intel.to_path_buf());
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config)?);
     let store = Store::open(&work_dir.join("store")).context("store")?;

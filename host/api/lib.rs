@@ -38,7 +38,7 @@ pub mod tls;
 mod whoami;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -144,10 +144,10 @@ async fn limit_time(
         .medic
         .interfaces
         .web
-        .request_timeout_seconds;
-    match tokio::time::timeout(Duration::from_secs_f64(limit), next.run(request)).await {
+        .request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Timeout(limit).into_response(),
+        Err(_) => ApiError::Timeout(limit.as_secs_f64()).into_response(),
     }
 }
 

@@ -31,7 +31,7 @@ impl Reads {
     pub fn new(web: &WebSection) -> Reads {
         Reads {
             turns: Arc::new(Semaphore::new(web.max_concurrent_reads.max(1) as usize)),
-            budget: Duration::from_millis(web.read_budget_ms),
+            budget: web.read_budget,
             wait: READ_WAIT,
         }
     }
@@ -69,7 +69,7 @@ mod tests {
     async fn a_read_runs_off_the_calling_thread_and_waits_its_turn() {
         let web = WebSection {
             max_concurrent_reads: 1,
-            read_budget_ms: 50,
+            read_budget: Duration::from_millis(50),
             ..WebSection::default()
         };
         let reads = Reads::new(&web);

@@ -30,11 +30,9 @@ pub fn load_config(files: &ConfigFiles) -> anyhow::Result<Config> {
 pub fn load_config_caching(files: &ConfigFiles) -> anyhow::Result<Config> {
     let mut config = load_config(files)?;
     let plugins = &mut config.medic.plugins;
-    if plugins.cache_dir.is_empty() {
+    if plugins.cache_dir.is_none() {
         let env = |name: &str| std::env::var(name).ok();
-        if let Some(dir) = crate::plugin::cache::user_cache_dir(&env) {
-            plugins.cache_dir = dir.display().to_string();
-        }
+        plugins.cache_dir = crate::plugin::cache::user_cache_dir(&env);
     }
     Ok(config)
 }

@@ -192,7 +192,7 @@ fn verify(config: &Config, file: &Path, extra: &[std::path::PathBuf]) -> anyhow:
     for (i, k) in extra.iter().enumerate() {
         section.keys.push(crate::config::raw::TrustedKey {
             name: format!("--key {}", i + 1),
-            public_key_file: k.display().to_string(),
+            public_key_file: k.clone(),
         });
     }
     if section.keys.is_empty() {

@@ -40,7 +40,7 @@ impl Api {
             key,
             client: crate::http_client::build(
                 std::time::Duration::from_secs(30),
-                remote.ca_file.as_deref().unwrap_or(""),
+                remote.ca_file.as_deref().map(std::path::Path::new),
                 "--ca-file",
             )
             .map_err(anyhow::Error::msg)?,

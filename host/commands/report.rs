@@ -2,8 +2,6 @@
 //! holds the store — from its API (with `MEDIC_API_KEY`; the address and
 //! TLS as for `medic queue`).
 
-use std::path::Path;
-
 use anyhow::Context;
 use chrono::NaiveDate;
 use reqwest::Method;
@@ -32,8 +30,8 @@ pub fn run(files: &ConfigFiles, remote: &Remote, command: &ReportCommand) -> any
             *format == ReportFormat::Html,
         ),
     };
-    let path = &config.medic.learning.database.path;
-    let out = match Store::open(Path::new(path)) {
+    let path = config.medic.learning.database.path.display();
+    let out = match Store::open(&config.medic.learning.database.path) {
         Ok(store) => match (route, html) {
             ("daily", _) => serde_json::to_string_pretty(&report::daily(&store, date)?)?,
             (_, false) => serde_json::to_string_pretty(&weekly::weekly(&store, date)?)?,

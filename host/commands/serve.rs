@@ -2,7 +2,6 @@
 //! kills in flight finish (or stay unacknowledged), never half-done.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,8 +33,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    let store = Store::open(Path::new(&m.learning.database.path))
-        .with_context(|| format!("opening the store at {}", m.learning.database.path))?;
+    let store = Store::open(&m.learning.database.path).with_context(|| {
+        format!(
+            "opening the store at {}",
+            m.learning.database.path.display()
+        )
+    })?;
     restore_bindings(&registry, &store)?;
     for event in &started {
         audit_reload(&store, event)?;
@@ -68,7 +71,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         mode = ?decider.mode(), phase = %active.phase, risk_scorer = active.scorer.name(),
         strategy = active.strategy.name(), threshold_learner = active.learner.name(),
-        siem = decider.siem.kind(), store = %m.learning.database.path, "Medic starting"
+        siem = decider.siem.kind(), store = %m.learning.database.path.display(), "Medic starting"
     );
 
     let stop = CancellationToken::new();
@@ -120,9 +123,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "Resumed resurrections left unfinished by the last run"
         );
     }
-    let expiry_every = Duration::from_secs_f64(
-        (m.interfaces.approval_queue.timeout_hours * 3600.0 / 4.0).clamp(1.0, 60.0),
-    );
+    let expiry_every = (m.interfaces.approval_queue.timeout / 4)
+        .clamp(Duration::from_secs(1), Duration::from_secs(60));
     tasks.spawn(resurrector.clone().expire_queue(expiry_every, stop.clone()));
     tasks.spawn(audit_reloads(reloads, store.clone(), stop.clone()));
     let sweeper = crate::retention::Sweeper::from_config(
@@ -166,8 +168,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             })?;
         let web_tls = &m.interfaces.web.tls;
         let acceptor = if web_tls.enabled {
-            let config = crate::tls::server_config(&web_tls.cert_file, &web_tls.key_file)
-                .context("interfaces.web.tls")?;
+            let (Some(cert_file), Some(key_file)) = (&web_tls.cert_file, &web_tls.key_file) else {
+                anyhow::bail!("interfaces.web.tls: cert_file and key_file must name PEM files");
+            };
+            let config =
+                crate::tls::server_config(cert_file, key_file).context("interfaces.web.tls")?;
             Some(tokio_rustls::TlsAcceptor::from(config))
         } else {
             None

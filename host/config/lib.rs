@@ -6,6 +6,7 @@
 #[allow(unused_imports)]
 use medic_model::{self as model, sync};
 
+mod checks;
 mod load;
 pub mod patterns;
 pub mod phases;
@@ -13,6 +14,7 @@ pub mod raw;
 pub mod tls;
 pub mod trust;
 pub mod tunables;
+pub mod units;
 mod validate;
 
 use std::fmt;

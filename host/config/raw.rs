@@ -1,13 +1,18 @@
 //! The configuration files as written: serde structs with their defaults
 //! (every key: docs/reference/configuration.md). Unknown keys are caught by
 //! the loader (see `load.rs`), which reports every one of them, not just
-//! the first.
+//! the first. Values are read into their types as they are parsed
+//! (`units`): durations into `Duration`s from the unit their key names,
+//! texts that may be left out into `Option`s, closed sets into enums.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::RiskLevel;
+use crate::units;
 
 /// `config/medic.yaml`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,9 +118,11 @@ pub struct EventBusSection {
     #[serde(rename = "type")]
     pub kind: EventBusType,
     /// `redis://` or `rediss://` URL; when set it wins over host and port.
-    pub url: String,
-    /// For `rediss://`: a PEM file of the CA to trust ("" = the public roots).
-    pub tls_ca_file: String,
+    #[serde(with = "units::optional")]
+    pub url: Option<String>,
+    /// For `rediss://`: a PEM file of the CA to trust (none: the public roots).
+    #[serde(with = "units::optional")]
+    pub tls_ca_file: Option<PathBuf>,
     pub host: String,
     pub port: u16,
     pub topic: String,
@@ -134,9 +141,11 @@ pub struct EventBusSection {
     /// Entries read per XREADGROUP.
     pub batch_size: u32,
     /// How long one XREADGROUP waits for entries.
-    pub block_ms: u64,
+    #[serde(rename = "block_ms", with = "units::millis")]
+    pub block: Duration,
     /// Entries pending this long with another consumer are claimed.
-    pub claim_idle_ms: u64,
+    #[serde(rename = "claim_idle_ms", with = "units::millis")]
+    pub claim_idle: Duration,
     /// Kills being decided at once.
     pub max_in_flight: u32,
     /// A new consumer group starts at the stream's beginning or its end.
@@ -155,8 +164,8 @@ impl Default for EventBusSection {
     fn default() -> Self {
         EventBusSection {
             kind: EventBusType::Http,
-            url: String::new(),
-            tls_ca_file: String::new(),
+            url: None,
+            tls_ca_file: None,
             host: "localhost".into(),
             port: 6379,
             topic: "smith.events.kill_notifications".into(),
@@ -167,8 +176,8 @@ impl Default for EventBusSection {
             consumer_group: "medic".into(),
             consumer_name: "medic-1".into(),
             batch_size: 256,
-            block_ms: 1000,
-            claim_idle_ms: 30_000,
+            block: Duration::from_secs(1),
+            claim_idle: Duration::from_secs(30),
             max_in_flight: 1024,
             start_from: StartFrom::Earliest,
         }
@@ -179,7 +188,8 @@ impl Default for EventBusSection {
 #[serde(default)]
 pub struct VetoSection {
     pub enabled: bool,
-    pub timeout_seconds: u64,
+    #[serde(rename = "timeout_seconds", with = "units::seconds")]
+    pub timeout: Duration,
     /// The stream PRE_RESURRECTION_NOTICEs are written to.
     pub notice_topic: String,
     /// The stream Smith answers on with RESURRECTION_VETO.
@@ -192,7 +202,7 @@ impl Default for VetoSection {
     fn default() -> Self {
         VetoSection {
             enabled: false,
-            timeout_seconds: 30,
+            timeout: Duration::from_secs(30),
             notice_topic: "medic.veto.notices".into(),
             response_topic: "smith.veto.responses".into(),
             on_timeout: VetoTimeout::Queue,
@@ -228,13 +238,16 @@ pub struct SiemSection {
     pub adapter: SiemAdapterType,
     pub endpoint: String,
     pub auth: SiemAuth,
-    pub timeout_seconds: f64,
+    #[serde(rename = "timeout_seconds", with = "units::seconds")]
+    pub timeout: Duration,
     pub retry: RetrySection,
     /// The local intel file of the `file` adapter (YAML or JSON).
-    pub intel_file: String,
+    #[serde(with = "units::optional")]
+    pub intel_file: Option<PathBuf>,
     /// For an https endpoint: a PEM file of a CA to trust besides the
-    /// public roots ("" = the public roots only).
-    pub tls_ca_file: String,
+    /// public roots (none: the public roots only).
+    #[serde(with = "units::optional")]
+    pub tls_ca_file: Option<PathBuf>,
     pub circuit_breaker: BreakerSection,
     pub cache: CacheSection,
 }
@@ -245,10 +258,10 @@ impl Default for SiemSection {
             adapter: SiemAdapterType::None,
             endpoint: "http://localhost:8080/siem".into(),
             auth: SiemAuth::default(),
-            timeout_seconds: 30.0,
+            timeout: Duration::from_secs(30),
             retry: RetrySection::default(),
-            intel_file: String::new(),
-            tls_ca_file: String::new(),
+            intel_file: None,
+            tls_ca_file: None,
             circuit_breaker: BreakerSection::default(),
             cache: CacheSection::default(),
         }
@@ -260,7 +273,8 @@ impl Default for SiemSection {
 #[serde(default)]
 pub struct BreakerSection {
     pub failure_threshold: u32,
-    pub recovery_timeout_seconds: f64,
+    #[serde(rename = "recovery_timeout_seconds", with = "units::seconds")]
+    pub recovery_timeout: Duration,
     pub half_open_max_calls: u32,
 }
 
@@ -268,7 +282,7 @@ impl Default for BreakerSection {
     fn default() -> Self {
         BreakerSection {
             failure_threshold: 5,
-            recovery_timeout_seconds: 60.0,
+            recovery_timeout: Duration::from_secs(60),
             half_open_max_calls: 3,
         }
     }
@@ -278,14 +292,15 @@ impl Default for BreakerSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CacheSection {
-    pub ttl_seconds: f64,
+    #[serde(rename = "ttl_seconds", with = "units::seconds")]
+    pub ttl: Duration,
     pub max_entries: u32,
 }
 
 impl Default for CacheSection {
     fn default() -> Self {
         CacheSection {
-            ttl_seconds: 60.0,
+            ttl: Duration::from_secs(60),
             max_entries: 1024,
         }
     }
@@ -295,14 +310,24 @@ impl Default for CacheSection {
 #[serde(default)]
 pub struct SiemAuth {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SiemAuthType,
+    /// The environment variable that holds the key.
     pub key_env: String,
+}
+
+/// How Medic authenticates to the SIEM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiemAuthType {
+    /// The key in the `X-API-Key` header.
+    #[default]
+    ApiKey,
 }
 
 impl Default for SiemAuth {
     fn default() -> Self {
         SiemAuth {
-            kind: "api_key".into(),
+            kind: SiemAuthType::ApiKey,
             key_env: "SIEM_API_KEY".into(),
         }
     }
@@ -313,9 +338,11 @@ impl Default for SiemAuth {
 pub struct RetrySection {
     pub max_attempts: u32,
     /// The first delay; each retry doubles it, up to `max_backoff_seconds`.
-    pub backoff_seconds: f64,
-    pub max_backoff_seconds: f64,
-    /// Randomise each delay (between half and all of it).
+    #[serde(rename = "backoff_seconds", with = "units::seconds")]
+    pub backoff: Duration,
+    #[serde(rename = "max_backoff_seconds", with = "units::seconds")]
+    pub max_backoff: Duration,
+    /// Randomise each delay (between itself and twice itself).
     pub jitter: bool,
 }
 
@@ -323,8 +350,8 @@ impl Default for RetrySection {
     fn default() -> Self {
         RetrySection {
             max_attempts: 3,
-            backoff_seconds: 2.0,
-            max_backoff_seconds: 30.0,
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(30),
             jitter: true,
         }
     }
@@ -420,16 +447,21 @@ impl Default for RiskWeights {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ResurrectionSection {
-    pub monitoring_duration_minutes: f64,
-    pub health_check_interval_seconds: f64,
+    #[serde(rename = "monitoring_duration_minutes", with = "units::minutes")]
+    pub monitoring_duration: Duration,
+    #[serde(rename = "health_check_interval_seconds", with = "units::seconds")]
+    pub health_check_interval: Duration,
     pub max_retry_attempts: u32,
     /// Bound on one whole execution, every attempt included.
-    pub execution_timeout_seconds: f64,
+    #[serde(rename = "execution_timeout_seconds", with = "units::seconds")]
+    pub execution_timeout: Duration,
     /// How long a restarted service has to pass its first health check.
-    pub startup_grace_seconds: f64,
+    #[serde(rename = "startup_grace_seconds", with = "units::seconds")]
+    pub startup_grace: Duration,
     /// A module resurrected less than this long ago is not resurrected
     /// again automatically (a human may still approve it).
-    pub cooldown_seconds: f64,
+    #[serde(rename = "cooldown_seconds", with = "units::seconds")]
+    pub cooldown: Duration,
     pub flapping: FlappingSection,
     pub rollback: RollbackSection,
     /// How modules are brought back: the first entry whose `modules`
@@ -440,12 +472,12 @@ pub struct ResurrectionSection {
 impl Default for ResurrectionSection {
     fn default() -> Self {
         ResurrectionSection {
-            monitoring_duration_minutes: 30.0,
-            health_check_interval_seconds: 30.0,
+            monitoring_duration: Duration::from_secs(30 * 60),
+            health_check_interval: Duration::from_secs(30),
             max_retry_attempts: 2,
-            execution_timeout_seconds: 120.0,
-            startup_grace_seconds: 30.0,
-            cooldown_seconds: 600.0,
+            execution_timeout: Duration::from_secs(120),
+            startup_grace: Duration::from_secs(30),
+            cooldown: Duration::from_secs(600),
             flapping: FlappingSection::default(),
             rollback: RollbackSection::default(),
             backends: Vec::new(),
@@ -459,14 +491,15 @@ impl Default for ResurrectionSection {
 #[serde(default)]
 pub struct FlappingSection {
     pub max_kills_per_hour: u32,
-    pub cooldown_minutes: f64,
+    #[serde(rename = "cooldown_minutes", with = "units::minutes")]
+    pub cooldown: Duration,
 }
 
 impl Default for FlappingSection {
     fn default() -> Self {
         FlappingSection {
             max_kills_per_hour: 3,
-            cooldown_minutes: 60.0,
+            cooldown: Duration::from_secs(3_600),
         }
     }
 }
@@ -501,10 +534,12 @@ pub struct BackendSection {
     pub args: Vec<String>,
     /// process: its environment (added to a cleared one, plus PATH).
     pub env: BTreeMap<String, String>,
-    /// process: its working directory ("" = Medic's).
-    pub working_dir: String,
-    /// process: where its stdout and stderr go ("" = discarded).
-    pub log_file: String,
+    /// process: its working directory (none: Medic's).
+    #[serde(with = "units::optional")]
+    pub working_dir: Option<PathBuf>,
+    /// process: where its stdout and stderr go (none: discarded).
+    #[serde(with = "units::optional")]
+    pub log_file: Option<PathBuf>,
     /// command: the restart command, as argv.
     pub restart: Vec<String>,
     /// command: the rollback command, as argv ([] = none).
@@ -514,10 +549,13 @@ pub struct BackendSection {
     /// webhook: the endpoint actions are POSTed to.
     pub url: String,
     pub auth: WebhookAuth,
-    /// webhook: a PEM file of an extra CA to trust ("" = public roots).
-    pub tls_ca_file: String,
-    /// command and webhook: the limit of one call.
-    pub timeout_seconds: f64,
+    /// webhook: a PEM file of an extra CA to trust (none: public roots).
+    #[serde(with = "units::optional")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// command and webhook: the limit of one call (0: the backend's own
+    /// default).
+    #[serde(rename = "timeout_seconds", with = "units::seconds")]
+    pub timeout: Duration,
     pub health_check: HealthCheckSection,
 }
 
@@ -525,11 +563,24 @@ pub struct BackendSection {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WebhookAuth {
-    /// `none`, `bearer` (Authorization: Bearer) or `api_key` (X-API-Key).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: WebhookAuthType,
     /// The environment variable that holds the secret.
     pub token_env: String,
+}
+
+/// How a webhook authenticates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookAuthType {
+    /// No secret sent (`""` reads as this too).
+    #[default]
+    #[serde(alias = "")]
+    None,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// `X-API-Key: <secret>`.
+    ApiKey,
 }
 
 /// How a resurrected module's health is checked.
@@ -560,7 +611,8 @@ pub struct HealthCheckSection {
     pub address: String,
     /// command: argv.
     pub command: Vec<String>,
-    pub timeout_seconds: f64,
+    #[serde(rename = "timeout_seconds", with = "units::seconds")]
+    pub timeout: Duration,
 }
 
 impl Default for HealthCheckSection {
@@ -571,7 +623,7 @@ impl Default for HealthCheckSection {
             expect_status: 200,
             address: String::new(),
             command: Vec::new(),
-            timeout_seconds: 5.0,
+            timeout: Duration::from_secs(5),
         }
     }
 }
@@ -628,13 +680,15 @@ pub struct WebSection {
     /// Requests one key may make in a burst above the sustained rate.
     pub rate_limit_burst: f64,
     /// The longest one request may take before it is answered 503.
-    pub request_timeout_seconds: f64,
+    #[serde(rename = "request_timeout_seconds", with = "units::seconds")]
+    pub request_timeout: Duration,
     /// Reads of the store (decision lists, reports, outcomes, audit) run
     /// at most this many at once, off the threads that decide kills.
     pub max_concurrent_reads: u32,
     /// How long one scan of the store may run before it answers what it
     /// found with a cursor to go on from.
-    pub read_budget_ms: u64,
+    #[serde(rename = "read_budget_ms", with = "units::millis")]
+    pub read_budget: Duration,
     /// Wrong API keys one client address may present in a minute before
     /// its requests are refused for the rest of it (0 = no limit).
     pub auth_failures_per_minute: u32,
@@ -651,9 +705,9 @@ impl Default for WebSection {
             api_keys: Vec::new(),
             rate_limit_per_second: 100.0,
             rate_limit_burst: 200.0,
-            request_timeout_seconds: 60.0,
+            request_timeout: Duration::from_secs(60),
             max_concurrent_reads: 1,
-            read_budget_ms: 1000,
+            read_budget: Duration::from_secs(1),
             auth_failures_per_minute: 10,
             tls: WebTlsSection::default(),
         }
@@ -666,9 +720,11 @@ impl Default for WebSection {
 pub struct WebTlsSection {
     pub enabled: bool,
     /// PEM file: the server certificate first, then any intermediates.
-    pub cert_file: String,
+    #[serde(with = "units::optional")]
+    pub cert_file: Option<PathBuf>,
     /// PEM file: the certificate's private key (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: String,
+    #[serde(with = "units::optional")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// What an API key may do.
@@ -695,14 +751,15 @@ pub struct ApiKeySection {
 #[serde(default)]
 pub struct ApprovalQueueSection {
     pub max_pending: u32,
-    pub timeout_hours: f64,
+    #[serde(rename = "timeout_hours", with = "units::hours")]
+    pub timeout: Duration,
 }
 
 impl Default for ApprovalQueueSection {
     fn default() -> Self {
         ApprovalQueueSection {
             max_pending: 100,
-            timeout_hours: 24.0,
+            timeout: Duration::from_secs(24 * 3_600),
         }
     }
 }
@@ -720,8 +777,8 @@ pub struct LearningSection {
 #[serde(default)]
 pub struct LearningDatabase {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub path: String,
+    pub kind: DatabaseType,
+    pub path: PathBuf,
     /// Days a decision and everything about its kill (outcomes, verdicts,
     /// decided queue items, shadow decisions, dead letters, finished
     /// requests) are kept; 0 keeps everything.
@@ -735,12 +792,21 @@ pub struct LearningDatabase {
 impl Default for LearningDatabase {
     fn default() -> Self {
         LearningDatabase {
-            kind: "sled".into(),
+            kind: DatabaseType::Sled,
             path: "data/medic.db".into(),
             retention_days: 90,
             audit_retention_days: None,
         }
     }
+}
+
+/// Where the store lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseType {
+    /// Embedded, in the directory `path` (one process at a time).
+    #[default]
+    Sled,
 }
 
 /// The fewest days retention may keep: a kill older than the 30 days
@@ -845,7 +911,7 @@ pub struct LogOutput {
     #[serde(rename = "type")]
     pub kind: LogOutputType,
     #[serde(default)]
-    pub path: Option<String>,
+    pub path: Option<PathBuf>,
     #[serde(default)]
     pub rotation: Option<String>,
     #[serde(default)]
@@ -856,16 +922,25 @@ pub struct LogOutput {
 #[serde(default)]
 pub struct MetricsSection {
     pub enabled: bool,
-    pub exporter: String,
+    pub exporter: Exporter,
     pub port: u16,
     pub labels: BTreeMap<String, String>,
+}
+
+/// How metrics are exported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exporter {
+    /// The Prometheus text format on `GET /metrics`.
+    #[default]
+    Prometheus,
 }
 
 impl Default for MetricsSection {
     fn default() -> Self {
         MetricsSection {
             enabled: true,
-            exporter: "prometheus".into(),
+            exporter: Exporter::Prometheus,
             port: 9090,
             labels: BTreeMap::new(),
         }
@@ -894,13 +969,16 @@ pub enum Isolation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PluginsSection {
-    /// Extra plugins (`*.wasm`), watched for changes. Empty: none.
-    pub directory: String,
-    /// Where compiled plugins are cached; empty: no cache.
-    pub cache_dir: String,
+    /// Extra plugins (`*.wasm`), watched for changes. None: no extra plugins.
+    #[serde(with = "units::optional")]
+    pub directory: Option<PathBuf>,
+    /// Where compiled plugins are cached. None: no cache.
+    #[serde(with = "units::optional")]
+    pub cache_dir: Option<PathBuf>,
     pub isolation: Isolation,
     /// Wall-clock limit of one plugin call.
-    pub timeout_ms: u64,
+    #[serde(rename = "timeout_ms", with = "units::millis")]
+    pub timeout: Duration,
     /// Linear-memory limit of one plugin instance.
     pub memory_limit_mb: u64,
     /// Failures in a row after which a plugin is quarantined.
@@ -965,16 +1043,16 @@ pub struct TrustedKey {
     /// What the key is called in logs, audit and listings.
     pub name: String,
     /// Its PEM file (`-----BEGIN PUBLIC KEY-----`).
-    pub public_key_file: String,
+    pub public_key_file: PathBuf,
 }
 
 impl Default for PluginsSection {
     fn default() -> Self {
         PluginsSection {
-            directory: String::new(),
-            cache_dir: String::new(),
+            directory: None,
+            cache_dir: None,
             isolation: Isolation::Strict,
-            timeout_ms: 50,
+            timeout: Duration::from_millis(50),
             memory_limit_mb: 32,
             max_consecutive_failures: 3,
             reuse_max_calls: 10_000,

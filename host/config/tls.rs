@@ -3,6 +3,7 @@
 //! config check reads them up front with the same functions `medic serve`
 //! uses, so a file that passes the check is one the server can use.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
@@ -69,42 +70,42 @@ impl TlsError {
     }
 }
 
-fn read(field: TlsField, path: &str) -> Result<Vec<u8>, TlsError> {
+fn read(field: TlsField, path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {
         field,
-        path: path.to_string(),
+        path: path.display().to_string(),
         source,
     })
 }
 
 /// Every certificate in a PEM file, in order (the server's own first).
-pub fn read_certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes = read(TlsField::CertFile, path)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| TlsError::Pem {
             field: TlsField::CertFile,
-            path: path.to_string(),
+            path: path.display().to_string(),
             source,
         })?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate {
-            path: path.to_string(),
+            path: path.display().to_string(),
         });
     }
     Ok(certs)
 }
 
 /// The first private key in a PEM file.
-pub fn read_private_key(path: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = read(TlsField::KeyFile, path)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|source| match source {
         pem::Error::NoItemsFound => TlsError::NoKey {
-            path: path.to_string(),
+            path: path.display().to_string(),
         },
         source => TlsError::Pem {
             field: TlsField::KeyFile,
-            path: path.to_string(),
+            path: path.display().to_string(),
             source,
         },
     })
@@ -112,13 +113,13 @@ pub fn read_private_key(path: &str) -> Result<PrivateKeyDer<'static>, TlsError> 
 
 /// A server config for the API: ring (the provider already built in for
 /// the clients), TLS 1.2 and 1.3, HTTP/1.1 by ALPN (the API speaks only it).
-pub fn server_config(cert_file: &str, key_file: &str) -> Result<Arc<ServerConfig>, TlsError> {
+pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certificates(cert_file)?;
     let key = read_private_key(key_file)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let unusable = |source| TlsError::Unusable {
-        cert_path: cert_file.to_string(),
-        key_path: key_file.to_string(),
+        cert_path: cert_file.display().to_string(),
+        key_path: key_file.display().to_string(),
         source,
     };
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -135,16 +136,16 @@ pub fn server_config(cert_file: &str, key_file: &str) -> Result<Arc<ServerConfig
 mod tests {
     use super::*;
 
-    fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, text).expect("write");
-        p.display().to_string()
+        p
     }
 
     #[test]
     fn missing_files_and_non_pem_are_reported_on_their_field() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let missing = dir.path().join("nope.pem").display().to_string();
+        let missing = dir.path().join("nope.pem");
         let e = server_config(&missing, &missing).expect_err("missing");
         assert_eq!(e.field(), TlsField::CertFile);
         assert!(e.to_string().contains("nope.pem"), "{e}");

@@ -1,11 +1,15 @@
-//! The checks that make a [`super::Config`]: ranges, orderings, names, and
-//! what the two files must agree on. Every problem found is recorded.
+//! The checks that make a [`super::Config`]: each file parsed section by
+//! section, the environment's overrides, each section's own checks
+//! (`checks/`), the constitution's, and what the two files must agree on.
+//! Every problem found is recorded.
+
+use std::time::Duration;
 
 use super::Problem;
 use super::load::{root, section, unknown_sections};
 use super::phases::Phase;
 use super::raw::*;
-use crate::model::RiskLevel;
+use super::units::Unit;
 
 const MEDIC_SECTIONS: &[&str] = &[
     "version",
@@ -100,28 +104,29 @@ pub(super) fn apply_env(
         }
     }
     if let Some(v) = env("SMITH_EVENT_BUS_URL") {
-        m.smith.event_bus.url = v;
+        m.smith.event_bus.url = Some(v);
         m.smith.event_bus.kind = EventBusType::Redis;
     }
 }
 
-struct Checker<'a> {
+/// Records the problems of one file, each under its key path.
+pub(crate) struct Checker<'a> {
     file: &'a str,
     p: &'a mut Vec<Problem>,
 }
 
 impl Checker<'_> {
-    fn fail(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn fail(&mut self, path: &str, message: impl Into<String>) {
         self.p.push(Problem::new(self.file, path, message));
     }
 
-    fn check(&mut self, ok: bool, path: &str, message: impl Into<String>) {
+    pub(crate) fn check(&mut self, ok: bool, path: &str, message: impl Into<String>) {
         if !ok {
             self.fail(path, message);
         }
     }
 
-    fn unit(&mut self, path: &str, v: f64) {
+    pub(crate) fn unit(&mut self, path: &str, v: f64) {
         self.check(
             v.is_finite() && (0.0..=1.0).contains(&v),
             path,
@@ -129,7 +134,7 @@ impl Checker<'_> {
         );
     }
 
-    fn positive(&mut self, path: &str, v: f64) {
+    pub(crate) fn positive(&mut self, path: &str, v: f64) {
         self.check(
             v.is_finite() && v > 0.0,
             path,
@@ -137,7 +142,13 @@ impl Checker<'_> {
         );
     }
 
-    fn range<T: PartialOrd + std::fmt::Display + Copy>(&mut self, path: &str, v: T, lo: T, hi: T) {
+    pub(crate) fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        &mut self,
+        path: &str,
+        v: T,
+        lo: T,
+        hi: T,
+    ) {
         self.check(
             v >= lo && v <= hi,
             path,
@@ -145,11 +156,26 @@ impl Checker<'_> {
         );
     }
 
-    fn non_empty(&mut self, path: &str, v: &str) {
+    /// A duration above zero (written in `unit`).
+    pub(crate) fn positive_duration(&mut self, path: &str, d: Duration, unit: Unit) {
+        self.positive(path, unit.of(d));
+    }
+
+    /// A duration between `lo` and `hi` of `unit`, both included.
+    pub(crate) fn duration_range(&mut self, path: &str, d: Duration, unit: Unit, lo: u64, hi: u64) {
+        let v = unit.of(d);
+        self.check(
+            v >= lo as f64 && v <= hi as f64,
+            path,
+            format!("{v} must be between {lo} and {hi}"),
+        );
+    }
+
+    pub(crate) fn non_empty(&mut self, path: &str, v: &str) {
         self.check(!v.trim().is_empty(), path, "must not be empty");
     }
 
-    fn module_names(&mut self, path: &str, names: &[String]) {
+    pub(crate) fn module_names(&mut self, path: &str, names: &[String]) {
         for (i, n) in names.iter().enumerate() {
             self.check(
                 is_safe_name(n),
@@ -174,204 +200,6 @@ pub fn is_safe_name(s: &str) -> bool {
         && !s.starts_with('-')
 }
 
-/// Whether a backend's `modules` entry is a module name or a `*` pattern.
-fn is_module_pattern(s: &str) -> bool {
-    s == "*" || is_safe_name(&s.replace('*', "x"))
-}
-
-/// The placeholders templates may use.
-const PLACEHOLDERS: &[&str] = &["{module}", "{instance}", "{kill_id}", "{request_id}"];
-
-fn check_template(c: &mut Checker<'_>, path: &str, s: &str) {
-    let mut rest = s;
-    while let Some(open) = rest.find('{') {
-        let tail = &rest[open..];
-        match PLACEHOLDERS.iter().find(|p| tail.starts_with(*p)) {
-            Some(p) => rest = &tail[p.len()..],
-            None => {
-                c.fail(
-                    path,
-                    format!(
-                        "unknown placeholder in {s:?} (known: {})",
-                        PLACEHOLDERS.join(", ")
-                    ),
-                );
-                return;
-            }
-        }
-    }
-}
-
-fn check_argv(c: &mut Checker<'_>, path: &str, argv: &[String], required: bool) {
-    if argv.is_empty() {
-        if required {
-            c.fail(
-                path,
-                "must name a program to run (a list: [program, args…])",
-            );
-        }
-        return;
-    }
-    c.check(
-        !argv[0].contains('{'),
-        &format!("{path}[0]"),
-        "the program itself may not be a placeholder",
-    );
-    // A shell would re-parse substituted values: refuse `sh -c "… {module}"`.
-    let shell = [
-        "sh",
-        "bash",
-        "zsh",
-        "dash",
-        "ksh",
-        "fish",
-        "cmd",
-        "powershell",
-    ];
-    let prog = argv[0].rsplit('/').next().unwrap_or("");
-    if shell.contains(&prog) && argv.iter().any(|a| a.contains('{')) {
-        c.fail(
-            path,
-            "placeholders may not be passed to a shell (they would be re-parsed); run the program directly",
-        );
-    }
-    for (i, a) in argv.iter().enumerate() {
-        check_template(c, &format!("{path}[{i}]"), a);
-    }
-}
-
-fn check_backend(c: &mut Checker<'_>, path: &str, b: &BackendSection) {
-    c.check(
-        !b.modules.is_empty(),
-        &format!("{path}.modules"),
-        "must list the modules (names or patterns with *) this backend serves",
-    );
-    for (i, m) in b.modules.iter().enumerate() {
-        c.check(
-            is_module_pattern(m),
-            &format!("{path}.modules[{i}]"),
-            format!("{m:?} is not a module name or pattern"),
-        );
-    }
-    match b.kind {
-        BackendType::Process => {
-            c.non_empty(&format!("{path}.command"), &b.command);
-            check_template(c, &format!("{path}.command"), &b.command);
-            for (i, a) in b.args.iter().enumerate() {
-                check_template(c, &format!("{path}.args[{i}]"), a);
-            }
-        }
-        BackendType::Command => {
-            check_argv(c, &format!("{path}.restart"), &b.restart, true);
-            check_argv(c, &format!("{path}.rollback"), &b.rollback, false);
-            check_argv(c, &format!("{path}.status"), &b.status, false);
-        }
-        BackendType::Webhook => {
-            c.check(
-                b.url.starts_with("http://") || b.url.starts_with("https://"),
-                &format!("{path}.url"),
-                format!("{:?} must be an http:// or https:// URL", b.url),
-            );
-            check_template(c, &format!("{path}.url"), &b.url);
-            c.check(
-                matches!(b.auth.kind.as_str(), "" | "none" | "bearer" | "api_key"),
-                &format!("{path}.auth.type"),
-                format!("{:?} must be none, bearer or api_key", b.auth.kind),
-            );
-            if matches!(b.auth.kind.as_str(), "bearer" | "api_key") {
-                c.non_empty(&format!("{path}.auth.token_env"), &b.auth.token_env);
-            }
-        }
-    }
-    if b.kind != BackendType::Command {
-        for (key, set) in [
-            ("restart", !b.restart.is_empty()),
-            ("rollback", !b.rollback.is_empty()),
-            ("status", !b.status.is_empty()),
-        ] {
-            c.check(
-                !set,
-                &format!("{path}.{key}"),
-                "only applies to type command",
-            );
-        }
-    }
-    if b.kind != BackendType::Process {
-        c.check(
-            b.command.is_empty() && b.args.is_empty(),
-            &format!("{path}.command"),
-            "command and args only apply to type process",
-        );
-    }
-    if b.kind != BackendType::Webhook {
-        c.check(
-            b.url.is_empty(),
-            &format!("{path}.url"),
-            "only applies to type webhook",
-        );
-    }
-    if b.timeout_seconds != 0.0 {
-        c.positive(&format!("{path}.timeout_seconds"), b.timeout_seconds);
-    }
-    let h = &b.health_check;
-    let hp = format!("{path}.health_check");
-    c.positive(&format!("{hp}.timeout_seconds"), h.timeout_seconds);
-    match h.kind {
-        HealthCheckType::Backend => {}
-        HealthCheckType::Http => {
-            c.check(
-                h.url.starts_with("http://") || h.url.starts_with("https://"),
-                &format!("{hp}.url"),
-                format!("{:?} must be an http:// or https:// URL", h.url),
-            );
-            check_template(c, &format!("{hp}.url"), &h.url);
-            c.range(&format!("{hp}.expect_status"), h.expect_status, 100, 599);
-        }
-        HealthCheckType::Tcp => {
-            c.check(
-                h.address.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)
-                }),
-                &format!("{hp}.address"),
-                format!("{:?} must be host:port", h.address),
-            );
-        }
-        HealthCheckType::Command => check_argv(c, &format!("{hp}.command"), &h.command, true),
-    }
-}
-
-/// With TLS on, the PEM files are read and parsed now, by the code
-/// `medic serve` uses, so a missing or bad file is refused before starting.
-fn check_web_tls(c: &mut Checker<'_>, t: &WebTlsSection) {
-    let at = |key: &str| format!("interfaces.web.tls.{key}");
-    let mut usable = true;
-    for (key, value) in [("cert_file", &t.cert_file), ("key_file", &t.key_file)] {
-        if value.trim().is_empty() {
-            c.fail(
-                &at(key),
-                "must name a PEM file when interfaces.web.tls.enabled is true",
-            );
-            usable = false;
-        }
-    }
-    if !usable {
-        return;
-    }
-    let certs = crate::tls::read_certificates(&t.cert_file).map(drop);
-    let key = crate::tls::read_private_key(&t.key_file).map(drop);
-    let mut each_ok = true;
-    for e in [certs.err(), key.err()].into_iter().flatten() {
-        c.fail(&at(e.field().key()), e.to_string());
-        each_ok = false;
-    }
-    if each_ok {
-        // Both parse: check they make a usable pair.
-        if let Err(e) = crate::tls::server_config(&t.cert_file, &t.key_file) {
-            c.fail(&at(e.field().key()), e.to_string());
-        }
-    }
-}
-
 pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     let mut c = Checker { file, p };
     c.check(
@@ -387,480 +215,17 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
             m.mode.fallback, m.mode.current
         ),
     );
-
-    let bus = &m.smith.event_bus;
-    if bus.url.is_empty() {
-        c.non_empty("smith.event_bus.host", &bus.host);
-        c.check(bus.port != 0, "smith.event_bus.port", "must not be 0");
-    } else {
-        c.check(
-            bus.url.starts_with("redis://") || bus.url.starts_with("rediss://"),
-            "smith.event_bus.url",
-            format!("{:?} must start with redis:// or rediss://", bus.url),
-        );
-    }
-    c.non_empty("smith.event_bus.topic", &bus.topic);
-    c.non_empty("smith.event_bus.dead_letter_topic", &bus.dead_letter_topic);
-    c.check(
-        is_safe_name(&bus.consumer_group),
-        "smith.event_bus.consumer_group",
-        "must be a safe name",
-    );
-    c.check(
-        is_safe_name(&bus.consumer_name),
-        "smith.event_bus.consumer_name",
-        "must be a safe name",
-    );
-    c.range("smith.event_bus.batch_size", bus.batch_size, 1, 10_000);
-    c.range("smith.event_bus.block_ms", bus.block_ms, 1, 60_000);
-    c.range(
-        "smith.event_bus.claim_idle_ms",
-        bus.claim_idle_ms,
-        100,
-        86_400_000,
-    );
-    c.range(
-        "smith.event_bus.max_in_flight",
-        bus.max_in_flight,
-        1,
-        100_000,
-    );
-    c.non_empty("smith.event_bus.response_topic", &bus.response_topic);
-    c.non_empty("smith.event_bus.events_topic", &bus.events_topic);
-    let veto = &m.smith.veto_protocol;
-    // A kill may not make Medic write into a stream that means something
-    // else: the kills themselves, dead letters, events, the veto channel.
-    let reserved = [
-        ("smith.event_bus.topic", &bus.topic),
-        ("smith.event_bus.dead_letter_topic", &bus.dead_letter_topic),
-        ("smith.event_bus.events_topic", &bus.events_topic),
-        ("smith.veto_protocol.notice_topic", &veto.notice_topic),
-        ("smith.veto_protocol.response_topic", &veto.response_topic),
-    ];
-    for (i, pattern) in bus.reply_streams.iter().enumerate() {
-        let key = format!("smith.event_bus.reply_streams[{i}]");
-        c.check(
-            !pattern.is_empty()
-                && pattern.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'*')
-                }),
-            &key,
-            format!(
-                "{pattern:?} must be a stream name or a pattern of letters, digits, . _ - : and *"
-            ),
-        );
-        for (name, stream) in reserved {
-            c.check(
-                !crate::patterns::matches(pattern, stream),
-                &key,
-                format!(
-                    "{pattern:?} matches {name} ({stream:?}): a kill could make Medic write there"
-                ),
-            );
-        }
-    }
-    if veto.enabled {
-        c.check(
-            bus.kind == EventBusType::Redis,
-            "smith.veto_protocol.enabled",
-            "the veto protocol talks to Smith over Redis: needs smith.event_bus.type redis",
-        );
-        c.non_empty("smith.veto_protocol.notice_topic", &veto.notice_topic);
-        c.non_empty("smith.veto_protocol.response_topic", &veto.response_topic);
-    }
-    c.range(
-        "smith.veto_protocol.timeout_seconds",
-        m.smith.veto_protocol.timeout_seconds,
-        1,
-        600,
-    );
-
-    let s = &m.siem;
-    if s.adapter == SiemAdapterType::Rest {
-        c.check(
-            s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://"),
-            "siem.endpoint",
-            format!("{:?} must be an http:// or https:// URL", s.endpoint),
-        );
-    }
-    c.check(
-        s.auth.kind == "api_key",
-        "siem.auth.type",
-        format!("{:?} is not supported (api_key)", s.auth.kind),
-    );
-    c.check(
-        !s.auth.key_env.is_empty()
-            && s.auth
-                .key_env
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
-        "siem.auth.key_env",
-        format!(
-            "{:?} is not an environment variable name (A-Z 0-9 _)",
-            s.auth.key_env
-        ),
-    );
-    c.check(
-        s.timeout_seconds.is_finite() && s.timeout_seconds > 0.0 && s.timeout_seconds <= 30.0,
-        "siem.timeout_seconds",
-        format!("{} must be above 0 and at most 30", s.timeout_seconds),
-    );
-    if s.adapter == SiemAdapterType::File {
-        c.non_empty("siem.intel_file", &s.intel_file);
-    }
-    c.range("siem.retry.max_attempts", s.retry.max_attempts, 1, 10);
-    c.check(
-        s.retry.max_backoff_seconds.is_finite()
-            && s.retry.max_backoff_seconds >= s.retry.backoff_seconds,
-        "siem.retry.max_backoff_seconds",
-        "must be at least siem.retry.backoff_seconds",
-    );
-    c.range(
-        "siem.circuit_breaker.failure_threshold",
-        s.circuit_breaker.failure_threshold,
-        1,
-        1000,
-    );
-    c.positive(
-        "siem.circuit_breaker.recovery_timeout_seconds",
-        s.circuit_breaker.recovery_timeout_seconds,
-    );
-    c.range(
-        "siem.circuit_breaker.half_open_max_calls",
-        s.circuit_breaker.half_open_max_calls,
-        1,
-        100,
-    );
-    c.check(
-        s.cache.ttl_seconds.is_finite() && s.cache.ttl_seconds >= 0.0,
-        "siem.cache.ttl_seconds",
-        "must be 0 (no cache) or more",
-    );
-    c.range("siem.cache.max_entries", s.cache.max_entries, 1, 1_000_000);
-    c.check(
-        s.retry.backoff_seconds.is_finite() && (0.0..=60.0).contains(&s.retry.backoff_seconds),
-        "siem.retry.backoff_seconds",
-        format!("{} must be between 0 and 60", s.retry.backoff_seconds),
-    );
-
-    let d = &m.decision;
-    c.range(
-        "decision.default_timeout_minutes",
-        d.default_timeout_minutes,
-        1,
-        10_080,
-    );
-    c.unit("decision.confidence_threshold", d.confidence_threshold);
-    c.unit(
-        "decision.auto_approve.min_confidence",
-        d.auto_approve.min_confidence,
-    );
-    c.check(
-        d.auto_approve.max_risk_level < RiskLevel::High,
-        "decision.auto_approve.max_risk_level",
-        format!(
-            "{:?} is too high: auto-approval is for minimal, low or medium risk",
-            d.auto_approve.max_risk_level
-        ),
-    );
-
-    let t = &m.risk.thresholds;
-    for (name, v) in [
-        ("minimal", t.minimal),
-        ("low", t.low),
-        ("medium", t.medium),
-        ("high", t.high),
-    ] {
-        c.unit(&format!("risk.thresholds.{name}"), v);
-    }
-    c.check(
-        t.minimal < t.low && t.low < t.medium && t.medium < t.high,
-        "risk.thresholds",
-        format!(
-            "must increase: minimal {} < low {} < medium {} < high {}",
-            t.minimal, t.low, t.medium, t.high
-        ),
-    );
-    let w = &m.risk.weights;
-    let weights = [
-        ("smith_confidence", w.smith_confidence),
-        ("siem_risk_score", w.siem_risk_score),
-        ("false_positive_history", w.false_positive_history),
-        ("module_criticality", w.module_criticality),
-        ("time_of_day", w.time_of_day),
-    ];
-    for (name, v) in weights {
-        c.unit(&format!("risk.weights.{name}"), v);
-    }
-    let sum: f64 = weights.iter().map(|(_, v)| v).sum();
-    c.check(
-        (sum - 1.0).abs() <= 0.01,
-        "risk.weights",
-        format!("must sum to 1 (they sum to {sum:.3})"),
-    );
-
-    let r = &m.resurrection;
-    c.positive(
-        "resurrection.monitoring_duration_minutes",
-        r.monitoring_duration_minutes,
-    );
-    c.positive(
-        "resurrection.health_check_interval_seconds",
-        r.health_check_interval_seconds,
-    );
-    c.check(
-        r.health_check_interval_seconds <= r.monitoring_duration_minutes * 60.0,
-        "resurrection.health_check_interval_seconds",
-        "must not be longer than the monitoring duration",
-    );
-    c.range(
-        "resurrection.max_retry_attempts",
-        r.max_retry_attempts,
-        0,
-        10,
-    );
-    c.unit(
-        "resurrection.rollback.anomaly_threshold",
-        r.rollback.anomaly_threshold,
-    );
-    c.positive(
-        "resurrection.execution_timeout_seconds",
-        r.execution_timeout_seconds,
-    );
-    c.positive(
-        "resurrection.startup_grace_seconds",
-        r.startup_grace_seconds,
-    );
-    c.check(
-        r.cooldown_seconds.is_finite() && r.cooldown_seconds >= 0.0,
-        "resurrection.cooldown_seconds",
-        format!("{} must be 0 or more", r.cooldown_seconds),
-    );
-    c.range(
-        "resurrection.flapping.max_kills_per_hour",
-        r.flapping.max_kills_per_hour,
-        1,
-        10_000,
-    );
-    c.check(
-        r.flapping.cooldown_minutes.is_finite() && r.flapping.cooldown_minutes >= 0.0,
-        "resurrection.flapping.cooldown_minutes",
-        format!("{} must be 0 or more", r.flapping.cooldown_minutes),
-    );
-    for (n, b) in r.backends.iter().enumerate() {
-        check_backend(&mut c, &format!("resurrection.backends[{n}]"), b);
-    }
-
-    let i = &m.interfaces;
-    c.check(i.web.port != 0, "interfaces.web.port", "must not be 0");
-    c.check(
-        i.web.rate_limit_per_second.is_finite() && i.web.rate_limit_per_second >= 0.0,
-        "interfaces.web.rate_limit_per_second",
-        format!(
-            "{} must be 0 (no limit) or more",
-            i.web.rate_limit_per_second
-        ),
-    );
-    c.check(
-        i.web.rate_limit_burst.is_finite() && i.web.rate_limit_burst >= 1.0,
-        "interfaces.web.rate_limit_burst",
-        format!("{} must be at least 1", i.web.rate_limit_burst),
-    );
-    c.check(
-        i.web.request_timeout_seconds.is_finite() && i.web.request_timeout_seconds > 0.0,
-        "interfaces.web.request_timeout_seconds",
-        format!("{} must be more than 0", i.web.request_timeout_seconds),
-    );
-    c.check(
-        i.web.max_concurrent_reads >= 1,
-        "interfaces.web.max_concurrent_reads",
-        format!("{} must be at least 1", i.web.max_concurrent_reads),
-    );
-    c.check(
-        i.web.read_budget_ms >= 10,
-        "interfaces.web.read_budget_ms",
-        format!("{} must be at least 10", i.web.read_budget_ms),
-    );
-    c.non_empty("interfaces.web.host", &i.web.host);
-    for (n, k) in i.web.api_keys.iter().enumerate() {
-        let at = format!("interfaces.web.api_keys[{n}]");
-        c.check(
-            is_safe_name(&k.name),
-            &format!("{at}.name"),
-            format!("{:?} is not a safe name", k.name),
-        );
-        c.check(
-            k.sha256.len() == 64
-                && k.sha256
-                    .bytes()
-                    .all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase()),
-            &format!("{at}.sha256"),
-            "must be the sha256 of the key: 64 lowercase hex digits (never the key itself)",
-        );
-    }
-    if i.web.tls.enabled {
-        check_web_tls(&mut c, &i.web.tls);
-    }
-    c.range(
-        "interfaces.approval_queue.max_pending",
-        i.approval_queue.max_pending,
-        1,
-        100_000,
-    );
-    c.positive(
-        "interfaces.approval_queue.timeout_hours",
-        i.approval_queue.timeout_hours,
-    );
-
-    let l = &m.learning;
-    c.check(
-        l.database.kind == "sled",
-        "learning.database.type",
-        format!(
-            "{:?} is not supported: Medic keeps outcomes in its own store (sled)",
-            l.database.kind
-        ),
-    );
-    c.non_empty("learning.database.path", &l.database.path);
-    let db = &l.database;
-    const MAX_DAYS: u32 = 36_500;
-    c.check(
-        db.retention_days == 0
-            || (crate::raw::MIN_RETENTION_DAYS..=MAX_DAYS).contains(&db.retention_days),
-        "learning.database.retention_days",
-        format!(
-            "{} must be 0 (keep everything) or between {} and {MAX_DAYS}: kills up to 30 days old are decided, and their decisions must be kept to know a redelivery",
-            db.retention_days,
-            crate::raw::MIN_RETENTION_DAYS
-        ),
-    );
-    if let Some(audit) = db.audit_retention_days {
-        if db.retention_days == 0 {
-            c.fail(
-                "learning.database.audit_retention_days",
-                "has no effect while learning.database.retention_days is 0 (everything is kept): remove it or set retention_days",
-            );
-        } else {
-            c.check(
-                (db.retention_days..=MAX_DAYS).contains(&audit),
-                "learning.database.audit_retention_days",
-                format!(
-                    "{audit} must be between learning.database.retention_days ({}) and {MAX_DAYS}",
-                    db.retention_days
-                ),
-            );
-        }
-    }
-    c.range(
-        "learning.analysis.min_samples",
-        l.analysis.min_samples,
-        1,
-        1_000_000,
-    );
-    c.check(
-        l.threshold_adjustment.max_adjustment_percent > 0.0
-            && l.threshold_adjustment.max_adjustment_percent <= 50.0,
-        "learning.threshold_adjustment.max_adjustment_percent",
-        format!(
-            "{} must be above 0 and at most 50",
-            l.threshold_adjustment.max_adjustment_percent
-        ),
-    );
-
-    let g = &m.logging;
-    c.check(
-        [
-            "TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL",
-        ]
-        .contains(&g.level.to_ascii_uppercase().as_str()),
-        "logging.level",
-        format!(
-            "{:?} is not a level (DEBUG, INFO, WARNING, ERROR, CRITICAL)",
-            g.level
-        ),
-    );
-    c.check(
-        !g.outputs.is_empty(),
-        "logging.outputs",
-        "needs at least one output",
-    );
-    for (n, o) in g.outputs.iter().enumerate() {
-        let at = format!("logging.outputs[{n}]");
-        if o.kind == LogOutputType::File {
-            c.check(
-                o.path.as_deref().is_some_and(|p| !p.is_empty()),
-                &format!("{at}.path"),
-                "a file output needs a path",
-            );
-        }
-        if let Some(rot) = &o.rotation {
-            c.check(
-                rot == "daily" || rot == "never",
-                &format!("{at}.rotation"),
-                format!("{rot:?} is not a rotation (daily, never)"),
-            );
-        }
-        if let Some(days) = o.retention_days {
-            c.range(&format!("{at}.retention_days"), days, 1, 3650);
-        }
-    }
-
-    let x = &m.metrics;
-    c.check(
-        x.exporter == "prometheus",
-        "metrics.exporter",
-        format!("{:?} is not supported (prometheus)", x.exporter),
-    );
-    c.check(x.port != 0, "metrics.port", "must not be 0");
-
-    for name in m.modules.criticality.keys() {
-        c.check(
-            is_safe_name(name),
-            &format!("modules.criticality.{name}"),
-            "is not a module name",
-        );
-    }
-
-    let pl = &m.plugins;
-    c.range("plugins.timeout_ms", pl.timeout_ms, 1, 10_000);
-    c.range("plugins.memory_limit_mb", pl.memory_limit_mb, 1, 4096);
-    c.range(
-        "plugins.max_consecutive_failures",
-        pl.max_consecutive_failures,
-        1,
-        1000,
-    );
-    c.range("plugins.reuse_max_calls", pl.reuse_max_calls, 1, u64::MAX);
-    c.range("plugins.max_instances", pl.max_instances, 4, 10_000);
-    c.range("plugins.gate.window_days", pl.gate.window_days, 1, 365);
-    c.unit("plugins.gate.max_disagreement", pl.gate.max_disagreement);
-    let trust = &pl.trust;
-    c.check(
-        !trust.require_signature || !trust.keys.is_empty(),
-        "plugins.trust.require_signature",
-        "is on but plugins.trust.keys is empty: no plugin file could ever load (add a key, or turn it off)",
-    );
-    let mut names = std::collections::BTreeSet::new();
-    for (i, k) in trust.keys.iter().enumerate() {
-        let at = format!("plugins.trust.keys[{i}]");
-        c.check(
-            is_safe_name(&k.name),
-            &format!("{at}.name"),
-            format!("{:?} is not a name (1-128 of A-Z a-z 0-9 . _ -)", k.name),
-        );
-        c.check(
-            names.insert(k.name.as_str()),
-            &format!("{at}.name"),
-            format!("{:?} names another key too", k.name),
-        );
-        if k.public_key_file.is_empty() {
-            c.fail(&format!("{at}.public_key_file"), "is empty");
-        } else if let Err(e) =
-            crate::trust::read_public_key(std::path::Path::new(&k.public_key_file))
-        {
-            c.fail(&format!("{at}.public_key_file"), e.to_string());
-        }
-    }
+    m.smith.check(&mut c);
+    m.siem.check(&mut c);
+    m.decision.check(&mut c);
+    m.risk.check(&mut c);
+    m.resurrection.check(&mut c);
+    m.interfaces.check(&mut c);
+    m.learning.check(&mut c);
+    m.logging.check(&mut c);
+    m.metrics.check(&mut c);
+    m.modules.check(&mut c);
+    m.plugins.check(&mut c);
 }
 
 pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<Problem>) {

@@ -7,19 +7,18 @@ use crate::config::raw::EventBusSection;
 pub enum BusError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
-    #[error("smith.event_bus.tls_ca_file {path}: {source}")]
+    #[error("smith.event_bus.tls_ca_file {}: {source}", path.display())]
     TlsCa {
-        path: String,
+        path: std::path::PathBuf,
         source: std::io::Error,
     },
 }
 
 /// The stream URL from `smith.event_bus` (`url`, or host and port).
 pub fn url(bus: &EventBusSection) -> String {
-    if bus.url.is_empty() {
-        format!("redis://{}:{}", bus.host, bus.port)
-    } else {
-        bus.url.clone()
+    match &bus.url {
+        Some(url) => url.clone(),
+        None => format!("redis://{}:{}", bus.host, bus.port),
     }
 }
 
@@ -27,9 +26,13 @@ pub fn url(bus: &EventBusSection) -> String {
 /// `tls_ca_file` (or the public roots when it is empty).
 pub fn client(bus: &EventBusSection) -> Result<redis::Client, BusError> {
     let url = url(bus);
-    if url.starts_with("rediss://") && !bus.tls_ca_file.is_empty() {
-        let pem = std::fs::read(&bus.tls_ca_file).map_err(|source| BusError::TlsCa {
-            path: bus.tls_ca_file.clone(),
+    if let Some(ca_file) = bus
+        .tls_ca_file
+        .as_ref()
+        .filter(|_| url.starts_with("rediss://"))
+    {
+        let pem = std::fs::read(ca_file).map_err(|source| BusError::TlsCa {
+            path: ca_file.clone(),
             source,
         })?;
         let certs = redis::TlsCertificates {

@@ -245,7 +245,7 @@ impl Fleet {
                 until: until.to_rfc3339(),
             });
         }
-        let cooldown = chrono::Duration::milliseconds((res.cooldown_seconds * 1000.0) as i64);
+        let cooldown = chrono::Duration::from_std(res.cooldown).unwrap_or(chrono::TimeDelta::MAX);
         let at = modules.last_resurrected.get(module)?;
         (*at + cooldown > now).then(|| Refusal::Cooldown {
             module: module.to_string(),
@@ -257,8 +257,8 @@ impl Fleet {
     /// The flapping guardrail tripped for `module` at `now`: no automatic
     /// resurrection for `resurrection.flapping.cooldown_minutes`.
     pub fn flapping(&self, module: &str, now: DateTime<Utc>) {
-        let minutes = self.config.medic.resurrection.flapping.cooldown_minutes;
-        let until = now + chrono::Duration::milliseconds((minutes * 60_000.0) as i64);
+        let cooldown = self.config.medic.resurrection.flapping.cooldown;
+        let until = now + chrono::Duration::from_std(cooldown).unwrap_or(chrono::TimeDelta::MAX);
         lock(&self.modules)
             .flapping_until
             .insert(module.to_string(), until);

@@ -44,9 +44,9 @@ pub struct Plan {
 impl Plan {
     pub fn from_config(r: &ResurrectionSection) -> Plan {
         Plan {
-            duration: Duration::from_secs_f64(r.monitoring_duration_minutes * 60.0),
-            interval: Duration::from_secs_f64(r.health_check_interval_seconds),
-            grace: Duration::from_secs_f64(r.startup_grace_seconds),
+            duration: r.monitoring_duration,
+            interval: r.health_check_interval,
+            grace: r.startup_grace,
             threshold: r.rollback.anomaly_threshold,
             stop_on_anomaly: r.rollback.enabled && r.rollback.auto_trigger_on_anomaly,
         }

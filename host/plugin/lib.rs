@@ -77,7 +77,7 @@ impl RuntimeSettings {
             isolation: p.isolation,
             reuse_max_calls: p.reuse_max_calls,
             max_consecutive_failures: p.max_consecutive_failures,
-            cache_dir: (!p.cache_dir.is_empty()).then(|| PathBuf::from(&p.cache_dir)),
+            cache_dir: p.cache_dir.clone(),
             max_adjustment_percent: c.medic.learning.threshold_adjustment.max_adjustment_percent,
         }
     }

@@ -197,8 +197,7 @@ impl Registry {
                 },
             );
         }
-        let directory = (!config.medic.plugins.directory.is_empty())
-            .then(|| PathBuf::from(&config.medic.plugins.directory));
+        let directory = config.medic.plugins.directory.clone();
         let phase = config.active_phase();
         let bindings = config.constitution.plugins.clone();
         // The safe defaults serve until the directory is loaded and the

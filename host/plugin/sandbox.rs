@@ -170,6 +170,7 @@ impl Sandbox {
                     message: format!("{e:#}"),
                 }
             })?;
+        let timeout_ms = u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX);
         let stop = Arc::new(AtomicBool::new(false));
         // Its own OS thread: as a task on an async runtime it could starve,
         // and a starved ticker is a deadline that never fires.
@@ -192,8 +193,8 @@ impl Sandbox {
             engine,
             memory_limit,
             // One extra tick: the first may come at once.
-            deadline_ticks: settings.timeout_ms.div_ceil(TICK.as_millis() as u64) + 1,
-            timeout_ms: settings.timeout_ms,
+            deadline_ticks: timeout_ms.div_ceil(TICK.as_millis() as u64) + 1,
+            timeout_ms,
             memory_limit_mb: settings.memory_limit_mb,
             stop,
             ticker: Some(ticker),

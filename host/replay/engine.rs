@@ -51,7 +51,7 @@ use crate::store::calibration::{Calibration, truth_of};
 use crate::store::{KillTimes, OutcomeCounts};
 
 /// The per-call deadline during replay (see `run`).
-const REPLAY_TIMEOUT_MS: u64 = 10_000;
+const REPLAY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Kills read, profiled, judged and concluded together (at most; a batch
 /// also ends where an outcome decided in it could become known).
@@ -471,7 +471,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     // A wall-clock deadline tight enough for live traffic could fire on a
     // loaded machine and change a replay's result; replays stay
     // deterministic with a deadline only a hung plugin reaches.
-    config.medic.plugins.timeout_ms = config.medic.plugins.timeout_ms.max(REPLAY_TIMEOUT_MS);
+    config.medic.plugins.timeout = config.medic.plugins.timeout.max(REPLAY_TIMEOUT);
     if let Some(mode) = opts.mode {
         config.medic.mode.current = mode;
     }
@@ -531,12 +531,8 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     let mode = config.medic.mode.current;
     let reviewing = opts.reviewer == Reviewer::Label;
     let review_ms = i64::from(opts.review_delay_minutes) * 60_000;
-    let monitor_ms = (config
-        .medic
-        .resurrection
-        .monitoring_duration_minutes
-        .max(0.0)
-        * 60_000.0) as i64;
+    let monitor_ms = i64::try_from(config.medic.resurrection.monitoring_duration.as_millis())
+        .unwrap_or(i64::MAX);
     // A kill put to a person that nobody decides expires after this.
     let expiry_ms = i64::from(config.medic.decision.default_timeout_minutes.max(1)) * 60_000;
     // The soonest anything decided can become known: a batch spans less.

@@ -304,7 +304,10 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
                 layers.push(layer_for(logging.format, writer));
             }
             LogOutputType::File => {
-                let path = std::path::Path::new(output.path.as_deref().unwrap_or("logs/medic.log"));
+                let path = output
+                    .path
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("logs/medic.log"));
                 let dir = path
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())

@@ -47,10 +47,10 @@ pub fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
     std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
     let mut config = semi_auto(intel.path(), cap);
     let r = &mut config.medic.resurrection;
-    r.monitoring_duration_minutes = 0.005;
-    r.health_check_interval_seconds = 0.1;
-    r.startup_grace_seconds = 5.0;
-    r.cooldown_seconds = 0.0;
+    r.monitoring_duration = std::time::Duration::from_secs_f64(0.005 * 60.0);
+    r.health_check_interval = std::time::Duration::from_secs_f64(0.1);
+    r.startup_grace = std::time::Duration::from_secs_f64(5.0);
+    r.cooldown = std::time::Duration::from_secs_f64(0.0);
     r.backends = vec![command_backend(&["*"], &["true"])];
     edit(&mut config);
     let engine = engine_on(config, store, None, true);
@@ -162,7 +162,7 @@ async fn a_concurrent_burst_of_kills_of_one_module_brings_it_back_once() {
     let s = setup(
         100,
         |c| {
-            c.medic.resurrection.cooldown_seconds = 3600.0;
+            c.medic.resurrection.cooldown = std::time::Duration::from_secs_f64(3600.0);
             c.medic.resurrection.flapping.max_kills_per_hour = 1000;
         },
         Store::temporary().unwrap(),
@@ -210,7 +210,7 @@ async fn a_concurrent_burst_of_kills_of_one_module_brings_it_back_once() {
 async fn a_module_back_recently_is_not_brought_back_again_automatically() {
     let s = setup(
         100,
-        |c| c.medic.resurrection.cooldown_seconds = 3600.0,
+        |c| c.medic.resurrection.cooldown = std::time::Duration::from_secs(3600),
         Store::temporary().unwrap(),
     );
     let first = decide(&s.decider, "cool-1", "ledger").await;
@@ -248,7 +248,8 @@ async fn a_flapping_module_goes_to_a_human_and_stays_out_of_automation() {
         100,
         |c| {
             c.medic.resurrection.flapping.max_kills_per_hour = 2;
-            c.medic.resurrection.flapping.cooldown_minutes = 60.0;
+            c.medic.resurrection.flapping.cooldown =
+                std::time::Duration::from_secs_f64(60.0 * 60.0);
         },
         Store::temporary().unwrap(),
     );
@@ -405,7 +406,10 @@ async fn undecided_items_expire_and_the_expiry_is_recorded() {
     // 0.0002 h = 0.72 s.
     let s = setup(
         100,
-        |c| c.medic.interfaces.approval_queue.timeout_hours = 0.0002,
+        |c| {
+            c.medic.interfaces.approval_queue.timeout =
+                std::time::Duration::from_secs_f64(0.0002 * 3600.0)
+        },
         Store::temporary().unwrap(),
     );
     decide(&s.decider, "exp-1", "auth-service").await;

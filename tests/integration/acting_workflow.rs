@@ -60,7 +60,7 @@ async fn the_whole_execution_is_bounded() {
     let s = setup(
         100,
         |c| {
-            c.medic.resurrection.execution_timeout_seconds = 0.5;
+            c.medic.resurrection.execution_timeout = std::time::Duration::from_secs_f64(0.5);
             c.medic.resurrection.backends = vec![command_backend(&["*"], &["sleep", "10"])];
         },
         Store::temporary().unwrap(),
@@ -98,7 +98,8 @@ async fn an_operator_can_roll_back_a_resurrection_being_watched() {
     let s = setup(
         100,
         |c| {
-            c.medic.resurrection.monitoring_duration_minutes = 10.0;
+            c.medic.resurrection.monitoring_duration =
+                std::time::Duration::from_secs_f64(10.0 * 60.0);
             let mut b = command_backend(&["*"], &["true"]);
             b.rollback = vec!["touch".into(), marker.display().to_string()];
             c.medic.resurrection.backends = vec![b];
@@ -129,7 +130,7 @@ async fn an_operator_can_roll_back_a_resurrection_being_watched() {
 async fn a_rekill_during_monitoring_ends_it_as_re_killed() {
     let s = setup(
         100,
-        |c| c.medic.resurrection.monitoring_duration_minutes = 10.0,
+        |c| c.medic.resurrection.monitoring_duration = std::time::Duration::from_secs(600),
         Store::temporary().unwrap(),
     );
     decide(&s.decider, "rk-1", "indexer").await;
@@ -204,9 +205,9 @@ async fn with_veto(
     let s = setup(
         100,
         |c| {
-            c.medic.smith.event_bus.url = redis.url();
+            c.medic.smith.event_bus.url = Some(redis.url());
             c.medic.smith.veto_protocol.enabled = true;
-            c.medic.smith.veto_protocol.timeout_seconds = timeout;
+            c.medic.smith.veto_protocol.timeout = std::time::Duration::from_secs(timeout);
             c.medic.smith.veto_protocol.on_timeout = on_timeout;
         },
         Store::temporary().unwrap(),

@@ -507,9 +507,9 @@ async fn errors_have_their_status_and_the_envelope() {
 async fn a_request_over_the_time_limit_is_answered_503() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = medic::config::Config::embedded().unwrap();
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     config.medic.plugins.watch = false;
-    config.medic.interfaces.web.request_timeout_seconds = 0.5;
+    config.medic.interfaces.web.request_timeout = std::time::Duration::from_secs_f64(0.5);
     let state = AppState::new(
         crate::pipeline_support::engine_with(config, None),
         keys(0.0),

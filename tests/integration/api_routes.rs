@@ -25,7 +25,7 @@ fn state(rate: f64, burst: f64) -> AppState {
         sha256: hex::encode(Sha256::digest(k)),
     };
     let mut config = medic::config::Config::embedded().unwrap();
-    config.medic.smith.event_bus.url = "redis://:hunter2@127.0.0.1:6379".into();
+    config.medic.smith.event_bus.url = Some("redis://:hunter2@127.0.0.1:6379".into());
     config.medic.interfaces.web.api_keys = vec![key("ops", Role::Admin, ADMIN)];
     let keys = ApiKeys::new(
         &[
@@ -277,13 +277,13 @@ async fn a_plugin_upload_needs_a_trusted_signature_when_one_is_required() {
     };
     let (trusted, stranger) = (key("secops"), key("stranger"));
     let mut config = medic::config::Config::embedded().unwrap();
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     config.medic.plugins.watch = false;
-    config.medic.plugins.timeout_ms = 5_000;
+    config.medic.plugins.timeout = std::time::Duration::from_millis(5_000);
     config.medic.plugins.trust.require_signature = true;
     config.medic.plugins.trust.keys = vec![medic::config::raw::TrustedKey {
         name: "secops".into(),
-        public_key_file: keys.path().join("secops.pub").display().to_string(),
+        public_key_file: keys.path().join("secops.pub").to_path_buf(),
     }];
     let mut s = state(0.0, 1.0);
     s.engine = engine_with(config, None);
@@ -354,9 +354,9 @@ async fn a_plugin_upload_needs_a_trusted_signature_when_one_is_required() {
 async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = medic::config::Config::embedded().unwrap();
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     config.medic.plugins.watch = false;
-    config.medic.plugins.timeout_ms = 5_000;
+    config.medic.plugins.timeout = std::time::Duration::from_millis(5_000);
     let mut s = state(0.0, 1.0);
     s.engine = engine_with(config, None);
 

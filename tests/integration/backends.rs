@@ -103,7 +103,7 @@ async fn command_failures_and_timeouts_are_reported() {
         modules: vec!["*".into()],
         kind: BackendType::Command,
         restart: restart.into_iter().map(String::from).collect(),
-        timeout_seconds: timeout,
+        timeout: std::time::Duration::from_secs_f64(timeout),
         ..BackendSection::default()
     };
     let fails = CommandBackend::new(section(
@@ -151,7 +151,7 @@ async fn the_process_backend_starts_watches_and_stops_a_real_process() {
             ("OUT".to_string(), out.display().to_string()),
         ]
         .into(),
-        working_dir: dir.path().display().to_string(),
+        working_dir: Some(dir.path().to_path_buf()),
         ..BackendSection::default()
     });
     let t = target("sleeper");
@@ -214,10 +214,10 @@ fn webhook(url: &str) -> BackendSection {
         modules: vec!["*".into()],
         kind: BackendType::Webhook,
         url: url.into(),
-        timeout_seconds: 2.0,
+        timeout: std::time::Duration::from_secs_f64(2.0),
         ..BackendSection::default()
     };
-    s.auth.kind = "bearer".into();
+    s.auth.kind = medic::config::raw::WebhookAuthType::Bearer;
     s.auth.token_env = "ORCH_TOKEN".into();
     s
 }

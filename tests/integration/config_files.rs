@@ -342,7 +342,10 @@ fn environment_overrides_apply_and_bad_ones_are_reported() {
     .unwrap();
     assert_eq!(c.medic.logging.level, "DEBUG");
     assert_eq!(c.medic.metrics.port, 9191);
-    assert_eq!(c.medic.smith.event_bus.url, "redis://10.0.0.5:6380");
+    assert_eq!(
+        c.medic.smith.event_bus.url.as_deref(),
+        Some("redis://10.0.0.5:6380")
+    );
 
     let bad = |k: &str| match k {
         "MEDIC_MODE" => Some("yolo".to_string()),
@@ -577,4 +580,89 @@ fn retention_keys_are_checked_with_their_paths() {
         typo.contains("learning.database.retention: unknown key"),
         "{typo}"
     );
+}
+
+#[test]
+fn values_are_read_into_their_types_and_written_back_as_the_files_write_them() {
+    use std::time::Duration;
+    let medic = r#"
+version: "1.0"
+smith: { event_bus: { url: "", tls_ca_file: "", block_ms: 250 } }
+resurrection:
+  cooldown_seconds: 90
+  monitoring_duration_minutes: 0.5
+  health_check_interval_seconds: 2.5
+  flapping: { cooldown_minutes: 1.5 }
+  backends:
+    - { modules: ["*"], type: webhook, url: "http://127.0.0.1:1/x", auth: { type: "" } }
+interfaces: { approval_queue: { timeout_hours: 2 } }
+plugins: { timeout_ms: 75, directory: "", cache_dir: /var/cache/medic }
+"#;
+    let c = Config::from_texts(
+        ("m", medic),
+        ("c", medic::config::EMBEDDED_CONSTITUTION),
+        &|_| None,
+    )
+    .expect("valid");
+    let m = &c.medic;
+    assert_eq!(m.smith.event_bus.url, None, "\"\" is none");
+    assert_eq!(m.smith.event_bus.tls_ca_file, None);
+    assert_eq!(m.smith.event_bus.block, Duration::from_millis(250));
+    assert_eq!(m.resurrection.cooldown, Duration::from_secs(90));
+    assert_eq!(m.resurrection.monitoring_duration, Duration::from_secs(30));
+    assert_eq!(
+        m.resurrection.health_check_interval,
+        Duration::from_millis(2_500)
+    );
+    assert_eq!(m.resurrection.flapping.cooldown, Duration::from_secs(90));
+    assert_eq!(
+        m.resurrection.backends[0].auth.kind,
+        medic::config::raw::WebhookAuthType::None
+    );
+    assert_eq!(
+        m.interfaces.approval_queue.timeout,
+        Duration::from_secs(7_200)
+    );
+    assert_eq!(m.plugins.timeout, Duration::from_millis(75));
+    assert_eq!(m.plugins.directory, None);
+    assert_eq!(
+        m.plugins.cache_dir.as_deref(),
+        Some(Path::new("/var/cache/medic"))
+    );
+
+    // `medic config show` and the API write them back in the files' units.
+    let shown = serde_json::to_value(m).expect("serialises");
+    assert_eq!(shown["resurrection"]["cooldown_seconds"], 90);
+    assert_eq!(shown["resurrection"]["monitoring_duration_minutes"], 0.5);
+    assert_eq!(shown["resurrection"]["flapping"]["cooldown_minutes"], 1.5);
+    assert_eq!(shown["plugins"]["timeout_ms"], 75);
+    assert_eq!(shown["plugins"]["directory"], "");
+    let again: medic::config::MedicFile =
+        serde_json::from_value(shown).expect("what is shown reads back");
+    assert_eq!(&again, m);
+}
+
+#[test]
+fn a_value_its_type_cannot_hold_is_refused_naming_the_key_and_other_sections_still_report() {
+    let medic = r#"
+version: "1.0"
+siem: { timeout_seconds: -1 }
+resurrection: { flapping: { cooldown_minutes: .nan } }
+plugins: { timeout_ms: soon }
+metrics: { exporter: statsd }
+learning: { database: { type: postgres } }
+interfaces: { web: { rate_limit_burst: 0 } }
+"#;
+    let p = problems(medic, medic::config::EMBEDDED_CONSTITUTION);
+    let all = p.join("\n");
+    for expected in [
+        "siem.timeout_seconds: -1 is not a duration: write a number of seconds, 0 or more",
+        "resurrection.flapping.cooldown_minutes: NaN is not a duration: write a number of minutes, 0 or more",
+        "plugins.timeout_ms: invalid type: string \"soon\", expected a number",
+        "metrics.exporter: unknown variant `statsd`, expected `prometheus`",
+        "learning.database.type: unknown variant `postgres`, expected `sled`",
+        "interfaces.web.rate_limit_burst: 0 must be at least 1",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
 }

@@ -417,7 +417,7 @@ async fn a_failing_plugin_sends_the_kill_to_review_with_the_error() {
     .unwrap();
     let intel = intel();
     let mut config = semi_auto(intel.path(), 10);
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     config.medic.plugins.watch = false;
     bind_semi_auto_strategy(&mut config, "hostile-wasi");
     let d = decider_with(config, None);

@@ -38,7 +38,7 @@ fn host_still_serves(config: &medic::config::Config) {
 
 #[test]
 fn a_plugin_that_spins_forever_times_out_at_the_deadline() {
-    let config = config_with(|p| p.timeout_ms = 20);
+    let config = config_with(|p| p.timeout = std::time::Duration::from_millis(20));
     let spin = load(&config, "hostile-spin").expect("loads: it only misbehaves when called");
     let started = Instant::now();
     let err = decide_with(&spin, &[]).unwrap_err();
@@ -60,7 +60,7 @@ fn a_plugin_that_grows_memory_without_bound_hits_the_limit() {
     // on a loaded machine.
     let config = config_with(|p| {
         p.memory_limit_mb = 16;
-        p.timeout_ms = 5_000;
+        p.timeout = std::time::Duration::from_millis(5_000);
     });
     let hog = load(&config, "hostile-memory").unwrap();
     let started = Instant::now();
@@ -217,9 +217,9 @@ fn plugins_failing_their_golden_kills_are_refused_at_start() {
         std::fs::copy(wasm(hostile), dir.path().join("bad.wasm")).unwrap();
         let mut config = config_with(|p| {
             p.watch = false;
-            p.timeout_ms = 50;
+            p.timeout = std::time::Duration::from_millis(50);
         });
-        config.medic.plugins.directory = dir.path().display().to_string();
+        config.medic.plugins.directory = Some(dir.path().to_path_buf());
         let err = medic::plugin::Registry::new(&config)
             .err()
             .expect("refused at start");
@@ -237,7 +237,7 @@ fn a_plugin_failing_repeatedly_is_quarantined_and_the_safe_default_serves() {
         p.max_consecutive_failures = 3;
         p.watch = false;
     });
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     if let Some(b) = config.constitution.plugins.get_mut("default") {
         b.strategy.name = "hostile-wasi".into();
     }

@@ -32,7 +32,7 @@ fn swapping_a_strategy_under_load_loses_no_call() {
     let dir = tempfile::tempdir().unwrap();
     install(dir.path(), "swap.wasm", &wasm_bytes("swap-v1"));
     let mut config = config_with(|p| p.watch = true);
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     if let Some(b) = config.constitution.plugins.get_mut("default") {
         b.strategy.name = "swap-test".into();
     }
@@ -119,7 +119,7 @@ fn swapping_a_strategy_under_load_loses_no_call() {
 fn removing_an_override_restores_the_builtin() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_with(|p| p.watch = false);
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     let registry = Registry::new(&config).unwrap();
     let builtin_sha = registry.get("balanced").unwrap().sha256().to_string();
     // A file providing `conservative` overrides the built-in of that name.
@@ -155,7 +155,7 @@ fn removing_an_override_restores_the_builtin() {
 fn a_plugin_name_claimed_by_two_files_is_a_conflict() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_with(|p| p.watch = false);
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     let registry = Registry::new(&config).unwrap();
     std::fs::write(dir.path().join("a.wasm"), wasm_bytes("swap-v1")).unwrap();
     std::fs::write(dir.path().join("b.wasm"), wasm_bytes("swap-v2")).unwrap();

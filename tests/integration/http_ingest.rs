@@ -308,7 +308,7 @@ async fn a_batch_whose_every_kill_is_invalid_is_refused_not_a_success() {
 /// denial), with a key per role and a read budget of `budget_ms`.
 async fn state_with_decisions(n: usize, budget_ms: u64) -> AppState {
     let mut config = medic::config::Config::embedded().unwrap();
-    config.medic.interfaces.web.read_budget_ms = budget_ms;
+    config.medic.interfaces.web.read_budget = std::time::Duration::from_millis(budget_ms);
     let engine = engine_with(config, None);
     let store = engine.decider.store.clone();
     decide(&engine.decider, "template", "svc-0").await;

@@ -94,7 +94,7 @@ fn concurrent_calls_in_both_modes_all_succeed() {
 #[test]
 fn compiled_plugins_are_cached_by_sha256_and_engine() {
     let cache = tempfile::tempdir().unwrap();
-    let config = config_with(|p| p.cache_dir = cache.path().display().to_string());
+    let config = config_with(|p| p.cache_dir = Some(cache.path().to_path_buf()));
     let first = load(&config, "balanced").unwrap();
     assert!(!first.from_cache(), "the first load compiles");
     let files: Vec<_> = std::fs::read_dir(cache.path())

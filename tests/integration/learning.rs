@@ -108,7 +108,7 @@ fn setup(store: Store, learner: Option<&str>, edit: impl FnOnce(&mut Config)) ->
     let config = learning_config(|c| {
         if let Some(l) = learner {
             std::fs::write(dir.path().join(format!("{l}.wasm")), wasm_bytes(l)).unwrap();
-            c.medic.plugins.directory = dir.path().display().to_string();
+            c.medic.plugins.directory = Some(dir.path().to_path_buf());
             for b in c.constitution.plugins.values_mut() {
                 b.threshold_learner.name = l.into();
             }
@@ -689,7 +689,7 @@ async fn a_widening_that_would_revive_a_kill_a_person_denied_is_refused() {
     std::fs::write(intel.path(), crate::pipeline_support::LOW_RISK_INTEL).unwrap();
     let mut config = crate::pipeline_support::semi_auto(intel.path(), 100);
     config.medic.plugins.watch = false;
-    config.medic.plugins.timeout_ms = 5_000;
+    config.medic.plugins.timeout = std::time::Duration::from_millis(5_000);
     config.medic.learning.enabled = true;
     config.medic.learning.threshold_adjustment.enabled = true;
     config.medic.learning.analysis.min_samples = 50;
@@ -836,7 +836,7 @@ async fn a_kill_a_person_approved_that_held_counts_as_a_known_false_positive() {
     std::fs::write(intel.path(), crate::pipeline_support::LOW_RISK_INTEL).unwrap();
     let mut config = crate::pipeline_support::semi_auto(intel.path(), 100);
     config.medic.plugins.watch = false;
-    config.medic.plugins.timeout_ms = 5_000;
+    config.medic.plugins.timeout = std::time::Duration::from_millis(5_000);
     config.medic.learning.enabled = true;
     config.medic.learning.threshold_adjustment.enabled = true;
     config.medic.learning.analysis.min_samples = 50;

@@ -43,7 +43,11 @@ pub fn engine_on(
     let mut config = config;
     // Tests assert outcomes: a 50 ms deadline could fire on a loaded CI
     // machine and turn a decision into a plugin error.
-    config.medic.plugins.timeout_ms = config.medic.plugins.timeout_ms.max(5_000);
+    config.medic.plugins.timeout = config
+        .medic
+        .plugins
+        .timeout
+        .max(std::time::Duration::from_secs(5));
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config).expect("registry"));
     let siem = siem.unwrap_or_else(|| enrich::from_config(&config, &|_| None).expect("siem"));
@@ -203,8 +207,8 @@ pub fn semi_auto_config(
     .unwrap();
     c.medic.mode.current = mode;
     c.medic.siem.adapter = medic::config::raw::SiemAdapterType::File;
-    c.medic.siem.intel_file = intel.display().to_string();
-    c.medic.plugins.directory = plugins.display().to_string();
+    c.medic.siem.intel_file = Some(intel.to_path_buf());
+    c.medic.plugins.directory = Some(plugins.to_path_buf());
     c.medic.plugins.watch = false;
     c
 }

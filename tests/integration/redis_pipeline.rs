@@ -24,9 +24,9 @@ fn config_for(server: &RedisServer) -> Config {
     let mut c = Config::embedded().unwrap();
     let bus = &mut c.medic.smith.event_bus;
     bus.kind = EventBusType::Redis;
-    bus.url = server.url();
-    bus.block_ms = 100;
-    bus.claim_idle_ms = 1000;
+    bus.url = Some(server.url());
+    bus.block = std::time::Duration::from_millis(100);
+    bus.claim_idle = std::time::Duration::from_millis(1000);
     c
 }
 
@@ -261,8 +261,16 @@ async fn entries_abandoned_by_a_dead_consumer_are_claimed() {
 async fn kills_arrive_over_rediss_trusting_the_configured_ca() {
     let server = RedisServer::start_tls();
     let mut config = config_for(&server);
-    assert!(config.medic.smith.event_bus.url.starts_with("rediss://"));
-    config.medic.smith.event_bus.tls_ca_file = server.ca_file().unwrap().display().to_string();
+    assert!(
+        config
+            .medic
+            .smith
+            .event_bus
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("rediss://"))
+    );
+    config.medic.smith.event_bus.tls_ca_file = Some(server.ca_file().unwrap().to_path_buf());
     let decider = decider_with(config.clone(), None);
     let (stop, task) = start(decider.clone(), &config);
     let mut conn = server.conn();
@@ -278,7 +286,7 @@ async fn kills_arrive_over_rediss_trusting_the_configured_ca() {
     task.await.unwrap();
 
     // Without the CA, the server's certificate is not trusted.
-    config.medic.smith.event_bus.tls_ca_file = String::new();
+    config.medic.smith.event_bus.tls_ca_file = None;
     let untrusted = medic::ingest::redis::client(&config.medic.smith.event_bus).unwrap();
     assert!(untrusted.get_multiplexed_async_connection().await.is_err());
 }
@@ -288,7 +296,7 @@ async fn the_consumer_groups_backlog_is_measured_for_metrics() {
     let server = RedisServer::start();
     let mut config = config_for(&server);
     // The backlog is sampled with each claim pass: every second here.
-    config.medic.smith.event_bus.claim_idle_ms = 2000;
+    config.medic.smith.event_bus.claim_idle = std::time::Duration::from_millis(2000);
     let mut conn = server.conn();
     for i in 0..50 {
         add_envelope(&mut conn, &format!("b-{i}"));

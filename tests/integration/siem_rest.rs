@@ -136,14 +136,14 @@ fn section(endpoint: &str) -> medic::config::raw::SiemSection {
     let mut s = medic::config::Config::embedded().unwrap().medic.siem;
     s.adapter = SiemAdapterType::Rest;
     s.endpoint = endpoint.to_string();
-    s.timeout_seconds = 0.3;
+    s.timeout = std::time::Duration::from_secs_f64(0.3);
     s.retry.max_attempts = 2;
-    s.retry.backoff_seconds = 0.01;
-    s.retry.max_backoff_seconds = 0.02;
+    s.retry.backoff = std::time::Duration::from_secs_f64(0.01);
+    s.retry.max_backoff = std::time::Duration::from_secs_f64(0.02);
     s.circuit_breaker.failure_threshold = 3;
-    s.circuit_breaker.recovery_timeout_seconds = 0.3;
+    s.circuit_breaker.recovery_timeout = std::time::Duration::from_secs_f64(0.3);
     s.circuit_breaker.half_open_max_calls = 1;
-    s.cache.ttl_seconds = 0.0;
+    s.cache.ttl = std::time::Duration::from_secs_f64(0.0);
     s
 }
 
@@ -310,13 +310,13 @@ async fn an_https_siem_is_trusted_through_the_configured_ca() {
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), &pki.ca_pem).unwrap();
     let mut s = section(&endpoint);
-    s.timeout_seconds = 5.0;
-    s.tls_ca_file = ca.path().display().to_string();
+    s.timeout = std::time::Duration::from_secs_f64(5.0);
+    s.tls_ca_file = Some(ca.path().to_path_buf());
     let adapter = RestSiem::new(&s, "siem-secret".into()).unwrap();
     let ctx = adapter.query_context(&kill("tls-1", "svc")).await.unwrap();
     assert_eq!(ctx.kill_id, "tls-1");
     // Without the CA the certificate is not trusted: a connection error.
-    s.tls_ca_file = String::new();
+    s.tls_ca_file = None;
     let untrusted = RestSiem::new(&s, "siem-secret".into()).unwrap();
     let err = untrusted
         .query_context(&kill("tls-2", "svc"))

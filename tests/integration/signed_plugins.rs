@@ -57,10 +57,10 @@ fn trusting(plugins: &Path, key: &Path) -> Config {
         p.trust.require_signature = true;
         p.trust.keys = vec![TrustedKey {
             name: "secops".into(),
-            public_key_file: key.display().to_string(),
+            public_key_file: key.to_path_buf(),
         }];
     });
-    config.medic.plugins.directory = plugins.display().to_string();
+    config.medic.plugins.directory = Some(plugins.to_path_buf());
     if let Some(b) = config.constitution.plugins.get_mut("default") {
         b.strategy.name = "swap-test".into();
     }
@@ -178,7 +178,7 @@ fn without_trust_configured_plugins_load_unsigned() {
     let dir = tempfile::tempdir().unwrap();
     install(dir.path(), "swap.wasm", &wasm_bytes("swap-v1"), None);
     let mut config = config_with(|p| p.watch = false);
-    config.medic.plugins.directory = dir.path().display().to_string();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
     let registry = Registry::new(&config).unwrap();
     let row = registry
         .list()

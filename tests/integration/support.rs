@@ -33,7 +33,7 @@ pub fn config_with(edit: impl FnOnce(&mut PluginsSection)) -> Config {
 /// the deadline itself set their own).
 pub fn default_config() -> Config {
     let mut c = Config::embedded().expect("embedded configuration is valid");
-    c.medic.plugins.timeout_ms = 5_000;
+    c.medic.plugins.timeout = std::time::Duration::from_millis(5_000);
     c
 }
 

@@ -55,20 +55,25 @@ pub struct ApprovalQueue {
     /// Counts people's verdicts and expiries.
     metrics: Arc<Metrics>,
     max_pending: u32,
-    timeout: Duration,
-    timeout_hours: f64,
+    /// How long an item waits for a person before it expires
+    /// (`interfaces.approval_queue.timeout_hours`).
+    timeout: std::time::Duration,
     /// Serialises enqueueing and deciding, so capacity and decide-once hold.
     lock: Mutex<()>,
 }
 
 impl ApprovalQueue {
-    pub fn new(store: Store, metrics: Arc<Metrics>, max_pending: u32, timeout_hours: f64) -> Self {
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        max_pending: u32,
+        timeout: std::time::Duration,
+    ) -> Self {
         ApprovalQueue {
             store,
             metrics,
             max_pending,
-            timeout: Duration::milliseconds((timeout_hours * 3_600_000.0) as i64),
-            timeout_hours,
+            timeout,
             lock: Mutex::new(()),
         }
     }
@@ -115,7 +120,7 @@ impl ApprovalQueue {
             kill: kill.clone(),
             reason: reason.to_string(),
             enqueued_at: now,
-            expires_at: now + self.timeout,
+            expires_at: now + Duration::from_std(self.timeout).unwrap_or(Duration::MAX),
             status: QueueStatus::Pending,
             decided_by: None,
             decided_at: None,
@@ -255,7 +260,7 @@ impl ApprovalQueue {
         item.decided_at = Some(now);
         item.note = Some(format!(
             "not decided within interfaces.approval_queue.timeout_hours ({})",
-            self.timeout_hours
+            self.timeout_hours()
         ));
         self.store.put_queue_item(item)?;
         self.store.audit(
@@ -268,6 +273,10 @@ impl ApprovalQueue {
         self.metrics.queue_verdict(QueueStatus::Expired);
         tracing::warn!(kill_id = %item.decision.kill_id, item_id = %item.item_id, "Queue item expired undecided; the module stays down");
         Ok(())
+    }
+
+    fn timeout_hours(&self) -> f64 {
+        self.timeout.as_secs_f64() / 3_600.0
     }
 
     /// Expires every pending item whose time has passed; returns them.
@@ -287,7 +296,7 @@ impl ApprovalQueue {
     pub fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {
         let mut s = QueueStats {
             max_pending: self.max_pending,
-            timeout_hours: self.timeout_hours,
+            timeout_hours: self.timeout_hours(),
             ..QueueStats::default()
         };
         for item in self.store.queue_items()? {

@@ -107,7 +107,12 @@ pub fn from_config(
     let s = &config.medic.siem;
     Ok(match s.adapter {
         SiemAdapterType::None => Arc::new(NoSiem),
-        SiemAdapterType::File => Arc::new(file::FileSiem::new(s.intel_file.as_ref())?),
+        SiemAdapterType::File => {
+            let path = s.intel_file.as_deref().ok_or_else(|| {
+                SiemError::Configuration("siem.intel_file must name the intel file".to_string())
+            })?;
+            Arc::new(file::FileSiem::new(path)?)
+        }
         SiemAdapterType::Rest => {
             let key = env(&s.auth.key_env).ok_or_else(|| {
                 SiemError::Configuration(format!(

@@ -31,9 +31,9 @@ pub struct RestSiem {
 
 impl RestSiem {
     pub fn new(s: &SiemSection, key: String) -> Result<RestSiem, SiemError> {
-        let timeout = Duration::from_secs_f64(s.timeout_seconds);
-        let client = crate::http_client::build(timeout, &s.tls_ca_file, "siem.tls_ca_file")
-            .map_err(SiemError::Configuration)?;
+        let client =
+            crate::http_client::build(s.timeout, s.tls_ca_file.as_deref(), "siem.tls_ca_file")
+                .map_err(SiemError::Configuration)?;
         let base = s.endpoint.trim_end_matches('/');
         Ok(RestSiem {
             client,
@@ -41,14 +41,14 @@ impl RestSiem {
             outcomes_url: format!("{base}/outcomes"),
             health_url: format!("{base}/health"),
             key,
-            timeout,
+            timeout: s.timeout,
             retry: RetryPolicy::from_config(&s.retry),
             breaker: CircuitBreaker::new(
                 s.circuit_breaker.failure_threshold,
-                Duration::from_secs_f64(s.circuit_breaker.recovery_timeout_seconds),
+                s.circuit_breaker.recovery_timeout,
                 s.circuit_breaker.half_open_max_calls,
             ),
-            cache_ttl: Duration::from_secs_f64(s.cache.ttl_seconds),
+            cache_ttl: s.cache.ttl,
             cache_max: s.cache.max_entries as usize,
             cache: Mutex::new(HashMap::new()),
         })

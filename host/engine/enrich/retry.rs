@@ -22,8 +22,8 @@ impl RetryPolicy {
     pub fn from_config(r: &RetrySection) -> Self {
         RetryPolicy {
             max_attempts: r.max_attempts.max(1),
-            initial: Duration::from_secs_f64(r.backoff_seconds.max(0.0)),
-            max: Duration::from_secs_f64(r.max_backoff_seconds.max(0.0)),
+            initial: r.backoff,
+            max: r.max_backoff,
             jitter: r.jitter,
         }
     }

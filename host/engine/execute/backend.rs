@@ -71,10 +71,10 @@ pub struct Backends {
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn call_timeout(s: &BackendSection) -> Duration {
-    if s.timeout_seconds > 0.0 {
-        Duration::from_secs_f64(s.timeout_seconds)
-    } else {
+    if s.timeout.is_zero() {
         DEFAULT_CALL_TIMEOUT
+    } else {
+        s.timeout
     }
 }
 

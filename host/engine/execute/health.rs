@@ -2,7 +2,7 @@
 //! an HTTP status, a TCP connect, a command exiting 0, or the backend's own
 //! status. A check that cannot be made counts as a failed one.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::backend::Bound;
 use super::command;
@@ -18,9 +18,8 @@ pub struct HealthCheck {
 
 impl HealthCheck {
     pub fn new(section: &HealthCheckSection) -> Result<HealthCheck, String> {
-        let timeout = Duration::from_secs_f64(section.timeout_seconds);
         Ok(HealthCheck {
-            client: crate::http_client::build(timeout, "", "health_check")?,
+            client: crate::http_client::build(section.timeout, None, "health_check")?,
             section: section.clone(),
         })
     }
@@ -38,7 +37,7 @@ impl HealthCheck {
 
     pub async fn probe(&self, bound: &Bound, t: &Target) -> Probe {
         let started = Instant::now();
-        let timeout = Duration::from_secs_f64(self.section.timeout_seconds);
+        let timeout = self.section.timeout;
         let s = &self.section;
         let result: Result<(), String> = match s.kind {
             HealthCheckType::Backend => match bound.backend.status(t).await {

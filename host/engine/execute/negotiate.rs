@@ -44,7 +44,7 @@ impl Resurrector {
                 ),
             },
             Answer::Timeout => {
-                let t = self.config.medic.smith.veto_protocol.timeout_seconds;
+                let t = self.config.medic.smith.veto_protocol.timeout.as_secs();
                 match policy {
                     VetoTimeout::Proceed => (
                         true,

@@ -51,25 +51,25 @@ impl ProcessBackend {
             .stdin(Stdio::null())
             .kill_on_drop(false)
             .process_group(0);
-        if !s.working_dir.is_empty() {
-            cmd.current_dir(&s.working_dir);
+        if let Some(dir) = &s.working_dir {
+            cmd.current_dir(dir);
         }
-        if s.log_file.is_empty() {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        } else {
+        if let Some(log_file) = &s.log_file {
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&s.log_file)
+                .open(log_file)
                 .map_err(|e| BackendError::Spawn {
                     action: "restart",
-                    detail: format!("log_file {}: {e}", s.log_file),
+                    detail: format!("log_file {}: {e}", log_file.display()),
                 })?;
             let err = log.try_clone().map_err(|e| BackendError::Spawn {
                 action: "restart",
                 detail: e.to_string(),
             })?;
             cmd.stdout(log).stderr(err);
+        } else {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
         cmd.spawn().map_err(|e| BackendError::Spawn {
             action: "restart",

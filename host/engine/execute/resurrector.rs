@@ -79,7 +79,7 @@ impl Resurrector {
             store.clone(),
             metrics.clone(),
             q.max_pending,
-            q.timeout_hours,
+            q.timeout,
         ));
         Ok(Arc::new(Resurrector {
             config,
@@ -157,7 +157,12 @@ impl Resurrector {
             d,
             kill,
             kind,
-            self.config.medic.resurrection.monitoring_duration_minutes,
+            self.config
+                .medic
+                .resurrection
+                .monitoring_duration
+                .as_secs_f64()
+                / 60.0,
             checks,
             now,
         )
@@ -556,8 +561,7 @@ impl Resurrector {
 
     /// Waits for upstream modules being resurrected to come up first.
     async fn wait_upstream(&self, r: &ResurrectionRequest) -> Result<(), String> {
-        let limit =
-            Duration::from_secs_f64(self.config.medic.resurrection.execution_timeout_seconds);
+        let limit = self.config.medic.resurrection.execution_timeout;
         let deadline = Instant::now() + limit;
         for dep in &r.dependencies {
             let rx = self.fleet.watch_up(dep);
@@ -586,7 +590,7 @@ impl Resurrector {
         bound: &Bound,
     ) -> Result<(), BackendError> {
         let res = &self.config.medic.resurrection;
-        let limit = Duration::from_secs_f64(res.execution_timeout_seconds);
+        let limit = res.execution_timeout;
         let deadline = Instant::now() + limit;
         let target = Self::target(r);
         let mut last = None;

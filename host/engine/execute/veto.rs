@@ -100,7 +100,7 @@ impl VetoChannel {
         Ok(Arc::new(VetoChannel {
             conn,
             notice_topic: v.notice_topic.clone(),
-            timeout: Duration::from_secs(v.timeout_seconds),
+            timeout: v.timeout,
             waiters,
             healthy,
         }))

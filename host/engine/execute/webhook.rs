@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::backend::{Backend, BackendError, call_timeout};
 use super::template::Target;
-use crate::config::raw::BackendSection;
+use crate::config::raw::{BackendSection, WebhookAuthType};
 use crate::enrich::BoxFuture;
 
 pub struct WebhookBackend {
@@ -23,8 +23,9 @@ impl WebhookBackend {
         s: &BackendSection,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<WebhookBackend, BackendError> {
-        let client = crate::http_client::build(call_timeout(s), &s.tls_ca_file, "tls_ca_file")
-            .map_err(BackendError::Config)?;
+        let client =
+            crate::http_client::build(call_timeout(s), s.tls_ca_file.as_deref(), "tls_ca_file")
+                .map_err(BackendError::Config)?;
         let secret = || {
             env(&s.auth.token_env).ok_or_else(|| {
                 BackendError::Config(format!(
@@ -33,10 +34,10 @@ impl WebhookBackend {
                 ))
             })
         };
-        let auth = match s.auth.kind.as_str() {
-            "bearer" => Some(("authorization", format!("Bearer {}", secret()?))),
-            "api_key" => Some(("x-api-key", secret()?)),
-            _ => None,
+        let auth = match s.auth.kind {
+            WebhookAuthType::Bearer => Some(("authorization", format!("Bearer {}", secret()?))),
+            WebhookAuthType::ApiKey => Some(("x-api-key", secret()?)),
+            WebhookAuthType::None => None,
         };
         Ok(WebhookBackend {
             url: s.url.clone(),

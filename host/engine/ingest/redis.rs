@@ -157,8 +157,7 @@ impl RedisConsumer {
         self.claim(&mut writer).await?;
         self.sample_backlog(&mut writer).await;
         let mut last_claim = Instant::now();
-        let claim_every =
-            Duration::from_millis(self.bus.claim_idle_ms / 2).max(Duration::from_millis(100));
+        let claim_every = (self.bus.claim_idle / 2).max(Duration::from_millis(100));
         loop {
             if shutdown.is_cancelled() {
                 return Ok(());
@@ -171,7 +170,7 @@ impl RedisConsumer {
             let opts = StreamReadOptions::default()
                 .group(&bus.consumer_group, &bus.consumer_name)
                 .count(bus.batch_size as usize)
-                .block(bus.block_ms as usize);
+                .block(bus.block.as_millis() as usize);
             let keys = [&bus.topic];
             let reply: redis::Value = tokio::select! {
                 r = reader.xread_options(&keys, &[">"], &opts) => r?,
@@ -218,7 +217,7 @@ impl RedisConsumer {
                     &bus.topic,
                     &bus.consumer_group,
                     &bus.consumer_name,
-                    bus.claim_idle_ms,
+                    bus.claim_idle.as_millis() as u64,
                     &cursor,
                     opts,
                 )

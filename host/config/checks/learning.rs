@@ -1,0 +1,56 @@
+//! `learning`: the store that keeps outcomes, how long, and how learning
+//! runs.
+
+use crate::raw::{LearningSection, MIN_RETENTION_DAYS};
+use crate::validate::Checker;
+
+/// The most days anything may be kept (a hundred years: "for ever").
+const MAX_DAYS: u32 = 36_500;
+
+impl LearningSection {
+    pub(crate) fn check(&self, c: &mut Checker<'_>) {
+        let db = &self.database;
+        c.check(
+            !db.path.as_os_str().is_empty(),
+            "learning.database.path",
+            "must not be empty",
+        );
+        c.check(
+            db.retention_days == 0 || (MIN_RETENTION_DAYS..=MAX_DAYS).contains(&db.retention_days),
+            "learning.database.retention_days",
+            format!(
+                "{} must be 0 (keep everything) or between {MIN_RETENTION_DAYS} and {MAX_DAYS}: kills up to 30 days old are decided, and their decisions must be kept to know a redelivery",
+                db.retention_days,
+            ),
+        );
+        if let Some(audit) = db.audit_retention_days {
+            if db.retention_days == 0 {
+                c.fail(
+                    "learning.database.audit_retention_days",
+                    "has no effect while learning.database.retention_days is 0 (everything is kept): remove it or set retention_days",
+                );
+            } else {
+                c.check(
+                    (db.retention_days..=MAX_DAYS).contains(&audit),
+                    "learning.database.audit_retention_days",
+                    format!(
+                        "{audit} must be between learning.database.retention_days ({}) and {MAX_DAYS}",
+                        db.retention_days
+                    ),
+                );
+            }
+        }
+        c.range(
+            "learning.analysis.min_samples",
+            self.analysis.min_samples,
+            1,
+            1_000_000,
+        );
+        let most = self.threshold_adjustment.max_adjustment_percent;
+        c.check(
+            most > 0.0 && most <= 50.0,
+            "learning.threshold_adjustment.max_adjustment_percent",
+            format!("{most} must be above 0 and at most 50"),
+        );
+    }
+}
