@@ -877,7 +877,7 @@ pub enum LogFormat {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoggingSection {
-    pub level: String,
+    pub level: LogLevel,
     pub format: LogFormat,
     pub outputs: Vec<LogOutput>,
     pub structured_fields: Vec<String>,
@@ -886,7 +886,7 @@ pub struct LoggingSection {
 impl Default for LoggingSection {
     fn default() -> Self {
         LoggingSection {
-            level: "INFO".into(),
+            level: LogLevel::Info,
             format: LogFormat::Json,
             outputs: vec![LogOutput {
                 kind: LogOutputType::Console,
@@ -897,6 +897,54 @@ impl Default for LoggingSection {
             structured_fields: vec!["kill_id".into(), "decision_id".into(), "request_id".into()],
         }
     }
+}
+
+/// How much Medic logs: `logging.level`, in any case (`info`, `INFO`);
+/// `WARN` reads as `WARNING`, and `CRITICAL` logs what `ERROR` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<LogLevel, String> {
+        Ok(match s.to_ascii_uppercase().as_str() {
+            "TRACE" => LogLevel::Trace,
+            "DEBUG" => LogLevel::Debug,
+            "INFO" => LogLevel::Info,
+            "WARNING" | "WARN" => LogLevel::Warning,
+            "ERROR" => LogLevel::Error,
+            "CRITICAL" => LogLevel::Critical,
+            _ => {
+                return Err(format!(
+                    "{s:?} is not a level (TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL)"
+                ));
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for LogLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// When a log file starts afresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rotation {
+    Daily,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -913,7 +961,7 @@ pub struct LogOutput {
     #[serde(default)]
     pub path: Option<PathBuf>,
     #[serde(default)]
-    pub rotation: Option<String>,
+    pub rotation: Option<Rotation>,
     #[serde(default)]
     pub retention_days: Option<u32>,
 }

@@ -91,7 +91,10 @@ pub(super) fn apply_env(
         }
     }
     if let Some(v) = env("MEDIC_LOG_LEVEL") {
-        m.logging.level = v;
+        match v.parse::<LogLevel>() {
+            Ok(level) => m.logging.level = level,
+            Err(e) => p.push(Problem::new(file, "MEDIC_LOG_LEVEL", e)),
+        }
     }
     if let Some(v) = env("MEDIC_METRICS_PORT") {
         match v.parse::<u16>() {

@@ -17,16 +17,16 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use super::log_writer::{self, LogWriterGuard};
 use crate::config::Config;
-use crate::config::raw::{LogFormat, LogOutputType};
+use crate::config::raw::{LogFormat, LogLevel, LogOutputType, Rotation as RotateEvery};
 
-/// Maps the configuration's level names (WARNING, CRITICAL) to tracing's.
-pub fn filter_level(name: &str) -> &'static str {
-    match name.to_ascii_uppercase().as_str() {
-        "TRACE" => "trace",
-        "DEBUG" => "debug",
-        "WARNING" | "WARN" => "warn",
-        "ERROR" | "CRITICAL" => "error",
-        _ => "info",
+/// Maps the configuration's levels (WARNING, CRITICAL) to tracing's.
+pub fn filter_level(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warning => "warn",
+        LogLevel::Error | LogLevel::Critical => "error",
     }
 }
 
@@ -319,10 +319,9 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "medic.log".into());
-                let rotation = if output.rotation.as_deref() == Some("never") {
-                    Rotation::NEVER
-                } else {
-                    Rotation::DAILY
+                let rotation = match output.rotation {
+                    Some(RotateEvery::Never) => Rotation::NEVER,
+                    Some(RotateEvery::Daily) | None => Rotation::DAILY,
                 };
                 let mut builder = RollingFileAppender::builder()
                     .rotation(rotation)
@@ -342,7 +341,7 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
     }
     tracing_subscriber::registry()
         .with(layers)
-        .with(EnvFilter::new(filter_level(&logging.level)))
+        .with(EnvFilter::new(filter_level(logging.level)))
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))?;
     Ok(LogGuard { _guards: guards })

@@ -340,7 +340,7 @@ fn environment_overrides_apply_and_bad_ones_are_reported() {
         &env,
     )
     .unwrap();
-    assert_eq!(c.medic.logging.level, "DEBUG");
+    assert_eq!(c.medic.logging.level, medic::config::raw::LogLevel::Debug);
     assert_eq!(c.medic.metrics.port, 9191);
     assert_eq!(
         c.medic.smith.event_bus.url.as_deref(),
@@ -597,6 +597,7 @@ resurrection:
     - { modules: ["*"], type: webhook, url: "http://127.0.0.1:1/x", auth: { type: "" } }
 interfaces: { approval_queue: { timeout_hours: 2 } }
 plugins: { timeout_ms: 75, directory: "", cache_dir: /var/cache/medic }
+logging: { level: warn }
 "#;
     let c = Config::from_texts(
         ("m", medic),
@@ -625,6 +626,7 @@ plugins: { timeout_ms: 75, directory: "", cache_dir: /var/cache/medic }
     );
     assert_eq!(m.plugins.timeout, Duration::from_millis(75));
     assert_eq!(m.plugins.directory, None);
+    assert_eq!(m.logging.level, medic::config::raw::LogLevel::Warning);
     assert_eq!(
         m.plugins.cache_dir.as_deref(),
         Some(Path::new("/var/cache/medic"))
@@ -637,6 +639,7 @@ plugins: { timeout_ms: 75, directory: "", cache_dir: /var/cache/medic }
     assert_eq!(shown["resurrection"]["flapping"]["cooldown_minutes"], 1.5);
     assert_eq!(shown["plugins"]["timeout_ms"], 75);
     assert_eq!(shown["plugins"]["directory"], "");
+    assert_eq!(shown["logging"]["level"], "WARNING");
     let again: medic::config::MedicFile =
         serde_json::from_value(shown).expect("what is shown reads back");
     assert_eq!(&again, m);
@@ -652,10 +655,12 @@ plugins: { timeout_ms: soon }
 metrics: { exporter: statsd }
 learning: { database: { type: postgres } }
 interfaces: { web: { rate_limit_burst: 0 } }
+logging: { level: loud }
 "#;
     let p = problems(medic, medic::config::EMBEDDED_CONSTITUTION);
     let all = p.join("\n");
     for expected in [
+        "logging.level: \"loud\" is not a level (TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL)",
         "siem.timeout_seconds: -1 is not a duration: write a number of seconds, 0 or more",
         "resurrection.flapping.cooldown_minutes: NaN is not a duration: write a number of minutes, 0 or more",
         "plugins.timeout_ms: invalid type: string \"soon\", expected a number",
