@@ -183,7 +183,12 @@ impl Loaded {
         for slot in self.slots_of(top) {
             if packed_of(slot) == Some(p)
                 && slot[1]
-                    .compare_exchange((p >> 32) as u32, RELEASED, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(
+                        (p >> 32) as u32,
+                        RELEASED,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
                     .is_ok()
             {
                 self.live.fetch_sub(1, Ordering::Relaxed);
