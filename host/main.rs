@@ -26,6 +26,30 @@ fn keep_freed_memory() {
     set_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, -1);
 }
 
+/// `medic serve` reads the whole time index as it opens the store (the
+/// claims, host/store/claims.rs), and loads and compiles the plugins:
+/// memory freed meanwhile, kept for reuse, stayed resident for good (with
+/// `MIMALLOC_PURGE_DELAY=0` throughout, 15 MB less after start at a million
+/// stored decisions: docs/BENCHMARKS.md, "Memory of a large store"). While
+/// it starts, freed memory is handed back to the kernel at once
+/// ([`started`] then keeps it again). Whether this was set (not when
+/// `MIMALLOC_PURGE_DELAY` in the environment decides).
+fn hand_back_freed_memory_while_starting() -> bool {
+    set_mimalloc_option("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, 0)
+}
+
+/// `medic serve` has started: the pages this thread freed while starting
+/// and still holds go back to the kernel, then freed memory is kept for
+/// reuse as by every command ([`keep_freed_memory`]).
+fn started(handing_back: bool) {
+    if !handing_back {
+        return;
+    }
+    // SAFETY: frees this thread's empty pages; takes no pointer.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+    keep_freed_memory();
+}
+
 /// Sets a mimalloc option unless `env`, the variable mimalloc reads it
 /// from, is set (then that decides); whether it was set here.
 fn set_mimalloc_option(
@@ -126,7 +150,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = commands::load_config(&cli.files)?;
             let _logs = medic::telemetry::init(&config)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(commands::serve::run(config))
+            let handing_back = hand_back_freed_memory_while_starting();
+            runtime.block_on(commands::serve::run(config, || started(handing_back)))
         }
         Command::Config { command } => commands::config::run(&cli.files, command),
         Command::Openapi => {
@@ -195,14 +220,29 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    /// One test for the one option (tests run side by side): handed back
+    /// while `serve` starts, kept from then on and by every command.
     #[test]
-    fn freed_memory_is_kept_unless_the_environment_says_otherwise() {
-        super::keep_freed_memory();
+    fn freed_memory_is_handed_back_while_starting_then_kept_unless_the_environment_says_otherwise()
+    {
         // SAFETY: reads an integer option.
-        let delay = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
-        match std::env::var("MIMALLOC_PURGE_DELAY") {
-            Ok(v) => assert_eq!(Some(delay), v.parse().ok()),
-            Err(_) => assert_eq!(delay, -1),
+        let delay = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        let set = std::env::var("MIMALLOC_PURGE_DELAY").ok();
+        let handing_back = super::hand_back_freed_memory_while_starting();
+        assert_eq!(handing_back, set.is_none());
+        match &set {
+            Some(v) => assert_eq!(Some(delay()), v.parse().ok()),
+            None => assert_eq!(delay(), 0, "handed back at once while starting"),
+        }
+        super::started(handing_back);
+        match &set {
+            Some(v) => assert_eq!(Some(delay()), v.parse().ok()),
+            None => assert_eq!(delay(), -1, "kept once started"),
+        }
+        super::keep_freed_memory();
+        match &set {
+            Some(v) => assert_eq!(Some(delay()), v.parse().ok()),
+            None => assert_eq!(delay(), -1),
         }
     }
 

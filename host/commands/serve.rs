@@ -21,7 +21,10 @@ use crate::publish::Publisher;
 use crate::store::{AuditKind, Store};
 use crate::telemetry::Metrics;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// Runs until stopped; `on_started` is called once the store is open and the
+/// engine built, before any kill is taken (`medic` hands back the memory
+/// that opening the store freed, host/main.rs).
+pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let m = &config.medic;
     let registry = Arc::new(Registry::new(&config)?);
@@ -73,6 +76,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         strategy = active.strategy.name(), threshold_learner = active.learner.name(),
         siem = decider.siem.kind(), store = %m.learning.database.path.display(), "Medic starting"
     );
+    on_started();
 
     let stop = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();

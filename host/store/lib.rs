@@ -183,10 +183,24 @@ impl Store {
             meta.clone(),
             db.clone(),
         ));
+        // Version 1 had no time index to read them from: they are claimed
+        // as its records are moved.
+        let claims = if found == 1 {
+            Claims::default()
+        } else {
+            // Gathered in an array sized for the claims the last run left.
+            let expected = match meta.get(CLAIMS)? {
+                Some(n) => u64::from_be_bytes(n.as_ref().try_into().unwrap_or([0; 8])),
+                None => 0,
+            };
+            Claims::load(usize::try_from(expected).unwrap_or(0), |claim| {
+                groups.visit_claims(claim)
+            })?
+        };
         let sled_writes = Arc::new(SledWrites::default());
         let store = Store {
             decisions: db.open_tree("decisions")?,
-            claims: Arc::default(),
+            claims: Arc::new(claims),
             dead: Durable::open(&db, "dead_letters", &sled_writes)?,
             requests: Durable::open(&db, "requests", &sled_writes)?,
             queue: Durable::open(&db, "approval_queue", &sled_writes)?,
@@ -210,17 +224,6 @@ impl Store {
         if found == 1 {
             store.migrate_from_v1(path)?;
         } else {
-            // Sized once for the claims the last run left: grown as they
-            // are read, each map's tables were copied again and again, and
-            // the old tables (as much memory as the final ones) stayed with
-            // the process.
-            if let Some(n) = meta.get(CLAIMS)? {
-                let n = u64::from_be_bytes(n.as_ref().try_into().unwrap_or([0; 8]));
-                store.claims.reserve(usize::try_from(n).unwrap_or(0));
-            }
-            store.groups.visit_claims(|kill_id, loc| {
-                store.claims.claim(kill_id, loc, &[]);
-            })?;
             store.reindex_tail()?;
         }
         meta.insert(CLAIMS, &(store.claims.len() as u64).to_be_bytes())?;
