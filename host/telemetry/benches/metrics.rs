@@ -2,6 +2,8 @@
 //! (a decision's counter and latency, a plugin call's latency, a counter;
 //! alone and with both cores recording at once) and rendering `/metrics`
 //! (the engine's families, the process figures from `/proc` included).
+//! The two `crate_histogram_*` cases time prometheus-client's own histogram
+//! beside histogram.rs's.
 //!
 //! Run: `cargo bench -p medic-telemetry --bench metrics`. Results:
 //! docs/BENCHMARKS.md ("Metrics").
@@ -34,7 +36,11 @@ fn populated() -> Metrics {
     let m = Metrics::default();
     for i in 0..10_000u64 {
         m.kills_received.inc();
-        m.decided(OUTCOMES[(i % 5) as usize], RISKS[(i / 5 % 5) as usize], i * 37 % 200_000);
+        m.decided(
+            OUTCOMES[(i % 5) as usize],
+            RISKS[(i / 5 % 5) as usize],
+            i * 37 % 200_000,
+        );
         m.siem_latency(Duration::from_micros(i * 13 % 50_000));
     }
     for p in ["risk-scorer", "decision-maker", "siem-adapter"] {
@@ -101,12 +107,31 @@ fn kill_path(c: &mut Criterion) {
             })
         })
     });
+    // The crate's own histogram (a mutex per observation), for the choice
+    // of histogram.rs: the same buckets, in seconds.
+    let crate_h = prometheus_client::metrics::histogram::Histogram::new([
+        10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 0.1, 0.5,
+        1.0,
+    ]);
+    g.bench_function("crate_histogram_observe", |b| {
+        b.iter(|| {
+            i += 1;
+            crate_h.observe(black_box(Duration::from_micros(i % 100_000)).as_secs_f64())
+        })
+    });
+    g.bench_function("crate_histogram_observe_two_threads", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, |i| {
+                crate_h.observe(black_box(Duration::from_micros(i % 100_000)).as_secs_f64())
+            })
+        })
+    });
     g.bench_function("counter_inc", |b| b.iter(|| m.kills_received.inc()));
     g.finish();
 }
 
 fn render(c: &mut Criterion) {
-    let m = populated();
+    let m = std::sync::Arc::new(populated());
     c.bench_function("render/metrics", |b| b.iter(|| black_box(m.render())));
 }
 
