@@ -11,7 +11,13 @@ use utoipa::ToSchema;
 
 use super::role::Viewer;
 use super::{ApiError, AppState};
-use crate::telemetry::{family, labels, sample};
+use crate::telemetry::exposition::{self, family, series};
+use crate::telemetry::process::ProcessCollector;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 
 /// One check per dependency: `ok` or `failing`, `disabled` for what this
 /// engine does not use (the queue: `ok`, `full` or `none`; the veto
@@ -167,111 +173,153 @@ pub async fn open_metrics(State(state): State<AppState>) -> impl IntoResponse {
     exposition(&state)
 }
 
-/// The Prometheus text exposition, gauges read at scrape time.
+/// The Prometheus text exposition (docs/guide.md, "Metrics"): the engine's
+/// metrics, the process's, and what is read at scrape time.
 fn exposition(state: &AppState) -> impl IntoResponse + use<> {
-    let d = &state.engine.decider;
-    let mut out = d.metrics.render();
-    // Who is being scraped: `metrics.labels` from the configuration.
-    let mut info: Vec<(&str, &str)> = d
-        .config
-        .medic
-        .metrics
-        .labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    info.push(("version", env!("CARGO_PKG_VERSION")));
-    family(
-        &mut out,
-        "medic_info",
-        "gauge",
-        "This Medic: its configured labels and version",
-    );
-    sample(&mut out, "medic_info", &labels(&info), 1);
-    // Gauges read from the store at scrape time.
-    let changes = d.store.threshold_change_count();
-    // 0 with nothing waiting (or the store unreadable: logged by the store).
-    let oldest = d
-        .store
-        .oldest_pending_queue_item()
-        .ok()
-        .flatten()
-        .map_or(0, |item| {
-            (Utc::now() - item.enqueued_at).num_seconds().max(0)
-        });
-    let in_progress = state.engine.fleet.in_progress().len();
-    for (name, kind, help, value) in [
-        (
-            "medic_queue_pending",
-            "gauge",
-            "Decisions waiting in the approval queue",
-            d.store.pending_queue_len(),
-        ),
-        (
-            "medic_queue_oldest_pending_seconds",
-            "gauge",
-            "How long the oldest decision in the approval queue has waited for a person (0 when none waits)",
-            usize::try_from(oldest).unwrap_or(0),
-        ),
-        (
-            "medic_resurrections_in_progress",
-            "gauge",
-            "Resurrection requests whose workflow has not ended",
-            in_progress,
-        ),
-        (
-            "medic_threshold_changes_total",
-            "counter",
-            "Threshold changes put in force (learner, manual, revert)",
-            changes,
-        ),
-    ] {
-        family(&mut out, name, kind, help);
-        sample(&mut out, name, "", value);
+    let out = exposition::render(vec![
+        Box::new(state.engine.decider.metrics.clone()),
+        Box::new(ProcessCollector),
+        Box::new(ScrapeTime(state.clone())),
+    ]);
+    ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], out)
+}
+
+/// The families read at each scrape: this Medic's labels, the store's
+/// gauges, the plugins and the SIEM breaker.
+struct ScrapeTime(AppState);
+
+impl std::fmt::Debug for ScrapeTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScrapeTime")
     }
-    // Per plugin: call latency, with the plugin's kind and source, and
-    // whether it is quarantined (1) after too many failures in a row. A
-    // family's samples stay together, so the second goes to its own buffer.
-    let (latency, quarantined) = ("medic_plugin_call_seconds", "medic_plugin_quarantined");
-    family(
-        &mut out,
-        latency,
-        "histogram",
-        "Plugin call time (instantiation included)",
-    );
-    let mut held = String::new();
-    family(
-        &mut held,
-        quarantined,
-        "gauge",
-        "1 while a plugin is quarantined (its kind falls back to the safe default), else 0",
-    );
-    for p in d.registry.plugins() {
-        let kind = p.kind().to_string();
-        let builtin = matches!(p.source(), crate::plugin::PluginSource::Builtin).to_string();
-        let plugin = labels(&[
-            ("plugin", p.name()),
-            ("kind", &kind),
-            ("version", &p.info().version),
-            ("builtin", &builtin),
-        ]);
-        p.latency().render(latency, &plugin, &mut out);
-        let which = labels(&[("plugin", p.name()), ("kind", &kind)]);
-        sample(&mut held, quarantined, &which, u8::from(p.is_quarantined()));
-    }
-    out.push_str(&held);
-    // The SIEM circuit breaker: 1 for the state it is in.
-    if let Some(state) = d.siem.breaker_state() {
-        let name = "medic_siem_breaker_state";
-        family(&mut out, name, "gauge", "The SIEM circuit breaker's state");
-        for s in ["closed", "open", "half_open"] {
-            sample(
-                &mut out,
-                name,
-                &labels(&[("state", s)]),
-                u8::from(s == state),
-            );
+}
+
+impl Collector for ScrapeTime {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let state = &self.0;
+        let d = &state.engine.decider;
+        // Who is being scraped: `metrics.labels` from the configuration.
+        let mut info: Vec<(&str, &str)> = d
+            .config
+            .medic
+            .metrics
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        info.push(("version", env!("CARGO_PKG_VERSION")));
+        let one = ConstGauge::new(1i64);
+        series(
+            &mut enc,
+            "medic_info",
+            "This Medic: its configured labels and version",
+            MetricType::Gauge,
+            [(info, &one as &dyn EncodeMetric)],
+        )?;
+        // 0 with nothing waiting (or the store unreadable: logged by the store).
+        let oldest = d
+            .store
+            .oldest_pending_queue_item()
+            .ok()
+            .flatten()
+            .map_or(0, |item| {
+                (Utc::now() - item.enqueued_at).num_seconds().max(0)
+            });
+        for (name, help, value) in [
+            (
+                "medic_queue_pending",
+                "Decisions waiting in the approval queue",
+                d.store.pending_queue_len(),
+            ),
+            (
+                "medic_queue_oldest_pending_seconds",
+                "How long the oldest decision in the approval queue has waited for a person (0 when none waits)",
+                usize::try_from(oldest).unwrap_or(0),
+            ),
+            (
+                "medic_resurrections_in_progress",
+                "Resurrection requests whose workflow has not ended",
+                state.engine.fleet.in_progress().len(),
+            ),
+        ] {
+            family(&mut enc, name, help, &ConstGauge::new(value))?;
         }
+        family(
+            &mut enc,
+            "medic_threshold_changes_total",
+            "Threshold changes put in force (learner, manual, revert)",
+            &ConstCounter::new(d.store.threshold_change_count()),
+        )?;
+        // Per plugin: call latency, with the plugin's kind and source, and
+        // whether it is quarantined (1) after too many failures in a row.
+        let plugins = d.registry.plugins();
+        let kinds: Vec<String> = plugins.iter().map(|p| p.kind().to_string()).collect();
+        let builtins: Vec<&str> = plugins
+            .iter()
+            .map(|p| {
+                if matches!(p.source(), crate::plugin::PluginSource::Builtin) {
+                    "true"
+                } else {
+                    "false"
+                }
+            })
+            .collect();
+        series(
+            &mut enc,
+            "medic_plugin_call_seconds",
+            "Plugin call time (instantiation included)",
+            MetricType::Histogram,
+            plugins
+                .iter()
+                .zip(&kinds)
+                .zip(&builtins)
+                .map(|((p, kind), builtin)| {
+                    (
+                        [
+                            ("plugin", p.name()),
+                            ("kind", kind.as_str()),
+                            ("version", p.info().version.as_str()),
+                            ("builtin", *builtin),
+                        ],
+                        p.latency() as &dyn EncodeMetric,
+                    )
+                }),
+        )?;
+        let quarantined: Vec<ConstGauge<i64>> = plugins
+            .iter()
+            .map(|p| ConstGauge::new(i64::from(p.is_quarantined())))
+            .collect();
+        series(
+            &mut enc,
+            "medic_plugin_quarantined",
+            "1 while a plugin is quarantined (its kind falls back to the safe default), else 0",
+            MetricType::Gauge,
+            plugins
+                .iter()
+                .zip(&kinds)
+                .zip(&quarantined)
+                .map(|((p, kind), q)| {
+                    (
+                        [("plugin", p.name()), ("kind", kind.as_str())],
+                        q as &dyn EncodeMetric,
+                    )
+                }),
+        )?;
+        // The SIEM circuit breaker: 1 for the state it is in.
+        if let Some(now) = d.siem.breaker_state() {
+            let states = ["closed", "open", "half_open"];
+            let values = states.map(|s| ConstGauge::new(i64::from(s == now)));
+            series(
+                &mut enc,
+                "medic_siem_breaker_state",
+                "The SIEM circuit breaker's state",
+                MetricType::Gauge,
+                states
+                    .iter()
+                    .zip(&values)
+                    .map(|(s, v)| ([("state", *s)], v as &dyn EncodeMetric)),
+            )?;
+        }
+        Ok(())
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

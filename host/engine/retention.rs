@@ -67,7 +67,7 @@ impl Sweeper {
     fn count(&self, s: &Swept) {
         let m = &self.metrics;
         m.retention_sweeps.inc();
-        m.retention_freed_bytes.add(s.bytes);
+        m.retention_freed_bytes.inc_by(s.bytes);
         for (kind, n) in [
             ("decision", s.decisions),
             ("audit_event", s.audit_events),

@@ -62,7 +62,9 @@ impl ShadowTap {
                 self.metrics.shadow_skipped.inc();
                 tracing::debug!(kill_id = %job.kill.kill_id, "Shadow queue full: kill not shadowed");
             }
-            Err(TrySendError::Disconnected(_)) => self.metrics.shadow_skipped.inc(),
+            Err(TrySendError::Disconnected(_)) => {
+                self.metrics.shadow_skipped.inc();
+            }
         }
     }
 }

@@ -1,8 +1,17 @@
-//! A latency histogram for the Prometheus text format: fixed buckets,
-//! counted with atomics so observing on the hot path takes no lock.
+//! A latency histogram: fixed buckets counted with atomics, so observing
+//! on the hot path takes no lock, written to `/metrics` by prometheus-client's
+//! encoder (it implements the crate's `EncodeMetric`).
+//!
+//! Kept instead of `prometheus_client::metrics::histogram::Histogram`, which
+//! takes a mutex per observation and has no way to read its buckets back:
+//! [`Histogram::tally`] gives `medic loadtest` its flush figures, and
+//! docs/BENCHMARKS.md ("Metrics") has the cost of an observation with each.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 
 /// Bucket upper bounds in microseconds.
 const BUCKETS_US: [u64; 14] = [
@@ -28,9 +37,9 @@ impl std::ops::Sub for Tally {
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Histogram {
-    /// Observations per bucket (not cumulative; summed when rendered),
+    /// Observations per bucket (not cumulative: the encoder sums them),
     /// the last one for those above every bound.
     buckets: [AtomicU64; BUCKETS_US.len() + 1],
     count: AtomicU64,
@@ -68,56 +77,23 @@ impl Histogram {
             sum_us: self.sum_us.load(Ordering::Relaxed),
         }
     }
+}
 
-    /// The series of `name` with `labels` (`key="value",…`, may be empty),
-    /// in seconds.
-    pub fn render(&self, name: &str, labels: &str, out: &mut String) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let mut cumulative = 0;
-        for (i, b) in BUCKETS_US.iter().enumerate() {
-            cumulative += self.buckets[i].load(Ordering::Relaxed);
-            out.push_str(&format!(
-                "{name}_bucket{{{labels}{sep}le=\"{}\"}} {cumulative}\n",
-                *b as f64 / 1e6
-            ));
-        }
-        let count = self.count();
-        out.push_str(&format!(
-            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}\n"
-        ));
+impl EncodeMetric for Histogram {
+    /// The buckets in seconds; the encoder adds `+Inf` with the count.
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let buckets: [(f64, u64); BUCKETS_US.len()] = std::array::from_fn(|i| {
+            (
+                BUCKETS_US[i] as f64 / 1e6,
+                self.buckets[i].load(Ordering::Relaxed),
+            )
+        });
         let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        sample(out, &format!("{name}_sum"), labels, sum);
-        sample(out, &format!("{name}_count"), labels, count);
+        encoder.encode_histogram::<NoLabelSet>(sum, self.count(), &buckets, None)
     }
-}
 
-/// A label value in the text format: backslash, quote and newline escaped.
-pub fn label_value(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// `key="value",…`, each value escaped.
-pub fn labels(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// A metric family's `# HELP` and `# TYPE` lines.
-pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-}
-
-/// One sample: `name{labels} value` (no braces without labels).
-pub fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
-    if labels.is_empty() {
-        out.push_str(&format!("{name} {value}\n"));
-    } else {
-        out.push_str(&format!("{name}{{{labels}}} {value}\n"));
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -125,7 +101,7 @@ pub fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::
 /// once): the record log's write and fsync, and sled's flush when one was
 /// needed (a durable tree was written). They bound the latency from a kill
 /// to its acknowledged decision from below, whatever Medic does.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct FlushTimes {
     pub record_log: Histogram,
     pub sled: Histogram,
@@ -133,11 +109,34 @@ pub struct FlushTimes {
 
 #[cfg(test)]
 mod tests {
-    use super::{Histogram, Tally, label_value};
+    use super::{Histogram, Tally};
+    use prometheus_client::collector::Collector;
+    use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+    use prometheus_client::metrics::MetricType;
 
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    /// `h` alone in an exposition, as `name` with `labels`.
+    fn exposition(
+        h: Histogram,
+        name: &'static str,
+        labels: &'static [(&'static str, &'static str)],
+    ) -> String {
+        #[derive(Debug)]
+        struct One(
+            Histogram,
+            &'static str,
+            &'static [(&'static str, &'static str)],
+        );
+        impl Collector for One {
+            fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+                let mut e = enc.encode_descriptor(self.1, "h", None, MetricType::Histogram)?;
+                if self.2.is_empty() {
+                    self.0.encode(e)
+                } else {
+                    self.0.encode(e.encode_family(&self.2)?)
+                }
+            }
+        }
+        crate::exposition::render(vec![Box::new(One(h, name, labels))])
     }
 
     #[test]
@@ -146,33 +145,25 @@ mod tests {
         for us in [5, 10, 11, 300, 2_000_000] {
             h.observe_us(us);
         }
-        let mut out = String::new();
-        h.render("x_seconds", "plugin=\"p\"", &mut out);
+        let out = exposition(h, "x_seconds", &[("plugin", "p")]);
+        for line in [
+            "x_seconds_bucket{plugin=\"p\",le=\"1e-05\"} 2\n",
+            "x_seconds_bucket{plugin=\"p\",le=\"2.5e-05\"} 3\n",
+            "x_seconds_bucket{plugin=\"p\",le=\"0.0005\"} 4\n",
+            "x_seconds_bucket{plugin=\"p\",le=\"1\"} 4\n",
+            "x_seconds_bucket{plugin=\"p\",le=\"+Inf\"} 5\n",
+            "x_seconds_sum{plugin=\"p\"} 2.000326\n",
+            "x_seconds_count{plugin=\"p\"} 5\n",
+        ] {
+            assert!(out.contains(line), "{line} in {out}");
+        }
         assert!(
-            out.contains("x_seconds_bucket{plugin=\"p\",le=\"0.00001\"} 2\n"),
+            out.starts_with("# HELP x_seconds h\n# TYPE x_seconds histogram\n"),
             "{out}"
         );
+        let bare = exposition(Histogram::default(), "y", &[]);
         assert!(
-            out.contains("x_seconds_bucket{plugin=\"p\",le=\"0.000025\"} 3\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("x_seconds_bucket{plugin=\"p\",le=\"0.0005\"} 4\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("x_seconds_bucket{plugin=\"p\",le=\"1\"} 4\n"),
-            "{out}"
-        );
-        assert!(
-            out.contains("x_seconds_bucket{plugin=\"p\",le=\"+Inf\"} 5\n"),
-            "{out}"
-        );
-        assert!(out.contains("x_seconds_count{plugin=\"p\"} 5\n"), "{out}");
-        let mut bare = String::new();
-        Histogram::default().render("y", "", &mut bare);
-        assert!(
-            bare.contains("y_bucket{le=\"+Inf\"} 0\ny_sum 0\ny_count 0\n"),
+            bare.contains("y_bucket{le=\"+Inf\"} 0\ny_sum 0.0\ny_count 0\n"),
             "{bare}"
         );
     }

@@ -1,32 +1,50 @@
-//! The engine's counters, rendered in the Prometheus text format.
+//! The engine's counters, histograms and gauges: prometheus-client's
+//! counters and families, and [`Histogram`] (histogram.rs); written to
+//! `/metrics` through [`crate::exposition`].
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use super::{Histogram, family, labels, sample};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::family::Family;
+
+use super::exposition::{family, series};
+use super::{FlushTimes, Histogram};
 use crate::model::{DecisionOutcome, QueueStatus, RiskLevel, wire_str};
-use crate::sync::lock;
 
 /// A monotonically increasing count.
-#[derive(Default)]
-pub struct Counter(AtomicU64);
+pub type Counter = prometheus_client::metrics::counter::Counter;
 
-impl Counter {
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+/// Counters by two labels, named where the family is written.
+type ByTwo = Family<[(&'static str, String); 2], Counter>;
+
+/// A value that goes up and down; negative means "not known" (and the
+/// family is left out of `/metrics`).
+#[derive(Debug)]
+pub struct Gauge(prometheus_client::metrics::gauge::Gauge<i64, AtomicI64>);
+
+impl Default for Gauge {
+    fn default() -> Self {
+        let g = prometheus_client::metrics::gauge::Gauge::default();
+        g.set(-1);
+        Gauge(g)
     }
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+}
+
+impl Gauge {
+    pub fn set(&self, v: i64) {
+        self.0.set(v);
     }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+    pub fn get(&self) -> Option<i64> {
+        Some(self.0.get()).filter(|v| *v >= 0)
     }
 }
 
 /// The engine's counters.
-#[derive(Default)]
+#[derive(Debug)]
 pub struct Metrics {
     pub kills_received: Counter,
     pub kills_invalid: Counter,
@@ -44,20 +62,21 @@ pub struct Metrics {
     pub retention_sweeps: Counter,
     pub retention_freed_bytes: Counter,
     /// What retention removed, by kind (`decision`, `audit_event`, ...).
-    retention_removed: Mutex<BTreeMap<String, u64>>,
-    decided: Mutex<BTreeMap<(String, String), u64>>,
-    plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
-    resurrections: Mutex<BTreeMap<(String, String), u64>>,
+    retention_removed: Family<[(&'static str, String); 1], Counter>,
+    /// Decisions by outcome and risk level (both wire names, so no
+    /// allocation on the kill path).
+    decided: Family<[(&'static str, &'static str); 2], Counter>,
+    plugin_errors: ByTwo,
+    resurrections: ByTwo,
     /// Modes stepped down because an error budget was burnt, by from and to.
-    demotions: Mutex<BTreeMap<(String, String), u64>>,
-    /// Approval-queue items approved and denied by people, and expired.
-    queue_approved: Counter,
-    queue_denied: Counter,
-    queue_expired: Counter,
+    demotions: ByTwo,
+    /// Approval-queue items approved and denied by people, and expired:
+    /// all three served from the start, at 0.
+    queue_verdicts: Family<[(&'static str, &'static str); 1], Counter>,
     decision_latency: Histogram,
     siem_latency: Histogram,
     /// The store's flush times, once a store is watched.
-    store_flush: std::sync::OnceLock<Arc<super::FlushTimes>>,
+    store_flush: OnceLock<Arc<FlushTimes>>,
     /// The consumer group's backlog on the kill stream, sampled by the
     /// consumer: entries not yet delivered (lag) and delivered but not
     /// acknowledged (pending); -1 until known.
@@ -68,70 +87,97 @@ pub struct Metrics {
     pub event_bus_up: Gauge,
 }
 
-/// A value that goes up and down; negative means "not known".
-pub struct Gauge(AtomicI64);
+const VERDICTS: [QueueStatus; 3] = [
+    QueueStatus::Approved,
+    QueueStatus::Denied,
+    QueueStatus::Expired,
+];
 
-impl Default for Gauge {
+impl Default for Metrics {
     fn default() -> Self {
-        Gauge(AtomicI64::new(-1))
+        let queue_verdicts = Family::default();
+        for status in VERDICTS {
+            drop(queue_verdicts.get_or_create(&[("verdict", wire_str(&status))]));
+        }
+        Metrics {
+            kills_received: Counter::default(),
+            kills_invalid: Counter::default(),
+            duplicates: Counter::default(),
+            kill_conflicts: Counter::default(),
+            siem_errors: Counter::default(),
+            dead_letters: Counter::default(),
+            redis_reconnects: Counter::default(),
+            queue_overflow: Counter::default(),
+            shadow_skipped: Counter::default(),
+            retention_sweeps: Counter::default(),
+            retention_freed_bytes: Counter::default(),
+            retention_removed: Family::default(),
+            decided: Family::default(),
+            plugin_errors: Family::default(),
+            resurrections: Family::default(),
+            demotions: Family::default(),
+            queue_verdicts,
+            decision_latency: Histogram::default(),
+            siem_latency: Histogram::default(),
+            store_flush: OnceLock::new(),
+            redis_lag: Gauge::default(),
+            redis_pending: Gauge::default(),
+            event_bus_up: Gauge::default(),
+        }
     }
 }
 
-impl Gauge {
-    pub fn set(&self, v: i64) {
-        self.0.store(v, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> Option<i64> {
-        Some(self.0.load(Ordering::Relaxed)).filter(|v| *v >= 0)
-    }
-}
-
-fn bump(map: &Mutex<BTreeMap<(String, String), u64>>, a: &str, b: &str) {
-    let mut m = lock(map);
-    *m.entry((a.to_string(), b.to_string())).or_default() += 1;
+fn bump(family: &ByTwo, keys: [&'static str; 2], a: &str, b: &str) {
+    family
+        .get_or_create(&[(keys[0], a.to_string()), (keys[1], b.to_string())])
+        .inc();
 }
 
 impl Metrics {
     /// Retention removed `n` entries of `kind`.
     pub fn retention_removed(&self, kind: &str, n: u64) {
         if n > 0 {
-            *lock(&self.retention_removed)
-                .entry(kind.to_string())
-                .or_default() += n;
+            self.retention_removed
+                .get_or_create(&[("kind", kind.to_string())])
+                .inc_by(n);
         }
     }
 
     pub fn decided(&self, outcome: DecisionOutcome, risk: RiskLevel, latency_us: u64) {
-        bump(&self.decided, wire_str(&outcome), wire_str(&risk));
+        self.decided
+            .get_or_create(&[
+                ("outcome", wire_str(&outcome)),
+                ("risk_level", wire_str(&risk)),
+            ])
+            .inc();
         self.decision_latency.observe_us(latency_us);
     }
 
     /// The mode was stepped down from `from` to `to` (an error budget burnt).
     pub fn demoted(&self, from: &str, to: &str) {
-        bump(&self.demotions, from, to);
+        bump(&self.demotions, ["from", "to"], from, to);
     }
 
     /// A resurrection ended with `result` through `backend`.
     pub fn resurrected(&self, result: &str, backend: &str) {
-        bump(&self.resurrections, result, backend);
+        bump(&self.resurrections, ["result", "backend"], result, backend);
     }
 
     /// An approval-queue item was approved, denied or expired.
     pub fn queue_verdict(&self, status: QueueStatus) {
-        match status {
-            QueueStatus::Approved => self.queue_approved.inc(),
-            QueueStatus::Denied => self.queue_denied.inc(),
-            QueueStatus::Expired => self.queue_expired.inc(),
-            QueueStatus::Pending => {}
+        if VERDICTS.contains(&status) {
+            self.queue_verdicts
+                .get_or_create(&[("verdict", wire_str(&status))])
+                .inc();
         }
     }
 
     pub fn plugin_error(&self, plugin: &str, cause: &str) {
-        bump(&self.plugin_errors, plugin, cause);
+        bump(&self.plugin_errors, ["plugin", "cause"], plugin, cause);
     }
 
     /// Shows `store`'s flush times (the first store watched).
-    pub fn watch_store(&self, times: Arc<super::FlushTimes>) {
+    pub fn watch_store(&self, times: Arc<FlushTimes>) {
         let _ = self.store_flush.set(times);
     }
 
@@ -139,14 +185,18 @@ impl Metrics {
         self.siem_latency.observe(d);
     }
 
-    /// Decisions counted by outcome (all risk levels).
-    pub fn decided_total(&self) -> u64 {
-        lock(&self.decided).values().sum()
+    /// The Prometheus text exposition of every counter, and of this
+    /// process's figures.
+    pub fn render(self: &Arc<Self>) -> String {
+        crate::exposition::render(vec![
+            Box::new(self.clone()),
+            Box::new(crate::process::ProcessCollector),
+        ])
     }
+}
 
-    /// The Prometheus text exposition of every counter.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
+impl Collector for Metrics {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         for (name, help, c) in [
             (
                 "medic_kills_received_total",
@@ -204,65 +254,45 @@ impl Metrics {
                 &self.retention_freed_bytes,
             ),
         ] {
-            family(&mut out, name, "counter", help);
-            sample(&mut out, name, "", c.get());
+            family(&mut enc, name, help, c)?;
         }
-        for (name, help, keys, map) in [
-            (
-                "medic_decisions_total",
-                "Decisions by outcome and risk level",
-                ["outcome", "risk_level"],
-                &self.decided,
-            ),
+        family(
+            &mut enc,
+            "medic_decisions_total",
+            "Decisions by outcome and risk level",
+            &self.decided,
+        )?;
+        for (name, help, f) in [
             (
                 "medic_plugin_errors_total",
                 "Plugin failures by plugin and cause",
-                ["plugin", "cause"],
                 &self.plugin_errors,
             ),
             (
                 "medic_resurrections_total",
                 "Resurrection outcomes by result and backend",
-                ["result", "backend"],
                 &self.resurrections,
             ),
             (
                 "medic_mode_demotions_total",
                 "Modes stepped down because automatic resurrections burnt the phase's error budget, by from and to",
-                ["from", "to"],
                 &self.demotions,
             ),
         ] {
-            family(&mut out, name, "counter", help);
-            for ((a, b), n) in lock(map).iter() {
-                sample(&mut out, name, &labels(&[(keys[0], a), (keys[1], b)]), n);
-            }
+            family(&mut enc, name, help, f)?;
         }
-        let name = "medic_store_retention_removed_total";
         family(
-            &mut out,
-            name,
-            "counter",
+            &mut enc,
+            "medic_store_retention_removed_total",
             "Entries retention removed from the store, by kind",
-        );
-        for (kind, n) in lock(&self.retention_removed).iter() {
-            sample(&mut out, name, &labels(&[("kind", kind)]), n);
-        }
-        let name = "medic_approval_verdicts_total";
+            &self.retention_removed,
+        )?;
         family(
-            &mut out,
-            name,
-            "counter",
+            &mut enc,
+            "medic_approval_verdicts_total",
             "Approval-queue items decided: approved or denied by a person, or expired undecided",
-        );
-        for (status, c) in [
-            (QueueStatus::Approved, &self.queue_approved),
-            (QueueStatus::Denied, &self.queue_denied),
-            (QueueStatus::Expired, &self.queue_expired),
-        ] {
-            let verdict = labels(&[("verdict", wire_str(&status))]);
-            sample(&mut out, name, &verdict, c.get());
-        }
+            &self.queue_verdicts,
+        )?;
         for (name, help, h) in [
             (
                 "medic_decision_latency_seconds",
@@ -275,19 +305,19 @@ impl Metrics {
                 &self.siem_latency,
             ),
         ] {
-            family(&mut out, name, "histogram", help);
-            h.render(name, "", &mut out);
+            family(&mut enc, name, help, h)?;
         }
         if let Some(t) = self.store_flush.get() {
-            let name = "medic_store_sync_seconds";
-            family(
-                &mut out,
-                name,
-                "histogram",
+            series(
+                &mut enc,
+                "medic_store_sync_seconds",
                 "Making a flush durable, by part (run at once): the record log's write and fsync, and sled's flush",
-            );
-            t.record_log.render(name, "part=\"record_log\"", &mut out);
-            t.sled.render(name, "part=\"sled\"", &mut out);
+                MetricType::Histogram,
+                [
+                    ([("part", "record_log")], &t.record_log as &dyn EncodeMetric),
+                    ([("part", "sled")], &t.sled),
+                ],
+            )?;
         }
         for (name, help, g) in [
             (
@@ -301,14 +331,70 @@ impl Metrics {
                 &self.redis_pending,
             ),
         ] {
-            if let Some(v) = g.get() {
-                family(&mut out, name, "gauge", help);
-                sample(&mut out, name, "", v);
+            if g.get().is_some() {
+                family(&mut enc, name, help, &g.0)?;
             }
         }
-        if let Some(p) = super::process::Process::read() {
-            p.render(&mut out);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_served_with_their_labels_and_verdicts_from_zero() {
+        let m = Arc::new(Metrics::default());
+        let before = m.render();
+        for status in ["approved", "denied", "expired"] {
+            assert!(
+                before.contains(&format!(
+                    "medic_approval_verdicts_total{{verdict=\"{status}\"}} 0\n"
+                )),
+                "{before}"
+            );
         }
-        out
+        assert!(
+            !before.contains("medic_redis_lag"),
+            "unknown gauge served: {before}"
+        );
+        m.kills_received.inc();
+        m.decided(DecisionOutcome::Deny, RiskLevel::High, 1_500);
+        m.decided(DecisionOutcome::Deny, RiskLevel::High, 1_500);
+        m.plugin_error("risk \"scorer\"", "trap");
+        m.resurrected("success", "process");
+        m.demoted("semi_auto", "manual");
+        m.retention_removed("decision", 4);
+        m.retention_removed("audit_event", 0);
+        m.queue_verdict(QueueStatus::Denied);
+        m.redis_lag.set(0);
+        let out = m.render();
+        for line in [
+            "# HELP medic_kills_received_total Kill reports received and decided\n",
+            "# TYPE medic_kills_received_total counter\n",
+            "medic_kills_received_total 1\n",
+            "medic_decisions_total{outcome=\"deny\",risk_level=\"high\"} 2\n",
+            "medic_plugin_errors_total{plugin=\"risk \\\"scorer\\\"\",cause=\"trap\"} 1\n",
+            "medic_resurrections_total{result=\"success\",backend=\"process\"} 1\n",
+            "medic_mode_demotions_total{from=\"semi_auto\",to=\"manual\"} 1\n",
+            "medic_store_retention_removed_total{kind=\"decision\"} 4\n",
+            "medic_approval_verdicts_total{verdict=\"denied\"} 1\n",
+            "medic_approval_verdicts_total{verdict=\"approved\"} 0\n",
+            "medic_decision_latency_seconds_count 2\n",
+            "# TYPE medic_decision_latency_seconds histogram\n",
+            "# HELP medic_redis_lag Kill-stream entries not yet delivered to the consumer group\n",
+            "medic_redis_lag 0\n",
+            "\nprocess_cpu_seconds_total ",
+        ] {
+            assert!(out.contains(line), "{line} in {out}");
+        }
+        assert!(!out.contains("audit_event"), "{out}");
+        assert!(!out.contains("medic_store_sync_seconds"), "{out}");
+        m.watch_store(Arc::default());
+        assert!(
+            m.render()
+                .contains("medic_store_sync_seconds_bucket{part=\"sled\",le=\"+Inf\"} 0\n")
+        );
     }
 }

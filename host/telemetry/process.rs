@@ -3,7 +3,12 @@
 //! allowed file descriptors, and the start time. Where `/proc` is absent
 //! nothing is rendered.
 
-use super::{family, sample};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use crate::exposition::family;
 
 /// What `/proc/self` says of this process.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,36 +36,32 @@ impl Process {
         Some(p)
     }
 
-    /// The Prometheus text exposition of these figures.
-    pub fn render(&self, out: &mut String) {
-        for (name, kind, help, value) in [
-            (
-                "process_cpu_seconds_total",
-                "counter",
-                "Total user and system CPU time spent in seconds",
-                self.cpu_seconds,
-            ),
+    /// These figures as metric families.
+    fn encode(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        family(
+            enc,
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds",
+            &ConstCounter::new(self.cpu_seconds),
+        )?;
+        for (name, help, value) in [
             (
                 "process_resident_memory_bytes",
-                "gauge",
                 "Resident memory size in bytes",
                 self.resident_bytes as f64,
             ),
             (
                 "process_virtual_memory_bytes",
-                "gauge",
                 "Virtual memory size in bytes",
                 self.virtual_bytes as f64,
             ),
             (
                 "process_start_time_seconds",
-                "gauge",
                 "Start time of the process since the Unix epoch in seconds",
                 self.start_time_seconds,
             ),
         ] {
-            family(out, name, kind, help);
-            sample(out, name, "", value);
+            family(enc, name, help, &ConstGauge::new(value))?;
         }
         for (name, help, value) in [
             (
@@ -75,9 +76,22 @@ impl Process {
             ),
         ] {
             if let Some(v) = value {
-                family(out, name, "gauge", help);
-                sample(out, name, "", v);
+                family(enc, name, help, &ConstGauge::new(v))?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// This process's figures, read from `/proc/self` at each scrape.
+#[derive(Debug)]
+pub struct ProcessCollector;
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        match Process::read() {
+            Some(p) => p.encode(&mut enc),
+            None => Ok(()),
         }
     }
 }
@@ -159,8 +173,7 @@ mod tests {
         let p = Process::read().expect("/proc/self on Linux");
         assert!(p.resident_bytes > 0 && p.start_time_seconds > 1.0e9);
         assert!(p.open_fds.is_some_and(|n| n >= 1));
-        let mut out = String::new();
-        p.render(&mut out);
+        let out = crate::exposition::render(vec![Box::new(ProcessCollector)]);
         for name in [
             "process_cpu_seconds_total",
             "process_resident_memory_bytes",
