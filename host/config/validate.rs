@@ -832,6 +832,7 @@ pub(super) fn check_medic(file: &str, m: &MedicFile, p: &mut Vec<Problem>) {
     );
     c.range("plugins.reuse_max_calls", pl.reuse_max_calls, 1, u64::MAX);
     c.range("plugins.max_instances", pl.max_instances, 4, 10_000);
+    c.range("plugins.threads", pl.threads, 0, 256);
     c.range("plugins.gate.window_days", pl.gate.window_days, 1, 365);
     c.unit("plugins.gate.max_disagreement", pl.gate.max_disagreement);
     let trust = &pl.trust;
