@@ -1035,6 +1035,9 @@ pub struct PluginsSection {
     pub reuse_max_calls: u64,
     /// Instances that may exist at once across all plugins.
     pub max_instances: u32,
+    /// Threads that run the plugin calls of kills being decided, off the
+    /// async runtime's workers (0: one per core).
+    pub threads: u32,
     /// Reload plugins when files in `directory` change.
     pub watch: bool,
     /// Who may sign plugin files (docs/plugins.md, "Shipping a plugin to
@@ -1105,6 +1108,7 @@ impl Default for PluginsSection {
             max_consecutive_failures: 3,
             reuse_max_calls: 10_000,
             max_instances: 256,
+            threads: 0,
             watch: true,
             trust: TrustSection::default(),
             gate: GateSection::default(),

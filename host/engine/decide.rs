@@ -19,7 +19,8 @@ use crate::model::{
     Reading, ResurrectionRequest, RiskAssessment, RiskLevel, SiemContext, Verdict,
     strategy_recommended, wire_str,
 };
-use crate::plugin::{Registry, ScoreRequest, Served};
+use crate::plugin::threads::{Judgement, PluginThreads, ToJudge};
+use crate::plugin::{Registry, Served};
 use crate::store::{AuditKind, DecisionRecord, Store, StoreError, Stored};
 use crate::sync::lock;
 use crate::telemetry::Metrics;
@@ -111,6 +112,8 @@ pub struct Actions {
 pub struct Decider {
     pub config: Arc<Config>,
     pub registry: Arc<Registry>,
+    /// Where the plugins judge, off the async runtime's workers.
+    plugin_threads: PluginThreads,
     pub store: Store,
     pub siem: Arc<dyn SiemAdapter>,
     pub metrics: Arc<Metrics>,
@@ -127,9 +130,11 @@ pub struct Decider {
 }
 
 impl Decider {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Arc<Config>,
         registry: Arc<Registry>,
+        plugin_threads: PluginThreads,
         store: Store,
         siem: Arc<dyn SiemAdapter>,
         metrics: Arc<Metrics>,
@@ -143,6 +148,7 @@ impl Decider {
             mode: Arc::new(Mutex::new(config.medic.mode.current)),
             config,
             registry,
+            plugin_threads,
             store,
             siem,
             metrics,
@@ -233,14 +239,24 @@ impl Decider {
         // What the kills of known truth say of one with this evidence.
         profile.known = Some(self.store.resembling(Reading::of(kill, context.as_ref())));
         let thresholds = self.registry.thresholds();
-        let req = ScoreRequest {
-            kill,
-            context: context.as_ref(),
-            profile: &profile,
-            thresholds: &thresholds,
+        // The plugins judge on a plugin thread while this task waits, so
+        // the worker it runs on goes on serving I/O (docs/ARCHITECTURE.md,
+        // "Where plugin calls run"). The kill goes there and comes back.
+        let to_judge = ToJudge {
+            kill: inc.kill,
+            context,
+            profile,
+            thresholds,
         };
-
-        let (scored, decided) = self.registry.judge(&req);
+        let (judged, Judgement { scored, decided }) =
+            self.plugin_threads.judge(&self.registry, to_judge).await;
+        let ToJudge {
+            kill: judged_kill,
+            context,
+            profile,
+            thresholds,
+        } = judged;
+        let kill = &judged_kill;
         for (plugin, err) in [
             (scored.plugin.as_str(), scored.value.as_ref().err()),
             (
@@ -319,7 +335,7 @@ impl Decider {
         decision.source = inc.source.to_string();
         decision.latency_us = u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX);
         let record = DecisionRecord {
-            kill: inc.kill,
+            kill: judged_kill,
             context,
             decision,
         };

@@ -26,6 +26,8 @@ pub enum EngineError {
     Backends(#[from] BackendError),
     #[error("cannot start the shadow's worker thread: {0}")]
     Shadow(std::io::Error),
+    #[error(transparent)]
+    PluginThreads(#[from] crate::plugin::threads::ThreadsError),
 }
 
 /// What every engine is built from.
@@ -131,9 +133,13 @@ fn decider(
     fleet: &Arc<Fleet>,
     actions: Option<Actions>,
 ) -> Result<Arc<Decider>, EngineError> {
+    // The threads the decider's plugin calls run on (plugins.threads).
+    let plugin_threads =
+        crate::plugin::threads::PluginThreads::start(p.config.medic.plugins.threads as usize)?;
     Ok(Arc::new(Decider::new(
         p.config,
         p.registry,
+        plugin_threads,
         p.store,
         p.siem,
         p.metrics,

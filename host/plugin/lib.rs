@@ -16,6 +16,7 @@
 //! | `registry.rs` | all plugins, the phase bindings, atomic swaps, fallbacks |
 //! | `reload.rs` | watching the plugin directory |
 //! | `signature.rs` | signed plugin files: who signed them, checked before loading |
+//! | `threads.rs` | the threads plugin calls run on, off the async runtime's workers |
 
 // The modules of the crates below, under the names the code uses.
 #[allow(unused_imports)]
@@ -37,6 +38,7 @@ pub mod registry;
 pub mod reload;
 pub mod sandbox;
 pub mod signature;
+pub mod threads;
 pub mod validate;
 
 use std::path::PathBuf;

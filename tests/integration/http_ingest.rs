@@ -563,3 +563,68 @@ async fn a_kill_with_several_bad_fields_is_refused_naming_each() {
     let fields = fields_at_fault(&body);
     assert_eq!(fields, ["kill_id", "confidence_score"], "{body}");
 }
+
+/// A strategy that computes until its deadline judges on a plugin thread:
+/// the API's only worker thread answers `/health` meanwhile. (Were the
+/// plugin called on the worker, `/health` would wait for its deadline.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_slow_plugin_does_not_stop_the_api_from_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(crate::support::wasm("slow"), dir.path().join("slow.wasm")).unwrap();
+    let mut config = medic::config::Config::embedded().unwrap();
+    config.medic.plugins.directory = Some(dir.path().to_path_buf());
+    config.medic.plugins.watch = false;
+    config.medic.plugins.threads = 1;
+    for binding in config.constitution.plugins.values_mut() {
+        binding.strategy.name = "slow".into();
+    }
+    // engine_with gives plugins a 5 s deadline: the slow kill takes that long.
+    let engine = engine_with(config, None);
+    let deadline = engine.decider.config.medic.plugins.timeout;
+    assert_eq!(engine.decider.registry.active().strategy.name(), "slow");
+    let s = AppState::new(engine, keys(), Publisher::none());
+
+    let mut slow = kill_json("slow-1", "report-renderer");
+    slow["metadata"]["slow"] = json!("yes");
+    let started = std::time::Instant::now();
+    let posting = {
+        let s = s.clone();
+        tokio::spawn(
+            async move { call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(slow)).await },
+        )
+    };
+    // The kill reaches its strategy (on the plugin thread) well within this.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Asked from a task, so that the runtime's one worker must serve it
+    // (the test's own thread would not need the worker).
+    let asked = std::time::Instant::now();
+    let (status, body) = {
+        let s = s.clone();
+        tokio::spawn(async move { call(&s, "GET", "/health", None, None).await })
+            .await
+            .unwrap()
+    };
+    let answered_in = asked.elapsed();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        !posting.is_finished(),
+        "the slow kill was still being judged when /health answered"
+    );
+    assert!(
+        answered_in < deadline / 5,
+        "/health took {answered_in:?} while a plugin judged (deadline {deadline:?})"
+    );
+
+    // The slow strategy ran out of time: a person decides, as for any
+    // plugin failure.
+    let (status, body) = posting.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        started.elapsed() >= deadline,
+        "the strategy ran to its deadline"
+    );
+    assert_eq!(
+        body["data"]["decision"]["outcome"], "pending_review",
+        "{body}"
+    );
+}

@@ -4,7 +4,9 @@
 //! On start the consumer re-reads its own pending entries (kills it read
 //! before a crash but never acknowledged), then claims entries left pending
 //! too long by dead consumers (XAUTOCLAIM), then reads new ones. Each batch
-//! is decided with bounded concurrency, made durable with one flush, and
+//! is decided with bounded concurrency (the plugins judging on their own
+//! threads, docs/ARCHITECTURE.md, "Where plugin calls run"), made durable
+//! with one flush, and
 //! only then acknowledged — in one pipeline that sends its dead letters and
 //! published responses first and the XACK last. Redis going away is
 //! survived with reconnects and backoff; nothing unacknowledged is lost,
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::{FutureExt, StreamExt};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
@@ -52,20 +55,6 @@ pub struct RedisConsumer {
 
 /// Batches flushed and acknowledged in the background at once.
 const ACKS_IN_FLIGHT: usize = 2;
-
-/// How long a chunk of decisions runs before it lets the worker serve
-/// other tasks. Deciding never awaits anything slow, so without this a
-/// chunk holds its worker for its whole run (milliseconds), and the
-/// connections' I/O — the previous batch's acknowledgement, the next
-/// read — waits behind it.
-const YIELD_EVERY: Duration = Duration::from_micros(200);
-
-/// The fewest entries worth a decision task of their own (~0.6 ms of
-/// work): a small batch is decided by fewer tasks, not split four ways.
-/// At 20,000 kills/s batches are ~20 entries; split into four chunks of
-/// five, the tasks' spawning and cross-thread wake-ups cost ~7% more CPU
-/// per kill than one or two chunks (docs/benchmarks-history.md, issue 3).
-const MIN_CHUNK: usize = 16;
 
 /// The most a reconnect waits.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -252,42 +241,31 @@ impl RedisConsumer {
         // XACK leaves the entry pending: it is delivered again, found
         // decided, and its stored decision is published again.
         let mut pipe = redis::pipe();
-        // Parsed, decided and encoded in a few chunks at once (bounded by
-        // max_in_flight, and none smaller than MIN_CHUNK unless the batch
-        // is): a task per chunk rather than per kill keeps
-        // scheduling cheap, and nothing of a kill's work is left to this
-        // task, which reads the next batch as soon as the chunks are done.
-        // Asked once: the answer reads cgroup files each time.
-        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let cores =
-            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let chunks = chunk_count(entries.len(), cores, bus.max_in_flight as usize);
-        let chunk_len = entries.len().div_ceil(chunks).max(1);
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut entries = entries.into_iter().peekable();
-        while entries.peek().is_some() {
-            let chunk: Vec<Entry> = entries.by_ref().take(chunk_len).collect();
-            let (decider, bus) = (self.decider.clone(), self.bus.clone());
-            tasks.spawn(async move {
-                each_yielding(chunk, |entry| handle_entry(&decider, &bus, entry, now)).await
-            });
-        }
+        // Every entry of the batch is handled in this task, up to
+        // max_in_flight at once: while a kill's plugins judge on the plugin
+        // threads, the worker under this task parses, stores and encodes
+        // the others and serves the connections' I/O. Answers come in the
+        // batch's order.
+        let in_flight = (bus.max_in_flight as usize).max(1);
+        let decider = &self.decider;
+        let handled: Vec<_> = futures::stream::iter(entries)
+            .map(|entry| handle_guarded(decider, bus, entry, now))
+            .buffered(in_flight)
+            .collect()
+            .await;
         let mut ack: Vec<String> = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            let Ok(chunk) = joined else {
-                tracing::error!("A decision task panicked; its entries stay pending");
-                continue;
-            };
-            for (id, done) in chunk {
-                match done {
-                    Ok(cmd) => {
-                        pipe.add_command(cmd).ignore();
-                        ack.push(id);
-                    }
-                    // Not acknowledged: Redis delivers it again.
-                    Err(e) => {
-                        tracing::error!(entry_id = %id, error = %e, "Decision not stored; entry left pending")
-                    }
+        for done in handled {
+            match done {
+                Ok((id, Ok(cmd))) => {
+                    pipe.add_command(cmd).ignore();
+                    ack.push(id);
+                }
+                // Not acknowledged: Redis delivers it again.
+                Ok((id, Err(e))) => {
+                    tracing::error!(entry_id = %id, error = %e, "Decision not stored; entry left pending")
+                }
+                Err(id) => {
+                    tracing::error!(entry_id = %id, "Deciding this entry panicked; entry left pending")
                 }
             }
         }
@@ -366,30 +344,23 @@ fn refused_by_redis(decider: &Decider, entry_id: &str, e: &redis::RedisError) {
     }
 }
 
-/// How many decision tasks share a batch of `len` entries: two per core,
-/// no more than `max_in_flight`, none with fewer than [`MIN_CHUNK`]
-/// entries unless the whole batch has fewer; at least one.
-fn chunk_count(len: usize, cores: usize, max_in_flight: usize) -> usize {
-    (cores * 2).min(max_in_flight).min(len / MIN_CHUNK).max(1)
-}
-
-/// `step` over `items` in order, letting the worker serve other tasks
-/// every [`YIELD_EVERY`] (a step that awaits nothing slow never yields by
-/// itself).
-async fn each_yielding<I, T, Fut: std::future::Future<Output = T>>(
-    items: Vec<I>,
-    mut step: impl FnMut(I) -> Fut,
-) -> Vec<T> {
-    let mut out = Vec::with_capacity(items.len());
-    let mut ran = Instant::now();
-    for item in items {
-        out.push(step(item).await);
-        if ran.elapsed() >= YIELD_EVERY {
-            tokio::task::yield_now().await;
-            ran = Instant::now();
-        }
+/// [`handle_entry`], with a panic in deciding one entry kept to that
+/// entry (`Err` with its id: it stays pending and Redis delivers it
+/// again), not the whole batch.
+async fn handle_guarded(
+    decider: &Decider,
+    bus: &EventBusSection,
+    entry: Entry,
+    now: DateTime<Utc>,
+) -> Result<(String, Result<redis::Cmd, StoreError>), String> {
+    let id = entry.id.clone();
+    match std::panic::AssertUnwindSafe(handle_entry(decider, bus, entry, now))
+        .catch_unwind()
+        .await
+    {
+        Ok(done) => Ok(done),
+        Err(_) => Err(id),
     }
-    out
 }
 
 /// One entry of a batch: decided (its response's XADD) or, when invalid,
@@ -615,53 +586,6 @@ mod tests {
         let err = e.parse(Utc::now()).unwrap_err();
         assert_eq!(err.field, "data");
         assert!(err.problem.contains("UTF-8"), "{err}");
-    }
-
-    #[test]
-    fn a_batch_is_split_in_chunks_of_at_least_min_chunk_entries() {
-        // A batch at 20,000/s (~20 entries): one task, not four of five.
-        assert_eq!(chunk_count(20, 2, 1024), 1);
-        assert_eq!(chunk_count(MIN_CHUNK - 1, 2, 1024), 1);
-        assert_eq!(chunk_count(2 * MIN_CHUNK, 2, 1024), 2);
-        // A full batch: two tasks per core, bounded by max_in_flight.
-        assert_eq!(chunk_count(256, 2, 1024), 4);
-        assert_eq!(chunk_count(256, 8, 1024), 16);
-        assert_eq!(chunk_count(256, 2, 3), 3);
-        // Never none, even for an empty batch or max_in_flight 0.
-        assert_eq!(chunk_count(0, 2, 1024), 1);
-        assert_eq!(chunk_count(256, 2, 0), 1);
-    }
-
-    /// Deciding awaits nothing slow: without yielding, a chunk would hold
-    /// its worker to the end and the connections' I/O would wait for it.
-    #[test]
-    fn a_long_chunk_lets_other_tasks_run_between_its_steps() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let seen = runtime.block_on(async {
-            let other = ran.clone();
-            tokio::spawn(async move { other.store(true, std::sync::atomic::Ordering::SeqCst) });
-            each_yielding((0..4).collect(), |i: u32| {
-                let ran = ran.clone();
-                async move {
-                    let busy = Instant::now();
-                    while busy.elapsed() < YIELD_EVERY {
-                        std::hint::spin_loop();
-                    }
-                    (i, ran.load(std::sync::atomic::Ordering::SeqCst))
-                }
-            })
-            .await
-        });
-        assert_eq!(seen[0], (0, false), "the other task ran before the chunk");
-        assert_eq!(
-            seen[1],
-            (1, true),
-            "the other task waited for the whole chunk"
-        );
-        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 1, 2, 3]);
     }
 
     #[test]
