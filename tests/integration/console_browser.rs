@@ -824,18 +824,34 @@ fn the_console_in_a_browser_shows_the_queue_by_role_and_approves_a_kill() {
     });
     assert_eq!(filtered, ["auth-service"]);
     // Paged two at a time: the next page holds the rest, newest first.
+    // Newest means the decision's time: the three kills are judged on
+    // plugin threads in parallel, so the order is the one the API reports.
+    let (status, listed) = engine.get("/api/v1/decisions/records?limit=3");
+    assert_eq!(status, 200, "{listed}");
+    let newest_first: Vec<String> = listed["data"]["records"]
+        .as_array()
+        .expect("a list of decisions")
+        .iter()
+        .map(|d| {
+            d["kill"]["target_module"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(newest_first.len(), 3, "{listed}");
     browser.goto(&page(&engine, "#/decisions?limit=2"));
     let first = browser.wait("a first page of two", 30, |b| {
         let m = b.decision_modules();
         (m.len() == 2).then_some(m)
     });
-    assert_eq!(first, ["auth-service", "payment-processor"]);
+    assert_eq!(first, newest_first[..2]);
     browser.click("#page-decisions a.next").expect("press next");
     let second = browser.wait("the second page", 30, |b| {
         let m = b.decision_modules();
         (m.len() == 1).then_some(m)
     });
-    assert_eq!(second, ["payment-processor"]);
+    assert_eq!(second, newest_first[2..]);
     assert!(browser.url().contains("cursor="), "{}", browser.url());
     assert!(
         browser.find("#page-decisions a.next").is_err(),
