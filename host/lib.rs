@@ -30,7 +30,7 @@
 //! | [`progress`] | progress of long commands on a terminal (quiet when piped) |
 //! | [`loadtest`] | throughput and latency from Redis to durable decision |
 //! | [`telemetry`] | crate `medic-telemetry` (`host/telemetry/`): logging, counters, histograms |
-//! | [`sync`], [`wire`], [`wire_time`] | (in `medic-model`) locking that outlives a panic elsewhere; wire names; wire times |
+//! | [`wire`], [`wire_time`] | (in `medic-model`) wire names; wire times |
 //! | [`html`] | (in `medic-engine`) self-contained HTML report pieces (escaping, SVG bars) |
 //! | [`http_client`] | (in `medic-engine`) outgoing HTTP clients (timeouts, extra CA) |
 //! | [`cli`], [`commands`] | the `medic` command |
@@ -42,7 +42,7 @@ pub use medic_engine::{
     approve, decide, engine, enrich, event_bus, execute, fleet, guardrails, html, http_client,
     ingest, learn, monitor, publish, report, retention, shadow,
 };
-pub use medic_model::{self as model, sync, wire, wire_time};
+pub use medic_model::{self as model, wire, wire_time};
 pub use medic_plugin_host as plugin;
 pub use medic_store as store;
 pub use medic_telemetry as telemetry;

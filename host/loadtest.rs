@@ -5,8 +5,9 @@
 //! Latency is kill to durable decision: from the time Redis stamped the
 //! entry (its id) to the acknowledgement that follows the store's flush.
 
+use parking_lot::Mutex;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -317,12 +318,10 @@ pub async fn run(
         Arc::new(move |ids: &[String]| {
             let now = now_ms();
             acked.fetch_add(ids.len(), std::sync::atomic::Ordering::Relaxed);
-            if let Ok(mut l) = latencies.lock() {
-                l.extend(ids.iter().map(|id| Acked {
-                    at_ms: now,
-                    latency_ms: now.saturating_sub(entry_ms(id)),
-                }));
-            }
+            latencies.lock().extend(ids.iter().map(|id| Acked {
+                at_ms: now,
+                latency_ms: now.saturating_sub(entry_ms(id)),
+            }));
         })
     };
     let stop = CancellationToken::new();
@@ -349,9 +348,7 @@ pub async fn run(
     let saturated_cpu = cpu_us(libc::RUSAGE_SELF) - cpu_before;
 
     // Paced: kills arrive at `pace` per second; latency is measured here.
-    if let Ok(mut l) = latencies.lock() {
-        l.clear();
-    }
+    latencies.lock().clear();
     let flush_times = decider.store.flush_times.clone();
     let tallies = || {
         (
@@ -387,10 +384,7 @@ pub async fn run(
     let _ = task.await;
 
     // The engine has stopped: the acknowledgements are taken, not copied.
-    let acked = latencies
-        .lock()
-        .map(|mut l| std::mem::take(&mut *l))
-        .unwrap_or_default();
+    let acked = std::mem::take(&mut *latencies.lock());
     let mut l: Vec<u64> = acked.iter().map(|a| a.latency_ms).collect();
     l.sort_unstable();
     let pct = |p: f64| {

@@ -10,9 +10,9 @@
 //! each request its client's address; a request without one (handed to the
 //! router in-process) is not counted.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -21,7 +21,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState};
-use crate::sync::lock;
 
 /// The window failures are counted over.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -50,7 +49,7 @@ impl Failures {
         if self.limit == 0 {
             return None;
         }
-        let seen = lock(&self.seen);
+        let seen = self.seen.lock();
         let (count, since) = seen.get(&addr)?;
         let elapsed = now.duration_since(*since);
         (*count >= self.limit && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
@@ -61,7 +60,7 @@ impl Failures {
         if self.limit == 0 {
             return;
         }
-        let mut seen = lock(&self.seen);
+        let mut seen = self.seen.lock();
         if seen.len() >= MAX_ADDRESSES && !seen.contains_key(&addr) {
             seen.retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
             if seen.len() >= MAX_ADDRESSES {

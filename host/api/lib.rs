@@ -7,7 +7,7 @@
 // The modules of the crates below, under the names the code uses.
 use medic_config as config;
 use medic_engine::{approve, decide, engine, execute, ingest, learn, publish, report};
-use medic_model::{self as model, sync};
+use medic_model as model;
 use medic_plugin_host as plugin;
 use medic_store as store;
 use medic_telemetry as telemetry;

@@ -4,7 +4,7 @@
 
 // The modules of the crates below, under the names the code uses.
 #[allow(unused_imports)]
-use medic_model::{self as model, sync};
+use medic_model as model;
 
 mod checks;
 mod load;
@@ -27,15 +27,15 @@ pub use validate::{DEFAULT_BINDING, NAME_PATTERN, is_safe_name as validate_name}
 /// A read handle on the mode the engine runs in: the decider owns it and
 /// changes it at run time; the learner reads it.
 #[derive(Clone)]
-pub struct ModeReader(std::sync::Arc<std::sync::Mutex<Mode>>);
+pub struct ModeReader(std::sync::Arc<parking_lot::Mutex<Mode>>);
 
 impl ModeReader {
-    pub fn new(mode: std::sync::Arc<std::sync::Mutex<Mode>>) -> Self {
+    pub fn new(mode: std::sync::Arc<parking_lot::Mutex<Mode>>) -> Self {
         ModeReader(mode)
     }
 
     pub fn get(&self) -> Mode {
-        *crate::sync::lock(&self.0)
+        *self.0.lock()
     }
 }
 

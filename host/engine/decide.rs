@@ -2,7 +2,8 @@
 //! store. Callers make the store durable (one flush per batch) before they
 //! acknowledge or answer. Every log line carries the kill_id.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -22,7 +23,6 @@ use crate::model::{
 use crate::plugin::threads::{Judgement, PluginThreads, ToJudge};
 use crate::plugin::{Registry, Served};
 use crate::store::{AuditKind, DecisionRecord, Store, StoreError, Stored};
-use crate::sync::lock;
 use crate::telemetry::Metrics;
 
 /// A refused mode change.
@@ -159,7 +159,7 @@ impl Decider {
     }
 
     pub fn mode(&self) -> Mode {
-        *lock(&self.mode)
+        *self.mode.lock()
     }
 
     /// A read handle on the mode, for what must judge as the engine does
@@ -197,7 +197,7 @@ impl Decider {
             )));
         }
         let before = {
-            let mut m = lock(&self.mode);
+            let mut m = self.mode.lock();
             std::mem::replace(&mut *m, mode)
         };
         // A new mode's error budget starts afresh.
@@ -286,7 +286,7 @@ impl Decider {
         // The guardrails rule, the decision and the intent it implies are
         // stored, all under the window's lock: the facts they rule on stay
         // true until the intent is stored.
-        let mut window = lock(&self.window);
+        let mut window = self.window.lock();
         // Handled meanwhile on another path (a redelivery racing this one).
         if let Some(earlier) = self.decided_before(kill)? {
             return Ok(earlier);

@@ -5,8 +5,9 @@
 //! state the facts the guardrails rule on (`ready`); execution writes it as
 //! resurrections start and end. Neither calls the other.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
@@ -15,7 +16,6 @@ use crate::config::{Config, Feature};
 use crate::guardrails::Refusal;
 use crate::model::{KillReport, OutcomeResult, ResurrectionRequest};
 use crate::store::{KillTimes, ModuleHistory, OutcomeCounts, Store, StoreError};
-use crate::sync::lock;
 
 /// Kill times kept per module (a module killed more often than this in a
 /// week counts as this many).
@@ -61,7 +61,7 @@ impl Signals {
 
     /// Interrupts the resurrection, saying why.
     pub fn interrupt(&self, why: Interrupt) {
-        *lock(&self.why) = Some(why);
+        *self.why.lock() = Some(why);
         self.interrupt.notify_one();
     }
 }
@@ -128,7 +128,7 @@ impl Fleet {
     /// Counts a kill in its module's recent history, and returns the
     /// history with it.
     pub fn kill_times(&self, kill: &KillReport) -> Result<ModuleHistory, StoreError> {
-        let mut recent = lock(&self.recent);
+        let mut recent = self.recent.lock();
         let recent = match &mut *recent {
             Some(r) => r,
             None => {
@@ -149,23 +149,23 @@ impl Fleet {
     /// Forgets the outcome counts read so far: each module's are read
     /// again from the store when next needed (retention removed some).
     pub fn forget_outcome_counts(&self) {
-        lock(&self.modules).counts.clear();
+        self.modules.lock().counts.clear();
     }
 
     /// A module's resurrection history (for its profile).
     pub fn counts(&self, module: &str) -> Result<OutcomeCounts, StoreError> {
-        if let Some(c) = lock(&self.modules).counts.get(module) {
+        if let Some(c) = self.modules.lock().counts.get(module) {
             return Ok(*c);
         }
         let c = self.store.module_outcome_counts(module)?;
-        lock(&self.modules).counts.insert(module.to_string(), c);
+        self.modules.lock().counts.insert(module.to_string(), c);
         Ok(c)
     }
 
     /// A resurrection of `module` ended with `result` (its counts follow);
     /// one nobody approved that went wrong counts against the error budget.
     pub fn outcome(&self, module: &str, result: OutcomeResult, automatic: bool) {
-        if let Some(c) = lock(&self.modules).counts.get_mut(module) {
+        if let Some(c) = self.modules.lock().counts.get_mut(module) {
             c.add(result);
         }
         if automatic
@@ -174,7 +174,7 @@ impl Fleet {
                 OutcomeResult::Failure | OutcomeResult::ReKilled | OutcomeResult::Rollback
             )
         {
-            let mut f = lock(&self.failures);
+            let mut f = self.failures.lock();
             if f.len() == MAX_FAILURES_KEPT {
                 f.pop_front();
             }
@@ -187,12 +187,12 @@ impl Fleet {
     /// Automatic resurrections gone wrong at or after `since` (and since
     /// the mode last changed).
     pub fn failures_since(&self, since: DateTime<Utc>) -> usize {
-        lock(&self.failures).iter().filter(|t| **t >= since).count()
+        self.failures.lock().iter().filter(|t| **t >= since).count()
     }
 
     /// The mode changed: the error budget starts afresh.
     pub fn forget_failures(&self) {
-        lock(&self.failures).clear();
+        self.failures.lock().clear();
     }
 
     /// Notified at each automatic resurrection that goes wrong.
@@ -204,7 +204,7 @@ impl Fleet {
     /// re-kill: the resurrection is interrupted, and the id of the request
     /// it cut short is returned.
     pub fn kill_arrived(&self, kill: &KillReport) -> Option<String> {
-        let modules = lock(&self.modules);
+        let modules = self.modules.lock();
         let a = modules.active.get(&kill.target_module)?;
         a.signals
             .interrupt(Interrupt::ReKilled(kill.kill_id.clone()));
@@ -229,7 +229,7 @@ impl Fleet {
         if !res.backends.iter().any(|b| b.serves(module)) {
             return Some(Refusal::NoBackend(module.to_string()));
         }
-        let modules = lock(&self.modules);
+        let modules = self.modules.lock();
         if let Some(a) = modules.active.get(module) {
             return Some(Refusal::Busy {
                 module: module.to_string(),
@@ -259,7 +259,8 @@ impl Fleet {
     pub fn flapping(&self, module: &str, now: DateTime<Utc>) {
         let cooldown = self.config.medic.resurrection.flapping.cooldown;
         let until = now + chrono::Duration::from_std(cooldown).unwrap_or(chrono::TimeDelta::MAX);
-        lock(&self.modules)
+        self.modules
+            .lock()
             .flapping_until
             .insert(module.to_string(), until);
     }
@@ -267,7 +268,7 @@ impl Fleet {
     /// Marks the module as being brought back by `r`, unless another
     /// request already is; the signals reach the resurrection from then on.
     pub fn claim(&self, r: &ResurrectionRequest) -> Result<Signals, String> {
-        let mut modules = lock(&self.modules);
+        let mut modules = self.modules.lock();
         if let Some(a) = modules.active.get(&r.target_module) {
             if a.request_id == r.request_id {
                 return Ok(a.signals.clone());
@@ -290,7 +291,7 @@ impl Fleet {
 
     /// The module is free again (if `r` was what kept it busy).
     pub fn release(&self, r: &ResurrectionRequest) {
-        let mut modules = lock(&self.modules);
+        let mut modules = self.modules.lock();
         if modules
             .active
             .get(&r.target_module)
@@ -302,7 +303,8 @@ impl Fleet {
 
     /// The module was restarted at `at` (its cooldown runs from here).
     pub fn resurrected(&self, module: &str, at: DateTime<Utc>) {
-        lock(&self.modules)
+        self.modules
+            .lock()
             .last_resurrected
             .insert(module.to_string(), at);
     }
@@ -310,7 +312,8 @@ impl Fleet {
     /// Whether `module` is up yet, for a dependent waiting on it (none when
     /// it is not being brought back).
     pub fn watch_up(&self, module: &str) -> Option<watch::Receiver<Up>> {
-        lock(&self.modules)
+        self.modules
+            .lock()
             .active
             .get(module)
             .map(|a| a.signals.up.subscribe())
@@ -318,7 +321,8 @@ impl Fleet {
 
     /// The signals of request `request_id`, if it is under way.
     pub fn signals_of(&self, request_id: &str) -> Option<Signals> {
-        lock(&self.modules)
+        self.modules
+            .lock()
             .active
             .values()
             .find(|a| a.request_id == request_id)
@@ -327,7 +331,8 @@ impl Fleet {
 
     /// The requests under way (from memory rather than a store scan).
     pub fn in_progress(&self) -> Vec<String> {
-        lock(&self.modules)
+        self.modules
+            .lock()
             .active
             .values()
             .map(|a| a.request_id.clone())

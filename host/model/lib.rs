@@ -2,7 +2,6 @@
 //! plugins judge, and what Medic decides. Wire names are snake_case
 //! strings. Field by field: docs/reference/data-model.md.
 
-pub mod sync;
 pub mod wire;
 pub mod wire_time;
 

@@ -98,8 +98,8 @@ fn unsafe_to_use(dir: &Path) -> Option<String> {
 
 /// Says once per directory (not once per plugin) why it is not used.
 fn warn_once(dir: &Path, why: &str) {
-    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-    let mut warned = crate::sync::lock(&WARNED);
+    static WARNED: parking_lot::Mutex<Vec<PathBuf>> = parking_lot::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock();
     if !warned.iter().any(|d| d == dir) {
         warned.push(dir.to_path_buf());
         tracing::warn!(dir = %dir.display(), "Not caching compiled plugins in {}: {why}", dir.display());

@@ -22,7 +22,7 @@
 #[allow(unused_imports)]
 use medic_config as config;
 #[allow(unused_imports)]
-use medic_model::{self as model, sync};
+use medic_model as model;
 #[allow(unused_imports)]
 use medic_telemetry as telemetry;
 

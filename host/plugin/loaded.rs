@@ -2,9 +2,10 @@
 //! under the configured isolation, with every failure turned into a
 //! [`PluginError`] and counted towards quarantine.
 
+use parking_lot::Mutex;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -249,12 +250,7 @@ impl Plugin {
             failures: self.health.failures.load(Ordering::Relaxed),
             consecutive_failures: self.health.consecutive.load(Ordering::Relaxed),
             quarantined: self.is_quarantined(),
-            last_error: self
-                .health
-                .last_error
-                .lock()
-                .map(|e| e.clone())
-                .unwrap_or(None),
+            last_error: self.health.last_error.lock().clone(),
         }
     }
 
@@ -370,9 +366,7 @@ impl Plugin {
             Ok(_) => self.health.consecutive.store(0, Ordering::Relaxed),
             Err(e) if e.is_plugin_fault() => {
                 self.health.failures.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = self.health.last_error.lock() {
-                    *last = Some(e.to_string());
-                }
+                *self.health.last_error.lock() = Some(e.to_string());
                 let n = self.health.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
                 if n >= self.max_failures && !self.health.quarantined.swap(true, Ordering::Relaxed)
                 {
@@ -399,7 +393,7 @@ impl Plugin {
         let started = std::time::Instant::now();
         let pooled = match self.isolation {
             Isolation::Strict => None,
-            Isolation::Reuse => self.pool.lock().ok().and_then(|mut p| p.pop()),
+            Isolation::Reuse => self.pool.lock().pop(),
         };
         let mut warm = match pooled {
             Some(w) => w,
@@ -424,12 +418,9 @@ impl Plugin {
         }
         // A trapped instance can never be entered again, and one that erred
         // may hold bad state: only clean instances go back to the pool.
-        if self.isolation == Isolation::Reuse
-            && result.is_ok()
-            && warm.calls < self.reuse_max_calls
-            && let Ok(mut pool) = self.pool.lock()
+        if self.isolation == Isolation::Reuse && result.is_ok() && warm.calls < self.reuse_max_calls
         {
-            pool.push(warm);
+            self.pool.lock().push(warm);
         }
         result
     }

@@ -7,9 +7,10 @@
 //! plugin is swapped in only after it compiled, matched its world, described
 //! itself and passed the golden kills; otherwise the old one keeps serving.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -27,7 +28,6 @@ use super::{
 use crate::config::raw::{PhasePlugins, PluginBinding, ShadowPlugins};
 use crate::config::{Config, Phase};
 use crate::model::{NamedValues, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict};
-use crate::sync::lock;
 
 /// The plugins a kind falls back to when its own is quarantined: the most
 /// cautious built-ins. A quarantined learner proposes nothing.
@@ -230,12 +230,12 @@ impl Registry {
             }
         }
         let set = if strict {
-            resolve(&lock(&registry.catalog), &lock(&registry.bindings), phase)?
+            resolve(&registry.catalog.lock(), &registry.bindings.lock(), phase)?
         } else {
             let previous = registry.active.load_full();
             resolve_lenient(
-                &lock(&registry.catalog),
-                &lock(&registry.bindings),
+                &registry.catalog.lock(),
+                &registry.bindings.lock(),
                 phase,
                 &previous,
             )
@@ -257,7 +257,7 @@ impl Registry {
 
     /// Installs the replay gate every later swap must pass.
     pub fn set_gate(&self, gate: Arc<dyn SwapGate>) {
-        *lock(&self.gate) = Some(gate);
+        *self.gate.lock() = Some(gate);
     }
 
     /// Replays the plugins from files that serve a phase a mode runs in (as
@@ -266,11 +266,11 @@ impl Registry {
     /// `medic serve` calls it once the engine (and its gate) is built, and
     /// does not start on a refusal.
     pub fn gate_loaded_files(&self) -> Result<Vec<GateReport>, RegistryError> {
-        let Some(gate) = lock(&self.gate).clone() else {
+        let Some(gate) = self.gate.lock().clone() else {
             return Ok(Vec::new());
         };
-        let catalog = lock(&self.catalog);
-        let bindings = lock(&self.bindings);
+        let catalog = self.catalog.lock();
+        let bindings = self.bindings.lock();
         let from_file = |p: &Arc<Plugin>| matches!(p.source(), PluginSource::File(_));
         let mut reports = Vec::new();
         for phase in crate::config::phases::MODE_PHASES {
@@ -292,7 +292,7 @@ impl Registry {
         plugin: &Arc<Plugin>,
         over: Option<&Override>,
     ) -> Result<Option<GateReport>, RegistryError> {
-        let catalog = lock(&self.catalog);
+        let catalog = self.catalog.lock();
         let (next, _) = with_file(&catalog, path, plugin);
         self.gate_catalog(&catalog, &next, over)
     }
@@ -305,7 +305,7 @@ impl Registry {
         next: &Catalog,
         over: Option<&Override>,
     ) -> Result<Option<GateReport>, RegistryError> {
-        let bindings = lock(&self.bindings);
+        let bindings = self.bindings.lock();
         self.gate_phases((catalog, &bindings), (next, &bindings), over)
     }
 
@@ -354,7 +354,7 @@ impl Registry {
         if same(&serving.scorer, &next.scorer) && same(&serving.strategy, &next.strategy) {
             return Ok(None);
         }
-        let Some(gate) = lock(&self.gate).clone() else {
+        let Some(gate) = self.gate.lock().clone() else {
             return Ok(None);
         };
         match gate.check(serving, next) {
@@ -388,7 +388,7 @@ impl Registry {
 
     /// Switches to the plugins bound to another phase.
     pub fn set_phase(&self, phase: Phase) -> Result<(), RegistryError> {
-        let set = resolve(&lock(&self.catalog), &lock(&self.bindings), phase)?;
+        let set = resolve(&self.catalog.lock(), &self.bindings.lock(), phase)?;
         self.active.store(Arc::new(set));
         tracing::info!(phase = %phase, "Plugins bound for phase");
         Ok(())
@@ -418,7 +418,7 @@ impl Registry {
         binding: PluginBinding,
         over: Option<&Override>,
     ) -> Result<(Arc<ActiveSet>, Option<GateReport>), RegistryError> {
-        let catalog = lock(&self.catalog);
+        let catalog = self.catalog.lock();
         let serving = self.active.load_full();
         let phase = match Phase::from_name(phase_key) {
             Some(p) => p,
@@ -436,7 +436,7 @@ impl Registry {
             }
         };
         pick(&catalog, phase, kind, &binding)?;
-        let mut bindings = lock(&self.bindings);
+        let mut bindings = self.bindings.lock();
         // What the key binds now: a phase its own entry or the default's.
         let current = if phase_key == crate::config::DEFAULT_BINDING {
             bindings.get(phase_key)
@@ -494,14 +494,14 @@ impl Registry {
         phase_key: &str,
         over: Option<&Override>,
     ) -> Result<(Arc<ActiveSet>, Option<GateReport>, ShadowPlugins), RegistryError> {
-        let catalog = lock(&self.catalog);
+        let catalog = self.catalog.lock();
         let phase = Phase::from_name(phase_key).ok_or_else(|| RegistryError::Binding {
             phase: phase_key.to_string(),
             kind: PluginKind::Strategy,
             name: "(shadow)".to_string(),
             problem: "there is no such phase (phase_0_foundation … phase_5_full_auto)".into(),
         })?;
-        let mut bindings = lock(&self.bindings);
+        let mut bindings = self.bindings.lock();
         let none = || RegistryError::NoShadow {
             phase: phase_key.to_string(),
         };
@@ -517,7 +517,7 @@ impl Registry {
 
     /// The bindings in force, by phase key.
     pub fn bindings(&self) -> BTreeMap<String, PhasePlugins> {
-        lock(&self.bindings).clone()
+        self.bindings.lock().clone()
     }
 
     /// Loads a plugin file, checks it, and swaps it in (replacing the
@@ -562,7 +562,7 @@ impl Registry {
         })?;
         let sha = super::cache::sha256_hex(&bytes);
         {
-            let catalog = lock(&self.catalog);
+            let catalog = self.catalog.lock();
             if let Some(name) = catalog.files.get(path)
                 && catalog
                     .by_name
@@ -592,7 +592,7 @@ impl Registry {
         let plugin = Arc::new(plugin);
         let name = plugin.name().to_string();
 
-        let mut catalog = lock(&self.catalog);
+        let mut catalog = self.catalog.lock();
         if let Some((other, _)) = catalog
             .files
             .iter()
@@ -643,7 +643,7 @@ impl Registry {
     /// serves again). A phase bound to a plugin that is gone falls back to
     /// the safe default.
     pub fn remove_file(&self, path: &Path) -> Option<ReloadEvent> {
-        let mut catalog = lock(&self.catalog);
+        let mut catalog = self.catalog.lock();
         let name = catalog.files.remove(path)?;
         drop_name(&mut catalog, &name);
         self.rebind(&catalog);
@@ -663,7 +663,7 @@ impl Registry {
         };
         let present = wasm_files(&dir)?;
         let mut events = Vec::new();
-        let known: Vec<PathBuf> = lock(&self.catalog).files.keys().cloned().collect();
+        let known: Vec<PathBuf> = self.catalog.lock().files.keys().cloned().collect();
         for gone in known.iter().filter(|p| !present.contains(p)) {
             events.extend(self.remove_file(gone));
         }
@@ -681,7 +681,7 @@ impl Registry {
     fn rebind(&self, catalog: &Catalog) {
         let previous = self.active.load_full();
         let phase = previous.phase;
-        let bindings = lock(&self.bindings);
+        let bindings = self.bindings.lock();
         let set = resolve(catalog, &bindings, phase).unwrap_or_else(|e| {
             tracing::error!(error = %e, "Binding not satisfied: the safe default serves instead");
             resolve_lenient(catalog, &bindings, phase, &previous)
@@ -707,7 +707,7 @@ impl Registry {
     }
 
     fn remember(&self, event: ReloadEvent) {
-        let mut events = lock(&self.events);
+        let mut events = self.events.lock();
         // Sent under the history's lock, so a subscriber sees each event
         // once: in the history it was given, or on its channel. No
         // subscriber is not an error.
@@ -726,19 +726,19 @@ impl Registry {
         Vec<ReloadEvent>,
         tokio::sync::broadcast::Receiver<ReloadEvent>,
     ) {
-        let events = lock(&self.events);
+        let events = self.events.lock();
         (events.iter().cloned().collect(), self.published.subscribe())
     }
 
     /// The latest reload events, oldest first.
     pub fn events(&self) -> Vec<ReloadEvent> {
-        lock(&self.events).iter().cloned().collect()
+        self.events.lock().iter().cloned().collect()
     }
 
     /// Every plugin with its status.
     pub fn list(&self) -> Vec<PluginStatus> {
         let active = self.active();
-        let catalog = lock(&self.catalog);
+        let catalog = self.catalog.lock();
         let mut rows = Vec::new();
         let serving = |p: &Arc<Plugin>| {
             Arc::ptr_eq(p, &active.scorer)
@@ -824,7 +824,7 @@ impl Registry {
         if !plugin.is_quarantined() {
             return (plugin.clone(), None);
         }
-        let catalog = lock(&self.catalog);
+        let catalog = self.catalog.lock();
         let fallback = catalog
             .by_name
             .get(safe)
@@ -845,7 +845,8 @@ impl Registry {
 
     /// A plugin by name (for tests and the CLI).
     pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
-        lock(&self.catalog)
+        self.catalog
+            .lock()
             .by_name
             .get(name)
             .map(|e| e.plugin.clone())
@@ -854,7 +855,7 @@ impl Registry {
     /// Every loaded plugin (the one of each name that would serve), and
     /// the built-ins a file of the same name overrides.
     pub fn plugins(&self) -> Vec<Arc<Plugin>> {
-        let catalog = lock(&self.catalog);
+        let catalog = self.catalog.lock();
         let mut out = Vec::new();
         for e in catalog.by_name.values() {
             out.push(e.plugin.clone());

@@ -213,18 +213,18 @@ pub fn truth_of(result: OutcomeResult) -> Option<bool> {
 }
 
 /// The calibration, shared by the store's handles.
-pub(crate) type Shared = std::sync::Mutex<Calibration>;
+pub(crate) type Shared = parking_lot::Mutex<Calibration>;
 
 impl Store {
     /// What the kills of known truth say of one with this evidence.
     pub fn resembling(&self, reading: Option<Reading>) -> Resembling {
-        crate::sync::lock(&self.calibration).resembling(reading)
+        self.calibration.lock().resembling(reading)
     }
 
     /// Counts an outcome just recorded.
     pub(crate) fn calibrate_outcome(&self, o: &OutcomeRecord) {
         if let Some(threat) = truth_of(o.result) {
-            crate::sync::lock(&self.calibration).add(o.reading, threat);
+            self.calibration.lock().add(o.reading, threat);
         }
     }
 
@@ -232,7 +232,7 @@ impl Store {
     /// that the kill was right; an approval waits for its outcome.
     pub(crate) fn calibrate_verdict(&self, v: &HumanVerdict) {
         if !v.approved {
-            crate::sync::lock(&self.calibration).add(v.reading, true);
+            self.calibration.lock().add(v.reading, true);
         }
     }
 
@@ -240,7 +240,7 @@ impl Store {
     /// stays unknown, and the scorer reads it with the threats.
     pub(crate) fn calibrate_expired(&self, item: &QueueItem) -> Result<()> {
         let reading = self.reading_of(item)?;
-        crate::sync::lock(&self.calibration).unresolved(reading, true);
+        self.calibration.lock().unresolved(reading, true);
         Ok(())
     }
 
@@ -274,7 +274,7 @@ impl Store {
                 c.unresolved(self.reading_of(&item)?, true);
             }
         }
-        *crate::sync::lock(&self.calibration) = c;
+        *self.calibration.lock() = c;
         Ok(())
     }
 }

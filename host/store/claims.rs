@@ -36,14 +36,13 @@
 //! (docs/benchmarks-history.md, issue 3). Each shard grows on its own, at a
 //! 64th of the size.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use super::log::Loc;
-use crate::sync::lock;
 
 /// Passes through a key that is already a hash.
 #[derive(Default)]
@@ -258,7 +257,7 @@ impl Claims {
     }
 
     fn map(&self, h: u64) -> MutexGuard<'_, Map> {
-        lock(&self.shards[shard_of(h)])
+        self.shards[shard_of(h)].lock()
     }
 
     /// The records that may hold `kill_id`'s decision (usually none),
@@ -351,7 +350,7 @@ impl Claims {
                 .shards
                 .iter()
                 .map(|shard| {
-                    let map = lock(shard);
+                    let map = shard.lock();
                     map.one.len() + map.more.values().map(Vec::len).sum::<usize>()
                 })
                 .sum::<usize>()
@@ -431,7 +430,7 @@ mod tests {
         // Each shard holds about a 64th (a shard chosen by bits a table
         // already uses would hold all or nothing of some of them).
         for shard in claims.shards.iter() {
-            let held = shard.lock().unwrap().one.len() as u64;
+            let held = shard.lock().one.len() as u64;
             assert!(
                 (n / SHARDS as u64 / 2..n / SHARDS as u64 * 2).contains(&held),
                 "a shard holds {held} of {n}"

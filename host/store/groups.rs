@@ -22,13 +22,13 @@
 //! indexes the frames past it again, skipping those whose groups survived
 //! ([`super::Store::reindex_tail`]).
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BinaryHeap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::Result;
 use super::keys::{ms_of_time_be, time_be_ms};
 use super::log::{KIND_INDEX, Loc, RecordLog};
-use crate::sync::lock;
 
 /// The widest time span of one group of the time index (groups are
 /// written at least every half-second, so most span much less).
@@ -178,7 +178,7 @@ impl Groups {
     /// entry does both under this lock, so that [`Groups::write`] never
     /// records a log position past a frame whose entry is still to come.
     pub fn lock(&self) -> MutexGuard<'_, Pending> {
-        lock(&self.pending)
+        self.pending.lock()
     }
 
     /// Writes the pending entries as groups: a frame of the record log

@@ -15,7 +15,7 @@
 #[allow(unused_imports)]
 use medic_config as config;
 #[allow(unused_imports)]
-use medic_model::{self as model, sync, wire_time};
+use medic_model::{self as model, wire_time};
 #[allow(unused_imports)]
 use medic_telemetry as telemetry;
 

@@ -19,12 +19,12 @@
 //! frame, reads as missing ([`RecordLog::read`] gives `None`), and the
 //! store treats the record as never written.
 
-use crate::sync::lock;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// A frame holding a decision record.
@@ -196,7 +196,7 @@ impl RecordLog {
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
-        lock(&self.writer)
+        self.writer.lock()
     }
 
     /// Where the next frame will go.
@@ -255,7 +255,7 @@ impl RecordLog {
         // close: a finished segment holds its frames only. The zeroing
         // thread is let finish first (it would write them back).
         while w.zeroing == Some(w.segment) {
-            w = self.zeroed.wait(w).unwrap_or_else(|p| p.into_inner());
+            self.zeroed.wait(&mut w);
         }
         w.file.set_len(w.written)?;
         w.file.sync_all()?;
@@ -282,7 +282,7 @@ impl RecordLog {
         let end = w.written + w.buf.len() as u64;
         while end > w.allocated {
             if w.zeroing == Some(w.segment) {
-                w = self.zeroed.wait(w).unwrap_or_else(|p| p.into_inner());
+                self.zeroed.wait(&mut w);
             } else {
                 let grow = (end - w.allocated).div_ceil(PREALLOCATE) * PREALLOCATE;
                 fill_zeros(&w.file, w.allocated, grow)?;
@@ -392,7 +392,7 @@ impl RecordLog {
     }
 
     fn reader(&self, segment: u32) -> std::io::Result<Option<Arc<File>>> {
-        let mut readers = lock(&self.readers);
+        let mut readers = self.readers.lock();
         if let Some(f) = readers.get(&segment) {
             return Ok(Some(f.clone()));
         }
@@ -459,7 +459,7 @@ impl RecordLog {
         if segment >= self.writer().segment {
             return Ok(0);
         }
-        lock(&self.readers).remove(&segment);
+        self.readers.lock().remove(&segment);
         let path = segment_path(&self.dir, segment);
         let size = match std::fs::metadata(&path) {
             Ok(m) => m.len(),
@@ -666,7 +666,7 @@ impl Drop for RecordLog {
     /// A clean close leaves no zeros behind the data, and no segment with
     /// nothing in it.
     fn drop(&mut self) {
-        let w = lock(&self.writer);
+        let w = self.writer.lock();
         let done = (|| -> std::io::Result<()> {
             w.file.write_all_at(&w.buf, w.written)?;
             let end = w.written + w.buf.len() as u64;
@@ -751,10 +751,8 @@ fn spawn_zeroing(log: Weak<RecordLog>) -> std::io::Result<()> {
                     if !wanted(&w) {
                         // Woken by an append that wants zeros, or now and
                         // then to notice the log is gone.
-                        w = log
-                            .want_zeros
-                            .wait_timeout(w, Duration::from_millis(200))
-                            .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+                        log.want_zeros
+                            .wait_for(&mut w, Duration::from_millis(200));
                     }
                     if wanted(&w) {
                         w.zeroing = Some(w.segment);

@@ -111,7 +111,7 @@ impl Store {
         for (key, item) in old_items {
             if item.status == QueueStatus::Expired {
                 let reading = self.reading_of(&item)?;
-                crate::sync::lock(&self.calibration).unresolved(reading, false);
+                self.calibration.lock().unresolved(reading, false);
             }
             self.queue_decided.remove(key)?;
             s.queue_items += 1;
@@ -122,11 +122,11 @@ impl Store {
         let verdicts = self.take_before(&self.human_verdicts, &to, &mut s.more)?;
         for (_, value) in &verdicts {
             let v: HumanVerdict = serde_json::from_slice(value)?;
-            if let Some(c) = crate::sync::lock(&self.verdict_counts).get_mut(&v.module) {
+            if let Some(c) = self.verdict_counts.lock().get_mut(&v.module) {
                 c.forget(v.approved);
             }
             if !v.approved {
-                crate::sync::lock(&self.calibration).forget(v.reading, true);
+                self.calibration.lock().forget(v.reading, true);
             }
         }
         s.verdicts = verdicts.len();
@@ -139,7 +139,7 @@ impl Store {
                 &o.outcome_id,
             ))?;
             if let Some(threat) = truth_of(o.result) {
-                crate::sync::lock(&self.calibration).forget(o.reading, threat);
+                self.calibration.lock().forget(o.reading, threat);
             }
         }
         s.outcomes = outcomes.len();

@@ -70,7 +70,7 @@ pub struct HumanVerdict {
 }
 
 /// The counts per module, shared by the store's handles.
-pub(crate) type VerdictCounts = std::sync::Mutex<HashMap<String, HumanVerdicts>>;
+pub(crate) type VerdictCounts = parking_lot::Mutex<HashMap<String, HumanVerdicts>>;
 
 /// Whether the index was built from the decided queue items already (a
 /// store made before it existed has verdicts only there).
@@ -100,7 +100,8 @@ impl Store {
             .insert(time_key(at, &item.item_id), serde_json::to_vec(&entry)?)?;
         if old.is_none() {
             self.calibrate_verdict(&entry);
-            crate::sync::lock(&self.verdict_counts)
+            self.verdict_counts
+                .lock()
                 .entry(entry.module)
                 .or_default()
                 .add(approved);
@@ -110,7 +111,8 @@ impl Store {
 
     /// Kills of `module` that people approved and denied (from memory).
     pub fn human_verdicts(&self, module: &str) -> HumanVerdicts {
-        crate::sync::lock(&self.verdict_counts)
+        self.verdict_counts
+            .lock()
             .get(module)
             .copied()
             .unwrap_or_default()
@@ -148,7 +150,7 @@ impl Store {
             }
             counts.entry(entry.module).or_default().add(entry.approved);
         }
-        *crate::sync::lock(&self.verdict_counts) = counts;
+        *self.verdict_counts.lock() = counts;
         Ok(denied)
     }
 }

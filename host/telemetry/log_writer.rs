@@ -9,9 +9,9 @@
 //! once. Nothing is dropped: a buffer of [`LIMIT`] bytes holds further lines
 //! back until the thread has taken it.
 
-use crate::sync::lock;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        lock(&self.queue)
+        self.queue.lock()
     }
 }
 
@@ -72,11 +72,7 @@ pub fn spawn(
                 let closed = {
                     let mut q = theirs.lock();
                     if q.buf.is_empty() && !q.closed {
-                        q = theirs
-                            .wake
-                            .wait_timeout(q, EVERY)
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0;
+                        theirs.wake.wait_for(&mut q, EVERY);
                     }
                     std::mem::swap(&mut q.buf, &mut taken);
                     theirs.room.notify_all();
@@ -108,7 +104,7 @@ impl Write for LogWriter {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
         let mut q = self.shared.lock();
         while q.buf.len() >= LIMIT && !q.closed {
-            q = self.shared.room.wait(q).unwrap_or_else(|p| p.into_inner());
+            self.shared.room.wait(&mut q);
         }
         let before = q.buf.len();
         q.buf.extend_from_slice(line);
@@ -150,7 +146,7 @@ mod tests {
 
     impl Write for Sink {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().push(b.to_vec());
+            self.0.lock().push(b.to_vec());
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -177,7 +173,7 @@ mod tests {
             t.join().unwrap();
         }
         drop(guard);
-        let writes = sink.0.lock().unwrap();
+        let writes = sink.0.lock();
         assert!(writes.len() < 20_000, "batched: {} writes", writes.len());
         let text = String::from_utf8(writes.concat()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -200,10 +196,10 @@ mod tests {
         let (mut writer, _guard) = spawn("test-log-writer", sink.clone()).unwrap();
         writer.write_all(b"alone\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while sink.0.lock().unwrap().is_empty() {
+        while sink.0.lock().is_empty() {
             assert!(std::time::Instant::now() < deadline, "never written");
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(sink.0.lock().unwrap().concat(), b"alone\n");
+        assert_eq!(sink.0.lock().concat(), b"alone\n");
     }
 }

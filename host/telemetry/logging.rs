@@ -349,7 +349,8 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use parking_lot::Mutex;
+    use std::sync::Arc;
 
     use serde_json::Value;
 
@@ -361,8 +362,8 @@ mod tests {
 
     impl Write for Buffer {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            *self.1.lock().unwrap() += 1;
-            self.0.lock().unwrap().extend_from_slice(b);
+            *self.1.lock() += 1;
+            self.0.lock().extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -384,7 +385,7 @@ mod tests {
             make_writer: buf.clone(),
         });
         tracing::subscriber::with_default(subscriber, f);
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(buf.0.lock().clone()).unwrap();
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
@@ -495,14 +496,14 @@ mod tests {
                 "Line with \"quotes\""
             );
         });
-        assert_eq!(*buf.1.lock().unwrap(), 1, "one write per line");
+        assert_eq!(*buf.1.lock(), 1, "one write per line");
         tracing::subscriber::with_default(
             tracing_subscriber::registry().with(SpecJson {
                 make_writer: buf.clone(),
             }),
             || tracing::error!("No span"),
         );
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(buf.0.lock().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         let first = lines[0];

@@ -3,7 +3,8 @@
 //! visibly — and each item is decided exactly once: decisions on one item are
 //! serialised and a second one is a conflict.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -11,7 +12,6 @@ use serde_json::json;
 
 use crate::model::{Decision, KillReport, QueueItem, QueueStatus};
 use crate::store::{AuditKind, Store, StoreError};
-use crate::sync::lock;
 use crate::telemetry::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +78,8 @@ impl ApprovalQueue {
         }
     }
 
-    fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        lock(&self.lock)
+    fn guard(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.lock.lock()
     }
 
     /// (items pending, `max_pending`) when the queue has no room: a fact

@@ -13,9 +13,10 @@
 //!       - { indicator_type: ip, value: 203.0.113.9, threat_score: 0.2, source: intel, last_seen: "2024-01-15T10:00:00Z" }
 //! ```
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
@@ -23,7 +24,6 @@ use serde_json::Value;
 
 use super::{BoxFuture, SiemAdapter, SiemError, sanitize};
 use crate::model::{KillReport, SiemContext};
-use crate::sync::lock;
 
 /// How often the file's modification time is checked.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -148,7 +148,7 @@ impl FileSiem {
     /// if it changed. A file that stops parsing keeps the last good intel
     /// (and says so in the log).
     fn intel_for(&self, module: &str) -> Option<Arc<Prepared>> {
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if s.checked.elapsed() >= RECHECK {
             s.checked = Instant::now();
             let modified = std::fs::metadata(&self.path)

@@ -2,8 +2,8 @@
 //! `X-API-Key`, a timeout per attempt, retries with backoff and jitter, a
 //! circuit breaker, and a bounded per-module cache of answers.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -13,7 +13,6 @@ use super::retry::RetryPolicy;
 use super::{BoxFuture, SiemAdapter, SiemError, sanitize};
 use crate::config::raw::SiemSection;
 use crate::model::{KillReport, OutcomeRecord, SiemContext};
-use crate::sync::lock;
 
 pub struct RestSiem {
     client: reqwest::Client,
@@ -55,7 +54,7 @@ impl RestSiem {
     }
 
     fn cached(&self, kill: &KillReport) -> Option<SiemContext> {
-        let cache = lock(&self.cache);
+        let cache = self.cache.lock();
         let (at, ctx) = cache.get(&kill.target_module)?;
         (at.elapsed() < self.cache_ttl).then(|| {
             // The module's recent context, re-addressed to this kill.
@@ -69,7 +68,7 @@ impl RestSiem {
         if self.cache_ttl.is_zero() {
             return;
         }
-        let mut cache = lock(&self.cache);
+        let mut cache = self.cache.lock();
         if cache.len() >= self.cache_max && !cache.contains_key(module) {
             // Evict the oldest answer to stay bounded.
             if let Some(oldest) = cache

@@ -4,9 +4,9 @@
 //! rollback. Children get their own process group, so stopping Medic does
 //! not take the services down with it.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
@@ -15,7 +15,6 @@ use super::backend::{Backend, BackendError};
 use super::template::Target;
 use crate::config::raw::BackendSection;
 use crate::enrich::BoxFuture;
-use crate::sync::lock;
 
 /// How long a stopped process has between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -35,7 +34,7 @@ impl ProcessBackend {
     }
 
     fn take(&self, module: &str) -> Option<Child> {
-        lock(&self.children).remove(module)
+        self.children.lock().remove(module)
     }
 
     fn spawn(&self, t: &Target) -> Result<Child, BackendError> {
@@ -112,7 +111,7 @@ impl Backend for ProcessBackend {
                 });
             }
             tracing::info!(module = %t.module, request_id = %t.request_id, pid = child.id(), "Process started");
-            lock(&self.children).insert(t.module.clone(), child);
+            self.children.lock().insert(t.module.clone(), child);
             Ok(())
         })
     }
@@ -133,7 +132,7 @@ impl Backend for ProcessBackend {
 
     fn status<'a>(&'a self, t: &'a Target) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
-            let mut children = lock(&self.children);
+            let mut children = self.children.lock();
             Ok(children
                 .get_mut(&t.module)
                 .is_some_and(|c| matches!(c.try_wait(), Ok(None))))

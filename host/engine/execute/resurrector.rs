@@ -4,7 +4,8 @@
 //! monitoring, rollback — storing and publishing every move, and ending each
 //! resurrection in an outcome record.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use parking_lot::Mutex;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -30,7 +31,6 @@ use crate::model::{
 use crate::monitor::{self, Ending, Plan};
 use crate::publish::Publisher;
 use crate::store::{AuditKind, Store, StoreError};
-use crate::sync::lock;
 use crate::telemetry::Metrics;
 
 pub use crate::guardrails::Refusal;
@@ -475,7 +475,7 @@ impl Resurrector {
         let time_to_stable = report
             .first_healthy_ms
             .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX));
-        let interrupted = lock(why).clone();
+        let interrupted = why.lock().clone();
         let (should_roll, roll_reason) = report.should_rollback(&plan);
         // How it ends: stable, failed (with why), or rolled back (with why).
         enum End {

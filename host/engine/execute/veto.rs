@@ -4,9 +4,10 @@
 //! RESURRECTION_VETO with the same request_id on `response_topic`. One reader
 //! task serves every waiter.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -17,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::raw::{EventBusSection, VetoSection};
 use crate::model::{Decision, ResurrectionRequest};
-use crate::sync::lock;
 
 /// Smith's answer (`RESURRECTION_VETO`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,7 +114,7 @@ impl VetoChannel {
     /// Sends the notice for `r` and waits for Smith's answer.
     pub async fn ask(&self, r: &ResurrectionRequest, d: &Decision) -> Answer {
         let (tx, rx) = oneshot::channel();
-        lock(&self.waiters).insert(r.request_id.clone(), tx);
+        self.waiters.lock().insert(r.request_id.clone(), tx);
         let factors: serde_json::Map<String, serde_json::Value> = d
             .risk_factors
             .iter()
@@ -149,7 +149,7 @@ impl VetoChannel {
                 _ => Answer::Timeout,
             },
         };
-        lock(&self.waiters).remove(&r.request_id);
+        self.waiters.lock().remove(&r.request_id);
         answer
     }
 }
@@ -198,7 +198,7 @@ async fn read_answers(
                         last = entry.id.clone();
                         match parse_answer(&entry.map) {
                             Ok(resp) => {
-                                let waiter = lock(&waiters).remove(&resp.request_id);
+                                let waiter = waiters.lock().remove(&resp.request_id);
                                 match waiter {
                                     Some(tx) => {
                                         let _ = tx.send(resp);

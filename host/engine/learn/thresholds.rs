@@ -6,7 +6,8 @@
 //! nothing. Operators' changes and reverts go through [`super::check`] and
 //! the same history, but not the safety check: an operator may override.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -22,7 +23,6 @@ use crate::model::{
 };
 use crate::plugin::{LearnRequest, Registry, learner_settings_from_config};
 use crate::store::{AuditKind, ChangeSource, Store, StoreError, ThresholdChange};
-use crate::sync::lock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnError {
@@ -213,8 +213,8 @@ impl ThresholdManager {
         Ok((known, last_unsafe))
     }
 
-    fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-        lock(&self.lock)
+    fn guard(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.lock.lock()
     }
 
     /// Checks `next` and puts it in force, recording the change.
