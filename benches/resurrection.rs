@@ -116,6 +116,7 @@ fn bench(c: &mut Criterion) {
                 siem,
                 metrics: Arc::new(Metrics::default()),
             },
+            Default::default(),
             &|_| None,
         )
         .unwrap()

@@ -39,8 +39,8 @@
 pub use medic_api as api;
 pub use medic_config::{self as config, tls};
 pub use medic_engine::{
-    approve, decide, engine, enrich, event_bus, execute, fleet, guardrails, html, http_client,
-    ingest, learn, monitor, publish, report, retention, shadow,
+    approve, decide, engine, enrich, event_bus, events, execute, fleet, guardrails, html,
+    http_client, ingest, learn, monitor, publish, report, retention, shadow,
 };
 pub use medic_model::{self as model, wire, wire_time};
 pub use medic_plugin_host as plugin;

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::config::raw::{EventBusType, Role};
 use crate::engine::{Engine, Parts};
 use crate::enrich;
+use crate::execute::Links;
 use crate::execute::veto::VetoChannel;
 use crate::ingest::redis::{RedisConsumer, client};
 use crate::plugin::{Registry, ReloadEvent, reload};
@@ -48,6 +49,51 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
     }
     let env = |k: &str| std::env::var(k).ok();
     let siem = enrich::from_config(&config, &env)?;
+    let metrics = Arc::new(Metrics::default());
+    let stop = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    // What acting talks to outside is connected before the engine is
+    // built: the events stream (with the responses' outbox) and Smith's
+    // veto channel.
+    let mut publisher = Publisher::none();
+    if m.smith.event_bus.kind == EventBusType::Redis {
+        match client(&m.smith.event_bus) {
+            Ok(client) => {
+                let events = match redis::aio::ConnectionManager::new(client.clone()).await {
+                    Ok(conn) => Some(conn),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Redis not reachable yet: resurrection events will not be published (responses wait in the outbox)");
+                        None
+                    }
+                };
+                publisher = Publisher::redis(
+                    client,
+                    events,
+                    &m.smith.event_bus.response_topic,
+                    store.clone(),
+                    metrics.clone(),
+                );
+                if let Some(outbox) = publisher.outbox() {
+                    tasks.spawn(outbox.run(stop.clone()));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "Bad Redis URL"),
+        }
+    }
+    let veto = if m.smith.veto_protocol.enabled {
+        let channel =
+            VetoChannel::connect(&m.smith.event_bus, &m.smith.veto_protocol, stop.clone())
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "smith.veto_protocol is enabled but Smith's Redis is not reachable: {e}"
+                    )
+                })?;
+        tracing::info!(notices = %m.smith.veto_protocol.notice_topic, answers = %m.smith.veto_protocol.response_topic, "Smith veto protocol on");
+        Some(channel)
+    } else {
+        None
+    };
     let engine = Arc::new(
         Engine::acting(
             Parts {
@@ -55,7 +101,11 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
                 registry: registry.clone(),
                 store: store.clone(),
                 siem,
-                metrics: Arc::new(Metrics::default()),
+                metrics,
+            },
+            Links {
+                events: publisher.clone(),
+                veto,
             },
             &env,
         )
@@ -78,47 +128,9 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
     );
     on_started();
 
-    let stop = CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut publisher = Publisher::none();
     if m.smith.event_bus.kind == EventBusType::Redis {
         let consumer = RedisConsumer::new(&m.smith.event_bus, decider.clone())?;
         tasks.spawn(consumer.run(stop.clone()));
-        match client(&m.smith.event_bus) {
-            Ok(client) => {
-                let events = match redis::aio::ConnectionManager::new(client.clone()).await {
-                    Ok(conn) => Some(conn),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Redis not reachable yet: resurrection events will not be published (responses wait in the outbox)");
-                        None
-                    }
-                };
-                publisher = Publisher::redis(
-                    client,
-                    events,
-                    &m.smith.event_bus.response_topic,
-                    decider.store.clone(),
-                    decider.metrics.clone(),
-                );
-                if let Some(outbox) = publisher.outbox() {
-                    tasks.spawn(outbox.run(stop.clone()));
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "Bad Redis URL"),
-        }
-    }
-    resurrector.set_events(publisher.clone());
-    if m.smith.veto_protocol.enabled {
-        let channel =
-            VetoChannel::connect(&m.smith.event_bus, &m.smith.veto_protocol, stop.clone())
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "smith.veto_protocol is enabled but Smith's Redis is not reachable: {e}"
-                    )
-                })?;
-        resurrector.set_veto(channel);
-        tracing::info!(notices = %m.smith.veto_protocol.notice_topic, answers = %m.smith.veto_protocol.response_topic, "Smith veto protocol on");
     }
     let resumed = resurrector.resume()?;
     if resumed > 0 {

@@ -782,11 +782,13 @@ pub struct LearningDatabase {
     /// Days a decision and everything about its kill (outcomes, verdicts,
     /// decided queue items, shadow decisions, dead letters, finished
     /// requests) are kept; 0 keeps everything.
-    pub retention_days: u32,
+    #[serde(rename = "retention_days", with = "units::days")]
+    pub retention: Duration,
     /// Days audit events are kept (default: `retention_days`; never
     /// fewer). They share the record log's segments with decisions, so
     /// a longer audit retention keeps those segments on disk as long.
-    pub audit_retention_days: Option<u32>,
+    #[serde(rename = "audit_retention_days", with = "units::days::optional")]
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for LearningDatabase {
@@ -794,8 +796,8 @@ impl Default for LearningDatabase {
         LearningDatabase {
             kind: DatabaseType::Sled,
             path: "data/medic.db".into(),
-            retention_days: 90,
-            audit_retention_days: None,
+            retention: Duration::from_secs(90 * 86_400),
+            audit_retention: None,
         }
     }
 }
@@ -812,18 +814,18 @@ pub enum DatabaseType {
 /// The fewest days retention may keep: a kill older than the 30 days
 /// validation accepts is refused, so a redelivery of a kill whose decision
 /// retention removed is never decided again.
-pub const MIN_RETENTION_DAYS: u32 = 31;
+pub const MIN_RETENTION_DAYS: u64 = 31;
 
 impl LearningDatabase {
-    /// Days decisions and audit events are kept; `None` when retention is
-    /// off (`retention_days: 0`).
-    pub fn retention(&self) -> Option<(u32, u32)> {
-        (self.retention_days > 0).then(|| {
+    /// How long decisions and audit events are kept; `None` when retention
+    /// is off (`retention_days: 0`).
+    pub fn kept_for(&self) -> Option<(Duration, Duration)> {
+        (!self.retention.is_zero()).then(|| {
             let audit = self
-                .audit_retention_days
-                .unwrap_or(self.retention_days)
-                .max(self.retention_days);
-            (self.retention_days, audit)
+                .audit_retention
+                .unwrap_or(self.retention)
+                .max(self.retention);
+            (self.retention, audit)
         })
     }
 }
@@ -892,7 +894,7 @@ impl Default for LoggingSection {
                 kind: LogOutputType::Console,
                 path: None,
                 rotation: None,
-                retention_days: None,
+                retention: None,
             }],
             structured_fields: vec!["kill_id".into(), "decision_id".into(), "request_id".into()],
         }
@@ -962,8 +964,8 @@ pub struct LogOutput {
     pub path: Option<PathBuf>,
     #[serde(default)]
     pub rotation: Option<Rotation>,
-    #[serde(default)]
-    pub retention_days: Option<u32>,
+    #[serde(rename = "retention_days", default, with = "units::days::optional")]
+    pub retention: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1057,7 +1059,8 @@ pub struct PluginsSection {
 pub struct GateSection {
     pub enabled: bool,
     /// How far back the kills replayed became known.
-    pub window_days: u32,
+    #[serde(rename = "window_days", with = "units::days")]
+    pub window: Duration,
     /// The largest share of those kills the candidate may decide otherwise.
     pub max_disagreement: f64,
 }
@@ -1066,7 +1069,7 @@ impl Default for GateSection {
     fn default() -> Self {
         GateSection {
             enabled: true,
-            window_days: 30,
+            window: Duration::from_secs(30 * 86_400),
             max_disagreement: 0.2,
         }
     }
@@ -1179,7 +1182,8 @@ pub struct ErrorBudget {
     /// Automatic resurrections gone wrong that burn the budget.
     pub max_failures: u32,
     /// The sliding window they are counted in.
-    pub window_minutes: u32,
+    #[serde(rename = "window_minutes", with = "units::minutes")]
+    pub window: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

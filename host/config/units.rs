@@ -18,6 +18,7 @@ pub enum Unit {
     Seconds,
     Minutes,
     Hours,
+    Days,
 }
 
 impl Unit {
@@ -28,6 +29,7 @@ impl Unit {
             Unit::Seconds => 1.0,
             Unit::Minutes => 60.0,
             Unit::Hours => 3_600.0,
+            Unit::Days => 86_400.0,
         }
     }
 
@@ -37,6 +39,7 @@ impl Unit {
             Unit::Seconds => "seconds",
             Unit::Minutes => "minutes",
             Unit::Hours => "hours",
+            Unit::Days => "days",
         }
     }
 
@@ -100,6 +103,28 @@ macro_rules! unit_module {
             pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
                 write(d, s, $unit)
             }
+
+            /// The same for a duration that may be left out (`null` or
+            /// absent reads as `None`).
+            pub mod optional {
+                use super::super::*;
+                pub fn deserialize<'de, D: Deserializer<'de>>(
+                    d: D,
+                ) -> Result<Option<Duration>, D::Error> {
+                    #[derive(Deserialize)]
+                    struct Given(#[serde(with = "super")] Duration);
+                    Ok(Option::<Given>::deserialize(d)?.map(|g| g.0))
+                }
+                pub fn serialize<S: Serializer>(
+                    d: &Option<Duration>,
+                    s: S,
+                ) -> Result<S::Ok, S::Error> {
+                    match d {
+                        Some(d) => write(d, s, $unit),
+                        None => s.serialize_none(),
+                    }
+                }
+            }
         }
     };
 }
@@ -123,6 +148,11 @@ unit_module!(
     /// `#[serde(with = "units::hours")]`: a duration written in hours.
     hours,
     Unit::Hours
+);
+unit_module!(
+    /// `#[serde(with = "units::days")]`: a duration written in days.
+    days,
+    Unit::Days
 );
 
 /// `#[serde(with = "units::optional")]`: a value that may be left out, where
@@ -182,6 +212,39 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"timeout_seconds": 2.5, "cooldown_minutes": 60, "block_ms": 1000, "file": "/x/y"})
+        );
+    }
+
+    #[derive(Debug, Deserialize, Serialize, PartialEq)]
+    struct Kept {
+        #[serde(rename = "retention_days", with = "days")]
+        retention: Duration,
+        #[serde(rename = "audit_days", default, with = "days::optional")]
+        audit: Option<Duration>,
+    }
+
+    #[test]
+    fn days_and_durations_that_may_be_left_out() {
+        let k: Kept =
+            serde_yaml::from_str("retention_days: 31\naudit_days: 1.5\n").expect("parses");
+        assert_eq!(k.retention, Duration::from_secs(31 * 86_400));
+        assert_eq!(k.audit, Some(Duration::from_secs(129_600)));
+        assert_eq!(
+            serde_json::to_value(&k).expect("writes"),
+            serde_json::json!({"retention_days": 31, "audit_days": 1.5})
+        );
+        let k: Kept = serde_yaml::from_str("retention_days: 0\n").expect("parses");
+        assert_eq!((k.retention, k.audit), (Duration::ZERO, None));
+        assert_eq!(
+            serde_json::to_value(&k).expect("writes"),
+            serde_json::json!({"retention_days": 0, "audit_days": null})
+        );
+        let e = serde_yaml::from_str::<Kept>("retention_days: 1\naudit_days: -2\n")
+            .expect_err("negative");
+        assert!(
+            e.to_string()
+                .contains("-2 is not a duration: write a number of days"),
+            "{e}"
         );
     }
 

@@ -254,7 +254,13 @@ pub(super) fn check_constitution(file: &str, k: &ConstitutionFile, p: &mut Vec<P
                 "only a phase that resurrects alone (phase_3_semi_auto, phase_5_full_auto) has an error budget",
             );
             c.range(&format!("{at}.max_failures"), b.max_failures, 1, 1000);
-            c.range(&format!("{at}.window_minutes"), b.window_minutes, 1, 10_080);
+            c.duration_range(
+                &format!("{at}.window_minutes"),
+                b.window,
+                Unit::Minutes,
+                1,
+                10_080,
+            );
         }
         for feature in phase.features.keys() {
             if !known.features().iter().any(|f| f.name() == feature) {

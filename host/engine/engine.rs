@@ -10,8 +10,8 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::decide::{Actions, Decider};
 use crate::enrich::SiemAdapter;
-use crate::execute::Resurrector;
 use crate::execute::backend::BackendError;
+use crate::execute::{Links, Resurrector};
 use crate::fleet::Fleet;
 use crate::learn::ThresholdManager;
 use crate::plugin::Registry;
@@ -66,9 +66,13 @@ impl Engine {
 
     /// The whole engine: deciding, the approval queue, execution (its
     /// intake runs as a task on the current tokio runtime, so this must be
-    /// called within one) and learning. `env` resolves the backends'
-    /// `${VAR}` references.
-    pub fn acting(p: Parts, env: &dyn Fn(&str) -> Option<String>) -> Result<Engine, EngineError> {
+    /// called within one) and learning; `links` are what acting talks to
+    /// outside. `env` resolves the backends' `${VAR}` references.
+    pub fn acting(
+        p: Parts,
+        links: Links,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Engine, EngineError> {
         let fleet = Arc::new(Fleet::new(p.config.clone(), p.store.clone())?);
         let resurrector = Resurrector::new(
             p.config.clone(),
@@ -76,6 +80,7 @@ impl Engine {
             p.siem.clone(),
             p.metrics.clone(),
             fleet.clone(),
+            links,
             env,
         )?;
         let (intents, intake) = tokio::sync::mpsc::unbounded_channel();

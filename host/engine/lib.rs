@@ -9,6 +9,7 @@
 //! | [`ingest`] | kills in: Redis stream consumer, wire formats, validation |
 //! | [`enrich`] | SIEM context: rest (retry, breaker, cache), file, none |
 //! | [`event_bus`] | the connection to Smith's event bus (Redis), for ingest and the veto |
+//! | [`events`] | what Medic publishes on the events stream, one type per kind of event |
 //! | [`decide`] | one kill's story: enrich, profile, score, decide, guardrails, store |
 //! | [`engine`] | the composition root: builds the stages and hands each what it needs |
 //! | [`guardrails`] | the host's last word over the strategy |
@@ -37,6 +38,7 @@ pub mod decide;
 pub mod engine;
 pub mod enrich;
 pub mod event_bus;
+pub mod events;
 pub mod execute;
 pub mod fleet;
 pub mod guardrails;

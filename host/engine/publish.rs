@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Delays;
+use crate::events::Event;
 use crate::model::Decision;
 use crate::store::{Response, Store, StoreError};
 use crate::telemetry::Metrics;
@@ -273,20 +274,21 @@ impl Outbox {
 impl Publisher {
     /// Publishes one resurrection event to `stream`; a failure is logged,
     /// never fatal (the store holds every event's facts).
-    pub async fn event(&self, stream: &str, event: &serde_json::Value) {
+    pub async fn event(&self, stream: &str, event: &Event) {
         let Some(conn) = &self.events else { return };
         let mut conn = conn.clone();
-        let kind = event
-            .get("event_type")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        let request_id = event
-            .get("request_id")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
+        let kind = event.kind();
+        let request_id = event.request_id();
+        let data = match serde_json::to_string(event) {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::error!(error = %e, request_id, event_type = kind, "An event could not be written as JSON");
+                return;
+            }
+        };
         let sent: redis::RedisResult<String> = capped_xadd(stream)
             .arg("data")
-            .arg(event.to_string())
+            .arg(data)
             .arg("event_type")
             .arg(kind)
             .arg("request_id")

@@ -41,14 +41,15 @@ impl Sweeper {
         fleet: Arc<Fleet>,
         metrics: Arc<Metrics>,
     ) -> Option<Sweeper> {
-        let (days, audit_days) = config.medic.learning.database.retention()?;
+        let (decisions, audit) = config.medic.learning.database.kept_for()?;
+        let delta = |d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
         Some(Sweeper {
             store,
             fleet,
             metrics,
             retention: Retention {
-                decisions: chrono::Duration::days(i64::from(days)),
-                audit: chrono::Duration::days(i64::from(audit_days)),
+                decisions: delta(decisions),
+                audit: delta(audit),
             },
         })
     }

@@ -326,8 +326,10 @@ pub fn init(config: &Config) -> anyhow::Result<LogGuard> {
                 let mut builder = RollingFileAppender::builder()
                     .rotation(rotation)
                     .filename_prefix(prefix);
-                if let Some(days) = output.retention_days {
-                    builder = builder.max_log_files(days as usize);
+                if let Some(kept) = output.retention {
+                    // Validation keeps this a whole number of days.
+                    let days = kept.as_secs().div_ceil(86_400);
+                    builder = builder.max_log_files(usize::try_from(days).unwrap_or(usize::MAX));
                 }
                 let appender = builder.build(dir).map_err(|e| {
                     anyhow::anyhow!("logging.outputs: cannot open {}: {e}", path.display())

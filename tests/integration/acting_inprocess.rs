@@ -10,12 +10,14 @@ use medic::config::Config;
 use medic::config::raw::{BackendSection, BackendType, HealthCheckSection, HealthCheckType};
 use medic::decide::Decider;
 use medic::engine::Engine;
-use medic::execute::{Refusal, Resurrector};
+use medic::execute::{Links, Refusal, Resurrector};
 use medic::fleet::Fleet;
 use medic::model::{DecisionOutcome, QueueStatus, ResurrectionRequest, WorkflowState};
 use medic::store::{AuditKind, Store};
 
-use crate::pipeline_support::{LOW_RISK_INTEL, decide, engine_on, incoming, kill_json, semi_auto};
+use crate::pipeline_support::{
+    LOW_RISK_INTEL, decide, engine_linked, incoming, kill_json, semi_auto,
+};
 
 /// A backend for every module that "restarts" with `restart` and is
 /// healthy when `true` exits 0.
@@ -43,6 +45,12 @@ pub struct Setup {
 }
 
 pub fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
+    let (config, intel) = setup_config(cap, edit);
+    setup_on(config, intel, store, Links::default())
+}
+
+/// The configuration [`setup`] runs, and the intel file it reads.
+pub fn setup_config(cap: u32, edit: impl FnOnce(&mut Config)) -> (Config, tempfile::NamedTempFile) {
     let intel = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
     let mut config = semi_auto(intel.path(), cap);
@@ -53,7 +61,17 @@ pub fn setup(cap: u32, edit: impl FnOnce(&mut Config), store: Store) -> Setup {
     r.cooldown = std::time::Duration::from_secs_f64(0.0);
     r.backends = vec![command_backend(&["*"], &["true"])];
     edit(&mut config);
-    let engine = engine_on(config, store, None, true);
+    (config, intel)
+}
+
+/// An acting engine on `config` and `store`, with `links`.
+pub fn setup_on(
+    config: Config,
+    intel: tempfile::NamedTempFile,
+    store: Store,
+    links: Links,
+) -> Setup {
+    let engine = engine_linked(config, store, None, Some(links));
     Setup {
         decider: engine.decider.clone(),
         acting: engine.acting.clone().expect("acting"),

@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use chrono::Utc;
 use medic::config::raw::VetoTimeout;
+use medic::execute::Links;
 use medic::execute::veto::VetoChannel;
 use medic::execute::workflow;
 use medic::model::{DecisionOutcome, OutcomeResult, ResurrectionStatus, WorkflowState};
 use medic::store::Store;
 use serde_json::json;
 
-use crate::acting_inprocess::{command_backend, request_of, setup, wait_final};
+use crate::acting_inprocess::{
+    command_backend, request_of, setup, setup_config, setup_on, wait_final,
+};
 use crate::acting_support::stream_json;
 use crate::pipeline_support::{decide, kill};
 use crate::redis_server::RedisServer;
@@ -202,23 +205,22 @@ async fn with_veto(
     timeout: u64,
     on_timeout: VetoTimeout,
 ) -> crate::acting_inprocess::Setup {
-    let s = setup(
-        100,
-        |c| {
-            c.medic.smith.event_bus.url = Some(redis.url());
-            c.medic.smith.veto_protocol.enabled = true;
-            c.medic.smith.veto_protocol.timeout = std::time::Duration::from_secs(timeout);
-            c.medic.smith.veto_protocol.on_timeout = on_timeout;
-        },
-        Store::temporary().unwrap(),
-    );
+    let (config, intel) = setup_config(100, |c| {
+        c.medic.smith.event_bus.url = Some(redis.url());
+        c.medic.smith.veto_protocol.enabled = true;
+        c.medic.smith.veto_protocol.timeout = std::time::Duration::from_secs(timeout);
+        c.medic.smith.veto_protocol.on_timeout = on_timeout;
+    });
     let stop = tokio_util::sync::CancellationToken::new();
-    let cfg = &s.decider.config.medic.smith;
+    let cfg = &config.medic.smith;
     let channel = VetoChannel::connect(&cfg.event_bus, &cfg.veto_protocol, stop)
         .await
         .unwrap();
-    s.acting.set_veto(channel);
-    s
+    let links = Links {
+        veto: Some(channel),
+        ..Links::default()
+    };
+    setup_on(config, intel, Store::temporary().unwrap(), links)
 }
 
 /// Plays Smith: answers the notice for `kill_id` with `decision`.

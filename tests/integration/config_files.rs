@@ -580,6 +580,24 @@ fn retention_keys_are_checked_with_their_paths() {
         typo.contains("learning.database.retention: unknown key"),
         "{typo}"
     );
+    // A log file is kept a day: its retention is a whole number of days.
+    let logs = |retention: &str| {
+        let medic = format!(
+            "version: \"1.0\"\nlogging:\n  outputs: [{{ type: file, path: /tmp/m.log, retention_days: {retention} }}]\n"
+        );
+        problems(&medic, medic::config::EMBEDDED_CONSTITUTION).join("\n")
+    };
+    assert_eq!(logs("14"), "");
+    let half = logs("1.5");
+    assert!(
+        half.contains("logging.outputs[0].retention_days: 1.5 must be a whole number of days"),
+        "{half}"
+    );
+    let none = logs("0");
+    assert!(
+        none.contains("logging.outputs[0].retention_days: 0 must be between 1 and 3650"),
+        "{none}"
+    );
 }
 
 #[test]
@@ -596,7 +614,8 @@ resurrection:
   backends:
     - { modules: ["*"], type: webhook, url: "http://127.0.0.1:1/x", auth: { type: "" } }
 interfaces: { approval_queue: { timeout_hours: 2 } }
-plugins: { timeout_ms: 75, directory: "", cache_dir: /var/cache/medic }
+plugins: { timeout_ms: 75, directory: "", cache_dir: /var/cache/medic, gate: { window_days: 7 } }
+learning: { database: { retention_days: 45, audit_retention_days: 400.5 } }
 logging: { level: warn }
 "#;
     let c = Config::from_texts(
@@ -625,6 +644,15 @@ logging: { level: warn }
         Duration::from_secs(7_200)
     );
     assert_eq!(m.plugins.timeout, Duration::from_millis(75));
+    assert_eq!(m.plugins.gate.window, Duration::from_secs(7 * 86_400));
+    assert_eq!(
+        m.learning.database.retention,
+        Duration::from_secs(45 * 86_400)
+    );
+    assert_eq!(
+        m.learning.database.audit_retention,
+        Some(Duration::from_secs(400 * 86_400 + 43_200))
+    );
     assert_eq!(m.plugins.directory, None);
     assert_eq!(m.logging.level, medic::config::raw::LogLevel::Warning);
     assert_eq!(
@@ -638,6 +666,9 @@ logging: { level: warn }
     assert_eq!(shown["resurrection"]["monitoring_duration_minutes"], 0.5);
     assert_eq!(shown["resurrection"]["flapping"]["cooldown_minutes"], 1.5);
     assert_eq!(shown["plugins"]["timeout_ms"], 75);
+    assert_eq!(shown["plugins"]["gate"]["window_days"], 7);
+    assert_eq!(shown["learning"]["database"]["retention_days"], 45);
+    assert_eq!(shown["learning"]["database"]["audit_retention_days"], 400.5);
     assert_eq!(shown["plugins"]["directory"], "");
     assert_eq!(shown["logging"]["level"], "WARNING");
     let again: medic::config::MedicFile =

@@ -8,6 +8,7 @@ use medic::config::Config;
 use medic::decide::{Decider, Handled, Incoming};
 use medic::engine::{Engine, Parts};
 use medic::enrich::{self, SiemAdapter};
+use medic::execute::Links;
 use medic::model::KillReport;
 use medic::plugin::Registry;
 use medic::store::Store;
@@ -40,6 +41,16 @@ pub fn engine_on(
     siem: Option<Arc<dyn SiemAdapter>>,
     acting: bool,
 ) -> Arc<Engine> {
+    engine_linked(config, store, siem, acting.then(Links::default))
+}
+
+/// An engine on `store`, acting with `links` when there are some.
+pub fn engine_linked(
+    config: Config,
+    store: Store,
+    siem: Option<Arc<dyn SiemAdapter>>,
+    links: Option<Links>,
+) -> Arc<Engine> {
     let mut config = config;
     // Tests assert outcomes: a 50 ms deadline could fire on a loaded CI
     // machine and turn a decision into a plugin error.
@@ -58,10 +69,9 @@ pub fn engine_on(
         siem,
         metrics: Arc::new(Metrics::default()),
     };
-    Arc::new(if acting {
-        Engine::acting(parts, &|_| None).expect("engine")
-    } else {
-        Engine::recording(parts).expect("engine")
+    Arc::new(match links {
+        Some(links) => Engine::acting(parts, links, &|_| None).expect("engine"),
+        None => Engine::recording(parts).expect("engine"),
     })
 }
 

@@ -37,7 +37,7 @@ fn aged(rec: &DecisionRecord, kill_id: &str, age: Duration) -> DecisionRecord {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_decisions_are_gone_from_the_api_and_recent_ones_stay() {
     let mut config = default_config();
-    config.medic.learning.database.retention_days = 90;
+    config.medic.learning.database.retention = std::time::Duration::from_secs(90 * 86_400);
     let store = Store::temporary().unwrap();
     let engine = engine_on(config.clone(), store.clone(), None, false);
     let mut recent = Vec::new();
@@ -111,7 +111,7 @@ async fn expired_decisions_are_gone_from_the_api_and_recent_ones_stay() {
     );
     // Nothing more to remove; retention off builds no sweep.
     assert!(!sweeper.sweep_once().await.unwrap().any());
-    config.medic.learning.database.retention_days = 0;
+    config.medic.learning.database.retention = std::time::Duration::ZERO;
     assert!(
         Sweeper::from_config(
             &config,

@@ -2,10 +2,11 @@
 //! runs.
 
 use crate::raw::{LearningSection, MIN_RETENTION_DAYS};
+use crate::units::Unit;
 use crate::validate::Checker;
 
 /// The most days anything may be kept (a hundred years: "for ever").
-const MAX_DAYS: u32 = 36_500;
+const MAX_DAYS: u64 = 36_500;
 
 impl LearningSection {
     pub(crate) fn check(&self, c: &mut Checker<'_>) {
@@ -15,27 +16,26 @@ impl LearningSection {
             "learning.database.path",
             "must not be empty",
         );
+        let days = Unit::Days.of(db.retention);
         c.check(
-            db.retention_days == 0 || (MIN_RETENTION_DAYS..=MAX_DAYS).contains(&db.retention_days),
+            days == 0.0 || (MIN_RETENTION_DAYS as f64..=MAX_DAYS as f64).contains(&days),
             "learning.database.retention_days",
             format!(
-                "{} must be 0 (keep everything) or between {MIN_RETENTION_DAYS} and {MAX_DAYS}: kills up to 30 days old are decided, and their decisions must be kept to know a redelivery",
-                db.retention_days,
+                "{days} must be 0 (keep everything) or between {MIN_RETENTION_DAYS} and {MAX_DAYS}: kills up to 30 days old are decided, and their decisions must be kept to know a redelivery",
             ),
         );
-        if let Some(audit) = db.audit_retention_days {
-            if db.retention_days == 0 {
+        if let Some(audit) = db.audit_retention.map(|d| Unit::Days.of(d)) {
+            if days == 0.0 {
                 c.fail(
                     "learning.database.audit_retention_days",
                     "has no effect while learning.database.retention_days is 0 (everything is kept): remove it or set retention_days",
                 );
             } else {
                 c.check(
-                    (db.retention_days..=MAX_DAYS).contains(&audit),
+                    (days..=MAX_DAYS as f64).contains(&audit),
                     "learning.database.audit_retention_days",
                     format!(
-                        "{audit} must be between learning.database.retention_days ({}) and {MAX_DAYS}",
-                        db.retention_days
+                        "{audit} must be between learning.database.retention_days ({days}) and {MAX_DAYS}"
                     ),
                 );
             }

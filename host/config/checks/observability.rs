@@ -1,6 +1,7 @@
 //! `logging` and `metrics`: what Medic tells its operators, and where.
 
 use crate::raw::{LogOutputType, LoggingSection, MetricsSection};
+use crate::units::Unit;
 use crate::validate::Checker;
 
 impl LoggingSection {
@@ -19,8 +20,15 @@ impl LoggingSection {
                     "a file output needs a path",
                 );
             }
-            if let Some(days) = o.retention_days {
-                c.range(&format!("{at}.retention_days"), days, 1, 3650);
+            if let Some(kept) = o.retention {
+                let at = format!("{at}.retention_days");
+                c.duration_range(&at, kept, Unit::Days, 1, 3650);
+                let days = Unit::Days.of(kept);
+                c.check(
+                    days.fract() == 0.0,
+                    &at,
+                    format!("{days} must be a whole number of days: one log file is kept a day"),
+                );
             }
         }
     }

@@ -18,7 +18,13 @@ impl PluginsSection {
         c.range("plugins.reuse_max_calls", self.reuse_max_calls, 1, u64::MAX);
         c.range("plugins.max_instances", self.max_instances, 4, 10_000);
         c.range("plugins.threads", self.threads, 0, 256);
-        c.range("plugins.gate.window_days", self.gate.window_days, 1, 365);
+        c.duration_range(
+            "plugins.gate.window_days",
+            self.gate.window,
+            Unit::Days,
+            1,
+            365,
+        );
         c.unit("plugins.gate.max_disagreement", self.gate.max_disagreement);
         let trust = &self.trust;
         c.check(

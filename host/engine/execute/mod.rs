@@ -15,5 +15,5 @@ pub mod webhook;
 pub mod workflow;
 
 pub use backend::{Backend, BackendError, Backends};
-pub use resurrector::{Refusal, Resurrector};
+pub use resurrector::{Links, Refusal, Resurrector};
 pub use template::Target;

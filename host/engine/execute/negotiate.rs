@@ -18,7 +18,7 @@ impl Resurrector {
         r: &mut ResurrectionRequest,
         record: Option<&crate::store::DecisionRecord>,
     ) -> Result<bool, Halt> {
-        let Some(channel) = self.veto.get() else {
+        let Some(channel) = self.veto.as_ref() else {
             r.approved_by = Some("auto".into());
             self.move_to(r, WorkflowState::Approved, "approved automatically")
                 .await?;

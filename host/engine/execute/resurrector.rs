@@ -5,11 +5,13 @@
 //! resurrection in an outcome record.
 
 use parking_lot::Mutex;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+
+use crate::events::Event;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -43,10 +45,27 @@ pub struct Resurrector {
     pub queue: Arc<ApprovalQueue>,
     pub(super) siem: Arc<dyn SiemAdapter>,
     pub(super) metrics: Arc<Metrics>,
-    events: OnceLock<Publisher>,
-    pub(super) veto: OnceLock<Arc<VetoChannel>>,
+    events: Publisher,
+    pub(super) veto: Option<Arc<VetoChannel>>,
     /// Each module's state, shared with the decider.
     pub(super) fleet: Arc<Fleet>,
+}
+
+/// What acting talks to beyond the engine, connected before the engine is
+/// built: where resurrection events go, and Smith's veto channel (with
+/// `smith.veto_protocol.enabled`). The default is neither.
+pub struct Links {
+    pub events: Publisher,
+    pub veto: Option<Arc<VetoChannel>>,
+}
+
+impl Default for Links {
+    fn default() -> Self {
+        Links {
+            events: Publisher::none(),
+            veto: None,
+        }
+    }
 }
 
 /// Why the workflow could not go on.
@@ -65,6 +84,7 @@ impl Resurrector {
         siem: Arc<dyn SiemAdapter>,
         metrics: Arc<Metrics>,
         fleet: Arc<Fleet>,
+        links: Links,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Arc<Resurrector>, BackendError> {
         let r = &config.medic.resurrection;
@@ -89,26 +109,16 @@ impl Resurrector {
             queue,
             siem,
             metrics,
-            events: OnceLock::new(),
-            veto: OnceLock::new(),
+            events: links.events,
+            veto: links.veto,
             fleet,
         }))
-    }
-
-    /// Where resurrection events go (none until set).
-    pub fn set_events(&self, publisher: Publisher) {
-        let _ = self.events.set(publisher);
-    }
-
-    /// Turns on the Smith veto protocol.
-    pub fn set_veto(&self, channel: Arc<VetoChannel>) {
-        let _ = self.veto.set(channel);
     }
 
     /// Whether a dependency the acting modes need is down (the veto
     /// channel, when the protocol is on).
     pub fn degraded(&self) -> Option<String> {
-        let v = self.veto.get()?;
+        let v = self.veto.as_ref()?;
         (!v.healthy()).then(|| "the Smith veto channel is down".to_string())
     }
 
@@ -307,15 +317,14 @@ impl Resurrector {
     }
 
     /// Publishes an event on the events stream (once a publisher is set).
-    pub async fn publish(&self, event: serde_json::Value) {
+    pub async fn publish(&self, event: Event) {
         self.emit(event).await;
     }
 
-    async fn emit(&self, event: serde_json::Value) {
-        if let Some(p) = self.events.get() {
-            p.event(&self.config.medic.smith.event_bus.events_topic, &event)
-                .await;
-        }
+    async fn emit(&self, event: Event) {
+        self.events
+            .event(&self.config.medic.smith.event_bus.events_topic, &event)
+            .await;
     }
 
     /// One workflow move: checked, stored, published.
@@ -334,16 +343,7 @@ impl Resurrector {
             self.fleet.release(r);
         }
         tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, from = ?from, to = ?to, note = %note, "Resurrection workflow moved");
-        self.emit(json!({
-            "event_type": "resurrection.status_changed",
-            "request_id": r.request_id,
-            "previous_status": before,
-            "new_status": r.status,
-            "timestamp": Utc::now().to_rfc3339(),
-            "metadata": {"kill_id": r.kill_id, "target_module": r.target_module,
-                         "from_state": from, "to_state": to, "note": note},
-        }))
-        .await;
+        self.emit(Event::moved(r, before, from, note)).await;
         Ok(())
     }
 
@@ -385,14 +385,7 @@ impl Resurrector {
     ) -> Result<(), Halt> {
         let res = &self.config.medic.resurrection;
         if r.state == WorkflowState::Pending {
-            self.emit(json!({
-                "event_type": "resurrection.requested",
-                "request_id": r.request_id,
-                "decision_id": r.decision_id,
-                "target_module": r.target_module,
-                "timestamp": Utc::now().to_rfc3339(),
-            }))
-            .await;
+            self.emit(Event::requested(r)).await;
             if !self.negotiate(r, record).await? {
                 return Ok(());
             }

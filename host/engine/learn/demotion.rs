@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
+use crate::events::Event;
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
 
 use crate::config::raw::ErrorBudget;
 use crate::config::{Config, Mode};
@@ -38,7 +38,7 @@ pub fn budget(config: &Config, mode: Mode) -> Option<ErrorBudget> {
 
 /// Where the budget's window starts at `now`.
 pub fn window_start(budget: &ErrorBudget, now: DateTime<Utc>) -> DateTime<Utc> {
-    now - Duration::minutes(i64::from(budget.window_minutes))
+    now - Duration::from_std(budget.window).unwrap_or(Duration::MAX)
 }
 
 /// Whether `failures` in the window burn `budget`.
@@ -56,8 +56,7 @@ pub struct Demoted {
 }
 
 /// Publishes an event on the events stream.
-pub type Publish =
-    Arc<dyn Fn(serde_json::Value) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+pub type Publish = Arc<dyn Fn(Event) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// Watches the fleet's failures (`failed`, its failure signal) and steps
 /// the mode down when the budget of the mode in force is burnt. Holds the
@@ -77,14 +76,13 @@ pub async fn watch(
         let demoted = check(&config, &decider, Utc::now());
         drop(decider);
         if let Some(d) = demoted {
-            publish(json!({
-                "event_type": "mode.demoted",
-                "from": d.from.name(),
-                "to": d.to.name(),
-                "failures": d.failures,
-                "reason": d.reason,
-                "at": Utc::now(),
-            }))
+            publish(Event::Demoted {
+                from: d.from,
+                to: d.to,
+                failures: d.failures,
+                reason: d.reason,
+                at: Utc::now(),
+            })
             .await;
         }
     }
@@ -105,7 +103,8 @@ pub fn check(
     }
     let reason = format!(
         "error budget burnt: {failures} automatic resurrection(s) went wrong (rolled back, re-killed or failed) within {} minutes (budget {}); stepping back up is a person's action",
-        budget.window_minutes, budget.max_failures
+        budget.window.as_secs() / 60,
+        budget.max_failures
     );
     match decider.set_mode(to, "medic", &reason) {
         Ok(_) => {
@@ -146,7 +145,7 @@ mod tests {
     fn the_budget_is_burnt_at_its_count_within_its_window() {
         let b = ErrorBudget {
             max_failures: 3,
-            window_minutes: 60,
+            window: std::time::Duration::from_secs(3_600),
         };
         assert!(!burnt(&b, 2));
         assert!(burnt(&b, 3));
@@ -159,7 +158,7 @@ mod tests {
         let config = Config::embedded().expect("embedded config");
         for mode in [Mode::SemiAuto, Mode::FullAuto] {
             let b = budget(&config, mode).expect("a budget");
-            assert!(b.max_failures >= 1 && b.window_minutes >= 1);
+            assert!(b.max_failures >= 1 && b.window.as_secs() >= 60);
         }
         assert_eq!(budget(&config, Mode::Manual), None);
     }
