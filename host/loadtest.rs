@@ -290,7 +290,11 @@ pub async fn run(
     let mut config = base.clone();
     let bus = &mut config.medic.smith.event_bus;
     bus.kind = EventBusType::Redis;
-    bus.url = Some(redis_url.to_string());
+    bus.url = Some(
+        redis_url
+            .parse()
+            .with_context(|| format!("--redis: {redis_url:?} is not a URL"))?,
+    );
     bus.topic = format!("medic.loadtest.{run}.kills");
     bus.response_topic = format!("medic.loadtest.{run}.responses");
     bus.dead_letter_topic = format!("medic.loadtest.{run}.dead");

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use crate::model::RiskLevel;
 use crate::units;
@@ -119,7 +120,7 @@ pub struct EventBusSection {
     pub kind: EventBusType,
     /// `redis://` or `rediss://` URL; when set it wins over host and port.
     #[serde(with = "units::optional")]
-    pub url: Option<String>,
+    pub url: Option<Url>,
     /// For `rediss://`: a PEM file of the CA to trust (none: the public roots).
     #[serde(with = "units::optional")]
     pub tls_ca_file: Option<PathBuf>,
@@ -236,7 +237,7 @@ pub enum SiemAdapterType {
 #[serde(default)]
 pub struct SiemSection {
     pub adapter: SiemAdapterType,
-    pub endpoint: String,
+    pub endpoint: Url,
     pub auth: SiemAuth,
     #[serde(rename = "timeout_seconds", with = "units::seconds")]
     pub timeout: Duration,
@@ -256,7 +257,8 @@ impl Default for SiemSection {
     fn default() -> Self {
         SiemSection {
             adapter: SiemAdapterType::None,
-            endpoint: "http://localhost:8080/siem".into(),
+            endpoint: Url::parse("http://localhost:8080/siem")
+                .expect("the default SIEM endpoint is a URL"),
             auth: SiemAuth::default(),
             timeout: Duration::from_secs(30),
             retry: RetrySection::default(),

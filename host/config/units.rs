@@ -155,19 +155,26 @@ unit_module!(
     Unit::Days
 );
 
-/// `#[serde(with = "units::optional")]`: a value that may be left out, where
-/// an empty string also means "none" (for `Option<String>` and
-/// `Option<PathBuf>`).
+/// `#[serde(with = "units::optional")]`: a value written as text that may
+/// be left out, where an empty string also means "none" (for
+/// `Option<String>`, `Option<PathBuf>` and `Option<Url>`); a text the type
+/// cannot hold is refused with the type's own reason.
 pub mod optional {
     use super::*;
 
     pub fn deserialize<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
     where
         D: Deserializer<'de>,
-        T: From<String>,
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
     {
         let text = Option::<String>::deserialize(d)?;
-        Ok(text.filter(|t| !t.is_empty()).map(T::from))
+        text.filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse()
+                    .map_err(|e| de::Error::custom(format!("{t:?}: {e}")))
+            })
+            .transpose()
     }
 
     pub fn serialize<S, T>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error>

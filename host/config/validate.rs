@@ -107,8 +107,17 @@ pub(super) fn apply_env(
         }
     }
     if let Some(v) = env("SMITH_EVENT_BUS_URL") {
-        m.smith.event_bus.url = Some(v);
-        m.smith.event_bus.kind = EventBusType::Redis;
+        match v.parse() {
+            Ok(url) => {
+                m.smith.event_bus.url = Some(url);
+                m.smith.event_bus.kind = EventBusType::Redis;
+            }
+            Err(e) => p.push(Problem::new(
+                file,
+                "SMITH_EVENT_BUS_URL",
+                format!("{v:?} is not a URL: {e}"),
+            )),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ pub enum BusError {
 /// The stream URL from `smith.event_bus` (`url`, or host and port).
 pub fn url(bus: &EventBusSection) -> String {
     match &bus.url {
-        Some(url) => url.clone(),
+        Some(url) => url.to_string(),
         None => format!("redis://{}:{}", bus.host, bus.port),
     }
 }

@@ -206,7 +206,7 @@ async fn with_veto(
     on_timeout: VetoTimeout,
 ) -> crate::acting_inprocess::Setup {
     let (config, intel) = setup_config(100, |c| {
-        c.medic.smith.event_bus.url = Some(redis.url());
+        c.medic.smith.event_bus.url = Some(redis.url().parse().expect("a URL"));
         c.medic.smith.veto_protocol.enabled = true;
         c.medic.smith.veto_protocol.timeout = std::time::Duration::from_secs(timeout);
         c.medic.smith.veto_protocol.on_timeout = on_timeout;

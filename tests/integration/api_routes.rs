@@ -25,7 +25,8 @@ fn state(rate: f64, burst: f64) -> AppState {
         sha256: hex::encode(Sha256::digest(k)),
     };
     let mut config = medic::config::Config::embedded().unwrap();
-    config.medic.smith.event_bus.url = Some("redis://:hunter2@127.0.0.1:6379".into());
+    config.medic.smith.event_bus.url =
+        Some("redis://:hunter2@127.0.0.1:6379".parse().expect("a URL"));
     config.medic.interfaces.web.api_keys = vec![key("ops", Role::Admin, ADMIN)];
     let keys = ApiKeys::new(
         &[

@@ -295,7 +295,8 @@ fn backend_configuration_is_checked_with_every_problem_named() {
             {"modules": ["a b"], "type": "webhook", "url": "ftp://x", "auth": {"type": "bearer"},
              "health_check": {"type": "tcp", "address": "nohost"}},
             {"modules": ["api"], "type": "process", "command": "/usr/bin/api", "restart": ["x"],
-             "health_check": {"type": "http", "url": "http://127.0.0.1:1/{oops}", "expect_status": 42}}
+             "health_check": {"type": "http", "url": "http://127.0.0.1:1/{oops}", "expect_status": 42}},
+            {"modules": ["b"], "type": "webhook", "url": "http://[::1/{module}", "auth": {"type": "none"}}
         ]),
     );
     for expected in [
@@ -310,6 +311,7 @@ fn backend_configuration_is_checked_with_every_problem_named() {
         "resurrection.backends[3].restart: only applies to type command",
         "resurrection.backends[3].health_check.url: unknown placeholder",
         "resurrection.backends[3].health_check.expect_status",
+        "resurrection.backends[4].url: \"http://[::1/{module}\" is not a URL: invalid IPv6 address",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }

@@ -343,13 +343,14 @@ fn environment_overrides_apply_and_bad_ones_are_reported() {
     assert_eq!(c.medic.logging.level, medic::config::raw::LogLevel::Debug);
     assert_eq!(c.medic.metrics.port, 9191);
     assert_eq!(
-        c.medic.smith.event_bus.url.as_deref(),
+        c.medic.smith.event_bus.url.as_ref().map(|u| u.as_str()),
         Some("redis://10.0.0.5:6380")
     );
 
     let bad = |k: &str| match k {
         "MEDIC_MODE" => Some("yolo".to_string()),
         "MEDIC_METRICS_PORT" => Some("ninety".to_string()),
+        "SMITH_EVENT_BUS_URL" => Some("redis://[::1".to_string()),
         _ => None,
     };
     let err = Config::from_texts(
@@ -361,6 +362,10 @@ fn environment_overrides_apply_and_bad_ones_are_reported() {
     .to_string();
     assert!(
         err.contains("MEDIC_MODE") && err.contains("MEDIC_METRICS_PORT"),
+        "{err}"
+    );
+    assert!(
+        err.contains("SMITH_EVENT_BUS_URL: \"redis://[::1\" is not a URL"),
         "{err}"
     );
 }
@@ -681,6 +686,7 @@ fn a_value_its_type_cannot_hold_is_refused_naming_the_key_and_other_sections_sti
     let medic = r#"
 version: "1.0"
 siem: { timeout_seconds: -1 }
+smith: { event_bus: { url: "no scheme here" } }
 resurrection: { flapping: { cooldown_minutes: .nan } }
 plugins: { timeout_ms: soon }
 metrics: { exporter: statsd }
@@ -693,6 +699,7 @@ logging: { level: loud }
     for expected in [
         "logging.level: \"loud\" is not a level (TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL)",
         "siem.timeout_seconds: -1 is not a duration: write a number of seconds, 0 or more",
+        "smith.event_bus.url: \"no scheme here\": relative URL without a base",
         "resurrection.flapping.cooldown_minutes: NaN is not a duration: write a number of minutes, 0 or more",
         "plugins.timeout_ms: invalid type: string \"soon\", expected a number",
         "metrics.exporter: unknown variant `statsd`, expected `prometheus`",

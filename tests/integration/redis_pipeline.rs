@@ -24,7 +24,7 @@ fn config_for(server: &RedisServer) -> Config {
     let mut c = Config::embedded().unwrap();
     let bus = &mut c.medic.smith.event_bus;
     bus.kind = EventBusType::Redis;
-    bus.url = Some(server.url());
+    bus.url = Some(server.url().parse().expect("a URL"));
     bus.block = std::time::Duration::from_millis(100);
     bus.claim_idle = std::time::Duration::from_millis(1000);
     c
@@ -267,8 +267,8 @@ async fn kills_arrive_over_rediss_trusting_the_configured_ca() {
             .smith
             .event_bus
             .url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("rediss://"))
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "rediss")
     );
     config.medic.smith.event_bus.tls_ca_file = Some(server.ca_file().unwrap().to_path_buf());
     let decider = decider_with(config.clone(), None);

@@ -135,7 +135,7 @@ async fn serve(siem: Siem) -> String {
 fn section(endpoint: &str) -> medic::config::raw::SiemSection {
     let mut s = medic::config::Config::embedded().unwrap().medic.siem;
     s.adapter = SiemAdapterType::Rest;
-    s.endpoint = endpoint.to_string();
+    s.endpoint = endpoint.parse().expect("a URL");
     s.timeout = std::time::Duration::from_secs_f64(0.3);
     s.retry.max_attempts = 2;
     s.retry.backoff = std::time::Duration::from_secs_f64(0.01);

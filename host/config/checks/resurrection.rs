@@ -124,12 +124,21 @@ fn check_argv(c: &mut Checker<'_>, path: &str, argv: &[String], required: bool) 
     }
 }
 
+/// A URL that may hold placeholders: it stays text (a URL type would
+/// percent-encode the braces), and is checked as the URL it becomes with
+/// each placeholder filled in by a safe name.
 fn check_http_url(c: &mut Checker<'_>, path: &str, url: &str) {
-    c.check(
-        url.starts_with("http://") || url.starts_with("https://"),
-        path,
-        format!("{url:?} must be an http:// or https:// URL"),
-    );
+    let filled = PLACEHOLDERS
+        .iter()
+        .fold(url.to_string(), |u, p| u.replace(p, "x"));
+    match url::Url::parse(&filled) {
+        Ok(u) => c.check(
+            matches!(u.scheme(), "http" | "https"),
+            path,
+            format!("{url:?} must be an http:// or https:// URL"),
+        ),
+        Err(e) => c.fail(path, format!("{url:?} is not a URL: {e}")),
+    }
     check_template(c, path, url);
 }
 

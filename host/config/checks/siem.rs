@@ -10,9 +10,12 @@ impl SiemSection {
     pub(crate) fn check(&self, c: &mut Checker<'_>) {
         if self.adapter == SiemAdapterType::Rest {
             c.check(
-                self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://"),
+                matches!(self.endpoint.scheme(), "http" | "https"),
                 "siem.endpoint",
-                format!("{:?} must be an http:// or https:// URL", self.endpoint),
+                format!(
+                    "{:?} must be an http:// or https:// URL",
+                    self.endpoint.as_str()
+                ),
             );
         }
         let key_env = &self.auth.key_env;

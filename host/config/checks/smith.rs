@@ -13,9 +13,9 @@ impl SmithSection {
                 c.check(bus.port != 0, "smith.event_bus.port", "must not be 0");
             }
             Some(url) => c.check(
-                url.starts_with("redis://") || url.starts_with("rediss://"),
+                matches!(url.scheme(), "redis" | "rediss"),
                 "smith.event_bus.url",
-                format!("{url:?} must start with redis:// or rediss://"),
+                format!("{:?} must start with redis:// or rediss://", url.as_str()),
             ),
         }
         c.non_empty("smith.event_bus.topic", &bus.topic);

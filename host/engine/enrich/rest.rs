@@ -33,7 +33,7 @@ impl RestSiem {
         let client =
             crate::http_client::build(s.timeout, s.tls_ca_file.as_deref(), "siem.tls_ca_file")
                 .map_err(SiemError::Configuration)?;
-        let base = s.endpoint.trim_end_matches('/');
+        let base = s.endpoint.as_str().trim_end_matches('/');
         Ok(RestSiem {
             client,
             query_url: format!("{base}/query"),
