@@ -5,13 +5,13 @@
 //! Latency is kill to durable decision: from the time Redis stamped the
 //! entry (its id) to the acknowledgement that follows the store's flush.
 
-use parking_lot::Mutex;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
+use parking_lot::Mutex;
 use redis::AsyncCommands;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use serde::Serialize;

@@ -10,7 +10,6 @@
 //! each request its client's address; a request without one (handed to the
 //! router in-process) is not counted.
 
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
 
 use super::{ApiError, AppState};
 

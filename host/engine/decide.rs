@@ -2,11 +2,11 @@
 //! store. Callers make the store durable (one flush per batch) before they
 //! acknowledge or answer. Every log line carries the kill_id.
 
-use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde_json::json;
 use tracing::Instrument;
 

@@ -5,11 +5,11 @@
 //! state the facts the guardrails rule on (`ready`); execution writes it as
 //! resurrections start and end. Neither calls the other.
 
-use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, Feature};

@@ -2,12 +2,12 @@
 //! under the configured isolation, with every failure turned into a
 //! [`PluginError`] and counted towards quarantine.
 
-use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde::Serialize;
 use wasmtime::Store;
 use wasmtime::component::Component;

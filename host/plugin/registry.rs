@@ -7,13 +7,13 @@
 //! plugin is swapped in only after it compiled, matched its world, described
 //! itself and passed the golden kills; otherwise the old one keeps serving.
 
-use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::error::{LoadError, PluginError};

@@ -392,26 +392,8 @@ mod tests {
 
     fn outcome(n: u32, result: OutcomeResult, risk: f64) -> OutcomeRecord {
         OutcomeRecord {
-            outcome_id: format!("o-{n}"),
-            request_id: format!("r-{n}"),
-            decision_id: format!("d-{n}"),
-            kill_id: format!("k-{n}"),
-            result,
-            recorded_at: chrono::Utc::now(),
-            time_to_stable: None,
-            post_resurrection_metrics: Default::default(),
-            smith_feedback: None,
-            human_feedback: None,
-            lessons_learned: vec![],
-            should_adjust_threshold: false,
-            target_module: "m".into(),
-            risk_level: crate::model::RiskLevel::Low,
-            risk_score: 0.1,
-            decision: crate::model::DecisionOutcome::ApproveAuto,
-            strategy: "pessimistic@0.1.0".into(),
-            kill_reason: None,
-            smith_confidence: None,
             reading: reading(risk, 0),
+            ..crate::fixtures::outcome(n, result)
         }
     }
 

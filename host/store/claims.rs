@@ -36,11 +36,12 @@
 //! (docs/benchmarks-history.md, issue 3). Each shard grows on its own, at a
 //! 64th of the size.
 
-use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use super::log::Loc;
 

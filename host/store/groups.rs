@@ -22,9 +22,10 @@
 //! indexes the frames past it again, skipping those whose groups survived
 //! ([`super::Store::reindex_tail`]).
 
-use parking_lot::{Mutex, MutexGuard};
 use std::collections::BinaryHeap;
 use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use super::Result;
 use super::keys::{ms_of_time_be, time_be_ms};

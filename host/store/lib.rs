@@ -26,6 +26,8 @@ mod claims;
 mod dead_letters;
 mod decisions;
 mod durable;
+#[cfg(test)]
+mod fixtures;
 mod groups;
 mod keys;
 mod log;

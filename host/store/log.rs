@@ -19,13 +19,14 @@
 //! frame, reads as missing ([`RecordLog::read`] gives `None`), and the
 //! store treats the record as never written.
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 /// A frame holding a decision record.
 pub const KIND_RECORD: u8 = 1;

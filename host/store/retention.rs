@@ -224,7 +224,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DecisionOutcome, OutcomeResult, Reading, RiskLevel};
+    use crate::model::{DecisionOutcome, OutcomeResult, Reading};
     use crate::{DeadLetter, DecisionRecord, Newest, ScanBudget, ShadowRecord, Stored};
     use chrono::Duration;
 
@@ -265,59 +265,17 @@ mod tests {
 
     fn outcome(n: u32, module: &str, at: DateTime<Utc>, result: OutcomeResult) -> OutcomeRecord {
         OutcomeRecord {
-            outcome_id: format!("o-{n}"),
-            request_id: format!("r-{n}"),
-            decision_id: format!("d-{n}"),
-            kill_id: format!("k-{n}"),
-            result,
             recorded_at: at,
-            time_to_stable: None,
-            post_resurrection_metrics: Default::default(),
-            smith_feedback: None,
-            human_feedback: None,
-            lessons_learned: Vec::new(),
-            should_adjust_threshold: false,
             target_module: module.into(),
-            risk_level: RiskLevel::Low,
             risk_score: 0.2,
-            decision: DecisionOutcome::ApproveAuto,
             strategy: "balanced@0.1.0".into(),
-            kill_reason: None,
-            smith_confidence: None,
             reading: reading(0.3),
+            ..crate::fixtures::outcome(n, result)
         }
     }
 
     fn queued(rec: &DecisionRecord, status: QueueStatus, at: DateTime<Utc>) -> QueueItem {
-        QueueItem {
-            item_id: format!("i-{}", rec.kill.kill_id),
-            decision: rec.decision.clone(),
-            kill: rec.kill.clone(),
-            reason: "test".into(),
-            enqueued_at: at,
-            expires_at: at + Duration::hours(1),
-            status: QueueStatus::Pending,
-            decided_by: None,
-            decided_at: None,
-            note: None,
-            request_id: None,
-            cannot_resurrect: None,
-        }
-        .decided(status, at)
-    }
-
-    trait Decided {
-        fn decided(self, status: QueueStatus, at: DateTime<Utc>) -> Self;
-    }
-    impl Decided for QueueItem {
-        fn decided(mut self, status: QueueStatus, at: DateTime<Utc>) -> Self {
-            self.status = status;
-            if status != QueueStatus::Expired {
-                self.decided_by = Some("alice".into());
-                self.decided_at = Some(at);
-            }
-            self
-        }
+        crate::fixtures::queue_item(format!("i-{}", rec.kill.kill_id), rec, status, at)
     }
 
     fn dead_letter(at: DateTime<Utc>, n: u32) -> DeadLetter {

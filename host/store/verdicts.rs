@@ -166,20 +166,7 @@ mod tests {
         rec.kill.kill_id = format!("k-{n}");
         rec.kill.target_module = module.into();
         rec.decision.decision_id = format!("d-{n}");
-        QueueItem {
-            item_id: format!("i-{n:04}"),
-            decision: rec.decision,
-            kill: rec.kill,
-            reason: "test".into(),
-            enqueued_at: at,
-            expires_at: at + chrono::TimeDelta::hours(1),
-            status,
-            decided_by: Some("alice".into()),
-            decided_at: Some(at),
-            note: None,
-            request_id: None,
-            cannot_resurrect: None,
-        }
+        crate::fixtures::queue_item(format!("i-{n:04}"), &rec, status, at)
     }
 
     use crate::reopened as open;

@@ -9,11 +9,12 @@
 //! once. Nothing is dropped: a buffer of [`LIMIT`] bytes holds further lines
 //! back until the thread has taken it.
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::io::Write;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 /// The longest a line waits before it is written.
 const EVERY: Duration = Duration::from_millis(20);

@@ -555,11 +555,18 @@ fn an_empty_file_is_refused_not_read_as_the_defaults() {
 
 #[test]
 fn retention_keys_are_checked_with_their_paths() {
+    // The problems of a medic.yaml that is `body` after its version.
+    let checked = |body: String| {
+        problems(
+            &format!("version: \"1.0\"\n{body}"),
+            medic::config::EMBEDDED_CONSTITUTION,
+        )
+        .join("\n")
+    };
     let with = |database: &str| {
-        let medic = format!(
-            "version: \"1.0\"\nlearning:\n  database: {{ type: sled, path: data/m.db, {database} }}\n"
-        );
-        problems(&medic, medic::config::EMBEDDED_CONSTITUTION).join("\n")
+        checked(format!(
+            "learning:\n  database: {{ type: sled, path: data/m.db, {database} }}\n"
+        ))
     };
     // The shipped values and "keep everything" pass.
     assert_eq!(with("retention_days: 90"), "");
@@ -587,10 +594,9 @@ fn retention_keys_are_checked_with_their_paths() {
     );
     // A log file is kept a day: its retention is a whole number of days.
     let logs = |retention: &str| {
-        let medic = format!(
-            "version: \"1.0\"\nlogging:\n  outputs: [{{ type: file, path: /tmp/m.log, retention_days: {retention} }}]\n"
-        );
-        problems(&medic, medic::config::EMBEDDED_CONSTITUTION).join("\n")
+        checked(format!(
+            "logging:\n  outputs: [{{ type: file, path: /tmp/m.log, retention_days: {retention} }}]\n"
+        ))
     };
     assert_eq!(logs("14"), "");
     let half = logs("1.5");

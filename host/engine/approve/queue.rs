@@ -3,10 +3,10 @@
 //! visibly — and each item is decided exactly once: decisions on one item are
 //! serialised and a second one is a conflict.
 
-use parking_lot::Mutex;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::json;
 

@@ -2,8 +2,9 @@
 //! the SIEM is not called for `recovery_timeout`; then up to
 //! `half_open_max_calls` probes decide whether it closes again.
 
-use parking_lot::Mutex;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {

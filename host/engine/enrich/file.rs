@@ -13,12 +13,12 @@
 //!       - { indicator_type: ip, value: 203.0.113.9, threat_score: 0.2, source: intel, last_seen: "2024-01-15T10:00:00Z" }
 //! ```
 
-use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -2,10 +2,10 @@
 //! `X-API-Key`, a timeout per attempt, retries with backoff and jitter, a
 //! circuit breaker, and a bounded per-module cache of answers.
 
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use serde_json::json;
 
 use super::breaker::CircuitBreaker;

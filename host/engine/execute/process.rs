@@ -4,11 +4,11 @@
 //! rollback. Children get their own process group, so stopping Medic does
 //! not take the services down with it.
 
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::process::{Child, Command};
 
 use super::backend::{Backend, BackendError};

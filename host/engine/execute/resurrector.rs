@@ -4,14 +4,12 @@
 //! monitoring, rollback — storing and publishing every move, and ending each
 //! resurrection in an outcome record.
 
-use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde_json::json;
-
-use crate::events::Event;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -25,6 +23,7 @@ use crate::approve::{ApprovalQueue, QueueError};
 use crate::config::{Config, Feature};
 use crate::decide::Intent;
 use crate::enrich::SiemAdapter;
+use crate::events::Event;
 use crate::fleet::{Fleet, Interrupt, Signals, Up};
 use crate::model::{
     Decision, JsonMap, KillReport, OutcomeResult, QueueItem, QueueStatus, ResurrectionRequest,

@@ -4,12 +4,12 @@
 //! RESURRECTION_VETO with the same request_id on `response_topic`. One reader
 //! task serves every waiter.
 
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

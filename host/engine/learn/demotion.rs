@@ -10,11 +10,11 @@
 
 use std::sync::Arc;
 
-use crate::events::Event;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::raw::ErrorBudget;
 use crate::config::{Config, Mode};
+use crate::events::Event;
 
 /// The mode one step less automatic, for the modes that resurrect alone.
 pub fn step_down(mode: Mode) -> Option<Mode> {

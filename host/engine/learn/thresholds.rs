@@ -6,10 +6,10 @@
 //! nothing. Operators' changes and reverts go through [`super::check`] and
 //! the same history, but not the safety check: an operator may override.
 
-use parking_lot::Mutex;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::json;
 
