@@ -61,6 +61,12 @@ impl Unit {
     }
 }
 
+/// A configured duration as a span of calendar time, to add to or take
+/// from a time (a duration too long for one is the longest span).
+pub fn span(d: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
 fn read<'de, D: Deserializer<'de>>(d: D, unit: Unit) -> Result<Duration, D::Error> {
     struct Number;
     impl Visitor<'_> for Number {

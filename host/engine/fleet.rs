@@ -9,6 +9,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+
+use crate::config::units::span;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 
@@ -245,7 +247,7 @@ impl Fleet {
                 until: until.to_rfc3339(),
             });
         }
-        let cooldown = chrono::Duration::from_std(res.cooldown).unwrap_or(chrono::TimeDelta::MAX);
+        let cooldown = span(res.cooldown);
         let at = modules.last_resurrected.get(module)?;
         (*at + cooldown > now).then(|| Refusal::Cooldown {
             module: module.to_string(),
@@ -258,7 +260,7 @@ impl Fleet {
     /// resurrection for `resurrection.flapping.cooldown_minutes`.
     pub fn flapping(&self, module: &str, now: DateTime<Utc>) {
         let cooldown = self.config.medic.resurrection.flapping.cooldown;
-        let until = now + chrono::Duration::from_std(cooldown).unwrap_or(chrono::TimeDelta::MAX);
+        let until = now + span(cooldown);
         self.modules
             .lock()
             .flapping_until

@@ -12,6 +12,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::config::units::span;
 use crate::fleet::Fleet;
 use crate::store::{Retention, Store, Swept};
 use crate::telemetry::Metrics;
@@ -42,14 +43,13 @@ impl Sweeper {
         metrics: Arc<Metrics>,
     ) -> Option<Sweeper> {
         let (decisions, audit) = config.medic.learning.database.kept_for()?;
-        let delta = |d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
         Some(Sweeper {
             store,
             fleet,
             metrics,
             retention: Retention {
-                decisions: delta(decisions),
-                audit: delta(audit),
+                decisions: span(decisions),
+                audit: span(audit),
             },
         })
     }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::json;
@@ -120,7 +120,7 @@ impl ApprovalQueue {
             kill: kill.clone(),
             reason: reason.to_string(),
             enqueued_at: now,
-            expires_at: now + Duration::from_std(self.timeout).unwrap_or(Duration::MAX),
+            expires_at: now + crate::config::units::span(self.timeout),
             status: QueueStatus::Pending,
             decided_by: None,
             decided_at: None,

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::config::raw::ErrorBudget;
 use crate::config::{Config, Mode};
@@ -38,7 +38,7 @@ pub fn budget(config: &Config, mode: Mode) -> Option<ErrorBudget> {
 
 /// Where the budget's window starts at `now`.
 pub fn window_start(budget: &ErrorBudget, now: DateTime<Utc>) -> DateTime<Utc> {
-    now - Duration::from_std(budget.window).unwrap_or(Duration::MAX)
+    now - crate::config::units::span(budget.window)
 }
 
 /// Whether `failures` in the window burn `budget`.
@@ -150,7 +150,7 @@ mod tests {
         assert!(!burnt(&b, 2));
         assert!(burnt(&b, 3));
         let now = Utc::now();
-        assert_eq!(window_start(&b, now), now - Duration::hours(1));
+        assert_eq!(window_start(&b, now), now - chrono::Duration::hours(1));
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl ReplayGate {
         let Some(learning) = self.learning.upgrade() else {
             return Err(refused("the engine is stopping".into()));
         };
-        let window = chrono::TimeDelta::from_std(settings.window).unwrap_or(chrono::TimeDelta::MAX);
+        let window = crate::config::units::span(settings.window);
         let (known, _) = learning
             .known_verdicts_within(Utc::now(), window)
             .map_err(|e| refused(format!("the kills of known truth cannot be read: {e}")))?;
