@@ -510,20 +510,12 @@ async fn every_kill_that_arrives_is_counted_received_whatever_becomes_of_it() {
     let s = state();
     let mut bad = kill_json("c-bad", "svc");
     bad["confidence_score"] = json!(7);
-    let batch = json!([
-        kill_json("c-1", "svc"),
-        kill_json("c-2", "svc"),
-        bad,
-        {"hello": "world"},
-        kill_json("c-1", "svc")
-    ]);
+    // Each redelivery is the same kill, to the millisecond: built once.
+    let (c1, c3) = (kill_json("c-1", "svc"), kill_json("c-3", "svc"));
+    let batch = json!([c1, kill_json("c-2", "svc"), bad, {"hello": "world"}, c1]);
     let (status, body) = call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(batch)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    for single in [
-        kill_json("c-3", "svc"),
-        kill_json("c-3", "svc"),
-        json!({"x": 1}),
-    ] {
+    for single in [c3.clone(), c3, json!({"x": 1})] {
         call(&s, "POST", "/api/v1/kills", Some(INGEST), Some(single)).await;
     }
     let m = &s.engine.decider.metrics;
