@@ -353,7 +353,7 @@ pub async fn run(
 
     // Paced: kills arrive at `pace` per second; latency is measured here.
     latencies.lock().clear();
-    let flush_times = decider.store.flush_times.clone();
+    let flush_times = decider.store.flush_times();
     let tallies = || {
         (
             flush_times.record_log.tally(10_000),

@@ -117,19 +117,21 @@ fn list(config: &Config, format: Format) -> anyhow::Result<()> {
 /// start); says why not when the store is held by a running Medic. A store
 /// that does not exist yet is not created.
 fn run_time_bindings(config: &Config, registry: &Registry) -> anyhow::Result<Option<String>> {
-    let path = Path::new(&config.medic.learning.database.path);
-    if !path.exists() {
+    let db = &config.medic.learning.database;
+    let path = Path::new(&db.path);
+    if db.kind == crate::config::raw::DatabaseType::Sled && !path.exists() {
         return Ok(None);
     }
     // The store may still be closing after a command that just ran.
     let mut tries = 0;
     let store = loop {
-        match crate::store::Store::open(path) {
+        match crate::store::Store::open_configured(db) {
             Ok(s) => break s,
-            Err(e) if tries == 20 => {
+            // Only a held sled store is worth waiting for.
+            Err(e) if tries == 20 || !matches!(e, crate::store::StoreError::Locked { .. }) => {
                 return Ok(Some(format!(
                     "bindings made at run time are not shown: the store at {} is in use ({e}); a running medic lists them at GET /api/v1/plugins",
-                    path.display()
+                    crate::store::Store::describe(db)
                 )));
             }
             Err(_) => {

@@ -125,8 +125,8 @@ pub fn run(files: &ConfigFiles, command: &Command) -> anyhow::Result<()> {
                     .block_on(replay::record::from_redis(url, stream, lines))?,
                 None => {
                     let config = super::load_config(files)?;
-                    let path = config.medic.learning.database.path.display();
-                    match crate::store::Store::open(&config.medic.learning.database.path) {
+                    let path = crate::store::Store::describe(&config.medic.learning.database);
+                    match crate::store::Store::open_configured(&config.medic.learning.database) {
                         Ok(store) => replay::record::from_store(&config, &store, *hours, lines)?,
                         Err(crate::store::StoreError::Locked { .. }) => {
                             // A running Medic holds the store: ask it.

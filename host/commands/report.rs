@@ -30,8 +30,8 @@ pub fn run(files: &ConfigFiles, remote: &Remote, command: &ReportCommand) -> any
             *format == ReportFormat::Html,
         ),
     };
-    let path = config.medic.learning.database.path.display();
-    let out = match Store::open(&config.medic.learning.database.path) {
+    let path = Store::describe(&config.medic.learning.database);
+    let out = match Store::open_configured(&config.medic.learning.database) {
         Ok(store) => match (route, html) {
             ("daily", _) => serde_json::to_string_pretty(&report::daily(&store, date)?)?,
             (_, false) => serde_json::to_string_pretty(&weekly::weekly(&store, date)?)?,

@@ -37,10 +37,10 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
     } else {
         None
     };
-    let store = Store::open(&m.learning.database.path).with_context(|| {
+    let store = Store::open_configured(&m.learning.database).with_context(|| {
         format!(
             "opening the store at {}",
-            m.learning.database.path.display()
+            Store::describe(&m.learning.database)
         )
     })?;
     restore_bindings(&registry, &store)?;

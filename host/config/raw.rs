@@ -137,7 +137,9 @@ pub struct EventBusSection {
     /// Where invalid input goes, with the reason.
     pub dead_letter_topic: String,
     pub consumer_group: String,
-    /// Stable across restarts, so this consumer's pending entries are its own.
+    /// Stable across restarts, so this consumer's pending entries are its
+    /// own; one per replica. Default: this machine's host name
+    /// ([`host_name`]).
     pub consumer_name: String,
     /// Entries read per XREADGROUP.
     pub batch_size: u32,
@@ -151,6 +153,22 @@ pub struct EventBusSection {
     pub max_in_flight: u32,
     /// A new consumer group starts at the stream's beginning or its end.
     pub start_from: StartFrom,
+}
+
+/// This machine's host name as a consumer name (each replica of Medic on
+/// its own host, or pod, gets its own), or `medic-1` when it has none that
+/// is a safe name.
+pub fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default();
+    if crate::validate::is_safe_name(&name) {
+        name
+    } else {
+        "medic-1".into()
+    }
 }
 
 /// Where a newly created consumer group starts reading.
@@ -175,7 +193,7 @@ impl Default for EventBusSection {
             events_topic: "medic.events".into(),
             dead_letter_topic: "smith.events.kill_notifications.dead".into(),
             consumer_group: "medic".into(),
-            consumer_name: "medic-1".into(),
+            consumer_name: host_name(),
             batch_size: 256,
             block: Duration::from_secs(1),
             claim_idle: Duration::from_secs(30),
@@ -780,7 +798,14 @@ pub struct LearningSection {
 pub struct LearningDatabase {
     #[serde(rename = "type")]
     pub kind: DatabaseType,
+    /// The embedded store's directory (`type: sled`).
     pub path: PathBuf,
+    /// The PostgreSQL database (`type: postgres`), as
+    /// `postgres://user:password@host:port/database`; `MEDIC_DATABASE_URL`
+    /// overrides it (and chooses `postgres`), so the password need not be
+    /// in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<url::Url>,
     /// Days a decision and everything about its kill (outcomes, verdicts,
     /// decided queue items, shadow decisions, dead letters, finished
     /// requests) are kept; 0 keeps everything.
@@ -798,6 +823,7 @@ impl Default for LearningDatabase {
         LearningDatabase {
             kind: DatabaseType::Sled,
             path: "data/medic.db".into(),
+            url: None,
             retention: Duration::from_secs(90 * 86_400),
             audit_retention: None,
         }
@@ -811,6 +837,8 @@ pub enum DatabaseType {
     /// Embedded, in the directory `path` (one process at a time).
     #[default]
     Sled,
+    /// A PostgreSQL database at `url`, which replicas share.
+    Postgres,
 }
 
 /// The fewest days retention may keep: a kill older than the 30 days

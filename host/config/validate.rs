@@ -73,7 +73,7 @@ pub(super) fn parse_constitution(file: &str, text: &str, p: &mut Vec<Problem>) -
 }
 
 /// The environment's overrides (`MEDIC_MODE`, `MEDIC_LOG_LEVEL`,
-/// `MEDIC_METRICS_PORT`, `SMITH_EVENT_BUS_URL`).
+/// `MEDIC_METRICS_PORT`, `SMITH_EVENT_BUS_URL`, `MEDIC_DATABASE_URL`).
 pub(super) fn apply_env(
     m: &mut MedicFile,
     env: &dyn Fn(&str) -> Option<String>,
@@ -116,6 +116,20 @@ pub(super) fn apply_env(
                 file,
                 "SMITH_EVENT_BUS_URL",
                 format!("{v:?} is not a URL: {e}"),
+            )),
+        }
+    }
+    if let Some(v) = env("MEDIC_DATABASE_URL") {
+        // Never echoed: it may hold a password.
+        match v.parse() {
+            Ok(url) => {
+                m.learning.database.url = Some(url);
+                m.learning.database.kind = DatabaseType::Postgres;
+            }
+            Err(e) => p.push(Problem::new(
+                file,
+                "MEDIC_DATABASE_URL",
+                format!("is not a URL: {e}"),
             )),
         }
     }

@@ -143,7 +143,7 @@ impl Decider {
     ) -> Result<Decider, StoreError> {
         let since = Utc::now() - chrono::Duration::hours(1);
         let window = HourlyWindow::from_times(store.auto_approvals_since(since)?);
-        metrics.watch_store(store.flush_times.clone());
+        metrics.watch_store(store.flush_times());
         Ok(Decider {
             mode: Arc::new(Mutex::new(config.medic.mode.current)),
             config,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::log::KIND_AUDIT;
-use super::{Result, Store};
+use super::{Result, SledStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -55,7 +55,7 @@ struct NewEvent<'a, D: Serialize> {
     details: D,
 }
 
-impl Store {
+impl SledStore {
     /// Appends an event; `seq` is assigned here and only grows.
     pub fn audit(
         &self,

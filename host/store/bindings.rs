@@ -2,7 +2,7 @@
 //! after a restart: one entry per phase key and kind, applied over the
 //! constitution's bindings when Medic starts.
 
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::config::raw::PluginBinding;
 use crate::model::PluginKind;
 
@@ -10,7 +10,7 @@ fn key(phase: &str, kind: PluginKind) -> String {
     format!("{phase}\u{0}{kind}")
 }
 
-impl Store {
+impl SledStore {
     /// Records that `binding` is the plugin of `kind` for `phase`.
     pub fn put_plugin_binding(
         &self,

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::verdicts::HumanVerdict;
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::{
     KillReason, OutcomeRecord, OutcomeResult, QueueItem, QueueStatus, Reading, Resembling, Tally,
 };
@@ -215,7 +215,7 @@ pub fn truth_of(result: OutcomeResult) -> Option<bool> {
 /// The calibration, shared by the store's handles.
 pub(crate) type Shared = parking_lot::Mutex<Calibration>;
 
-impl Store {
+impl SledStore {
     /// What the kills of known truth say of one with this evidence.
     pub fn resembling(&self, reading: Option<Reading>) -> Resembling {
         self.calibration.lock().resembling(reading)
@@ -403,7 +403,7 @@ mod tests {
         let path = dir.path().join("store");
         let near = reading(0.12, 0);
         {
-            let s = Store::open(&path).unwrap();
+            let s = SledStore::open(&path).unwrap();
             s.put_outcome(&outcome(1, OutcomeResult::Success, 0.11))
                 .unwrap();
             s.put_outcome(&outcome(2, OutcomeResult::PartialSuccess, 0.14))
@@ -434,7 +434,7 @@ mod tests {
         }
         let s = (0..100)
             .find_map(|_| {
-                Store::open(&path).ok().or_else(|| {
+                SledStore::open(&path).ok().or_else(|| {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                     None
                 })

@@ -6,7 +6,7 @@
 //! index entry names its kill_id and record ([`super::groups`]), so they
 //! are read back from the time index when the store opens, and from the
 //! record log's tail for the decisions a crash left unindexed
-//! ([`super::Store::reindex_tail`]). Claiming a kill therefore costs a
+//! ([`super::SledStore::reindex_tail`]). Claiming a kill therefore costs a
 //! hash-map insert instead of a sled compare-and-swap (which was a fifth
 //! of the CPU time of a decision), and nothing more to flush.
 //!

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::time_be;
-use super::{Result, Store};
+use super::{Result, SledStore};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -39,7 +39,7 @@ impl DeadLetter {
     }
 }
 
-impl Store {
+impl SledStore {
     pub fn dead_letter(&self, dl: &DeadLetter) -> Result<()> {
         let mut key = time_be(dl.at).to_vec();
         key.extend_from_slice(&self.next_id()?.to_be_bytes());

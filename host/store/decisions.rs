@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::groups::{Pending, TimeEntry};
 use super::log::{KIND_RECORD, Loc};
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::{Decision, DecisionOutcome, KillReport, SiemContext};
 
 /// The time a UUIDv7 decision id carries, in milliseconds.
@@ -81,7 +81,7 @@ pub struct DecisionRecord {
 
 /// A record's JSON, exactly as `serde_json::to_vec(rec)` writes it, with
 /// the decision's JSON given.
-fn record_json(rec: &DecisionRecord, decision_json: &str) -> Result<Vec<u8>> {
+pub(crate) fn record_json(rec: &DecisionRecord, decision_json: &str) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(decision_json.len() + 1024);
     out.extend_from_slice(b"{\"kill\":");
     serde_json::to_writer(&mut out, &rec.kill)?;
@@ -181,7 +181,7 @@ impl ModuleHistory {
     }
 }
 
-impl Store {
+impl SledStore {
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<Decision>> {
         Ok(self.claimed(kill_id)?.0.map(|r| r.decision))
@@ -279,7 +279,7 @@ impl Store {
         self.store_decision_encoded(rec, &serde_json::to_string(&rec.decision)?)
     }
 
-    /// [`Store::store_decision`] for a caller that has the decision's JSON
+    /// [`SledStore::store_decision`] for a caller that has the decision's JSON
     /// already (it publishes the same JSON): the record is built around it
     /// instead of encoding the decision twice.
     pub fn store_decision_encoded(
@@ -386,7 +386,7 @@ impl Store {
     }
 
     /// Decisions made in `[from, to)`, oldest first. Collects them all:
-    /// for a short range only (see [`Store::visit_records_between`]).
+    /// for a short range only (see [`SledStore::visit_records_between`]).
     pub fn records_between(
         &self,
         from: DateTime<Utc>,
@@ -530,7 +530,7 @@ pub(crate) mod tests {
     fn kill_times_count_as_the_store_does_and_keep_no_more_than_their_cap() {
         // Kills over two weeks, mostly in order, some late, a few at the
         // same millisecond; each one's history is counted from the ones
-        // before it as `Store::module_history` counts them, less those a
+        // before it as `SledStore::module_history` counts them, less those a
         // week older than the newest kill so far (forgotten by then).
         let start = DateTime::from_timestamp_millis(1_780_000_000_000).expect("in range");
         let mut at_ms: i64 = 0;
@@ -587,7 +587,7 @@ pub(crate) mod tests {
             rec
         };
         {
-            let store = Store::open(dir.path()).expect("open");
+            let store = SledStore::open(dir.path()).expect("open");
             for i in 0..300 {
                 assert_eq!(
                     store.store_decision(&record(i)).expect("store"),
@@ -607,7 +607,7 @@ pub(crate) mod tests {
             }
             store.groups.log.sync().expect("sync");
         }
-        let store = Store::open(dir.path()).expect("reopen");
+        let store = SledStore::open(dir.path()).expect("reopen");
         assert_eq!(store.decision_count(), 600);
         for i in 0..600 {
             let found = store.decision_for_kill(&format!("k-{i}")).expect("get");
@@ -632,7 +632,7 @@ pub(crate) mod tests {
     /// dead letter (kept only in sled) makes the next flush wait for sled.
     #[tokio::test]
     async fn a_flush_of_decisions_waits_for_sled_only_after_a_sled_only_write() {
-        let store = Store::temporary().expect("store");
+        let store = SledStore::temporary().expect("store");
         let flushes = || {
             (
                 store.flush_times.record_log.tally(u64::MAX).count,
@@ -681,7 +681,7 @@ pub(crate) mod tests {
     /// (docs/BENCHMARKS.md, "Memory of a large store").
     #[test]
     fn reads_over_a_long_range_hold_a_record_at_a_time_not_the_range() {
-        let store = Store::temporary().expect("store");
+        let store = SledStore::temporary().expect("store");
         let base: DecisionRecord = serde_json::from_str(RECORD).expect("record");
         let n = 20_000;
         let now = Utc::now();
@@ -741,7 +741,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let base: DecisionRecord = serde_json::from_str(RECORD).expect("record");
         {
-            let store = Store::open(dir.path()).expect("open");
+            let store = SledStore::open(dir.path()).expect("open");
             for i in 0..20_000 {
                 let mut rec = base.clone();
                 rec.kill.kill_id = format!("k-{i}");
@@ -758,7 +758,7 @@ pub(crate) mod tests {
             let mut tries = 0;
             loop {
                 // A handle just dropped may hold sled's lock a moment.
-                match Store::open(dir.path()) {
+                match SledStore::open(dir.path()) {
                     Ok(s) => break s,
                     Err(_) if tries < 100 => {
                         tries += 1;

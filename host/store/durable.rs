@@ -2,7 +2,7 @@
 //! the approval queue, requests, outcomes, thresholds, plugin bindings).
 //!
 //! Deciding a kill writes only to the record log and to indexes rebuilt
-//! from it after a crash ([`super::Store::reindex_tail`]), so a flush that
+//! from it after a crash ([`super::SledStore::reindex_tail`]), so a flush that
 //! makes a batch of decisions durable need not wait for sled's own log and
 //! fsync as well (sled still flushes itself every half-second). A flush
 //! waits for sled only when a [`Durable`] tree was written since the last

@@ -20,7 +20,7 @@
 //! `meta/indexed_to` records how far into the record log the groups reach,
 //! moved only as far as the log is durable; a store opened after a crash
 //! indexes the frames past it again, skipping those whose groups survived
-//! ([`super::Store::reindex_tail`]).
+//! ([`super::SledStore::reindex_tail`]).
 
 use std::collections::BinaryHeap;
 use std::sync::Arc;

@@ -1,15 +1,21 @@
-//! The durable store (sled): kills with their SIEM context and decision, an
+//! The durable store: kills with their SIEM context and decision, an
 //! append-only audit log, dead letters, the approval queue, resurrection
 //! requests and their outcomes, people's verdicts on queued kills,
-//! thresholds and run-time plugin bindings, under a schema version.
+//! thresholds and run-time plugin bindings.
 //!
-//! Decision records and audit events live in an append-only record log
-//! ([`log`]); sled holds the indexes that point into it (the time and audit
-//! indexes a group at a time, [`groups`]) and everything else.
-//! Writes are made durable by [`Store::flush`] — one flush for a whole batch
-//! (group commit), the record log and sled synced at once — which callers
-//! await before acknowledging anything. A crash therefore loses nothing
-//! acknowledged.
+//! [`Store`] is what the rest of Medic holds: one [`Backend`], chosen by
+//! `learning.database.type`.
+//! - `sled` ([`SledStore`], `embedded.rs`), the default: one process on
+//!   one machine. Decision records and audit events live in an append-only
+//!   record log ([`log`]); sled holds the indexes that point into it (the
+//!   time and audit indexes a group at a time, [`groups`]) and everything
+//!   else.
+//! - `postgres` ([`postgres::PgStore`]): a PostgreSQL database that
+//!   several replicas share, with versioned migrations applied at start.
+//!
+//! Writes are made durable by [`Store::flush`] — one flush for a whole
+//! batch (group commit) — which callers await before acknowledging
+//! anything. A crash therefore loses nothing acknowledged.
 
 // The modules of the crates below, under the names the code uses.
 #[allow(unused_imports)]
@@ -20,12 +26,14 @@ use medic_model::{self as model, wire_time};
 use medic_telemetry as telemetry;
 
 mod audit;
+mod backend;
 mod bindings;
 pub mod calibration;
 mod claims;
 mod dead_letters;
 mod decisions;
 mod durable;
+mod embedded;
 #[cfg(test)]
 mod fixtures;
 mod groups;
@@ -33,6 +41,7 @@ mod keys;
 mod log;
 mod outbox;
 mod outcomes;
+pub mod postgres;
 mod queue;
 mod requests;
 mod retention;
@@ -40,25 +49,22 @@ mod shadow;
 mod thresholds;
 mod verdicts;
 
+use std::ops::Deref;
 use std::path::Path;
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-
-use claims::Claims;
-use durable::{Durable, SledWrites};
-use groups::Groups;
-use log::{KIND_AUDIT, KIND_RECORD, Loc, RecordLog};
+use serde::Serialize;
 
 pub use crate::telemetry::FlushTimes;
+pub use backend::{Backend, Flushing};
+pub use embedded::{SLED_CACHE_BYTES, SledStore};
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;
 pub use decisions::{DecisionRecord, KillTimes, ModuleHistory, Newest, Scan, ScanBudget, Stored};
 pub use outbox::Response;
 pub use outcomes::{OutcomeCounts, OutcomeFilter};
-pub use retention::{Retention, Swept};
+pub use retention::{BATCH as SWEEP_BATCH, Retention, Swept};
 pub use shadow::ShadowRecord;
 pub use thresholds::{ChangeSource, ThresholdChange};
 pub use verdicts::{HumanVerdict, HumanVerdicts};
@@ -85,381 +91,201 @@ pub enum StoreError {
         "store at {path} is open in another process (its lock is held); stop that process or use another store path"
     )]
     Locked { path: String },
+    #[error("store: PostgreSQL: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("store: PostgreSQL migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store: {0}")]
+    Setup(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The store; cheap to clone (sled trees and the log are shared handles).
+/// The store Medic holds: one [`Backend`] (cheap to clone). Every method
+/// of the backend is reached through it; the few below add what a trait
+/// object cannot offer (generic arguments) or what is built from others.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    /// Decision id → record location, only for ids that do not carry their
-    /// decision's time (see [`Store::store_decision`]).
-    pub(crate) decisions: sled::Tree,
-    /// Which record holds each kill's decision.
-    pub(crate) claims: Arc<Claims>,
-    pub(crate) dead: Durable,
-    pub(crate) requests: Durable,
-    pub(crate) queue: Durable,
-    pub(crate) queue_decided: Durable,
-    pub(crate) outcomes: Durable,
-    pub(crate) outcomes_by_module: Durable,
-    pub(crate) thresholds: Durable,
-    pub(crate) threshold_history: Durable,
-    pub(crate) plugin_bindings: Durable,
-    /// Shadow decisions beside the real ones ([`shadow`]).
-    pub(crate) shadow: Durable,
-    /// People's approvals and denials by time ([`verdicts`]).
-    pub(crate) human_verdicts: Durable,
-    /// Responses waiting to reach Redis ([`outbox`]).
-    pub(crate) outbox: Durable,
-    /// Their counts per module, built at open and kept up to date.
-    pub(crate) verdict_counts: Arc<verdicts::VerdictCounts>,
-    /// Kills of known truth by their evidence ([`calibration`]), built at
-    /// open and kept up to date.
-    pub(crate) calibration: Arc<calibration::Shared>,
-    /// The record log and the indexes written a group at a time.
-    pub(crate) groups: Arc<Groups>,
-    /// Writes to the durable trees, for [`Store::flush`].
-    sled_writes: Arc<SledWrites>,
-    /// How long each part of [`Store::flush`] took (for `/metrics`).
-    pub flush_times: Arc<FlushTimes>,
-    /// The directory of a temporary store, removed with its last handle.
-    _temporary: Option<Arc<tempfile::TempDir>>,
+    backend: Arc<dyn Backend>,
 }
 
-/// `meta` key: how many claims the store held when last opened or closed.
-const CLAIMS: &str = "claims";
+impl Deref for Store {
+    type Target = dyn Backend;
+    fn deref(&self) -> &Self::Target {
+        &*self.backend
+    }
+}
 
-/// How often the pending index groups and the record log are made durable
-/// without being asked (as sled does for its own log), for writers that
-/// never flush.
-const SYNC_EVERY: Duration = Duration::from_millis(500);
+impl From<SledStore> for Store {
+    fn from(s: SledStore) -> Store {
+        Store {
+            backend: Arc::new(s),
+        }
+    }
+}
+
+impl From<postgres::PgStore> for Store {
+    fn from(s: postgres::PgStore) -> Store {
+        Store {
+            backend: Arc::new(s),
+        }
+    }
+}
 
 impl Store {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the embedded store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        Store::open_with(path, log::SEGMENT_BYTES)
+        Ok(SledStore::open(path)?.into())
     }
 
-    /// [`Store::open`], with record log segments of `segment_bytes` (tests
-    /// of retention use small ones: only whole segments are removed).
+    /// [`Store::open`], with record log segments of `segment_bytes`.
     pub fn open_with(path: &Path, segment_bytes: u64) -> Result<Store> {
-        let db = open_db(path)?;
-        let log = RecordLog::open_with(&path.join("records"), segment_bytes)?;
-        Store::from_db(db, log, None, &path.display().to_string())
+        Ok(SledStore::open_with(path, segment_bytes)?.into())
     }
 
-    /// A store that lives only as long as its handles (tests, replay).
+    /// An embedded store that lives only as long as its handles (tests,
+    /// replay).
     pub fn temporary() -> Result<Store> {
-        let dir = tempfile::Builder::new().prefix("medic-store-").tempdir()?;
-        let db = sled::Config::new()
-            .temporary(true)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()?;
-        let log = RecordLog::open(dir.path())?;
-        Store::from_db(db, log, Some(Arc::new(dir)), "<temporary>")
+        Ok(SledStore::temporary()?.into())
     }
 
-    fn from_db(
-        db: sled::Db,
-        log: Arc<RecordLog>,
-        temporary: Option<Arc<tempfile::TempDir>>,
-        path: &str,
-    ) -> Result<Store> {
-        let meta = db.open_tree("meta")?;
-        let found = match meta.get("schema_version")? {
-            Some(v) => u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])),
-            None => SCHEMA_VERSION,
-        };
-        if !(1..=SCHEMA_VERSION).contains(&found) {
-            return Err(StoreError::Schema {
-                path: path.to_string(),
-                found,
-            });
-        }
-        let groups = Arc::new(Groups::new(
-            log,
-            db.open_tree("kills_by_time")?,
-            db.open_tree("audit")?,
-            meta.clone(),
-            db.clone(),
-        ));
-        // Version 1 had no time index to read them from: they are claimed
-        // as its records are moved.
-        let claims = if found == 1 {
-            Claims::default()
-        } else {
-            // Gathered in an array sized for the claims the last run left.
-            let expected = match meta.get(CLAIMS)? {
-                Some(n) => u64::from_be_bytes(n.as_ref().try_into().unwrap_or([0; 8])),
-                None => 0,
-            };
-            Claims::load(usize::try_from(expected).unwrap_or(0), |claim| {
-                groups.visit_claims(claim)
-            })?
-        };
-        let sled_writes = Arc::new(SledWrites::default());
-        let store = Store {
-            decisions: db.open_tree("decisions")?,
-            claims: Arc::new(claims),
-            dead: Durable::open(&db, "dead_letters", &sled_writes)?,
-            requests: Durable::open(&db, "requests", &sled_writes)?,
-            queue: Durable::open(&db, "approval_queue", &sled_writes)?,
-            queue_decided: Durable::open(&db, "approval_queue_decided", &sled_writes)?,
-            outcomes: Durable::open(&db, "outcomes", &sled_writes)?,
-            outcomes_by_module: Durable::open(&db, "outcomes_by_module", &sled_writes)?,
-            thresholds: Durable::open(&db, "thresholds", &sled_writes)?,
-            threshold_history: Durable::open(&db, "threshold_history", &sled_writes)?,
-            plugin_bindings: Durable::open(&db, "plugin_bindings", &sled_writes)?,
-            shadow: Durable::open(&db, "shadow_decisions", &sled_writes)?,
-            human_verdicts: Durable::open(&db, "human_verdicts", &sled_writes)?,
-            outbox: Durable::open(&db, "outbox", &sled_writes)?,
-            verdict_counts: Arc::default(),
-            calibration: Arc::default(),
-            db,
-            groups,
-            sled_writes,
-            flush_times: Arc::default(),
-            _temporary: temporary,
-        };
-        if found == 1 {
-            store.migrate_from_v1(path)?;
-        } else {
-            store.reindex_tail()?;
-        }
-        meta.insert(CLAIMS, &(store.claims.len() as u64).to_be_bytes())?;
-        if found < 3 {
-            // Claims are kept in memory and read back from the time index.
-            store.db.drop_tree("decision_by_kill")?;
-        }
-        let denied = store.load_human_verdicts(&meta)?;
-        store.load_calibration(denied)?;
-        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-        store.groups.write()?;
-        store.groups.log.sync()?;
-        // Again, now that the log is durable: `indexed_to` moves up to it.
-        store.groups.write()?;
-        store.db.flush()?;
-        spawn_syncer(Arc::downgrade(&store.groups));
-        Ok(store)
+    /// Connects to the PostgreSQL database at `url` and brings its schema
+    /// up to date.
+    pub fn connect(url: &str) -> Result<Store> {
+        Ok(postgres::PgStore::connect(url)?.into())
     }
 
-    /// Indexes the frames a crash left in the record log past the last
-    /// durable groups: each decision whose kill has no claim yet (in log
-    /// order, so the first decision stored for a kill keeps it), and every
-    /// audit event past the last one indexed. A decision that a group
-    /// written after `indexed_to` indexes (its sled key and frame both
-    /// survived) is claimed already, and is skipped.
-    fn reindex_tail(&self) -> Result<()> {
-        let from = self.groups.indexed_to()?;
-        let frames = self.groups.log.frames_from(from)?;
-        if frames.is_empty() {
-            return Ok(());
+    /// The store `learning.database` names: `sled` at its `path`, or
+    /// `postgres` at its `url`.
+    pub fn open_configured(db: &config::raw::LearningDatabase) -> Result<Store> {
+        match db.kind {
+            config::raw::DatabaseType::Sled => Store::open(&db.path),
+            config::raw::DatabaseType::Postgres => match &db.url {
+                Some(url) => Store::connect(url.as_str()),
+                None => Err(StoreError::Setup(
+                    "learning.database.url is not set (type postgres needs one; or set MEDIC_DATABASE_URL)"
+                        .into(),
+                )),
+            },
         }
-        let last_seq = self.groups.last_audit_seq()?;
-        let mut found = 0;
-        for (loc, kind, payload) in frames {
-            if kind == KIND_RECORD {
-                let rec = serde_json::from_slice::<DecisionRecord>(&payload)?;
-                if self.claim_if_free(&rec, loc)? {
-                    found += 1;
+    }
+
+    /// Where the store lives, for messages: the sled path, or the
+    /// PostgreSQL URL without its password.
+    pub fn describe(db: &config::raw::LearningDatabase) -> String {
+        match (db.kind, &db.url) {
+            (config::raw::DatabaseType::Postgres, Some(url)) => {
+                let mut shown = url.clone();
+                if shown.password().is_some() {
+                    let _ = shown.set_password(Some("***"));
                 }
-            } else if kind == KIND_AUDIT {
-                let event = serde_json::from_slice::<AuditEvent>(&payload)?;
-                if last_seq.is_none_or(|last| event.seq > last) {
-                    let mut pending = self.groups.lock();
-                    pending.audit.push((event.seq, loc));
-                    pending.audited_at(event.at.timestamp_millis());
-                    found += 1;
-                }
+                shown.to_string()
             }
+            _ => db.path.display().to_string(),
         }
-        self.groups
-            .lock()
-            .audit
-            .sort_unstable_by_key(|(seq, _)| *seq);
-        tracing::warn!(
-            entries = found,
-            "Record log held entries written after the last durable index groups; indexed them again"
-        );
-        Ok(())
     }
 
-    /// Version 1 kept records and audit events as sled values, with a time
-    /// and a module index entry per decision: copy each into the record log
-    /// and make the copies durable, then point the claims at them and index
-    /// them in groups (the caller raises the version and flushes).
-    fn migrate_from_v1(&self, path: &str) -> Result<()> {
-        let by_time = self.db.open_tree("kills_by_time")?;
-        let audit = self.db.open_tree("audit")?;
-        let mut records = Vec::new();
-        for item in self.decisions.iter() {
-            let (_, value) = item?;
-            let rec: DecisionRecord = serde_json::from_slice(&value)?;
-            let at = Some(rec.decision.timestamp.timestamp_millis());
-            records.push((self.groups.log.append_at(KIND_RECORD, &value, at)?, rec));
-        }
-        let mut events = Vec::new();
-        let mut newest_event = None;
-        for item in audit.iter() {
-            let (_, value) = item?;
-            let event: AuditEvent = serde_json::from_slice(&value)?;
-            let at = Some(event.at.timestamp_millis());
-            newest_event = newest_event.max(at);
-            events.push((
-                event.seq,
-                self.groups.log.append_at(KIND_AUDIT, &value, at)?,
-            ));
-        }
-        // Durable in the log before sled lets go of the originals.
-        self.groups.log.sync()?;
-        for (loc, rec) in &records {
-            self.decisions.remove(rec.decision.decision_id.as_bytes())?;
-            self.claim_if_free(rec, *loc)?;
-        }
-        let moved = records.len() + events.len();
-        by_time.clear()?;
-        audit.clear()?;
-        // Module histories are read from the time index now.
-        self.db.drop_tree("kills_by_module")?;
-        let mut pending = self.groups.lock();
-        pending.audit.extend(events);
-        if let Some(ms) = newest_event {
-            pending.audited_at(ms);
-        }
-        drop(pending);
-        self.groups.write()?;
-        tracing::info!(
-            store = path,
-            records = moved,
-            "Store migrated from schema version 1 to {SCHEMA_VERSION}"
-        );
-        Ok(())
-    }
-
-    /// Makes every write so far durable: the pending index groups are
-    /// written, then the record log is synced and, at the same time, sled
-    /// is flushed when a durable tree was written since its last flush
-    /// (`durable.rs`). Sled's other trees (the index groups' keys, how far
-    /// they reach) are rebuilt from the log by [`Store::reindex_tail`]
-    /// after a crash, so they are left to sled's own flush every
-    /// half-second: deciding a kill waits for one fsync, not two. Sled's
-    /// indexes may point past the durable log after a crash whatever the
-    /// order, since sled flushes on its own; reads allow for that. Await
-    /// before acknowledging.
+    /// Makes every write so far durable. Await before acknowledging.
     pub async fn flush(&self) -> Result<()> {
-        self.groups.write()?;
-        let log = self.groups.log.clone();
-        let started = Instant::now();
-        let record_log = async {
-            tokio::task::spawn_blocking(move || log.sync())
-                .await
-                .map_err(std::io::Error::other)??;
-            Ok::<_, StoreError>(started.elapsed())
-        };
-        let (record_log, sled) = tokio::join!(record_log, self.sled_writes.flush(&self.db));
-        self.flush_times.record_log.observe(record_log?);
-        if let Some(took) = sled? {
-            self.flush_times.sled.observe(took);
-        }
-        Ok(())
+        self.backend.flush().await
     }
 
-    /// [`Store::flush`], then all of sled, indexes included (on shutdown: the
-    /// next start has nothing to index again).
+    /// [`Store::flush`], and a tidy shutdown.
     pub async fn flush_all(&self) -> Result<()> {
-        self.flush().await?;
-        // `indexed_to` up to the log just made durable: the next open has
-        // no tail to read again.
-        self.groups.write()?;
-        self.groups
-            .meta()
-            .insert(CLAIMS, &(self.claims.len() as u64).to_be_bytes())?;
-        self.db.flush_async().await?;
-        Ok(())
+        self.backend.flush_all().await
     }
 
-    /// The JSON value at a record location; `None` when the record log does
-    /// not hold it (an entry a crash left behind).
-    pub(crate) fn load_json<T: DeserializeOwned>(&self, loc: Loc) -> Result<Option<T>> {
-        match self.groups.log.read(loc)? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            None => Ok(None),
-        }
+    /// Appends an audit event; returns its sequence number.
+    pub fn audit(
+        &self,
+        kind: AuditKind,
+        kill_id: Option<&str>,
+        decision_id: Option<&str>,
+        actor: &str,
+        details: impl Serialize,
+    ) -> Result<u64> {
+        let details = serde_json::value::to_raw_value(&details)?;
+        self.backend
+            .audit_raw(kind, kill_id, decision_id, actor, &details)
     }
 
-    /// Whether the store answers (for health checks).
-    pub fn healthy(&self) -> bool {
-        self.db.was_recovered() || self.db.size_on_disk().is_ok()
+    /// Stores a decided kill unless its kill_id was decided before.
+    pub fn store_decision(&self, rec: &DecisionRecord) -> Result<Stored> {
+        self.backend
+            .store_decision_encoded(rec, &serde_json::to_string(&rec.decision)?)
     }
 
-    pub(crate) fn next_id(&self) -> Result<u64> {
-        Ok(self.db.generate_id()?)
+    /// The decision already made for a kill, if any.
+    pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<model::Decision>> {
+        Ok(self.backend.record_for_kill(kill_id)?.map(|r| r.decision))
     }
-}
 
-/// The most memory sled's page cache may hold. Sled's default is 1 GiB,
-/// and it fills as trees are read (every start reads the time index once,
-/// for the claims): resident memory grew with the store. Sled holds only
-/// indexes and small trees here (records live in the record log), so a
-/// small cache costs reads little (docs/BENCHMARKS.md, "Memory of a large store").
-pub const SLED_CACHE_BYTES: u64 = 32 << 20;
-
-/// How long opening waits for sled's lock on the store. A handle of this
-/// process that was just dropped can keep it a moment longer: its sync
-/// thread may be in the middle of a sync when the last handle goes.
-const LOCK_WAIT: Duration = Duration::from_secs(2);
-
-/// Opens sled at `path`, waiting up to [`LOCK_WAIT`] while its lock is
-/// held; past that another process has the store open, and the error
-/// says so.
-fn open_db(path: &Path) -> Result<sled::Db> {
-    let started = Instant::now();
-    loop {
-        let opened = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open();
-        match opened {
-            Err(sled::Error::Io(e)) if lock_held(&e) => {
-                if started.elapsed() >= LOCK_WAIT {
-                    return Err(StoreError::Locked {
-                        path: path.display().to_string(),
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            other => return Ok(other?),
-        }
+    /// A decision by its id.
+    pub fn decision(&self, decision_id: &str) -> Result<Option<model::Decision>> {
+        Ok(self.backend.record(decision_id)?.map(|r| r.decision))
     }
-}
 
-/// sled reports a held lock as an error of kind `Other` whose message
-/// carries the `WouldBlock` of `flock`.
-fn lock_held(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
-}
+    /// Visits the decisions made in `[from, to)`, a record at a time.
+    pub fn visit_records_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        mut visit: impl FnMut(&DecisionRecord),
+    ) -> Result<()> {
+        self.backend.visit_records_between(from, to, &mut visit)
+    }
 
-/// Writes the pending groups and syncs the record log every [`SYNC_EVERY`]
-/// while the store is open.
-fn spawn_syncer(groups: Weak<Groups>) {
-    let spawned = std::thread::Builder::new()
-        .name("medic-store-sync".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(SYNC_EVERY);
-                let Some(groups) = groups.upgrade() else {
-                    return;
-                };
-                if let Err(e) = groups.write().and_then(|()| Ok(groups.log.sync()?)) {
-                    tracing::error!(error = %e, "Store background sync failed");
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "Could not start the store's sync thread; writes are made durable only by flushes");
+    /// Visits the times (ms) of the decisions made in `[from, to)`.
+    pub fn visit_decision_times(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        mut visit: impl FnMut(i64),
+    ) -> Result<()> {
+        self.backend.visit_decision_times(from, to, &mut visit)
+    }
+
+    /// The newest decisions `page` asks for that `wanted` accepts.
+    pub fn records_newest(
+        &self,
+        page: &Newest,
+        budget: &ScanBudget,
+        wanted: impl Fn(&DecisionRecord) -> bool,
+    ) -> Result<Scan> {
+        self.backend.records_newest(page, budget, &wanted)
+    }
+
+    /// A module's outcomes over the last `days`, oldest first.
+    pub fn module_outcome_history(
+        &self,
+        module: &str,
+        days: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<model::OutcomeRecord>> {
+        let f = OutcomeFilter {
+            module: Some(module.to_string()),
+            from: Some(now - chrono::Duration::days(i64::from(days))),
+            ..OutcomeFilter::default()
+        };
+        self.backend.query_outcomes(&f, usize::MAX)
+    }
+
+    /// All of a module's outcome counts.
+    pub fn module_outcome_counts(&self, module: &str) -> Result<OutcomeCounts> {
+        self.backend.module_counts_between(
+            module,
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+        )
+    }
+
+    /// A module's outcomes, oldest first.
+    pub fn module_outcomes(&self, module: &str) -> Result<Vec<model::OutcomeRecord>> {
+        let f = OutcomeFilter {
+            module: Some(module.to_string()),
+            ..OutcomeFilter::default()
+        };
+        self.backend.query_outcomes(&f, usize::MAX)
     }
 }
 
@@ -469,12 +295,12 @@ fn spawn_syncer(groups: Weak<Groups>) {
 /// The store at `path`, opened again in a test: a handle just dropped may
 /// hold sled's lock a moment longer.
 #[cfg(test)]
-pub(crate) fn reopened(path: &Path) -> Store {
+pub(crate) fn reopened(path: &Path) -> SledStore {
     for _ in 0..100 {
-        if let Ok(s) = Store::open(path) {
+        if let Ok(s) = SledStore::open(path) {
             return s;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("the store did not open again");
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store};
+use super::{Result, SledStore};
 
 /// One response to publish: the stream it goes to and its fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,7 +19,7 @@ pub struct Response {
     pub data: String,
 }
 
-impl Store {
+impl SledStore {
     /// Keeps a response until it is published; returns its place in line.
     pub fn outbox_put(&self, r: &Response) -> Result<u64> {
         let seq = self.next_id()?;
@@ -74,13 +74,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         let first = {
-            let s = Store::open(&path).unwrap();
+            let s = SledStore::open(&path).unwrap();
             let first = s.outbox_put(&response(1)).unwrap();
             s.outbox_put(&response(2)).unwrap();
             futures_flush(&s);
             first
         };
-        let s = Store::open(&path).unwrap();
+        let s = SledStore::open(&path).unwrap();
         let waiting = s.outbox_waiting(10).unwrap();
         assert_eq!(
             waiting
@@ -95,7 +95,7 @@ mod tests {
         assert_eq!(s.outbox_waiting(10).unwrap()[0].1, response(2));
     }
 
-    fn futures_flush(s: &Store) {
+    fn futures_flush(s: &SledStore) {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{module_key, module_prefix, time_be, time_key};
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::{DecisionOutcome, OutcomeRecord, OutcomeResult, RiskLevel};
 
 fn result_byte(r: OutcomeResult) -> u8 {
@@ -87,7 +87,7 @@ pub struct OutcomeFilter {
 }
 
 impl OutcomeFilter {
-    fn wants(&self, o: &OutcomeRecord) -> bool {
+    pub(crate) fn wants(&self, o: &OutcomeRecord) -> bool {
         self.result.is_none_or(|r| r == o.result)
             && self.risk_level.is_none_or(|r| r == o.risk_level)
             && self.decision.is_none_or(|d| d == o.decision)
@@ -108,7 +108,7 @@ fn bounds(
     )
 }
 
-impl Store {
+impl SledStore {
     /// Records an outcome.
     pub fn put_outcome(&self, o: &OutcomeRecord) -> Result<()> {
         let key = time_key(o.recorded_at, &o.outcome_id);

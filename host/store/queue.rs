@@ -5,14 +5,14 @@
 //! or denial is indexed as a verdict on the module as it moves
 //! ([`super::verdicts`]).
 
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::{QueueItem, QueueStatus};
 
 fn decode(v: &[u8]) -> Result<QueueItem> {
     Ok(serde_json::from_slice(v)?)
 }
 
-impl Store {
+impl SledStore {
     /// Writes an item to the tree its status belongs in.
     pub fn put_queue_item(&self, item: &QueueItem) -> Result<()> {
         let key = item.item_id.as_bytes();

@@ -1,10 +1,10 @@
 //! Resurrection requests, keyed by request_id, every workflow move kept in
 //! the record.
 
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::ResurrectionRequest;
 
-impl Store {
+impl SledStore {
     /// Writes a request (new or updated).
     pub fn put_request(&self, r: &ResurrectionRequest) -> Result<()> {
         self.requests

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use super::calibration::truth_of;
 use super::keys::{module_key, time_be, time_key};
-use super::{AuditEvent, HumanVerdict, Result, Store};
+use super::{AuditEvent, HumanVerdict, Result, SledStore};
 use crate::model::{OutcomeRecord, QueueItem, QueueStatus, ResurrectionRequest};
 
 /// How long things are kept.
@@ -81,7 +81,7 @@ impl Swept {
 /// one): each sweep is a bounded piece of work, and the next goes on.
 pub const BATCH: usize = 10_000;
 
-impl Store {
+impl SledStore {
     /// Removes what is past `retention` as of `now` (see the module's
     /// documentation), at most [`BATCH`] entries of each kind.
     pub fn sweep(&self, retention: &Retention, now: DateTime<Utc>) -> Result<Swept> {
@@ -202,7 +202,7 @@ impl Store {
     /// [`BATCH`] (setting `more` when that stopped it); returns them.
     fn take_before(
         &self,
-        tree: &super::Durable,
+        tree: &crate::durable::Durable,
         to: &[u8],
         more: &mut bool,
     ) -> Result<Vec<(sled::IVec, sled::IVec)>> {
@@ -306,7 +306,7 @@ mod tests {
         }
     }
 
-    fn newest_kill_ids(s: &Store) -> Vec<String> {
+    fn newest_kill_ids(s: &SledStore) -> Vec<String> {
         let page = Newest {
             from: DateTime::<Utc>::MIN_UTC,
             to: Utc::now() + days(1),
@@ -329,7 +329,7 @@ mod tests {
 
     /// What a store's learner and readers see, to compare a swept store
     /// with the same store opened afresh.
-    fn learnt(s: &Store) -> (crate::model::Resembling, crate::HumanVerdicts, usize) {
+    fn learnt(s: &SledStore) -> (crate::model::Resembling, crate::HumanVerdicts, usize) {
         (
             s.resembling(reading(0.3)),
             s.human_verdicts("x"),
@@ -348,7 +348,7 @@ mod tests {
             audit: days(90),
         };
         let swept_counts = {
-            let s = Store::open(&path).expect("open");
+            let s = SledStore::open(&path).expect("open");
             let mut records = Vec::new();
             for (n, at) in [(0, old), (1, old), (2, recent), (3, recent)] {
                 let rec = record(&format!("k-{n}"), "x", at + Duration::seconds(n));
@@ -448,7 +448,7 @@ mod tests {
 
     #[test]
     fn audit_events_follow_their_own_longer_retention() {
-        let s = Store::temporary().expect("store");
+        let s = SledStore::temporary().expect("store");
         let now = Utc::now();
         for n in 0..3 {
             s.audit(
@@ -506,7 +506,7 @@ mod tests {
         // a third of a day) so that whole ones can go. Retention: 31 days.
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("store");
-        let s = Store::open_with(&path, 128 << 10).expect("open");
+        let s = SledStore::open_with(&path, 128 << 10).expect("open");
         let retention = Retention {
             decisions: days(31),
             audit: days(31),

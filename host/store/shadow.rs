@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::time_key;
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::DecisionOutcome;
 
 /// A shadow's would-be decision on one live kill.
@@ -33,7 +33,7 @@ pub struct ShadowRecord {
     pub error: Option<String>,
 }
 
-impl Store {
+impl SledStore {
     /// Records a shadow decision.
     pub fn put_shadow(&self, r: &ShadowRecord) -> Result<()> {
         self.shadow

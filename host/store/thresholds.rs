@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::{NamedValues, PluginUse};
 
 /// Who changed the thresholds.
@@ -40,7 +40,7 @@ const CURRENT: &[u8] = b"current";
 const LAST_LEARNED: &[u8] = b"last_learned_at";
 const LAST_RUN: &[u8] = b"last_learning_run_at";
 
-impl Store {
+impl SledStore {
     /// The thresholds last put in force, if any were.
     pub fn current_thresholds(&self) -> Result<Option<NamedValues>> {
         self.thresholds
@@ -99,7 +99,7 @@ impl Store {
 
     /// When the learner last ran (scheduled or on demand), whether or not
     /// it changed anything: the schedule counts from here. Not the same as
-    /// [`Store::last_learned_at`], which is the newest outcome it was given.
+    /// [`SledStore::last_learned_at`], which is the newest outcome it was given.
     pub fn last_learning_run_at(&self) -> Result<Option<DateTime<Utc>>> {
         self.thresholds
             .get(LAST_RUN)?

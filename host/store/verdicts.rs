@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::time_key;
-use super::{Result, Store};
+use super::{Result, SledStore};
 use crate::model::{ModuleProfile, QueueItem, QueueStatus, Reading};
 
 /// Kills of one module that people approved and denied.
@@ -28,7 +28,7 @@ pub struct HumanVerdicts {
 }
 
 impl HumanVerdicts {
-    fn add(&mut self, approved: bool) {
+    pub(crate) fn add(&mut self, approved: bool) {
         if approved {
             self.approvals = self.approvals.saturating_add(1);
         } else {
@@ -76,7 +76,7 @@ pub(crate) type VerdictCounts = parking_lot::Mutex<HashMap<String, HumanVerdicts
 /// store made before it existed has verdicts only there).
 const INDEXED: &str = "human_verdicts_indexed";
 
-impl Store {
+impl SledStore {
     /// Indexes a person's verdict on a decided queue item (an expiry or a
     /// pending item is none). Writing the same item again counts it once.
     pub(crate) fn index_human_verdict(&self, item: &QueueItem) -> Result<()> {
@@ -178,7 +178,7 @@ mod tests {
         let t0 = Utc::now() - chrono::TimeDelta::hours(3);
         let at = |h: i64| t0 + chrono::TimeDelta::hours(h);
         {
-            let s = Store::open(&path).unwrap();
+            let s = SledStore::open(&path).unwrap();
             s.put_queue_item(&item(1, "x", QueueStatus::Pending, at(0)))
                 .unwrap();
             for (n, status) in [
@@ -233,7 +233,7 @@ mod tests {
         let path = dir.path().join("store");
         let now = Utc::now();
         {
-            let s = Store::open(&path).unwrap();
+            let s = SledStore::open(&path).unwrap();
             s.put_queue_item(&item(1, "x", QueueStatus::Pending, now))
                 .unwrap();
             s.put_queue_item(&item(2, "x", QueueStatus::Pending, now))
@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn a_store_made_before_the_index_is_indexed_from_its_decided_items() {
-        let s = Store::temporary().unwrap();
+        let s = SledStore::temporary().unwrap();
         let now = Utc::now();
         s.put_queue_item(&item(1, "x", QueueStatus::Denied, now))
             .unwrap();

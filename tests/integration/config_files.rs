@@ -348,6 +348,7 @@ fn environment_overrides_apply_and_bad_ones_are_reported() {
     );
 
     let bad = |k: &str| match k {
+        "MEDIC_DATABASE_URL" => Some("postgres://medic:s3cret@[::1".to_string()),
         "MEDIC_MODE" => Some("yolo".to_string()),
         "MEDIC_METRICS_PORT" => Some("ninety".to_string()),
         "SMITH_EVENT_BUS_URL" => Some("redis://[::1".to_string()),
@@ -368,6 +369,8 @@ fn environment_overrides_apply_and_bad_ones_are_reported() {
         err.contains("SMITH_EVENT_BUS_URL: \"redis://[::1\" is not a URL"),
         "{err}"
     );
+    assert!(err.contains("MEDIC_DATABASE_URL: is not a URL"), "{err}");
+    assert!(!err.contains("s3cret"), "a password is never echoed: {err}");
 }
 
 #[test]
@@ -696,7 +699,7 @@ smith: { event_bus: { url: "no scheme here" } }
 resurrection: { flapping: { cooldown_minutes: .nan } }
 plugins: { timeout_ms: soon }
 metrics: { exporter: statsd }
-learning: { database: { type: postgres } }
+learning: { database: { type: mysql } }
 interfaces: { web: { rate_limit_burst: 0 } }
 logging: { level: loud }
 "#;
@@ -709,9 +712,54 @@ logging: { level: loud }
         "resurrection.flapping.cooldown_minutes: NaN is not a duration: write a number of minutes, 0 or more",
         "plugins.timeout_ms: invalid type: string \"soon\", expected a number",
         "metrics.exporter: unknown variant `statsd`, expected `prometheus`",
-        "learning.database.type: unknown variant `postgres`, expected `sled`",
+        "learning.database.type: unknown variant `mysql`, expected `sled` or `postgres`",
         "interfaces.web.rate_limit_burst: 0 must be at least 1",
     ] {
         assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
     }
+}
+
+#[test]
+fn the_store_is_sled_by_default_or_postgres_at_a_url_and_every_problem_is_named() {
+    let with = |database: &str| {
+        let medic = format!("version: \"1.0\"\nlearning: {{ database: {database} }}\n");
+        problems(&medic, medic::config::EMBEDDED_CONSTITUTION).join("\n")
+    };
+    assert_eq!(with("{ type: sled, path: data/x.db }"), "");
+    assert_eq!(
+        with("{ type: postgres, url: \"postgres://medic@db.example:5432/medic\" }"),
+        ""
+    );
+    let all = with("{ type: postgres }");
+    assert!(
+        all.contains("learning.database.url: is required with type: postgres"),
+        "{all}"
+    );
+    let all = with("{ type: postgres, url: \"mysql://db.example/medic\" }");
+    assert!(
+        all.contains("learning.database.url: scheme \"mysql\" is not postgres:// or postgresql://"),
+        "{all}"
+    );
+    let all = with("{ type: sled, url: \"postgres://db.example/medic\" }");
+    assert!(
+        all.contains("learning.database.url: is only read with type: postgres"),
+        "{all}"
+    );
+    // The environment's URL chooses PostgreSQL (the password stays out of
+    // the file).
+    let env = |k: &str| {
+        (k == "MEDIC_DATABASE_URL").then(|| "postgres://medic:pw@db.example:5432/medic".to_string())
+    };
+    let c = Config::from_texts(
+        ("m", medic::config::EMBEDDED_MEDIC),
+        ("c", medic::config::EMBEDDED_CONSTITUTION),
+        &env,
+    )
+    .unwrap();
+    let db = &c.medic.learning.database;
+    assert_eq!(db.kind, medic::config::raw::DatabaseType::Postgres);
+    assert_eq!(
+        medic::store::Store::describe(db),
+        "postgres://medic:***@db.example:5432/medic"
+    );
 }

@@ -1,7 +1,7 @@
 //! `learning`: the store that keeps outcomes, how long, and how learning
 //! runs.
 
-use crate::raw::{LearningSection, MIN_RETENTION_DAYS};
+use crate::raw::{DatabaseType, LearningSection, MIN_RETENTION_DAYS};
 use crate::units::Unit;
 use crate::validate::Checker;
 
@@ -11,11 +11,42 @@ const MAX_DAYS: u64 = 36_500;
 impl LearningSection {
     pub(crate) fn check(&self, c: &mut Checker<'_>) {
         let db = &self.database;
-        c.check(
-            !db.path.as_os_str().is_empty(),
-            "learning.database.path",
-            "must not be empty",
-        );
+        match db.kind {
+            DatabaseType::Sled => {
+                c.check(
+                    !db.path.as_os_str().is_empty(),
+                    "learning.database.path",
+                    "must not be empty",
+                );
+                c.check(
+                    db.url.is_none(),
+                    "learning.database.url",
+                    "is only read with type: postgres (this store is sled, at learning.database.path): remove it or set type: postgres",
+                );
+            }
+            DatabaseType::Postgres => match &db.url {
+                None => c.fail(
+                    "learning.database.url",
+                    "is required with type: postgres (postgres://user@host:5432/database), here or in MEDIC_DATABASE_URL",
+                ),
+                Some(url) => {
+                    c.check(
+                        matches!(url.scheme(), "postgres" | "postgresql"),
+                        "learning.database.url",
+                        format!(
+                            "scheme {:?} is not postgres:// or postgresql://",
+                            url.scheme()
+                        ),
+                    );
+                    c.check(
+                        url.host_str().is_some_and(|h| !h.is_empty())
+                            || url.query_pairs().any(|(k, _)| k == "host"),
+                        "learning.database.url",
+                        "names no host (postgres://user@host:5432/database)",
+                    );
+                }
+            },
+        }
         let days = Unit::Days.of(db.retention);
         c.check(
             days == 0.0 || (MIN_RETENTION_DAYS as f64..=MAX_DAYS as f64).contains(&days),

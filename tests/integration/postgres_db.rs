@@ -1,0 +1,69 @@
+//! A PostgreSQL database of its own for each test, created on the server
+//! at `MEDIC_TEST_POSTGRES` (default: the local server as user
+//! `postgres`) and dropped when the test ends, whatever it left.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::Connection;
+
+/// The server tests create their databases on.
+fn server() -> String {
+    std::env::var("MEDIC_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestDatabase {
+    name: String,
+}
+
+/// Runs `sql` on the server's own database, on a thread of its own (the
+/// caller may be inside a runtime).
+fn admin(sql: String) {
+    let server = server();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&server).await.unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL does not answer at {server} ({e}). The PostgreSQL tests need a server: \
+                     install and start one (Debian: `apt-get install postgresql && service postgresql start`), \
+                     or name one in MEDIC_TEST_POSTGRES (a user that may create databases)"
+                )
+            });
+            sqlx::raw_sql(&sql).execute(&mut conn).await.expect(&sql);
+        })
+    })
+    .join()
+    .expect("the admin thread");
+}
+
+impl TestDatabase {
+    pub fn create() -> TestDatabase {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let name = format!("medic_test_{}_{nanos}", std::process::id());
+        admin(format!("CREATE DATABASE {name}"));
+        TestDatabase { name }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> String {
+        let mut url = url::Url::parse(&server()).expect("MEDIC_TEST_POSTGRES is a URL");
+        url.set_path(&self.name);
+        url.to_string()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        admin(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
