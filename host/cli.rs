@@ -62,6 +62,12 @@ pub enum Command {
         /// see when the slow ones happened.
         #[arg(long)]
         latencies: Option<PathBuf>,
+        /// Store the run's decisions in this PostgreSQL database (tables
+        /// created if missing) instead of a sled store in a temporary
+        /// directory. The run's kill ids are its own, so nothing it finds
+        /// there is decided again; its rows stay.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Generate a labelled recording from a scenario (same seed, same file).
     Simulate {

@@ -32,6 +32,8 @@ use crate::telemetry::{Metrics, Tally};
 pub struct Report {
     pub kills: usize,
     pub isolation: String,
+    /// The store the decisions went to: `sled` or `postgres`.
+    pub store: String,
     pub redis_only_per_second: f64,
     pub saturated_per_second: f64,
     pub saturated_ratio_to_redis_only: f64,
@@ -266,6 +268,7 @@ pub async fn run(
     kills: usize,
     pace: f64,
     work_dir: &Path,
+    database_url: Option<&str>,
 ) -> anyhow::Result<(Report, Vec<Acked>)> {
     anyhow::ensure!(kills > 0, "--kills: must be at least 1");
     anyhow::ensure!(
@@ -303,7 +306,10 @@ pub async fn run(
     config.medic.siem.intel_file = Some(intel.to_path_buf());
     let config = Arc::new(config);
     let registry = Arc::new(Registry::new(&config)?);
-    let store = Store::open(&work_dir.join("store")).context("store")?;
+    let store = match database_url {
+        Some(url) => Store::connect(url).context("--database-url")?,
+        None => Store::open(&work_dir.join("store")).context("store")?,
+    };
     let siem = enrich::from_config(&config, &|_| None)?;
     let decider = Engine::recording(Parts {
         config: config.clone(),
@@ -403,6 +409,12 @@ pub async fn run(
     let report = Report {
         kills,
         isolation: format!("{:?}", config.medic.plugins.isolation).to_lowercase(),
+        store: if database_url.is_some() {
+            "postgres"
+        } else {
+            "sled"
+        }
+        .into(),
         redis_only_per_second: ceiling.round(),
         saturated_per_second: saturated.round(),
         saturated_ratio_to_redis_only: (saturated / ceiling * 1000.0).round() / 1000.0,

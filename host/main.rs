@@ -166,14 +166,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             kills,
             pace,
             latencies,
+            database_url,
         } => {
             let config = commands::load_config(&cli.files)?;
             // Logged as `serve` logs, so the figures include what logging costs.
             let _logs = medic::telemetry::init(&config)?;
             let dir = tempfile_dir()?;
             let runtime = tokio::runtime::Runtime::new()?;
-            let report =
-                runtime.block_on(medic::loadtest::run(&config, redis, *kills, *pace, &dir));
+            let report = runtime.block_on(medic::loadtest::run(
+                &config,
+                redis,
+                *kills,
+                *pace,
+                &dir,
+                database_url.as_deref(),
+            ));
             let _ = std::fs::remove_dir_all(&dir);
             let (report, acked) = report?;
             // The report first: a file that cannot be written does not lose it.
