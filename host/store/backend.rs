@@ -131,6 +131,10 @@ pub trait Backend: Send + Sync {
     // The approval queue.
     /// Writes an item as its status says (pending, or decided and kept).
     fn put_queue_item(&self, item: &QueueItem) -> Result<()>;
+    /// Writes a decided item (approved, denied, expired) only if the store
+    /// still holds it pending; `false` when it was decided meanwhile (by
+    /// another process sharing the store), and nothing is written.
+    fn settle_queue_item(&self, item: &QueueItem) -> Result<bool>;
     fn queue_item(&self, item_id: &str) -> Result<Option<QueueItem>>;
     /// Removes an item, whatever its status.
     fn remove_queue_item(&self, item_id: &str) -> Result<Option<QueueItem>>;
@@ -292,6 +296,7 @@ impl Backend for crate::SledStore {
         fn dead_letters_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<DeadLetter>>;
         fn dead_letters_count_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<usize>;
         fn put_queue_item(&self, item: &QueueItem) -> Result<()>;
+        fn settle_queue_item(&self, item: &QueueItem) -> Result<bool>;
         fn queue_item(&self, item_id: &str) -> Result<Option<QueueItem>>;
         fn remove_queue_item(&self, item_id: &str) -> Result<Option<QueueItem>>;
         fn pending_queue_items(&self) -> Result<Vec<QueueItem>>;

@@ -30,6 +30,19 @@ impl SledStore {
         Ok(())
     }
 
+    /// Writes a decided item only if it is still pending here. One
+    /// process holds a sled store, and its approval queue decides an item
+    /// under one lock, so this check and the write cannot interleave with
+    /// another decision.
+    pub fn settle_queue_item(&self, item: &QueueItem) -> Result<bool> {
+        if item.status == QueueStatus::Pending || self.queue.get(item.item_id.as_bytes())?.is_none()
+        {
+            return Ok(false);
+        }
+        self.put_queue_item(item)?;
+        Ok(true)
+    }
+
     pub fn queue_item(&self, item_id: &str) -> Result<Option<QueueItem>> {
         let key = item_id.as_bytes();
         match self.queue.get(key)? {

@@ -27,6 +27,7 @@ mod redis_pipeline;
 mod redis_server;
 mod replay_gate;
 mod replay_tests;
+mod replicas;
 mod resurrection_e2e;
 mod shadow;
 mod siem_file;

@@ -37,6 +37,16 @@ pub enum QueueError {
     Store(#[from] StoreError),
 }
 
+/// The answer to deciding an item decided already.
+fn decided_already(item: QueueItem) -> QueueError {
+    QueueError::Conflict {
+        id: item.item_id,
+        status: crate::model::wire_name(&item.status),
+        by: item.decided_by.unwrap_or_default(),
+        at: item.decided_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+    }
+}
+
 /// The queue's counts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueStats {
@@ -176,14 +186,22 @@ impl ApprovalQueue {
             self.expire(&mut item, now)?;
         }
         if item.status != QueueStatus::Pending {
-            return Err(QueueError::Conflict {
-                id: item.item_id,
-                status: crate::model::wire_name(&item.status),
-                by: item.decided_by.unwrap_or_default(),
-                at: item.decided_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            });
+            return Err(decided_already(item));
         }
         Ok(item)
+    }
+
+    /// Writes a decided item if the store still holds it pending. Another
+    /// Medic sharing the store (a replica) may have decided it since it
+    /// was read: then this decision is a conflict and nothing is written.
+    fn settle(&self, item: &QueueItem) -> Result<(), QueueError> {
+        if self.store.settle_queue_item(item)? {
+            return Ok(());
+        }
+        match self.store.queue_item(&item.item_id)? {
+            Some(stored) => Err(decided_already(stored)),
+            None => Err(QueueError::NotFound(item.item_id.clone())),
+        }
     }
 
     /// Marks the item approved by `approver`. `make` builds (and may refuse)
@@ -208,7 +226,7 @@ impl ApprovalQueue {
         item.decided_at = Some(now);
         item.note = notes.map(str::to_string);
         item.request_id = Some(request_id.clone());
-        self.store.put_queue_item(&item)?;
+        self.settle(&item)?;
         self.store.audit(
             AuditKind::HumanApproval,
             Some(&item.decision.kill_id),
@@ -241,7 +259,7 @@ impl ApprovalQueue {
         item.decided_by = Some(denier.to_string());
         item.decided_at = Some(now);
         item.note = Some(reason.to_string());
-        self.store.put_queue_item(&item)?;
+        self.settle(&item)?;
         self.store.audit(
             AuditKind::HumanDenial,
             Some(&item.decision.kill_id),
@@ -262,7 +280,7 @@ impl ApprovalQueue {
             "not decided within interfaces.approval_queue.timeout_hours ({})",
             self.timeout_hours()
         ));
-        self.store.put_queue_item(item)?;
+        self.settle(item)?;
         self.store.audit(
             AuditKind::QueueExpired,
             Some(&item.decision.kill_id),
@@ -285,8 +303,12 @@ impl ApprovalQueue {
         let mut expired = Vec::new();
         for mut item in self.store.pending_queue_items()? {
             if item.expires_at <= now {
-                self.expire(&mut item, now)?;
-                expired.push(item);
+                match self.expire(&mut item, now) {
+                    Ok(()) => expired.push(item),
+                    // Decided or expired by another replica meanwhile.
+                    Err(QueueError::Conflict { .. } | QueueError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(expired)

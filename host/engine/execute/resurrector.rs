@@ -199,10 +199,13 @@ impl Resurrector {
                 now,
             )
             .map_err(|e| e.to_string())?;
-            self.store.put_request(&r).map_err(|e| e.to_string())?;
             let id = r.request_id.clone();
             Ok((r, id))
         })?;
+        // Stored only once the item is settled as approved here: when
+        // another replica decided it first, no request of this one exists
+        // to be resumed and run a second time.
+        self.store.put_request(&request)?;
         self.dispatch(request.clone());
         Ok((item, request))
     }

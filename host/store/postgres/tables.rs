@@ -598,6 +598,33 @@ impl Backend for PgStore {
         Ok(())
     }
 
+    fn settle_queue_item(&self, item: &QueueItem) -> Result<bool> {
+        if item.status == QueueStatus::Pending {
+            return Ok(false);
+        }
+        // Decided once: the row changes only while it is still pending,
+        // whichever replica gets there first.
+        let done = self.run(
+            sqlx::query(
+                "UPDATE queue_items SET pending = false, decision_ms = $2, item = $3::jsonb \
+                 WHERE item_id = $1 AND pending",
+            )
+            .bind(&item.item_id)
+            .bind(ms(item.decision.timestamp))
+            .bind(text(item)?)
+            .execute(&self.pool),
+        )?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if item.status == QueueStatus::Expired {
+            let reading = self.reading_of(item)?;
+            self.calibration.lock().unresolved(reading, true);
+        }
+        self.index_human_verdict(item)?;
+        Ok(true)
+    }
+
     fn queue_item(&self, item_id: &str) -> Result<Option<QueueItem>> {
         let row: Option<String> = self.run(
             sqlx::query_scalar("SELECT item::text FROM queue_items WHERE item_id = $1")

@@ -1,0 +1,117 @@
+//! Replicas in one process: engines of their own (queue, resurrector,
+//! fleet) on one PostgreSQL database, as `medic serve` processes sharing
+//! it would be. What one decides, the others see and cannot decide again.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use medic::model::{QueueStatus, WorkflowState};
+use medic::store::Store;
+
+use crate::acting_inprocess::{Setup, setup, wait_final};
+use crate::pipeline_support::decide;
+use crate::postgres_db::TestDatabase;
+
+/// `n` acting engines on one database, with the queue's timeout `timeout`.
+fn replicas(db: &TestDatabase, n: usize, timeout: Option<Duration>) -> Vec<Setup> {
+    (0..n)
+        .map(|_| {
+            setup(
+                100,
+                |c| {
+                    if let Some(t) = timeout {
+                        c.medic.interfaces.approval_queue.timeout = t;
+                    }
+                },
+                Store::connect(&db.url()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_approvals_of_one_item_over_two_replicas_run_it_once() {
+    let db = TestDatabase::create();
+    let r = replicas(&db, 2, None);
+    // A critical module's kill waits for a person, on replica 0.
+    decide(&r[0].decider, "race-pg", "auth-service").await;
+    // Replica 1 sees the item in the shared queue.
+    let id = r[1]
+        .acting
+        .queue
+        .list_pending(10)
+        .unwrap()
+        .remove(0)
+        .item_id;
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let a = r[n % 2].acting.clone();
+            let id = id.clone();
+            tokio::spawn(async move { a.approve(&id, &format!("approver-{n}"), None) })
+        })
+        .collect();
+    let mut won = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok((item, request)) => won.push((item, request)),
+            Err(e) => {
+                assert!(e.to_string().contains("already approved"), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((won.len(), refused), (1, 7));
+    let (item, request) = won.remove(0);
+    assert_eq!(item.status, QueueStatus::Approved);
+    // One request, run to its end once, its outcome recorded once.
+    let store = r[0].decider.store.clone();
+    let requests: Vec<_> = store
+        .requests(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.kill_id == "race-pg")
+        .collect();
+    assert_eq!(requests.len(), 1);
+    let done = wait_final(&store, &request.request_id).await;
+    assert_eq!(done.state, WorkflowState::Completed, "{done:?}");
+    let outcomes = store.module_outcomes("auth-service").unwrap();
+    assert_eq!(outcomes.len(), 1);
+    // Both replicas count the one person's approval once.
+    let verdicts = r[1].decider.store.human_verdicts_between(
+        Utc::now() - chrono::Duration::hours(1),
+        Utc::now() + chrono::Duration::minutes(1),
+    );
+    assert_eq!(verdicts.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_expires_once_whichever_replicas_sweep_it() {
+    let db = TestDatabase::create();
+    let r = replicas(&db, 3, Some(Duration::from_millis(500)));
+    decide(&r[0].decider, "exp-pg-1", "auth-service").await;
+    decide(&r[1].decider, "exp-pg-2", "payment-processor").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Every replica sweeps at once; each item is expired by one of them.
+    let sweeps: Vec<_> = r
+        .iter()
+        .map(|s| {
+            let q = s.acting.clone();
+            tokio::task::spawn_blocking(move || q.queue.expire_due(Utc::now()).unwrap().len())
+        })
+        .collect();
+    let mut expired = 0;
+    for s in sweeps {
+        expired += s.await.unwrap();
+    }
+    assert_eq!(expired, 2);
+    let items = r[2].decider.store.queue_items().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i.status == QueueStatus::Expired));
+    // A person who comes too late is told it expired.
+    let e = r[2]
+        .acting
+        .approve(&items[0].item_id, "carol", None)
+        .unwrap_err();
+    assert!(e.to_string().contains("already expired"), "{e}");
+}
