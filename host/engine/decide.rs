@@ -303,32 +303,53 @@ impl Decider {
             }),
             _ => None,
         };
-        let mut decision = conclude(
-            Judged {
-                config: &self.config,
-                kill,
-                has_context: context.is_some(),
-                context_status,
-                profile: &profile,
-                scored: &scored,
-                decided: decided.as_ref(),
-                thresholds: &thresholds,
-                mode,
-                mode_note,
-                phase: self.registry.active().phase.to_string(),
-                now,
-                acting: acting.as_ref(),
-            },
-            // The id carries the decision's time: the store finds a
-            // decision by its id through its time index.
-            uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-                uuid::NoContext,
-                u64::try_from(now.timestamp()).unwrap_or(0),
-                now.timestamp_subsec_nanos(),
-            ))
-            .to_string(),
-            &mut window,
-        );
+        let judged = || Judged {
+            config: &self.config,
+            kill,
+            has_context: context.is_some(),
+            context_status: context_status.clone(),
+            profile: &profile,
+            scored: &scored,
+            decided: decided.as_ref(),
+            thresholds: &thresholds,
+            mode,
+            mode_note: mode_note.clone(),
+            phase: self.registry.active().phase.to_string(),
+            now,
+            acting: acting.as_ref(),
+        };
+        // The id carries the decision's time: the store finds a decision
+        // by its id through its time index.
+        let decision_id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            u64::try_from(now.timestamp()).unwrap_or(0),
+            now.timestamp_subsec_nanos(),
+        ))
+        .to_string();
+        let cap = self
+            .config
+            .constitution
+            .constraints
+            .max_auto_resurrections_per_hour;
+        let mut decision = conclude(judged(), decision_id.clone(), &mut window);
+        let mut tries = 0;
+        while acting.is_some()
+            && decision.outcome == DecisionOutcome::ApproveAuto
+            && !self.store.take_auto_approval(&kill.kill_id, now, cap)?
+        {
+            // Replicas sharing the store took the hour's last approvals:
+            // the guardrails rule again on the count they all share (after
+            // two tries, on a full hour: never over the cap).
+            tries += 1;
+            let taken = if tries < 3 {
+                self.store
+                    .auto_approvals_since(now - chrono::Duration::hours(1))?
+            } else {
+                vec![now; usize::try_from(cap).unwrap_or(usize::MAX)]
+            };
+            *window = HourlyWindow::from_times(taken);
+            decision = conclude(judged(), decision_id.clone(), &mut window);
+        }
         let executes = acting.is_some() && decision.outcome == DecisionOutcome::ApproveAuto;
         decision.executed = executes;
         decision.correlation_id = inc.correlation_id;

@@ -98,8 +98,15 @@ pub trait Backend: Send + Sync {
         budget: &ScanBudget,
         wanted: &dyn Fn(&DecisionRecord) -> bool,
     ) -> Result<Scan>;
-    /// Auto-approvals decided since `since`, oldest first.
+    /// Auto-approvals counted towards the hourly cap since `since`, oldest
+    /// first: decided ones (sled), or taken by any replica (PostgreSQL,
+    /// [`Backend::take_auto_approval`]).
     fn auto_approvals_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>>;
+    /// Takes one of the hour's `cap` automatic approvals for `kill_id` at
+    /// `now`; `false` when the cap is reached. A store one process holds
+    /// answers `true`: that process's own count is the whole count. A
+    /// store replicas share counts every replica's, atomically.
+    fn take_auto_approval(&self, kill_id: &str, now: DateTime<Utc>, cap: u32) -> Result<bool>;
     /// How many kills have a decision.
     fn decision_count(&self) -> usize;
 
@@ -244,6 +251,9 @@ impl Backend for crate::SledStore {
     }
     fn flush_times(&self) -> Arc<FlushTimes> {
         self.flush_times.clone()
+    }
+    fn take_auto_approval(&self, _kill_id: &str, _now: DateTime<Utc>, _cap: u32) -> Result<bool> {
+        Ok(true)
     }
     fn visit_records_between(
         &self,

@@ -39,7 +39,14 @@ use crate::{DecisionRecord, FlushTimes, Result, StoreError};
 use bridge::Bridge;
 
 /// The schema's migrations, in order: (version, description, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "store", include_str!("migrations/0001_store.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "store", include_str!("migrations/0001_store.sql")),
+    (
+        2,
+        "auto approvals",
+        include_str!("migrations/0002_auto_approvals.sql"),
+    ),
+];
 
 /// The most connections a replica holds.
 const POOL_SIZE: u32 = 8;

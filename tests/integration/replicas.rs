@@ -9,15 +9,20 @@ use medic::model::{QueueStatus, WorkflowState};
 use medic::store::Store;
 
 use crate::acting_inprocess::{Setup, setup, wait_final};
-use crate::pipeline_support::decide;
+use crate::pipeline_support::{decide, incoming, kill_json};
 use crate::postgres_db::TestDatabase;
 
 /// `n` acting engines on one database, with the queue's timeout `timeout`.
 fn replicas(db: &TestDatabase, n: usize, timeout: Option<Duration>) -> Vec<Setup> {
+    replicas_capped(db, n, 100, timeout)
+}
+
+/// [`replicas`], with the hourly cap on automatic resurrections `cap`.
+fn replicas_capped(db: &TestDatabase, n: usize, cap: u32, timeout: Option<Duration>) -> Vec<Setup> {
     (0..n)
         .map(|_| {
             setup(
-                100,
+                cap,
                 |c| {
                     if let Some(t) = timeout {
                         c.medic.interfaces.approval_queue.timeout = t;
@@ -114,4 +119,52 @@ async fn an_item_expires_once_whichever_replicas_sweep_it() {
         .approve(&items[0].item_id, "carol", None)
         .unwrap_err();
     assert!(e.to_string().contains("already expired"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_over_three_replicas_never_exceeds_the_hourly_cap() {
+    const CAP: u32 = 5;
+    const KILLS: usize = 36;
+    let db = TestDatabase::create();
+    let r = replicas_capped(&db, 3, CAP, None);
+    let tasks: Vec<_> = (0..KILLS)
+        .map(|i| {
+            let d = r[i % 3].decider.clone();
+            tokio::spawn(async move {
+                let kill = medic::ingest::validate::kill_report(
+                    &kill_json(&format!("cap-{i}"), &format!("svc-{i}")),
+                    Utc::now(),
+                )
+                .unwrap();
+                d.handle(incoming(kill)).await.unwrap()
+            })
+        })
+        .collect();
+    let (mut auto, mut capped) = (0, 0);
+    for t in tasks {
+        let handled = t.await.unwrap();
+        let d = handled.decision();
+        match d.outcome {
+            medic::model::DecisionOutcome::ApproveAuto => auto += 1,
+            medic::model::DecisionOutcome::PendingReview => {
+                assert!(d.guardrails.contains(&"hourly_cap".to_string()), "{d:?}");
+                capped += 1;
+            }
+            other => panic!("unexpected {other:?}: {:?}", d.reasoning),
+        }
+    }
+    assert_eq!(auto, CAP as usize, "the cap holds across replicas");
+    assert_eq!(capped, KILLS - CAP as usize);
+    let store = &r[0].decider.store;
+    assert_eq!(
+        store
+            .auto_approvals_since(Utc::now() - chrono::Duration::hours(1))
+            .unwrap()
+            .len(),
+        CAP as usize
+    );
+    // A replica started now counts the hour the others used.
+    let late = replicas_capped(&db, 1, CAP, None).remove(0);
+    let d = decide(&late.decider, "cap-late", "svc-late").await;
+    assert!(d.decision().guardrails.contains(&"hourly_cap".to_string()));
 }

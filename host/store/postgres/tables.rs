@@ -471,19 +471,47 @@ impl Backend for PgStore {
     }
 
     fn auto_approvals_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
-        let rows: Vec<String> = self.run(
+        let rows: Vec<i64> = self.run(
             sqlx::query_scalar(
-                "SELECT (record->'decision'->'timestamp')::text FROM decisions \
-                 WHERE outcome = $1 AND decided_ms >= $2 AND decided_ms < $3",
+                "SELECT at_ms FROM auto_approvals WHERE at_ms >= $1 AND at_ms < $2 ORDER BY at_ms",
             )
-            .bind(wire_str(&DecisionOutcome::ApproveAuto))
             .bind(ms(since))
             .bind(ms(Utc::now() + chrono::Duration::minutes(1)))
             .fetch_all(&self.pool),
         )?;
-        let mut out = all::<DateTime<Utc>>(rows)?;
-        out.sort_unstable();
-        Ok(out)
+        Ok(rows
+            .into_iter()
+            .filter_map(DateTime::from_timestamp_millis)
+            .collect())
+    }
+
+    fn take_auto_approval(&self, kill_id: &str, now: DateTime<Utc>, cap: u32) -> Result<bool> {
+        let pool = &self.pool;
+        let hour_ago = ms(now - chrono::Duration::hours(1));
+        Ok(self.run(async {
+            let mut tx = pool.begin().await?;
+            // One taker at a time across every replica, until commit.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('medic.auto_approvals'))")
+                .execute(&mut *tx)
+                .await?;
+            let taken: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM auto_approvals WHERE at_ms > $1")
+                    .bind(hour_ago)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if taken >= i64::from(cap) {
+                return Ok::<_, sqlx::Error>(false);
+            }
+            sqlx::query(
+                "INSERT INTO auto_approvals (kill_id, at_ms) VALUES ($1, $2) ON CONFLICT (kill_id) DO NOTHING",
+            )
+            .bind(kill_id)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })?)
     }
 
     fn decision_count(&self) -> usize {
@@ -1035,6 +1063,12 @@ impl Backend for PgStore {
             )?,
             ..Swept::default()
         };
+        // Kept a day: the cap looks back an hour.
+        self.delete_before(
+            "auto_approvals",
+            "at_ms < $1",
+            ms(now - chrono::Duration::days(1)),
+        )?;
         s.more = [
             s.queue_items,
             s.verdicts,
