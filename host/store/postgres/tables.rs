@@ -17,8 +17,8 @@ use crate::backend::{Backend, Flushing};
 use crate::config::raw::PluginBinding;
 use crate::decisions::record_json;
 use crate::model::{
-    Decision, DecisionOutcome, NamedValues, OutcomeRecord, OutcomeResult, PluginKind, QueueItem,
-    QueueStatus, Reading, Resembling, ResurrectionRequest, wire_str,
+    Decision, NamedValues, OutcomeRecord, OutcomeResult, PluginKind, QueueItem, QueueStatus,
+    Reading, Resembling, ResurrectionRequest, wire_str,
 };
 use crate::{
     AuditEvent, AuditKind, DeadLetter, DecisionRecord, FlushTimes, HumanVerdict, HumanVerdicts,
