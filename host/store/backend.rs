@@ -222,6 +222,8 @@ pub trait Backend: Send + Sync {
     // Responses waiting to reach Redis.
     fn outbox_put(&self, r: &Response) -> Result<u64>;
     /// The oldest `limit` responses waiting, with their sequence numbers.
+    /// A store replicas share hands each to one replica at a time (for a
+    /// lease of 30 s, until [`Backend::outbox_done`]).
     fn outbox_waiting(&self, limit: usize) -> Result<Vec<(u64, Response)>>;
     fn outbox_done(&self, seq: u64) -> Result<()>;
     fn outbox_len(&self) -> usize;

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "auto approvals",
         include_str!("migrations/0002_auto_approvals.sql"),
     ),
+    (
+        3,
+        "outbox lease",
+        include_str!("migrations/0003_outbox_lease.sql"),
+    ),
 ];
 
 /// The most connections a replica holds.
@@ -63,6 +68,8 @@ pub struct PgStore {
     /// Kills of known truth by their evidence, built at connect.
     pub(crate) calibration: parking_lot::Mutex<Calibration>,
     pub(crate) flush_times: Arc<FlushTimes>,
+    /// This connection's own name (what it leases from the outbox).
+    pub(crate) instance: String,
     /// Last: the pool's sockets belong to its runtime.
     bridge: Bridge,
 }
@@ -93,6 +100,7 @@ impl PgStore {
             verdict_counts: parking_lot::Mutex::default(),
             calibration: parking_lot::Mutex::default(),
             flush_times: Arc::default(),
+            instance: uuid::Uuid::new_v4().to_string(),
             bridge,
         };
         store.migrate()?;

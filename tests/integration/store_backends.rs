@@ -480,8 +480,9 @@ fn exercise(store: &Store) {
     assert_eq!(store.outbox_len(), 2);
     let waiting = store.outbox_waiting(10).unwrap();
     assert_eq!(waiting[0], (s1, response("a")));
+    assert_eq!(waiting[1], (s2, response("b")));
     store.outbox_done(s1).unwrap();
-    assert_eq!(store.outbox_waiting(10).unwrap(), vec![(s2, response("b"))]);
+    assert_eq!(store.outbox_len(), 1);
 
     // Retention: a sweep as of 20 minutes after t0 + 31 days removes what
     // is older than the first 20 minutes' cut, and keeps the rest.
@@ -679,4 +680,42 @@ async fn an_engine_on_postgres_decides_acts_and_caps_a_burst() {
             .iter()
             .any(|e| e.kind == AuditKind::DecisionMade)
     );
+}
+
+#[test]
+fn replicas_sharing_the_outbox_publish_each_response_once() {
+    let db = TestDatabase::create();
+    let a = Store::connect(&db.url()).unwrap();
+    let b = Store::connect(&db.url()).unwrap();
+    for n in 0..10 {
+        a.outbox_put(&Response {
+            stream: "medic.responses".into(),
+            kill_id: format!("k-{n}"),
+            decision_id: format!("d-{n}"),
+            correlation_id: "c".into(),
+            data: "{}".into(),
+        })
+        .unwrap();
+    }
+    // Each replica takes a batch: none is taken twice while its lease runs.
+    let first = a.outbox_waiting(4).unwrap();
+    let second = b.outbox_waiting(100).unwrap();
+    assert_eq!((first.len(), second.len()), (4, 6));
+    assert!(
+        first
+            .iter()
+            .all(|(s, _)| second.iter().all(|(t, _)| s != t))
+    );
+    // A replica retrying (Redis was down) takes its own batch again.
+    assert_eq!(a.outbox_waiting(100).unwrap(), first);
+    assert!(
+        b.outbox_waiting(2)
+            .unwrap()
+            .iter()
+            .all(|r| second.contains(r))
+    );
+    for (seq, _) in first.iter().chain(&second) {
+        a.outbox_done(*seq).unwrap();
+    }
+    assert_eq!(b.outbox_len(), 0);
 }

@@ -74,6 +74,10 @@ fn counts(rows: Vec<(String, i64)>) -> Result<OutcomeCounts> {
     Ok(c)
 }
 
+/// How long a replica holds the responses it took from the outbox to
+/// publish (far longer than a publish takes).
+const OUTBOX_LEASE_MS: i64 = 30_000;
+
 const SETTING_CURRENT: &str = "current";
 const SETTING_LAST_LEARNED: &str = "last_learned_at";
 const SETTING_LAST_RUN: &str = "last_learning_run_at";
@@ -1014,11 +1018,22 @@ impl Backend for PgStore {
     }
 
     fn outbox_waiting(&self, n: usize) -> Result<Vec<(u64, Response)>> {
-        let rows = self.run(
-            sqlx::query("SELECT seq, response::text FROM outbox ORDER BY seq LIMIT $1")
-                .bind(limit(n))
-                .fetch_all(&self.pool),
+        // Taken for a while: replicas sharing the outbox skip what another
+        // is publishing, and take it over if that one dies.
+        let now = ms(Utc::now());
+        let mut rows = self.run(
+            sqlx::query(
+                "UPDATE outbox SET leased_until_ms = $2, leased_by = $4 WHERE seq IN \
+                 (SELECT seq FROM outbox WHERE leased_until_ms < $3 OR leased_by = $4 \
+                 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING seq, response::text",
+            )
+            .bind(limit(n))
+            .bind(now + OUTBOX_LEASE_MS)
+            .bind(now)
+            .bind(&self.instance)
+            .fetch_all(&self.pool),
         )?;
+        rows.sort_by_key(|row| row.try_get::<i64, _>(0).unwrap_or(i64::MAX));
         rows.iter()
             .map(|row| {
                 let seq: i64 = row.try_get(0)?;
