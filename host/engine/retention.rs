@@ -114,6 +114,15 @@ impl Sweeper {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
             }
+            // One replica sweeps a store they share.
+            let store = self.store.clone();
+            let leads = tokio::task::spawn_blocking(move || store.leads())
+                .await
+                .unwrap_or(false);
+            if !leads {
+                wait = EVERY;
+                continue;
+            }
             wait = match self.sweep_once().await {
                 Ok(s) if s.more => MORE_AFTER,
                 Ok(_) => EVERY,

@@ -45,6 +45,12 @@ pub trait Backend: Send + Sync {
     fn healthy(&self) -> bool;
     /// How long each part of a flush took (for `/metrics`).
     fn flush_times(&self) -> Arc<FlushTimes>;
+    /// Whether this process does the work of `role` that must run once
+    /// (`Some(epoch)`) or another process sharing the store does (`None`).
+    /// One process holds a sled store, so it leads every role (epoch 1);
+    /// replicas sharing PostgreSQL elect one by an advisory lock, and the
+    /// epoch goes up each time the role changes hands.
+    fn lead(&self, role: &str) -> Result<Option<u64>>;
 
     // Decisions, one per kill_id.
     /// Stores a decided kill unless its kill_id was decided before, in
@@ -256,6 +262,9 @@ impl Backend for crate::SledStore {
     }
     fn take_auto_approval(&self, _kill_id: &str, _now: DateTime<Utc>, _cap: u32) -> Result<bool> {
         Ok(true)
+    }
+    fn lead(&self, _role: &str) -> Result<Option<u64>> {
+        Ok(Some(1))
     }
     fn visit_records_between(
         &self,

@@ -101,6 +101,10 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The role whose holder does the work that must run once across
+/// replicas: queue expiry, retention sweeps, scheduled learning.
+pub const SINGLETON_ROLE: &str = "singletons";
+
 /// The store Medic holds: one [`Backend`] (cheap to clone). Every method
 /// of the backend is reached through it; the few below add what a trait
 /// object cannot offer (generic arguments) or what is built from others.
@@ -182,6 +186,20 @@ impl Store {
                 shown.to_string()
             }
             _ => db.path.display().to_string(),
+        }
+    }
+
+    /// Whether this process does the work that must run once (queue
+    /// expiry, retention, scheduled learning): always on sled; on
+    /// PostgreSQL, when it is the elected replica. A store that cannot
+    /// say is taken as a no (the work waits for the next try).
+    pub fn leads(&self) -> bool {
+        match self.backend.lead(SINGLETON_ROLE) {
+            Ok(epoch) => epoch.is_some(),
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot tell whether this replica leads; leaving the work that runs once to the next try");
+                false
+            }
         }
     }
 

@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox lease",
         include_str!("migrations/0003_outbox_lease.sql"),
     ),
+    (4, "leaders", include_str!("migrations/0004_leaders.sql")),
 ];
 
 /// The most connections a replica holds.
@@ -68,8 +69,12 @@ pub struct PgStore {
     /// Kills of known truth by their evidence, built at connect.
     pub(crate) calibration: parking_lot::Mutex<Calibration>,
     pub(crate) flush_times: Arc<FlushTimes>,
-    /// This connection's own name (what it leases from the outbox).
+    /// This connection's own name (what it leases from the outbox, and
+    /// the holder of the roles it leads).
     pub(crate) instance: String,
+    /// The roles this process leads: the connection holding each one's
+    /// advisory lock, and the epoch it took it at.
+    pub(crate) leading: parking_lot::Mutex<HashMap<String, (sqlx::PgConnection, u64)>>,
     /// Last: the pool's sockets belong to its runtime.
     bridge: Bridge,
 }
@@ -101,6 +106,7 @@ impl PgStore {
             calibration: parking_lot::Mutex::default(),
             flush_times: Arc::default(),
             instance: uuid::Uuid::new_v4().to_string(),
+            leading: parking_lot::Mutex::default(),
             bridge,
         };
         store.migrate()?;
@@ -155,6 +161,66 @@ impl PgStore {
             .map_err(|e| StoreError::Setup(format!("flush did not finish: {e}")))??;
         self.flush_times.record_log.observe(started.elapsed());
         Ok(())
+    }
+
+    /// Leads `role` if no other process does: `Some(epoch)` while this
+    /// one holds the role's advisory lock (on a connection kept for it),
+    /// `None` while another does. A lost connection loses the role; the
+    /// next call tries to take it again.
+    pub(crate) fn lead(&self, role: &str) -> Result<Option<u64>> {
+        use sqlx::Connection;
+        let mut leading = self.leading.lock();
+        if let Some((conn, epoch)) = leading.get_mut(role) {
+            let epoch = *epoch;
+            let alive = self.run(async {
+                let held: Option<i64> =
+                    sqlx::query_scalar("SELECT epoch FROM leaders WHERE role = $1 AND holder = $2")
+                        .bind(role)
+                        .bind(&self.instance)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                Ok::<_, sqlx::Error>(held == i64::try_from(epoch).ok())
+            });
+            match alive {
+                Ok(true) => return Ok(Some(epoch)),
+                Ok(false) | Err(_) => {
+                    tracing::warn!(
+                        role,
+                        epoch,
+                        "Lost a leader's role (its connection or epoch is gone)"
+                    );
+                    leading.remove(role);
+                }
+            }
+        }
+        let pool = self.pool.clone();
+        let taken = self.run(async {
+            let mut conn = pool.acquire().await?.detach();
+            let got: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('medic.leader.' || $1))")
+                    .bind(role)
+                    .fetch_one(&mut conn)
+                    .await?;
+            if !got {
+                conn.close().await?;
+                return Ok::<_, sqlx::Error>(None);
+            }
+            let epoch: i64 = sqlx::query_scalar(
+                "INSERT INTO leaders (role, epoch, holder) VALUES ($1, 1, $2) \
+                 ON CONFLICT (role) DO UPDATE SET epoch = leaders.epoch + 1, holder = $2, since = now() \
+                 RETURNING epoch",
+            )
+            .bind(role)
+            .bind(&self.instance)
+            .fetch_one(&mut conn)
+            .await?;
+            Ok(Some((conn, u64::try_from(epoch).unwrap_or(0))))
+        })?;
+        Ok(taken.map(|(conn, epoch)| {
+            tracing::info!(role, epoch, "Leading");
+            leading.insert(role.to_string(), (conn, epoch));
+            epoch
+        }))
     }
 
     /// Builds the counts kept in memory from the tables: people's verdicts

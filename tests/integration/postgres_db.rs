@@ -19,7 +19,11 @@ pub struct TestDatabase {
 /// Runs `sql` on the server's own database, on a thread of its own (the
 /// caller may be inside a runtime).
 fn admin(sql: String) {
-    let server = server();
+    run_on(server(), sql)
+}
+
+/// Runs `sql` on the database at `server`.
+fn run_on(server: String, sql: String) {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -49,6 +53,11 @@ impl TestDatabase {
         let name = format!("medic_test_{}_{nanos}", std::process::id());
         admin(format!("CREATE DATABASE {name}"));
         TestDatabase { name }
+    }
+
+    /// Runs `sql` in this database, as an operator (or a fault) would.
+    pub fn execute(&self, sql: &str) {
+        run_on(self.url(), sql.to_string())
     }
 
     /// The database's URL.

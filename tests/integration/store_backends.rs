@@ -719,3 +719,37 @@ fn replicas_sharing_the_outbox_publish_each_response_once() {
     }
     assert_eq!(b.outbox_len(), 0);
 }
+
+#[test]
+fn one_replica_leads_the_work_that_runs_once_and_another_takes_over_when_it_goes() {
+    use medic::store::SINGLETON_ROLE;
+    let db = TestDatabase::create();
+    let a = Store::connect(&db.url()).unwrap();
+    let b = Store::connect(&db.url()).unwrap();
+    assert!(a.leads());
+    assert!(!b.leads(), "one leader at a time");
+    assert_eq!(a.lead(SINGLETON_ROLE).unwrap(), Some(1));
+    assert_eq!(b.lead(SINGLETON_ROLE).unwrap(), None);
+    // A leader whose epoch moved on (another took the role while it was
+    // cut off) stands down.
+    db.execute("UPDATE leaders SET epoch = epoch + 10");
+    assert_ne!(a.lead(SINGLETON_ROLE).unwrap(), Some(1));
+    // The leader goes (its connection with it): another replica takes the
+    // role, at a later epoch.
+    drop(a);
+    let mut took = None;
+    for _ in 0..200 {
+        if let Some(epoch) = b.lead(SINGLETON_ROLE).unwrap() {
+            took = Some(epoch);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(took.is_some_and(|e| e > 11), "{took:?}");
+    assert!(b.leads());
+    // The embedded store has one process: it always leads.
+    assert_eq!(
+        Store::temporary().unwrap().lead(SINGLETON_ROLE).unwrap(),
+        Some(1)
+    );
+}

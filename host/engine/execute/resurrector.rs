@@ -302,7 +302,14 @@ impl Resurrector {
     /// Expires queue items past their time, every `every`, until `stop`.
     pub async fn expire_queue(self: Arc<Self>, every: Duration, stop: CancellationToken) {
         loop {
-            match self.queue.expire_due(Utc::now()) {
+            // One replica expires a queue they share (an item is expired
+            // once either way: a second expiry is a conflict).
+            let expiring = if self.store.leads() {
+                self.queue.expire_due(Utc::now())
+            } else {
+                Ok(Vec::new())
+            };
+            match expiring {
                 Ok(items) if !items.is_empty() => {
                     if let Err(e) = self.store.flush().await {
                         tracing::error!(error = %e, "Flushing queue expiries failed");

@@ -25,6 +25,8 @@ use crate::store::StoreError;
 /// set, and a monotonic sleep of a week does not follow the wall clock
 /// across a suspended machine. One read an hour costs nothing.
 const RECHECK: Duration = Duration::from_secs(3600);
+/// How often a replica that does not lead looks whether it should.
+const FOLLOWER_RECHECK: Duration = Duration::from_secs(60);
 
 /// How long one learning period is.
 pub fn period(schedule: Schedule) -> chrono::Duration {
@@ -75,6 +77,18 @@ impl ThresholdManager {
         loop {
             if stop.is_cancelled() {
                 return;
+            }
+            let me = self.clone();
+            // One replica learns for a store they share; the others look
+            // again a minute later, in case it went.
+            let leads = tokio::task::spawn_blocking(move || me.store.leads())
+                .await
+                .unwrap_or(false);
+            if !leads {
+                if !wait_or_stop(&stop, FOLLOWER_RECHECK).await {
+                    return;
+                }
+                continue;
             }
             let me = self.clone();
             let wait = match tokio::task::spawn_blocking(move || me.due(Utc::now())).await {

@@ -265,6 +265,10 @@ impl Backend for PgStore {
         self.flush_times.clone()
     }
 
+    fn lead(&self, role: &str) -> Result<Option<u64>> {
+        PgStore::lead(self, role)
+    }
+
     fn store_decision_encoded(&self, rec: &DecisionRecord, decision_json: &str) -> Result<Stored> {
         let d = &rec.decision;
         let record = String::from_utf8(record_json(rec, decision_json)?)
