@@ -753,3 +753,37 @@ fn one_replica_leads_the_work_that_runs_once_and_another_takes_over_when_it_goes
         Some(1)
     );
 }
+
+/// A task that spent tokio's cooperative budget without yielding (as the
+/// Redis consumer deciding a batch in one poll does) still gets its store
+/// call answered: it hung until the store's calls ran unconstrained.
+#[test]
+fn a_store_call_from_a_task_that_spent_its_budget_is_answered() {
+    use futures::FutureExt;
+    let db = TestDatabase::create();
+    let store = Store::connect(&db.url()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let answered = rt.block_on(async move {
+        let task = tokio::spawn(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            for i in 0..1000 {
+                tx.send(i).unwrap();
+            }
+            // Each receive spends a unit; once none is left it is pending.
+            let mut received = 0;
+            while rx.recv().now_or_never().is_some() {
+                received += 1;
+            }
+            assert!(received < 1000, "the budget ran out");
+            store.record_for_kill("k-1").unwrap()
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(20), task).await
+    });
+    // Not waiting for a worker that may be stuck: the test fails, not hangs.
+    rt.shutdown_background();
+    assert_eq!(answered.expect("the store call hung").unwrap(), None);
+}

@@ -27,9 +27,15 @@ impl Bridge {
     }
 
     /// Runs `f` to completion on this thread, in the store's runtime.
+    ///
+    /// Unconstrained by tokio's cooperative budget: a caller on a tokio
+    /// worker may have spent its task's budget, and tokio then defers the
+    /// wake of a resource polled here until that task yields — which it
+    /// cannot while this blocks (it hung the Redis consumer, which decides
+    /// a batch in one poll).
     pub(crate) fn block<F: Future>(&self, f: F) -> F::Output {
         let _entered = self.runtime.as_ref().map(Runtime::enter);
-        futures::executor::block_on(f)
+        futures::executor::block_on(tokio::task::unconstrained(f))
     }
 }
 
