@@ -12,6 +12,7 @@ mod builtin_plugins;
 mod cli;
 mod config_files;
 mod console_browser;
+mod deploy_files;
 mod guardrail_tests;
 mod hostile_plugins;
 mod hot_swap;
