@@ -62,9 +62,26 @@ pub struct SiemView {
     pub breaker: Option<String>,
 }
 
+/// Which replica answered, and its part in the fleet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplicaView {
+    /// Its consumer name on Smith's stream (`smith.event_bus.consumer_name`,
+    /// the host name by default).
+    pub name: String,
+    /// `leader` when this replica does the work that runs once (queue
+    /// expiry, retention, scheduled learning), else `follower`. A store one
+    /// process holds (sled) makes it the leader.
+    pub role: &'static str,
+    /// `sled` or `postgres`.
+    pub store: &'static str,
+    /// `redis` or `http`.
+    pub event_bus: String,
+}
+
 /// What the engine is doing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusView {
+    pub replica: ReplicaView,
     pub version: String,
     pub uptime_seconds: u64,
     pub mode: Mode,
@@ -104,7 +121,18 @@ pub async fn status(
             });
         }
     }
+    let bus = &d.config.medic.smith.event_bus;
     Ok(Json(Envelope::new(StatusView {
+        replica: ReplicaView {
+            name: bus.consumer_name.clone(),
+            role: if d.store.holds(crate::store::SINGLETON_ROLE) {
+                "leader"
+            } else {
+                "follower"
+            },
+            store: d.store.kind(),
+            event_bus: crate::model::wire_name(&bus.kind),
+        },
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_seconds: state.started.elapsed().as_secs(),
         mode: d.mode(),

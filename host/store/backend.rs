@@ -51,6 +51,9 @@ pub trait Backend: Send + Sync {
     /// replicas sharing PostgreSQL elect one by an advisory lock, and the
     /// epoch goes up each time the role changes hands.
     fn lead(&self, role: &str) -> Result<Option<u64>>;
+    /// Whether this process held `role` when it last asked ([`Backend::lead`]),
+    /// without asking the store again.
+    fn holds(&self, role: &str) -> bool;
 
     // Decisions, one per kill_id.
     /// Stores a decided kill unless its kill_id was decided before, in
@@ -265,6 +268,9 @@ impl Backend for crate::SledStore {
     }
     fn lead(&self, _role: &str) -> Result<Option<u64>> {
         Ok(Some(1))
+    }
+    fn holds(&self, _role: &str) -> bool {
+        true
     }
     fn visit_records_between(
         &self,

@@ -19,6 +19,11 @@ const ADMIN: &str = "admin-key-01234567890";
 const APPROVER: &str = "approver-key-0123456789";
 
 fn state(rate: f64, burst: f64) -> AppState {
+    state_on(rate, burst, medic::store::Store::temporary().unwrap())
+}
+
+/// [`state`], on `store`.
+fn state_on(rate: f64, burst: f64, store: medic::store::Store) -> AppState {
     let key = |name: &str, role, k: &str| ApiKeySection {
         name: name.into(),
         role,
@@ -38,7 +43,11 @@ fn state(rate: f64, burst: f64) -> AppState {
     )
     .unwrap()
     .with_rate_limit(rate, burst);
-    AppState::new(engine_with(config, None), keys, Publisher::none())
+    AppState::new(
+        crate::pipeline_support::engine_on(config, store, None, false),
+        keys,
+        Publisher::none(),
+    )
 }
 
 async fn get(state: &AppState, uri: &str, key: &str) -> (StatusCode, Value, Option<String>) {
@@ -607,4 +616,34 @@ async fn whoami_names_the_key_and_its_role_and_needs_a_key() {
     assert_eq!(body["errors"][0]["message"], "missing or unknown API key");
     let (status, _, _) = get(&s, "/api/v1/whoami", "not-a-key-0123456789").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_names_the_replica_its_role_and_its_store() {
+    let s = state(0.0, 1.0);
+    let (_, body, _) = get(&s, "/api/v1/status", VIEWER).await;
+    let replica = &body["data"]["replica"];
+    assert_eq!(replica["store"], "sled");
+    assert_eq!(replica["role"], "leader", "one process holds a sled store");
+    assert_eq!(replica["event_bus"], "http");
+    assert_eq!(
+        replica["name"],
+        medic::config::Config::embedded()
+            .unwrap()
+            .medic
+            .smith
+            .event_bus
+            .consumer_name
+    );
+    // Two replicas on one database: one leads, the other follows.
+    let db = crate::postgres_db::TestDatabase::create();
+    let a = state_on(0.0, 1.0, medic::store::Store::connect(&db.url()).unwrap());
+    let b = state_on(0.0, 1.0, medic::store::Store::connect(&db.url()).unwrap());
+    assert!(a.engine.decider.store.leads());
+    assert!(!b.engine.decider.store.leads());
+    let (_, body, _) = get(&a, "/api/v1/status", VIEWER).await;
+    assert_eq!(body["data"]["replica"]["store"], "postgres");
+    assert_eq!(body["data"]["replica"]["role"], "leader");
+    let (_, body, _) = get(&b, "/api/v1/status", VIEWER).await;
+    assert_eq!(body["data"]["replica"]["role"], "follower");
 }

@@ -269,6 +269,10 @@ impl Backend for PgStore {
         PgStore::lead(self, role)
     }
 
+    fn holds(&self, role: &str) -> bool {
+        self.leading.lock().contains_key(role)
+    }
+
     fn store_decision_encoded(&self, rec: &DecisionRecord, decision_json: &str) -> Result<Stored> {
         let d = &rec.decision;
         let record = String::from_utf8(record_json(rec, decision_json)?)
