@@ -192,7 +192,7 @@ async fn bind(
     params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The plugin's .wasm component"),
     responses((status = 200, description = "Checked, installed and swapped in (and bound, with `phase`)", body = Envelope<Uploaded>),
-              (status = 409, description = "plugins.directory is not set", body = ErrorEnvelope),
+              (status = 409, description = "plugins.directory is not set, or the replay gate refuses the plugin (an admin may override with a reason)", body = ErrorEnvelope),
               (status = 413, description = "Over 64 MiB", body = ErrorEnvelope),
               (status = 422, description = "A bad name, or a plugin that fails a check (the problem named)", body = ErrorEnvelope)))]
 pub async fn upload(
@@ -367,6 +367,7 @@ pub struct BindBody {
         pattern = "^(default|phase_0_foundation|phase_1_observer|phase_2_manual|phase_3_semi_auto|phase_4_learning|phase_5_full_auto)$")),
     request_body(content = BindBody, description = "The kind and the plugin"),
     responses((status = 200, description = "Bound, stored and audited; serving at once when the phase is active", body = Envelope<Bound>),
+              (status = 409, description = "The replay gate refuses it (it would revive a known threat, or disagrees too often); an admin may override with a reason", body = ErrorEnvelope),
               (status = 422, description = "No such phase or plugin, the wrong kind, or a pin that does not match", body = ErrorEnvelope)))]
 pub async fn bind_phase(
     State(state): State<AppState>,
