@@ -69,6 +69,31 @@ pub struct HumanVerdict {
     pub reading: Option<Reading>,
 }
 
+impl HumanVerdict {
+    /// A person's verdict on a decided queue item, with the kill's
+    /// evidence (`reading`, asked only for a verdict); `None` for an item
+    /// pending or expired (no person decided it).
+    pub(crate) fn on(
+        item: &QueueItem,
+        reading: impl FnOnce() -> Result<Option<Reading>>,
+    ) -> Result<Option<HumanVerdict>> {
+        let approved = match item.status {
+            QueueStatus::Approved => true,
+            QueueStatus::Denied => false,
+            QueueStatus::Pending | QueueStatus::Expired => return Ok(None),
+        };
+        Ok(Some(HumanVerdict {
+            module: item.kill.target_module.clone(),
+            kill_id: item.kill.kill_id.clone(),
+            decision_id: item.decision.decision_id.clone(),
+            item_id: item.item_id.clone(),
+            approved,
+            at: item.decided_at.unwrap_or(item.enqueued_at),
+            reading: reading()?,
+        }))
+    }
+}
+
 /// The counts per module, shared by the store's handles.
 pub(crate) type VerdictCounts = parking_lot::Mutex<HashMap<String, HumanVerdicts>>;
 
@@ -80,21 +105,10 @@ impl SledStore {
     /// Indexes a person's verdict on a decided queue item (an expiry or a
     /// pending item is none). Writing the same item again counts it once.
     pub(crate) fn index_human_verdict(&self, item: &QueueItem) -> Result<()> {
-        let approved = match item.status {
-            QueueStatus::Approved => true,
-            QueueStatus::Denied => false,
-            QueueStatus::Pending | QueueStatus::Expired => return Ok(()),
+        let Some(entry) = HumanVerdict::on(item, || self.reading_of(item))? else {
+            return Ok(());
         };
-        let at = item.decided_at.unwrap_or(item.enqueued_at);
-        let entry = HumanVerdict {
-            module: item.kill.target_module.clone(),
-            kill_id: item.kill.kill_id.clone(),
-            decision_id: item.decision.decision_id.clone(),
-            item_id: item.item_id.clone(),
-            approved,
-            at,
-            reading: self.reading_of(item)?,
-        };
+        let (at, approved) = (entry.at, entry.approved);
         let old = self
             .human_verdicts
             .insert(time_key(at, &item.item_id), serde_json::to_vec(&entry)?)?;

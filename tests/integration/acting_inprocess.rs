@@ -16,7 +16,7 @@ use medic::model::{DecisionOutcome, QueueStatus, ResurrectionRequest, WorkflowSt
 use medic::store::{AuditKind, Store};
 
 use crate::pipeline_support::{
-    LOW_RISK_INTEL, decide, engine_linked, incoming, kill_json, semi_auto,
+    LOW_RISK_INTEL, burst, decide, engine_linked, incoming, kill_json, semi_auto,
 };
 
 /// A backend for every module that "restarts" with `restart` and is
@@ -121,23 +121,9 @@ async fn the_hourly_cap_holds_under_a_concurrent_burst() {
     const CAP: u32 = 5;
     const KILLS: usize = 60;
     let s = setup(CAP, |_| {}, Store::temporary().unwrap());
-    let handles: Vec<_> = (0..KILLS)
-        .map(|i| {
-            let d = s.decider.clone();
-            tokio::spawn(async move {
-                let kill = medic::ingest::validate::kill_report(
-                    &kill_json(&format!("burst-{i}"), &format!("svc-{i}")),
-                    Utc::now(),
-                )
-                .unwrap();
-                d.handle(incoming(kill)).await.unwrap()
-            })
-        })
-        .collect();
     let mut auto = 0;
     let mut capped = 0;
-    for h in handles {
-        let handled = h.await.unwrap();
+    for handled in burst(std::slice::from_ref(&s.decider), "burst", KILLS).await {
         let d = handled.decision();
         match d.outcome {
             DecisionOutcome::ApproveAuto => {

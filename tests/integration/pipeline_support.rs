@@ -121,6 +121,30 @@ pub fn kill(kill_id: &str, module: &str) -> KillReport {
         .expect("valid kill")
 }
 
+/// `kills` kills at once, each of its own module (`svc-N`), the Nth
+/// decided by `deciders[N % len]`; their outcomes in order.
+pub async fn burst(deciders: &[Arc<Decider>], prefix: &str, kills: usize) -> Vec<Handled> {
+    let tasks: Vec<_> = (0..kills)
+        .map(|i| {
+            let d = deciders[i % deciders.len()].clone();
+            let kill_id = format!("{prefix}-{i}");
+            tokio::spawn(async move {
+                let kill = medic::ingest::validate::kill_report(
+                    &kill_json(&kill_id, &format!("svc-{i}")),
+                    Utc::now(),
+                )
+                .expect("a valid kill");
+                d.handle(incoming(kill)).await.expect("handled")
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(kills);
+    for t in tasks {
+        out.push(t.await.expect("the kill's task"));
+    }
+    out
+}
+
 pub fn incoming(kill: KillReport) -> Incoming {
     Incoming {
         kill,

@@ -9,7 +9,7 @@ use medic::model::{QueueStatus, WorkflowState};
 use medic::store::Store;
 
 use crate::acting_inprocess::{Setup, setup, wait_final};
-use crate::pipeline_support::{decide, incoming, kill_json};
+use crate::pipeline_support::{burst, decide};
 use crate::postgres_db::TestDatabase;
 
 /// `n` acting engines on one database, with the queue's timeout `timeout`.
@@ -127,22 +127,9 @@ async fn a_burst_over_three_replicas_never_exceeds_the_hourly_cap() {
     const KILLS: usize = 36;
     let db = TestDatabase::create();
     let r = replicas_capped(&db, 3, CAP, None);
-    let tasks: Vec<_> = (0..KILLS)
-        .map(|i| {
-            let d = r[i % 3].decider.clone();
-            tokio::spawn(async move {
-                let kill = medic::ingest::validate::kill_report(
-                    &kill_json(&format!("cap-{i}"), &format!("svc-{i}")),
-                    Utc::now(),
-                )
-                .unwrap();
-                d.handle(incoming(kill)).await.unwrap()
-            })
-        })
-        .collect();
+    let deciders: Vec<_> = r.iter().map(|s| s.decider.clone()).collect();
     let (mut auto, mut capped) = (0, 0);
-    for t in tasks {
-        let handled = t.await.unwrap();
+    for handled in burst(&deciders, "cap", KILLS).await {
         let d = handled.decision();
         match d.outcome {
             medic::model::DecisionOutcome::ApproveAuto => auto += 1,

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use medic::config::raw::PluginBinding;
 use medic::model::{
-    DecisionOutcome, KillReason, OutcomeRecord, OutcomeResult, PluginKind, QueueItem, QueueStatus,
-    Reading, ResurrectionRequest, ResurrectionStatus, RiskLevel, WorkflowState,
+    DecisionOutcome, OutcomeRecord, OutcomeResult, PluginKind, QueueItem, QueueStatus, Reading,
+    ResurrectionRequest, ResurrectionStatus, RiskLevel, WorkflowState,
 };
 use medic::store::{
     AuditKind, ChangeSource, DeadLetter, DecisionRecord, Newest, OutcomeFilter, Response,
@@ -53,27 +53,9 @@ fn queue_item(rec: &DecisionRecord, status: QueueStatus, at: DateTime<Utc>) -> Q
     }
 }
 
+/// An outcome as the resurrector records it, with the kill's evidence.
 fn outcome(n: u32, module: &str, result: OutcomeResult, at: DateTime<Utc>) -> OutcomeRecord {
     OutcomeRecord {
-        outcome_id: format!("o-{n:04}"),
-        request_id: format!("r-{n:04}"),
-        decision_id: format!("d-{n:04}"),
-        kill_id: format!("k-{n:04}"),
-        result,
-        recorded_at: at,
-        time_to_stable: Some(3),
-        post_resurrection_metrics: Default::default(),
-        smith_feedback: None,
-        human_feedback: None,
-        lessons_learned: vec![],
-        should_adjust_threshold: false,
-        target_module: module.into(),
-        risk_level: RiskLevel::Low,
-        risk_score: 0.3,
-        decision: DecisionOutcome::ApproveAuto,
-        strategy: "balanced@0.1.0".into(),
-        kill_reason: Some(KillReason::AnomalyBehavior),
-        smith_confidence: Some(0.6),
         reading: Some(Reading {
             siem_risk: 0.9,
             on_record: 0,
@@ -81,6 +63,7 @@ fn outcome(n: u32, module: &str, result: OutcomeResult, at: DateTime<Utc>) -> Ou
             confidence: None,
             reason: None,
         }),
+        ..crate::learning::outcome(n as usize, module, RiskLevel::Low, result, at)
     }
 }
 
@@ -367,7 +350,7 @@ fn exercise(store: &Store) {
     let successes = store.query_outcomes(&f, 1).unwrap();
     assert_eq!(successes.len(), 1);
     assert_eq!(
-        successes[0].outcome_id, "o-0002",
+        successes[0].outcome_id, "o-0000002",
         "the newest within the limit"
     );
     assert_eq!(store.module_outcomes("beta").unwrap().len(), 2);
@@ -618,30 +601,15 @@ fn a_postgres_url_that_does_not_answer_is_refused_at_connect_and_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_on_postgres_decides_acts_and_caps_a_burst() {
     use crate::acting_inprocess::{request_of, setup, wait_final};
-    use crate::pipeline_support::{incoming, kill_json};
     const CAP: u32 = 4;
     const KILLS: usize = 20;
     let db = TestDatabase::create();
     let s = setup(CAP, |_| {}, Store::connect(&db.url()).unwrap());
-    let handles: Vec<_> = (0..KILLS)
-        .map(|i| {
-            let d = s.decider.clone();
-            tokio::spawn(async move {
-                let kill = medic::ingest::validate::kill_report(
-                    &kill_json(&format!("pg-burst-{i}"), &format!("svc-{i}")),
-                    Utc::now(),
-                )
-                .unwrap();
-                d.handle(incoming(kill)).await.unwrap()
-            })
-        })
-        .collect();
-    let mut auto = 0;
-    for h in handles {
-        if h.await.unwrap().decision().outcome == DecisionOutcome::ApproveAuto {
-            auto += 1;
-        }
-    }
+    let auto = crate::pipeline_support::burst(std::slice::from_ref(&s.decider), "pg-burst", KILLS)
+        .await
+        .iter()
+        .filter(|h| h.decision().outcome == DecisionOutcome::ApproveAuto)
+        .count();
     assert_eq!(auto, CAP as usize, "the hourly cap holds");
     let store = s.decider.store.clone();
     store.flush().await.unwrap();

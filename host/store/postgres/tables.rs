@@ -167,21 +167,10 @@ impl PgStore {
 
     /// Indexes a person's verdict on a decided queue item, once per item.
     fn index_human_verdict(&self, item: &QueueItem) -> Result<()> {
-        let approved = match item.status {
-            QueueStatus::Approved => true,
-            QueueStatus::Denied => false,
-            QueueStatus::Pending | QueueStatus::Expired => return Ok(()),
+        let Some(entry) = HumanVerdict::on(item, || self.reading_of(item))? else {
+            return Ok(());
         };
-        let at = item.decided_at.unwrap_or(item.enqueued_at);
-        let entry = HumanVerdict {
-            module: item.kill.target_module.clone(),
-            kill_id: item.kill.kill_id.clone(),
-            decision_id: item.decision.decision_id.clone(),
-            item_id: item.item_id.clone(),
-            approved,
-            at,
-            reading: self.reading_of(item)?,
-        };
+        let (at, approved) = (entry.at, entry.approved);
         let done = self.run(
             sqlx::query(
                 "INSERT INTO human_verdicts (item_id, at_ms, module, approved, verdict) \
