@@ -288,7 +288,13 @@ impl Decider {
         // true until the intent is stored.
         let mut window = self.window.lock();
         // Handled meanwhile on another path (a redelivery racing this one).
-        if let Some(earlier) = self.decided_before(kill)? {
+        // A store other processes share refuses a second decision itself
+        // (its kill_id key), and this lock does not cover them: there the
+        // store's answer below tells, and this lock is held for one round
+        // trip to the database fewer.
+        if !self.store.shared()
+            && let Some(earlier) = self.decided_before(kill)?
+        {
             return Ok(earlier);
         }
         let acting = match &self.actions {
@@ -364,8 +370,13 @@ impl Decider {
         if let Stored::Duplicate(earlier) =
             self.store.store_decision_encoded(&record, &decision_json)?
         {
-            // Every decision is stored under this lock, after the check
-            // above: not reached, but never acted on twice if it were.
+            // Decided meanwhile by another process sharing the store (one
+            // holding it alone stores under this lock, after the check
+            // above): a redelivery gets that decision, a different kill
+            // under the id is a conflict. Never acted on twice.
+            if let Some(handled) = self.decided_before(&record.kill)? {
+                return Ok(handled);
+            }
             self.metrics.duplicates.inc();
             return Ok(Handled::Duplicate(earlier));
         }

@@ -37,6 +37,9 @@ pub type Flushing<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 pub trait Backend: Send + Sync {
     /// `sled` or `postgres` (for `/health` and logs).
     fn kind(&self) -> &'static str;
+    /// Whether other processes may write to this store at the same time
+    /// (replicas sharing PostgreSQL); a sled store has one process.
+    fn shared(&self) -> bool;
     /// Makes every write so far durable. Await before acknowledging.
     fn flush(&self) -> Flushing<'_>;
     /// [`Backend::flush`], and whatever else a clean shutdown leaves tidy.
@@ -253,6 +256,9 @@ macro_rules! delegate {
 impl Backend for crate::SledStore {
     fn kind(&self) -> &'static str {
         "sled"
+    }
+    fn shared(&self) -> bool {
+        false
     }
     fn flush(&self) -> Flushing<'_> {
         Box::pin(crate::SledStore::flush(self))

@@ -155,3 +155,40 @@ async fn a_burst_over_three_replicas_never_exceeds_the_hourly_cap() {
     let d = decide(&late.decider, "cap-late", "svc-late").await;
     assert!(d.decision().guardrails.contains(&"hourly_cap".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_racing_over_two_replicas_is_decided_once_and_a_reused_id_is_refused() {
+    use crate::pipeline_support::{incoming, kill_json};
+    use medic::decide::Handled;
+    let db = TestDatabase::create();
+    let r = replicas(&db, 2, None);
+    let kill = |id: &str, module: &str| {
+        medic::ingest::validate::kill_report(&kill_json(id, module), Utc::now()).unwrap()
+    };
+    for i in 0..20 {
+        // The same kill reaches both replicas at once (a redelivery).
+        let k = kill(&format!("race-{i}"), "svc-x");
+        let (a, b) = tokio::join!(
+            r[0].decider.handle(incoming(k.clone())),
+            r[1].decider.handle(incoming(k))
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let decided = [&a, &b]
+            .iter()
+            .filter(|h| matches!(h, Handled::Decided(..)))
+            .count();
+        assert_eq!(decided, 1, "decided once: {a:?} / {b:?}");
+        assert!([&a, &b].iter().any(|h| matches!(h, Handled::Duplicate(_))));
+        assert_eq!(a.decision().decision_id, b.decision().decision_id);
+    }
+    // Another kill under a decided id is refused on either replica.
+    for replica in &r {
+        let handled = replica
+            .decider
+            .handle(incoming(kill("race-0", "svc-other")))
+            .await
+            .unwrap();
+        assert!(matches!(handled, Handled::Conflict(..)), "{handled:?}");
+    }
+    assert_eq!(r[0].decider.store.decision_count(), 20);
+}

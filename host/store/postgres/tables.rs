@@ -233,6 +233,10 @@ impl Backend for PgStore {
         "postgres"
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn flush(&self) -> Flushing<'_> {
         Box::pin(PgStore::flush(self))
     }
