@@ -755,3 +755,18 @@ fn a_store_call_from_a_task_that_spent_its_budget_is_answered() {
     rt.shutdown_background();
     assert_eq!(answered.expect("the store call hung").unwrap(), None);
 }
+
+#[test]
+fn a_database_a_newer_medic_migrated_is_refused_at_connect() {
+    let db = TestDatabase::create();
+    drop(Store::connect(&db.url()).unwrap());
+    // A migration this Medic does not have, as a newer one would leave.
+    db.execute(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from a newer medic', true, '\\x00', 0)",
+    );
+    let err = Store::connect(&db.url())
+        .err()
+        .expect("a schema from the future is refused");
+    assert!(err.to_string().contains("9999"), "{err}");
+}
