@@ -12,7 +12,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::verdicts::HumanVerdict;
 use super::{Result, SledStore};
 use crate::model::{
     KillReason, OutcomeRecord, OutcomeResult, QueueItem, QueueStatus, Reading, Resembling, Tally,
@@ -225,14 +224,6 @@ impl SledStore {
     pub(crate) fn calibrate_outcome(&self, o: &OutcomeRecord) {
         if let Some(threat) = truth_of(o.result) {
             self.calibration.lock().add(o.reading, threat);
-        }
-    }
-
-    /// Counts a person's verdict just indexed: a denial is a person's word
-    /// that the kill was right; an approval waits for its outcome.
-    pub(crate) fn calibrate_verdict(&self, v: &HumanVerdict) {
-        if !v.approved {
-            self.calibration.lock().add(v.reading, true);
         }
     }
 

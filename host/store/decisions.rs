@@ -220,10 +220,6 @@ impl SledStore {
         Ok(true)
     }
 
-    pub fn decision(&self, decision_id: &str) -> Result<Option<Decision>> {
-        Ok(self.record(decision_id)?.map(|r| r.decision))
-    }
-
     /// A decision's record by its id: through the time index when the id
     /// carries the decision's time (ids Medic makes do), else through the
     /// `decisions` tree.

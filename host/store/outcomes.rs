@@ -3,7 +3,7 @@
 //! module's history and success rate come from its index range — counts
 //! without decoding a single record.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{module_key, module_prefix, time_be, time_key};
@@ -47,13 +47,20 @@ pub struct OutcomeCounts {
 
 impl OutcomeCounts {
     pub fn add(&mut self, result: OutcomeResult) {
-        self.resurrections += 1;
-        match result {
-            OutcomeResult::Success | OutcomeResult::PartialSuccess => self.successes += 1,
-            OutcomeResult::ReKilled => self.re_kills += 1,
-            OutcomeResult::Rollback => self.rollbacks += 1,
-            OutcomeResult::Failure => self.failures += 1,
-        }
+        self.add_n(result, 1);
+    }
+
+    /// Counts `n` outcomes of one result at once (a store that counts
+    /// them for us).
+    pub fn add_n(&mut self, result: OutcomeResult, n: u32) {
+        self.resurrections = self.resurrections.saturating_add(n);
+        let kind = match result {
+            OutcomeResult::Success | OutcomeResult::PartialSuccess => &mut self.successes,
+            OutcomeResult::ReKilled => &mut self.re_kills,
+            OutcomeResult::Rollback => &mut self.rollbacks,
+            OutcomeResult::Failure => &mut self.failures,
+        };
+        *kind = kind.saturating_add(n);
     }
 
     /// Puts these counts in a module profile, as the plugins see them: a
@@ -200,21 +207,6 @@ impl SledStore {
         Ok(out)
     }
 
-    /// A module's outcomes over the last `days`.
-    pub fn module_outcome_history(
-        &self,
-        module: &str,
-        days: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<OutcomeRecord>> {
-        let f = OutcomeFilter {
-            module: Some(module.to_string()),
-            from: Some(now - Duration::days(i64::from(days))),
-            ..OutcomeFilter::default()
-        };
-        self.query_outcomes(&f, usize::MAX)
-    }
-
     /// Counts of a module's outcomes in `[from, to)`, from the index alone.
     pub fn module_counts_between(
         &self,
@@ -231,11 +223,6 @@ impl SledStore {
         Ok(c)
     }
 
-    /// All of a module's outcome counts.
-    pub fn module_outcome_counts(&self, module: &str) -> Result<OutcomeCounts> {
-        self.module_counts_between(module, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
-    }
-
     /// Counts of every outcome in `[from, to)` (reads one byte a record).
     pub fn counts_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<OutcomeCounts> {
         let mut c = OutcomeCounts::default();
@@ -245,16 +232,5 @@ impl SledStore {
             }
         }
         Ok(c)
-    }
-
-    /// A module's outcomes, oldest first.
-    pub fn module_outcomes(&self, module: &str) -> Result<Vec<OutcomeRecord>> {
-        self.query_outcomes(
-            &OutcomeFilter {
-                module: Some(module.to_string()),
-                ..OutcomeFilter::default()
-            },
-            usize::MAX,
-        )
     }
 }

@@ -415,7 +415,9 @@ mod tests {
                 ["o-2"]
             );
             assert_eq!(
-                s.module_outcome_counts("x").expect("counts").resurrections,
+                s.module_counts_between("x", DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+                    .expect("counts")
+                    .resurrections,
                 1,
                 "the module index follows"
             );

@@ -97,6 +97,24 @@ impl HumanVerdict {
 /// The counts per module, shared by the store's handles.
 pub(crate) type VerdictCounts = parking_lot::Mutex<HashMap<String, HumanVerdicts>>;
 
+/// Counts a verdict indexed for the first time (either store): in its
+/// module's counts, and a denial in the calibration — a person's word that
+/// the kill was right (an approval waits for its outcome).
+pub(crate) fn count_new(
+    entry: HumanVerdict,
+    counts: &VerdictCounts,
+    calibration: &crate::calibration::Shared,
+) {
+    if !entry.approved {
+        calibration.lock().add(entry.reading, true);
+    }
+    counts
+        .lock()
+        .entry(entry.module)
+        .or_default()
+        .add(entry.approved);
+}
+
 /// Whether the index was built from the decided queue items already (a
 /// store made before it existed has verdicts only there).
 const INDEXED: &str = "human_verdicts_indexed";
@@ -108,17 +126,12 @@ impl SledStore {
         let Some(entry) = HumanVerdict::on(item, || self.reading_of(item))? else {
             return Ok(());
         };
-        let (at, approved) = (entry.at, entry.approved);
-        let old = self
-            .human_verdicts
-            .insert(time_key(at, &item.item_id), serde_json::to_vec(&entry)?)?;
+        let old = self.human_verdicts.insert(
+            time_key(entry.at, &item.item_id),
+            serde_json::to_vec(&entry)?,
+        )?;
         if old.is_none() {
-            self.calibrate_verdict(&entry);
-            self.verdict_counts
-                .lock()
-                .entry(entry.module)
-                .or_default()
-                .add(approved);
+            count_new(entry, &self.verdict_counts, &self.calibration);
         }
         Ok(())
     }

@@ -17,8 +17,8 @@ use crate::backend::{Backend, Flushing};
 use crate::config::raw::PluginBinding;
 use crate::decisions::record_json;
 use crate::model::{
-    Decision, NamedValues, OutcomeRecord, OutcomeResult, PluginKind, QueueItem, QueueStatus,
-    Reading, Resembling, ResurrectionRequest, wire_str,
+    Decision, NamedValues, OutcomeRecord, PluginKind, QueueItem, QueueStatus, Reading, Resembling,
+    ResurrectionRequest, wire_str,
 };
 use crate::{
     AuditEvent, AuditKind, DeadLetter, DecisionRecord, FlushTimes, HumanVerdict, HumanVerdicts,
@@ -61,15 +61,7 @@ fn named<T: serde::de::DeserializeOwned>(name: &str) -> Result<T> {
 fn counts(rows: Vec<(String, i64)>) -> Result<OutcomeCounts> {
     let mut c = OutcomeCounts::default();
     for (result, n) in rows {
-        let result: OutcomeResult = named(&result)?;
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
-        let mut one = OutcomeCounts::default();
-        one.add(result);
-        c.resurrections = c.resurrections.saturating_add(n);
-        c.successes = c.successes.saturating_add(one.successes * n);
-        c.failures = c.failures.saturating_add(one.failures * n);
-        c.re_kills = c.re_kills.saturating_add(one.re_kills * n);
-        c.rollbacks = c.rollbacks.saturating_add(one.rollbacks * n);
+        c.add_n(named(&result)?, u32::try_from(n).unwrap_or(u32::MAX));
     }
     Ok(c)
 }
@@ -165,33 +157,36 @@ impl PgStore {
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 
+    /// Counts a decided item just written: an expiry of an item that was
+    /// waiting in the calibration (its truth unknown), a person's verdict
+    /// once per item.
+    fn count_decided(&self, item: &QueueItem, was_waiting: bool) -> Result<()> {
+        if was_waiting && item.status == QueueStatus::Expired {
+            let reading = self.reading_of(item)?;
+            self.calibration.lock().unresolved(reading, true);
+        }
+        self.index_human_verdict(item)
+    }
+
     /// Indexes a person's verdict on a decided queue item, once per item.
     fn index_human_verdict(&self, item: &QueueItem) -> Result<()> {
         let Some(entry) = HumanVerdict::on(item, || self.reading_of(item))? else {
             return Ok(());
         };
-        let (at, approved) = (entry.at, entry.approved);
         let done = self.run(
             sqlx::query(
                 "INSERT INTO human_verdicts (item_id, at_ms, module, approved, verdict) \
                  VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (item_id) DO NOTHING",
             )
             .bind(&entry.item_id)
-            .bind(ms(at))
+            .bind(ms(entry.at))
             .bind(&entry.module)
-            .bind(approved)
+            .bind(entry.approved)
             .bind(text(&entry)?)
             .execute(&self.pool),
         )?;
         if done.rows_affected() == 1 {
-            if !approved {
-                self.calibration.lock().add(entry.reading, true);
-            }
-            self.verdict_counts
-                .lock()
-                .entry(entry.module)
-                .or_default()
-                .add(approved);
+            crate::verdicts::count_new(entry, &self.verdict_counts, &self.calibration);
         }
         Ok(())
     }
@@ -622,11 +617,7 @@ impl Backend for PgStore {
             .fetch_one(&self.pool),
         )?;
         if !pending {
-            if was_waiting == Some(true) && item.status == QueueStatus::Expired {
-                let reading = self.reading_of(item)?;
-                self.calibration.lock().unresolved(reading, true);
-            }
-            self.index_human_verdict(item)?;
+            self.count_decided(item, was_waiting == Some(true))?;
         }
         Ok(())
     }
@@ -650,11 +641,7 @@ impl Backend for PgStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        if item.status == QueueStatus::Expired {
-            let reading = self.reading_of(item)?;
-            self.calibration.lock().unresolved(reading, true);
-        }
-        self.index_human_verdict(item)?;
+        self.count_decided(item, true)?;
         Ok(true)
     }
 
@@ -894,7 +881,7 @@ impl Backend for PgStore {
     ) -> Result<ThresholdChange> {
         let current = text(now_in_force)?;
         let pool = &self.pool;
-        let id: i64 = self.run(async {
+        self.run(async {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar("SELECT nextval('threshold_change_ids')")
                 .fetch_one(&mut *tx)
@@ -914,10 +901,8 @@ impl Backend for PgStore {
             .bind(&current)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(id)
+            tx.commit().await
         })?;
-        change.id = u64::try_from(id).unwrap_or(0);
         Ok(change)
     }
 
