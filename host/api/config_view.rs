@@ -1,5 +1,6 @@
 //! `GET /api/v1/config` (admins): the configuration in force, both files,
-//! with secrets redacted — API key hashes and passwords in URLs. Secrets
+//! with secrets redacted — API key hashes and passwords in URLs (the event
+//! bus's, the PostgreSQL store's, the backends'). Secrets
 //! that come from the environment are only ever named here, never read.
 
 use axum::Json;
@@ -23,25 +24,7 @@ pub struct ConfigView {
     pub constitution: Value,
 }
 
-const REDACTED: &str = "<redacted>";
-
-/// `scheme://user:password@host` → `scheme://user:<redacted>@host`.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            if userinfo.contains(':') {
-                format!("{scheme}://{user}:{REDACTED}@{host}")
-            } else {
-                format!("{scheme}://{REDACTED}@{host}")
-            }
-        }
-        None => url.to_string(),
-    }
-}
+use crate::config::redact::{REDACTED, url as redact_url};
 
 #[utoipa::path(get, path = "/api/v1/config", tag = "engine",
     responses((status = 200, description = "Both configuration files in force, secrets redacted", body = Envelope<ConfigView>)))]
@@ -57,9 +40,11 @@ pub async fn show(
             k["sha256"] = json!(REDACTED);
         }
     }
-    let url = medic["smith"]["event_bus"]["url"].as_str().map(redact_url);
-    if let Some(u) = url {
-        medic["smith"]["event_bus"]["url"] = json!(u);
+    for (section, key) in [("smith", "event_bus"), ("learning", "database")] {
+        let url = medic[section][key]["url"].as_str().map(redact_url);
+        if let Some(u) = url {
+            medic[section][key]["url"] = json!(u);
+        }
     }
     if let Some(backends) = medic["resurrection"]["backends"].as_array_mut() {
         for b in backends {
@@ -76,23 +61,4 @@ pub async fn show(
         medic,
         constitution,
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn passwords_in_urls_are_redacted() {
-        assert_eq!(
-            redact_url("redis://:s3cret@host:6379"),
-            "redis://:<redacted>@host:6379"
-        );
-        assert_eq!(redact_url("rediss://u:p@h/0"), "rediss://u:<redacted>@h/0");
-        assert_eq!(redact_url("https://token@h/x"), "https://<redacted>@h/x");
-        assert_eq!(
-            redact_url("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-    }
 }

@@ -11,6 +11,7 @@ mod load;
 pub mod patterns;
 pub mod phases;
 pub mod raw;
+pub mod redact;
 pub mod tls;
 pub mod trust;
 pub mod tunables;

@@ -178,13 +178,7 @@ impl Store {
     /// PostgreSQL URL without its password.
     pub fn describe(db: &config::raw::LearningDatabase) -> String {
         match (db.kind, &db.url) {
-            (config::raw::DatabaseType::Postgres, Some(url)) => {
-                let mut shown = url.clone();
-                if shown.password().is_some() {
-                    let _ = shown.set_password(Some("***"));
-                }
-                shown.to_string()
-            }
+            (config::raw::DatabaseType::Postgres, Some(url)) => config::redact::url(url.as_str()),
             _ => db.path.display().to_string(),
         }
     }

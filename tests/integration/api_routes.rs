@@ -32,6 +32,11 @@ fn state_on(rate: f64, burst: f64, store: medic::store::Store) -> AppState {
     let mut config = medic::config::Config::embedded().unwrap();
     config.medic.smith.event_bus.url =
         Some("redis://:hunter2@127.0.0.1:6379".parse().expect("a URL"));
+    config.medic.learning.database.url = Some(
+        "postgres://medic:pgsecret@db.example:5432/medic"
+            .parse()
+            .expect("a URL"),
+    );
     config.medic.interfaces.web.api_keys = vec![key("ops", Role::Admin, ADMIN)];
     let keys = ApiKeys::new(
         &[
@@ -229,6 +234,14 @@ async fn status_audit_and_a_redacted_configuration() {
     assert_eq!(status, StatusCode::OK);
     let text = body.to_string();
     assert!(!text.contains("hunter2"), "the Redis password is redacted");
+    assert!(
+        !text.contains("pgsecret"),
+        "the database password is redacted"
+    );
+    assert_eq!(
+        body["data"]["medic"]["learning"]["database"]["url"],
+        "postgres://medic:<redacted>@db.example:5432/medic"
+    );
     assert!(
         !text.contains(&hex::encode(Sha256::digest(ADMIN))),
         "key hashes are redacted"

@@ -760,6 +760,6 @@ fn the_store_is_sled_by_default_or_postgres_at_a_url_and_every_problem_is_named(
     assert_eq!(db.kind, medic::config::raw::DatabaseType::Postgres);
     assert_eq!(
         medic::store::Store::describe(db),
-        "postgres://medic:***@db.example:5432/medic"
+        "postgres://medic:<redacted>@db.example:5432/medic"
     );
 }
