@@ -17,6 +17,7 @@
 //! | [`guardrails`] | (in `medic-engine`) the host's last word over the strategy |
 //! | [`fleet`] | (in `medic-engine`) each module's state: recent kills, outcome counts, cooldowns, the resurrection under way |
 //! | [`approve`] | (in `medic-engine`) the approval queue: decisions waiting for a human |
+//! | [`changes`] | (in `medic-engine`) changes made through another replica sharing the store, applied here |
 //! | [`execute`] | (in `medic-engine`) resurrection: workflow state machine, backends, health checks, Smith veto |
 //! | [`learn`] | (in `medic-engine`) thresholds learned from outcomes (bounded, audited, revertible); patterns; the weekly report |
 //! | [`monitor`] | (in `medic-engine`) watching a resurrected module; anomaly score and rollback |
@@ -39,7 +40,7 @@
 pub use medic_api as api;
 pub use medic_config::{self as config, tls};
 pub use medic_engine::{
-    approve, decide, engine, enrich, event_bus, events, execute, fleet, guardrails, html,
+    approve, changes, decide, engine, enrich, event_bus, events, execute, fleet, guardrails, html,
     http_client, ingest, learn, monitor, publish, report, retention, shadow,
 };
 pub use medic_model::{self as model, wire, wire_time};

@@ -140,7 +140,7 @@ fn run_time_bindings(config: &Config, registry: &Registry) -> anyhow::Result<Opt
             }
         }
     };
-    super::serve::restore_bindings(registry, &store)?;
+    crate::changes::restore_bindings(registry, &store)?;
     Ok(None)
 }
 

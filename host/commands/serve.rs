@@ -43,7 +43,7 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
             Store::describe(&m.learning.database)
         )
     })?;
-    restore_bindings(&registry, &store)?;
+    crate::changes::restore_bindings(&registry, &store)?;
     for event in &started {
         audit_reload(&store, event)?;
     }
@@ -142,6 +142,10 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
     let expiry_every = (m.interfaces.approval_queue.timeout / 4)
         .clamp(Duration::from_secs(1), Duration::from_secs(60));
     tasks.spawn(resurrector.clone().expire_queue(expiry_every, stop.clone()));
+    // Replicas sharing the store: requests stamped and taken over, and
+    // changes made through another replica applied here.
+    tasks.spawn(resurrector.clone().share_requests(stop.clone()));
+    tasks.spawn(crate::changes::follow(decider.clone(), stop.clone()));
     tasks.spawn(audit_reloads(reloads, store.clone(), stop.clone()));
     let sweeper = crate::retention::Sweeper::from_config(
         &config,
@@ -261,21 +265,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
-}
-
-/// Applies the plugin bindings made at run time (stored by the API) over
-/// the constitution's. One that no longer holds (its plugin gone, its pin
-/// changed) is skipped with a warning: the constitution's binding serves.
-pub fn restore_bindings(registry: &Registry, store: &Store) -> anyhow::Result<()> {
-    for (phase, kind, binding) in store.plugin_bindings()? {
-        match registry.bind(&phase, kind, binding.clone()) {
-            Ok(_) => tracing::info!(phase = %phase, kind = %kind, plugin = %binding.name,
-                "Run-time plugin binding restored"),
-            Err(e) => tracing::warn!(phase = %phase, kind = %kind, plugin = %binding.name,
-                error = %e, "Run-time plugin binding no longer holds; the constitution's serves"),
-        }
-    }
-    Ok(())
 }
 
 /// `/metrics` on its own port, for Prometheus. A port that cannot be had

@@ -22,6 +22,7 @@ use crate::model::{
 };
 use crate::plugin::threads::{Judgement, PluginThreads, ToJudge};
 use crate::plugin::{Registry, Served};
+use crate::store::replica::{Automatic, Take, Taken};
 use crate::store::{AuditKind, DecisionRecord, Store, StoreError, Stored};
 use crate::telemetry::Metrics;
 
@@ -144,8 +145,24 @@ impl Decider {
         let since = Utc::now() - chrono::Duration::hours(1);
         let window = HourlyWindow::from_times(store.auto_approvals_since(since)?);
         metrics.watch_store(store.flush_times());
+        // Replicas sharing a store run in the mode last set through any of
+        // them, also one started later (a store one process holds keeps
+        // none: the configured mode).
+        let mode = match store.stored_mode()? {
+            Some(name) => match mode_named(&name).filter(|m| enabled(&config, *m)) {
+                Some(m) => {
+                    tracing::info!(mode = m.name(), "Mode set through a replica sharing the store is in force, not the configuration's");
+                    m
+                }
+                None => {
+                    tracing::warn!(mode = %name, "The store's mode is unknown or its phase is not enabled here; the configured mode is in force");
+                    config.medic.mode.current
+                }
+            },
+            None => config.medic.mode.current,
+        };
         Ok(Decider {
-            mode: Arc::new(Mutex::new(config.medic.mode.current)),
+            mode: Arc::new(Mutex::new(mode)),
             config,
             registry,
             plugin_threads,
@@ -182,18 +199,11 @@ impl Decider {
                 "reason: a mode change needs a reason".into(),
             ));
         }
-        let phase = crate::config::phases::needed_by(mode);
-        if !self
-            .config
-            .constitution
-            .phases
-            .get(phase.name())
-            .is_some_and(|p| p.enabled)
-        {
+        if !enabled(&self.config, mode) {
             return Err(ModeError::Refused(format!(
                 "mode {} needs the constitution's {} enabled",
                 mode.name(),
-                phase.name()
+                crate::config::phases::needed_by(mode).name()
             )));
         }
         let before = {
@@ -202,6 +212,8 @@ impl Decider {
         };
         // A new mode's error budget starts afresh.
         self.fleet.forget_failures();
+        // Every replica sharing the store switches too.
+        self.store.set_stored_mode(mode.name())?;
         self.store.audit(
             AuditKind::ModeChanged,
             None,
@@ -217,6 +229,30 @@ impl Decider {
             "Mode changed"
         );
         Ok(before)
+    }
+
+    /// Takes up the mode another replica sharing the store switched to
+    /// (that one audited it). One whose phase this replica's constitution
+    /// does not enable is refused, and the mode in force stays.
+    pub fn adopt_mode(&self, name: &str) -> Result<(), ModeError> {
+        let mode = mode_named(name)
+            .ok_or_else(|| ModeError::Invalid(format!("mode: {name} is not a mode")))?;
+        if !enabled(&self.config, mode) {
+            return Err(ModeError::Refused(format!(
+                "mode {name} needs the constitution's {} enabled",
+                crate::config::phases::needed_by(mode).name()
+            )));
+        }
+        let before = std::mem::replace(&mut *self.mode.lock(), mode);
+        if before != mode {
+            self.fleet.forget_failures();
+            tracing::warn!(
+                from = before.name(),
+                to = mode.name(),
+                "Mode changed through a replica sharing the store"
+            );
+        }
+        Ok(())
     }
 
     /// Decides one kill (or returns its earlier decision) and stores it.
@@ -297,7 +333,7 @@ impl Decider {
         {
             return Ok(earlier);
         }
-        let acting = match &self.actions {
+        let mut acting = match &self.actions {
             Some(a) if mode != Mode::Observer => Some(Acting {
                 refusal: rekilled
                     .map(|request_id| Refusal::ReKilled {
@@ -309,6 +345,8 @@ impl Decider {
             }),
             _ => None,
         };
+        // What the guardrails rule on, but for acting's facts (which a
+        // shared store may add to below).
         let judged = || Judged {
             config: &self.config,
             kill,
@@ -322,7 +360,7 @@ impl Decider {
             mode_note: mode_note.clone(),
             phase: self.registry.active().phase.to_string(),
             now,
-            acting: acting.as_ref(),
+            acting: None,
         };
         // The id carries the decision's time: the store finds a decision
         // by its id through its time index.
@@ -332,29 +370,61 @@ impl Decider {
             now.timestamp_subsec_nanos(),
         ))
         .to_string();
-        let cap = self
-            .config
-            .constitution
-            .constraints
-            .max_auto_resurrections_per_hour;
-        let mut decision = conclude(judged(), decision_id.clone(), &mut window);
+        let automatic = Automatic {
+            cap: self
+                .config
+                .constitution
+                .constraints
+                .max_auto_resurrections_per_hour,
+            cooldown: self.config.medic.resurrection.cooldown,
+        };
+        let mut decision = conclude(
+                Judged {
+                    acting: acting.as_ref(),
+                    ..judged()
+                },
+                decision_id.clone(),
+                &mut window,
+            );
         let mut tries = 0;
-        while acting.is_some()
-            && decision.outcome == DecisionOutcome::ApproveAuto
-            && !self.store.take_auto_approval(&kill.kill_id, now, cap)?
+        while let Some(a) = acting
+            .as_mut()
+            .filter(|_| decision.outcome == DecisionOutcome::ApproveAuto)
         {
-            // Replicas sharing the store took the hour's last approvals:
-            // the guardrails rule again on the count they all share (after
-            // two tries, on a full hour: never over the cap).
-            tries += 1;
-            let taken = if tries < 3 {
-                self.store
-                    .auto_approvals_since(now - chrono::Duration::hours(1))?
-            } else {
-                vec![now; usize::try_from(cap).unwrap_or(usize::MAX)]
+            let take = Take {
+                kill_id: &kill.kill_id,
+                module: &kill.target_module,
+                now,
+                automatic: Some(automatic),
             };
-            *window = HourlyWindow::from_times(taken);
-            decision = conclude(judged(), decision_id.clone(), &mut window);
+            match self.store.take_resurrection(&take)? {
+                Taken::Granted => break,
+                // Replicas sharing the store hold the module (busy, in a
+                // cooldown): the guardrails rule again on that.
+                Taken::Held(held) => a.refusal = Some(Refusal::held(&kill.target_module, held)),
+                // Replicas sharing the store took the hour's last
+                // approvals: the guardrails rule again on the count they
+                // all share (after two tries, on a full hour: never over
+                // the cap).
+                Taken::CapReached => {
+                    tries += 1;
+                    let taken = if tries < 3 {
+                        self.store
+                            .auto_approvals_since(now - chrono::Duration::hours(1))?
+                    } else {
+                        vec![now; usize::try_from(automatic.cap).unwrap_or(usize::MAX)]
+                    };
+                    *window = HourlyWindow::from_times(taken);
+                }
+            }
+            decision = conclude(
+                Judged {
+                    acting: acting.as_ref(),
+                    ..judged()
+                },
+                decision_id.clone(),
+                &mut window,
+            );
         }
         let executes = acting.is_some() && decision.outcome == DecisionOutcome::ApproveAuto;
         decision.executed = executes;
@@ -374,6 +444,12 @@ impl Decider {
             // holding it alone stores under this lock, after the check
             // above): a redelivery gets that decision, a different kill
             // under the id is a conflict. Never acted on twice.
+            if executes && !earlier.executed {
+                // The module was taken for this kill, which that decision
+                // does not bring back.
+                self.store
+                    .release_module(&record.kill.target_module, &record.kill.kill_id)?;
+            }
             if let Some(handled) = self.decided_before(&record.kill)? {
                 return Ok(handled);
             }
@@ -466,7 +542,7 @@ impl Decider {
     ) -> Result<(), StoreError> {
         let (d, kill) = (&record.decision, &record.kill);
         if d.guardrails.iter().any(|g| g == "flapping") {
-            self.fleet.flapping(&kill.target_module, now);
+            self.fleet.flapping(&kill.target_module, now)?;
         }
         if d.guardrails.iter().any(|g| g == "queue_full") {
             self.metrics.queue_overflow.inc();
@@ -666,4 +742,19 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
         source: String::new(),
         latency_us: 0,
     }
+}
+
+/// A mode by its configuration name.
+fn mode_named(name: &str) -> Option<Mode> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+}
+
+/// Whether the constitution enables the phase `mode` needs.
+fn enabled(config: &Config, mode: Mode) -> bool {
+    let phase = crate::config::phases::needed_by(mode);
+    config
+        .constitution
+        .phases
+        .get(phase.name())
+        .is_some_and(|p| p.enabled)
 }

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -79,8 +80,13 @@ struct Modules {
     last_resurrected: HashMap<String, DateTime<Utc>>,
     flapping_until: HashMap<String, DateTime<Utc>>,
     active: HashMap<String, Active>,
-    counts: HashMap<String, OutcomeCounts>,
+    /// Each module's outcome counts, and when they were read.
+    counts: HashMap<String, (OutcomeCounts, Instant)>,
 }
+
+/// How long outcome counts read from a store replicas share are used
+/// before they are read again.
+const SHARED_COUNTS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Each module's state (see the module's documentation).
 pub struct Fleet {
@@ -130,6 +136,13 @@ impl Fleet {
     /// Counts a kill in its module's recent history, and returns the
     /// history with it.
     pub fn kill_times(&self, kill: &KillReport) -> Result<ModuleHistory, StoreError> {
+        if self.store.shared() {
+            // Replicas sharing the store each hear of some kills: the
+            // store counts them all (this one is not stored yet).
+            return self
+                .store
+                .module_history(&kill.target_module, kill.timestamp);
+        }
         let mut recent = self.recent.lock();
         let recent = match &mut *recent {
             Some(r) => r,
@@ -156,18 +169,24 @@ impl Fleet {
 
     /// A module's resurrection history (for its profile).
     pub fn counts(&self, module: &str) -> Result<OutcomeCounts, StoreError> {
-        if let Some(c) = self.modules.lock().counts.get(module) {
+        // Replicas sharing the store record outcomes each: what another
+        // recorded is read again once what was read is a second old.
+        let fresh = |read: &Instant| !self.store.shared() || read.elapsed() < SHARED_COUNTS_FOR;
+        if let Some((c, _)) = self.modules.lock().counts.get(module).filter(|(_, r)| fresh(r)) {
             return Ok(*c);
         }
         let c = self.store.module_outcome_counts(module)?;
-        self.modules.lock().counts.insert(module.to_string(), c);
+        self.modules
+            .lock()
+            .counts
+            .insert(module.to_string(), (c, Instant::now()));
         Ok(c)
     }
 
     /// A resurrection of `module` ended with `result` (its counts follow);
     /// one nobody approved that went wrong counts against the error budget.
     pub fn outcome(&self, module: &str, result: OutcomeResult, automatic: bool) {
-        if let Some(c) = self.modules.lock().counts.get_mut(module) {
+        if let Some((c, _)) = self.modules.lock().counts.get_mut(module) {
             c.add(result);
         }
         if automatic
@@ -258,13 +277,15 @@ impl Fleet {
 
     /// The flapping guardrail tripped for `module` at `now`: no automatic
     /// resurrection for `resurrection.flapping.cooldown_minutes`.
-    pub fn flapping(&self, module: &str, now: DateTime<Utc>) {
+    pub fn flapping(&self, module: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let cooldown = self.config.medic.resurrection.flapping.cooldown;
         let until = now + span(cooldown);
         self.modules
             .lock()
             .flapping_until
             .insert(module.to_string(), until);
+        // And for every replica sharing the store.
+        self.store.hold_flapping(module, until)
     }
 
     /// Marks the module as being brought back by `r`, unless another
@@ -291,7 +312,8 @@ impl Fleet {
         Ok(signals)
     }
 
-    /// The module is free again (if `r` was what kept it busy).
+    /// The module is free again (if `r` was what kept it busy), here and
+    /// for every replica sharing the store.
     pub fn release(&self, r: &ResurrectionRequest) {
         let mut modules = self.modules.lock();
         if modules
@@ -300,6 +322,17 @@ impl Fleet {
             .is_some_and(|a| a.request_id == r.request_id)
         {
             modules.active.remove(&r.target_module);
+        }
+        drop(modules);
+        // Only an ended request frees the module in the store: one halted
+        // here (taken over by another replica, or a store error) is still
+        // someone's to finish.
+        if !r.state.is_final() {
+            return;
+        }
+        if let Err(e) = self.store.release_module(&r.target_module, &r.kill_id) {
+            // Held until its request is seen final by the next taker.
+            tracing::error!(kill_id = %r.kill_id, request_id = %r.request_id, error = %e, "Could not free the module in the store");
         }
     }
 

@@ -14,6 +14,7 @@ use crate::model::{
     Criticality, DecisionOutcome, KillReport, ModuleProfile, NamedValues, RiskAssessment,
     RiskLevel, Verdict,
 };
+use crate::store::replica::Held;
 use medic_plugin_logic::values::names;
 
 /// Why a module may not be brought back now (a fact the module's state
@@ -38,8 +39,31 @@ pub enum Refusal {
     Flapping { module: String, until: String },
     #[error("{module} is already being resurrected (request {request_id})")]
     Busy { module: String, request_id: String },
+    #[error(
+        "{module} is already being resurrected for kill {kill_id} (by a replica sharing the store)"
+    )]
+    BusyWith { module: String, kill_id: String },
     #[error("Smith killed {module} again while request {request_id} was bringing it back")]
     ReKilled { module: String, request_id: String },
+}
+
+impl Refusal {
+    /// What the store shared by replicas holds `module` back for.
+    pub fn held(module: &str, held: Held) -> Refusal {
+        let module = module.to_string();
+        match held {
+            Held::Busy { kill_id } => Refusal::BusyWith { module, kill_id },
+            Held::Cooldown { at, until } => Refusal::Cooldown {
+                module,
+                at: at.to_rfc3339(),
+                until: until.to_rfc3339(),
+            },
+            Held::Flapping { until } => Refusal::Flapping {
+                module,
+                until: until.to_rfc3339(),
+            },
+        }
+    }
 }
 
 impl Refusal {
@@ -51,7 +75,7 @@ impl Refusal {
             Refusal::Blacklisted(_) => "blacklisted",
             Refusal::Cooldown { .. } => "cooldown",
             Refusal::Flapping { .. } => "flapping_cooldown",
-            Refusal::Busy { .. } => "busy",
+            Refusal::Busy { .. } | Refusal::BusyWith { .. } => "busy",
             Refusal::ReKilled { .. } => "re_killed",
         }
     }

@@ -15,6 +15,7 @@
 //! | [`guardrails`] | the host's last word over the strategy |
 //! | [`fleet`] | each module's state: recent kills, outcome counts, cooldowns, the resurrection under way |
 //! | [`approve`] | the approval queue: decisions waiting for a human |
+//! | [`changes`] | changes made through another replica sharing the store (bindings, thresholds, mode), applied here |
 //! | [`execute`] | resurrection: workflow state machine, backends, health checks, Smith veto |
 //! | [`monitor`] | watching a resurrected module; anomaly score and rollback |
 //! | [`learn`] | thresholds learned from outcomes (bounded, audited, revertible); patterns; the weekly report |
@@ -34,6 +35,7 @@ use medic_telemetry as telemetry;
 
 pub mod approve;
 pub mod backoff;
+pub mod changes;
 pub mod decide;
 pub mod engine;
 pub mod enrich;

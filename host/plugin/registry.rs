@@ -418,6 +418,31 @@ impl Registry {
         binding: PluginBinding,
         over: Option<&Override>,
     ) -> Result<(Arc<ActiveSet>, Option<GateReport>), RegistryError> {
+        self.bind_with(phase_key, kind, binding, Some(over))
+    }
+
+    /// [`Registry::bind`] of a binding the replay gate has already let
+    /// through: made at run time and stored, read back at start-up or from
+    /// another replica sharing the store. It is not replayed again.
+    pub fn adopt(
+        &self,
+        phase_key: &str,
+        kind: PluginKind,
+        binding: PluginBinding,
+    ) -> Result<Arc<ActiveSet>, RegistryError> {
+        self.bind_with(phase_key, kind, binding, None)
+            .map(|(set, _)| set)
+    }
+
+    /// Binds through the gate (`Some`, overridden by an admin if it holds
+    /// one) or without it (`None`: the gate has passed it before).
+    fn bind_with(
+        &self,
+        phase_key: &str,
+        kind: PluginKind,
+        binding: PluginBinding,
+        gate: Option<Option<&Override>>,
+    ) -> Result<(Arc<ActiveSet>, Option<GateReport>), RegistryError> {
         let catalog = self.catalog.lock();
         let serving = self.active.load_full();
         let phase = match Phase::from_name(phase_key) {
@@ -455,7 +480,7 @@ impl Registry {
             PluginKind::ThresholdLearner => entry.threshold_learner = binding,
         }
         let (set, report) =
-            self.put_binding(&catalog, &mut bindings, phase_key, phase, entry, over)?;
+            self.put_binding(&catalog, &mut bindings, phase_key, phase, entry, gate)?;
         tracing::info!(phase = phase_key, kind = %kind, plugin = %set_name(&set, kind), "Plugin bound at run time");
         Ok((set, report))
     }
@@ -470,7 +495,7 @@ impl Registry {
         phase_key: &str,
         phase: Phase,
         entry: PhasePlugins,
-        over: Option<&Override>,
+        gate: Option<Option<&Override>>,
     ) -> Result<(Arc<ActiveSet>, Option<GateReport>), RegistryError> {
         let serving = self.active.load_full();
         let mut next = bindings.clone();
@@ -479,7 +504,10 @@ impl Registry {
             resolve(catalog, &next, phase)?;
         }
         let set = Arc::new(resolve(catalog, &next, serving.phase)?);
-        let report = self.gate_phases((catalog, bindings), (catalog, &next), over)?;
+        let report = match gate {
+            Some(over) => self.gate_phases((catalog, bindings), (catalog, &next), over)?,
+            None => None,
+        };
         *bindings = next;
         self.active.store(set.clone());
         Ok((set, report))
@@ -510,7 +538,7 @@ impl Registry {
         entry.risk_scorer = shadow.risk_scorer.clone();
         entry.strategy = shadow.strategy.clone();
         let (set, report) =
-            self.put_binding(&catalog, &mut bindings, phase_key, phase, entry, over)?;
+            self.put_binding(&catalog, &mut bindings, phase_key, phase, entry, Some(over))?;
         tracing::warn!(phase = phase_key, scorer = %shadow.risk_scorer.name, strategy = %shadow.strategy.name, "Shadow promoted: it judges for real now");
         Ok((set, report, shadow))
     }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::config::raw::PluginBinding;
+use crate::replica::{Take, Taken};
 use crate::model::{
     NamedValues, OutcomeRecord, PluginKind, QueueItem, Reading, Resembling, ResurrectionRequest,
 };
@@ -112,13 +113,20 @@ pub trait Backend: Send + Sync {
     ) -> Result<Scan>;
     /// Auto-approvals counted towards the hourly cap since `since`, oldest
     /// first: decided ones (sled), or taken by any replica (PostgreSQL,
-    /// [`Backend::take_auto_approval`]).
+    /// [`Backend::take_resurrection`]).
     fn auto_approvals_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>>;
-    /// Takes one of the hour's `cap` automatic approvals for `kill_id` at
-    /// `now`; `false` when the cap is reached. A store one process holds
-    /// answers `true`: that process's own count is the whole count. A
-    /// store replicas share counts every replica's, atomically.
-    fn take_auto_approval(&self, kill_id: &str, now: DateTime<Utc>, cap: u32) -> Result<bool>;
+    /// Takes the resurrection of `take.module` for `take.kill_id`, under
+    /// the guardrails every process sharing the store must agree on (see
+    /// [`crate::replica`]): granted, the module is busy with the kill until
+    /// [`Backend::release_module`], and an automatic one counts towards the
+    /// hour's cap. A store one process holds grants every take: that
+    /// process's own guardrails are the whole truth.
+    fn take_resurrection(&self, take: &Take<'_>) -> Result<Taken>;
+    /// The kill's resurrection of `module` ended: the module is free.
+    fn release_module(&self, module: &str, kill_id: &str) -> Result<()>;
+    /// The flapping guardrail tripped for `module`: no process resurrects
+    /// it automatically until `until`.
+    fn hold_flapping(&self, module: &str, until: DateTime<Utc>) -> Result<()>;
     /// How many kills have a decision.
     fn decision_count(&self) -> usize;
 
@@ -183,6 +191,16 @@ pub trait Backend: Send + Sync {
     fn requests(&self, limit: usize) -> Result<Vec<ResurrectionRequest>>;
     /// Requests not in a final state, oldest first.
     fn unfinished_requests(&self) -> Result<Vec<ResurrectionRequest>>;
+    /// Unfinished requests no live process runs, which are this process's
+    /// to finish from now on, oldest first: every unfinished one of a store
+    /// one process holds (call it at start-up); of a shared store, those
+    /// whose owner has not stamped them ([`Backend::stamp_requests`]) for
+    /// `stale`.
+    fn adopt_requests(&self, stale: std::time::Duration) -> Result<Vec<ResurrectionRequest>>;
+    /// Stamps the requests this process runs as alive; returns those of
+    /// them another process has taken over (this one must stop running
+    /// them: its writes to them are refused).
+    fn stamp_requests(&self, request_ids: &[String]) -> Result<Vec<String>>;
 
     // Outcomes.
     fn put_outcome(&self, o: &OutcomeRecord) -> Result<()>;
@@ -217,6 +235,17 @@ pub trait Backend: Send + Sync {
     fn set_last_learned_at(&self, at: DateTime<Utc>) -> Result<()>;
     fn last_learning_run_at(&self) -> Result<Option<DateTime<Utc>>>;
     fn set_last_learning_run_at(&self, at: DateTime<Utc>) -> Result<()>;
+
+    // Changes every process sharing the store applies.
+    /// The revision of each kind of change ([`crate::replica`]'s
+    /// `CHANGE_*`) other processes may make; empty for a store one process
+    /// holds.
+    fn revisions(&self) -> Result<Vec<(String, u64)>>;
+    /// The mode set through any process sharing the store (kept for them
+    /// all, and for one started later); a store one process holds keeps
+    /// none (its mode starts as configured).
+    fn stored_mode(&self) -> Result<Option<String>>;
+    fn set_stored_mode(&self, mode: &str) -> Result<()>;
 
     // Plugin bindings made at run time.
     fn put_plugin_binding(
@@ -269,8 +298,29 @@ impl Backend for crate::SledStore {
     fn flush_times(&self) -> Arc<FlushTimes> {
         self.flush_times.clone()
     }
-    fn take_auto_approval(&self, _kill_id: &str, _now: DateTime<Utc>, _cap: u32) -> Result<bool> {
-        Ok(true)
+    fn take_resurrection(&self, _take: &Take<'_>) -> Result<Taken> {
+        Ok(Taken::Granted)
+    }
+    fn release_module(&self, _module: &str, _kill_id: &str) -> Result<()> {
+        Ok(())
+    }
+    fn hold_flapping(&self, _module: &str, _until: DateTime<Utc>) -> Result<()> {
+        Ok(())
+    }
+    fn adopt_requests(&self, _stale: std::time::Duration) -> Result<Vec<ResurrectionRequest>> {
+        crate::SledStore::unfinished_requests(self)
+    }
+    fn stamp_requests(&self, _request_ids: &[String]) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn revisions(&self) -> Result<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
+    fn stored_mode(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+    fn set_stored_mode(&self, _mode: &str) -> Result<()> {
+        Ok(())
     }
     fn lead(&self, _role: &str) -> Result<Option<u64>> {
         Ok(Some(1))

@@ -43,6 +43,7 @@ mod outbox;
 mod outcomes;
 pub mod postgres;
 mod queue;
+pub mod replica;
 mod requests;
 mod retention;
 mod shadow;
@@ -97,6 +98,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: {0}")]
     Setup(String),
+    #[error(
+        "store: request {request_id} is run by another replica now (it took it over when this one stopped stamping it)"
+    )]
+    TakenOver { request_id: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -18,6 +18,7 @@
 //!   process's writes, as the embedded store does.
 
 mod bridge;
+mod replica;
 mod tables;
 
 use std::borrow::Cow;
@@ -52,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0003_outbox_lease.sql"),
     ),
     (4, "leaders", include_str!("migrations/0004_leaders.sql")),
+    (
+        5,
+        "replica state",
+        include_str!("migrations/0005_replica_state.sql"),
+    ),
 ];
 
 /// The most connections a replica holds.

@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -196,7 +197,7 @@ impl Drop for DemoService {
 pub struct Engine {
     /// Holds the configuration and the store for the engine's lifetime.
     _dir: tempfile::TempDir,
-    pub redis: RedisServer,
+    pub redis: Arc<RedisServer>,
     pub api: String,
     /// `metrics.port`'s base URL.
     pub metrics: String,
@@ -272,10 +273,20 @@ pub fn acting_config(
 }
 
 impl Engine {
-    /// Starts `medic serve` with the configuration `edit` leaves.
+    /// Starts `medic serve` with the configuration `edit` leaves, on a
+    /// private Redis of its own.
     pub fn start(backends: Vec<Value>, edit: impl FnOnce(&mut Yaml, &mut Yaml)) -> Engine {
+        Engine::launch(Arc::new(RedisServer::start()), backends, edit)
+    }
+
+    /// [`Engine::start`] on `redis`, which other engines may share (the
+    /// replicas of one deployment).
+    pub fn launch(
+        redis: Arc<RedisServer>,
+        backends: Vec<Value>,
+        edit: impl FnOnce(&mut Yaml, &mut Yaml),
+    ) -> Engine {
         let dir = tempfile::tempdir().unwrap();
-        let redis = RedisServer::start();
         let port = free_port();
         let metrics_port = free_port();
         let (mut m, mut c) = acting_config(dir.path(), &redis.url(), port, backends);
@@ -287,17 +298,6 @@ impl Engine {
         std::fs::write(&constitution_path, serde_yaml::to_string(&c).unwrap()).unwrap();
         let log = dir.path().join("medic.log");
         let key = "test-admin-key-0123456789".to_string();
-        let child = Command::new(env!("CARGO_BIN_EXE_medic"))
-            .args(["serve", "--config"])
-            .arg(&medic_path)
-            .arg("--constitution")
-            .arg(&constitution_path)
-            .env_remove("MEDIC_CONFIG_PATH")
-            .env("MEDIC_API_KEY", &key)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("medic starts");
         let store = dir.path().join("store");
         let mut engine = Engine {
             config: (medic_path, constitution_path),
@@ -308,23 +308,56 @@ impl Engine {
             metrics: format!("http://127.0.0.1:{metrics_port}"),
             key,
             log,
-            child: Some(child),
+            child: None,
         };
+        engine.respawn();
+        engine
+    }
+
+    /// Starts the process again, on the same configuration (after
+    /// [`Engine::stop`] or [`Engine::kill_hard`]), and waits until it
+    /// answers.
+    pub fn respawn(&mut self) {
+        assert!(self.child.is_none(), "the engine is running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["serve", "--config"])
+            .arg(&self.config.0)
+            .arg("--constitution")
+            .arg(&self.config.1)
+            .env_remove("MEDIC_CONFIG_PATH")
+            .env("MEDIC_API_KEY", &self.key)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("medic starts");
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(120);
-        while engine.get("/health").0 != 200 {
-            if let Some(c) = engine.child.as_mut()
+        while self.get("/health").0 != 200 {
+            if let Some(c) = self.child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
-                panic!("medic exited with {status}; log:\n{}", engine.log_text());
+                panic!("medic exited with {status}; log:\n{}", self.log_text());
             }
             assert!(
                 Instant::now() < deadline,
                 "medic did not come up; log:\n{}",
-                engine.log_text()
+                self.log_text()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        engine
+    }
+
+    /// Kills the process with SIGKILL: no drain, no flush.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -392,6 +425,10 @@ impl Engine {
 
     pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, Some(body))
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PUT, path, Some(body))
     }
 
     /// Runs the `medic` CLI against this engine.

@@ -483,7 +483,7 @@ async fn plugins_are_listed_uploaded_after_the_same_checks_and_reloaded() {
     assert_eq!(stored.len(), 1);
     let fresh = medic::plugin::Registry::new(&s.engine.decider.config).unwrap();
     assert_eq!(fresh.active().strategy.name(), "conservative");
-    medic::commands::serve::restore_bindings(&fresh, &s.engine.decider.store).unwrap();
+    medic::changes::restore_bindings(&fresh, &s.engine.decider.store).unwrap();
     assert_eq!(
         fresh.active().strategy.name(),
         "swap-test",

@@ -28,6 +28,7 @@ mod redis_pipeline;
 mod redis_server;
 mod replay_gate;
 mod replay_tests;
+mod replica_processes;
 mod replicas;
 mod resurrection_e2e;
 mod shadow;

@@ -31,8 +31,18 @@ use crate::model::{
 };
 use crate::monitor::{self, Ending, Plan};
 use crate::publish::Publisher;
+use crate::store::replica::{Take, Taken};
 use crate::store::{AuditKind, Store, StoreError};
 use crate::telemetry::Metrics;
+
+
+/// How often a replica sharing the store stamps the requests it runs, and
+/// looks for ones whose replica stopped.
+pub const STAMP_EVERY: Duration = Duration::from_secs(2);
+
+/// A request not stamped for this long is taken over by another replica
+/// (five missed stamps: a busy replica is not mistaken for a dead one).
+pub const ADOPT_AFTER: Duration = Duration::from_secs(10);
 
 pub use crate::guardrails::Refusal;
 
@@ -185,9 +195,24 @@ impl Resurrector {
         notes: Option<&str>,
     ) -> Result<(QueueItem, ResurrectionRequest), QueueError> {
         let now = Utc::now();
-        let (item, request) = self.queue.approve(item_id, approver, notes, now, |item| {
-            if let Some(refusal) = self.fleet.refusal(&item.kill.target_module, true, now) {
+        let mut taken = None;
+        let approved = self.queue.approve(item_id, approver, notes, now, |item| {
+            let module = &item.kill.target_module;
+            if let Some(refusal) = self.fleet.refusal(module, true, now) {
                 return Err(refusal.to_string());
+            }
+            // Replicas sharing the store: the module must be free there too.
+            let take = Take {
+                kill_id: &item.kill.kill_id,
+                module,
+                now,
+                automatic: None,
+            };
+            match self.store.take_resurrection(&take) {
+                Ok(Taken::Granted) => taken = Some((module.clone(), item.kill.kill_id.clone())),
+                Ok(Taken::Held(held)) => return Err(Refusal::held(module, held).to_string()),
+                Ok(Taken::CapReached) => return Err("the hourly cap holds it".into()),
+                Err(e) => return Err(format!("the store could not take {module}: {e}")),
             }
             let mut r = self.new_request(&item.decision, &item.kill, now);
             r.approved_by = Some(approver.to_string());
@@ -201,7 +226,18 @@ impl Resurrector {
             .map_err(|e| e.to_string())?;
             let id = r.request_id.clone();
             Ok((r, id))
-        })?;
+        });
+        let (item, request) = match approved {
+            Ok(done) => done,
+            Err(e) => {
+                // Decided meanwhile by another replica: the module is not
+                // this approval's to bring back.
+                if let Some((module, kill_id)) = taken {
+                    self.store.release_module(&module, &kill_id)?;
+                }
+                return Err(e);
+            }
+        };
         // Stored only once the item is settled as approved here: when
         // another replica decided it first, no request of this one exists
         // to be resumed and run a second time.
@@ -271,15 +307,28 @@ impl Resurrector {
     }
 
     /// After a restart: requests that had not ended go on where that is
-    /// safe; ones cut off mid-execution end as failed.
+    /// safe; ones cut off mid-execution end as failed. On a store replicas
+    /// share, only requests no live replica runs are taken
+    /// ([`ADOPT_AFTER`] without a stamp).
     pub fn resume(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let adopted = self.store.adopt_requests(ADOPT_AFTER)?;
+        self.go_on(adopted, "interrupted by a Medic restart")
+    }
+
+    /// Goes on with requests this process now owns: ones waiting or being
+    /// watched are driven from where they are; ones cut off mid-execution
+    /// end as failed (`note` says why), a stable one as completed.
+    fn go_on(
+        self: &Arc<Self>,
+        requests: Vec<ResurrectionRequest>,
+        note: &str,
+    ) -> Result<usize, StoreError> {
         let mut n = 0;
-        for mut r in self.store.unfinished_requests()? {
+        for mut r in requests {
             let now = Utc::now();
-            let note = "interrupted by a Medic restart";
             let end = match r.state {
                 WorkflowState::Pending | WorkflowState::Approved | WorkflowState::Monitoring => {
-                    tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, state = ?r.state, "Resuming resurrection after restart");
+                    tracing::info!(kill_id = %r.kill_id, request_id = %r.request_id, state = ?r.state, why = note, "Resuming resurrection");
                     self.dispatch(r);
                     n += 1;
                     continue;
@@ -294,9 +343,46 @@ impl Resurrector {
             r.error.get_or_insert_with(|| note.to_string());
             if workflow::advance(&mut r, end, note, now).is_ok() {
                 self.store.put_request(&r)?;
+                // Its module is free for the replicas sharing the store.
+                self.fleet.release(&r);
             }
         }
         Ok(n)
+    }
+
+    /// On a store replicas share, every [`STAMP_EVERY`] until `stop`:
+    /// stamps the requests this replica runs as alive, and takes over the
+    /// ones whose replica stopped stamping them (it died, or lost the
+    /// database), finishing their watch. A store one process holds needs
+    /// neither: this returns at once.
+    pub async fn share_requests(self: Arc<Self>, stop: CancellationToken) {
+        if !self.store.shared() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(STAMP_EVERY) => {}
+            }
+            let me = self.clone();
+            let turn = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+                let running = me.fleet.in_progress();
+                for lost in me.store.stamp_requests(&running)? {
+                    tracing::error!(request_id = %lost, "Another replica took over a request this one runs (its stamps were late): this one stops at its next step");
+                }
+                let orphans = me.store.adopt_requests(ADOPT_AFTER)?;
+                if !orphans.is_empty() {
+                    tracing::warn!(requests = orphans.len(), "Taking over requests whose replica stopped");
+                }
+                me.go_on(orphans, "taken over from a replica that stopped")?;
+                Ok(())
+            });
+            match turn.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "Stamping or taking over requests failed"),
+                Err(e) => tracing::error!(error = %e, "Stamping or taking over requests stopped"),
+            }
+        }
     }
 
     /// Expires queue items past their time, every `every`, until `stop`.

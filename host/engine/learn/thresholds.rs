@@ -70,26 +70,7 @@ impl ThresholdManager {
         registry: Arc<Registry>,
         store: Store,
     ) -> Result<ThresholdManager, StoreError> {
-        if let Some(stored) = store.current_thresholds()? {
-            let from_config = registry.thresholds();
-            let same_keys = stored.keys().eq(from_config.keys());
-            match check::values(&stored) {
-                Ok(()) if same_keys => {
-                    if *from_config != stored {
-                        tracing::info!(
-                            "Thresholds from the store (as learned or set) are in force, not the configuration's"
-                        );
-                    }
-                    registry.set_thresholds(stored);
-                }
-                Ok(()) => tracing::warn!(
-                    "Stored thresholds have other keys than this Medic's; using the configuration's"
-                ),
-                Err(e) => {
-                    tracing::warn!(problem = %e, "Stored thresholds fail the checks; using the configuration's")
-                }
-            }
-        }
+        restore(&registry, &store)?;
         Ok(ThresholdManager {
             config,
             registry,
@@ -491,4 +472,31 @@ impl ThresholdManager {
     pub fn snapshot(&self) -> Result<(Arc<NamedValues>, Vec<ThresholdChange>), StoreError> {
         Ok((self.registry.thresholds(), self.store.threshold_history()?))
     }
+}
+
+/// Puts the thresholds last in force (learned, or set through any replica
+/// sharing the store) in force, if the store has any that still pass the
+/// checks and have this Medic's keys; the configuration's stay otherwise.
+pub fn restore(registry: &Registry, store: &Store) -> Result<(), StoreError> {
+    if let Some(stored) = store.current_thresholds()? {
+        let from_config = registry.thresholds();
+        let same_keys = stored.keys().eq(from_config.keys());
+        match check::values(&stored) {
+            Ok(()) if same_keys => {
+                if *from_config != stored {
+                    tracing::info!(
+                        "Thresholds from the store (as learned or set) are in force, not the configuration's"
+                    );
+                }
+                registry.set_thresholds(stored);
+            }
+            Ok(()) => tracing::warn!(
+                "Stored thresholds have other keys than this Medic's; using the configuration's"
+            ),
+            Err(e) => {
+                tracing::warn!(problem = %e, "Stored thresholds fail the checks; using the configuration's")
+            }
+        }
+    }
+    Ok(())
 }

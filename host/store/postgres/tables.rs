@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sqlx::{Executor, Row};
 
+use super::replica::bump;
 use super::{PgStore, json};
+use crate::replica::{CHANGE_BINDINGS, CHANGE_THRESHOLDS, Take, Taken};
 use crate::SWEEP_BATCH as BATCH;
 use crate::backend::{Backend, Flushing};
 use crate::config::raw::PluginBinding;
@@ -33,7 +35,7 @@ type VisitRow<'a> = dyn FnMut(i64, &str, Option<&str>) -> Result<()> + 'a;
 /// Rows read per page by a long scan.
 const PAGE: i64 = 1_000;
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
@@ -42,11 +44,11 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn text<T: Serialize>(v: &T) -> Result<String> {
+pub(super) fn text<T: Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
 }
 
-fn all<T: serde::de::DeserializeOwned>(rows: Vec<String>) -> Result<Vec<T>> {
+pub(super) fn all<T: serde::de::DeserializeOwned>(rows: Vec<String>) -> Result<Vec<T>> {
     rows.iter().map(|r| json(r)).collect()
 }
 
@@ -75,7 +77,7 @@ const SETTING_LAST_LEARNED: &str = "last_learned_at";
 const SETTING_LAST_RUN: &str = "last_learning_run_at";
 
 impl PgStore {
-    fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+    pub(super) fn setting<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let row: Option<String> = self.run(
             sqlx::query_scalar("SELECT value::text FROM settings WHERE key = $1")
                 .bind(key)
@@ -485,33 +487,16 @@ impl Backend for PgStore {
             .collect())
     }
 
-    fn take_auto_approval(&self, kill_id: &str, now: DateTime<Utc>, cap: u32) -> Result<bool> {
-        let pool = &self.pool;
-        let hour_ago = ms(now - chrono::Duration::hours(1));
-        Ok(self.run(async {
-            let mut tx = pool.begin().await?;
-            // One taker at a time across every replica, until commit.
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('medic.auto_approvals'))")
-                .execute(&mut *tx)
-                .await?;
-            let taken: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM auto_approvals WHERE at_ms > $1")
-                    .bind(hour_ago)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if taken >= i64::from(cap) {
-                return Ok::<_, sqlx::Error>(false);
-            }
-            sqlx::query(
-                "INSERT INTO auto_approvals (kill_id, at_ms) VALUES ($1, $2) ON CONFLICT (kill_id) DO NOTHING",
-            )
-            .bind(kill_id)
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(true)
-        })?)
+    fn take_resurrection(&self, take: &Take<'_>) -> Result<Taken> {
+        self.take_module(take)
+    }
+
+    fn release_module(&self, module: &str, kill_id: &str) -> Result<()> {
+        self.release(module, kill_id)
+    }
+
+    fn hold_flapping(&self, module: &str, until: DateTime<Utc>) -> Result<()> {
+        self.flapping_until(module, until)
     }
 
     fn decision_count(&self) -> usize {
@@ -720,18 +705,7 @@ impl Backend for PgStore {
     }
 
     fn put_request(&self, r: &ResurrectionRequest) -> Result<()> {
-        self.run(
-            sqlx::query(
-                "INSERT INTO requests (request_id, final, created_ms, request) VALUES ($1, $2, $3, $4::jsonb) \
-                 ON CONFLICT (request_id) DO UPDATE SET final = EXCLUDED.final, request = EXCLUDED.request",
-            )
-            .bind(&r.request_id)
-            .bind(r.state.is_final())
-            .bind(ms(r.created_at))
-            .bind(text(r)?)
-            .execute(&self.pool),
-        )?;
-        Ok(())
+        self.write_request(r)
     }
 
     fn remove_request(&self, request_id: &str) -> Result<()> {
@@ -769,6 +743,14 @@ impl Backend for PgStore {
             )
             .fetch_all(&self.pool),
         )?)
+    }
+
+    fn adopt_requests(&self, stale: std::time::Duration) -> Result<Vec<ResurrectionRequest>> {
+        self.adopt(stale)
+    }
+
+    fn stamp_requests(&self, request_ids: &[String]) -> Result<Vec<String>> {
+        self.stamp(request_ids)
     }
 
     fn put_outcome(&self, o: &OutcomeRecord) -> Result<()> {
@@ -901,6 +883,7 @@ impl Backend for PgStore {
             .bind(&current)
             .execute(&mut *tx)
             .await?;
+            bump(&mut tx, CHANGE_THRESHOLDS).await?;
             tx.commit().await
         })?;
         Ok(change)
@@ -948,17 +931,35 @@ impl Backend for PgStore {
         kind: PluginKind,
         binding: &PluginBinding,
     ) -> Result<()> {
-        self.run(
+        let row = text(&(phase, kind, binding))?;
+        let pool = &self.pool;
+        self.run(async {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO plugin_bindings (phase, kind, binding) VALUES ($1, $2, $3::jsonb) \
                  ON CONFLICT (phase, kind) DO UPDATE SET binding = EXCLUDED.binding",
             )
             .bind(phase)
             .bind(kind.to_string())
-            .bind(text(&(phase, kind, binding))?)
-            .execute(&self.pool),
-        )?;
+            .bind(row)
+            .execute(&mut *tx)
+            .await?;
+            bump(&mut tx, CHANGE_BINDINGS).await?;
+            tx.commit().await
+        })?;
         Ok(())
+    }
+
+    fn revisions(&self) -> Result<Vec<(String, u64)>> {
+        self.revision_rows()
+    }
+
+    fn stored_mode(&self) -> Result<Option<String>> {
+        self.mode_setting()
+    }
+
+    fn set_stored_mode(&self, mode: &str) -> Result<()> {
+        self.put_mode_setting(mode)
     }
 
     fn plugin_bindings(&self) -> Result<Vec<(String, PluginKind, PluginBinding)>> {
