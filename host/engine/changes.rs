@@ -50,8 +50,12 @@ pub async fn follow(decider: Arc<Decider>, stop: CancellationToken) {
         let turn = tokio::task::spawn_blocking(move || apply_moved(&d, known.as_ref())).await;
         match turn {
             Ok(Ok(now)) => seen = Some(now),
-            Ok(Err(e)) => tracing::error!(error = %e, "Reading changes made through other replicas failed"),
-            Err(e) => tracing::error!(error = %e, "Applying changes made through other replicas stopped"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "Reading changes made through other replicas failed")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Applying changes made through other replicas stopped")
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,

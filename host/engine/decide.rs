@@ -151,7 +151,10 @@ impl Decider {
         let mode = match store.stored_mode()? {
             Some(name) => match mode_named(&name).filter(|m| enabled(&config, *m)) {
                 Some(m) => {
-                    tracing::info!(mode = m.name(), "Mode set through a replica sharing the store is in force, not the configuration's");
+                    tracing::info!(
+                        mode = m.name(),
+                        "Mode set through a replica sharing the store is in force, not the configuration's"
+                    );
                     m
                 }
                 None => {
@@ -379,13 +382,13 @@ impl Decider {
             cooldown: self.config.medic.resurrection.cooldown,
         };
         let mut decision = conclude(
-                Judged {
-                    acting: acting.as_ref(),
-                    ..judged()
-                },
-                decision_id.clone(),
-                &mut window,
-            );
+            Judged {
+                acting: acting.as_ref(),
+                ..judged()
+            },
+            decision_id.clone(),
+            &mut window,
+        );
         let mut tries = 0;
         while let Some(a) = acting
             .as_mut()

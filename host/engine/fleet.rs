@@ -172,7 +172,13 @@ impl Fleet {
         // Replicas sharing the store record outcomes each: what another
         // recorded is read again once what was read is a second old.
         let fresh = |read: &Instant| !self.store.shared() || read.elapsed() < SHARED_COUNTS_FOR;
-        if let Some((c, _)) = self.modules.lock().counts.get(module).filter(|(_, r)| fresh(r)) {
+        if let Some((c, _)) = self
+            .modules
+            .lock()
+            .counts
+            .get(module)
+            .filter(|(_, r)| fresh(r))
+        {
             return Ok(*c);
         }
         let c = self.store.module_outcome_counts(module)?;

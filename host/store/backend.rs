@@ -18,10 +18,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::config::raw::PluginBinding;
-use crate::replica::{Take, Taken};
 use crate::model::{
     NamedValues, OutcomeRecord, PluginKind, QueueItem, Reading, Resembling, ResurrectionRequest,
 };
+use crate::replica::{Take, Taken};
 use crate::{
     AuditEvent, AuditKind, DeadLetter, DecisionRecord, FlushTimes, HumanVerdict, HumanVerdicts,
     ModuleHistory, Newest, OutcomeCounts, OutcomeFilter, Response, Result, Retention, Scan,

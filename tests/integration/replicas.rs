@@ -192,3 +192,100 @@ async fn a_kill_racing_over_two_replicas_is_decided_once_and_a_reused_id_is_refu
     }
     assert_eq!(r[0].decider.store.decision_count(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_killed_over_three_replicas_at_once_is_brought_back_once() {
+    use medic::model::DecisionOutcome;
+    let db = TestDatabase::create();
+    let r: Vec<Setup> = (0..3)
+        .map(|_| {
+            setup(
+                100,
+                |c| {
+                    c.medic.resurrection.cooldown = Duration::from_secs(3600);
+                    c.medic.resurrection.flapping.max_kills_per_hour = 100;
+                },
+                Store::connect(&db.url()).unwrap(),
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let d = r[i % 3].decider.clone();
+            tokio::spawn(async move { decide(&d, &format!("one-{i}"), "svc-one").await })
+        })
+        .collect();
+    let mut executed = 0;
+    for t in tasks {
+        let handled = t.await.unwrap();
+        let d = handled.decision();
+        if d.outcome == DecisionOutcome::ApproveAuto {
+            assert!(d.executed, "{d:?}");
+            executed += 1;
+        } else {
+            assert!(
+                d.guardrails
+                    .iter()
+                    .any(|g| g == "busy" || g == "cooldown" || g == "re_killed"),
+                "{:?}: {:?}",
+                d.guardrails,
+                d.reasoning
+            );
+        }
+    }
+    assert_eq!(executed, 1, "brought back once across the replicas");
+    let requests: Vec<_> = r[0]
+        .decider
+        .store
+        .requests(usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.target_module == "svc-one")
+        .collect();
+    assert_eq!(requests.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_counted_over_replicas_trip_flapping_and_its_cooldown_holds_on_all() {
+    use crate::pipeline_support::{incoming, kill_json_at};
+    let db = TestDatabase::create();
+    let r = replicas(&db, 2, None);
+    // Four kills in one hour two hours ago, over both replicas: the fourth
+    // is one more than resurrection.flapping.max_kills_per_hour (3).
+    let t0 = Utc::now() - chrono::Duration::hours(2);
+    let mut last = None;
+    for i in 0..4 {
+        let at = t0 + chrono::Duration::minutes(i);
+        let kill = medic::ingest::validate::kill_report(
+            &kill_json_at(&format!("flap-{i}"), "svc-flap", at),
+            Utc::now(),
+        )
+        .unwrap();
+        last = Some(
+            r[i as usize % 2]
+                .decider
+                .handle(incoming(kill))
+                .await
+                .unwrap(),
+        );
+    }
+    let tripped = last.unwrap();
+    assert!(
+        tripped
+            .decision()
+            .guardrails
+            .contains(&"flapping".to_string()),
+        "{:?}",
+        tripped.decision().reasoning
+    );
+    // A kill now (none in the hour before it) on the replica that did not
+    // trip it: the flapping cooldown holds there too.
+    let d = decide(&r[0].decider, "flap-now", "svc-flap").await;
+    assert!(
+        d.decision()
+            .guardrails
+            .contains(&"flapping_cooldown".to_string()),
+        "{:?}",
+        d.decision().reasoning
+    );
+}

@@ -10,6 +10,7 @@ use medic::model::{
     DecisionOutcome, OutcomeRecord, OutcomeResult, PluginKind, QueueItem, QueueStatus, Reading,
     ResurrectionRequest, ResurrectionStatus, RiskLevel, WorkflowState,
 };
+use medic::store::replica::{Automatic, Held, Take, Taken};
 use medic::store::{
     AuditKind, ChangeSource, DeadLetter, DecisionRecord, Newest, OutcomeFilter, Response,
     Retention, ScanBudget, ShadowRecord, Store, Stored, ThresholdChange,
@@ -769,4 +770,217 @@ fn a_database_a_newer_medic_migrated_is_refused_at_connect() {
         .err()
         .expect("a schema from the future is refused");
     assert!(err.to_string().contains("9999"), "{err}");
+}
+
+/// An automatic resurrection of module `m` for `kill`, as the decider asks.
+fn auto_take<'a>(kill: &'a str, m: &'a str, now: DateTime<Utc>) -> Take<'a> {
+    Take {
+        kill_id: kill,
+        module: m,
+        now,
+        automatic: Some(Automatic {
+            cap: 100,
+            cooldown: std::time::Duration::from_secs(600),
+        }),
+    }
+}
+
+#[test]
+fn replicas_take_a_module_once_and_all_hold_it_busy_in_its_cooldown_and_flapping() {
+    let db = TestDatabase::create();
+    let (a, b) = (
+        Store::connect(&db.url()).unwrap(),
+        Store::connect(&db.url()).unwrap(),
+    );
+    let now = Utc::now();
+    assert_eq!(
+        a.take_resurrection(&auto_take("k-1", "m", now)).unwrap(),
+        Taken::Granted
+    );
+    // Asked again for the same kill (a retry), still granted.
+    assert_eq!(
+        b.take_resurrection(&auto_take("k-1", "m", now)).unwrap(),
+        Taken::Granted
+    );
+    // Another kill of the module: busy, before and after its request is
+    // stored, for a person's approval too.
+    let busy = Taken::Held(Held::Busy {
+        kill_id: "k-1".into(),
+    });
+    assert_eq!(
+        b.take_resurrection(&auto_take("k-2", "m", now)).unwrap(),
+        busy
+    );
+    let mut r = request(1, WorkflowState::Monitoring, now);
+    r.kill_id = "k-1".into();
+    a.put_request(&r).unwrap();
+    let by_person = Take {
+        automatic: None,
+        ..auto_take("k-2", "m", now)
+    };
+    assert_eq!(b.take_resurrection(&by_person).unwrap(), busy);
+    // Ended and released: in its cooldown for automatic resurrections
+    // only.
+    r.state = WorkflowState::Completed;
+    a.put_request(&r).unwrap();
+    a.release_module("m", "k-1").unwrap();
+    match b.take_resurrection(&auto_take("k-2", "m", now)).unwrap() {
+        Taken::Held(Held::Cooldown { until, .. }) => {
+            assert!(until > now + Duration::minutes(9), "{until}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.take_resurrection(&by_person).unwrap(), Taken::Granted);
+    // A module whose resurrection was taken but never stored (its replica
+    // died in between) is busy for a while, not for ever.
+    let stale = now - Duration::minutes(2);
+    assert_eq!(
+        a.take_resurrection(&auto_take("k-9", "n", stale)).unwrap(),
+        Taken::Granted
+    );
+    assert_eq!(
+        b.take_resurrection(&Take {
+            automatic: None,
+            ..auto_take("k-10", "n", now)
+        })
+        .unwrap(),
+        Taken::Granted
+    );
+    // Flapping held by one replica holds on the other.
+    a.hold_flapping("f", now + Duration::hours(1)).unwrap();
+    assert!(matches!(
+        b.take_resurrection(&auto_take("k-3", "f", now)).unwrap(),
+        Taken::Held(Held::Flapping { .. })
+    ));
+    // The cap counts every replica's automatic takes: k-1 and k-9 so far.
+    let capped = |kill: &'static str, m: &'static str| Take {
+        automatic: Some(Automatic {
+            cap: 3,
+            cooldown: std::time::Duration::ZERO,
+        }),
+        ..auto_take(kill, m, now)
+    };
+    assert_eq!(
+        a.take_resurrection(&capped("k-4", "p")).unwrap(),
+        Taken::Granted
+    );
+    assert_eq!(
+        b.take_resurrection(&capped("k-5", "q")).unwrap(),
+        Taken::CapReached
+    );
+    // Refused takes hold nothing: q is free for a person.
+    assert_eq!(
+        b.take_resurrection(&Take {
+            automatic: None,
+            ..capped("k-5", "q")
+        })
+        .unwrap(),
+        Taken::Granted
+    );
+}
+
+#[test]
+fn a_request_whose_replica_stops_stamping_it_is_taken_over_and_the_old_owner_is_fenced() {
+    let db = TestDatabase::create();
+    let (a, b) = (
+        Store::connect(&db.url()).unwrap(),
+        Store::connect(&db.url()).unwrap(),
+    );
+    let r = request(7, WorkflowState::Monitoring, Utc::now());
+    a.put_request(&r).unwrap();
+    let stale = std::time::Duration::from_millis(300);
+    assert!(
+        b.adopt_requests(stale).unwrap().is_empty(),
+        "its owner stamps it"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        a.stamp_requests(std::slice::from_ref(&r.request_id))
+            .unwrap()
+            .is_empty()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        b.adopt_requests(stale).unwrap().is_empty(),
+        "stamped 200 ms ago"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let adopted = b.adopt_requests(stale).unwrap();
+    assert_eq!(adopted.len(), 1);
+    assert_eq!(adopted[0].request_id, r.request_id);
+    // The old owner learns it lost the request, and cannot write it.
+    assert_eq!(
+        a.stamp_requests(std::slice::from_ref(&r.request_id))
+            .unwrap(),
+        vec![r.request_id.clone()]
+    );
+    let e = a.put_request(&r).unwrap_err();
+    assert!(
+        matches!(e, medic::store::StoreError::TakenOver { .. }),
+        "{e}"
+    );
+    let mut done = adopted[0].clone();
+    done.state = WorkflowState::Completed;
+    b.put_request(&done).unwrap();
+    assert!(a.unfinished_requests().unwrap().is_empty());
+}
+
+#[test]
+fn changes_made_through_one_replica_raise_revisions_the_others_read() {
+    let db = TestDatabase::create();
+    let (a, b) = (
+        Store::connect(&db.url()).unwrap(),
+        Store::connect(&db.url()).unwrap(),
+    );
+    assert!(b.revisions().unwrap().is_empty());
+    assert_eq!(b.stored_mode().unwrap(), None);
+    a.put_plugin_binding(
+        "default",
+        PluginKind::Strategy,
+        &PluginBinding {
+            name: "conservative".into(),
+            sha256: None,
+        },
+    )
+    .unwrap();
+    a.set_stored_mode("manual").unwrap();
+    a.set_stored_mode("observer").unwrap();
+    let mut values = medic::model::NamedValues::new();
+    values.insert("risk.low".into(), 0.4);
+    a.record_threshold_change(
+        ThresholdChange {
+            id: 0,
+            at: Utc::now(),
+            source: ChangeSource::Manual,
+            actor: "ops".into(),
+            before: values.clone(),
+            after: values.clone(),
+            reasons: vec!["test".into()],
+            samples: 0,
+            plugin: None,
+            reverts: None,
+        },
+        &values,
+    )
+    .unwrap();
+    assert_eq!(
+        b.revisions().unwrap(),
+        vec![
+            ("bindings".to_string(), 1),
+            ("mode".to_string(), 2),
+            ("thresholds".to_string(), 1)
+        ]
+    );
+    assert_eq!(b.stored_mode().unwrap().as_deref(), Some("observer"));
+    // A store one process holds has nothing to follow, and grants every
+    // take (that process's own guardrails rule).
+    let sled = Store::temporary().unwrap();
+    sled.set_stored_mode("manual").unwrap();
+    assert_eq!(sled.stored_mode().unwrap(), None);
+    assert!(sled.revisions().unwrap().is_empty());
+    assert_eq!(
+        sled.take_resurrection(&auto_take("k", "m", Utc::now()))
+            .unwrap(),
+        Taken::Granted
+    );
 }

@@ -35,7 +35,6 @@ use crate::store::replica::{Take, Taken};
 use crate::store::{AuditKind, Store, StoreError};
 use crate::telemetry::Metrics;
 
-
 /// How often a replica sharing the store stamps the requests it runs, and
 /// looks for ones whose replica stopped.
 pub const STAMP_EVERY: Duration = Duration::from_secs(2);
@@ -372,14 +371,19 @@ impl Resurrector {
                 }
                 let orphans = me.store.adopt_requests(ADOPT_AFTER)?;
                 if !orphans.is_empty() {
-                    tracing::warn!(requests = orphans.len(), "Taking over requests whose replica stopped");
+                    tracing::warn!(
+                        requests = orphans.len(),
+                        "Taking over requests whose replica stopped"
+                    );
                 }
                 me.go_on(orphans, "taken over from a replica that stopped")?;
                 Ok(())
             });
             match turn.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "Stamping or taking over requests failed"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "Stamping or taking over requests failed")
+                }
                 Err(e) => tracing::error!(error = %e, "Stamping or taking over requests stopped"),
             }
         }

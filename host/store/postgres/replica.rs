@@ -55,7 +55,11 @@ impl PgStore {
                 .bind(t.module)
                 .fetch_one(&mut *tx)
                 .await?;
-            if let Some(kill_id) = busy_kill.filter(|k| k != t.kill_id) {
+            if busy_kill.as_deref() == Some(t.kill_id) {
+                // Taken for this kill already (a retry): still its own.
+                return Ok::<_, sqlx::Error>(Taken::Granted);
+            }
+            if let Some(kill_id) = busy_kill {
                 // Busy while its request runs; a claim whose request never
                 // got stored (its replica died between) holds for a while.
                 let (running, stored): (Option<bool>, i64) = sqlx::query_as(
@@ -67,7 +71,7 @@ impl PgStore {
                 if running == Some(true)
                     || (stored == 0 && busy_since > now - millis(UNSTORED_CLAIM))
                 {
-                    return Ok::<_, sqlx::Error>(Taken::Held(Held::Busy { kill_id }));
+                    return Ok(Taken::Held(Held::Busy { kill_id }));
                 }
             }
             if let Some(auto) = t.automatic {

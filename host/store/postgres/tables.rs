@@ -13,7 +13,6 @@ use sqlx::{Executor, Row};
 
 use super::replica::bump;
 use super::{PgStore, json};
-use crate::replica::{CHANGE_BINDINGS, CHANGE_THRESHOLDS, Take, Taken};
 use crate::SWEEP_BATCH as BATCH;
 use crate::backend::{Backend, Flushing};
 use crate::config::raw::PluginBinding;
@@ -22,6 +21,7 @@ use crate::model::{
     Decision, NamedValues, OutcomeRecord, PluginKind, QueueItem, QueueStatus, Reading, Resembling,
     ResurrectionRequest, wire_str,
 };
+use crate::replica::{CHANGE_BINDINGS, CHANGE_THRESHOLDS, Take, Taken};
 use crate::{
     AuditEvent, AuditKind, DeadLetter, DecisionRecord, FlushTimes, HumanVerdict, HumanVerdicts,
     ModuleHistory, Newest, OutcomeCounts, OutcomeFilter, Response, Result, Retention, Scan,
