@@ -429,6 +429,16 @@ impl Decider {
                 &mut window,
             );
         }
+        // A store replicas share is the authority on what this lock
+        // guards (it refuses a second decision for a kill, and takes a
+        // module and the cap in transactions of its own): the lock is not
+        // held across its round trips, so concurrent kills overlap them.
+        let window = if self.store.shared() {
+            drop(window);
+            None
+        } else {
+            Some(window)
+        };
         let executes = acting.is_some() && decision.outcome == DecisionOutcome::ApproveAuto;
         decision.executed = executes;
         decision.correlation_id = inc.correlation_id;
@@ -440,8 +450,21 @@ impl Decider {
             decision,
         };
         let decision_json = serde_json::to_string(&record.decision)?;
+        let d = &record.decision;
+        let made = MadeDetails {
+            outcome: d.outcome,
+            risk_level: d.risk_level,
+            risk_score: d.risk_score,
+            confidence: d.confidence,
+            guardrails: &d.guardrails,
+            strategy: &d.strategy.name,
+            scorer: &d.scorer.name,
+            mode: &d.mode,
+            source: &d.source,
+        };
         if let Stored::Duplicate(earlier) =
-            self.store.store_decision_encoded(&record, &decision_json)?
+            self.store
+                .store_decision_audited(&record, &decision_json, "medic", made)?
         {
             // Decided meanwhile by another process sharing the store (one
             // holding it alone stores under this lock, after the check
@@ -464,23 +487,6 @@ impl Decider {
         }
         drop(window);
         let d = &record.decision;
-        self.store.audit(
-            AuditKind::DecisionMade,
-            Some(&d.kill_id),
-            Some(&d.decision_id),
-            "medic",
-            MadeDetails {
-                outcome: d.outcome,
-                risk_level: d.risk_level,
-                risk_score: d.risk_score,
-                confidence: d.confidence,
-                guardrails: &d.guardrails,
-                strategy: &d.strategy.name,
-                scorer: &d.scorer.name,
-                mode: &d.mode,
-                source: &d.source,
-            },
-        )?;
         self.metrics.decided(d.outcome, d.risk_level, d.latency_us);
         tracing::info!(kill_id = %d.kill_id, decision_id = %d.decision_id, outcome = wire_str(&d.outcome), risk_level = wire_str(&d.risk_level),
             risk_score = d.risk_score, confidence = d.confidence, guardrails = ?d.guardrails, latency_us = d.latency_us,

@@ -72,7 +72,20 @@ impl Signals {
 /// A resurrection under way: the module is busy with it.
 struct Active {
     request_id: String,
+    /// The kill it brings the module back from.
+    kill_id: String,
+    /// When this process took it up.
+    since: DateTime<Utc>,
     signals: Signals,
+}
+
+/// A resurrection this process runs, as [`Fleet::running`] lists it.
+#[derive(Clone, Debug)]
+pub struct Running {
+    pub module: String,
+    pub request_id: String,
+    pub kill_id: String,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -312,6 +325,8 @@ impl Fleet {
             r.target_module.clone(),
             Active {
                 request_id: r.request_id.clone(),
+                kill_id: r.kill_id.clone(),
+                since: r.created_at,
                 signals: signals.clone(),
             },
         );
@@ -368,6 +383,42 @@ impl Fleet {
             .values()
             .find(|a| a.request_id == request_id)
             .map(|a| a.signals.clone())
+    }
+
+    /// The resurrections under way here.
+    pub fn running(&self) -> Vec<Running> {
+        self.modules
+            .lock()
+            .active
+            .iter()
+            .map(|(module, a)| Running {
+                module: module.clone(),
+                request_id: a.request_id.clone(),
+                kill_id: a.kill_id.clone(),
+                since: a.since,
+            })
+            .collect()
+    }
+
+    /// Smith killed a module this process is bringing back, as another
+    /// replica sharing the store heard: the resurrection is interrupted
+    /// (as [`Fleet::kill_arrived`] does for a kill heard here).
+    pub fn killed_elsewhere(&self, module: &str, request_id: &str, kill_id: &str) {
+        let modules = self.modules.lock();
+        if let Some(a) = modules
+            .active
+            .get(module)
+            .filter(|a| a.request_id == request_id)
+        {
+            a.signals
+                .interrupt(Interrupt::ReKilled(kill_id.to_string()));
+            tracing::warn!(
+                kill_id,
+                request_id,
+                module,
+                "Module killed again while being resurrected (the kill reached another replica)"
+            );
+        }
     }
 
     /// The requests under way (from memory rather than a store scan).

@@ -64,6 +64,30 @@ pub trait Backend: Send + Sync {
     /// which case the earlier decision comes back. `decision_json` is the
     /// decision's JSON, which the caller has already.
     fn store_decision_encoded(&self, rec: &DecisionRecord, decision_json: &str) -> Result<Stored>;
+    /// [`Backend::store_decision_encoded`], and when the decision is new
+    /// its `decision_made` audit event by `actor` with `details`: in one
+    /// round trip where the backend can (PostgreSQL), so the event is
+    /// never missing beside a decision stored.
+    fn store_decision_made(
+        &self,
+        rec: &DecisionRecord,
+        decision_json: &str,
+        actor: &str,
+        details: &serde_json::value::RawValue,
+    ) -> Result<Stored> {
+        let stored = self.store_decision_encoded(rec, decision_json)?;
+        if matches!(stored, Stored::New) {
+            let d = &rec.decision;
+            self.audit_raw(
+                AuditKind::DecisionMade,
+                Some(&d.kill_id),
+                Some(&d.decision_id),
+                actor,
+                details,
+            )?;
+        }
+        Ok(stored)
+    }
     /// The decision record of a kill already decided, if any.
     fn record_for_kill(&self, kill_id: &str) -> Result<Option<DecisionRecord>>;
     /// A decision's record by the decision's id.

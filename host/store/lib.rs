@@ -232,6 +232,21 @@ impl Store {
             .store_decision_encoded(rec, &serde_json::to_string(&rec.decision)?)
     }
 
+    /// Stores a decided kill (its decision's JSON given) unless its
+    /// kill_id was decided before, with its `decision_made` audit event
+    /// ([`Backend::store_decision_made`]).
+    pub fn store_decision_audited(
+        &self,
+        rec: &DecisionRecord,
+        decision_json: &str,
+        actor: &str,
+        details: impl Serialize,
+    ) -> Result<Stored> {
+        let details = serde_json::value::to_raw_value(&details)?;
+        self.backend
+            .store_decision_made(rec, decision_json, actor, &details)
+    }
+
     /// The decision already made for a kill, if any.
     pub fn decision_for_kill(&self, kill_id: &str) -> Result<Option<model::Decision>> {
         Ok(self.backend.record_for_kill(kill_id)?.map(|r| r.decision))

@@ -289,3 +289,54 @@ async fn kills_counted_over_replicas_trip_flapping_and_its_cooldown_holds_on_all
         d.decision().reasoning
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way() {
+    use crate::acting_inprocess::request_of;
+    use medic::model::{DecisionOutcome, OutcomeResult};
+    let db = TestDatabase::create();
+    let r: Vec<Setup> = (0..2)
+        .map(|_| {
+            setup(
+                100,
+                |c| c.medic.resurrection.monitoring_duration = Duration::from_secs(60),
+                Store::connect(&db.url()).unwrap(),
+            )
+        })
+        .collect();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(r[0].acting.clone().share_requests(stop.clone()));
+    let first = decide(&r[0].decider, "watch-1", "svc-watch").await;
+    assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
+    let store = r[0].decider.store.clone();
+    for _ in 0..500 {
+        if request_of(&store, "watch-1").is_some_and(|q| q.state == WorkflowState::Monitoring) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Smith kills the module again; the kill reaches the other replica.
+    let again = decide(&r[1].decider, "watch-2", "svc-watch").await;
+    assert!(
+        again.decision().guardrails.contains(&"busy".to_string()),
+        "{:?}",
+        again.decision().reasoning
+    );
+    let request = request_of(&store, "watch-1").unwrap();
+    let done = tokio::time::timeout(
+        Duration::from_secs(20),
+        wait_final(&store, &request.request_id),
+    )
+    .await
+    .expect("the resurrection ends well before its 60 s watch");
+    assert_ne!(done.state, WorkflowState::Completed, "{done:?}");
+    let outcomes = store.module_outcomes("svc-watch").unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(
+        outcomes[0].result,
+        OutcomeResult::ReKilled,
+        "{:?}",
+        outcomes[0]
+    );
+    stop.cancel();
+}

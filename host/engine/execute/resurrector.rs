@@ -365,9 +365,24 @@ impl Resurrector {
             }
             let me = self.clone();
             let turn = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
-                let running = me.fleet.in_progress();
-                for lost in me.store.stamp_requests(&running)? {
+                let running = me.fleet.running();
+                let ids: Vec<String> = running.iter().map(|r| r.request_id.clone()).collect();
+                for lost in me.store.stamp_requests(&ids)? {
                     tracing::error!(request_id = %lost, "Another replica took over a request this one runs (its stamps were late): this one stops at its next step");
+                }
+                // A kill of a module being brought back here that reached
+                // another replica: Smith killed it again.
+                let horizon = Utc::now() + chrono::Duration::minutes(5);
+                for r in &running {
+                    let again = me
+                        .store
+                        .records_for_module(&r.module, r.since, horizon)?
+                        .into_iter()
+                        .find(|rec| rec.kill.kill_id != r.kill_id);
+                    if let Some(rec) = again {
+                        me.fleet
+                            .killed_elsewhere(&r.module, &r.request_id, &rec.kill.kill_id);
+                    }
                 }
                 let orphans = me.store.adopt_requests(ADOPT_AFTER)?;
                 if !orphans.is_empty() {

@@ -248,11 +248,29 @@ impl RedisConsumer {
         // batch's order.
         let in_flight = (bus.max_in_flight as usize).max(1);
         let decider = &self.decider;
-        let handled: Vec<_> = futures::stream::iter(entries)
-            .map(|entry| handle_guarded(decider, bus, entry, now))
-            .buffered(in_flight)
-            .collect()
-            .await;
+        let handled: Vec<_> = if decider.store.shared() {
+            // A store replicas share answers each call in a round trip to
+            // the database, which holds the caller's thread: each entry is
+            // a task of its own, so the batch's round trips overlap.
+            futures::stream::iter(entries)
+                .map(|entry| {
+                    let (decider, bus, id) = (decider.clone(), self.bus.clone(), entry.id.clone());
+                    let task =
+                        tokio::spawn(
+                            async move { handle_guarded(&decider, &bus, entry, now).await },
+                        );
+                    async move { task.await.unwrap_or(Err(id)) }
+                })
+                .buffered(in_flight)
+                .collect()
+                .await
+        } else {
+            futures::stream::iter(entries)
+                .map(|entry| handle_guarded(decider, bus, entry, now))
+                .buffered(in_flight)
+                .collect()
+                .await
+        };
         let mut ack: Vec<String> = Vec::new();
         for done in handled {
             match done {

@@ -4,11 +4,12 @@
 //! caller's thread, polled by a plain executor, with this runtime entered
 //! so the connections' sockets and timers are driven by its threads. That
 //! works from a tokio worker (of any runtime flavour) and from a plain
-//! thread alike: nothing here starts or blocks a runtime the caller is in.
+//! thread alike: nothing here starts a runtime the caller is in, and a
+//! tokio worker's wait is announced to its runtime (see [`Bridge::block`]).
 
 use std::future::Future;
 
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::{Builder, Runtime, RuntimeFlavor};
 
 pub(crate) struct Bridge {
     runtime: Option<Runtime>,
@@ -33,9 +34,22 @@ impl Bridge {
     /// wake of a resource polled here until that task yields — which it
     /// cannot while this blocks (it hung the Redis consumer, which decides
     /// a batch in one poll).
+    ///
+    /// On a worker of a multi-threaded tokio runtime the wait is announced
+    /// to tokio (`block_in_place`): the worker's other tasks move to
+    /// another thread meanwhile, so concurrent callers' round trips
+    /// overlap instead of queueing behind one another.
     pub(crate) fn block<F: Future>(&self, f: F) -> F::Output {
-        let _entered = self.runtime.as_ref().map(Runtime::enter);
-        futures::executor::block_on(tokio::task::unconstrained(f))
+        let run = || {
+            let _entered = self.runtime.as_ref().map(Runtime::enter);
+            futures::executor::block_on(tokio::task::unconstrained(f))
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        }
     }
 }
 

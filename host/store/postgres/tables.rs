@@ -99,6 +99,72 @@ impl PgStore {
         Ok(())
     }
 
+    /// Inserts a decision unless its kill was decided before (then the
+    /// earlier decision comes back), with its `decision_made` event when
+    /// `made` names the actor and details: one statement either way.
+    fn insert_decision(
+        &self,
+        rec: &DecisionRecord,
+        decision_json: &str,
+        made: Option<(&str, &RawValue)>,
+    ) -> Result<Stored> {
+        let d = &rec.decision;
+        let record = String::from_utf8(record_json(rec, decision_json)?)
+            .map_err(|e| StoreError::Setup(format!("a record is not UTF-8: {e}")))?;
+        const INSERT: &str = "INSERT INTO decisions (kill_id, decision_id, decided_ms, killed_ms, module, outcome, record) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (kill_id) DO NOTHING";
+        let stored = match made {
+            None => {
+                let done = self.run(
+                    sqlx::query(INSERT)
+                        .bind(&d.kill_id)
+                        .bind(&d.decision_id)
+                        .bind(ms(d.timestamp))
+                        .bind(ms(rec.kill.timestamp))
+                        .bind(&rec.kill.target_module)
+                        .bind(wire_str(&d.outcome))
+                        .bind(record)
+                        .execute(&self.pool),
+                )?;
+                done.rows_affected() == 1
+            }
+            Some((actor, details)) => {
+                let sql = format!(
+                    "WITH d AS ({INSERT} RETURNING kill_id, decision_id) \
+                     INSERT INTO audit (at, kind, kill_id, decision_id, actor, details) \
+                     SELECT $8, $9, d.kill_id, d.decision_id, $10, $11::jsonb FROM d RETURNING seq"
+                );
+                let seq: Option<i64> = self.run(
+                    sqlx::query_scalar(&sql)
+                        .bind(&d.kill_id)
+                        .bind(&d.decision_id)
+                        .bind(ms(d.timestamp))
+                        .bind(ms(rec.kill.timestamp))
+                        .bind(&rec.kill.target_module)
+                        .bind(wire_str(&d.outcome))
+                        .bind(record)
+                        .bind(Utc::now())
+                        .bind(wire_str(&AuditKind::DecisionMade))
+                        .bind(actor)
+                        .bind(details.get())
+                        .fetch_optional(&self.pool),
+                )?;
+                seq.is_some()
+            }
+        };
+        if stored {
+            return Ok(Stored::New);
+        }
+        let earlier: String = self.run(
+            sqlx::query_scalar(
+                "SELECT (record->'decision')::text FROM decisions WHERE kill_id = $1",
+            )
+            .bind(&d.kill_id)
+            .fetch_one(&self.pool),
+        )?;
+        Ok(Stored::Duplicate(Box::new(json::<Decision>(&earlier)?)))
+    }
+
     fn count(&self, sql: &str) -> usize {
         match self.run(sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.pool)) {
             Ok(n) => usize::try_from(n).unwrap_or(0),
@@ -264,34 +330,17 @@ impl Backend for PgStore {
     }
 
     fn store_decision_encoded(&self, rec: &DecisionRecord, decision_json: &str) -> Result<Stored> {
-        let d = &rec.decision;
-        let record = String::from_utf8(record_json(rec, decision_json)?)
-            .map_err(|e| StoreError::Setup(format!("a record is not UTF-8: {e}")))?;
-        let done = self.run(
-            sqlx::query(
-                "INSERT INTO decisions (kill_id, decision_id, decided_ms, killed_ms, module, outcome, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (kill_id) DO NOTHING",
-            )
-            .bind(&d.kill_id)
-            .bind(&d.decision_id)
-            .bind(ms(d.timestamp))
-            .bind(ms(rec.kill.timestamp))
-            .bind(&rec.kill.target_module)
-            .bind(wire_str(&d.outcome))
-            .bind(record)
-            .execute(&self.pool),
-        )?;
-        if done.rows_affected() == 1 {
-            return Ok(Stored::New);
-        }
-        let earlier: String = self.run(
-            sqlx::query_scalar(
-                "SELECT (record->'decision')::text FROM decisions WHERE kill_id = $1",
-            )
-            .bind(&d.kill_id)
-            .fetch_one(&self.pool),
-        )?;
-        Ok(Stored::Duplicate(Box::new(json::<Decision>(&earlier)?)))
+        self.insert_decision(rec, decision_json, None)
+    }
+
+    fn store_decision_made(
+        &self,
+        rec: &DecisionRecord,
+        decision_json: &str,
+        actor: &str,
+        details: &RawValue,
+    ) -> Result<Stored> {
+        self.insert_decision(rec, decision_json, Some((actor, details)))
     }
 
     fn record_for_kill(&self, kill_id: &str) -> Result<Option<DecisionRecord>> {
