@@ -203,7 +203,12 @@ impl PgStore {
         let taken = self.run(async {
             let mut conn = pool.acquire().await?.detach();
             let got: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('medic.leader.' || $1))")
+                // Keyed by the schema too (advisory locks are the
+                // database's; deployments may share one in schemas of
+                // their own).
+                sqlx::query_scalar(
+                    "SELECT pg_try_advisory_lock(hashtext('medic.leader.' || current_schema() || '.' || $1))",
+                )
                     .bind(role)
                     .fetch_one(&mut conn)
                     .await?;

@@ -120,7 +120,7 @@ pub fn request_of(store: &Store, kill_id: &str) -> Option<ResurrectionRequest> {
 async fn the_hourly_cap_holds_under_a_concurrent_burst() {
     const CAP: u32 = 5;
     const KILLS: usize = 60;
-    let s = setup(CAP, |_| {}, Store::temporary().unwrap());
+    let s = setup(CAP, |_| {}, crate::postgres_db::test_store());
     let mut auto = 0;
     let mut capped = 0;
     for handled in burst(std::slice::from_ref(&s.decider), "burst", KILLS).await {
@@ -169,7 +169,7 @@ async fn a_concurrent_burst_of_kills_of_one_module_brings_it_back_once() {
             c.medic.resurrection.cooldown = std::time::Duration::from_secs_f64(3600.0);
             c.medic.resurrection.flapping.max_kills_per_hour = 1000;
         },
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     let handles: Vec<_> = (0..KILLS)
         .map(|i| {
@@ -215,7 +215,7 @@ async fn a_module_back_recently_is_not_brought_back_again_automatically() {
     let s = setup(
         100,
         |c| c.medic.resurrection.cooldown = std::time::Duration::from_secs(3600),
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     let first = decide(&s.decider, "cool-1", "ledger").await;
     assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
@@ -255,7 +255,7 @@ async fn a_flapping_module_goes_to_a_human_and_stays_out_of_automation() {
             c.medic.resurrection.flapping.cooldown =
                 std::time::Duration::from_secs_f64(60.0 * 60.0);
         },
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     let mut outcomes = Vec::new();
     for i in 0..5 {
@@ -288,7 +288,7 @@ async fn a_full_queue_refuses_visibly_and_never_drops() {
             c.constitution.constraints.always_require_approval =
                 (0..10).map(|i| format!("crit-{i}")).collect();
         },
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     for i in 0..5 {
         let h = decide(&s.decider, &format!("full-{i}"), &format!("crit-{i}")).await;
@@ -350,7 +350,7 @@ async fn a_full_queue_refuses_visibly_and_never_drops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_is_decided_once_and_denial_needs_a_reason() {
-    let s = setup(100, |_| {}, Store::temporary().unwrap());
+    let s = setup(100, |_| {}, crate::postgres_db::test_store());
     decide(&s.decider, "once-1", "auth-service").await;
     let item = s.acting.queue.list_pending(10).unwrap().remove(0);
     let e = s.acting.deny(&item.item_id, "alice", "  ").unwrap_err();
@@ -377,7 +377,7 @@ async fn an_item_is_decided_once_and_denial_needs_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_approvals_of_one_item_run_it_once() {
-    let s = setup(100, |_| {}, Store::temporary().unwrap());
+    let s = setup(100, |_| {}, crate::postgres_db::test_store());
     decide(&s.decider, "race-1", "auth-service").await;
     let id = s.acting.queue.list_pending(10).unwrap().remove(0).item_id;
     let tasks: Vec<_> = (0..8)
@@ -414,7 +414,7 @@ async fn undecided_items_expire_and_the_expiry_is_recorded() {
             c.medic.interfaces.approval_queue.timeout =
                 std::time::Duration::from_secs_f64(0.0002 * 3600.0)
         },
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     decide(&s.decider, "exp-1", "auth-service").await;
     decide(&s.decider, "exp-2", "payment-processor").await;
@@ -486,7 +486,7 @@ async fn upstream_modules_come_back_before_downstream_ones() {
                 command_backend(&["*"], &["true"]),
             ];
         },
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     let db = medic::ingest::validate::kill_report(&kill_json("casc-db", "orders-db"), Utc::now())
         .unwrap();
@@ -522,7 +522,7 @@ async fn a_downstream_module_fails_when_its_upstream_does_not_come_back() {
                 command_backend(&["*"], &["true"]),
             ];
         },
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     let up =
         medic::ingest::validate::kill_report(&kill_json("dep-up", "cache"), Utc::now()).unwrap();
@@ -564,7 +564,7 @@ async fn can_resurrect_refuses_no_backend_and_blacklisted_and_dequeue_removes() 
             c.medic.resurrection.backends = vec![command_backend(&["web-*"], &["true"])];
             c.constitution.constraints.blacklisted_modules = vec!["web-legacy".into()];
         },
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
     );
     let now = Utc::now();
     assert!(matches!(

@@ -11,7 +11,6 @@ use axum::http::{Method, Request, StatusCode};
 use medic::api::{ApiKeys, AppState, router};
 use medic::config::raw::{ApiKeySection, Role};
 use medic::publish::Publisher;
-use medic::store::Store;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
@@ -109,7 +108,7 @@ pub fn state_with_roles(rate: f64) -> AppState {
 
 /// An API over an engine that acts (semi-auto, a command backend).
 fn acting_state() -> (AppState, crate::acting_inprocess::Setup) {
-    let s = setup(100, |_| {}, Store::temporary().unwrap());
+    let s = setup(100, |_| {}, crate::postgres_db::test_store());
     let state = AppState::new(s.engine.clone(), keys(0.0), Publisher::none());
     (state, s)
 }

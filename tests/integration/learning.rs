@@ -139,7 +139,7 @@ fn audits(store: &Store, kind: AuditKind) -> usize {
 
 #[test]
 fn a_valid_proposal_applies_atomically_is_audited_and_reverts() {
-    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let s = setup(crate::postgres_db::test_store(), None, |_| {});
     seed_failing_low_band(&s.store, 0, "renderer");
     let run = s.manager.run("test", Utc::now()).unwrap();
     assert_eq!(run.samples, 60);
@@ -192,7 +192,7 @@ fn a_valid_proposal_applies_atomically_is_audited_and_reverts() {
 
 #[test]
 fn no_learning_below_min_samples_or_when_switched_off() {
-    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let s = setup(crate::postgres_db::test_store(), None, |_| {});
     for i in 0..49 {
         s.store
             .put_outcome(&outcome(
@@ -221,7 +221,7 @@ fn no_learning_below_min_samples_or_when_switched_off() {
             "learning.threshold_adjustment.enabled is false",
         ),
     ] {
-        let s = setup(Store::temporary().unwrap(), None, edit);
+        let s = setup(crate::postgres_db::test_store(), None, edit);
         seed_failing_low_band(&s.store, 0, "svc");
         let e = s.manager.run("test", Utc::now()).unwrap_err();
         assert_eq!(e.to_string(), expected);
@@ -237,7 +237,7 @@ fn a_learner_beyond_the_bound_unknown_keys_or_nan_is_refused_and_nothing_changes
         ("nan", "is not a number"),
     ] {
         let s = setup(
-            Store::temporary().unwrap(),
+            crate::postgres_db::test_store(),
             Some("hostile-greedy-learner"),
             |_| {},
         );
@@ -268,7 +268,7 @@ fn a_learner_beyond_the_bound_unknown_keys_or_nan_is_refused_and_nothing_changes
 
 #[test]
 fn manual_changes_are_checked_recorded_and_revertible() {
-    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let s = setup(crate::postgres_db::test_store(), None, |_| {});
     let set = |pairs: &[(&str, f64)]| -> NamedValues {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     };
@@ -336,7 +336,7 @@ fn thresholds_in_force_survive_a_restart() {
 
 #[test]
 fn outcomes_are_queried_by_filters_history_and_success_rate() {
-    let store = Store::temporary().unwrap();
+    let store = crate::postgres_db::test_store();
     let now = Utc::now();
     let mut n = 0;
     for day in 0..120 {
@@ -409,7 +409,7 @@ fn outcomes_are_queried_by_filters_history_and_success_rate() {
 
 #[test]
 fn the_weekly_report_shows_trends_changes_and_patterns() {
-    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let s = setup(crate::postgres_db::test_store(), None, |_| {});
     let now = Utc::now();
     let mut n = 0;
     let mut put = |module: &str, result, reason, confidence: f64, strategy: &str, days_ago: i64| {
@@ -499,7 +499,7 @@ fn the_weekly_report_shows_trends_changes_and_patterns() {
 
 #[test]
 fn every_run_is_recorded_for_the_schedule_whatever_it_did() {
-    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let s = setup(crate::postgres_db::test_store(), None, |_| {});
     assert_eq!(s.store.last_learning_run_at().unwrap(), None);
     // Too few samples: no change, but a run.
     let first = Utc::now() - Duration::hours(2);
@@ -527,7 +527,7 @@ fn every_run_is_recorded_for_the_schedule_whatever_it_did() {
     );
 
     // Switched off, nothing runs and nothing is recorded.
-    let off = setup(Store::temporary().unwrap(), None, |c| {
+    let off = setup(crate::postgres_db::test_store(), None, |c| {
         c.medic.learning.threshold_adjustment.enabled = false
     });
     assert!(off.manager.run("alice", Utc::now()).is_err());
@@ -579,7 +579,7 @@ impl Scheduler {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_or_first_run_with_enough_samples_runs_at_start_up() {
     for last_run in [Some(Utc::now() - Duration::days(8)), None] {
-        let s = setup(Store::temporary().unwrap(), None, |c| {
+        let s = setup(crate::postgres_db::test_store(), None, |c| {
             c.medic.learning.analysis.schedule = medic::config::raw::Schedule::Weekly
         });
         seed_failing_low_band(&s.store, 0, "renderer");
@@ -605,7 +605,7 @@ async fn an_overdue_or_first_run_with_enough_samples_runs_at_start_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_not_yet_due_or_without_enough_samples_waits() {
     // Daily, last run six hours ago: due in eighteen.
-    let s = setup(Store::temporary().unwrap(), None, |c| {
+    let s = setup(crate::postgres_db::test_store(), None, |c| {
         c.medic.learning.analysis.schedule = medic::config::raw::Schedule::Daily
     });
     seed_failing_low_band(&s.store, 0, "renderer");
@@ -618,7 +618,7 @@ async fn a_run_not_yet_due_or_without_enough_samples_waits() {
     sched.stop().await;
 
     // Never ran, and fewer outcomes than min_samples: the first run waits.
-    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let s = setup(crate::postgres_db::test_store(), None, |_| {});
     for i in 0..10 {
         s.store
             .put_outcome(&outcome(
@@ -653,7 +653,7 @@ fn last_refusal(store: &Store) -> String {
 /// under it, so the proposal is refused and the kill named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_widening_that_would_revive_a_kill_a_person_denied_is_refused() {
-    let store = Store::temporary().unwrap();
+    let store = crate::postgres_db::test_store();
     // Judged while automation was off: the low-risk kill went to a person,
     // who denied it (the kill was right).
     let judging = crate::acting_inprocess::setup(
@@ -736,7 +736,7 @@ fn no_widening_within_a_week_of_an_automatic_resurrection_re_killed() {
         (2, "a threat revived automatically came to light"),
         (8, "kills known to be false positives would be automated"),
     ] {
-        let s = setup(Store::temporary().unwrap(), None, |_| {});
+        let s = setup(crate::postgres_db::test_store(), None, |_| {});
         let at = Utc::now() - Duration::days(days_ago);
         // 1 in 61 went wrong: under the `bounded` learner's 2%, it widens.
         seed_clean_minimal_band(&s.store, 0, 60, at);
@@ -761,7 +761,7 @@ fn no_widening_within_a_week_of_an_automatic_resurrection_re_killed() {
 /// automatic resurrection was re-killed.
 #[test]
 fn a_tightening_passes_the_safety_check_right_after_an_unsafe_outcome() {
-    let s = setup(Store::temporary().unwrap(), None, |_| {});
+    let s = setup(crate::postgres_db::test_store(), None, |_| {});
     // Automatic resurrections re-killed ten minutes ago.
     seed_failing_low_band(&s.store, 0, "renderer");
     let change = s.manager.run("test", Utc::now()).unwrap().change.unwrap();
@@ -798,7 +798,7 @@ fn the_constitutions_learning_bounds_hold_on_the_live_learner() {
             "learned from 60 outcome(s), fewer than learning_bounds min_samples 100",
         ),
     ] {
-        let s = setup(Store::temporary().unwrap(), None, edit);
+        let s = setup(crate::postgres_db::test_store(), None, edit);
         seed_failing_low_band(&s.store, 0, "renderer");
         let e = s.manager.run("test", Utc::now()).unwrap_err();
         assert!(matches!(e, LearnError::Refused(_)), "{e}");
@@ -808,7 +808,7 @@ fn the_constitutions_learning_bounds_hold_on_the_live_learner() {
         assert_eq!(audits(&s.store, AuditKind::ThresholdRefused), 1);
     }
     // Within them, the same proposal is put in force.
-    let s = setup(Store::temporary().unwrap(), None, bound(0.1, 50));
+    let s = setup(crate::postgres_db::test_store(), None, bound(0.1, 50));
     seed_failing_low_band(&s.store, 0, "renderer");
     assert!(s.manager.run("test", Utc::now()).unwrap().change.is_some());
 }
@@ -817,7 +817,7 @@ fn the_constitutions_learning_bounds_hold_on_the_live_learner() {
 /// positive: the refusal for want of clean evidence counts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_a_person_approved_that_held_counts_as_a_known_false_positive() {
-    let store = Store::temporary().unwrap();
+    let store = crate::postgres_db::test_store();
     let judging = crate::acting_inprocess::setup(
         100,
         |c| c.medic.decision.auto_approve.enabled = false,

@@ -21,6 +21,7 @@ mod isolation;
 mod learning;
 mod learning_e2e;
 mod medic_process;
+mod on_postgres;
 mod openapi_contract;
 mod pipeline_support;
 mod postgres_db;

@@ -16,7 +16,7 @@ use medic::telemetry::Metrics;
 use serde_json::{Value, json};
 
 pub fn decider_with(config: Config, siem: Option<Arc<dyn SiemAdapter>>) -> Arc<Decider> {
-    decider_on(config, Store::temporary().expect("store"), siem)
+    decider_on(config, crate::postgres_db::test_store(), siem)
 }
 
 /// An engine deciding into `store`.
@@ -30,7 +30,7 @@ pub fn decider_on(
 
 /// An engine that records decisions (observer tools, API tests).
 pub fn engine_with(config: Config, siem: Option<Arc<dyn SiemAdapter>>) -> Arc<Engine> {
-    engine_on(config, Store::temporary().expect("store"), siem, false)
+    engine_on(config, crate::postgres_db::test_store(), siem, false)
 }
 
 /// An engine on `store`; `acting`, with the approval queue, execution and

@@ -2,7 +2,10 @@
 //! at `MEDIC_TEST_POSTGRES` (default: the local server as user
 //! `postgres`) and dropped when the test ends, whatever it left.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use medic::store::Store;
 
 use sqlx::Connection;
 
@@ -74,5 +77,28 @@ impl Drop for TestDatabase {
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name
         ));
+    }
+}
+
+/// The store an engine test runs on: a temporary sled store or, when
+/// `MEDIC_TEST_STORE` names a PostgreSQL database (`.ci/run` makes one for
+/// the suite's second pass over the engine's tests), a schema of its own
+/// in that database, so both stores run the same tests.
+pub fn test_store() -> Store {
+    match std::env::var("MEDIC_TEST_STORE") {
+        Ok(db) if !db.is_empty() => {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let schema = format!(
+                "t_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            run_on(db.clone(), format!("CREATE SCHEMA {schema}"));
+            let mut url = url::Url::parse(&db).expect("MEDIC_TEST_STORE is a URL");
+            url.query_pairs_mut()
+                .append_pair("options[search_path]", &schema);
+            Store::connect(url.as_str()).expect("the PostgreSQL test store")
+        }
+        _ => Store::temporary().expect("a temporary store"),
     }
 }

@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use medic::api::AppState;
 use medic::config::Mode;
-use medic::store::Store;
 use serde_json::{Value, json};
 
 use crate::api_access::send;
@@ -46,7 +45,7 @@ async fn an_unsafe_strategy_is_refused_with_the_threats_it_would_revive_and_a_sa
     std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
     let engine = engine_on(
         semi_auto_config(plugins.path(), intel.path(), Mode::Manual),
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
         None,
         true,
     );
@@ -177,7 +176,7 @@ async fn a_strategy_that_disagrees_too_often_is_refused_and_the_share_is_configu
     std::fs::copy(wasm("deny-all"), plugins.path().join("deny-all.wasm")).unwrap();
     let intel = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
-    let store = Store::temporary().unwrap();
+    let store = crate::postgres_db::test_store();
     let attempt = |max_disagreement: f64| {
         let mut c = semi_auto_config(plugins.path(), intel.path(), Mode::Manual);
         c.medic.plugins.gate.max_disagreement = max_disagreement;
@@ -244,7 +243,7 @@ async fn a_new_version_is_gated_when_dropped_in_the_directory_and_when_uploaded(
     std::fs::write(intel.path(), LOW_RISK_INTEL).unwrap();
     let engine = engine_on(
         semi_auto_config(plugins.path(), intel.path(), Mode::Manual),
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
         None,
         true,
     );

@@ -15,7 +15,6 @@ use chrono::Utc;
 use medic::config::raw::{PluginBinding, ShadowPlugins};
 use medic::config::{Config, Mode};
 use medic::model::{DecisionOutcome, OutcomeResult, RiskLevel};
-use medic::store::Store;
 use serde_json::{Value, json};
 
 use crate::api_access::send;
@@ -61,7 +60,7 @@ async fn a_shadow_judges_every_kill_and_its_record_matches_what_happened() {
     std::fs::write(intel.path(), threat_intel(&["intel-0", "intel-1"])).unwrap();
     let engine = engine_on(
         config(plugins.path(), intel.path()),
-        Store::temporary().unwrap(),
+        crate::postgres_db::test_store(),
         None,
         true,
     );

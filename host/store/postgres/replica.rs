@@ -89,7 +89,12 @@ impl PgStore {
                 }
                 // The hour's cap, one taker at a time (after the module's
                 // lock, always in this order).
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('medic.auto_approvals'))")
+                // Keyed by the schema too: advisory locks are the
+                // database's, and deployments may share one in schemas of
+                // their own.
+                sqlx::query(
+                    "SELECT pg_advisory_xact_lock(hashtext('medic.auto_approvals.' || current_schema()))",
+                )
                     .execute(&mut *tx)
                     .await?;
                 let taken: i64 =
