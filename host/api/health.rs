@@ -84,22 +84,27 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) 
     (code, Json(body))
 }
 
+/// The event bus as the consumer last found it: `ok`, `failing` (while it
+/// reconnects), `connecting`, or `disabled` (kills arrive over HTTP).
+pub(crate) fn event_bus_state(d: &crate::decide::Decider) -> &'static str {
+    if d.config.medic.smith.event_bus.kind == crate::config::raw::EventBusType::Redis {
+        match d.metrics.event_bus_up.get() {
+            Some(1) => "ok",
+            Some(_) => "failing",
+            None => "connecting",
+        }
+    } else {
+        "disabled"
+    }
+}
+
 /// Every check, and what they add up to.
 async fn assess(state: &AppState) -> Health {
     let d = &state.engine.decider;
     let store_ok = d.store.healthy();
     let siem_used = d.queries_siem();
     let siem_ok = !siem_used || d.siem.health_check().await;
-    let event_bus =
-        if d.config.medic.smith.event_bus.kind == crate::config::raw::EventBusType::Redis {
-            match d.metrics.event_bus_up.get() {
-                Some(1) => "ok",
-                Some(_) => "failing",
-                None => "connecting",
-            }
-        } else {
-            "disabled"
-        };
+    let event_bus = event_bus_state(d);
     let active = d.registry.active();
     let plugins_ok = !(active.scorer.is_quarantined() || active.strategy.is_quarantined());
     // The queue is "full" when it refuses new items; the veto channel is

@@ -74,8 +74,13 @@ pub struct ReplicaView {
     pub role: &'static str,
     /// `sled` or `postgres`.
     pub store: &'static str,
+    /// `ok`, or `failing` when the store does not answer.
+    pub store_state: &'static str,
     /// `redis` or `http`.
     pub event_bus: String,
+    /// `ok`, `failing` (while the consumer reconnects), `connecting`, or
+    /// `disabled` (kills arrive over HTTP), as `/health` reports it.
+    pub event_bus_state: &'static str,
 }
 
 /// What the engine is doing.
@@ -131,7 +136,9 @@ pub async fn status(
                 "follower"
             },
             store: d.store.kind(),
+            store_state: if d.store.healthy() { "ok" } else { "failing" },
             event_bus: crate::model::wire_name(&bus.kind),
+            event_bus_state: crate::health::event_bus_state(d),
         },
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_seconds: state.started.elapsed().as_secs(),

@@ -1,5 +1,7 @@
 //! Changes made through another replica sharing the store, applied here
-//! within [`FOLLOW_EVERY`]: plugin bindings, thresholds and the mode. The
+//! within [`FOLLOW_EVERY`]: plugin bindings, thresholds and the mode; and
+//! every [`RECOUNT_EVERY`], the counts scoring reads (people's verdicts,
+//! calibration) as every replica's writes make them. The
 //! replica that makes a change checks, stores and audits it, and raises
 //! its kind's revision in the same transaction; every replica polls the
 //! few revision rows and applies the kinds that moved. Polling rather
@@ -19,6 +21,12 @@ use crate::store::{Store, StoreError};
 
 /// How often a replica looks for changes made through another.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
+/// How often a replica reads again the counts kept in memory for scoring
+/// (people's verdicts per module, the calibration of evidence), so what
+/// other replicas learned from outcomes and verdicts reaches its
+/// judgement.
+pub const RECOUNT_EVERY: Duration = Duration::from_secs(60);
 
 /// Applies the plugin bindings made at run time (stored by the API) over
 /// the constitution's. They passed the replay gate when they were made,
@@ -44,10 +52,21 @@ pub async fn follow(decider: Arc<Decider>, stop: CancellationToken) {
         return;
     }
     let mut seen: Option<HashMap<String, u64>> = None;
+    let mut counted = tokio::time::Instant::now();
     loop {
         let d = decider.clone();
         let known = seen.clone();
-        let turn = tokio::task::spawn_blocking(move || apply_moved(&d, known.as_ref())).await;
+        let recount = counted.elapsed() >= RECOUNT_EVERY;
+        if recount {
+            counted = tokio::time::Instant::now();
+        }
+        let turn = tokio::task::spawn_blocking(move || {
+            if recount {
+                d.store.refresh_counts()?;
+            }
+            apply_moved(&d, known.as_ref())
+        })
+        .await;
         match turn {
             Ok(Ok(now)) => seen = Some(now),
             Ok(Err(e)) => {

@@ -206,6 +206,10 @@ pub trait Backend: Send + Sync {
     ) -> Result<Vec<HumanVerdict>>;
     /// What the kills of known truth say of one with this evidence.
     fn resembling(&self, reading: Option<Reading>) -> Resembling;
+    /// Reads again, from what every process sharing the store wrote, the
+    /// counts kept in memory (people's verdicts per module, the
+    /// calibration). A store one process holds has them all already.
+    fn refresh_counts(&self) -> Result<()>;
 
     // Resurrection requests.
     fn put_request(&self, r: &ResurrectionRequest) -> Result<()>;
@@ -342,6 +346,9 @@ impl Backend for crate::SledStore {
     }
     fn stored_mode(&self) -> Result<Option<String>> {
         Ok(None)
+    }
+    fn refresh_counts(&self) -> Result<()> {
+        Ok(())
     }
     fn set_stored_mode(&self, _mode: &str) -> Result<()> {
         Ok(())

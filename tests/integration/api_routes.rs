@@ -641,6 +641,8 @@ async fn the_status_names_the_replica_its_role_and_its_store() {
     assert_eq!(replica["store"], s.engine.decider.store.kind());
     assert_eq!(replica["role"], "leader", "the only process on its store");
     assert_eq!(replica["event_bus"], "http");
+    assert_eq!(replica["event_bus_state"], "disabled");
+    assert_eq!(replica["store_state"], "ok");
     assert_eq!(
         replica["name"],
         medic::config::Config::embedded()

@@ -984,3 +984,39 @@ fn changes_made_through_one_replica_raise_revisions_the_others_read() {
         Taken::Granted
     );
 }
+
+#[test]
+fn counts_kept_in_memory_hear_of_other_replicas_writes_when_refreshed() {
+    let db = TestDatabase::create();
+    let (a, b) = (
+        Store::connect(&db.url()).unwrap(),
+        Store::connect(&db.url()).unwrap(),
+    );
+    let t0 = Utc::now() - Duration::hours(1);
+    let rec = record(3, "delta", t0, DecisionOutcome::PendingReview);
+    let reading = Reading::of(&rec.kill, rec.context.as_ref());
+    let before = (b.human_verdicts("delta"), b.resembling(reading));
+    // Replica a learns a person's denial and a threat's outcome.
+    a.store_decision(&rec).unwrap();
+    a.put_queue_item(&queue_item(&rec, QueueStatus::Pending, t0))
+        .unwrap();
+    a.settle_queue_item(&queue_item(
+        &rec,
+        QueueStatus::Denied,
+        t0 + Duration::minutes(5),
+    ))
+    .unwrap();
+    let mut threat = outcome(4, "delta", OutcomeResult::ReKilled, t0);
+    threat.reading = reading;
+    a.put_outcome(&threat).unwrap();
+    assert_eq!(a.human_verdicts("delta").denials, 1);
+    assert_eq!(
+        (b.human_verdicts("delta"), b.resembling(reading)),
+        before,
+        "b counted only what it read at connect"
+    );
+    b.refresh_counts().unwrap();
+    assert_eq!(b.human_verdicts("delta"), a.human_verdicts("delta"));
+    assert_eq!(b.resembling(reading), a.resembling(reading));
+    assert_ne!(b.resembling(reading), before.1);
+}

@@ -999,6 +999,10 @@ impl Backend for PgStore {
         Ok(())
     }
 
+    fn refresh_counts(&self) -> Result<()> {
+        self.load_counts()
+    }
+
     fn revisions(&self) -> Result<Vec<(String, u64)>> {
         self.revision_rows()
     }
