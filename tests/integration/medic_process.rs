@@ -45,7 +45,7 @@ fn spawn(config: &Path, log: &Path) -> Child {
         .expect("medic starts")
 }
 
-fn responses(conn: &mut redis::Connection) -> Vec<(String, String)> {
+pub fn responses(conn: &mut redis::Connection) -> Vec<(String, String)> {
     let reply: redis::streams::StreamRangeReply =
         conn.xrange_all("medic.responses").unwrap_or_default();
     reply

@@ -39,7 +39,7 @@ fn start(
     (stop.clone(), tokio::spawn(consumer.run(stop)))
 }
 
-fn pending(conn: &mut redis::Connection) -> usize {
+pub fn pending(conn: &mut redis::Connection) -> usize {
     let reply: redis::Value = redis::cmd("XPENDING")
         .arg(STREAM)
         .arg("medic")

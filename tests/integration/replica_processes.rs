@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 
 use crate::acting_support::{DemoService, Engine, STREAM, wait_for, yaml, yaml_set};
+use crate::medic_process::responses;
 use crate::pipeline_support::kill_json;
 use crate::postgres_db::TestDatabase;
+use crate::redis_pipeline::pending;
 use crate::redis_server::RedisServer;
 
 /// A replica named `name` on the shared Redis and database, with
@@ -38,44 +40,8 @@ fn replica(
     })
 }
 
-/// `(kill_id, decision_id)` of every response on `medic.responses`.
-fn responses(conn: &mut redis::Connection) -> Vec<(String, String)> {
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg("medic.responses")
-        .arg("-")
-        .arg("+")
-        .query(conn)
-        .unwrap_or_default();
-    reply
-        .ids
-        .iter()
-        .map(|e| {
-            (
-                e.get::<String>("kill_id").unwrap_or_default(),
-                e.get::<String>("decision_id").unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
 fn stream_len(conn: &mut redis::Connection, stream: &str) -> usize {
     redis::cmd("XLEN").arg(stream).query(conn).unwrap_or(0)
-}
-
-/// Entries the consumer group has delivered and not had acknowledged.
-fn pending(conn: &mut redis::Connection) -> i64 {
-    let reply: redis::Value = redis::cmd("XPENDING")
-        .arg(STREAM)
-        .arg("medic")
-        .query(conn)
-        .unwrap();
-    match reply {
-        redis::Value::Array(v) => match v.first() {
-            Some(redis::Value::Int(n)) => *n,
-            _ => -1,
-        },
-        _ => -1,
-    }
 }
 
 fn report(conn: &mut redis::Connection, kills: impl Iterator<Item = Value>) {

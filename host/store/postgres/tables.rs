@@ -113,45 +113,31 @@ impl PgStore {
             .map_err(|e| StoreError::Setup(format!("a record is not UTF-8: {e}")))?;
         const INSERT: &str = "INSERT INTO decisions (kill_id, decision_id, decided_ms, killed_ms, module, outcome, record) \
              VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (kill_id) DO NOTHING";
-        let stored = match made {
-            None => {
-                let done = self.run(
-                    sqlx::query(INSERT)
-                        .bind(&d.kill_id)
-                        .bind(&d.decision_id)
-                        .bind(ms(d.timestamp))
-                        .bind(ms(rec.kill.timestamp))
-                        .bind(&rec.kill.target_module)
-                        .bind(wire_str(&d.outcome))
-                        .bind(record)
-                        .execute(&self.pool),
-                )?;
-                done.rows_affected() == 1
-            }
-            Some((actor, details)) => {
-                let sql = format!(
-                    "WITH d AS ({INSERT} RETURNING kill_id, decision_id) \
-                     INSERT INTO audit (at, kind, kill_id, decision_id, actor, details) \
-                     SELECT $8, $9, d.kill_id, d.decision_id, $10, $11::jsonb FROM d RETURNING seq"
-                );
-                let seq: Option<i64> = self.run(
-                    sqlx::query_scalar(&sql)
-                        .bind(&d.kill_id)
-                        .bind(&d.decision_id)
-                        .bind(ms(d.timestamp))
-                        .bind(ms(rec.kill.timestamp))
-                        .bind(&rec.kill.target_module)
-                        .bind(wire_str(&d.outcome))
-                        .bind(record)
-                        .bind(Utc::now())
-                        .bind(wire_str(&AuditKind::DecisionMade))
-                        .bind(actor)
-                        .bind(details.get())
-                        .fetch_optional(&self.pool),
-                )?;
-                seq.is_some()
-            }
+        // A row comes back only when the decision is new.
+        let sql = match made {
+            None => format!("{INSERT} RETURNING 0::bigint"),
+            Some(_) => format!(
+                "WITH d AS ({INSERT} RETURNING kill_id, decision_id) \
+                 INSERT INTO audit (at, kind, kill_id, decision_id, actor, details) \
+                 SELECT $8, $9, d.kill_id, d.decision_id, $10, $11::jsonb FROM d RETURNING seq"
+            ),
         };
+        let mut query = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(&d.kill_id)
+            .bind(&d.decision_id)
+            .bind(ms(d.timestamp))
+            .bind(ms(rec.kill.timestamp))
+            .bind(&rec.kill.target_module)
+            .bind(wire_str(&d.outcome))
+            .bind(record);
+        if let Some((actor, details)) = made {
+            query = query
+                .bind(Utc::now())
+                .bind(wire_str(&AuditKind::DecisionMade))
+                .bind(actor)
+                .bind(details.get());
+        }
+        let stored = self.run(query.fetch_optional(&self.pool))?.is_some();
         if stored {
             return Ok(Stored::New);
         }
