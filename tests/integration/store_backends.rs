@@ -191,11 +191,31 @@ fn exercise(store: &Store) {
         ["k-0000", "k-0003", "k-0006", "k-0009"]
     );
     let h = store.module_history("beta", at(30)).unwrap();
-    assert_eq!((h.kills_last_hour, h.kills_last_week), (20, 20));
+    assert_eq!(
+        (h.kills_last_hour, h.kills_last_day, h.kills_last_week),
+        (20, 20, 20)
+    );
     assert_eq!(
         h.last_kill.map(|t| t.timestamp_millis()),
         Some(recs[29].kill.timestamp.timestamp_millis())
     );
+    // Two hours on, out of the hour, still in the day and the week; a
+    // week on, gone; before them, none.
+    let later = store.module_history("beta", at(150)).unwrap();
+    assert_eq!(
+        (
+            later.kills_last_hour,
+            later.kills_last_day,
+            later.kills_last_week
+        ),
+        (0, 20, 20)
+    );
+    let gone = store
+        .module_history("beta", at(30) + Duration::weeks(1) + Duration::hours(1))
+        .unwrap();
+    assert_eq!((gone.kills_last_week, gone.last_kill), (0, None));
+    let before = store.module_history("beta", at(-10)).unwrap();
+    assert_eq!(before.kills_last_week, 0);
 
     // The audit log: numbered in order, read forwards and back.
     let first = store
