@@ -65,16 +65,15 @@ pub async fn set_mode(
 ) -> Result<Json<Envelope<ModeChange>>, ApiError> {
     let b: ModeBody = required_body(&bytes)?;
     text("reason", &b.reason)?;
-    let mode: Mode =
-        serde_json::from_value(serde_json::Value::String(b.mode.clone())).map_err(|_| {
-            invalid(
-                "mode",
-                format!(
-                    "{:?} is not a mode (observer, manual, semi_auto, full_auto)",
-                    b.mode
-                ),
-            )
-        })?;
+    let mode = Mode::named(&b.mode).ok_or_else(|| {
+        invalid(
+            "mode",
+            format!(
+                "{:?} is not a mode (observer, manual, semi_auto, full_auto)",
+                b.mode
+            ),
+        )
+    })?;
     let previous = state
         .engine
         .decider

@@ -212,4 +212,9 @@ impl Config {
     pub fn feature(&self, feature: Feature) -> bool {
         phases::enabled(&self.constitution, feature)
     }
+
+    /// The constitution's section for the phase `mode` needs, if it has one.
+    pub fn phase_for(&self, mode: Mode) -> Option<&raw::PhaseSection> {
+        self.constitution.phases.get(phases::needed_by(mode).name())
+    }
 }

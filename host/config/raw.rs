@@ -88,6 +88,11 @@ impl Mode {
             Mode::FullAuto => "full_auto",
         }
     }
+
+    /// The mode the configuration's name names, if any.
+    pub fn named(name: &str) -> Option<Mode> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -149,7 +149,7 @@ impl Decider {
         // them, also one started later (a store one process holds keeps
         // none: the configured mode).
         let mode = match store.stored_mode()? {
-            Some(name) => match mode_named(&name).filter(|m| enabled(&config, *m)) {
+            Some(name) => match Mode::named(&name).filter(|m| enabled(&config, *m).is_ok()) {
                 Some(m) => {
                     tracing::info!(
                         mode = m.name(),
@@ -202,13 +202,7 @@ impl Decider {
                 "reason: a mode change needs a reason".into(),
             ));
         }
-        if !enabled(&self.config, mode) {
-            return Err(ModeError::Refused(format!(
-                "mode {} needs the constitution's {} enabled",
-                mode.name(),
-                crate::config::phases::needed_by(mode).name()
-            )));
-        }
+        enabled(&self.config, mode)?;
         let before = {
             let mut m = self.mode.lock();
             std::mem::replace(&mut *m, mode)
@@ -238,14 +232,9 @@ impl Decider {
     /// (that one audited it). One whose phase this replica's constitution
     /// does not enable is refused, and the mode in force stays.
     pub fn adopt_mode(&self, name: &str) -> Result<(), ModeError> {
-        let mode = mode_named(name)
+        let mode = Mode::named(name)
             .ok_or_else(|| ModeError::Invalid(format!("mode: {name} is not a mode")))?;
-        if !enabled(&self.config, mode) {
-            return Err(ModeError::Refused(format!(
-                "mode {name} needs the constitution's {} enabled",
-                crate::config::phases::needed_by(mode).name()
-            )));
-        }
+        enabled(&self.config, mode)?;
         let before = std::mem::replace(&mut *self.mode.lock(), mode);
         if before != mode {
             self.fleet.forget_failures();
@@ -753,17 +742,14 @@ pub fn conclude(j: Judged<'_>, decision_id: String, window: &mut HourlyWindow) -
     }
 }
 
-/// A mode by its configuration name.
-fn mode_named(name: &str) -> Option<Mode> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
-}
-
-/// Whether the constitution enables the phase `mode` needs.
-fn enabled(config: &Config, mode: Mode) -> bool {
-    let phase = crate::config::phases::needed_by(mode);
-    config
-        .constitution
-        .phases
-        .get(phase.name())
-        .is_some_and(|p| p.enabled)
+/// Refused unless the constitution enables the phase `mode` needs.
+fn enabled(config: &Config, mode: Mode) -> Result<(), ModeError> {
+    if config.phase_for(mode).is_some_and(|p| p.enabled) {
+        return Ok(());
+    }
+    Err(ModeError::Refused(format!(
+        "mode {} needs the constitution's {} enabled",
+        mode.name(),
+        crate::config::phases::needed_by(mode).name()
+    )))
 }

@@ -28,12 +28,7 @@ pub fn step_down(mode: Mode) -> Option<Mode> {
 /// The error budget of the phase `mode` runs in, if it has one.
 pub fn budget(config: &Config, mode: Mode) -> Option<ErrorBudget> {
     step_down(mode)?;
-    let phase = crate::config::phases::needed_by(mode);
-    config
-        .constitution
-        .phases
-        .get(phase.name())
-        .and_then(|p| p.error_budget)
+    config.phase_for(mode).and_then(|p| p.error_budget)
 }
 
 /// Where the budget's window starts at `now`.
