@@ -112,6 +112,34 @@ pub struct ModuleHistory {
 
 const HOUR_MS: i64 = 3_600_000;
 
+impl ModuleHistory {
+    /// A module's history as of `now` (ms) from its kill times sorted
+    /// oldest first, by binary search: `at_or_before(t)` is how many are
+    /// at or before `t`, `nth(i)` the i-th. Counted: the kills in the
+    /// week, day and hour before `now` and up to a second after it (a
+    /// clock a little ahead), and the last of them.
+    pub fn of_sorted(
+        now: i64,
+        at_or_before: impl Fn(i64) -> usize,
+        nth: impl Fn(usize) -> Option<i64>,
+    ) -> ModuleHistory {
+        let upto = at_or_before(now + 1_000);
+        let after = |cut: i64| upto.saturating_sub(at_or_before(cut));
+        let n = |c: usize| u32::try_from(c).unwrap_or(u32::MAX);
+        let week = after(now - 168 * HOUR_MS);
+        ModuleHistory {
+            kills_last_hour: n(after(now - HOUR_MS)),
+            kills_last_day: n(after(now - 24 * HOUR_MS)),
+            kills_last_week: n(week),
+            // The last of the week's.
+            last_kill: (week > 0)
+                .then(|| nth(upto - 1))
+                .flatten()
+                .and_then(DateTime::from_timestamp_millis),
+        }
+    }
+}
+
 /// One module's recent kill times, in milliseconds since the Unix epoch
 /// (the store's own unit), oldest first. A profile searches thousands of
 /// them per kill: integers compare in one instruction where a `DateTime`
@@ -131,34 +159,45 @@ impl KillTimes {
     /// times a week or more before it are forgotten, and no more than
     /// `cap` are kept (the oldest go first).
     pub fn add(&mut self, at: DateTime<Utc>, cap: usize) -> ModuleHistory {
-        let times = &mut self.0;
         let now = at.timestamp_millis();
-        let week_ago = now - 168 * HOUR_MS;
-        while times.front().is_some_and(|t| *t <= week_ago) {
-            times.pop_front();
+        self.forget_before(now - 168 * HOUR_MS);
+        let history = self.history(now);
+        self.insert(now, cap);
+        history
+    }
+
+    /// The module's history as of `now` (ms).
+    pub fn history(&self, now: i64) -> ModuleHistory {
+        let times = &self.0;
+        ModuleHistory::of_sorted(
+            now,
+            |t| times.partition_point(|x| *x <= t),
+            |i| times.get(i).copied(),
+        )
+    }
+
+    /// Forgets the times at or before `cut` (ms).
+    pub fn forget_before(&mut self, cut: i64) {
+        while self.0.front().is_some_and(|t| *t <= cut) {
+            self.0.pop_front();
         }
-        // By binary search: the times are sorted.
-        let upto = times.partition_point(|t| *t <= now + 1_000);
-        let after = |cut: i64| {
-            let from = times.partition_point(|t| *t <= cut);
-            u32::try_from(upto.saturating_sub(from)).unwrap_or(u32::MAX)
-        };
-        let history = ModuleHistory {
-            kills_last_hour: after(now - HOUR_MS),
-            kills_last_day: after(now - 24 * HOUR_MS),
-            kills_last_week: after(week_ago),
-            last_kill: upto
-                .checked_sub(1)
-                .and_then(|i| times.get(i))
-                .and_then(|ms| DateTime::from_timestamp_millis(*ms)),
-        };
+    }
+
+    /// Adds a kill at `t` (ms), keeping no more than `cap` (the oldest go
+    /// first).
+    pub fn insert(&mut self, t: i64, cap: usize) {
+        let times = &mut self.0;
         if times.len() >= cap {
             times.pop_front();
         }
         // Kept sorted: kills mostly arrive in order, so this appends.
-        let at = times.partition_point(|t| *t <= now);
-        times.insert(at, now);
-        history
+        let at = times.partition_point(|x| *x <= t);
+        times.insert(at, t);
+    }
+
+    /// The newest time kept (ms).
+    pub fn newest(&self) -> Option<i64> {
+        self.0.back().copied()
     }
 }
 

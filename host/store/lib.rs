@@ -94,6 +94,10 @@ pub enum StoreError {
     Locked { path: String },
     #[error("store: PostgreSQL: {0}")]
     Postgres(#[from] sqlx::Error),
+    /// A statement answering several calls at once failed: each caller
+    /// gets the one error.
+    #[error("store: PostgreSQL: {0}")]
+    Batch(std::sync::Arc<sqlx::Error>),
     #[error("store: PostgreSQL migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: {0}")]

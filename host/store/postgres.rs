@@ -17,7 +17,10 @@
 //!   are built from the tables at connect and kept up to date by this
 //!   process's writes, as the embedded store does.
 
+mod batch;
 mod bridge;
+mod grouped;
+mod ledger;
 mod replica;
 mod tables;
 
@@ -35,7 +38,7 @@ use sqlx::{ConnectOptions, Executor};
 use crate::calibration::{Calibration, truth_of};
 use crate::model::{QueueItem, Reading};
 use crate::verdicts::{HumanVerdict, HumanVerdicts};
-use crate::{DecisionRecord, FlushTimes, Result, StoreError};
+use crate::{DecisionRecord, FlushTimes, Result};
 
 use bridge::Bridge;
 
@@ -57,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "replica state",
         include_str!("migrations/0005_replica_state.sql"),
+    ),
+    (
+        6,
+        "decision order",
+        include_str!("migrations/0006_decision_order.sql"),
     ),
 ];
 
@@ -81,6 +89,11 @@ pub struct PgStore {
     /// The roles this process leads: the connection holding each one's
     /// advisory lock, and the epoch it took it at.
     pub(crate) leading: parking_lot::Mutex<HashMap<String, (sqlx::PgConnection, u64)>>,
+    /// The statements every kill makes, each answering concurrent calls
+    /// at once.
+    pub(crate) grouped: grouped::Grouped,
+    /// Every module's kill times of the week (see `ledger.rs`).
+    pub(crate) ledger: Arc<parking_lot::Mutex<ledger::Ledger>>,
     /// Last: the pool's sockets belong to its runtime.
     bridge: Bridge,
 }
@@ -106,7 +119,11 @@ impl PgStore {
                 .connect_with(options)
                 .await
         })?;
+        let ledger = Arc::default();
+        let grouped = grouped::Grouped::start(&bridge, &pool, &ledger)?;
         let store = PgStore {
+            grouped,
+            ledger,
             pool,
             verdict_counts: parking_lot::Mutex::default(),
             calibration: parking_lot::Mutex::default(),
@@ -117,6 +134,11 @@ impl PgStore {
         };
         store.migrate()?;
         store.load_counts()?;
+        let loaded = store.run(ledger::Ledger::load(
+            &store.pool,
+            chrono::Utc::now().timestamp_millis(),
+        ))?;
+        *store.ledger.lock() = loaded;
         Ok(store)
     }
 
@@ -148,23 +170,12 @@ impl PgStore {
         Ok(())
     }
 
-    /// Makes every write so far durable: one transaction that waits for
-    /// the WAL to reach the disk, which holds every commit before it.
+    /// Makes every write so far durable (with every other flush asked
+    /// for meanwhile: see `grouped.rs`). Awaiting it does not hold the
+    /// caller's thread.
     pub(crate) async fn flush(&self) -> Result<()> {
         let started = std::time::Instant::now();
-        let pool = self.pool.clone();
-        let task = self
-            .bridge
-            .spawn(async move {
-                let mut tx = pool.begin().await?;
-                tx.execute("SET LOCAL synchronous_commit = on").await?;
-                // An id makes the commit write a record, and so wait.
-                tx.execute("SELECT txid_current()").await?;
-                tx.commit().await
-            })
-            .ok_or_else(|| StoreError::Setup("the PostgreSQL store is shut down".into()))?;
-        task.await
-            .map_err(|e| StoreError::Setup(format!("flush did not finish: {e}")))??;
+        self.grouped.flushes.call(()).await?;
         self.flush_times.record_log.observe(started.elapsed());
         Ok(())
     }

@@ -1040,3 +1040,95 @@ fn counts_kept_in_memory_hear_of_other_replicas_writes_when_refreshed() {
     assert_eq!(b.resembling(reading), a.resembling(reading));
     assert_ne!(b.resembling(reading), before.1);
 }
+
+/// Calls made at the same time are answered by one statement each kind
+/// (PostgreSQL): each caller still gets its own answer. Pairs of threads
+/// race to store every kill, so one batch may hold a kill twice.
+#[test]
+fn concurrent_calls_grouped_into_one_statement_each_get_their_own_answer() {
+    const THREADS: u32 = 16;
+    const KILLS: u32 = 60;
+    let db = TestDatabase::create();
+    let store = Store::connect(&db.url()).unwrap();
+    let t0 = Utc::now() - Duration::minutes(10);
+    let kill = |pair: u32, n: u32| pair * 1000 + n;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS as usize));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut new = Vec::new();
+                for n in 0..KILLS {
+                    let k = kill(t / 2, n);
+                    let module = format!("mod-{}", k % 7);
+                    let at = t0 + Duration::milliseconds(i64::from(n));
+                    let mut rec = record(k, &module, at, DecisionOutcome::PendingReview);
+                    rec.decision.decision_id = format!("d-{k}-thread-{t}");
+                    let json = serde_json::to_string(&rec.decision).unwrap();
+                    let details = serde_json::json!({ "thread": t });
+                    match store
+                        .store_decision_audited(&rec, &json, "medic", details)
+                        .unwrap()
+                    {
+                        Stored::New => new.push(k),
+                        Stored::Duplicate(d) => {
+                            assert_eq!(d.kill_id, rec.decision.kill_id);
+                            assert_ne!(d.decision_id, rec.decision.decision_id);
+                            let other = t ^ 1;
+                            assert_eq!(d.decision_id, format!("d-{k}-thread-{other}"));
+                        }
+                    }
+                    // Reads in the same rush get their own kill's record.
+                    let read = store
+                        .record_for_kill(&format!("k-{k:04}"))
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(read.kill.kill_id, format!("k-{k:04}"));
+                    assert_eq!(read.kill.target_module, module);
+                }
+                new
+            })
+        })
+        .collect();
+    let mut stored: Vec<u32> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    stored.sort();
+    let mut expected: Vec<u32> = (0..THREADS / 2)
+        .flat_map(|p| (0..KILLS).map(move |n| kill(p, n)))
+        .collect();
+    expected.sort();
+    assert_eq!(stored, expected, "each kill stored once, by one thread");
+    // One decision_made event per kill stored, none for the ones refused.
+    let made: Vec<_> = store
+        .audit_events(None, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::DecisionMade)
+        .collect();
+    assert_eq!(made.len(), expected.len());
+    for e in &made {
+        let kill_id = e.kill_id.as_deref().unwrap();
+        let d = store.decision_for_kill(kill_id).unwrap().unwrap();
+        assert_eq!(e.decision_id.as_deref(), Some(d.decision_id.as_str()));
+    }
+    // Kill counts asked at once: each module's own.
+    let now = t0 + Duration::minutes(1);
+    let counts: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let module = format!("mod-{}", t % 7);
+                (t % 7, store.module_history(&module, now).unwrap())
+            })
+        })
+        .collect();
+    for h in counts {
+        let (m, history) = h.join().unwrap();
+        let kills = expected.iter().filter(|k| *k % 7 == m).count() as u32;
+        assert_eq!(history.kills_last_hour, kills, "mod-{m}");
+        assert_eq!(history.kills_last_week, kills, "mod-{m}");
+    }
+}

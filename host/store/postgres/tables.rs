@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sqlx::{Executor, Row};
 
+use super::grouped::{Inserted, NewDecision};
 use super::replica::bump;
 use super::{PgStore, json};
 use crate::SWEEP_BATCH as BATCH;
@@ -101,7 +102,8 @@ impl PgStore {
 
     /// Inserts a decision unless its kill was decided before (then the
     /// earlier decision comes back), with its `decision_made` event when
-    /// `made` names the actor and details: one statement either way.
+    /// `made` names the actor and details: one statement either way,
+    /// shared with the decisions stored at the same time.
     fn insert_decision(
         &self,
         rec: &DecisionRecord,
@@ -111,44 +113,23 @@ impl PgStore {
         let d = &rec.decision;
         let record = String::from_utf8(record_json(rec, decision_json)?)
             .map_err(|e| StoreError::Setup(format!("a record is not UTF-8: {e}")))?;
-        const INSERT: &str = "INSERT INTO decisions (kill_id, decision_id, decided_ms, killed_ms, module, outcome, record) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (kill_id) DO NOTHING";
-        // A row comes back only when the decision is new.
-        let sql = match made {
-            None => format!("{INSERT} RETURNING 0::bigint"),
-            Some(_) => format!(
-                "WITH d AS ({INSERT} RETURNING kill_id, decision_id) \
-                 INSERT INTO audit (at, kind, kill_id, decision_id, actor, details) \
-                 SELECT $8, $9, d.kill_id, d.decision_id, $10, $11::jsonb FROM d RETURNING seq"
-            ),
+        let new = NewDecision {
+            kill_id: d.kill_id.clone(),
+            decision_id: d.decision_id.clone(),
+            decided_ms: ms(d.timestamp),
+            killed_ms: ms(rec.kill.timestamp),
+            module: rec.kill.target_module.clone(),
+            outcome: wire_str(&d.outcome),
+            record,
+            made: made
+                .map(|(actor, details)| (Utc::now(), actor.to_string(), details.get().to_string())),
         };
-        let mut query = sqlx::query_scalar::<_, i64>(&sql)
-            .bind(&d.kill_id)
-            .bind(&d.decision_id)
-            .bind(ms(d.timestamp))
-            .bind(ms(rec.kill.timestamp))
-            .bind(&rec.kill.target_module)
-            .bind(wire_str(&d.outcome))
-            .bind(record);
-        if let Some((actor, details)) = made {
-            query = query
-                .bind(Utc::now())
-                .bind(wire_str(&AuditKind::DecisionMade))
-                .bind(actor)
-                .bind(details.get());
+        match self.run(self.grouped.inserts.call(new))? {
+            Inserted::New => Ok(Stored::New),
+            Inserted::Earlier(earlier) => {
+                Ok(Stored::Duplicate(Box::new(json::<Decision>(&earlier)?)))
+            }
         }
-        let stored = self.run(query.fetch_optional(&self.pool))?.is_some();
-        if stored {
-            return Ok(Stored::New);
-        }
-        let earlier: String = self.run(
-            sqlx::query_scalar(
-                "SELECT (record->'decision')::text FROM decisions WHERE kill_id = $1",
-            )
-            .bind(&d.kill_id)
-            .fetch_one(&self.pool),
-        )?;
-        Ok(Stored::Duplicate(Box::new(json::<Decision>(&earlier)?)))
     }
 
     fn count(&self, sql: &str) -> usize {
@@ -330,11 +311,7 @@ impl Backend for PgStore {
     }
 
     fn record_for_kill(&self, kill_id: &str) -> Result<Option<DecisionRecord>> {
-        let row: Option<String> = self.run(
-            sqlx::query_scalar("SELECT record::text FROM decisions WHERE kill_id = $1")
-                .bind(kill_id)
-                .fetch_optional(&self.pool),
-        )?;
+        let row = self.run(self.grouped.decided.call(kill_id.to_string()))?;
         row.map(|r| json(&r)).transpose()
     }
 
@@ -389,28 +366,7 @@ impl Backend for PgStore {
     }
 
     fn module_history(&self, module: &str, now: DateTime<Utc>) -> Result<ModuleHistory> {
-        // Counted by the database: one row, however often the module was
-        // killed (as `ModuleHistory::from_times` counts).
-        let (hour, day, week, last): (i64, i64, i64, Option<i64>) = self.run(
-            sqlx::query_as(
-                "SELECT count(*) FILTER (WHERE killed_ms > $4), count(*) FILTER (WHERE killed_ms > $5), \
-                 count(*), max(killed_ms) FROM decisions \
-                 WHERE module = $1 AND killed_ms > $2 AND killed_ms <= $3",
-            )
-            .bind(module)
-            .bind(ms(now - chrono::Duration::weeks(1)))
-            .bind(ms(now + chrono::Duration::seconds(1)))
-            .bind(ms(now - chrono::Duration::hours(1)))
-            .bind(ms(now - chrono::Duration::days(1)))
-            .fetch_one(&self.pool),
-        )?;
-        let n = |c: i64| u32::try_from(c).unwrap_or(u32::MAX);
-        Ok(ModuleHistory {
-            kills_last_hour: n(hour),
-            kills_last_day: n(day),
-            kills_last_week: n(week),
-            last_kill: last.and_then(DateTime::from_timestamp_millis),
-        })
+        self.run(self.grouped.history.call((module.to_string(), ms(now))))
     }
 
     fn records_between(
