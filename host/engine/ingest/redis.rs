@@ -45,16 +45,22 @@ pub enum ConsumerError {
 /// Called with the ids of entries just acknowledged (for measurements).
 pub type AckHook = Arc<dyn Fn(&[String]) + Send + Sync>;
 
+#[derive(Clone)]
 pub struct RedisConsumer {
     bus: Arc<EventBusSection>,
     client: redis::Client,
     decider: Arc<Decider>,
     on_ack: Option<AckHook>,
     acks: Arc<tokio::sync::Semaphore>,
+    batches: Arc<tokio::sync::Semaphore>,
 }
 
 /// Batches flushed and acknowledged in the background at once.
 const ACKS_IN_FLIGHT: usize = 2;
+
+/// Batches decided at once on a store replicas share (see
+/// [`RedisConsumer::process_beside`]).
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// The most a reconnect waits.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -67,6 +73,7 @@ impl RedisConsumer {
             decider,
             on_ack: None,
             acks: Arc::new(tokio::sync::Semaphore::new(ACKS_IN_FLIGHT)),
+            batches: Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT)),
         })
     }
 
@@ -166,10 +173,35 @@ impl RedisConsumer {
                 _ = shutdown.cancelled() => return Ok(()),
             };
             let entries = entries_of_reply(reply);
-            if !entries.is_empty() {
+            if entries.is_empty() {
+                continue;
+            }
+            if self.decider.store.shared() {
+                self.process_beside(&writer, entries).await;
+            } else {
                 self.process(&mut writer, entries).await?;
             }
         }
+    }
+
+    /// Decides a batch beside the one under way, while the next is read
+    /// ([`BATCHES_IN_FLIGHT`] at once), on a store replicas share: each
+    /// kill's calls wait for statements that answer many kills at once,
+    /// and a batch's last kills wait for them with the machine idle.
+    /// Whatever the batch becomes, its entries are acknowledged only
+    /// once its decisions are durable, as [`RedisConsumer::process`]
+    /// does; one left pending is delivered again or claimed.
+    async fn process_beside(&self, writer: &MultiplexedConnection, entries: Vec<Entry>) {
+        let Ok(slot) = self.batches.clone().acquire_owned().await else {
+            return;
+        };
+        let (me, mut conn) = (self.clone(), writer.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(e) = me.process(&mut conn, entries).await {
+                tracing::warn!(error = %e, "A batch was not acknowledged; its entries stay pending and are delivered again");
+            }
+        });
     }
 
     /// Reads the group's lag and pending count (XINFO GROUPS) into the
@@ -337,8 +369,12 @@ impl RedisConsumer {
         Ok(())
     }
 
-    /// Waits until every flush-and-acknowledge in flight has finished.
+    /// Waits until every batch decided beside the reads and every
+    /// flush-and-acknowledge in flight has finished.
     async fn drain_acks(&self) {
+        if let Ok(all) = self.batches.acquire_many(BATCHES_IN_FLIGHT as u32).await {
+            drop(all);
+        }
         if let Ok(all) = self.acks.acquire_many(ACKS_IN_FLIGHT as u32).await {
             drop(all);
         }

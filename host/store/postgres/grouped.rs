@@ -76,9 +76,13 @@ impl Grouped {
 }
 
 async fn decided(pool: PgPool, kill_ids: Vec<String>) -> sqlx::Result<Vec<Option<String>>> {
+    // Planned for each batch (not a prepared plan kept per connection):
+    // a plan made while the table was nearly empty scans all of it for
+    // each batch once it is not, and PostgreSQL may keep that plan.
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT kill_id, record::text FROM decisions WHERE kill_id = ANY($1)")
             .bind(&kill_ids)
+            .persistent(false)
             .fetch_all(&pool)
             .await?;
     let found: HashMap<String, String> = rows.into_iter().collect();

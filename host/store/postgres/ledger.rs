@@ -34,8 +34,11 @@ const HOLE_KEPT: Duration = Duration::from_secs(30);
 /// rows still to commit.
 const HOLES_AT_CONNECT: i64 = 10_000;
 
-/// The most rows one look reads; it reads again while full.
-const LOOK: i64 = 20_000;
+/// The most rows one look reads; it reads again while full. Small enough
+/// that PostgreSQL reads them by the index in order whatever its
+/// statistics say (with a large limit and statistics from before the
+/// last rows, it chose to scan the whole table).
+const LOOK: i64 = 1_000;
 
 /// The most times kept per module (the oldest go first), as the engine
 /// keeps with the embedded store.
@@ -177,6 +180,8 @@ pub(crate) async fn catch_up(
         .bind(top)
         .bind(&holes)
         .bind(LOOK)
+        // Planned each time, as `grouped::decided` is.
+        .persistent(false)
         .fetch_all(pool)
         .await?;
         let full = rows.iter().filter(|r| r.0 > top).count() as i64 == LOOK;
