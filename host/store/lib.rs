@@ -34,6 +34,7 @@ mod dead_letters;
 mod decisions;
 mod durable;
 mod embedded;
+pub mod fence;
 #[cfg(test)]
 mod fixtures;
 mod groups;
@@ -106,6 +107,10 @@ pub enum StoreError {
         "store: request {request_id} is run by another replica now (it took it over when this one stopped stamping it)"
     )]
     TakenOver { request_id: String },
+    #[error(
+        "store: this replica no longer does the work that runs once (it was elected at epoch {epoch}; another replica holds the role now): the write was not made"
+    )]
+    Fenced { epoch: u64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -197,11 +202,18 @@ impl Store {
     /// PostgreSQL, when it is the elected replica. A store that cannot
     /// say is taken as a no (the work waits for the next try).
     pub fn leads(&self) -> bool {
+        self.lease().is_some()
+    }
+
+    /// [`Store::leads`], with the epoch this process was elected at: run
+    /// the work with it in [`fence::as_leader`], so that its writes are
+    /// refused once another replica holds the role.
+    pub fn lease(&self) -> Option<u64> {
         match self.backend.lead(SINGLETON_ROLE) {
-            Ok(epoch) => epoch.is_some(),
+            Ok(epoch) => epoch,
             Err(e) => {
                 tracing::error!(error = %e, "Cannot tell whether this replica leads; leaving the work that runs once to the next try");
-                false
+                None
             }
         }
     }

@@ -1132,3 +1132,87 @@ fn concurrent_calls_grouped_into_one_statement_each_get_their_own_answer() {
         assert_eq!(history.kills_last_week, kills, "mod-{m}");
     }
 }
+
+/// The work that runs once is fenced in each write: a leader cut off from
+/// its lock without noticing, while another replica took the role, has
+/// its scheduled learning and queue expiry writes refused; the new
+/// leader's go through, and writes outside the work (a person's) are not
+/// fenced.
+#[test]
+fn a_leader_whose_role_changed_hands_has_its_singleton_writes_refused() {
+    use medic::store::StoreError;
+    use medic::store::fence::as_leader;
+    let db = TestDatabase::create();
+    let (a, b) = (
+        Store::connect(&db.url()).unwrap(),
+        Store::connect(&db.url()).unwrap(),
+    );
+    let old = a.lease().expect("the first replica leads");
+    assert_eq!(b.lease(), None);
+    let mut values = medic::model::NamedValues::new();
+    values.insert("risk.low".into(), 0.45);
+    let change = || ThresholdChange {
+        id: 0,
+        at: Utc::now(),
+        source: ChangeSource::Learner,
+        actor: "bounded".into(),
+        before: values.clone(),
+        after: values.clone(),
+        reasons: vec!["scheduled".into()],
+        samples: 30,
+        plugin: None,
+        reverts: None,
+    };
+    // While it leads, its fenced writes are made.
+    as_leader(old, || a.record_threshold_change(change(), &values)).unwrap();
+    // Its lock's connection is cut; it has not noticed. Another replica
+    // takes the role at a later epoch.
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+    );
+    let mut new = None;
+    for _ in 0..200 {
+        new = b.lease();
+        if new.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let new = new.expect("the second replica takes the role");
+    assert!(new > old);
+    let refused = |r: Result<(), StoreError>| {
+        assert!(
+            matches!(r, Err(StoreError::Fenced { epoch }) if epoch == old),
+            "{r:?}"
+        )
+    };
+    // The old leader's scheduled learning and expiry are refused ...
+    refused(as_leader(old, || {
+        a.record_threshold_change(change(), &values).map(|_| ())
+    }));
+    refused(as_leader(old, || a.set_last_learning_run_at(Utc::now())));
+    let t0 = Utc::now() - Duration::hours(2);
+    let rec = record(1, "m", t0, DecisionOutcome::PendingReview);
+    a.store_decision(&rec).unwrap();
+    a.put_queue_item(&queue_item(&rec, QueueStatus::Pending, t0))
+        .unwrap();
+    let expired = queue_item(&rec, QueueStatus::Expired, t0 + Duration::hours(1));
+    refused(as_leader(old, || a.settle_queue_item(&expired).map(|_| ())));
+    assert_eq!(b.pending_queue_items().unwrap().len(), 1, "not expired");
+    assert_eq!(b.threshold_history().unwrap().len(), 1);
+    // ... the new leader's are made, and a person's writes are not fenced.
+    assert!(as_leader(new, || b.settle_queue_item(&expired)).unwrap());
+    as_leader(new, || b.set_last_learning_run_at(Utc::now())).unwrap();
+    a.record_threshold_change(
+        ThresholdChange {
+            source: ChangeSource::Manual,
+            actor: "ops".into(),
+            ..change()
+        },
+        &values,
+    )
+    .unwrap();
+    assert_eq!(b.threshold_history().unwrap().len(), 2);
+    assert!(b.pending_queue_items().unwrap().is_empty());
+}

@@ -408,11 +408,13 @@ impl Resurrector {
     pub async fn expire_queue(self: Arc<Self>, every: Duration, stop: CancellationToken) {
         loop {
             // One replica expires a queue they share (an item is expired
-            // once either way: a second expiry is a conflict).
-            let expiring = if self.store.leads() {
-                self.queue.expire_due(Utc::now())
-            } else {
-                Ok(Vec::new())
+            // once either way: a second expiry is a conflict), each expiry
+            // fenced by the epoch it was elected at (`store::fence`).
+            let expiring = match self.store.lease() {
+                Some(epoch) => {
+                    crate::store::fence::as_leader(epoch, || self.queue.expire_due(Utc::now()))
+                }
+                None => Ok(Vec::new()),
             };
             match expiring {
                 Ok(items) if !items.is_empty() => {

@@ -81,15 +81,15 @@ impl ThresholdManager {
             let me = self.clone();
             // One replica learns for a store they share; the others look
             // again a minute later, in case it went.
-            let leads = tokio::task::spawn_blocking(move || me.store.leads())
+            let lease = tokio::task::spawn_blocking(move || me.store.lease())
                 .await
-                .unwrap_or(false);
-            if !leads {
+                .unwrap_or(None);
+            let Some(epoch) = lease else {
                 if !wait_or_stop(&stop, FOLLOWER_RECHECK).await {
                     return;
                 }
                 continue;
-            }
+            };
             let me = self.clone();
             let wait = match tokio::task::spawn_blocking(move || me.due(Utc::now())).await {
                 Ok(Ok(Due::Later(wait))) => wait,
@@ -99,7 +99,7 @@ impl ThresholdManager {
                     Some(since) if since < RECHECK => RECHECK - since,
                     _ => {
                         last_attempt = Some(Instant::now());
-                        match self.run_scheduled().await {
+                        match self.run_scheduled(epoch).await {
                             // Looked at again from the store, where the run
                             // recorded itself: not due for another period.
                             Ran::Recorded(at) => {
@@ -127,10 +127,16 @@ impl ThresholdManager {
     }
 
     /// One scheduled run, logged: what changed, or why nothing did.
-    async fn run_scheduled(self: &Arc<Self>) -> Ran {
+    /// One scheduled run, by the replica elected at `epoch`: its writes
+    /// are refused if another replica holds the role meanwhile
+    /// (`store::fence`).
+    async fn run_scheduled(self: &Arc<Self>, epoch: u64) -> Ran {
         let me = self.clone();
         let at = Utc::now();
-        let ran = tokio::task::spawn_blocking(move || me.run("schedule", at)).await;
+        let ran = tokio::task::spawn_blocking(move || {
+            crate::store::fence::as_leader(epoch, || me.run("schedule", at))
+        })
+        .await;
         // Durable now, as after a manual run: a change and the run's time
         // must survive a crash, or a restart would run it again.
         if let Err(e) = self.store.flush().await {

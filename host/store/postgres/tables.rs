@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use sqlx::{Executor, Row};
 
 use super::grouped::{Inserted, NewDecision};
-use super::replica::bump;
+use super::replica::{bump, fence_holds};
 use super::{PgStore, json};
 use crate::SWEEP_BATCH as BATCH;
 use crate::backend::{Backend, Flushing};
@@ -28,6 +28,18 @@ use crate::{
     ModuleHistory, Newest, OutcomeCounts, OutcomeFilter, Response, Result, Retention, Scan,
     ScanBudget, ShadowRecord, StoreError, Stored, Swept, ThresholdChange,
 };
+
+/// A fenced write's answer: made, or refused because this process no
+/// longer holds the role at `epoch`.
+fn fenced(made: bool, epoch: Option<u64>) -> Result<()> {
+    if made { Ok(()) } else { Err(fenced_out(epoch)) }
+}
+
+fn fenced_out(epoch: Option<u64>) -> StoreError {
+    StoreError::Fenced {
+        epoch: epoch.unwrap_or(0),
+    }
+}
 
 /// What [`PgStore::visit_decisions`] calls with each row: the decision's
 /// time (ms), its kill_id and, when asked for, the record's JSON.
@@ -87,17 +99,28 @@ impl PgStore {
         row.map(|v| json(&v)).transpose()
     }
 
+    /// Writes a setting; fenced (`fence.rs`) when the work that runs once
+    /// writes it.
     fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
-        self.run(
+        let value = text(value)?;
+        let epoch = crate::fence::epoch();
+        let made = self.run(async {
+            let mut tx = self.pool.begin().await?;
+            if !fence_holds(&mut tx, &self.instance, epoch).await? {
+                return Ok(false);
+            }
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2::jsonb) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             )
             .bind(key)
-            .bind(text(value)?)
-            .execute(&self.pool),
-        )?;
-        Ok(())
+            .bind(&value)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        })?;
+        fenced(made, epoch)
     }
 
     /// Inserts a decision unless its kill was decided before (then the
@@ -610,18 +633,31 @@ impl Backend for PgStore {
             return Ok(false);
         }
         // Decided once: the row changes only while it is still pending,
-        // whichever replica gets there first.
-        let done = self.run(
-            sqlx::query(
+        // whichever replica gets there first. Fenced (`fence.rs`) when the
+        // work that runs once (expiry) settles it.
+        let row = text(item)?;
+        let epoch = crate::fence::epoch();
+        let done = self.run(async {
+            let mut tx = self.pool.begin().await?;
+            if !fence_holds(&mut tx, &self.instance, epoch).await? {
+                return Ok(None);
+            }
+            let done = sqlx::query(
                 "UPDATE queue_items SET pending = false, decision_ms = $2, item = $3::jsonb \
                  WHERE item_id = $1 AND pending",
             )
             .bind(&item.item_id)
             .bind(ms(item.decision.timestamp))
-            .bind(text(item)?)
-            .execute(&self.pool),
-        )?;
-        if done.rows_affected() != 1 {
+            .bind(&row)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Some(done.rows_affected()))
+        })?;
+        let Some(done) = done else {
+            return Err(fenced_out(epoch));
+        };
+        if done != 1 {
             return Ok(false);
         }
         self.count_decided(item, true)?;
@@ -861,8 +897,13 @@ impl Backend for PgStore {
     ) -> Result<ThresholdChange> {
         let current = text(now_in_force)?;
         let pool = &self.pool;
-        self.run(async {
+        // Fenced (`fence.rs`) when scheduled learning makes it.
+        let epoch = crate::fence::epoch();
+        let made = self.run(async {
             let mut tx = pool.begin().await?;
+            if !fence_holds(&mut tx, &self.instance, epoch).await? {
+                return Ok(false);
+            }
             let id: i64 = sqlx::query_scalar("SELECT nextval('threshold_change_ids')")
                 .fetch_one(&mut *tx)
                 .await?;
@@ -882,8 +923,10 @@ impl Backend for PgStore {
             .execute(&mut *tx)
             .await?;
             bump(&mut tx, CHANGE_THRESHOLDS).await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
         })?;
+        fenced(made, epoch)?;
         Ok(change)
     }
 
