@@ -17,7 +17,10 @@ use crate::model::{ResurrectionRequest, ResurrectionStatus, WorkflowState};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RollbackRequested {
     pub request_id: String,
-    /// Always `requested`: the workflow rolls back and records the outcome.
+    /// `requested`: this replica watches the request, and its workflow
+    /// rolls back and records the outcome. `relayed`: another replica
+    /// sharing the store watches it; that one rolls back within about two
+    /// seconds (when it next stamps its requests).
     pub rollback: String,
 }
 
@@ -41,11 +44,12 @@ pub async fn rollback(
     text("reason", &b.reason)?;
     let a = acting(&state)?;
     find(&state, &id)?;
-    a.rollback(&id, &b.reason, &caller.name)
+    let how = a
+        .rollback(&id, &b.reason, &caller.name)
         .map_err(ApiError::Conflict)?;
     Ok(Json(Envelope::new(RollbackRequested {
         request_id: id,
-        rollback: "requested".into(),
+        rollback: how.into(),
     })))
 }
 

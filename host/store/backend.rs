@@ -21,7 +21,7 @@ use crate::config::raw::PluginBinding;
 use crate::model::{
     NamedValues, OutcomeRecord, PluginKind, QueueItem, Reading, Resembling, ResurrectionRequest,
 };
-use crate::replica::{Take, Taken};
+use crate::replica::{RollbackAsked, Take, Taken};
 use crate::{
     AuditEvent, AuditKind, DeadLetter, DecisionRecord, FlushTimes, HumanVerdict, HumanVerdicts,
     ModuleHistory, Newest, OutcomeCounts, OutcomeFilter, Response, Result, Retention, Scan,
@@ -229,6 +229,19 @@ pub trait Backend: Send + Sync {
     /// them another process has taken over (this one must stop running
     /// them: its writes to them are refused).
     fn stamp_requests(&self, request_ids: &[String]) -> Result<Vec<String>>;
+    /// Asks the process running an unfinished request to roll it back
+    /// (a store processes share; it reads the ask with
+    /// [`Backend::rollbacks_asked`]). `false` when the request is
+    /// finished, unknown, or the store is one process's (that process
+    /// runs every request itself).
+    fn ask_rollback(&self, _request_id: &str, _asked: &RollbackAsked) -> Result<bool> {
+        Ok(false)
+    }
+    /// Takes the rollbacks asked of the requests this process runs among
+    /// `request_ids`.
+    fn rollbacks_asked(&self, _request_ids: &[String]) -> Result<Vec<(String, RollbackAsked)>> {
+        Ok(Vec::new())
+    }
 
     // Outcomes.
     fn put_outcome(&self, o: &OutcomeRecord) -> Result<()>;

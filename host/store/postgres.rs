@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "decision order",
         include_str!("migrations/0006_decision_order.sql"),
     ),
+    (
+        7,
+        "rollback asked",
+        include_str!("migrations/0007_rollback_asked.sql"),
+    ),
 ];
 
 /// The most connections a replica holds.

@@ -64,3 +64,12 @@ pub const CHANGE_MODE: &str = "mode";
 /// How long a busy claim whose request never got stored (its replica died
 /// between the two writes) holds its module.
 pub const UNSTORED_CLAIM: Duration = Duration::from_secs(60);
+
+/// A rollback asked through a process other than the one running the
+/// request ([`crate::Backend::ask_rollback`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RollbackAsked {
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}

@@ -340,3 +340,73 @@ async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way()
     );
     stop.cancel();
 }
+
+/// A rollback asked through a replica that does not watch the request
+/// reaches the one that does: it rolls back, runs the backend's rollback
+/// and records the outcome, within a few seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_asked_through_another_replica_rolls_back_the_watch() {
+    use crate::acting_inprocess::{command_backend, request_of};
+    use medic::model::{DecisionOutcome, OutcomeResult, ResurrectionStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("rolled-back");
+    let db = TestDatabase::create();
+    let r: Vec<Setup> = (0..2)
+        .map(|_| {
+            let marker = marker.clone();
+            setup(
+                100,
+                move |c| {
+                    c.medic.resurrection.monitoring_duration = Duration::from_secs(600);
+                    let mut b = command_backend(&["*"], &["true"]);
+                    b.rollback = vec!["touch".into(), marker.display().to_string()];
+                    c.medic.resurrection.backends = vec![b];
+                },
+                Store::connect(&db.url()).unwrap(),
+            )
+        })
+        .collect();
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(r[0].acting.clone().share_requests(stop.clone()));
+    let first = decide(&r[0].decider, "roll-1", "svc-roll").await;
+    assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
+    let store = r[0].decider.store.clone();
+    let mut id = None;
+    for _ in 0..500 {
+        if let Some(q) =
+            request_of(&store, "roll-1").filter(|q| q.state == WorkflowState::Monitoring)
+        {
+            id = Some(q.request_id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let id = id.expect("the resurrection is being watched on replica 0");
+    // Asked through replica 1, which does not watch it.
+    assert_eq!(
+        r[1].acting
+            .rollback(&id, "error rate doubled", "alice")
+            .unwrap(),
+        "relayed"
+    );
+    let done = tokio::time::timeout(Duration::from_secs(20), wait_final(&store, &id))
+        .await
+        .expect("rolled back well before its 10-minute watch ends");
+    assert_eq!(done.status, ResurrectionStatus::RolledBack, "{done:?}");
+    assert!(
+        done.rollback_reason
+            .as_deref()
+            .is_some_and(|why| why.contains("alice: error rate doubled")),
+        "{done:?}"
+    );
+    assert!(marker.exists(), "the backend's rollback ran");
+    let outcomes = store.module_outcomes("svc-roll").unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].result, OutcomeResult::Rollback);
+    // A finished request cannot be rolled back through either replica.
+    for replica in &r {
+        let e = replica.acting.rollback(&id, "again", "alice").unwrap_err();
+        assert!(e.contains("not being monitored"), "{e}");
+    }
+    stop.cancel();
+}

@@ -31,7 +31,7 @@ use crate::model::{
 };
 use crate::monitor::{self, Ending, Plan};
 use crate::publish::Publisher;
-use crate::store::replica::{Take, Taken};
+use crate::store::replica::{RollbackAsked, Take, Taken};
 use crate::store::{AuditKind, Store, StoreError};
 use crate::telemetry::Metrics;
 
@@ -255,16 +255,50 @@ impl Resurrector {
         Ok(self.store.request(request_id)?.map(|r| r.status))
     }
 
-    /// Asks a request being watched to roll back.
-    pub fn rollback(&self, request_id: &str, reason: &str, by: &str) -> Result<(), String> {
-        let signals = self.fleet.signals_of(request_id).ok_or_else(|| {
-            format!("request {request_id} is not being monitored: only a resurrection being monitored can be rolled back")
-        })?;
-        signals.interrupt(Interrupt::Rollback {
+    /// Asks a request being watched to roll back: `requested` when this
+    /// replica runs it; on a store replicas share, `relayed` when another
+    /// replica runs it (that one reads the ask when it next stamps its
+    /// requests, within [`STAMP_EVERY`], and rolls back).
+    pub fn rollback(
+        &self,
+        request_id: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<&'static str, String> {
+        let not_watched = || {
+            format!(
+                "request {request_id} is not being monitored: only a resurrection being monitored can be rolled back"
+            )
+        };
+        if let Some(signals) = self.fleet.signals_of(request_id) {
+            signals.interrupt(Interrupt::Rollback {
+                reason: reason.to_string(),
+                by: by.to_string(),
+            });
+            return Ok("requested");
+        }
+        if !self.store.shared() {
+            return Err(not_watched());
+        }
+        let asked = RollbackAsked {
             reason: reason.to_string(),
             by: by.to_string(),
-        });
-        Ok(())
+            at: Utc::now(),
+        };
+        match self.store.ask_rollback(request_id, &asked) {
+            Ok(true) => {
+                tracing::info!(
+                    request_id,
+                    by,
+                    "Rollback asked of the replica running the request"
+                );
+                Ok("relayed")
+            }
+            Ok(false) => Err(not_watched()),
+            Err(e) => Err(format!(
+                "request {request_id}: the rollback could not be asked: {e}"
+            )),
+        }
     }
 
     /// Runs a request's workflow in the background. The module is marked
@@ -369,6 +403,17 @@ impl Resurrector {
                 let ids: Vec<String> = running.iter().map(|r| r.request_id.clone()).collect();
                 for lost in me.store.stamp_requests(&ids)? {
                     tracing::error!(request_id = %lost, "Another replica took over a request this one runs (its stamps were late): this one stops at its next step");
+                }
+                // Rollbacks asked through other replicas.
+                for (request_id, asked) in me.store.rollbacks_asked(&ids)? {
+                    match me.rollback(&request_id, &asked.reason, &asked.by) {
+                        Ok(_) => {
+                            tracing::warn!(request_id = %request_id, by = %asked.by, reason = %asked.reason, "Rolling back as asked through another replica")
+                        }
+                        Err(e) => {
+                            tracing::warn!(request_id = %request_id, error = %e, "A rollback asked through another replica could not be made")
+                        }
+                    }
                 }
                 // A kill of a module being brought back here that reached
                 // another replica: Smith killed it again.

@@ -9,7 +9,7 @@ use sqlx::{Postgres, Transaction};
 use super::PgStore;
 use super::tables::{all, ms, text};
 use crate::model::ResurrectionRequest;
-use crate::replica::{Held, Take, Taken, UNSTORED_CLAIM};
+use crate::replica::{Held, RollbackAsked, Take, Taken, UNSTORED_CLAIM};
 use crate::{Result, StoreError};
 
 /// The key of the stored mode in `settings`.
@@ -243,6 +243,44 @@ impl PgStore {
             .filter(|id| !held.contains(id))
             .cloned()
             .collect())
+    }
+
+    pub(super) fn ask_rollback(&self, request_id: &str, asked: &RollbackAsked) -> Result<bool> {
+        let done = self.run(
+            sqlx::query(
+                "UPDATE requests SET rollback_asked = $2::jsonb WHERE request_id = $1 AND NOT final",
+            )
+            .bind(request_id)
+            .bind(super::tables::text(asked)?)
+            .execute(&self.pool),
+        )?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) fn take_rollbacks(
+        &self,
+        request_ids: &[String],
+    ) -> Result<Vec<(String, RollbackAsked)>> {
+        if request_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, String)> = self.run(
+            sqlx::query_as(
+                // What was asked, as it was before it is cleared.
+                "UPDATE requests SET rollback_asked = NULL FROM ( \
+                   SELECT request_id, rollback_asked FROM requests \
+                   WHERE owner = $1 AND request_id = ANY($2) AND rollback_asked IS NOT NULL \
+                   FOR UPDATE) asked \
+                 WHERE requests.request_id = asked.request_id \
+                 RETURNING asked.request_id, asked.rollback_asked::text",
+            )
+            .bind(&self.instance)
+            .bind(request_ids)
+            .fetch_all(&self.pool),
+        )?;
+        rows.into_iter()
+            .map(|(id, asked)| Ok((id, super::json(&asked)?)))
+            .collect()
     }
 
     pub(super) fn revision_rows(&self) -> Result<Vec<(String, u64)>> {

@@ -22,7 +22,7 @@ use crate::model::{
     Decision, NamedValues, OutcomeRecord, PluginKind, QueueItem, QueueStatus, Reading, Resembling,
     ResurrectionRequest, wire_str,
 };
-use crate::replica::{CHANGE_BINDINGS, CHANGE_THRESHOLDS, Take, Taken};
+use crate::replica::{CHANGE_BINDINGS, CHANGE_THRESHOLDS, RollbackAsked, Take, Taken};
 use crate::{
     AuditEvent, AuditKind, DeadLetter, DecisionRecord, FlushTimes, HumanVerdict, HumanVerdicts,
     ModuleHistory, Newest, OutcomeCounts, OutcomeFilter, Response, Result, Retention, Scan,
@@ -785,6 +785,14 @@ impl Backend for PgStore {
 
     fn stamp_requests(&self, request_ids: &[String]) -> Result<Vec<String>> {
         self.stamp(request_ids)
+    }
+
+    fn ask_rollback(&self, request_id: &str, asked: &RollbackAsked) -> Result<bool> {
+        PgStore::ask_rollback(self, request_id, asked)
+    }
+
+    fn rollbacks_asked(&self, request_ids: &[String]) -> Result<Vec<(String, RollbackAsked)>> {
+        self.take_rollbacks(request_ids)
     }
 
     fn put_outcome(&self, o: &OutcomeRecord) -> Result<()> {
