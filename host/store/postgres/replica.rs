@@ -35,31 +35,33 @@ pub(super) async fn bump(tx: &mut Transaction<'_, Postgres>, kind: &str) -> sqlx
     Ok(())
 }
 
-/// Whether `instance` still holds the work that runs once at the epoch
-/// the calling thread's writes are fenced by (`fence.rs`; true when they
-/// are not fenced). The role's row stays locked until `tx` ends: a replica
-/// taking the role over waits for this write to commit, and the writes
-/// after it find the new epoch.
-pub(super) async fn fence_holds(
-    tx: &mut Transaction<'_, Postgres>,
-    instance: &str,
-    epoch: Option<u64>,
-) -> sqlx::Result<bool> {
-    let Some(epoch) = epoch else {
-        return Ok(true);
-    };
-    let held: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM leaders WHERE role = $1 AND epoch = $2 AND holder = $3 FOR SHARE",
-    )
-    .bind(crate::SINGLETON_ROLE)
-    .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
-    .bind(instance)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(held.is_some())
-}
-
 impl PgStore {
+    /// A transaction for a write the work that runs once may make, when
+    /// this process still holds that role at `epoch` (the epoch the
+    /// calling thread's writes are fenced by, `fence.rs`; any transaction
+    /// when they are not fenced); `None` when it does not. The role's row
+    /// stays locked until the transaction ends: a replica taking the role
+    /// over waits for this write to commit, and the writes after it find
+    /// the new epoch.
+    pub(super) async fn fenced_begin(
+        &self,
+        epoch: Option<u64>,
+    ) -> sqlx::Result<Option<Transaction<'static, Postgres>>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(epoch) = epoch else {
+            return Ok(Some(tx));
+        };
+        let held: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM leaders WHERE role = $1 AND epoch = $2 AND holder = $3 FOR SHARE",
+        )
+        .bind(crate::SINGLETON_ROLE)
+        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .bind(&self.instance)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(held.map(|_| tx))
+    }
+
     pub(super) fn take_module(&self, t: &Take<'_>) -> Result<Taken> {
         let pool = &self.pool;
         let now = ms(t.now);

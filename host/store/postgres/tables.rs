@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use sqlx::{Executor, Row};
 
 use super::grouped::{Inserted, NewDecision};
-use super::replica::{bump, fence_holds};
+use super::replica::bump;
 use super::{PgStore, json};
 use crate::SWEEP_BATCH as BATCH;
 use crate::backend::{Backend, Flushing};
@@ -105,10 +105,9 @@ impl PgStore {
         let value = text(value)?;
         let epoch = crate::fence::epoch();
         let made = self.run(async {
-            let mut tx = self.pool.begin().await?;
-            if !fence_holds(&mut tx, &self.instance, epoch).await? {
+            let Some(mut tx) = self.fenced_begin(epoch).await? else {
                 return Ok(false);
-            }
+            };
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2::jsonb) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -638,10 +637,9 @@ impl Backend for PgStore {
         let row = text(item)?;
         let epoch = crate::fence::epoch();
         let done = self.run(async {
-            let mut tx = self.pool.begin().await?;
-            if !fence_holds(&mut tx, &self.instance, epoch).await? {
+            let Some(mut tx) = self.fenced_begin(epoch).await? else {
                 return Ok(None);
-            }
+            };
             let done = sqlx::query(
                 "UPDATE queue_items SET pending = false, decision_ms = $2, item = $3::jsonb \
                  WHERE item_id = $1 AND pending",
@@ -904,14 +902,12 @@ impl Backend for PgStore {
         now_in_force: &NamedValues,
     ) -> Result<ThresholdChange> {
         let current = text(now_in_force)?;
-        let pool = &self.pool;
         // Fenced (`fence.rs`) when scheduled learning makes it.
         let epoch = crate::fence::epoch();
         let made = self.run(async {
-            let mut tx = pool.begin().await?;
-            if !fence_holds(&mut tx, &self.instance, epoch).await? {
+            let Some(mut tx) = self.fenced_begin(epoch).await? else {
                 return Ok(false);
-            }
+            };
             let id: i64 = sqlx::query_scalar("SELECT nextval('threshold_change_ids')")
                 .fetch_one(&mut *tx)
                 .await?;
