@@ -1166,10 +1166,12 @@ fn a_leader_whose_role_changed_hands_has_its_singleton_writes_refused() {
     // While it leads, its fenced writes are made.
     as_leader(old, || a.record_threshold_change(change(), &values)).unwrap();
     // Its lock's connection is cut; it has not noticed. Another replica
-    // takes the role at a later epoch.
+    // takes the role at a later epoch. (Only this test's database: other
+    // tests running at once hold advisory locks of their own.)
     db.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_locks \
-         WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+         WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     );
     let mut new = None;
     for _ in 0..200 {
