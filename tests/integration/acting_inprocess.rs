@@ -116,6 +116,19 @@ pub fn request_of(store: &Store, kill_id: &str) -> Option<ResurrectionRequest> {
         .find(|r| r.kill_id == kill_id)
 }
 
+/// Waits until the kill's request is being monitored.
+pub async fn wait_monitoring(store: &Store, kill_id: &str) -> String {
+    for _ in 0..1000 {
+        if let Some(r) = request_of(store, kill_id)
+            && r.state == WorkflowState::Monitoring
+        {
+            return r.request_id;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{kill_id} never reached monitoring");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hourly_cap_holds_under_a_concurrent_burst() {
     const CAP: u32 = 5;

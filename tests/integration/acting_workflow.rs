@@ -11,11 +11,10 @@ use medic::execute::Links;
 use medic::execute::veto::VetoChannel;
 use medic::execute::workflow;
 use medic::model::{DecisionOutcome, OutcomeResult, ResurrectionStatus, WorkflowState};
-use medic::store::Store;
 use serde_json::json;
 
 use crate::acting_inprocess::{
-    command_backend, request_of, setup, setup_config, setup_on, wait_final,
+    command_backend, request_of, setup, setup_config, setup_on, wait_final, wait_monitoring,
 };
 use crate::acting_support::stream_json;
 use crate::pipeline_support::{decide, kill};
@@ -79,19 +78,6 @@ async fn the_whole_execution_is_bounded() {
         r.error
     );
     assert!(started.elapsed() < Duration::from_secs(5));
-}
-
-/// Waits until the kill's request is being monitored.
-async fn wait_monitoring(store: &Store, kill_id: &str) -> String {
-    for _ in 0..1000 {
-        if let Some(r) = request_of(store, kill_id)
-            && r.state == WorkflowState::Monitoring
-        {
-            return r.request_id;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{kill_id} never reached monitoring");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -292,7 +292,7 @@ async fn kills_counted_over_replicas_trip_flapping_and_its_cooldown_holds_on_all
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way() {
-    use crate::acting_inprocess::request_of;
+    use crate::acting_inprocess::{request_of, wait_monitoring};
     use medic::model::{DecisionOutcome, OutcomeResult};
     let db = TestDatabase::create();
     let r: Vec<Setup> = (0..2)
@@ -309,12 +309,7 @@ async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way()
     let first = decide(&r[0].decider, "watch-1", "svc-watch").await;
     assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
     let store = r[0].decider.store.clone();
-    for _ in 0..500 {
-        if request_of(&store, "watch-1").is_some_and(|q| q.state == WorkflowState::Monitoring) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_monitoring(&store, "watch-1").await;
     // Smith kills the module again; the kill reaches the other replica.
     let again = decide(&r[1].decider, "watch-2", "svc-watch").await;
     assert!(
@@ -346,7 +341,7 @@ async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way()
 /// and records the outcome, within a few seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_asked_through_another_replica_rolls_back_the_watch() {
-    use crate::acting_inprocess::{command_backend, request_of};
+    use crate::acting_inprocess::{command_backend, wait_monitoring};
     use medic::model::{DecisionOutcome, OutcomeResult, ResurrectionStatus};
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("rolled-back");
@@ -371,17 +366,8 @@ async fn a_rollback_asked_through_another_replica_rolls_back_the_watch() {
     let first = decide(&r[0].decider, "roll-1", "svc-roll").await;
     assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
     let store = r[0].decider.store.clone();
-    let mut id = None;
-    for _ in 0..500 {
-        if let Some(q) =
-            request_of(&store, "roll-1").filter(|q| q.state == WorkflowState::Monitoring)
-        {
-            id = Some(q.request_id);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let id = id.expect("the resurrection is being watched on replica 0");
+    // Watched on replica 0.
+    let id = wait_monitoring(&store, "roll-1").await;
     // Asked through replica 1, which does not watch it.
     assert_eq!(
         r[1].acting
