@@ -388,6 +388,7 @@ pub struct DecisionSection {
     pub default_timeout_minutes: u32,
     pub confidence_threshold: f64,
     pub auto_approve: AutoApproveSection,
+    pub auto_deny: AutoDenySection,
 }
 
 impl Default for DecisionSection {
@@ -396,6 +397,24 @@ impl Default for DecisionSection {
             default_timeout_minutes: 60,
             confidence_threshold: 0.7,
             auto_approve: AutoApproveSection::default(),
+            auto_deny: AutoDenySection::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AutoDenySection {
+    /// The starting value of the `auto_deny.min_risk_score` threshold: a
+    /// kill scored at or over it is denied without a person by the
+    /// strategies that read it (1: only by their own rule).
+    pub min_risk_score: f64,
+}
+
+impl Default for AutoDenySection {
+    fn default() -> Self {
+        AutoDenySection {
+            min_risk_score: 1.0,
         }
     }
 }

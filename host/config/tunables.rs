@@ -33,6 +33,7 @@ pub const TUNABLES: &[&str] = &[
     n::WEIGHT_TIME_OF_DAY,
     n::AUTO_APPROVE_MIN_CONFIDENCE,
     n::AUTO_APPROVE_MAX_RISK_SCORE,
+    n::AUTO_DENY_MIN_RISK_SCORE,
     n::CONFIDENCE_THRESHOLD,
     // Last: not in [0, 1] (see `UNIT`).
     n::DEFAULT_TIMEOUT_MINUTES,

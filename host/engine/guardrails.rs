@@ -132,6 +132,35 @@ fn module_listed(list: &[String], module: &str) -> bool {
     list.iter().any(|m| m == module)
 }
 
+/// Which guardrail puts a strategy's denial of a kill to a person, and why,
+/// if one does. Leaving a module down is as big a call as bringing it back:
+/// a module that always requires approval is never denied for good without
+/// a person, nor (with `require_human_review_for_critical`) a critical
+/// module or a kill at critical risk; the strategy's deny is their advice.
+pub fn denial_needs_a_person(
+    config: &Config,
+    module: &str,
+    criticality: Criticality,
+    risk_level: RiskLevel,
+) -> Option<(&'static str, String)> {
+    let c = &config.constitution.constraints;
+    if module_listed(&c.always_require_approval, module) {
+        Some((
+            "always_require_approval",
+            format!("{module} always requires approval: never denied for good without a human"),
+        ))
+    } else if c.require_human_review_for_critical
+        && (risk_level == RiskLevel::Critical || criticality == Criticality::Critical)
+    {
+        Some((
+            "critical_review",
+            "critical risk or a critical module: a human decides whether it stays down".into(),
+        ))
+    } else {
+        None
+    }
+}
+
 /// Applies every guardrail to the strategy's outcome (`None` when no
 /// strategy could answer).
 pub fn apply(
@@ -183,25 +212,10 @@ pub fn apply(
     let critical = c.require_human_review_for_critical
         && (f.risk_level == RiskLevel::Critical || f.criticality == Criticality::Critical);
     if r.outcome == DecisionOutcome::Deny {
-        // Leaving a module down is as big a call as bringing it back: for
-        // these a person decides, with the strategy's deny as its advice.
-        if module_listed(&c.always_require_approval, f.module) {
-            set(
-                &mut r,
-                "always_require_approval",
-                review,
-                format!(
-                    "{} always requires approval: never denied for good without a human",
-                    f.module
-                ),
-            );
-        } else if critical {
-            set(
-                &mut r,
-                "critical_review",
-                review,
-                "critical risk or a critical module: a human decides whether it stays down".into(),
-            );
+        if let Some((name, why)) =
+            denial_needs_a_person(config, f.module, f.criticality, f.risk_level)
+        {
+            set(&mut r, name, review, why);
         }
         return r;
     }

@@ -144,6 +144,10 @@ pub fn thresholds_from_config(c: &Config) -> NamedValues {
         (n::WEIGHT_TIME_OF_DAY, w.time_of_day),
         (n::AUTO_APPROVE_MIN_CONFIDENCE, a.min_confidence),
         (n::AUTO_APPROVE_MAX_RISK_SCORE, max_auto_risk_score(c)),
+        (
+            n::AUTO_DENY_MIN_RISK_SCORE,
+            m.decision.auto_deny.min_risk_score,
+        ),
         (n::CONFIDENCE_THRESHOLD, m.decision.confidence_threshold),
         (
             n::DEFAULT_TIMEOUT_MINUTES,
@@ -181,12 +185,13 @@ pub fn learner_settings_from_config(c: &Config) -> NamedValues {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .chain(
-        c.constitution
-            .learning_bounds
-            .iter()
-            .flat_map(|(k, b)| [(n::floor(k), b.floor), (n::ceiling(k), b.ceiling)]),
-    )
+    .chain(c.constitution.learning_bounds.iter().flat_map(|(k, b)| {
+        [
+            (n::floor(k), b.floor),
+            (n::ceiling(k), b.ceiling),
+            (n::max_step(k), b.max_step),
+        ]
+    }))
     .collect()
 }
 

@@ -33,8 +33,7 @@ use super::summary::{
     ReviewerSummary, Timing,
 };
 use crate::config::{Config, Feature, Isolation, Mode};
-use crate::guardrails::HourlyWindow;
-use crate::guardrails::{Rule, rule};
+use crate::guardrails::{self, HourlyWindow, Rule, rule};
 use crate::learn::check;
 use crate::learn::safety::{self, KnownVerdict, KnownVerdicts};
 use crate::model::{
@@ -733,7 +732,12 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                                     &mut lane.window,
                                 );
                                 report.add(ruling.outcome, &ruling.applied, rec.label.as_ref());
-                                follow_up(lane, rec, profile, risk.ok(), ruling.outcome, reviewing, [review_ms, monitor_ms, expiry_ms]);
+                                // Whether a denial with no person could end it, for
+                                // the learner's counts of where people deny.
+                                let deniable = risk.as_ref().is_ok_and(|r| {
+                                    guardrails::denial_needs_a_person(&config, &rec.kill.target_module, profile.criticality, r.level).is_none()
+                                });
+                                follow_up(lane, rec, profile, risk.ok(), ruling.outcome, reviewing, deniable, [review_ms, monitor_ms, expiry_ms]);
                                 let line = want_lines.then(|| {
                                     let (level, score) = risk.map_or(("critical".into(), 1.0), |r| (wire_name(&r.level), r.score));
                                     serde_json::json!({"kill_id": rec.kill.kill_id, "strategy": c.label, "outcome": ruling.outcome,
@@ -761,10 +765,12 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                 .last()
                 .map_or_else(Utc::now, |(r, _)| r.kill.timestamp);
             let samples = std::mem::take(&mut lane.inbox);
+            let mut settings = learner_settings.clone();
+            settings.extend(lane.known.by_score());
             let req = LearnRequest {
                 thresholds: &current,
                 samples: &samples,
-                settings: &learner_settings,
+                settings: &settings,
                 now,
             };
             let summary = reports[i].learning.get_or_insert_with(Default::default);
@@ -925,6 +931,7 @@ fn follow_up(
     risk: Option<&RiskAssessment>,
     outcome: DecisionOutcome,
     reviewing: bool,
+    deniable: bool,
     [review_ms, monitor_ms, expiry_ms]: [i64; 3],
 ) {
     let reading = Reading::of(&rec.kill, rec.context.as_ref());
@@ -962,6 +969,7 @@ fn follow_up(
             risk: risk.clone(),
             threat,
             known_at: rec.kill.timestamp,
+            deniable,
         }))
     };
     let resurrected = |decision: DecisionOutcome, after_ms: i64| {

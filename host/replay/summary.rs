@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::recording::{Label, Truth};
 use crate::model::{DecisionOutcome, wire_name};
+use medic_plugin_logic::values::names;
 
 /// Where one labelled kill landed. Every labelled kill is in exactly one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -441,6 +442,16 @@ impl ReplayReport {
                     "learning for {}: {} runs, {} adjustments, {} refused; heard {} automatic and {} human-approved outcomes and {} human denials of threats\n",
                     c.strategy, l.learner_runs, l.adjustments, l.refused, l.samples_automatic, l.samples_human_approved, l.known_threats
                 ));
+                let gates: Vec<String> = [
+                    names::AUTO_APPROVE_MIN_CONFIDENCE,
+                    names::AUTO_DENY_MIN_RISK_SCORE,
+                ]
+                .iter()
+                .filter_map(|k| l.thresholds.get(*k).map(|v| format!("{k} {v:.3}")))
+                .collect();
+                if !gates.is_empty() {
+                    out.push_str(&format!("  at the end: {}\n", gates.join(", ")));
+                }
                 for r in &l.refusals {
                     out.push_str(&format!("  refused: {r}\n"));
                 }

@@ -727,6 +727,80 @@ async fn a_widening_that_would_revive_a_kill_a_person_denied_is_refused() {
     assert_eq!(*registry.thresholds(), start);
 }
 
+/// People's denials reach the learner: after a person denied kills scored
+/// in the middle, the `calibrated` learner lowers the deny bar
+/// (`auto_deny.min_risk_score`) a step, the host's check passes it (the
+/// kills it would deny were all threats), and the change is in force and
+/// audited. (The check's refusals: `safety::tests`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_denials_teach_the_learner_to_deny_kills_scored_like_them() {
+    let store = crate::postgres_db::test_store();
+    // A SIEM that says neither benign nor malicious: kills scored in the
+    // middle, which the strategy puts to a person.
+    let intel = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        intel.path(),
+        "default:\n  risk_score: 0.6\n  false_positive_history: 0\n",
+    )
+    .unwrap();
+    let judging = crate::acting_inprocess::setup(
+        100,
+        |c| {
+            c.medic.decision.auto_approve.enabled = false;
+            c.medic.siem.intel_file = Some(intel.path().to_path_buf());
+        },
+        store.clone(),
+    );
+    let mut items = Vec::new();
+    for i in 0..36 {
+        let mut kill = crate::pipeline_support::kill_json_at(
+            &format!("mid-{i}"),
+            &format!("svc-{i}"),
+            crate::pipeline_support::working_hours(),
+        );
+        kill["severity"] = "high".into();
+        kill["confidence_score"] = 0.8.into();
+        let kill = medic::ingest::validate::kill_report(&kill, Utc::now()).unwrap();
+        judging
+            .decider
+            .handle(crate::pipeline_support::incoming(kill))
+            .await
+            .unwrap();
+    }
+    for item in judging.acting.queue.list_pending(100).unwrap() {
+        assert!(
+            item.decision.risk_score >= 0.35 && item.decision.risk_score < 0.9,
+            "{:?}",
+            item.decision
+        );
+        items.push(item);
+    }
+    assert_eq!(items.len(), 36, "every kill went to a person");
+    for item in &items {
+        judging
+            .acting
+            .deny(&item.item_id, "alice", "confirmed malicious")
+            .unwrap();
+    }
+
+    let s = setup(store.clone(), Some("calibrated"), |_| {});
+    seed_clean_minimal_band(&store, 0, 60, Utc::now() - Duration::hours(1));
+    let run = s.manager.run("test", Utc::now()).unwrap();
+    let change = run.change.expect("the deny bar moved");
+    let name = medic_plugin_logic::values::names::AUTO_DENY_MIN_RISK_SCORE;
+    assert_eq!(change.before[name], 1.0, "{change:?}");
+    assert!((change.after[name] - 0.9).abs() < 1e-9, "{change:?}");
+    assert!(
+        change
+            .reasons
+            .iter()
+            .any(|r| r.contains("people deny these")),
+        "{change:?}"
+    );
+    assert_eq!(s.registry.thresholds()[name], change.after[name]);
+    assert_eq!(audits(&store, AuditKind::ThresholdAdjusted), 1);
+}
+
 /// Within seven days of an automatic resurrection that was re-killed, no
 /// learner may widen automation; a week on, the widening meets the next
 /// check (too little clean evidence) instead.

@@ -717,6 +717,48 @@ fn the_shipped_default_beats_balanced_on_the_baseline_scenario() {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }
 
+/// Learning on, from the shipped defaults: the `calibrated` learner hears
+/// people's verdicts, and where they denied nearly every kill scored as
+/// high it lowers the deny bar (`auto_deny.min_risk_score`) through the
+/// host's check. The twin puts fewer threats to a person, costs less than
+/// the same strategy static, leaves under 1% of false positives down, and
+/// revives no threat.
+#[test]
+fn learning_where_people_deny_beats_the_static_default_and_revives_no_threat() {
+    use medic_plugin_logic::values::names;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
+    simulate::simulate(&s, 1, 12_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let (config, _intel) = shipped_semi_auto();
+    let mut o = options(&rec, &["pessimistic"], 2);
+    o.learn = true;
+    let r = medic::replay::run(&config, &o).unwrap().0;
+    let (fixed, learned) = (&r.candidates[0], &r.candidates[1]);
+    assert_eq!(learned.strategy, "pessimistic+learn");
+    assert_eq!(fixed.cells.threat_revived, 0, "{fixed:?}");
+    assert_eq!(learned.cells.threat_revived, 0, "{learned:?}");
+    let l = learned.learning.as_ref().expect("the twin learned");
+    let bar = l.thresholds[names::AUTO_DENY_MIN_RISK_SCORE];
+    let floor = config.constitution.learning_bounds[names::AUTO_DENY_MIN_RISK_SCORE].floor;
+    assert!(bar < 1.0 && bar >= floor, "the deny bar: {bar}");
+    assert!(
+        learned.cells.threat_to_human < fixed.cells.threat_to_human,
+        "threats to a person: learning {} vs static {}",
+        learned.cells.threat_to_human,
+        fixed.cells.threat_to_human
+    );
+    assert!(
+        learned.cost < fixed.cost,
+        "cost: learning {} vs static {}",
+        learned.cost,
+        fixed.cost
+    );
+    let fps = learned.cells.fp_recovered + learned.cells.fp_to_human + learned.cells.fp_left_down;
+    assert!(learned.cells.fp_left_down * 100 < fps, "{learned:?}");
+    assert!(r.table().contains("auto_deny.min_risk_score"));
+}
+
 /// The kills a person sees are decided by the label after the delay: false
 /// positives approved (and their outcomes heard by the learner), threats
 /// denied (kept as known threats); with no reviewer they stay queued.
@@ -885,6 +927,7 @@ fn a_proposal_that_would_revive_a_known_threat_is_refused() {
             risk,
             threat,
             known_at: rec.kill.timestamp,
+            deniable: true,
         }
     };
     let now = chrono::Utc::now();

@@ -17,6 +17,10 @@ impl DecisionSection {
             "decision.auto_approve.min_confidence",
             self.auto_approve.min_confidence,
         );
+        c.unit(
+            "decision.auto_deny.min_risk_score",
+            self.auto_deny.min_risk_score,
+        );
         c.check(
             self.auto_approve.max_risk_level < RiskLevel::High,
             "decision.auto_approve.max_risk_level",

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::check;
-use super::safety::{self, KEEP_KNOWN, KnownVerdict, KnownVerdicts};
+pub use super::safety::KNOWN_WINDOW;
+use super::safety::{self, KnownVerdict, KnownVerdicts};
 use crate::config::ModeReader;
 use crate::config::{Config, Mode};
 use crate::model::{
@@ -59,9 +60,6 @@ pub struct ThresholdManager {
     lock: Mutex<()>,
 }
 
-/// How far back the safety check looks for kills whose truth is known.
-pub const KNOWN_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(30);
-
 impl ThresholdManager {
     /// Puts the thresholds last in force (if the store has any that still
     /// pass the checks) back in force.
@@ -98,7 +96,7 @@ impl ThresholdManager {
     }
 
     /// The kills whose truth became known in the [`KNOWN_WINDOW`] before
-    /// `now` (at most [`KEEP_KNOWN`] of each kind, the newest), each as it
+    /// `now` (at most [`safety::KEEP_KNOWN`] of each kind, the newest), each as it
     /// was judged; and when the newest automatic resurrection of a threat
     /// came to light. A person's denial says the kill was a threat; a
     /// resurrection re-killed or rolled back, too; a person's approval whose
@@ -145,18 +143,13 @@ impl ThresholdManager {
                 found.push((o.recorded_at, o.decision_id, false));
             }
         }
-        // Newest first, so only the records kept are read.
-        found.sort_by_key(|f| std::cmp::Reverse(f.0));
-        let (mut threats, mut clean) = (0, 0);
-        found.retain(|(_, _, threat)| {
-            let n = if *threat { &mut threats } else { &mut clean };
-            *n += 1;
-            *n <= KEEP_KNOWN
-        });
+        // Oldest first: the newest KEEP_KNOWN of each kind stay whole, and
+        // every one is counted by score (a record read per kill).
+        found.sort_by_key(|f| f.0);
         let modules = &self.config.medic.modules;
         let always = &self.config.constitution.constraints.always_require_approval;
         let mut known = KnownVerdicts::default();
-        for (known_at, decision_id, threat) in found.into_iter().rev() {
+        for (known_at, decision_id, threat) in found {
             let Some(rec) = self.store.record(&decision_id)? else {
                 tracing::debug!(
                     decision_id,
@@ -178,6 +171,13 @@ impl ThresholdManager {
                 always.contains(module),
             );
             let d = rec.decision;
+            let deniable = crate::guardrails::denial_needs_a_person(
+                &self.config,
+                module,
+                profile.criticality,
+                d.risk_level,
+            )
+            .is_none();
             known.push(KnownVerdict {
                 kill: rec.kill,
                 context: rec.context,
@@ -189,6 +189,7 @@ impl ThresholdManager {
                 },
                 threat,
                 known_at,
+                deniable,
             });
         }
         Ok((known, last_unsafe))
@@ -298,7 +299,11 @@ impl ThresholdManager {
         let samples: Vec<_> = outcomes.iter().map(|o| o.sample()).collect();
         let newest = outcomes.iter().map(|o| o.recorded_at).max().unwrap_or(now);
         let current = self.registry.thresholds();
-        let settings = learner_settings_from_config(&self.config);
+        // The kills whose truth is known: counted by score for the learner
+        // (where people deny), and the safety check's evidence.
+        let (known, last_unsafe) = self.known_verdicts(now)?;
+        let mut settings = learner_settings_from_config(&self.config);
+        settings.extend(known.by_score());
         let served = self.registry.learn(&LearnRequest {
             thresholds: &current,
             samples: &samples,
@@ -343,10 +348,7 @@ impl ThresholdManager {
                 return Err(LearnError::Refused(why));
             }
         };
-        // Only a widening needs the known verdicts (and reading them costs
-        // a record per kill); `refuse` passes anything else.
-        if safety::widens(&current, &next) {
-            let (known, last_unsafe) = self.known_verdicts(now)?;
+        if safety::widens(&current, &next) || safety::denies_more(&current, &next) {
             let strategy = self.registry.active().strategy.clone();
             let judge = safety::Judge {
                 config: &self.config,
@@ -476,22 +478,42 @@ impl ThresholdManager {
 
 /// Puts the thresholds last in force (learned, or set through any replica
 /// sharing the store) in force, if the store has any that still pass the
-/// checks and have this Medic's keys; the configuration's stay otherwise.
+/// checks and know no tunable this Medic does not; the configuration's stay
+/// otherwise. A tunable new to this Medic (stored by an older one) takes
+/// its configured value beside the stored ones.
 pub fn restore(registry: &Registry, store: &Store) -> Result<(), StoreError> {
     if let Some(stored) = store.current_thresholds()? {
         let from_config = registry.thresholds();
-        let same_keys = stored.keys().eq(from_config.keys());
-        match check::values(&stored) {
-            Ok(()) if same_keys => {
-                if *from_config != stored {
+        let unknown: Vec<&String> = stored
+            .keys()
+            .filter(|k| !from_config.contains_key(*k))
+            .collect();
+        let new_here: Vec<&String> = from_config
+            .keys()
+            .filter(|k| !stored.contains_key(*k))
+            .collect();
+        let merged: NamedValues = from_config
+            .iter()
+            .map(|(k, v)| (k.clone(), stored.get(k).copied().unwrap_or(*v)))
+            .collect();
+        match check::values(&merged) {
+            Ok(()) if unknown.is_empty() => {
+                if !new_here.is_empty() {
+                    tracing::info!(
+                        tunables = ?new_here,
+                        "Tunables the stored thresholds lack take the configuration's values"
+                    );
+                }
+                if *from_config != merged {
                     tracing::info!(
                         "Thresholds from the store (as learned or set) are in force, not the configuration's"
                     );
                 }
-                registry.set_thresholds(stored);
+                registry.set_thresholds(merged);
             }
             Ok(()) => tracing::warn!(
-                "Stored thresholds have other keys than this Medic's; using the configuration's"
+                tunables = ?unknown,
+                "Stored thresholds have tunables this Medic does not know; using the configuration's"
             ),
             Err(e) => {
                 tracing::warn!(problem = %e, "Stored thresholds fail the checks; using the configuration's")

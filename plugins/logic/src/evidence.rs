@@ -23,7 +23,10 @@
 //! end of the interval, counting kills nobody decided as threats) is safe:
 //! `1 - HARM_WEIGHT x cautious likelihood x impact` at or above
 //! `auto_approve.min_confidence`. It denies when the kill was right with
-//! central likelihood 0.9 or more, and sends the rest to a human.
+//! central likelihood 0.9 or more, or when its risk score reaches
+//! `auto_deny.min_risk_score` (1 as shipped; the `calibrated` learner lowers
+//! it where people denied nearly every kill scored as high), and sends the
+//! rest to a human.
 //! docs/decision-quality.md measures it.
 
 use crate::types::{
@@ -557,10 +560,17 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
             top.name, top.detail
         ));
     }
+    let deny_score = get(&input.thresholds, names::AUTO_DENY_MIN_RISK_SCORE, 1.0);
     let (outcome, confidence) = if e.likely() >= DENY_AT {
         reasoning.push(format!(
             "the kill was right with likelihood {:.2} (>= {DENY_AT}): keep it down",
             e.likely()
+        ));
+        (DecisionOutcome::Deny, e.likely())
+    } else if risk.score >= deny_score {
+        reasoning.push(format!(
+            "risk {:.2} >= auto_deny.min_risk_score {deny_score:.2} (people denied kills scored like this): keep it down",
+            risk.score
         ));
         (DecisionOutcome::Deny, e.likely())
     } else if input.context.is_none() {
@@ -665,6 +675,30 @@ mod tests {
         let v = decide(calibrated_low_risk());
         assert_eq!(v.outcome, DecisionOutcome::ApproveAuto, "{v:?}");
         assert!(v.confidence >= 0.85);
+    }
+
+    #[test]
+    fn a_kill_scored_at_the_deny_bar_is_denied_and_one_below_it_goes_to_a_person() {
+        let score_of = score(&fixtures::low_risk()).unwrap().score;
+        let with_bar = |bar: f64| {
+            let mut input = fixtures::low_risk();
+            input.thresholds.push(NamedValue {
+                name: names::AUTO_DENY_MIN_RISK_SCORE.into(),
+                value: bar,
+            });
+            decide(input)
+        };
+        let v = with_bar(score_of);
+        assert_eq!(v.outcome, DecisionOutcome::Deny, "{v:?}");
+        assert!(
+            v.reasoning
+                .iter()
+                .any(|r| r.contains("auto_deny.min_risk_score"))
+        );
+        assert_eq!(
+            with_bar(score_of + 0.01).outcome,
+            DecisionOutcome::PendingReview
+        );
     }
 
     #[test]

@@ -166,11 +166,44 @@ const MIN_CONFIDENCE_CEILING: f64 = 0.99;
 ///   it if one would have been revived, or if too few known false
 ///   positives would be automated to show threats there are rare.
 ///
-/// Nothing moves from fewer than `min_samples` outcomes, and nothing leaves
-/// the constitution's `[floor, ceiling]` for the bar (passed in `settings`
-/// as `floor.auto_approve.min_confidence` and `ceiling.…`).
+/// It also moves the deny bar (`auto_deny.min_risk_score`) from what
+/// people decided: where they denied nearly every kill scored as high, such
+/// kills are denied without them (see [`deny_bar`]; the host counts the
+/// known kills by score in `settings`, `known_by_score.*`).
+///
+/// One change a run. Nothing moves from fewer than `min_samples` outcomes,
+/// and nothing leaves the constitution's `[floor, ceiling]` (passed in
+/// `settings` as `floor.<tunable>` and `ceiling.<tunable>`).
 pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
     let (max_pct, min_samples) = limits(&input.settings)?;
+    let resurrections = input
+        .samples
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.decision,
+                DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual
+            ) && s.risk_score.is_finite()
+        })
+        .count();
+    if (resurrections as f64) < min_samples {
+        return Ok(Vec::new());
+    }
+    // One change a run, so that the host's check on one never holds back
+    // another: raising the automation bar first (after a threat got
+    // through), then the deny bar, then lowering the automation bar.
+    let bar = automation_bar(input, max_pct);
+    let tightens = bar.as_ref().is_some_and(|a| a.new_value > a.old_value);
+    let change = if tightens {
+        bar
+    } else {
+        deny_bar(input, max_pct).or(bar)
+    };
+    Ok(change.into_iter().collect())
+}
+
+/// The automation bar of [`calibrated`], or no change.
+fn automation_bar(input: &LearnInput, max_pct: f64) -> Option<ThresholdAdjustment> {
     let resurrections: Vec<_> = input
         .samples
         .iter()
@@ -181,9 +214,6 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
             ) && s.risk_score.is_finite()
         })
         .collect();
-    if (resurrections.len() as f64) < min_samples {
-        return Ok(Vec::new());
-    }
     let name = names::AUTO_APPROVE_MIN_CONFIDENCE;
     let old = get(&input.thresholds, name, 0.85);
     let floor =
@@ -214,7 +244,7 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
         let approved = resurrections.len() - resurrections.iter().filter(automatic).count();
         let bad_approved = resurrections.iter().filter(threat).count();
         if approved < MIN_CLEAN_APPROVALS || bad_approved > 0 {
-            return Ok(Vec::new());
+            return None;
         }
         (
             (old - step / 4.0).max(floor).min(old),
@@ -224,9 +254,9 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
         )
     };
     if (new - old).abs() < 1e-6 {
-        return Ok(Vec::new());
+        return None;
     }
-    Ok(vec![ThresholdAdjustment {
+    Some(ThresholdAdjustment {
         name: name.to_string(),
         old_value: old,
         new_value: new,
@@ -234,7 +264,106 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
             "{reason}: {old:.3} -> {new:.3} ({:+.1}%, limit {max_pct}%)",
             (new - old) / old * 100.0
         ),
-    }])
+    })
+}
+
+/// Leaving a false positive down with nobody owning it costs about ten
+/// looks by a person: denying the kills scored at or over a bar pays while
+/// false positives among them are under one in ten.
+pub const ACCEPTABLE_FALSE_POSITIVES_DENIED: f64 = 0.1;
+/// Known kills at or over a lowered deny bar needed before it moves: with
+/// none of them a false positive, thirty bound the share under one in ten
+/// (95%, one-sided).
+pub const MIN_DENY_EVIDENCE: u64 = 30;
+
+/// The lowest `auto_deny.min_risk_score` this learner ever proposes (the
+/// constitution's floor may be higher).
+const DENY_BAR_FLOOR: f64 = 0.3;
+
+/// The deny bar of [`calibrated`] (`auto_deny.min_risk_score`), moved on the
+/// edges of the bins of the host's `known_by_score` counts, or no change.
+///
+/// - Lowered, bin by bin down until a bin's share of false positives is
+///   over [`ACCEPTABLE_FALSE_POSITIVES_DENIED`] even at its lower bound, to the
+///   lowest edge where, among the known kills scored at or over it (at
+///   least [`MIN_DENY_EVIDENCE`]), that share is under it even at its upper
+///   bound; by no more than the constitution's `max_step` (passed as
+///   `max_step.auto_deny.min_risk_score`) or `max_adjustment_percent` of it.
+/// - Raised a bin when the known kills at or over the bar show that share
+///   over it even at its lower bound (what the bar denies proved too often
+///   wrong).
+///
+/// Never below the constitution's floor or above its ceiling (as passed in
+/// `settings`), never above 1.
+fn deny_bar(input: &LearnInput, max_pct: f64) -> Option<ThresholdAdjustment> {
+    let name = names::AUTO_DENY_MIN_RISK_SCORE;
+    let s = &input.settings;
+    let old = get(&input.thresholds, name, 1.0).clamp(0.0, 1.0);
+    let floor = get(s, &names::floor(name), DENY_BAR_FLOOR).clamp(DENY_BAR_FLOOR, 1.0);
+    let ceiling = get(s, &names::ceiling(name), 1.0).clamp(0.0, 1.0);
+    let bins = names::VERDICT_BINS as f64;
+    let count =
+        |threat: bool, bin: usize| get(s, &names::known_by_score(threat, bin), 0.0).max(0.0) as u64;
+    // Threats and false positives in the bins from `from` up.
+    let from_bin = |from: usize| {
+        (from..names::VERDICT_BINS).fold((0, 0), |(t, f), b| {
+            (t + count(true, b), f + count(false, b))
+        })
+    };
+    // The first bin at or over a bar (bars sit on bin edges once learned).
+    let first_bin = |bar: f64| ((bar * bins) - 1e-9).ceil().max(0.0) as usize;
+    let at = first_bin(old);
+    let (t, f) = from_bin(at);
+    if t + f >= MIN_DENY_EVIDENCE
+        && crate::stats::wilson_lower(f, t + f) > ACCEPTABLE_FALSE_POSITIVES_DENIED
+    {
+        let new = ((at + 1) as f64 / bins).min(ceiling).min(1.0);
+        return (new > old + 1e-9).then(|| ThresholdAdjustment {
+            name: name.to_string(),
+            old_value: old,
+            new_value: new,
+            reason: format!(
+                "{f} of {} known kills scored at or over {old:.2} were false positives (more than {ACCEPTABLE_FALSE_POSITIVES_DENIED} even at the lower bound): raising the deny bar {old:.2} -> {new:.2}",
+                t + f
+            ),
+        });
+    }
+    // Down from the bar a bin at a time until a bin is surely worse than
+    // acceptable (even at its lower bound): the lowest edge whose region
+    // has the evidence.
+    let floor_bin = first_bin(floor);
+    let (mut t, mut f) = (t, f);
+    let mut lowest = None;
+    for b in (floor_bin..at).rev() {
+        let (bt, bf) = (count(true, b), count(false, b));
+        if crate::stats::wilson_lower(bf, bt + bf) > ACCEPTABLE_FALSE_POSITIVES_DENIED {
+            break;
+        }
+        (t, f) = (t + bt, f + bf);
+        if t + f >= MIN_DENY_EVIDENCE
+            && crate::stats::wilson_upper(f, t + f) < ACCEPTABLE_FALSE_POSITIVES_DENIED
+        {
+            lowest = Some((b, t, f));
+        }
+    }
+    let (b, t, f) = lowest?;
+    // No further than the constitution's largest step, nor than
+    // `max_adjustment_percent` of the bar.
+    let max_step = get(s, &names::max_step(name), 1.0)
+        .max(0.0)
+        .min(old * max_pct / 100.0);
+    let new = (b as f64 / bins).max(first_bin(old - max_step) as f64 / bins);
+    (new < old - 1e-9).then(|| ThresholdAdjustment {
+        name: name.to_string(),
+        old_value: old,
+        new_value: new,
+        reason: format!(
+            "of {} known kills scored at or over {:.2}, {f} were false positives (at most {:.3} at the upper bound, under {ACCEPTABLE_FALSE_POSITIVES_DENIED}): people deny these; lowering the deny bar {old:.2} -> {new:.2}",
+            t + f,
+            b as f64 / bins,
+            crate::stats::wilson_upper(f, t + f)
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -428,5 +557,110 @@ mod tests {
             (0..15).map(|_| scored(0.2, DecisionOutcome::ApproveManual, OutcomeResult::Success)),
         );
         assert!(calibrated_on(mixed).is_empty());
+    }
+
+    /// A run with enough clean outcomes, the deny bar at `bar`, and the
+    /// host's counts of known kills by score: `(bin, threats, false
+    /// positives)`.
+    fn deny_run(bar: f64, known: &[(usize, u64, u64)], floor: f64) -> Vec<ThresholdAdjustment> {
+        deny_run_stepping(bar, known, floor, 1.0, 100.0)
+    }
+
+    fn deny_run_stepping(
+        bar: f64,
+        known: &[(usize, u64, u64)],
+        floor: f64,
+        max_step: f64,
+        max_pct: f64,
+    ) -> Vec<ThresholdAdjustment> {
+        let samples = (0..25)
+            .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
+            .collect();
+        let mut i = input(samples, max_pct, 20.0);
+        i.thresholds = vec![
+            NamedValue {
+                name: names::AUTO_APPROVE_MIN_CONFIDENCE.into(),
+                value: 0.85,
+            },
+            NamedValue {
+                name: names::AUTO_DENY_MIN_RISK_SCORE.into(),
+                value: bar,
+            },
+        ];
+        i.settings.push(NamedValue {
+            name: names::floor(names::AUTO_DENY_MIN_RISK_SCORE),
+            value: floor,
+        });
+        i.settings.push(NamedValue {
+            name: names::max_step(names::AUTO_DENY_MIN_RISK_SCORE),
+            value: max_step,
+        });
+        for &(bin, t, f) in known {
+            for (threat, n) in [(true, t), (false, f)] {
+                i.settings.push(NamedValue {
+                    name: names::known_by_score(threat, bin),
+                    value: n as f64,
+                });
+            }
+        }
+        calibrated(&i).unwrap()
+    }
+
+    #[test]
+    fn calibrated_lowers_the_deny_bar_a_bin_where_people_denied_nearly_all() {
+        // Bins 12..: 60 threats, 1 false positive; bin 11: 30 threats, 1
+        // false positive; bin 10: half and half.
+        let known = [(10, 20, 20), (11, 30, 1), (12, 40, 1), (14, 20, 0)];
+        // From the top, past the empty bins, to 0.55 (bins 11.. hold 90
+        // threats and 2 false positives).
+        let adj = deny_run(1.0, &known, 0.3);
+        assert_eq!(adj.len(), 1, "{adj:?}");
+        assert_eq!(adj[0].name, names::AUTO_DENY_MIN_RISK_SCORE);
+        assert!((adj[0].new_value - 0.55).abs() < 1e-9, "{adj:?}");
+        // No further than the constitution's largest step, nor than
+        // max_adjustment_percent of the bar (to the bin edge at or over it).
+        let adj = deny_run_stepping(1.0, &known, 0.3, 0.1, 100.0);
+        assert!((adj[0].new_value - 0.9).abs() < 1e-9, "{adj:?}");
+        let adj = deny_run_stepping(0.9, &known, 0.3, 1.0, 10.0);
+        assert!((adj[0].new_value - 0.85).abs() < 1e-9, "{adj:?}");
+        // From 0.60 (bin 12) to 0.55 (bin 11 added: 2 of 92 false positives).
+        let adj = deny_run(0.6, &known, 0.3);
+        assert!((adj[0].new_value - 0.55).abs() < 1e-9, "{adj:?}");
+        // Not to 0.50: bin 10 is half false positives.
+        assert!(deny_run(0.55, &known, 0.3).is_empty());
+        // Not under the constitution's floor.
+        assert!(deny_run(0.6, &known, 0.58).is_empty());
+        // Not on too little evidence: 20 known kills.
+        assert!(deny_run(0.75, &[(14, 20, 0)], 0.3).is_empty());
+    }
+
+    #[test]
+    fn calibrated_raises_the_deny_bar_when_what_it_denies_proved_often_wrong() {
+        let adj = deny_run(0.5, &[(10, 30, 10), (12, 20, 5)], 0.3);
+        assert_eq!(adj.len(), 1, "{adj:?}");
+        assert!((adj[0].new_value - 0.55).abs() < 1e-9, "{adj:?}");
+        assert!(adj[0].reason.contains("raising"), "{}", adj[0].reason);
+    }
+
+    #[test]
+    fn a_threat_let_through_is_answered_before_the_deny_bar_moves() {
+        let mut samples: Vec<_> = (0..25)
+            .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
+            .collect();
+        samples.push(scored(
+            0.12,
+            DecisionOutcome::ApproveAuto,
+            OutcomeResult::ReKilled,
+        ));
+        let mut i = input(samples, 10.0, 20.0);
+        for bin in 12..20 {
+            i.settings.push(NamedValue {
+                name: names::known_by_score(true, bin),
+                value: 50.0,
+            });
+        }
+        let adj = calibrated(&i).unwrap();
+        assert_eq!(adj.len(), 1, "{adj:?}");
+        assert_eq!(adj[0].name, names::AUTO_APPROVE_MIN_CONFIDENCE);
     }
 }

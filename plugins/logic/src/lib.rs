@@ -10,6 +10,7 @@ pub mod evidence;
 mod fixtures;
 pub mod learner;
 pub mod scoring;
+pub mod stats;
 pub mod strategies;
 pub mod types;
 pub mod values;

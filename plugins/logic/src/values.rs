@@ -25,6 +25,10 @@ pub mod names {
     pub const WEIGHT_TIME_OF_DAY: &str = "weight.time_of_day";
     pub const AUTO_APPROVE_MIN_CONFIDENCE: &str = "auto_approve.min_confidence";
     pub const AUTO_APPROVE_MAX_RISK_SCORE: &str = "auto_approve.max_risk_score";
+    /// A kill at or above this risk score is denied without a person by the
+    /// strategies that read it (`pessimistic`); 1 leaves denial to the
+    /// strategy's own rule. A learner lowers it from people's denials.
+    pub const AUTO_DENY_MIN_RISK_SCORE: &str = "auto_deny.min_risk_score";
     pub const CONFIDENCE_THRESHOLD: &str = "decision.confidence_threshold";
     pub const DEFAULT_TIMEOUT_MINUTES: &str = "decision.default_timeout_minutes";
     pub const MAX_ADJUSTMENT_PERCENT: &str = "max_adjustment_percent";
@@ -63,10 +67,34 @@ pub mod names {
     pub const KNOWN_KILL_REASON_FALSE_POSITIVES: &str = "known.kill_reason.false_positives";
     pub const KNOWN_KILL_REASON_UNRESOLVED: &str = "known.kill_reason.unresolved";
 
+    /// How many bins of the risk score (each 1/`VERDICT_BINS` wide) the
+    /// host counts people's verdicts in for a learner.
+    pub const VERDICT_BINS: usize = 20;
+
+    /// A learner's setting the host adds (not a tunable): of the kills
+    /// whose truth became known (a person's verdict, a resurrection's
+    /// outcome) in its recent history, how many scored in risk-score bin
+    /// `bin` (`[bin, bin + 1) / VERDICT_BINS`; the last bin includes 1) were
+    /// threats (`threat`) or false positives.
+    pub fn known_by_score(threat: bool, bin: usize) -> String {
+        let kind = if threat { "threats" } else { "false_positives" };
+        format!("known_by_score.{kind}.{bin}")
+    }
+
+    /// The bin of [`known_by_score`] a risk score falls in.
+    pub fn score_bin(score: f64) -> usize {
+        ((score.clamp(0.0, 1.0) * VERDICT_BINS as f64) as usize).min(VERDICT_BINS - 1)
+    }
+
     /// A learner's setting: the lowest value the constitution's
     /// `learning_bounds` let it give `tunable`.
     pub fn floor(tunable: &str) -> String {
         format!("floor.{tunable}")
+    }
+    /// A learner's setting: the largest move in one run the constitution
+    /// lets it make to `tunable`.
+    pub fn max_step(tunable: &str) -> String {
+        format!("max_step.{tunable}")
     }
     /// A learner's setting: the highest value the constitution lets it give
     /// `tunable`.
