@@ -21,6 +21,10 @@ use crate::plugin::{DecideRequest, Plugin};
 /// Known verdicts kept for the check, of each kind (the most recent ones).
 pub const KEEP_KNOWN: usize = 1_000;
 
+/// Known verdicts the live check reads (the newest, of both kinds
+/// together) to count by score: a record read each.
+pub const KEEP_SCORED: usize = 20_000;
+
 /// Below this share of real threats among the kills a proposal would
 /// automate, automating them costs less than having a person look (a
 /// threat revived costs about a hundred looks).

@@ -144,8 +144,12 @@ impl ThresholdManager {
             }
         }
         // Oldest first: the newest KEEP_KNOWN of each kind stay whole, and
-        // every one is counted by score (a record read per kill).
+        // each is counted by score — the newest KEEP_SCORED of both kinds
+        // together (a record read per kill), so one run reads a bounded
+        // number of records however busy the fleet.
         found.sort_by_key(|f| f.0);
+        let drop = found.len().saturating_sub(safety::KEEP_SCORED);
+        found.drain(..drop);
         let modules = &self.config.medic.modules;
         let always = &self.config.constitution.constraints.always_require_approval;
         let mut known = KnownVerdicts::default();
