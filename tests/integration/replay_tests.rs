@@ -46,6 +46,14 @@ fn scenario_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("config/scenarios/{name}.yaml"))
 }
 
+/// `kills` kills of the shipped scenario `name` with `seed`, written in `dir`.
+fn simulated(dir: &Path, name: &str, seed: u64, kills: usize) -> PathBuf {
+    let rec = dir.join("rec.jsonl");
+    let s = simulate::Scenario::load(&scenario_path(name)).unwrap();
+    simulate::simulate(&s, seed, kills, std::fs::File::create(&rec).unwrap()).unwrap();
+    rec
+}
+
 fn scenario() -> PathBuf {
     scenario_path("campaign")
 }
@@ -546,9 +554,7 @@ fn plugin_bench_reports_latency_and_rate() {
 #[test]
 fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
     let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("rec.jsonl");
-    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
-    simulate::simulate(&s, 5, 12_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let rec = simulated(dir.path(), "baseline", 5, 12_000);
     let (config, _intel) = learning_config();
     let mut reports = Vec::new();
     for threads in [1, 2] {
@@ -596,9 +602,7 @@ fn learning_in_the_loop_is_bounded_deterministic_and_beside_the_static_run() {
 #[test]
 fn after_a_revived_threat_the_learner_raises_the_bar_and_fewer_are_revived() {
     let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("rec.jsonl");
-    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
-    simulate::simulate(&s, 5, 5_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let rec = simulated(dir.path(), "baseline", 5, 5_000);
     let (config, _intel) = learning_config();
     let mut o = options(&rec, &["balanced@weighted"], 2);
     o.learn = true;
@@ -700,9 +704,7 @@ fn learning_from_outcomes_recovers_more_than_the_model_alone_and_revives_no_thre
 #[test]
 fn the_shipped_default_beats_balanced_on_the_baseline_scenario() {
     let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("rec.jsonl");
-    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
-    simulate::simulate(&s, 11, 10_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let rec = simulated(dir.path(), "baseline", 11, 10_000);
     let (config, _intel) = shipped_semi_auto();
     let r = medic::replay::run(
         &config,
@@ -727,9 +729,7 @@ fn the_shipped_default_beats_balanced_on_the_baseline_scenario() {
 fn learning_where_people_deny_beats_the_static_default_and_revives_no_threat() {
     use medic_plugin_logic::values::names;
     let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("rec.jsonl");
-    let s = simulate::Scenario::load(&scenario_path("baseline")).unwrap();
-    simulate::simulate(&s, 1, 12_000, std::fs::File::create(&rec).unwrap()).unwrap();
+    let rec = simulated(dir.path(), "baseline", 1, 12_000);
     let (config, _intel) = shipped_semi_auto();
     let mut o = options(&rec, &["pessimistic"], 2);
     o.learn = true;

@@ -176,17 +176,7 @@ const MIN_CONFIDENCE_CEILING: f64 = 0.99;
 /// `settings` as `floor.<tunable>` and `ceiling.<tunable>`).
 pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
     let (max_pct, min_samples) = limits(&input.settings)?;
-    let resurrections = input
-        .samples
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.decision,
-                DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual
-            ) && s.risk_score.is_finite()
-        })
-        .count();
-    if (resurrections as f64) < min_samples {
+    if (resurrections(input).count() as f64) < min_samples {
         return Ok(Vec::new());
     }
     // One change a run, so that the host's check on one never holds back
@@ -202,18 +192,20 @@ pub fn calibrated(input: &LearnInput) -> Result<Vec<ThresholdAdjustment>, String
     Ok(change.into_iter().collect())
 }
 
+/// The outcomes of resurrections (automatic or approved by a person) with
+/// a score.
+fn resurrections(input: &LearnInput) -> impl Iterator<Item = &OutcomeSample> {
+    input.samples.iter().filter(|s| {
+        matches!(
+            s.decision,
+            DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual
+        ) && s.risk_score.is_finite()
+    })
+}
+
 /// The automation bar of [`calibrated`], or no change.
 fn automation_bar(input: &LearnInput, max_pct: f64) -> Option<ThresholdAdjustment> {
-    let resurrections: Vec<_> = input
-        .samples
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.decision,
-                DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual
-            ) && s.risk_score.is_finite()
-        })
-        .collect();
+    let resurrections: Vec<_> = resurrections(input).collect();
     let name = names::AUTO_APPROVE_MIN_CONFIDENCE;
     let old = get(&input.thresholds, name, 0.85);
     let floor =
@@ -521,8 +513,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn calibrated_raises_the_bar_after_a_threat_got_through() {
+    /// 25 clean automatic resurrections and one re-killed.
+    fn one_threat_let_through() -> Vec<OutcomeSample> {
         let mut samples: Vec<_> = (0..25)
             .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
             .collect();
@@ -531,6 +523,12 @@ mod tests {
             DecisionOutcome::ApproveAuto,
             OutcomeResult::ReKilled,
         ));
+        samples
+    }
+
+    #[test]
+    fn calibrated_raises_the_bar_after_a_threat_got_through() {
+        let samples = one_threat_let_through();
         let adj = calibrated_on(samples);
         assert_eq!(adj.len(), 1);
         assert!(adj[0].new_value > 0.85 && adj[0].new_value <= 0.85 * 1.1 + 1e-9);
@@ -644,14 +642,7 @@ mod tests {
 
     #[test]
     fn a_threat_let_through_is_answered_before_the_deny_bar_moves() {
-        let mut samples: Vec<_> = (0..25)
-            .map(|_| scored(0.1, DecisionOutcome::ApproveAuto, OutcomeResult::Success))
-            .collect();
-        samples.push(scored(
-            0.12,
-            DecisionOutcome::ApproveAuto,
-            OutcomeResult::ReKilled,
-        ));
+        let samples = one_threat_let_through();
         let mut i = input(samples, 10.0, 20.0);
         for bin in 12..20 {
             i.settings.push(NamedValue {
