@@ -151,10 +151,11 @@ pub fn denies_more(current: &NamedValues, proposed: &NamedValues) -> bool {
 /// (a false positive left down unowned costs about ten looks).
 pub const ACCEPTABLE_FALSE_POSITIVES_DENIED: f64 = 0.1;
 
-/// How many kills of known truth a proposal that denies more must deny,
-/// replayed, before the host believes false positives among them are rarer
-/// than [`ACCEPTABLE_FALSE_POSITIVES_DENIED`] (with none among thirty, the
-/// 95% upper bound is about 0.08).
+/// How many kills of known truth, scored at or over a lowered deny bar (or
+/// the bin edge under it its check reaches), the host needs before it
+/// believes false positives among them are rarer than
+/// [`ACCEPTABLE_FALSE_POSITIVES_DENIED`] (with none among thirty, the 95%
+/// upper bound is about 0.08).
 pub const MIN_DENY_EVIDENCE: usize = 30;
 
 /// Whether `proposed` loosens any gate on automation compared with
