@@ -654,8 +654,8 @@ async fn the_status_names_the_replica_its_role_and_its_store() {
     );
     // Two replicas on one database: one leads, the other follows.
     let db = crate::postgres_db::TestDatabase::create();
-    let a = state_on(0.0, 1.0, medic::store::Store::connect(&db.url()).unwrap());
-    let b = state_on(0.0, 1.0, medic::store::Store::connect(&db.url()).unwrap());
+    let a = state_on(0.0, 1.0, db.store());
+    let b = state_on(0.0, 1.0, db.store());
     assert!(a.engine.decider.store.leads());
     assert!(!b.engine.decider.store.leads());
     let (_, body, _) = get(&a, "/api/v1/status", VIEWER).await;

@@ -63,6 +63,11 @@ impl TestDatabase {
         run_on(self.url(), sql.to_string())
     }
 
+    /// A store on this database, as one replica connects.
+    pub fn store(&self) -> Store {
+        Store::connect(&self.url()).unwrap()
+    }
+
     /// The database's URL.
     pub fn url(&self) -> String {
         let mut url = url::Url::parse(&server()).expect("MEDIC_TEST_POSTGRES is a URL");

@@ -106,7 +106,7 @@ fn three_replicas_decide_a_stream_once_with_one_killed_hard_and_restarted() {
         assert_eq!(*first, decision, "{kill} was decided twice");
     }
     assert_eq!(by_kill.len(), KILLS);
-    let store = medic::store::Store::connect(&db.url()).unwrap();
+    let store = db.store();
     assert_eq!(store.decision_count(), KILLS, "one stored decision a kill");
     for (kill, decision) in by_kill.iter().step_by(97) {
         let stored = store.record_for_kill(kill).unwrap().unwrap();
@@ -155,7 +155,7 @@ fn replicas_share_the_cap_a_modules_cooldown_and_a_persons_approval() {
         })
         .collect();
     let mut conn = redis.conn();
-    let store = medic::store::Store::connect(&db.url()).unwrap();
+    let store = db.store();
     // One module brought back by whichever replica reads its kill first is
     // busy or in its cooldown on every replica (the others never ran it).
     let first = &replicas[0];

@@ -28,7 +28,7 @@ fn replicas_capped(db: &TestDatabase, n: usize, cap: u32, timeout: Option<Durati
                         c.medic.interfaces.approval_queue.timeout = t;
                     }
                 },
-                Store::connect(&db.url()).unwrap(),
+                db.store(),
             )
         })
         .collect()
@@ -205,7 +205,7 @@ async fn a_module_killed_over_three_replicas_at_once_is_brought_back_once() {
                     c.medic.resurrection.cooldown = Duration::from_secs(3600);
                     c.medic.resurrection.flapping.max_kills_per_hour = 100;
                 },
-                Store::connect(&db.url()).unwrap(),
+                db.store(),
             )
         })
         .collect();
@@ -290,26 +290,45 @@ async fn kills_counted_over_replicas_trip_flapping_and_its_cooldown_holds_on_all
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way() {
-    use crate::acting_inprocess::{request_of, wait_monitoring};
-    use medic::model::{DecisionOutcome, OutcomeResult};
-    let db = TestDatabase::create();
-    let r: Vec<Setup> = (0..2)
-        .map(|_| {
-            setup(
-                100,
-                |c| c.medic.resurrection.monitoring_duration = Duration::from_secs(60),
-                Store::connect(&db.url()).unwrap(),
-            )
-        })
-        .collect();
+/// Two replicas on `db`, each configured by `edit`; the first shares its
+/// requests' state (until the token returned is cancelled), brings back
+/// `module` automatically for the kill `kill_id` and watches it. Returns
+/// the replicas, that token, the first's store and the request's id.
+async fn two_replicas_one_watching(
+    db: &TestDatabase,
+    edit: impl Fn(&mut medic::config::Config),
+    kill_id: &str,
+    module: &str,
+) -> (
+    Vec<Setup>,
+    tokio_util::sync::CancellationToken,
+    Store,
+    String,
+) {
+    let r: Vec<Setup> = (0..2).map(|_| setup(100, &edit, db.store())).collect();
     let stop = tokio_util::sync::CancellationToken::new();
     tokio::spawn(r[0].acting.clone().share_requests(stop.clone()));
-    let first = decide(&r[0].decider, "watch-1", "svc-watch").await;
-    assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
+    let first = decide(&r[0].decider, kill_id, module).await;
+    assert_eq!(
+        first.decision().outcome,
+        medic::model::DecisionOutcome::ApproveAuto
+    );
     let store = r[0].decider.store.clone();
-    wait_monitoring(&store, "watch-1").await;
+    let id = crate::acting_inprocess::wait_monitoring(&store, kill_id).await;
+    (r, stop, store, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way() {
+    use medic::model::OutcomeResult;
+    let db = TestDatabase::create();
+    let (r, stop, store, id) = two_replicas_one_watching(
+        &db,
+        |c| c.medic.resurrection.monitoring_duration = Duration::from_secs(60),
+        "watch-1",
+        "svc-watch",
+    )
+    .await;
     // Smith kills the module again; the kill reaches the other replica.
     let again = decide(&r[1].decider, "watch-2", "svc-watch").await;
     assert!(
@@ -317,13 +336,9 @@ async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way()
         "{:?}",
         again.decision().reasoning
     );
-    let request = request_of(&store, "watch-1").unwrap();
-    let done = tokio::time::timeout(
-        Duration::from_secs(20),
-        wait_final(&store, &request.request_id),
-    )
-    .await
-    .expect("the resurrection ends well before its 60 s watch");
+    let done = tokio::time::timeout(Duration::from_secs(20), wait_final(&store, &id))
+        .await
+        .expect("the resurrection ends well before its 60 s watch");
     assert_ne!(done.state, WorkflowState::Completed, "{done:?}");
     let outcomes = store.module_outcomes("svc-watch").unwrap();
     assert_eq!(outcomes.len(), 1);
@@ -341,33 +356,24 @@ async fn a_kill_reaching_another_replica_interrupts_the_resurrection_under_way()
 /// and records the outcome, within a few seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_asked_through_another_replica_rolls_back_the_watch() {
-    use crate::acting_inprocess::{command_backend, wait_monitoring};
-    use medic::model::{DecisionOutcome, OutcomeResult, ResurrectionStatus};
+    use crate::acting_inprocess::command_backend;
+    use medic::model::{OutcomeResult, ResurrectionStatus};
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("rolled-back");
     let db = TestDatabase::create();
-    let r: Vec<Setup> = (0..2)
-        .map(|_| {
-            let marker = marker.clone();
-            setup(
-                100,
-                move |c| {
-                    c.medic.resurrection.monitoring_duration = Duration::from_secs(600);
-                    let mut b = command_backend(&["*"], &["true"]);
-                    b.rollback = vec!["touch".into(), marker.display().to_string()];
-                    c.medic.resurrection.backends = vec![b];
-                },
-                Store::connect(&db.url()).unwrap(),
-            )
-        })
-        .collect();
-    let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(r[0].acting.clone().share_requests(stop.clone()));
-    let first = decide(&r[0].decider, "roll-1", "svc-roll").await;
-    assert_eq!(first.decision().outcome, DecisionOutcome::ApproveAuto);
-    let store = r[0].decider.store.clone();
     // Watched on replica 0.
-    let id = wait_monitoring(&store, "roll-1").await;
+    let (r, stop, store, id) = two_replicas_one_watching(
+        &db,
+        |c| {
+            c.medic.resurrection.monitoring_duration = Duration::from_secs(600);
+            let mut b = command_backend(&["*"], &["true"]);
+            b.rollback = vec!["touch".into(), marker.display().to_string()];
+            c.medic.resurrection.backends = vec![b];
+        },
+        "roll-1",
+        "svc-roll",
+    )
+    .await;
     // Asked through replica 1, which does not watch it.
     assert_eq!(
         r[1].acting

@@ -522,7 +522,7 @@ fn the_sled_store_keeps_every_kind_of_state() {
 #[test]
 fn the_postgres_store_keeps_every_kind_of_state() {
     let db = TestDatabase::create();
-    exercise(&Store::connect(&db.url()).unwrap());
+    exercise(&db.store());
 }
 
 #[test]
@@ -532,7 +532,7 @@ fn a_postgres_store_reconnected_counts_what_it_counted_and_migrates_once() {
     let rec = record(1, "gamma", t0, DecisionOutcome::PendingReview);
     let reading = Reading::of(&rec.kill, rec.context.as_ref());
     let (verdicts, resembling) = {
-        let store = Store::connect(&db.url()).unwrap();
+        let store = db.store();
         store.store_decision(&rec).unwrap();
         store
             .put_queue_item(&queue_item(&rec, QueueStatus::Pending, t0))
@@ -551,7 +551,7 @@ fn a_postgres_store_reconnected_counts_what_it_counted_and_migrates_once() {
     };
     // A second replica (or a restart) finds the schema in place and builds
     // the same counts from the tables.
-    let store = Store::connect(&db.url()).unwrap();
+    let store = db.store();
     assert_eq!(store.human_verdicts("gamma"), verdicts);
     assert_eq!(verdicts.denials, 1);
     assert_eq!(store.resembling(reading), resembling);
@@ -562,7 +562,7 @@ fn a_postgres_store_reconnected_counts_what_it_counted_and_migrates_once() {
 fn replicas_sharing_one_database_decide_each_kill_once() {
     const KILLS: u32 = 200;
     let db = TestDatabase::create();
-    let replicas: Vec<Store> = (0..3).map(|_| Store::connect(&db.url()).unwrap()).collect();
+    let replicas: Vec<Store> = (0..3).map(|_| db.store()).collect();
     let t0 = Utc::now();
     // Every replica tries to store its own decision for every kill, at once.
     let handles: Vec<_> = replicas
@@ -625,7 +625,7 @@ async fn an_engine_on_postgres_decides_acts_and_caps_a_burst() {
     const CAP: u32 = 4;
     const KILLS: usize = 20;
     let db = TestDatabase::create();
-    let s = setup(CAP, |_| {}, Store::connect(&db.url()).unwrap());
+    let s = setup(CAP, |_| {}, db.store());
     let auto = crate::pipeline_support::burst(std::slice::from_ref(&s.decider), "pg-burst", KILLS)
         .await
         .iter()
@@ -645,7 +645,7 @@ async fn an_engine_on_postgres_decides_acts_and_caps_a_burst() {
     }
     assert_eq!(finished, CAP as usize);
     // Another replica sees it all.
-    let other = Store::connect(&db.url()).unwrap();
+    let other = db.store();
     assert_eq!(other.decision_count(), KILLS);
     assert_eq!(
         other
@@ -674,8 +674,8 @@ async fn an_engine_on_postgres_decides_acts_and_caps_a_burst() {
 #[test]
 fn replicas_sharing_the_outbox_publish_each_response_once() {
     let db = TestDatabase::create();
-    let a = Store::connect(&db.url()).unwrap();
-    let b = Store::connect(&db.url()).unwrap();
+    let a = db.store();
+    let b = db.store();
     for n in 0..10 {
         a.outbox_put(&Response {
             stream: "medic.responses".into(),
@@ -713,8 +713,8 @@ fn replicas_sharing_the_outbox_publish_each_response_once() {
 fn one_replica_leads_the_work_that_runs_once_and_another_takes_over_when_it_goes() {
     use medic::store::SINGLETON_ROLE;
     let db = TestDatabase::create();
-    let a = Store::connect(&db.url()).unwrap();
-    let b = Store::connect(&db.url()).unwrap();
+    let a = db.store();
+    let b = db.store();
     assert!(a.leads());
     assert!(!b.leads(), "one leader at a time");
     assert_eq!(a.lead(SINGLETON_ROLE).unwrap(), Some(1));
@@ -750,7 +750,7 @@ fn one_replica_leads_the_work_that_runs_once_and_another_takes_over_when_it_goes
 fn a_store_call_from_a_task_that_spent_its_budget_is_answered() {
     use futures::FutureExt;
     let db = TestDatabase::create();
-    let store = Store::connect(&db.url()).unwrap();
+    let store = db.store();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -780,7 +780,7 @@ fn a_store_call_from_a_task_that_spent_its_budget_is_answered() {
 #[test]
 fn a_database_a_newer_medic_migrated_is_refused_at_connect() {
     let db = TestDatabase::create();
-    drop(Store::connect(&db.url()).unwrap());
+    drop(db.store());
     // A migration this Medic does not have, as a newer one would leave.
     db.execute(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
@@ -808,10 +808,7 @@ fn auto_take<'a>(kill: &'a str, m: &'a str, now: DateTime<Utc>) -> Take<'a> {
 #[test]
 fn replicas_take_a_module_once_and_all_hold_it_busy_in_its_cooldown_and_flapping() {
     let db = TestDatabase::create();
-    let (a, b) = (
-        Store::connect(&db.url()).unwrap(),
-        Store::connect(&db.url()).unwrap(),
-    );
+    let (a, b) = (db.store(), db.store());
     let now = Utc::now();
     assert_eq!(
         a.take_resurrection(&auto_take("k-1", "m", now)).unwrap(),
@@ -902,10 +899,7 @@ fn replicas_take_a_module_once_and_all_hold_it_busy_in_its_cooldown_and_flapping
 #[test]
 fn a_request_whose_replica_stops_stamping_it_is_taken_over_and_the_old_owner_is_fenced() {
     let db = TestDatabase::create();
-    let (a, b) = (
-        Store::connect(&db.url()).unwrap(),
-        Store::connect(&db.url()).unwrap(),
-    );
+    let (a, b) = (db.store(), db.store());
     let r = request(7, WorkflowState::Monitoring, Utc::now());
     a.put_request(&r).unwrap();
     let stale = std::time::Duration::from_millis(300);
@@ -948,10 +942,7 @@ fn a_request_whose_replica_stops_stamping_it_is_taken_over_and_the_old_owner_is_
 #[test]
 fn changes_made_through_one_replica_raise_revisions_the_others_read() {
     let db = TestDatabase::create();
-    let (a, b) = (
-        Store::connect(&db.url()).unwrap(),
-        Store::connect(&db.url()).unwrap(),
-    );
+    let (a, b) = (db.store(), db.store());
     assert!(b.revisions().unwrap().is_empty());
     assert_eq!(b.stored_mode().unwrap(), None);
     a.put_plugin_binding(
@@ -1008,10 +999,7 @@ fn changes_made_through_one_replica_raise_revisions_the_others_read() {
 #[test]
 fn counts_kept_in_memory_hear_of_other_replicas_writes_when_refreshed() {
     let db = TestDatabase::create();
-    let (a, b) = (
-        Store::connect(&db.url()).unwrap(),
-        Store::connect(&db.url()).unwrap(),
-    );
+    let (a, b) = (db.store(), db.store());
     let t0 = Utc::now() - Duration::hours(1);
     let rec = record(3, "delta", t0, DecisionOutcome::PendingReview);
     let reading = Reading::of(&rec.kill, rec.context.as_ref());
@@ -1049,7 +1037,7 @@ fn concurrent_calls_grouped_into_one_statement_each_get_their_own_answer() {
     const THREADS: u32 = 16;
     const KILLS: u32 = 60;
     let db = TestDatabase::create();
-    let store = Store::connect(&db.url()).unwrap();
+    let store = db.store();
     let t0 = Utc::now() - Duration::minutes(10);
     let kill = |pair: u32, n: u32| pair * 1000 + n;
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS as usize));
@@ -1143,10 +1131,7 @@ fn a_leader_whose_role_changed_hands_has_its_singleton_writes_refused() {
     use medic::store::StoreError;
     use medic::store::fence::as_leader;
     let db = TestDatabase::create();
-    let (a, b) = (
-        Store::connect(&db.url()).unwrap(),
-        Store::connect(&db.url()).unwrap(),
-    );
+    let (a, b) = (db.store(), db.store());
     let old = a.lease().expect("the first replica leads");
     assert_eq!(b.lease(), None);
     let mut values = medic::model::NamedValues::new();
