@@ -14,8 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::check;
-pub use super::safety::KNOWN_WINDOW;
-use super::safety::{self, KnownVerdict, KnownVerdicts};
+use super::safety::{self, KNOWN_WINDOW, KnownVerdict, KnownVerdicts};
 use crate::config::ModeReader;
 use crate::config::{Config, Mode};
 use crate::model::{
@@ -100,19 +99,33 @@ impl ThresholdManager {
     /// was judged; and when the newest automatic resurrection of a threat
     /// came to light. A person's denial says the kill was a threat; a
     /// resurrection re-killed or rolled back, too; a person's approval whose
-    /// resurrection held says it was a false positive.
+    /// resurrection held says it was a false positive. Also counted by
+    /// score for the learner (up to [`safety::KEEP_SCORED`] of them).
     pub fn known_verdicts(
         &self,
         now: DateTime<Utc>,
     ) -> Result<(KnownVerdicts, Option<DateTime<Utc>>), StoreError> {
-        self.known_verdicts_within(now, KNOWN_WINDOW)
+        self.read_known_verdicts(now, KNOWN_WINDOW, safety::KEEP_SCORED)
     }
 
-    /// [`ThresholdManager::known_verdicts`] over `window` before `now`.
+    /// [`ThresholdManager::known_verdicts`] over `window` before `now`,
+    /// without the counts by score (only the verdicts kept are read).
     pub fn known_verdicts_within(
         &self,
         now: DateTime<Utc>,
         window: chrono::TimeDelta,
+    ) -> Result<(KnownVerdicts, Option<DateTime<Utc>>), StoreError> {
+        self.read_known_verdicts(now, window, 0)
+    }
+
+    /// The known verdicts of `window` before `now`: the newest `scored` of
+    /// both kinds, all counted by score, or with `scored` 0 only the newest
+    /// [`safety::KEEP_KNOWN`] of each kind (what is kept whole).
+    fn read_known_verdicts(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+        scored: usize,
     ) -> Result<(KnownVerdicts, Option<DateTime<Utc>>), StoreError> {
         let (from, to) = (now - window, now + chrono::TimeDelta::milliseconds(1));
         // (when known, decision id, threat)
@@ -143,13 +156,23 @@ impl ThresholdManager {
                 found.push((o.recorded_at, o.decision_id, false));
             }
         }
-        // Oldest first: the newest KEEP_KNOWN of each kind stay whole, and
-        // each is counted by score — the newest KEEP_SCORED of both kinds
-        // together (a record read per kill), so one run reads a bounded
-        // number of records however busy the fleet.
-        found.sort_by_key(|f| f.0);
-        let drop = found.len().saturating_sub(safety::KEEP_SCORED);
-        found.drain(..drop);
+        // Newest first. Counting by score reads the newest `scored` of both
+        // kinds together (a record read each, so one run reads a bounded
+        // number however busy the fleet); otherwise only the newest
+        // KEEP_KNOWN of each kind, which is all that is kept whole. Then
+        // oldest first, as they are pushed.
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        if scored > 0 {
+            found.truncate(scored);
+        } else {
+            let (mut threats, mut clean) = (0, 0);
+            found.retain(|(_, _, threat)| {
+                let n = if *threat { &mut threats } else { &mut clean };
+                *n += 1;
+                *n <= safety::KEEP_KNOWN
+            });
+        }
+        found.reverse();
         let modules = &self.config.medic.modules;
         let always = &self.config.constitution.constraints.always_require_approval;
         let mut known = KnownVerdicts::default();
