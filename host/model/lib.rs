@@ -330,6 +330,43 @@ impl ModuleProfile {
     /// The facts about the module that contract 0.1's profile record cannot
     /// carry, as the named values added to every plugin call's list
     /// (`module.human_approvals`, `module.human_denials`).
+    /// How many facts [`Self::fact_values`] gives.
+    pub const FACTS: usize = 19;
+
+    /// The names of the facts, in the order of [`Self::fact_values`].
+    pub fn fact_names() -> [&'static str; Self::FACTS] {
+        let mut out = [""; Self::FACTS];
+        for (slot, (name, _)) in out.iter_mut().zip(Self::default().all_facts()) {
+            *slot = name;
+        }
+        out
+    }
+
+    /// The facts' numbers in the order of [`Self::fact_names`]; NaN for the
+    /// counts of known kills when there are none to give.
+    pub fn fact_values(&self) -> [f64; Self::FACTS] {
+        let mut out = [f64::NAN; Self::FACTS];
+        out[0] = f64::from(self.human_approvals);
+        out[1] = f64::from(self.human_denials);
+        if let Some(known) = &self.known {
+            for (slot, (_, value)) in out[2..].iter_mut().zip(known.facts()) {
+                *slot = value;
+            }
+        }
+        out
+    }
+
+    /// Every fact with a number, the counts of known kills at 0 when absent.
+    fn all_facts(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        use medic_plugin_logic::values::names as n;
+        [
+            (n::MODULE_HUMAN_APPROVALS, f64::from(self.human_approvals)),
+            (n::MODULE_HUMAN_DENIALS, f64::from(self.human_denials)),
+        ]
+        .into_iter()
+        .chain(self.known.unwrap_or_default().facts())
+    }
+
     pub fn facts(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
         use medic_plugin_logic::values::names as n;
         [
@@ -834,4 +871,44 @@ pub struct QueueItem {
     /// serves it), said on the item when it is read; absent when it can.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cannot_resurrect: Option<String>,
+}
+
+#[cfg(test)]
+mod fact_tests {
+    use super::*;
+
+    /// The facts a 0.2 plugin reads by position: every name once, the
+    /// numbers in the same order as the facts a 0.1 plugin gets by name.
+    #[test]
+    fn the_facts_by_position_match_the_facts_by_name() {
+        let names = ModuleProfile::fact_names();
+        let mut distinct = names.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ModuleProfile::FACTS);
+        assert!(names.iter().all(|n| !n.is_empty()));
+
+        let mut p = ModuleProfile::new("m", Criticality::Low, false);
+        p.human_denials = 2;
+        let without = p.fact_values();
+        assert_eq!(without[1], 2.0);
+        assert!(without[2..].iter().all(|v| v.is_nan()), "no known kills");
+
+        p.known = Some(Resembling {
+            all: Tally {
+                threats: 4,
+                false_positives: 5,
+                unresolved: 0,
+            },
+            kill_reason: Tally {
+                threats: 6,
+                false_positives: 0,
+                unresolved: 9,
+            },
+            ..Resembling::default()
+        });
+        let by_name: Vec<(&str, f64)> = p.facts().collect();
+        let by_position: Vec<(&str, f64)> = names.into_iter().zip(p.fact_values()).collect();
+        assert_eq!(by_name, by_position);
+    }
 }

@@ -1,264 +1,338 @@
-//! The one place host model types meet the generated binding types.
+//! The one place host model types meet the generated binding types: the
+//! conversions every line of the contract shares (the same records under
+//! the same names), generated for each line, then what differs by line.
 
 use chrono::{DateTime, Utc};
 
-use super::bindings::types as w;
 use crate::model::{self as m, JsonMap, NamedValues};
 
-fn ms(t: &DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
+/// The conversions shared by every line, for the line's types `w`.
+macro_rules! shared_conversions {
+    () => {
+        fn ms(t: &DateTime<Utc>) -> i64 {
+            t.timestamp_millis()
+        }
+
+        fn entries(map: &JsonMap) -> Vec<w::Entry> {
+            map.iter()
+                .map(|(k, v)| w::Entry {
+                    key: k.clone(),
+                    value: v.to_string(),
+                })
+                .collect()
+        }
+
+        pub fn named(values: &NamedValues) -> Vec<w::NamedValue> {
+            values
+                .iter()
+                .map(|(name, value)| w::NamedValue {
+                    name: name.clone(),
+                    value: *value,
+                })
+                .collect()
+        }
+
+        pub fn kill(k: &m::KillReport) -> w::KillReport {
+            w::KillReport {
+                kill_id: k.kill_id.clone(),
+                timestamp_ms: ms(&k.timestamp),
+                target_module: k.target_module.clone(),
+                target_instance_id: k.target_instance_id.clone(),
+                kill_reason: match k.kill_reason {
+                    m::KillReason::ThreatDetected => w::KillReason::ThreatDetected,
+                    m::KillReason::AnomalyBehavior => w::KillReason::AnomalyBehavior,
+                    m::KillReason::PolicyViolation => w::KillReason::PolicyViolation,
+                    m::KillReason::ResourceExhaustion => w::KillReason::ResourceExhaustion,
+                    m::KillReason::DependencyCascade => w::KillReason::DependencyCascade,
+                    m::KillReason::ManualOverride => w::KillReason::ManualOverride,
+                },
+                severity: match k.severity {
+                    m::Severity::Critical => w::Severity::Critical,
+                    m::Severity::High => w::Severity::High,
+                    m::Severity::Medium => w::Severity::Medium,
+                    m::Severity::Low => w::Severity::Low,
+                    m::Severity::Info => w::Severity::Info,
+                },
+                confidence_score: k.confidence_score,
+                evidence: k.evidence.clone(),
+                dependencies: k.dependencies.clone(),
+                source_agent: k.source_agent.clone(),
+                metadata: entries(&k.metadata),
+            }
+        }
+
+        pub fn context(c: &m::SiemContext) -> w::SiemContext {
+            w::SiemContext {
+                query_id: c.query_id.clone(),
+                kill_id: c.kill_id.clone(),
+                timestamp_ms: ms(&c.timestamp),
+                threat_indicators: c
+                    .threat_indicators
+                    .iter()
+                    .map(|i| w::ThreatIndicator {
+                        indicator_type: i.indicator_type.clone(),
+                        value: i.value.clone(),
+                        threat_score: i.threat_score,
+                        source: i.source.clone(),
+                        last_seen_ms: ms(&i.last_seen),
+                        tags: i.tags.clone(),
+                    })
+                    .collect(),
+                historical_behavior: entries(&c.historical_behavior),
+                false_positive_history: c.false_positive_history,
+                network_context: entries(&c.network_context),
+                user_context: c.user_context.as_ref().map(entries),
+                risk_score: c.risk_score,
+                recommendation: c.recommendation.clone(),
+            }
+        }
+
+        pub fn profile(p: &m::ModuleProfile) -> w::ModuleProfile {
+            w::ModuleProfile {
+                module: p.module.clone(),
+                criticality: match p.criticality {
+                    m::Criticality::Low => w::Criticality::Low,
+                    m::Criticality::Medium => w::Criticality::Medium,
+                    m::Criticality::High => w::Criticality::High,
+                    m::Criticality::Critical => w::Criticality::Critical,
+                },
+                always_require_approval: p.always_require_approval,
+                kills_last_hour: p.kills_last_hour,
+                kills_last_day: p.kills_last_day,
+                kills_last_week: p.kills_last_week,
+                resurrections: p.resurrections,
+                successful_resurrections: p.successful_resurrections,
+                re_kills: p.re_kills,
+                rollbacks: p.rollbacks,
+                false_positives: p.false_positives,
+                last_kill_ms: p.last_kill.as_ref().map(ms),
+            }
+        }
+
+        pub fn risk_level_to_wit(l: m::RiskLevel) -> w::RiskLevel {
+            match l {
+                m::RiskLevel::Minimal => w::RiskLevel::Minimal,
+                m::RiskLevel::Low => w::RiskLevel::Low,
+                m::RiskLevel::Medium => w::RiskLevel::Medium,
+                m::RiskLevel::High => w::RiskLevel::High,
+                m::RiskLevel::Critical => w::RiskLevel::Critical,
+            }
+        }
+
+        pub fn risk_level(l: w::RiskLevel) -> m::RiskLevel {
+            match l {
+                w::RiskLevel::Minimal => m::RiskLevel::Minimal,
+                w::RiskLevel::Low => m::RiskLevel::Low,
+                w::RiskLevel::Medium => m::RiskLevel::Medium,
+                w::RiskLevel::High => m::RiskLevel::High,
+                w::RiskLevel::Critical => m::RiskLevel::Critical,
+            }
+        }
+
+        pub fn risk_to_wit(r: &m::RiskAssessment) -> w::RiskAssessment {
+            w::RiskAssessment {
+                level: risk_level_to_wit(r.level),
+                score: r.score,
+                factors: r
+                    .factors
+                    .iter()
+                    .map(|f| w::RiskFactor {
+                        name: f.name.clone(),
+                        value: f.value,
+                        weight: f.weight,
+                        contribution: f.contribution,
+                        detail: f.detail.clone(),
+                    })
+                    .collect(),
+            }
+        }
+
+        pub fn risk(r: w::RiskAssessment) -> m::RiskAssessment {
+            m::RiskAssessment {
+                level: risk_level(r.level),
+                score: r.score,
+                factors: r
+                    .factors
+                    .into_iter()
+                    .map(|f| m::RiskFactor {
+                        name: f.name,
+                        value: f.value,
+                        weight: f.weight,
+                        contribution: f.contribution,
+                        detail: f.detail,
+                    })
+                    .collect(),
+            }
+        }
+
+        fn outcome_to_wit(o: m::DecisionOutcome) -> w::DecisionOutcome {
+            match o {
+                m::DecisionOutcome::ApproveAuto => w::DecisionOutcome::ApproveAuto,
+                m::DecisionOutcome::ApproveManual => w::DecisionOutcome::ApproveManual,
+                m::DecisionOutcome::PendingReview => w::DecisionOutcome::PendingReview,
+                m::DecisionOutcome::Deny => w::DecisionOutcome::Deny,
+                m::DecisionOutcome::Defer => w::DecisionOutcome::Defer,
+            }
+        }
+
+        pub fn verdict(v: w::Verdict) -> m::Verdict {
+            m::Verdict {
+                outcome: match v.outcome {
+                    w::DecisionOutcome::ApproveAuto => m::DecisionOutcome::ApproveAuto,
+                    w::DecisionOutcome::ApproveManual => m::DecisionOutcome::ApproveManual,
+                    w::DecisionOutcome::PendingReview => m::DecisionOutcome::PendingReview,
+                    w::DecisionOutcome::Deny => m::DecisionOutcome::Deny,
+                    w::DecisionOutcome::Defer => m::DecisionOutcome::Defer,
+                },
+                confidence: v.confidence,
+                reasoning: v.reasoning,
+                recommended_action: v.recommended_action,
+                constraints: v.constraints,
+                timeout_minutes: v.timeout_minutes,
+            }
+        }
+
+        pub fn sample(s: &m::OutcomeSample) -> w::OutcomeSample {
+            w::OutcomeSample {
+                kill_id: s.kill_id.clone(),
+                module: s.module.clone(),
+                risk_level: risk_level_to_wit(s.risk_level),
+                risk_score: s.risk_score,
+                decision: outcome_to_wit(s.decision),
+                outcome: match s.result {
+                    m::OutcomeResult::Success => w::OutcomeResult::Success,
+                    m::OutcomeResult::PartialSuccess => w::OutcomeResult::Partial,
+                    m::OutcomeResult::Failure => w::OutcomeResult::Failure,
+                    m::OutcomeResult::ReKilled => w::OutcomeResult::ReKilled,
+                    m::OutcomeResult::Rollback => w::OutcomeResult::Rollback,
+                },
+                time_to_stable_seconds: s.time_to_stable_seconds,
+                recorded_at_ms: ms(&s.recorded_at),
+            }
+        }
+
+        pub fn adjustment(a: w::ThresholdAdjustment) -> m::ThresholdAdjustment {
+            m::ThresholdAdjustment {
+                name: a.name,
+                old_value: a.old_value,
+                new_value: a.new_value,
+                reason: a.reason,
+            }
+        }
+
+        fn kind(k: w::PluginKind) -> m::PluginKind {
+            match k {
+                w::PluginKind::RiskScorer => m::PluginKind::RiskScorer,
+                w::PluginKind::Strategy => m::PluginKind::Strategy,
+                w::PluginKind::ThresholdLearner => m::PluginKind::ThresholdLearner,
+            }
+        }
+    };
 }
 
-fn entries(map: &JsonMap) -> Vec<w::Entry> {
-    map.iter()
-        .map(|(k, v)| w::Entry {
-            key: k.clone(),
-            value: v.to_string(),
-        })
-        .collect()
-}
+/// Contract 0.2 (`wit/`): the named numbers go by position.
+pub mod v0_2 {
+    use super::*;
+    use crate::bindings::v0_2::types as w;
 
-pub fn named(values: &NamedValues) -> Vec<w::NamedValue> {
-    values
-        .iter()
-        .map(|(name, value)| w::NamedValue {
-            name: name.clone(),
-            value: *value,
-        })
-        .collect()
-}
+    shared_conversions!();
 
-/// A scorer's input; a strategy's is made from it without copying again.
-pub fn score_input(req: &super::ScoreRequest<'_>) -> w::ScoreInput {
-    w::ScoreInput {
-        kill: kill(req.kill),
-        context: req.context.map(context),
-        profile: profile(req.profile),
-        thresholds: named_with_facts(req.thresholds, req.profile),
+    /// The parts of a scorer's input every plugin shares; `values` is each
+    /// plugin's own (see [`crate::Plugin`]).
+    pub fn score_input(req: &crate::ScoreRequest<'_>, values: Vec<f64>) -> w::ScoreInput {
+        w::ScoreInput {
+            kill: kill(req.kill),
+            context: req.context.map(context),
+            profile: profile(req.profile),
+            values,
+        }
+    }
+
+    /// A strategy's input from a scorer's (moved, not copied) and its answer.
+    pub fn decide_input(
+        input: w::ScoreInput,
+        risk: &m::RiskAssessment,
+        values: Vec<f64>,
+    ) -> w::DecideInput {
+        w::DecideInput {
+            kill: input.kill,
+            context: input.context,
+            profile: input.profile,
+            values,
+            risk: risk_to_wit(risk),
+        }
+    }
+
+    /// A scorer's input back from a strategy's (moved), for the next plugin.
+    pub fn score_input_back(input: w::DecideInput) -> w::ScoreInput {
+        w::ScoreInput {
+            kill: input.kill,
+            context: input.context,
+            profile: input.profile,
+            values: input.values,
+        }
+    }
+
+    /// What a plugin says of itself, and the names of what it reads.
+    pub fn info(i: w::PluginInfo) -> (m::PluginInfo, Vec<String>) {
+        let reads = i.reads;
+        let info = m::PluginInfo {
+            name: i.name,
+            version: i.version,
+            kind: kind(i.kind),
+            description: i.description,
+            uses: i.uses,
+        };
+        (info, reads)
     }
 }
 
-/// The named values of a call: the thresholds in force, then the facts
-/// about the module that the profile record cannot carry
-/// ([`m::ModuleProfile::facts`]).
-pub fn named_with_facts(values: &NamedValues, p: &m::ModuleProfile) -> Vec<w::NamedValue> {
-    let mut out = named(values);
-    out.extend(p.facts().map(|(name, value)| w::NamedValue {
-        name: name.to_string(),
-        value,
-    }));
-    out
-}
+/// Contract 0.1 (`wit/v0.1/`): every call carries every named number with
+/// its name.
+pub mod v0_1 {
+    use super::*;
+    use crate::bindings::v0_1::types as w;
 
-/// A strategy's input from a scorer's (moved, not copied) and its answer.
-pub fn decide_input(input: w::ScoreInput, risk: &m::RiskAssessment) -> w::DecideInput {
-    w::DecideInput {
-        kill: input.kill,
-        context: input.context,
-        profile: input.profile,
-        thresholds: input.thresholds,
-        risk: risk_to_wit(risk),
+    shared_conversions!();
+
+    /// The named values of a call: the thresholds in force, then the facts
+    /// about the module that the profile record cannot carry
+    /// ([`m::ModuleProfile::facts`]).
+    pub fn named_with_facts(values: &NamedValues, p: &m::ModuleProfile) -> Vec<w::NamedValue> {
+        let mut out = named(values);
+        out.extend(p.facts().map(|(name, value)| w::NamedValue {
+            name: name.to_string(),
+            value,
+        }));
+        out
     }
-}
 
-pub fn kill(k: &m::KillReport) -> w::KillReport {
-    w::KillReport {
-        kill_id: k.kill_id.clone(),
-        timestamp_ms: ms(&k.timestamp),
-        target_module: k.target_module.clone(),
-        target_instance_id: k.target_instance_id.clone(),
-        kill_reason: match k.kill_reason {
-            m::KillReason::ThreatDetected => w::KillReason::ThreatDetected,
-            m::KillReason::AnomalyBehavior => w::KillReason::AnomalyBehavior,
-            m::KillReason::PolicyViolation => w::KillReason::PolicyViolation,
-            m::KillReason::ResourceExhaustion => w::KillReason::ResourceExhaustion,
-            m::KillReason::DependencyCascade => w::KillReason::DependencyCascade,
-            m::KillReason::ManualOverride => w::KillReason::ManualOverride,
-        },
-        severity: match k.severity {
-            m::Severity::Critical => w::Severity::Critical,
-            m::Severity::High => w::Severity::High,
-            m::Severity::Medium => w::Severity::Medium,
-            m::Severity::Low => w::Severity::Low,
-            m::Severity::Info => w::Severity::Info,
-        },
-        confidence_score: k.confidence_score,
-        evidence: k.evidence.clone(),
-        dependencies: k.dependencies.clone(),
-        source_agent: k.source_agent.clone(),
-        metadata: entries(&k.metadata),
+    pub fn score_input(req: &crate::ScoreRequest<'_>) -> w::ScoreInput {
+        w::ScoreInput {
+            kill: kill(req.kill),
+            context: req.context.map(context),
+            profile: profile(req.profile),
+            thresholds: named_with_facts(req.thresholds, req.profile),
+        }
     }
-}
 
-pub fn context(c: &m::SiemContext) -> w::SiemContext {
-    w::SiemContext {
-        query_id: c.query_id.clone(),
-        kill_id: c.kill_id.clone(),
-        timestamp_ms: ms(&c.timestamp),
-        threat_indicators: c
-            .threat_indicators
-            .iter()
-            .map(|i| w::ThreatIndicator {
-                indicator_type: i.indicator_type.clone(),
-                value: i.value.clone(),
-                threat_score: i.threat_score,
-                source: i.source.clone(),
-                last_seen_ms: ms(&i.last_seen),
-                tags: i.tags.clone(),
-            })
-            .collect(),
-        historical_behavior: entries(&c.historical_behavior),
-        false_positive_history: c.false_positive_history,
-        network_context: entries(&c.network_context),
-        user_context: c.user_context.as_ref().map(entries),
-        risk_score: c.risk_score,
-        recommendation: c.recommendation.clone(),
+    pub fn decide_input(req: &crate::DecideRequest<'_>) -> w::DecideInput {
+        w::DecideInput {
+            kill: kill(req.kill),
+            context: req.context.map(context),
+            profile: profile(req.profile),
+            thresholds: named_with_facts(req.thresholds, req.profile),
+            risk: risk_to_wit(req.risk),
+        }
     }
-}
 
-pub fn profile(p: &m::ModuleProfile) -> w::ModuleProfile {
-    w::ModuleProfile {
-        module: p.module.clone(),
-        criticality: match p.criticality {
-            m::Criticality::Low => w::Criticality::Low,
-            m::Criticality::Medium => w::Criticality::Medium,
-            m::Criticality::High => w::Criticality::High,
-            m::Criticality::Critical => w::Criticality::Critical,
-        },
-        always_require_approval: p.always_require_approval,
-        kills_last_hour: p.kills_last_hour,
-        kills_last_day: p.kills_last_day,
-        kills_last_week: p.kills_last_week,
-        resurrections: p.resurrections,
-        successful_resurrections: p.successful_resurrections,
-        re_kills: p.re_kills,
-        rollbacks: p.rollbacks,
-        false_positives: p.false_positives,
-        last_kill_ms: p.last_kill.as_ref().map(ms),
-    }
-}
-
-pub fn risk_level_to_wit(l: m::RiskLevel) -> w::RiskLevel {
-    match l {
-        m::RiskLevel::Minimal => w::RiskLevel::Minimal,
-        m::RiskLevel::Low => w::RiskLevel::Low,
-        m::RiskLevel::Medium => w::RiskLevel::Medium,
-        m::RiskLevel::High => w::RiskLevel::High,
-        m::RiskLevel::Critical => w::RiskLevel::Critical,
-    }
-}
-
-pub fn risk_level(l: w::RiskLevel) -> m::RiskLevel {
-    match l {
-        w::RiskLevel::Minimal => m::RiskLevel::Minimal,
-        w::RiskLevel::Low => m::RiskLevel::Low,
-        w::RiskLevel::Medium => m::RiskLevel::Medium,
-        w::RiskLevel::High => m::RiskLevel::High,
-        w::RiskLevel::Critical => m::RiskLevel::Critical,
-    }
-}
-
-pub fn risk_to_wit(r: &m::RiskAssessment) -> w::RiskAssessment {
-    w::RiskAssessment {
-        level: risk_level_to_wit(r.level),
-        score: r.score,
-        factors: r
-            .factors
-            .iter()
-            .map(|f| w::RiskFactor {
-                name: f.name.clone(),
-                value: f.value,
-                weight: f.weight,
-                contribution: f.contribution,
-                detail: f.detail.clone(),
-            })
-            .collect(),
-    }
-}
-
-pub fn risk(r: w::RiskAssessment) -> m::RiskAssessment {
-    m::RiskAssessment {
-        level: risk_level(r.level),
-        score: r.score,
-        factors: r
-            .factors
-            .into_iter()
-            .map(|f| m::RiskFactor {
-                name: f.name,
-                value: f.value,
-                weight: f.weight,
-                contribution: f.contribution,
-                detail: f.detail,
-            })
-            .collect(),
-    }
-}
-
-fn outcome_to_wit(o: m::DecisionOutcome) -> w::DecisionOutcome {
-    match o {
-        m::DecisionOutcome::ApproveAuto => w::DecisionOutcome::ApproveAuto,
-        m::DecisionOutcome::ApproveManual => w::DecisionOutcome::ApproveManual,
-        m::DecisionOutcome::PendingReview => w::DecisionOutcome::PendingReview,
-        m::DecisionOutcome::Deny => w::DecisionOutcome::Deny,
-        m::DecisionOutcome::Defer => w::DecisionOutcome::Defer,
-    }
-}
-
-pub fn verdict(v: w::Verdict) -> m::Verdict {
-    m::Verdict {
-        outcome: match v.outcome {
-            w::DecisionOutcome::ApproveAuto => m::DecisionOutcome::ApproveAuto,
-            w::DecisionOutcome::ApproveManual => m::DecisionOutcome::ApproveManual,
-            w::DecisionOutcome::PendingReview => m::DecisionOutcome::PendingReview,
-            w::DecisionOutcome::Deny => m::DecisionOutcome::Deny,
-            w::DecisionOutcome::Defer => m::DecisionOutcome::Defer,
-        },
-        confidence: v.confidence,
-        reasoning: v.reasoning,
-        recommended_action: v.recommended_action,
-        constraints: v.constraints,
-        timeout_minutes: v.timeout_minutes,
-    }
-}
-
-pub fn sample(s: &m::OutcomeSample) -> w::OutcomeSample {
-    w::OutcomeSample {
-        kill_id: s.kill_id.clone(),
-        module: s.module.clone(),
-        risk_level: risk_level_to_wit(s.risk_level),
-        risk_score: s.risk_score,
-        decision: outcome_to_wit(s.decision),
-        outcome: match s.result {
-            m::OutcomeResult::Success => w::OutcomeResult::Success,
-            m::OutcomeResult::PartialSuccess => w::OutcomeResult::Partial,
-            m::OutcomeResult::Failure => w::OutcomeResult::Failure,
-            m::OutcomeResult::ReKilled => w::OutcomeResult::ReKilled,
-            m::OutcomeResult::Rollback => w::OutcomeResult::Rollback,
-        },
-        time_to_stable_seconds: s.time_to_stable_seconds,
-        recorded_at_ms: ms(&s.recorded_at),
-    }
-}
-
-pub fn adjustment(a: w::ThresholdAdjustment) -> m::ThresholdAdjustment {
-    m::ThresholdAdjustment {
-        name: a.name,
-        old_value: a.old_value,
-        new_value: a.new_value,
-        reason: a.reason,
-    }
-}
-
-pub fn info(i: w::PluginInfo) -> m::PluginInfo {
-    m::PluginInfo {
-        name: i.name,
-        version: i.version,
-        kind: match i.kind {
-            w::PluginKind::RiskScorer => m::PluginKind::RiskScorer,
-            w::PluginKind::Strategy => m::PluginKind::Strategy,
-            w::PluginKind::ThresholdLearner => m::PluginKind::ThresholdLearner,
-        },
-        description: i.description,
-        uses: i.uses,
+    pub fn info(i: w::PluginInfo) -> m::PluginInfo {
+        m::PluginInfo {
+            name: i.name,
+            version: i.version,
+            kind: kind(i.kind),
+            description: i.description,
+            uses: i.uses,
+        }
     }
 }

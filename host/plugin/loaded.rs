@@ -12,9 +12,9 @@ use serde::Serialize;
 use wasmtime::Store;
 use wasmtime::component::Component;
 
-use super::bindings::{learner, scorer, strategy, types as w};
+use super::bindings::{v0_1, v0_2};
 use super::cache::{compile, sha256_hex};
-use super::convert;
+use super::convert::{v0_1 as c01, v0_2 as c02};
 use super::error::{LoadError, PluginError};
 use super::sandbox::{CapabilityDenied, HostState, MemoryLimitExceeded, Sandbox};
 use super::signature::Signer;
@@ -22,7 +22,8 @@ use super::validate;
 use super::{DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest};
 use crate::config::Isolation;
 use crate::model::{
-    NamedValues, PluginInfo, PluginKind, RiskAssessment, ThresholdAdjustment, Verdict,
+    ModuleProfile, NamedValues, PluginInfo, PluginKind, RiskAssessment, ThresholdAdjustment,
+    Verdict,
 };
 use crate::telemetry::Histogram;
 
@@ -45,16 +46,57 @@ impl std::fmt::Display for PluginSource {
     }
 }
 
+/// A plugin's world, ready to instantiate, by line of the contract.
 enum Pre {
-    Scorer(scorer::RiskScorerPre<HostState>),
-    Strategy(strategy::StrategyPre<HostState>),
-    Learner(learner::ThresholdLearnerPre<HostState>),
+    Scorer(v0_2::scorer::RiskScorerPre<HostState>),
+    Strategy(v0_2::strategy::StrategyPre<HostState>),
+    Learner(v0_2::learner::ThresholdLearnerPre<HostState>),
+    Scorer01(v0_1::scorer::RiskScorerPre<HostState>),
+    Strategy01(v0_1::strategy::StrategyPre<HostState>),
+    Learner01(v0_1::learner::ThresholdLearnerPre<HostState>),
 }
 
 enum Live {
-    Scorer(scorer::RiskScorer),
-    Strategy(strategy::Strategy),
-    Learner(learner::ThresholdLearner),
+    Scorer(v0_2::scorer::RiskScorer),
+    Strategy(v0_2::strategy::Strategy),
+    Learner(v0_2::learner::ThresholdLearner),
+    Scorer01(v0_1::scorer::RiskScorer),
+    Strategy01(v0_1::strategy::Strategy),
+    Learner01(v0_1::learner::ThresholdLearner),
+}
+
+/// Where one number a plugin reads comes from, found once when it loads.
+enum Read {
+    /// The module profile's fact at this position
+    /// ([`ModuleProfile::fact_names`]).
+    Fact(usize),
+    /// A threshold or other named number of the call.
+    Named(String),
+}
+
+/// A kill in contract 0.2's types, converted once for every plugin that
+/// judges it; each plugin's own numbers (`values`) are put in per call.
+pub struct Prepared<'a> {
+    req: ScoreRequest<'a>,
+    input: Option<v0_2::types::ScoreInput>,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(req: ScoreRequest<'a>) -> Self {
+        Prepared { req, input: None }
+    }
+
+    /// The request the kill came in.
+    pub fn request(&self) -> &ScoreRequest<'a> {
+        &self.req
+    }
+
+    fn take(&mut self) -> v0_2::types::ScoreInput {
+        match self.input.take() {
+            Some(input) => input,
+            None => c02::score_input(&self.req, Vec::new()),
+        }
+    }
 }
 
 /// An instance with its store: used once (strict) or many times (reuse).
@@ -107,6 +149,9 @@ pub struct Plugin {
     latency: Histogram,
     /// Who signed it (a file's signature is checked before it is loaded).
     signer: Signer,
+    /// What each number in a call's `values` is (contract 0.2; empty for
+    /// 0.1 plugins, which get every number by name).
+    reads: Vec<Read>,
 }
 
 impl Plugin {
@@ -134,9 +179,9 @@ impl Plugin {
         let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
         let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
         let world = match &pre {
-            Pre::Scorer(_) => PluginKind::RiskScorer,
-            Pre::Strategy(_) => PluginKind::Strategy,
-            Pre::Learner(_) => PluginKind::ThresholdLearner,
+            Pre::Scorer(_) | Pre::Scorer01(_) => PluginKind::RiskScorer,
+            Pre::Strategy(_) | Pre::Strategy01(_) => PluginKind::Strategy,
+            Pre::Learner(_) | Pre::Learner01(_) => PluginKind::ThresholdLearner,
         };
         if let Some(expected) = expected.filter(|k| *k != world) {
             return Err(LoadError::WrongWorld {
@@ -174,11 +219,14 @@ impl Plugin {
             health: Health::default(),
             latency: Histogram::default(),
             signer,
+            reads: Vec::new(),
         };
-        let info = plugin.describe().map_err(|source| LoadError::Describe {
-            origin: origin.clone(),
-            source,
-        })?;
+        let (info, reads) = plugin
+            .describe_with_reads()
+            .map_err(|source| LoadError::Describe {
+                origin: origin.clone(),
+                source,
+            })?;
         validate::info(&info).map_err(|(field, problem)| LoadError::BadInfo {
             origin: origin.clone(),
             field,
@@ -190,6 +238,21 @@ impl Plugin {
                 declared: info.kind,
                 world,
             });
+        }
+        validate::reads(&reads).map_err(|(field, problem)| LoadError::BadInfo {
+            origin: origin.clone(),
+            field,
+            problem,
+        })?;
+        if world != PluginKind::ThresholdLearner {
+            let facts = ModuleProfile::fact_names();
+            plugin.reads = reads
+                .into_iter()
+                .map(|name| match facts.iter().position(|f| *f == name) {
+                    Some(i) => Read::Fact(i),
+                    None => Read::Named(name),
+                })
+                .collect();
         }
         plugin.name = Arc::from(info.name.as_str());
         plugin.info = info;
@@ -263,33 +326,72 @@ impl Plugin {
 
     /// Calls `describe` (not counted towards health).
     pub fn describe(&self) -> Result<PluginInfo, PluginError> {
+        self.describe_with_reads().map(|(info, _)| info)
+    }
+
+    /// The contract line the plugin was built against: "0.2" or "0.1".
+    pub fn contract_line(&self) -> &'static str {
+        match self.pre {
+            Pre::Scorer(_) | Pre::Strategy(_) | Pre::Learner(_) => "0.2",
+            Pre::Scorer01(_) | Pre::Strategy01(_) | Pre::Learner01(_) => "0.1",
+        }
+    }
+
+    /// `describe`, and the names of what a 0.2 plugin reads (none for 0.1).
+    fn describe_with_reads(&self) -> Result<(PluginInfo, Vec<String>), PluginError> {
         self.invoke(|store, live| {
-            let info = match live {
-                Live::Scorer(p) => p.call_describe(store)?,
-                Live::Strategy(p) => p.call_describe(store)?,
-                Live::Learner(p) => p.call_describe(store)?,
+            let out = match live {
+                Live::Scorer(p) => c02::info(p.call_describe(store)?),
+                Live::Strategy(p) => c02::info(p.call_describe(store)?),
+                Live::Learner(p) => c02::info(p.call_describe(store)?),
+                Live::Scorer01(p) => (c01::info(p.call_describe(store)?), Vec::new()),
+                Live::Strategy01(p) => (c01::info(p.call_describe(store)?), Vec::new()),
+                Live::Learner01(p) => (c01::info(p.call_describe(store)?), Vec::new()),
             };
-            Ok(Ok(convert::info(info)))
+            Ok(Ok(out))
         })
+    }
+
+    /// The numbers a 0.2 plugin reads, in its order, for one call: each
+    /// from the call's named numbers or the module's facts, NaN when there
+    /// is none of that name.
+    fn values(&self, thresholds: &NamedValues, profile: &ModuleProfile) -> Vec<f64> {
+        let facts = profile.fact_values();
+        self.reads
+            .iter()
+            .map(|r| match r {
+                Read::Fact(i) => facts[*i],
+                Read::Named(name) => thresholds.get(name).copied().unwrap_or(f64::NAN),
+            })
+            .collect()
     }
 
     /// Scores one kill (risk scorers only).
     pub fn score(&self, req: &ScoreRequest<'_>) -> Result<RiskAssessment, PluginError> {
-        self.score_wit(&convert::score_input(req), req.thresholds)
+        self.score_prepared(&mut Prepared::new(*req))
     }
 
-    /// Scores an input already in the contract's types.
-    pub fn score_wit(
-        &self,
-        input: &w::ScoreInput,
-        thresholds: &NamedValues,
-    ) -> Result<RiskAssessment, PluginError> {
-        let out = self.invoke(|store, live| match live {
-            Live::Scorer(p) => Ok(p.call_score(store, input)?.map(convert::risk)),
-            _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
-        });
+    /// Scores a kill converted once for several plugins.
+    pub fn score_prepared(&self, kill: &mut Prepared<'_>) -> Result<RiskAssessment, PluginError> {
+        let req = kill.req;
+        let out = if let Pre::Scorer01(_) = self.pre {
+            let input = c01::score_input(&req);
+            self.invoke(|store, live| match live {
+                Live::Scorer01(p) => Ok(p.call_score(store, &input)?.map(c01::risk)),
+                _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
+            })
+        } else {
+            let mut input = kill.take();
+            input.values = self.values(req.thresholds, req.profile);
+            let out = self.invoke(|store, live| match live {
+                Live::Scorer(p) => Ok(p.call_score(store, &input)?.map(c02::risk)),
+                _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
+            });
+            kill.input = Some(input);
+            out
+        };
         let out = out.and_then(|r| {
-            validate::risk(&r, thresholds)
+            validate::risk(&r, req.thresholds)
                 .map(|()| r)
                 .map_err(|problem| self.invalid("risk assessment", problem))
         });
@@ -298,24 +400,43 @@ impl Plugin {
 
     /// Decides one scored kill (strategies only).
     pub fn decide(&self, req: &DecideRequest<'_>) -> Result<Verdict, PluginError> {
-        let score = ScoreRequest {
+        let mut kill = Prepared::new(ScoreRequest {
             kill: req.kill,
             context: req.context,
             profile: req.profile,
             thresholds: req.thresholds,
-        };
-        self.decide_wit(&convert::decide_input(
-            convert::score_input(&score),
-            req.risk,
-        ))
+        });
+        self.decide_prepared(&mut kill, req.risk, req.thresholds)
     }
 
-    /// Decides an input already in the contract's types.
-    pub fn decide_wit(&self, input: &w::DecideInput) -> Result<Verdict, PluginError> {
-        let out = self.invoke(|store, live| match live {
-            Live::Strategy(p) => Ok(p.call_decide(store, input)?.map(convert::verdict)),
-            _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
-        });
+    /// Decides a kill converted once for several plugins, scored `risk`,
+    /// under `thresholds` (a learning candidate's own in replay).
+    pub fn decide_prepared(
+        &self,
+        kill: &mut Prepared<'_>,
+        risk: &RiskAssessment,
+        thresholds: &NamedValues,
+    ) -> Result<Verdict, PluginError> {
+        let out = if let Pre::Strategy01(_) = self.pre {
+            let req = DecideRequest {
+                thresholds,
+                ..DecideRequest::new(kill.req, risk)
+            };
+            let input = c01::decide_input(&req);
+            self.invoke(|store, live| match live {
+                Live::Strategy01(p) => Ok(p.call_decide(store, &input)?.map(c01::verdict)),
+                _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
+            })
+        } else {
+            let values = self.values(thresholds, kill.req.profile);
+            let input = c02::decide_input(kill.take(), risk, values);
+            let out = self.invoke(|store, live| match live {
+                Live::Strategy(p) => Ok(p.call_decide(store, &input)?.map(c02::verdict)),
+                _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
+            });
+            kill.input = Some(c02::score_input_back(input));
+            out
+        };
         let out = out.and_then(|v| {
             validate::verdict(&v)
                 .map(|()| v)
@@ -326,16 +447,27 @@ impl Plugin {
 
     /// Proposes threshold adjustments from outcomes (learners only).
     pub fn learn(&self, req: &LearnRequest<'_>) -> Result<Vec<ThresholdAdjustment>, PluginError> {
-        let input = w::LearnInput {
-            thresholds: convert::named(req.thresholds),
-            samples: req.samples.iter().map(convert::sample).collect(),
-            settings: convert::named(req.settings),
-            now_ms: req.now.timestamp_millis(),
-        };
         let out = self.invoke(|store, live| match live {
-            Live::Learner(p) => Ok(p
-                .call_learn(store, &input)?
-                .map(|v| v.into_iter().map(convert::adjustment).collect::<Vec<_>>())),
+            Live::Learner(p) => {
+                let input = v0_2::types::LearnInput {
+                    thresholds: c02::named(req.thresholds),
+                    samples: req.samples.iter().map(c02::sample).collect(),
+                    settings: c02::named(req.settings),
+                    now_ms: req.now.timestamp_millis(),
+                };
+                Ok(p.call_learn(store, &input)?
+                    .map(|v| v.into_iter().map(c02::adjustment).collect::<Vec<_>>()))
+            }
+            Live::Learner01(p) => {
+                let input = v0_1::types::LearnInput {
+                    thresholds: c01::named(req.thresholds),
+                    samples: req.samples.iter().map(c01::sample).collect(),
+                    settings: c01::named(req.settings),
+                    now_ms: req.now.timestamp_millis(),
+                };
+                Ok(p.call_learn(store, &input)?
+                    .map(|v| v.into_iter().map(c01::adjustment).collect::<Vec<_>>()))
+            }
             _ => Ok(Err(wrong_kind(PluginKind::ThresholdLearner))),
         });
         let max_pct = req
@@ -439,6 +571,9 @@ impl Plugin {
             Pre::Scorer(p) => p.instantiate(&mut store).map(Live::Scorer),
             Pre::Strategy(p) => p.instantiate(&mut store).map(Live::Strategy),
             Pre::Learner(p) => p.instantiate(&mut store).map(Live::Learner),
+            Pre::Scorer01(p) => p.instantiate(&mut store).map(Live::Scorer01),
+            Pre::Strategy01(p) => p.instantiate(&mut store).map(Live::Strategy01),
+            Pre::Learner01(p) => p.instantiate(&mut store).map(Live::Learner01),
         };
         match live {
             Ok(live) => Ok(Warm {
@@ -503,14 +638,23 @@ fn instance_pre(sandbox: &Sandbox, component: &Component, origin: &str) -> Resul
             origin: origin.to_string(),
             message: format!("{e:#}"),
         })?;
-    if let Ok(p) = scorer::RiskScorerPre::new(pre.clone()) {
+    if let Ok(p) = v0_2::scorer::RiskScorerPre::new(pre.clone()) {
         return Ok(Pre::Scorer(p));
     }
-    if let Ok(p) = strategy::StrategyPre::new(pre.clone()) {
+    if let Ok(p) = v0_2::strategy::StrategyPre::new(pre.clone()) {
         return Ok(Pre::Strategy(p));
     }
-    if let Ok(p) = learner::ThresholdLearnerPre::new(pre) {
+    if let Ok(p) = v0_2::learner::ThresholdLearnerPre::new(pre.clone()) {
         return Ok(Pre::Learner(p));
+    }
+    if let Ok(p) = v0_1::scorer::RiskScorerPre::new(pre.clone()) {
+        return Ok(Pre::Scorer01(p));
+    }
+    if let Ok(p) = v0_1::strategy::StrategyPre::new(pre.clone()) {
+        return Ok(Pre::Strategy01(p));
+    }
+    if let Ok(p) = v0_1::learner::ThresholdLearnerPre::new(pre) {
+        return Ok(Pre::Learner01(p));
     }
     let exports: Vec<String> = component
         .component_type()
@@ -528,7 +672,7 @@ fn instance_pre(sandbox: &Sandbox, component: &Component, origin: &str) -> Resul
 }
 
 /// Scores a kill and, when that succeeds, decides it — converting the
-/// inputs to the contract's types once for both calls.
+/// kill to the contract's types once for both calls.
 pub fn score_then_decide(
     scorer: &Plugin,
     strategy: &Plugin,
@@ -537,10 +681,10 @@ pub fn score_then_decide(
     Result<RiskAssessment, PluginError>,
     Option<Result<Verdict, PluginError>>,
 ) {
-    let input = convert::score_input(req);
-    let scored = scorer.score_wit(&input, req.thresholds);
+    let mut kill = Prepared::new(*req);
+    let scored = scorer.score_prepared(&mut kill);
     let decided = match &scored {
-        Ok(risk) => Some(strategy.decide_wit(&convert::decide_input(input, risk))),
+        Ok(risk) => Some(strategy.decide_prepared(&mut kill, risk, req.thresholds)),
         Err(_) => None,
     };
     (scored, decided)

@@ -16,18 +16,18 @@ fn entries(map: &JsonMap) -> Vec<(String, String)> {
 fn named(v: &NamedValues) -> Vec<l::NamedValue> {
     v.iter()
         .map(|(name, value)| l::NamedValue {
-            name: name.clone(),
+            name: name.clone().into(),
             value: *value,
         })
         .collect()
 }
 
-/// As [`super::convert::named_with_facts`]: the thresholds, then the facts
+/// As [`super::convert::v0_1::named_with_facts`]: the thresholds, then the facts
 /// about the module.
 fn named_with_facts(v: &NamedValues, p: &m::ModuleProfile) -> Vec<l::NamedValue> {
     let mut out = named(v);
     out.extend(p.facts().map(|(name, value)| l::NamedValue {
-        name: name.to_string(),
+        name: std::borrow::Cow::Borrowed(name),
         value,
     }));
     out

@@ -13,7 +13,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::{host, scorer, types};
+use super::bindings::{v0_1, v0_2};
 use super::error::LoadError;
 use crate::config::raw::PluginsSection;
 
@@ -25,15 +25,20 @@ use crate::config::raw::PluginsSection;
 pub const TICK: Duration = Duration::from_millis(5);
 
 /// The contract version this host implements (`wit/`).
-pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 1, 1);
+pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 2, 0);
+
+/// The newest version of each line of the contract this host serves: its
+/// own (0.2, `wit/`) and the one before (0.1, `wit/v0.1/`).
+const LINES: [(u64, u64, u64); 2] = [CONTRACT_VERSION, (0, 1, 1)];
 
 /// The contract versions a plugin may be built against, in words.
-pub const ACCEPTED_CONTRACT: &str = "0.1.0 to 0.1.1";
+pub const ACCEPTED_CONTRACT: &str = "0.2.0, or 0.1.0 to 0.1.1";
 
 /// Whether an import of the contract is one this host serves: `host` or
-/// `types` of its own line (same major, and same minor while major is 0),
-/// no newer than its own version. Types never change within a line, so an
-/// older plugin's imports are satisfied by this host's definitions.
+/// `types` of one of its lines (same major, and same minor while major is
+/// 0), no newer than the line's newest version. Types never change within a
+/// line, so an older plugin's imports are satisfied by this host's
+/// definitions.
 pub fn accepts_contract_import(name: &str) -> bool {
     let Some(rest) = name.strip_prefix("medic:plugin/") else {
         return false;
@@ -48,8 +53,9 @@ pub fn accepts_contract_import(name: &str) -> bool {
     let [major, minor, patch] = parts[..] else {
         return false;
     };
-    let (hm, hn, hp) = CONTRACT_VERSION;
-    major == hm && (hm > 0 || minor == hn) && (minor, patch) <= (hn, hp)
+    LINES
+        .iter()
+        .any(|&(hm, hn, hp)| major == hm && (hm > 0 || minor == hn) && (minor, patch) <= (hn, hp))
 }
 
 /// Lines one call may log; the rest are dropped (and counted).
@@ -120,11 +126,41 @@ impl wasmtime::ResourceLimiter for HostState {
     }
 }
 
-/// The `types` interface has no functions; its trait is empty.
-impl types::Host for HostState {}
+/// The `types` interfaces have no functions; their traits are empty.
+impl v0_2::types::Host for HostState {}
+impl v0_1::types::Host for HostState {}
 
-impl host::Host for HostState {
-    fn log(&mut self, level: host::LogLevel, message: String) {
+impl v0_2::host::Host for HostState {
+    fn log(&mut self, level: v0_2::host::LogLevel, message: String) {
+        use v0_2::host::LogLevel as L;
+        let level = match level {
+            L::Trace => tracing::Level::TRACE,
+            L::Debug => tracing::Level::DEBUG,
+            L::Info => tracing::Level::INFO,
+            L::Warn => tracing::Level::WARN,
+            L::Error => tracing::Level::ERROR,
+        };
+        self.log_line(level, message);
+    }
+}
+
+impl v0_1::host::Host for HostState {
+    fn log(&mut self, level: v0_1::host::LogLevel, message: String) {
+        use v0_1::host::LogLevel as L;
+        let level = match level {
+            L::Trace => tracing::Level::TRACE,
+            L::Debug => tracing::Level::DEBUG,
+            L::Info => tracing::Level::INFO,
+            L::Warn => tracing::Level::WARN,
+            L::Error => tracing::Level::ERROR,
+        };
+        self.log_line(level, message);
+    }
+}
+
+impl HostState {
+    /// One line a plugin logs, within the limits of a call.
+    fn log_line(&mut self, level: tracing::Level, message: String) {
         if self.logged >= MAX_LOG_LINES_PER_CALL {
             self.dropped_logs += 1;
             return;
@@ -140,11 +176,11 @@ impl host::Host for HostState {
         }
         let plugin = &*self.plugin;
         match level {
-            host::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            host::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            host::LogLevel::Info => tracing::info!(plugin, "{message}"),
-            host::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            host::LogLevel::Error => tracing::error!(plugin, "{message}"),
+            tracing::Level::TRACE => tracing::trace!(plugin, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(plugin, "{message}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{message}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{message}"),
+            _ => tracing::error!(plugin, "{message}"),
         }
     }
 }
@@ -216,8 +252,16 @@ impl Sandbox {
             message: format!("{e:#}"),
         };
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
-        scorer::RiskScorer::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(engine_err)?;
+        v0_2::scorer::RiskScorer::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(engine_err)?;
+        v0_1::scorer::RiskScorer::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(engine_err)?;
         let ty = component.component_type();
         for (name, item) in ty.imports(&self.engine) {
             if accepts_contract_import(name) {
@@ -375,11 +419,14 @@ mod contract_tests {
     use super::accepts_contract_import as ok;
 
     #[test]
-    fn the_own_line_up_to_the_own_version_is_accepted() {
+    fn each_served_line_up_to_its_newest_version_is_accepted() {
+        assert!(ok("medic:plugin/host@0.2.0"));
+        assert!(ok("medic:plugin/types@0.2.0"));
         assert!(ok("medic:plugin/host@0.1.1"));
         assert!(ok("medic:plugin/types@0.1.0"));
-        assert!(!ok("medic:plugin/host@0.1.2"), "newer than this host");
-        assert!(!ok("medic:plugin/host@0.2.0"), "another line");
+        assert!(!ok("medic:plugin/host@0.1.2"), "newer than this host's 0.1");
+        assert!(!ok("medic:plugin/host@0.2.1"), "newer than this host");
+        assert!(!ok("medic:plugin/host@0.3.0"), "another line");
         assert!(!ok("medic:plugin/host@0.0.9"), "another line");
         assert!(!ok("medic:plugin/host@1.1.0"));
         assert!(!ok("medic:plugin/other@0.1.0"));

@@ -149,3 +149,37 @@ pub fn info(i: &PluginInfo) -> Result<(), (&'static str, String)> {
     lines("uses", &i.uses).map_err(|e| ("uses", e))?;
     Ok(())
 }
+
+/// Most named numbers a plugin may read (contract 0.2's `reads`).
+pub const MAX_READS: usize = 256;
+
+/// A plugin's `reads`: at most [`MAX_READS`] names, each 1-128 bytes.
+pub fn reads(names: &[String]) -> Result<(), (&'static str, String)> {
+    if names.len() > MAX_READS {
+        let problem = format!("has {} names (limit {MAX_READS})", names.len());
+        return Err(("reads", problem));
+    }
+    match names.iter().find(|n| n.is_empty() || n.len() > 128) {
+        Some(n) => Err(("reads", format!("name {n:?} must be 1-128 bytes"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_plugin_reads_is_bounded_and_named() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(reads(&names(&["risk.low", "known.threats"])).is_ok());
+        assert!(reads(&[]).is_ok());
+        let (field, problem) = reads(&names(&["risk.low", ""])).unwrap_err();
+        assert_eq!(field, "reads");
+        assert!(problem.contains("1-128 bytes"), "{problem}");
+        let too_many = vec!["risk.low".to_string(); MAX_READS + 1];
+        let (_, problem) = reads(&too_many).unwrap_err();
+        assert!(problem.contains("257 names (limit 256)"), "{problem}");
+        assert!(reads(&["x".repeat(129)]).is_err());
+    }
+}

@@ -43,7 +43,7 @@ use crate::model::{
 use crate::plugin::registry::RegistryError;
 use crate::plugin::validate::level_for;
 use crate::plugin::{
-    LearnRequest, Plugin, PluginError, PluginSource, Registry, ScoreRequest, convert, golden,
+    LearnRequest, Plugin, PluginError, PluginSource, Prepared, Registry, ScoreRequest, golden,
     learner_settings_from_config,
 };
 use crate::store::calibration::{Calibration, truth_of};
@@ -341,14 +341,14 @@ fn judge_kill(
 ) -> Judgement {
     let mut risks: Vec<Result<RiskAssessment, PluginError>> = Vec::with_capacity(candidates.len());
     let mut verdicts = Vec::with_capacity(candidates.len());
-    let mut last: Option<crate::plugin::bindings::types::ScoreInput> = None;
+    let mut kill: Option<Prepared<'_>> = None;
     for (i, (c, profile)) in candidates.iter().zip(profiles).enumerate() {
         let shared = i > 0
             && profiles[i - 1] == *profile
             && Arc::ptr_eq(&candidates[i - 1].scorer, &c.scorer);
-        let input = match (last.take(), shared) {
-            (Some(input), true) => input,
-            _ => convert::score_input(&ScoreRequest {
+        let mut prepared = match (kill.take(), shared) {
+            (Some(p), true) => p,
+            _ => Prepared::new(ScoreRequest {
                 kill: &rec.kill,
                 context: rec.context.as_ref(),
                 profile,
@@ -364,7 +364,7 @@ fn judge_kill(
             Some(r) => Ok(r),
             None => {
                 let t = Instant::now();
-                let r = c.scorer.score_wit(&input, thresholds);
+                let r = c.scorer.score_prepared(&mut prepared);
                 times[0].push(nanos(t));
                 r
             }
@@ -378,18 +378,15 @@ fn judge_kill(
             (_, r) => r,
         };
         let verdict = risk.as_ref().ok().map(|r| {
-            let mut decide = convert::decide_input(input.clone(), r);
-            if let Some(own) = &c.learned {
-                decide.thresholds = convert::named_with_facts(own, profile);
-            }
+            let own = c.learned.as_ref().unwrap_or(thresholds);
             let t = Instant::now();
-            let v = c.plugin.decide_wit(&decide);
+            let v = c.plugin.decide_prepared(&mut prepared, r, own);
             times[i + 1].push(nanos(t));
             v
         });
         risks.push(risk);
         verdicts.push(verdict);
-        last = Some(input);
+        kill = Some(prepared);
     }
     Judgement { risks, verdicts }
 }

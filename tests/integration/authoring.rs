@@ -211,6 +211,17 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
         .decide(&medic::plugin::DecideRequest::new(req, &risk))
         .unwrap();
     assert!(v.reasoning[0].contains("built against 0.1.0"));
+    // A 0.1 plugin still gets every number by name: the thresholds and the
+    // module's two verdict counts (the golden profile has no known kills).
+    assert_eq!(
+        v.reasoning[1],
+        format!(
+            "named values {}; auto_approve.min_confidence={}",
+            thresholds.len() + 2,
+            thresholds["auto_approve.min_confidence"]
+        )
+    );
+    assert_eq!(p.contract_line(), "0.1");
 
     // A generous deadline where the deadline is not what is tested, so a
     // loaded machine cannot turn running out of memory into a timeout.
@@ -234,7 +245,7 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
     };
     let out = check("contract-0-1-0", "strategy");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("accepts 0.1.0 to 0.1.1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("accepts 0.2.0, or 0.1.0 to 0.1.1"));
     for (crate_name, kind, hint) in [
         ("hostile-wrong-world", "strategy", "hint: this file is a"),
         (
@@ -253,6 +264,53 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
         assert!(!out.status.success(), "{crate_name}");
         assert!(err.contains(hint), "{crate_name}: {err}");
     }
+}
+
+/// Contract 0.2: a scorer or strategy names what it reads once, in
+/// `describe`, and each call carries those numbers in that order and no
+/// names — thresholds, the module's facts, and NaN for a name the host has
+/// no number for (the plugin's own default then applies).
+#[test]
+fn a_02_plugin_gets_the_numbers_it_reads_in_its_order() {
+    let config = crate::support::default_config();
+    let p = crate::support::load(&config, "echo-reads").expect("0.2 loads");
+    assert_eq!(p.contract_line(), "0.2");
+    let case = crate::support::case("low-risk");
+    let mut profile = case.profile_or_default();
+    profile.human_denials = 3;
+    let mut thresholds = crate::support::thresholds(&config);
+    thresholds.insert("auto_approve.min_confidence".into(), 0.91);
+    let risk = medic::model::RiskAssessment {
+        level: medic::model::RiskLevel::Low,
+        score: 0.3,
+        factors: vec![],
+    };
+    let decide = |profile: &medic::model::ModuleProfile| {
+        let req = crate::support::request(&case, profile, &thresholds);
+        p.decide(&medic::plugin::DecideRequest::new(req, &risk))
+            .unwrap()
+            .reasoning
+    };
+    // No kill's truth known yet: the known counts are not given (NaN).
+    assert_eq!(
+        decide(&profile),
+        [
+            "auto_approve.min_confidence=0.91",
+            "module.human_denials=3",
+            "known.threats=NaN",
+            "no.such.value=NaN",
+            "values=4",
+            "read no.such.value with default 7: 7",
+        ]
+    );
+    profile.known = Some(medic::model::Resembling {
+        all: medic::model::Tally {
+            threats: 7,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    assert_eq!(decide(&profile)[2], "known.threats=7");
 }
 
 /// Every file below `dir`.

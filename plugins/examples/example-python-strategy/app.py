@@ -8,7 +8,10 @@ the last word. Raise componentize_py_types.Err("why") to refuse.
 import wit_world
 from wit_world.imports import types
 
-from common import strongest_indicator, value
+from common import read, strongest_indicator
+
+# The named numbers it reads: each call's `values` holds them in this order.
+READS = ["auto_approve.min_confidence"]
 
 
 class WitWorld(wit_world.WitWorld):
@@ -16,12 +19,13 @@ class WitWorld(wit_world.WitWorld):
         return types.PluginInfo(
             name="example-python-strategy", version="0.1.0", kind=types.PluginKind.STRATEGY,
             description="Approves low risk with SIEM context and no strong indicator; denies critical; a human decides the rest.",
-            uses=["risk", "context", "auto_approve.min_confidence"])
+            uses=["risk", "context", "auto_approve.min_confidence"],
+            reads=READS)
 
     def decide(self, input: types.DecideInput) -> types.Verdict:
         why = ["example-python-strategy"]
         level = input.risk.level
-        min_confidence = value(input.thresholds, "auto_approve.min_confidence", 0.85)
+        min_confidence = read(READS, input.values, "auto_approve.min_confidence", 0.85)
         if level == types.RiskLevel.CRITICAL:
             why.append("critical risk: do not resurrect")
             outcome, confidence = types.DecisionOutcome.DENY, input.risk.score

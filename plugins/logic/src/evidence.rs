@@ -150,7 +150,7 @@ impl Known {
         use names::*;
         values
             .iter()
-            .any(|v| v.name == KNOWN_THREATS)
+            .any(|v| v.name == KNOWN_THREATS && v.value.is_finite())
             .then(|| Known {
                 threats: n(KNOWN_THREATS),
                 false_positives: n(KNOWN_FALSE_POSITIVES),

@@ -500,7 +500,7 @@ mod tests {
             value: 0.71,
         }];
         i.settings.push(NamedValue {
-            name: names::floor(names::AUTO_APPROVE_MIN_CONFIDENCE),
+            name: names::floor(names::AUTO_APPROVE_MIN_CONFIDENCE).into(),
             value: 0.7,
         });
         let adj = calibrated(&i).unwrap();
@@ -586,17 +586,17 @@ mod tests {
             },
         ];
         i.settings.push(NamedValue {
-            name: names::floor(names::AUTO_DENY_MIN_RISK_SCORE),
+            name: names::floor(names::AUTO_DENY_MIN_RISK_SCORE).into(),
             value: floor,
         });
         i.settings.push(NamedValue {
-            name: names::max_step(names::AUTO_DENY_MIN_RISK_SCORE),
+            name: names::max_step(names::AUTO_DENY_MIN_RISK_SCORE).into(),
             value: max_step,
         });
         for &(bin, t, f) in known {
             for (threat, n) in [(true, t), (false, f)] {
                 i.settings.push(NamedValue {
-                    name: names::known_by_score(threat, bin),
+                    name: names::known_by_score(threat, bin).into(),
                     value: n as f64,
                 });
             }
@@ -646,7 +646,7 @@ mod tests {
         let mut i = input(samples, 10.0, 20.0);
         for bin in 12..20 {
             i.settings.push(NamedValue {
-                name: names::known_by_score(true, bin),
+                name: names::known_by_score(true, bin).into(),
                 value: 50.0,
             });
         }

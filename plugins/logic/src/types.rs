@@ -123,9 +123,11 @@ pub struct ModuleProfile {
     pub last_kill_ms: Option<i64>,
 }
 
+/// A named number. The name is borrowed where it is a constant (a plugin's
+/// own list of what it reads), so a call builds no strings for it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedValue {
-    pub name: String,
+    pub name: std::borrow::Cow<'static, str>,
     pub value: f64,
 }
 

@@ -103,6 +103,61 @@ pub mod names {
     }
 }
 
+/// Every named number a built-in scorer or strategy reads. The built-ins
+/// name these as their `reads` (contract 0.2), so each call carries these
+/// numbers, in this order, and no names.
+pub const READ_BY_JUDGES: &[&str] = {
+    use names::*;
+    &[
+        RISK_MINIMAL,
+        RISK_LOW,
+        RISK_MEDIUM,
+        RISK_HIGH,
+        WEIGHT_SMITH_CONFIDENCE,
+        WEIGHT_SIEM_RISK_SCORE,
+        WEIGHT_FALSE_POSITIVE_HISTORY,
+        WEIGHT_MODULE_CRITICALITY,
+        WEIGHT_TIME_OF_DAY,
+        AUTO_APPROVE_MIN_CONFIDENCE,
+        AUTO_APPROVE_MAX_RISK_SCORE,
+        AUTO_DENY_MIN_RISK_SCORE,
+        CONFIDENCE_THRESHOLD,
+        DEFAULT_TIMEOUT_MINUTES,
+        MODULE_HUMAN_APPROVALS,
+        MODULE_HUMAN_DENIALS,
+        KNOWN_THREATS,
+        KNOWN_FALSE_POSITIVES,
+        KNOWN_SIEM_RISK_THREATS,
+        KNOWN_SIEM_RISK_FALSE_POSITIVES,
+        KNOWN_SIEM_RISK_UNRESOLVED,
+        KNOWN_FP_HISTORY_THREATS,
+        KNOWN_FP_HISTORY_FALSE_POSITIVES,
+        KNOWN_FP_HISTORY_UNRESOLVED,
+        KNOWN_INDICATORS_THREATS,
+        KNOWN_INDICATORS_FALSE_POSITIVES,
+        KNOWN_INDICATORS_UNRESOLVED,
+        KNOWN_SMITH_CONFIDENCE_THREATS,
+        KNOWN_SMITH_CONFIDENCE_FALSE_POSITIVES,
+        KNOWN_SMITH_CONFIDENCE_UNRESOLVED,
+        KNOWN_KILL_REASON_THREATS,
+        KNOWN_KILL_REASON_FALSE_POSITIVES,
+        KNOWN_KILL_REASON_UNRESOLVED,
+    ]
+};
+
+/// The numbers of a call given by position (`values[i]` is `reads[i]`'s) as
+/// named values; a position past the end reads as missing (NaN).
+pub fn by_position(reads: &'static [&'static str], values: &[f64]) -> Vec<NamedValue> {
+    reads
+        .iter()
+        .enumerate()
+        .map(|(i, name)| NamedValue {
+            name: std::borrow::Cow::Borrowed(name),
+            value: values.get(i).copied().unwrap_or(f64::NAN),
+        })
+        .collect()
+}
+
 /// Looks a named number up; a missing or non-finite value gives `default`.
 pub fn get(values: &[NamedValue], name: &str, default: f64) -> f64 {
     values

@@ -11,10 +11,21 @@ fn entries(v: Vec<w::Entry>) -> Vec<(String, String)> {
 fn named(v: Vec<w::NamedValue>) -> Vec<l::NamedValue> {
     v.into_iter()
         .map(|n| l::NamedValue {
-            name: n.name,
+            name: n.name.into(),
             value: n.value,
         })
         .collect()
+}
+
+/// What the built-in scorers and strategies read
+/// ([`l::values::READ_BY_JUDGES`]), for their `plugin-info`: their inputs
+/// convert by it.
+pub fn reads() -> Vec<String> {
+    crate::helpers::names(l::values::READ_BY_JUDGES)
+}
+
+fn read(values: &[f64]) -> Vec<l::NamedValue> {
+    l::values::by_position(l::values::READ_BY_JUDGES, values)
 }
 
 impl From<w::KillReason> for l::KillReason {
@@ -224,7 +235,7 @@ impl From<w::ScoreInput> for l::ScoreInput {
             kill: i.kill.into(),
             context: i.context.map(Into::into),
             profile: i.profile.into(),
-            thresholds: named(i.thresholds),
+            thresholds: read(&i.values),
         }
     }
 }
@@ -235,7 +246,7 @@ impl From<w::DecideInput> for l::DecideInput {
             kill: i.kill.into(),
             context: i.context.map(Into::into),
             profile: i.profile.into(),
-            thresholds: named(i.thresholds),
+            thresholds: read(&i.values),
             risk: i.risk.into(),
         }
     }

@@ -30,8 +30,8 @@ pub mod strategy {
         world: "strategy",
         path: "../../wit",
         with: {
-            "medic:plugin/types@0.1.1": crate::scorer::medic::plugin::types,
-            "medic:plugin/host@0.1.1": crate::scorer::medic::plugin::host,
+            "medic:plugin/types@0.2.0": crate::scorer::medic::plugin::types,
+            "medic:plugin/host@0.2.0": crate::scorer::medic::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_strategy",
@@ -45,8 +45,8 @@ pub mod learner {
         world: "threshold-learner",
         path: "../../wit",
         with: {
-            "medic:plugin/types@0.1.1": crate::scorer::medic::plugin::types,
-            "medic:plugin/host@0.1.1": crate::scorer::medic::plugin::host,
+            "medic:plugin/types@0.2.0": crate::scorer::medic::plugin::types,
+            "medic:plugin/host@0.2.0": crate::scorer::medic::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_threshold_learner",
@@ -86,8 +86,12 @@ pub mod log {
 pub mod helpers {
     use crate::types::{NamedValue, RiskLevel, SiemContext};
 
-    /// The named value `name` (a threshold, a weight, a setting), or
-    /// `default` when the host did not pass it.
+    /// The band thresholds, for a scorer's `reads` when it bands scores
+    /// with [`risk_level`].
+    pub const RISK_BANDS: [&str; 4] = ["risk.minimal", "risk.low", "risk.medium", "risk.high"];
+
+    /// The named value `name` in a list of named values (a learner's
+    /// thresholds and settings), or `default` when the host did not pass it.
     pub fn value(values: &[NamedValue], name: &str, default: f64) -> f64 {
         values
             .iter()
@@ -95,11 +99,34 @@ pub mod helpers {
             .map_or(default, |v| v.value)
     }
 
+    /// The number named `name` in a scorer's or strategy's `values`, which
+    /// hold the numbers it `reads`, in that order; `default` when `name` is
+    /// not among `reads` or the host had no number of that name (NaN).
+    ///
+    /// ```ignore
+    /// const READS: &[&str] = &["auto_approve.min_confidence"];
+    /// // describe: reads: names(READS)
+    /// let min = read(READS, &input.values, "auto_approve.min_confidence", 0.85);
+    /// ```
+    pub fn read(reads: &[&str], values: &[f64], name: &str, default: f64) -> f64 {
+        reads
+            .iter()
+            .position(|r| *r == name)
+            .and_then(|i| values.get(i).copied())
+            .filter(|v| v.is_finite())
+            .unwrap_or(default)
+    }
+
+    /// A plugin's `reads` for its `plugin-info`, from its list of names.
+    pub fn names(reads: &[&str]) -> Vec<String> {
+        reads.iter().map(|r| r.to_string()).collect()
+    }
+
     /// The risk level of a score, banded by the host's thresholds
     /// (`risk.minimal`, `risk.low`, `risk.medium`, `risk.high`: each the
-    /// upper bound of its band).
-    pub fn risk_level(score: f64, thresholds: &[NamedValue]) -> RiskLevel {
-        let t = |n, d| value(thresholds, n, d);
+    /// upper bound of its band), read from `values` by `reads`.
+    pub fn risk_level(score: f64, reads: &[&str], values: &[f64]) -> RiskLevel {
+        let t = |n, d| read(reads, values, n, d);
         if score < t("risk.minimal", 0.2) {
             RiskLevel::Minimal
         } else if score < t("risk.low", 0.4) {

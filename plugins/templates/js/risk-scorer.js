@@ -3,7 +3,7 @@
 // It gets the kill, the SIEM context, the module's history and the
 // thresholds, and returns a score in [0, 1] with its level and the factors
 // behind it. No clock, no randomness, no I/O.
-import { riskLevel } from "./common.js";
+import { RISK_BANDS, riskLevel } from "./common.js";
 
 const SEVERITY = { critical: 1.0, high: 0.8, medium: 0.6, low: 0.4, info: 0.2 };
 
@@ -11,7 +11,9 @@ export function describe() {
   return {
     name: "{{name}}", version: "0.1.0", kind: "risk-scorer",
     description: "Half Smith's confidence weighted by severity, half the SIEM's risk.",
-    uses: ["risk.minimal", "risk.low", "risk.medium", "risk.high"],
+    uses: RISK_BANDS,
+    // The named numbers it reads: each call's `values` holds them in this order.
+    reads: RISK_BANDS,
   };
 }
 
@@ -26,5 +28,5 @@ export function score(input) {
       detail: input.context == null ? "no SIEM context" : "SIEM risk" },
   ];
   const s = Math.min(Math.max(0.5 * smith + 0.5 * siem, 0), 1);
-  return { level: riskLevel(s, input.thresholds), score: s, factors };
+  return { level: riskLevel(s, RISK_BANDS, input.values), score: s, factors };
 }

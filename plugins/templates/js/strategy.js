@@ -4,20 +4,24 @@
 // and the risk the scorer gave, and returns a verdict. Everything it may use
 // is in its input: no clock, no randomness, no I/O. The host's guardrails
 // still have the last word. Throw an Error to refuse.
-import { strongestIndicator, value } from "./common.js";
+import { read, strongestIndicator } from "./common.js";
+
+// The named numbers it reads: each call's `values` holds them in this order.
+const READS = ["auto_approve.min_confidence"];
 
 export function describe() {
   return {
     name: "{{name}}", version: "0.1.0", kind: "strategy",
     description: "Approves low risk with SIEM context and no strong indicator; denies critical; a human decides the rest.",
     uses: ["risk", "context", "auto_approve.min_confidence"],
+    reads: READS,
   };
 }
 
 export function decide(input) {
   const why = ["{{name}}"];
   const level = input.risk.level;
-  const minConfidence = value(input.thresholds, "auto_approve.min_confidence", 0.85);
+  const minConfidence = read(READS, input.values, "auto_approve.min_confidence", 0.85);
   let outcome, confidence;
   if (level === "critical") {
     why.push("critical risk: do not resurrect");

@@ -10,6 +10,8 @@ export function describe() {
     name: "{{name}}", version: "0.1.0", kind: "threshold-learner",
     description: "Lowers risk.low when more than 20% of low-risk resurrections are re-killed.",
     uses: ["risk.low", "max_adjustment_percent", "min_samples"],
+    // A learner gets its thresholds and settings by name.
+    reads: [],
   };
 }
 

@@ -7,7 +7,7 @@ clock, no randomness, no I/O.
 import wit_world
 from wit_world.imports import types
 
-from common import risk_level
+from common import RISK_BANDS, risk_level
 
 SEVERITY = {"CRITICAL": 1.0, "HIGH": 0.8, "MEDIUM": 0.6, "LOW": 0.4, "INFO": 0.2}
 
@@ -17,7 +17,9 @@ class WitWorld(wit_world.WitWorld):
         return types.PluginInfo(
             name="{{name}}", version="0.1.0", kind=types.PluginKind.RISK_SCORER,
             description="Half Smith's confidence weighted by severity, half the SIEM's risk.",
-            uses=["risk.minimal", "risk.low", "risk.medium", "risk.high"])
+            uses=RISK_BANDS,
+            # The named numbers it reads: each call's `values` holds them in this order.
+            reads=RISK_BANDS)
 
     def score(self, input: types.ScoreInput) -> types.RiskAssessment:
         smith = input.kill.confidence_score * SEVERITY[input.kill.severity.name]
@@ -30,4 +32,4 @@ class WitWorld(wit_world.WitWorld):
                              detail="SIEM risk" if input.context is not None else "no SIEM context"),
         ]
         score = min(max(0.5 * smith + 0.5 * siem, 0.0), 1.0)
-        return types.RiskAssessment(level=risk_level(types, score, input.thresholds), score=score, factors=factors)
+        return types.RiskAssessment(level=risk_level(types, score, RISK_BANDS, input.values), score=score, factors=factors)

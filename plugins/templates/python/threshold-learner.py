@@ -15,7 +15,9 @@ class WitWorld(wit_world.WitWorld):
         return types.PluginInfo(
             name="{{name}}", version="0.1.0", kind=types.PluginKind.THRESHOLD_LEARNER,
             description="Lowers risk.low when more than 20% of low-risk resurrections are re-killed.",
-            uses=["risk.low", "max_adjustment_percent", "min_samples"])
+            uses=["risk.low", "max_adjustment_percent", "min_samples"],
+            # A learner gets its thresholds and settings by name.
+            reads=[])
 
     def learn(self, input: types.LearnInput) -> list[types.ThresholdAdjustment]:
         minimum = value(input.settings, "min_samples", 50.0)

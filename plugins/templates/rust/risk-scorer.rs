@@ -2,7 +2,7 @@
 //! module's history and the thresholds, and returns a score in [0, 1] with
 //! its level and the factors behind it. No clock, no randomness, no I/O.
 
-use medic_plugin_sdk::helpers::risk_level;
+use medic_plugin_sdk::helpers::{RISK_BANDS, names, risk_level};
 use medic_plugin_sdk::scorer::Guest;
 use medic_plugin_sdk::types::{
     PluginInfo, PluginKind, RiskAssessment, RiskFactor, ScoreInput, Severity,
@@ -27,7 +27,9 @@ impl Guest for Plugin {
             version: env!("CARGO_PKG_VERSION").to_string(),
             kind: PluginKind::RiskScorer,
             description: "Half Smith's confidence weighted by severity, half the SIEM's risk.".to_string(),
-            uses: vec!["risk.minimal".into(), "risk.low".into(), "risk.medium".into(), "risk.high".into()],
+            uses: names(&RISK_BANDS),
+            // The band thresholds, given in this order in each call's `values`.
+            reads: names(&RISK_BANDS),
         }
     }
 
@@ -53,7 +55,7 @@ impl Guest for Plugin {
         ];
         let score = (0.5 * smith + 0.5 * siem).clamp(0.0, 1.0);
         Ok(RiskAssessment {
-            level: risk_level(score, &input.thresholds),
+            level: risk_level(score, &RISK_BANDS, &input.values),
             score,
             factors,
         })

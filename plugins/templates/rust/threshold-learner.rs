@@ -18,6 +18,8 @@ impl Guest for Plugin {
             kind: PluginKind::ThresholdLearner,
             description: "Lowers risk.low when more than 20% of low-risk resurrections are re-killed.".to_string(),
             uses: vec!["risk.low".into(), "max_adjustment_percent".into(), "min_samples".into()],
+            // A learner gets its thresholds and settings by name.
+            reads: vec![],
         }
     }
 

@@ -14,6 +14,7 @@ impl Guest for Aggressive {
             kind: PluginKind::Strategy,
             description: "Auto-approve up to medium risk unless a strong indicator is present; review high, deny critical.".to_string(),
             uses: vec!["risk".to_string(), "siem_context".to_string(), "module_profile".to_string(), "auto_approve.min_confidence".to_string(), "auto_approve.max_risk_score".to_string()],
+            reads: medic_plugin_sdk::convert::reads(),
         }
     }
 

@@ -14,6 +14,7 @@ impl Guest for Balanced {
             kind: PluginKind::Strategy,
             description: "Auto-approve clear low risk with context, deny critical risk and strong threats, review the rest.".to_string(),
             uses: vec!["risk".to_string(), "siem_context".to_string(), "module_profile".to_string(), "auto_approve.min_confidence".to_string(), "auto_approve.max_risk_score".to_string()],
+            reads: medic_plugin_sdk::convert::reads(),
         }
     }
 

@@ -14,6 +14,7 @@ impl Guest for Bounded {
             kind: PluginKind::ThresholdLearner,
             description: "Per risk band, compares the rate of re-kills, rollbacks and failures with a target and moves the band's threshold by at most max_adjustment_percent.".to_string(),
             uses: vec!["risk.minimal".into(), "risk.low".into(), "risk.medium".into(), "risk.high".into(), "max_adjustment_percent".into(), "min_samples".into()],
+            reads: vec![],
         }
     }
 

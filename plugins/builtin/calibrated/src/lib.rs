@@ -14,6 +14,7 @@ impl Guest for Calibrated {
             kind: PluginKind::ThresholdLearner,
             description: "Moves auto_approve.min_confidence from the outcomes of automatic and human-approved resurrections: tighter after a threat got through, looser after clean resurrections above the limit; by at most max_adjustment_percent.".to_string(),
             uses: vec!["auto_approve.min_confidence".into(), "max_adjustment_percent".into(), "min_samples".into()],
+            reads: vec![],
         }
     }
 

@@ -20,6 +20,7 @@ impl Guest for Conservative {
                 "auto_approve.min_confidence".to_string(),
                 "auto_approve.max_risk_score".to_string(),
             ],
+            reads: medic_plugin_sdk::convert::reads(),
         }
     }
 

@@ -17,6 +17,7 @@ impl Guest for Pessimistic {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            reads: medic_plugin_sdk::convert::reads(),
         }
     }
 

@@ -14,6 +14,7 @@ impl Guest for Weighted {
             kind: PluginKind::RiskScorer,
             description: "Weighted mean of smith confidence, SIEM risk, false-positive history, module criticality and time of day (the configured risk.weights).".to_string(),
             uses: scoring::FACTORS.iter().map(|f| f.to_string()).collect(),
+            reads: medic_plugin_sdk::convert::reads(),
         }
     }
 

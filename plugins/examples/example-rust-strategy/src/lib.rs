@@ -3,11 +3,14 @@
 //! returns a verdict. Everything it may use is in its input: no clock, no
 //! randomness, no I/O. The host's guardrails still have the last word.
 
-use medic_plugin_sdk::helpers::{Reasons, strongest_indicator, value};
+use medic_plugin_sdk::helpers::{Reasons, names, read, strongest_indicator};
 use medic_plugin_sdk::strategy::Guest;
 use medic_plugin_sdk::types::{
     DecideInput, DecisionOutcome, PluginInfo, PluginKind, RiskLevel, Verdict,
 };
+
+/// The named numbers it reads; each call's `values` holds them in this order.
+const READS: &[&str] = &["auto_approve.min_confidence"];
 
 struct Plugin;
 
@@ -19,13 +22,14 @@ impl Guest for Plugin {
             kind: PluginKind::Strategy,
             description: "Approves low risk with SIEM context and no strong indicator; denies critical; a human decides the rest.".to_string(),
             uses: vec!["risk".into(), "context".into(), "auto_approve.min_confidence".into()],
+            reads: names(READS),
         }
     }
 
     fn decide(input: DecideInput) -> Result<Verdict, String> {
         let mut why = Reasons::new("example-rust-strategy");
         let strongest = strongest_indicator(input.context.as_ref());
-        let min_confidence = value(&input.thresholds, "auto_approve.min_confidence", 0.85);
+        let min_confidence = read(READS, &input.values, "auto_approve.min_confidence", 0.85);
         let (outcome, confidence) = match input.risk.level {
             RiskLevel::Critical => {
                 why.add("critical risk: do not resurrect");

@@ -16,11 +16,16 @@ impl Guest for Plugin {
             kind: PluginKind::ThresholdLearner,
             description: "Proposes out-of-bound, unknown and NaN adjustments.".to_string(),
             uses: vec!["risk.low".into()],
+            reads: vec![],
         }
     }
 
     fn learn(input: LearnInput) -> Result<Vec<ThresholdAdjustment>, String> {
-        if input.samples.iter().any(|s| s.kill_id.starts_with("golden-")) {
+        if input
+            .samples
+            .iter()
+            .any(|s| s.kill_id.starts_with("golden-"))
+        {
             return Ok(Vec::new());
         }
         let low = input
@@ -28,7 +33,11 @@ impl Guest for Plugin {
             .iter()
             .find(|v| v.name == "risk.low")
             .map_or(0.4, |v| v.value);
-        let module = input.samples.first().map(|s| s.module.as_str()).unwrap_or("");
+        let module = input
+            .samples
+            .first()
+            .map(|s| s.module.as_str())
+            .unwrap_or("");
         let (name, new_value) = match module {
             "beyond" => ("risk.low".to_string(), low * 1.5),
             "unknown" => ("risk.bogus".to_string(), 0.5),

@@ -25,6 +25,7 @@ impl Guest for Plugin {
             description: "Hostile: a strategy that allocates memory until it is stopped."
                 .to_string(),
             uses: vec![],
+            reads: vec![],
         }
     }
 

@@ -16,6 +16,7 @@ impl Guest for Plugin {
             kind: PluginKind::RiskScorer,
             description: "Returns impossible numbers.".to_string(),
             uses: vec![],
+            reads: vec![],
         }
     }
 

@@ -23,6 +23,7 @@ impl Guest for Plugin {
             kind: PluginKind::Strategy,
             description: "Hostile: tries to remember earlier kills.".to_string(),
             uses: vec![],
+            reads: vec![],
         }
     }
 

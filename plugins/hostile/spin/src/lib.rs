@@ -25,6 +25,7 @@ impl Guest for Plugin {
             kind: PluginKind::Strategy,
             description: "Hostile: a strategy whose decide never returns.".to_string(),
             uses: vec![],
+            reads: vec![],
         }
     }
 

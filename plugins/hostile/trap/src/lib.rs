@@ -24,6 +24,7 @@ impl Guest for Plugin {
             kind: PluginKind::Strategy,
             description: "Hostile: a strategy that traps.".to_string(),
             uses: vec![],
+            reads: vec![],
         }
     }
 

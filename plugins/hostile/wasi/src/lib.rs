@@ -24,6 +24,7 @@ impl Guest for Plugin {
             kind: PluginKind::Strategy,
             description: "Hostile: a strategy that tries to read files, env, the clock and sockets; metadata key attempt picks which.".to_string(),
             uses: vec![],
+            reads: vec![],
         }
     }
 

@@ -13,6 +13,7 @@ impl Guest for Plugin {
             kind: PluginKind::Strategy,
             description: "Claims to be a strategy.".to_string(),
             uses: vec![],
+            reads: vec![],
         }
     }
 
