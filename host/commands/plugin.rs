@@ -251,12 +251,28 @@ fn check(config: &Config, file: &Path, kind: Option<PluginKind>) -> anyhow::Resu
     println!(
         "world:       medic:plugin/{}@{} (this Medic accepts {})",
         plugin.kind(),
-        crate::authoring::wit_version(),
+        plugin.contract_version(),
         crate::plugin::sandbox::ACCEPTED_CONTRACT
     );
     println!("name:        {} {}", info.name, info.version);
     println!("description: {}", info.description);
     println!("uses:        {}", info.uses.join(", "));
+    match (plugin.contract_line(), plugin.kind()) {
+        ("0.1", PluginKind::RiskScorer | PluginKind::Strategy) => {
+            println!("reads:       every named number, by name, in every call (contract 0.1)")
+        }
+        (_, PluginKind::RiskScorer | PluginKind::Strategy) => {
+            let reads = plugin.reads();
+            println!(
+                "reads:       {} by position: {}",
+                reads.len(),
+                reads.join(", ")
+            )
+        }
+        (_, PluginKind::ThresholdLearner) => {
+            println!("reads:       its thresholds and settings, by name")
+        }
+    }
     println!("exports:     {}", plugin.exports().join(", "));
     println!("imports:");
     for import in plugin.imports() {

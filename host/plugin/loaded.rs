@@ -337,6 +337,29 @@ impl Plugin {
         }
     }
 
+    /// The contract version the plugin was built against, from its imports
+    /// of the contract (its line when it imports none).
+    pub fn contract_version(&self) -> String {
+        self.imports
+            .iter()
+            .find_map(|i| i.strip_prefix("medic:plugin/"))
+            .and_then(|i| i.split_once('@'))
+            .map_or_else(|| self.contract_line().to_string(), |(_, v)| v.to_string())
+    }
+
+    /// The names of the numbers a 0.2 scorer or strategy reads, in the order
+    /// of each call's `values` (none for a learner or a 0.1 plugin).
+    pub fn reads(&self) -> Vec<String> {
+        let facts = ModuleProfile::fact_names();
+        self.reads
+            .iter()
+            .map(|r| match r {
+                Read::Fact(i) => facts[*i].to_string(),
+                Read::Named(name) => name.clone(),
+            })
+            .collect()
+    }
+
     /// `describe`, and the names of what a 0.2 plugin reads (none for 0.1).
     fn describe_with_reads(&self) -> Result<(PluginInfo, Vec<String>), PluginError> {
         self.invoke(|store, live| {

@@ -245,7 +245,16 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
     };
     let out = check("contract-0-1-0", "strategy");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("accepts 0.2.0, or 0.1.0 to 0.1.1"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .contains("medic:plugin/strategy@0.1.0 (this Medic accepts 0.2.0, or 0.1.0 to 0.1.1)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("reads:       every named number, by name, in every call (contract 0.1)"),
+        "{stdout}"
+    );
     for (crate_name, kind, hint) in [
         ("hostile-wrong-world", "strategy", "hint: this file is a"),
         (

@@ -37,8 +37,12 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
     assert!(ok, "{err}");
     assert!(
         out.contains(
-            "world:       medic:plugin/strategy@0.1.1 (this Medic accepts 0.1.0 to 0.1.1)"
+            "world:       medic:plugin/strategy@0.2.0 (this Medic accepts 0.2.0, or 0.1.0 to 0.1.1)"
         ),
+        "{out}"
+    );
+    assert!(
+        out.contains("reads:       33 by position: risk.minimal, risk.low,"),
         "{out}"
     );
     assert!(out.contains("golden:      5 case(s) passed"), "{out}");
