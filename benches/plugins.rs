@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use medic::config::{Config, Isolation};
-use medic::model::KillCase;
+use medic::model::{KillCase, ModuleProfile, Resembling, Tally};
 use medic::plugin::loaded::score_then_decide;
 use medic::plugin::sandbox::Sandbox;
 use medic::plugin::{
@@ -20,8 +20,14 @@ use medic::plugin::{
     ScoreRequest, golden, native, reload, thresholds_from_config,
 };
 
+/// A built plugin: from `MEDIC_BENCH_PLUGINS_DIR` when set (to measure
+/// another build of the same plugins — say, an earlier commit's, built
+/// against contract 0.1 — on this host in the same sitting), else from
+/// this build's.
 fn wasm(name: &str) -> PathBuf {
-    PathBuf::from(BUILT_PLUGINS_DIR).join(format!("{}.wasm", name.replace('-', "_")))
+    let dir = std::env::var_os("MEDIC_BENCH_PLUGINS_DIR")
+        .map_or_else(|| PathBuf::from(BUILT_PLUGINS_DIR), PathBuf::from);
+    dir.join(format!("{}.wasm", name.replace('-', "_")))
 }
 
 fn config(isolation: Isolation) -> Config {
@@ -43,30 +49,74 @@ fn load(config: &Config, name: &str) -> Plugin {
     .expect("plugin loads")
 }
 
-fn case() -> KillCase {
-    golden::case("cascade").cloned().expect("golden case")
+/// The kill every score+decide benchmark judges: the `cascade` golden kill
+/// with SIEM context, its module's profile, and — as on a Medic that has
+/// learnt from outcomes — counts of known kills like it (the `known.*`
+/// facts the `evidence` scorer reads).
+fn case() -> (KillCase, ModuleProfile) {
+    let kill = golden::case("cascade").cloned().expect("golden case");
+    let mut profile = kill.profile_or_default();
+    let tally = |threats, false_positives| Tally {
+        threats,
+        false_positives,
+        unresolved: 2,
+    };
+    profile.known = Some(Resembling {
+        all: tally(400, 900),
+        siem_risk: tally(30, 70),
+        fp_history: tally(50, 120),
+        indicators: tally(40, 60),
+        smith_confidence: tally(35, 80),
+        kill_reason: tally(90, 200),
+    });
+    (kill, profile)
 }
 
 fn score_decide(c: &mut Criterion) {
-    let kill = case();
-    let profile = kill.profile_or_default();
+    let (kill, profile) = case();
     let mut group = c.benchmark_group("score_decide_per_kill");
-    // The last: what passing the thresholds (thirteen named values, to
-    // each of the two plugins) costs of a kill.
-    for (label, isolation, thresholds) in [
-        ("wasm_strict", Isolation::Strict, true),
-        ("wasm_reuse", Isolation::Reuse, true),
-        ("wasm_reuse_no_thresholds", Isolation::Reuse, false),
+    // Two pairs: the shipped default (`weighted` + `balanced`) and the
+    // semi-auto default (`evidence` + `pessimistic`), each through the
+    // plugins in both isolation modes and natively. `_no_thresholds`: what
+    // passing the thresholds and facts costs of a kill (none passed; the
+    // plugins use their defaults).
+    for (pair, scorer_name, strategy_name) in [
+        ("", "weighted", "balanced"),
+        ("evidence_", "evidence", "pessimistic"),
     ] {
-        let cfg = config(isolation);
-        let t = if thresholds {
-            thresholds_from_config(&cfg)
-        } else {
-            Default::default()
-        };
-        let scorer = load(&cfg, "weighted");
-        let strategy = load(&cfg, "balanced");
-        group.bench_function(label, |b| {
+        for (label, isolation, thresholds) in [
+            ("wasm_strict", Isolation::Strict, true),
+            ("wasm_reuse", Isolation::Reuse, true),
+            ("wasm_reuse_no_thresholds", Isolation::Reuse, false),
+        ] {
+            let cfg = config(isolation);
+            let t = if thresholds {
+                thresholds_from_config(&cfg)
+            } else {
+                Default::default()
+            };
+            let mut p = profile.clone();
+            if !thresholds {
+                p.known = None;
+            }
+            let scorer = load(&cfg, scorer_name);
+            let strategy = load(&cfg, strategy_name);
+            group.bench_function(format!("{pair}{label}"), |b| {
+                b.iter(|| {
+                    let req = ScoreRequest {
+                        kill: &kill.kill,
+                        context: kill.context.as_ref(),
+                        profile: &p,
+                        thresholds: &t,
+                    };
+                    let (risk, verdict) = score_then_decide(&scorer, &strategy, &req);
+                    risk.expect("scores");
+                    verdict.expect("decided").expect("decides")
+                })
+            });
+        }
+        let t = thresholds_from_config(&config(Isolation::Strict));
+        group.bench_function(format!("{pair}native"), |b| {
             b.iter(|| {
                 let req = ScoreRequest {
                     kill: &kill.kill,
@@ -74,25 +124,11 @@ fn score_decide(c: &mut Criterion) {
                     profile: &profile,
                     thresholds: &t,
                 };
-                let (risk, verdict) = score_then_decide(&scorer, &strategy, &req);
-                risk.expect("scores");
-                verdict.expect("decided").expect("decides")
+                let risk = native::score_with(scorer_name, &req).expect("scores");
+                native::decide(strategy_name, &DecideRequest::new(req, &risk)).expect("decides")
             })
         });
     }
-    let t = thresholds_from_config(&config(Isolation::Strict));
-    group.bench_function("native", |b| {
-        b.iter(|| {
-            let req = ScoreRequest {
-                kill: &kill.kill,
-                context: kill.context.as_ref(),
-                profile: &profile,
-                thresholds: &t,
-            };
-            let risk = native::score(&req).expect("scores");
-            native::decide("balanced", &DecideRequest::new(req, &risk)).expect("decides")
-        })
-    });
     group.finish();
 }
 
@@ -113,8 +149,7 @@ fn swap_once(
     version: &str,
     t: &medic::model::NamedValues,
 ) -> Duration {
-    let kill = case();
-    let profile = kill.profile_or_default();
+    let (kill, profile) = case();
     let req = ScoreRequest {
         kill: &kill.kill,
         context: kill.context.as_ref(),

@@ -398,6 +398,11 @@ fn engine_config(max_instances: u32, memory_limit: usize) -> Config {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // For profiling plugins with `perf`: names the compiled guest functions
+    // in /tmp/perf-<pid>.map (docs/BENCHMARKS.md, "Plugin host").
+    if std::env::var_os("MEDIC_PLUGIN_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(max_instances)
         .total_core_instances(max_instances.saturating_mul(8))
