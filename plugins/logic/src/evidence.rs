@@ -222,15 +222,50 @@ fn history(p: &ModuleProfile, values: &[NamedValue]) -> (f64, f64) {
     (false_positives, threats)
 }
 
+/// Which terms of an estimate get their detail written: formatting the
+/// numbers is most of an estimate's cost, and a strategy that quotes one
+/// term needs only that one's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Describe<'a> {
+    All,
+    Only(&'a str),
+    None,
+}
+
+impl Describe<'_> {
+    fn wants(self, name: &str) -> bool {
+        match self {
+            Describe::All => true,
+            Describe::Only(n) => n == name,
+            Describe::None => false,
+        }
+    }
+}
+
 /// One piece of evidence: its log-odds shift is kept in `contribution`
 /// until [`as_factors`] turns the terms into the contract's [0, 1] factors.
-fn term(terms: &mut Vec<RiskFactor>, name: &str, shift: f64, detail: String) {
+/// Its detail is written only when `describe` wants it (empty otherwise).
+fn term(
+    terms: &mut Vec<RiskFactor>,
+    describe: Describe<'_>,
+    name: &str,
+    shift: f64,
+    detail: impl FnOnce() -> String,
+) {
+    let detail = if describe.wants(name) {
+        use std::fmt::Write;
+        let mut d = detail();
+        let _ = write!(d, " (log-odds {shift:+.2})");
+        d
+    } else {
+        String::new()
+    };
     terms.push(RiskFactor {
         name: name.to_string(),
         value: 0.0,
         weight: 0.0,
         contribution: shift,
-        detail: format!("{detail} (log-odds {shift:+.2})"),
+        detail,
     });
 }
 
@@ -239,10 +274,10 @@ fn term(terms: &mut Vec<RiskFactor>, name: &str, shift: f64, detail: String) {
 /// `weight` its share of all the evidence (by the size of its shift), and
 /// its `contribution` the two multiplied, so the contributions sum to the
 /// evidence's weighted verdict.
-pub fn as_factors(terms: &[RiskFactor]) -> Vec<RiskFactor> {
+pub fn as_factors(terms: Vec<RiskFactor>) -> Vec<RiskFactor> {
     let total: f64 = terms.iter().map(|t| t.contribution.abs()).sum();
     terms
-        .iter()
+        .into_iter()
         .map(|t| {
             let value = sigmoid(t.contribution);
             let weight = if total > 0.0 {
@@ -251,23 +286,34 @@ pub fn as_factors(terms: &[RiskFactor]) -> Vec<RiskFactor> {
                 0.0
             };
             RiskFactor {
-                name: t.name.clone(),
+                name: t.name,
                 value,
                 weight,
                 contribution: (value * weight).clamp(0.0, 1.0),
-                detail: t.detail.clone(),
+                detail: t.detail,
             }
         })
         .collect()
 }
 
 /// Estimates how likely the kill was right, from the kill, the SIEM context
-/// and the module's history.
+/// and the module's history, every term described.
 pub fn estimate(
     kill: &crate::types::KillReport,
     context: Option<&SiemContext>,
     profile: &ModuleProfile,
     values: &[NamedValue],
+) -> Estimate {
+    estimate_described(kill, context, profile, values, Describe::All)
+}
+
+/// [`estimate`], with the details of only the terms `describe` wants.
+pub fn estimate_described(
+    kill: &crate::types::KillReport,
+    context: Option<&SiemContext>,
+    profile: &ModuleProfile,
+    values: &[NamedValue],
+    describe: Describe<'_>,
 ) -> Estimate {
     let mut terms = Vec::with_capacity(6);
     let known = Known::from_values(values);
@@ -283,10 +329,7 @@ pub fn estimate(
         base_share * PRIOR_STRENGTH + threats,
         (1.0 - base_share) * PRIOR_STRENGTH + fps,
     );
-    term(
-        &mut terms,
-        "module_history",
-        prior,
+    term(&mut terms, describe, "module_history", prior, || {
         format!(
             "{} confirmed false positive(s), {} confirmed threat(s) (re-kills, rollbacks, denied by a person) for {}{}",
             fps,
@@ -296,8 +339,8 @@ pub fn estimate(
                 ", against {} and {} in all Medic's history",
                 k.false_positives, k.threats
             ))
-        ),
-    );
+        )
+    });
     let mut log_odds = prior;
     // One calibrated piece of evidence: the model's shift, or, with
     // history, what happened to the known kills that resembled this one.
@@ -344,12 +387,9 @@ pub fn estimate(
             );
             log_odds += shift;
             variance += v;
-            term(
-                &mut terms,
-                "siem_risk_score",
-                shift,
-                format!("SIEM risk {risk:.2}{}", seen(counts)),
-            );
+            term(&mut terms, describe, "siem_risk_score", shift, || {
+                format!("SIEM risk {risk:.2}{}", seen(counts))
+            });
             let strongest = crate::values::strongest_indicator(ctx);
             let counts = known.map(|k| k.indicators);
             let (shift, v) = if strongest > 0.5 {
@@ -364,10 +404,7 @@ pub fn estimate(
             log_odds += shift;
             variance += v;
             if strongest > 0.0 || shift != 0.0 {
-                term(
-                    &mut terms,
-                    "threat_indicators",
-                    shift,
+                term(&mut terms, describe, "threat_indicators", shift, || {
                     format!(
                         "{} indicator(s){}{}",
                         ctx.threat_indicators.len(),
@@ -377,8 +414,8 @@ pub fn estimate(
                             String::new()
                         },
                         seen(counts)
-                    ),
-                );
+                    )
+                });
             }
             let on_record = ctx.false_positive_history.min(FP_HISTORY_CAP);
             let counts = known.map(|k| k.fp_history);
@@ -391,23 +428,23 @@ pub fn estimate(
             variance += v;
             term(
                 &mut terms,
+                describe,
                 "false_positive_history",
                 shift,
-                format!(
-                    "the SIEM has {} earlier false positive(s) on record{}",
-                    ctx.false_positive_history,
-                    seen(counts)
-                ),
+                || {
+                    format!(
+                        "the SIEM has {} earlier false positive(s) on record{}",
+                        ctx.false_positive_history,
+                        seen(counts)
+                    )
+                },
             );
         }
         None => {
             variance += NO_CONTEXT_VARIANCE;
-            term(
-                &mut terms,
-                "siem_risk_score",
-                0.0,
-                "no SIEM context: the estimate is much less certain".to_string(),
-            );
+            term(&mut terms, describe, "siem_risk_score", 0.0, || {
+                "no SIEM context: the estimate is much less certain".to_string()
+            });
         }
     }
 
@@ -429,22 +466,16 @@ pub fn estimate(
     let (shift, v) = read(SMITH_WEIGHT * logit(confidence), SMITH_VARIANCE, counts);
     log_odds += shift;
     variance += v;
-    term(
-        &mut terms,
-        "smith_confidence",
-        shift,
-        format!("Smith's confidence {confidence:.2}{}", seen(counts)),
-    );
+    term(&mut terms, describe, "smith_confidence", shift, || {
+        format!("Smith's confidence {confidence:.2}{}", seen(counts))
+    });
     let counts = known.and_then(|k| claim(k, |k| k.kill_reason));
     let (shift, v) = read(reason_shift, 0.0, counts);
     log_odds += shift;
     variance += v;
-    term(
-        &mut terms,
-        "kill_reason",
-        shift,
-        format!("reason {}{}", kill.kill_reason.as_str(), seen(counts)),
-    );
+    term(&mut terms, describe, "kill_reason", shift, || {
+        format!("reason {}{}", kill.kill_reason.as_str(), seen(counts))
+    });
     Estimate {
         log_odds,
         variance,
@@ -492,7 +523,7 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
             "kill.confidence_score {confidence} is outside [0, 1]"
         ));
     }
-    let e = estimate(
+    let mut e = estimate(
         &input.kill,
         input.context.as_ref(),
         &input.profile,
@@ -500,7 +531,7 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
     );
     let impact = impact(input.profile.criticality);
     let score = (e.likely() * impact).clamp(0.0, 1.0);
-    let mut factors = as_factors(&e.terms);
+    let mut factors = as_factors(std::mem::take(&mut e.terms));
     factors.push(RiskFactor {
         name: "module_criticality".to_string(),
         value: impact,
@@ -528,12 +559,29 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
     let risk = &input.risk;
     let min_confidence = get(&input.thresholds, names::AUTO_APPROVE_MIN_CONFIDENCE, 0.85);
     let max_score = get(&input.thresholds, names::AUTO_APPROVE_MAX_RISK_SCORE, 0.4);
-    let e = estimate(
-        &input.kill,
-        input.context.as_ref(),
-        &input.profile,
-        &input.thresholds,
-    );
+    // The numbers first; then the one term the reasoning quotes, described
+    // (the same numbers: the estimate is a pure function of its input).
+    let weighed = |describe| {
+        estimate_described(
+            &input.kill,
+            input.context.as_ref(),
+            &input.profile,
+            &input.thresholds,
+            describe,
+        )
+    };
+    let e = weighed(Describe::None);
+    let top = e
+        .terms
+        .iter()
+        .max_by(|a, b| a.contribution.abs().total_cmp(&b.contribution.abs()))
+        .map(|t| weighed(Describe::Only(&t.name)))
+        .and_then(|described| {
+            described
+                .terms
+                .into_iter()
+                .max_by(|a, b| a.contribution.abs().total_cmp(&b.contribution.abs()))
+        });
     // How sure it is that resurrecting does no harm: the cautious
     // likelihood of a threat, times the module's impact, weighed
     // HARM_WEIGHT to one.
@@ -550,11 +598,7 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
             risk.score
         ),
     ];
-    if let Some(top) = e
-        .terms
-        .iter()
-        .max_by(|a, b| a.contribution.abs().total_cmp(&b.contribution.abs()))
-    {
+    if let Some(top) = top {
         reasoning.push(format!(
             "weightiest evidence: {} ({})",
             top.name, top.detail
@@ -661,6 +705,44 @@ mod tests {
             thresholds: input.thresholds,
             risk,
         })
+    }
+
+    /// Describing only the term a strategy quotes changes nothing: the same
+    /// numbers, and the quoted term's detail as the fully described
+    /// estimate writes it (the scorer's factors keep every detail).
+    #[test]
+    fn pessimistic_quotes_the_weightiest_term_as_the_full_estimate_describes_it() {
+        for input in [
+            fixtures::low_risk(),
+            calibrated_low_risk(),
+            fixtures::critical_threat(),
+        ] {
+            let full = estimated(&input);
+            let bare = estimate_described(
+                &input.kill,
+                input.context.as_ref(),
+                &input.profile,
+                &input.thresholds,
+                Describe::None,
+            );
+            assert_eq!(full.log_odds, bare.log_odds);
+            assert_eq!(full.variance, bare.variance);
+            assert!(bare.terms.iter().all(|t| t.detail.is_empty()));
+            assert!(full.terms.iter().all(|t| t.detail.contains("(log-odds ")));
+            let top = full
+                .terms
+                .iter()
+                .max_by(|a, b| a.contribution.abs().total_cmp(&b.contribution.abs()))
+                .unwrap();
+            let quoted = format!("weightiest evidence: {} ({})", top.name, top.detail);
+            let factors = score(&input).unwrap().factors;
+            assert!(
+                factors
+                    .iter()
+                    .any(|f| f.name == top.name && f.detail == top.detail)
+            );
+            assert!(decide(input).reasoning.contains(&quoted), "{quoted}");
+        }
     }
 
     #[test]
