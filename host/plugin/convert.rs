@@ -220,6 +220,15 @@ macro_rules! shared_conversions {
             }
         }
 
+        pub fn learn_input(req: &crate::LearnRequest<'_>) -> w::LearnInput {
+            w::LearnInput {
+                thresholds: named(req.thresholds),
+                samples: req.samples.iter().map(sample).collect(),
+                settings: named(req.settings),
+                now_ms: req.now.timestamp_millis(),
+            }
+        }
+
         fn kind(k: w::PluginKind) -> m::PluginKind {
             match k {
                 w::PluginKind::RiskScorer => m::PluginKind::RiskScorer,

@@ -471,26 +471,12 @@ impl Plugin {
     /// Proposes threshold adjustments from outcomes (learners only).
     pub fn learn(&self, req: &LearnRequest<'_>) -> Result<Vec<ThresholdAdjustment>, PluginError> {
         let out = self.invoke(|store, live| match live {
-            Live::Learner(p) => {
-                let input = v0_2::types::LearnInput {
-                    thresholds: c02::named(req.thresholds),
-                    samples: req.samples.iter().map(c02::sample).collect(),
-                    settings: c02::named(req.settings),
-                    now_ms: req.now.timestamp_millis(),
-                };
-                Ok(p.call_learn(store, &input)?
-                    .map(|v| v.into_iter().map(c02::adjustment).collect::<Vec<_>>()))
-            }
-            Live::Learner01(p) => {
-                let input = v0_1::types::LearnInput {
-                    thresholds: c01::named(req.thresholds),
-                    samples: req.samples.iter().map(c01::sample).collect(),
-                    settings: c01::named(req.settings),
-                    now_ms: req.now.timestamp_millis(),
-                };
-                Ok(p.call_learn(store, &input)?
-                    .map(|v| v.into_iter().map(c01::adjustment).collect::<Vec<_>>()))
-            }
+            Live::Learner(p) => Ok(p
+                .call_learn(store, &c02::learn_input(req))?
+                .map(|v| v.into_iter().map(c02::adjustment).collect::<Vec<_>>())),
+            Live::Learner01(p) => Ok(p
+                .call_learn(store, &c01::learn_input(req))?
+                .map(|v| v.into_iter().map(c01::adjustment).collect::<Vec<_>>())),
             _ => Ok(Err(wrong_kind(PluginKind::ThresholdLearner))),
         });
         let max_pct = req

@@ -130,33 +130,27 @@ impl wasmtime::ResourceLimiter for HostState {
 impl v0_2::types::Host for HostState {}
 impl v0_1::types::Host for HostState {}
 
-impl v0_2::host::Host for HostState {
-    fn log(&mut self, level: v0_2::host::LogLevel, message: String) {
-        use v0_2::host::LogLevel as L;
-        let level = match level {
-            L::Trace => tracing::Level::TRACE,
-            L::Debug => tracing::Level::DEBUG,
-            L::Info => tracing::Level::INFO,
-            L::Warn => tracing::Level::WARN,
-            L::Error => tracing::Level::ERROR,
-        };
-        self.log_line(level, message);
-    }
+/// The `log` import of one line of the contract, into [`HostState::log_line`].
+macro_rules! log_import {
+    ($line:ident) => {
+        impl $line::host::Host for HostState {
+            fn log(&mut self, level: $line::host::LogLevel, message: String) {
+                use $line::host::LogLevel as L;
+                let level = match level {
+                    L::Trace => tracing::Level::TRACE,
+                    L::Debug => tracing::Level::DEBUG,
+                    L::Info => tracing::Level::INFO,
+                    L::Warn => tracing::Level::WARN,
+                    L::Error => tracing::Level::ERROR,
+                };
+                self.log_line(level, message);
+            }
+        }
+    };
 }
 
-impl v0_1::host::Host for HostState {
-    fn log(&mut self, level: v0_1::host::LogLevel, message: String) {
-        use v0_1::host::LogLevel as L;
-        let level = match level {
-            L::Trace => tracing::Level::TRACE,
-            L::Debug => tracing::Level::DEBUG,
-            L::Info => tracing::Level::INFO,
-            L::Warn => tracing::Level::WARN,
-            L::Error => tracing::Level::ERROR,
-        };
-        self.log_line(level, message);
-    }
-}
+log_import!(v0_2);
+log_import!(v0_1);
 
 impl HostState {
     /// One line a plugin logs, within the limits of a call.
