@@ -327,46 +327,38 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl ModuleProfile {
-    /// The facts about the module that contract 0.1's profile record cannot
-    /// carry, as the named values added to every plugin call's list
-    /// (`module.human_approvals`, `module.human_denials`).
-    /// How many facts [`Self::fact_values`] gives.
+    /// How many facts there are with the counts of known kills
+    /// ([`Self::fact_names`], [`Self::fact_values`]).
     pub const FACTS: usize = 19;
 
     /// The names of the facts, in the order of [`Self::fact_values`].
     pub fn fact_names() -> [&'static str; Self::FACTS] {
+        let every = ModuleProfile {
+            known: Some(Resembling::default()),
+            ..ModuleProfile::default()
+        };
         let mut out = [""; Self::FACTS];
-        for (slot, (name, _)) in out.iter_mut().zip(Self::default().all_facts()) {
+        for (slot, (name, _)) in out.iter_mut().zip(every.facts()) {
             *slot = name;
         }
         out
     }
 
-    /// The facts' numbers in the order of [`Self::fact_names`]; NaN for the
-    /// counts of known kills when there are none to give.
+    /// The facts' numbers in the order of [`Self::fact_names`] (a 0.2
+    /// plugin reads them by position); NaN for the counts of known kills
+    /// when there are none to give.
     pub fn fact_values(&self) -> [f64; Self::FACTS] {
         let mut out = [f64::NAN; Self::FACTS];
-        out[0] = f64::from(self.human_approvals);
-        out[1] = f64::from(self.human_denials);
-        if let Some(known) = &self.known {
-            for (slot, (_, value)) in out[2..].iter_mut().zip(known.facts()) {
-                *slot = value;
-            }
+        for (slot, (_, value)) in out.iter_mut().zip(self.facts()) {
+            *slot = value;
         }
         out
     }
 
-    /// Every fact with a number, the counts of known kills at 0 when absent.
-    fn all_facts(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
-        use medic_plugin_logic::values::names as n;
-        [
-            (n::MODULE_HUMAN_APPROVALS, f64::from(self.human_approvals)),
-            (n::MODULE_HUMAN_DENIALS, f64::from(self.human_denials)),
-        ]
-        .into_iter()
-        .chain(self.known.unwrap_or_default().facts())
-    }
-
+    /// The facts about the module that the contract's profile record cannot
+    /// carry, as the named values added to every 0.1 plugin call's list
+    /// (`module.human_approvals`, `module.human_denials`, then the counts of
+    /// known kills like this one when there are any).
     pub fn facts(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
         use medic_plugin_logic::values::names as n;
         [

@@ -86,11 +86,6 @@ impl<'a> Prepared<'a> {
         Prepared { req, input: None }
     }
 
-    /// The request the kill came in.
-    pub fn request(&self) -> &ScoreRequest<'a> {
-        &self.req
-    }
-
     fn take(&mut self) -> v0_2::types::ScoreInput {
         match self.input.take() {
             Some(input) => input,
