@@ -8,7 +8,7 @@
 //! worker it would keep that worker from every connection it serves. Here
 //! the caller awaits the answer, and the operating system shares the cores
 //! between these threads and the workers. `medic replay` does not use
-//! this: it judges on rayon's threads and has no I/O to keep alive.
+//! this: it judges on its own lanes' threads and has no I/O to keep alive.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};

@@ -4,6 +4,8 @@
 
 pub mod engine;
 pub mod html;
+mod lane;
+mod lanes;
 pub mod record;
 pub mod recording;
 pub mod simulate;
