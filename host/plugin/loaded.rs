@@ -12,6 +12,8 @@ use serde::Serialize;
 use wasmtime::Store;
 use wasmtime::component::Component;
 
+use medic_plugin_logic::values::names::CALL_EXPLAIN;
+
 use super::bindings::{v0_1, v0_2};
 use super::cache::{compile, sha256_hex};
 use super::convert::{v0_1 as c01, v0_2 as c02};
@@ -72,6 +74,9 @@ enum Read {
     Fact(usize),
     /// A threshold or other named number of the call.
     Named(String),
+    /// Whether anyone will read the call's details and reasoning
+    /// (`call.explain`: 1, or 0 in replay; see [`Prepared::unexplained`]).
+    Explain,
 }
 
 /// A kill in contract 0.2's types, converted once for every plugin that
@@ -79,11 +84,25 @@ enum Read {
 pub struct Prepared<'a> {
     req: ScoreRequest<'a>,
     input: Option<v0_2::types::ScoreInput>,
+    explain: bool,
 }
 
 impl<'a> Prepared<'a> {
     pub fn new(req: ScoreRequest<'a>) -> Self {
-        Prepared { req, input: None }
+        Prepared {
+            req,
+            input: None,
+            explain: true,
+        }
+    }
+
+    /// Nobody will read the factors' details or the reasoning of the calls
+    /// on this kill (`medic replay` keeps outcomes, levels, scores and
+    /// confidences only): a 0.2 plugin reading `call.explain` gets 0 and
+    /// may skip writing them. What it decides must not change.
+    pub fn unexplained(mut self) -> Self {
+        self.explain = false;
+        self
     }
 
     fn take(&mut self) -> v0_2::types::ScoreInput {
@@ -245,6 +264,7 @@ impl Plugin {
                 .into_iter()
                 .map(|name| match facts.iter().position(|f| *f == name) {
                     Some(i) => Read::Fact(i),
+                    None if name == CALL_EXPLAIN => Read::Explain,
                     None => Read::Named(name),
                 })
                 .collect();
@@ -351,6 +371,7 @@ impl Plugin {
             .map(|r| match r {
                 Read::Fact(i) => facts[*i].to_string(),
                 Read::Named(name) => name.clone(),
+                Read::Explain => CALL_EXPLAIN.to_string(),
             })
             .collect()
     }
@@ -373,13 +394,14 @@ impl Plugin {
     /// The numbers a 0.2 plugin reads, in its order, for one call: each
     /// from the call's named numbers or the module's facts, NaN when there
     /// is none of that name.
-    fn values(&self, thresholds: &NamedValues, profile: &ModuleProfile) -> Vec<f64> {
+    fn values(&self, thresholds: &NamedValues, profile: &ModuleProfile, explain: bool) -> Vec<f64> {
         let facts = profile.fact_values();
         self.reads
             .iter()
             .map(|r| match r {
                 Read::Fact(i) => facts[*i],
                 Read::Named(name) => thresholds.get(name).copied().unwrap_or(f64::NAN),
+                Read::Explain => f64::from(u8::from(explain)),
             })
             .collect()
     }
@@ -400,7 +422,7 @@ impl Plugin {
             })
         } else {
             let mut input = kill.take();
-            input.values = self.values(req.thresholds, req.profile);
+            input.values = self.values(req.thresholds, req.profile, kill.explain);
             let out = self.invoke(|store, live| match live {
                 Live::Scorer(p) => Ok(p.call_score(store, &input)?.map(c02::risk)),
                 _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
@@ -446,7 +468,7 @@ impl Plugin {
                 _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
             })
         } else {
-            let values = self.values(thresholds, kill.req.profile);
+            let values = self.values(thresholds, kill.req.profile, kill.explain);
             let input = c02::decide_input(kill.take(), risk, values);
             let out = self.invoke(|store, live| match live {
                 Live::Strategy(p) => Ok(p.call_decide(store, &input)?.map(c02::verdict)),

@@ -149,12 +149,14 @@ impl Worker {
             .scored
             .get()
             .filter(|s| s.scorer == scorer && s.profile == profile);
+        // A replay keeps no details or reasoning: plugins may skip them.
         let mut kill = Prepared::new(ScoreRequest {
             kill: &rec.kill,
             context: rec.context.as_ref(),
             profile: &profile,
             thresholds: g.thresholds,
-        });
+        })
+        .unexplained();
         let mut own = None;
         let risk = match shared {
             Some(s) => Ok(&s.risk),

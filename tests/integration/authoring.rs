@@ -277,8 +277,9 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
 
 /// Contract 0.2: a scorer or strategy names what it reads once, in
 /// `describe`, and each call carries those numbers in that order and no
-/// names — thresholds, the module's facts, and NaN for a name the host has
-/// no number for (the plugin's own default then applies).
+/// names — thresholds, the module's facts, whether anyone will read the
+/// reasoning (`call.explain`: 1 for a live decision), and NaN for a name the
+/// host has no number for (the plugin's own default then applies).
 #[test]
 fn a_02_plugin_gets_the_numbers_it_reads_in_its_order() {
     let config = crate::support::default_config();
@@ -307,8 +308,9 @@ fn a_02_plugin_gets_the_numbers_it_reads_in_its_order() {
             "auto_approve.min_confidence=0.91",
             "module.human_denials=3",
             "known.threats=NaN",
+            "call.explain=1",
             "no.such.value=NaN",
-            "values=4",
+            "values=5",
             "read no.such.value with default 7: 7",
         ]
     );

@@ -42,7 +42,7 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
         "{out}"
     );
     assert!(
-        out.contains("reads:       33 by position: risk.minimal, risk.low,"),
+        out.contains("reads:       34 by position: risk.minimal, risk.low,"),
         "{out}"
     );
     assert!(out.contains("golden:      5 case(s) passed"), "{out}");

@@ -103,6 +103,19 @@ fn replay_output_is_identical_whatever_the_threads() {
         outputs[0].1 == outputs[1].1,
         "decisions differ between 1 and 3 threads"
     );
+    // Replay keeps no reasoning: a plugin reading `call.explain` gets 0
+    // (the echo-reads fixture answers 0.25 then, 0.5 live).
+    let echo = crate::support::wasm("echo-reads").display().to_string();
+    let mut o = options(&rec, &[&echo], 2);
+    let decisions = dir.path().join("decisions-echo.jsonl");
+    o.decisions = Some(decisions.clone());
+    medic::replay::run(&config, &o).unwrap();
+    let lines = std::fs::read_to_string(&decisions).unwrap();
+    assert_eq!(lines.lines().count(), 3000);
+    for line in lines.lines() {
+        let d: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(d["confidence"], 0.25, "{line}");
+    }
     // A strategy given as a .wasm path is the same as the built-in by name.
     let by_path = crate::support::wasm("balanced").display().to_string();
     let (a, _) = medic::replay::run(&config, &options(&rec, &["balanced"], 2)).unwrap();

@@ -523,11 +523,19 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
             "kill.confidence_score {confidence} is outside [0, 1]"
         ));
     }
-    let mut e = estimate(
+    // Formatting the details is most of an estimate's cost: written only
+    // when someone will read them.
+    let explain = crate::values::explains(&input.thresholds);
+    let mut e = estimate_described(
         &input.kill,
         input.context.as_ref(),
         &input.profile,
         &input.thresholds,
+        if explain {
+            Describe::All
+        } else {
+            Describe::None
+        },
     );
     let impact = impact(input.profile.criticality);
     let score = (e.likely() * impact).clamp(0.0, 1.0);
@@ -537,13 +545,17 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
         value: impact,
         weight: 0.0,
         contribution: 0.0,
-        detail: format!(
-            "likely right {:.2} (between {:.2} and {:.2}) x impact {impact} of a {} module",
-            e.likely(),
-            e.lower(),
-            e.upper(),
-            input.profile.criticality.as_str()
-        ),
+        detail: if explain {
+            format!(
+                "likely right {:.2} (between {:.2} and {:.2}) x impact {impact} of a {} module",
+                e.likely(),
+                e.lower(),
+                e.upper(),
+                input.profile.criticality.as_str()
+            )
+        } else {
+            String::new()
+        },
     });
     Ok(RiskAssessment {
         level: Bands::from_values(&input.thresholds).level(score),
@@ -574,6 +586,7 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
     let top = e
         .terms
         .iter()
+        .filter(|_| crate::values::explains(&input.thresholds))
         .max_by(|a, b| a.contribution.abs().total_cmp(&b.contribution.abs()))
         .map(|t| weighed(Describe::Only(&t.name)))
         .and_then(|described| {
@@ -742,6 +755,53 @@ mod tests {
                     .any(|f| f.name == top.name && f.detail == top.detail)
             );
             assert!(decide(input).reasoning.contains(&quoted), "{quoted}");
+        }
+    }
+
+    /// With `call.explain` 0 (replay) the scorer writes no details and the
+    /// strategy quotes no term, and nothing they decide changes: the same
+    /// score, level, factors' numbers, outcome and confidence.
+    #[test]
+    fn unexplained_calls_decide_exactly_as_explained_ones_without_the_words() {
+        let mut no_context = fixtures::low_risk();
+        no_context.context = None;
+        for input in [
+            fixtures::low_risk(),
+            calibrated_low_risk(),
+            fixtures::critical_threat(),
+            no_context,
+        ] {
+            let mut quiet = input.clone();
+            quiet.thresholds.push(NamedValue {
+                name: names::CALL_EXPLAIN.into(),
+                value: 0.0,
+            });
+            let (told, untold) = (score(&input).unwrap(), score(&quiet).unwrap());
+            assert_eq!((told.score, told.level), (untold.score, untold.level));
+            assert_eq!(told.factors.len(), untold.factors.len());
+            for (a, b) in told.factors.iter().zip(&untold.factors) {
+                assert_eq!(
+                    (&a.name, a.value, a.weight, a.contribution),
+                    (&b.name, b.value, b.weight, b.contribution)
+                );
+                assert!(!a.detail.is_empty() && b.detail.is_empty(), "{a:?} {b:?}");
+            }
+            let (said, unsaid) = (decide(input), decide(quiet));
+            assert_eq!(
+                (said.outcome, said.confidence),
+                (unsaid.outcome, unsaid.confidence)
+            );
+            assert!(
+                said.reasoning
+                    .iter()
+                    .any(|r| r.starts_with("weightiest evidence"))
+            );
+            assert!(
+                !unsaid
+                    .reasoning
+                    .iter()
+                    .any(|r| r.starts_with("weightiest evidence"))
+            );
         }
     }
 

@@ -66,6 +66,13 @@ pub mod names {
     pub const KNOWN_KILL_REASON_THREATS: &str = "known.kill_reason.threats";
     pub const KNOWN_KILL_REASON_FALSE_POSITIVES: &str = "known.kill_reason.false_positives";
     pub const KNOWN_KILL_REASON_UNRESOLVED: &str = "known.kill_reason.unresolved";
+    /// A fact the host adds about the call (not a tunable): 1 when a person
+    /// may read the factors' details and the reasoning (every decision
+    /// Medic makes or shows), 0 when nothing will (`medic replay`, which
+    /// keeps only outcomes, levels, scores and confidences). A plugin may
+    /// then skip writing them; what it decides must not change. Missing
+    /// (an older host) reads as 1.
+    pub const CALL_EXPLAIN: &str = "call.explain";
 
     /// How many bins of the risk score (each 1/`VERDICT_BINS` wide) the
     /// host counts people's verdicts in for a learner.
@@ -142,6 +149,7 @@ pub const READ_BY_JUDGES: &[&str] = {
         KNOWN_KILL_REASON_THREATS,
         KNOWN_KILL_REASON_FALSE_POSITIVES,
         KNOWN_KILL_REASON_UNRESOLVED,
+        CALL_EXPLAIN,
     ]
 };
 
@@ -166,6 +174,12 @@ pub fn get(values: &[NamedValue], name: &str, default: f64) -> f64 {
         .map(|v| v.value)
         .filter(|v| v.is_finite())
         .unwrap_or(default)
+}
+
+/// Whether anyone will read what a call writes beyond its numbers (the
+/// factors' details, the reasoning): [`names::CALL_EXPLAIN`].
+pub fn explains(values: &[NamedValue]) -> bool {
+    get(values, names::CALL_EXPLAIN, 1.0) != 0.0
 }
 
 /// The four band boundaries of `risk.thresholds`.
