@@ -45,12 +45,14 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
         return Err("risk weights sum to zero".to_string());
     }
 
+    // The details are written only when someone will read them.
+    let explain = crate::values::explains(t);
     let values = [
-        smith_factor(input),
-        siem_factor(input.context.as_ref()),
-        false_positive_factor(input),
-        criticality_factor(input.profile.criticality),
-        time_of_day_factor(input.kill.timestamp_ms),
+        smith_factor(input, explain),
+        siem_factor(input.context.as_ref(), explain),
+        false_positive_factor(input, explain),
+        criticality_factor(input.profile.criticality, explain),
+        time_of_day_factor(input.kill.timestamp_ms, explain),
     ];
     let mut factors = Vec::with_capacity(FACTORS.len());
     let mut score = 0.0;
@@ -76,7 +78,7 @@ pub fn score(input: &ScoreInput) -> Result<RiskAssessment, String> {
 
 /// Smith's confidence, scaled by how severe and how deliberate the kill was:
 /// a cascade kill says little about the module itself.
-fn smith_factor(input: &ScoreInput) -> (f64, String) {
+fn smith_factor(input: &ScoreInput, explain: bool) -> (f64, String) {
     let kill = &input.kill;
     let severity = match kill.severity {
         Severity::Critical => 1.0,
@@ -93,37 +95,43 @@ fn smith_factor(input: &ScoreInput) -> (f64, String) {
         KillReason::DependencyCascade => 0.3,
     };
     let value = (kill.confidence_score * severity * reason).clamp(0.0, 1.0);
-    let detail = format!(
-        "confidence {:.2} x severity {} ({severity}) x reason {} ({reason})",
-        kill.confidence_score,
-        kill.severity.as_str(),
-        kill.kill_reason.as_str()
-    );
+    let detail = said(explain, || {
+        format!(
+            "confidence {:.2} x severity {} ({severity}) x reason {} ({reason})",
+            kill.confidence_score,
+            kill.severity.as_str(),
+            kill.kill_reason.as_str()
+        )
+    });
     (value, detail)
 }
 
 /// The SIEM's aggregated risk, raised by any strong indicator it reports.
-fn siem_factor(context: Option<&SiemContext>) -> (f64, String) {
+fn siem_factor(context: Option<&SiemContext>, explain: bool) -> (f64, String) {
     let Some(ctx) = context else {
         return (
             UNKNOWN_SIEM_RISK,
-            format!("no SIEM context: counted as {UNKNOWN_SIEM_RISK}"),
+            said(explain, || {
+                format!("no SIEM context: counted as {UNKNOWN_SIEM_RISK}")
+            }),
         );
     };
     let strongest = crate::values::strongest_indicator(ctx);
     let value = ctx.risk_score.max(strongest * 0.9).clamp(0.0, 1.0);
-    let detail = format!(
-        "SIEM risk {:.2}, {} indicator(s), strongest {:.2}",
-        ctx.risk_score,
-        ctx.threat_indicators.len(),
-        strongest
-    );
+    let detail = said(explain, || {
+        format!(
+            "SIEM risk {:.2}, {} indicator(s), strongest {:.2}",
+            ctx.risk_score,
+            ctx.threat_indicators.len(),
+            strongest
+        )
+    });
     (value, detail)
 }
 
 /// Past false positives make another false positive likelier: each one
 /// known to the SIEM or to Medic lowers the risk, down to 0 at five.
-fn false_positive_factor(input: &ScoreInput) -> (f64, String) {
+fn false_positive_factor(input: &ScoreInput, explain: bool) -> (f64, String) {
     let siem = input
         .context
         .as_ref()
@@ -132,14 +140,16 @@ fn false_positive_factor(input: &ScoreInput) -> (f64, String) {
     let value = 1.0 - (f64::from(known.min(5)) / 5.0);
     (
         value,
-        format!(
-            "{known} prior false positive(s) (SIEM {siem}, Medic {})",
-            input.profile.false_positives
-        ),
+        said(explain, || {
+            format!(
+                "{known} prior false positive(s) (SIEM {siem}, Medic {})",
+                input.profile.false_positives
+            )
+        }),
     )
 }
 
-fn criticality_factor(criticality: Criticality) -> (f64, String) {
+fn criticality_factor(criticality: Criticality, explain: bool) -> (f64, String) {
     let value = match criticality {
         Criticality::Low => 0.25,
         Criticality::Medium => 0.5,
@@ -148,20 +158,28 @@ fn criticality_factor(criticality: Criticality) -> (f64, String) {
     };
     (
         value,
-        format!("module criticality {}", criticality.as_str()),
+        said(explain, || {
+            format!("module criticality {}", criticality.as_str())
+        }),
     )
 }
 
 /// Kills outside working hours (UTC) are riskier to undo: fewer people are
 /// watching what comes back.
-fn time_of_day_factor(timestamp_ms: i64) -> (f64, String) {
+fn time_of_day_factor(timestamp_ms: i64, explain: bool) -> (f64, String) {
     let hour = timestamp_ms.div_euclid(3_600_000).rem_euclid(24);
     let value = match hour {
         8..=17 => 0.2,
         18..=21 | 6..=7 => 0.5,
         _ => 1.0,
     };
-    (value, format!("kill at {hour:02}:00 UTC"))
+    (value, said(explain, || format!("kill at {hour:02}:00 UTC")))
+}
+
+/// A factor's detail, written only when someone will read it
+/// ([`crate::values::explains`]).
+fn said(explain: bool, detail: impl FnOnce() -> String) -> String {
+    if explain { detail() } else { String::new() }
 }
 
 #[cfg(test)]
@@ -177,6 +195,53 @@ mod tests {
         assert_eq!(a.factors.len(), 5);
         let sum: f64 = a.factors.iter().map(|f| f.contribution).sum();
         assert!((sum - a.score).abs() < 1e-9);
+    }
+
+    /// With `call.explain` 0 (replay) the factors carry no details and the
+    /// strategies reading them decide the same, naming the weightiest
+    /// factor without one.
+    #[test]
+    fn unexplained_scores_are_the_same_numbers_without_the_words() {
+        let mut no_context = fixtures::low_risk();
+        no_context.context = None;
+        for input in [
+            fixtures::low_risk(),
+            fixtures::critical_threat(),
+            no_context,
+        ] {
+            let mut quiet = input.clone();
+            quiet.thresholds.push(crate::types::NamedValue {
+                name: names::CALL_EXPLAIN.into(),
+                value: 0.0,
+            });
+            let (told, untold) = (score(&input).unwrap(), score(&quiet).unwrap());
+            assert_eq!((told.score, told.level), (untold.score, untold.level));
+            for (a, b) in told.factors.iter().zip(&untold.factors) {
+                assert_eq!(
+                    (&a.name, a.value, a.weight, a.contribution),
+                    (&b.name, b.value, b.weight, b.contribution)
+                );
+                assert!(!a.detail.is_empty() && b.detail.is_empty(), "{a:?} {b:?}");
+            }
+            let decide = |input: &ScoreInput, risk: RiskAssessment| {
+                crate::strategies::balanced(&crate::types::DecideInput {
+                    kill: input.kill.clone(),
+                    context: input.context.clone(),
+                    profile: input.profile.clone(),
+                    thresholds: input.thresholds.clone(),
+                    risk,
+                })
+            };
+            let (said, unsaid) = (decide(&input, told), decide(&quiet, untold));
+            assert_eq!(
+                (said.outcome, said.confidence),
+                (unsaid.outcome, unsaid.confidence)
+            );
+            assert!(said.reasoning[1].contains(", mostly ") && said.reasoning[1].ends_with(')'));
+            assert!(
+                unsaid.reasoning[1].contains(", mostly ") && !unsaid.reasoning[1].ends_with(')')
+            );
+        }
     }
 
     #[test]

@@ -163,7 +163,11 @@ fn risk_line(input: &DecideInput) -> String {
         .factors
         .iter()
         .max_by(|a, b| a.contribution.total_cmp(&b.contribution))
-        .map(|f| format!(", mostly {} ({})", f.name, f.detail))
+        .map(|f| match f.detail.as_str() {
+            // A scorer told nobody reads it wrote no detail.
+            "" => format!(", mostly {}", f.name),
+            detail => format!(", mostly {} ({detail})", f.name),
+        })
         .unwrap_or_default();
     format!(
         "risk {} ({:.2}){top}",
