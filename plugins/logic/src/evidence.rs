@@ -771,21 +771,9 @@ mod tests {
             fixtures::critical_threat(),
             no_context,
         ] {
-            let mut quiet = input.clone();
-            quiet.thresholds.push(NamedValue {
-                name: names::CALL_EXPLAIN.into(),
-                value: 0.0,
-            });
+            let quiet = fixtures::unexplained(&input);
             let (told, untold) = (score(&input).unwrap(), score(&quiet).unwrap());
-            assert_eq!((told.score, told.level), (untold.score, untold.level));
-            assert_eq!(told.factors.len(), untold.factors.len());
-            for (a, b) in told.factors.iter().zip(&untold.factors) {
-                assert_eq!(
-                    (&a.name, a.value, a.weight, a.contribution),
-                    (&b.name, b.value, b.weight, b.contribution)
-                );
-                assert!(!a.detail.is_empty() && b.detail.is_empty(), "{a:?} {b:?}");
-            }
+            fixtures::assert_same_numbers_without_words(&told, &untold);
             let (said, unsaid) = (decide(input), decide(quiet));
             assert_eq!(
                 (said.outcome, said.confidence),

@@ -78,3 +78,27 @@ pub fn critical_threat() -> ScoreInput {
         thresholds: vec![],
     }
 }
+
+/// The same input with `call.explain` 0: nobody will read the words.
+pub fn unexplained(input: &ScoreInput) -> ScoreInput {
+    let mut quiet = input.clone();
+    quiet.thresholds.push(NamedValue {
+        name: crate::values::names::CALL_EXPLAIN.into(),
+        value: 0.0,
+    });
+    quiet
+}
+
+/// Asserts that two assessments of one kill are the same numbers, `told`
+/// with every factor described and `untold` with none.
+pub fn assert_same_numbers_without_words(told: &RiskAssessment, untold: &RiskAssessment) {
+    assert_eq!((told.score, told.level), (untold.score, untold.level));
+    assert_eq!(told.factors.len(), untold.factors.len());
+    for (a, b) in told.factors.iter().zip(&untold.factors) {
+        assert_eq!(
+            (&a.name, a.value, a.weight, a.contribution),
+            (&b.name, b.value, b.weight, b.contribution)
+        );
+        assert!(!a.detail.is_empty() && b.detail.is_empty(), "{a:?} {b:?}");
+    }
+}
