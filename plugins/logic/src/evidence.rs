@@ -297,17 +297,8 @@ pub fn as_factors(terms: Vec<RiskFactor>) -> Vec<RiskFactor> {
 }
 
 /// Estimates how likely the kill was right, from the kill, the SIEM context
-/// and the module's history, every term described.
-pub fn estimate(
-    kill: &crate::types::KillReport,
-    context: Option<&SiemContext>,
-    profile: &ModuleProfile,
-    values: &[NamedValue],
-) -> Estimate {
-    estimate_described(kill, context, profile, values, Describe::All)
-}
-
-/// [`estimate`], with the details of only the terms `describe` wants.
+/// and the module's history, with the details of only the terms `describe`
+/// wants.
 pub fn estimate_described(
     kill: &crate::types::KillReport,
     context: Option<&SiemContext>,
@@ -583,10 +574,11 @@ pub fn pessimistic(input: &DecideInput) -> Verdict {
         )
     };
     let e = weighed(Describe::None);
+    let explain = crate::values::explains(&input.thresholds);
     let top = e
         .terms
         .iter()
-        .filter(|_| crate::values::explains(&input.thresholds))
+        .filter(|_| explain)
         .max_by(|a, b| a.contribution.abs().total_cmp(&b.contribution.abs()))
         .map(|t| weighed(Describe::Only(&t.name)))
         .and_then(|described| {
@@ -701,11 +693,12 @@ mod tests {
     }
 
     fn estimated(input: &ScoreInput) -> Estimate {
-        estimate(
+        estimate_described(
             &input.kill,
             input.context.as_ref(),
             &input.profile,
             &input.thresholds,
+            Describe::All,
         )
     }
 
