@@ -11,16 +11,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// One lane: its worker (away while a thread runs it), the shipments it
 /// has not run yet, and its results not taken yet.
-struct Slot<W, O> {
+struct Slot<W, I, O> {
     worker: Option<W>,
+    pending: VecDeque<Arc<I>>,
     finished: u64,
     results: VecDeque<O>,
 }
 
 struct State<W, I, O> {
-    slots: Vec<Slot<W, O>>,
-    /// Per lane, the shipments it has yet to run (the oldest first).
-    pending: Vec<VecDeque<Arc<I>>>,
+    slots: Vec<Slot<W, I, O>>,
     /// No more shipments will come.
     closed: bool,
     /// A lane's work panicked: its message.
@@ -40,18 +39,17 @@ pub struct LaneFailed(pub String);
 
 impl<W: Send, I: Send + Sync, O: Send> Lanes<W, I, O> {
     pub fn new(workers: Vec<W>) -> Self {
-        let pending = workers.iter().map(|_| VecDeque::new()).collect();
         Lanes {
             state: Mutex::new(State {
                 slots: workers
                     .into_iter()
                     .map(|w| Slot {
                         worker: Some(w),
+                        pending: VecDeque::new(),
                         finished: 0,
                         results: VecDeque::new(),
                     })
                     .collect(),
-                pending,
                 closed: false,
                 failed: None,
             }),
@@ -68,8 +66,8 @@ impl<W: Send, I: Send + Sync, O: Send> Lanes<W, I, O> {
     /// Sends one shipment to every lane.
     pub fn send(&self, input: Arc<I>) {
         let mut st = self.lock();
-        for p in &mut st.pending {
-            p.push_back(input.clone());
+        for slot in &mut st.slots {
+            slot.pending.push_back(input.clone());
         }
         drop(st);
         self.changed.notify_all();
@@ -110,19 +108,20 @@ impl<W: Send, I: Send + Sync, O: Send> Lanes<W, I, O> {
             if st.failed.is_some() {
                 return;
             }
-            let next = (0..st.slots.len())
-                .filter(|&i| st.slots[i].worker.is_some() && !st.pending[i].is_empty())
-                .min_by_key(|&i| st.slots[i].finished);
-            let Some(i) = next else {
-                if st.closed && st.pending.iter().all(VecDeque::is_empty) {
+            // A lane at rest with a shipment waiting: its worker and the
+            // shipment are taken together.
+            let next = st
+                .slots
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, s)| s.worker.is_some() && !s.pending.is_empty())
+                .min_by_key(|(_, s)| s.finished)
+                .and_then(|(i, s)| Some((i, s.worker.take()?, s.pending.pop_front()?)));
+            let Some((i, mut worker, input)) = next else {
+                if st.closed && st.slots.iter().all(|s| s.pending.is_empty()) {
                     return;
                 }
                 st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
-                continue;
-            };
-            let (Some(mut worker), Some(input)) =
-                (st.slots[i].worker.take(), st.pending[i].pop_front())
-            else {
                 continue;
             };
             drop(st);
