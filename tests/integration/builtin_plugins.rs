@@ -2,6 +2,7 @@
 //! fixture kills, and compared with the same logic compiled natively.
 
 use medic::model::{DecisionOutcome, PluginKind, RiskLevel};
+use medic::plugin::sandbox::accepts_contract_import;
 use medic::plugin::{DecideRequest, LearnRequest, golden, native};
 
 use crate::support::*;
@@ -24,6 +25,14 @@ fn each_builtin_loads_from_its_wasm_and_describes_itself() {
         assert_eq!(kind_of(&p), kind);
         assert_eq!(p.sha256().len(), 64);
         assert!(!p.info().description.is_empty());
+        // Built as core modules and made components at build time: they
+        // import the contract and nothing else, so a fresh instance has no
+        // WASI stubs to link (host/plugin/build.rs).
+        assert!(
+            p.imports().iter().all(|i| accepts_contract_import(i)),
+            "{name} imports {:?}",
+            p.imports()
+        );
     }
 }
 

@@ -46,6 +46,16 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
         "{out}"
     );
     assert!(out.contains("golden:      5 case(s) passed"), "{out}");
+    // The built-ins are made components from core modules: the contract
+    // is all they import.
+    assert!(
+        out.contains("medic:plugin/types@0.2.0") && !out.contains("wasi:"),
+        "{out}"
+    );
+    // A plugin built for wasm32-wasip2 imports what Rust's std there does;
+    // each import is shown denied.
+    let (ok, out, err) = medic(&["plugin", "check", wasm("approve-all").to_str().unwrap()]);
+    assert!(ok, "{err}");
     assert!(
         out.contains("wasi:cli/environment") && out.contains("denied"),
         "{out}"

@@ -96,20 +96,33 @@ pub struct Estimate {
     pub terms: Vec<RiskFactor>,
 }
 
+/// `exp` and `ln` from the `libm` crate rather than the platform's: the
+/// same code as the built-ins' own standard library on
+/// `wasm32-unknown-unknown`, so the judgement compiled natively (tests,
+/// benchmarks) gives the same bits as the plugins; the platform's libm may
+/// round the last digit differently.
+fn exp(x: f64) -> f64 {
+    libm::exp(x)
+}
+
+fn ln(x: f64) -> f64 {
+    libm::log(x)
+}
+
 fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + exp(-x))
 }
 
 fn logit(p: f64) -> f64 {
     let p = p.clamp(0.01, 0.99);
-    (p / (1.0 - p)).ln()
+    ln(p / (1.0 - p))
 }
 
 /// Log-odds without the clamp of [`logit`] (for shares estimated from
 /// counts, which may be very small).
 fn log_odds(p: f64) -> f64 {
     let p = p.clamp(1e-9, 1.0 - 1e-9);
-    (p / (1.0 - p)).ln()
+    ln(p / (1.0 - p))
 }
 
 /// A share estimated as Beta(`alpha`, `beta`), on the log-odds scale: its
@@ -121,7 +134,7 @@ fn beta_log_odds(alpha: f64, beta: f64) -> (f64, f64) {
     let n = alpha + beta;
     let mean = alpha / n;
     let upper = mean + Z * (mean * (1.0 - mean) / (n + 1.0)).sqrt();
-    let centre = (alpha / beta).ln();
+    let centre = ln(alpha / beta);
     let sd = (log_odds(upper) - centre).max(0.0) / Z;
     (centre, sd * sd)
 }
@@ -313,7 +326,7 @@ pub fn estimate_described(
     let base_alpha = PRIOR_THREAT_SHARE * PRIOR_STRENGTH + known.map_or(0.0, |k| k.threats);
     let base_beta =
         (1.0 - PRIOR_THREAT_SHARE) * PRIOR_STRENGTH + known.map_or(0.0, |k| k.false_positives);
-    let base = (base_alpha / base_beta).ln();
+    let base = ln(base_alpha / base_beta);
     let base_share = base_alpha / (base_alpha + base_beta);
     let (fps, threats) = history(profile, values);
     let (prior, mut variance) = beta_log_odds(

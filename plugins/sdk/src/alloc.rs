@@ -9,10 +9,10 @@
 //!
 //! Blocks of up to 1 KiB come from seven power-of-two classes, each a free
 //! list of blocks of its size: taking and giving back a block is a pointer
-//! swap. The blocks themselves come from the system allocator and stay in
-//! their class for the instance's life (an instance's peak per class is
-//! small and bounded by the host's memory limit). Larger or more aligned
-//! requests go to the system allocator.
+//! swap. The blocks themselves come from [`fresh`] and stay in their class
+//! for the instance's life (an instance's peak per class is small and
+//! bounded by the host's memory limit). Larger or more aligned requests go
+//! to the system allocator.
 //!
 //! Sound only without threads: WebAssembly plugins have none (`wasm32`
 //! only; the module is not built for anything else).
@@ -58,9 +58,7 @@ unsafe impl GlobalAlloc for SizeClasses {
         let head = free[c];
         if head.is_null() {
             // SAFETY: a non-zero size and a power-of-two alignment.
-            return unsafe {
-                System.alloc(Layout::from_size_align_unchecked(SMALLEST << c, SMALLEST))
-            };
+            return fresh::block(SMALLEST << c);
         }
         // SAFETY: `head` is a free block of this class holding the next.
         free[c] = unsafe { *(head as *mut *mut u8) };
@@ -101,3 +99,76 @@ unsafe impl GlobalAlloc for SizeClasses {
 
 #[global_allocator]
 static ALLOCATOR: SizeClasses = SizeClasses;
+
+// Where a class's new blocks come from.
+#[cfg(target_os = "unknown")]
+mod fresh {
+    //! On `wasm32-unknown-unknown` (the built-ins' target) the system
+    //! allocator (Rust's dlmalloc) takes memory only by growing the linear
+    //! memory, never from the unused end of the memory the module starts
+    //! with. So every fresh instance would grow its memory at its first
+    //! allocation, and under `strict` isolation that grow, and the reset of
+    //! the slot after it, cost a system call (`mprotect`) each per call.
+    //! Class blocks are carved from that unused end instead (from
+    //! `__heap_base`), and memory grows only when it is used up.
+    use super::SMALLEST;
+    use core::arch::wasm32::{memory_grow, memory_size};
+    use std::cell::UnsafeCell;
+
+    const PAGE: usize = 65536;
+
+    unsafe extern "C" {
+        /// Where the linker put the end of the module's data and stack.
+        static __heap_base: u8;
+    }
+
+    /// The next free byte and the end of the region blocks are carved
+    /// from (both 0 until the first block).
+    struct Region(UnsafeCell<(usize, usize)>);
+
+    // SAFETY: a wasm32 plugin has a single thread; nothing else can reach it.
+    unsafe impl Sync for Region {}
+
+    static REGION: Region = Region(UnsafeCell::new((0, 0)));
+
+    /// A block of `size` bytes (at most a page), 16-aligned; null when the
+    /// memory cannot grow (the host's limit).
+    pub fn block(size: usize) -> *mut u8 {
+        // SAFETY: single-threaded (see `Region`); no other borrow lives.
+        let (next, end) = unsafe { &mut *REGION.0.get() };
+        if *end == 0 {
+            *next = (&raw const __heap_base) as usize;
+            *end = memory_size(0) * PAGE;
+        }
+        let mut start = next.next_multiple_of(SMALLEST);
+        if start + size > *end {
+            let pages = size.div_ceil(PAGE);
+            let old = memory_grow(0, pages);
+            if old == usize::MAX {
+                return std::ptr::null_mut();
+            }
+            // The new pages continue the region unless the system
+            // allocator grew the memory since.
+            if old * PAGE != *end {
+                start = old * PAGE;
+            }
+            *end = (old + pages) * PAGE;
+        }
+        *next = start + size;
+        start as *mut u8
+    }
+}
+
+/// Where a class's new blocks come from: the system allocator (wasi-libc's
+/// `malloc`, which already starts from the unused end of the initial memory).
+#[cfg(not(target_os = "unknown"))]
+mod fresh {
+    use super::SMALLEST;
+    use std::alloc::{GlobalAlloc, Layout, System};
+
+    /// A block of `size` bytes, 16-aligned; null when memory is exhausted.
+    pub fn block(size: usize) -> *mut u8 {
+        // SAFETY: a non-zero size and a power-of-two alignment.
+        unsafe { System.alloc(Layout::from_size_align_unchecked(size, SMALLEST)) }
+    }
+}
