@@ -9,7 +9,7 @@
 //!
 //! Blocks of up to 1 KiB come from seven power-of-two classes, each a free
 //! list of blocks of its size: taking and giving back a block is a pointer
-//! swap. The blocks themselves come from [`fresh`] and stay in their class
+//! swap. The blocks themselves come from `fresh` (below) and stay in their class
 //! for the instance's life (an instance's peak per class is small and
 //! bounded by the host's memory limit). Larger or more aligned requests go
 //! to the system allocator.
@@ -57,7 +57,6 @@ unsafe impl GlobalAlloc for SizeClasses {
         let free = unsafe { &mut *FREE.0.get() };
         let head = free[c];
         if head.is_null() {
-            // SAFETY: a non-zero size and a power-of-two alignment.
             return fresh::block(SMALLEST << c);
         }
         // SAFETY: `head` is a free block of this class holding the next.
