@@ -341,8 +341,10 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Opens sled at `path`, waiting up to [`LOCK_WAIT`] while its lock is
 /// held; past that another process has the store open, and the error
-/// says so.
-fn open_db(path: &Path) -> Result<sled::Db> {
+/// says so. Public for the tests that write a store's sled database
+/// directly (as a crash or an older layout left it) right after a handle
+/// was dropped.
+pub fn open_db(path: &Path) -> Result<sled::Db> {
     let started = Instant::now();
     loop {
         let opened = sled::Config::new()

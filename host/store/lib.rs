@@ -59,7 +59,7 @@ use serde::Serialize;
 
 pub use crate::telemetry::FlushTimes;
 pub use backend::{Backend, Flushing};
-pub use embedded::{SLED_CACHE_BYTES, SledStore};
+pub use embedded::{SLED_CACHE_BYTES, SledStore, open_db};
 
 pub use audit::{AuditEvent, AuditKind};
 pub use dead_letters::DeadLetter;

@@ -6,30 +6,13 @@
 
 use chrono::{Duration, Utc};
 use medic::decide::Handled;
-use medic::store::{AuditEvent, AuditKind, DecisionRecord, Newest, ScanBudget, Store, Stored};
+use medic::store::{
+    AuditEvent, AuditKind, DecisionRecord, Newest, ScanBudget, Store, Stored, open_db,
+};
 use serde_json::json;
 
 use crate::pipeline_support::{decide, decider_on, decider_with, incoming};
 use crate::support::default_config;
-
-/// Opens the store's sled database directly, as a crash or an older Medic
-/// left it. Just after a `Store` is dropped its sync thread can hold sled's
-/// lock for a moment (which `Store::open` waits out), so this waits too.
-fn raw_sled(path: &std::path::Path) -> sled::Db {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match sled::open(path) {
-            Ok(db) => return db,
-            Err(e)
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("cannot open {}: {e}", path.display()),
-        }
-    }
-}
 
 /// `n` kills decided by a real engine, in order.
 async fn decided(prefix: &str, n: usize) -> Vec<DecisionRecord> {
@@ -191,7 +174,7 @@ async fn indexes_a_crash_lost_are_rebuilt_from_the_record_log() {
     {
         // The crash: the record log reached the disk, the index groups did
         // not.
-        let db = raw_sled(&path);
+        let db = open_db(&path).unwrap();
         db.open_tree("kills_by_time").unwrap().clear().unwrap();
         db.open_tree("audit").unwrap().clear().unwrap();
         db.open_tree("meta").unwrap().remove("indexed_to").unwrap();
@@ -285,7 +268,7 @@ async fn a_store_of_schema_version_2_keeps_its_claims_without_the_claim_tree() {
     }
     {
         // Version 2 also kept every claim in a tree of its own.
-        let db = raw_sled(&path);
+        let db = open_db(&path).unwrap();
         db.open_tree("meta")
             .unwrap()
             .insert("schema_version", &2u32.to_be_bytes())
@@ -308,7 +291,7 @@ async fn a_store_of_schema_version_2_keeps_its_claims_without_the_claim_tree() {
         }
         assert_eq!(store.decision_count(), recs.len());
     }
-    let db = raw_sled(&path);
+    let db = open_db(&path).unwrap();
     assert!(
         !db.tree_names()
             .iter()
@@ -338,7 +321,7 @@ async fn groups_that_outlived_indexed_to_are_not_indexed_twice() {
         // `indexed_to` that follows them (it moves only as far as the log
         // is durable, so it lags), here all the way back to the start of
         // the first segment.
-        let db = raw_sled(&path);
+        let db = open_db(&path).unwrap();
         let mut start = 1u32.to_be_bytes().to_vec();
         start.extend_from_slice(&0u64.to_be_bytes());
         db.open_tree("meta")
@@ -363,7 +346,7 @@ async fn a_store_reopened_while_a_dropped_handle_still_holds_its_lock_waits_for_
     drop(Store::open(&path).unwrap());
     // As the store's sync thread can for a moment after the last handle is
     // dropped: sled's lock is held elsewhere in this process, briefly.
-    let held = raw_sled(&path);
+    let held = open_db(&path).unwrap();
     let release = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(300));
         drop(held);
@@ -375,7 +358,7 @@ async fn a_store_reopened_while_a_dropped_handle_still_holds_its_lock_waits_for_
     // clear error once the wait is over.
     drop(store);
     std::thread::sleep(std::time::Duration::from_millis(600));
-    let _held = raw_sled(&path);
+    let _held = open_db(&path).unwrap();
     let err = Store::open(&path).err().expect("the lock is held");
     assert!(
         err.to_string().contains("is open in another process"),
