@@ -769,13 +769,11 @@ mod tests {
     /// score, level, factors' numbers, outcome and confidence.
     #[test]
     fn unexplained_calls_decide_exactly_as_explained_ones_without_the_words() {
-        let mut no_context = fixtures::low_risk();
-        no_context.context = None;
         for input in [
             fixtures::low_risk(),
             calibrated_low_risk(),
             fixtures::critical_threat(),
-            no_context,
+            fixtures::low_risk_without_context(),
         ] {
             let quiet = fixtures::unexplained(&input);
             let (told, untold) = (score(&input).unwrap(), score(&quiet).unwrap());

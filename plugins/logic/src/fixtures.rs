@@ -70,6 +70,14 @@ pub fn low_risk() -> ScoreInput {
     }
 }
 
+/// [`low_risk`] with no SIEM context.
+pub fn low_risk_without_context() -> ScoreInput {
+    ScoreInput {
+        context: None,
+        ..low_risk()
+    }
+}
+
 pub fn critical_threat() -> ScoreInput {
     ScoreInput {
         kill: kill(KillReason::ThreatDetected, Severity::Critical, 0.95),

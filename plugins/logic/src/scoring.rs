@@ -202,12 +202,10 @@ mod tests {
     /// factor without one.
     #[test]
     fn unexplained_scores_are_the_same_numbers_without_the_words() {
-        let mut no_context = fixtures::low_risk();
-        no_context.context = None;
         for input in [
             fixtures::low_risk(),
             fixtures::critical_threat(),
-            no_context,
+            fixtures::low_risk_without_context(),
         ] {
             let quiet = fixtures::unexplained(&input);
             let (told, untold) = (score(&input).unwrap(), score(&quiet).unwrap());

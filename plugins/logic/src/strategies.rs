@@ -252,9 +252,7 @@ mod tests {
 
     #[test]
     fn balanced_never_auto_approves_without_context() {
-        let mut input = fixtures::low_risk();
-        input.context = None;
-        let v = decide_with(input, balanced);
+        let v = decide_with(fixtures::low_risk_without_context(), balanced);
         assert_eq!(v.outcome, DecisionOutcome::PendingReview, "{v:?}");
     }
 
