@@ -449,6 +449,12 @@ async fn responses_to_http_kills_wait_out_a_redis_outage_in_the_outbox() {
     let (code, body) = call("POST", "/api/v1/kills", Some(kill_json("ob-1", "svc"))).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     wait_until("the first response", 30, || answered("ob-1") == 1).await;
+    // Redis has it before the publisher hears so and takes it out of the
+    // outbox: wait for that too, or it still counts as waiting below.
+    wait_until("the first response out of the outbox", 10, || {
+        publisher.waiting() == Some(0)
+    })
+    .await;
 
     server.stop();
     let (code, body) = call("POST", "/api/v1/kills", Some(kill_json("ob-2", "svc"))).await;
