@@ -30,10 +30,19 @@ def reason_share(threat, reason):
     return w[corpus.REASONS.index(reason)] / sum(w)
 
 
-risk_means, risk_sd = {"compressed": ((0.5, 0.35), 0.1), "inverted": ((0.35, 0.45), 0.15)}.get(
-    variant, ((0.72, 0.28), 0.16))
-# The SIEM's false positives on record: 0-1 for threats, 0-3 for false positives.
-ON_RECORD = {True: {0: 0.75, 1: 0.25}, False: {0: 0.2, 1: 0.4, 2: 0.2, 3: 0.2}}
+def log_ratio(x, params):
+    """Log-likelihood ratio, threat against false positive, of `x` drawn
+    from one of the generator's (threat mean, false positive mean, sd)."""
+    return log_normal(x, params[0], params[2]) - log_normal(x, params[1], params[2])
+
+
+def on_record_share(threat, count):
+    values = corpus.ON_RECORD[threat]
+    return values.count(count) / len(values)
+
+
+risk_params = corpus.RISK.get(variant, corpus.RISK_OTHERWISE)
+rate = corpus.INDICATOR_RATE
 false_positives = fp_back = threats_back = 0
 for line in open(path):
     r = json.loads(line)
@@ -47,19 +56,17 @@ for line in open(path):
         continue
     lo = math.log((1 - fp) / fp)
     lo += math.log(reason_share(True, kill["kill_reason"]) / reason_share(False, kill["kill_reason"]))
-    x = kill["confidence_score"]
-    lo += log_normal(x, 0.75, 0.12) - log_normal(x, 0.7, 0.12)
+    lo += log_ratio(kill["confidence_score"], corpus.CONFIDENCE)
     ctx = r.get("context")
     if ctx:
-        x = ctx["risk_score"]
-        lo += log_normal(x, risk_means[0], risk_sd) - log_normal(x, risk_means[1], risk_sd)
+        lo += log_ratio(ctx["risk_score"], risk_params)
         if ctx["threat_indicators"]:
             s = ctx["threat_indicators"][0]["threat_score"]
-            lo += math.log(0.35 / 0.08) + log_normal(s, 0.8, 0.12) - log_normal(s, 0.6, 0.12)
+            lo += math.log(rate[True] / rate[False]) + log_ratio(s, corpus.INDICATOR_SCORE)
         else:
-            lo += math.log(0.65 / 0.92)
+            lo += math.log((1 - rate[True]) / (1 - rate[False]))
         h = ctx["false_positive_history"]
-        pt, pf = ON_RECORD[True].get(h, 0.0), ON_RECORD[False].get(h, 0.0)
+        pt, pf = on_record_share(True, h), on_record_share(False, h)
         lo = -math.inf if pt == 0 else lo + math.log(pt / pf)
     likelihood = 0.0 if lo == -math.inf else 1 / (1 + math.exp(-lo))
     if likelihood < cut:

@@ -29,6 +29,22 @@ clip = lambda x: min(1.0, max(0.0, x))
 REASONS = ["anomaly_behavior", "threat_detected", "policy_violation", "resource_exhaustion", "dependency_cascade"]
 # How often each reason is given for a real threat and for a false positive.
 REASON_WEIGHTS = {True: [3, 2, 2, 2, 1], False: [4, 1, 2, 3, 2]}
+# The SIEM's risk: (mean for a threat, mean for a false positive, sd), by variant.
+RISK = {"compressed": (0.5, 0.35, 0.1), "inverted": (0.35, 0.45, 0.15)}
+RISK_OTHERWISE = (0.72, 0.28, 0.16)
+# Smith's confidence: (mean for a threat, mean for a false positive, sd).
+CONFIDENCE = (0.75, 0.7, 0.12)
+# A threat indicator: how often one comes with a threat and with a false
+# positive, and its score (mean for a threat, for a false positive, sd).
+INDICATOR_RATE = {True: 0.35, False: 0.08}
+INDICATOR_SCORE = (0.8, 0.6, 0.12)
+# The SIEM's false positives on record, each value equally likely.
+ON_RECORD = {True: [0, 0, 0, 1], False: [0, 1, 1, 2, 3]}
+
+
+def mean(params, threat):
+    """The mean of a (threat mean, false positive mean, sd) triple."""
+    return params[0] if threat else params[1]
 
 
 def fleet(R, variant):
@@ -65,21 +81,18 @@ if __name__ == "__main__":
                     p_threat = 0.9
             threat = R.random() < p_threat
             reason = R.choices(REASONS, REASON_WEIGHTS[threat])[0]
-            if variant == "compressed":
-                risk = clip(R.gauss(0.5 if threat else 0.35, 0.1))
-            elif variant == "inverted":
-                risk = clip(R.gauss(0.35 if threat else 0.45, 0.15))
-            else:
-                risk = clip(R.gauss(0.72 if threat else 0.28, 0.16))
-            conf = clip(R.gauss(0.75 if threat else 0.7, 0.12))
+            risk_params = RISK.get(variant, RISK_OTHERWISE)
+            risk = clip(R.gauss(mean(risk_params, threat), risk_params[2]))
+            conf = clip(R.gauss(mean(CONFIDENCE, threat), CONFIDENCE[2]))
             ts = t.strftime("%Y-%m-%dT%H:%M:%SZ")
             inds = []
-            if R.random() < (0.35 if threat else 0.08):
+            if R.random() < INDICATOR_RATE[threat]:
+                score = clip(R.gauss(mean(INDICATOR_SCORE, threat), INDICATOR_SCORE[2]))
                 inds.append({"indicator_type": "domain", "value": f"d{k}",
-                             "threat_score": round(clip(R.gauss(0.8 if threat else 0.6, 0.12)), 3),
+                             "threat_score": round(score, 3),
                              "source": "feed", "last_seen": ts})
             missing = R.random() < (0.3 if variant == "missing" else 0.05)
-            fph = R.choice([0, 0, 0, 1]) if threat else R.choice([0, 1, 1, 2, 3])
+            fph = R.choice(ON_RECORD[threat])
             kill = {"kill_id": f"g-{k}", "timestamp": ts, "target_module": name,
                     "target_instance_id": f"{name}-a", "kill_reason": reason,
                     "severity": R.choice(["low", "medium", "high", "critical"]),
