@@ -146,6 +146,18 @@ pub struct SiemContext {
     pub recommendation: String,
 }
 
+impl SiemContext {
+    /// The strongest indicator's threat score (0 with none; scores that
+    /// are not numbers are left out).
+    pub fn strongest_indicator(&self) -> f64 {
+        self.threat_indicators
+            .iter()
+            .map(|i| i.threat_score)
+            .filter(|s| s.is_finite())
+            .fold(0.0, f64::max)
+    }
+}
+
 /// How much a module matters (from configuration).
 #[derive(
     Clone,
@@ -221,13 +233,7 @@ impl Reading {
         context.map(|c| Reading {
             siem_risk: c.risk_score,
             on_record: c.false_positive_history,
-            indicator: Some(
-                c.threat_indicators
-                    .iter()
-                    .map(|i| i.threat_score)
-                    .filter(|s| s.is_finite())
-                    .fold(0.0, f64::max),
-            ),
+            indicator: Some(c.strongest_indicator()),
             confidence: Some(kill.confidence_score),
             reason: Some(kill.kill_reason),
         })

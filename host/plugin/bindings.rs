@@ -2,14 +2,16 @@
 //! per line of the contract this host serves. Within a line the three worlds
 //! share one set of types (`types`) and one `host` import.
 
-/// Generates one line's three worlds from its WIT directory.
+/// Generates one line's three worlds from its WIT directory; `$extra` are
+/// the line's own options for the world that generates the shared types.
 macro_rules! contract_line {
-    ($path:literal) => {
+    ($path:literal $(, $($extra:tt)*)?) => {
         /// The `risk-scorer` world; also the home of the shared types.
         pub mod scorer {
             wasmtime::component::bindgen!({
                 world: "risk-scorer",
                 path: $path,
+                $($($extra)*)?
             });
         }
 
@@ -42,9 +44,22 @@ macro_rules! contract_line {
     };
 }
 
-/// Contract 0.2 (`wit/`): what the SDK and the built-in plugins implement.
+/// Contract 0.3 (`wit/`): what the SDK and the built-in plugins implement.
+/// The `kill` resource (`types::Kill`) is a handle to the kill of the call
+/// under way, which the host keeps in the store's
+/// [`crate::sandbox::HostState`] for the call's length; its methods may trap
+/// (a handle with no kill behind it).
+pub mod v0_3 {
+    contract_line!(
+        "../../wit",
+        imports: { "medic:plugin/types": trappable },
+    );
+}
+
+/// Contract 0.2 (`wit/v0.2/`): plugins built against it still load, and get
+/// every string of the kill with every call.
 pub mod v0_2 {
-    contract_line!("../../wit");
+    contract_line!("../../wit/v0.2");
 }
 
 /// Contract 0.1 (`wit/v0.1/`, 0.1.0 to 0.1.1): plugins built against it
@@ -53,4 +68,4 @@ pub mod v0_1 {
     contract_line!("../../wit/v0.1");
 }
 
-pub use v0_2::{host, types};
+pub use v0_3::{host, types};

@@ -32,27 +32,35 @@ macro_rules! shared_conversions {
                 .collect()
         }
 
+        fn kill_reason(r: m::KillReason) -> w::KillReason {
+            match r {
+                m::KillReason::ThreatDetected => w::KillReason::ThreatDetected,
+                m::KillReason::AnomalyBehavior => w::KillReason::AnomalyBehavior,
+                m::KillReason::PolicyViolation => w::KillReason::PolicyViolation,
+                m::KillReason::ResourceExhaustion => w::KillReason::ResourceExhaustion,
+                m::KillReason::DependencyCascade => w::KillReason::DependencyCascade,
+                m::KillReason::ManualOverride => w::KillReason::ManualOverride,
+            }
+        }
+
+        fn severity(s: m::Severity) -> w::Severity {
+            match s {
+                m::Severity::Critical => w::Severity::Critical,
+                m::Severity::High => w::Severity::High,
+                m::Severity::Medium => w::Severity::Medium,
+                m::Severity::Low => w::Severity::Low,
+                m::Severity::Info => w::Severity::Info,
+            }
+        }
+
         pub fn kill(k: &m::KillReport) -> w::KillReport {
             w::KillReport {
                 kill_id: k.kill_id.clone(),
                 timestamp_ms: ms(&k.timestamp),
                 target_module: k.target_module.clone(),
                 target_instance_id: k.target_instance_id.clone(),
-                kill_reason: match k.kill_reason {
-                    m::KillReason::ThreatDetected => w::KillReason::ThreatDetected,
-                    m::KillReason::AnomalyBehavior => w::KillReason::AnomalyBehavior,
-                    m::KillReason::PolicyViolation => w::KillReason::PolicyViolation,
-                    m::KillReason::ResourceExhaustion => w::KillReason::ResourceExhaustion,
-                    m::KillReason::DependencyCascade => w::KillReason::DependencyCascade,
-                    m::KillReason::ManualOverride => w::KillReason::ManualOverride,
-                },
-                severity: match k.severity {
-                    m::Severity::Critical => w::Severity::Critical,
-                    m::Severity::High => w::Severity::High,
-                    m::Severity::Medium => w::Severity::Medium,
-                    m::Severity::Low => w::Severity::Low,
-                    m::Severity::Info => w::Severity::Info,
-                },
+                kill_reason: kill_reason(k.kill_reason),
+                severity: severity(k.severity),
                 confidence_score: k.confidence_score,
                 evidence: k.evidence.clone(),
                 dependencies: k.dependencies.clone(),
@@ -239,7 +247,69 @@ macro_rules! shared_conversions {
     };
 }
 
-/// Contract 0.2 (`wit/`): the named numbers go by position.
+/// What a plugin says of itself, in the lines whose `plugin-info` names
+/// what it reads (0.2 on).
+macro_rules! reads_conversions {
+    () => {
+        /// What a plugin says of itself, and the names of what it reads.
+        pub fn info(i: w::PluginInfo) -> (m::PluginInfo, Vec<String>) {
+            let reads = i.reads;
+            let info = m::PluginInfo {
+                name: i.name,
+                version: i.version,
+                kind: kind(i.kind),
+                description: i.description,
+                uses: i.uses,
+            };
+            (info, reads)
+        }
+    };
+}
+
+/// Contract 0.3 (`wit/`): the kill's numbers with each call, its records
+/// on request (the `kill` resource); the named numbers by position.
+pub mod v0_3 {
+    use super::*;
+    use crate::bindings::v0_3::types as w;
+    use crate::sandbox::KillView;
+
+    shared_conversions!();
+    reads_conversions!();
+
+    /// The kill's numbers and enums, its context's and its module's.
+    pub fn facts(req: &crate::ScoreRequest<'_>) -> w::KillFacts {
+        let k = req.kill;
+        w::KillFacts {
+            timestamp_ms: ms(&k.timestamp),
+            kill_reason: kill_reason(k.kill_reason),
+            severity: severity(k.severity),
+            confidence_score: k.confidence_score,
+            evidence_count: count(k.evidence.len()),
+            dependency_count: count(k.dependencies.len()),
+            siem: req.context.map(|c| w::SiemFacts {
+                risk_score: c.risk_score,
+                false_positive_history: c.false_positive_history,
+                indicator_count: count(c.threat_indicators.len()),
+                strongest_indicator: c.strongest_indicator(),
+            }),
+            profile: profile(req.profile),
+        }
+    }
+
+    fn count(n: usize) -> u32 {
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The kill's whole report and context, for the `kill` resource.
+    pub fn view(req: &crate::ScoreRequest<'_>) -> KillView {
+        KillView {
+            report: kill(req.kill),
+            context: req.context.map(context),
+        }
+    }
+}
+
+/// Contract 0.2 (`wit/v0.2/`): the named numbers go by position.
 pub mod v0_2 {
     use super::*;
     use crate::bindings::v0_2::types as w;
@@ -282,18 +352,7 @@ pub mod v0_2 {
         }
     }
 
-    /// What a plugin says of itself, and the names of what it reads.
-    pub fn info(i: w::PluginInfo) -> (m::PluginInfo, Vec<String>) {
-        let reads = i.reads;
-        let info = m::PluginInfo {
-            name: i.name,
-            version: i.version,
-            kind: kind(i.kind),
-            description: i.description,
-            uses: i.uses,
-        };
-        (info, reads)
-    }
+    reads_conversions!();
 }
 
 /// Contract 0.1 (`wit/v0.1/`): every call carries every named number with

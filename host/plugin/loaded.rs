@@ -10,15 +10,15 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use serde::Serialize;
 use wasmtime::Store;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, Resource};
 
 use medic_plugin_logic::values::names::CALL_EXPLAIN;
 
-use super::bindings::{v0_1, v0_2};
+use super::bindings::{v0_1, v0_2, v0_3};
 use super::cache::{compile, sha256_hex};
-use super::convert::{v0_1 as c01, v0_2 as c02};
+use super::convert::{v0_1 as c01, v0_2 as c02, v0_3 as c03};
 use super::error::{LoadError, PluginError};
-use super::sandbox::{CapabilityDenied, HostState, MemoryLimitExceeded, Sandbox};
+use super::sandbox::{CapabilityDenied, HostState, KillView, MemoryLimitExceeded, NoKill, Sandbox};
 use super::signature::Signer;
 use super::validate;
 use super::{DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest};
@@ -50,18 +50,24 @@ impl std::fmt::Display for PluginSource {
 
 /// A plugin's world, ready to instantiate, by line of the contract.
 enum Pre {
-    Scorer(v0_2::scorer::RiskScorerPre<HostState>),
-    Strategy(v0_2::strategy::StrategyPre<HostState>),
-    Learner(v0_2::learner::ThresholdLearnerPre<HostState>),
+    Scorer(v0_3::scorer::RiskScorerPre<HostState>),
+    Strategy(v0_3::strategy::StrategyPre<HostState>),
+    Learner(v0_3::learner::ThresholdLearnerPre<HostState>),
+    Scorer02(v0_2::scorer::RiskScorerPre<HostState>),
+    Strategy02(v0_2::strategy::StrategyPre<HostState>),
+    Learner02(v0_2::learner::ThresholdLearnerPre<HostState>),
     Scorer01(v0_1::scorer::RiskScorerPre<HostState>),
     Strategy01(v0_1::strategy::StrategyPre<HostState>),
     Learner01(v0_1::learner::ThresholdLearnerPre<HostState>),
 }
 
 enum Live {
-    Scorer(v0_2::scorer::RiskScorer),
-    Strategy(v0_2::strategy::Strategy),
-    Learner(v0_2::learner::ThresholdLearner),
+    Scorer(v0_3::scorer::RiskScorer),
+    Strategy(v0_3::strategy::Strategy),
+    Learner(v0_3::learner::ThresholdLearner),
+    Scorer02(v0_2::scorer::RiskScorer),
+    Strategy02(v0_2::strategy::Strategy),
+    Learner02(v0_2::learner::ThresholdLearner),
     Scorer01(v0_1::scorer::RiskScorer),
     Strategy01(v0_1::strategy::Strategy),
     Learner01(v0_1::learner::ThresholdLearner),
@@ -79,10 +85,17 @@ enum Read {
     Explain,
 }
 
-/// A kill in contract 0.2's types, converted once for every plugin that
-/// judges it; each plugin's own numbers (`values`) are put in per call.
+/// A kill in the contract's types, converted once (per line, when a plugin
+/// of that line first needs it) for every plugin that judges it; each
+/// plugin's own numbers (`values`) are put in per call.
 pub struct Prepared<'a> {
     req: ScoreRequest<'a>,
+    /// 0.3: the facts every call carries.
+    facts: Option<v0_3::types::KillFacts>,
+    /// 0.3: the records the `kill` resource hands out, moved into each
+    /// call's store and back.
+    view: Option<KillView>,
+    /// 0.2: the whole input, moved into each call and back.
     input: Option<v0_2::types::ScoreInput>,
     explain: bool,
 }
@@ -91,6 +104,8 @@ impl<'a> Prepared<'a> {
     pub fn new(req: ScoreRequest<'a>) -> Self {
         Prepared {
             req,
+            facts: None,
+            view: None,
             input: None,
             explain: true,
         }
@@ -110,6 +125,16 @@ impl<'a> Prepared<'a> {
             Some(input) => input,
             None => c02::score_input(&self.req, Vec::new()),
         }
+    }
+
+    /// The 0.3 facts and the records behind the `kill` resource.
+    fn kill(&mut self) -> (&v0_3::types::KillFacts, &mut Option<KillView>) {
+        let req = &self.req;
+        let facts = self.facts.get_or_insert_with(|| c03::facts(req));
+        if self.view.is_none() {
+            self.view = Some(c03::view(req));
+        }
+        (facts, &mut self.view)
     }
 }
 
@@ -193,9 +218,9 @@ impl Plugin {
         let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
         let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
         let world = match &pre {
-            Pre::Scorer(_) | Pre::Scorer01(_) => PluginKind::RiskScorer,
-            Pre::Strategy(_) | Pre::Strategy01(_) => PluginKind::Strategy,
-            Pre::Learner(_) | Pre::Learner01(_) => PluginKind::ThresholdLearner,
+            Pre::Scorer(_) | Pre::Scorer02(_) | Pre::Scorer01(_) => PluginKind::RiskScorer,
+            Pre::Strategy(_) | Pre::Strategy02(_) | Pre::Strategy01(_) => PluginKind::Strategy,
+            Pre::Learner(_) | Pre::Learner02(_) | Pre::Learner01(_) => PluginKind::ThresholdLearner,
         };
         if let Some(expected) = expected.filter(|k| *k != world) {
             return Err(LoadError::WrongWorld {
@@ -344,10 +369,12 @@ impl Plugin {
         self.describe_with_reads().map(|(info, _)| info)
     }
 
-    /// The contract line the plugin was built against: "0.2" or "0.1".
+    /// The contract line the plugin was built against: "0.3", "0.2" or
+    /// "0.1".
     pub fn contract_line(&self) -> &'static str {
         match self.pre {
-            Pre::Scorer(_) | Pre::Strategy(_) | Pre::Learner(_) => "0.2",
+            Pre::Scorer(_) | Pre::Strategy(_) | Pre::Learner(_) => "0.3",
+            Pre::Scorer02(_) | Pre::Strategy02(_) | Pre::Learner02(_) => "0.2",
             Pre::Scorer01(_) | Pre::Strategy01(_) | Pre::Learner01(_) => "0.1",
         }
     }
@@ -362,8 +389,9 @@ impl Plugin {
             .map_or_else(|| self.contract_line().to_string(), |(_, v)| v.to_string())
     }
 
-    /// The names of the numbers a 0.2 scorer or strategy reads, in the order
-    /// of each call's `values` (none for a learner or a 0.1 plugin).
+    /// The names of the numbers a 0.2 or 0.3 scorer or strategy reads, in
+    /// the order of each call's `values` (none for a learner or a 0.1
+    /// plugin).
     pub fn reads(&self) -> Vec<String> {
         let facts = ModuleProfile::fact_names();
         self.reads
@@ -376,13 +404,17 @@ impl Plugin {
             .collect()
     }
 
-    /// `describe`, and the names of what a 0.2 plugin reads (none for 0.1).
+    /// `describe`, and the names of what a 0.2 or 0.3 plugin reads (none
+    /// for 0.1).
     fn describe_with_reads(&self) -> Result<(PluginInfo, Vec<String>), PluginError> {
-        self.invoke(|store, live| {
+        self.invoke(&mut None, |store, live| {
             let out = match live {
-                Live::Scorer(p) => c02::info(p.call_describe(store)?),
-                Live::Strategy(p) => c02::info(p.call_describe(store)?),
-                Live::Learner(p) => c02::info(p.call_describe(store)?),
+                Live::Scorer(p) => c03::info(p.call_describe(store)?),
+                Live::Strategy(p) => c03::info(p.call_describe(store)?),
+                Live::Learner(p) => c03::info(p.call_describe(store)?),
+                Live::Scorer02(p) => c02::info(p.call_describe(store)?),
+                Live::Strategy02(p) => c02::info(p.call_describe(store)?),
+                Live::Learner02(p) => c02::info(p.call_describe(store)?),
                 Live::Scorer01(p) => (c01::info(p.call_describe(store)?), Vec::new()),
                 Live::Strategy01(p) => (c01::info(p.call_describe(store)?), Vec::new()),
                 Live::Learner01(p) => (c01::info(p.call_describe(store)?), Vec::new()),
@@ -391,7 +423,7 @@ impl Plugin {
         })
     }
 
-    /// The numbers a 0.2 plugin reads, in its order, for one call: each
+    /// The numbers a 0.2 or 0.3 plugin reads, in its order, for one call: each
     /// from the call's named numbers or the module's facts, NaN when there
     /// is none of that name.
     fn values(&self, thresholds: &NamedValues, profile: &ModuleProfile, explain: bool) -> Vec<f64> {
@@ -414,21 +446,34 @@ impl Plugin {
     /// Scores a kill converted once for several plugins.
     pub fn score_prepared(&self, kill: &mut Prepared<'_>) -> Result<RiskAssessment, PluginError> {
         let req = kill.req;
-        let out = if let Pre::Scorer01(_) = self.pre {
-            let input = c01::score_input(&req);
-            self.invoke(|store, live| match live {
-                Live::Scorer01(p) => Ok(p.call_score(store, &input)?.map(c01::risk)),
-                _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
-            })
-        } else {
-            let mut input = kill.take();
-            input.values = self.values(req.thresholds, req.profile, kill.explain);
-            let out = self.invoke(|store, live| match live {
-                Live::Scorer(p) => Ok(p.call_score(store, &input)?.map(c02::risk)),
-                _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
-            });
-            kill.input = Some(input);
-            out
+        let out = match self.pre {
+            Pre::Scorer01(_) => {
+                let input = c01::score_input(&req);
+                self.invoke(&mut None, |store, live| match live {
+                    Live::Scorer01(p) => Ok(p.call_score(store, &input)?.map(c01::risk)),
+                    _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
+                })
+            }
+            Pre::Scorer02(_) => {
+                let mut input = kill.take();
+                input.values = self.values(req.thresholds, req.profile, kill.explain);
+                let out = self.invoke(&mut None, |store, live| match live {
+                    Live::Scorer02(p) => Ok(p.call_score(store, &input)?.map(c02::risk)),
+                    _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
+                });
+                kill.input = Some(input);
+                out
+            }
+            _ => {
+                let values = self.values(req.thresholds, req.profile, kill.explain);
+                let (facts, view) = kill.kill();
+                self.invoke(view, |store, live| match live {
+                    Live::Scorer(p) => {
+                        Ok(p.call_score(store, facts, lent(), &values)?.map(c03::risk))
+                    }
+                    _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
+                })
+            }
         };
         let out = out.and_then(|r| {
             validate::risk(&r, req.thresholds)
@@ -457,25 +502,39 @@ impl Plugin {
         risk: &RiskAssessment,
         thresholds: &NamedValues,
     ) -> Result<Verdict, PluginError> {
-        let out = if let Pre::Strategy01(_) = self.pre {
-            let req = DecideRequest {
-                thresholds,
-                ..DecideRequest::new(kill.req, risk)
-            };
-            let input = c01::decide_input(&req);
-            self.invoke(|store, live| match live {
-                Live::Strategy01(p) => Ok(p.call_decide(store, &input)?.map(c01::verdict)),
-                _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
-            })
-        } else {
-            let values = self.values(thresholds, kill.req.profile, kill.explain);
-            let input = c02::decide_input(kill.take(), risk, values);
-            let out = self.invoke(|store, live| match live {
-                Live::Strategy(p) => Ok(p.call_decide(store, &input)?.map(c02::verdict)),
-                _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
-            });
-            kill.input = Some(c02::score_input_back(input));
-            out
+        let out = match self.pre {
+            Pre::Strategy01(_) => {
+                let req = DecideRequest {
+                    thresholds,
+                    ..DecideRequest::new(kill.req, risk)
+                };
+                let input = c01::decide_input(&req);
+                self.invoke(&mut None, |store, live| match live {
+                    Live::Strategy01(p) => Ok(p.call_decide(store, &input)?.map(c01::verdict)),
+                    _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
+                })
+            }
+            Pre::Strategy02(_) => {
+                let values = self.values(thresholds, kill.req.profile, kill.explain);
+                let input = c02::decide_input(kill.take(), risk, values);
+                let out = self.invoke(&mut None, |store, live| match live {
+                    Live::Strategy02(p) => Ok(p.call_decide(store, &input)?.map(c02::verdict)),
+                    _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
+                });
+                kill.input = Some(c02::score_input_back(input));
+                out
+            }
+            _ => {
+                let values = self.values(thresholds, kill.req.profile, kill.explain);
+                let risk = c03::risk_to_wit(risk);
+                let (facts, view) = kill.kill();
+                self.invoke(view, |store, live| match live {
+                    Live::Strategy(p) => Ok(p
+                        .call_decide(store, facts, lent(), &risk, &values)?
+                        .map(c03::verdict)),
+                    _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
+                })
+            }
         };
         let out = out.and_then(|v| {
             validate::verdict(&v)
@@ -487,8 +546,11 @@ impl Plugin {
 
     /// Proposes threshold adjustments from outcomes (learners only).
     pub fn learn(&self, req: &LearnRequest<'_>) -> Result<Vec<ThresholdAdjustment>, PluginError> {
-        let out = self.invoke(|store, live| match live {
+        let out = self.invoke(&mut None, |store, live| match live {
             Live::Learner(p) => Ok(p
+                .call_learn(store, &c03::learn_input(req))?
+                .map(|v| v.into_iter().map(c03::adjustment).collect::<Vec<_>>())),
+            Live::Learner02(p) => Ok(p
                 .call_learn(store, &c02::learn_input(req))?
                 .map(|v| v.into_iter().map(c02::adjustment).collect::<Vec<_>>())),
             Live::Learner01(p) => Ok(p
@@ -537,9 +599,12 @@ impl Plugin {
         out
     }
 
-    /// Runs one call on an instance chosen by the isolation mode.
+    /// Runs one call on an instance chosen by the isolation mode, with
+    /// `kill` (a 0.3 call's) in its store for the call's length and back in
+    /// `kill` after it, whatever the call did.
     fn invoke<R>(
         &self,
+        kill: &mut Option<KillView>,
         call: impl FnOnce(&mut Store<HostState>, &Live) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, PluginError> {
         if self.is_quarantined() {
@@ -558,8 +623,10 @@ impl Plugin {
             None => self.instantiate()?,
         };
         warm.store.data_mut().reset_call();
+        warm.store.data_mut().kill = kill.take();
         warm.store.set_epoch_deadline(self.sandbox.deadline_ticks);
         let out = call(&mut warm.store, &warm.live);
+        *kill = warm.store.data_mut().kill.take();
         warm.calls += 1;
         let result = match out {
             Ok(Ok(r)) => Ok(r),
@@ -597,6 +664,9 @@ impl Plugin {
             Pre::Scorer(p) => p.instantiate(&mut store).map(Live::Scorer),
             Pre::Strategy(p) => p.instantiate(&mut store).map(Live::Strategy),
             Pre::Learner(p) => p.instantiate(&mut store).map(Live::Learner),
+            Pre::Scorer02(p) => p.instantiate(&mut store).map(Live::Scorer02),
+            Pre::Strategy02(p) => p.instantiate(&mut store).map(Live::Strategy02),
+            Pre::Learner02(p) => p.instantiate(&mut store).map(Live::Learner02),
             Pre::Scorer01(p) => p.instantiate(&mut store).map(Live::Scorer01),
             Pre::Strategy01(p) => p.instantiate(&mut store).map(Live::Strategy01),
             Pre::Learner01(p) => p.instantiate(&mut store).map(Live::Learner01),
@@ -621,6 +691,12 @@ impl Plugin {
 
     fn classify(&self, e: &wasmtime::Error, state: &HostState) -> PluginError {
         let plugin = self.name.to_string();
+        if e.is::<NoKill>() {
+            return PluginError::Host {
+                plugin,
+                message: NoKill.to_string(),
+            };
+        }
         if state.memory_denied || e.is::<MemoryLimitExceeded>() {
             return PluginError::OutOfMemory {
                 plugin,
@@ -651,6 +727,12 @@ impl Plugin {
     }
 }
 
+/// The handle a 0.3 call lends the plugin for the kill in its store: a
+/// borrow, which the plugin cannot keep past the call.
+fn lent() -> Resource<v0_3::types::Kill> {
+    Resource::new_borrow(0)
+}
+
 fn wrong_kind(expected: PluginKind) -> String {
     format!("this plugin is not a {expected}")
 }
@@ -664,14 +746,23 @@ fn instance_pre(sandbox: &Sandbox, component: &Component, origin: &str) -> Resul
             origin: origin.to_string(),
             message: format!("{e:#}"),
         })?;
-    if let Ok(p) = v0_2::scorer::RiskScorerPre::new(pre.clone()) {
+    if let Ok(p) = v0_3::scorer::RiskScorerPre::new(pre.clone()) {
         return Ok(Pre::Scorer(p));
     }
-    if let Ok(p) = v0_2::strategy::StrategyPre::new(pre.clone()) {
+    if let Ok(p) = v0_3::strategy::StrategyPre::new(pre.clone()) {
         return Ok(Pre::Strategy(p));
     }
-    if let Ok(p) = v0_2::learner::ThresholdLearnerPre::new(pre.clone()) {
+    if let Ok(p) = v0_3::learner::ThresholdLearnerPre::new(pre.clone()) {
         return Ok(Pre::Learner(p));
+    }
+    if let Ok(p) = v0_2::scorer::RiskScorerPre::new(pre.clone()) {
+        return Ok(Pre::Scorer02(p));
+    }
+    if let Ok(p) = v0_2::strategy::StrategyPre::new(pre.clone()) {
+        return Ok(Pre::Strategy02(p));
+    }
+    if let Ok(p) = v0_2::learner::ThresholdLearnerPre::new(pre.clone()) {
+        return Ok(Pre::Learner02(p));
     }
     if let Ok(p) = v0_1::scorer::RiskScorerPre::new(pre.clone()) {
         return Ok(Pre::Scorer01(p));

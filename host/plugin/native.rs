@@ -5,13 +5,7 @@
 use medic_plugin_logic as l;
 
 use super::{DecideRequest, LearnRequest, ScoreRequest};
-use crate::model::{self as m, JsonMap, NamedValues};
-
-fn entries(map: &JsonMap) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| (k.clone(), v.to_string()))
-        .collect()
-}
+use crate::model::{self as m, NamedValues};
 
 fn named(v: &NamedValues) -> Vec<l::NamedValue> {
     v.iter()
@@ -55,10 +49,7 @@ fn level_back(v: l::RiskLevel) -> m::RiskLevel {
 
 fn kill(k: &m::KillReport) -> l::KillReport {
     l::KillReport {
-        kill_id: k.kill_id.clone(),
         timestamp_ms: k.timestamp.timestamp_millis(),
-        target_module: k.target_module.clone(),
-        target_instance_id: k.target_instance_id.clone(),
         kill_reason: match k.kill_reason {
             m::KillReason::ThreatDetected => l::KillReason::ThreatDetected,
             m::KillReason::AnomalyBehavior => l::KillReason::AnomalyBehavior,
@@ -75,36 +66,16 @@ fn kill(k: &m::KillReport) -> l::KillReport {
             m::Severity::Info => l::Severity::Info,
         },
         confidence_score: k.confidence_score,
-        evidence: k.evidence.clone(),
         dependencies: k.dependencies.clone(),
-        source_agent: k.source_agent.clone(),
-        metadata: entries(&k.metadata),
     }
 }
 
 fn context(c: &m::SiemContext) -> l::SiemContext {
     l::SiemContext {
-        query_id: c.query_id.clone(),
-        kill_id: c.kill_id.clone(),
-        timestamp_ms: c.timestamp.timestamp_millis(),
-        threat_indicators: c
-            .threat_indicators
-            .iter()
-            .map(|i| l::ThreatIndicator {
-                indicator_type: i.indicator_type.clone(),
-                value: i.value.clone(),
-                threat_score: i.threat_score,
-                source: i.source.clone(),
-                last_seen_ms: i.last_seen.timestamp_millis(),
-                tags: i.tags.clone(),
-            })
-            .collect(),
-        historical_behavior: entries(&c.historical_behavior),
-        false_positive_history: c.false_positive_history,
-        network_context: entries(&c.network_context),
-        user_context: c.user_context.as_ref().map(entries),
         risk_score: c.risk_score,
-        recommendation: c.recommendation.clone(),
+        false_positive_history: c.false_positive_history,
+        indicator_count: u32::try_from(c.threat_indicators.len()).unwrap_or(u32::MAX),
+        strongest_indicator: c.strongest_indicator(),
     }
 }
 

@@ -10,10 +10,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, HasSelf, Linker, Val};
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceType, Val};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::{v0_1, v0_2};
+use super::bindings::{v0_1, v0_2, v0_3};
 use super::error::LoadError;
 use crate::config::raw::PluginsSection;
 
@@ -25,21 +25,31 @@ use crate::config::raw::PluginsSection;
 pub const TICK: Duration = Duration::from_millis(5);
 
 /// The contract version this host implements (`wit/`).
-pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 2, 0);
+pub const CONTRACT_VERSION: (u64, u64, u64) = (0, 3, 0);
 
 /// The newest version of each line of the contract this host serves: its
-/// own (0.2, `wit/`) and the one before (0.1, `wit/v0.1/`).
-const LINES: [(u64, u64, u64); 2] = [CONTRACT_VERSION, (0, 1, 1)];
+/// own (0.3, `wit/`) and the two before (0.2, `wit/v0.2/`; 0.1,
+/// `wit/v0.1/`).
+const LINES: [(u64, u64, u64); 3] = [CONTRACT_VERSION, (0, 2, 0), (0, 1, 1)];
 
 /// The contract versions a plugin may be built against, in words.
-pub const ACCEPTED_CONTRACT: &str = "0.2.0, or 0.1.0 to 0.1.1";
+pub const ACCEPTED_CONTRACT: &str = "0.3.0, 0.2.0, or 0.1.0 to 0.1.1";
 
-/// Whether an import of the contract is one this host serves: `host` or
+/// The name under which a 0.3 component imports the `kill` resource type a
+/// second time: its world's `use types.{kill}` (the same resource as
+/// `types`'s; the linker defines it as such).
+const KILL_TYPE: &str = "kill";
+
+/// Whether an import of the contract is one this host serves: the `kill`
+/// type of a 0.3 world, or `host` or
 /// `types` of one of its lines (same major, and same minor while major is
 /// 0), no newer than the line's newest version. Types never change within a
 /// line, so an older plugin's imports are satisfied by this host's
 /// definitions.
 pub fn accepts_contract_import(name: &str) -> bool {
+    if name == KILL_TYPE {
+        return true;
+    }
     let Some(rest) = name.strip_prefix("medic:plugin/") else {
         return false;
     };
@@ -73,11 +83,21 @@ pub struct CapabilityDenied(pub String);
 #[error("memory limit of {0} bytes exceeded")]
 pub struct MemoryLimitExceeded(pub usize);
 
-/// What the host keeps per store: the plugin's name for its log lines, and
-/// what its last call did to the limits.
+/// The kill a contract 0.3 call judges, whole: what the `kill` resource
+/// hands the plugin when it asks (converted once per kill, moved into the
+/// store for the call and out again after it).
+pub struct KillView {
+    pub report: v0_3::types::KillReport,
+    pub context: Option<v0_3::types::SiemContext>,
+}
+
+/// What the host keeps per store: the plugin's name for its log lines, the
+/// kill of the call under way (0.3), and what its last call did to the
+/// limits.
 pub struct HostState {
     plugin: Arc<str>,
     memory_limit: usize,
+    pub(crate) kill: Option<KillView>,
     pub(crate) memory_denied: bool,
     logged: u32,
     pub(crate) dropped_logs: u32,
@@ -88,6 +108,7 @@ impl HostState {
         HostState {
             plugin,
             memory_limit,
+            kill: None,
             memory_denied: false,
             logged: 0,
             dropped_logs: 0,
@@ -126,9 +147,48 @@ impl wasmtime::ResourceLimiter for HostState {
     }
 }
 
-/// The `types` interfaces have no functions; their traits are empty.
+/// The `types` interfaces of 0.2 and 0.1 have no functions; their traits
+/// are empty. 0.3's has the `kill` resource.
+impl v0_3::types::Host for HostState {}
 impl v0_2::types::Host for HostState {}
 impl v0_1::types::Host for HostState {}
+
+/// The error behind a `kill` method called with no kill in the store: a
+/// host fault (every 0.3 call puts one there), never the plugin's.
+#[derive(Debug, thiserror::Error)]
+#[error("no kill is held for this call")]
+pub struct NoKill;
+
+impl HostState {
+    fn view(&self) -> wasmtime::Result<&KillView> {
+        self.kill
+            .as_ref()
+            .ok_or_else(|| wasmtime::Error::new(NoKill))
+    }
+}
+
+/// A 0.3 plugin reading the kill: a copy of the record it asks for. The
+/// handle is only ever the borrow the host lent for the call (a plugin can
+/// neither forge one nor keep it), so there is one kill to read.
+impl v0_3::types::HostKill for HostState {
+    fn report(
+        &mut self,
+        _kill: Resource<v0_3::types::Kill>,
+    ) -> wasmtime::Result<v0_3::types::KillReport> {
+        Ok(self.view()?.report.clone())
+    }
+
+    fn context(
+        &mut self,
+        _kill: Resource<v0_3::types::Kill>,
+    ) -> wasmtime::Result<Option<v0_3::types::SiemContext>> {
+        Ok(self.view()?.context.clone())
+    }
+
+    fn drop(&mut self, _kill: Resource<v0_3::types::Kill>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
 
 /// The `log` import of one line of the contract, into [`HostState::log_line`].
 macro_rules! log_import {
@@ -149,6 +209,7 @@ macro_rules! log_import {
     };
 }
 
+log_import!(v0_3);
 log_import!(v0_2);
 log_import!(v0_1);
 
@@ -246,6 +307,11 @@ impl Sandbox {
             message: format!("{e:#}"),
         };
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
+        v0_3::scorer::RiskScorer::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(engine_err)?;
         v0_2::scorer::RiskScorer::add_to_linker::<HostState, HasSelf<HostState>>(
             &mut linker,
             |s| s,
@@ -258,6 +324,17 @@ impl Sandbox {
         .map_err(engine_err)?;
         let ty = component.component_type();
         for (name, item) in ty.imports(&self.engine) {
+            if name == KILL_TYPE && matches!(item.ty, ComponentItem::Resource(_)) {
+                linker
+                    .root()
+                    .resource(
+                        KILL_TYPE,
+                        ResourceType::host::<v0_3::types::Kill>(),
+                        |_, _| Ok(()),
+                    )
+                    .map_err(engine_err)?;
+                continue;
+            }
             if accepts_contract_import(name) {
                 continue;
             }
@@ -419,13 +496,17 @@ mod contract_tests {
 
     #[test]
     fn each_served_line_up_to_its_newest_version_is_accepted() {
+        assert!(ok("medic:plugin/host@0.3.0"));
+        assert!(ok("medic:plugin/types@0.3.0"));
+        assert!(ok("kill"), "a 0.3 world's use of the kill resource");
         assert!(ok("medic:plugin/host@0.2.0"));
         assert!(ok("medic:plugin/types@0.2.0"));
         assert!(ok("medic:plugin/host@0.1.1"));
         assert!(ok("medic:plugin/types@0.1.0"));
         assert!(!ok("medic:plugin/host@0.1.2"), "newer than this host's 0.1");
-        assert!(!ok("medic:plugin/host@0.2.1"), "newer than this host");
-        assert!(!ok("medic:plugin/host@0.3.0"), "another line");
+        assert!(!ok("medic:plugin/host@0.2.1"), "newer than this host's 0.2");
+        assert!(!ok("medic:plugin/host@0.3.1"), "newer than this host");
+        assert!(!ok("medic:plugin/host@0.4.0"), "another line");
         assert!(!ok("medic:plugin/host@0.0.9"), "another line");
         assert!(!ok("medic:plugin/host@1.1.0"));
         assert!(!ok("medic:plugin/other@0.1.0"));

@@ -247,8 +247,9 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout
-            .contains("medic:plugin/strategy@0.1.0 (this Medic accepts 0.2.0, or 0.1.0 to 0.1.1)"),
+        stdout.contains(
+            "medic:plugin/strategy@0.1.0 (this Medic accepts 0.3.0, 0.2.0, or 0.1.0 to 0.1.1)"
+        ),
         "{stdout}"
     );
     assert!(
@@ -275,16 +276,18 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
     }
 }
 
-/// Contract 0.2: a scorer or strategy names what it reads once, in
+/// Contract 0.2 on: a scorer or strategy names what it reads once, in
 /// `describe`, and each call carries those numbers in that order and no
 /// names — thresholds, the module's facts, whether anyone will read the
 /// reasoning (`call.explain`: 1 for a live decision), and NaN for a name the
-/// host has no number for (the plugin's own default then applies).
+/// host has no number for (the plugin's own default then applies). Since
+/// 0.3 the call carries the kill's facts, and the `kill` resource hands the
+/// plugin the whole report and context when it asks.
 #[test]
-fn a_02_plugin_gets_the_numbers_it_reads_in_its_order() {
+fn a_03_plugin_gets_the_numbers_it_reads_in_its_order_and_the_kill_it_asks_for() {
     let config = crate::support::default_config();
-    let p = crate::support::load(&config, "echo-reads").expect("0.2 loads");
-    assert_eq!(p.contract_line(), "0.2");
+    let p = crate::support::load(&config, "echo-reads").expect("0.3 loads");
+    assert_eq!(p.contract_line(), "0.3");
     let case = crate::support::case("low-risk");
     let mut profile = case.profile_or_default();
     profile.human_denials = 3;
@@ -312,6 +315,13 @@ fn a_02_plugin_gets_the_numbers_it_reads_in_its_order() {
             "no.such.value=NaN",
             "values=5",
             "read no.such.value with default 7: 7",
+            // The golden `low-risk` kill (host/plugin/golden_kills.json).
+            "facts: at 1705314600000 KillReason::AnomalyBehavior Severity::Low confidence 0.5 \
+             evidence 1 dependencies 0; siem risk 0.1 on record 4 indicators 0 strongest 0; \
+             module report-renderer Criticality::Low",
+            "report: golden-low-risk report-renderer report-renderer-7f9c \
+             [\"metric-anomaly-002\"] [] smith-01 metadata 1",
+            "context: golden-q-1 indicators 0",
         ]
     );
     profile.known = Some(medic::model::Resembling {
@@ -322,6 +332,41 @@ fn a_02_plugin_gets_the_numbers_it_reads_in_its_order() {
         ..Default::default()
     });
     assert_eq!(decide(&profile)[2], "known.threats=7");
+}
+
+/// Contract 0.2: a plugin built against it (its own bindings of
+/// `wit/v0.2/`) still loads, and gets the whole kill, context and profile
+/// with every call, and its numbers by position.
+#[test]
+fn a_02_plugin_still_loads_and_gets_the_whole_kill() {
+    let config = crate::support::default_config();
+    let p = crate::support::load(&config, "contract-0-2-0").expect("0.2 loads");
+    assert_eq!(p.contract_line(), "0.2");
+    assert_eq!(p.contract_version(), "0.2.0");
+    assert_eq!(p.reads(), ["auto_approve.min_confidence"]);
+    let case = crate::support::case("cascade");
+    let profile = case.profile_or_default();
+    let mut thresholds = crate::support::thresholds(&config);
+    thresholds.insert("auto_approve.min_confidence".into(), 0.91);
+    let risk = medic::model::RiskAssessment {
+        level: medic::model::RiskLevel::Low,
+        score: 0.3,
+        factors: vec![],
+    };
+    let req = crate::support::request(&case, &profile, &thresholds);
+    let v = p
+        .decide(&medic::plugin::DecideRequest::new(req, &risk))
+        .unwrap();
+    assert_eq!(
+        v.reasoning,
+        [
+            "built against 0.2.0; risk 0.30",
+            "kill golden-cascade of invoice-worker (invoice-worker-2), evidence \
+             [\"upstream-killed:billing-api\"]",
+            "context golden-q-4",
+            "values [0.91]",
+        ]
+    );
 }
 
 /// Every file below `dir`.

@@ -37,7 +37,7 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
     assert!(ok, "{err}");
     assert!(
         out.contains(
-            "world:       medic:plugin/strategy@0.2.0 (this Medic accepts 0.2.0, or 0.1.0 to 0.1.1)"
+            "world:       medic:plugin/strategy@0.3.0 (this Medic accepts 0.3.0, 0.2.0, or 0.1.0 to 0.1.1)"
         ),
         "{out}"
     );
@@ -49,7 +49,7 @@ fn plugin_check_passes_a_good_plugin_and_explains_a_bad_one() {
     // The built-ins are made components from core modules: the contract
     // is all they import.
     assert!(
-        out.contains("medic:plugin/types@0.2.0") && !out.contains("wasi:"),
+        out.contains("medic:plugin/types@0.3.0") && !out.contains("wasi:"),
         "{out}"
     );
     // A plugin built for wasm32-wasip2 imports what Rust's std there does;

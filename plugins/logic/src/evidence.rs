@@ -411,7 +411,7 @@ pub fn estimate_described(
                 term(&mut terms, describe, "threat_indicators", shift, || {
                     format!(
                         "{} indicator(s){}{}",
-                        ctx.threat_indicators.len(),
+                        ctx.indicator_count,
                         if strongest > 0.0 {
                             format!(", strongest {strongest:.2}")
                         } else {

@@ -4,43 +4,21 @@ use crate::types::*;
 
 fn kill(reason: KillReason, severity: Severity, confidence: f64) -> KillReport {
     KillReport {
-        kill_id: "test-kill-001".into(),
         // 2024-01-15T10:30:00Z: working hours.
         timestamp_ms: 1_705_314_600_000,
-        target_module: "test-service".into(),
-        target_instance_id: "instance-001".into(),
         kill_reason: reason,
         severity,
         confidence_score: confidence,
-        evidence: vec!["log-entry-001".into()],
         dependencies: vec![],
-        source_agent: "smith-01".into(),
-        metadata: vec![],
     }
 }
 
 fn context(risk: f64, fp: u32, indicator: Option<f64>) -> SiemContext {
     SiemContext {
-        query_id: "q-1".into(),
-        kill_id: "test-kill-001".into(),
-        timestamp_ms: 1_705_314_600_000,
-        threat_indicators: indicator
-            .map(|s| ThreatIndicator {
-                indicator_type: "ip".into(),
-                value: "203.0.113.9".into(),
-                threat_score: s,
-                source: "intel".into(),
-                last_seen_ms: 1_705_314_000_000,
-                tags: vec![],
-            })
-            .into_iter()
-            .collect(),
-        historical_behavior: vec![],
-        false_positive_history: fp,
-        network_context: vec![],
-        user_context: None,
         risk_score: risk,
-        recommendation: String::new(),
+        false_positive_history: fp,
+        indicator_count: u32::from(indicator.is_some()),
+        strongest_indicator: indicator.unwrap_or(0.0),
     }
 }
 

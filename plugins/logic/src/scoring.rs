@@ -121,9 +121,7 @@ fn siem_factor(context: Option<&SiemContext>, explain: bool) -> (f64, String) {
     let detail = said(explain, || {
         format!(
             "SIEM risk {:.2}, {} indicator(s), strongest {:.2}",
-            ctx.risk_score,
-            ctx.threat_indicators.len(),
-            strongest
+            ctx.risk_score, ctx.indicator_count, strongest
         )
     });
     (value, detail)

@@ -18,7 +18,7 @@ pub fn conservative(input: &DecideInput) -> Verdict {
         outcome: DecisionOutcome::PendingReview,
         confidence: 1.0,
         reasoning,
-        recommended_action: format!("queue {} for human review", input.kill.target_module),
+        recommended_action: format!("queue {} for human review", input.profile.module),
         constraints: constraints(input),
         timeout_minutes: timeout(input),
     }
@@ -138,7 +138,7 @@ pub(crate) fn verdict(
     confidence: f64,
     reasoning: Vec<String>,
 ) -> Verdict {
-    let module = &input.kill.target_module;
+    let module = &input.profile.module;
     let recommended_action = match outcome {
         DecisionOutcome::ApproveAuto | DecisionOutcome::ApproveManual => {
             format!("resurrect {module} and monitor it")

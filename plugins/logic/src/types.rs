@@ -1,4 +1,6 @@
-//! Plain data types mirroring `wit/types.wit` (one field for one field).
+//! Plain data types mirroring `wit/types.wit`: for a kill, the parts
+//! judgement reads (the contract's `kill-facts`); the rest one field for one
+//! field.
 
 /// Why Smith killed the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,43 +50,25 @@ impl Severity {
     }
 }
 
+/// What judgement reads of Smith's kill report (the module's name is the
+/// profile's).
 #[derive(Clone, Debug, PartialEq)]
 pub struct KillReport {
-    pub kill_id: String,
     pub timestamp_ms: i64,
-    pub target_module: String,
-    pub target_instance_id: String,
     pub kill_reason: KillReason,
     pub severity: Severity,
     pub confidence_score: f64,
-    pub evidence: Vec<String>,
     pub dependencies: Vec<String>,
-    pub source_agent: String,
-    pub metadata: Vec<(String, String)>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct ThreatIndicator {
-    pub indicator_type: String,
-    pub value: String,
-    pub threat_score: f64,
-    pub source: String,
-    pub last_seen_ms: i64,
-    pub tags: Vec<String>,
-}
-
+/// What judgement reads of the SIEM's context: its numbers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SiemContext {
-    pub query_id: String,
-    pub kill_id: String,
-    pub timestamp_ms: i64,
-    pub threat_indicators: Vec<ThreatIndicator>,
-    pub historical_behavior: Vec<(String, String)>,
-    pub false_positive_history: u32,
-    pub network_context: Vec<(String, String)>,
-    pub user_context: Option<Vec<(String, String)>>,
     pub risk_score: f64,
-    pub recommendation: String,
+    pub false_positive_history: u32,
+    pub indicator_count: u32,
+    /// The strongest indicator's threat score (0 with none).
+    pub strongest_indicator: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

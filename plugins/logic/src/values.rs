@@ -2,13 +2,14 @@
 
 use crate::types::{NamedValue, RiskLevel, SiemContext};
 
-/// The highest threat score among the SIEM's indicators (0 with none).
+/// The highest threat score among the SIEM's indicators (0 with none, or
+/// when the score is not a number).
 pub fn strongest_indicator(ctx: &SiemContext) -> f64 {
-    ctx.threat_indicators
-        .iter()
-        .map(|i| i.threat_score)
-        .filter(|s| s.is_finite())
-        .fold(0.0, f64::max)
+    if ctx.strongest_indicator.is_finite() {
+        ctx.strongest_indicator.max(0.0)
+    } else {
+        0.0
+    }
 }
 
 /// The names of the tunables the built-in plugins read. When the host passes

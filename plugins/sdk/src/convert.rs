@@ -4,10 +4,6 @@
 use crate::types as w;
 use medic_plugin_logic as l;
 
-fn entries(v: Vec<w::Entry>) -> Vec<(String, String)> {
-    v.into_iter().map(|e| (e.key, e.value)).collect()
-}
-
 fn named(v: Vec<w::NamedValue>) -> Vec<l::NamedValue> {
     v.into_iter()
         .map(|n| l::NamedValue {
@@ -124,49 +120,30 @@ impl From<w::OutcomeResult> for l::OutcomeResult {
     }
 }
 
-impl From<w::KillReport> for l::KillReport {
-    fn from(k: w::KillReport) -> Self {
-        l::KillReport {
-            kill_id: k.kill_id,
-            timestamp_ms: k.timestamp_ms,
-            target_module: k.target_module,
-            target_instance_id: k.target_instance_id,
-            kill_reason: k.kill_reason.into(),
-            severity: k.severity.into(),
-            confidence_score: k.confidence_score,
-            evidence: k.evidence,
-            dependencies: k.dependencies,
-            source_agent: k.source_agent,
-            metadata: entries(k.metadata),
+impl From<w::SiemFacts> for l::SiemContext {
+    fn from(c: w::SiemFacts) -> Self {
+        l::SiemContext {
+            risk_score: c.risk_score,
+            false_positive_history: c.false_positive_history,
+            indicator_count: c.indicator_count,
+            strongest_indicator: c.strongest_indicator,
         }
     }
 }
 
-impl From<w::SiemContext> for l::SiemContext {
-    fn from(c: w::SiemContext) -> Self {
-        l::SiemContext {
-            query_id: c.query_id,
-            kill_id: c.kill_id,
-            timestamp_ms: c.timestamp_ms,
-            threat_indicators: c
-                .threat_indicators
-                .into_iter()
-                .map(|i| l::ThreatIndicator {
-                    indicator_type: i.indicator_type,
-                    value: i.value,
-                    threat_score: i.threat_score,
-                    source: i.source,
-                    last_seen_ms: i.last_seen_ms,
-                    tags: i.tags,
-                })
-                .collect(),
-            historical_behavior: entries(c.historical_behavior),
-            false_positive_history: c.false_positive_history,
-            network_context: entries(c.network_context),
-            user_context: c.user_context.map(entries),
-            risk_score: c.risk_score,
-            recommendation: c.recommendation,
-        }
+/// The kill as the logic reads it: the facts, and the dependencies (which
+/// only the report lists) fetched only when there are some.
+fn kill(facts: &w::KillFacts, kill: &w::Kill) -> l::KillReport {
+    l::KillReport {
+        timestamp_ms: facts.timestamp_ms,
+        kill_reason: facts.kill_reason.into(),
+        severity: facts.severity.into(),
+        confidence_score: facts.confidence_score,
+        dependencies: if facts.dependency_count > 0 {
+            kill.report().dependencies
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -229,26 +206,29 @@ impl From<l::RiskAssessment> for w::RiskAssessment {
     }
 }
 
-impl From<w::ScoreInput> for l::ScoreInput {
-    fn from(i: w::ScoreInput) -> Self {
-        l::ScoreInput {
-            kill: i.kill.into(),
-            context: i.context.map(Into::into),
-            profile: i.profile.into(),
-            thresholds: read(&i.values),
-        }
+/// A scorer's call as the logic's input.
+pub fn score_input(facts: w::KillFacts, kill_: &w::Kill, values: &[f64]) -> l::ScoreInput {
+    l::ScoreInput {
+        kill: kill(&facts, kill_),
+        context: facts.siem.map(Into::into),
+        profile: facts.profile.into(),
+        thresholds: read(values),
     }
 }
 
-impl From<w::DecideInput> for l::DecideInput {
-    fn from(i: w::DecideInput) -> Self {
-        l::DecideInput {
-            kill: i.kill.into(),
-            context: i.context.map(Into::into),
-            profile: i.profile.into(),
-            thresholds: read(&i.values),
-            risk: i.risk.into(),
-        }
+/// A strategy's call as the logic's input.
+pub fn decide_input(
+    facts: w::KillFacts,
+    kill_: &w::Kill,
+    risk: w::RiskAssessment,
+    values: &[f64],
+) -> l::DecideInput {
+    l::DecideInput {
+        kill: kill(&facts, kill_),
+        context: facts.siem.map(Into::into),
+        profile: facts.profile.into(),
+        thresholds: read(values),
+        risk: risk.into(),
     }
 }
 

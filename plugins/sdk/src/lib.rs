@@ -30,8 +30,8 @@ pub mod strategy {
         world: "strategy",
         path: "../../wit",
         with: {
-            "medic:plugin/types@0.2.0": crate::scorer::medic::plugin::types,
-            "medic:plugin/host@0.2.0": crate::scorer::medic::plugin::host,
+            "medic:plugin/types@0.3.0": crate::scorer::medic::plugin::types,
+            "medic:plugin/host@0.3.0": crate::scorer::medic::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_strategy",
@@ -45,8 +45,8 @@ pub mod learner {
         world: "threshold-learner",
         path: "../../wit",
         with: {
-            "medic:plugin/types@0.2.0": crate::scorer::medic::plugin::types,
-            "medic:plugin/host@0.2.0": crate::scorer::medic::plugin::host,
+            "medic:plugin/types@0.3.0": crate::scorer::medic::plugin::types,
+            "medic:plugin/host@0.3.0": crate::scorer::medic::plugin::host,
         },
         pub_export_macro: true,
         export_macro_name: "export_threshold_learner",
@@ -84,7 +84,7 @@ pub mod log {
 
 /// Small helpers plugins in Rust tend to need.
 pub mod helpers {
-    use crate::types::{NamedValue, RiskLevel, SiemContext};
+    use crate::types::{NamedValue, RiskLevel, SiemFacts};
 
     /// The band thresholds, for a scorer's `reads` when it bands scores
     /// with [`risk_level`].
@@ -140,16 +140,10 @@ pub mod helpers {
         }
     }
 
-    /// The strongest threat indicator's score (0 with no context).
-    pub fn strongest_indicator(context: Option<&SiemContext>) -> f64 {
-        context
-            .map(|c| {
-                c.threat_indicators
-                    .iter()
-                    .map(|i| i.threat_score)
-                    .fold(0.0, f64::max)
-            })
-            .unwrap_or(0.0)
+    /// The strongest threat indicator's score (0 with no context):
+    /// `strongest_indicator(facts.siem.as_ref())`.
+    pub fn strongest_indicator(siem: Option<&SiemFacts>) -> f64 {
+        siem.map_or(0.0, |s| s.strongest_indicator)
     }
 
     /// Reasoning lines, built up as a plugin judges: what an operator reads

@@ -28,8 +28,7 @@ export function riskLevel(score, reads, values) {
   return "critical";
 }
 
-/** The strongest threat indicator's score (0 with no context). */
-export function strongestIndicator(context) {
-  if (context == null) return 0;
-  return context.threatIndicators.reduce((m, i) => Math.max(m, i.threatScore), 0);
+/** The strongest threat indicator's score (0 with no context): `strongestIndicator(facts.siem)`. */
+export function strongestIndicator(siem) {
+  return siem == null ? 0 : siem.strongestIndicator;
 }

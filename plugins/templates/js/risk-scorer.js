@@ -1,7 +1,8 @@
 // {{name}}: a Medic risk scorer in JavaScript.
 //
-// It gets the kill, the SIEM context, the module's history and the
-// thresholds, and returns a score in [0, 1] with its level and the factors
+// It gets the kill's facts (its numbers, the SIEM's and its module's
+// history), the kill itself to read the rest from (`kill.report()`,
+// `kill.context()`) and the thresholds, and returns a score in [0, 1] with its level and the factors
 // behind it. No clock, no randomness, no I/O.
 import { RISK_BANDS, riskLevel } from "./common.js";
 
@@ -17,16 +18,16 @@ export function describe() {
   };
 }
 
-export function score(input) {
-  const smith = input.kill.confidenceScore * SEVERITY[input.kill.severity];
+export function score(facts, kill, values) {
+  const smith = facts.confidenceScore * SEVERITY[facts.severity];
   // Without SIEM context, assume the worst for its half.
-  const siem = input.context == null ? 1.0 : input.context.riskScore;
+  const siem = facts.siem == null ? 1.0 : facts.siem.riskScore;
   const factors = [
     { name: "smith", value: smith, weight: 0.5, contribution: 0.5 * smith,
-      detail: `confidence ${input.kill.confidenceScore.toFixed(2)} x severity` },
+      detail: `confidence ${facts.confidenceScore.toFixed(2)} x severity` },
     { name: "siem", value: siem, weight: 0.5, contribution: 0.5 * siem,
-      detail: input.context == null ? "no SIEM context" : "SIEM risk" },
+      detail: facts.siem == null ? "no SIEM context" : "SIEM risk" },
   ];
   const s = Math.min(Math.max(0.5 * smith + 0.5 * siem, 0), 1);
-  return { level: riskLevel(s, RISK_BANDS, input.values), score: s, factors };
+  return { level: riskLevel(s, RISK_BANDS, values), score: s, factors };
 }

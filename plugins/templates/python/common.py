@@ -40,8 +40,7 @@ def risk_level(types, score, reads, values):
     return types.RiskLevel.CRITICAL
 
 
-def strongest_indicator(context):
-    """The strongest threat indicator's score (0 with no context)."""
-    if context is None:
-        return 0.0
-    return max((i.threat_score for i in context.threat_indicators), default=0.0)
+def strongest_indicator(siem):
+    """The strongest threat indicator's score (0 with no context):
+    strongest_indicator(facts.siem)."""
+    return 0.0 if siem is None else siem.strongest_indicator

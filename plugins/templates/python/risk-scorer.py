@@ -1,9 +1,12 @@
 """{{name}}: a Medic risk scorer in Python.
 
-It gets the kill, the SIEM context, the module's history and the thresholds,
-and returns a score in [0, 1] with its level and the factors behind it. No
+It gets the kill's facts (its numbers, the SIEM's and its module's history),
+the kill itself to read the rest from (kill.report(), kill.context()) and the
+thresholds, and returns a score in [0, 1] with its level and the factors behind it. No
 clock, no randomness, no I/O.
 """
+from typing import List
+
 import wit_world
 from wit_world.imports import types
 
@@ -21,15 +24,16 @@ class WitWorld(wit_world.WitWorld):
             # The named numbers it reads: each call's `values` holds them in this order.
             reads=RISK_BANDS)
 
-    def score(self, input: types.ScoreInput) -> types.RiskAssessment:
-        smith = input.kill.confidence_score * SEVERITY[input.kill.severity.name]
+    def score(self, facts: types.KillFacts, kill: types.Kill,
+              values: List[float]) -> types.RiskAssessment:
+        smith = facts.confidence_score * SEVERITY[facts.severity.name]
         # Without SIEM context, assume the worst for its half.
-        siem = 1.0 if input.context is None else input.context.risk_score
+        siem = 1.0 if facts.siem is None else facts.siem.risk_score
         factors = [
             types.RiskFactor(name="smith", value=smith, weight=0.5, contribution=0.5 * smith,
-                             detail=f"confidence {input.kill.confidence_score:.2f} x severity"),
+                             detail=f"confidence {facts.confidence_score:.2f} x severity"),
             types.RiskFactor(name="siem", value=siem, weight=0.5, contribution=0.5 * siem,
-                             detail="SIEM risk" if input.context is not None else "no SIEM context"),
+                             detail="SIEM risk" if facts.siem is not None else "no SIEM context"),
         ]
         score = min(max(0.5 * smith + 0.5 * siem, 0.0), 1.0)
-        return types.RiskAssessment(level=risk_level(types, score, RISK_BANDS, input.values), score=score, factors=factors)
+        return types.RiskAssessment(level=risk_level(types, score, RISK_BANDS, values), score=score, factors=factors)

@@ -1,11 +1,13 @@
-//! {{name}}: a Medic risk scorer. It gets the kill, the SIEM context, the
-//! module's history and the thresholds, and returns a score in [0, 1] with
-//! its level and the factors behind it. No clock, no randomness, no I/O.
+//! {{name}}: a Medic risk scorer. It gets the kill's facts (its numbers,
+//! the SIEM's and its module's history), the kill itself to read the rest
+//! from (`kill.report()`, `kill.context()`) and the thresholds, and
+//! returns a score in [0, 1] with its level and the factors behind it. No
+//! clock, no randomness, no I/O.
 
 use medic_plugin_sdk::helpers::{RISK_BANDS, names, risk_level};
 use medic_plugin_sdk::scorer::Guest;
 use medic_plugin_sdk::types::{
-    PluginInfo, PluginKind, RiskAssessment, RiskFactor, ScoreInput, Severity,
+    Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, RiskFactor, Severity,
 };
 
 struct Plugin;
@@ -33,29 +35,29 @@ impl Guest for Plugin {
         }
     }
 
-    fn score(input: ScoreInput) -> Result<RiskAssessment, String> {
-        let smith = input.kill.confidence_score * severity(input.kill.severity);
+    fn score(facts: KillFacts, _kill: &Kill, values: Vec<f64>) -> Result<RiskAssessment, String> {
+        let smith = facts.confidence_score * severity(facts.severity);
         // Without SIEM context, assume the worst for its half.
-        let siem = input.context.as_ref().map_or(1.0, |c| c.risk_score);
+        let siem = facts.siem.as_ref().map_or(1.0, |c| c.risk_score);
         let factors = vec![
             RiskFactor {
                 name: "smith".into(),
                 value: smith,
                 weight: 0.5,
                 contribution: 0.5 * smith,
-                detail: format!("confidence {:.2} x severity", input.kill.confidence_score),
+                detail: format!("confidence {:.2} x severity", facts.confidence_score),
             },
             RiskFactor {
                 name: "siem".into(),
                 value: siem,
                 weight: 0.5,
                 contribution: 0.5 * siem,
-                detail: if input.context.is_some() { "SIEM risk".into() } else { "no SIEM context".into() },
+                detail: if facts.siem.is_some() { "SIEM risk".into() } else { "no SIEM context".into() },
             },
         ];
         let score = (0.5 * smith + 0.5 * siem).clamp(0.0, 1.0);
         Ok(RiskAssessment {
-            level: risk_level(score, &RISK_BANDS, &input.values),
+            level: risk_level(score, &RISK_BANDS, &values),
             score,
             factors,
         })

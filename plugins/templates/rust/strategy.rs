@@ -1,12 +1,14 @@
-//! {{name}}: a Medic strategy. It gets the kill, the SIEM context, the
-//! module's history, the thresholds and the risk the scorer gave, and
-//! returns a verdict. Everything it may use is in its input: no clock, no
-//! randomness, no I/O. The host's guardrails still have the last word.
+//! {{name}}: a Medic strategy. It gets the kill's facts (its numbers,
+//! the SIEM's and its module's history), the kill itself to read the rest
+//! from (`kill.report()`, `kill.context()`), the thresholds and the risk
+//! the scorer gave, and returns a verdict. Everything it may use is in its
+//! input: no clock, no randomness, no I/O. The host's guardrails still have
+//! the last word.
 
 use medic_plugin_sdk::helpers::{Reasons, names, read, strongest_indicator};
 use medic_plugin_sdk::strategy::Guest;
 use medic_plugin_sdk::types::{
-    DecideInput, DecisionOutcome, PluginInfo, PluginKind, RiskLevel, Verdict,
+    DecisionOutcome, Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, RiskLevel, Verdict,
 };
 
 /// The named numbers it reads; each call's `values` holds them in this order.
@@ -26,18 +28,23 @@ impl Guest for Plugin {
         }
     }
 
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
+    fn decide(
+        facts: KillFacts,
+        _kill: &Kill,
+        risk: RiskAssessment,
+        values: Vec<f64>,
+    ) -> Result<Verdict, String> {
         let mut why = Reasons::new("{{name}}");
-        let strongest = strongest_indicator(input.context.as_ref());
-        let min_confidence = read(READS, &input.values, "auto_approve.min_confidence", 0.85);
-        let (outcome, confidence) = match input.risk.level {
+        let strongest = strongest_indicator(facts.siem.as_ref());
+        let min_confidence = read(READS, &values, "auto_approve.min_confidence", 0.85);
+        let (outcome, confidence) = match risk.level {
             RiskLevel::Critical => {
                 why.add("critical risk: do not resurrect");
-                (DecisionOutcome::Deny, input.risk.score)
+                (DecisionOutcome::Deny, risk.score)
             }
-            RiskLevel::Minimal | RiskLevel::Low if input.context.is_some() && strongest < 0.8 => {
-                why.add(format!("{:?} risk with SIEM context and no strong indicator", input.risk.level));
-                (DecisionOutcome::ApproveAuto, min_confidence.max(1.0 - input.risk.score))
+            RiskLevel::Minimal | RiskLevel::Low if facts.siem.is_some() && strongest < 0.8 => {
+                why.add(format!("{:?} risk with SIEM context and no strong indicator", risk.level));
+                (DecisionOutcome::ApproveAuto, min_confidence.max(1.0 - risk.score))
             }
             _ => {
                 why.add("not clearly safe: a human decides");
@@ -48,7 +55,7 @@ impl Guest for Plugin {
             outcome,
             confidence: confidence.clamp(0.0, 1.0),
             reasoning: why.into_vec(),
-            recommended_action: format!("{outcome:?} for {}", input.kill.target_module),
+            recommended_action: format!("{outcome:?} for {}", facts.profile.module),
             constraints: vec![],
             timeout_minutes: 60,
         })

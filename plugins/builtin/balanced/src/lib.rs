@@ -1,8 +1,9 @@
 //! The built-in `balanced` strategy (logic in `medic-plugin-logic::strategies`).
 
 use medic_plugin_logic::strategies;
+use medic_plugin_sdk::convert::decide_input;
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict};
 
 struct Balanced;
 
@@ -18,8 +19,13 @@ impl Guest for Balanced {
         }
     }
 
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
-        Ok(strategies::balanced(&input.into()).into())
+    fn decide(
+        facts: KillFacts,
+        kill: &Kill,
+        risk: RiskAssessment,
+        values: Vec<f64>,
+    ) -> Result<Verdict, String> {
+        Ok(strategies::balanced(&decide_input(facts, kill, risk, &values)).into())
     }
 }
 

@@ -1,8 +1,9 @@
 //! The built-in `conservative` strategy (logic in `medic-plugin-logic::strategies`).
 
 use medic_plugin_logic::strategies;
+use medic_plugin_sdk::convert::decide_input;
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict};
 
 struct Conservative;
 
@@ -24,8 +25,13 @@ impl Guest for Conservative {
         }
     }
 
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
-        Ok(strategies::conservative(&input.into()).into())
+    fn decide(
+        facts: KillFacts,
+        kill: &Kill,
+        risk: RiskAssessment,
+        values: Vec<f64>,
+    ) -> Result<Verdict, String> {
+        Ok(strategies::conservative(&decide_input(facts, kill, risk, &values)).into())
     }
 }
 

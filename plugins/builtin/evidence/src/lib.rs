@@ -1,8 +1,9 @@
 //! The built-in `evidence` risk scorer (logic in `medic-plugin-logic::evidence`).
 
 use medic_plugin_logic::evidence;
+use medic_plugin_sdk::convert::score_input;
 use medic_plugin_sdk::scorer::Guest;
-use medic_plugin_sdk::types::{PluginInfo, PluginKind, RiskAssessment, ScoreInput};
+use medic_plugin_sdk::types::{Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment};
 
 struct Evidence;
 
@@ -21,8 +22,8 @@ impl Guest for Evidence {
         }
     }
 
-    fn score(input: ScoreInput) -> Result<RiskAssessment, String> {
-        evidence::score(&input.into()).map(Into::into)
+    fn score(facts: KillFacts, kill: &Kill, values: Vec<f64>) -> Result<RiskAssessment, String> {
+        evidence::score(&score_input(facts, kill, &values)).map(Into::into)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The built-in `pessimistic` strategy (logic in `medic-plugin-logic::evidence`).
 
 use medic_plugin_logic::evidence;
+use medic_plugin_sdk::convert::decide_input;
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict};
 
 struct Pessimistic;
 
@@ -21,8 +22,13 @@ impl Guest for Pessimistic {
         }
     }
 
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
-        Ok(evidence::pessimistic(&input.into()).into())
+    fn decide(
+        facts: KillFacts,
+        kill: &Kill,
+        risk: RiskAssessment,
+        values: Vec<f64>,
+    ) -> Result<Verdict, String> {
+        Ok(evidence::pessimistic(&decide_input(facts, kill, risk, &values)).into())
     }
 }
 

@@ -1,8 +1,9 @@
 //! The built-in `weighted` risk scorer (logic in `medic-plugin-logic::scoring`).
 
 use medic_plugin_logic::scoring;
+use medic_plugin_sdk::convert::score_input;
 use medic_plugin_sdk::scorer::Guest;
-use medic_plugin_sdk::types::{PluginInfo, PluginKind, RiskAssessment, ScoreInput};
+use medic_plugin_sdk::types::{Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment};
 
 struct Weighted;
 
@@ -18,8 +19,8 @@ impl Guest for Weighted {
         }
     }
 
-    fn score(input: ScoreInput) -> Result<RiskAssessment, String> {
-        scoring::score(&input.into()).map(Into::into)
+    fn score(facts: KillFacts, kill: &Kill, values: Vec<f64>) -> Result<RiskAssessment, String> {
+        scoring::score(&score_input(facts, kill, &values)).map(Into::into)
     }
 }
 

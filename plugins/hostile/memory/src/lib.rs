@@ -1,7 +1,9 @@
 //! Hostile: a strategy that allocates memory until it is stopped.
 
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, DecisionOutcome, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{
+    DecisionOutcome, Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict,
+};
 
 struct Plugin;
 
@@ -29,7 +31,12 @@ impl Guest for Plugin {
         }
     }
 
-    fn decide(_input: DecideInput) -> Result<Verdict, String> {
+    fn decide(
+        _facts: KillFacts,
+        _kill: &Kill,
+        _risk: RiskAssessment,
+        _values: Vec<f64>,
+    ) -> Result<Verdict, String> {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
             let chunk = vec![1u8; 1 << 20];

@@ -3,7 +3,7 @@
 
 use medic_plugin_sdk::scorer::Guest;
 use medic_plugin_sdk::types::{
-    PluginInfo, PluginKind, RiskAssessment, RiskFactor, RiskLevel, ScoreInput,
+    Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, RiskFactor, RiskLevel,
 };
 
 struct Plugin;
@@ -20,7 +20,7 @@ impl Guest for Plugin {
         }
     }
 
-    fn score(_input: ScoreInput) -> Result<RiskAssessment, String> {
+    fn score(_facts: KillFacts, _kill: &Kill, _values: Vec<f64>) -> Result<RiskAssessment, String> {
         Ok(RiskAssessment {
             level: RiskLevel::Minimal,
             score: 7.5,

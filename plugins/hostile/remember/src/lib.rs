@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, DecisionOutcome, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{
+    DecisionOutcome, Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict,
+};
 
 static SEEN: AtomicU32 = AtomicU32::new(0);
 static KILLS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -27,10 +29,15 @@ impl Guest for Plugin {
         }
     }
 
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
+    fn decide(
+        _facts: KillFacts,
+        kill: &Kill,
+        _risk: RiskAssessment,
+        _values: Vec<f64>,
+    ) -> Result<Verdict, String> {
         let seen = SEEN.fetch_add(1, Ordering::Relaxed) + 1;
         let mut kills = KILLS.lock().map_err(|_| "poisoned".to_string())?;
-        kills.push(input.kill.kill_id.clone());
+        kills.push(kill.report().kill_id);
         Ok(Verdict {
             outcome: DecisionOutcome::PendingReview,
             confidence: f64::from(seen.min(100)) / 100.0,

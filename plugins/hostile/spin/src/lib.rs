@@ -1,7 +1,9 @@
 //! Hostile: a strategy whose decide never returns.
 
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, DecisionOutcome, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{
+    DecisionOutcome, Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict,
+};
 
 struct Plugin;
 
@@ -29,10 +31,15 @@ impl Guest for Plugin {
         }
     }
 
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
+    fn decide(
+        _facts: KillFacts,
+        kill: &Kill,
+        _risk: RiskAssessment,
+        _values: Vec<f64>,
+    ) -> Result<Verdict, String> {
         let mut n: u64 = 0;
         loop {
-            n = std::hint::black_box(n.wrapping_add(input.kill.kill_id.len() as u64));
+            n = std::hint::black_box(n.wrapping_add(kill.report().kill_id.len() as u64));
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Hostile: a strategy that traps (or panics, on request).
 
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, DecisionOutcome, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{
+    DecisionOutcome, Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict,
+};
 
 struct Plugin;
 
@@ -30,16 +32,21 @@ impl Guest for Plugin {
 
     /// Traps with `unreachable`; with metadata `mode` = "panic", panics
     /// instead (std then reaches for stderr to print the message).
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
-        let panic = input
-            .kill
+    fn decide(
+        _facts: KillFacts,
+        kill: &Kill,
+        _risk: RiskAssessment,
+        _values: Vec<f64>,
+    ) -> Result<Verdict, String> {
+        let report = kill.report();
+        let panic = report
             .metadata
             .iter()
             .any(|e| e.key == "mode" && e.value.contains("panic"));
         if panic {
             panic!("hostile-trap panics on purpose");
         }
-        if std::hint::black_box(!input.kill.kill_id.is_empty()) {
+        if std::hint::black_box(!report.kill_id.is_empty()) {
             core::arch::wasm32::unreachable();
         }
         Ok(verdict("unreachable".to_string()))

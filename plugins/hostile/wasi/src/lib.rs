@@ -1,7 +1,9 @@
 //! Hostile: a strategy that tries to read files, env, the clock and sockets; metadata key attempt picks which.
 
 use medic_plugin_sdk::strategy::Guest;
-use medic_plugin_sdk::types::{DecideInput, DecisionOutcome, PluginInfo, PluginKind, Verdict};
+use medic_plugin_sdk::types::{
+    DecisionOutcome, Kill, KillFacts, PluginInfo, PluginKind, RiskAssessment, Verdict,
+};
 
 struct Plugin;
 
@@ -28,9 +30,14 @@ impl Guest for Plugin {
         }
     }
 
-    fn decide(input: DecideInput) -> Result<Verdict, String> {
-        let attempt = input
-            .kill
+    fn decide(
+        _facts: KillFacts,
+        kill: &Kill,
+        _risk: RiskAssessment,
+        _values: Vec<f64>,
+    ) -> Result<Verdict, String> {
+        let attempt = kill
+            .report()
             .metadata
             .iter()
             .find(|e| e.key == "attempt")
