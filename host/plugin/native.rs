@@ -66,7 +66,6 @@ fn kill(k: &m::KillReport) -> l::KillReport {
             m::Severity::Info => l::Severity::Info,
         },
         confidence_score: k.confidence_score,
-        dependencies: k.dependencies.clone(),
     }
 }
 
@@ -165,6 +164,7 @@ pub fn decide(strategy: &str, req: &DecideRequest<'_>) -> Result<m::Verdict, Str
     };
     let v = f(&l::DecideInput {
         kill: kill(req.kill),
+        dependencies: req.kill.dependencies.clone(),
         context: req.context.map(context),
         profile: profile(req.profile),
         thresholds: named_with_facts(req.thresholds, req.profile),

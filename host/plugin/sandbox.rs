@@ -178,6 +178,13 @@ impl v0_3::types::HostKill for HostState {
         Ok(self.view()?.report.clone())
     }
 
+    fn dependencies(
+        &mut self,
+        _kill: Resource<v0_3::types::Kill>,
+    ) -> wasmtime::Result<Vec<String>> {
+        Ok(self.view()?.report.dependencies.clone())
+    }
+
     fn context(
         &mut self,
         _kill: Resource<v0_3::types::Kill>,

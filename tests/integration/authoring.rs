@@ -321,9 +321,26 @@ fn a_03_plugin_gets_the_numbers_it_reads_in_its_order_and_the_kill_it_asks_for()
              module report-renderer Criticality::Low",
             "report: golden-low-risk report-renderer report-renderer-7f9c \
              [\"metric-anomaly-002\"] [] smith-01 metadata 1",
+            "dependencies: []",
             "context: golden-q-1 indicators 0",
         ]
     );
+    // A kill with dependencies and no SIEM context: what the facts count,
+    // the resource hands over.
+    let mut cascade = crate::support::case("cascade");
+    cascade.context = None;
+    let cascade_profile = cascade.profile_or_default();
+    let req = crate::support::request(&cascade, &cascade_profile, &thresholds);
+    let said = p
+        .decide(&medic::plugin::DecideRequest::new(req, &risk))
+        .unwrap()
+        .reasoning;
+    assert!(
+        said[7].contains("evidence 1 dependencies 2; siem none; module invoice-worker"),
+        "{said:?}"
+    );
+    assert_eq!(said[9], "dependencies: [\"pdf-renderer\", \"mailer\"]");
+    assert_eq!(said[10], "context: none");
     profile.known = Some(medic::model::Resembling {
         all: medic::model::Tally {
             threats: 7,

@@ -719,6 +719,7 @@ mod tests {
         let risk = score(&input).unwrap();
         pessimistic(&DecideInput {
             kill: input.kill,
+            dependencies: Vec::new(),
             context: input.context,
             profile: input.profile,
             thresholds: input.thresholds,

@@ -9,7 +9,6 @@ fn kill(reason: KillReason, severity: Severity, confidence: f64) -> KillReport {
         kill_reason: reason,
         severity,
         confidence_score: confidence,
-        dependencies: vec![],
     }
 }
 

@@ -211,6 +211,7 @@ mod tests {
             let decide = |input: &ScoreInput, risk: RiskAssessment| {
                 crate::strategies::balanced(&crate::types::DecideInput {
                     kill: input.kill.clone(),
+                    dependencies: Vec::new(),
                     context: input.context.clone(),
                     profile: input.profile.clone(),
                     thresholds: input.thresholds.clone(),

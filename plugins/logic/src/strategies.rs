@@ -193,10 +193,10 @@ fn safe_confidence(input: &DecideInput) -> f64 {
 
 fn constraints(input: &DecideInput) -> Vec<String> {
     let mut out = vec!["monitor after resurrection; roll back on anomaly".to_string()];
-    if !input.kill.dependencies.is_empty() {
+    if !input.dependencies.is_empty() {
         out.push(format!(
             "bring back together with dependents: {}",
-            input.kill.dependencies.join(", ")
+            input.dependencies.join(", ")
         ));
     }
     if input.profile.kills_last_day > 2 {
@@ -227,6 +227,7 @@ mod tests {
         let risk = score(&input).unwrap();
         f(&DecideInput {
             kill: input.kill,
+            dependencies: Vec::new(),
             context: input.context,
             profile: input.profile,
             thresholds: input.thresholds,

@@ -58,7 +58,6 @@ pub struct KillReport {
     pub kill_reason: KillReason,
     pub severity: Severity,
     pub confidence_score: f64,
-    pub dependencies: Vec<String>,
 }
 
 /// What judgement reads of the SIEM's context: its numbers.
@@ -182,6 +181,9 @@ pub struct ScoreInput {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecideInput {
     pub kill: KillReport,
+    /// The modules that depend on the killed one (a strategy names them in
+    /// its constraints).
+    pub dependencies: Vec<String>,
     pub context: Option<SiemContext>,
     pub profile: ModuleProfile,
     pub thresholds: Vec<NamedValue>,

@@ -131,19 +131,13 @@ impl From<w::SiemFacts> for l::SiemContext {
     }
 }
 
-/// The kill as the logic reads it: the facts, and the dependencies (which
-/// only the report lists) fetched only when there are some.
-fn kill(facts: &w::KillFacts, kill: &w::Kill) -> l::KillReport {
+/// The kill as the logic reads it: its facts.
+fn kill(facts: &w::KillFacts) -> l::KillReport {
     l::KillReport {
         timestamp_ms: facts.timestamp_ms,
         kill_reason: facts.kill_reason.into(),
         severity: facts.severity.into(),
         confidence_score: facts.confidence_score,
-        dependencies: if facts.dependency_count > 0 {
-            kill.report().dependencies
-        } else {
-            Vec::new()
-        },
     }
 }
 
@@ -207,16 +201,17 @@ impl From<l::RiskAssessment> for w::RiskAssessment {
 }
 
 /// A scorer's call as the logic's input.
-pub fn score_input(facts: w::KillFacts, kill_: &w::Kill, values: &[f64]) -> l::ScoreInput {
+pub fn score_input(facts: w::KillFacts, values: &[f64]) -> l::ScoreInput {
     l::ScoreInput {
-        kill: kill(&facts, kill_),
+        kill: kill(&facts),
         context: facts.siem.map(Into::into),
         profile: facts.profile.into(),
         thresholds: read(values),
     }
 }
 
-/// A strategy's call as the logic's input.
+/// A strategy's call as the logic's input: the dependencies (which only
+/// the report lists) are fetched only when there are some.
 pub fn decide_input(
     facts: w::KillFacts,
     kill_: &w::Kill,
@@ -224,7 +219,12 @@ pub fn decide_input(
     values: &[f64],
 ) -> l::DecideInput {
     l::DecideInput {
-        kill: kill(&facts, kill_),
+        kill: kill(&facts),
+        dependencies: if facts.dependency_count > 0 {
+            kill_.dependencies()
+        } else {
+            Vec::new()
+        },
         context: facts.siem.map(Into::into),
         profile: facts.profile.into(),
         thresholds: read(values),

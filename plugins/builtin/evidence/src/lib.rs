@@ -22,8 +22,8 @@ impl Guest for Evidence {
         }
     }
 
-    fn score(facts: KillFacts, kill: &Kill, values: Vec<f64>) -> Result<RiskAssessment, String> {
-        evidence::score(&score_input(facts, kill, &values)).map(Into::into)
+    fn score(facts: KillFacts, _kill: &Kill, values: Vec<f64>) -> Result<RiskAssessment, String> {
+        evidence::score(&score_input(facts, &values)).map(Into::into)
     }
 }
 

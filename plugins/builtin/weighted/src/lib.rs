@@ -19,8 +19,8 @@ impl Guest for Weighted {
         }
     }
 
-    fn score(facts: KillFacts, kill: &Kill, values: Vec<f64>) -> Result<RiskAssessment, String> {
-        scoring::score(&score_input(facts, kill, &values)).map(Into::into)
+    fn score(facts: KillFacts, _kill: &Kill, values: Vec<f64>) -> Result<RiskAssessment, String> {
+        scoring::score(&score_input(facts, &values)).map(Into::into)
     }
 }
 
