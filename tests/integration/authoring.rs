@@ -202,11 +202,7 @@ fn an_older_accepted_contract_loads_and_errors_point_at_the_fix() {
     let profile = case.profile_or_default();
     let thresholds = crate::support::thresholds(&config);
     let req = crate::support::request(&case, &profile, &thresholds);
-    let risk = medic::model::RiskAssessment {
-        level: medic::model::RiskLevel::Low,
-        score: 0.3,
-        factors: vec![],
-    };
+    let risk = low_risk();
     let v = p
         .decide(&medic::plugin::DecideRequest::new(req, &risk))
         .unwrap();
@@ -293,11 +289,7 @@ fn a_03_plugin_gets_the_numbers_it_reads_in_its_order_and_the_kill_it_asks_for()
     profile.human_denials = 3;
     let mut thresholds = crate::support::thresholds(&config);
     thresholds.insert("auto_approve.min_confidence".into(), 0.91);
-    let risk = medic::model::RiskAssessment {
-        level: medic::model::RiskLevel::Low,
-        score: 0.3,
-        factors: vec![],
-    };
+    let risk = low_risk();
     let decide = |profile: &medic::model::ModuleProfile| {
         let req = crate::support::request(&case, profile, &thresholds);
         p.decide(&medic::plugin::DecideRequest::new(req, &risk))
@@ -365,11 +357,7 @@ fn a_02_plugin_still_loads_and_gets_the_whole_kill() {
     let profile = case.profile_or_default();
     let mut thresholds = crate::support::thresholds(&config);
     thresholds.insert("auto_approve.min_confidence".into(), 0.91);
-    let risk = medic::model::RiskAssessment {
-        level: medic::model::RiskLevel::Low,
-        score: 0.3,
-        factors: vec![],
-    };
+    let risk = low_risk();
     let req = crate::support::request(&case, &profile, &thresholds);
     let v = p
         .decide(&medic::plugin::DecideRequest::new(req, &risk))
@@ -384,6 +372,15 @@ fn a_02_plugin_still_loads_and_gets_the_whole_kill() {
             "values [0.91]",
         ]
     );
+}
+
+/// The scorer's answer the contract tests' strategies are given: low, 0.3.
+fn low_risk() -> medic::model::RiskAssessment {
+    medic::model::RiskAssessment {
+        level: medic::model::RiskLevel::Low,
+        score: 0.3,
+        factors: vec![],
+    }
 }
 
 /// Every file below `dir`.
