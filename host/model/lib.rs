@@ -147,6 +147,11 @@ pub struct SiemContext {
 }
 
 impl SiemContext {
+    /// How many threat indicators the context holds.
+    pub fn indicator_count(&self) -> u32 {
+        u32::try_from(self.threat_indicators.len()).unwrap_or(u32::MAX)
+    }
+
     /// The strongest indicator's threat score (0 with none; scores that
     /// are not numbers are left out).
     pub fn strongest_indicator(&self) -> f64 {

@@ -289,7 +289,7 @@ pub mod v0_3 {
             siem: req.context.map(|c| w::SiemFacts {
                 risk_score: c.risk_score,
                 false_positive_history: c.false_positive_history,
-                indicator_count: count(c.threat_indicators.len()),
+                indicator_count: c.indicator_count(),
                 strongest_indicator: c.strongest_indicator(),
             }),
             profile: profile(req.profile),

@@ -114,6 +114,16 @@ impl<'a> DecideRequest<'a> {
             risk,
         }
     }
+
+    /// What the kill's scorer was given.
+    pub fn scored(&self) -> ScoreRequest<'a> {
+        ScoreRequest {
+            kill: self.kill,
+            context: self.context,
+            profile: self.profile,
+            thresholds: self.thresholds,
+        }
+    }
 }
 
 /// What a threshold learner is given.

@@ -485,12 +485,7 @@ impl Plugin {
 
     /// Decides one scored kill (strategies only).
     pub fn decide(&self, req: &DecideRequest<'_>) -> Result<Verdict, PluginError> {
-        let mut kill = Prepared::new(ScoreRequest {
-            kill: req.kill,
-            context: req.context,
-            profile: req.profile,
-            thresholds: req.thresholds,
-        });
+        let mut kill = Prepared::new(req.scored());
         self.decide_prepared(&mut kill, req.risk, req.thresholds)
     }
 

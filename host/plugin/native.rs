@@ -73,7 +73,7 @@ fn context(c: &m::SiemContext) -> l::SiemContext {
     l::SiemContext {
         risk_score: c.risk_score,
         false_positive_history: c.false_positive_history,
-        indicator_count: u32::try_from(c.threat_indicators.len()).unwrap_or(u32::MAX),
+        indicator_count: c.indicator_count(),
         strongest_indicator: c.strongest_indicator(),
     }
 }
@@ -123,6 +123,16 @@ pub fn score(req: &ScoreRequest<'_>) -> Result<m::RiskAssessment, String> {
     score_with("weighted", req)
 }
 
+/// What a built-in scorer is given for a kill.
+fn score_input(req: &ScoreRequest<'_>) -> l::ScoreInput {
+    l::ScoreInput {
+        kill: kill(req.kill),
+        context: req.context.map(context),
+        profile: profile(req.profile),
+        thresholds: named_with_facts(req.thresholds, req.profile),
+    }
+}
+
 /// A built-in scorer by name (`weighted`, `evidence`), natively.
 pub fn score_with(scorer: &str, req: &ScoreRequest<'_>) -> Result<m::RiskAssessment, String> {
     let f = match scorer {
@@ -130,13 +140,7 @@ pub fn score_with(scorer: &str, req: &ScoreRequest<'_>) -> Result<m::RiskAssessm
         "evidence" => l::evidence::score,
         other => return Err(format!("no native scorer {other:?}")),
     };
-    let input = l::ScoreInput {
-        kill: kill(req.kill),
-        context: req.context.map(context),
-        profile: profile(req.profile),
-        thresholds: named_with_facts(req.thresholds, req.profile),
-    };
-    f(&input).map(|r| m::RiskAssessment {
+    f(&score_input(req)).map(|r| m::RiskAssessment {
         level: level_back(r.level),
         score: r.score,
         factors: r
@@ -162,14 +166,11 @@ pub fn decide(strategy: &str, req: &DecideRequest<'_>) -> Result<m::Verdict, Str
         "pessimistic" => l::evidence::pessimistic,
         other => return Err(format!("no native strategy {other:?}")),
     };
-    let v = f(&l::DecideInput {
-        kill: kill(req.kill),
-        dependencies: req.kill.dependencies.clone(),
-        context: req.context.map(context),
-        profile: profile(req.profile),
-        thresholds: named_with_facts(req.thresholds, req.profile),
-        risk: risk(req.risk),
-    });
+    let v = f(&l::DecideInput::new(
+        score_input(&req.scored()),
+        risk(req.risk),
+        req.kill.dependencies.clone(),
+    ));
     Ok(m::Verdict {
         outcome: match v.outcome {
             l::DecisionOutcome::ApproveAuto => m::DecisionOutcome::ApproveAuto,

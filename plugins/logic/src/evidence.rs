@@ -717,14 +717,7 @@ mod tests {
 
     fn decide(input: ScoreInput) -> Verdict {
         let risk = score(&input).unwrap();
-        pessimistic(&DecideInput {
-            kill: input.kill,
-            dependencies: Vec::new(),
-            context: input.context,
-            profile: input.profile,
-            thresholds: input.thresholds,
-            risk,
-        })
+        pessimistic(&DecideInput::new(input, risk, Vec::new()))
     }
 
     /// Describing only the term a strategy quotes changes nothing: the same

@@ -209,14 +209,11 @@ mod tests {
             let (told, untold) = (score(&input).unwrap(), score(&quiet).unwrap());
             fixtures::assert_same_numbers_without_words(&told, &untold);
             let decide = |input: &ScoreInput, risk: RiskAssessment| {
-                crate::strategies::balanced(&crate::types::DecideInput {
-                    kill: input.kill.clone(),
-                    dependencies: Vec::new(),
-                    context: input.context.clone(),
-                    profile: input.profile.clone(),
-                    thresholds: input.thresholds.clone(),
+                crate::strategies::balanced(&crate::types::DecideInput::new(
+                    input.clone(),
                     risk,
-                })
+                    Vec::new(),
+                ))
             };
             let (said, unsaid) = (decide(&input, told), decide(&quiet, untold));
             assert_eq!(

@@ -225,14 +225,7 @@ mod tests {
 
     fn decide_with(input: crate::ScoreInput, f: fn(&DecideInput) -> Verdict) -> Verdict {
         let risk = score(&input).unwrap();
-        f(&DecideInput {
-            kill: input.kill,
-            dependencies: Vec::new(),
-            context: input.context,
-            profile: input.profile,
-            thresholds: input.thresholds,
-            risk,
-        })
+        f(&DecideInput::new(input, risk, Vec::new()))
     }
 
     #[test]

@@ -190,6 +190,21 @@ pub struct DecideInput {
     pub risk: RiskAssessment,
 }
 
+impl DecideInput {
+    /// What a strategy is given for a kill: what its scorer was given, the
+    /// scorer's answer, and the modules that depend on the killed one.
+    pub fn new(scored: ScoreInput, risk: RiskAssessment, dependencies: Vec<String>) -> Self {
+        DecideInput {
+            kill: scored.kill,
+            dependencies,
+            context: scored.context,
+            profile: scored.profile,
+            thresholds: scored.thresholds,
+            risk,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutcomeResult {
     Success,

@@ -218,18 +218,12 @@ pub fn decide_input(
     risk: w::RiskAssessment,
     values: &[f64],
 ) -> l::DecideInput {
-    l::DecideInput {
-        kill: kill(&facts),
-        dependencies: if facts.dependency_count > 0 {
-            kill_.dependencies()
-        } else {
-            Vec::new()
-        },
-        context: facts.siem.map(Into::into),
-        profile: facts.profile.into(),
-        thresholds: read(values),
-        risk: risk.into(),
-    }
+    let dependencies = if facts.dependency_count > 0 {
+        kill_.dependencies()
+    } else {
+        Vec::new()
+    };
+    l::DecideInput::new(score_input(facts, values), risk.into(), dependencies)
 }
 
 impl From<l::Verdict> for w::Verdict {
