@@ -46,7 +46,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 pub use error::{LoadError, PluginError};
-pub use loaded::{HealthReport, Plugin, PluginSource, Prepared};
+pub use loaded::{HealthReport, Plugin, PluginSource, Prepared, Resolved};
 pub use registry::{PluginStatus, Registry, RegistryError, ReloadEvent, Served};
 
 use crate::config::{Config, Isolation};

@@ -85,6 +85,21 @@ enum Read {
     Explain,
 }
 
+/// A plugin's named numbers resolved against one set of thresholds
+/// ([`Plugin::resolve`]): a caller that judges many kills by the same
+/// thresholds (a replay's lane) resolves them once per set instead of
+/// looking each one up by name on every call. It must be resolved again
+/// when the thresholds change; debug builds check that it was.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// The plugin it was resolved for (its address); another plugin's
+    /// calls ignore it and look their numbers up.
+    plugin: usize,
+    /// Per read, in the plugin's order: the named number's value, NaN
+    /// where the read is not a named number or there is none of its name.
+    named: Vec<f64>,
+}
+
 /// A kill in the contract's types, converted once (per line, when a plugin
 /// of that line first needs it) for every plugin that judges it; each
 /// plugin's own numbers (`values`) are put in per call.
@@ -426,25 +441,73 @@ impl Plugin {
     /// The numbers a 0.2 or 0.3 plugin reads, in its order, for one call: each
     /// from the call's named numbers or the module's facts, NaN when there
     /// is none of that name.
-    fn values(&self, thresholds: &NamedValues, profile: &ModuleProfile, explain: bool) -> Vec<f64> {
+    fn values(
+        &self,
+        resolved: Option<&Resolved>,
+        thresholds: &NamedValues,
+        profile: &ModuleProfile,
+        explain: bool,
+    ) -> Vec<f64> {
+        let named = resolved
+            .filter(|r| r.plugin == self.address())
+            .map(|r| r.named.as_slice());
+        debug_assert!(
+            named.is_none_or(|n| {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                bits(n) == bits(&self.resolve(thresholds).named)
+            }),
+            "{}: resolved against other thresholds than the call's",
+            self.name
+        );
         let facts = profile.fact_values();
         self.reads
             .iter()
-            .map(|r| match r {
+            .enumerate()
+            .map(|(k, r)| match r {
                 Read::Fact(i) => facts[*i],
-                Read::Named(name) => thresholds.get(name).copied().unwrap_or(f64::NAN),
+                Read::Named(name) => match named {
+                    Some(n) => n[k],
+                    None => thresholds.get(name).copied().unwrap_or(f64::NAN),
+                },
                 Read::Explain => f64::from(u8::from(explain)),
             })
             .collect()
     }
 
-    /// Scores one kill (risk scorers only).
-    pub fn score(&self, req: &ScoreRequest<'_>) -> Result<RiskAssessment, PluginError> {
-        self.score_prepared(&mut Prepared::new(*req))
+    /// The plugin's named numbers looked up once in `thresholds`, for the
+    /// calls of [`Self::score_prepared`] and [`Self::decide_prepared`]
+    /// made with the same thresholds.
+    pub fn resolve(&self, thresholds: &NamedValues) -> Resolved {
+        Resolved {
+            plugin: self.address(),
+            named: self
+                .reads
+                .iter()
+                .map(|r| match r {
+                    Read::Named(name) => thresholds.get(name).copied().unwrap_or(f64::NAN),
+                    Read::Fact(_) | Read::Explain => f64::NAN,
+                })
+                .collect(),
+        }
     }
 
-    /// Scores a kill converted once for several plugins.
-    pub fn score_prepared(&self, kill: &mut Prepared<'_>) -> Result<RiskAssessment, PluginError> {
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// Scores one kill (risk scorers only).
+    pub fn score(&self, req: &ScoreRequest<'_>) -> Result<RiskAssessment, PluginError> {
+        self.score_prepared(&mut Prepared::new(*req), None)
+    }
+
+    /// Scores a kill converted once for several plugins, with the
+    /// plugin's numbers resolved against the request's thresholds when
+    /// the caller has them.
+    pub fn score_prepared(
+        &self,
+        kill: &mut Prepared<'_>,
+        resolved: Option<&Resolved>,
+    ) -> Result<RiskAssessment, PluginError> {
         let req = kill.req;
         let out = match self.pre {
             Pre::Scorer01(_) => {
@@ -456,7 +519,7 @@ impl Plugin {
             }
             Pre::Scorer02(_) => {
                 let mut input = kill.take();
-                input.values = self.values(req.thresholds, req.profile, kill.explain);
+                input.values = self.values(resolved, req.thresholds, req.profile, kill.explain);
                 let out = self.invoke(&mut None, |store, live| match live {
                     Live::Scorer02(p) => Ok(p.call_score(store, &input)?.map(c02::risk)),
                     _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
@@ -465,7 +528,7 @@ impl Plugin {
                 out
             }
             _ => {
-                let values = self.values(req.thresholds, req.profile, kill.explain);
+                let values = self.values(resolved, req.thresholds, req.profile, kill.explain);
                 let (facts, view) = kill.kill();
                 self.invoke(view, |store, live| match live {
                     Live::Scorer(p) => {
@@ -486,16 +549,18 @@ impl Plugin {
     /// Decides one scored kill (strategies only).
     pub fn decide(&self, req: &DecideRequest<'_>) -> Result<Verdict, PluginError> {
         let mut kill = Prepared::new(req.scored());
-        self.decide_prepared(&mut kill, req.risk, req.thresholds)
+        self.decide_prepared(&mut kill, req.risk, req.thresholds, None)
     }
 
     /// Decides a kill converted once for several plugins, scored `risk`,
-    /// under `thresholds` (a learning candidate's own in replay).
+    /// under `thresholds` (a learning candidate's own in replay), with the
+    /// plugin's numbers resolved against them when the caller has them.
     pub fn decide_prepared(
         &self,
         kill: &mut Prepared<'_>,
         risk: &RiskAssessment,
         thresholds: &NamedValues,
+        resolved: Option<&Resolved>,
     ) -> Result<Verdict, PluginError> {
         let out = match self.pre {
             Pre::Strategy01(_) => {
@@ -510,7 +575,7 @@ impl Plugin {
                 })
             }
             Pre::Strategy02(_) => {
-                let values = self.values(thresholds, kill.req.profile, kill.explain);
+                let values = self.values(resolved, thresholds, kill.req.profile, kill.explain);
                 let input = c02::decide_input(kill.take(), risk, values);
                 let out = self.invoke(&mut None, |store, live| match live {
                     Live::Strategy02(p) => Ok(p.call_decide(store, &input)?.map(c02::verdict)),
@@ -520,7 +585,7 @@ impl Plugin {
                 out
             }
             _ => {
-                let values = self.values(thresholds, kill.req.profile, kill.explain);
+                let values = self.values(resolved, thresholds, kill.req.profile, kill.explain);
                 let risk = c03::risk_to_wit(risk);
                 let (facts, view) = kill.kill();
                 self.invoke(view, |store, live| match live {
@@ -794,9 +859,9 @@ pub fn score_then_decide(
     Option<Result<Verdict, PluginError>>,
 ) {
     let mut kill = Prepared::new(*req);
-    let scored = scorer.score_prepared(&mut kill);
+    let scored = scorer.score_prepared(&mut kill, None);
     let decided = match &scored {
-        Ok(risk) => Some(strategy.decide_prepared(&mut kill, risk, req.thresholds)),
+        Ok(risk) => Some(strategy.decide_prepared(&mut kill, risk, req.thresholds, None)),
         Err(_) => None,
     };
     (scored, decided)

@@ -484,6 +484,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
             mut report,
             scorer_ns,
             strategy_ns,
+            ..
         } = w;
         timings[0].1.extend(scorer_ns);
         timings.push((format!("strategy:{}", c.label), strategy_ns));

@@ -30,7 +30,7 @@ use crate::model::{
     RiskAssessment, wire_name,
 };
 use crate::plugin::validate::level_for;
-use crate::plugin::{LearnRequest, Plugin, Prepared, ScoreRequest};
+use crate::plugin::{LearnRequest, Plugin, Prepared, Resolved, ScoreRequest};
 use crate::store::OutcomeCounts;
 use crate::store::calibration::{Calibration, truth_of};
 
@@ -99,6 +99,11 @@ pub(super) struct Worker {
     /// Its scorer's calls (a score taken from another lane is not a call).
     pub scorer_ns: Vec<u32>,
     pub strategy_ns: Vec<u32>,
+    /// What its scorer and strategy read, resolved against the thresholds
+    /// each decides by (the strategy's again whenever learning changes
+    /// them).
+    scorer_reads: Option<Resolved>,
+    strategy_reads: Option<Resolved>,
 }
 
 impl Worker {
@@ -117,6 +122,8 @@ impl Worker {
             candidate,
             scorer_ns: Vec::new(),
             strategy_ns: Vec::new(),
+            scorer_reads: None,
+            strategy_reads: None,
         }
     }
 
@@ -162,7 +169,10 @@ impl Worker {
             Some(s) => Ok(&s.risk),
             None => {
                 let t = Instant::now();
-                let scored = own.insert(c.scorer.score_prepared(&mut kill));
+                let reads = self
+                    .scorer_reads
+                    .get_or_insert_with(|| c.scorer.resolve(g.thresholds));
+                let scored = own.insert(c.scorer.score_prepared(&mut kill, Some(reads)));
                 self.scorer_ns.push(nanos(t));
                 scored.as_ref()
             }
@@ -182,7 +192,12 @@ impl Worker {
         let thresholds = c.learned.as_ref().unwrap_or(g.thresholds);
         let verdict = risk.ok().map(|r| {
             let t = Instant::now();
-            let v = c.plugin.decide_prepared(&mut kill, r, thresholds);
+            let reads = self
+                .strategy_reads
+                .get_or_insert_with(|| c.plugin.resolve(thresholds));
+            let v = c
+                .plugin
+                .decide_prepared(&mut kill, r, thresholds, Some(reads));
             self.strategy_ns.push(nanos(t));
             v
         });
@@ -306,6 +321,7 @@ impl Worker {
                 summary.adjustments += n as u64;
                 summary.thresholds = next.clone();
                 self.candidate.learned = Some(next);
+                self.strategy_reads = None;
             }
             Err(why) => {
                 summary.refused += 1;

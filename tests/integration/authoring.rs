@@ -343,6 +343,53 @@ fn a_03_plugin_gets_the_numbers_it_reads_in_its_order_and_the_kill_it_asks_for()
     assert_eq!(decide(&profile)[2], "known.threats=7");
 }
 
+/// A caller judging many kills by one set of thresholds (a replay's lane)
+/// resolves a plugin's named numbers once: the plugin gets the same
+/// numbers as when each is looked up by name, facts and `call.explain`
+/// still per call; another plugin's resolution is ignored; and (debug
+/// builds) one resolved against other thresholds is caught.
+#[test]
+fn resolved_reads_give_the_numbers_a_lookup_would() {
+    let config = crate::support::default_config();
+    let p = crate::support::load(&config, "echo-reads").expect("0.3 loads");
+    let other = crate::support::load(&config, "echo-reads").expect("0.3 loads");
+    let case = crate::support::case("low-risk");
+    let mut profile = case.profile_or_default();
+    let mut thresholds = crate::support::thresholds(&config);
+    thresholds.insert("auto_approve.min_confidence".into(), 0.91);
+    let risk = low_risk();
+    let resolved = p.resolve(&thresholds);
+    let decide = |profile: &medic::model::ModuleProfile, with: Option<&medic::plugin::Resolved>| {
+        let req = crate::support::request(&case, profile, &thresholds);
+        let mut kill = medic::plugin::Prepared::new(req);
+        p.decide_prepared(&mut kill, &risk, &thresholds, with)
+            .unwrap()
+            .reasoning
+    };
+    for denials in [0, 3] {
+        profile.human_denials = denials;
+        let looked_up = decide(&profile, None);
+        assert_eq!(decide(&profile, Some(&resolved)), looked_up);
+        assert_eq!(
+            decide(&profile, Some(&other.resolve(&thresholds))),
+            looked_up
+        );
+        assert_eq!(looked_up[0], "auto_approve.min_confidence=0.91");
+        assert_eq!(looked_up[1], format!("module.human_denials={denials}"));
+        assert_eq!(looked_up[4], "no.such.value=NaN");
+    }
+    #[cfg(debug_assertions)]
+    {
+        let mut changed = thresholds.clone();
+        changed.insert("auto_approve.min_confidence".into(), 0.5);
+        let stale = p.resolve(&changed);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decide(&profile, Some(&stale))
+        }));
+        assert!(caught.is_err(), "a stale resolution went unnoticed");
+    }
+}
+
 /// Contract 0.2: a plugin built against it (its own bindings of
 /// `wit/v0.2/`) still loads, and gets the whole kill, context and profile
 /// with every call, and its numbers by position.
