@@ -92,9 +92,9 @@ enum Read {
 /// when the thresholds change; debug builds check that it was.
 #[derive(Clone, Debug)]
 pub struct Resolved {
-    /// The plugin it was resolved for (its address); another plugin's
-    /// calls ignore it and look their numbers up.
-    plugin: usize,
+    /// The plugin it was resolved for ([`Plugin`]'s `id`); another
+    /// plugin's calls ignore it and look their numbers up.
+    plugin: u64,
     /// Per read, in the plugin's order: the named number's value, NaN
     /// where the read is not a named number or there is none of its name.
     named: Vec<f64>,
@@ -206,7 +206,13 @@ pub struct Plugin {
     /// What each number in a call's `values` is (contract 0.2; empty for
     /// 0.1 plugins, which get every number by name).
     reads: Vec<Read>,
+    /// Unique among the plugins this process loaded (a [`Resolved`] names
+    /// the plugin it belongs to by it; an address could be reused).
+    id: u64,
 }
+
+/// The next [`Plugin`]'s `id`.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Plugin {
     /// Compiles (or loads from cache) and checks a plugin. `expected` is the
@@ -274,6 +280,7 @@ impl Plugin {
             latency: Histogram::default(),
             signer,
             reads: Vec::new(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         };
         let (info, reads) = plugin
             .describe_with_reads()
@@ -449,7 +456,7 @@ impl Plugin {
         explain: bool,
     ) -> Vec<f64> {
         let named = resolved
-            .filter(|r| r.plugin == self.address())
+            .filter(|r| r.plugin == self.id)
             .map(|r| r.named.as_slice());
         debug_assert!(
             named.is_none_or(|n| {
@@ -479,7 +486,7 @@ impl Plugin {
     /// made with the same thresholds.
     pub fn resolve(&self, thresholds: &NamedValues) -> Resolved {
         Resolved {
-            plugin: self.address(),
+            plugin: self.id,
             named: self
                 .reads
                 .iter()
@@ -489,10 +496,6 @@ impl Plugin {
                 })
                 .collect(),
         }
-    }
-
-    fn address(&self) -> usize {
-        std::ptr::from_ref(self) as usize
     }
 
     /// Scores one kill (risk scorers only).
