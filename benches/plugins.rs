@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use medic::config::{Config, Isolation};
 use medic::model::{KillCase, ModuleProfile, Resembling, Tally};
+use medic::plugin::Prepared;
 use medic::plugin::loaded::score_then_decide;
-use medic::plugin::sandbox::Sandbox;
+use medic::plugin::sandbox::{Sandbox, SharedKill};
 use medic::plugin::{
     BUILT_PLUGINS_DIR, DecideRequest, Plugin, PluginSource, Registry, RuntimeSettings,
     ScoreRequest, golden, native, reload, thresholds_from_config,
@@ -79,15 +80,18 @@ fn score_decide(c: &mut Criterion) {
     // semi-auto default (`evidence` + `pessimistic`), each through the
     // plugins in both isolation modes and natively. `_no_thresholds`: what
     // passing the thresholds and facts costs of a kill (none passed; the
-    // plugins use their defaults).
+    // plugins use their defaults). `_copied`: the kill not lent by its
+    // caller (as `Plugin::score` and `decide` do), so copied for the
+    // plugins' `kill` resource when the first call needs it.
     for (pair, scorer_name, strategy_name) in [
         ("", "weighted", "balanced"),
         ("evidence_", "evidence", "pessimistic"),
     ] {
-        for (label, isolation, thresholds) in [
-            ("wasm_strict", Isolation::Strict, true),
-            ("wasm_reuse", Isolation::Reuse, true),
-            ("wasm_reuse_no_thresholds", Isolation::Reuse, false),
+        for (label, isolation, thresholds, lend) in [
+            ("wasm_strict", Isolation::Strict, true, true),
+            ("wasm_reuse", Isolation::Reuse, true, true),
+            ("wasm_reuse_copied", Isolation::Reuse, true, false),
+            ("wasm_reuse_no_thresholds", Isolation::Reuse, false, true),
         ] {
             let cfg = config(isolation);
             let t = if thresholds {
@@ -102,14 +106,24 @@ fn score_decide(c: &mut Criterion) {
             let scorer = load(&cfg, scorer_name);
             let strategy = load(&cfg, strategy_name);
             group.bench_function(format!("{pair}{label}"), |b| {
+                // As the engine lends a kill to its plugins (one `Arc` per kill).
+                let lent = Arc::new(SharedKill {
+                    kill: kill.kill.clone(),
+                    context: kill.context.clone(),
+                });
                 b.iter(|| {
                     let req = ScoreRequest {
-                        kill: &kill.kill,
-                        context: kill.context.as_ref(),
+                        kill: &lent.kill,
+                        context: lent.context.as_ref(),
                         profile: &p,
                         thresholds: &t,
                     };
-                    let (risk, verdict) = score_then_decide(&scorer, &strategy, &req);
+                    let mut prepared = if lend {
+                        Prepared::lending(req, lent.clone())
+                    } else {
+                        Prepared::new(req)
+                    };
+                    let (risk, verdict) = score_then_decide(&scorer, &strategy, &mut prepared);
                     risk.expect("scores");
                     verdict.expect("decided").expect("decides")
                 })

@@ -271,7 +271,6 @@ macro_rules! reads_conversions {
 pub mod v0_3 {
     use super::*;
     use crate::bindings::v0_3::types as w;
-    use crate::sandbox::KillView;
 
     shared_conversions!();
     reads_conversions!();
@@ -298,14 +297,6 @@ pub mod v0_3 {
 
     fn count(n: usize) -> u32 {
         u32::try_from(n).unwrap_or(u32::MAX)
-    }
-
-    /// The kill's whole report and context, for the `kill` resource.
-    pub fn view(req: &crate::ScoreRequest<'_>) -> KillView {
-        KillView {
-            report: kill(req.kill),
-            context: req.context.map(context),
-        }
     }
 }
 

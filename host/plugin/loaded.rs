@@ -18,7 +18,9 @@ use super::bindings::{v0_1, v0_2, v0_3};
 use super::cache::{compile, sha256_hex};
 use super::convert::{v0_1 as c01, v0_2 as c02, v0_3 as c03};
 use super::error::{LoadError, PluginError};
-use super::sandbox::{CapabilityDenied, HostState, KillView, MemoryLimitExceeded, NoKill, Sandbox};
+use super::sandbox::{
+    CapabilityDenied, HostState, LentKill, MemoryLimitExceeded, NoKill, Sandbox, SharedKill,
+};
 use super::signature::Signer;
 use super::validate;
 use super::{DecideRequest, LearnRequest, RuntimeSettings, ScoreRequest};
@@ -107,9 +109,10 @@ pub struct Prepared<'a> {
     req: ScoreRequest<'a>,
     /// 0.3: the facts every call carries.
     facts: Option<v0_3::types::KillFacts>,
-    /// 0.3: the records the `kill` resource hands out, moved into each
-    /// call's store and back.
-    view: Option<KillView>,
+    /// 0.3: the kill the `kill` resource reads, lent to each call's store
+    /// for the call (the caller's, or a copy made when a call first needs
+    /// one).
+    view: Option<Arc<dyn LentKill>>,
     /// 0.2: the whole input, moved into each call and back.
     input: Option<v0_2::types::ScoreInput>,
     explain: bool,
@@ -123,6 +126,20 @@ impl<'a> Prepared<'a> {
             view: None,
             input: None,
             explain: true,
+        }
+    }
+
+    /// A kill whose caller shares it ([`LentKill`]: the same kill and
+    /// context as `req`'s) for the `kill` resource to read from, so that no
+    /// call copies its records unless a plugin asks for them.
+    pub fn lending(req: ScoreRequest<'a>, kill: Arc<dyn LentKill>) -> Self {
+        debug_assert!(
+            std::ptr::eq(kill.kill().0, req.kill),
+            "the kill lent is not the request's"
+        );
+        Prepared {
+            view: Some(kill),
+            ..Prepared::new(req)
         }
     }
 
@@ -143,13 +160,16 @@ impl<'a> Prepared<'a> {
     }
 
     /// The 0.3 facts and the records behind the `kill` resource.
-    fn kill(&mut self) -> (&v0_3::types::KillFacts, &mut Option<KillView>) {
+    fn kill(&mut self) -> (&v0_3::types::KillFacts, &Arc<dyn LentKill>) {
         let req = &self.req;
         let facts = self.facts.get_or_insert_with(|| c03::facts(req));
-        if self.view.is_none() {
-            self.view = Some(c03::view(req));
-        }
-        (facts, &mut self.view)
+        let view = self.view.get_or_insert_with(|| {
+            Arc::new(SharedKill {
+                kill: req.kill.clone(),
+                context: req.context.cloned(),
+            })
+        });
+        (facts, view)
     }
 }
 
@@ -429,7 +449,7 @@ impl Plugin {
     /// `describe`, and the names of what a 0.2 or 0.3 plugin reads (none
     /// for 0.1).
     fn describe_with_reads(&self) -> Result<(PluginInfo, Vec<String>), PluginError> {
-        self.invoke(&mut None, |store, live| {
+        self.invoke(None, |store, live| {
             let out = match live {
                 Live::Scorer(p) => c03::info(p.call_describe(store)?),
                 Live::Strategy(p) => c03::info(p.call_describe(store)?),
@@ -515,7 +535,7 @@ impl Plugin {
         let out = match self.pre {
             Pre::Scorer01(_) => {
                 let input = c01::score_input(&req);
-                self.invoke(&mut None, |store, live| match live {
+                self.invoke(None, |store, live| match live {
                     Live::Scorer01(p) => Ok(p.call_score(store, &input)?.map(c01::risk)),
                     _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
                 })
@@ -523,7 +543,7 @@ impl Plugin {
             Pre::Scorer02(_) => {
                 let mut input = kill.take();
                 input.values = self.values(resolved, req.thresholds, req.profile, kill.explain);
-                let out = self.invoke(&mut None, |store, live| match live {
+                let out = self.invoke(None, |store, live| match live {
                     Live::Scorer02(p) => Ok(p.call_score(store, &input)?.map(c02::risk)),
                     _ => Ok(Err(wrong_kind(PluginKind::RiskScorer))),
                 });
@@ -533,7 +553,7 @@ impl Plugin {
             _ => {
                 let values = self.values(resolved, req.thresholds, req.profile, kill.explain);
                 let (facts, view) = kill.kill();
-                self.invoke(view, |store, live| match live {
+                self.invoke(Some(view), |store, live| match live {
                     Live::Scorer(p) => {
                         Ok(p.call_score(store, facts, lent(), &values)?.map(c03::risk))
                     }
@@ -572,7 +592,7 @@ impl Plugin {
                     ..DecideRequest::new(kill.req, risk)
                 };
                 let input = c01::decide_input(&req);
-                self.invoke(&mut None, |store, live| match live {
+                self.invoke(None, |store, live| match live {
                     Live::Strategy01(p) => Ok(p.call_decide(store, &input)?.map(c01::verdict)),
                     _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
                 })
@@ -580,7 +600,7 @@ impl Plugin {
             Pre::Strategy02(_) => {
                 let values = self.values(resolved, thresholds, kill.req.profile, kill.explain);
                 let input = c02::decide_input(kill.take(), risk, values);
-                let out = self.invoke(&mut None, |store, live| match live {
+                let out = self.invoke(None, |store, live| match live {
                     Live::Strategy02(p) => Ok(p.call_decide(store, &input)?.map(c02::verdict)),
                     _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
                 });
@@ -591,7 +611,7 @@ impl Plugin {
                 let values = self.values(resolved, thresholds, kill.req.profile, kill.explain);
                 let risk = c03::risk_to_wit(risk);
                 let (facts, view) = kill.kill();
-                self.invoke(view, |store, live| match live {
+                self.invoke(Some(view), |store, live| match live {
                     Live::Strategy(p) => Ok(p
                         .call_decide(store, facts, lent(), &risk, &values)?
                         .map(c03::verdict)),
@@ -609,7 +629,7 @@ impl Plugin {
 
     /// Proposes threshold adjustments from outcomes (learners only).
     pub fn learn(&self, req: &LearnRequest<'_>) -> Result<Vec<ThresholdAdjustment>, PluginError> {
-        let out = self.invoke(&mut None, |store, live| match live {
+        let out = self.invoke(None, |store, live| match live {
             Live::Learner(p) => Ok(p
                 .call_learn(store, &c03::learn_input(req))?
                 .map(|v| v.into_iter().map(c03::adjustment).collect::<Vec<_>>())),
@@ -663,11 +683,11 @@ impl Plugin {
     }
 
     /// Runs one call on an instance chosen by the isolation mode, with
-    /// `kill` (a 0.3 call's) in its store for the call's length and back in
-    /// `kill` after it, whatever the call did.
+    /// `kill` (a 0.3 call's) lent to its store for the call's length and
+    /// taken back after it, whatever the call did.
     fn invoke<R>(
         &self,
-        kill: &mut Option<KillView>,
+        kill: Option<&Arc<dyn LentKill>>,
         call: impl FnOnce(&mut Store<HostState>, &Live) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, PluginError> {
         if self.is_quarantined() {
@@ -686,10 +706,10 @@ impl Plugin {
             None => self.instantiate()?,
         };
         warm.store.data_mut().reset_call();
-        warm.store.data_mut().kill = kill.take();
+        warm.store.data_mut().kill = kill.cloned();
         warm.store.set_epoch_deadline(self.sandbox.deadline_ticks);
         let out = call(&mut warm.store, &warm.live);
-        *kill = warm.store.data_mut().kill.take();
+        warm.store.data_mut().kill = None;
         warm.calls += 1;
         let result = match out {
             Ok(Ok(r)) => Ok(r),
@@ -856,15 +876,15 @@ fn instance_pre(sandbox: &Sandbox, component: &Component, origin: &str) -> Resul
 pub fn score_then_decide(
     scorer: &Plugin,
     strategy: &Plugin,
-    req: &ScoreRequest<'_>,
+    kill: &mut Prepared<'_>,
 ) -> (
     Result<RiskAssessment, PluginError>,
     Option<Result<Verdict, PluginError>>,
 ) {
-    let mut kill = Prepared::new(*req);
-    let scored = scorer.score_prepared(&mut kill, None);
+    let scored = scorer.score_prepared(kill, None);
+    let thresholds = kill.req.thresholds;
     let decided = match &scored {
-        Ok(risk) => Some(strategy.decide_prepared(&mut kill, risk, req.thresholds, None)),
+        Ok(risk) => Some(strategy.decide_prepared(kill, risk, thresholds, None)),
         Err(_) => None,
     };
     (scored, decided)

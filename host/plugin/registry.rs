@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::error::{LoadError, PluginError};
 use super::gate::{GateReport, Override, SwapGate};
-use super::loaded::{HealthReport, Plugin, PluginSource};
+use super::loaded::{HealthReport, Plugin, PluginSource, Prepared};
 use super::sandbox::Sandbox;
 use super::signature::{Signer, Trust};
 use super::{
@@ -808,12 +808,12 @@ impl Registry {
     /// only when scoring succeeded.
     pub fn judge(
         &self,
-        req: &ScoreRequest<'_>,
+        kill: &mut Prepared<'_>,
     ) -> (Served<RiskAssessment>, Option<Served<Verdict>>) {
         let set = self.active();
         let (scorer, scorer_fallback) = self.or_safe(&set.scorer, SAFE_SCORER);
         let (strategy, strategy_fallback) = self.or_safe(&set.strategy, SAFE_STRATEGY);
-        let (risk, verdict) = super::loaded::score_then_decide(&scorer, &strategy, req);
+        let (risk, verdict) = super::loaded::score_then_decide(&scorer, &strategy, kill);
         (
             served(&scorer, scorer_fallback, |_| risk),
             verdict.map(|v| served(&strategy, strategy_fallback, |_| v)),

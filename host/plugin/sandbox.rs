@@ -16,6 +16,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::bindings::{v0_1, v0_2, v0_3};
 use super::error::LoadError;
 use crate::config::raw::PluginsSection;
+use crate::model::{KillReport, SiemContext};
 
 /// The epoch ticks every 5 ms; deadlines are counted in ticks, so a call
 /// is stopped between `timeout_ms` and `timeout_ms` + 5 ms. Each tick wakes
@@ -83,12 +84,27 @@ pub struct CapabilityDenied(pub String);
 #[error("memory limit of {0} bytes exceeded")]
 pub struct MemoryLimitExceeded(pub usize);
 
-/// The kill a contract 0.3 call judges, whole: what the `kill` resource
-/// hands the plugin when it asks (converted once per kill, moved into the
-/// store for the call and out again after it).
-pub struct KillView {
-    pub report: v0_3::types::KillReport,
-    pub context: Option<v0_3::types::SiemContext>,
+/// The kill a contract 0.3 call judges, as its caller shares it for the
+/// call: the `kill` resource converts the record a plugin asks for, when
+/// it asks (most never do: the built-ins read only the facts), rather
+/// than every call converting every record.
+pub trait LentKill: Send + Sync {
+    /// The kill and its SIEM context.
+    fn kill(&self) -> (&KillReport, Option<&SiemContext>);
+}
+
+/// A kill owned for the call, for a caller that has no other way to share
+/// it (see [`crate::Prepared::lending`]).
+#[derive(Clone, Debug)]
+pub struct SharedKill {
+    pub kill: KillReport,
+    pub context: Option<SiemContext>,
+}
+
+impl LentKill for SharedKill {
+    fn kill(&self) -> (&KillReport, Option<&SiemContext>) {
+        (&self.kill, self.context.as_ref())
+    }
 }
 
 /// What the host keeps per store: the plugin's name for its log lines, the
@@ -97,7 +113,7 @@ pub struct KillView {
 pub struct HostState {
     plugin: Arc<str>,
     memory_limit: usize,
-    pub(crate) kill: Option<KillView>,
+    pub(crate) kill: Option<Arc<dyn LentKill>>,
     pub(crate) memory_denied: bool,
     logged: u32,
     pub(crate) dropped_logs: u32,
@@ -160,9 +176,10 @@ impl v0_1::types::Host for HostState {}
 pub struct NoKill;
 
 impl HostState {
-    fn view(&self) -> wasmtime::Result<&KillView> {
+    fn view(&self) -> wasmtime::Result<(&KillReport, Option<&SiemContext>)> {
         self.kill
             .as_ref()
+            .map(|k| k.kill())
             .ok_or_else(|| wasmtime::Error::new(NoKill))
     }
 }
@@ -175,21 +192,21 @@ impl v0_3::types::HostKill for HostState {
         &mut self,
         _kill: Resource<v0_3::types::Kill>,
     ) -> wasmtime::Result<v0_3::types::KillReport> {
-        Ok(self.view()?.report.clone())
+        Ok(crate::convert::v0_3::kill(self.view()?.0))
     }
 
     fn dependencies(
         &mut self,
         _kill: Resource<v0_3::types::Kill>,
     ) -> wasmtime::Result<Vec<String>> {
-        Ok(self.view()?.report.dependencies.clone())
+        Ok(self.view()?.0.dependencies.clone())
     }
 
     fn context(
         &mut self,
         _kill: Resource<v0_3::types::Kill>,
     ) -> wasmtime::Result<Option<v0_3::types::SiemContext>> {
-        Ok(self.view()?.context.clone())
+        Ok(self.view()?.1.map(crate::convert::v0_3::context))
     }
 
     fn drop(&mut self, _kill: Resource<v0_3::types::Kill>) -> wasmtime::Result<()> {

@@ -15,7 +15,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
 use crate::model::{KillReport, ModuleProfile, NamedValues, RiskAssessment, SiemContext, Verdict};
-use crate::{Registry, ScoreRequest, Served};
+use crate::sandbox::SharedKill;
+use crate::{Prepared, Registry, ScoreRequest, Served};
 
 /// The name every plugin thread's name starts with.
 pub const THREAD_NAME: &str = "medic-plugin";
@@ -46,17 +47,6 @@ pub struct ToJudge {
     pub context: Option<SiemContext>,
     pub profile: ModuleProfile,
     pub thresholds: Arc<NamedValues>,
-}
-
-impl ToJudge {
-    pub fn request(&self) -> ScoreRequest<'_> {
-        ScoreRequest {
-            kill: &self.kill,
-            context: self.context.as_ref(),
-            profile: &self.profile,
-            thresholds: &self.thresholds,
-        }
-    }
 }
 
 /// What the scorer and the strategy said of a kill.
@@ -127,8 +117,31 @@ impl PluginThreads {
     pub async fn judge(&self, registry: &Arc<Registry>, kill: ToJudge) -> (ToJudge, Judgement) {
         let registry = registry.clone();
         self.run(move || {
-            let (scored, decided) = registry.judge(&kill.request());
-            (kill, Judgement { scored, decided })
+            let ToJudge {
+                kill,
+                context,
+                profile,
+                thresholds,
+            } = kill;
+            // Lent to the plugins' `kill` resource for the calls (moved,
+            // not copied), and taken back whole after them.
+            let shared = Arc::new(SharedKill { kill, context });
+            let req = ScoreRequest {
+                kill: &shared.kill,
+                context: shared.context.as_ref(),
+                profile: &profile,
+                thresholds: &thresholds,
+            };
+            let (scored, decided) = registry.judge(&mut Prepared::lending(req, shared.clone()));
+            let SharedKill { kill, context } =
+                Arc::try_unwrap(shared).unwrap_or_else(|still_lent| (*still_lent).clone());
+            let judged = ToJudge {
+                kill,
+                context,
+                profile,
+                thresholds,
+            };
+            (judged, Judgement { scored, decided })
         })
         .await
     }

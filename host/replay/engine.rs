@@ -298,7 +298,7 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
         lines: decisions_out.is_some(),
     };
     let lanes: Lanes<Worker, Shipment, Vec<Ruled>> = Lanes::new(workers);
-    let work = |w: &mut Worker, s: &Shipment| w.run(&ground, s);
+    let work = |w: &mut Worker, s: &Arc<Shipment>| w.run(&ground, s);
     let mut history: HashMap<String, KillTimes> = HashMap::new();
     let mut disagreements = Disagreements::default();
     let mut kills = 0u64;

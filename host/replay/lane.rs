@@ -26,9 +26,10 @@ use crate::guardrails::{self, HourlyWindow, Rule, rule};
 use crate::learn::check;
 use crate::learn::safety::{self, KnownVerdict, KnownVerdicts};
 use crate::model::{
-    DecisionOutcome, ModuleProfile, NamedValues, OutcomeResult, OutcomeSample, Reading,
-    RiskAssessment, wire_name,
+    DecisionOutcome, KillReport, ModuleProfile, NamedValues, OutcomeResult, OutcomeSample, Reading,
+    RiskAssessment, SiemContext, wire_name,
 };
+use crate::plugin::sandbox::LentKill;
 use crate::plugin::validate::level_for;
 use crate::plugin::{LearnRequest, Plugin, Prepared, Resolved, ScoreRequest};
 use crate::store::OutcomeCounts;
@@ -52,6 +53,19 @@ pub(super) struct Shipped {
     /// The first lane to score the kill leaves its score here, for a lane
     /// whose scorer and profile are the same (so scores the same).
     pub scored: OnceLock<Scored>,
+}
+
+/// A shipped kill, lent to the plugins' `kill` resource for its calls.
+struct ShippedKill {
+    shipment: Arc<Shipment>,
+    at: usize,
+}
+
+impl LentKill for ShippedKill {
+    fn kill(&self) -> (&KillReport, Option<&SiemContext>) {
+        let rec = &self.shipment.kills[self.at].rec;
+        (&rec.kill, rec.context.as_ref())
+    }
 }
 
 /// A kill's score, with the scorer and profile it was scored with.
@@ -128,13 +142,13 @@ impl Worker {
     }
 
     /// Judges a shipment's kills in order, learning at each batch's end.
-    pub fn run(&mut self, g: &Ground<'_>, shipment: &Shipment) -> Vec<Ruled> {
+    pub fn run(&mut self, g: &Ground<'_>, shipment: &Arc<Shipment>) -> Vec<Ruled> {
         let mut out = Vec::with_capacity(shipment.kills.len());
         let mut start = 0;
         for &end in &shipment.ends {
             let batch = &shipment.kills[start..end];
-            for kill in batch {
-                out.push(self.judge(g, kill));
+            for at in start..end {
+                out.push(self.judge(g, shipment, at));
             }
             if let Some(last) = batch.last() {
                 self.learn(g, last.rec.kill.timestamp);
@@ -146,7 +160,8 @@ impl Worker {
 
     /// Profiles, scores, decides and rules one kill, and schedules what the
     /// candidate will learn of it.
-    fn judge(&mut self, g: &Ground<'_>, shipped: &Shipped) -> Ruled {
+    fn judge(&mut self, g: &Ground<'_>, shipment: &Arc<Shipment>, at: usize) -> Ruled {
+        let shipped = &shipment.kills[at];
         let rec = &shipped.rec;
         self.lane.catch_up(rec.kill.timestamp.timestamp_millis());
         let profile = self.lane.profile(&shipped.base, rec, g.calibration);
@@ -157,12 +172,20 @@ impl Worker {
             .get()
             .filter(|s| s.scorer == scorer && s.profile == profile);
         // A replay keeps no details or reasoning: plugins may skip them.
-        let mut kill = Prepared::new(ScoreRequest {
-            kill: &rec.kill,
-            context: rec.context.as_ref(),
-            profile: &profile,
-            thresholds: g.thresholds,
-        })
+        // The plugins' `kill` resource reads the kill where it lies.
+        let lent = Arc::new(ShippedKill {
+            shipment: shipment.clone(),
+            at,
+        });
+        let mut kill = Prepared::lending(
+            ScoreRequest {
+                kill: &rec.kill,
+                context: rec.context.as_ref(),
+                profile: &profile,
+                thresholds: g.thresholds,
+            },
+            lent,
+        )
         .unexplained();
         let mut own = None;
         let risk = match shared {

@@ -102,7 +102,7 @@ impl<W: Send, I: Send + Sync, O: Send> Lanes<W, I, O> {
     /// A thread's work: runs lanes' shipments until all is closed and run
     /// (or a lane failed). Of the lanes with work, the one furthest behind
     /// goes first, so lanes stay close together.
-    pub fn serve(&self, work: &(dyn Fn(&mut W, &I) -> O + Sync)) {
+    pub fn serve(&self, work: &(dyn Fn(&mut W, &Arc<I>) -> O + Sync)) {
         let mut st = self.lock();
         loop {
             if st.failed.is_some() {
@@ -165,8 +165,8 @@ mod tests {
         for threads in [1, 2, 3] {
             let lanes: Lanes<(usize, Vec<u64>), u64, (usize, u64)> =
                 Lanes::new((0..3).map(|i| (i, Vec::new())).collect());
-            let work = |w: &mut (usize, Vec<u64>), x: &u64| {
-                w.1.push(*x);
+            let work = |w: &mut (usize, Vec<u64>), x: &Arc<u64>| {
+                w.1.push(**x);
                 (w.0, w.1.iter().sum::<u64>() * (w.0 as u64 + 1))
             };
             let taken = std::thread::scope(|s| {
@@ -203,11 +203,11 @@ mod tests {
     #[test]
     fn a_lane_that_panics_fails_the_take_instead_of_hanging_it() {
         let lanes: Lanes<u32, u32, u32> = Lanes::new(vec![0, 1]);
-        let work = |w: &mut u32, x: &u32| {
-            if *w == 1 && *x == 2 {
+        let work = |w: &mut u32, x: &Arc<u32>| {
+            if *w == 1 && **x == 2 {
                 panic!("lane one cannot take two");
             }
-            *x
+            **x
         };
         let err = std::thread::scope(|s| {
             s.spawn(|| lanes.serve(&work));
