@@ -106,7 +106,10 @@ fn score_decide(c: &mut Criterion) {
             let scorer = load(&cfg, scorer_name);
             let strategy = load(&cfg, strategy_name);
             group.bench_function(format!("{pair}{label}"), |b| {
-                // As the engine lends a kill to its plugins (one `Arc` per kill).
+                // As the engine lends a kill to its plugins (one `Arc` per
+                // kill), and resolves their named numbers once per set of
+                // thresholds (the registry keeps them).
+                let resolved = [scorer.resolve(&t), strategy.resolve(&t)];
                 let lent = Arc::new(SharedKill {
                     kill: kill.kill.clone(),
                     context: kill.context.clone(),
@@ -123,7 +126,12 @@ fn score_decide(c: &mut Criterion) {
                     } else {
                         Prepared::new(req)
                     };
-                    let (risk, verdict) = score_then_decide(&scorer, &strategy, &mut prepared);
+                    let (risk, verdict) = score_then_decide(
+                        &scorer,
+                        &strategy,
+                        &mut prepared,
+                        [Some(&resolved[0]), Some(&resolved[1])],
+                    );
                     risk.expect("scores");
                     verdict.expect("decided").expect("decides")
                 })

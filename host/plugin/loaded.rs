@@ -102,6 +102,13 @@ pub struct Resolved {
     named: Vec<f64>,
 }
 
+impl Resolved {
+    /// Whether it was resolved for `plugin`.
+    pub fn belongs_to(&self, plugin: &Plugin) -> bool {
+        self.plugin == plugin.id
+    }
+}
+
 /// A kill in the contract's types, converted once (per line, when a plugin
 /// of that line first needs it) for every plugin that judges it; each
 /// plugin's own numbers (`values`) are put in per call.
@@ -141,6 +148,11 @@ impl<'a> Prepared<'a> {
             view: Some(kill),
             ..Prepared::new(req)
         }
+    }
+
+    /// The thresholds the kill is judged by.
+    pub fn thresholds(&self) -> &'a NamedValues {
+        self.req.thresholds
     }
 
     /// Nobody will read the factors' details or the reasoning of the calls
@@ -873,18 +885,21 @@ fn instance_pre(sandbox: &Sandbox, component: &Component, origin: &str) -> Resul
 
 /// Scores a kill and, when that succeeds, decides it — converting the
 /// kill to the contract's types once for both calls.
+/// `resolved`: the scorer's and the strategy's named numbers resolved
+/// against the request's thresholds, when the caller keeps them.
 pub fn score_then_decide(
     scorer: &Plugin,
     strategy: &Plugin,
     kill: &mut Prepared<'_>,
+    resolved: [Option<&Resolved>; 2],
 ) -> (
     Result<RiskAssessment, PluginError>,
     Option<Result<Verdict, PluginError>>,
 ) {
-    let scored = scorer.score_prepared(kill, None);
+    let scored = scorer.score_prepared(kill, resolved[0]);
     let thresholds = kill.req.thresholds;
     let decided = match &scored {
-        Ok(risk) => Some(strategy.decide_prepared(kill, risk, thresholds, None)),
+        Ok(risk) => Some(strategy.decide_prepared(kill, risk, thresholds, resolved[1])),
         Err(_) => None,
     };
     (scored, decided)

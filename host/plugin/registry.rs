@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::error::{LoadError, PluginError};
 use super::gate::{GateReport, Override, SwapGate};
-use super::loaded::{HealthReport, Plugin, PluginSource, Prepared};
+use super::loaded::{HealthReport, Plugin, PluginSource, Prepared, Resolved};
 use super::sandbox::Sandbox;
 use super::signature::{Signer, Trust};
 use super::{
@@ -156,7 +156,19 @@ pub struct Registry {
     /// What replays a swap on history before it takes effect (none until
     /// the engine installs one).
     gate: Mutex<Option<Arc<dyn SwapGate>>>,
+    /// The plugins' named numbers resolved against the thresholds in force
+    /// ([`Plugin::resolve`]), so that a kill's calls skip the lookups by
+    /// name: kept while the thresholds are the same `Arc`, one per plugin
+    /// that judged under them.
+    resolved: Mutex<Option<ResolvedUnder>>,
 }
+
+/// Plugins' resolutions under one set of thresholds.
+type ResolvedUnder = (Arc<NamedValues>, Vec<Arc<Resolved>>);
+
+/// How many plugins' resolutions [`Registry::resolved_for`] keeps under one
+/// set of thresholds (swaps add plugins; the oldest are dropped).
+const RESOLVED_KEPT: usize = 8;
 
 impl Registry {
     /// Loads the built-ins and the plugin directory, and binds the plugins
@@ -207,6 +219,7 @@ impl Registry {
             sandbox,
             settings,
             thresholds: ArcSwap::from_pointee(thresholds),
+            resolved: Mutex::new(None),
             learner_settings,
             bindings: Mutex::new(bindings),
             directory,
@@ -813,7 +826,17 @@ impl Registry {
         let set = self.active();
         let (scorer, scorer_fallback) = self.or_safe(&set.scorer, SAFE_SCORER);
         let (strategy, strategy_fallback) = self.or_safe(&set.strategy, SAFE_STRATEGY);
-        let (risk, verdict) = super::loaded::score_then_decide(&scorer, &strategy, kill);
+        let thresholds = kill.thresholds();
+        let resolved = [
+            self.resolved_for(&scorer, thresholds),
+            self.resolved_for(&strategy, thresholds),
+        ];
+        let (risk, verdict) = super::loaded::score_then_decide(
+            &scorer,
+            &strategy,
+            kill,
+            [resolved[0].as_deref(), resolved[1].as_deref()],
+        );
         (
             served(&scorer, scorer_fallback, |_| risk),
             verdict.map(|v| served(&strategy, strategy_fallback, |_| v)),
@@ -846,6 +869,31 @@ impl Registry {
             };
         }
         served(p, None, |p| p.learn(req))
+    }
+
+    /// `plugin`'s named numbers resolved against `thresholds`, when they
+    /// are the thresholds in force (the same `Arc`, which nobody edits in
+    /// place; other thresholds get none, and the call looks its numbers
+    /// up by name).
+    fn resolved_for(&self, plugin: &Plugin, thresholds: &NamedValues) -> Option<Arc<Resolved>> {
+        let current = self.thresholds.load_full();
+        if !std::ptr::eq(Arc::as_ptr(&current), thresholds) {
+            return None;
+        }
+        let mut kept = self.resolved.lock();
+        if !kept.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, &current)) {
+            *kept = Some((current, Vec::new()));
+        }
+        let (_, list) = kept.as_mut()?;
+        if let Some(r) = list.iter().find(|r| r.belongs_to(plugin)) {
+            return Some(r.clone());
+        }
+        if list.len() >= RESOLVED_KEPT {
+            list.remove(0);
+        }
+        let r = Arc::new(plugin.resolve(thresholds));
+        list.push(r.clone());
+        Some(r)
     }
 
     fn or_safe(&self, plugin: &Arc<Plugin>, safe: &str) -> (Arc<Plugin>, Option<String>) {

@@ -390,6 +390,41 @@ fn resolved_reads_give_the_numbers_a_lookup_would() {
     }
 }
 
+/// The registry resolves its plugins' named numbers once per set of
+/// thresholds in force, and again when the thresholds change: after new
+/// risk bands are set, the next kill is scored with them.
+#[test]
+fn the_registry_resolves_named_numbers_again_when_the_thresholds_change() {
+    let config = crate::support::default_config();
+    let registry = medic::plugin::Registry::new(&config).expect("registry");
+    let case = crate::support::case("low-risk");
+    let profile = case.profile_or_default();
+    let judge = || {
+        let t = registry.thresholds();
+        let req = crate::support::request(&case, &profile, &t);
+        let (scored, decided) = registry.judge(&mut medic::plugin::Prepared::new(req));
+        assert!(decided.expect("decided").value.is_ok());
+        scored.value.expect("scores")
+    };
+    let before = judge();
+    assert_eq!(judge(), before, "the same thresholds, the same score");
+    assert!(before.score > 0.01, "{before:?}");
+    let mut bands = (*registry.thresholds()).clone();
+    for (name, value) in [
+        ("risk.minimal", 0.001),
+        ("risk.low", 0.002),
+        ("risk.medium", 0.003),
+        ("risk.high", 0.004),
+    ] {
+        bands.insert(name.into(), value);
+    }
+    registry.set_thresholds(bands);
+    let after = judge();
+    assert_eq!(after.score, before.score);
+    assert_eq!(after.level, medic::model::RiskLevel::Critical, "{after:?}");
+    assert_ne!(before.level, after.level);
+}
+
 /// Contract 0.2: a plugin built against it (its own bindings of
 /// `wit/v0.2/`) still loads, and gets the whole kill, context and profile
 /// with every call, and its numbers by position.
