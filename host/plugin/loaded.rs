@@ -89,9 +89,10 @@ enum Read {
 
 /// A plugin's named numbers resolved against one set of thresholds
 /// ([`Plugin::resolve`]): a caller that judges many kills by the same
-/// thresholds (a replay's lane) resolves them once per set instead of
-/// looking each one up by name on every call. It must be resolved again
-/// when the thresholds change; debug builds check that it was.
+/// thresholds (a replay's lane, the registry) resolves them once per set
+/// instead of looking each one up by name on every call. It must be
+/// resolved again when the thresholds change; debug builds check that it
+/// was.
 #[derive(Clone, Debug)]
 pub struct Resolved {
     /// The plugin it was resolved for ([`Plugin`]'s `id`); another
