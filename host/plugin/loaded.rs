@@ -489,7 +489,7 @@ impl Plugin {
         explain: bool,
     ) -> Vec<f64> {
         let named = resolved
-            .filter(|r| r.plugin == self.id)
+            .filter(|r| r.belongs_to(self))
             .map(|r| r.named.as_slice());
         debug_assert!(
             named.is_none_or(|n| {

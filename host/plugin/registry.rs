@@ -826,11 +826,7 @@ impl Registry {
         let set = self.active();
         let (scorer, scorer_fallback) = self.or_safe(&set.scorer, SAFE_SCORER);
         let (strategy, strategy_fallback) = self.or_safe(&set.strategy, SAFE_STRATEGY);
-        let thresholds = kill.thresholds();
-        let resolved = [
-            self.resolved_for(&scorer, thresholds),
-            self.resolved_for(&strategy, thresholds),
-        ];
+        let resolved = self.resolved_for([&scorer, &strategy], kill.thresholds());
         let (risk, verdict) = super::loaded::score_then_decide(
             &scorer,
             &strategy,
@@ -871,29 +867,36 @@ impl Registry {
         served(p, None, |p| p.learn(req))
     }
 
-    /// `plugin`'s named numbers resolved against `thresholds`, when they
-    /// are the thresholds in force (the same `Arc`, which nobody edits in
-    /// place; other thresholds get none, and the call looks its numbers
-    /// up by name).
-    fn resolved_for(&self, plugin: &Plugin, thresholds: &NamedValues) -> Option<Arc<Resolved>> {
-        let current = self.thresholds.load_full();
+    /// The `plugins`' named numbers resolved against `thresholds`, when
+    /// they are the thresholds in force (the same `Arc`, which nobody edits
+    /// in place; other thresholds get none, and the calls look their
+    /// numbers up by name). One look at the thresholds and one lock for
+    /// all of a kill's plugins.
+    fn resolved_for<const N: usize>(
+        &self,
+        plugins: [&Plugin; N],
+        thresholds: &NamedValues,
+    ) -> [Option<Arc<Resolved>>; N] {
+        let current = self.thresholds.load();
         if !std::ptr::eq(Arc::as_ptr(&current), thresholds) {
-            return None;
+            return plugins.map(|_| None);
         }
         let mut kept = self.resolved.lock();
         if !kept.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, &current)) {
-            *kept = Some((current, Vec::new()));
+            *kept = None;
         }
-        let (_, list) = kept.as_mut()?;
-        if let Some(r) = list.iter().find(|r| r.belongs_to(plugin)) {
-            return Some(r.clone());
-        }
-        if list.len() >= RESOLVED_KEPT {
-            list.remove(0);
-        }
-        let r = Arc::new(plugin.resolve(thresholds));
-        list.push(r.clone());
-        Some(r)
+        let (_, list) = kept.get_or_insert_with(|| (Arc::clone(&current), Vec::new()));
+        plugins.map(|plugin| {
+            if let Some(r) = list.iter().find(|r| r.belongs_to(plugin)) {
+                return Some(r.clone());
+            }
+            if list.len() >= RESOLVED_KEPT {
+                list.remove(0);
+            }
+            let r = Arc::new(plugin.resolve(thresholds));
+            list.push(r.clone());
+            Some(r)
+        })
     }
 
     fn or_safe(&self, plugin: &Arc<Plugin>, safe: &str) -> (Arc<Plugin>, Option<String>) {
