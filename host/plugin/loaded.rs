@@ -63,6 +63,45 @@ enum Pre {
     Learner01(v0_1::learner::ThresholdLearnerPre<HostState>),
 }
 
+impl Pre {
+    /// A new instance, its exports' types checked against the contract.
+    fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Live> {
+        Ok(match self {
+            Pre::Scorer(p) => Live::Scorer(p.instantiate(store)?),
+            Pre::Strategy(p) => Live::Strategy(p.instantiate(store)?),
+            Pre::Learner(p) => Live::Learner(p.instantiate(store)?),
+            Pre::Scorer02(p) => Live::Scorer02(p.instantiate(store)?),
+            Pre::Strategy02(p) => Live::Strategy02(p.instantiate(store)?),
+            Pre::Learner02(p) => Live::Learner02(p.instantiate(store)?),
+            Pre::Scorer01(p) => Live::Scorer01(p.instantiate(store)?),
+            Pre::Strategy01(p) => Live::Strategy01(p.instantiate(store)?),
+            Pre::Learner01(p) => Live::Learner01(p.instantiate(store)?),
+        })
+    }
+
+    /// A new instance, its exports' types not checked again.
+    ///
+    /// # Safety
+    ///
+    /// [`Pre::instantiate`] must have succeeded once on this `Pre`.
+    unsafe fn instantiate_again(&self, store: &mut Store<HostState>) -> wasmtime::Result<Live> {
+        // SAFETY: the caller's guarantee, for the one `Pre` inside.
+        unsafe {
+            Ok(match self {
+                Pre::Scorer(p) => Live::Scorer(p.instantiate_again(store)?),
+                Pre::Strategy(p) => Live::Strategy(p.instantiate_again(store)?),
+                Pre::Learner(p) => Live::Learner(p.instantiate_again(store)?),
+                Pre::Scorer02(p) => Live::Scorer02(p.instantiate_again(store)?),
+                Pre::Strategy02(p) => Live::Strategy02(p.instantiate_again(store)?),
+                Pre::Learner02(p) => Live::Learner02(p.instantiate_again(store)?),
+                Pre::Scorer01(p) => Live::Scorer01(p.instantiate_again(store)?),
+                Pre::Strategy01(p) => Live::Strategy01(p.instantiate_again(store)?),
+                Pre::Learner01(p) => Live::Learner01(p.instantiate_again(store)?),
+            })
+        }
+    }
+}
+
 enum Live {
     Scorer(v0_3::scorer::RiskScorer),
     Strategy(v0_3::strategy::Strategy),
@@ -242,6 +281,9 @@ pub struct Plugin {
     /// Unique among the plugins this process loaded (a [`Resolved`] names
     /// the plugin it belongs to by it; an address could be reused).
     id: u64,
+    /// An instance was made with its exports' types checked against the
+    /// contract; later instances skip the check ([`Pre::instantiate_again`]).
+    exports_checked: AtomicBool,
 }
 
 /// The next [`Plugin`]'s `id`.
@@ -314,6 +356,7 @@ impl Plugin {
             signer,
             reads: Vec::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            exports_checked: AtomicBool::new(false),
         };
         let (info, reads) = plugin
             .describe_with_reads()
@@ -756,23 +799,25 @@ impl Plugin {
         // instantiation itself is interrupted.
         store.set_epoch_deadline(self.sandbox.deadline_ticks);
         store.epoch_deadline_trap();
-        let live = match &self.pre {
-            Pre::Scorer(p) => p.instantiate(&mut store).map(Live::Scorer),
-            Pre::Strategy(p) => p.instantiate(&mut store).map(Live::Strategy),
-            Pre::Learner(p) => p.instantiate(&mut store).map(Live::Learner),
-            Pre::Scorer02(p) => p.instantiate(&mut store).map(Live::Scorer02),
-            Pre::Strategy02(p) => p.instantiate(&mut store).map(Live::Strategy02),
-            Pre::Learner02(p) => p.instantiate(&mut store).map(Live::Learner02),
-            Pre::Scorer01(p) => p.instantiate(&mut store).map(Live::Scorer01),
-            Pre::Strategy01(p) => p.instantiate(&mut store).map(Live::Strategy01),
-            Pre::Learner01(p) => p.instantiate(&mut store).map(Live::Learner01),
+        let checked = self.exports_checked.load(Ordering::Acquire);
+        let live = if checked {
+            // SAFETY: an instance of this `Pre` was instantiated with its
+            // exports' types checked (`exports_checked` is set only then).
+            unsafe { self.pre.instantiate_again(&mut store) }
+        } else {
+            self.pre.instantiate(&mut store)
         };
         match live {
-            Ok(live) => Ok(Warm {
-                store,
-                live,
-                calls: 0,
-            }),
+            Ok(live) => {
+                if !checked {
+                    self.exports_checked.store(true, Ordering::Release);
+                }
+                Ok(Warm {
+                    store,
+                    live,
+                    calls: 0,
+                })
+            }
             Err(e)
                 if e.downcast_ref::<wasmtime::Trap>().is_some() || store.data().memory_denied =>
             {

@@ -1,7 +1,9 @@
 //! Ambiguous JSON is refused, not guessed: an object that names one key
 //! twice (`{"kill_id": "a", "kill_id": "b"}`) means whatever the reader
 //! happens to keep, so a kill carrying one is invalid input. One pass over
-//! the text, allocating nothing for keys without escapes.
+//! the text that allocates nothing for keys without escapes, beyond one
+//! list of keys per object: the path of a repeated key is put together
+//! only once one is found, on the way back out.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -15,28 +17,42 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 pub fn duplicate_key(text: &str) -> Option<String> {
     let found = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
-    let _ = Walk {
-        path: "",
-        found: &found,
-    }
-    .deserialize(&mut de);
-    found.into_inner()
+    let _ = Walk { found: &found }.deserialize(&mut de);
+    found.into_inner().map(|steps: Vec<Step>| {
+        let mut path = String::new();
+        for step in steps.iter().rev() {
+            match step {
+                Step::Key(key) if path.is_empty() => path.push_str(key),
+                Step::Key(key) => {
+                    path.push('.');
+                    path.push_str(key);
+                }
+                Step::Index(i) => path.push_str(&format!("[{i}]")),
+            }
+        }
+        path
+    })
 }
 
-/// Walks one JSON value at `path`, noting the first repeated key.
-struct Walk<'p> {
-    path: &'p str,
-    found: &'p RefCell<Option<String>>,
+/// One step of the path to the repeated key.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Walks one JSON value. When it finds a repeated key it notes it and
+/// fails; each enclosing value then adds its own step to the note, so the
+/// steps run from the repeated key out to the top.
+struct Walk<'f> {
+    found: &'f RefCell<Option<Vec<Step>>>,
 }
 
 impl Walk<'_> {
-    fn child(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else if key.starts_with('[') {
-            format!("{}{key}", self.path)
-        } else {
-            format!("{}.{key}", self.path)
+    /// Adds `step` to the path of a repeated key found inside it (nothing
+    /// when the walk failed on text that is not JSON).
+    fn within(&self, step: impl FnOnce() -> Step) {
+        if let Some(steps) = self.found.borrow_mut().as_mut() {
+            steps.push(step());
         }
     }
 }
@@ -60,14 +76,13 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let mut keys: Vec<Cow<'de, str>> = Vec::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if keys.contains(&key) {
-                *self.found.borrow_mut() = Some(self.child(&key));
+                *self.found.borrow_mut() = Some(vec![Step::Key(key.into_owned())]);
                 return Err(de::Error::custom("duplicate key"));
             }
-            let path = self.child(&key);
-            map.next_value_seed(Walk {
-                path: &path,
-                found: self.found,
-            })?;
+            if let Err(e) = map.next_value_seed(Walk { found: self.found }) {
+                self.within(|| Step::Key(key.into_owned()));
+                return Err(e);
+            }
             keys.push(key);
         }
         Ok(())
@@ -76,15 +91,14 @@ impl<'de> Visitor<'de> for Walk<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0usize;
         loop {
-            let path = self.child(&format!("[{i}]"));
-            let walk = Walk {
-                path: &path,
-                found: self.found,
-            };
-            if seq.next_element_seed(walk)?.is_none() {
-                return Ok(());
+            match seq.next_element_seed(Walk { found: self.found }) {
+                Ok(Some(())) => i += 1,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.within(|| Step::Index(i));
+                    return Err(e);
+                }
             }
-            i += 1;
         }
     }
 
@@ -131,7 +145,23 @@ mod tests {
         // key is compared as what it means.
         assert_eq!(duplicate_key(r#"[{"k":1},{"k":2}]"#), None);
         assert_eq!(duplicate_key(r#"{"k":1,"\u006b":2}"#).as_deref(), Some("k"));
-        // Not JSON: nothing to say here.
+        // Not JSON: nothing to say here, however deep the error.
         assert_eq!(duplicate_key("{not json"), None);
+        assert_eq!(duplicate_key(r#"{"a":[{"b":1,}]}"#), None);
+        // Paths through arrays in arrays and objects in arrays, and a key
+        // repeated after a nested value that held none.
+        assert_eq!(
+            duplicate_key(r#"{"a":[[1],[2,{"x":{"y":1},"x":2}]]}"#).as_deref(),
+            Some("a[1][1].x")
+        );
+        assert_eq!(
+            duplicate_key(r#"{"a":{"b":[1,2]},"c":{"d":{"e":1,"f":{"g":[{"h":1,"h":1}]}}}}"#)
+                .as_deref(),
+            Some("c.d.f.g[0].h")
+        );
+        assert_eq!(
+            duplicate_key(r#"[[],[],[{"\u0061":1,"a":2}]]"#).as_deref(),
+            Some("[2][0].a")
+        );
     }
 }
