@@ -63,20 +63,28 @@ enum Pre {
     Learner01(v0_1::learner::ThresholdLearnerPre<HostState>),
 }
 
+/// The [`Live`] of the same kind and line as a [`Pre`], made from the
+/// `Pre` inside by `$make`.
+macro_rules! live_from {
+    ($pre:expr, $p:ident => $make:expr) => {
+        match $pre {
+            Pre::Scorer($p) => Live::Scorer($make),
+            Pre::Strategy($p) => Live::Strategy($make),
+            Pre::Learner($p) => Live::Learner($make),
+            Pre::Scorer02($p) => Live::Scorer02($make),
+            Pre::Strategy02($p) => Live::Strategy02($make),
+            Pre::Learner02($p) => Live::Learner02($make),
+            Pre::Scorer01($p) => Live::Scorer01($make),
+            Pre::Strategy01($p) => Live::Strategy01($make),
+            Pre::Learner01($p) => Live::Learner01($make),
+        }
+    };
+}
+
 impl Pre {
     /// A new instance, its exports' types checked against the contract.
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Live> {
-        Ok(match self {
-            Pre::Scorer(p) => Live::Scorer(p.instantiate(store)?),
-            Pre::Strategy(p) => Live::Strategy(p.instantiate(store)?),
-            Pre::Learner(p) => Live::Learner(p.instantiate(store)?),
-            Pre::Scorer02(p) => Live::Scorer02(p.instantiate(store)?),
-            Pre::Strategy02(p) => Live::Strategy02(p.instantiate(store)?),
-            Pre::Learner02(p) => Live::Learner02(p.instantiate(store)?),
-            Pre::Scorer01(p) => Live::Scorer01(p.instantiate(store)?),
-            Pre::Strategy01(p) => Live::Strategy01(p.instantiate(store)?),
-            Pre::Learner01(p) => Live::Learner01(p.instantiate(store)?),
-        })
+        Ok(live_from!(self, p => p.instantiate(&mut *store)?))
     }
 
     /// A new instance, its exports' types not checked again.
@@ -86,19 +94,7 @@ impl Pre {
     /// [`Pre::instantiate`] must have succeeded once on this `Pre`.
     unsafe fn instantiate_again(&self, store: &mut Store<HostState>) -> wasmtime::Result<Live> {
         // SAFETY: the caller's guarantee, for the one `Pre` inside.
-        unsafe {
-            Ok(match self {
-                Pre::Scorer(p) => Live::Scorer(p.instantiate_again(store)?),
-                Pre::Strategy(p) => Live::Strategy(p.instantiate_again(store)?),
-                Pre::Learner(p) => Live::Learner(p.instantiate_again(store)?),
-                Pre::Scorer02(p) => Live::Scorer02(p.instantiate_again(store)?),
-                Pre::Strategy02(p) => Live::Strategy02(p.instantiate_again(store)?),
-                Pre::Learner02(p) => Live::Learner02(p.instantiate_again(store)?),
-                Pre::Scorer01(p) => Live::Scorer01(p.instantiate_again(store)?),
-                Pre::Strategy01(p) => Live::Strategy01(p.instantiate_again(store)?),
-                Pre::Learner01(p) => Live::Learner01(p.instantiate_again(store)?),
-            })
-        }
+        Ok(live_from!(self, p => unsafe { p.instantiate_again(&mut *store)? }))
     }
 }
 
