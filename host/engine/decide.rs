@@ -16,8 +16,8 @@ use crate::enrich::SiemAdapter;
 use crate::fleet::{Fleet, Signals};
 use crate::guardrails::{Acting, HourlyWindow, Refusal, Rule, rule, unknown_risk};
 use crate::model::{
-    ContextStatus, Decision, DecisionOutcome, KillReport, ModuleProfile, NamedValues, PluginUse,
-    Reading, ResurrectionRequest, RiskAssessment, RiskLevel, SiemContext, Verdict,
+    ContextStatus, Decision, DecisionOutcome, JudgedWith, KillReport, ModuleProfile, NamedValues,
+    PluginUse, Reading, ResurrectionRequest, RiskAssessment, RiskLevel, SiemContext, Verdict,
     strategy_recommended, wire_str,
 };
 use crate::plugin::threads::{Judgement, PluginThreads, ToJudge};
@@ -433,10 +433,21 @@ impl Decider {
         decision.correlation_id = inc.correlation_id;
         decision.source = inc.source.to_string();
         decision.latency_us = u64::try_from(inc.received.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // A kill resurrected or put to a person may become known (its
+        // outcome, the person's verdict): the safety check of a learner's
+        // proposal will judge it again as it was judged here.
+        let judged_with = matches!(
+            decision.outcome,
+            DecisionOutcome::ApproveAuto
+                | DecisionOutcome::ApproveManual
+                | DecisionOutcome::PendingReview
+        )
+        .then(|| JudgedWith::of(&profile));
         let record = DecisionRecord {
             kill: judged_kill,
             context,
             decision,
+            judged_with,
         };
         let decision_json = serde_json::to_string(&record.decision)?;
         let d = &record.decision;

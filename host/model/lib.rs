@@ -189,7 +189,7 @@ pub enum Criticality {
 
 /// Known threats and false positives in one bin, and kills put to a
 /// person that nobody has decided (their truth unknown).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tally {
     pub threats: u32,
     pub false_positives: u32,
@@ -247,7 +247,7 @@ impl Reading {
 
 /// What the history says of kills like one kill: the facts passed to the
 /// plugins with it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resembling {
     pub all: Tally,
     pub siem_risk: Tally,
@@ -331,6 +331,40 @@ pub struct ModuleProfile {
     #[serde(skip)]
     #[schema(ignore)]
     pub known: Option<Resembling>,
+}
+
+/// The module profile a kill was judged with, and what calibration said of
+/// kills like it then: kept with a decision whose truth may become known (a
+/// resurrection's outcome, a person's verdict), so that the learning safety
+/// check judges that kill again exactly as it was judged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JudgedWith {
+    pub profile: ModuleProfile,
+    /// Kills of known truth resembling this one, when the kill was judged
+    /// (absent when calibration was off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<Resembling>,
+}
+
+impl JudgedWith {
+    /// What `profile` (with its calibration) says, to keep.
+    pub fn of(profile: &ModuleProfile) -> JudgedWith {
+        JudgedWith {
+            profile: ModuleProfile {
+                known: None,
+                ..profile.clone()
+            },
+            known: profile.known,
+        }
+    }
+
+    /// The profile as the kill was judged with it, calibration included.
+    pub fn into_profile(self) -> ModuleProfile {
+        ModuleProfile {
+            known: self.known,
+            ..self.profile
+        }
+    }
 }
 
 fn is_zero(n: &u32) -> bool {

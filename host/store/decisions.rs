@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::groups::{Pending, TimeEntry};
 use super::log::{KIND_RECORD, Loc};
 use super::{Result, SledStore};
-use crate::model::{Decision, DecisionOutcome, KillReport, SiemContext};
+use crate::model::{Decision, DecisionOutcome, JudgedWith, KillReport, SiemContext};
 
 /// The time a UUIDv7 decision id carries, in milliseconds.
 fn id_ms(decision_id: &str) -> Option<i64> {
@@ -77,6 +77,12 @@ pub struct DecisionRecord {
     pub kill: KillReport,
     pub context: Option<SiemContext>,
     pub decision: Decision,
+    /// The module profile and calibration the kill was judged with, kept
+    /// when its truth may become known (it was resurrected or put to a
+    /// person): the learning safety check judges it again with them.
+    /// Absent on other decisions and on records stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_with: Option<JudgedWith>,
 }
 
 /// A record's JSON, exactly as `serde_json::to_vec(rec)` writes it, with
@@ -89,6 +95,10 @@ pub(crate) fn record_json(rec: &DecisionRecord, decision_json: &str) -> Result<V
     serde_json::to_writer(&mut out, &rec.context)?;
     out.extend_from_slice(b",\"decision\":");
     out.extend_from_slice(decision_json.as_bytes());
+    if let Some(judged) = &rec.judged_with {
+        out.extend_from_slice(b",\"judged_with\":");
+        serde_json::to_writer(&mut out, judged)?;
+    }
     out.push(b'}');
     Ok(out)
 }
@@ -810,14 +820,37 @@ pub(crate) mod tests {
     #[test]
     fn a_record_built_around_its_decisions_json_is_the_records_own_json() {
         let mut rec: DecisionRecord = serde_json::from_str(RECORD).expect("record");
-        for context in [rec.context.clone(), None] {
+        assert_eq!(rec.judged_with, None, "a record stored before it was kept");
+        let mut profile = crate::model::ModuleProfile::new(
+            &rec.kill.target_module,
+            crate::model::Criticality::High,
+            false,
+        );
+        profile.re_kills = 2;
+        profile.known = Some(crate::model::Resembling {
+            all: crate::model::Tally {
+                threats: 3,
+                false_positives: 40,
+                unresolved: 1,
+            },
+            ..Default::default()
+        });
+        let judged = crate::model::JudgedWith::of(&profile);
+        for (context, judged_with) in [
+            (rec.context.clone(), None),
+            (None, None),
+            (rec.context.clone(), Some(judged.clone())),
+        ] {
             rec.context = context;
+            rec.judged_with = judged_with;
             let decision = serde_json::to_string(&rec.decision).expect("decision");
             let built = record_json(&rec, &decision).expect("built");
-            assert_eq!(
-                String::from_utf8(built).expect("utf-8"),
-                serde_json::to_string(&rec).expect("record")
-            );
+            let json = String::from_utf8(built).expect("utf-8");
+            assert_eq!(json, serde_json::to_string(&rec).expect("record"));
+            let back: DecisionRecord = serde_json::from_str(&json).expect("reads back");
+            assert_eq!(back, rec);
         }
+        // The calibration comes back with the profile it was judged with.
+        assert_eq!(judged.into_profile(), profile);
     }
 }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use medic::config::Config;
 use medic::learn::{LearnError, ThresholdManager};
 use medic::model::{
-    DecisionOutcome, KillReason, NamedValues, OutcomeRecord, OutcomeResult, RiskLevel,
+    DecisionOutcome, KillReason, ModuleProfile, NamedValues, OutcomeRecord, OutcomeResult,
+    RiskLevel,
 };
 use medic::plugin::Registry;
 use medic::store::{AuditKind, ChangeSource, OutcomeFilter, Store};
@@ -923,4 +924,41 @@ async fn a_kill_a_person_approved_that_held_counts_as_a_known_false_positive() {
         why.contains("only 1 kills known to be false positives would be automated"),
         "{why}"
     );
+}
+
+/// The safety check judges a kill of known truth again with the module
+/// history and calibration it was judged with (kept with its decision), not
+/// a profile without history: of two kills of one module a person denied,
+/// the second was judged knowing of the first, and is judged again so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_verdict_is_judged_again_with_the_history_it_was_judged_with() {
+    let store = crate::postgres_db::test_store();
+    let judging = crate::acting_inprocess::setup(
+        100,
+        |c| c.medic.decision.auto_approve.enabled = false,
+        store.clone(),
+    );
+    for kill_id in ["denied-first", "denied-second"] {
+        crate::pipeline_support::decide(&judging.decider, kill_id, "renderer").await;
+        let item = judging.acting.queue.list_pending(10).unwrap().remove(0);
+        judging
+            .acting
+            .deny(&item.item_id, "alice", "confirmed malicious")
+            .unwrap();
+    }
+    let s = setup(store.clone(), None, |_| {});
+    let (known, _) = s.manager.known_verdicts(Utc::now()).unwrap();
+    let judged = |id: &str| {
+        known
+            .iter()
+            .find(|v| v.kill.kill_id == id)
+            .unwrap_or_else(|| panic!("{id} is known"))
+            .profile
+            .clone()
+    };
+    let (first, second) = (judged("denied-first"), judged("denied-second"));
+    assert_eq!((first.human_denials, second.human_denials), (0, 1));
+    let threats = |p: &ModuleProfile| p.known.expect("judged with calibration").all.threats;
+    assert_eq!((threats(&first), threats(&second)), (0, 1));
+    assert!(second.kills_last_hour > first.kills_last_hour, "{second:?}");
 }

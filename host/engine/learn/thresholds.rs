@@ -185,18 +185,23 @@ impl ThresholdManager {
                 continue;
             };
             let module = &rec.kill.target_module;
-            // The profile the kill was judged with is not stored: this one
-            // has what the configuration says of the module (criticality,
-            // whether it always needs approval) and no history.
-            let profile = ModuleProfile::new(
-                module,
-                modules
-                    .criticality
-                    .get(module)
-                    .copied()
-                    .unwrap_or(modules.default_criticality),
-                always.contains(module),
-            );
+            // The profile and calibration the kill was judged with, as
+            // stored with its decision; a record stored before they were
+            // kept gets what the configuration says of the module
+            // (criticality, whether it always needs approval) and no
+            // history.
+            let profile = match rec.judged_with {
+                Some(judged) => judged.into_profile(),
+                None => ModuleProfile::new(
+                    module,
+                    modules
+                        .criticality
+                        .get(module)
+                        .copied()
+                        .unwrap_or(modules.default_criticality),
+                    always.contains(module),
+                ),
+            };
             let d = rec.decision;
             let deniable = crate::guardrails::denial_needs_a_person(
                 &self.config,
