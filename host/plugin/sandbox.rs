@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceType, Val};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{v0_1, v0_2, v0_3};
 use super::error::LoadError;
@@ -487,6 +487,13 @@ const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 /// Memory handed back to the kernel goes in batches of this many slots, so
 /// one TLB shootdown serves many.
 const DECOMMIT_BATCH: usize = 32;
+/// Where the kernel can say which pages of a freed slot were written (the
+/// `PAGEMAP_SCAN` ioctl, Linux 6.7 and later), only those are reset; without
+/// it the whole of each memory up to [`KEEP_RESIDENT_MEMORY`] is (wasmtime's
+/// default: every `strict` instance's 128 KiB, though a built-in writes a
+/// few pages of it). A page is reset to the module's initial image either
+/// way.
+const PAGEMAP_SCAN: Enabled = Enabled::Auto;
 
 fn engine_config(max_instances: u32, memory_limit: usize) -> Config {
     let mut config = Config::new();
@@ -509,7 +516,8 @@ fn engine_config(max_instances: u32, memory_limit: usize) -> Config {
         .max_memory_size(memory_limit)
         .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY.min(memory_limit))
         .table_keep_resident(KEEP_RESIDENT_TABLE)
-        .decommit_batch_size(DECOMMIT_BATCH);
+        .decommit_batch_size(DECOMMIT_BATCH)
+        .pagemap_scan(PAGEMAP_SCAN);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }
