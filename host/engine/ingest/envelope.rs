@@ -215,11 +215,7 @@ pub fn refuse_duplicate_keys(within: &str, text: &str) -> Result<(), ValidationE
     match super::duplicate_keys::duplicate_key(text) {
         None => Ok(()),
         Some(path) => {
-            let field = if within.is_empty() {
-                path
-            } else {
-                format!("{within}.{path}")
-            };
+            let field = super::validate::field_within(within, &path);
             Err(ValidationError::new(
                 &field,
                 "appears twice in one JSON object: ambiguous, refused",
@@ -487,6 +483,13 @@ mod tests {
             "data.payload.kill_id"
         );
         assert_eq!(from_text(&twice, now()).unwrap_err().field, "kill_id");
+        // Inside an array, the element's index follows its field's name.
+        let in_array = format!("[{twice}]");
+        assert_eq!(refused(&[("data", &in_array)]).field, "data[0].kill_id");
+        assert_eq!(
+            refused(&[("payload", &in_array)]).field,
+            "payload[0].kill_id"
+        );
         let mut fields: Vec<(&str, &str)> = vec![
             ("kill_id", "k-1"),
             ("timestamp", "2024-01-15T10:30:00Z"),

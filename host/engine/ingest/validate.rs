@@ -49,17 +49,31 @@ impl ValidationError {
             .chain(self.more.iter().map(|(f, p)| (f.as_str(), p.as_str())))
     }
 
-    /// The same problems, each field under `prefix.` (`payload.kill_id`).
+    /// The same problems, each field under `prefix` (`payload.kill_id`,
+    /// `data[0]`: see [`field_within`]).
     pub fn within(self, prefix: &str) -> ValidationError {
         ValidationError {
-            field: format!("{prefix}.{}", self.field),
+            field: field_within(prefix, &self.field),
             problem: self.problem,
             more: self
                 .more
                 .into_iter()
-                .map(|(f, p)| (format!("{prefix}.{f}"), p))
+                .map(|(f, p)| (field_within(prefix, &f), p))
                 .collect(),
         }
+    }
+}
+
+/// The path of `field` inside `prefix`: `payload.kill_id` for a key,
+/// `data[0].k` for an element of an array (no dot before the bracket), and
+/// `field` alone under no prefix.
+pub fn field_within(prefix: &str, field: &str) -> String {
+    if prefix.is_empty() {
+        field.to_string()
+    } else if field.starts_with('[') {
+        format!("{prefix}{field}")
+    } else {
+        format!("{prefix}.{field}")
     }
 }
 
@@ -502,6 +516,10 @@ mod tests {
         // Under a prefix, each keeps its own path.
         let e = e.within("payload");
         assert!(e.all().all(|(f, _)| f.starts_with("payload.")), "{e}");
+        // An element of an array joins without a dot.
+        assert_eq!(field_within("data", "[0].k"), "data[0].k");
+        assert_eq!(field_within("data", "kill_id"), "data.kill_id");
+        assert_eq!(field_within("", "[0].k"), "[0].k");
     }
 
     fn good() -> Value {
