@@ -43,6 +43,9 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
             Store::describe(&m.learning.database)
         )
     })?;
+    // Read before anything the store holds is applied: a change another
+    // replica makes from here on is applied by `follow` below.
+    let revisions = crate::changes::revisions_at_start(&store)?;
     crate::changes::restore_bindings(&registry, &store)?;
     for event in &started {
         audit_reload(&store, event)?;
@@ -145,7 +148,11 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
     // Replicas sharing the store: requests stamped and taken over, and
     // changes made through another replica applied here.
     tasks.spawn(resurrector.clone().share_requests(stop.clone()));
-    tasks.spawn(crate::changes::follow(decider.clone(), stop.clone()));
+    tasks.spawn(crate::changes::follow(
+        decider.clone(),
+        revisions,
+        stop.clone(),
+    ));
     tasks.spawn(audit_reloads(reloads, store.clone(), stop.clone()));
     let sweeper = crate::retention::Sweeper::from_config(
         &config,

@@ -45,13 +45,27 @@ pub fn restore_bindings(registry: &Registry, store: &Store) -> Result<(), StoreE
     Ok(())
 }
 
+/// The revisions of the changes a store holds, read before start-up applies
+/// what it holds (bindings, thresholds, mode): what [`follow`] starts from,
+/// so that a change made through another replica after this read is applied
+/// here, however long the rest of start-up takes. (Applied twice when it
+/// came between this read and start-up's: applying is idempotent.)
+pub fn revisions_at_start(store: &Store) -> Result<HashMap<String, u64>, StoreError> {
+    Ok(store.revisions()?.into_iter().collect())
+}
+
 /// Applies, until `stop`, the changes other replicas sharing the store
-/// make. Returns at once for a store one process holds.
-pub async fn follow(decider: Arc<Decider>, stop: CancellationToken) {
+/// make after `at_start` ([`revisions_at_start`]). Returns at once for a
+/// store one process holds.
+pub async fn follow(
+    decider: Arc<Decider>,
+    at_start: HashMap<String, u64>,
+    stop: CancellationToken,
+) {
     if !decider.store.shared() {
         return;
     }
-    let mut seen: Option<HashMap<String, u64>> = None;
+    let mut seen = at_start;
     let mut counted = tokio::time::Instant::now();
     loop {
         let d = decider.clone();
@@ -64,11 +78,11 @@ pub async fn follow(decider: Arc<Decider>, stop: CancellationToken) {
             if recount {
                 d.store.refresh_counts()?;
             }
-            apply_moved(&d, known.as_ref())
+            apply_moved(&d, &known)
         })
         .await;
         match turn {
-            Ok(Ok(now)) => seen = Some(now),
+            Ok(Ok(now)) => seen = now,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "Reading changes made through other replicas failed")
             }
@@ -83,17 +97,13 @@ pub async fn follow(decider: Arc<Decider>, stop: CancellationToken) {
     }
 }
 
-/// Applies each kind of change whose revision moved since `seen` (none on
-/// the first look: what the store held then was applied at start-up), and
+/// Applies each kind of change whose revision moved since `seen`, and
 /// returns the revisions now.
 fn apply_moved(
     decider: &Decider,
-    seen: Option<&HashMap<String, u64>>,
+    seen: &HashMap<String, u64>,
 ) -> Result<HashMap<String, u64>, StoreError> {
     let now: HashMap<String, u64> = decider.store.revisions()?.into_iter().collect();
-    let Some(seen) = seen else {
-        return Ok(now);
-    };
     for (kind, revision) in &now {
         if seen.get(kind) == Some(revision) {
             continue;

@@ -402,3 +402,53 @@ async fn a_rollback_asked_through_another_replica_rolls_back_the_watch() {
     }
     stop.cancel();
 }
+
+/// A change another replica makes while this one starts — after start-up
+/// read what the store held, before this one begins to follow — is applied
+/// here, not taken for one already seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_a_replica_starts_is_applied_there() {
+    let db = TestDatabase::create();
+    let (here, there) = (db.store(), db.store());
+    let starting = setup(100, |_| {}, here.clone());
+    let at_start = medic::changes::revisions_at_start(&here).unwrap();
+    let strategy = || {
+        starting
+            .decider
+            .registry
+            .active()
+            .strategy
+            .name()
+            .to_string()
+    };
+    assert_ne!(strategy(), "conservative");
+    there
+        .put_plugin_binding(
+            "phase_3_semi_auto",
+            medic::model::PluginKind::Strategy,
+            &medic::config::raw::PluginBinding {
+                name: "conservative".into(),
+                sha256: None,
+            },
+        )
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let following = tokio::spawn(medic::changes::follow(
+        starting.decider.clone(),
+        at_start,
+        stop.clone(),
+    ));
+    for _ in 0..100 {
+        if strategy() == "conservative" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    following.await.unwrap();
+    assert_eq!(
+        strategy(),
+        "conservative",
+        "the binding made meanwhile serves"
+    );
+}
