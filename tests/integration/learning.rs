@@ -637,6 +637,16 @@ async fn a_run_not_yet_due_or_without_enough_samples_waits() {
     sched.stop().await;
 }
 
+/// An acting engine on `store` whose every kill goes to a person
+/// (automation off), as the kills of known truth the tests need are made.
+fn judged_by_people(store: &Store) -> crate::acting_inprocess::Setup {
+    crate::acting_inprocess::setup(
+        100,
+        |c| c.medic.decision.auto_approve.enabled = false,
+        store.clone(),
+    )
+}
+
 /// The last `ThresholdRefused` audit event's reason.
 fn last_refusal(store: &Store) -> String {
     store
@@ -657,11 +667,7 @@ async fn a_widening_that_would_revive_a_kill_a_person_denied_is_refused() {
     let store = crate::postgres_db::test_store();
     // Judged while automation was off: the low-risk kill went to a person,
     // who denied it (the kill was right).
-    let judging = crate::acting_inprocess::setup(
-        100,
-        |c| c.medic.decision.auto_approve.enabled = false,
-        store.clone(),
-    );
+    let judging = judged_by_people(&store);
     // Killed in working hours, so its score does not depend on when the
     // test runs.
     let kill = medic::ingest::validate::kill_report(
@@ -893,11 +899,7 @@ fn the_constitutions_learning_bounds_hold_on_the_live_learner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_a_person_approved_that_held_counts_as_a_known_false_positive() {
     let store = crate::postgres_db::test_store();
-    let judging = crate::acting_inprocess::setup(
-        100,
-        |c| c.medic.decision.auto_approve.enabled = false,
-        store.clone(),
-    );
+    let judging = judged_by_people(&store);
     crate::pipeline_support::decide(&judging.decider, "approved-1", "renderer").await;
     let item = judging.acting.queue.list_pending(10).unwrap().remove(0);
     let (_, r) = judging
@@ -933,11 +935,7 @@ async fn a_kill_a_person_approved_that_held_counts_as_a_known_false_positive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_verdict_is_judged_again_with_the_history_it_was_judged_with() {
     let store = crate::postgres_db::test_store();
-    let judging = crate::acting_inprocess::setup(
-        100,
-        |c| c.medic.decision.auto_approve.enabled = false,
-        store.clone(),
-    );
+    let judging = judged_by_people(&store);
     for kill_id in ["denied-first", "denied-second"] {
         crate::pipeline_support::decide(&judging.decider, kill_id, "renderer").await;
         let item = judging.acting.queue.list_pending(10).unwrap().remove(0);
