@@ -45,7 +45,7 @@ pub async fn run(config: Config, on_started: impl FnOnce()) -> anyhow::Result<()
     })?;
     // Read before anything the store holds is applied: a change another
     // replica makes from here on is applied by `follow` below.
-    let revisions = crate::changes::revisions_at_start(&store)?;
+    let revisions = crate::changes::revisions(&store)?;
     crate::changes::restore_bindings(&registry, &store)?;
     for event in &started {
         audit_reload(&store, event)?;

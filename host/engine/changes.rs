@@ -45,17 +45,18 @@ pub fn restore_bindings(registry: &Registry, store: &Store) -> Result<(), StoreE
     Ok(())
 }
 
-/// The revisions of the changes a store holds, read before start-up applies
-/// what it holds (bindings, thresholds, mode): what [`follow`] starts from,
-/// so that a change made through another replica after this read is applied
-/// here, however long the rest of start-up takes. (Applied twice when it
-/// came between this read and start-up's: applying is idempotent.)
-pub fn revisions_at_start(store: &Store) -> Result<HashMap<String, u64>, StoreError> {
+/// The revisions of the changes a store holds, by kind. Read once before
+/// start-up applies what the store holds (bindings, thresholds, mode), they
+/// are what [`follow`] starts from, so that a change made through another
+/// replica after that read is applied here, however long the rest of
+/// start-up takes. (Applied twice when it came between that read and
+/// start-up's: applying is idempotent.)
+pub fn revisions(store: &Store) -> Result<HashMap<String, u64>, StoreError> {
     Ok(store.revisions()?.into_iter().collect())
 }
 
 /// Applies, until `stop`, the changes other replicas sharing the store
-/// make after `at_start` ([`revisions_at_start`]). Returns at once for a
+/// make after `at_start` ([`revisions`] read before start-up). Returns at once for a
 /// store one process holds.
 pub async fn follow(
     decider: Arc<Decider>,
@@ -103,7 +104,7 @@ fn apply_moved(
     decider: &Decider,
     seen: &HashMap<String, u64>,
 ) -> Result<HashMap<String, u64>, StoreError> {
-    let now: HashMap<String, u64> = decider.store.revisions()?.into_iter().collect();
+    let now = revisions(&decider.store)?;
     for (kind, revision) in &now {
         if seen.get(kind) == Some(revision) {
             continue;

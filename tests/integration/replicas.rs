@@ -411,7 +411,7 @@ async fn a_change_made_while_a_replica_starts_is_applied_there() {
     let db = TestDatabase::create();
     let (here, there) = (db.store(), db.store());
     let starting = setup(100, |_| {}, here.clone());
-    let at_start = medic::changes::revisions_at_start(&here).unwrap();
+    let at_start = medic::changes::revisions(&here).unwrap();
     let strategy = || {
         starting
             .decider
