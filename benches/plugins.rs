@@ -76,8 +76,11 @@ fn case() -> (KillCase, ModuleProfile) {
 fn score_decide(c: &mut Criterion) {
     let (kill, profile) = case();
     let mut group = c.benchmark_group("score_decide_per_kill");
-    // Two pairs: the shipped default (`weighted` + `balanced`) and the
-    // semi-auto default (`evidence` + `pessimistic`), each through the
+    // Three pairs: `weighted` + `balanced` (the pair measured since the
+    // first plugin host; unprefixed, for the history's sake), the default
+    // binding outside automation (`weighted` + `conservative`: the embedded
+    // constitution's `plugins.default`) and the semi-auto and full-auto
+    // default (`evidence` + `pessimistic`), each through the
     // plugins in both isolation modes and natively. `_no_thresholds`: what
     // passing the thresholds and facts costs of a kill (none passed; the
     // plugins use their defaults). `_copied`: the kill not lent by its
@@ -85,6 +88,7 @@ fn score_decide(c: &mut Criterion) {
     // plugins' `kill` resource when the first call needs it.
     for (pair, scorer_name, strategy_name) in [
         ("", "weighted", "balanced"),
+        ("conservative_", "weighted", "conservative"),
         ("evidence_", "evidence", "pessimistic"),
     ] {
         for (label, isolation, thresholds, lend) in [

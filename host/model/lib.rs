@@ -393,9 +393,15 @@ impl ModuleProfile {
     /// plugin reads them by position); NaN for the counts of known kills
     /// when there are none to give.
     pub fn fact_values(&self) -> [f64; Self::FACTS] {
+        // Filled in place, in the order of [`Self::facts`] (every plugin
+        // call reads them: no chained iterator here).
         let mut out = [f64::NAN; Self::FACTS];
-        for (slot, (_, value)) in out.iter_mut().zip(self.facts()) {
-            *slot = value;
+        out[0] = f64::from(self.human_approvals);
+        out[1] = f64::from(self.human_denials);
+        if let Some(known) = &self.known {
+            for (slot, (_, value)) in out[2..].iter_mut().zip(known.facts()) {
+                *slot = value;
+            }
         }
         out
     }

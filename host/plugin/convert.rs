@@ -155,6 +155,25 @@ macro_rules! shared_conversions {
             }
         }
 
+        /// As [`risk_to_wit`], taking the assessment's factors: their
+        /// strings move (the caller puts them back with [`risk`]).
+        pub fn risk_into_wit(r: &mut m::RiskAssessment) -> w::RiskAssessment {
+            w::RiskAssessment {
+                level: risk_level_to_wit(r.level),
+                score: r.score,
+                factors: std::mem::take(&mut r.factors)
+                    .into_iter()
+                    .map(|f| w::RiskFactor {
+                        name: f.name,
+                        value: f.value,
+                        weight: f.weight,
+                        contribution: f.contribution,
+                        detail: f.detail,
+                    })
+                    .collect(),
+            }
+        }
+
         pub fn risk(r: w::RiskAssessment) -> m::RiskAssessment {
             m::RiskAssessment {
                 level: risk_level(r.level),

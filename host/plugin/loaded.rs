@@ -637,6 +637,20 @@ impl Plugin {
         thresholds: &NamedValues,
         resolved: Option<&Resolved>,
     ) -> Result<Verdict, PluginError> {
+        self.decide_scored(kill, Scored::Shared(risk), thresholds, resolved)
+    }
+
+    /// As [`Self::decide_prepared`], with the risk either shared (copied
+    /// into the contract's types for the call) or lent by its owner (moved
+    /// into them and back, whatever the call did).
+    fn decide_scored(
+        &self,
+        kill: &mut Prepared<'_>,
+        scored: Scored<'_>,
+        thresholds: &NamedValues,
+        resolved: Option<&Resolved>,
+    ) -> Result<Verdict, PluginError> {
+        let risk = scored.as_ref();
         let out = match self.pre {
             Pre::Strategy01(_) => {
                 let req = DecideRequest {
@@ -661,14 +675,21 @@ impl Plugin {
             }
             _ => {
                 let values = self.values(resolved, thresholds, kill.req.profile, kill.explain);
-                let risk = c03::risk_to_wit(risk);
+                let (wit, owner) = match scored {
+                    Scored::Shared(r) => (c03::risk_to_wit(r), None),
+                    Scored::Lent(r) => (c03::risk_into_wit(r), Some(r)),
+                };
                 let (facts, view) = kill.kill();
-                self.invoke(Some(view), |store, live| match live {
+                let out = self.invoke(Some(view), |store, live| match live {
                     Live::Strategy(p) => Ok(p
-                        .call_decide(store, facts, lent(), &risk, &values)?
+                        .call_decide(store, facts, lent(), &wit, &values)?
                         .map(c03::verdict)),
                     _ => Ok(Err(wrong_kind(PluginKind::Strategy))),
-                })
+                });
+                if let Some(owner) = owner {
+                    *owner = c03::risk(wit);
+                }
+                out
             }
         };
         let out = out.and_then(|v| {
@@ -938,11 +959,28 @@ pub fn score_then_decide(
     Result<RiskAssessment, PluginError>,
     Option<Result<Verdict, PluginError>>,
 ) {
-    let scored = scorer.score_prepared(kill, resolved[0]);
+    let mut scored = scorer.score_prepared(kill, resolved[0]);
     let thresholds = kill.req.thresholds;
-    let decided = match &scored {
-        Ok(risk) => Some(strategy.decide_prepared(kill, risk, thresholds, resolved[1])),
+    let decided = match &mut scored {
+        Ok(risk) => Some(strategy.decide_scored(kill, Scored::Lent(risk), thresholds, resolved[1])),
         Err(_) => None,
     };
     (scored, decided)
+}
+
+/// The risk a strategy decides on: shared by its owner, or lent (the
+/// scorer's own answer, moved into the call's arguments and back rather
+/// than copied: its strings are most of what a strategy's call lowers).
+enum Scored<'r> {
+    Shared(&'r RiskAssessment),
+    Lent(&'r mut RiskAssessment),
+}
+
+impl Scored<'_> {
+    fn as_ref(&self) -> &RiskAssessment {
+        match self {
+            Scored::Shared(r) => r,
+            Scored::Lent(r) => r,
+        }
+    }
 }

@@ -298,9 +298,24 @@ fn judged_as_natively(
         native::score_with(scorer.name(), &req).unwrap(),
         "{what}"
     );
+    let verdict = native::decide(name, &DecideRequest::new(req, &risk)).unwrap();
     assert_eq!(
         strategy.decide(&DecideRequest::new(req, &risk)).unwrap(),
-        native::decide(name, &DecideRequest::new(req, &risk)).unwrap(),
+        verdict,
         "{name} {what}"
     );
+    // As the engine judges: the scorer's answer lent to the strategy's call
+    // (moved into its arguments and back), and returned whole after it.
+    let (lent, decided) = medic::plugin::loaded::score_then_decide(
+        scorer,
+        strategy,
+        &mut medic::plugin::Prepared::new(req),
+        [None, None],
+    );
+    assert_eq!(
+        lent.unwrap(),
+        risk,
+        "{what}: the risk after the strategy's call"
+    );
+    assert_eq!(decided.unwrap().unwrap(), verdict, "{name} {what}, judged");
 }
