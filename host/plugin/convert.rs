@@ -137,26 +137,13 @@ macro_rules! shared_conversions {
             }
         }
 
+        /// A copy of the assessment in the contract's types.
         pub fn risk_to_wit(r: &m::RiskAssessment) -> w::RiskAssessment {
-            w::RiskAssessment {
-                level: risk_level_to_wit(r.level),
-                score: r.score,
-                factors: r
-                    .factors
-                    .iter()
-                    .map(|f| w::RiskFactor {
-                        name: f.name.clone(),
-                        value: f.value,
-                        weight: f.weight,
-                        contribution: f.contribution,
-                        detail: f.detail.clone(),
-                    })
-                    .collect(),
-            }
+            risk_into_wit(&mut r.clone())
         }
 
-        /// As [`risk_to_wit`], taking the assessment's factors: their
-        /// strings move (the caller puts them back with [`risk`]).
+        /// The assessment in the contract's types, taking its factors:
+        /// their strings move (the caller may put them back with [`risk`]).
         pub fn risk_into_wit(r: &mut m::RiskAssessment) -> w::RiskAssessment {
             w::RiskAssessment {
                 level: risk_level_to_wit(r.level),
