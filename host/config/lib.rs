@@ -103,6 +103,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// What the configuration says of `module`, with no history: its
+    /// criticality (`modules.criticality`, else the default) and whether
+    /// the constitution always requires a person's approval for it.
+    pub fn module_profile(&self, module: &str) -> model::ModuleProfile {
+        let modules = &self.medic.modules;
+        model::ModuleProfile::new(
+            module,
+            modules
+                .criticality
+                .get(module)
+                .copied()
+                .unwrap_or(modules.default_criticality),
+            self.constitution
+                .constraints
+                .always_require_approval
+                .iter()
+                .any(|m| m == module),
+        )
+    }
+
     /// The embedded defaults (observer mode, HTTP ingest, no SIEM).
     pub fn embedded() -> Result<Config, ConfigError> {
         Config::from_texts(

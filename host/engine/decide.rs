@@ -609,18 +609,6 @@ impl Decider {
     }
 
     fn profile(&self, kill: &KillReport) -> Result<ModuleProfile, StoreError> {
-        let modules = &self.config.medic.modules;
-        let criticality = modules
-            .criticality
-            .get(&kill.target_module)
-            .copied()
-            .unwrap_or(modules.default_criticality);
-        let always = self
-            .config
-            .constitution
-            .constraints
-            .always_require_approval
-            .contains(&kill.target_module);
         let history = self.fleet.kill_times(kill)?;
         let counts = self.fleet.counts(&kill.target_module)?;
         let mut profile = ModuleProfile {
@@ -628,7 +616,7 @@ impl Decider {
             kills_last_day: history.kills_last_day,
             kills_last_week: history.kills_last_week,
             last_kill: history.last_kill,
-            ..ModuleProfile::new(&kill.target_module, criticality, always)
+            ..self.config.module_profile(&kill.target_module)
         };
         counts.fill(&mut profile);
         // People's approvals and denials, kept in memory by the store.

@@ -396,10 +396,13 @@ impl ModuleProfile {
         // Filled in place, in the order of [`Self::facts`] (every plugin
         // call reads them: no chained iterator here).
         let mut out = [f64::NAN; Self::FACTS];
-        out[0] = f64::from(self.human_approvals);
-        out[1] = f64::from(self.human_denials);
+        let verdicts = self.verdict_facts();
+        let (head, rest) = out.split_at_mut(verdicts.len());
+        for (slot, (_, value)) in head.iter_mut().zip(verdicts) {
+            *slot = value;
+        }
         if let Some(known) = &self.known {
-            for (slot, (_, value)) in out[2..].iter_mut().zip(known.facts()) {
+            for (slot, (_, value)) in rest.iter_mut().zip(known.facts()) {
                 *slot = value;
             }
         }
@@ -411,13 +414,18 @@ impl ModuleProfile {
     /// (`module.human_approvals`, `module.human_denials`, then the counts of
     /// known kills like this one when there are any).
     pub fn facts(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        self.verdict_facts()
+            .into_iter()
+            .chain(self.known.iter().flat_map(Resembling::facts))
+    }
+
+    /// People's verdicts on the module, the first of [`Self::facts`].
+    fn verdict_facts(&self) -> [(&'static str, f64); 2] {
         use medic_plugin_logic::values::names as n;
         [
             (n::MODULE_HUMAN_APPROVALS, f64::from(self.human_approvals)),
             (n::MODULE_HUMAN_DENIALS, f64::from(self.human_denials)),
         ]
-        .into_iter()
-        .chain(self.known.iter().flat_map(Resembling::facts))
     }
 
     /// A profile with no history, for a module seen for the first time.

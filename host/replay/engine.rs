@@ -303,8 +303,6 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
     let mut disagreements = Disagreements::default();
     let mut kills = 0u64;
     let progress = crate::progress::Progress::counting("kills replayed", None);
-    let modules = &config.medic.modules;
-    let always = &config.constitution.constraints.always_require_approval;
 
     // Lines are read and parsed on their own thread, ahead of the work.
     let path = reader.path().to_string();
@@ -407,22 +405,19 @@ pub fn run(config: &Config, opts: &Options) -> Result<(ReplayReport, Timing), Re
                     .entry(k.target_module.clone())
                     .or_default()
                     .add(k.timestamp, usize::MAX);
-                let criticality = rec
-                    .profile
-                    .as_ref()
-                    .and_then(|p| p.criticality)
-                    .or_else(|| modules.criticality.get(&k.target_module).copied())
-                    .unwrap_or(modules.default_criticality);
+                let configured = config.module_profile(&k.target_module);
                 let base = ModuleProfile {
                     kills_last_hour: h.kills_last_hour,
                     kills_last_day: h.kills_last_day,
                     kills_last_week: h.kills_last_week,
                     last_kill: h.last_kill,
-                    ..ModuleProfile::new(
-                        &k.target_module,
-                        criticality,
-                        always.contains(&k.target_module),
-                    )
+                    // The recording's criticality, where it has one.
+                    criticality: rec
+                        .profile
+                        .as_ref()
+                        .and_then(|p| p.criticality)
+                        .unwrap_or(configured.criticality),
+                    ..configured
                 };
                 shipment.kills.push(Shipped {
                     rec,

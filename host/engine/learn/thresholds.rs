@@ -18,8 +18,7 @@ use super::safety::{self, KNOWN_WINDOW, KnownVerdict, KnownVerdicts};
 use crate::config::ModeReader;
 use crate::config::{Config, Mode};
 use crate::model::{
-    DecisionOutcome, ModuleProfile, NamedValues, OutcomeRecord, OutcomeResult, PluginUse,
-    RiskAssessment,
+    DecisionOutcome, NamedValues, OutcomeRecord, OutcomeResult, PluginUse, RiskAssessment,
 };
 use crate::plugin::{LearnRequest, Registry, learner_settings_from_config};
 use crate::store::{AuditKind, ChangeSource, Store, StoreError, ThresholdChange};
@@ -173,8 +172,6 @@ impl ThresholdManager {
             });
         }
         found.reverse();
-        let modules = &self.config.medic.modules;
-        let always = &self.config.constitution.constraints.always_require_approval;
         let mut known = KnownVerdicts::default();
         for (known_at, decision_id, threat) in found {
             let Some(rec) = self.store.record(&decision_id)? else {
@@ -192,15 +189,7 @@ impl ThresholdManager {
             // history.
             let profile = match rec.judged_with {
                 Some(judged) => judged.into_profile(),
-                None => ModuleProfile::new(
-                    module,
-                    modules
-                        .criticality
-                        .get(module)
-                        .copied()
-                        .unwrap_or(modules.default_criticality),
-                    always.contains(module),
-                ),
+                None => self.config.module_profile(module),
             };
             let d = rec.decision;
             let deniable = crate::guardrails::denial_needs_a_person(
