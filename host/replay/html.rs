@@ -1,7 +1,7 @@
 //! The self-contained HTML report of a replay: tables and SVG bar charts,
 //! no scripts, no external resources.
 
-use super::summary::{ReplayReport, Timing};
+use super::summary::{MAX_PERIODS, ReplayReport, Timing};
 
 use crate::html::esc;
 
@@ -178,6 +178,39 @@ pub fn render(r: &ReplayReport, timing: &Timing) -> String {
             o.join(" · ")
         ));
     }
+    // Recovery over time: the same weeks for every candidate (each sees
+    // every kill).
+    let mut over_time = String::new();
+    if let Some(first) = r.candidates.first().filter(|c| c.by_week.len() > 1) {
+        let head: String = first
+            .periods(MAX_PERIODS)
+            .iter()
+            .map(|p| format!("<th>{}</th>", p.name()))
+            .collect();
+        over_time.push_str(&format!(
+            "<h2>Over time</h2><p>False positives brought back with no human, by week of the recording (threats revived, if any, in red).</p><table><tr><th>strategy</th>{head}</tr>"
+        ));
+        for c in &r.candidates {
+            let cells: String = c
+                .periods(MAX_PERIODS)
+                .iter()
+                .map(|p| {
+                    let x = &p.cells;
+                    let revived = if x.threat_revived > 0 {
+                        format!(
+                            " <span class=\"warn\">({} revived)</span>",
+                            x.threat_revived
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!("<td>{}{revived}</td>", pct(x.recovered_share()))
+                })
+                .collect();
+            over_time.push_str(&format!("<tr><td>{}</td>{cells}</tr>", esc(&c.strategy)));
+        }
+        over_time.push_str("</table>");
+    }
     let mut timings = String::new();
     for (name, t) in &timing.plugins {
         timings.push_str(&format!(
@@ -195,7 +228,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}.warn{{color:#b71
 <h1>Replay of {rec}</h1><p>{kills} kills{scenario} · mode {mode} · phase {phase} · scorer {scorer}</p>\
 {warnings}<h2>Outcomes</h2>{outcomes}<h2>Safety and workload</h2>{safety}\
 <table><tr><th>strategy</th><th>THREAT-BACK</th><th>THREAT-HELD</th><th>FP-AUTO</th><th>FP-HUMAN</th><th>FP-DOWN</th><th>TO-HUMAN</th><th>COST</th><th>precision</th><th>recall</th><th>sha256</th></tr>{rows}</table>\
-<ul>{legend}<li>costs: threat revived {c_threat}, false positive left down {c_down}, each kill to a human {c_review}, correct {c_correct}; reviewer: {reviewer}</li></ul>\
+<ul>{legend}<li>costs: threat revived {c_threat}, false positive left down {c_down}, each kill to a human {c_review}, correct {c_correct}; reviewer: {reviewer}</li></ul>{over_time}\
 <h2>Held back by guardrails</h2><table><tr><th>strategy</th><th>guardrail: kills</th></tr>{guardrails}</table>\
 <h2>Disagreements: {dcount} (showing {dshown}, {dleft} left out)</h2><table><tr><th>kill</th><th>outcomes</th></tr>{disagreements}</table>\
 <h2>Plugin latency (this run)</h2><table><tr><th>plugin</th><th>calls</th><th>p50 µs</th><th>p99 µs</th></tr>{timings}</table>\

@@ -242,8 +242,12 @@ impl Worker {
             },
             &mut self.lane.window,
         );
-        self.report
-            .add(ruling.outcome, &ruling.applied, rec.label.as_ref());
+        self.report.add(
+            ruling.outcome,
+            &ruling.applied,
+            rec.label.as_ref(),
+            rec.kill.timestamp.timestamp_millis(),
+        );
         // Whether a denial with no person could end it, for the learner's
         // counts of where people deny.
         let deniable = risk.is_ok_and(|r| {

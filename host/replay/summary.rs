@@ -60,6 +60,49 @@ pub struct Cells {
     pub fp_left_down: u64,
 }
 
+impl Cells {
+    /// Counts one labelled kill in its cell.
+    fn count(&mut self, truth: Truth, outcome: DecisionOutcome) {
+        match Cell::of(truth, outcome) {
+            Cell::ThreatRevived => self.threat_revived += 1,
+            Cell::ThreatHeld => {
+                self.threat_held += 1;
+                self.threat_to_human += u64::from(outcome == DecisionOutcome::PendingReview);
+            }
+            Cell::FpRecovered => self.fp_recovered += 1,
+            Cell::FpToHuman => self.fp_to_human += 1,
+            Cell::FpLeftDown => self.fp_left_down += 1,
+        }
+    }
+
+    /// Adds another set of cells to these.
+    pub fn absorb(&mut self, o: &Cells) {
+        self.threat_revived += o.threat_revived;
+        self.threat_held += o.threat_held;
+        self.threat_to_human += o.threat_to_human;
+        self.fp_recovered += o.fp_recovered;
+        self.fp_to_human += o.fp_to_human;
+        self.fp_left_down += o.fp_left_down;
+    }
+
+    /// The false positives among them.
+    pub fn false_positives(&self) -> u64 {
+        self.fp_recovered + self.fp_to_human + self.fp_left_down
+    }
+
+    /// The share of those false positives brought back with no human.
+    pub fn recovered_share(&self) -> Option<f64> {
+        ratio(self.fp_recovered, self.false_positives())
+    }
+}
+
+/// The length of one period of [`CandidateReport::by_week`].
+pub const WEEK_MS: i64 = 7 * 24 * 3_600 * 1_000;
+
+/// At most this many periods in the table's and the HTML report's line of
+/// recovery over time (weeks are grouped into longer periods beyond it).
+pub const MAX_PERIODS: usize = 10;
+
 /// What each cell costs, in one unit, so candidates compare on one number.
 /// The defaults say: reviving a real threat is a hundred times worse than a
 /// person's look at a kill; a service left down with nobody owning the
@@ -158,6 +201,32 @@ pub struct CandidateReport {
     /// For a candidate replayed with the learner in the loop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learning: Option<LearningSummary>,
+    /// The cells of each week of the recording, counted from its first
+    /// kill, in order (a week with no kill has empty cells): how much
+    /// comes back without a person as outcomes teach the scorer, and when
+    /// a threat was revived.
+    pub by_week: Vec<Cells>,
+    /// When the recording's first kill happened (ms since the epoch).
+    #[serde(skip)]
+    pub(super) first_kill_ms: Option<i64>,
+}
+
+/// A run of weeks of [`CandidateReport::by_week`] and their cells together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Period {
+    /// The first and last week, counted from 1.
+    pub weeks: (usize, usize),
+    pub cells: Cells,
+}
+
+impl Period {
+    /// `w3` or `w3-4`.
+    pub fn name(&self) -> String {
+        match self.weeks {
+            (a, b) if a == b => format!("w{a}"),
+            (a, b) => format!("w{a}-{b}"),
+        }
+    }
 }
 
 /// What the simulated reviewer decided, by the labels.
@@ -194,8 +263,15 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 }
 
 impl CandidateReport {
-    /// Counts one decision: its outcome and the guardrails that shaped it.
-    pub fn add(&mut self, outcome: DecisionOutcome, guardrails: &[&str], label: Option<&Label>) {
+    /// Counts one decision, of a kill at `at_ms` (ms since the epoch): its
+    /// outcome and the guardrails that shaped it.
+    pub fn add(
+        &mut self,
+        outcome: DecisionOutcome,
+        guardrails: &[&str],
+        label: Option<&Label>,
+        at_ms: i64,
+    ) {
         self.decisions += 1;
         *self.outcomes.entry(wire_name(&outcome)).or_default() += 1;
         for g in guardrails {
@@ -205,18 +281,16 @@ impl CandidateReport {
             self.human_workload += 1;
         }
         let auto = outcome == DecisionOutcome::ApproveAuto;
+        // A kill earlier than the first (a recording slightly out of order)
+        // counts in the first week.
+        let first = *self.first_kill_ms.get_or_insert(at_ms);
         if let Some(truth) = label.and_then(|l| l.truth) {
-            let c = &mut self.cells;
-            match Cell::of(truth, outcome) {
-                Cell::ThreatRevived => c.threat_revived += 1,
-                Cell::ThreatHeld => {
-                    c.threat_held += 1;
-                    c.threat_to_human += u64::from(outcome == DecisionOutcome::PendingReview);
-                }
-                Cell::FpRecovered => c.fp_recovered += 1,
-                Cell::FpToHuman => c.fp_to_human += 1,
-                Cell::FpLeftDown => c.fp_left_down += 1,
+            self.cells.count(truth, outcome);
+            let week = usize::try_from((at_ms - first) / WEEK_MS).unwrap_or(0);
+            if self.by_week.len() <= week {
+                self.by_week.resize(week + 1, Cells::default());
             }
+            self.by_week[week].count(truth, outcome);
         }
         match label.and_then(|l| l.truth) {
             Some(Truth::TrueThreat) => {
@@ -245,6 +319,45 @@ impl CandidateReport {
             self.recovered_false_positives,
             self.human_workload,
         ]
+    }
+
+    /// [`Self::by_week`] in at most `max` periods of equal length (weeks
+    /// grouped when the recording spans more than `max` of them).
+    pub fn periods(&self, max: usize) -> Vec<Period> {
+        let weeks = self.by_week.len();
+        let per = weeks.div_ceil(max.max(1)).max(1);
+        self.by_week
+            .chunks(per)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut cells = Cells::default();
+                for c in chunk {
+                    cells.absorb(c);
+                }
+                Period {
+                    weeks: (i * per + 1, i * per + chunk.len()),
+                    cells,
+                }
+            })
+            .collect()
+    }
+
+    /// One line of [`Self::periods`]: each period's share of false
+    /// positives brought back with no human, and its threats revived.
+    pub fn over_time(&self) -> String {
+        self.periods(MAX_PERIODS)
+            .iter()
+            .map(|p| {
+                let c = &p.cells;
+                let revived = if c.threat_revived > 0 {
+                    format!(" ({})", c.threat_revived)
+                } else {
+                    String::new()
+                };
+                format!("{} {}{revived}", p.name(), pct(c.recovered_share()))
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
     }
 
     pub fn finish(&mut self, costs: &CostModel) {
@@ -430,6 +543,14 @@ impl ReplayReport {
                 }
             ));
         }
+        if self.candidates.iter().any(|c| c.by_week.len() > 1) {
+            out.push_str(
+                "\nfalse positives brought back with no human, by week of the recording (threats revived, if any, in brackets):\n",
+            );
+            for c in &self.candidates {
+                out.push_str(&format!("  {:<20} {}\n", c.strategy, c.over_time()));
+            }
+        }
         for c in &self.candidates {
             if let Some(r) = &c.reviewer {
                 out.push_str(&format!(
@@ -494,9 +615,9 @@ mod tests {
             (Fp, D::Deny),
             (Fp, D::Defer),
         ] {
-            r.add(outcome, &[], Some(&label(truth)));
+            r.add(outcome, &[], Some(&label(truth)), 0);
         }
-        r.add(D::PendingReview, &[], None);
+        r.add(D::PendingReview, &[], None, 0);
         r.finish(&CostModel::default());
         let c = &r.cells;
         assert_eq!(
@@ -525,6 +646,79 @@ mod tests {
                 .with_overrides(&["review=-1".into()])
                 .unwrap_err()
                 .contains("review")
+        );
+    }
+
+    /// Kills over five weeks: each labelled one in its week's cells as in
+    /// the whole's, the weeks grouped into periods when there are more
+    /// than the table shows, and the table's line of recovery over time.
+    #[test]
+    fn every_labelled_kill_lands_in_its_week_and_weeks_group_into_periods() {
+        let mut r = CandidateReport {
+            strategy: "s".into(),
+            ..CandidateReport::default()
+        };
+        let label = |truth| Label {
+            truth: Some(truth),
+            outcome: None,
+        };
+        use DecisionOutcome as D;
+        use Truth::{FalsePositive as Fp, TrueThreat as T};
+        let start = 1_700_000_000_000;
+        let day = WEEK_MS / 7;
+        // An unlabelled kill first: the weeks count from it.
+        r.add(D::PendingReview, &[], None, start);
+        // Week 1: one of two false positives back. Week 2: none (a week
+        // with no labelled kill). Week 3: a threat revived, and a false
+        // positive left down. Week 5 (day 30): both false positives back.
+        for (days, truth, outcome) in [
+            (0, Fp, D::ApproveAuto),
+            (6, Fp, D::PendingReview),
+            (15, T, D::ApproveAuto),
+            (16, Fp, D::Deny),
+            (30, Fp, D::ApproveAuto),
+            (30, Fp, D::ApproveAuto),
+        ] {
+            r.add(outcome, &[], Some(&label(truth)), start + days * day);
+        }
+        // Slightly out of order: before the first kill, in the first week.
+        r.add(D::Deny, &[], Some(&label(T)), start - day);
+        assert_eq!(r.by_week.len(), 5);
+        let mut sum = Cells::default();
+        for w in &r.by_week {
+            sum.absorb(w);
+        }
+        assert_eq!(sum, r.cells);
+        assert_eq!(
+            (
+                r.by_week[0].fp_recovered,
+                r.by_week[0].fp_to_human,
+                r.by_week[0].threat_held
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(r.by_week[1], Cells::default());
+        assert_eq!(
+            (r.by_week[2].threat_revived, r.by_week[2].fp_left_down),
+            (1, 1)
+        );
+        assert_eq!(r.by_week[4].fp_recovered, 2);
+        assert_eq!(
+            r.over_time(),
+            "w1 50.0%  w2 -  w3 0.0% (1)  w4 -  w5 100.0%"
+        );
+        // Two weeks a period at most three periods: the last one shorter.
+        let periods = r.periods(3);
+        let names: Vec<String> = periods.iter().map(Period::name).collect();
+        assert_eq!(names, ["w1-2", "w3-4", "w5"]);
+        assert_eq!(periods[1].cells, r.by_week[2]);
+        let mut report = ReplayReport::default();
+        report.candidates.push(r);
+        let t = report.table();
+        assert!(
+            t.contains("by week of the recording")
+                && t.contains("  s                    w1 50.0%  w2 -"),
+            "{t}"
         );
     }
 

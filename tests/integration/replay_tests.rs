@@ -710,6 +710,28 @@ fn learning_from_outcomes_recovers_more_than_the_model_alone_and_revives_no_thre
         fixed.cost
     );
     assert!(model_alone.table().contains("calibration off"));
+
+    // Over time: every labelled kill in its week, and the weeks show
+    // automation growing as outcomes teach the scorer — the last week of
+    // the recording brings back a larger share of its false positives than
+    // the first, where little is known yet.
+    let weeks = &learned.by_week;
+    assert!(weeks.len() >= 3, "{weeks:?}");
+    let mut sum = medic::replay::summary::Cells::default();
+    for w in weeks {
+        sum.absorb(w);
+    }
+    assert_eq!(sum, learned.cells);
+    let share = |w: &medic::replay::summary::Cells| w.recovered_share().unwrap();
+    let (first, last) = (share(&weeks[0]), share(&weeks[weeks.len() - 1]));
+    assert!(first < last, "week 1 {first} against the last week {last}");
+    let table = learning.table();
+    assert!(
+        table.contains("by week of the recording") && table.contains(" w1 "),
+        "{table}"
+    );
+    let page = medic::replay::html::render(&learning, &medic::replay::Timing::default());
+    assert!(page.contains("<h2>Over time</h2>") && page.contains("<th>w1</th>"));
 }
 
 /// The shipped default against the strategies it replaces, on a shipped
