@@ -99,6 +99,11 @@ impl Cells {
 /// The length of one period of [`CandidateReport::by_week`].
 pub const WEEK_MS: i64 = 7 * 24 * 3_600 * 1_000;
 
+/// Weeks [`CandidateReport::by_week`] keeps: a kill further from the first
+/// than this (twenty years: a recording whose timestamps are wrong) counts
+/// in the last one, so a bad timestamp cannot make the report huge.
+pub const MAX_WEEKS: usize = 1_040;
+
 /// At most this many periods in the table's and the HTML report's line of
 /// recovery over time (weeks are grouped into longer periods beyond it).
 pub const MAX_PERIODS: usize = 10;
@@ -286,7 +291,9 @@ impl CandidateReport {
         let first = *self.first_kill_ms.get_or_insert(at_ms);
         if let Some(truth) = label.and_then(|l| l.truth) {
             self.cells.count(truth, outcome);
-            let week = usize::try_from((at_ms - first) / WEEK_MS).unwrap_or(0);
+            let week = usize::try_from((at_ms - first) / WEEK_MS)
+                .unwrap_or(0)
+                .min(MAX_WEEKS - 1);
             if self.by_week.len() <= week {
                 self.by_week.resize(week + 1, Cells::default());
             }
@@ -712,6 +719,12 @@ mod tests {
         let names: Vec<String> = periods.iter().map(Period::name).collect();
         assert_eq!(names, ["w1-2", "w3-4", "w5"]);
         assert_eq!(periods[1].cells, r.by_week[2]);
+        // A timestamp a century on (a wrong one) counts in the last week
+        // kept, not in a report of thousands of weeks.
+        let mut wrong = r.clone();
+        wrong.add(D::Deny, &[], Some(&label(T)), start + 100 * 52 * WEEK_MS);
+        assert_eq!(wrong.by_week.len(), MAX_WEEKS);
+        assert_eq!(wrong.by_week[MAX_WEEKS - 1].threat_held, 1);
         let mut report = ReplayReport::default();
         report.candidates.push(r);
         let t = report.table();
