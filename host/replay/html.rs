@@ -1,7 +1,7 @@
 //! The self-contained HTML report of a replay: tables and SVG bar charts,
 //! no scripts, no external resources.
 
-use super::summary::{MAX_PERIODS, ReplayReport, Timing};
+use super::summary::{MAX_PERIODS, ReplayReport, Timing, pct_fine};
 
 use crate::html::esc;
 
@@ -211,6 +211,38 @@ pub fn render(r: &ReplayReport, timing: &Timing) -> String {
         }
         over_time.push_str("</table>");
     }
+    // Does a score mean what it says: each band's share of threats beside
+    // its mean score.
+    let mut scores = String::new();
+    if r.candidates.iter().any(|c| !c.by_score.is_empty()) {
+        scores.push_str(
+            "<h2>Scores against the labels</h2><p>The labelled kills by band of risk score: how many were real threats, their mean score, and what was brought back with no human (threats among them in red).</p>\
+<table><tr><th>strategy</th><th>risk score</th><th>kills</th><th>threats</th><th>share</th><th>mean score</th><th>back with no human</th></tr>",
+        );
+        for c in &r.candidates {
+            for b in c.by_score.iter().filter(|b| b.kills > 0) {
+                let revived = if b.threats_revived > 0 {
+                    format!(
+                        " <span class=\"warn\">({} threats)</span>",
+                        b.threats_revived
+                    )
+                } else {
+                    String::new()
+                };
+                scores.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}{revived}</td></tr>",
+                    esc(&c.strategy),
+                    b.name(),
+                    b.kills,
+                    b.threats,
+                    pct_fine(b.threat_share()),
+                    b.mean_score,
+                    b.automatic
+                ));
+            }
+        }
+        scores.push_str("</table>");
+    }
     let mut timings = String::new();
     for (name, t) in &timing.plugins {
         timings.push_str(&format!(
@@ -228,7 +260,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}.warn{{color:#b71
 <h1>Replay of {rec}</h1><p>{kills} kills{scenario} · mode {mode} · phase {phase} · scorer {scorer}</p>\
 {warnings}<h2>Outcomes</h2>{outcomes}<h2>Safety and workload</h2>{safety}\
 <table><tr><th>strategy</th><th>THREAT-BACK</th><th>THREAT-HELD</th><th>FP-AUTO</th><th>FP-HUMAN</th><th>FP-DOWN</th><th>TO-HUMAN</th><th>COST</th><th>precision</th><th>recall</th><th>sha256</th></tr>{rows}</table>\
-<ul>{legend}<li>costs: threat revived {c_threat}, false positive left down {c_down}, each kill to a human {c_review}, correct {c_correct}; reviewer: {reviewer}</li></ul>{over_time}\
+<ul>{legend}<li>costs: threat revived {c_threat}, false positive left down {c_down}, each kill to a human {c_review}, correct {c_correct}; reviewer: {reviewer}</li></ul>{over_time}{scores}\
 <h2>Held back by guardrails</h2><table><tr><th>strategy</th><th>guardrail: kills</th></tr>{guardrails}</table>\
 <h2>Disagreements: {dcount} (showing {dshown}, {dleft} left out)</h2><table><tr><th>kill</th><th>outcomes</th></tr>{disagreements}</table>\
 <h2>Plugin latency (this run)</h2><table><tr><th>plugin</th><th>calls</th><th>p50 µs</th><th>p99 µs</th></tr>{timings}</table>\

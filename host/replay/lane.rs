@@ -247,6 +247,7 @@ impl Worker {
             &ruling.applied,
             rec.label.as_ref(),
             rec.kill.timestamp.timestamp_millis(),
+            risk.ok().map(|r| r.score),
         );
         // Whether a denial with no person could end it, for the learner's
         // counts of where people deny.

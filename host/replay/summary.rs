@@ -104,6 +104,62 @@ pub const WEEK_MS: i64 = 7 * 24 * 3_600 * 1_000;
 /// in the last one, so a bad timestamp cannot make the report huge.
 pub const MAX_WEEKS: usize = 1_040;
 
+/// Where the bands of [`CandidateReport::by_score`] end: a decade at a time
+/// up to 0.01, where a scorer that means its scores as likelihoods puts the
+/// kills it would bring back alone, then wider.
+pub const SCORE_EDGES: [f64; 8] = [0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75];
+
+/// The labelled kills whose risk score fell in one band, and what became of
+/// them: does a score mean what it says on this recording?
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ScoreBand {
+    /// The band: `from` <= score < `to` (the last one includes 1).
+    pub from: f64,
+    pub to: f64,
+    pub kills: u64,
+    /// How many of them were real threats.
+    pub threats: u64,
+    /// Their mean risk score.
+    pub mean_score: f64,
+    /// How many of them the candidate brought back with no human.
+    pub automatic: u64,
+    /// How many of those were real threats.
+    pub threats_revived: u64,
+    #[serde(skip)]
+    score_sum: f64,
+}
+
+impl ScoreBand {
+    /// The share of its kills that were threats.
+    pub fn threat_share(&self) -> Option<f64> {
+        (self.kills > 0).then(|| self.threats as f64 / self.kills as f64)
+    }
+
+    /// `[0.001, 0.01)`.
+    pub fn name(&self) -> String {
+        let close = if self.to >= 1.0 { ']' } else { ')' };
+        format!("[{}, {}{close}", self.from, self.to)
+    }
+}
+
+/// The empty bands of [`SCORE_EDGES`], from 0 to 1.
+fn score_bands() -> Vec<ScoreBand> {
+    let mut from = 0.0;
+    SCORE_EDGES
+        .iter()
+        .chain(std::iter::once(&1.0))
+        .map(|&to| {
+            let band = ScoreBand {
+                from,
+                to,
+                ..ScoreBand::default()
+            };
+            from = to;
+            band
+        })
+        .collect()
+}
+
 /// At most this many periods in the table's and the HTML report's line of
 /// recovery over time (weeks are grouped into longer periods beyond it).
 pub const MAX_PERIODS: usize = 10;
@@ -211,6 +267,9 @@ pub struct CandidateReport {
     /// comes back without a person as outcomes teach the scorer, and when
     /// a threat was revived.
     pub by_week: Vec<Cells>,
+    /// The labelled kills by band of risk score ([`SCORE_EDGES`]), each
+    /// band's share of threats beside its mean score.
+    pub by_score: Vec<ScoreBand>,
     /// When the recording's first kill happened (ms since the epoch).
     #[serde(skip)]
     pub(super) first_kill_ms: Option<i64>,
@@ -268,14 +327,16 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 }
 
 impl CandidateReport {
-    /// Counts one decision, of a kill at `at_ms` (ms since the epoch): its
-    /// outcome and the guardrails that shaped it.
+    /// Counts one decision, of a kill at `at_ms` (ms since the epoch) and
+    /// risk `score` (none when it could not be scored): its outcome and the
+    /// guardrails that shaped it.
     pub fn add(
         &mut self,
         outcome: DecisionOutcome,
         guardrails: &[&str],
         label: Option<&Label>,
         at_ms: i64,
+        score: Option<f64>,
     ) {
         self.decisions += 1;
         *self.outcomes.entry(wire_name(&outcome)).or_default() += 1;
@@ -298,6 +359,9 @@ impl CandidateReport {
                 self.by_week.resize(week + 1, Cells::default());
             }
             self.by_week[week].count(truth, outcome);
+            if let Some(score) = score.filter(|s| s.is_finite()) {
+                self.score(score, truth == Truth::TrueThreat, auto);
+            }
         }
         match label.and_then(|l| l.truth) {
             Some(Truth::TrueThreat) => {
@@ -312,6 +376,42 @@ impl CandidateReport {
             }
             None => {}
         }
+    }
+
+    /// Counts a labelled kill in the band of its risk score.
+    fn score(&mut self, score: f64, threat: bool, auto: bool) {
+        if self.by_score.is_empty() {
+            self.by_score = score_bands();
+        }
+        let at = SCORE_EDGES.partition_point(|&edge| edge <= score);
+        let band = &mut self.by_score[at];
+        band.kills += 1;
+        band.threats += u64::from(threat);
+        band.score_sum += score;
+        band.automatic += u64::from(auto);
+        band.threats_revived += u64::from(auto && threat);
+    }
+
+    /// One line per band of [`Self::by_score`] that holds a kill: its
+    /// kills, the share that were threats, its mean score, and what was
+    /// brought back with no human.
+    pub fn scores_against_labels(&self) -> Vec<String> {
+        self.by_score
+            .iter()
+            .filter(|b| b.kills > 0)
+            .map(|b| {
+                format!(
+                    "{:<16} {:>7} kills, {:>6} threats ({:>7}), mean score {:.4}; {} back with no human, {} of them threats",
+                    b.name(),
+                    b.kills,
+                    b.threats,
+                    pct_fine(b.threat_share()),
+                    b.mean_score,
+                    b.automatic,
+                    b.threats_revived
+                )
+            })
+            .collect()
     }
 
     /// The figures a table shows for this candidate, in column order:
@@ -368,6 +468,11 @@ impl CandidateReport {
     }
 
     pub fn finish(&mut self, costs: &CostModel) {
+        for b in &mut self.by_score {
+            if b.kills > 0 {
+                b.mean_score = b.score_sum / b.kills as f64;
+            }
+        }
         self.cost = (costs.total(&self.cells) * 100.0).round() / 100.0;
         let auto_labelled = self.unsafe_auto_resurrections + self.recovered_false_positives;
         self.precision = ratio(self.recovered_false_positives, auto_labelled);
@@ -432,6 +537,12 @@ pub struct ReplayReport {
 /// A share as a percentage, or `-` for none.
 fn pct(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// A share as a percentage to three decimals (a band's share of threats
+/// may be a few in a hundred thousand), or `-` for none.
+pub fn pct_fine(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{:.3}%", v * 100.0))
 }
 
 /// What each column of the table means, for its legend.
@@ -558,6 +669,17 @@ impl ReplayReport {
                 out.push_str(&format!("  {:<20} {}\n", c.strategy, c.over_time()));
             }
         }
+        if self.candidates.iter().any(|c| !c.by_score.is_empty()) {
+            out.push_str(
+                "\nrisk score against the labels, by band of score (the share of its labelled kills that were threats):\n",
+            );
+            for c in &self.candidates {
+                out.push_str(&format!("  {}\n", c.strategy));
+                for line in c.scores_against_labels() {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
         for c in &self.candidates {
             if let Some(r) = &c.reviewer {
                 out.push_str(&format!(
@@ -622,9 +744,9 @@ mod tests {
             (Fp, D::Deny),
             (Fp, D::Defer),
         ] {
-            r.add(outcome, &[], Some(&label(truth)), 0);
+            r.add(outcome, &[], Some(&label(truth)), 0, None);
         }
-        r.add(D::PendingReview, &[], None, 0);
+        r.add(D::PendingReview, &[], None, 0, None);
         r.finish(&CostModel::default());
         let c = &r.cells;
         assert_eq!(
@@ -656,6 +778,85 @@ mod tests {
         );
     }
 
+    /// Labelled kills at known scores: each in its band (an edge opens the
+    /// band above it; 1 in the last), the unscored and unlabelled ones in
+    /// none, each band's threats, mean score and automatic resurrections,
+    /// and the table's lines for the bands that hold a kill.
+    #[test]
+    fn every_scored_labelled_kill_lands_in_the_band_of_its_score() {
+        let mut r = CandidateReport {
+            strategy: "s".into(),
+            ..CandidateReport::default()
+        };
+        let label = |truth| Label {
+            truth: Some(truth),
+            outcome: None,
+        };
+        use DecisionOutcome as D;
+        use Truth::{FalsePositive as Fp, TrueThreat as T};
+        for (truth, outcome, score) in [
+            (Fp, D::ApproveAuto, 0.0),
+            (Fp, D::ApproveAuto, 0.00005),
+            (T, D::ApproveAuto, 0.00009),
+            (Fp, D::PendingReview, 0.0001),
+            (T, D::Deny, 0.3),
+            (T, D::Deny, 1.0),
+            (Fp, D::Deny, 0.75),
+        ] {
+            r.add(outcome, &[], Some(&label(truth)), 0, Some(score));
+        }
+        r.add(D::ApproveAuto, &[], Some(&label(Fp)), 0, None);
+        r.add(D::ApproveAuto, &[], Some(&label(Fp)), 0, Some(f64::NAN));
+        r.add(D::ApproveAuto, &[], None, 0, Some(0.0));
+        r.finish(&CostModel::default());
+        let b = &r.by_score;
+        assert_eq!(b.len(), SCORE_EDGES.len() + 1);
+        let held: Vec<(f64, u64, u64, u64, u64)> = b
+            .iter()
+            .map(|b| (b.from, b.kills, b.threats, b.automatic, b.threats_revived))
+            .collect();
+        assert_eq!(
+            held,
+            vec![
+                (0.0, 3, 1, 3, 1),
+                (0.0001, 1, 0, 0, 0),
+                (0.001, 0, 0, 0, 0),
+                (0.01, 0, 0, 0, 0),
+                (0.05, 0, 0, 0, 0),
+                (0.1, 0, 0, 0, 0),
+                (0.25, 1, 1, 0, 0),
+                (0.5, 0, 0, 0, 0),
+                (0.75, 2, 1, 0, 0),
+            ]
+        );
+        assert_eq!(b[0].to, 0.0001);
+        assert_eq!(b[8].to, 1.0);
+        assert!((b[0].mean_score - 0.00014 / 3.0).abs() < 1e-12);
+        assert_eq!(b[8].mean_score, 0.875);
+        assert_eq!(b[0].threat_share(), Some(1.0 / 3.0));
+        assert_eq!(b[2].threat_share(), None);
+        // Every scored labelled kill is in exactly one band.
+        assert_eq!(b.iter().map(|b| b.kills).sum::<u64>(), 7);
+        let lines = r.scores_against_labels();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(
+            lines[0],
+            "[0, 0.0001)            3 kills,      1 threats (33.333%), mean score 0.0000; 3 back with no human, 1 of them threats"
+        );
+        assert!(lines[3].starts_with("[0.75, 1]"), "{}", lines[3]);
+        let report = ReplayReport {
+            candidates: vec![r],
+            ..ReplayReport::default()
+        };
+        assert!(
+            report
+                .table()
+                .contains("risk score against the labels, by band of score"),
+            "{}",
+            report.table()
+        );
+    }
+
     /// Kills over five weeks: each labelled one in its week's cells as in
     /// the whole's, the weeks grouped into periods when there are more
     /// than the table shows, and the table's line of recovery over time.
@@ -674,7 +875,7 @@ mod tests {
         let start = 1_700_000_000_000;
         let day = WEEK_MS / 7;
         // An unlabelled kill first: the weeks count from it.
-        r.add(D::PendingReview, &[], None, start);
+        r.add(D::PendingReview, &[], None, start, None);
         // Week 1: one of two false positives back. Week 2: none (a week
         // with no labelled kill). Week 3: a threat revived, and a false
         // positive left down. Week 5 (day 30): both false positives back.
@@ -686,10 +887,10 @@ mod tests {
             (30, Fp, D::ApproveAuto),
             (30, Fp, D::ApproveAuto),
         ] {
-            r.add(outcome, &[], Some(&label(truth)), start + days * day);
+            r.add(outcome, &[], Some(&label(truth)), start + days * day, None);
         }
         // Slightly out of order: before the first kill, in the first week.
-        r.add(D::Deny, &[], Some(&label(T)), start - day);
+        r.add(D::Deny, &[], Some(&label(T)), start - day, None);
         assert_eq!(r.by_week.len(), 5);
         let mut sum = Cells::default();
         for w in &r.by_week {
@@ -722,7 +923,13 @@ mod tests {
         // A timestamp a century on (a wrong one) counts in the last week
         // kept, not in a report of thousands of weeks.
         let mut wrong = r.clone();
-        wrong.add(D::Deny, &[], Some(&label(T)), start + 100 * 52 * WEEK_MS);
+        wrong.add(
+            D::Deny,
+            &[],
+            Some(&label(T)),
+            start + 100 * 52 * WEEK_MS,
+            None,
+        );
         assert_eq!(wrong.by_week.len(), MAX_WEEKS);
         assert_eq!(wrong.by_week[MAX_WEEKS - 1].threat_held, 1);
         let mut report = ReplayReport::default();

@@ -732,6 +732,40 @@ fn learning_from_outcomes_recovers_more_than_the_model_alone_and_revives_no_thre
     );
     let page = medic::replay::html::render(&learning, &medic::replay::Timing::default());
     assert!(page.contains("<h2>Over time</h2>") && page.contains("<th>w1</th>"));
+
+    // Scores against the labels: every labelled kill in one band of its
+    // risk score, and the scores mean what they say — the kills the shipped
+    // scorer puts under 0.001 hold a far smaller share of threats than
+    // those it puts over 0.25, and what came back with no person is all
+    // from the low bands.
+    let bands = &learned.by_score;
+    assert_eq!(bands.iter().map(|b| b.kills).sum::<u64>(), learned.labelled);
+    let share_in = |from: f64, to: f64| {
+        let (t, k) = bands
+            .iter()
+            .filter(|b| b.from >= from && b.to <= to)
+            .fold((0, 0), |(t, k), b| (t + b.threats, k + b.kills));
+        t as f64 / k as f64
+    };
+    let (low, high) = (share_in(0.0, 0.001), share_in(0.25, 1.0));
+    assert!(
+        low < 0.001 && high > 0.5,
+        "low {low}, high {high}: {bands:?}"
+    );
+    let automatic: u64 = bands.iter().map(|b| b.automatic).sum();
+    assert_eq!(
+        automatic,
+        learned.cells.fp_recovered + learned.cells.threat_revived
+    );
+    assert!(
+        bands
+            .iter()
+            .filter(|b| b.from >= 0.01)
+            .all(|b| b.automatic == 0),
+        "{bands:?}"
+    );
+    assert!(table.contains("risk score against the labels"), "{table}");
+    assert!(page.contains("<h2>Scores against the labels</h2>"));
 }
 
 /// The shipped default against the strategies it replaces, on a shipped
