@@ -13,6 +13,15 @@ const COLOURS: [(&str, &str); 5] = [
     ("defer", "#78909c"),
 ];
 
+/// ` (3 revived)` in red after a cell, when there are any.
+fn warn_if_any(n: u64, what: &str) -> String {
+    if n > 0 {
+        format!(" <span class=\"warn\">({n} {what})</span>")
+    } else {
+        String::new()
+    }
+}
+
 /// One horizontal stacked bar per candidate: its outcome distribution.
 fn outcome_chart(r: &ReplayReport) -> String {
     let (w, row) = (640.0, 34.0);
@@ -196,14 +205,7 @@ pub fn render(r: &ReplayReport, timing: &Timing) -> String {
                 .iter()
                 .map(|p| {
                     let x = &p.cells;
-                    let revived = if x.threat_revived > 0 {
-                        format!(
-                            " <span class=\"warn\">({} revived)</span>",
-                            x.threat_revived
-                        )
-                    } else {
-                        String::new()
-                    };
+                    let revived = warn_if_any(x.threat_revived, "revived");
                     format!("<td>{}{revived}</td>", pct(x.recovered_share()))
                 })
                 .collect();
@@ -221,14 +223,7 @@ pub fn render(r: &ReplayReport, timing: &Timing) -> String {
         );
         for c in &r.candidates {
             for b in c.by_score.iter().filter(|b| b.kills > 0) {
-                let revived = if b.threats_revived > 0 {
-                    format!(
-                        " <span class=\"warn\">({} threats)</span>",
-                        b.threats_revived
-                    )
-                } else {
-                    String::new()
-                };
+                let revived = warn_if_any(b.threats_revived, "threats");
                 scores.push_str(&format!(
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}{revived}</td></tr>",
                     esc(&c.strategy),

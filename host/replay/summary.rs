@@ -725,13 +725,25 @@ impl ReplayReport {
 mod tests {
     use super::*;
 
+    /// A candidate's empty report.
+    fn candidate() -> CandidateReport {
+        CandidateReport {
+            strategy: "s".into(),
+            ..CandidateReport::default()
+        }
+    }
+
+    /// A kill's label with this truth.
+    fn label(truth: Truth) -> Label {
+        Label {
+            truth: Some(truth),
+            outcome: None,
+        }
+    }
+
     #[test]
     fn every_labelled_kill_lands_in_exactly_one_cell_and_costs_add_up() {
         let mut r = CandidateReport::default();
-        let label = |truth| Label {
-            truth: Some(truth),
-            outcome: None,
-        };
         use DecisionOutcome as D;
         use Truth::{FalsePositive as Fp, TrueThreat as T};
         for (truth, outcome) in [
@@ -784,14 +796,7 @@ mod tests {
     /// and the table's lines for the bands that hold a kill.
     #[test]
     fn every_scored_labelled_kill_lands_in_the_band_of_its_score() {
-        let mut r = CandidateReport {
-            strategy: "s".into(),
-            ..CandidateReport::default()
-        };
-        let label = |truth| Label {
-            truth: Some(truth),
-            outcome: None,
-        };
+        let mut r = candidate();
         use DecisionOutcome as D;
         use Truth::{FalsePositive as Fp, TrueThreat as T};
         for (truth, outcome, score) in [
@@ -862,14 +867,7 @@ mod tests {
     /// than the table shows, and the table's line of recovery over time.
     #[test]
     fn every_labelled_kill_lands_in_its_week_and_weeks_group_into_periods() {
-        let mut r = CandidateReport {
-            strategy: "s".into(),
-            ..CandidateReport::default()
-        };
-        let label = |truth| Label {
-            truth: Some(truth),
-            outcome: None,
-        };
+        let mut r = candidate();
         use DecisionOutcome as D;
         use Truth::{FalsePositive as Fp, TrueThreat as T};
         let start = 1_700_000_000_000;
