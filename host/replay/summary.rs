@@ -350,31 +350,30 @@ impl CandidateReport {
         // A kill earlier than the first (a recording slightly out of order)
         // counts in the first week.
         let first = *self.first_kill_ms.get_or_insert(at_ms);
-        if let Some(truth) = label.and_then(|l| l.truth) {
-            self.cells.count(truth, outcome);
-            let week = usize::try_from((at_ms - first) / WEEK_MS)
-                .unwrap_or(0)
-                .min(MAX_WEEKS - 1);
-            if self.by_week.len() <= week {
-                self.by_week.resize(week + 1, Cells::default());
-            }
-            self.by_week[week].count(truth, outcome);
-            if let Some(score) = score.filter(|s| s.is_finite()) {
-                self.score(score, truth == Truth::TrueThreat, auto);
-            }
-        }
-        match label.and_then(|l| l.truth) {
-            Some(Truth::TrueThreat) => {
-                self.labelled += 1;
+        let Some(truth) = label.and_then(|l| l.truth) else {
+            return;
+        };
+        self.labelled += 1;
+        match truth {
+            Truth::TrueThreat => {
                 self.true_threats += 1;
                 self.unsafe_auto_resurrections += u64::from(auto);
             }
-            Some(Truth::FalsePositive) => {
-                self.labelled += 1;
+            Truth::FalsePositive => {
                 self.false_positives += 1;
                 self.recovered_false_positives += u64::from(auto);
             }
-            None => {}
+        }
+        self.cells.count(truth, outcome);
+        let week = usize::try_from((at_ms - first) / WEEK_MS)
+            .unwrap_or(0)
+            .min(MAX_WEEKS - 1);
+        if self.by_week.len() <= week {
+            self.by_week.resize(week + 1, Cells::default());
+        }
+        self.by_week[week].count(truth, outcome);
+        if let Some(score) = score.filter(|s| s.is_finite()) {
+            self.score(score, truth == Truth::TrueThreat, auto);
         }
     }
 
